@@ -1,0 +1,323 @@
+"""The ``runship`` command: thin click commands over the reader (and, later,
+the uploader and server). No logic of its own beyond formatting."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import sys
+import time
+
+import click
+import msgpack
+
+import runship
+from runship.errors import Error
+from runship.reader import open_run
+from runship.reader.listing import resolve_run, run_dirs, summarize
+from runship.reader.stream import describe, iter_records
+from runship.schema.values import json_safe
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def default_root() -> str:
+    return os.environ.get("RUNSHIP_DIR") or os.environ.get("WANDB_DIR") or "runship"
+
+
+def library_errors(fn):
+    """Show library errors as one clear line, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (Error, OSError, ValueError) as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(runship.__version__, "--version", "-V", prog_name="runship")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    default=default_root,
+    show_default="$RUNSHIP_DIR or ./runship",
+    help="Run root that RUN arguments (project/id or id) are looked up in.",
+)
+@click.pass_context
+def cli(ctx: click.Context, root: str) -> None:
+    """Inspect runship runs: local run directories or URLs.
+
+    \b
+    Example:
+        runship ls
+        runship show mnist/3k9x2m1a
+        runship history mnist/3k9x2m1a --keys loss,acc --format csv
+    """
+    ctx.obj = {"root": root}
+
+
+def _fmt_time(t: float | None) -> str:
+    if not t:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    cells = [headers, *rows]
+    widths = [max(len(str(r[i])) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def _value(v) -> str:
+    if isinstance(v, float):
+        text = f"{v:.6g}"
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(v, (dict, list)):
+        return json.dumps(json_safe(v), separators=(",", ":"))
+    return "" if v is None else str(v)
+
+
+@cli.command("ls", context_settings=CONTEXT)
+@click.argument("root", required=False, type=click.Path(file_okay=False))
+@click.option("--project", help="Only runs of this project.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
+@click.pass_context
+@library_errors
+def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: bool) -> None:
+    """List the runs under ROOT (default: --root): project, id, name, state,
+    steps, last write.
+
+    \b
+    Example:
+        runship ls /scratch/$USER/runship --project mnist
+    """
+    root = root or ctx.obj["root"]
+    rows = [summarize(d) for d in run_dirs(root, project)]
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(json_safe(r)))
+        return
+    if not rows:
+        click.echo(f"no runs under {root}")
+        return
+    body = []
+    for r in rows:
+        state = r["state"]
+        if state == "finished" and r.get("exit_code") not in (0, None):
+            state = f"finished ({r['exit_code']})"
+        if r.get("problems"):
+            state += " CORRUPT"
+        body.append([r["project"], r["id"], r["name"] or "", state, str(r["steps"]), _fmt_time(r["last_write"])])
+    click.echo(_table(body, ["PROJECT", "ID", "NAME", "STATE", "STEPS", "LAST WRITE"]))
+
+
+@cli.command("show", context_settings=CONTEXT)
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True, help="Everything as one JSON object.")
+@click.pass_context
+@library_errors
+def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
+    """Show a run: metadata, state, config, summary, sessions, integrity.
+
+    RUN is a run directory, a URL, project/id under --root, or an id.
+
+    \b
+    Example:
+        runship show mnist/3k9x2m1a
+        runship show ./runship/mnist/3k9x2m1a --json
+    """
+    view = open_run(resolve_run(run, ctx.obj["root"]))
+    view.verify()
+    if as_json:
+        click.echo(json.dumps(json_safe(view.to_dict(), strict_json=True), indent=1))
+        return
+    state = view.state
+    if view.exit_code is not None:
+        state += f" (exit code {view.exit_code})"
+    lines = [
+        ("run", f"{view.project}/{view.id}" + (f"  ({view.name})" if view.name != view.id else "")),
+        ("location", view.location),
+        ("state", state),
+    ]
+    for key in ("entity", "group", "job_type", "notes"):
+        if getattr(view, key):
+            lines.append((key, str(getattr(view, key))))
+    if view.tags:
+        lines.append(("tags", ", ".join(view.tags)))
+    lines.append(("steps", f"{view.next_step} ({view.steps} rows)"))
+    lines.append(("started", _fmt_time(view.start_time)))
+    lines.append(("last write", _fmt_time(view.last_write)))
+    if view.lost or view.dropped:
+        lines.append(("LOST", f"{view.lost} records could not be written, {view.dropped} were dropped"))
+    width = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        click.echo(f"{k.ljust(width)}  {v}")
+    for title, mapping in (("config", view.config), ("summary", view.summary)):
+        click.echo(f"\n{title}:" + ("" if mapping else " (empty)"))
+        for k in sorted(mapping):
+            click.echo(f"  {k}: {_value(mapping[k])}")
+    click.echo("\nsessions:")
+    body = []
+    for s in view.all_sessions:
+        d = s.to_dict()
+        end = "finished" if s.finish else ("signal " + (d["signal"] or "")) if s.signal else "-"
+        if s.finish and d["exit_code"]:
+            end += f" ({d['exit_code']})"
+        if s.dropped_by_reset:
+            end += " [before reset]"
+        body.append([s.id, d["host"] or "", str(d["pid"] or ""), _fmt_time(s.start_t), str(s.rows), end])
+    for line in _table(body, ["SESSION", "HOST", "PID", "START", "ROWS", "END"]).splitlines():
+        click.echo("  " + line)
+    files = [sf for fs in view.files.values() for sf in fs]
+    size = sum(sf.size for sf in files)
+    if not view.problems:
+        click.echo(f"\nintegrity: ok - {len(files)} stream files, {size} bytes, all committed")
+    else:
+        bad = [p for p in view.problems if p.is_corruption]
+        click.echo(f"\nintegrity: {'CORRUPT' if bad else 'ok'} - {len(files)} stream files, {size} bytes")
+        for p in view.problems:
+            click.echo(f"  {p}")
+
+
+@cli.command("history", context_settings=CONTEXT)
+@click.argument("run")
+@click.option("--keys", help="Comma-separated keys; rows without any of them are skipped.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True
+)
+@click.pass_context
+@library_errors
+def history_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None:
+    """Print a run's history rows, with _step, _timestamp and _runtime.
+
+    \b
+    Example:
+        runship history mnist/3k9x2m1a --keys loss,acc --format csv > loss.csv
+    """
+    view = open_run(resolve_run(run, ctx.obj["root"]))
+    wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
+    if fmt == "jsonl":
+        for row in view.scan_history(wanted):
+            click.echo(json.dumps(json_safe(row)))
+        return
+    if wanted is not None:
+        columns = ["_step", "_timestamp", "_runtime", *wanted]
+    else:
+        seen: dict[str, None] = {}
+        for row in view.scan_history():
+            seen.update(dict.fromkeys(row))
+        columns = list(seen)
+    if fmt == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(columns)
+        for row in view.scan_history(wanted):
+            w.writerow([_csv_value(row.get(c)) for c in columns])
+        return
+    rows = [[_value(row.get(c)) for c in columns] for row in view.scan_history(wanted)]
+    click.echo(_table(rows, columns) if rows else "no rows")
+
+
+def _csv_value(v):
+    if isinstance(v, (dict, list)):
+        return json.dumps(json_safe(v), separators=(",", ":"))
+    return "" if v is None else v
+
+
+@cli.command("cat", context_settings=CONTEXT)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--raw", is_flag=True, help="Every msgpack value with its byte offset, no checks.")
+@library_errors
+def cat_cmd(file: str, raw: bool) -> None:
+    """Print a stream file as JSON lines: its header, then its committed
+    records; problems (uncommitted tail, corruption) go to stderr.
+
+    \b
+    Example:
+        runship cat runship/mnist/3k9x2m1a/run-20261127T101500123Zab12cd-000000.msgpack
+    """
+    with open(file, "rb") as f:
+        data = f.read()
+    if raw:
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, timestamp=3, max_buffer_size=max(len(data), 1024))
+        unpacker.feed(data)
+        pos = 0
+        try:
+            for obj in unpacker:
+                click.echo(json.dumps({"offset": pos, "value": json_safe(obj)}))
+                pos = unpacker.tell()
+        except Exception as e:
+            click.echo(f"undecodable bytes at {pos}: {e}", err=True)
+            sys.exit(1)
+        if pos < len(data):
+            click.echo(f"{len(data) - pos} bytes of a partial value at {pos}", err=True)
+        return
+    sf = describe(file)
+    if sf is None:
+        raise click.ClickException(f"{file} is not named like a stream file (<stream>-<session>-<segment>.msgpack)")
+    header_shown = False
+    for rec in iter_records(data, sf):
+        if not header_shown and sf.header is not None:
+            click.echo(json.dumps(json_safe(sf.header)))
+            header_shown = True
+        click.echo(json.dumps(json_safe(rec)))
+    if not header_shown and sf.header is not None:
+        click.echo(json.dumps(json_safe(sf.header)))
+    for p in sf.problems:
+        click.echo(f"runship: {p}", err=True)
+    if any(p.is_corruption for p in sf.problems):
+        sys.exit(1)
+
+
+@cli.command("verify", context_settings=CONTEXT)
+@click.argument("runs", nargs=-1, required=True)
+@click.pass_context
+@library_errors
+def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
+    """Check every stream file of each RUN: every batch against its checksum.
+
+    Exit status 1 if any run has corruption. Uncommitted tails (a crash while
+    writing, or a run still writing) are reported but are not corruption.
+
+    \b
+    Example:
+        runship verify mnist/3k9x2m1a mnist/7hq2x0pz
+    """
+    failed = 0
+    for ref in runs:
+        view = open_run(resolve_run(ref, ctx.obj["root"]))
+        problems = view.verify()
+        files = [sf for fs in view.files.values() for sf in fs]
+        records = sum(sf.records for sf in files)
+        size = sum(sf.size for sf in files)
+        bad = [p for p in problems if p.is_corruption]
+        verdict = "CORRUPT" if bad else "ok"
+        click.echo(
+            f"{verdict} {view.project}/{view.id}: {len(files)} files, {size} bytes, "
+            f"{records} committed records, state {view.state}"
+        )
+        for p in problems:
+            click.echo(f"  {'error' if p.is_corruption else 'note'}: {p}")
+        failed += bool(bad)
+    if failed:
+        sys.exit(1)
+
+
+def main() -> None:
+    """Entry point: ``runship`` on the command line."""
+    try:
+        cli()
+    except BrokenPipeError:  # `runship history ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,108 @@
+"""Finding runs under a root and summarising them cheaply (``runship ls``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+from runship.errors import RunNotFound
+from runship.schema import format as fmt
+
+
+def run_dirs(root: str, project: str | None = None) -> Iterator[str]:
+    """Yield ``<root>/<project>/<id>`` directories that hold run stream files."""
+    try:
+        projects = sorted(os.scandir(root), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        raise RunNotFound(f"no run root at {root}") from None
+    for p in projects:
+        if not p.is_dir() or (project is not None and p.name != project):
+            continue
+        for r in sorted(os.scandir(p.path), key=lambda e: e.name):
+            if r.is_dir() and _has_run_stream(r.path):
+                yield r.path
+
+
+def _has_run_stream(path: str) -> bool:
+    try:
+        for name in os.listdir(path):
+            parsed = fmt.parse_stream_file_name(name)
+            if parsed and parsed[0] == fmt.RUN_STREAM:
+                return True
+    except OSError:
+        pass
+    return False
+
+
+def summarize(run_dir: str, stale_after: float | None = None) -> dict:
+    """One row of ``runship ls``. A finished run whose ``run.json`` is newer
+    than all its stream files is summarised from it without reading streams."""
+    snap = _fresh_snapshot(run_dir)
+    if snap is not None:
+        return {
+            "project": snap.get("project"),
+            "id": snap.get("id"),
+            "name": snap.get("name"),
+            "state": snap.get("state"),
+            "exit_code": snap.get("exit_code"),
+            "steps": snap.get("steps"),
+            "last_write": snap.get("last_write"),
+            "location": run_dir,
+        }
+    from runship.reader.run import open_run
+
+    run = open_run(run_dir, stale_after=stale_after)
+    return {
+        "project": run.project,
+        "id": run.id,
+        "name": run.name,
+        "state": run.state,
+        "exit_code": run.exit_code,
+        "steps": run.next_step,
+        "last_write": run.last_write,
+        "location": run_dir,
+        "problems": len([p for p in run.problems if p.is_corruption]),
+    }
+
+
+def _fresh_snapshot(run_dir: str) -> dict | None:
+    path = os.path.join(run_dir, "run.json")
+    try:
+        snap_mtime = os.stat(path).st_mtime
+        newest = 0.0
+        for e in os.scandir(run_dir):
+            if fmt.parse_stream_file_name(e.name):
+                newest = max(newest, e.stat().st_mtime)
+        if newest > snap_mtime:
+            return None
+        with open(path) as f:
+            snap = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(snap, dict) or snap.get("state") != "finished":
+        return None
+    snap["last_write"] = newest
+    return snap
+
+
+def resolve_run(ref: str, root: str) -> str:
+    """A RUN argument: a run directory path, ``project/id`` under ``root``, or
+    an ``id`` found under any project of ``root``. URLs are returned as given."""
+    if "://" in ref:
+        return ref
+    if os.path.isdir(ref) and _has_run_stream(ref):
+        return ref
+    candidate = os.path.join(root, ref)
+    if "/" in ref.strip("/") and os.path.isdir(candidate) and _has_run_stream(candidate):
+        return candidate
+    if "/" not in ref.strip("/") and os.path.isdir(root):
+        matches = [d for d in run_dirs(root) if os.path.basename(d) == ref]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            names = ", ".join(os.path.relpath(m, root) for m in matches)
+            raise RunNotFound(f"run id {ref!r} is ambiguous under {root}: {names}; give project/id")
+    if os.path.isdir(ref):
+        raise RunNotFound(f"{ref} is not a run directory (no run-*.msgpack stream files in it)")
+    raise RunNotFound(f"no run {ref!r}: not a run directory, and not project/id or id under {root}")

@@ -1,0 +1,380 @@
+"""Folding a run directory's streams into run state and history.
+
+A run is the fold of its sessions in order (session ids sort by time). A
+session that started with ``reset`` drops every earlier session from the
+view (their bytes stay on disk). Within a session, a stream's segments are
+read in order; each file contributes its committed records only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from runship.errors import CorruptionError
+from runship.reader.source import open_source
+from runship.reader.stream import Problem, StreamFile, describe, iter_records
+from runship.schema import format as fmt
+
+_META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
+
+
+@dataclass
+class Session:
+    id: str
+    files: list[StreamFile] = field(default_factory=list)
+    start: dict | None = None
+    finish: dict | None = None
+    signal: dict | None = None
+    start_t: float | None = None
+    last_t: float | None = None
+    rows: int = 0
+    lost: int = 0
+    dropped: int = 0
+    runtime_base: float = 0.0
+    dropped_by_reset: bool = False
+
+    @property
+    def reset(self) -> bool:
+        return bool(self.start and self.start.get("reset"))
+
+    def to_dict(self) -> dict:
+        start = self.start or {}
+        return {
+            "id": self.id,
+            "host": start.get("host"),
+            "pid": start.get("pid"),
+            "resumed": start.get("resumed"),
+            "reset": self.reset,
+            "start": self.start_t,
+            "last": self.last_t,
+            "rows": self.rows,
+            "exit_code": (self.finish or {}).get("exit_code"),
+            "signal": (self.signal or {}).get("name"),
+            "lost": self.lost,
+            "dropped": self.dropped,
+            "files": [f.name for f in self.files],
+            "dropped_by_reset": self.dropped_by_reset,
+        }
+
+
+class RunView:
+    """A read-only view of one run. Made by ``open_run``."""
+
+    def __init__(self, source, *, stale_after: float | None = None, now: float | None = None, strict: bool = False):
+        self._source = source
+        self.location = source.location
+        self._strict = strict
+        self._stale_after = stale_after
+        self._now = now
+        self.problems: list[Problem] = []
+        self.files: dict[str, list[StreamFile]] = {}
+        self.other_names: list[str] = []
+        for name in source.names():
+            sf = describe(source.join(name))
+            if sf is None:
+                self.other_names.append(name)
+                continue
+            self.files.setdefault(sf.stream, []).append(sf)
+        for files in self.files.values():
+            files.sort(key=lambda f: (f.session, f.segment))
+        self.config: dict = {}
+        self.summary: dict = {}
+        self.meta: dict = {}
+        self.last_step: int | None = None
+        self.steps = 0
+        self._fold()
+
+    # ---- reading -------------------------------------------------------------
+    def _records(self, sf: StreamFile) -> Iterator[dict]:
+        sf.problems.clear()
+        sf.records = sf.batches = sf.committed = 0
+        yield from iter_records(self._source.read(sf.name), sf)
+        if self._strict:
+            for p in sf.problems:
+                if p.is_corruption:
+                    raise CorruptionError(p.path, p.offset, p.message)
+
+    def _sessions(self, stream: str) -> list[Session]:
+        by_id: dict[str, Session] = {}
+        for sf in self.files.get(stream, []):
+            by_id.setdefault(sf.session, Session(sf.session)).files.append(sf)
+        return [by_id[k] for k in sorted(by_id)]
+
+    def _fold(self) -> None:
+        sessions = self._sessions(fmt.RUN_STREAM)
+        for s in sessions:
+            self._fold_session(s)
+        # a reset session starts the run afresh: drop what came before it
+        kept_from = 0
+        for i, s in enumerate(sessions):
+            if s.reset:
+                kept_from = i
+        for s in sessions[:kept_from]:
+            s.dropped_by_reset = True
+        self.all_sessions = sessions
+        self.sessions = sessions[kept_from:]
+        self.config, self.summary, self.meta = {}, {}, {}
+        self.last_step, self.steps = None, 0
+        base = 0.0
+        for s in self.sessions:
+            s.runtime_base = base
+            if s.start_t is not None and s.last_t is not None:
+                base += max(0.0, s.last_t - s.start_t)
+            self.config.update(s._config)
+            for key, value in s._summary_ops:
+                if value is _DELETE:
+                    self.summary.pop(key, None)
+                else:
+                    self.summary[key] = value
+            for key in _META_KEYS:
+                if s._meta.get(key) not in (None, [], ()):
+                    self.meta[key] = s._meta[key]
+            if s._last_step is not None:
+                self.last_step = s._last_step
+            self.steps += s.rows
+        for s in sessions:
+            del s._config, s._summary_ops, s._meta, s._last_step
+        for files in self.files.values():
+            for sf in files:
+                self.problems.extend(sf.problems)
+
+    def _fold_session(self, s: Session) -> None:
+        config: dict = {}
+        summary: dict = {}
+        meta: dict = {}
+        last_step = None
+        for sf in s.files:
+            for r in self._records(sf):
+                kind = r.get("k")
+                t = r.get("t")
+                if isinstance(t, (int, float)):
+                    if s.start_t is None:
+                        s.start_t = sf.header.get("t", t) if sf.header else t
+                    if s.last_t is None or t > s.last_t:
+                        s.last_t = t
+                if kind == fmt.ROW:
+                    d = r.get("d")
+                    if isinstance(d, dict):
+                        summary.update(d)
+                    last_step = r.get("s", last_step)
+                    s.rows += 1
+                elif kind == fmt.CONFIG:
+                    config.update(r.get("d") or {})
+                elif kind == fmt.SUMMARY:
+                    summary.update(r.get("d") or {})
+                    for key in r.get("del") or ():
+                        summary[key] = _DELETE
+                elif kind == fmt.START and s.start is None:
+                    s.start = r
+                    if isinstance(t, (int, float)):
+                        s.start_t = t
+                    meta.update({k: r.get(k) for k in _META_KEYS if k in r})
+                elif kind == fmt.META:
+                    meta.update({k: r[k] for k in _META_KEYS if k in r})
+                elif kind == fmt.FINISH:
+                    s.finish = r
+                elif kind == fmt.SIGNAL:
+                    s.signal = r
+                elif kind == fmt.LOSS:
+                    s.lost += int(r.get("lost") or 0)
+                    s.dropped += int(r.get("dropped") or 0)
+        s._config = config  # type: ignore[attr-defined]
+        s._summary_ops = list(summary.items())  # type: ignore[attr-defined]
+        s._meta = meta  # type: ignore[attr-defined]
+        s._last_step = last_step  # type: ignore[attr-defined]
+
+    # ---- identity and metadata -------------------------------------------------------
+    @property
+    def header(self) -> dict:
+        for files in self.files.values():
+            for sf in files:
+                if sf.header:
+                    return sf.header
+        return {}
+
+    @property
+    def id(self) -> str:
+        return self.header.get("run") or self._source.basename
+
+    @property
+    def project(self) -> str:
+        return self.header.get("project") or self._source.parent_name
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or self.id
+
+    @property
+    def tags(self) -> list:
+        return list(self.meta.get("tags") or [])
+
+    def __getattr__(self, key: str):
+        if key in ("notes", "group", "job_type", "entity"):
+            return self.meta.get(key)
+        raise AttributeError(key)
+
+    @property
+    def next_step(self) -> int:
+        """The step the run has reached: last logged step + 1 (0 if none)."""
+        return 0 if self.last_step is None else self.last_step + 1
+
+    @property
+    def start_time(self) -> float | None:
+        return self.sessions[0].start_t if self.sessions else None
+
+    @property
+    def last_write(self) -> float | None:
+        times = [s.last_t for s in self.all_sessions if s.last_t is not None]
+        return max(times) if times else None
+
+    @property
+    def lost(self) -> int:
+        return sum(s.lost for s in self.sessions)
+
+    @property
+    def dropped(self) -> int:
+        return sum(s.dropped for s in self.sessions)
+
+    # ---- state --------------------------------------------------------------------
+    @property
+    def exit_code(self) -> int | None:
+        if not self.sessions or not self.sessions[-1].finish:
+            return None
+        return self.sessions[-1].finish.get("exit_code")
+
+    @property
+    def state(self) -> str:
+        """"running", "finished", "terminated" (by a signal) or "crashed"
+        (no finish record and no write for longer than the heartbeat allows)."""
+        if not self.sessions:
+            return "empty"
+        last = self.sessions[-1]
+        if last.finish is not None:
+            if last.signal is not None and last.finish.get("exit_code") not in (0, None):
+                return "terminated"
+            return "finished"
+        if last.signal is not None:
+            return "terminated"
+        now = time.time() if self._now is None else self._now
+        if last.last_t is None or now - last.last_t > self.stale_after:
+            return "crashed"
+        return "running"
+
+    @property
+    def stale_after(self) -> float:
+        if self._stale_after is not None:
+            return self._stale_after
+        settings = ((self.sessions[-1].start or {}).get("settings") if self.sessions else None) or {}
+        hb = float(settings.get("heartbeat_interval") or 30.0)
+        flush = float(settings.get("flush_interval") or 1.0)
+        return 3 * hb + 2 * flush
+
+    # ---- history --------------------------------------------------------------------
+    def scan_history(self, keys: Iterable[str] | None = None, stream: str = fmt.RUN_STREAM) -> Iterator[dict]:
+        """Yield history rows in order, each with ``_step``, ``_timestamp`` and
+        ``_runtime``. With ``keys``, only rows that have at least one of them,
+        holding only those keys (and ``_step``...)."""
+        wanted = list(keys) if keys is not None else None
+        for s in self.sessions if stream == fmt.RUN_STREAM else self._sessions(stream):
+            base, start = s.runtime_base, s.start_t
+            for sf in s.files:
+                for r in self._records(sf):
+                    if r.get("k") != fmt.ROW:
+                        continue
+                    d = r.get("d")
+                    if not isinstance(d, dict):
+                        continue
+                    t = r.get("t")
+                    if wanted is not None:
+                        d = {k: d[k] for k in wanted if k in d}
+                        if not d:
+                            continue
+                    row = {"_step": r.get("s"), "_timestamp": t}
+                    if start is not None and isinstance(t, (int, float)):
+                        row["_runtime"] = base + (t - start)
+                    row.update(d)
+                    yield row
+
+    def history(self, keys: Iterable[str] | None = None) -> list[dict]:
+        return list(self.scan_history(keys))
+
+    def history_df(self, keys: Iterable[str] | None = None):
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("history_df() needs pandas: pip install pandas") from None
+        return pd.DataFrame.from_records(self.history(keys))
+
+    def records(self, stream: str = fmt.RUN_STREAM) -> Iterator[dict]:
+        """Every committed record of a stream, all sessions, in order."""
+        for s in self._sessions(stream):
+            for sf in s.files:
+                yield from self._records(sf)
+
+    # ---- integrity -------------------------------------------------------------------
+    def verify(self) -> list[Problem]:
+        """Read every stream file to the end; return every problem found."""
+        problems: list[Problem] = []
+        for files in self.files.values():
+            for sf in files:
+                for _ in self._records(sf):
+                    pass
+                problems.extend(sf.problems)
+        self.problems = problems
+        return problems
+
+    def to_dict(self) -> dict:
+        return {
+            "location": self.location,
+            "project": self.project,
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "exit_code": self.exit_code,
+            "entity": self.entity,
+            "group": self.group,
+            "job_type": self.job_type,
+            "tags": self.tags,
+            "notes": self.notes,
+            "steps": self.steps,
+            "last_step": self.last_step,
+            "start_time": self.start_time,
+            "last_write": self.last_write,
+            "lost": self.lost,
+            "dropped": self.dropped,
+            "config": self.config,
+            "summary": self.summary,
+            "sessions": [s.to_dict() for s in self.all_sessions],
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    def __repr__(self) -> str:
+        return f"<RunView {self.project}/{self.id} {self.state} steps={self.steps}>"
+
+
+class _Delete:
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+_DELETE = _Delete()
+
+
+def open_run(
+    location,
+    *,
+    stale_after: float | None = None,
+    now: float | None = None,
+    strict: bool = False,
+    storage_options: dict | None = None,
+) -> RunView:
+    """Open a run directory (a local path or an fsspec URL) for reading.
+
+    ``stale_after``: seconds without a write after which an unfinished run
+    reads as crashed (default: 3 heartbeat intervals + 2 flush intervals, from
+    the run's own settings). ``strict``: raise CorruptionError on corruption
+    instead of reporting it in ``problems``.
+    """
+    return RunView(open_source(location, storage_options), stale_after=stale_after, now=now, strict=strict)

@@ -1,0 +1,324 @@
+"""``runship.init``: the wandb.init signature, resolved into a Run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Sequence
+
+from runship.errors import UsageError
+from runship.schema import format as fmt
+from runship.writer import resume as _resume
+from runship.writer.config_input import filter_keys, load_config
+from runship.writer.lifecycle import PROCESS
+from runship.writer.run import Run
+from runship.writer.settings import Settings
+
+_MODES = {"offline": "offline", "dryrun": "offline", "online": "online", "run": "online", "shared": "online", "disabled": "disabled"}
+_RESUME = {"allow", "must", "never", "auto"}
+_REINIT = {"default", "return_previous", "finish_previous", "create_new"}
+# Arguments accepted for compatibility that change nothing here.
+_NO_EFFECT = ("magic", "anonymous", "force", "monitor_gym", "tensorboard", "sync_tensorboard", "resume_from", "fork_from")
+
+
+def env(name: str, environ: dict | None = None) -> str | None:
+    """``RUNSHIP_<name>``, else ``WANDB_<name>``, else None (empty counts as unset)."""
+    e = os.environ if environ is None else environ
+    for prefix in ("RUNSHIP_", "WANDB_"):
+        value = e.get(prefix + name)
+        if value:
+            return value
+    return None
+
+
+def init(
+    job_type: str | None = None,
+    dir: str | os.PathLike | None = None,
+    config: object = None,
+    project: str | None = None,
+    entity: str | None = None,
+    reinit: bool | str | None = None,
+    tags: Sequence[str] | None = None,
+    group: str | None = None,
+    name: str | None = None,
+    notes: str | None = None,
+    magic: object = None,
+    config_exclude_keys: list[str] | None = None,
+    config_include_keys: list[str] | None = None,
+    anonymous: str | None = None,
+    mode: str | None = None,
+    allow_val_change: bool | None = None,
+    resume: bool | str | None = None,
+    force: bool | None = None,
+    tensorboard: bool | None = None,
+    sync_tensorboard: bool | None = None,
+    monitor_gym: bool | None = None,
+    save_code: bool | None = None,
+    id: str | None = None,
+    settings: Settings | dict | None = None,
+    *,
+    resume_from: str | None = None,
+    fork_from: str | None = None,
+) -> Run:
+    """Start (or resume) a run and return it. The signature is wandb.init's.
+
+    Writes ``<root>/<project>/<id>/`` where root is ``dir``, else
+    ``$RUNSHIP_DIR`` (or ``$WANDB_DIR``), else ``./runship``. Nothing leaves
+    the machine: ``runship upload`` ships run directories separately.
+
+    - ``project``: default ``$RUNSHIP_PROJECT``/``$WANDB_PROJECT``, else "uncategorized".
+    - ``id``: default ``$RUNSHIP_RUN_ID``/``$WANDB_RUN_ID``, else 8 random base36 characters.
+      ``id`` and ``project`` must be printable, without path separators or "..",
+      at most 128 characters; otherwise ValueError naming the bad one.
+    - ``name``, ``notes``, ``tags``, ``group``, ``job_type``, ``entity``: recorded
+      (defaults from ``$RUNSHIP_NAME``, ``_NOTES``, ``_TAGS`` (comma-separated),
+      ``_RUN_GROUP``, ``_JOB_TYPE``, ``_ENTITY``). A resumed run keeps earlier
+      values that are not given again.
+    - ``config``: dict, argparse Namespace, absl flags, or a YAML/JSON file path;
+      filtered by ``config_include_keys``/``config_exclude_keys``.
+      ``allow_val_change=True`` lets later ``config`` updates change values.
+    - ``mode``: "offline" (the default), "online" (written as offline; upload
+      with ``runship upload``), "disabled" (a Run whose methods do nothing and
+      which writes nothing). Default ``$RUNSHIP_MODE``/``$WANDB_MODE``.
+    - ``resume``: None/False: a new run; an existing ``id`` is *reset* (a new
+      session that readers take as the start of the run; no byte of earlier
+      sessions is deleted). "allow": resume ``id`` if it exists, else start it.
+      "must": resume ``id``; UsageError if it does not exist. "never": start
+      ``id``; UsageError if it exists. "auto"/True: with ``id``, as "allow";
+      without, resume the last run started in this root that did not finish
+      cleanly, else start a new one. Default ``$RUNSHIP_RESUME``.
+    - ``reinit``: when a run is already active: "return_previous" (return it),
+      "finish_previous" (finish it, start a new one), "create_new" (start
+      another; ``runship.run`` stays the first), "default" (finish_previous in
+      a notebook, return_previous otherwise); True is "finish_previous" and
+      False "return_previous".
+    - ``save_code``: copy the entry script into ``files/code/``.
+    - ``settings``: ``runship.Settings`` or a dict (flush/fsync/heartbeat
+      intervals, rotation size, memory bound and its policy, quiet).
+    - ``magic``, ``anonymous``, ``force``, ``monitor_gym``, ``tensorboard``,
+      ``sync_tensorboard``, ``resume_from``, ``fork_from``: accepted and
+      recorded; they have no effect here and say so once.
+    """
+    s = Settings().update(settings)
+    policy = _reinit_policy(reinit if reinit is not None else s.reinit)
+    current = PROCESS.current
+    if policy == "return_previous" and current is not None and current.active:
+        current._notice(
+            "init() called while a run is active: returning that run "
+            "(pass reinit='finish_previous' or 'create_new' for a new one)"
+        )
+        return current
+    if policy == "finish_previous":
+        for active in list(PROCESS.active):
+            active.finish()
+
+    run_mode = _mode(mode if mode is not None else env("MODE"))
+    project = fmt.validate_name(project or env("PROJECT") or "uncategorized", "project")
+    run_id = id if id is not None else env("RUN_ID")
+    if run_id is not None:
+        run_id = fmt.validate_name(run_id, "id")
+    root = os.path.abspath(os.fspath(dir if dir is not None else (env("DIR") or "runship")))
+    tag_list = _tags(tags if tags is not None else env("TAGS"))
+    meta = {
+        "name": name if name is not None else env("NAME"),
+        "notes": notes if notes is not None else env("NOTES"),
+        "group": group if group is not None else env("RUN_GROUP"),
+        "job_type": job_type if job_type is not None else env("JOB_TYPE"),
+        "entity": entity if entity is not None else env("ENTITY"),
+        "tags": tag_list,
+    }
+    cfg = filter_keys(load_config(config), config_include_keys, config_exclude_keys)
+    no_effect = {
+        k: v
+        for k, v in dict(
+            magic=magic,
+            anonymous=anonymous,
+            force=force,
+            monitor_gym=monitor_gym,
+            tensorboard=tensorboard,
+            sync_tensorboard=sync_tensorboard,
+            resume_from=resume_from,
+            fork_from=fork_from,
+        ).items()
+        if v not in (None, False)
+    }
+
+    if run_mode == "disabled":
+        run = Run(
+            root=root,
+            project=project,
+            run_id=run_id or fmt.new_run_id(),
+            settings=s,
+            meta=meta,
+            session=None,
+            config=cfg,
+            allow_val_change=bool(allow_val_change),
+            disabled=True,
+            mode="disabled",
+        )
+        PROCESS.register(run, make_current=policy != "create_new")
+        return run
+
+    resume_mode = _resume_mode(resume if resume is not None else env("RESUME"))
+    if run_id is None and resume_mode == "auto":
+        remembered = _resume.recall(root)
+        if remembered and remembered[0] == project and _resume.run_sessions(os.path.join(root, *remembered)):
+            run_id = remembered[1]
+    if run_id is None:
+        run_id = fmt.new_run_id()
+        while os.path.exists(os.path.join(root, project, run_id)):
+            run_id = fmt.new_run_id()
+    run_dir = os.path.join(root, project, run_id)
+    sessions = _resume.run_sessions(run_dir)
+    exists = bool(sessions)
+    if resume_mode == "must" and not exists:
+        raise UsageError(f"resume='must' but run {project}/{run_id} does not exist under {root}")
+    if resume_mode == "never" and exists:
+        raise UsageError(f"resume='never' but run {project}/{run_id} already exists under {root}")
+    resuming = exists and resume_mode in ("allow", "must", "auto")
+    prior = _resume.prior_state(run_dir) if resuming else None
+    if prior:
+        for key, value in (prior.get("meta") or {}).items():
+            if meta.get(key) in (None, ()) and value not in (None, ()):
+                meta[key] = value
+    session = fmt.new_session_id(after=sessions[-1] if sessions else None)
+    try:
+        os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create run directory {run_dir}: {e.strerror or e}") from None
+
+    start = {
+        **meta,
+        "tags": list(meta["tags"] or ()),
+        "session": session,
+        "resumed": resuming,
+        "reset": exists and not resuming,
+        "resume": resume_mode,
+        "mode": run_mode,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "python": sys.version.split()[0],
+        "runship": _version(),
+        "settings": s.to_dict(),
+        "args": {
+            "reinit": str(reinit) if reinit is not None else None,
+            "allow_val_change": allow_val_change,
+            "save_code": save_code,
+            "config_include_keys": config_include_keys,
+            "config_exclude_keys": config_exclude_keys,
+            **{k: v if isinstance(v, (str, bool, int)) else repr(v) for k, v in no_effect.items()},
+        },
+    }
+    run = Run(
+        root=root,
+        project=project,
+        run_id=run_id,
+        settings=s,
+        meta=start,
+        session=session,
+        resumed=resuming,
+        prior=prior,
+        config=cfg,
+        allow_val_change=bool(allow_val_change),
+        mode=run_mode,
+    )
+    for arg in no_effect:
+        run.notice(f"init({arg}=...) has no effect in runship; it is recorded only", arg=arg)
+    for key in s.ignored:
+        run.notice(f"setting {key!r} has no effect in runship; it is recorded only", setting=key)
+    if save_code:
+        _save_entry_script(run)
+    _resume.remember(root, project, run_id)
+    PROCESS.register(run, make_current=policy != "create_new")
+    run._write_snapshot()
+    if not s.quiet:
+        how = "resumed" if resuming else ("reset" if exists else "started")
+        print(f"runship: {how} run {project}/{run_id} in {run_dir} (offline; ship it with `runship upload`)", file=sys.stderr)
+    return run
+
+
+def _mode(value: str | None) -> str:
+    if value is None:
+        return "offline"
+    mode = _MODES.get(str(value).lower())
+    if mode is None:
+        raise ValueError(f"mode must be one of 'offline', 'online', 'disabled', got {value!r}")
+    return mode
+
+
+def _resume_mode(value: object) -> str | None:
+    if value is None or value is False or value == "":
+        return None
+    if value is True:
+        return "auto"
+    if isinstance(value, str):
+        v = value.lower()
+        if v in ("true", "1"):
+            return "auto"
+        if v in ("false", "0", "none"):
+            return None
+        if v in _RESUME:
+            return v
+    raise ValueError(f"resume must be None, True, False, 'allow', 'must', 'never' or 'auto', got {value!r}")
+
+
+def _reinit_policy(value: object) -> str:
+    if value is True:
+        return "finish_previous"
+    if value is False or value is None:
+        value = "default" if value is None else "return_previous"
+    if value not in _REINIT:
+        raise ValueError(f"reinit must be one of {sorted(_REINIT)} or a bool, got {value!r}")
+    if value == "default":
+        return "finish_previous" if _in_notebook() else "return_previous"
+    return value
+
+
+def _in_notebook() -> bool:
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:
+        return False
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(t.strip() for t in value.split(",") if t.strip())
+    tags = tuple(str(t) for t in value)  # type: ignore[union-attr]
+    for t in tags:
+        if len(t) > 256:
+            raise ValueError(f"tag is longer than 256 characters: {t[:40]!r}...")
+    return tags
+
+
+def _version() -> str:
+    from runship import __version__
+
+    return __version__
+
+
+def _save_entry_script(run: Run) -> None:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not os.path.isfile(path):
+        run.notice("save_code=True but there is no entry script file to save")
+        return
+    dest_dir = os.path.join(run.dir, "code")
+    try:
+        os.makedirs(dest_dir, exist_ok=True)
+        dest = os.path.join(dest_dir, os.path.basename(path))
+        shutil.copyfile(path, dest)
+        size = os.path.getsize(dest)
+        run._record(fmt.FILE, {"path": os.path.relpath(dest, run.run_dir), "size": size, "source": path, "policy": "now"})
+    except OSError as e:
+        run.notice(f"save_code: cannot copy {path}: {e}")

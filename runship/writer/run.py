@@ -1,0 +1,513 @@
+"""The Run object: log, config, summary, flush, finish."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+
+from runship.errors import ConfigError
+from runship.schema import format as fmt
+from runship.schema.values import SCALAR_TYPES, SerializationError, to_plain
+from runship.writer.lifecycle import PROCESS
+from runship.writer.settings import Settings
+from runship.writer.stream import Writer
+
+_MAX_STEP_WARNINGS = 10
+
+
+class Config:
+    """The run's config: attribute and item access, ``update``, ``setdefaults``.
+
+    Changing a value that is already set raises ConfigError unless
+    ``allow_val_change=True`` (here, on ``update`` or on ``init``).
+    """
+
+    def __init__(self, run: Run | None, items: dict | None = None, allow_val_change: bool = False):
+        object.__setattr__(self, "_run", run)
+        object.__setattr__(self, "_items", dict(items or {}))
+        object.__setattr__(self, "_allow", allow_val_change)
+
+    def update(self, d: Mapping | object, allow_val_change: bool | None = None) -> None:
+        from runship.writer.config_input import load_config
+
+        values = load_config(d)
+        allow = self._allow if allow_val_change is None else allow_val_change
+        changed = {}
+        for key, value in values.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"config keys must be strings, got {type(key).__name__} {key!r}")
+            try:
+                value = to_plain(value)
+            except SerializationError as e:
+                e.path.insert(0, key)
+                raise TypeError(f"config: {e.reason} - at `{e.where('config')}`") from None
+            if key in self._items:
+                old = self._items[key]
+                if old == value:
+                    continue
+                if not allow:
+                    raise ConfigError(
+                        f"config key {key!r} is already {old!r}; refusing to change it to {value!r} "
+                        "(pass allow_val_change=True to change it)"
+                    )
+            changed[key] = value
+        if changed:
+            self._items.update(changed)
+            if self._run is not None:
+                self._run._record(fmt.CONFIG, {"d": changed})
+
+    def setdefaults(self, d: Mapping) -> None:
+        self.update({k: v for k, v in dict(d).items() if k not in self._items})
+
+    def __getitem__(self, key: str):
+        return self._items[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __getattr__(self, key: str):
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"config has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        raise ConfigError(f"config keys cannot be deleted (tried {key!r})")
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str, default=None):
+        return self._items.get(key, default)
+
+    def keys(self):
+        return self._items.keys()
+
+    def values(self):
+        return self._items.values()
+
+    def items(self):
+        return self._items.items()
+
+    def as_dict(self) -> dict:
+        return dict(self._items)
+
+    def __repr__(self) -> str:
+        return f"Config({self._items!r})"
+
+
+class Summary:
+    """The run's summary: the last logged value of each key, unless set here.
+
+    An explicit ``summary[key] = value`` overrides the logged value until the
+    key is logged again.
+    """
+
+    def __init__(self, run: Run | None, items: dict | None = None):
+        self._run = run
+        self._items: dict = items if items is not None else {}
+
+    def __getitem__(self, key: str):
+        return self._items[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        del self._items[key]
+        if self._run is not None:
+            self._run._record(fmt.SUMMARY, {"d": {}, "del": [key]})
+
+    def __getattr__(self, key: str):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"summary has no key {key!r}") from None
+
+    def update(self, d: Mapping) -> None:
+        values = {}
+        for key, value in dict(d).items():
+            if not isinstance(key, str):
+                raise TypeError(f"summary keys must be strings, got {type(key).__name__} {key!r}")
+            try:
+                values[key] = to_plain(value)
+            except SerializationError as e:
+                e.path.insert(0, key)
+                raise TypeError(f"summary: {e.reason} - at `{e.where('summary')}`") from None
+        self._items.update(values)
+        if self._run is not None and values:
+            self._run._record(fmt.SUMMARY, {"d": values})
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str, default=None):
+        return self._items.get(key, default)
+
+    def keys(self):
+        return self._items.keys()
+
+    def items(self):
+        return self._items.items()
+
+    def values(self):
+        return self._items.values()
+
+    def as_dict(self) -> dict:
+        return dict(self._items)
+
+    def __repr__(self) -> str:
+        return f"Summary({self._items!r})"
+
+
+class Run:
+    """One process's tenure of a run (a *session*). Created by ``runship.init``."""
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        project: str,
+        run_id: str,
+        settings: Settings,
+        meta: dict,
+        session: str | None,
+        resumed: bool = False,
+        prior: dict | None = None,
+        config: dict | None = None,
+        allow_val_change: bool = False,
+        disabled: bool = False,
+        mode: str = "offline",
+    ):
+        prior = prior or {}
+        self.id = run_id
+        self.project = project
+        self.settings = settings
+        self.session = session
+        self.resumed = resumed
+        self.disabled = disabled
+        self.offline = not disabled
+        self.mode = mode
+        self.entity = meta.get("entity")
+        self.group = meta.get("group")
+        self.job_type = meta.get("job_type")
+        self.notes = meta.get("notes")
+        self.tags = tuple(meta.get("tags") or ())
+        self._name = meta.get("name")
+        self.root = root
+        self.run_dir = os.path.join(root, project, run_id)
+        self._step = int(prior.get("next_step", 0))
+        self._start_time = time.time()
+        self._lock = threading.Lock()
+        self._pending: dict | None = None
+        self._step_warnings = 0
+        self._notices: set[str] = set()
+        self._finished = False
+        self._inactive = disabled  # log() returns at once when True
+        self._exit_code: int | None = None
+        self._state = "running"
+        self._summary_items = dict(prior.get("summary") or {})
+        self.summary = Summary(None if disabled else self, self._summary_items)
+        self.config = Config(None, prior.get("config"), allow_val_change)
+        self._writer: Writer | None = None
+        self._run_stream = None
+        if disabled:
+            self.config.update(config or {})
+            return
+        self._writer = Writer(
+            self.run_dir,
+            project=project,
+            run_id=run_id,
+            session=session,
+            settings=settings,
+            report=self._notice,
+        )
+        self._run_stream = self._writer.stream(fmt.RUN_STREAM)
+        self._run_stream.write(fmt.START, meta)
+        object.__setattr__(self.config, "_run", self)
+        self.config.update(config or {}, allow_val_change=True if resumed else None)
+        self._writer.start()
+
+    # ---- attributes ------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name or self.id
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
+        self._record(fmt.META, {"name": self._name})
+
+    @property
+    def dir(self) -> str:
+        """The run's ``files/`` directory (as ``wandb.run.dir``)."""
+        return os.path.join(self.run_dir, "files")
+
+    @property
+    def path(self) -> str:
+        """``entity/project/id`` (``project/id`` without an entity), as wandb's."""
+        return "/".join(p for p in (self.entity, self.project, self.id) if p)
+
+    @property
+    def step(self) -> int:
+        """The step the next committed row gets."""
+        return self._step
+
+    @property
+    def active(self) -> bool:
+        """True until finish(); False for a run inherited by a forked child."""
+        return not self._finished and (self.disabled or not self._inactive)
+
+    @property
+    def start_time(self) -> float:
+        return self._start_time
+
+    @property
+    def url(self) -> None:
+        return None
+
+    # ---- logging -----------------------------------------------------------
+    def log(self, data: Mapping, step: int | None = None, commit: bool | None = None) -> None:
+        """Log a row of values. wandb's step rules:
+
+        - ``step=None``: the row goes to the current step; ``commit`` (default
+          True) ends the step, ``commit=False`` keeps adding to it.
+        - ``step=N`` higher than the current step commits the pending row and
+          moves to N; the row at N is committed by a later higher step, by
+          ``commit=True`` or by ``finish()``.
+        - ``step=N`` lower than the current step: dropped, with a warning.
+
+        A value that cannot be recorded raises TypeError naming its key path;
+        nothing of that call is recorded and nothing earlier is lost.
+        """
+        if self._inactive:
+            if not self.disabled:
+                self._notice("log() on a finished run is ignored" if self._finished else "log() in a forked child is ignored")
+            return
+        if type(data) is not dict:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"log() takes a dict, got {type(data).__name__}")
+            data = dict(data)
+        row = data
+        for k, v in data.items():
+            if type(k) is not str:
+                raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
+            if type(v) not in SCALAR_TYPES:
+                row = None
+        if row is None:
+            row = self._convert(data)
+        with self._lock:
+            if step is not None:
+                if type(step) is not int:
+                    try:
+                        step = int(step)
+                    except (TypeError, ValueError):
+                        raise TypeError(f"log() step must be an integer, got {step!r}") from None
+                if step < self._step:
+                    self._warn_step(step)
+                    return
+                if step > self._step:
+                    if self._pending is not None:
+                        self._commit_pending()
+                    self._step = step
+                if commit is not True:
+                    self._merge_pending(row)
+                    return
+            elif commit is False:
+                self._merge_pending(row)
+                return
+            if self._pending is not None:
+                self._merge_pending(row)
+                self._commit_pending()
+            else:
+                self._write_row(row)
+
+    def _convert(self, data: dict) -> dict:
+        out = {}
+        for k, v in data.items():
+            try:
+                out[k] = to_plain(v)
+            except SerializationError as e:
+                e.path.insert(0, k)
+                raise TypeError(f"log(): {e.reason} - at `{e.where('data')}`") from None
+        return out
+
+    def _merge_pending(self, row: dict) -> None:
+        if self._pending is None:
+            self._pending = dict(row)
+        else:
+            self._pending.update(row)
+
+    def _commit_pending(self) -> None:
+        row, self._pending = self._pending, None
+        self._write_row(row)
+
+    def _write_row(self, row: dict) -> None:
+        step = self._step
+        try:
+            self._run_stream.put({"k": fmt.ROW, "n": 0, "t": time.time(), "s": step, "d": row})
+        except (OverflowError, ValueError) as e:
+            raise TypeError(f"log(): cannot pack row at step {step}: {e}") from None
+        self._summary_items.update(row)
+        self._step = step + 1
+
+    def _warn_step(self, step: int) -> None:
+        self._step_warnings += 1
+        if self._step_warnings <= _MAX_STEP_WARNINGS:
+            tail = " (further step warnings are not shown)" if self._step_warnings == _MAX_STEP_WARNINGS else ""
+            self._notice(
+                f"log() to step {step} is lower than the current step {self._step}; "
+                f"steps must increase, so this data was dropped{tail}",
+                once=False,
+            )
+
+    def _record(self, kind: str, fields: dict) -> None:
+        if self._inactive or self._run_stream is None:
+            return
+        self._run_stream.write(kind, fields)
+
+    def _notice(self, message: str, once: bool = True) -> None:
+        if once:
+            if message in self._notices:
+                return
+            self._notices.add(message)
+        if not self.settings.quiet:
+            print(f"runship: {message}", file=sys.stderr, flush=True)
+
+    def notice(self, message: str, **fields) -> None:
+        """Record a notice in the stream and show it once on stderr."""
+        self._record(fmt.NOTICE, {"message": message, **fields})
+        self._notice(message)
+
+    # ---- flush and finish -------------------------------------------------------
+    def flush(self) -> None:
+        """Return once everything logged before this call is written and fsynced.
+
+        A row still pending (``commit=False`` or an explicit step) is not
+        written until it is committed.
+        """
+        if self._writer is not None and not self._inactive:
+            self._writer.flush(fsync=True)
+
+    def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
+        """Commit the pending row, write the finish record, fsync and close."""
+        with self._lock:
+            if self._finished or self._writer is None or (self._inactive and not self.disabled):
+                self._finished = True
+                self._inactive = True
+                PROCESS.unregister(self)
+                return
+            self._finished = True
+            if self._pending is not None:
+                try:
+                    self._commit_pending()
+                except Exception as e:
+                    self._notice(f"the pending row could not be written: {e}")
+        code = int(exit_code) if exit_code is not None else 0
+        self._exit_code = code
+        streams = self._writer.streams.values()
+        lost = sum(s.lost_records for s in streams)
+        dropped = sum(s.dropped_records for s in streams)
+        self._run_stream.write(fmt.FINISH, {"exit_code": code, "lost": lost, "dropped": dropped})
+        self._inactive = True
+        self._writer.close()
+        self._state = "finished"
+        self._write_snapshot()
+        if code == 0:
+            from runship.writer.resume import forget
+
+            forget(self.root, self.project, self.id)
+        PROCESS.unregister(self)
+        lost = sum(s.lost_records for s in streams)
+        if lost or dropped:
+            self._notice(f"run {self.id}: {lost} records could not be written, {dropped} were dropped")
+        if not (self.settings.quiet if quiet is None else quiet):
+            print(f"runship: run {self.project}/{self.id} finished, {self._step} steps, in {self.run_dir}", file=sys.stderr)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, etype, value, tb) -> bool:
+        self.finish(exit_code=0 if etype is None else 1)
+        return False
+
+    # ---- process events -----------------------------------------------------------
+    def _on_signal(self, signum: int) -> None:
+        if self._inactive or self._run_stream is None:
+            return
+        import signal
+
+        name = signal.Signals(signum).name
+        self._run_stream.write_nolock(fmt.SIGNAL, {"signal": signum, "name": name})
+        self._writer.flush(fsync=True, timeout=10.0)
+        self._state = "terminated"
+        self._write_snapshot()
+
+    def _forked(self) -> None:
+        self._inactive = True
+        if self._writer is not None:
+            self._writer.abandon()
+
+    # ---- the derived snapshot ---------------------------------------------------
+    def snapshot(self) -> dict:
+        from runship.schema.values import json_safe
+
+        return json_safe(
+            {
+                "format": fmt.FORMAT_NAME,
+                "version": fmt.FORMAT_VERSION,
+                "derived": "a snapshot for people; the stream files are the source of truth",
+                "project": self.project,
+                "id": self.id,
+                "name": self.name,
+                "entity": self.entity,
+                "group": self.group,
+                "job_type": self.job_type,
+                "tags": list(self.tags),
+                "notes": self.notes,
+                "state": self._state,
+                "exit_code": self._exit_code,
+                "session": self.session,
+                "steps": self._step,
+                "config": self.config.as_dict(),
+                "summary": dict(self._summary_items),
+                "updated": time.time(),
+            },
+            strict_json=True,
+        )
+
+    def _write_snapshot(self) -> None:
+        path = os.path.join(self.run_dir, "run.json")
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w") as f:
+                json.dump(self.snapshot(), f, indent=1, sort_keys=False)
+            os.replace(tmp, path)
+        except OSError as e:
+            self._notice(f"cannot write {path}: {e}")
+
+    def __repr__(self) -> str:
+        return f"<runship.Run {self.project}/{self.id} {'disabled' if self.disabled else self.run_dir}>"

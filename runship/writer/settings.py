@@ -1,0 +1,84 @@
+"""Writer settings: flush, fsync and rotation intervals, memory bound, policy."""
+
+from __future__ import annotations
+
+import os
+
+_DEFAULTS: dict[str, object] = {
+    # Seconds between writes of the in-memory batch to the OS.
+    "flush_interval": 1.0,
+    # Seconds between fsyncs of open segment files (also on flush() and finish()).
+    "fsync_interval": 30.0,
+    # Seconds without any write after which a heartbeat record is written.
+    "heartbeat_interval": 30.0,
+    # A segment file is left for the next one once it reaches this size.
+    "rotate_bytes": 64 * 1024 * 1024,
+    # Bytes queued per stream and not yet written before the policy applies.
+    "max_buffer_bytes": 16 * 1024 * 1024,
+    # "wait": log() waits for the disk (never loses data); "drop": log() drops
+    # the record and the number dropped is itself recorded.
+    "on_buffer_full": "wait",
+    # Bytes queued that wake the writer before flush_interval has passed.
+    "batch_bytes": 1024 * 1024,
+    # No notices on stderr.
+    "quiet": False,
+    # What init() does when a run is already active (see init's docstring).
+    "reinit": "default",
+}
+
+
+class Settings:
+    """Settings for a run: ``runship.Settings(flush_interval=0.5, ...)`` or a dict.
+
+    Unknown names (wandb settings that have no meaning here) are kept in
+    ``ignored`` and reported once by ``init()``; they never raise.
+    """
+
+    __slots__ = ("ignored", *_DEFAULTS)
+
+    def __init__(self, **kwargs: object):
+        self.ignored: dict[str, object] = {}
+        for name, default in _DEFAULTS.items():
+            setattr(self, name, default)
+        env_quiet = os.environ.get("RUNSHIP_SILENT", os.environ.get("WANDB_SILENT", ""))
+        if env_quiet.lower() in ("1", "true", "yes"):
+            self.quiet = True
+        self.update(kwargs)
+
+    def update(self, values: dict | Settings | None) -> Settings:
+        if values is None:
+            return self
+        if isinstance(values, Settings):
+            values = values.to_dict() | values.ignored
+        elif not isinstance(values, dict):
+            # wandb.Settings-like objects: take their public attributes.
+            values = {k: v for k, v in vars(values).items() if not k.startswith("_")}
+        for name, value in values.items():
+            if name in _DEFAULTS:
+                setattr(self, name, _check(name, value))
+            else:
+                self.ignored[name] = value
+        return self
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _DEFAULTS}
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items()) + ")"
+
+
+def _check(name: str, value: object) -> object:
+    default = _DEFAULTS[name]
+    if name == "on_buffer_full":
+        if value not in ("wait", "drop"):
+            raise ValueError(f"settings.on_buffer_full must be 'wait' or 'drop', got {value!r}")
+        return value
+    if name == "reinit":
+        return value
+    if isinstance(default, bool):
+        return bool(value)
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"settings.{name} must be a positive number, got {value!r}")
+        return type(default)(value)
+    return value

@@ -1,0 +1,386 @@
+"""Record streams and the one background thread that writes them.
+
+Callers pack records in their own thread and append the bytes to a per-stream
+deque (``Stream.write``). The writer thread (``Writer``) wakes every
+``flush_interval`` seconds, or sooner when a batch is large, takes what is
+queued, appends it to the stream's current segment file followed by a commit
+record (length + CRC32 of the batch), fsyncs on an interval, rotates segments
+at a size threshold and writes heartbeats when idle. ``Writer.flush()`` does
+the same work synchronously in the caller's thread.
+
+I/O errors never reach the caller: they are reported once through the
+``report`` callback, the records of the failed batch are counted as lost, and
+a ``loss`` record says so in the stream as soon as a write succeeds again. A
+segment whose write failed part-way is left (never written again) so that the
+torn bytes stay at the end of a file.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import msgpack
+
+from runship.schema import format as fmt
+from runship.writer.settings import Settings
+
+_packb = msgpack.packb
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+
+
+class Stream:
+    """One record stream of one session: a queue on the caller's side and
+    segment files on the writer's side."""
+
+    def __init__(self, writer: Writer, name: str):
+        self.name = name
+        self._writer = writer
+        self._q: deque[bytes] = deque()
+        self._lock = threading.Lock()
+        self._seq = itertools.count()
+        self._queued = 0  # bytes appended by callers
+        self._taken = 0  # bytes taken by the writer
+        # counters, reported in loss and finish records
+        self.records_written = 0
+        self.bytes_written = 0
+        self.lost_records = 0
+        self.dropped_records = 0
+        self._dropped_reported = 0  # writer only
+        self._dropped_pending = 0  # writer only
+        self._lost_unreported: list[tuple[int, str]] = []  # writer only
+        # file side, touched only under the writer's I/O lock
+        self._fd: int | None = None
+        self._segment = 0
+        self._size = 0
+        self._dirty = False
+
+    # ---- caller side -------------------------------------------------
+    def write(self, kind: str, fields: dict | None = None, t: float | None = None) -> bool:
+        """Pack ``{"k": kind, "n": seq, "t": t, **fields}`` and queue it.
+
+        Returns False if the record was dropped (buffer full and the "drop"
+        policy). Raises TypeError/ValueError from packing before anything is
+        queued.
+        """
+        rec = {"k": kind, "n": 0, "t": time.time() if t is None else t}
+        if fields:
+            rec.update(fields)
+        return self.put(rec)
+
+    def put(self, rec: dict) -> bool:
+        """Queue ``rec`` (a dict with "k", "n" and "t" keys first); "n" is set here."""
+        w = self._writer
+        if self._queued - self._taken > w.max_buffer:
+            if w.drop_when_full:
+                self._count_drop()
+                return False
+            w.wait_for_room(self)
+        with self._lock:
+            rec["n"] = next(self._seq)
+            b = _packb(rec)  # a failure here leaves a gap in "n", nothing else
+            self._q.append(b)
+            self._queued += len(b)
+        if self._queued - self._taken > w.batch_bytes and not w._wake.is_set():
+            w._wake.set()
+        return True
+
+    def write_nolock(self, kind: str, fields: dict | None = None) -> None:
+        """Queue a record without taking the stream lock: for signal handlers,
+        which may interrupt a ``write`` in the same thread."""
+        rec = {"k": kind, "n": next(self._seq), "t": time.time()}
+        if fields:
+            rec.update(fields)
+        b = _packb(rec)
+        self._q.append(b)
+        self._queued += len(b)
+
+    def _count_drop(self) -> None:
+        self.dropped_records += 1  # callers only; the writer reads it
+
+    # ---- writer side (under the I/O lock) ----------------------------
+    def _take(self) -> list[bytes]:
+        q = self._q
+        pop = q.popleft
+        items = [pop() for _ in range(len(q))]
+        if items:
+            self._taken += sum(map(len, items))
+        return items
+
+    def _loss_record(self, now: float) -> bytes | None:
+        """A ``loss`` record for what was lost or dropped since the last one.
+        The counters are cleared by the caller once the record is written."""
+        lost = self._lost_unreported
+        dropped = self.dropped_records - self._dropped_reported
+        if not lost and not dropped:
+            return None
+        fields: dict = {"k": fmt.LOSS, "n": next(self._seq), "t": now}
+        if lost:
+            fields["lost"] = sum(c for c, _ in lost)
+            fields["reason"] = lost[0][1]
+        if dropped:
+            fields["dropped"] = dropped
+            self._dropped_pending = dropped
+        return _packb(fields)
+
+    def _path(self, segment: int) -> str:
+        w = self._writer
+        return os.path.join(w.run_dir, fmt.stream_file_name(self.name, w.session, segment))
+
+    def _open(self, now: float) -> bytes:
+        """Open the next segment file; return its packed header."""
+        w = self._writer
+        for _ in range(1000):
+            try:
+                self._fd = os.open(self._path(self._segment), _OPEN_FLAGS, 0o644)
+                break
+            except FileExistsError:
+                self._segment += 1
+        else:  # pragma: no cover - would need 1000 colliding files
+            raise OSError(errno.EEXIST, "no free segment name", self._path(self._segment))
+        self._size = 0
+        return _packb(
+            fmt.header_record(
+                t=now, project=w.project, run=w.run_id, session=w.session, stream=self.name, segment=self._segment
+            )
+        )
+
+    def _leave_segment(self, fsync: bool) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            if fsync and self._dirty:
+                os.fsync(fd)
+        except OSError as e:
+            self._writer.report(f"fsync of {self._path(self._segment)} failed: {e}")
+        finally:
+            os.close(fd)
+            self._dirty = False
+            self._segment += 1
+
+    def _write_batch(self, now: float) -> int:
+        items = self._take()
+        loss = self._loss_record(now)
+        if loss is not None:
+            items.append(loss)
+        if not items:
+            return 0
+        n_records = len(items)
+        wrote = 0
+        try:
+            parts = [self._open(now)] if self._fd is None else []
+            parts.extend(items)
+            data = b"".join(parts)
+            commit = fmt.commit_record(len(data), fmt.crc32(data), now)
+            wrote = _write_all(self._fd, data, commit)
+        except OSError as e:
+            self._failed(e, n_records - (loss is not None), wrote)
+            return 0
+        if loss is not None:
+            self._lost_unreported = []
+            self._dropped_reported += self._dropped_pending
+            self._dropped_pending = 0
+        self._size += wrote
+        self._dirty = True
+        self.records_written += n_records
+        self.bytes_written += wrote
+        if self._size >= self._writer.rotate_bytes:
+            self._leave_segment(fsync=True)
+        return n_records
+
+    def _failed(self, e: OSError, n_records: int, wrote: int) -> None:
+        where = self._path(self._segment)
+        self.lost_records += n_records
+        self._lost_unreported.append((n_records, f"{e.strerror or e} ({where})"))
+        self._dropped_pending = 0
+        self._writer.report(f"cannot write {where}: {e}; training goes on, lost records are counted")
+        if self._fd is not None:
+            # The file may now end in a torn batch: never append after it.
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+            self._segment += 1
+
+    def _fsync(self) -> None:
+        if self._fd is not None and self._dirty:
+            try:
+                os.fsync(self._fd)
+                self._dirty = False
+            except OSError as e:
+                self._writer.report(f"fsync of {self._path(self._segment)} failed: {e}")
+
+
+def _write_all(fd: int, data: bytes, commit: bytes) -> int:
+    total = len(data) + len(commit)
+    n = os.writev(fd, [data, commit])
+    if n < total:  # short write: finish it, or let the OSError out
+        rest = memoryview(data + commit)[n:]
+        while rest:
+            k = os.write(fd, rest)
+            n += k
+            rest = rest[k:]
+    return n
+
+
+class Writer:
+    """The background thread of one session, serving all its streams."""
+
+    def __init__(
+        self,
+        run_dir: str,
+        *,
+        project: str,
+        run_id: str,
+        session: str,
+        settings: Settings,
+        report: Callable[[str], None],
+    ):
+        self.run_dir = run_dir
+        self.project = project
+        self.run_id = run_id
+        self.session = session
+        self.report = report
+        self.flush_interval = float(settings.flush_interval)
+        self.fsync_interval = float(settings.fsync_interval)
+        self.heartbeat_interval = float(settings.heartbeat_interval)
+        self.rotate_bytes = int(settings.rotate_bytes)
+        self.max_buffer = int(settings.max_buffer_bytes)
+        self.batch_bytes = min(int(settings.batch_bytes), self.max_buffer)
+        self.drop_when_full = settings.on_buffer_full == "drop"
+        self.streams: dict[str, Stream] = {}
+        self._io = threading.Lock()
+        self._io_owner: int | None = None
+        self._wake = threading.Event()
+        self._room = threading.Condition()
+        self._closing = False
+        self._closed = False
+        self._last_write = time.monotonic()
+        self._last_fsync = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="runship-writer", daemon=True)
+
+    def stream(self, name: str) -> Stream:
+        s = self.streams.get(name)
+        if s is None:
+            s = self.streams[name] = Stream(self, name)
+        return s
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ---- the thread ----------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            while True:
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+                closing = self._closing
+                self._pass(fsync=closing)
+                if closing:
+                    return
+        except BaseException as e:  # a bug here must not take training down
+            self.report(f"writer thread stopped: {type(e).__name__}: {e}")
+        finally:
+            with self._room:
+                self._room.notify_all()
+
+    def _pass(self, fsync: bool, timeout: float | None = None) -> bool:
+        if not self._acquire(timeout):
+            return False
+        try:
+            now = time.time()
+            wrote = 0
+            for s in list(self.streams.values()):
+                wrote += s._write_batch(now)
+            mono = time.monotonic()
+            if wrote:
+                self._last_write = mono
+            elif mono - self._last_write >= self.heartbeat_interval and fmt.RUN_STREAM in self.streams:
+                run = self.streams[fmt.RUN_STREAM]
+                run.write_nolock(fmt.HEARTBEAT)
+                run._write_batch(now)
+                self._last_write = mono
+            if fsync or mono - self._last_fsync >= self.fsync_interval:
+                for s in self.streams.values():
+                    s._fsync()
+                self._last_fsync = mono
+        finally:
+            self._release()
+        with self._room:
+            self._room.notify_all()
+        return True
+
+    def _acquire(self, timeout: float | None) -> bool:
+        me = threading.get_ident()
+        if self._io_owner == me:
+            # A signal handler interrupted this thread while it was writing:
+            # writing again now would interleave two batches.
+            return False
+        ok = self._io.acquire(timeout=-1 if timeout is None else timeout)
+        if ok:
+            self._io_owner = me
+        return ok
+
+    def _release(self) -> None:
+        self._io_owner = None
+        self._io.release()
+
+    # ---- caller side -----------------------------------------------------
+    def wait_for_room(self, s: Stream) -> None:
+        with self._room:
+            while s._queued - s._taken > self.max_buffer and self._thread.is_alive() and not self._closed:
+                self._wake.set()
+                self._room.wait(0.5)
+
+    def flush(self, fsync: bool = True, timeout: float | None = None) -> bool:
+        """Write everything queued so far (and fsync). True when done."""
+        if self._closed:
+            return True
+        return self._pass(fsync=fsync, timeout=timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is left, fsync and close every file, stop the thread."""
+        if self._closed:
+            return
+        self._closing = True
+        if self._thread.is_alive():
+            self._wake.set()
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            self.report("the writer did not finish in time; the run may end in an uncommitted tail")
+            return
+        self._pass(fsync=True, timeout=timeout)  # anything queued after the thread left
+        for s in self.streams.values():
+            s._leave_segment(fsync=True)
+        _fsync_dir(self.run_dir)
+        self._closed = True
+
+    def abandon(self) -> None:
+        """In a forked child: forget the files without touching them."""
+        self._closed = True
+        for s in self.streams.values():
+            s._fd = None
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
