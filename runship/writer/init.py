@@ -115,7 +115,7 @@ def init(
             active.finish()
 
     run_mode = _mode(mode if mode is not None else env("MODE"))
-    project = fmt.validate_name(project or env("PROJECT") or "uncategorized", "project")
+    project = fmt.validate_name(project if project is not None else (env("PROJECT") or "uncategorized"), "project")
     run_id = id if id is not None else env("RUN_ID")
     if run_id is not None:
         run_id = fmt.validate_name(run_id, "id")

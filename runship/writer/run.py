@@ -17,6 +17,7 @@ from runship.writer.settings import Settings
 from runship.writer.stream import Writer
 
 _MAX_STEP_WARNINGS = 10
+_time = time.time
 
 
 class Config:
@@ -246,6 +247,10 @@ class Run:
             report=self._notice,
         )
         self._run_stream = self._writer.stream(fmt.RUN_STREAM)
+        self._lock = self._run_stream._lock
+        self._max_buffer = self._writer.max_buffer
+        self._batch_bytes = self._writer.batch_bytes
+        self._wake = self._writer._wake
         self._run_stream.write(fmt.START, meta)
         object.__setattr__(self.config, "_run", self)
         self.config.update(config or {}, allow_val_change=True if resumed else None)
@@ -319,7 +324,24 @@ class Run:
                 row = None
         if row is None:
             row = self._convert(data)
-        with self._lock:
+        st = self._run_stream
+        if st._queued - st._taken > self._max_buffer and not st.room():
+            return  # dropped and counted ("drop" policy)
+        with self._lock:  # the run stream's lock: one lock per log() call
+            if step is None and commit is not False and self._pending is None:
+                # the common case, inlined: pack the row and queue it
+                n = self._step
+                try:
+                    b = st._pack({"k": "row", "n": next(st._seq), "t": _time(), "s": n, "d": row})
+                except (OverflowError, ValueError) as e:
+                    raise TypeError(f"log(): cannot pack row at step {n}: {e}") from None
+                st._q.append(b)
+                st._queued += len(b)
+                self._step = n + 1
+                self._summary_items.update(row)
+                if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
+                    self._wake.set()
+                return
             if step is not None:
                 if type(step) is not int:
                     try:
@@ -366,13 +388,19 @@ class Run:
         self._write_row(row)
 
     def _write_row(self, row: dict) -> None:
+        """Queue a committed row (the caller holds the run stream's lock)."""
+        st = self._run_stream
         step = self._step
         try:
-            self._run_stream.put({"k": fmt.ROW, "n": 0, "t": time.time(), "s": step, "d": row})
+            b = st._pack({"k": fmt.ROW, "n": next(st._seq), "t": _time(), "s": step, "d": row})
         except (OverflowError, ValueError) as e:
             raise TypeError(f"log(): cannot pack row at step {step}: {e}") from None
+        st._q.append(b)
+        st._queued += len(b)
         self._summary_items.update(row)
         self._step = step + 1
+        if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
+            self._wake.set()
 
     def _warn_step(self, step: int) -> None:
         self._step_warnings += 1

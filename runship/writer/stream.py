@@ -44,6 +44,7 @@ class Stream:
         self._q: deque[bytes] = deque()
         self._lock = threading.Lock()
         self._seq = itertools.count()
+        self._pack = msgpack.Packer().pack  # used only under self._lock
         self._queued = 0  # bytes appended by callers
         self._taken = 0  # bytes taken by the writer
         # counters, reported in loss and finish records
@@ -76,18 +77,25 @@ class Stream:
     def put(self, rec: dict) -> bool:
         """Queue ``rec`` (a dict with "k", "n" and "t" keys first); "n" is set here."""
         w = self._writer
+        if not self.room():
+            return False
+        with self._lock:
+            rec["n"] = next(self._seq)
+            b = self._pack(rec)  # a failure here leaves a gap in "n", nothing else
+            self._q.append(b)
+            self._queued += len(b)
+        if self._queued - self._taken > w.batch_bytes and not w._wake.is_set():
+            w._wake.set()
+        return True
+
+    def room(self) -> bool:
+        """Make room before queueing: False if the record must be dropped."""
+        w = self._writer
         if self._queued - self._taken > w.max_buffer:
             if w.drop_when_full:
                 self._count_drop()
                 return False
             w.wait_for_room(self)
-        with self._lock:
-            rec["n"] = next(self._seq)
-            b = _packb(rec)  # a failure here leaves a gap in "n", nothing else
-            self._q.append(b)
-            self._queued += len(b)
-        if self._queued - self._taken > w.batch_bytes and not w._wake.is_set():
-            w._wake.set()
         return True
 
     def write_nolock(self, kind: str, fields: dict | None = None) -> None:

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import runship
+from runship.writer.lifecycle import PROCESS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    for key in list(os.environ):
+        if key.startswith(("RUNSHIP_", "WANDB_")):
+            monkeypatch.delenv(key)
+    yield
+    for run in list(PROCESS.active):
+        run.finish(quiet=True)
+    PROCESS.current = None
+
+
+@pytest.fixture
+def root(tmp_path):
+    return str(tmp_path / "runs")
+
+
+@pytest.fixture
+def make_run(root):
+    def make(**kwargs):
+        settings = {"quiet": True, **kwargs.pop("settings", {})}
+        kwargs.setdefault("project", "p")
+        kwargs.setdefault("dir", root)
+        kwargs.setdefault("reinit", "create_new")
+        return runship.init(settings=settings, **kwargs)
+
+    return make
+
+
+def run_python(code: str, *, env: dict | None = None, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter with this checkout importable."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
+    full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def popen_python(code: str, *, env: dict | None = None, **kwargs) -> subprocess.Popen:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
+    full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env["PYTHONUNBUFFERED"] = "1"
+    full_env.update(env or {})
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
