@@ -303,8 +303,8 @@ def test_init_is_fast_enough_to_not_need_a_service(make_run):
     # not a timing assertion: init must not start a process or a non-daemon thread
     import threading
 
-    before = {t.name for t in threading.enumerate()}
+    before = set(threading.enumerate())
     run = make_run()
-    started = [t for t in threading.enumerate() if t.name not in before]
+    started = [t for t in threading.enumerate() if t not in before]
     assert [t.name for t in started] == ["runship-writer"] and all(t.daemon for t in started)
     run.finish()

@@ -171,7 +171,10 @@ def init(
         while os.path.exists(os.path.join(root, project, run_id)):
             run_id = fmt.new_run_id()
     run_dir = os.path.join(root, project, run_id)
-    sessions = _resume.run_sessions(run_dir)
+    try:
+        sessions = _resume.run_sessions(run_dir)
+    except OSError as e:
+        raise UsageError(f"cannot read run directory {run_dir}: {e.strerror or e}") from None
     exists = bool(sessions)
     if resume_mode == "must" and not exists:
         raise UsageError(f"resume='must' but run {project}/{run_id} does not exist under {root}")

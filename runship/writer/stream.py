@@ -55,6 +55,7 @@ class Stream:
         self._dropped_reported = 0  # writer only
         self._dropped_pending = 0  # writer only
         self._lost_unreported: list[tuple[int, str]] = []  # writer only
+        self._retry: list[bytes] = []  # a batch whose write failed once (writer only)
         # file side, touched only under the writer's I/O lock
         self._fd: int | None = None
         self._segment = 0
@@ -65,9 +66,7 @@ class Stream:
     def write(self, kind: str, fields: dict | None = None, t: float | None = None) -> bool:
         """Pack ``{"k": kind, "n": seq, "t": t, **fields}`` and queue it.
 
-        Returns False if the record was dropped (buffer full and the "drop"
-        policy). Raises TypeError/ValueError from packing before anything is
-        queued.
+        Raises TypeError/ValueError from packing before anything is queued.
         """
         rec = {"k": kind, "n": 0, "t": time.time() if t is None else t}
         if fields:
@@ -75,10 +74,10 @@ class Stream:
         return self.put(rec)
 
     def put(self, rec: dict) -> bool:
-        """Queue ``rec`` (a dict with "k", "n" and "t" keys first); "n" is set here."""
+        """Queue ``rec`` (a dict with "k", "n" and "t" keys first); "n" is set here.
+        Waits for room when the buffer is full: only rows are ever dropped."""
         w = self._writer
-        if not self.room():
-            return False
+        self.room(droppable=False)
         with self._lock:
             rec["n"] = next(self._seq)
             b = self._pack(rec)  # a failure here leaves a gap in "n", nothing else
@@ -88,11 +87,11 @@ class Stream:
             w._wake.set()
         return True
 
-    def room(self) -> bool:
+    def room(self, droppable: bool = True) -> bool:
         """Make room before queueing: False if the record must be dropped."""
         w = self._writer
         if self._queued - self._taken > w.max_buffer:
-            if w.drop_when_full:
+            if droppable and w.drop_when_full:
                 self._count_drop()
                 return False
             w.wait_for_room(self)
@@ -173,22 +172,32 @@ class Stream:
             self._segment += 1
 
     def _write_batch(self, now: float) -> int:
-        items = self._take()
+        retry, self._retry = self._retry, []
+        items = retry + self._take() if retry else self._take()
         loss = self._loss_record(now)
-        if loss is not None:
-            items.append(loss)
-        if not items:
+        if not items and loss is None:
             return 0
         n_records = len(items)
-        wrote = 0
+        if loss is not None:
+            items.append(loss)
         try:
             parts = [self._open(now)] if self._fd is None else []
             parts.extend(items)
             data = b"".join(parts)
             commit = fmt.commit_record(len(data), fmt.crc32(data), now)
             wrote = _write_all(self._fd, data, commit)
+            if os.fstat(self._fd).st_nlink == 0:
+                # the file (or the whole run directory) was deleted under us:
+                # what was just written went nowhere
+                raise OSError(errno.ENOENT, "the stream file was deleted while being written")
         except OSError as e:
-            self._failed(e, n_records - (loss is not None), wrote)
+            where = self._path(self._segment)
+            self._failed(e)
+            if retry:  # second failure of these records: they are lost
+                self.lost_records += n_records
+                self._lost_unreported.append((n_records, f"{e.strerror or e} ({where})"))
+            else:  # try once more, in a new segment, on the next pass
+                self._retry = items[:n_records]
             return 0
         if loss is not None:
             self._lost_unreported = []
@@ -202,12 +211,15 @@ class Stream:
             self._leave_segment(fsync=True)
         return n_records
 
-    def _failed(self, e: OSError, n_records: int, wrote: int) -> None:
+    def _failed(self, e: OSError) -> None:
+        """A write or open failed: report it (once per kind of error) and leave
+        the segment, which may now end in a torn batch."""
         where = self._path(self._segment)
-        self.lost_records += n_records
-        self._lost_unreported.append((n_records, f"{e.strerror or e} ({where})"))
         self._dropped_pending = 0
-        self._writer.report(f"cannot write {where}: {e}; training goes on, lost records are counted")
+        w = self._writer
+        if e.errno not in w._reported_errnos:  # once per kind of error
+            w._reported_errnos.add(e.errno)
+            w.report(f"cannot write {where}: {e.strerror or e}; training goes on, lost records are counted")
         if self._fd is not None:
             # The file may now end in a torn batch: never append after it.
             try:
@@ -264,6 +276,7 @@ class Writer:
         self.batch_bytes = min(int(settings.batch_bytes), self.max_buffer)
         self.drop_when_full = settings.on_buffer_full == "drop"
         self.streams: dict[str, Stream] = {}
+        self._reported_errnos: set[int | None] = set()
         self._io = threading.Lock()
         self._io_owner: int | None = None
         self._wake = threading.Event()
@@ -293,6 +306,8 @@ class Writer:
             while True:
                 self._wake.wait(self.flush_interval)
                 self._wake.clear()
+                if self._closed:  # abandoned
+                    return
                 closing = self._closing
                 self._pass(fsync=closing)
                 if closing:
@@ -306,6 +321,9 @@ class Writer:
     def _pass(self, fsync: bool, timeout: float | None = None) -> bool:
         if not self._acquire(timeout):
             return False
+        if self._closed:
+            self._release()
+            return True
         try:
             now = time.time()
             wrote = 0
@@ -375,10 +393,12 @@ class Writer:
         self._closed = True
 
     def abandon(self) -> None:
-        """In a forked child: forget the files without touching them."""
+        """In a forked child: forget the files without touching them (the
+        thread does not exist there; elsewhere it stops without writing)."""
         self._closed = True
         for s in self.streams.values():
             s._fd = None
+        self._wake.set()
 
 
 def _fsync_dir(path: str) -> None:

@@ -1,0 +1,208 @@
+"""Real processes: SIGKILL, SIGTERM, uncaught exceptions, atexit, fork."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import runship
+from runship.cli import cli
+from tests.conftest import popen_python, run_python
+from tests.plain import records, rows, stream_files
+
+LOGGER = """
+import sys, runship
+run = runship.init(project="p", id="kid", dir=sys.argv[1] if len(sys.argv) > 1 else {root!r},
+                   resume="allow", settings={{"quiet": True, "flush_interval": 0.02, "heartbeat_interval": 0.1}})
+step = run.step
+while True:
+    run.log({{"value": step * 2, "text": "row %d" % step}})
+    step += 1
+    if step % 50 == 0:
+        run.flush()
+        print("ACK", step - 1, flush=True)
+"""
+
+
+def _wait_for_acks(proc, n):
+    last = None
+    for _ in range(n):
+        line = proc.stdout.readline()
+        assert line.startswith("ACK"), line + proc.stderr.read()
+        last = int(line.split()[1])
+    return last
+
+
+def _kill_and_collect(proc, sig):
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    acks = [int(line.split()[1]) for line in out.splitlines() if line.startswith("ACK")]
+    return acks, err
+
+
+def test_sigkill_loses_nothing_flushed_and_resume_continues(root):
+    proc = popen_python(LOGGER.format(root=root))
+    acked = _wait_for_acks(proc, 6)
+    acks, _ = _kill_and_collect(proc, signal.SIGKILL)
+    acked = max([acked, *acks])
+    assert proc.returncode == -signal.SIGKILL
+    run_dir = os.path.join(root, "p", "kid")
+
+    # every row up to the last acknowledged flush reads back, in order, exactly
+    got = rows(run_dir)
+    assert len(got) >= acked + 1
+    assert got == [(i, {"value": i * 2, "text": f"row {i}"}) for i in range(len(got))]
+    view = runship.open_run(run_dir, stale_after=0.0)
+    hist = view.history()
+    assert [h["_step"] for h in hist] == list(range(len(got)))
+    assert all(h["value"] == h["_step"] * 2 for h in hist)
+    assert view.state == "crashed" and view.exit_code is None
+    assert not [p for p in view.verify() if p.is_corruption]
+
+    # verify runs clean (exit 0) and says whether a torn tail was left
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["verify", run_dir])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok p/kid")
+    torn = [p for p in view.problems if p.kind == "uncommitted-tail"]
+    for p in torn:
+        assert f"byte {p.offset}" in result.output
+
+    # resume the same id: the step count continues after the last committed row
+    proc = popen_python(LOGGER.format(root=root))
+    _wait_for_acks(proc, 2)
+    _kill_and_collect(proc, signal.SIGKILL)
+    got2 = rows(run_dir)
+    assert got2[: len(got)] == got
+    assert [s for s, _ in got2] == list(range(len(got2)))
+    assert len(stream_files(run_dir)) == 2
+
+
+def test_torn_tail_after_kill_is_reported_by_verify(root):
+    proc = popen_python(LOGGER.format(root=root))
+    _wait_for_acks(proc, 3)
+    _kill_and_collect(proc, signal.SIGKILL)
+    run_dir = os.path.join(root, "p", "kid")
+    (path,) = stream_files(run_dir)
+    size = os.path.getsize(path)
+    # a node crash (not a process kill) can leave half a batch: append one
+    with open(path, "ab") as f:
+        f.write(b"\x85\xa1k\xa3row\xa1n\xce\x00\x00")
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["verify", run_dir])
+    assert result.exit_code == 0, result.output
+    assert "uncommitted" in result.output and f"byte {size}" in result.output
+    good = rows(run_dir)
+    assert [h["_step"] for h in runship.open_run(run_dir).history()] == [s for s, _ in good]
+
+
+def test_sigterm_flushes_and_reads_as_terminated(root):
+    proc = popen_python(LOGGER.format(root=root))
+    _wait_for_acks(proc, 3)
+    acks, err = _kill_and_collect(proc, signal.SIGTERM)
+    assert proc.returncode == -signal.SIGTERM, err  # the default action still happens
+    run_dir = os.path.join(root, "p", "kid")
+    view = runship.open_run(run_dir)
+    assert view.state == "terminated"
+    (sig,) = records(run_dir, "signal")
+    assert sig["signal"] == signal.SIGTERM and sig["name"] == "SIGTERM"
+    got = rows(run_dir)
+    assert len(got) >= max(acks, default=0) + 1
+    assert [s for s, _ in got] == list(range(len(got)))
+    # rows logged between the last flush and the signal were flushed by the handler
+    assert records(run_dir)[-1]["k"] == "signal"
+
+
+def test_sigterm_calls_previous_handler(root):
+    code = """
+    import signal, sys, runship
+    seen = []
+    signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
+    run = runship.init(project="p", id="prev", dir=%r, settings={"quiet": True})
+    run.log({"a": 1})
+    signal.raise_signal(signal.SIGTERM)
+    print("previous handler called:", seen)
+    run.log({"a": 2})
+    """ % root
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert "previous handler called: [15]" in out.stdout
+    run_dir = os.path.join(root, "p", "prev")
+    assert records(run_dir, "signal") and rows(run_dir) == [(0, {"a": 1}), (1, {"a": 2})]
+    # the process went on and exited cleanly: finished with exit code 0
+    view = runship.open_run(run_dir)
+    assert view.state == "finished" and view.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "exit_code"),
+    [("pass", 0), ("raise RuntimeError('boom')", 1), ("raise KeyboardInterrupt", 130)],
+    ids=["clean", "exception", "keyboard-interrupt"],
+)
+def test_atexit_finishes_with_exit_code(root, body, exit_code):
+    out = run_python(
+        f"""
+        import runship
+        run = runship.init(project="p", id="ax", dir={root!r}, settings={{"quiet": True}})
+        run.log({{"a": 1}})
+        {body}
+        """
+    )
+    assert (out.returncode != 0) == (exit_code != 0), out.stderr
+    view = runship.open_run(os.path.join(root, "p", "ax"))
+    assert view.state == "finished" and view.exit_code == exit_code
+    assert view.history()[0]["a"] == 1
+
+
+def test_forked_child_never_writes_parent_files(root):
+    out = run_python(
+        f"""
+        import os, runship
+        run = runship.init(project="p", id="fork", dir={root!r})
+        run.log({{"who": "parent", "i": 0}})
+        pid = os.fork()
+        if pid == 0:
+            for i in range(200):
+                runship.log({{"who": "child", "i": i}})
+            run.flush()
+            run.finish()
+            raise SystemExit(0)  # atexit runs in the child too
+        os.waitpid(pid, 0)
+        run.log({{"who": "parent", "i": 1}})
+        run.finish()
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    run_dir = os.path.join(root, "p", "fork")
+    assert rows(run_dir) == [(0, {"who": "parent", "i": 0}), (1, {"who": "parent", "i": 1})]
+    assert len(records(run_dir, "finish")) == 1 and len(stream_files(run_dir)) == 1
+    assert "forked child is ignored" in out.stderr
+
+
+def test_import_and_logging_path_need_only_msgpack(root):
+    out = run_python(
+        f"""
+        import sys
+        import runship
+        run = runship.init(project="p", dir={root!r}, config={{"a": 1}}, settings={{"quiet": True}})
+        run.log({{"x": 1.0}})
+        run.summary["y"] = 2
+        run.finish()
+        heavy = sorted(m for m in ("click", "fsspec", "numpy", "pandas", "yaml", "s3fs") if m in sys.modules)
+        print("HEAVY", heavy)
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert "HEAVY []" in out.stdout
+
+
+def test_cli_entry_point_runs(root):
+    exe = os.path.join(os.path.dirname(sys.executable), "runship")  # the installed console script
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("runship, version ")
