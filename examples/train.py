@@ -1,6 +1,6 @@
 """A simulated training loop, written as a wandb script: only the import differs.
 
-    python examples/train.py --steps 3000
+python examples/train.py --steps 3000
 """
 
 from __future__ import annotations

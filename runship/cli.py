@@ -21,6 +21,7 @@ from runship.reader.stream import describe, iter_records
 from runship.schema.values import json_safe
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DERIVED = ("_step", "_timestamp", "_runtime")
 
 
 def default_root() -> str:
@@ -189,9 +190,7 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
 @cli.command("history", context_settings=CONTEXT)
 @click.argument("run")
 @click.option("--keys", help="Comma-separated keys; rows without any of them are skipped.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True)
 @click.pass_context
 @library_errors
 def history_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None:
@@ -208,9 +207,9 @@ def history_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> Non
             click.echo(json.dumps(json_safe(row)))
         return
     if wanted is not None:
-        columns = ["_step", "_timestamp", "_runtime", *wanted]
+        columns = [*DERIVED, *wanted]
     else:
-        seen: dict[str, None] = {}
+        seen: dict[str, None] = dict.fromkeys(DERIVED)
         for row in view.scan_history():
             seen.update(dict.fromkeys(row))
         columns = list(seen)

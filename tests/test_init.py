@@ -52,7 +52,13 @@ def test_layout_and_start_record(make_run, root):
     assert start["group"] == "g" and start["job_type"] == "train" and start["entity"] == "team"
     assert start["reset"] is False and start["resumed"] is False
     view = runship.open_run(run_dir)
-    assert (view.name, view.notes, view.tags, view.group, view.job_type) == ("first", "a note", ["x", "y"], "g", "train")
+    assert (view.name, view.notes, view.tags, view.group, view.job_type) == (
+        "first",
+        "a note",
+        ["x", "y"],
+        "g",
+        "train",
+    )
     snap = json.load(open(os.path.join(run_dir, "run.json")))
     assert snap["state"] == "finished" and snap["name"] == "first" and snap["exit_code"] == 0
 

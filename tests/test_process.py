@@ -120,16 +120,16 @@ def test_sigterm_flushes_and_reads_as_terminated(root):
 
 
 def test_sigterm_calls_previous_handler(root):
-    code = """
+    code = f"""
     import signal, sys, runship
     seen = []
     signal.signal(signal.SIGTERM, lambda s, f: seen.append(s))
-    run = runship.init(project="p", id="prev", dir=%r, settings={"quiet": True})
-    run.log({"a": 1})
+    run = runship.init(project="p", id="prev", dir={root!r}, settings={{"quiet": True}})
+    run.log({{"a": 1}})
     signal.raise_signal(signal.SIGTERM)
     print("previous handler called:", seen)
-    run.log({"a": 2})
-    """ % root
+    run.log({{"a": 2}})
+    """
     out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert "previous handler called: [15]" in out.stdout

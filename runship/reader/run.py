@@ -246,7 +246,7 @@ class RunView:
 
     @property
     def state(self) -> str:
-        """"running", "finished", "terminated" (by a signal) or "crashed"
+        """ "running", "finished", "terminated" (by a signal) or "crashed"
         (no finish record and no write for longer than the heartbeat allows)."""
         if not self.sessions:
             return "empty"
@@ -291,10 +291,11 @@ class RunView:
                         d = {k: d[k] for k in wanted if k in d}
                         if not d:
                             continue
-                    row = {"_step": r.get("s"), "_timestamp": t}
+                    row = dict(d)  # the derived columns win over user keys of the same name
+                    row["_step"] = r.get("s")
+                    row["_timestamp"] = t
                     if start is not None and isinstance(t, (int, float)):
                         row["_runtime"] = base + (t - start)
-                    row.update(d)
                     yield row
 
     def history(self, keys: Iterable[str] | None = None) -> list[dict]:

@@ -149,10 +149,14 @@ def iter_records(data: bytes, sf: StreamFile) -> Iterator[dict]:
             sf.problems.append(
                 Problem(sf.path, sf.committed, "zero-tail", f"{len(tail)} NUL bytes after the last commit record")
             )
-        elif pos == len(data) and pending and {"len", "crc"} <= pending[-1].keys():
+        elif _commit_follows(data, sf.committed):
+            # a commit record follows, but decoding never reached it intact:
+            # the bytes of the batch before it were changed
             sf.problems.append(
-                Problem(sf.path, batch_start, "corrupt", "damaged commit record at the end of the file")
+                Problem(sf.path, batch_start, "corrupt", "batch that does not decode to its commit record")
             )
+        elif pos == len(data) and pending and {"len", "crc"} <= pending[-1].keys():
+            sf.problems.append(Problem(sf.path, batch_start, "corrupt", "damaged commit record at the end of the file"))
         else:
             sf.problems.append(
                 Problem(
@@ -167,7 +171,7 @@ def iter_records(data: bytes, sf: StreamFile) -> Iterator[dict]:
 
 def _bad(data: bytes, pos: int, sf: StreamFile, what: str) -> None:
     rest = memoryview(data)[pos:]
-    if data.find(fmt.COMMIT_MARKER, pos) >= 0:
+    if _commit_follows(data, pos):
         sf.problems.append(Problem(sf.path, pos, "corrupt", f"{what}, before a later commit record"))
     elif not any(rest):
         sf.problems.append(Problem(sf.path, pos, "zero-tail", f"{len(rest)} NUL bytes after the last commit record"))
@@ -185,6 +189,24 @@ def _bad(data: bytes, pos: int, sf: StreamFile, what: str) -> None:
         sf.problems.append(
             Problem(sf.path, pos, "uncommitted-tail", f"{len(rest)} uncommitted bytes at the end ({what})")
         )
+
+
+def _commit_follows(data: bytes, start: int) -> bool:
+    """Is there a complete commit record anywhere in ``data[start:]``? A
+    crash can cut a commit record short; only a whole one shows that the
+    bytes before it were meant to be a committed batch."""
+    at = data.find(fmt.COMMIT_MARKER, start)
+    while at >= 0:
+        u = msgpack.Unpacker(raw=False)
+        u.feed(data[at : at + 64])
+        try:
+            obj = u.unpack()
+            if isinstance(obj, dict) and obj.get("k") == fmt.COMMIT and "crc" in obj:
+                return True
+        except Exception:
+            pass
+        at = data.find(fmt.COMMIT_MARKER, at + 1)
+    return False
 
 
 def describe(path: str) -> StreamFile | None:

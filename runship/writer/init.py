@@ -16,11 +16,27 @@ from runship.writer.lifecycle import PROCESS
 from runship.writer.run import Run
 from runship.writer.settings import Settings
 
-_MODES = {"offline": "offline", "dryrun": "offline", "online": "online", "run": "online", "shared": "online", "disabled": "disabled"}
+_MODES = {
+    "offline": "offline",
+    "dryrun": "offline",
+    "online": "online",
+    "run": "online",
+    "shared": "online",
+    "disabled": "disabled",
+}
 _RESUME = {"allow", "must", "never", "auto"}
 _REINIT = {"default", "return_previous", "finish_previous", "create_new"}
 # Arguments accepted for compatibility that change nothing here.
-_NO_EFFECT = ("magic", "anonymous", "force", "monitor_gym", "tensorboard", "sync_tensorboard", "resume_from", "fork_from")
+_NO_EFFECT = (
+    "magic",
+    "anonymous",
+    "force",
+    "monitor_gym",
+    "tensorboard",
+    "sync_tensorboard",
+    "resume_from",
+    "fork_from",
+)
 
 
 def env(name: str, environ: dict | None = None) -> str | None:
@@ -240,7 +256,10 @@ def init(
     run._write_snapshot()
     if not s.quiet:
         how = "resumed" if resuming else ("reset" if exists else "started")
-        print(f"runship: {how} run {project}/{run_id} in {run_dir} (offline; ship it with `runship upload`)", file=sys.stderr)
+        print(
+            f"runship: {how} run {project}/{run_id} in {run_dir} (offline; ship it with `runship upload`)",
+            file=sys.stderr,
+        )
     return run
 
 
@@ -322,6 +341,8 @@ def _save_entry_script(run: Run) -> None:
         dest = os.path.join(dest_dir, os.path.basename(path))
         shutil.copyfile(path, dest)
         size = os.path.getsize(dest)
-        run._record(fmt.FILE, {"path": os.path.relpath(dest, run.run_dir), "size": size, "source": path, "policy": "now"})
+        run._record(
+            fmt.FILE, {"path": os.path.relpath(dest, run.run_dir), "size": size, "source": path, "policy": "now"}
+        )
     except OSError as e:
         run.notice(f"save_code: cannot copy {path}: {e}")

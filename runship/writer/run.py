@@ -310,7 +310,9 @@ class Run:
         """
         if self._inactive:
             if not self.disabled:
-                self._notice("log() on a finished run is ignored" if self._finished else "log() in a forked child is ignored")
+                self._notice(
+                    "log() on a finished run is ignored" if self._finished else "log() in a forked child is ignored"
+                )
             return
         if type(data) is not dict:
             if not isinstance(data, Mapping):
@@ -473,7 +475,10 @@ class Run:
         if lost or dropped:
             self._notice(f"run {self.id}: {lost} records could not be written, {dropped} were dropped")
         if not (self.settings.quiet if quiet is None else quiet):
-            print(f"runship: run {self.project}/{self.id} finished, {self._step} steps, in {self.run_dir}", file=sys.stderr)
+            print(
+                f"runship: run {self.project}/{self.id} finished, {self._step} steps, in {self.run_dir}",
+                file=sys.stderr,
+            )
 
     def __enter__(self) -> Run:
         return self

@@ -1,0 +1,137 @@
+"""The runship command line: ls, show, history, cat, verify, help, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import runship
+from runship.cli import cli
+from tests.plain import stream_files
+
+
+@pytest.fixture
+def two_runs(make_run, root):
+    a = make_run(project="vision", id="aaa111", name="resnet", config={"lr": 0.1}, tags=["t1"])
+    for i in range(10):
+        a.log({"loss": 1.0 / (i + 1), "acc": i / 10})
+    a.log({"val": {"top1": 0.5}})
+    a.finish()
+    b = make_run(project="nlp", id="bbb222")
+    b.log({"ppl": 30.0})
+    b.flush()
+    b._forked()  # leaves it unfinished, as a killed process would
+    return root, a, b
+
+
+def invoke(*args, root=None):
+    base = ["--root", root] if root else []
+    return CliRunner().invoke(cli, [*base, *args], catch_exceptions=False)
+
+
+def test_ls_table_and_json(two_runs):
+    root, a, b = two_runs
+    out = invoke("ls", root=root)
+    assert out.exit_code == 0
+    lines = out.output.splitlines()
+    assert lines[0].split() == ["PROJECT", "ID", "NAME", "STATE", "STEPS", "LAST", "WRITE"]
+    assert lines[1].split()[:5] == ["nlp", "bbb222", "bbb222", "running", "1"]
+    assert lines[2].split()[:5] == ["vision", "aaa111", "resnet", "finished", "11"]
+    out = invoke("ls", root, "--project", "vision", "--json")
+    (row,) = [json.loads(line) for line in out.output.splitlines()]
+    assert row["id"] == "aaa111" and row["state"] == "finished" and row["steps"] == 11
+
+
+def test_ls_on_missing_root_is_one_line(tmp_path):
+    out = CliRunner().invoke(cli, ["ls", str(tmp_path / "nope")])
+    assert out.exit_code == 1 and out.output.strip() == f"Error: no run root at {tmp_path / 'nope'}"
+
+
+def test_show(two_runs):
+    root, a, _ = two_runs
+    out = invoke("show", "vision/aaa111", root=root)
+    assert out.exit_code == 0, out.output
+    text = out.output
+    assert "vision/aaa111  (resnet)" in text and "finished (exit code 0)" in text
+    assert "tags        t1" in text and "lr: 0.1" in text and "loss: 0.1" in text
+    assert 'val: {"top1":0.5}' in text and "integrity: ok - 1 stream files" in text
+    assert a.session in text
+    as_json = json.loads(invoke("show", a.run_dir, "--json").output)
+    assert as_json["config"] == {"lr": 0.1} and as_json["summary"]["acc"] == 0.9
+    assert as_json["sessions"][0]["rows"] == 11 and as_json["problems"] == []
+
+
+def test_show_by_bare_id_and_errors(two_runs):
+    root, _, _ = two_runs
+    assert invoke("show", "bbb222", root=root).exit_code == 0
+    out = CliRunner().invoke(cli, ["--root", root, "show", "nope/zzz"])
+    assert out.exit_code == 1 and out.output.startswith("Error: no run 'nope/zzz'")
+    assert "Traceback" not in out.output
+    out = CliRunner().invoke(cli, ["show", root])
+    assert out.exit_code == 1 and "is not a run directory" in out.output
+
+
+def test_history_formats(two_runs):
+    root, a, _ = two_runs
+    out = invoke("history", "vision/aaa111", "--format", "jsonl", root=root)
+    hist = [json.loads(line) for line in out.output.splitlines()]
+    assert [h["_step"] for h in hist] == list(range(11)) and hist[3]["loss"] == 0.25
+    out = invoke("history", "vision/aaa111", "--keys", "loss,acc", "--format", "csv", root=root)
+    table = list(csv.DictReader(io.StringIO(out.output)))
+    assert list(table[0]) == ["_step", "_timestamp", "_runtime", "loss", "acc"]
+    assert len(table) == 10 and float(table[1]["loss"]) == 0.5
+    out = invoke("history", "vision/aaa111", root=root)
+    lines = out.output.splitlines()
+    assert lines[0].split()[:3] == ["_step", "_timestamp", "_runtime"]
+    assert len(lines) == 12 and '{"top1":0.5}' in lines[-1]
+
+
+def test_cat(two_runs):
+    _, a, _ = two_runs
+    (path,) = stream_files(a.run_dir)
+    out = invoke("cat", path)
+    recs = [json.loads(line) for line in out.output.splitlines()]
+    assert recs[0]["k"] == "header" and recs[1]["k"] == "start"
+    assert [r["k"] for r in recs].count("row") == 11 and recs[-1]["k"] == "finish"
+    raw = [json.loads(line) for line in invoke("cat", "--raw", path).output.splitlines()]
+    assert raw[0]["offset"] == 0 and raw[-1]["value"]["k"] == "commit"
+    out = CliRunner().invoke(cli, ["cat", os.path.join(a.run_dir, "run.json")])
+    assert out.exit_code == 1 and "not named like a stream file" in out.output
+
+
+def test_verify_ok_and_multiple(two_runs):
+    root, a, b = two_runs
+    out = invoke("verify", "vision/aaa111", "nlp/bbb222", root=root)
+    assert out.exit_code == 0
+    assert out.output.startswith("ok vision/aaa111: 1 files") and "ok nlp/bbb222" in out.output
+
+
+def test_version():
+    out = invoke("--version")
+    assert out.output.strip() == f"runship, version {runship.__version__}"
+
+
+def _commands(group):
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd)
+        yield name, cmd
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help_with_example(name):
+    for flag in ("--help", "-h"):
+        out = invoke(name, flag)
+        assert out.exit_code == 0
+        assert "Example:" in out.output and "runship " in out.output.split("Example:")[1]
+
+
+def test_library_uses_no_click_exceptions_for_bad_arguments():
+    out = CliRunner().invoke(cli, ["history", "x", "--format", "xml"])
+    assert out.exit_code == 2 and "'xml' is not one of" in out.output
