@@ -227,3 +227,23 @@ def test_logged_rows_read_back_exactly(tmp_path_factory, logged):
         derived = ("_step", "_timestamp", "_runtime")
         assert _same({k: v for k, v in h.items() if k not in derived}, to_plain(row))
     assert all(isinstance(r, dict) for p in stream_files(run.run_dir) for r in committed_records(p))
+
+
+def test_history_df_and_reading_from_an_fsspec_url(make_run):
+    import fsspec
+
+    run, path = _small_run(make_run, run_id="url", batches=2, per_batch=3)
+    local = runship.open_run(run.run_dir)
+    df = local.history_df(keys=["loss"])
+    assert list(df.columns) == ["loss", "_step", "_timestamp", "_runtime"]
+    assert list(df["_step"]) == list(range(6)) and df["loss"].iloc[3] == 3 / 7
+    fs = fsspec.filesystem("memory")
+    for name in os.listdir(run.run_dir):
+        full = os.path.join(run.run_dir, name)
+        if os.path.isfile(full):
+            fs.pipe(f"/bucket/p/url/{name}", open(full, "rb").read())
+    remote = runship.open_run("memory://bucket/p/url")
+    assert remote.history() == local.history()
+    assert (remote.project, remote.id, remote.state, remote.config) == ("p", "url", "finished", local.config)
+    with pytest.raises(runship.RunNotFound, match="memory://bucket/p/nope"):
+        runship.open_run("memory://bucket/p/nope")

@@ -21,6 +21,16 @@ _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
 
 
 @dataclass
+class _Fold:
+    """What one session contributes to the run's state."""
+
+    config: dict
+    summary: dict  # key -> value, or _DELETE
+    meta: dict
+    last_step: int | None
+
+
+@dataclass
 class Session:
     id: str
     files: list[StreamFile] = field(default_factory=list)
@@ -104,8 +114,7 @@ class RunView:
 
     def _fold(self) -> None:
         sessions = self._sessions(fmt.RUN_STREAM)
-        for s in sessions:
-            self._fold_session(s)
+        folds = [self._fold_session(s) for s in sessions]
         # a reset session starts the run afresh: drop what came before it
         kept_from = 0
         for i, s in enumerate(sessions):
@@ -118,29 +127,28 @@ class RunView:
         self.config, self.summary, self.meta = {}, {}, {}
         self.last_step, self.steps = None, 0
         base = 0.0
-        for s in self.sessions:
+        for s, fold in zip(sessions[kept_from:], folds[kept_from:]):
             s.runtime_base = base
             if s.start_t is not None and s.last_t is not None:
                 base += max(0.0, s.last_t - s.start_t)
-            self.config.update(s._config)
-            for key, value in s._summary_ops:
+            self.config.update(fold.config)
+            for key, value in fold.summary.items():
                 if value is _DELETE:
                     self.summary.pop(key, None)
                 else:
                     self.summary[key] = value
             for key in _META_KEYS:
-                if s._meta.get(key) not in (None, [], ()):
-                    self.meta[key] = s._meta[key]
-            if s._last_step is not None:
-                self.last_step = s._last_step
+                if fold.meta.get(key) not in (None, [], ()):
+                    self.meta[key] = fold.meta[key]
+            if fold.last_step is not None:
+                self.last_step = fold.last_step
             self.steps += s.rows
-        for s in sessions:
-            del s._config, s._summary_ops, s._meta, s._last_step
         for files in self.files.values():
             for sf in files:
                 self.problems.extend(sf.problems)
 
-    def _fold_session(self, s: Session) -> None:
+    def _fold_session(self, s: Session) -> _Fold:
+        """Read one session's run stream: fill ``s`` and return what it changed."""
         config: dict = {}
         summary: dict = {}
         meta: dict = {}
@@ -180,10 +188,7 @@ class RunView:
                 elif kind == fmt.LOSS:
                     s.lost += int(r.get("lost") or 0)
                     s.dropped += int(r.get("dropped") or 0)
-        s._config = config  # type: ignore[attr-defined]
-        s._summary_ops = list(summary.items())  # type: ignore[attr-defined]
-        s._meta = meta  # type: ignore[attr-defined]
-        s._last_step = last_step  # type: ignore[attr-defined]
+        return _Fold(config, summary, meta, last_step)
 
     # ---- identity and metadata -------------------------------------------------------
     @property

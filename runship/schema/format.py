@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import time
 import zlib
 
@@ -70,9 +69,20 @@ def validate_name(value: object, what: str) -> str:
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+def _random_b36(n: int) -> str:
+    # os.urandom rather than secrets: the same entropy without importing
+    # hashlib and random at `import runship` time
+    value = int.from_bytes(os.urandom(8), "big")
+    out = []
+    for _ in range(n):
+        value, digit = divmod(value, 36)
+        out.append(_B36[digit])
+    return "".join(out)
+
+
 def new_run_id() -> str:
     """A random 8-character lowercase base36 run id (as wandb's)."""
-    return "".join(secrets.choice(_B36) for _ in range(8))
+    return _random_b36(8)
 
 
 def new_session_id(after: str | None = None, now: float | None = None) -> str:
@@ -89,7 +99,7 @@ def new_session_id(after: str | None = None, now: float | None = None) -> str:
         if prev is not None and ms <= prev:
             ms = prev + 1
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ms // 1000)) + f"{ms % 1000:03d}Z"
-    return stamp + "".join(secrets.choice(_B36) for _ in range(6))
+    return stamp + _random_b36(6)
 
 
 def session_time_ms(session: str) -> int | None:

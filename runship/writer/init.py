@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 from collections.abc import Sequence
 
@@ -216,7 +215,7 @@ def init(
         "reset": exists and not resuming,
         "resume": resume_mode,
         "mode": run_mode,
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,
         "pid": os.getpid(),
         "argv": list(sys.argv),
         "cwd": os.getcwd(),

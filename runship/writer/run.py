@@ -13,6 +13,7 @@ from runship.errors import ConfigError
 from runship.schema import format as fmt
 from runship.schema.values import SCALAR_TYPES, SerializationError, to_plain
 from runship.writer.lifecycle import PROCESS
+from runship.writer.resume import forget as forget_resume
 from runship.writer.settings import Settings
 from runship.writer.stream import Writer
 
@@ -20,7 +21,43 @@ _MAX_STEP_WARNINGS = 10
 _time = time.time
 
 
-class Config:
+class _Items:
+    """Read access shared by Config and Summary (their dict is ``_items``)."""
+
+    _items: dict
+
+    def __getitem__(self, key: str):
+        return self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str, default=None):
+        return self._items.get(key, default)
+
+    def keys(self):
+        return self._items.keys()
+
+    def values(self):
+        return self._items.values()
+
+    def items(self):
+        return self._items.items()
+
+    def as_dict(self) -> dict:
+        return dict(self._items)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
+
+
+class Config(_Items):
     """The run's config: attribute and item access, ``update``, ``setdefaults``.
 
     Changing a value that is already set raises ConfigError unless
@@ -64,9 +101,6 @@ class Config:
     def setdefaults(self, d: Mapping) -> None:
         self.update({k: v for k, v in dict(d).items() if k not in self._items})
 
-    def __getitem__(self, key: str):
-        return self._items[key]
-
     def __setitem__(self, key: str, value) -> None:
         self.update({key: value})
 
@@ -84,35 +118,8 @@ class Config:
     def __delitem__(self, key: str) -> None:
         raise ConfigError(f"config keys cannot be deleted (tried {key!r})")
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, key: str, default=None):
-        return self._items.get(key, default)
-
-    def keys(self):
-        return self._items.keys()
-
-    def values(self):
-        return self._items.values()
-
-    def items(self):
-        return self._items.items()
-
-    def as_dict(self) -> dict:
-        return dict(self._items)
-
-    def __repr__(self) -> str:
-        return f"Config({self._items!r})"
-
-
-class Summary:
+class Summary(_Items):
     """The run's summary: the last logged value of each key, unless set here.
 
     An explicit ``summary[key] = value`` overrides the logged value until the
@@ -122,9 +129,6 @@ class Summary:
     def __init__(self, run: Run | None, items: dict | None = None):
         self._run = run
         self._items: dict = items if items is not None else {}
-
-    def __getitem__(self, key: str):
-        return self._items[key]
 
     def __setitem__(self, key: str, value) -> None:
         self.update({key: value})
@@ -155,33 +159,6 @@ class Summary:
         self._items.update(values)
         if self._run is not None and values:
             self._run._record(fmt.SUMMARY, {"d": values})
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, key: str, default=None):
-        return self._items.get(key, default)
-
-    def keys(self):
-        return self._items.keys()
-
-    def items(self):
-        return self._items.items()
-
-    def values(self):
-        return self._items.values()
-
-    def as_dict(self) -> dict:
-        return dict(self._items)
-
-    def __repr__(self) -> str:
-        return f"Summary({self._items!r})"
 
 
 class Run:
@@ -467,9 +444,7 @@ class Run:
         self._state = "finished"
         self._write_snapshot()
         if code == 0:
-            from runship.writer.resume import forget
-
-            forget(self.root, self.project, self.id)
+            forget_resume(self.root, self.project, self.id)
         PROCESS.unregister(self)
         lost = sum(s.lost_records for s in streams)
         if lost or dropped:
