@@ -428,6 +428,7 @@ class Run:
                 PROCESS.unregister(self)
                 return
             self._finished = True
+            self._inactive = True  # from here on log() returns at once
             if self._pending is not None:
                 try:
                     self._commit_pending()
@@ -439,7 +440,6 @@ class Run:
         lost = sum(s.lost_records for s in streams)
         dropped = sum(s.dropped_records for s in streams)
         self._run_stream.write(fmt.FINISH, {"exit_code": code, "lost": lost, "dropped": dropped})
-        self._inactive = True
         self._writer.close()
         self._state = "finished"
         self._write_snapshot()
