@@ -206,3 +206,20 @@ def test_cli_entry_point_runs(root):
     exe = os.path.join(os.path.dirname(sys.executable), "runship")  # the installed console script
     out = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("runship, version ")
+
+
+def test_sigterm_during_flush_is_recorded(root):
+    # flush() after every row: the signal almost always lands inside a write of
+    # the main thread, which must finish before the signal record is written
+    code = LOGGER.format(root=root).replace("if step % 50 == 0:", "if True:")
+    run_dir = os.path.join(root, "p", "kid")
+    for trial in range(5):
+        proc = popen_python(code)
+        acked = _wait_for_acks(proc, 200)
+        acks, err = _kill_and_collect(proc, signal.SIGTERM)
+        assert proc.returncode == -signal.SIGTERM, err
+        view = runship.open_run(run_dir)
+        assert view.state == "terminated", (trial, err)
+        got = rows(run_dir)
+        assert [s for s, _ in got] == list(range(len(got)))
+        assert len(got) >= max([acked, *acks]) + 1

@@ -16,18 +16,9 @@ from runship.errors import CorruptionError
 from runship.reader.source import open_source
 from runship.reader.stream import Problem, StreamFile, describe, iter_records
 from runship.schema import format as fmt
+from runship.schema.metrics import Metrics, MetricSpec
 
 _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
-
-
-@dataclass
-class _Fold:
-    """What one session contributes to the run's state."""
-
-    config: dict
-    summary: dict  # key -> value, or _DELETE
-    meta: dict
-    last_step: int | None
 
 
 @dataclass
@@ -113,46 +104,44 @@ class RunView:
         return [by_id[k] for k in sorted(by_id)]
 
     def _fold(self) -> None:
+        """One pass over the run stream's sessions in order. A session that
+        starts with ``reset`` clears everything folded before it."""
         sessions = self._sessions(fmt.RUN_STREAM)
-        folds = [self._fold_session(s) for s in sessions]
-        # a reset session starts the run afresh: drop what came before it
-        kept_from = 0
-        for i, s in enumerate(sessions):
-            if s.reset:
-                kept_from = i
-        for s in sessions[:kept_from]:
-            s.dropped_by_reset = True
         self.all_sessions = sessions
-        self.sessions = sessions[kept_from:]
-        self.config, self.summary, self.meta = {}, {}, {}
-        self.last_step, self.steps = None, 0
+        self._reset_state()
+        kept_from = 0
         base = 0.0
-        for s, fold in zip(sessions[kept_from:], folds[kept_from:]):
-            s.runtime_base = base
+        for i, s in enumerate(sessions):
+            self._fold_session(s, base)
+            if s.reset:
+                for old in sessions[:i]:
+                    old.dropped_by_reset = True
+                kept_from = i
+                base = 0.0
+                self._reset_state()
+                self._fold_session(s, base, again=True)
             if s.start_t is not None and s.last_t is not None:
                 base += max(0.0, s.last_t - s.start_t)
-            self.config.update(fold.config)
-            for key, value in fold.summary.items():
-                if value is _DELETE:
-                    self.summary.pop(key, None)
-                else:
-                    self.summary[key] = value
-            for key in _META_KEYS:
-                if fold.meta.get(key) not in (None, [], ()):
-                    self.meta[key] = fold.meta[key]
-            if fold.last_step is not None:
-                self.last_step = fold.last_step
-            self.steps += s.rows
+        self.sessions = sessions[kept_from:]
         for files in self.files.values():
             for sf in files:
                 self.problems.extend(sf.problems)
 
-    def _fold_session(self, s: Session) -> _Fold:
-        """Read one session's run stream: fill ``s`` and return what it changed."""
-        config: dict = {}
-        summary: dict = {}
-        meta: dict = {}
-        last_step = None
+    def _reset_state(self) -> None:
+        self.config, self.summary, self.meta = {}, {}, {}
+        self.metrics = Metrics()
+        self.last_step, self.steps = None, 0
+        self.alerts: list[dict] = []
+        self.saved_files: dict[str, dict] = {}
+
+    def _fold_session(self, s: Session, runtime_base: float, again: bool = False) -> None:
+        """Fold one session's run stream into the run's state and fill ``s``."""
+        if again:  # a reset session is read a second time, on a clean slate
+            s.start = s.finish = s.signal = None
+            s.start_t = s.last_t = None
+            s.rows = s.lost = s.dropped = 0
+        s.runtime_base = runtime_base
+        config, summary, meta, metrics = self.config, self.summary, self.meta, self.metrics
         for sf in s.files:
             for r in self._records(sf):
                 kind = r.get("k")
@@ -166,21 +155,36 @@ class RunView:
                     d = r.get("d")
                     if isinstance(d, dict):
                         summary.update(d)
-                    last_step = r.get("s", last_step)
+                        if metrics.specs:
+                            metrics.observe(d, summary)
+                    step = r.get("s")
+                    if isinstance(step, int):
+                        self.last_step = step
                     s.rows += 1
+                    self.steps += 1
                 elif kind == fmt.CONFIG:
                     config.update(r.get("d") or {})
                 elif kind == fmt.SUMMARY:
                     summary.update(r.get("d") or {})
                     for key in r.get("del") or ():
-                        summary[key] = _DELETE
+                        summary.pop(key, None)
+                elif kind == fmt.METRIC:
+                    try:
+                        metrics.define(MetricSpec.from_record(r))
+                    except (KeyError, ValueError, TypeError):
+                        pass  # a definition this reader cannot use: ignore it
                 elif kind == fmt.START and s.start is None:
                     s.start = r
                     if isinstance(t, (int, float)):
                         s.start_t = t
-                    meta.update({k: r.get(k) for k in _META_KEYS if k in r})
+                    meta.update({k: r[k] for k in _META_KEYS if r.get(k) not in (None, [], ())})
                 elif kind == fmt.META:
                     meta.update({k: r[k] for k in _META_KEYS if k in r})
+                elif kind == fmt.FILE:
+                    if isinstance(r.get("path"), str):
+                        self.saved_files[r["path"]] = r
+                elif kind == fmt.ALERT:
+                    self.alerts.append(r)
                 elif kind == fmt.FINISH:
                     s.finish = r
                 elif kind == fmt.SIGNAL:
@@ -188,7 +192,6 @@ class RunView:
                 elif kind == fmt.LOSS:
                     s.lost += int(r.get("lost") or 0)
                     s.dropped += int(r.get("dropped") or 0)
-        return _Fold(config, summary, meta, last_step)
 
     # ---- identity and metadata -------------------------------------------------------
     @property
@@ -358,14 +361,6 @@ class RunView:
 
     def __repr__(self) -> str:
         return f"<RunView {self.project}/{self.id} {self.state} steps={self.steps}>"
-
-
-class _Delete:
-    def __repr__(self) -> str:
-        return "<deleted>"
-
-
-_DELETE = _Delete()
 
 
 def open_run(

@@ -1,6 +1,7 @@
 """The record schema shared by writer and reader: format, names, values."""
 
 from runship.schema.format import (
+    ALERT,
     COMMIT,
     COMMIT_MARKER,
     CONFIG,
@@ -12,6 +13,7 @@ from runship.schema.format import (
     HEARTBEAT,
     LOSS,
     META,
+    METRIC,
     NOTICE,
     ROW,
     RUN_STREAM,
@@ -30,6 +32,7 @@ from runship.schema.format import (
 from runship.schema.values import SerializationError, json_safe, to_plain
 
 __all__ = [
+    "ALERT",
     "COMMIT",
     "COMMIT_MARKER",
     "CONFIG",
@@ -41,6 +44,7 @@ __all__ = [
     "HEARTBEAT",
     "LOSS",
     "META",
+    "METRIC",
     "NOTICE",
     "ROW",
     "RUN_STREAM",

@@ -71,11 +71,26 @@ class _Process:
                 print(f"runship: could not finish run {run.id}: {e}", file=sys.stderr)
 
     def _on_sigterm(self, signum, frame) -> None:
+        waiting = 0
+
+        def then() -> None:
+            # a run whose write this signal interrupted is flushed once that
+            # write is over; the previous handler runs after the last of them
+            nonlocal waiting
+            waiting -= 1
+            if waiting == 0:
+                self._chain(signum, frame)
+
         for run in list(self.active):
             try:
-                run._on_signal(signum)
+                if not run._on_signal(signum, then):
+                    waiting += 1
             except Exception:
                 pass
+        if waiting == 0:
+            self._chain(signum, frame)
+
+    def _chain(self, signum, frame) -> None:
         prev = self._prev_sigterm
         if callable(prev):
             prev(signum, frame)

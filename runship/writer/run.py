@@ -463,16 +463,29 @@ class Run:
         return False
 
     # ---- process events -----------------------------------------------------------
-    def _on_signal(self, signum: int) -> None:
+    def _on_signal(self, signum: int, then) -> bool:
+        """Record a terminating signal and flush. If the signal interrupted a
+        write of this very thread, the flush (and ``then``) run as soon as that
+        write is over; returns False in that case."""
         if self._inactive or self._run_stream is None:
-            return
+            return True
         import signal
 
         name = signal.Signals(signum).name
         self._run_stream.write_nolock(fmt.SIGNAL, {"signal": signum, "name": name})
-        self._writer.flush(fsync=True, timeout=10.0)
         self._state = "terminated"
+        if self._writer.busy_here():
+
+            def finish_signal() -> None:
+                self._writer.flush(fsync=True, timeout=10.0)
+                self._write_snapshot()
+                then()
+
+            self._writer.deferred = finish_signal
+            return False
+        self._writer.flush(fsync=True, timeout=10.0)
         self._write_snapshot()
+        return True
 
     def _forked(self) -> None:
         self._inactive = True

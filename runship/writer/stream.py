@@ -279,6 +279,9 @@ class Writer:
         self._reported_errnos: set[int | None] = set()
         self._io = threading.Lock()
         self._io_owner: int | None = None
+        # set by a signal handler that interrupted a pass in this thread: run
+        # once the pass is over (see lifecycle._on_sigterm)
+        self.deferred: Callable[[], None] | None = None
         self._wake = threading.Event()
         self._room = threading.Condition()
         self._closing = False
@@ -345,7 +348,15 @@ class Writer:
             self._release()
         with self._room:
             self._room.notify_all()
+        deferred, self.deferred = self.deferred, None
+        if deferred is not None:
+            deferred()
         return True
+
+    def busy_here(self) -> bool:
+        """True inside a pass of the calling thread (a signal handler that
+        interrupted it must not start another)."""
+        return self._io_owner == threading.get_ident()
 
     def _acquire(self, timeout: float | None) -> bool:
         me = threading.get_ident()

@@ -1,0 +1,179 @@
+"""define_metric: which summary a key gets, shared by the writer (run.summary)
+and the reader (the folded summary), so both compute the same thing."""
+
+from __future__ import annotations
+
+import math
+
+SUMMARY_OPS = ("min", "max", "mean", "first", "last", "best", "copy", "none")
+GOALS = ("minimize", "maximize")
+
+
+class MetricSpec:
+    """One define_metric() call. ``name`` may end in ``*`` (a prefix glob)."""
+
+    __slots__ = ("goal", "hidden", "name", "step_metric", "step_sync", "summary")
+
+    def __init__(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | list | None = None,
+        goal: str | None = None,
+    ):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"define_metric: name must be a non-empty string, got {name!r}")
+        if "*" in name[:-1]:
+            raise ValueError(f"define_metric: only a trailing '*' glob is supported, got {name!r}")
+        if step_metric is not None and (not isinstance(step_metric, str) or "*" in step_metric):
+            raise ValueError(f"define_metric: step_metric must be a metric name, got {step_metric!r}")
+        ops = _parse_ops(summary)
+        if goal is not None and goal not in GOALS:
+            raise ValueError(f"define_metric: goal must be 'minimize' or 'maximize', got {goal!r}")
+        self.name = name
+        self.step_metric = step_metric
+        self.step_sync = step_sync if step_sync is not None else (True if step_metric else None)
+        self.hidden = hidden
+        self.summary = ops
+        self.goal = goal
+
+    def matches(self, key: str) -> bool:
+        if self.name.endswith("*"):
+            return key.startswith(self.name[:-1])
+        return key == self.name
+
+    def to_record(self) -> dict:
+        return {
+            "name": self.name,
+            "step_metric": self.step_metric,
+            "step_sync": self.step_sync,
+            "hidden": self.hidden,
+            "summary": list(self.summary) if self.summary is not None else None,
+            "goal": self.goal,
+        }
+
+    @classmethod
+    def from_record(cls, rec: dict) -> MetricSpec:
+        return cls(
+            rec["name"],
+            step_metric=rec.get("step_metric"),
+            step_sync=rec.get("step_sync"),
+            hidden=rec.get("hidden"),
+            summary=rec.get("summary"),
+            goal=rec.get("goal"),
+        )
+
+
+def _parse_ops(summary) -> tuple[str, ...] | None:
+    if summary is None:
+        return None
+    parts = summary.split(",") if isinstance(summary, str) else list(summary)
+    ops = tuple(p.strip().lower() for p in parts if str(p).strip())
+    for op in ops:
+        if op not in SUMMARY_OPS:
+            raise ValueError(f"define_metric: summary op {op!r} is not one of {', '.join(SUMMARY_OPS)}")
+    return ops
+
+
+class Metrics:
+    """The metric definitions of a run, and the running aggregates they need."""
+
+    def __init__(self) -> None:
+        self.specs: list[MetricSpec] = []
+        self._cache: dict[str, MetricSpec | None] = {}
+        self._agg: dict[str, _Agg] = {}
+
+    def define(self, spec: MetricSpec) -> None:
+        # the latest definition of a name wins; exact names win over globs
+        self.specs = [s for s in self.specs if s.name != spec.name] + [spec]
+        self._cache.clear()
+
+    def spec_for(self, key: str) -> MetricSpec | None:
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        exact = [s for s in self.specs if s.name == key]
+        globs = [s for s in self.specs if s.name.endswith("*") and s.matches(key)]
+        globs.sort(key=lambda s: len(s.name))
+        found = exact[-1] if exact else (globs[-1] if globs else None)
+        self._cache[key] = found
+        return found
+
+    def observe(self, row: dict, summary: dict) -> None:
+        """Fold one logged row into ``summary`` (already updated with the row's
+        plain values): keys with summary ops get their aggregate instead."""
+        for key, value in row.items():
+            spec = self.spec_for(key)
+            if spec is None or spec.summary is None:
+                continue
+            agg = self._agg.get(key)
+            if agg is None:
+                agg = self._agg[key] = _Agg()
+            agg.add(value)
+            result = agg.summary(spec.summary, spec.goal)
+            if result is None:
+                summary.pop(key, None)
+            else:
+                summary[key] = result
+
+    def step_sync(self, row: dict, last: dict) -> dict:
+        """wandb's step_sync: a row with a key whose metric has a step_metric
+        gets the step metric's last value when it does not carry one."""
+        extra = None
+        for key in row:
+            spec = self.spec_for(key)
+            if spec is None or not spec.step_sync or not spec.step_metric:
+                continue
+            sm = spec.step_metric
+            if sm not in row and sm in last and (extra is None or sm not in extra):
+                extra = extra or {}
+                extra[sm] = last[sm]
+        if extra:
+            return {**row, **extra}
+        return row
+
+
+class _Agg:
+    __slots__ = ("count", "first", "last", "max", "min", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.min = self.max = self.first = self.last = None
+
+    def add(self, value) -> None:
+        if self.count == 0 and self.first is None:
+            self.first = value
+        self.last = value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            return
+        self.count += 1
+        self.total += value
+        if self.min is None or value < self.min:
+            self.min = value
+        if self.max is None or value > self.max:
+            self.max = value
+
+    def summary(self, ops: tuple[str, ...], goal: str | None):
+        if not ops or "none" in ops:
+            return None
+        out = {}
+        for op in ops:
+            if op == "min":
+                value = self.min
+            elif op == "max":
+                value = self.max
+            elif op == "mean":
+                value = self.total / self.count if self.count else None
+            elif op == "first":
+                value = self.first
+            elif op == "best":
+                value = self.max if goal == "maximize" else self.min
+            else:  # last, copy
+                value = self.last
+            if value is not None:
+                out[op] = value
+        return out
