@@ -12,28 +12,65 @@ Importing runship and logging use only the standard library and msgpack.
 
 from __future__ import annotations
 
+import sys as _sys
+
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
 from runship.writer import PROCESS as _PROCESS
 from runship.writer import Config, Run, Settings, Summary, init
+from runship.writer.files import Artifact
+from runship.writer.run import AlertLevel
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlertLevel",
+    "Api",
+    "Artifact",
+    "Audio",
     "Config",
     "ConfigError",
     "CorruptionError",
     "Error",
+    "Histogram",
+    "Image",
     "Run",
     "RunNotFound",
     "Settings",
     "Summary",
+    "Table",
     "UsageError",
+    "Video",
     "__version__",
+    "alert",
+    "define_metric",
     "finish",
     "init",
     "log",
+    "log_artifact",
+    "log_code",
+    "login",
+    "mark_preempting",
     "open_run",
+    "save",
+    "setup",
+    "teardown",
+    "termerror",
+    "termlog",
+    "termwarn",
+    "unwatch",
+    "use_artifact",
+    "watch",
 ]
+
+# loaded on first use, so that `import runship` stays light
+_LAZY = {
+    "Image": "runship.media",
+    "Histogram": "runship.media",
+    "Table": "runship.media",
+    "Audio": "runship.media",
+    "Video": "runship.media",
+    "Api": "runship.reader.api",
+}
 
 
 def _current(what: str) -> Run:
@@ -55,6 +92,69 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
         run.finish(exit_code=exit_code, quiet=quiet)
 
 
+def define_metric(name: str, *args, **kwargs):
+    return _current("define_metric").define_metric(name, *args, **kwargs)
+
+
+def save(glob_str=None, base_path=None, policy: str = "live"):
+    return _current("save").save(glob_str, base_path, policy)
+
+
+def alert(title: str, text: str, level=None, wait_duration=None) -> None:
+    _current("alert").alert(title, text, level, wait_duration)
+
+
+def watch(models=None, criterion=None, log="gradients", log_freq: int = 1000, idx=None, log_graph=False):
+    return _current("watch").watch(models, criterion, log, log_freq, idx, log_graph)
+
+
+def unwatch(models=None) -> None:
+    return None
+
+
+def log_code(root: str = ".", name: str | None = None, include_fn=None, exclude_fn=None):
+    return _current("log_code").log_code(root, name, include_fn, exclude_fn)
+
+
+def log_artifact(artifact_or_path, name=None, type=None, aliases=None, tags=None):
+    return _current("log_artifact").log_artifact(artifact_or_path, name, type, aliases, tags)
+
+
+def use_artifact(artifact_or_name, type=None, aliases=None, use_as=None):
+    return _current("use_artifact").use_artifact(artifact_or_name, type, aliases, use_as)
+
+
+def mark_preempting() -> None:
+    _current("mark_preempting").mark_preempting()
+
+
+def login(*args, **kwargs) -> bool:
+    """Nothing to log in to: runship writes files. Returns True."""
+    return True
+
+
+def setup(*args, **kwargs) -> None:
+    return None
+
+
+def teardown(exit_code: int | None = None) -> None:
+    """Finish every active run."""
+    for run in list(_PROCESS.active):
+        run.finish(exit_code=exit_code)
+
+
+def termlog(string: str = "", newline: bool = True, repeat: bool = True, prefix: bool = True) -> None:
+    print(("runship: " if prefix else "") + str(string), file=_sys.stderr, end="\n" if newline else "")
+
+
+def termwarn(string: str, repeat: bool = True, **kwargs) -> None:
+    termlog(f"WARNING {string}")
+
+
+def termerror(string: str, repeat: bool = True, **kwargs) -> None:
+    termlog(f"ERROR {string}")
+
+
 def open_run(path, **kwargs):
     """Open a run directory for reading (see runship.reader.open_run)."""
     from runship.reader import open_run as _open
@@ -72,4 +172,11 @@ def __getattr__(name: str):
     if name == "summary":
         run = _PROCESS.current
         return run.summary if run is not None else Summary(None)
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'runship' has no attribute {name!r}")

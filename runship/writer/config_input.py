@@ -77,3 +77,21 @@ def filter_keys(config: dict, include: list | None, exclude: list | None) -> dic
     if exclude:
         config = {k: v for k, v in config.items() if k not in set(exclude)}
     return config
+
+
+DEFAULTS_FILE = "config-defaults.yaml"
+
+
+def load_defaults(cwd: str | None = None) -> tuple[dict, str | None]:
+    """wandb's ``config-defaults.yaml`` in the working directory, if any.
+
+    Returns (values, problem): a file that cannot be read is reported, never
+    raised, so that a training script does not fail at init for it.
+    """
+    path = os.path.join(cwd or os.getcwd(), DEFAULTS_FILE)
+    if not os.path.isfile(path):
+        return {}, None
+    try:
+        return _unwrap_wandb_layout(_load_file(path)), None
+    except (ImportError, ValueError) as e:
+        return {}, f"{DEFAULTS_FILE} was not loaded: {e}"

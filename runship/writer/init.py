@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 
 from runship.errors import UsageError
 from runship.schema import format as fmt
 from runship.writer import resume as _resume
-from runship.writer.config_input import filter_keys, load_config
+from runship.writer.config_input import filter_keys, load_config, load_defaults
+from runship.writer.files import save_code as save_code_files
 from runship.writer.lifecycle import PROCESS
 from runship.writer.run import Run
 from runship.writer.settings import Settings
@@ -145,6 +145,9 @@ def init(
         "tags": tag_list,
     }
     cfg = filter_keys(load_config(config), config_include_keys, config_exclude_keys)
+    defaults, defaults_problem = load_defaults()
+    if defaults:
+        cfg = {**defaults, **cfg}  # what init() is given wins over config-defaults.yaml
     no_effect = {
         k: v
         for k, v in dict(
@@ -248,8 +251,10 @@ def init(
         run.notice(f"init({arg}=...) has no effect in runship; it is recorded only", arg=arg)
     for key in s.ignored:
         run.notice(f"setting {key!r} has no effect in runship; it is recorded only", setting=key)
+    if defaults_problem:
+        run.notice(defaults_problem)
     if save_code:
-        _save_entry_script(run)
+        save_code_files(run)
     _resume.remember(root, project, run_id)
     PROCESS.register(run, make_current=policy != "create_new")
     run._write_snapshot()
@@ -326,22 +331,3 @@ def _version() -> str:
     from runship import __version__
 
     return __version__
-
-
-def _save_entry_script(run: Run) -> None:
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    if not path or not os.path.isfile(path):
-        run.notice("save_code=True but there is no entry script file to save")
-        return
-    dest_dir = os.path.join(run.dir, "code")
-    try:
-        os.makedirs(dest_dir, exist_ok=True)
-        dest = os.path.join(dest_dir, os.path.basename(path))
-        shutil.copyfile(path, dest)
-        size = os.path.getsize(dest)
-        run._record(
-            fmt.FILE, {"path": os.path.relpath(dest, run.run_dir), "size": size, "source": path, "policy": "now"}
-        )
-    except OSError as e:
-        run.notice(f"save_code: cannot copy {path}: {e}")

@@ -36,6 +36,7 @@ def prior_state(run_dir: str) -> dict:
         "config": run.config,
         "summary": run.summary,
         "meta": run.meta,
+        "metrics": run.metrics,
     }
 
 

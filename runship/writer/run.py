@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sys
@@ -11,7 +12,10 @@ from collections.abc import Iterator, Mapping
 
 from runship.errors import ConfigError
 from runship.schema import format as fmt
+from runship.schema.metrics import Metrics, MetricSpec
 from runship.schema.values import SCALAR_TYPES, SerializationError, to_plain
+from runship.writer import files as _files
+from runship.writer.files import Artifact, Saver
 from runship.writer.lifecycle import PROCESS
 from runship.writer.resume import forget as forget_resume
 from runship.writer.settings import Settings
@@ -19,6 +23,12 @@ from runship.writer.stream import Writer
 
 _MAX_STEP_WARNINGS = 10
 _time = time.time
+
+
+class AlertLevel(str, enum.Enum):
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
 
 
 class _Items:
@@ -208,6 +218,11 @@ class Run:
         self._exit_code: int | None = None
         self._state = "running"
         self._summary_items = dict(prior.get("summary") or {})
+        self._metrics: Metrics | None = (
+            prior.get("metrics") if prior.get("metrics") and prior["metrics"].specs else None
+        )
+        self._last_logged: dict = dict(prior.get("summary") or {})
+        self._artifact_versions: dict[str, int] = {}
         self.summary = Summary(None if disabled else self, self._summary_items)
         self.config = Config(None, prior.get("config"), allow_val_change)
         self._writer: Writer | None = None
@@ -229,6 +244,8 @@ class Run:
         self._batch_bytes = self._writer.batch_bytes
         self._wake = self._writer._wake
         self._run_stream.write(fmt.START, meta)
+        self._saver = Saver(self)
+        self._writer.ticks.append(self._saver.tick)
         object.__setattr__(self.config, "_run", self)
         self.config.update(config or {}, allow_val_change=True if resumed else None)
         self._writer.start()
@@ -302,12 +319,12 @@ class Run:
             if type(v) not in SCALAR_TYPES:
                 row = None
         if row is None:
-            row = self._convert(data)
+            row = self._convert(data, self._step if step is None else step)
         st = self._run_stream
         if st._queued - st._taken > self._max_buffer and not st.room():
             return  # dropped and counted ("drop" policy)
         with self._lock:  # the run stream's lock: one lock per log() call
-            if step is None and commit is not False and self._pending is None:
+            if step is None and commit is not False and self._pending is None and self._metrics is None:
                 # the common case, inlined: pack the row and queue it
                 n = self._step
                 try:
@@ -346,15 +363,48 @@ class Run:
             else:
                 self._write_row(row)
 
-    def _convert(self, data: dict) -> dict:
+    def _convert(self, data: dict, step: int) -> dict:
+        """Values of a row made plain: media become references (their files are
+        written by the writer), arrays of more than 32 elements histograms."""
+        jobs: list = []
         out = {}
         for k, v in data.items():
             try:
-                out[k] = to_plain(v)
+                out[k] = self._convert_value(k, v, step, jobs)
             except SerializationError as e:
                 e.path.insert(0, k)
                 raise TypeError(f"log(): {e.reason} - at `{e.where('data')}`") from None
+        for job in jobs:  # only once the whole row converted
+            self._writer.submit(job)
         return out
+
+    def _convert_value(self, key: str, v, step: int, jobs: list, depth: int = 0):
+        if type(v) in SCALAR_TYPES:
+            return v
+        if hasattr(v, "_runship_media_") and hasattr(v, "_bind"):
+            ref, job = v._bind(self.run_dir, key, step)
+            if job is not None:
+                jobs.append(job)
+            return ref
+        if isinstance(v, (list, tuple)) and v and all(hasattr(x, "_bind") for x in v):
+            return [self._convert_value(f"{key}_{i}", x, step, jobs, depth + 1) for i, x in enumerate(v)]
+        if isinstance(v, Mapping) and depth < 8:
+            out = {}
+            for k2, v2 in v.items():
+                sub = k2 if isinstance(k2, str) else str(k2)
+                try:
+                    out[sub] = self._convert_value(f"{key}.{sub}", v2, step, jobs, depth + 1)
+                except SerializationError as e:
+                    e.path.insert(0, sub)
+                    raise
+            return out
+        if hasattr(v, "tolist"):
+            from runship.media import auto_histogram
+
+            hist = auto_histogram(v)
+            if hist is not None:
+                return hist
+        return to_plain(v)
 
     def _merge_pending(self, row: dict) -> None:
         if self._pending is None:
@@ -370,6 +420,10 @@ class Run:
         """Queue a committed row (the caller holds the run stream's lock)."""
         st = self._run_stream
         step = self._step
+        metrics = self._metrics
+        if metrics is not None:
+            row = metrics.step_sync(row, self._last_logged)
+            self._last_logged.update(row)
         try:
             b = st._pack({"k": fmt.ROW, "n": next(st._seq), "t": _time(), "s": step, "d": row})
         except (OverflowError, ValueError) as e:
@@ -377,6 +431,8 @@ class Run:
         st._q.append(b)
         st._queued += len(b)
         self._summary_items.update(row)
+        if metrics is not None:
+            metrics.observe(row, self._summary_items)
         self._step = step + 1
         if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
             self._wake.set()
@@ -408,6 +464,103 @@ class Run:
         """Record a notice in the stream and show it once on stderr."""
         self._record(fmt.NOTICE, {"message": message, **fields})
         self._notice(message)
+
+    # ---- wandb's other run methods ---------------------------------------------------
+    def define_metric(
+        self,
+        name: str,
+        step_metric: str | None = None,
+        step_sync: bool | None = None,
+        hidden: bool | None = None,
+        summary: str | None = None,
+        goal: str | None = None,
+        overwrite: bool | None = None,
+    ) -> MetricSpec:
+        """Declare how a metric is summarised and plotted (wandb's semantics).
+
+        ``name`` may end in ``*``. ``summary``: comma-separated ops among min,
+        max, mean, first, last, best (by ``goal``), none; the summary of the
+        key becomes ``{op: value, ...}`` ("none": no summary). ``step_metric``:
+        the x axis; with ``step_sync`` (default when step_metric is given) a row
+        without the step metric gets its last logged value.
+        """
+        spec = MetricSpec(name, step_metric, step_sync, hidden, summary, goal)
+        if self._inactive and not self.disabled:
+            return spec
+        with self._lock:
+            if self._metrics is None:
+                self._metrics = Metrics()
+            self._metrics.define(spec)
+        self._record(fmt.METRIC, spec.to_record())
+        return spec
+
+    def save(self, glob_str=None, base_path=None, policy: str = "live") -> list[str] | bool:
+        """Copy files matching ``glob_str`` into ``files/`` (relative to
+        ``base_path``, default the working directory). "live": now, again
+        whenever they change, and at finish; "now": once; "end": at finish.
+        Returns the target paths."""
+        if glob_str is None:
+            return True  # wandb's deprecated no-argument form
+        if self.disabled or self._inactive:
+            return []
+        return self._saver.save(glob_str, base_path, policy)
+
+    def log_code(self, root: str = ".", name: str | None = None, include_fn=None, exclude_fn=None) -> None:
+        """Copy source files (``*.py``, requirements, Dockerfile) under ``root``
+        into ``files/code/``."""
+        if self.disabled or self._inactive:
+            return None
+        _files.log_code(self, root, name, include_fn, exclude_fn)
+        return None
+
+    def alert(self, title: str, text: str, level=None, wait_duration=None) -> None:
+        """Record an alert (shown by ``runship show``); nothing is sent anywhere."""
+        level_name = getattr(level, "value", level) or "INFO"
+        if level_name not in ("INFO", "WARN", "ERROR"):
+            raise ValueError(f"alert(): level must be AlertLevel.INFO, WARN or ERROR, got {level!r}")
+        seconds = getattr(wait_duration, "total_seconds", None)
+        wait = seconds() if callable(seconds) else wait_duration
+        self._record(fmt.ALERT, {"title": str(title), "text": str(text), "level": level_name, "wait_duration": wait})
+        self._notice(f"alert [{level_name}] {title}: {text}", once=False)
+
+    def watch(self, models=None, criterion=None, log="gradients", log_freq: int = 1000, idx=None, log_graph=False):
+        """Accepted; runship records no gradients or parameters."""
+        self.notice("watch() has no effect in runship: gradients and parameters are not recorded")
+
+    def unwatch(self, models=None) -> None:
+        return None
+
+    def mark_preempting(self) -> None:
+        """Record that the run expects to be preempted (and resumed)."""
+        self._record(fmt.PREEMPTING, {})
+
+    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None, tags=None) -> Artifact:
+        """Copy an Artifact's files (or a path) into ``files/artifacts/<name>/v<N>/``."""
+        if self.disabled or self._inactive:
+            return artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact(name or "artifact")
+        return _files.log_artifact(self, artifact_or_path, name, type, aliases, tags)
+
+    def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None) -> Artifact:
+        """Offline there is no artifact store: returns a placeholder whose
+        ``download()`` raises a clear error."""
+        if isinstance(artifact_or_name, Artifact):
+            return artifact_or_name
+        name = str(artifact_or_name).rsplit("/", 1)[-1].split(":", 1)[0]
+        self.notice(f"use_artifact({artifact_or_name!r}): runship has no artifact store offline; nothing was fetched")
+        return Artifact(name, type or "unspecified")
+
+    def get_url(self) -> None:
+        return None
+
+    def _label(self, *args, **kwargs) -> None:  # used by integrations for telemetry
+        return None
+
+    def _file_record(self, dest: str, size: int, digest: str, policy: str, source: str | None = None) -> None:
+        """Record a file written under the run directory (from the writer thread)."""
+        fields = {"path": os.path.relpath(dest, self.run_dir), "size": size, "sha256": digest, "policy": policy}
+        if source is not None:
+            fields["source"] = source
+        self._run_stream.write(fmt.FILE, fields)
 
     # ---- flush and finish -------------------------------------------------------
     def flush(self) -> None:

@@ -171,9 +171,12 @@ class Stream:
             self._dirty = False
             self._segment += 1
 
-    def _write_batch(self, now: float) -> int:
+    def _write_batch(self, now: float, items: list[bytes] | None = None) -> int:
         retry, self._retry = self._retry, []
-        items = retry + self._take() if retry else self._take()
+        if items is None:
+            items = self._take()
+        if retry:
+            items = retry + items
         loss = self._loss_record(now)
         if not items and loss is None:
             return 0
@@ -288,6 +291,10 @@ class Writer:
         self._closed = False
         self._last_write = time.monotonic()
         self._last_fsync = time.monotonic()
+        self._jobs: deque[Callable[[], list]] = deque()
+        self._background_jobs: deque[Callable[[], None]] = deque()
+        #: called with ``final`` on every pass of the thread, outside any lock
+        self.ticks: list[Callable[[bool], None]] = []
         self._thread = threading.Thread(target=self._loop, name="runship-writer", daemon=True)
 
     def stream(self, name: str) -> Stream:
@@ -312,6 +319,7 @@ class Writer:
                 if self._closed:  # abandoned
                     return
                 closing = self._closing
+                self._background(final=closing)
                 self._pass(fsync=closing)
                 if closing:
                     return
@@ -330,8 +338,14 @@ class Writer:
         try:
             now = time.time()
             wrote = 0
-            for s in list(self.streams.values()):
-                wrote += s._write_batch(now)
+            streams = list(self.streams.values())
+            taken = [s._take() for s in streams]
+            if self._jobs:
+                # jobs queued before these records (media files their rows
+                # refer to) are done before the records are written
+                self._run_jobs(now)
+            for s, items in zip(streams, taken):
+                wrote += s._write_batch(now, items)
             mono = time.monotonic()
             if wrote:
                 self._last_write = mono
@@ -352,6 +366,48 @@ class Writer:
         if deferred is not None:
             deferred()
         return True
+
+    # ---- jobs: files written by the writer, off the caller's thread ----------
+    def submit(self, job: Callable[[], list]) -> None:
+        """Run ``job`` in the writer before the records queued after this call
+        are written. It returns ``[(kind, fields), ...]`` for the run stream.
+        For small files (media): it runs while the writer holds its I/O lock."""
+        self._jobs.append(job)
+        if not self._thread.is_alive() and not self._closed:
+            self._wake.set()
+
+    def submit_background(self, job: Callable[[], None]) -> None:
+        """Run ``job`` in the writer thread outside any lock (large copies).
+        It may write records with ``stream.write``."""
+        self._background_jobs.append(job)
+        self._wake.set()
+
+    def _run_jobs(self, now: float) -> None:
+        run = self.stream(fmt.RUN_STREAM)
+        q = self._jobs
+        for _ in range(len(q)):
+            job = q.popleft()
+            try:
+                records = job()
+            except Exception as e:
+                records = [(fmt.NOTICE, {"message": f"a file could not be written: {type(e).__name__}: {e}"})]
+                self.report(f"a file could not be written: {type(e).__name__}: {e}")
+            for kind, fields in records or ():
+                run._q.append(_packb({"k": kind, "n": next(run._seq), "t": now, **fields}))
+
+    def _background(self, final: bool = False) -> None:
+        q = self._background_jobs
+        for _ in range(len(q)):
+            job = q.popleft()
+            try:
+                job()
+            except Exception as e:
+                self.report(f"a file could not be saved: {type(e).__name__}: {e}")
+        for tick in self.ticks:
+            try:
+                tick(final)
+            except Exception as e:
+                self.report(f"saving files failed: {type(e).__name__}: {e}")
 
     def busy_here(self) -> bool:
         """True inside a pass of the calling thread (a signal handler that
@@ -397,6 +453,8 @@ class Writer:
         if self._thread.is_alive():
             self.report("the writer did not finish in time; the run may end in an uncommitted tail")
             return
+        if self._background_jobs:  # submitted after the thread's last pass
+            self._background(final=False)
         self._pass(fsync=True, timeout=timeout)  # anything queued after the thread left
         for s in self.streams.values():
             s._leave_segment(fsync=True)

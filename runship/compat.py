@@ -1,0 +1,100 @@
+"""``install_as_wandb()``: make ``import wandb`` resolve to runship in this process.
+
+For third-party code that imports wandb itself (HuggingFace Trainer's
+WandbCallback, Lightning's WandbLogger, ...). Call it before that code
+imports wandb::
+
+    import runship.compat
+    runship.compat.install_as_wandb()
+
+See docs/wandb-compat.md for what it covers.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import sys
+import types
+
+import runship
+from runship.errors import ConfigError, Error, UsageError
+
+#: what ``wandb.__version__`` reads: the wandb API version runship follows,
+#: with runship's own version as the local label
+WANDB_API_VERSION = "0.31.0"
+
+
+_INSTALLED: list[str] = []
+
+
+class _WandbModule(types.ModuleType):
+    """``wandb``: runship's attributes (live: run, config, summary) plus the
+    few wandb-only names that integrations touch."""
+
+    def __getattr__(self, name: str):
+        return getattr(runship, name)
+
+
+def _module(name: str, **attrs) -> types.ModuleType:
+    mod = types.ModuleType(name)
+    mod.__spec__ = importlib.machinery.ModuleSpec(name, None)
+    mod.__dict__.update(attrs)
+    return mod
+
+
+class RunDisabled:
+    """Placeholder for ``wandb.sdk.lib.RunDisabled`` (a disabled run is a
+    ``runship.Run`` with ``disabled=True``)."""
+
+
+class CommError(Error):
+    """wandb's communication error: runship never communicates, so it is never raised."""
+
+
+def install_as_wandb(force: bool = False) -> types.ModuleType:
+    """Register runship as ``wandb`` (and the submodules integrations import)
+    in ``sys.modules``. Returns the module. If the real wandb was imported
+    already, raises UsageError unless ``force``."""
+    existing = sys.modules.get("wandb")
+    if isinstance(existing, _WandbModule):
+        return existing
+    if existing is not None and not force:
+        raise UsageError("the real wandb is already imported in this process; call install_as_wandb() before it is")
+    wandb = _WandbModule("wandb", runship.__doc__)
+    wandb.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+    wandb.__version__ = f"{WANDB_API_VERSION}+runship.{runship.__version__}"
+    wandb.__path__ = []  # a package, so that `import wandb.sdk` finds the entries below
+
+    config_util = _module("wandb.sdk.lib.config_util", ConfigError=ConfigError)
+    lib = _module("wandb.sdk.lib", RunDisabled=RunDisabled, config_util=config_util)
+    wandb_run = _module("wandb.sdk.wandb_run", Run=runship.Run)
+    wandb_settings = _module("wandb.sdk.wandb_settings", Settings=runship.Settings)
+    sdk = _module("wandb.sdk", lib=lib, wandb_run=wandb_run, wandb_settings=wandb_settings, Settings=runship.Settings)
+    errors = _module("wandb.errors", Error=Error, CommError=CommError, UsageError=UsageError, ConfigError=ConfigError)
+    top_run = _module("wandb.wandb_run", Run=runship.Run)
+    wandb.sdk = sdk
+    wandb.errors = errors
+    wandb.wandb_run = top_run
+    wandb.Error = Error
+    wandb.require = lambda *args, **kwargs: None
+    # wandb.run, wandb.config and wandb.summary are not set here: the module's
+    # __getattr__ serves runship's, which follow the current run
+    for name, mod in {
+        "wandb": wandb,
+        "wandb.sdk": sdk,
+        "wandb.sdk.lib": lib,
+        "wandb.sdk.lib.config_util": config_util,
+        "wandb.sdk.wandb_run": wandb_run,
+        "wandb.sdk.wandb_settings": wandb_settings,
+        "wandb.errors": errors,
+        "wandb.wandb_run": top_run,
+    }.items():
+        sys.modules[name] = mod
+        _INSTALLED.append(name)
+    return wandb
+
+
+def uninstall() -> None:
+    """Remove what install_as_wandb() put in sys.modules."""
+    while _INSTALLED:
+        sys.modules.pop(_INSTALLED.pop(), None)

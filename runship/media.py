@@ -1,0 +1,377 @@
+"""Media values: Image, Histogram, Table (and file-backed Audio, Video).
+
+A media object logged in a row becomes a typed reference in the row
+(``{"_type": "image-file", "path": "files/media/images/...", ...}``); the file
+itself is written by the run's writer thread, so ``log()`` costs the caller a
+copy of the data and no encoding. Histograms are small and stored inline.
+
+numpy, Pillow and pandas are optional: each is imported only by the type and
+input that needs it, with an error naming what to install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+import zlib
+
+from runship.schema.values import json_safe, to_plain
+
+MAX_HISTOGRAM_BINS = 512
+AUTO_HISTOGRAM_SIZE = 32  # arrays with more elements are logged as histograms
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _need(module: str, what: str, extra: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ImportError(f"{what} needs {extra}: pip install {extra}") from None
+
+
+def safe_key(key: str) -> str:
+    return _SAFE.sub("_", key).strip("_") or "media"
+
+
+class Media:
+    """Base of values that are written as files (or inline) when logged."""
+
+    _type = "media"
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        """Return the row's reference and a job for the writer (or None)."""
+        raise NotImplementedError
+
+    def _runship_media_(self) -> dict:
+        # logged outside a row (config, summary): the inline description only
+        raise TypeError(f"{type(self).__name__} can only be logged in a row (run.log)")
+
+
+def _file_job(run_dir: str, rel: str, produce, extra: dict | None = None):
+    """A writer job that writes ``produce()`` bytes to ``run_dir/rel``
+    (write-then-rename) and returns the ``file`` record."""
+
+    def job() -> list:
+        data = produce()
+        path = os.path.join(run_dir, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        fields = {"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "policy": "media"}
+        fields.update(extra or {})
+        return [("file", fields)]
+
+    return job
+
+
+class Image(Media):
+    """An image: a numpy array (HxW, HxWxC with C in 1/3/4, or CxHxW), a PIL
+    image, a torch tensor, or the path of an image file.
+
+    Float data in [0, 1] is scaled to 0..255 (and [-1, 1] to 0..255, as
+    wandb's ``normalize``); other data is clipped to 0..255. PNG files are
+    written without Pillow.
+    """
+
+    _type = "image-file"
+
+    def __init__(self, data_or_path, mode: str | None = None, caption: str | None = None, **kwargs):
+        self.caption = caption
+        self.mode = mode
+        self._path = None
+        self._pil = None
+        self._array = None
+        if kwargs:
+            self.ignored = sorted(kwargs)  # grouping, boxes, masks, classes, ...
+        if isinstance(data_or_path, Image):
+            self.__dict__.update(data_or_path.__dict__)
+            return
+        if isinstance(data_or_path, (str, os.PathLike)):
+            path = os.fspath(data_or_path)
+            if not os.path.isfile(path):
+                raise ValueError(f"Image: no file at {path!r}")
+            self._path = path
+            self.format = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+            self.width, self.height = _image_size(path)
+            return
+        if type(data_or_path).__module__.startswith("PIL."):
+            self._pil = data_or_path.copy()
+            self.format = "png"
+            self.width, self.height = self._pil.size
+            return
+        np = _need("numpy", "Image from an array", "numpy")
+        arr = data_or_path
+        if hasattr(arr, "detach"):  # torch
+            arr = arr.detach().cpu().numpy()
+        arr = np.array(arr, copy=True)  # the copy the caller pays for
+        if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+            arr = arr.transpose(1, 2, 0)  # CHW -> HWC
+        if arr.ndim == 3 and arr.shape[-1] == 1:
+            arr = arr[..., 0]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+            raise ValueError(f"Image: expected HxW, HxWx1/3/4 or CxHxW data, got shape {tuple(arr.shape)}")
+        self._array = arr
+        self.format = "png"
+        self.height, self.width = int(arr.shape[0]), int(arr.shape[1])
+
+    def _bytes(self) -> bytes:
+        if self._array is not None:
+            return _png(self._array)
+        if self._pil is not None:
+            import io
+
+            buf = io.BytesIO()
+            self._pil.save(buf, format="PNG")
+            return buf.getvalue()
+        with open(self._path, "rb") as f:
+            return f.read()
+
+    def _digest(self) -> str:
+        h = hashlib.sha256()
+        if self._array is not None:
+            h.update(str(self._array.shape).encode())
+            h.update(self._array.tobytes())
+        elif self._pil is not None:
+            h.update(self._pil.tobytes())
+        else:
+            st = os.stat(self._path)
+            h.update(f"{self._path}:{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()[:20]
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        rel = f"files/media/images/{safe_key(key)}_{step}_{self._digest()}.{self.format}"
+        ref = {"_type": self._type, "path": rel, "format": self.format, "width": self.width, "height": self.height}
+        if self.caption is not None:
+            ref["caption"] = str(self.caption)
+        return ref, _file_job(run_dir, rel, self._bytes)
+
+
+def _to_uint8(np, arr):
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype.kind == "b":
+        return arr.astype(np.uint8) * 255
+    was_float = arr.dtype.kind == "f"
+    arr = arr.astype(np.float64)
+    if was_float and arr.size:
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+        if lo >= 0.0 and hi <= 1.0:
+            arr = arr * 255.0
+        elif -1.0 <= lo < 0.0 and hi <= 1.0:
+            arr = (arr + 1.0) * 127.5
+    return np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
+
+
+def _png(arr) -> bytes:
+    """Encode an HxW (gray), HxWx3 (RGB) or HxWx4 (RGBA) array as PNG."""
+    import numpy as np
+
+    arr = _to_uint8(np, np.ascontiguousarray(arr))
+    height, width = arr.shape[:2]
+    color = 0 if arr.ndim == 2 else (2 if arr.shape[2] == 3 else 6)  # gray, RGB, RGBA
+    rows = arr.reshape(height, -1)
+    raw = np.zeros((height, rows.shape[1] + 1), dtype=np.uint8)  # filter byte 0 on each row
+    raw[:, 1:] = rows
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _image_size(path: str) -> tuple[int | None, int | None]:
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        w, h = struct.unpack(">II", head[16:24])
+        return w, h
+    try:
+        from PIL import Image as PILImage
+
+        with PILImage.open(path) as im:
+            return im.size
+    except Exception:
+        return None, None
+
+
+class Histogram(Media):
+    """A histogram, stored inline in the row:
+    ``{"_type": "histogram", "values": [...], "bins": [...]}``.
+
+    ``Histogram(sequence, num_bins=64)`` bins a sequence (numpy not needed for
+    plain sequences); ``Histogram(np_histogram=(values, bin_edges))`` takes
+    numpy's result as it is. At most 512 bins, as wandb.
+    """
+
+    _type = "histogram"
+
+    def __init__(self, sequence=None, np_histogram=None, num_bins: int = 64):
+        if np_histogram is not None:
+            if len(np_histogram) != 2:
+                raise ValueError("Histogram: np_histogram must be a (values, bin_edges) pair")
+            values, bins = (to_plain(np_histogram[0]), to_plain(np_histogram[1]))
+        elif sequence is not None:
+            if not isinstance(num_bins, int) or num_bins < 1:
+                raise ValueError(f"Histogram: num_bins must be a positive integer, got {num_bins!r}")
+            values, bins = _histogram(sequence, num_bins)
+        else:
+            raise ValueError("Histogram needs a sequence or np_histogram=")
+        if len(values) > MAX_HISTOGRAM_BINS:
+            raise ValueError(f"Histogram: at most {MAX_HISTOGRAM_BINS} bins, got {len(values)}")
+        if len(bins) != len(values) + 1:
+            raise ValueError(f"Histogram: {len(values)} values need {len(values) + 1} bin edges, got {len(bins)}")
+        self.values = values
+        self.bins = bins
+
+    def to_dict(self) -> dict:
+        return {"_type": self._type, "values": self.values, "bins": self.bins}
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        return self.to_dict(), None
+
+    def _runship_media_(self) -> dict:
+        return self.to_dict()
+
+
+def _histogram(sequence, num_bins: int) -> tuple[list, list]:
+    if hasattr(sequence, "detach"):
+        sequence = sequence.detach().cpu().numpy()
+    if type(sequence).__module__ == "numpy":
+        import numpy as np
+
+        counts, edges = np.histogram(np.asarray(sequence, dtype=np.float64).ravel(), bins=num_bins)
+        return counts.tolist(), edges.tolist()
+    data = [float(x) for x in sequence]
+    if not data:
+        lo, hi = 0.0, 1.0
+    else:
+        lo, hi = min(data), max(data)
+    if lo == hi:  # numpy's convention for a single value
+        lo, hi = lo - 0.5, hi + 0.5
+    width = (hi - lo) / num_bins
+    edges = [lo + i * width for i in range(num_bins)] + [hi]
+    counts = [0] * num_bins
+    for x in data:
+        i = min(int((x - lo) / width), num_bins - 1)
+        counts[i] += 1
+    return counts, edges
+
+
+class Table(Media):
+    """A table, written to ``files/media/tables/<key>_<step>_<hash>.table.json``
+    as ``{"columns": [...], "data": [[...], ...]}``."""
+
+    _type = "table-file"
+
+    def __init__(self, columns=None, data=None, rows=None, dataframe=None, **kwargs):
+        if dataframe is not None:
+            _need("pandas", "Table(dataframe=...)", "pandas")
+            columns = [str(c) for c in dataframe.columns]
+            data = dataframe.to_numpy().tolist()
+        if data is None:
+            data = rows if rows is not None else []
+        if hasattr(data, "tolist"):
+            data = data.tolist()
+        if columns is None:
+            columns = ["Input", "Output", "Expected"]
+        for c in columns:
+            if not isinstance(c, (str, int)):
+                raise TypeError(f"Table: column names must be str or int, got {type(c).__name__} {c!r}")
+        self.columns = list(columns)
+        self.data: list[list] = []
+        for row in data:
+            self.add_data(*row)
+
+    def add_data(self, *data) -> None:
+        if len(data) != len(self.columns):
+            raise ValueError(f"This table expects {len(self.columns)} columns: {self.columns}, found {len(data)}")
+        self.data.append([_cell(v) for v in data])
+
+    add_row = add_data
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        body = json.dumps(json_safe({"columns": self.columns, "data": self.data}, strict_json=True)).encode()
+        digest = hashlib.sha256(body).hexdigest()
+        rel = f"files/media/tables/{safe_key(key)}_{step}_{digest[:20]}.table.json"
+        ref = {
+            "_type": self._type,
+            "path": rel,
+            "sha256": digest,
+            "size": len(body),
+            "ncols": len(self.columns),
+            "nrows": len(self.data),
+        }
+        return ref, _file_job(run_dir, rel, lambda: body)
+
+
+def _cell(value):
+    if isinstance(value, Histogram):
+        return value.to_dict()
+    if isinstance(value, Media):
+        raise TypeError(f"Table cells cannot hold {type(value).__name__} in runship yet")
+    return to_plain(value)
+
+
+class _FileMedia(Media):
+    """Audio and Video from a file path: the file is copied under files/media/."""
+
+    _kind = "files"
+
+    def __init__(self, data_or_path, caption: str | None = None, **kwargs):
+        if not isinstance(data_or_path, (str, os.PathLike)) or not os.path.isfile(data_or_path):
+            raise TypeError(f"runship.{type(self).__name__} takes the path of an existing file")
+        self._path = os.fspath(data_or_path)
+        self.caption = caption
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        st = os.stat(self._path)
+        digest = hashlib.sha256(f"{self._path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:20]
+        ext = os.path.splitext(self._path)[1]
+        rel = f"files/media/{self._kind}/{safe_key(key)}_{step}_{digest}{ext}"
+        ref = {"_type": self._type, "path": rel}
+        if self.caption is not None:
+            ref["caption"] = str(self.caption)
+
+        def copy() -> bytes:
+            with open(self._path, "rb") as f:
+                return f.read()
+
+        return ref, _file_job(run_dir, rel, copy)
+
+
+class Audio(_FileMedia):
+    _type = "audio-file"
+    _kind = "audio"
+
+
+class Video(_FileMedia):
+    _type = "video-file"
+    _kind = "videos"
+
+
+def auto_histogram(value):
+    """wandb's rule for arrays in history: more than 32 elements become a
+    32-bin histogram; one element a scalar; the rest lists. None if ``value``
+    is not an array or tensor."""
+    size = getattr(value, "size", None)
+    if callable(size):  # torch: size() is the shape, numel() the count
+        numel = getattr(value, "numel", None)
+        size = numel() if callable(numel) else None
+    if not isinstance(size, int) or not hasattr(value, "tolist"):
+        return None
+    if size > AUTO_HISTOGRAM_SIZE:
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        return Histogram(value, num_bins=AUTO_HISTOGRAM_SIZE).to_dict()
+    return None

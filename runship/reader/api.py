@@ -1,0 +1,252 @@
+"""``runship.Api``: wandb's public API for analysis scripts, over the reader.
+
+api = runship.Api("/scratch/me/runship")        # or a URL, or $RUNSHIP_DIR
+for run in api.runs("mnist", filters={"config.lr": 0.1, "state": "finished"}):
+    print(run.name, run.summary["val/acc"])
+df = api.run("mnist/3k9x2m1a").history(keys=["train/loss"])
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+from runship.errors import RunNotFound
+from runship.reader.run import RunView, open_run
+from runship.reader.source import open_source
+
+
+class File:
+    """A file of a run (``files/...`` and the stream files)."""
+
+    def __init__(self, name: str, size: int | None, location: str, sha256: str | None = None):
+        self.name = name
+        self.size = size
+        self.path = location
+        self.sha256 = sha256
+
+    def __repr__(self) -> str:
+        return f"<File {self.name} ({self.size} bytes)>"
+
+
+class Run:
+    """One run as wandb's public API shows it."""
+
+    def __init__(self, view: RunView):
+        self._view = view
+
+    id = property(lambda self: self._view.id)
+    name = property(lambda self: self._view.name)
+    project = property(lambda self: self._view.project)
+    state = property(lambda self: self._view.state)
+    config = property(lambda self: dict(self._view.config))
+    summary = property(lambda self: dict(self._view.summary))
+    tags = property(lambda self: self._view.tags)
+    notes = property(lambda self: self._view.notes)
+    group = property(lambda self: self._view.group)
+    job_type = property(lambda self: self._view.job_type)
+    entity = property(lambda self: self._view.entity)
+    path = property(lambda self: [p for p in (self._view.entity, self._view.project, self._view.id) if p])
+    url = property(lambda self: self._view.location)
+    created_at = property(lambda self: self._view.start_time)
+    lastHistoryStep = property(lambda self: self._view.last_step)
+
+    @property
+    def metadata(self) -> dict:
+        sessions = self._view.sessions
+        return dict(sessions[0].start or {}) if sessions else {}
+
+    def scan_history(self, keys=None, page_size: int = 1000, min_step=None, max_step=None) -> Iterator[dict]:
+        """Every row, in order (all of them: no sampling)."""
+        for row in self._view.scan_history(keys):
+            step = row.get("_step")
+            if min_step is not None and step < min_step:
+                continue
+            if max_step is not None and step >= max_step:
+                break
+            yield row
+
+    def history(
+        self, samples: int = 500, keys=None, x_axis: str = "_step", pandas: bool = True, stream: str = "default"
+    ):
+        """Up to ``samples`` rows, evenly spaced over the run (first and last
+        included); a pandas DataFrame when pandas is installed and ``pandas``.
+        With ``keys``, only rows that have all of them (as wandb)."""
+        rows = list(self._view.scan_history(keys))
+        if keys:
+            wanted = list(keys)
+            rows = [r for r in rows if all(k in r for k in wanted)]
+        rows = _sample(rows, samples)
+        if pandas:
+            try:
+                import pandas as pd
+            except ImportError:
+                return rows
+            return pd.DataFrame.from_records(rows)
+        return rows
+
+    def files(self) -> list[File]:
+        view = self._view
+        out = []
+        saved = view.saved_files
+        for rel, rec in sorted(saved.items()):
+            out.append(File(rel, rec.get("size"), view._source.join(rel), rec.get("sha256")))
+        for files in view.files.values():
+            for sf in files:
+                out.append(File(sf.name, sf.size or None, sf.path))
+        return out
+
+    def file(self, name: str) -> File:
+        for f in self.files():
+            if f.name == name:
+                return f
+        raise RunNotFound(f"run {self.project}/{self.id} has no file {name!r}")
+
+    def __repr__(self) -> str:
+        return f"<Run {self.project}/{self.id} ({self.state})>"
+
+
+def _sample(rows: list, samples: int) -> list:
+    if samples is None or samples <= 0 or len(rows) <= samples:
+        return rows
+    if samples == 1:
+        return rows[-1:]
+    last = len(rows) - 1
+    picks = sorted({round(i * last / (samples - 1)) for i in range(samples)})
+    return [rows[i] for i in picks]
+
+
+class Api:
+    """Runs under a root: a local directory or an fsspec URL (default
+    ``$RUNSHIP_DIR``, else ``./runship``). Run paths are ``project/id``
+    (``entity/project/id`` is accepted; the entity is ignored)."""
+
+    def __init__(self, root_or_url=None, overrides=None, timeout=None, storage_options: dict | None = None, **_):
+        root = root_or_url or os.environ.get("RUNSHIP_DIR") or os.environ.get("WANDB_DIR") or "runship"
+        self.root = os.fspath(root)
+        self._storage_options = storage_options
+
+    def _join(self, *parts: str) -> str:
+        if "://" in self.root:
+            return "/".join([self.root.rstrip("/"), *parts])
+        return os.path.join(self.root, *parts)
+
+    def _list(self, location: str) -> list[str]:
+        try:
+            src = open_source(location, self._storage_options)
+        except RunNotFound:
+            return []
+        if hasattr(src, "fs"):
+            return [n for n in src.names() if src.fs.isdir(f"{src._path}/{n}")]
+        return [n for n in src.names() if os.path.isdir(os.path.join(src.location, n))]
+
+    def projects(self) -> list[str]:
+        return [p for p in self._list(self.root) if not p.startswith(".")]
+
+    def run(self, path: str) -> Run:
+        parts = [p for p in str(path).split("/") if p]
+        if len(parts) < 2:
+            raise ValueError(f"Api.run() takes 'project/id', got {path!r}")
+        project, run_id = parts[-2], parts[-1]
+        return Run(open_run(self._join(project, run_id), storage_options=self._storage_options))
+
+    def runs(
+        self, path: str | None = None, filters: dict | None = None, order: str = "-created_at", per_page: int = 50, **_
+    ):
+        """The runs of a project (every project when ``path`` is None), with
+        wandb-style ``filters``: ``{"config.lr": 0.1, "state": "finished",
+        "tags": {"$in": ["x"]}, "summary.acc": {"$gt": 0.9}}``; also ``$and``,
+        ``$or``, ``$ne``, ``$nin``, ``$gte``, ``$lt``, ``$lte``, ``$regex``,
+        ``$exists``."""
+        projects = [str(path).split("/")[-1]] if path else self.projects()
+        runs = []
+        for project in projects:
+            for run_id in self._list(self._join(project)):
+                try:
+                    view = open_run(self._join(project, run_id), storage_options=self._storage_options)
+                except RunNotFound:
+                    continue
+                if not any(view.files.values()):
+                    continue
+                run = Run(view)
+                if filters is None or _matches(run, filters):
+                    runs.append(run)
+        key = order.lstrip("+-")
+        reverse = order.startswith("-")
+        runs.sort(key=lambda r: _sort_key(_field(r, key)), reverse=reverse)
+        return runs
+
+    def artifact(self, name: str, type: str | None = None):
+        from runship.writer.files import Artifact
+
+        return Artifact(str(name).rsplit("/", 1)[-1].split(":", 1)[0], type or "unspecified")
+
+
+def _sort_key(value):
+    return (value is None, value if isinstance(value, (int, float, str)) else str(value))
+
+
+_MISSING = object()
+
+
+def _field(run: Run, key: str):
+    if key in ("created_at", "createdAt"):
+        return run.created_at
+    head, _, rest = key.partition(".")
+    if head in ("config", "summary", "summary_metrics"):
+        value = run.config if head == "config" else run.summary
+        for part in rest.split(".") if rest else []:
+            if not isinstance(value, dict) or part not in value:
+                return _MISSING
+            value = value[part]
+        return value
+    if head in ("state", "name", "tags", "group", "job_type", "notes", "id", "display_name", "displayName"):
+        return {"display_name": run.name, "displayName": run.name}.get(head, getattr(run, head, None))
+    return _MISSING
+
+
+def _matches(run: Run, filters: dict) -> bool:
+    for key, cond in filters.items():
+        if key == "$and":
+            if not all(_matches(run, f) for f in cond):
+                return False
+        elif key == "$or":
+            if not any(_matches(run, f) for f in cond):
+                return False
+        elif not _test(_field(run, key), cond):
+            return False
+    return True
+
+
+def _test(value, cond) -> bool:
+    if not isinstance(cond, dict):
+        if isinstance(value, list) and not isinstance(cond, list):
+            return cond in value  # tags: "x" matches a run tagged x
+        return value is not _MISSING and value == cond
+    for op, arg in cond.items():
+        present = value is not _MISSING
+        if op == "$exists":
+            ok = present == bool(arg)
+        elif not present:
+            ok = op in ("$ne", "$nin")
+        elif op == "$eq":
+            ok = value == arg
+        elif op == "$ne":
+            ok = value != arg
+        elif op == "$in":
+            ok = any(v in arg for v in value) if isinstance(value, list) else value in arg
+        elif op == "$nin":
+            ok = not (any(v in arg for v in value) if isinstance(value, list) else value in arg)
+        elif op in ("$gt", "$gte", "$lt", "$lte"):
+            try:
+                ok = {"$gt": value > arg, "$gte": value >= arg, "$lt": value < arg, "$lte": value <= arg}[op]
+            except TypeError:
+                ok = False
+        elif op == "$regex":
+            ok = isinstance(value, str) and re.search(arg, value) is not None
+        else:
+            raise ValueError(f"Api.runs(): filter operator {op!r} is not supported")
+        if not ok:
+            return False
+    return True

@@ -1,0 +1,321 @@
+"""Files under a run's ``files/``: save(), save_code, log_code, artifacts.
+
+Everything here copies (never symlinks: the run directory must stay a
+snapshot when the source changes or vanishes), writes to a temporary name
+and renames, and runs on the writer thread, so a multi-gigabyte checkpoint
+never blocks training. Each copy is recorded in the run stream as a ``file``
+record with its size and SHA-256.
+
+glob, hashlib, subprocess and tempfile are imported where used: this module
+is imported by ``import runship``, which must stay light.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from runship.errors import UsageError
+from runship.schema import format as fmt
+from runship.schema.values import to_plain
+
+if TYPE_CHECKING:
+    from runship.writer.run import Run
+
+POLICIES = ("live", "now", "end")
+LIVE_CHECK_SECONDS = 2.0
+_CODE_SUFFIXES = (".py",)
+_CODE_NAMES = ("Dockerfile", "requirements.txt", "environment.yml", "pyproject.toml")
+_SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", "wandb"}
+
+
+def copy_file(src: str, dst: str) -> tuple[int, str]:
+    """Copy ``src`` to ``dst`` through a temporary name; return (size, sha256)."""
+    import hashlib
+
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    tmp = f"{dst}.tmp{os.getpid()}"
+    h = hashlib.sha256()
+    size = 0
+    with open(src, "rb") as fin, open(tmp, "wb") as fout:
+        while chunk := fin.read(1 << 20):
+            h.update(chunk)
+            fout.write(chunk)
+            size += len(chunk)
+    os.replace(tmp, dst)
+    return size, h.hexdigest()
+
+
+class Saver:
+    """The run's save() registrations and the copies they make."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.specs: list[dict] = []
+        self._copied: dict[str, tuple[int, int]] = {}  # source -> (mtime_ns, size) copied
+        self._last_check = 0.0
+
+    def save(self, glob_str, base_path=None, policy: str = "live") -> list[str]:
+        if policy not in POLICIES:
+            raise ValueError(f"save(): policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+        glob_str = os.fspath(glob_str)
+        if "://" in glob_str:
+            self.run.notice(f"save({glob_str!r}): remote paths are not saved by runship")
+            return []
+        if base_path is None:
+            if os.path.isabs(glob_str):
+                base = os.path.dirname(os.path.dirname(glob_str))
+                self.run.notice("save() of an absolute path without base_path keeps one directory level")
+            else:
+                base = "."
+        else:
+            base = os.fspath(base_path)
+        base = os.path.abspath(base)
+        pattern = os.path.abspath(glob_str)
+        rel = os.path.relpath(pattern, base)
+        if rel == "." or rel == "":
+            raise ValueError("save(): the glob cannot be the same as the base path")
+        if rel.startswith(".."):
+            raise ValueError(f"save(): the glob {glob_str!r} may not walk above the base path {base}")
+        if rel.startswith("*"):
+            raise ValueError("save(): the glob may not start with '*' relative to the base path")
+        import glob as _glob
+
+        spec = {"pattern": pattern, "base": base, "policy": policy}
+        self.specs.append(spec)
+        targets = [self._target(m, base) for m in sorted(_glob.glob(pattern))]
+        if policy in ("now", "live"):
+            self.run._writer.submit_background(lambda: self._copy_spec(spec, force=True))
+        return targets
+
+    def _target(self, source: str, base: str) -> str:
+        return os.path.join(self.run.dir, os.path.relpath(source, base))
+
+    def _copy_spec(self, spec: dict, force: bool = False) -> None:
+        import glob as _glob
+
+        for source in sorted(_glob.glob(spec["pattern"])):
+            if not os.path.isfile(source):
+                continue
+            try:
+                st = os.stat(source)
+            except FileNotFoundError:
+                continue
+            stamp = (st.st_mtime_ns, st.st_size)
+            if not force and self._copied.get(source) == stamp:
+                continue
+            self._copy(source, self._target(source, spec["base"]), spec["policy"])
+            self._copied[source] = stamp
+
+    def _copy(self, source: str, dest: str, policy: str) -> None:
+        size, digest = copy_file(source, dest)
+        self.run._file_record(dest, size, digest, policy=policy, source=source)
+
+    def tick(self, final: bool) -> None:
+        """Called by the writer thread: re-copy live files that changed, and at
+        the end copy live and end files."""
+        if not self.specs:
+            return
+        import time
+
+        now = time.monotonic()
+        if not final and now - self._last_check < LIVE_CHECK_SECONDS:
+            return
+        self._last_check = now
+        for spec in list(self.specs):
+            if spec["policy"] == "live" or (final and spec["policy"] == "end"):
+                self._copy_spec(spec)
+
+
+def save_code(run: Run) -> None:
+    """The entry script (or notebook) and the git state, under files/code/."""
+    main = __import__("sys").modules.get("__main__")
+    program = os.environ.get("JPY_SESSION_NAME") or getattr(main, "__file__", None)
+    if not program or not os.path.isfile(program):
+        run.notice("save_code=True but there is no entry script file to save")
+        return
+
+    def job() -> None:
+        import hashlib
+        import tempfile
+
+        dest = os.path.join(run.dir, "code", os.path.basename(program))
+        size, digest = copy_file(program, dest)
+        run._file_record(dest, size, digest, policy="now", source=program)
+        git = git_state(os.path.dirname(os.path.abspath(program)))
+        if git is not None:
+            diff = git.pop("diff", "")
+            if diff:
+                patch = os.path.join(run.dir, "code", "diff.patch")
+                with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(patch), delete=False) as f:
+                    f.write(diff)
+                os.replace(f.name, patch)
+                run._file_record(patch, len(diff.encode()), hashlib.sha256(diff.encode()).hexdigest(), policy="now")
+        run._run_stream.write(fmt.CODE, {"program": os.path.relpath(dest, run.run_dir), "git": git})
+
+    run._writer.submit_background(job)
+
+
+def git_state(cwd: str) -> dict | None:
+    """commit, branch, remote (without credentials), dirty, diff; None outside git."""
+    import subprocess
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None
+    remote = git("config", "--get", "remote.origin.url")
+    if remote and "@" in remote and "://" in remote:  # https://user:token@host/...
+        scheme, rest = remote.split("://", 1)
+        remote = f"{scheme}://{rest.split('@', 1)[1]}"
+    diff = git("diff", "HEAD") or ""
+    return {
+        "commit": commit,
+        "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+        "remote": remote,
+        "dirty": bool(diff),
+        "diff": diff,
+    }
+
+
+def default_code_filter(path: str, root: str) -> bool:
+    name = os.path.basename(path)
+    return name.endswith(_CODE_SUFFIXES) or name in _CODE_NAMES
+
+
+def log_code(
+    run: Run,
+    root: str = ".",
+    name: str | None = None,
+    include_fn: Callable | None = None,
+    exclude_fn: Callable | None = None,
+) -> None:
+    root = os.path.abspath(root)
+    include = include_fn or default_code_filter
+    run_root = os.path.abspath(run.root)
+    files = []
+    for d, dirs, names in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in _SKIP_DIRS and os.path.abspath(os.path.join(d, x)) != run_root]
+        for n in names:
+            path = os.path.join(d, n)
+            if include(path, root) and not (exclude_fn and exclude_fn(path, root)):
+                files.append(path)
+    target = os.path.join(run.dir, "code", name) if name else os.path.join(run.dir, "code")
+
+    def job() -> None:
+        for path in files:
+            dest = os.path.join(target, os.path.relpath(path, root))
+            size, digest = copy_file(path, dest)
+            run._file_record(dest, size, digest, policy="now", source=path)
+
+    run._writer.submit_background(job)
+
+
+class Artifact:
+    """Files grouped under a name, copied into ``files/artifacts/<name>/v<N>/``
+    by ``log_artifact``. Downloading artifacts needs a server: offline,
+    ``download()`` says so."""
+
+    def __init__(self, name: str, type: str = "unspecified", description: str | None = None, metadata=None, **_):
+        fmt.validate_name(name, "artifact name")
+        self.name = name
+        self.type = type
+        self.description = description
+        self.metadata = dict(metadata or {})
+        self.aliases: list[str] = []
+        self.version: str | None = None
+        self._entries: dict[str, str] = {}
+        self._references: list[dict] = []
+        self._tmp: str | None = None
+
+    def add_file(self, local_path, name: str | None = None, **_) -> None:
+        path = os.fspath(local_path)
+        if not os.path.isfile(path):
+            raise ValueError(f"Artifact.add_file: no file at {path!r}")
+        self._entries[name or os.path.basename(path)] = os.path.abspath(path)
+
+    def add_dir(self, local_path, name: str | None = None, **_) -> None:
+        root = os.fspath(local_path)
+        if not os.path.isdir(root):
+            raise ValueError(f"Artifact.add_dir: no directory at {root!r}")
+        for d, _dirs, names in os.walk(root):
+            for n in names:
+                path = os.path.join(d, n)
+                rel = os.path.relpath(path, root)
+                self._entries[os.path.join(name, rel) if name else rel] = os.path.abspath(path)
+
+    def new_file(self, name: str, mode: str = "w", encoding: str | None = None):
+        import tempfile
+
+        if self._tmp is None:
+            self._tmp = tempfile.mkdtemp(prefix="runship-artifact-")
+        path = os.path.join(self._tmp, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._entries[name] = path
+        return open(path, mode, encoding=encoding)
+
+    def add_reference(self, uri: str, name: str | None = None, **_) -> None:
+        self._references.append({"uri": str(uri), "name": name})
+
+    def download(self, *args, **kwargs):
+        raise UsageError(
+            f"artifact {self.name!r} cannot be downloaded: runship runs offline and has no artifact store; "
+            "copy the files to the node and read them from disk"
+        )
+
+    def wait(self, *args, **kwargs) -> Artifact:
+        return self
+
+    def save(self, *args, **kwargs) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<runship.Artifact {self.name}:{self.version or 'unlogged'} ({len(self._entries)} files)>"
+
+
+def log_artifact(run: Run, artifact_or_path, name=None, type=None, aliases=None, tags=None) -> Artifact:
+    if isinstance(artifact_or_path, Artifact):
+        art = artifact_or_path
+    else:
+        path = os.fspath(artifact_or_path)
+        art = Artifact(name or f"run-{run.id}-{os.path.basename(path.rstrip('/'))}", type or "unspecified")
+        (art.add_dir if os.path.isdir(path) else art.add_file)(path)
+    versions = run._artifact_versions
+    n = versions.get(art.name, 0)
+    versions[art.name] = n + 1
+    art.version = f"v{n}"
+    art.aliases = list(aliases or [])
+    target = os.path.join(run.dir, "artifacts", art.name, art.version)
+    entries = dict(art._entries)
+
+    def job() -> None:
+        files = []
+        for entry, source in sorted(entries.items()):
+            dest = os.path.join(target, entry)
+            size, digest = copy_file(source, dest)
+            run._file_record(dest, size, digest, policy="artifact", source=source)
+            files.append(os.path.relpath(dest, run.run_dir))
+        run._run_stream.write(
+            fmt.ARTIFACT,
+            {
+                "name": art.name,
+                "type": art.type,
+                "version": art.version,
+                "aliases": art.aliases,
+                "tags": list(tags or []),
+                "description": art.description,
+                "metadata": to_plain(art.metadata),
+                "files": files,
+                "references": art._references,
+            },
+        )
+
+    run._writer.submit_background(job)
+    return art
