@@ -164,6 +164,24 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
         click.echo(f"\n{title}:" + ("" if mapping else " (empty)"))
         for k in sorted(mapping):
             click.echo(f"  {k}: {_value(mapping[k])}")
+    if view.metrics.specs:
+        click.echo("\nmetrics:")
+        for spec in view.metrics.specs:
+            parts = [
+                f"summary={','.join(spec.summary)}" if spec.summary else "",
+                f"step_metric={spec.step_metric}" if spec.step_metric else "",
+                f"goal={spec.goal}" if spec.goal else "",
+                "hidden" if spec.hidden else "",
+            ]
+            click.echo(f"  {spec.name}: " + " ".join(p for p in parts if p))
+    if view.alerts:
+        click.echo("\nalerts:")
+        for a in view.alerts:
+            click.echo(f"  {_fmt_time(a.get('t'))} [{a.get('level')}] {a.get('title')}: {a.get('text')}")
+    if view.saved_files:
+        click.echo("\nfiles:")
+        for rel, rec in sorted(view.saved_files.items()):
+            click.echo(f"  {rel}  {rec.get('size')} bytes  ({rec.get('policy')})")
     click.echo("\nsessions:")
     body = []
     for s in view.all_sessions:

@@ -316,6 +316,31 @@ class RunView:
             raise ImportError("history_df() needs pandas: pip install pandas") from None
         return pd.DataFrame.from_records(self.history(keys))
 
+    # ---- media and files -------------------------------------------------------------
+    def location_of(self, ref) -> str:
+        """Full path (or URL) of a typed reference's file or of a run-relative path."""
+        rel = ref.get("path") if isinstance(ref, dict) else str(ref)
+        if not rel or rel.startswith("/") or ".." in rel.split("/"):
+            raise ValueError(f"not a path inside the run: {rel!r}")
+        return self._source.join(rel)
+
+    def load(self, ref: dict):
+        """Resolve a typed reference from a history row: a table's
+        ``{"columns", "data"}``, the bytes of an image/audio/video file, or the
+        histogram itself."""
+        kind = ref.get("_type") if isinstance(ref, dict) else None
+        if kind == "histogram":
+            return ref
+        if kind not in ("table-file", "image-file", "audio-file", "video-file"):
+            raise ValueError(f"not a media reference: {ref!r}")
+        self.location_of(ref)  # validates the path
+        data = self._source.read(ref["path"])
+        if kind == "table-file":
+            import json
+
+            return json.loads(data)
+        return data
+
     def records(self, stream: str = fmt.RUN_STREAM) -> Iterator[dict]:
         """Every committed record of a stream, all sessions, in order."""
         for s in self._sessions(stream):

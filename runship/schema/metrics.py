@@ -95,10 +95,19 @@ class Metrics:
             return self._cache[key]
         except KeyError:
             pass
-        exact = [s for s in self.specs if s.name == key]
-        globs = [s for s in self.specs if s.name.endswith("*") and s.matches(key)]
+        # globs (shorter first, keys starting with "_" never match one), then
+        # the exact definition: each one's fields override where they are set
+        globs = [s for s in self.specs if s.name.endswith("*") and not key.startswith("_") and s.matches(key)]
         globs.sort(key=lambda s: len(s.name))
-        found = exact[-1] if exact else (globs[-1] if globs else None)
+        chain = globs + [s for s in self.specs if s.name == key]
+        found = None
+        if chain:
+            found = MetricSpec(key)
+            for spec in chain:
+                for field in ("step_metric", "step_sync", "hidden", "summary", "goal"):
+                    value = getattr(spec, field)
+                    if value is not None:
+                        setattr(found, field, value)
         self._cache[key] = found
         return found
 

@@ -564,13 +564,18 @@ class Run:
 
     # ---- flush and finish -------------------------------------------------------
     def flush(self) -> None:
-        """Return once everything logged before this call is written and fsynced.
+        """Return once everything logged (and saved) before this call is
+        written and fsynced.
 
         A row still pending (``commit=False`` or an explicit step) is not
         written until it is committed.
         """
         if self._writer is not None and not self._inactive:
-            self._writer.flush(fsync=True)
+            try:
+                self._writer.run_background()  # saves queued so far, in this thread
+                self._writer.flush(fsync=True)
+            except Exception as e:  # never into training
+                self._notice(f"flush failed: {type(e).__name__}: {e}")
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Commit the pending row, write the finish record, fsync and close."""

@@ -395,15 +395,23 @@ class Writer:
             for kind, fields in records or ():
                 run._q.append(_packb({"k": kind, "n": next(run._seq), "t": now, **fields}))
 
-    def _background(self, final: bool = False) -> None:
+    def run_background(self) -> None:
+        """Run the background jobs queued so far in the calling thread."""
+        if self._background_jobs:
+            self._background(final=False, ticks=False)
+
+    def _background(self, final: bool = False, ticks: bool = True) -> None:
         q = self._background_jobs
-        for _ in range(len(q)):
-            job = q.popleft()
+        while True:
+            try:
+                job = q.popleft()  # the writer thread and flush() may both be here
+            except IndexError:
+                break
             try:
                 job()
             except Exception as e:
                 self.report(f"a file could not be saved: {type(e).__name__}: {e}")
-        for tick in self.ticks:
+        for tick in self.ticks if ticks else ():
             try:
                 tick(final)
             except Exception as e:

@@ -1,0 +1,333 @@
+"""wandb-style training scripts, run unchanged but for `import runship as wandb`,
+each in its own process, each checked through the reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import zlib
+
+import pytest
+from click.testing import CliRunner
+
+import runship
+from runship.cli import cli
+from tests.plain import records, stream_files
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "scripts")
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def _env(work):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
+    env.update(PYTHONPATH=REPO, RUNSHIP_DIR=str(work / "runs"), PYTHONUNBUFFERED="1")
+    return env
+
+
+def run_script(work, name, *args, check=True):
+    shutil.copy(os.path.join(SCRIPTS, name), work / name)
+    out = subprocess.run(
+        [sys.executable, name, *args], cwd=work, env=_env(work), capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def runs_of(work, project):
+    api = runship.Api(str(work / "runs"))
+    return sorted(api.runs(project), key=lambda r: r.created_at)
+
+
+def only_run(work, project):
+    (run,) = runs_of(work, project)
+    return run
+
+
+def rows(run, keys=None):
+    return [{k: v for k, v in r.items() if k not in ("_timestamp", "_runtime")} for r in run.scan_history(keys)]
+
+
+@pytest.fixture
+def work(tmp_path):
+    return tmp_path
+
+
+def test_quickstart(work):
+    run_script(work, "quickstart.py")
+    run = only_run(work, "my-awesome-project")
+    offset = random.Random(0).random() / 5
+    expected = [
+        {
+            "_step": i,
+            "acc": 1 - 2**-epoch - random.Random(epoch).random() / epoch - offset,
+            "loss": 2**-epoch + random.Random(-epoch).random() / epoch + offset,
+        }
+        for i, epoch in enumerate(range(2, 10))
+    ]
+    assert rows(run) == expected
+    assert run.config == {"learning_rate": 0.02, "architecture": "CNN", "epochs": 10}
+    assert run.summary == {"acc": expected[-1]["acc"], "loss": expected[-1]["loss"]}
+    assert run.state == "finished"
+
+
+def test_argparse_config(work):
+    run_script(work, "argparse_config.py")
+    run = only_run(work, "argparse")
+    assert run.config == {"lr": 0.05, "batch_size": 32, "optimizer": "adam", "dataset": "cifar10", "epochs": 3}
+    assert rows(run) == [{"_step": e, "epoch": e, "lr": 0.05 * 0.5**e} for e in range(3)]
+    assert run.state == "finished"  # finished by atexit
+
+
+def test_commit_false_accumulation(work):
+    run_script(work, "commit_false.py")
+    got = rows(only_run(work, "accumulate"))
+    expected = []
+    for s in range(5):
+        row = {"_step": s, "train/loss": 1.0 / (s + 1), "train/acc": s / 10}
+        if s % 2 == 0:
+            row["val/loss"] = 2.0 / (s + 1)
+        expected.append(row)
+    assert got == expected
+
+
+def test_explicit_global_step(work):
+    out = run_script(work, "global_step.py")
+    got = rows(only_run(work, "global-step"))
+    expected = []
+    for gs in range(1, 13):
+        row = {"_step": gs, "train/loss": 1 / gs, "epoch": (gs - 1) // 4}
+        if gs % 4 == 0:
+            row["val/loss"] = 1 / (gs // 4)
+        expected.append(row)
+    assert got == expected
+    assert "log() to step 7 is lower than the current step 12" in out.stderr
+
+
+def test_define_metric_step_metric_and_summaries(work):
+    run_script(work, "define_metric.py")
+    run = only_run(work, "metrics")
+    got = rows(run)
+    assert len(got) == 12
+    val_rows = [r for r in got if "val/loss" in r]
+    assert [(r["epoch"], r["val/loss"], r["val/acc"]) for r in val_rows] == [
+        (0, 0.9, 0.5),
+        (1, 0.5, 0.8),
+        (2, 0.7, 0.6),
+        (3, 0.4, 0.7),
+    ]
+    assert run.summary["val/loss"] == {"min": 0.4}
+    assert run.summary["val/acc"] == {"max": 0.8, "mean": pytest.approx(0.65)}
+    assert "train/loss" not in run.summary and run.summary["epoch"] == 3
+    metric_names = [r["name"] for r in records(run._view.location, "metric")]
+    assert metric_names == ["epoch", "val/*", "val/loss", "val/acc", "train/loss"]
+
+
+def _png_pixels(data: bytes):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        tag, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if tag == b"IHDR":
+            header = body
+        elif tag == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:8], "big")
+    raw = zlib.decompress(idat)
+    stride = len(raw) // height
+    return width, height, [raw[r * stride + 1 : (r + 1) * stride] for r in range(height)]
+
+
+def test_media_image_histogram_table(work):
+    import numpy as np
+
+    run_script(work, "media.py")
+    run = only_run(work, "media")
+    view = run._view
+    r0, r1, r2 = run.scan_history()
+    img = r0["examples"]
+    assert img["_type"] == "image-file" and img["caption"] == "noise" and (img["width"], img["height"]) == (24, 16)
+    assert img["path"].startswith("files/media/images/examples_0_") and img["path"].endswith(".png")
+    width, height, pixel_rows = _png_pixels(view.load(img))
+    rng = np.random.default_rng(0)
+    expected = (rng.random((16, 24, 3)) * 255).astype(np.uint8)
+    assert (width, height) == (24, 16) and b"".join(pixel_rows) == expected.tobytes()
+    gray = r0["gray"]
+    assert (gray["width"], gray["height"]) == (8, 8) and _png_pixels(view.load(gray))[0] == 8
+    hist = r1["weights"]
+    assert hist["_type"] == "histogram" and len(hist["values"]) == 20 and len(hist["bins"]) == 21
+    assert sum(hist["values"]) == 1000
+    auto = r1["grads"]  # an array of 100 elements: a 32-bin histogram, as wandb
+    assert auto["_type"] == "histogram" and len(auto["values"]) == 32 and sum(auto["values"]) == 100
+    table = r2["predictions"]
+    assert table["_type"] == "table-file" and (table["ncols"], table["nrows"]) == (3, 3)
+    assert view.load(table) == {"columns": ["id", "prediction", "truth"], "data": [[0, 0, 1], [1, 1, 1], [2, 0, 1]]}
+    assert r2["small"] == [0, 1, 2, 3]
+    files = {f.name: f for f in run.files()}
+    assert img["path"] in files and table["path"] in files and files[table["path"]].size == table["size"]
+    shown = CliRunner().invoke(cli, ["show", view.location]).output
+    assert img["path"] in shown and table["path"] in shown
+    jsonl = CliRunner().invoke(cli, ["history", view.location, "--format", "jsonl"]).output
+    assert json.loads(jsonl.splitlines()[2])["predictions"]["_type"] == "table-file"
+
+
+def test_run_attribute_access(work):
+    out = run_script(work, "run_access.py")
+    run = only_run(work, "access")
+    assert f"RUN {run.id} named-run access exp1 train baseline" in out.stdout and "STEP 1" in out.stdout
+    assert (run.name, run.tags, run.notes, run.group, run.job_type) == (
+        "named-run",
+        ["baseline"],
+        "first try",
+        "exp1",
+        "train",
+    )
+    assert run.summary == {"x": 1, "final": 42, "also": "yes"} and run.config == {"seed": 7}
+    with open(os.path.join(run._view.location, "files", "notes.txt")) as f:
+        assert f.read() == "written into run.dir"
+
+
+def test_loop_of_runs_with_context_manager(work):
+    run_script(work, "loop_of_runs.py")
+    runs = runs_of(work, "loop")
+    assert [r.name for r in runs] == ["lr-0.1", "lr-0.01", "lr-0.001"]
+    for r in runs:
+        lr = r.config["lr"]
+        assert rows(r) == [{"_step": s, "loss": lr * (3 - s)} for s in range(3)]
+        assert r.state == "finished"
+
+
+def test_reinit(work):
+    run_script(work, "reinit.py")
+    runs = {r.name: r for r in runs_of(work, "reinit")}
+    assert set(runs) == {"first", "second", "side"}
+    assert rows(runs["first"]) == [{"_step": 0, "a": 1}] and rows(runs["second"]) == [{"_step": 0, "a": 2}]
+    assert rows(runs["side"]) == [{"_step": 0, "b": 3}]
+    assert all(r.state == "finished" for r in runs.values())
+
+
+def test_resume_after_sigkill(work):
+    shutil.copy(os.path.join(SCRIPTS, "resume_after_kill.py"), work / "resume_after_kill.py")
+    proc = subprocess.Popen(
+        [sys.executable, "resume_after_kill.py", "100000"], cwd=work, env=_env(work), stdout=subprocess.PIPE, text=True
+    )
+    flushed = [int(proc.stdout.readline().split()[1]) for _ in range(20)]
+    proc.send_signal(signal.SIGKILL)
+    rest, _ = proc.communicate()
+    flushed += [int(line.split()[1]) for line in rest.splitlines() if line.startswith("FLUSHED")]
+    target = max(flushed) + 30
+    run_script(work, "resume_after_kill.py", str(target))
+    run = only_run(work, "resume")
+    got = rows(run)
+    assert got == [{"_step": s, "loss": 1 / (s + 1), "step_copy": s} for s in range(target)]
+    assert run.state == "finished" and run.config == {"lr": 0.1}
+    assert len(run._view.sessions) == 2 and run._view.sessions[1].start["resumed"] is True
+
+
+def test_save_policies(work):
+    out = run_script(work, "save.py")
+    run = only_run(work, "save")
+    files_dir = os.path.join(run._view.location, "files")
+    assert f"TARGETS ['{os.path.join(files_dir, 'ckpt', 'model.pt')}']" in out.stdout
+    with open(os.path.join(files_dir, "ckpt", "model.pt"), "rb") as f:
+        assert f.read() == b"weights-v1"  # the source was deleted: the copy stays
+    with open(os.path.join(files_dir, "live.log")) as f:
+        assert f.read() == "line 1\nline 2\n"  # re-copied when it changed / at finish
+    with open(os.path.join(files_dir, "final.txt")) as f:
+        assert f.read() == "the end"
+    assert not os.path.islink(os.path.join(files_dir, "live.log"))
+    import hashlib
+
+    saved = {f.name: f for f in run.files()}
+    for rel in ("files/ckpt/model.pt", "files/live.log", "files/final.txt"):
+        with open(os.path.join(run._view.location, rel), "rb") as f:
+            assert saved[rel].sha256 == hashlib.sha256(f.read()).hexdigest()
+    policies = {r["path"]: r["policy"] for r in records(run._view.location, "file")}
+    assert policies == {"files/ckpt/model.pt": "now", "files/live.log": "live", "files/final.txt": "end"}
+
+
+def test_disabled_mode(work):
+    out = run_script(work, "disabled.py")
+    assert "DISABLED True 1" in out.stdout
+    assert not (work / "runs").exists()
+
+
+def test_alert_artifacts_and_no_server_calls(work):
+    out = run_script(work, "extras.py")
+    assert "DOWNLOAD UsageError" in out.stdout
+    run = only_run(work, "extras")
+    view = run._view
+    assert run.state == "finished"
+    (alert,) = view.alerts
+    assert (alert["title"], alert["level"]) == ("Low accuracy", "WARN")
+    art_dir = os.path.join(view.location, "files", "artifacts", "model", "v0")
+    assert sorted(os.listdir(art_dir)) == ["info.txt", "weights.bin"]
+    with open(os.path.join(art_dir, "weights.bin"), "rb") as a, open(work / "weights.bin", "rb") as b:
+        assert a.read() == b.read()
+    (art,) = records(view.location, "artifact")
+    assert art["aliases"] == ["best"] and art["metadata"] == {"epochs": 3}
+    assert os.path.isfile(os.path.join(view.location, "files", "code", "extras.py"))  # log_code
+    assert records(view.location, "preempting")
+    shown = CliRunner().invoke(cli, ["show", view.location]).output
+    assert "[WARN] Low accuracy: acc 0.1 < 0.5" in shown
+    assert "watch() has no effect" in out.stderr
+
+
+def test_third_party_code_importing_wandb(work):
+    out = run_script(work, "third_party.py")
+    assert f"VERSION 0.31.0+runship.{runship.__version__} 123" in out.stdout
+    run = only_run(work, "third-party")
+    got = rows(run)
+    assert got[:3] == [{"_step": i, "train/loss": 1 / (i + 1), "train/global_step": i + 1} for i in range(3)]
+    assert got[3] == {"_step": 3, "eval/loss": 0.5, "train/global_step": 3}  # step_sync
+    assert run.config == {"model/num_parameters": 1000} and run.summary["total_flos"] == 123
+
+
+def test_save_code_records_git_state(work):
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    script = work / "train.py"
+    script.write_text("import runship as wandb\nrun = wandb.init(project='code', save_code=True)\nrun.finish()\n")
+    env = {
+        **_env(work),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    subprocess.run(["git", "add", "train.py"], cwd=work, check=True)
+    subprocess.run(["git", "commit", "-qm", "x"], cwd=work, check=True, env=env)
+    subprocess.run(
+        ["git", "remote", "add", "origin", "https://user:secret@example.invalid/repo.git"], cwd=work, check=True
+    )
+    script.write_text(script.read_text() + "# uncommitted change\n")
+    out = subprocess.run([sys.executable, "train.py"], cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    run = only_run(work, "code")
+    code_dir = os.path.join(run._view.location, "files", "code")
+    with open(os.path.join(code_dir, "train.py")) as f:
+        assert f.read() == script.read_text()
+    with open(os.path.join(code_dir, "diff.patch")) as f:
+        assert "+# uncommitted change" in f.read()
+    (code,) = records(run._view.location, "code")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout.strip()
+    assert code["git"]["commit"] == head and code["git"]["dirty"] is True
+    assert code["git"]["remote"] == "https://example.invalid/repo.git"  # no credentials
+    assert all("secret" not in open(p, "rb").read().decode("latin-1") for p in stream_files(run._view.location))
+
+
+def test_config_defaults_yaml(work):
+    (work / "config-defaults.yaml").write_text(
+        "wandb_version: 1\nlr:\n  desc: null\n  value: 0.3\nlayers:\n  value: 4\n"
+    )
+    (work / "train.py").write_text("import runship as wandb\nwandb.init(project='defaults', config={'lr': 0.5})\n")
+    out = subprocess.run([sys.executable, "train.py"], cwd=work, env=_env(work), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert only_run(work, "defaults").config == {"lr": 0.5, "layers": 4}
