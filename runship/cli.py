@@ -35,6 +35,8 @@ def library_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            raise
         except (Error, OSError, ValueError) as e:
             raise click.ClickException(str(e)) from None
 
@@ -50,8 +52,16 @@ def library_errors(fn):
     show_default="$RUNSHIP_DIR or ./runship",
     help="Run root that RUN arguments (project/id or id) are looked up in.",
 )
+@click.option(
+    "--storage-option",
+    "-o",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec storage option for URLs, e.g. endpoint_url=http://minio:9000 (repeatable).",
+)
 @click.pass_context
-def cli(ctx: click.Context, root: str) -> None:
+def cli(ctx: click.Context, root: str, storage_options: tuple[str, ...]) -> None:
     """Inspect runship runs: local run directories or URLs.
 
     \b
@@ -60,7 +70,9 @@ def cli(ctx: click.Context, root: str) -> None:
         runship show mnist/3k9x2m1a
         runship history mnist/3k9x2m1a --keys loss,acc --format csv
     """
-    ctx.obj = {"root": root}
+    from runship.uploader.config import parse_storage_options
+
+    ctx.obj = {"root": root, "so": parse_storage_options(storage_options)}
 
 
 def _fmt_time(t: float | None) -> str:
@@ -100,7 +112,8 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
         runship ls /scratch/$USER/runship --project mnist
     """
     root = root or ctx.obj["root"]
-    rows = [summarize(d) for d in run_dirs(root, project)]
+    so = ctx.obj["so"]
+    rows = [summarize(d, storage_options=so) for d in run_dirs(root, project, storage_options=so)]
     if as_json:
         for r in rows:
             click.echo(json.dumps(json_safe(r)))
@@ -134,7 +147,7 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
         runship show mnist/3k9x2m1a
         runship show ./runship/mnist/3k9x2m1a --json
     """
-    view = open_run(resolve_run(run, ctx.obj["root"]))
+    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
     view.verify()
     if as_json:
         click.echo(json.dumps(json_safe(view.to_dict(), strict_json=True), indent=1))
@@ -218,7 +231,7 @@ def history_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> Non
     Example:
         runship history mnist/3k9x2m1a --keys loss,acc --format csv > loss.csv
     """
-    view = open_run(resolve_run(run, ctx.obj["root"]))
+    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
     wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
     if fmt == "jsonl":
         for row in view.scan_history(wanted):
@@ -308,7 +321,7 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
     """
     failed = 0
     for ref in runs:
-        view = open_run(resolve_run(ref, ctx.obj["root"]))
+        view = open_run(resolve_run(ref, ctx.obj["root"]), storage_options=ctx.obj["so"])
         problems = view.verify()
         files = [sf for fs in view.files.values() for sf in fs]
         records = sum(sf.records for sf in files)
@@ -324,6 +337,135 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
         failed += bool(bad)
     if failed:
         sys.exit(1)
+
+
+@cli.command("upload", context_settings=CONTEXT)
+@click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
+@click.option(
+    "--to", "to", metavar="URL", help="Where to: s3://bucket/prefix, file:///path, any fsspec URL. [$RUNSHIP_UPLOAD_TO]"
+)
+@click.option("--once", "mode", flag_value="once", default=True, help="One pass, then exit (for cron). [default]")
+@click.option("--watch", "mode", flag_value="watch", help="Keep polling until SIGTERM/SIGINT (a daemon).")
+@click.option("--interval", type=float, help="Seconds between passes with --watch. [default: 60]")
+@click.option("--project", help="Only runs of this project.")
+@click.option("--run", "run_filter", help="Only this run: an id, project/id or a run directory.")
+@click.option("--follow", is_flag=True, help="With --watch --run: exit once that run is finished and uploaded.")
+@click.option("--dry-run", is_flag=True, help="List what would be uploaded; upload nothing.")
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False),
+    help="State directory. [default: $XDG_STATE_HOME/runship/upload]",
+)
+@click.option(
+    "--storage-option",
+    "-o",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec storage option, e.g. endpoint_url=http://minio:9000 (repeatable).",
+)
+@click.option(
+    "--token-file", type=click.Path(dir_okay=False), help="Token for an http(s):// runship server. [$RUNSHIP_TOKEN]"
+)
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="INI config file. [$RUNSHIP_UPLOAD_CONFIG]"
+)
+@click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary line.")
+@click.option("--verbose", "-v", is_flag=True, help="A line per run uploaded.")
+@click.pass_context
+def upload_cmd(
+    ctx,
+    roots,
+    to,
+    mode,
+    interval,
+    project,
+    run_filter,
+    follow,
+    dry_run,
+    state_dir,
+    storage_options,
+    token_file,
+    config_path,
+    quiet,
+    verbose,
+) -> None:
+    """Upload run directories under ROOT... (default: --root) to URL: only
+    new committed bytes, resuming where the last pass stopped.
+
+    Exit status: 0 everything reachable is uploaded; 1 something failed (the
+    summary line says what); 2 bad arguments; 75 another uploader holds the
+    state directory.
+
+    \b
+    Example:
+        runship upload /scratch/$USER/runship --to s3://lab-runs/hpc --once
+        runship upload /scratch/$USER/runship --to file:///backup/runs --watch --interval 30
+    """
+    from runship.uploader.runner import UploadCommand
+
+    code = UploadCommand(
+        roots=list(roots) or None,
+        default_root=ctx.obj["root"],
+        to=to,
+        mode=mode,
+        interval=interval,
+        project=project,
+        run_filter=run_filter,
+        follow=follow,
+        dry_run=dry_run,
+        state_dir=state_dir,
+        storage_options=storage_options,
+        token_file=token_file,
+        config_path=config_path,
+        verbosity=0 if quiet else (2 if verbose else 1),
+    ).run()
+    sys.exit(code)
+
+
+@cli.command("status", context_settings=CONTEXT)
+@click.argument("root", required=False, type=click.Path(file_okay=False))
+@click.option("--to", "to", metavar="URL", help="The upload target. [$RUNSHIP_UPLOAD_TO]")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False), help="The uploader's state directory.")
+@click.option(
+    "--remote", "ask_remote", is_flag=True, help="Ask the target for its sizes instead of trusting the state."
+)
+@click.option("--storage-option", "-o", "storage_options", multiple=True, metavar="KEY=VALUE")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
+@click.pass_context
+@library_errors
+def status_cmd(ctx, root, to, state_dir, ask_remote, storage_options, as_json) -> None:
+    """Per run: local bytes, uploaded bytes, state, last upload, last error.
+
+    \b
+    Example:
+        runship status /scratch/$USER/runship --to s3://lab-runs/hpc
+    """
+    from runship.uploader.runner import upload_status
+
+    rows = upload_status(root or ctx.obj["root"], to, state_dir, ask_remote, storage_options)
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r))
+        return
+    if not rows:
+        click.echo("no runs")
+        return
+    body = [
+        [
+            r["project"],
+            r["id"],
+            r["state"],
+            str(r["local_bytes"]),
+            str(r["uploaded_bytes"]),
+            "yes" if r["complete"] else "no",
+            _fmt_time(r["last_upload"]),
+            r["error"] or "",
+        ]
+        for r in rows
+    ]
+    click.echo(_table(body, ["PROJECT", "ID", "STATE", "LOCAL", "UPLOADED", "COMPLETE", "LAST UPLOAD", "ERROR"]))
 
 
 def main() -> None:

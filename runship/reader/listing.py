@@ -10,8 +10,14 @@ from runship.errors import RunNotFound
 from runship.schema import format as fmt
 
 
-def run_dirs(root: str, project: str | None = None) -> Iterator[str]:
-    """Yield ``<root>/<project>/<id>`` directories that hold run stream files."""
+def run_dirs(root: str, project: str | None = None, storage_options: dict | None = None) -> Iterator[str]:
+    """Yield ``<root>/<project>/<id>`` directories (or URLs) that hold run
+    stream files. ``root`` may be a local path or an fsspec URL."""
+    if root.startswith("file://"):
+        root = root[len("file://") :]
+    if "://" in root:
+        yield from _remote_run_dirs(root, project, storage_options)
+        return
     try:
         projects = sorted(os.scandir(root), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
@@ -22,6 +28,34 @@ def run_dirs(root: str, project: str | None = None) -> Iterator[str]:
         for r in sorted(os.scandir(p.path), key=lambda e: e.name):
             if r.is_dir() and _has_run_stream(r.path):
                 yield r.path
+
+
+def _remote_run_dirs(url: str, project: str | None, storage_options: dict | None) -> Iterator[str]:
+    import fsspec
+
+    from runship.reader.source import fs_options
+
+    fs, base = fsspec.core.url_to_fs(url.rstrip("/"), **fs_options(url, storage_options))
+    base = base.rstrip("/")
+    url = url.rstrip("/")
+    try:
+        projects = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(base, detail=False))
+    except FileNotFoundError:
+        raise RunNotFound(f"no run root at {url}") from None
+    for p in projects:
+        if p.startswith(".") or (project is not None and p != project):
+            continue
+        try:
+            runs = sorted(r.rstrip("/").rsplit("/", 1)[-1] for r in fs.ls(f"{base}/{p}", detail=False))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for r in runs:
+            try:
+                names = [n.rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(f"{base}/{p}/{r}", detail=False)]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if fmt.CHUNK_DIR in names or any(fmt.parse_stream_file_name(n) for n in names):
+                yield f"{url}/{p}/{r}"
 
 
 def _has_run_stream(path: str) -> bool:
@@ -35,10 +69,10 @@ def _has_run_stream(path: str) -> bool:
     return False
 
 
-def summarize(run_dir: str, stale_after: float | None = None) -> dict:
+def summarize(run_dir: str, stale_after: float | None = None, storage_options: dict | None = None) -> dict:
     """One row of ``runship ls``. A finished run whose ``run.json`` is newer
     than all its stream files is summarised from it without reading streams."""
-    snap = _fresh_snapshot(run_dir)
+    snap = _fresh_snapshot(run_dir) if "://" not in run_dir else None
     if snap is not None:
         return {
             "project": snap.get("project"),
@@ -52,7 +86,7 @@ def summarize(run_dir: str, stale_after: float | None = None) -> dict:
         }
     from runship.reader.run import open_run
 
-    run = open_run(run_dir, stale_after=stale_after)
+    run = open_run(run_dir, stale_after=stale_after, storage_options=storage_options)
     return {
         "project": run.project,
         "id": run.id,

@@ -130,6 +130,45 @@ def parse_stream_file_name(name: str) -> tuple[str, str, int] | None:
     return m.group(1), m.group(2), int(m.group(3))
 
 
+#: Object stores have no append: bytes of a stream file still being written go
+#: up as chunk objects ``<run>/.chunks/<file name>/<start>-<end>`` (byte range,
+#: zero-padded); a closed file goes up whole, after which its chunks go away.
+CHUNK_DIR = ".chunks"
+_CHUNK_RE = re.compile(r"^([0-9]{16})-([0-9]{16})$")
+
+
+def chunk_name(start: int, end: int) -> str:
+    return f"{start:016d}-{end:016d}"
+
+
+def parse_chunk_name(name: str) -> tuple[int, int] | None:
+    m = _CHUNK_RE.match(name.rsplit("/", 1)[-1])
+    if not m:
+        return None
+    start, end = int(m.group(1)), int(m.group(2))
+    return (start, end) if end > start else None
+
+
+def chunk_cover(chunks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The chunks that together hold bytes [0, n) for the largest n: a chain
+    from offset 0 (overlaps are fine: every chunk holds a range of the same
+    append-only file). Returns the chain in order."""
+    pos = 0
+    chain = []
+    pending = sorted(chunks)
+    while True:
+        best = None
+        for start, end in pending:
+            if start > pos:
+                break
+            if end > pos and (best is None or end > best[1]):
+                best = (start, end)
+        if best is None:
+            return chain
+        chain.append(best)
+        pos = best[1]
+
+
 def header_record(*, t: float, project: str, run: str, session: str, stream: str, segment: int) -> dict:
     return {
         "k": HEADER,

@@ -338,7 +338,9 @@ class Writer:
         try:
             now = time.time()
             wrote = 0
-            streams = list(self.streams.values())
+            # the run stream last: once a reader (the uploader) sees its finish
+            # record, the other streams of the session are complete on disk
+            streams = sorted(self.streams.values(), key=lambda s: s.name == fmt.RUN_STREAM)
             taken = [s._take() for s in streams]
             if self._jobs:
                 # jobs queued before these records (media files their rows
@@ -346,6 +348,8 @@ class Writer:
                 self._run_jobs(now)
             for s, items in zip(streams, taken):
                 wrote += s._write_batch(now, items)
+                if fsync:
+                    s._fsync()
             mono = time.monotonic()
             if wrote:
                 self._last_write = mono

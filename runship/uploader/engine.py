@@ -1,0 +1,411 @@
+"""One upload pass over run roots, and the --watch loop around it."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from runship.schema import format as fmt
+from runship.uploader import tail
+from runship.uploader.state import FileState, State
+from runship.uploader.target import ConflictError, GapError, Target, TargetError
+
+CHUNK_BYTES = 8 * 1024 * 1024  # the most bytes one push carries
+STABLE_SECONDS = 2.0  # a derived file unchanged this long is uploaded
+UNREACHABLE_AFTER = 3  # consecutive runs failing with retryable errors end a pass
+
+
+@dataclass
+class RunRef:
+    root: str
+    project: str
+    run_id: str
+    path: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.project}/{self.run_id}"
+
+
+@dataclass
+class PassStats:
+    runs_seen: int = 0
+    runs_skipped: int = 0  # finished and fully uploaded: a stat only
+    runs_uploaded: int = 0  # runs with bytes pushed in this pass
+    bytes: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    unreachable: bool = False
+    seconds: float = 0.0
+    pending: list[tuple[str, str, int]] = field(default_factory=list)  # dry run: (run, file, bytes)
+    done: set[str] = field(default_factory=set)  # paths of runs fully uploaded
+
+    def summary(self) -> str:
+        line = (
+            f"{self.runs_seen} runs seen, {self.runs_uploaded} uploaded, {_human(self.bytes)}, "
+            f"{len(self.failures)} failures"
+        )
+        if self.unreachable:
+            line += " (target unreachable: pass cut short)"
+        return line
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+class RunError(Exception):
+    """One run could not be (fully) uploaded; the pass goes on."""
+
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Log:
+    """Plain lines on stderr (timestamped when not a terminal)."""
+
+    def __init__(self, level: int = 1, stream=None):
+        self.level = level  # 0 quiet, 1 normal, 2 verbose
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def _emit(self, text: str) -> None:
+        stamp = "" if self.tty else time.strftime("%Y-%m-%dT%H:%M:%S ")
+        print(f"{stamp}runship upload: {text}", file=self.stream, flush=True)
+
+    def info(self, text: str) -> None:
+        if self.level >= 1:
+            self._emit(text)
+
+    def detail(self, text: str) -> None:
+        if self.level >= 2:
+            self._emit(text)
+
+    def error(self, text: str) -> None:
+        self._emit(f"ERROR {text}")
+
+
+class Uploader:
+    def __init__(
+        self,
+        target: Target,
+        state: State,
+        roots: list[str],
+        *,
+        project: str | None = None,
+        run: str | None = None,
+        dry_run: bool = False,
+        log: Log | None = None,
+        stop: threading.Event | None = None,
+        stable_seconds: float = STABLE_SECONDS,
+        chunk_bytes: int = CHUNK_BYTES,
+        progress: Callable | None = None,
+    ):
+        self.target = target
+        self.state = state
+        self.roots = [os.path.abspath(os.path.expanduser(r)) for r in roots]
+        self.project = project
+        self.run = run
+        self.dry_run = dry_run
+        self.log = log or Log()
+        self.stop = stop or threading.Event()
+        self.stable_seconds = stable_seconds
+        self.chunk_bytes = chunk_bytes
+        self.progress = progress
+        self._verified: set[tuple[str, str, str]] = set()  # files whose remote size was asked this process
+
+    # ---- discovery ----------------------------------------------------------------
+    def discover(self) -> list[RunRef]:
+        refs = []
+        for root in self.roots:
+            if self._is_run_dir(root):
+                refs.append(
+                    RunRef(
+                        os.path.dirname(os.path.dirname(root)),
+                        os.path.basename(os.path.dirname(root)),
+                        os.path.basename(root),
+                        root,
+                    )
+                )
+                continue
+            try:
+                projects = sorted(os.scandir(root), key=lambda e: e.name)
+            except FileNotFoundError:
+                self.log.error(f"no run root at {root}")
+                continue
+            for p in projects:
+                if p.name.startswith(".") or not p.is_dir() or (self.project and p.name != self.project):
+                    continue
+                with os.scandir(p.path) as it:
+                    for r in sorted(it, key=lambda e: e.name):
+                        if r.name.startswith(".") or not r.is_dir():
+                            continue
+                        ref = RunRef(root, p.name, r.name, r.path)
+                        if self._selected(ref):
+                            refs.append(ref)
+        return refs
+
+    def _is_run_dir(self, path: str) -> bool:
+        try:
+            return any(fmt.parse_stream_file_name(n) for n in os.listdir(path))
+        except OSError:
+            return False
+
+    def _selected(self, ref: RunRef) -> bool:
+        if not self.run:
+            return True
+        return self.run in (ref.run_id, ref.name, ref.path, os.path.abspath(self.run))
+
+    # ---- a pass ------------------------------------------------------------------------
+    def run_pass(self) -> PassStats:
+        t0 = time.monotonic()
+        stats = PassStats()
+        done = self.state.done_runs(self.target.url)
+        refs = self.discover()
+        failing = 0
+        items = self.progress(refs) if self.progress else refs
+        for ref in items:
+            if self.stop.is_set():
+                break
+            stats.runs_seen += 1
+            signature = _signature(ref.path)
+            if signature is not None and done.get(ref.path) == signature:
+                stats.runs_skipped += 1
+                stats.done.add(ref.path)
+                continue
+            try:
+                try:
+                    sent, is_done = self.upload_run(ref, signature, stats)
+                except (RunError, KeyboardInterrupt):
+                    raise
+                except Exception as e:  # a bug or an unexpected library error: this run only
+                    raise RunError(f"{type(e).__name__}: {e}") from e
+                failing = 0
+            except RunError as e:
+                stats.failures.append((ref.name, str(e)))
+                self.log.error(f"{ref.name}: {e}")
+                if not self.dry_run:
+                    self.state.set_run(
+                        self.target.url,
+                        ref.project,
+                        ref.run_id,
+                        ref.path,
+                        done=False,
+                        signature="",
+                        error=str(e),
+                        uploaded=0,
+                    )
+                failing = failing + 1 if e.retryable else 0
+                if failing >= UNREACHABLE_AFTER:
+                    stats.unreachable = True
+                    self.log.error(f"{self.target.url} is not answering; ending this pass")
+                    break
+                continue
+            if sent:
+                stats.runs_uploaded += 1
+                stats.bytes += sent
+            if is_done:
+                stats.done.add(ref.path)
+        stats.seconds = time.monotonic() - t0
+        return stats
+
+    def upload_run(self, ref: RunRef, signature: str | None, stats: PassStats) -> tuple[int, bool]:
+        """Push what is new in one run; return (bytes sent, fully uploaded)."""
+        target, url = self.target, self.target.url
+        try:
+            files = tail.stream_files(ref.path)
+        except OSError as e:
+            raise RunError(f"cannot list {ref.path}: {e.strerror or e}") from None
+        known = self.state.files(url, ref.project, ref.run_id)
+        sent = 0
+        corrupt: str | None = None
+        # phase 1: what is committed and verified, and which sessions finished
+        todo: list[tuple[tail.LocalFile, FileState]] = []
+        finished_sessions: set[str] = set()
+        for f in files:
+            fs = known.get(f.name)
+            if fs is not None and fs.final:
+                if fs.finished:
+                    finished_sessions.add(f.session)
+                continue
+            try:
+                fp = tail.fingerprint(f.path)
+            except OSError as e:
+                raise RunError(f"cannot read {f.path}: {e.strerror or e}") from None
+            key = (ref.project, ref.run_id, f.name)
+            if fs is None or fs.fingerprint != fp:
+                fs = FileState(fp, 0, 0, False, False)
+            if key not in self._verified:  # the remote is the truth: ask it once per process
+                fs.uploaded = self._remote_size(ref, f.name)
+                self._verified.add(key)
+            if f.size > fs.scanned:
+                sc = tail.scan(f.path, fs.scanned, f.size)
+                fs.scanned = sc.boundary
+                fs.finished = fs.finished or sc.finished
+                bad = sc.corrupt
+                if bad is not None:
+                    corrupt = f"{bad} - not uploaded past byte {sc.boundary}"
+            if fs.finished and f.stream == fmt.RUN_STREAM:
+                finished_sessions.add(f.session)
+            todo.append((f, fs))
+        left = tail.left_files(files, finished_sessions)
+        # phase 2: push
+        for f, fs in todo:
+            if self.stop.is_set():
+                break
+            if self.dry_run:
+                if fs.scanned > fs.uploaded:
+                    stats.pending.append((ref.name, f.name, fs.scanned - fs.uploaded))
+                continue
+            sent += self._push_file(ref, f, fs, final=f.name in left)
+        if not self.dry_run:
+            sent += self._derived(ref, stats)
+        if corrupt:
+            raise RunError(corrupt)
+        all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
+        newest = files[-1].session if files else None
+        is_done = bool(files) and all_final and newest in finished_sessions and not self.stop.is_set()
+        if not self.dry_run:
+            self.state.set_run(
+                url,
+                ref.project,
+                ref.run_id,
+                ref.path,
+                done=is_done,
+                signature=signature or "",
+                error=None,
+                uploaded=sent,
+            )
+        if sent:
+            self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
+        return sent, is_done
+
+    def _remote_size(self, ref: RunRef, name: str) -> int:
+        try:
+            return self.target.remote_size(ref.project, ref.run_id, name)
+        except TargetError as e:
+            raise RunError(str(e), retryable=e.retryable) from None
+
+    def _push_file(self, ref: RunRef, f: tail.LocalFile, fs: FileState, final: bool) -> int:
+        sent = 0
+        url = self.target.url
+        if final and self.target.needs_finalize:
+            # closed: one whole object (any chunks pushed earlier are dropped)
+            if fs.uploaded < fs.scanned or not fs.final:
+                try:
+                    self.target.finalize(ref.project, ref.run_id, f.name, f.path, fs.scanned)
+                except TargetError as e:
+                    raise RunError(str(e), retryable=e.retryable) from None
+                sent += fs.scanned
+                fs.uploaded = fs.scanned
+            fs.final = True
+            self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
+            return sent
+        while fs.uploaded < fs.scanned and not self.stop.is_set():
+            end = min(fs.scanned, fs.uploaded + self.chunk_bytes)
+            with open(f.path, "rb") as fh:
+                fh.seek(fs.uploaded)
+                data = fh.read(end - fs.uploaded)
+            try:
+                fs.uploaded = self.target.push(ref.project, ref.run_id, f.name, fs.uploaded, data)
+            except GapError as e:  # the remote has less than we thought: continue from there
+                self.log.info(f"{ref.name}/{f.name}: remote holds {e.size} bytes, continuing from there")
+                fs.uploaded = e.size
+                self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
+                continue
+            except ConflictError as e:
+                raise RunError(f"{e} - the remote is not a copy of this run; nothing overwritten") from None
+            except TargetError as e:
+                raise RunError(str(e), retryable=e.retryable) from None
+            sent += len(data)
+            self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
+        if final and fs.uploaded >= fs.scanned and not self.stop.is_set():
+            fs.final = True
+        self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
+        return sent
+
+    def _derived(self, ref: RunRef, stats: PassStats) -> int:
+        """run.json and files/: uploaded when changed and stable."""
+        known = self.state.derived(self.target.url, ref.project, ref.run_id)
+        now = time.time()
+        sent = 0
+        for rel, path in _derived_files(ref.path):
+            if self.stop.is_set():
+                break
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+            if known.get(rel) == stamp or now - st.st_mtime < self.stable_seconds:
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                self.target.put_file(ref.project, ref.run_id, rel, data)
+            except OSError:
+                continue  # vanished or unreadable: next pass
+            except TargetError as e:
+                raise RunError(str(e), retryable=e.retryable) from None
+            self.state.set_derived(self.target.url, ref.project, ref.run_id, rel, stamp)
+            sent += len(data)
+        return sent
+
+
+def _signature(path: str) -> str | None:
+    """What changes when a run directory gains or replaces a file: its mtime."""
+    try:
+        return str(os.stat(path).st_mtime_ns)
+    except OSError:
+        return None
+
+
+def _derived_files(run_dir: str):
+    yield "run.json", os.path.join(run_dir, "run.json")
+    files = os.path.join(run_dir, "files")
+    for d, dirs, names in os.walk(files):
+        dirs.sort()
+        for n in sorted(names):
+            if ".tmp" in n:
+                continue  # a write-then-rename in progress
+            path = os.path.join(d, n)
+            yield os.path.relpath(path, run_dir).replace(os.sep, "/"), path
+
+
+def watch(
+    uploader: Uploader,
+    *,
+    interval: float,
+    max_backoff: float = 600.0,
+    follow: str | None = None,
+    on_pass: Callable[[PassStats], None] | None = None,
+) -> int:
+    """Pass after pass until ``uploader.stop`` is set (SIGTERM/SIGINT) or, with
+    ``follow``, until that run is finished and fully uploaded. Backs off
+    exponentially while the target is unreachable."""
+    failures_in_a_row = 0
+    while not uploader.stop.is_set():
+        stats = uploader.run_pass()
+        if on_pass:
+            on_pass(stats)
+        if follow is not None and os.path.abspath(follow) in stats.done:
+            return 0
+        if stats.unreachable or (
+            stats.failures and stats.runs_uploaded == 0 and len(stats.failures) == stats.runs_seen - stats.runs_skipped
+        ):
+            failures_in_a_row += 1
+            delay = min(max_backoff, interval * 2**failures_in_a_row)
+            uploader.log.info(f"backing off for {delay:.0f} s")
+        else:
+            failures_in_a_row = 0
+            delay = interval
+        uploader.stop.wait(delay)
+    return 0

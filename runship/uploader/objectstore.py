@@ -1,0 +1,164 @@
+"""An fsspec object store as the target (S3 through s3fs, GCS, memory://, ...).
+
+Object stores have no append (s3fs's ``open(mode="ab")`` re-uploads the
+whole object: never used here). New bytes of a stream file go up as chunk
+objects named by their byte range, ``<run>/.chunks/<file>/<start>-<end>``,
+written create-only where the store supports it; a closed file goes up once
+as a whole object, after which its chunks are removed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from runship.reader.source import fs_options
+from runship.schema import format as fmt
+from runship.uploader.target import GapError, Target, TargetError, redact
+
+# errors from botocore/aiohttp/fsspec that mean "try again later"
+_RETRYABLE_NAMES = (
+    "Timeout",
+    "Connection",
+    "Endpoint",
+    "ClientOSError",
+    "ServerDisconnected",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "Throttl",
+)
+
+
+def _retryable(e: BaseException) -> bool:
+    if isinstance(e, (ConnectionError, TimeoutError)):
+        return True
+    text = f"{type(e).__name__} {e}"
+    return any(n in text for n in _RETRYABLE_NAMES) or (
+        isinstance(e, OSError) and not isinstance(e, (FileNotFoundError, PermissionError))
+    )
+
+
+class ObjectStoreTarget(Target):
+    needs_finalize = True
+
+    def __init__(self, url: str, storage_options: dict):
+        import fsspec
+
+        self.url = redact(url.rstrip("/"))
+        protocol = url.split("://", 1)[0]
+        if protocol in ("s3", "s3a"):
+            try:
+                import s3fs  # noqa: F401
+            except ImportError:
+                raise TargetError("s3:// needs s3fs: pip install 'runship[s3]'", retryable=False) from None
+        storage_options = fs_options(url, storage_options)
+        try:
+            self.fs, self.base = fsspec.core.url_to_fs(url.rstrip("/"), **storage_options)
+        except ImportError as e:
+            raise TargetError(
+                f"{protocol}:// needs an fsspec backend that is not installed: {e}", retryable=False
+            ) from None
+        except ValueError as e:
+            raise TargetError(f"cannot open {self.url}: {e}", retryable=False) from None
+        self.base = self.base.rstrip("/")
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TargetError:
+            raise
+        except FileNotFoundError as e:
+            if what in ("stat", "list"):
+                raise  # "not there" is an answer
+            raise TargetError(f"{what} on {self.url}: {e} (does the bucket exist?)", retryable=False) from None
+        except Exception as e:
+            raise TargetError(f"{what} on {self.url}: {type(e).__name__}: {e}", retryable=_retryable(e)) from None
+
+    def _run(self, project: str, run_id: str) -> str:
+        return f"{self.base}/{project}/{run_id}"
+
+    def _chunks(self, project: str, run_id: str, name: str) -> list[tuple[int, int]]:
+        d = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}"
+        try:
+            paths = self._call("list", self.fs.ls, d, detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        return [r for p in paths if (r := fmt.parse_chunk_name(p.rstrip("/"))) is not None]
+
+    def remote_size(self, project: str, run_id: str, name: str) -> int:
+        whole = f"{self._run(project, run_id)}/{name}"
+        try:
+            info = self._call("stat", self.fs.info, whole, refresh=True)
+            if info.get("type") == "file":
+                return int(info["size"])
+        except FileNotFoundError:
+            pass
+        chain = fmt.chunk_cover(self._chunks(project, run_id, name))
+        return chain[-1][1] if chain else 0
+
+    def _pipe(self, path: str, data: bytes, create: bool) -> None:
+        try:
+            if create:
+                try:
+                    self.fs.pipe_file(path, data, mode="create")
+                except TypeError:  # a backend without create-only writes
+                    self.fs.pipe_file(path, data)
+            else:
+                self.fs.pipe_file(path, data)
+        except FileExistsError:
+            pass  # create-only and already there: the same bytes by construction
+
+    def push(self, project: str, run_id: str, name: str, offset: int, data: bytes) -> int:
+        if offset > 0:
+            size = self.remote_size(project, run_id, name)
+            if size < offset:
+                raise GapError(
+                    f"{self.url}/{project}/{run_id}/{name} holds {size} bytes, cannot write at {offset}", size
+                )
+        path = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(offset, offset + len(data))}"
+        self._call("upload", self._pipe, path, data, True)
+        return offset + len(data)
+
+    def finalize(self, project: str, run_id: str, name: str, local_path: str, size: int) -> None:
+        whole = f"{self._run(project, run_id)}/{name}"
+        try:
+            info = self._call("stat", self.fs.info, whole, refresh=True)
+            if info.get("type") == "file" and int(info["size"]) >= size:
+                self._drop_chunks(project, run_id, name)
+                return  # already whole (never replaced by a shorter copy)
+        except FileNotFoundError:
+            pass
+        if os.path.getsize(local_path) == size:
+            self._call("upload", self.fs.put_file, local_path, whole)
+        else:  # a crash left an uncommitted tail: upload the committed prefix only
+            with open(local_path, "rb") as f:
+                data = f.read(size)
+            self._call("upload", self._pipe, whole, data, False)
+        self._drop_chunks(project, run_id, name)
+
+    def _drop_chunks(self, project: str, run_id: str, name: str) -> None:
+        d = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}"
+        try:
+            self.fs.rm(d, recursive=True)
+        except FileNotFoundError:
+            pass
+        except Exception:
+            pass  # stray chunks are harmless next to the whole object
+
+    def put_file(self, project: str, run_id: str, rel: str, data: bytes) -> None:
+        self._call("upload", self._pipe, f"{self._run(project, run_id)}/{rel}", data, False)
+
+    def list_runs(self) -> list[tuple[str, str]]:
+        out = []
+        try:
+            projects = self._call("list", self.fs.ls, self.base, detail=False, refresh=True)
+        except FileNotFoundError:
+            return out
+        for p in sorted(projects):
+            project = p.rstrip("/").rsplit("/", 1)[-1]
+            try:
+                runs = self._call("list", self.fs.ls, p, detail=False, refresh=True)
+            except FileNotFoundError:
+                continue
+            out.extend((project, r.rstrip("/").rsplit("/", 1)[-1]) for r in sorted(runs))
+        return out

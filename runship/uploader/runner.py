@@ -1,0 +1,199 @@
+"""``runship upload`` and ``runship status``: configuration, signals, exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+
+from runship.errors import UsageError
+from runship.uploader import config as _config
+from runship.uploader.engine import Log, PassStats, Uploader, watch
+from runship.uploader.state import Busy, State, default_state_dir
+from runship.uploader.target import TargetError, open_target, redact
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BUSY = 75  # EX_TEMPFAIL: another uploader holds the state; try later
+
+
+@dataclass
+class UploadCommand:
+    roots: list[str] | None
+    default_root: str
+    to: str | None
+    mode: str = "once"
+    interval: float | None = None
+    project: str | None = None
+    run_filter: str | None = None
+    follow: bool = False
+    dry_run: bool = False
+    state_dir: str | None = None
+    storage_options: tuple = ()
+    token_file: str | None = None
+    config_path: str | None = None
+    verbosity: int = 1
+
+    def run(self) -> int:
+        log = Log(self.verbosity)
+        try:
+            cfg = _config.load(self.config_path or _config.default_config_path())
+            to = self.to or cfg.to
+            if not to:
+                raise UsageError("no upload target: give --to URL, set RUNSHIP_UPLOAD_TO, or 'to' in the config file")
+            roots = self.roots or cfg.roots or [self.default_root]
+            options = {**cfg.storage_options, **_config.parse_storage_options(self.storage_options)}
+            interval = self.interval or cfg.interval
+            if self.follow and not (self.run_filter and self.mode == "watch"):
+                raise UsageError("--follow needs --watch and --run")
+            token = _token(self.token_file)
+            target = open_target(to, options, token=token)
+        except (UsageError, TargetError) as e:
+            print(f"Error: {e}", file=sys.stderr)
+            return 2
+        try:
+            state = State(self.state_dir or cfg.state or default_state_dir(), lock=not self.dry_run)
+        except Busy as e:
+            if self.verbosity:
+                print(f"runship upload: {e}; not running a second one", file=sys.stderr)
+            return EXIT_BUSY
+        except OSError as e:
+            print(f"Error: cannot use the state directory: {e}", file=sys.stderr)
+            return 2
+        stop = threading.Event()
+        previous = _install_stop(stop)
+        progress = None
+        if self.mode == "once" and self.verbosity and log.tty and not self.dry_run:
+            progress = _progress
+        uploader = Uploader(
+            target,
+            state,
+            roots,
+            project=self.project,
+            run=self.run_filter,
+            dry_run=self.dry_run,
+            log=log,
+            stop=stop,
+            progress=progress,
+        )
+        detail = f" ({_config.describe_options(options)})" if options else ""
+        log.detail(f"{', '.join(uploader.roots)} -> {target.url}{detail}")
+        try:
+            if self.mode == "watch":
+                log.info(f"watching {', '.join(uploader.roots)} -> {target.url} every {interval:g} s")
+                watch(
+                    uploader,
+                    interval=interval,
+                    follow=self.run_filter if self.follow else None,
+                    on_pass=lambda s: _report(log, s, quiet=True),
+                )
+                log.info("stopped")
+                return EXIT_OK
+            stats = uploader.run_pass()
+            if self.dry_run:
+                for run, name, n in stats.pending:
+                    print(f"{run}/{name}: {n} bytes")
+                print(
+                    f"dry run: {len(stats.pending)} files, {sum(n for *_, n in stats.pending)} bytes would be uploaded to {target.url}"
+                )
+                return EXIT_OK
+            _report(log, stats, quiet=False)
+            if stop.is_set():
+                return EXIT_FAILED
+            return EXIT_FAILED if stats.failures or stats.unreachable else EXIT_OK
+        finally:
+            _restore(previous)
+            state.close()
+            target.close()
+
+
+def _report(log: Log, stats: PassStats, quiet: bool) -> None:
+    line = stats.summary()
+    if quiet and not stats.bytes and not stats.failures:
+        log.detail(line)
+        return
+    if log.level == 0 and not stats.failures:
+        print(f"runship upload: {line}", file=sys.stderr)
+        return
+    log.info(line) if log.level else print(f"runship upload: {line}", file=sys.stderr)
+
+
+def _progress(items):
+    import click
+
+    return click.progressbar(items, label="uploading", file=sys.stderr, item_show_func=lambda r: r.name if r else "")
+
+
+def _token(token_file: str | None) -> str | None:
+    if token_file:
+        try:
+            with open(token_file) as f:
+                return f.read().strip()
+        except OSError as e:
+            raise UsageError(f"cannot read token file {token_file}: {e.strerror or e}") from None
+    return os.environ.get("RUNSHIP_TOKEN") or None
+
+
+def _install_stop(stop: threading.Event) -> dict:
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+
+    def handler(signum, frame):
+        stop.set()  # the object in flight finishes; then the pass ends
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def _restore(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def upload_status(root: str, to: str | None, state_dir: str | None, ask_remote: bool, storage_options) -> list[dict]:
+    from runship.reader.listing import run_dirs, summarize
+    from runship.uploader import tail
+
+    cfg = _config.load(_config.default_config_path())
+    to = to or cfg.to
+    if not to:
+        raise UsageError("no upload target: give --to URL or set RUNSHIP_UPLOAD_TO")
+    options = {**cfg.storage_options, **_config.parse_storage_options(storage_options)}
+    target = open_target(to, options) if ask_remote else None
+    url = target.url if target else redact(to.rstrip("/"))
+    if url.startswith("/") or "://" not in url:
+        url = "file://" + os.path.abspath(url)
+    state = State(state_dir or cfg.state or default_state_dir(), lock=False)
+    runs = {(r["project"], r["run"], r["path"]): r for r in state.runs(url)}
+    out = []
+    try:
+        for run_dir in run_dirs(root):
+            info = summarize(run_dir)
+            files = tail.stream_files(run_dir)
+            local = sum(f.size for f in files)
+            if target is not None:
+                uploaded = sum(target.remote_size(info["project"], info["id"], f.name) for f in files)
+            else:
+                known = state.files(url, info["project"], info["id"])
+                uploaded = sum(known[f.name].uploaded for f in files if f.name in known)
+            row = runs.get((info["project"], info["id"], os.path.abspath(run_dir)), {})
+            out.append(
+                {
+                    "project": info["project"],
+                    "id": info["id"],
+                    "state": info["state"],
+                    "local_bytes": local,
+                    "uploaded_bytes": uploaded,
+                    "complete": bool(row.get("done")),
+                    "last_upload": row.get("last_upload"),
+                    "error": row.get("error"),
+                    "location": run_dir,
+                }
+            )
+    finally:
+        state.close()
+    return out
