@@ -350,6 +350,7 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
 @click.option("--project", help="Only runs of this project.")
 @click.option("--run", "run_filter", help="Only this run: an id, project/id or a run directory.")
 @click.option("--follow", is_flag=True, help="With --watch --run: exit once that run is finished and uploaded.")
+@click.option("--follow-pid", type=int, hidden=True, help="With --follow: also stop once this process is gone.")
 @click.option("--dry-run", is_flag=True, help="List what would be uploaded; upload nothing.")
 @click.option(
     "--state",
@@ -383,6 +384,7 @@ def upload_cmd(
     project,
     run_filter,
     follow,
+    follow_pid,
     dry_run,
     state_dir,
     storage_options,
@@ -414,6 +416,7 @@ def upload_cmd(
         project=project,
         run_filter=run_filter,
         follow=follow,
+        follow_pid=follow_pid,
         dry_run=dry_run,
         state_dir=state_dir,
         storage_options=storage_options,

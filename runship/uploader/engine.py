@@ -266,13 +266,17 @@ class Uploader:
                     stats.pending.append((ref.name, f.name, fs.scanned - fs.uploaded))
                 continue
             sent += self._push_file(ref, f, fs, final=f.name in left)
+        derived_pending = False
         if not self.dry_run:
-            sent += self._derived(ref, stats)
+            derived_sent, derived_pending = self._derived(ref, stats)
+            sent += derived_sent
         if corrupt:
             raise RunError(corrupt)
         all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
         newest = files[-1].session if files else None
-        is_done = bool(files) and all_final and newest in finished_sessions and not self.stop.is_set()
+        is_done = (
+            bool(files) and all_final and newest in finished_sessions and not derived_pending and not self.stop.is_set()
+        )
         if not self.dry_run:
             self.state.set_run(
                 url,
@@ -301,10 +305,9 @@ class Uploader:
             # closed: one whole object (any chunks pushed earlier are dropped)
             if fs.uploaded < fs.scanned or not fs.final:
                 try:
-                    self.target.finalize(ref.project, ref.run_id, f.name, f.path, fs.scanned)
+                    sent += self.target.finalize(ref.project, ref.run_id, f.name, f.path, fs.scanned)
                 except TargetError as e:
                     raise RunError(str(e), retryable=e.retryable) from None
-                sent += fs.scanned
                 fs.uploaded = fs.scanned
             fs.final = True
             self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
@@ -332,11 +335,13 @@ class Uploader:
         self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
         return sent
 
-    def _derived(self, ref: RunRef, stats: PassStats) -> int:
-        """run.json and files/: uploaded when changed and stable."""
+    def _derived(self, ref: RunRef, stats: PassStats) -> tuple[int, bool]:
+        """run.json and files/: uploaded when changed and stable. Returns
+        (bytes sent, whether a changed file waits to become stable)."""
         known = self.state.derived(self.target.url, ref.project, ref.run_id)
         now = time.time()
         sent = 0
+        pending = False
         for rel, path in _derived_files(ref.path):
             if self.stop.is_set():
                 break
@@ -345,7 +350,10 @@ class Uploader:
             except FileNotFoundError:
                 continue
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
-            if known.get(rel) == stamp or now - st.st_mtime < self.stable_seconds:
+            if known.get(rel) == stamp:
+                continue
+            if now - st.st_mtime < self.stable_seconds:
+                pending = True
                 continue
             try:
                 with open(path, "rb") as fh:
@@ -357,7 +365,7 @@ class Uploader:
                 raise RunError(str(e), retryable=e.retryable) from None
             self.state.set_derived(self.target.url, ref.project, ref.run_id, rel, stamp)
             sent += len(data)
-        return sent
+        return sent, pending
 
 
 def _signature(path: str) -> str | None:
@@ -386,6 +394,7 @@ def watch(
     interval: float,
     max_backoff: float = 600.0,
     follow: str | None = None,
+    follow_pid: int | None = None,
     on_pass: Callable[[PassStats], None] | None = None,
 ) -> int:
     """Pass after pass until ``uploader.stop`` is set (SIGTERM/SIGINT) or, with
@@ -398,6 +407,10 @@ def watch(
             on_pass(stats)
         if follow is not None and os.path.abspath(follow) in stats.done:
             return 0
+        if follow_pid is not None and not _alive(follow_pid):
+            # the training process is gone without finishing: one last pass
+            uploader.run_pass()
+            return 0
         if stats.unreachable or (
             stats.failures and stats.runs_uploaded == 0 and len(stats.failures) == stats.runs_seen - stats.runs_skipped
         ):
@@ -409,3 +422,13 @@ def watch(
             delay = interval
         uploader.stop.wait(delay)
     return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -119,13 +119,13 @@ class ObjectStoreTarget(Target):
         self._call("upload", self._pipe, path, data, True)
         return offset + len(data)
 
-    def finalize(self, project: str, run_id: str, name: str, local_path: str, size: int) -> None:
+    def finalize(self, project: str, run_id: str, name: str, local_path: str, size: int) -> int:
         whole = f"{self._run(project, run_id)}/{name}"
         try:
             info = self._call("stat", self.fs.info, whole, refresh=True)
             if info.get("type") == "file" and int(info["size"]) >= size:
                 self._drop_chunks(project, run_id, name)
-                return  # already whole (never replaced by a shorter copy)
+                return 0  # already whole (never replaced by a shorter copy)
         except FileNotFoundError:
             pass
         if os.path.getsize(local_path) == size:
@@ -135,6 +135,7 @@ class ObjectStoreTarget(Target):
                 data = f.read(size)
             self._call("upload", self._pipe, whole, data, False)
         self._drop_chunks(project, run_id, name)
+        return size
 
     def _drop_chunks(self, project: str, run_id: str, name: str) -> None:
         d = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}"

@@ -29,6 +29,7 @@ class UploadCommand:
     project: str | None = None
     run_filter: str | None = None
     follow: bool = False
+    follow_pid: int | None = None
     dry_run: bool = False
     state_dir: str | None = None
     storage_options: tuple = ()

@@ -56,8 +56,10 @@ class Target:
         after. Bytes already there and equal: success. A gap: GapError."""
         raise NotImplementedError
 
-    def finalize(self, project: str, run_id: str, name: str, local_path: str, size: int) -> None:
-        """The stream file is closed at ``size`` bytes: store it whole."""
+    def finalize(self, project: str, run_id: str, name: str, local_path: str, size: int) -> int:
+        """The stream file is closed at ``size`` bytes: store it whole (unless
+        it is already). Returns the bytes sent."""
+        return 0
 
     def put_file(self, project: str, run_id: str, rel: str, data: bytes) -> None:
         """Create or replace a derived file (``run.json``, ``files/...``)."""

@@ -258,6 +258,8 @@ def init(
     _resume.remember(root, project, run_id)
     PROCESS.register(run, make_current=policy != "create_new")
     run._write_snapshot()
+    if run_mode == "online":
+        _start_follower(run, s)
     if not s.quiet:
         how = "resumed" if resuming else ("reset" if exists else "started")
         print(
@@ -331,3 +333,36 @@ def _version() -> str:
     from runship import __version__
 
     return __version__
+
+
+def _start_follower(run: Run, s: Settings) -> None:
+    """mode="online": a detached ``runship upload --watch`` that follows this
+    run until it is finished and uploaded (or this process is gone), then
+    exits. Training never waits on it."""
+    import subprocess
+
+    target = s.upload_to or os.environ.get("RUNSHIP_UPLOAD_TO")
+    if not target:
+        run.notice(
+            "mode='online' without an upload target (settings upload_to or RUNSHIP_UPLOAD_TO): writing offline only"
+        )
+        return
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    state = os.path.join(base, "runship", "follow", run.project, run.id)
+    cmd = [
+        sys.executable, "-m", "runship.cli", "upload", run.run_dir, "--to", target, "--watch",
+        "--interval", str(s.upload_interval), "--run", run.run_dir, "--follow", "--follow-pid", str(os.getpid()),
+        "--state", state, "-q",
+    ]  # fmt: skip
+    try:
+        os.makedirs(state, exist_ok=True)
+        with open(os.path.join(state, "upload.log"), "ab") as log:
+            subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
+            )
+    except OSError as e:
+        run.notice(f"mode='online': could not start the uploader ({e}); writing offline only")
+        return
+    from runship.uploader.target import redact
+
+    run.notice(f"uploading to {redact(target)} as the run goes (log: {state}/upload.log)")

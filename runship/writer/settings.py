@@ -24,6 +24,10 @@ _DEFAULTS: dict[str, object] = {
     "quiet": False,
     # What init() does when a run is already active (see init's docstring).
     "reinit": "default",
+    # mode="online": where a detached `runship upload --watch` ships the run
+    # (else $RUNSHIP_UPLOAD_TO), and how often it looks.
+    "upload_to": None,
+    "upload_interval": 10.0,
 }
 
 
@@ -74,6 +78,10 @@ def _check(name: str, value: object) -> object:
             raise ValueError(f"settings.on_buffer_full must be 'wait' or 'drop', got {value!r}")
         return value
     if name == "reinit":
+        return value
+    if name == "upload_to":
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"settings.upload_to must be a URL string, got {value!r}")
         return value
     if isinstance(default, bool):
         return bool(value)

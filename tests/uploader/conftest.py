@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+
+import pytest
+
+import runship
+from tests.servers import S3_ENV, MotoServer
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def moto():
+    for k, v in S3_ENV.items():
+        os.environ.setdefault(k, v)
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+class TargetKind:
+    """One kind of upload target, for the conformance suite."""
+
+    def __init__(self, name: str, url: str, options: dict | None = None, env: dict | None = None):
+        self.name = name
+        self.url = url
+        self.options = options or {}
+        self.env = env or {}
+
+    def open(self):
+        from runship.uploader import open_target
+
+        return open_target(self.url, self.options)
+
+    def run_url(self, project: str, run_id: str) -> str:
+        return f"{self.url}/{project}/{run_id}"
+
+    def open_remote(self, project: str, run_id: str):
+        return runship.open_run(self.run_url(project, run_id), storage_options=self.options)
+
+
+def _kind(name, request, tmp_path):
+    if name == "file":
+        yield TargetKind("file", f"file://{tmp_path / 'remote'}")
+    elif name == "memory":
+        base = f"memory://t{uuid.uuid4().hex[:8]}"
+        yield TargetKind("memory", base)
+        import fsspec
+
+        try:
+            fsspec.filesystem("memory").rm(base.split("://", 1)[1], recursive=True)
+        except FileNotFoundError:
+            pass
+    else:
+        moto = request.getfixturevalue("moto")
+        bucket = f"runs-{next(_counter)}-{uuid.uuid4().hex[:6]}"
+        moto.create_bucket(bucket)
+        env = {"AWS_ENDPOINT_URL": moto.endpoint, **S3_ENV}
+        yield TargetKind("s3", f"s3://{bucket}/prefix", {"endpoint_url": moto.endpoint}, env)
+
+
+@pytest.fixture(params=["file", "memory", "s3"])
+def target_kind(request, tmp_path):
+    """Every kind of target."""
+    yield from _kind(request.param, request, tmp_path)
+
+
+@pytest.fixture(params=["memory", "s3"])
+def object_kind(request, tmp_path):
+    """Object stores only (no append: chunk objects)."""
+    yield from _kind(request.param, request, tmp_path)

@@ -1,0 +1,256 @@
+"""One suite, every target: a local directory (file://), memory://, and S3 on
+moto's server over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+import runship
+from runship.schema import format as fmt
+from runship.uploader import State, Uploader
+from tests.conftest import popen_python
+from tests.plain import committed_records, stream_files
+
+
+def make_run(root, run_id="r1", project="p", rows=50, rotate=None, finish=True, resume=None, start=0):
+    settings = {"quiet": True, "flush_interval": 3600}
+    if rotate:
+        settings["rotate_bytes"] = rotate
+    run = runship.init(
+        project=project,
+        id=run_id,
+        dir=str(root),
+        settings=settings,
+        reinit="create_new",
+        resume=resume,
+        config={"lr": 0.1},
+    )
+    for i in range(start, start + rows):
+        run.log({"loss": 1 / (i + 1), "i": i})
+        if i % 10 == 0:
+            run.flush()
+    run.summary["best"] = start + rows
+    if finish:
+        run.finish()
+    else:
+        run.flush()
+    return run
+
+
+def upload(kind, roots, state_dir, **kwargs):
+    state = State(str(state_dir))
+    try:
+        return Uploader(kind.open(), state, [str(r) for r in roots], **kwargs).run_pass()
+    finally:
+        state.close()
+
+
+def assert_same(local_dir, remote):
+    local = runship.open_run(local_dir)
+    assert sorted(sf.name for fs in remote.files.values() for sf in fs) == sorted(
+        os.path.basename(p) for p in stream_files(local_dir)
+    )
+    assert list(remote.records()) == list(local.records())  # record for record
+    assert remote.history() == local.history()
+    assert (remote.config, remote.summary, remote.state, remote.name) == (
+        local.config,
+        local.summary,
+        local.state,
+        local.name,
+    )
+    assert not [p for p in remote.verify() if p.is_corruption]
+
+
+def test_finished_run_uploads_whole_and_reads_the_same(target_kind, tmp_path):
+    root = tmp_path / "runs"
+    run = make_run(root, rotate=1000, rows=100)
+    assert len(stream_files(run.run_dir)) > 2
+    run_json = os.path.join(run.run_dir, "run.json")
+    os.utime(run_json, (time.time() - 10, time.time() - 10))  # stable: goes up too
+    stats = upload(target_kind, [root], tmp_path / "state")
+    assert (stats.runs_seen, stats.runs_uploaded, stats.failures) == (1, 1, [])
+    remote = target_kind.open_remote("p", "r1")
+    assert_same(run.run_dir, remote)
+    local_bytes = sum(os.path.getsize(p) for p in stream_files(run.run_dir))
+    assert stats.bytes == local_bytes + os.path.getsize(run_json)  # closed files go up once, whole
+    if target_kind.name != "file":
+        assert not remote._source._chunks  # no chunk objects left
+
+
+def test_second_pass_is_idempotent_and_cheap(target_kind, tmp_path):
+    root = tmp_path / "runs"
+    run = make_run(root)
+    upload(target_kind, [root], tmp_path / "state")
+    again = upload(target_kind, [root], tmp_path / "state")
+    assert (again.bytes, again.runs_skipped, again.failures) == (0, 1, [])
+    assert_same(run.run_dir, target_kind.open_remote("p", "r1"))
+
+
+def test_live_run_uploads_as_it_grows(target_kind, tmp_path):
+    root = tmp_path / "runs"
+    child = popen_python(
+        f"""
+        import runship, time
+        run = runship.init(project="p", id="live", dir={str(root)!r}, settings={{"quiet": True, "flush_interval": 0.05, "rotate_bytes": 20000}})
+        for i in range(3000):
+            run.log({{"i": i, "x": i * 0.5}})
+            if i % 100 == 0:
+                time.sleep(0.02)
+        run.finish()
+        """,
+        env=target_kind.env,
+    )
+    passes = 0
+    while child.poll() is None:
+        if os.path.isdir(root):
+            upload(target_kind, [root], tmp_path / "state")
+            passes += 1
+        time.sleep(0.2)
+    assert child.returncode == 0, child.stderr.read()
+    final = upload(target_kind, [root], tmp_path / "state")
+    assert final.failures == [] and passes >= 2
+    run_dir = str(root / "p" / "live")
+    remote = target_kind.open_remote("p", "live")
+    assert_same(run_dir, remote)
+    assert [h["i"] for h in remote.history()] == list(range(3000))
+    if target_kind.name != "file":
+        assert not remote._source._chunks  # every file closed: whole objects only
+
+
+def test_fresh_state_asks_the_remote(target_kind, tmp_path):
+    root = tmp_path / "runs"
+    run = make_run(root, finish=False, rows=30)
+    upload(target_kind, [root], tmp_path / "state-a")
+    for i in range(30, 60):
+        run.log({"loss": 1 / (i + 1), "i": i})
+    run.finish()
+    # another login node: no state, the same remote
+    stats = upload(target_kind, [root], tmp_path / "state-b")
+    assert stats.failures == []
+    assert_same(run.run_dir, target_kind.open_remote("p", "r1"))
+    assert upload(target_kind, [root], tmp_path / "state-c").bytes == 0  # nothing new to anyone
+
+
+def test_two_uploaders_interleaved_no_duplicates(target_kind, tmp_path):
+    root = tmp_path / "runs"
+    run = make_run(root, finish=False, rows=20)
+    for step in range(6):
+        upload(target_kind, [root], tmp_path / ("a" if step % 2 else "b"))
+        for i in range(20 + step * 10, 30 + step * 10):
+            run.log({"loss": 1 / (i + 1), "i": i})
+        run.flush()
+    run.finish()
+    upload(target_kind, [root], tmp_path / "a")
+    upload(target_kind, [root], tmp_path / "b")
+    remote = target_kind.open_remote("p", "r1")
+    assert_same(run.run_dir, remote)
+    assert [h["i"] for h in remote.history()] == list(range(80))
+
+
+def test_run_resumed_into_another_root_continues_the_remote_run(target_kind, tmp_path):
+    node_a, node_b = tmp_path / "a", tmp_path / "b"
+    make_run(node_a, rows=20)
+    upload(target_kind, [node_a], tmp_path / "state-a")
+    # requeued on another node with another scratch dir: none of the first
+    # session's files are there
+    run_b = runship.init(
+        project="p", id="r1", dir=str(node_b), resume="allow", settings={"quiet": True}, reinit="create_new"
+    )
+    assert not run_b.resumed  # node b has no earlier session on disk
+    run_b.log({"loss": 0.0, "i": 999})
+    run_b.finish()
+    upload(target_kind, [node_b], tmp_path / "state-b")
+    remote = target_kind.open_remote("p", "r1")
+    assert len(remote.all_sessions) == 2
+    names = {sf.name for fs in remote.files.values() for sf in fs}
+    local_names = {
+        os.path.basename(p) for p in stream_files(str(node_a / "p" / "r1")) + stream_files(str(node_b / "p" / "r1"))
+    }
+    assert names == local_names
+
+
+def test_corrupt_batch_is_reported_not_uploaded_and_other_runs_go(target_kind, tmp_path):
+    root = tmp_path / "runs"
+    bad = make_run(root, run_id="bad", rows=40)
+    good = make_run(root, run_id="good", rows=10)
+    (path,) = stream_files(bad.run_dir)
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0x40
+    open(path, "wb").write(bytes(data))
+    stats = upload(target_kind, [root], tmp_path / "state")
+    assert [name for name, _ in stats.failures] == ["p/bad"]
+    assert "fails its checksum" in stats.failures[0][1] or "does not decode" in stats.failures[0][1]
+    assert_same(good.run_dir, target_kind.open_remote("p", "good"))
+    remote_bad = target_kind.open_remote("p", "bad")
+    assert not [p for p in remote_bad.verify() if p.is_corruption]  # only the good prefix went up
+    expected = committed_records(path)
+    got = [r for r in remote_bad.records()]
+    assert got == [r for r in expected][: len(got)] and len(got) < 40
+
+
+def test_derived_files_follow_changes(target_kind, tmp_path):
+    root = tmp_path / "runs"
+    run = make_run(root)
+    with open(os.path.join(run.dir, "notes.txt"), "w") as f:
+        f.write("v1")
+    os.utime(os.path.join(run.dir, "notes.txt"), (time.time() - 10, time.time() - 10))
+    os.utime(os.path.join(run.run_dir, "run.json"), (time.time() - 10, time.time() - 10))
+    state = tmp_path / "state"
+    upload(target_kind, [root], state)
+    remote = target_kind.open_remote("p", "r1")
+    assert remote._source.read("files/notes.txt") == b"v1"
+    assert b'"best": 50' in remote._source.read("run.json")
+    with open(os.path.join(run.dir, "notes.txt"), "w") as f:
+        f.write("v2, longer")
+    os.utime(os.path.join(run.dir, "notes.txt"), (time.time() - 10, time.time() - 10))
+    os.utime(run.run_dir, None)  # a finished run is rescanned when its directory changes
+    upload(target_kind, [root], state)
+    assert target_kind.open_remote("p", "r1")._source.read("files/notes.txt") == b"v2, longer"
+
+
+def test_dry_run_sends_nothing(target_kind, tmp_path):
+    root = tmp_path / "runs"
+    run = make_run(root)
+    stats = upload(target_kind, [root], tmp_path / "state", dry_run=True)
+    assert stats.bytes == 0
+    (pending,) = stats.pending
+    assert pending[0] == "p/r1" and pending[2] == os.path.getsize(stream_files(run.run_dir)[0])
+    with pytest.raises(runship.RunNotFound):
+        target_kind.open_remote("p", "r1")
+
+
+def test_open_segment_goes_up_as_chunks_then_whole(object_kind, tmp_path):
+    target_kind = object_kind
+    root = tmp_path / "runs"
+    run = make_run(root, finish=False, rows=20)
+    upload(target_kind, [root], tmp_path / "state")
+    remote = target_kind.open_remote("p", "r1")
+    (name,) = remote._source._chunks
+    assert remote._source._chunks[name] and name not in remote._source._whole
+    assert list(remote.records()) == list(runship.open_run(run.run_dir).records())
+    run.finish()
+    upload(target_kind, [root], tmp_path / "state")
+    remote = target_kind.open_remote("p", "r1")
+    assert not remote._source._chunks and name in remote._source._whole
+    assert_same(run.run_dir, remote)
+
+
+def test_chunk_names_are_byte_ranges(object_kind, tmp_path):
+    target_kind = object_kind
+    root = tmp_path / "runs"
+    make_run(root, finish=False, rows=5)
+    upload(target_kind, [root], tmp_path / "state")
+    remote = target_kind.open_remote("p", "r1")
+    (ranges,) = remote._source._chunks.values()
+    assert ranges[0][0] == 0 and all(fmt.parse_chunk_name(fmt.chunk_name(*r)) == r for r in ranges)
+
+
+def test_missing_root_is_reported(target_kind, tmp_path, capsys):
+    stats = upload(target_kind, [tmp_path / "nope"], tmp_path / "state")
+    assert stats.runs_seen == 0
+    assert "no run root" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "state")
