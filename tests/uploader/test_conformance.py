@@ -84,6 +84,8 @@ def test_finished_run_uploads_whole_and_reads_the_same(target_kind, tmp_path):
 def test_second_pass_is_idempotent_and_cheap(target_kind, tmp_path):
     root = tmp_path / "runs"
     run = make_run(root)
+    old = time.time() - 10
+    os.utime(os.path.join(run.run_dir, "run.json"), (old, old))  # stable
     upload(target_kind, [root], tmp_path / "state")
     again = upload(target_kind, [root], tmp_path / "state")
     assert (again.bytes, again.runs_skipped, again.failures) == (0, 1, [])
