@@ -185,7 +185,7 @@ def test_corrupt_batch_is_reported_not_uploaded_and_other_runs_go(target_kind, t
     open(path, "wb").write(bytes(data))
     stats = upload(target_kind, [root], tmp_path / "state")
     assert [name for name, _ in stats.failures] == ["p/bad"]
-    assert "fails its checksum" in stats.failures[0][1] or "does not decode" in stats.failures[0][1]
+    assert "corrupt)" in stats.failures[0][1] and "not uploaded past byte" in stats.failures[0][1]
     assert_same(good.run_dir, target_kind.open_remote("p", "good"))
     remote_bad = target_kind.open_remote("p", "bad")
     assert not [p for p in remote_bad.verify() if p.is_corruption]  # only the good prefix went up
