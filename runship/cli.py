@@ -353,6 +353,11 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
 @click.option("--follow-pid", type=int, hidden=True, help="With --follow: also stop once this process is gone.")
 @click.option("--dry-run", is_flag=True, help="List what would be uploaded; upload nothing.")
 @click.option(
+    "--verify-remote",
+    is_flag=True,
+    help="Ask the target about every file, also of runs already up (after the remote was wiped or restored).",
+)
+@click.option(
     "--state",
     "state_dir",
     type=click.Path(file_okay=False),
@@ -386,6 +391,7 @@ def upload_cmd(
     follow,
     follow_pid,
     dry_run,
+    verify_remote,
     state_dir,
     storage_options,
     token_file,
@@ -418,6 +424,7 @@ def upload_cmd(
         follow=follow,
         follow_pid=follow_pid,
         dry_run=dry_run,
+        verify_remote=verify_remote,
         state_dir=state_dir,
         storage_options=storage_options,
         token_file=token_file,

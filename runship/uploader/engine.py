@@ -108,6 +108,7 @@ class Uploader:
         stable_seconds: float = STABLE_SECONDS,
         chunk_bytes: int = CHUNK_BYTES,
         progress: Callable | None = None,
+        verify_remote: bool = False,
     ):
         self.target = target
         self.state = state
@@ -120,6 +121,9 @@ class Uploader:
         self.stable_seconds = stable_seconds
         self.chunk_bytes = chunk_bytes
         self.progress = progress
+        # ask the remote about every file, even of runs the state says are up
+        # (after the remote was wiped or restored from a backup)
+        self.verify_remote = verify_remote
         self._verified: set[tuple[str, str, str]] = set()  # files whose remote size was asked this process
 
     # ---- discovery ----------------------------------------------------------------
@@ -177,7 +181,7 @@ class Uploader:
                 break
             stats.runs_seen += 1
             signature = _signature(ref.path)
-            if signature is not None and done.get(ref.path) == signature:
+            if signature is not None and done.get(ref.path) == signature and not self.verify_remote:
                 stats.runs_skipped += 1
                 stats.done.add(ref.path)
                 continue
@@ -232,6 +236,8 @@ class Uploader:
         finished_sessions: set[str] = set()
         for f in files:
             fs = known.get(f.name)
+            if fs is not None and fs.final and self.verify_remote:
+                fs.final = False  # ask again below
             if fs is not None and fs.final:
                 if fs.finished:
                     finished_sessions.add(f.session)
@@ -338,7 +344,7 @@ class Uploader:
     def _derived(self, ref: RunRef, stats: PassStats) -> tuple[int, bool]:
         """run.json and files/: uploaded when changed and stable. Returns
         (bytes sent, whether a changed file waits to become stable)."""
-        known = self.state.derived(self.target.url, ref.project, ref.run_id)
+        known = {} if self.verify_remote else self.state.derived(self.target.url, ref.project, ref.run_id)
         now = time.time()
         sent = 0
         pending = False

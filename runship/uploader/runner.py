@@ -31,6 +31,7 @@ class UploadCommand:
     follow: bool = False
     follow_pid: int | None = None
     dry_run: bool = False
+    verify_remote: bool = False
     state_dir: str | None = None
     storage_options: tuple = ()
     token_file: str | None = None
@@ -78,6 +79,7 @@ class UploadCommand:
             log=log,
             stop=stop,
             progress=progress,
+            verify_remote=self.verify_remote,
         )
         detail = f" ({_config.describe_options(options)})" if options else ""
         log.detail(f"{', '.join(uploader.roots)} -> {target.url}{detail}")
