@@ -21,11 +21,19 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[test]'
 	touch $@ $(STAMP_DEMO)
 
+DEMO_REMOTE ?= $(CURDIR)/runship-demo-remote
+
 demo: $(STAMP_DEMO)
-	rm -rf $(DEMO_DIR)
+	rm -rf $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state
+	@echo "== train (writes $(DEMO_DIR)/demo/<id>/)"
 	RUNSHIP_DIR=$(DEMO_DIR) $(PY) examples/train.py --steps 3000
 	$(VENV)/bin/runship --root $(DEMO_DIR) ls
 	$(VENV)/bin/runship --root $(DEMO_DIR) show demo/$$(ls $(DEMO_DIR)/demo | head -n 1)
+	@echo "== upload to the embedded default target (a local directory standing in for object storage)"
+	$(VENV)/bin/runship upload $(DEMO_DIR) --to file://$(DEMO_REMOTE) --state .runship-demo-state --once
+	@echo "== the same run, read back from the target"
+	$(VENV)/bin/runship ls file://$(DEMO_REMOTE)
+	$(VENV)/bin/runship verify $(DEMO_REMOTE)/demo/$$(ls $(DEMO_DIR)/demo | head -n 1)
 
 lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check runship tests benchmarks examples
@@ -38,4 +46,4 @@ bench: $(STAMP_DEMO)
 	$(PY) benchmarks/bench_log.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state .pytest_cache .ruff_cache

@@ -358,8 +358,8 @@ class Uploader:
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
             if known.get(rel) == stamp:
                 continue
-            if now - st.st_mtime < self.stable_seconds:
-                pending = True
+            if rel != "run.json" and now - st.st_mtime < self.stable_seconds:
+                pending = True  # may still be being written (run.json is replaced atomically)
                 continue
             try:
                 with open(path, "rb") as fh:
