@@ -478,6 +478,49 @@ def status_cmd(ctx, root, to, state_dir, ask_remote, storage_options, as_json) -
     click.echo(_table(body, ["PROJECT", "ID", "STATE", "LOCAL", "UPLOADED", "COMPLETE", "LAST UPLOAD", "ERROR"]))
 
 
+@cli.command("serve", context_settings=CONTEXT)
+@click.option("--root", "serve_root", required=True, help="Where runs are stored: a directory or an fsspec URL.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--token-file", type=click.Path(dir_okay=False), help="Tokens, one a line: TOKEN [r|w|rw] [projects|*] [label]."
+)
+@click.option("--no-auth", is_flag=True, help="No tokens (refused unless --host is a loopback address).")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--max-body", type=int, help="Largest request body in bytes. [default: 64 MiB]")
+@click.option("--cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
+@click.option("--key", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
+@click.pass_context
+def serve_cmd(ctx, serve_root, host, port, token_file, no_auth, workers, max_body, cert, key) -> None:
+    """Run the runship server: the uploader pushes to it (http(s)://), and
+    it serves runs, state and history over HTTP. One JSON access-log line
+    per request on stderr; SIGTERM finishes in-flight requests.
+
+    \b
+    Example:
+        runship serve --root /srv/runship --host 0.0.0.0 --port 8443 --token-file /etc/runship/tokens --cert c.pem --key k.pem
+        runship upload /scratch/$USER/runship --to https://runs.example.org:8443 --token-file ~/.runship-token
+    """
+    from runship.server import serve
+
+    try:
+        serve(
+            serve_root,
+            host=host,
+            port=port,
+            token_file=token_file,
+            no_auth=no_auth,
+            workers=workers,
+            max_body=max_body,
+            certfile=cert,
+            keyfile=key,
+            storage_options=ctx.obj["so"],
+            log=lambda m: click.echo(m, err=True),
+        )
+    except (ValueError, RuntimeError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+
+
 def main() -> None:
     """Entry point: ``runship`` on the command line."""
     try:

@@ -140,3 +140,75 @@ class TcpProxy:
                 c.close()
             except OSError:
                 pass
+
+
+class RunshipServer:
+    """``runship serve`` in a subprocess on 127.0.0.1 and a free port."""
+
+    TOKEN = "test-token-0123456789abcdef"
+    READ_TOKEN = "read-token-0123456789abcdef"
+    MNIST_TOKEN = "mnist-token-0123456789abcdef"
+
+    def __init__(self, root: str, workdir: str, port: int | None = None, extra: list[str] | None = None):
+        self.root = root
+        self.port = port or free_port()
+        self.token_file = os.path.join(workdir, "tokens")
+        self.log_path = os.path.join(workdir, f"server-{self.port}.log")
+        self.extra = extra or []
+        with open(self.token_file, "w") as f:
+            f.write(f"{self.TOKEN} rw * writer\n{self.READ_TOKEN} r * reader\n{self.MNIST_TOKEN} rw mnist mnist-only\n")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> RunshipServer:
+        root_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": root_dir}
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "runship.cli",
+                "serve",
+                "--root",
+                self.root,
+                "--port",
+                str(self.port),
+                "--token-file",
+                self.token_file,
+                *self.extra,
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=self._log,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/health", timeout=1)
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"runship serve exited: {open(self.log_path).read()[-2000:]}")
+                time.sleep(0.05)
+        raise RuntimeError("runship serve did not start")
+
+    def kill(self, sig=9) -> int:
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(sig)
+        code = self.proc.wait(60)
+        self.proc = None
+        self._log.close()
+        return code
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.kill(15)
+
+    def log(self) -> str:
+        with open(self.log_path) as f:
+            return f.read()

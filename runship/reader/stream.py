@@ -63,6 +63,7 @@ class StreamFile:
     batches: int = 0
     records: int = 0  # committed data records (header and commits excluded)
     problems: list[Problem] = field(default_factory=list)
+    ends: list[int] | None = None  # when a list: the offset past each good commit record
 
     @property
     def clean(self) -> bool:
@@ -140,6 +141,8 @@ def iter_records(data: bytes, sf: StreamFile) -> Iterator[dict]:
             sf.batches += 1
             batch_start = end
             sf.committed = end
+            if sf.ends is not None:
+                sf.ends.append(end)
         else:
             pending.append(obj)
         pos = end

@@ -125,6 +125,7 @@ class Uploader:
         # (after the remote was wiped or restored from a backup)
         self.verify_remote = verify_remote
         self._verified: set[tuple[str, str, str]] = set()  # files whose remote size was asked this process
+        self._ends: dict[str, list[int]] = {}  # commit boundaries found by this run's scan
 
     # ---- discovery ----------------------------------------------------------------
     def discover(self) -> list[RunRef]:
@@ -252,13 +253,19 @@ class Uploader:
             if key not in self._verified:  # the remote is the truth: ask it once per process
                 fs.uploaded = self._remote_size(ref, f.name)
                 self._verified.add(key)
-            if f.size > fs.scanned:
-                sc = tail.scan(f.path, fs.scanned, f.size)
-                fs.scanned = sc.boundary
+            # scan from what the remote holds (a commit boundary: pushes end
+            # at one) when it is behind, so that every push can end at one
+            start = fs.uploaded if fs.uploaded < fs.scanned else fs.scanned
+            ends: list[int] = []
+            if f.size > start:
+                sc = tail.scan(f.path, start, f.size)
+                fs.scanned = max(fs.scanned, sc.boundary)
                 fs.finished = fs.finished or sc.finished
+                ends = sc.ends
                 bad = sc.corrupt
                 if bad is not None:
                     corrupt = f"{bad} - not uploaded past byte {sc.boundary}"
+            self._ends[f.name] = ends
             if fs.finished and f.stream == fmt.RUN_STREAM:
                 finished_sessions.add(f.session)
             todo.append((f, fs))
@@ -318,8 +325,13 @@ class Uploader:
             fs.final = True
             self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
             return sent
+        ends = self._ends.pop(f.name, [])
         while fs.uploaded < fs.scanned and not self.stop.is_set():
-            end = min(fs.scanned, fs.uploaded + self.chunk_bytes)
+            # end the push at a commit boundary (a server checks whole batches),
+            # carrying at most chunk_bytes unless a single batch is bigger
+            ahead = [e for e in ends if e > fs.uploaded]
+            fits = [e for e in ahead if e <= fs.uploaded + self.chunk_bytes]
+            end = fits[-1] if fits else (ahead[0] if ahead else fs.scanned)
             with open(f.path, "rb") as fh:
                 fh.seek(fs.uploaded)
                 data = fh.read(end - fs.uploaded)

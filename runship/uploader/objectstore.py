@@ -13,7 +13,7 @@ import os
 
 from runship.reader.source import fs_options
 from runship.schema import format as fmt
-from runship.uploader.target import GapError, Target, TargetError, redact
+from runship.uploader.target import ConflictError, GapError, Target, TargetError, redact
 
 # errors from botocore/aiohttp/fsspec that mean "try again later"
 _RETRYABLE_NAMES = (
@@ -109,15 +109,39 @@ class ObjectStoreTarget(Target):
             pass  # create-only and already there: the same bytes by construction
 
     def push(self, project: str, run_id: str, name: str, offset: int, data: bytes) -> int:
-        if offset > 0:
-            size = self.remote_size(project, run_id, name)
-            if size < offset:
-                raise GapError(
-                    f"{self.url}/{project}/{run_id}/{name} holds {size} bytes, cannot write at {offset}", size
-                )
+        size = self.remote_size(project, run_id, name)
+        where = f"{self.url}/{project}/{run_id}/{name}"
+        if size < offset:
+            raise GapError(f"{where} holds {size} bytes, cannot write at {offset}", size)
+        overlap = min(size, offset + len(data)) - offset
+        if overlap > 0:  # bytes already there must be the same bytes
+            if self._read_range(project, run_id, name, offset, offset + overlap) != data[:overlap]:
+                raise ConflictError(f"{where} differs from the local file in bytes {offset}..{offset + overlap}")
+            if overlap == len(data):
+                return size
+            data, offset = data[overlap:], offset + overlap
         path = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(offset, offset + len(data))}"
         self._call("upload", self._pipe, path, data, True)
         return offset + len(data)
+
+    def _read_range(self, project: str, run_id: str, name: str, start: int, end: int) -> bytes:
+        whole = f"{self._run(project, run_id)}/{name}"
+        try:
+            info = self._call("stat", self.fs.info, whole)
+            if info.get("type") == "file" and int(info["size"]) >= end:
+                return self._call("download", self.fs.cat_file, whole, start=start, end=end)
+        except FileNotFoundError:
+            pass
+        parts = []
+        pos = start
+        for c_start, c_end in fmt.chunk_cover(self._chunks(project, run_id, name)):
+            if c_end <= pos or pos >= end:
+                continue
+            path = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(c_start, c_end)}"
+            upto = min(end, c_end)
+            parts.append(self._call("download", self.fs.cat_file, path, start=pos - c_start, end=upto - c_start))
+            pos = upto
+        return b"".join(parts)
 
     def finalize(self, project: str, run_id: str, name: str, local_path: str, size: int) -> int:
         whole = f"{self._run(project, run_id)}/{name}"

@@ -29,6 +29,7 @@ class Scan:
     boundary: int  # offset just past the last good commit record
     finished: bool = False  # a finish record was committed in the scanned bytes
     problems: list[Problem] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)  # offsets past each good commit record
 
     @property
     def corrupt(self) -> Problem | None:
@@ -41,13 +42,14 @@ def scan(path: str, start: int, size: int) -> Scan:
     with open(path, "rb") as f:
         f.seek(start)
         data = f.read(size - start)
-    sf = StreamFile(path=path, name=os.path.basename(path), stream="?", session="?", segment=0)
+    sf = StreamFile(path=path, name=os.path.basename(path), stream="?", session="?", segment=0, ends=[])
     finished = False
     for rec in iter_records(data, sf):
         if rec.get("k") == fmt.FINISH:
             finished = True
     problems = [Problem(p.path, p.offset + start, p.kind, p.message) for p in sf.problems]
-    return Scan(boundary=start + sf.committed, finished=finished, problems=problems)
+    ends = [start + e for e in sf.ends or ()]
+    return Scan(boundary=start + sf.committed, finished=finished, problems=problems, ends=ends)
 
 
 @dataclass

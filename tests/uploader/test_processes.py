@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
@@ -17,6 +16,7 @@ import runship
 from runship.uploader import State
 from tests.conftest import ROOT, popen_python
 from tests.servers import S3_ENV, MotoServer, TcpProxy
+from tests.uploader.conftest import _kind
 from tests.uploader.test_conformance import assert_same, make_run
 
 RUNSHIP = [sys.executable, "-m", "runship.cli"]
@@ -50,25 +50,18 @@ def upload_popen(roots, to, state, *args, env=None) -> subprocess.Popen:
     )
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", "s3", "http"])
 def remote(request, tmp_path):
-    """(url, storage_options, env) of a target reachable from a subprocess."""
-    if request.param == "file":
-        yield f"file://{tmp_path / 'remote'}", {}, {}
-    else:
-        moto = request.getfixturevalue("moto")
-        bucket = f"proc-{uuid.uuid4().hex[:10]}"
-        moto.create_bucket(bucket)
-        yield f"s3://{bucket}/runs", {"endpoint_url": moto.endpoint}, {"AWS_ENDPOINT_URL": moto.endpoint, **S3_ENV}
+    """A target reachable from a subprocess: a directory, S3 on moto, a runship server."""
+    yield from _kind(request.param, request, tmp_path)
 
 
 def remote_run(remote, project, run_id):
-    url, options, _ = remote
-    return runship.open_run(f"{url}/{project}/{run_id}", storage_options=options)
+    return remote.open_remote(project, run_id)
 
 
 def test_sigkill_mid_pass_then_rerun_gives_an_exact_copy(remote, tmp_path):
-    url, _, env = remote
+    url, env = remote.url, remote.env
     root = tmp_path / "runs"
     runs = []
     for i in range(8):
@@ -92,7 +85,7 @@ def test_sigkill_mid_pass_then_rerun_gives_an_exact_copy(remote, tmp_path):
 
 
 def test_writer_logging_while_uploader_watches(remote, tmp_path):
-    url, _, env = remote
+    url, env = remote.url, remote.env
     root = tmp_path / "runs"
     writer = popen_python(
         f"""
@@ -122,7 +115,7 @@ def test_writer_logging_while_uploader_watches(remote, tmp_path):
 
 
 def test_two_uploaders_with_separate_states_at_once(remote, tmp_path):
-    url, _, env = remote
+    url, env = remote.url, remote.env
     root = tmp_path / "runs"
     writer = popen_python(
         f"""
