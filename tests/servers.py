@@ -149,8 +149,16 @@ class RunshipServer:
     READ_TOKEN = "read-token-0123456789abcdef"
     MNIST_TOKEN = "mnist-token-0123456789abcdef"
 
-    def __init__(self, root: str, workdir: str, port: int | None = None, extra: list[str] | None = None):
+    def __init__(
+        self,
+        root: str,
+        workdir: str,
+        port: int | None = None,
+        extra: list[str] | None = None,
+        global_args: list[str] | None = None,
+    ):
         self.root = root
+        self.global_args = global_args or []
         self.port = port or free_port()
         self.token_file = os.path.join(workdir, "tokens")
         self.log_path = os.path.join(workdir, f"server-{self.port}.log")
@@ -165,13 +173,14 @@ class RunshipServer:
 
     def start(self) -> RunshipServer:
         root_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = {**os.environ, "PYTHONPATH": root_dir}
+        env = {**os.environ, "PYTHONPATH": root_dir, **S3_ENV}
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "runship.cli",
+                *self.global_args,
                 "serve",
                 "--root",
                 self.root,

@@ -323,3 +323,40 @@ def test_schemathesis_fuzz_finds_no_server_error(server):
     assert len(calls) >= 100
     assert failures == []
     assert "Traceback" not in server.log()
+
+
+def test_server_in_front_of_s3(tmp_path, moto):
+    moto.create_bucket("behind-server")
+    root = tmp_path / "runs"
+    run = make_run(root, rows=50, rotate=1500)
+    s = RunshipServer(
+        "s3://behind-server/runs", str(tmp_path), global_args=["-o", f"endpoint_url={moto.endpoint}"]
+    ).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSHIP_")}
+        env.update(PYTHONPATH=ROOT, RUNSHIP_TOKEN=TOKEN)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runship.cli",
+                "upload",
+                str(root),
+                "--to",
+                s.url,
+                "--state",
+                str(tmp_path / "state"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        status, _, body = call(s, "GET", "/v1/runs/p/r1", token=RunshipServer.READ_TOKEN)
+        assert status == 200 and json.loads(body)["steps"] == 50
+    finally:
+        s.stop()
+    assert_same(
+        run.run_dir, runship.open_run("s3://behind-server/runs/p/r1", storage_options={"endpoint_url": moto.endpoint})
+    )
