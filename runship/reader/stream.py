@@ -94,11 +94,11 @@ def iter_records(data: bytes, sf: StreamFile) -> Iterator[dict]:
         except msgpack.OutOfData:
             break
         except Exception as e:  # FormatError, StackError, ValueError, ...
-            _bad(data, pos, sf, f"undecodable bytes ({type(e).__name__}: {e})")
+            _bad(data, pos, batch_start, sf, f"undecodable bytes ({type(e).__name__}: {e})")
             return
         end = tell()
         if type(obj) is not dict:
-            _bad(data, pos, sf, f"a record that is not a map ({type(obj).__name__})")
+            _bad(data, pos, batch_start, sf, f"a record that is not a map ({type(obj).__name__})")
             return
         kind = obj.get("k")
         if first:
@@ -172,10 +172,15 @@ def iter_records(data: bytes, sf: StreamFile) -> Iterator[dict]:
             )
 
 
-def _bad(data: bytes, pos: int, sf: StreamFile, what: str) -> None:
+def _bad(data: bytes, pos: int, batch_start: int, sf: StreamFile, what: str) -> None:
     rest = memoryview(data)[pos:]
     if _commit_follows(data, pos):
-        sf.problems.append(Problem(sf.path, pos, "corrupt", f"{what}, before a later commit record"))
+        # the damage is somewhere in the batch that starts at batch_start
+        sf.problems.append(
+            Problem(
+                sf.path, batch_start, "corrupt", f"damaged batch: {what} at byte {pos}, before a later commit record"
+            )
+        )
     elif not any(rest):
         sf.problems.append(Problem(sf.path, pos, "zero-tail", f"{len(rest)} NUL bytes after the last commit record"))
     elif sf.committed < pos:
