@@ -350,6 +350,13 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
 @click.option("--project", help="Only runs of this project.")
 @click.option("--run", "run_filter", help="Only this run: an id, project/id or a run directory.")
 @click.option("--follow", is_flag=True, help="With --watch --run: exit once that run is finished and uploaded.")
+@click.option(
+    "--pass-timeout",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help="A pass longer than this ends the process with status 1 (a call that never returned).",
+)
 @click.option("--follow-pid", type=int, hidden=True, help="With --follow: also stop once this process is gone.")
 @click.option("--dry-run", is_flag=True, help="List what would be uploaded; upload nothing.")
 @click.option(
@@ -389,6 +396,7 @@ def upload_cmd(
     project,
     run_filter,
     follow,
+    pass_timeout,
     follow_pid,
     dry_run,
     verify_remote,
@@ -425,6 +433,7 @@ def upload_cmd(
         follow_pid=follow_pid,
         dry_run=dry_run,
         verify_remote=verify_remote,
+        pass_timeout=pass_timeout,
         state_dir=state_dir,
         storage_options=storage_options,
         token_file=token_file,

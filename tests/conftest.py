@@ -24,6 +24,18 @@ def _clean_env(monkeypatch):
     PROCESS.current = None
 
 
+@pytest.fixture(scope="session")
+def moto():
+    """moto's S3 server in a subprocess on 127.0.0.1, for the whole session."""
+    from tests.servers import S3_ENV, MotoServer
+
+    for k, v in S3_ENV.items():
+        os.environ.setdefault(k, v)
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def root(tmp_path):
     return str(tmp_path / "runs")

@@ -221,3 +221,123 @@ class RunshipServer:
     def log(self) -> str:
         with open(self.log_path) as f:
             return f.read()
+
+
+class FaultyHttpProxy:
+    """An HTTP proxy on 127.0.0.1 that injects faults into a share of the
+    requests: 500, 503 SlowDown, connection resets before or after the
+    upstream saw the request, truncated responses, multi-second delays."""
+
+    FAULTS = ("500", "503", "reset", "reset-after", "truncate", "delay")
+    HANG = "hang"  # accept the request, never answer (not in the random mix)
+
+    def __init__(self, upstream_port: int, rate: float = 0.3, seed: int = 0, delay: float = 2.0):
+        import random
+        import socketserver
+        import threading
+
+        self.upstream = upstream_port
+        self.rate = rate
+        self.delay = delay
+        self.rnd = random.Random(seed)
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.hang = False
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                proxy._handle(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _pick(self) -> str:
+        with self.lock:
+            if self.hang:
+                fault = self.HANG
+            else:
+                fault = self.rnd.choice(self.FAULTS) if self.rnd.random() < self.rate else "pass"
+            self.counts[fault] = self.counts.get(fault, 0) + 1
+            return fault
+
+    def _handle(self, sock: socket.socket) -> None:
+        import http.client
+        import struct
+
+        f = sock.makefile("rb")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            method, target, _ = line.decode("latin-1").split(" ", 2)
+            headers = []
+            length = 0
+            while (h := f.readline()) not in (b"\r\n", b"\n", b""):
+                name, value = h.decode("latin-1").split(":", 1)
+                headers.append((name.strip(), value.strip()))
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if any(k.lower() == "expect" and v.lower() == "100-continue" for k, v in headers):
+                sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                headers = [(k, v) for k, v in headers if k.lower() != "expect"]
+            body = f.read(length) if length else b""
+            fault = self._pick()
+
+            def reset():
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+
+            if fault == "reset":
+                return reset()
+            if fault == self.HANG:
+                time.sleep(3600)
+                return None
+            if fault in ("500", "503"):
+                text = (
+                    b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+                    if fault == "503"
+                    else b"boom"
+                )
+                sock.sendall(
+                    b"HTTP/1.1 %s Error\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                    % (fault.encode(), len(text), text)
+                )
+                sock.close()
+                return
+            if fault == "delay":
+                time.sleep(self.delay)
+            up = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=30)
+            hdrs = {k: v for k, v in headers if k.lower() not in ("connection", "content-length")}
+            up.request(method, target, body=body if body or method in ("PUT", "POST", "PATCH") else None, headers=hdrs)
+            resp = up.getresponse()
+            data = resp.read()
+            out_headers = [
+                (k, v)
+                for k, v in resp.getheaders()
+                if k.lower() not in ("connection", "content-length", "transfer-encoding")
+            ]
+            up.close()
+            if fault == "reset-after":  # the upstream did it; the client never hears
+                return reset()
+            head = f"HTTP/1.1 {resp.status} {resp.reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out_headers)
+            head += f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+            if fault == "truncate" and method != "HEAD" and len(data) > 1:
+                sock.sendall(head.encode("latin-1") + data[: len(data) // 2])
+                return reset()
+            sock.sendall(head.encode("latin-1") + (b"" if method == "HEAD" else data))
+            sock.close()
+            return

@@ -109,6 +109,7 @@ class Uploader:
         chunk_bytes: int = CHUNK_BYTES,
         progress: Callable | None = None,
         verify_remote: bool = False,
+        pass_timeout: float | None = None,
     ):
         self.target = target
         self.state = state
@@ -124,6 +125,9 @@ class Uploader:
         # ask the remote about every file, even of runs the state says are up
         # (after the remote was wiped or restored from a backup)
         self.verify_remote = verify_remote
+        # the backstop for a call that never returns (a library that ignores
+        # its own timeouts): a pass longer than this ends the process, exit 1
+        self.pass_timeout = pass_timeout
         self._verified: set[tuple[str, str, str]] = set()  # files whose remote size was asked this process
         self._ends: dict[str, list[int]] = {}  # commit boundaries found by this run's scan
 
@@ -171,6 +175,23 @@ class Uploader:
 
     # ---- a pass ------------------------------------------------------------------------
     def run_pass(self) -> PassStats:
+        if self.pass_timeout is None:
+            return self._run_pass()
+        watchdog = threading.Timer(self.pass_timeout, self._stuck)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._run_pass()
+        finally:
+            watchdog.cancel()
+
+    def _stuck(self) -> None:
+        self.log.error(
+            f"a pass took longer than {self.pass_timeout:g} s (a call to {self.target.url} did not return); exiting"
+        )
+        os._exit(1)  # progress is committed per object: the next run continues
+
+    def _run_pass(self) -> PassStats:
         t0 = time.monotonic()
         stats = PassStats()
         done = self.state.done_runs(self.target.url)

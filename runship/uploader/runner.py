@@ -32,6 +32,7 @@ class UploadCommand:
     follow_pid: int | None = None
     dry_run: bool = False
     verify_remote: bool = False
+    pass_timeout: float = 3600.0
     state_dir: str | None = None
     storage_options: tuple = ()
     token_file: str | None = None
@@ -80,6 +81,7 @@ class UploadCommand:
             stop=stop,
             progress=progress,
             verify_remote=self.verify_remote,
+            pass_timeout=self.pass_timeout,
         )
         detail = f" ({_config.describe_options(options)})" if options else ""
         log.detail(f"{', '.join(uploader.roots)} -> {target.url}{detail}")

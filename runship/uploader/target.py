@@ -95,7 +95,10 @@ def open_target(url: str, storage_options: dict | None = None, token: str | None
     if scheme in ("http", "https"):
         from runship.uploader.http import HttpTarget
 
-        return HttpTarget(url, token=token)
+        opts = storage_options or {}
+        return HttpTarget(
+            url, token=token, timeout=float(opts.get("timeout", 30.0)), attempts=int(opts.get("attempts", 4))
+        )
     from runship.uploader.objectstore import ObjectStoreTarget
 
     return ObjectStoreTarget(url, storage_options or {})

@@ -1,24 +1,14 @@
 from __future__ import annotations
 
 import itertools
-import os
 import uuid
 
 import pytest
 
 import runship
-from tests.servers import S3_ENV, MotoServer, RunshipServer
+from tests.servers import S3_ENV, RunshipServer
 
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def moto():
-    for k, v in S3_ENV.items():
-        os.environ.setdefault(k, v)
-    server = MotoServer().start()
-    yield server
-    server.stop()
 
 
 class TargetKind:
