@@ -81,7 +81,11 @@ def life(root: str, rnd: random.Random, finish: bool) -> tuple[int, int]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    first = int(proc.stdout.readline().split()[1])
+    line = proc.stdout.readline()
+    if not line.startswith("START"):
+        proc.kill()
+        raise RuntimeError(f"the training process did not start: {proc.communicate()[1][-3000:]}")
+    first = int(line.split()[1])
     acked = first - 1
     if not finish:
         time.sleep(rnd.uniform(0.02, 0.6))
