@@ -41,7 +41,8 @@ class SerializationError(TypeError):
         return f"{self.reason} - at `{self.where()}`"
 
 
-def _key(k: object) -> str:
+def dict_key(k: object) -> str:
+    """A nested dict key as recorded: strings as they are, numbers as strings."""
     if isinstance(k, str):
         return str(k)
     if isinstance(k, (bool, int, float)) or type(k).__name__ in ("int64", "int32", "float64", "float32"):
@@ -64,7 +65,7 @@ def to_plain(value: object, depth: int = 0) -> object:
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
-            key = _key(k)
+            key = dict_key(k)
             try:
                 out[key] = to_plain(v, depth + 1)
             except SerializationError as e:

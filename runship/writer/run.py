@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from runship.errors import ConfigError
 from runship.schema import format as fmt
 from runship.schema.metrics import Metrics, MetricSpec
-from runship.schema.values import SCALAR_TYPES, SerializationError, to_plain
+from runship.schema.values import SCALAR_TYPES, SerializationError, dict_key, to_plain
 from runship.writer import files as _files
 from runship.writer.files import Artifact, Saver
 from runship.writer.lifecycle import PROCESS
@@ -391,7 +391,7 @@ class Run:
         if isinstance(v, Mapping) and depth < 8:
             out = {}
             for k2, v2 in v.items():
-                sub = k2 if isinstance(k2, str) else str(k2)
+                sub = dict_key(k2)
                 try:
                     out[sub] = self._convert_value(f"{key}.{sub}", v2, step, jobs, depth + 1)
                 except SerializationError as e:
