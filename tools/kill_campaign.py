@@ -91,9 +91,10 @@ def life(root: str, rnd: random.Random, finish: bool) -> tuple[int, int]:
         time.sleep(rnd.uniform(0.02, 0.6))
         proc.send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=120)
-    for line in out.splitlines():
-        if line.startswith("ACK"):
-            acked = max(acked, int(line.split()[1]))
+    for line in out.split("\n")[:-1]:  # whole lines only: a kill can cut the last one short
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == "ACK" and parts[1].isdigit():
+            acked = max(acked, int(parts[1]))
     if finish and proc.returncode != 0:
         raise RuntimeError(f"the last life failed: {err[-2000:]}")
     return first, acked
