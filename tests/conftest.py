@@ -44,7 +44,9 @@ def root(tmp_path):
 @pytest.fixture
 def make_run(root):
     def make(**kwargs):
-        settings = {"quiet": True, **kwargs.pop("settings", {})}
+        # the environment record (a package list, git) and console capture
+        # have their own tests; elsewhere they would only slow runs down
+        settings = {"quiet": True, "environment": False, "console": "off", **kwargs.pop("settings", {})}
         kwargs.setdefault("project", "p")
         kwargs.setdefault("dir", root)
         kwargs.setdefault("reinit", "create_new")

@@ -21,6 +21,12 @@ def stream_files(run_dir: str, stream: str = "run") -> list[str]:
     return [os.path.join(run_dir, n) for n in names]
 
 
+def all_stream_files(run_dir: str) -> list[str]:
+    """Stream files of every stream (run, system, console, ...)."""
+    names = [n for n in os.listdir(run_dir) if NAME.match(n)]
+    return [os.path.join(run_dir, n) for n in sorted(names)]
+
+
 def unpack_file(path: str) -> list[dict]:
     """Every complete msgpack value of a file, with a generic streaming unpacker."""
     with open(path, "rb") as f:

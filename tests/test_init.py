@@ -154,10 +154,13 @@ def test_no_effect_arguments_are_recorded_and_noticed(make_run, root, capsys, ar
 
 
 def test_unknown_settings_are_tolerated_and_noticed(make_run, root, capsys):
-    run = make_run(id="sett", settings={"quiet": False, "x_disable_stats": True, "flush_interval": 0.5})
+    run = make_run(
+        id="sett", settings={"quiet": False, "x_label": "node-3", "x_disable_stats": True, "flush_interval": 0.5}
+    )
     run.finish(quiet=True)
-    assert "setting 'x_disable_stats' has no effect" in capsys.readouterr().err
+    assert "setting 'x_label' has no effect" in capsys.readouterr().err
     assert run.settings.flush_interval == 0.5
+    assert run.settings.system_metrics is False  # wandb's x_disable_stats means ours
     assert records(os.path.join(root, "p", "sett"), "start")[0]["settings"]["flush_interval"] == 0.5
 
 
@@ -312,5 +315,7 @@ def test_init_is_fast_enough_to_not_need_a_service(make_run):
     before = set(threading.enumerate())
     run = make_run()
     started = [t for t in threading.enumerate() if t not in before]
-    assert [t.name for t in started] == ["runship-writer"] and all(t.daemon for t in started)
+    # the writer, and a short-lived one that records the environment
+    assert {t.name for t in started} <= {"runship-writer", "runship-environment"} and all(t.daemon for t in started)
+    assert "runship-writer" in {t.name for t in started}
     run.finish()

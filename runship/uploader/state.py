@@ -58,7 +58,10 @@ class State:
         os.makedirs(self.directory, exist_ok=True)
         self._lock_fd = None
         if lock:
-            self._lock_fd = os.open(os.path.join(self.directory, "upload.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            # close-on-exec: a child (git, a hook) must not inherit the lock
+            self._lock_fd = os.open(
+                os.path.join(self.directory, "upload.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -23,6 +23,7 @@ class _Process:
         self.current: Run | None = None
         self.active: list[Run] = []
         self.exit_code: int | None = None  # set by the excepthook
+        self.console_owner: Run | None = None  # the one run capturing stdout/stderr
         self._installed = False
         self._prev_sigterm: object = None
         self._prev_excepthook = None

@@ -246,6 +246,24 @@ class Run:
         self._run_stream.write(fmt.START, meta)
         self._saver = Saver(self)
         self._writer.ticks.append(self._saver.tick)
+        self._console = None
+        self._env_thread = None
+        if settings.system_metrics:
+            from runship.writer.system import Sampler
+
+            sampler = Sampler(self._writer.stream(fmt.SYSTEM_STREAM), settings.stats_interval, settings.stats_source)
+            self._writer.ticks.append(sampler.tick)
+        if settings.console != "off" and PROCESS.console_owner is None:
+            from runship.writer.console import Capture
+
+            self._console = Capture(self._writer.stream(fmt.CONSOLE_STREAM), settings.console)
+            self._console.start()
+            PROCESS.console_owner = self
+        if settings.environment:
+            self._env_thread = threading.Thread(
+                target=self._record_environment, name="runship-environment", daemon=True
+            )
+            self._env_thread.start()
         object.__setattr__(self.config, "_run", self)
         self.config.update(config or {}, allow_val_change=True if resumed else None)
         self._writer.start()
@@ -594,6 +612,7 @@ class Run:
                     self._notice(f"the pending row could not be written: {e}")
         code = int(exit_code) if exit_code is not None else 0
         self._exit_code = code
+        self._stop_capture()
         streams = self._writer.streams.values()
         lost = sum(s.lost_records for s in streams)
         dropped = sum(s.dropped_records for s in streams)
@@ -619,6 +638,23 @@ class Run:
     def __exit__(self, etype, value, tb) -> bool:
         self.finish(exit_code=0 if etype is None else 1)
         return False
+
+    def _record_environment(self) -> None:
+        try:
+            from runship.writer.environment import collect
+
+            self._run_stream.write(fmt.ENVIRONMENT, collect())
+        except Exception as e:  # never into training
+            self._notice(f"the environment could not be recorded: {type(e).__name__}: {e}")
+
+    def _stop_capture(self) -> None:
+        if self._env_thread is not None:
+            self._env_thread.join(10)
+        if self._console is not None:
+            self._console.stop()
+            self._console = None
+            if PROCESS.console_owner is self:
+                PROCESS.console_owner = None
 
     # ---- process events -----------------------------------------------------------
     def _on_signal(self, signum: int, then) -> bool:
@@ -647,6 +683,9 @@ class Run:
 
     def _forked(self) -> None:
         self._inactive = True
+        if self._console is not None:
+            for sink in self._console.sinks.values():
+                sink.stream = None  # the parent's streams are not ours
         if self._writer is not None:
             self._writer.abandon()
 

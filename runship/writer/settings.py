@@ -28,6 +28,27 @@ _DEFAULTS: dict[str, object] = {
     # (else $RUNSHIP_UPLOAD_TO), and how often it looks.
     "upload_to": None,
     "upload_interval": 10.0,
+    # System metrics (CPU, memory, disk, network, NVIDIA GPUs) into the
+    # "system" stream every stats_interval seconds; stats_source: "auto"
+    # (psutil, else /proc), "psutil" or "proc".
+    "system_metrics": True,
+    "stats_interval": 15.0,
+    "stats_source": "auto",
+    # stdout/stderr into the "console" stream: "auto" (= "wrap"), "wrap",
+    # "redirect" (file descriptors: C libraries and subprocesses too), "off".
+    "console": "auto",
+    # Host, user, Python, packages, git, scheduler job: recorded once per session.
+    "environment": True,
+}
+
+# wandb setting names that mean one of ours
+_WANDB_ALIASES = {
+    "x_disable_stats": ("system_metrics", lambda v: not v),
+    "_disable_stats": ("system_metrics", lambda v: not v),
+    "x_stats_sampling_interval": ("stats_interval", float),
+    "_stats_sample_rate_seconds": ("stats_interval", float),
+    "disable_meta": ("environment", lambda v: not v),
+    "x_disable_meta": ("environment", lambda v: not v),
 }
 
 
@@ -44,9 +65,14 @@ class Settings:
         self.ignored: dict[str, object] = {}
         for name, default in _DEFAULTS.items():
             setattr(self, name, default)
-        env_quiet = os.environ.get("RUNSHIP_SILENT", os.environ.get("WANDB_SILENT", ""))
-        if env_quiet.lower() in ("1", "true", "yes"):
+        env = os.environ
+        if env.get("RUNSHIP_SILENT", env.get("WANDB_SILENT", "")).lower() in ("1", "true", "yes"):
             self.quiet = True
+        if env.get("RUNSHIP_DISABLE_STATS", env.get("WANDB_X_DISABLE_STATS", "")).lower() in ("1", "true", "yes"):
+            self.system_metrics = False
+        console = env.get("RUNSHIP_CONSOLE") or env.get("WANDB_CONSOLE")
+        if console:
+            self.console = _check("console", console)
         self.update(kwargs)
 
     def update(self, values: dict | Settings | None) -> Settings:
@@ -60,6 +86,9 @@ class Settings:
         for name, value in values.items():
             if name in _DEFAULTS:
                 setattr(self, name, _check(name, value))
+            elif name in _WANDB_ALIASES and value is not None:
+                ours, convert = _WANDB_ALIASES[name]
+                setattr(self, ours, _check(ours, convert(value)))
             else:
                 self.ignored[name] = value
         return self
@@ -78,6 +107,14 @@ def _check(name: str, value: object) -> object:
             raise ValueError(f"settings.on_buffer_full must be 'wait' or 'drop', got {value!r}")
         return value
     if name == "reinit":
+        return value
+    if name == "console":
+        if value not in ("auto", "wrap", "redirect", "off"):
+            raise ValueError(f"settings.console must be 'auto', 'wrap', 'redirect' or 'off', got {value!r}")
+        return value
+    if name == "stats_source":
+        if value not in ("auto", "psutil", "proc"):
+            raise ValueError(f"settings.stats_source must be 'auto', 'psutil' or 'proc', got {value!r}")
         return value
     if name == "upload_to":
         if value is not None and not isinstance(value, str):

@@ -19,11 +19,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import runship
 from runship.uploader import State, TargetError, Uploader, open_target
-from tests.plain import committed_records, stream_files
+from tests.plain import all_stream_files, committed_records, stream_files
 
 
-class Crash(Exception):
-    """The uploader process dies here."""
+class Crash(BaseException):
+    """The uploader process dies here (not an Exception: nothing catches it)."""
 
 
 class FaultyTarget:
@@ -93,7 +93,13 @@ class WriterUploader(RuleBasedStateMachine):
             dir=self.root,
             resume="allow",
             reinit="create_new",
-            settings={"quiet": True, "flush_interval": 3600, "rotate_bytes": 1500},
+            settings={
+                "quiet": True,
+                "flush_interval": 3600,
+                "rotate_bytes": 1500,
+                "environment": False,
+                "console": "off",
+            },
         )
 
     # ---- the writer ------------------------------------------------------------------
@@ -173,7 +179,7 @@ class WriterUploader(RuleBasedStateMachine):
         remote = self._remote()
         if remote is None:
             return
-        local_files = {os.path.basename(p): p for p in stream_files(self.run_dir)}
+        local_files = {os.path.basename(p): p for p in all_stream_files(self.run_dir)}
         for files in remote.files.values():
             for sf in files:
                 assert sf.name in local_files, sf.name
@@ -192,7 +198,8 @@ class WriterUploader(RuleBasedStateMachine):
             remote = self._remote()
             local = runship.open_run(self.run_dir)
             assert remote is not None
-            assert list(remote.records()) == list(local.records())
+            for stream in local.files:
+                assert list(remote.records(stream)) == list(local.records(stream)), stream
             assert remote.history() == local.history()
             steps = [h["i"] for h in local.history() if h["i"] >= 0]
             assert len(steps) == len(set(steps))

@@ -13,11 +13,11 @@ import runship
 from runship.schema import format as fmt
 from runship.uploader import State, Uploader
 from tests.conftest import popen_python
-from tests.plain import committed_records, stream_files
+from tests.plain import all_stream_files, committed_records, stream_files
 
 
 def make_run(root, run_id="r1", project="p", rows=50, rotate=None, finish=True, resume=None, start=0):
-    settings = {"quiet": True, "flush_interval": 3600}
+    settings = {"quiet": True, "flush_interval": 3600, "environment": False, "console": "off"}
     if rotate:
         settings["rotate_bytes"] = rotate
     run = runship.init(
@@ -52,9 +52,10 @@ def upload(kind, roots, state_dir, **kwargs):
 def assert_same(local_dir, remote):
     local = runship.open_run(local_dir)
     assert sorted(sf.name for fs in remote.files.values() for sf in fs) == sorted(
-        os.path.basename(p) for p in stream_files(local_dir)
+        os.path.basename(p) for p in all_stream_files(local_dir)
     )
-    assert list(remote.records()) == list(local.records())  # record for record
+    for stream in local.files:
+        assert list(remote.records(stream)) == list(local.records(stream)), stream  # record for record
     assert remote.history() == local.history()
     assert (remote.config, remote.summary, remote.state, remote.name) == (
         local.config,

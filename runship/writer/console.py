@@ -1,0 +1,169 @@
+"""Console capture: stdout and stderr copied into the run's ``console`` stream
+while still reaching the terminal (or the Slurm output file) unchanged.
+
+- "wrap" (and "auto"): sys.stdout and sys.stderr are wrapped; what Python
+  code prints is copied. Cheap; C libraries and subprocesses are not seen.
+- "redirect": file descriptors 1 and 2 go through a pipe read by a thread
+  that copies to the original descriptor and records: everything the process
+  and its children write is captured.
+- "off": nothing.
+
+Lines are recorded when they end; a carriage return (tqdm's progress bars)
+starts the line over, so a bar is stored as its last state, not per frame.
+A line longer than ``MAX_LINE`` is cut into pieces. Records:
+``{"k": "out", "s": "stdout"|"stderr", "text": "..."}``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+MAX_LINE = 16 * 1024
+MODES = ("auto", "wrap", "redirect", "off")
+
+
+class LineSink:
+    """Turns written text into line records, collapsing carriage returns."""
+
+    def __init__(self, stream, name: str):
+        self.stream = stream
+        self.name = name
+        self._line: list[str] = []
+        self._len = 0
+        self._lock = threading.Lock()
+
+    def feed(self, text: str) -> None:
+        if not text:
+            return
+        done = []
+        with self._lock:
+            # splitlines() also ends a part at a lone "\r": there the line
+            # starts over (a progress bar redrawing itself)
+            for part in text.splitlines(keepends=True):
+                body = part.rstrip("\r\n")
+                ended = part.endswith("\n")
+                if part.endswith("\r") and not ended:
+                    self._line, self._len = [], 0
+                    continue
+                self._line.append(body)
+                self._len += len(body)
+                if ended or self._len >= MAX_LINE:
+                    done.append("".join(self._line))
+                    self._line, self._len = [], 0
+        for line in done:
+            self._emit(line)
+
+    def _emit(self, line: str) -> None:
+        if self.stream is None:  # in a forked child
+            return
+        try:
+            self.stream.write("out", {"s": self.name, "text": line})
+        except Exception:
+            pass  # the console must never break printing
+
+    def close(self) -> None:
+        with self._lock:
+            rest = "".join(self._line)
+            self._line, self._len = [], 0
+        if rest:
+            self._emit(rest)
+
+
+class _Tee:
+    """Stands in for sys.stdout/sys.stderr: writes through, and copies."""
+
+    def __init__(self, original, sink: LineSink):
+        self._original = original
+        self._sink = sink
+
+    def write(self, text):
+        n = self._original.write(text)
+        if isinstance(text, str):
+            self._sink.feed(text)
+        return n
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._original.flush()
+
+    def __getattr__(self, name):  # fileno, isatty, encoding, buffer, ...
+        return getattr(self._original, name)
+
+
+class Capture:
+    def __init__(self, stream, mode: str):
+        if mode not in MODES:
+            raise ValueError(f"settings.console must be one of {', '.join(MODES)}, got {mode!r}")
+        self.mode = "wrap" if mode == "auto" else mode
+        self.sinks = {name: LineSink(stream, name) for name in ("stdout", "stderr")}
+        self._saved: dict = {}
+        self._threads: list[threading.Thread] = []
+        self.active = False
+
+    def start(self) -> None:
+        if self.mode == "off":
+            return
+        if self.mode == "wrap":
+            self._saved = {"stdout": sys.stdout, "stderr": sys.stderr}
+            sys.stdout = _Tee(sys.stdout, self.sinks["stdout"])
+            sys.stderr = _Tee(sys.stderr, self.sinks["stderr"])
+        else:
+            for name, fd in (("stdout", 1), ("stderr", 2)):
+                getattr(sys, name).flush()
+                original = os.dup(fd)
+                read_end, write_end = os.pipe()
+                os.dup2(write_end, fd)
+                os.close(write_end)
+                self._saved[name] = (fd, original)
+                t = threading.Thread(
+                    target=self._pump,
+                    args=(read_end, original, self.sinks[name]),
+                    name=f"runship-console-{name}",
+                    daemon=True,
+                )
+                t.start()
+                self._threads.append(t)
+        self.active = True
+
+    @staticmethod
+    def _pump(read_end: int, original: int, sink: LineSink) -> None:
+        import codecs
+
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        try:
+            while data := os.read(read_end, 65536):
+                view = memoryview(data)
+                while view:  # the terminal (or output file) first, unchanged
+                    n = os.write(original, view)
+                    view = view[n:]
+                sink.feed(decoder.decode(data))
+        except OSError:
+            pass
+        finally:
+            os.close(read_end)
+
+    def stop(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        if self.mode == "wrap":
+            for name, original in self._saved.items():
+                if getattr(sys, name).__class__ is _Tee:
+                    setattr(sys, name, original)
+        else:
+            for name, (fd, original) in self._saved.items():
+                try:
+                    getattr(sys, name).flush()
+                except Exception:
+                    pass
+                os.dup2(original, fd)  # the pipe's last writer here closes: the pump ends
+                os.close(original)
+            for t in self._threads:
+                t.join(5)
+        for sink in self.sinks.values():
+            sink.close()

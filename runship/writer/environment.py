@@ -1,0 +1,95 @@
+"""The environment of a session, recorded once, off the caller's thread: host,
+user, Python, platform, argv, working directory, installed packages, git
+state, and the batch scheduler's job (Slurm, PBS, LSF)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SCHEDULERS = {
+    "slurm": {
+        "job_id": "SLURM_JOB_ID",
+        "array_job_id": "SLURM_ARRAY_JOB_ID",
+        "array_task_id": "SLURM_ARRAY_TASK_ID",
+        "job_name": "SLURM_JOB_NAME",
+        "nodelist": "SLURM_JOB_NODELIST",
+        "partition": "SLURM_JOB_PARTITION",
+        "restart_count": "SLURM_RESTART_COUNT",
+        "ntasks": "SLURM_NTASKS",
+        "procid": "SLURM_PROCID",
+        "gpus": "SLURM_GPUS_ON_NODE",
+        "cluster": "SLURM_CLUSTER_NAME",
+    },
+    "pbs": {
+        "job_id": "PBS_JOBID",
+        "array_task_id": "PBS_ARRAY_INDEX",
+        "job_name": "PBS_JOBNAME",
+        "queue": "PBS_QUEUE",
+        "nodefile": "PBS_NODEFILE",
+    },
+    "lsf": {
+        "job_id": "LSB_JOBID",
+        "array_task_id": "LSB_JOBINDEX",
+        "job_name": "LSB_JOBNAME",
+        "queue": "LSB_QUEUE",
+        "hosts": "LSB_HOSTS",
+    },
+}
+
+
+def scheduler(environ=None) -> dict | None:
+    env = os.environ if environ is None else environ
+    for name, keys in SCHEDULERS.items():
+        if env.get(keys["job_id"]):
+            out = {"name": name}
+            out.update({k: env[v] for k, v in keys.items() if env.get(v)})
+            return out
+    return None
+
+
+def packages() -> list[str]:
+    """``name==version`` of every installed distribution, as a requirements.txt."""
+    try:
+        from importlib import metadata
+    except ImportError:  # pragma: no cover
+        return []
+    seen = {}
+    for dist in metadata.distributions():
+        try:
+            name = dist.metadata["Name"]
+        except Exception:
+            continue
+        if name:
+            seen[name.lower()] = f"{name}=={dist.version}"
+    return [seen[k] for k in sorted(seen)]
+
+
+def collect() -> dict:
+    import getpass
+    import platform
+
+    from runship.writer.files import git_state
+
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = None
+    git = git_state(os.getcwd())
+    if git is not None:
+        git.pop("diff", None)
+    return {
+        "host": os.uname().nodename,
+        "user": user,
+        "pid": os.getpid(),
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "cpu_count": os.cpu_count(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "scheduler": scheduler(),
+        "git": git,
+        "packages": packages(),
+    }
