@@ -195,6 +195,31 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
         click.echo("\nfiles:")
         for rel, rec in sorted(view.saved_files.items()):
             click.echo(f"  {rel}  {rec.get('size')} bytes  ({rec.get('policy')})")
+    env = view.environment
+    if env:
+        click.echo("\nenvironment:")
+        git = env.get("git") or {}
+        sched = env.get("scheduler") or {}
+        items = [
+            ("host", env.get("host")),
+            ("user", env.get("user")),
+            ("python", f"{env.get('python')} ({env.get('executable')})"),
+            ("platform", env.get("platform")),
+            ("command", " ".join(env.get("argv") or [])),
+            ("cwd", env.get("cwd")),
+            (
+                "git",
+                f"{git.get('commit', '')[:12]} {git.get('branch') or ''}{' (dirty)' if git.get('dirty') else ''} {git.get('remote') or ''}".strip()
+                if git
+                else None,
+            ),
+            (sched.get("name"), " ".join(f"{k}={v}" for k, v in sched.items() if k != "name") if sched else None),
+            ("packages", f"{len(env.get('packages') or [])} installed" if env.get("packages") is not None else None),
+            ("GPUs", env.get("cuda_visible_devices")),
+        ]
+        for k, v in items:
+            if k and v:
+                click.echo(f"  {k}: {v}")
     click.echo("\nsessions:")
     body = []
     for s in view.all_sessions:
@@ -258,6 +283,64 @@ def _csv_value(v):
     if isinstance(v, (dict, list)):
         return json.dumps(json_safe(v), separators=(",", ":"))
     return "" if v is None else v
+
+
+@cli.command("system", context_settings=CONTEXT)
+@click.argument("run")
+@click.option("--keys", help="Comma-separated metrics, e.g. cpu,gpu.0.gpu.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True)
+@click.pass_context
+@library_errors
+def system_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None:
+    """Print a run's system metrics: CPU, memory, disk, network, GPUs.
+
+    \b
+    Example:
+        runship system mnist/3k9x2m1a --keys cpu,gpu.0.gpu,gpu.0.memoryAllocated
+    """
+    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
+    wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
+    rows = list(view.system(wanted))
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(json_safe(row)))
+        return
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    if fmt == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([_csv_value(row.get(c)) for c in columns])
+        return
+    body = [[_value(row.get(c)) for c in columns] for row in rows]
+    click.echo(_table(body, columns) if body else "no system metrics recorded")
+
+
+@cli.command("console", context_settings=CONTEXT)
+@click.argument("run")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends (Ctrl-C to stop).")
+@click.option("--stream", "which", type=click.Choice(["both", "stdout", "stderr"]), default="both", show_default=True)
+@click.pass_context
+@library_errors
+def console_cmd(ctx: click.Context, run: str, follow: bool, which: str) -> None:
+    """Print what a run wrote to stdout and stderr.
+
+    \b
+    Example:
+        runship console mnist/3k9x2m1a --follow
+    """
+    location = resolve_run(run, ctx.obj["root"])
+    shown = 0
+    while True:
+        view = open_run(location, storage_options=ctx.obj["so"])
+        lines = list(view.console())
+        for line in lines[shown:]:
+            if which in ("both", line["stream"]):
+                click.echo(line["text"], err=which == "both" and line["stream"] == "stderr")
+        shown = len(lines)
+        if not follow or view.state in ("finished", "terminated", "crashed"):
+            return
+        time.sleep(0.5)
 
 
 @cli.command("cat", context_settings=CONTEXT)

@@ -35,6 +35,7 @@ class Session:
     dropped: int = 0
     runtime_base: float = 0.0
     dropped_by_reset: bool = False
+    environment: dict | None = None
 
     @property
     def reset(self) -> bool:
@@ -137,7 +138,7 @@ class RunView:
     def _fold_session(self, s: Session, runtime_base: float, again: bool = False) -> None:
         """Fold one session's run stream into the run's state and fill ``s``."""
         if again:  # a reset session is read a second time, on a clean slate
-            s.start = s.finish = s.signal = None
+            s.start = s.finish = s.signal = s.environment = None
             s.start_t = s.last_t = None
             s.rows = s.lost = s.dropped = 0
         s.runtime_base = runtime_base
@@ -185,6 +186,8 @@ class RunView:
                         self.saved_files[r["path"]] = r
                 elif kind == fmt.ALERT:
                     self.alerts.append(r)
+                elif kind == fmt.ENVIRONMENT:
+                    s.environment = r
                 elif kind == fmt.FINISH:
                     s.finish = r
                 elif kind == fmt.SIGNAL:
@@ -316,6 +319,45 @@ class RunView:
             raise ImportError("history_df() needs pandas: pip install pandas") from None
         return pd.DataFrame.from_records(self.history(keys))
 
+    # ---- system metrics, console, environment -------------------------------------------
+    @property
+    def environment(self) -> dict | None:
+        """The newest session's environment record (host, user, packages, git, scheduler)."""
+        for s in reversed(self.sessions):
+            if s.environment is not None:
+                return {k: v for k, v in s.environment.items() if k not in ("k", "n")}
+        return None
+
+    def _timed(self, stream: str, kind: str) -> Iterator[tuple[dict, float | None]]:
+        kept = {s.id: s for s in self.sessions}
+        for s in self._sessions(stream):
+            run_session = kept.get(s.id)
+            if run_session is None and self.sessions and s.id < self.sessions[0].id:
+                continue  # before a reset
+            for sf in s.files:
+                for r in self._records(sf):
+                    if r.get("k") != kind:
+                        continue
+                    t = r.get("t")
+                    runtime = None
+                    if run_session is not None and run_session.start_t is not None and isinstance(t, (int, float)):
+                        runtime = run_session.runtime_base + (t - run_session.start_t)
+                    yield r, runtime
+
+    def system(self, keys: Iterable[str] | None = None) -> Iterator[dict]:
+        """System metrics samples: ``{"_timestamp", "_runtime", "cpu", ...}``."""
+        wanted = list(keys) if keys is not None else None
+        for r, runtime in self._timed(fmt.SYSTEM_STREAM, fmt.STATS):
+            d = r.get("d") if isinstance(r.get("d"), dict) else {}
+            if wanted is not None:
+                d = {k: d[k] for k in wanted if k in d}
+            yield {"_timestamp": r.get("t"), "_runtime": runtime, **d}
+
+    def console(self) -> Iterator[dict]:
+        """Console lines: ``{"t", "stream": "stdout"|"stderr", "text"}``."""
+        for r, _ in self._timed(fmt.CONSOLE_STREAM, fmt.OUT):
+            yield {"t": r.get("t"), "stream": r.get("s"), "text": r.get("text", "")}
+
     # ---- media and files -------------------------------------------------------------
     def location_of(self, ref) -> str:
         """Full path (or URL) of a typed reference's file or of a run-relative path."""
@@ -381,6 +423,7 @@ class RunView:
             "config": self.config,
             "summary": self.summary,
             "sessions": [s.to_dict() for s in self.all_sessions],
+            "environment": self.environment,
             "problems": [p.to_dict() for p in self.problems],
         }
 

@@ -161,9 +161,10 @@ class Capture:
                     getattr(sys, name).flush()
                 except Exception:
                     pass
-                os.dup2(original, fd)  # the pipe's last writer here closes: the pump ends
-                os.close(original)
+                os.dup2(original, fd)  # the pipe's last writer here closes: the pump drains and ends
             for t in self._threads:
                 t.join(5)
+            for _, original in self._saved.values():
+                os.close(original)  # only once the pumps wrote their last bytes to it
         for sink in self.sinks.values():
             sink.close()

@@ -30,7 +30,7 @@ _DEFAULTS: dict[str, object] = {
     "upload_interval": 10.0,
     # System metrics (CPU, memory, disk, network, NVIDIA GPUs) into the
     # "system" stream every stats_interval seconds; stats_source: "auto"
-    # (psutil, else /proc), "psutil" or "proc".
+    # (/proc, else psutil), "psutil" or "proc".
     "system_metrics": True,
     "stats_interval": 15.0,
     "stats_source": "auto",

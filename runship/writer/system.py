@@ -1,6 +1,6 @@
 """System metrics, sampled on the writer thread into the run's ``system`` stream.
 
-Sources, each optional: psutil when installed, else Linux's /proc (process
+Sources, each optional: Linux's /proc, else psutil when installed (process
 and system CPU, memory, disk and network I/O rates), and NVIDIA GPUs through
 nvidia-ml-py (``pynvml``) when installed, respecting CUDA_VISIBLE_DEVICES.
 A source that is missing or fails records nothing, and never raises.
@@ -204,10 +204,11 @@ class NvmlSource:
 
 
 def open_sources(prefer: str = "auto") -> list:
-    """The sources that work here. ``prefer``: "auto" (psutil, else /proc),
+    """The sources that work here. ``prefer``: "auto" (/proc, else psutil),
     "psutil", "proc"; NVML is added whenever it works."""
     sources = []
-    order = {"auto": (PsutilSource, ProcSource), "psutil": (PsutilSource,), "proc": (ProcSource,)}.get(
+    # /proc first on Linux: no import into the training process
+    order = {"auto": (ProcSource, PsutilSource), "psutil": (PsutilSource,), "proc": (ProcSource,)}.get(
         prefer, (ProcSource,)
     )
     for cls in order:
