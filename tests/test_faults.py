@@ -96,8 +96,10 @@ def _permission_denied_child(root, drop):
     out = run_python(
         f"""
         import os, runship
+        import runship.writer.files  # everything imported before the privileges go (the checkout may be 0700)
         {drop}
-        run = runship.init(project="p", id="ro", dir={str(root)!r}, settings={{"rotate_bytes": 2000}})
+        run = runship.init(project="p", id="ro", dir={str(root)!r},
+                           settings={{"rotate_bytes": 2000, "system_metrics": False, "console": "off", "environment": False}})
         for i in range(50):
             run.log({{"i": i}})
         run.flush()
