@@ -269,14 +269,19 @@ def history_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> Non
         for row in view.scan_history():
             seen.update(dict.fromkeys(row))
         columns = list(seen)
+    _print_rows(view.scan_history(wanted), columns, fmt, empty="no rows")
+
+
+def _print_rows(rows, columns: list[str], fmt: str, empty: str) -> None:
+    """Rows of dicts as CSV or an aligned table (one shape for history and system)."""
     if fmt == "csv":
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
-        for row in view.scan_history(wanted):
+        for row in rows:
             w.writerow([_csv_value(row.get(c)) for c in columns])
         return
-    rows = [[_value(row.get(c)) for c in columns] for row in view.scan_history(wanted)]
-    click.echo(_table(rows, columns) if rows else "no rows")
+    body = [[_value(row.get(c)) for c in columns] for row in rows]
+    click.echo(_table(body, columns) if body else empty)
 
 
 def _csv_value(v):
@@ -306,14 +311,7 @@ def system_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None
             click.echo(json.dumps(json_safe(row)))
         return
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    if fmt == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(columns)
-        for row in rows:
-            w.writerow([_csv_value(row.get(c)) for c in columns])
-        return
-    body = [[_value(row.get(c)) for c in columns] for row in rows]
-    click.echo(_table(body, columns) if body else "no system metrics recorded")
+    _print_rows(rows, columns, fmt, empty="no system metrics recorded")
 
 
 @cli.command("console", context_settings=CONTEXT)
