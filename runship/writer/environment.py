@@ -48,26 +48,45 @@ def scheduler(environ=None) -> dict | None:
     return None
 
 
-def packages() -> list[str]:
-    """``name==version`` of every installed distribution, as a requirements.txt."""
+_LISTER = """
+import json, platform, sys
+sys.path[:] = json.loads(sys.argv[1])
+from importlib import metadata
+seen = {}
+for dist in metadata.distributions():
     try:
-        from importlib import metadata
-    except ImportError:  # pragma: no cover
-        return []
-    seen = {}
-    for dist in metadata.distributions():
-        try:
-            name = dist.metadata["Name"]
-        except Exception:
-            continue
-        if name:
-            seen[name.lower()] = f"{name}=={dist.version}"
-    return [seen[k] for k in sorted(seen)]
+        name = dist.metadata["Name"]
+    except Exception:
+        continue
+    if name:
+        seen[name.lower()] = name + "==" + dist.version
+print(json.dumps({"packages": [seen[k] for k in sorted(seen)], "platform": platform.platform()}))
+"""
+
+
+def packages_and_platform() -> dict:
+    """``name==version`` of every distribution this interpreter can import (a
+    requirements.txt) and the platform string, worked out in a child process:
+    scanning every installed package's metadata would otherwise hold the
+    training process's GIL for a good part of a second."""
+    import json
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", _LISTER, json.dumps(sys.path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        return json.loads(out.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return {"packages": None, "platform": None}
 
 
 def collect() -> dict:
     import getpass
-    import platform
 
     from runship.writer.files import git_state
 
@@ -78,18 +97,19 @@ def collect() -> dict:
     git = git_state(os.getcwd())
     if git is not None:
         git.pop("diff", None)
+    listed = packages_and_platform()
     return {
         "host": os.uname().nodename,
         "user": user,
         "pid": os.getpid(),
         "python": sys.version.split()[0],
         "executable": sys.executable,
-        "platform": platform.platform(),
+        "platform": listed.get("platform"),
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
         "cpu_count": os.cpu_count(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "scheduler": scheduler(),
         "git": git,
-        "packages": packages(),
+        "packages": listed.get("packages"),
     }
