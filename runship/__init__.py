@@ -17,8 +17,8 @@ import sys as _sys
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
 from runship.writer import PROCESS as _PROCESS
 from runship.writer import Config, Run, Settings, Summary, init
+from runship.writer.config import AlertLevel
 from runship.writer.files import Artifact
-from runship.writer.run import AlertLevel
 
 __version__ = "0.1.0"
 

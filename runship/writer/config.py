@@ -1,0 +1,160 @@
+"""The run's config and summary objects, and wandb's AlertLevel."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from runship.errors import ConfigError
+from runship.schema import format as fmt
+from runship.schema.values import SerializationError, to_plain
+
+if TYPE_CHECKING:
+    from runship.writer.run import Run
+
+
+class AlertLevel(str, enum.Enum):
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+class _Items:
+    """Read access shared by Config and Summary (their dict is ``_items``)."""
+
+    _items: dict
+
+    def __getitem__(self, key: str):
+        return self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str, default=None):
+        return self._items.get(key, default)
+
+    def keys(self):
+        return self._items.keys()
+
+    def values(self):
+        return self._items.values()
+
+    def items(self):
+        return self._items.items()
+
+    def as_dict(self) -> dict:
+        return dict(self._items)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
+
+
+class Config(_Items):
+    """The run's config: attribute and item access, ``update``, ``setdefaults``.
+
+    Changing a value that is already set raises ConfigError unless
+    ``allow_val_change=True`` (here, on ``update`` or on ``init``).
+    """
+
+    def __init__(self, run: Run | None, items: dict | None = None, allow_val_change: bool = False):
+        object.__setattr__(self, "_run", run)
+        object.__setattr__(self, "_items", dict(items or {}))
+        object.__setattr__(self, "_allow", allow_val_change)
+
+    def update(self, d: Mapping | object, allow_val_change: bool | None = None) -> None:
+        from runship.writer.config_input import load_config
+
+        values = load_config(d)
+        allow = self._allow if allow_val_change is None else allow_val_change
+        changed = {}
+        for key, value in values.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"config keys must be strings, got {type(key).__name__} {key!r}")
+            try:
+                value = to_plain(value)
+            except SerializationError as e:
+                e.path.insert(0, key)
+                raise TypeError(f"config: {e.reason} - at `{e.where('config')}`") from None
+            if key in self._items:
+                old = self._items[key]
+                if old == value:
+                    continue
+                if not allow:
+                    raise ConfigError(
+                        f"config key {key!r} is already {old!r}; refusing to change it to {value!r} "
+                        "(pass allow_val_change=True to change it)"
+                    )
+            changed[key] = value
+        if changed:
+            self._items.update(changed)
+            if self._run is not None:
+                self._run._record(fmt.CONFIG, {"d": changed})
+
+    def setdefaults(self, d: Mapping) -> None:
+        self.update({k: v for k, v in dict(d).items() if k not in self._items})
+
+    def __setitem__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __getattr__(self, key: str):
+        if key.startswith("__"):
+            raise AttributeError(key)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"config has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        raise ConfigError(f"config keys cannot be deleted (tried {key!r})")
+
+
+class Summary(_Items):
+    """The run's summary: the last logged value of each key, unless set here.
+
+    An explicit ``summary[key] = value`` overrides the logged value until the
+    key is logged again.
+    """
+
+    def __init__(self, run: Run | None, items: dict | None = None):
+        self._run = run
+        self._items: dict = items if items is not None else {}
+
+    def __setitem__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __delitem__(self, key: str) -> None:
+        del self._items[key]
+        if self._run is not None:
+            self._run._record(fmt.SUMMARY, {"d": {}, "del": [key]})
+
+    def __getattr__(self, key: str):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"summary has no key {key!r}") from None
+
+    def update(self, d: Mapping) -> None:
+        values = {}
+        for key, value in dict(d).items():
+            if not isinstance(key, str):
+                raise TypeError(f"summary keys must be strings, got {type(key).__name__} {key!r}")
+            try:
+                values[key] = to_plain(value)
+            except SerializationError as e:
+                e.path.insert(0, key)
+                raise TypeError(f"summary: {e.reason} - at `{e.where('summary')}`") from None
+        self._items.update(values)
+        if self._run is not None and values:
+            self._run._record(fmt.SUMMARY, {"d": values})
