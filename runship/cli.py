@@ -257,23 +257,31 @@ def history_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> Non
         runship history mnist/3k9x2m1a --keys loss,acc --format csv > loss.csv
     """
     view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
-    wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
-    if fmt == "jsonl":
-        for row in view.scan_history(wanted):
-            click.echo(json.dumps(json_safe(row)))
-        return
+    wanted = _split_keys(keys)
+    columns = None
     if wanted is not None:
         columns = [*DERIVED, *wanted]
-    else:
+    elif fmt != "jsonl":  # a table's columns, found in a first pass (rows are not held in memory)
         seen: dict[str, None] = dict.fromkeys(DERIVED)
         for row in view.scan_history():
             seen.update(dict.fromkeys(row))
         columns = list(seen)
-    _print_rows(view.scan_history(wanted), columns, fmt, empty="no rows")
+    _print_rows(view.scan_history(wanted), fmt, columns, empty="no rows")
 
 
-def _print_rows(rows, columns: list[str], fmt: str, empty: str) -> None:
-    """Rows of dicts as CSV or an aligned table (one shape for history and system)."""
+def _split_keys(keys: str | None) -> list[str] | None:
+    return [k.strip() for k in keys.split(",") if k.strip()] if keys else None
+
+
+def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str) -> None:
+    """Rows of dicts as JSON lines, CSV or an aligned table (history, system)."""
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(json_safe(row)))
+        return
+    if columns is None:
+        rows = list(rows)
+        columns = list(dict.fromkeys(k for row in rows for k in row))
     if fmt == "csv":
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(columns)
@@ -304,14 +312,7 @@ def system_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None
         runship system mnist/3k9x2m1a --keys cpu,gpu.0.gpu,gpu.0.memoryAllocated
     """
     view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
-    wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys else None
-    rows = list(view.system(wanted))
-    if fmt == "jsonl":
-        for row in rows:
-            click.echo(json.dumps(json_safe(row)))
-        return
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    _print_rows(rows, columns, fmt, empty="no system metrics recorded")
+    _print_rows(view.system(_split_keys(keys)), fmt, None, empty="no system metrics recorded")
 
 
 @cli.command("console", context_settings=CONTEXT)

@@ -21,12 +21,41 @@ class AlertLevel(str, enum.Enum):
 
 
 class _Items:
-    """Read access shared by Config and Summary (their dict is ``_items``)."""
+    """What Config and Summary share: read access to ``_items``, attribute
+    access, item assignment through ``update``, and turning given values into
+    recorded ones."""
 
     _items: dict
+    _what = "items"  # for messages
+    _hidden = "__"  # attribute names with this prefix are never keys
+    _key_error: type[Exception] = TypeError
+
+    def update(self, d):  # pragma: no cover - each subclass defines it
+        raise NotImplementedError
+
+    def _plain(self, key: object, value: object) -> object:
+        """``value`` as it will be recorded, or an error naming ``key``."""
+        if not isinstance(key, str):
+            raise self._key_error(f"{self._what} keys must be strings, got {type(key).__name__} {key!r}")
+        try:
+            return to_plain(value)
+        except SerializationError as e:
+            e.path.insert(0, key)
+            raise TypeError(f"{self._what}: {e.reason} - at `{e.where(self._what)}`") from None
 
     def __getitem__(self, key: str):
         return self._items[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self.update({key: value})
+
+    def __getattr__(self, key: str):
+        if key.startswith(self._hidden):
+            raise AttributeError(key)
+        try:
+            return self._items[key]
+        except KeyError:
+            raise AttributeError(f"{self._what} has no key {key!r}") from None
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
@@ -63,6 +92,9 @@ class Config(_Items):
     ``allow_val_change=True`` (here, on ``update`` or on ``init``).
     """
 
+    _what = "config"
+    _key_error = ConfigError
+
     def __init__(self, run: Run | None, items: dict | None = None, allow_val_change: bool = False):
         object.__setattr__(self, "_run", run)
         object.__setattr__(self, "_items", dict(items or {}))
@@ -75,13 +107,7 @@ class Config(_Items):
         allow = self._allow if allow_val_change is None else allow_val_change
         changed = {}
         for key, value in values.items():
-            if not isinstance(key, str):
-                raise ConfigError(f"config keys must be strings, got {type(key).__name__} {key!r}")
-            try:
-                value = to_plain(value)
-            except SerializationError as e:
-                e.path.insert(0, key)
-                raise TypeError(f"config: {e.reason} - at `{e.where('config')}`") from None
+            value = self._plain(key, value)
             if key in self._items:
                 old = self._items[key]
                 if old == value:
@@ -100,17 +126,6 @@ class Config(_Items):
     def setdefaults(self, d: Mapping) -> None:
         self.update({k: v for k, v in dict(d).items() if k not in self._items})
 
-    def __setitem__(self, key: str, value) -> None:
-        self.update({key: value})
-
-    def __getattr__(self, key: str):
-        if key.startswith("__"):
-            raise AttributeError(key)
-        try:
-            return self._items[key]
-        except KeyError:
-            raise AttributeError(f"config has no key {key!r}") from None
-
     def __setattr__(self, key: str, value) -> None:
         self.update({key: value})
 
@@ -125,36 +140,20 @@ class Summary(_Items):
     key is logged again.
     """
 
+    _what = "summary"
+    _hidden = "_"
+
     def __init__(self, run: Run | None, items: dict | None = None):
         self._run = run
         self._items: dict = items if items is not None else {}
-
-    def __setitem__(self, key: str, value) -> None:
-        self.update({key: value})
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]
         if self._run is not None:
             self._run._record(fmt.SUMMARY, {"d": {}, "del": [key]})
 
-    def __getattr__(self, key: str):
-        if key.startswith("_"):
-            raise AttributeError(key)
-        try:
-            return self._items[key]
-        except KeyError:
-            raise AttributeError(f"summary has no key {key!r}") from None
-
     def update(self, d: Mapping) -> None:
-        values = {}
-        for key, value in dict(d).items():
-            if not isinstance(key, str):
-                raise TypeError(f"summary keys must be strings, got {type(key).__name__} {key!r}")
-            try:
-                values[key] = to_plain(value)
-            except SerializationError as e:
-                e.path.insert(0, key)
-                raise TypeError(f"summary: {e.reason} - at `{e.where('summary')}`") from None
+        values = {key: self._plain(key, value) for key, value in dict(d).items()}
         self._items.update(values)
         if self._run is not None and values:
             self._run._record(fmt.SUMMARY, {"d": values})
