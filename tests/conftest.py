@@ -83,3 +83,35 @@ def popen_python(code: str, *, env: dict | None = None, **kwargs) -> subprocess.
         text=True,
         **kwargs,
     )
+
+
+RUNSHIP = [sys.executable, "-m", "runship.cli"]
+
+
+def child_env(extra: dict | None = None) -> dict:
+    """The environment for a runship child process: this checkout, no RUNSHIP_/WANDB_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
+    env["PYTHONPATH"] = ROOT
+    env.update(extra or {})
+    return env
+
+
+def upload_cmd(roots, to, state, *args, env=None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``runship upload ROOTS --to TO --state STATE ARGS`` as a real process."""
+    return subprocess.run(
+        [*RUNSHIP, "upload", *map(str, roots), "--to", to, "--state", str(state), *args],
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def upload_popen(roots, to, state, *args, env=None, stdout=subprocess.PIPE) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*RUNSHIP, "upload", *map(str, roots), "--to", to, "--state", str(state), *args],
+        env=child_env(env),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -5,22 +5,14 @@ bounded number of times, exits non-zero while things fail, and no pass hangs."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 import runship
-from tests.conftest import ROOT, popen_python
+from tests.conftest import popen_python, upload_cmd
 from tests.servers import S3_ENV, FaultyHttpProxy, RunshipServer
 from tests.uploader.test_conformance import assert_same, make_run
-
-
-def _env(extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
-    env.update(PYTHONPATH=ROOT, **extra)
-    return env
 
 
 @pytest.fixture(params=["s3", "http"])
@@ -70,24 +62,7 @@ def test_uploads_through_faults_lose_and_duplicate_nothing(flaky, tmp_path):
     durations = []
     for _ in range(60):
         t0 = time.monotonic()
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runship.cli",
-                "upload",
-                str(root),
-                "--to",
-                url,
-                "--state",
-                str(tmp_path / "state"),
-                *args,
-            ],
-            env=_env(env),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        out = upload_cmd([root], url, tmp_path / "state", *args, env=env, timeout=300)
         durations.append(time.monotonic() - t0)
         codes.append(out.returncode)
         assert out.returncode in (0, 1), out.stderr
@@ -101,25 +76,7 @@ def test_uploads_through_faults_lose_and_duplicate_nothing(flaky, tmp_path):
     assert injected >= 10, proxy.counts
 
     def once(*extra):
-        return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runship.cli",
-                "upload",
-                str(root),
-                "--to",
-                url,
-                "--state",
-                str(tmp_path / "state"),
-                *args,
-                *extra,
-            ],
-            env=_env(env),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return upload_cmd([root], url, tmp_path / "state", *args, *extra, env=env, timeout=300)
 
     runs[0].finish()  # new bytes, while every request fails
     proxy.rate = 1.0

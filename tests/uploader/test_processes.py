@@ -14,40 +14,11 @@ import pytest
 
 import runship
 from runship.uploader import State
-from tests.conftest import ROOT, popen_python
+from tests.conftest import RUNSHIP, popen_python, upload_cmd, upload_popen
+from tests.conftest import child_env as _env
 from tests.servers import S3_ENV, MotoServer, TcpProxy
 from tests.uploader.conftest import _kind
 from tests.uploader.test_conformance import assert_same, make_run
-
-RUNSHIP = [sys.executable, "-m", "runship.cli"]
-
-
-def _env(extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
-    env["PYTHONPATH"] = ROOT
-    env.update(extra or {})
-    return env
-
-
-def upload_cmd(roots, to, state, *args, env=None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*RUNSHIP, "upload", *map(str, roots), "--to", to, "--state", str(state), *args],
-        env=_env(env),
-        capture_output=True,
-        text=True,
-        timeout=kwargs.pop("timeout", 120),
-        **kwargs,
-    )
-
-
-def upload_popen(roots, to, state, *args, env=None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [*RUNSHIP, "upload", *map(str, roots), "--to", to, "--state", str(state), *args],
-        env=_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 @pytest.fixture(params=["file", "s3", "http"])

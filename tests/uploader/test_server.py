@@ -15,7 +15,7 @@ import msgpack
 import pytest
 
 import runship
-from tests.conftest import ROOT, popen_python
+from tests.conftest import ROOT, popen_python, upload_cmd, upload_popen
 from tests.plain import stream_files
 from tests.servers import RunshipServer, free_port
 from tests.uploader.test_conformance import _batches, assert_same, make_run
@@ -230,27 +230,15 @@ def test_server_killed_mid_upload_loses_nothing_acknowledged(tmp_path):
         run.finish()
         """
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSHIP_")}
-    env.update(PYTHONPATH=ROOT, RUNSHIP_TOKEN=TOKEN)
-    uploader = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "runship.cli",
-            "upload",
-            str(root),
-            "--to",
-            server.url,
-            "--state",
-            str(tmp_path / "state"),
-            "--watch",
-            "--interval",
-            "0.1",
-        ],
-        env=env,
+    uploader = upload_popen(
+        [root],
+        server.url,
+        tmp_path / "state",
+        "--watch",
+        "--interval",
+        "0.1",
+        env={"RUNSHIP_TOKEN": TOKEN},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         deadline = time.time() + 30
@@ -274,23 +262,7 @@ def test_server_killed_mid_upload_loses_nothing_acknowledged(tmp_path):
     finally:
         uploader.send_signal(signal.SIGTERM)
         uploader.wait(60)
-    last = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runship.cli",
-            "upload",
-            str(root),
-            "--to",
-            server.url,
-            "--state",
-            str(tmp_path / "state"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    last = upload_cmd([root], server.url, tmp_path / "state", env={"RUNSHIP_TOKEN": TOKEN})
     server.stop()
     assert last.returncode == 0, last.stderr
     assert_same(str(root / "p" / "k"), runship.open_run(stored))
@@ -333,25 +305,7 @@ def test_server_in_front_of_s3(tmp_path, moto):
         "s3://behind-server/runs", str(tmp_path), global_args=["-o", f"endpoint_url={moto.endpoint}"]
     ).start()
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSHIP_")}
-        env.update(PYTHONPATH=ROOT, RUNSHIP_TOKEN=TOKEN)
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runship.cli",
-                "upload",
-                str(root),
-                "--to",
-                s.url,
-                "--state",
-                str(tmp_path / "state"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        out = upload_cmd([root], s.url, tmp_path / "state", env={"RUNSHIP_TOKEN": TOKEN})
         assert out.returncode == 0, out.stderr
         status, _, body = call(s, "GET", "/v1/runs/p/r1", token=RunshipServer.READ_TOKEN)
         assert status == 200 and json.loads(body)["steps"] == 50
