@@ -2,23 +2,36 @@
 
 ``runship upload ROOT... --to URL`` (see runship/cli.py); the library is
 ``Uploader`` (one pass, ``run_pass``) and ``watch`` (the daemon loop).
+Names are loaded on first use, so that importing a submodule (the CLI reads
+``runship.uploader.config`` for every command) does not load the engine.
 """
 
-from runship.uploader.engine import Log, PassStats, Uploader, watch
-from runship.uploader.state import Busy, State, default_state_dir
-from runship.uploader.target import ConflictError, GapError, Target, TargetError, open_target
+from __future__ import annotations
 
-__all__ = [
-    "Busy",
-    "ConflictError",
-    "GapError",
-    "Log",
-    "PassStats",
-    "State",
-    "Target",
-    "TargetError",
-    "Uploader",
-    "default_state_dir",
-    "open_target",
-    "watch",
-]
+import importlib
+
+_NAMES = {
+    "Log": "engine",
+    "PassStats": "engine",
+    "Uploader": "engine",
+    "watch": "engine",
+    "Busy": "state",
+    "State": "state",
+    "default_state_dir": "state",
+    "ConflictError": "target",
+    "GapError": "target",
+    "Target": "target",
+    "TargetError": "target",
+    "open_target": "target",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runship.uploader' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"runship.uploader.{module}"), name)
+    globals()[name] = value
+    return value
