@@ -18,6 +18,7 @@ import re
 import struct
 import zlib
 
+from runship import safefile
 from runship.schema.values import json_safe, to_plain
 
 MAX_HISTOGRAM_BINS = 512
@@ -33,7 +34,9 @@ def _need(module: str, what: str, extra: str):
 
 
 def safe_key(key: str) -> str:
-    return _SAFE.sub("_", key).strip("_") or "media"
+    """A logged key as part of a media file's name (bounded, so that the
+    name stays one runship stores)."""
+    return (_SAFE.sub("_", key).strip("_.") or "media")[:100]
 
 
 class Media:
@@ -56,12 +59,7 @@ def _file_job(run_dir: str, rel: str, produce, extra: dict | None = None):
 
     def job() -> list:
         data = produce()
-        path = os.path.join(run_dir, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        safefile.write_atomic(run_dir, rel, data)
         fields = {"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "policy": "media"}
         fields.update(extra or {})
         return [("file", fields)]
@@ -96,7 +94,7 @@ class Image(Media):
             if not os.path.isfile(path):
                 raise ValueError(f"Image: no file at {path!r}")
             self._path = path
-            self.format = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+            self.format = safe_key(os.path.splitext(path)[1].lstrip(".").lower())[:16] or "png"
             self.width, self.height = _image_size(path)
             return
         if type(data_or_path).__module__.startswith("PIL."):
@@ -338,6 +336,7 @@ class _FileMedia(Media):
         st = os.stat(self._path)
         digest = hashlib.sha256(f"{self._path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:20]
         ext = os.path.splitext(self._path)[1]
+        ext = f".{safe_key(ext.lstrip('.'))[:16]}" if ext.strip(".") else ""
         rel = f"files/media/{self._kind}/{safe_key(key)}_{step}_{digest}{ext}"
         ref = {"_type": self._type, "path": rel}
         if self.caption is not None:

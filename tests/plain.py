@@ -41,12 +41,15 @@ def unpack_file(path: str) -> list[dict]:
 
 
 def committed_records(path: str) -> list[dict]:
-    """Data records of batches whose commit record checks out (own implementation)."""
+    """Data records of batches whose commit record checks out (own
+    implementation). Format version 2: the CRC covers the batch and the
+    commit record up to its last 4 bytes; version 1: the batch only."""
     with open(path, "rb") as f:
         data = f.read()
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
     unpacker.feed(data)
     out, pending, start, pos = [], [], 0, 0
+    version = 1
     while True:
         try:
             obj = unpacker.unpack()
@@ -57,8 +60,11 @@ def committed_records(path: str) -> list[dict]:
         end = unpacker.tell()
         if not isinstance(obj, dict):
             break
+        if obj.get("k") == "header" and pos == 0:
+            version = obj.get("version", 1)
         if obj.get("k") == "commit":
-            if obj["len"] != pos - start or obj["crc"] != zlib.crc32(data[start:pos]):
+            covered = data[start:pos] if version == 1 else data[start : end - 4]
+            if obj["len"] != pos - start or obj["crc"] != zlib.crc32(covered):
                 break
             out.extend(r for r in pending if r.get("k") != "header")
             pending, start = [], end

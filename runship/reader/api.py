@@ -91,7 +91,7 @@ class Run:
         out = []
         saved = view.saved_files
         for rel, rec in sorted(saved.items()):
-            out.append(File(rel, rec.get("size"), view._source.join(rel), rec.get("sha256")))
+            out.append(File(rel, rec.get("size"), view.location_of(rel), rec.get("sha256")))
         for files in view.files.values():
             for sf in files:
                 out.append(File(sf.name, sf.size or None, sf.path))
@@ -137,9 +137,7 @@ class Api:
             src = open_source(location, self._storage_options)
         except RunNotFound:
             return []
-        if hasattr(src, "fs"):
-            return [n for n in src.names() if src.fs.isdir(f"{src._path}/{n}")]
-        return [n for n in src.names() if os.path.isdir(os.path.join(src.location, n))]
+        return [n for n in src.names() if src.kind(n) == "directory" and not n.startswith(".")]
 
     def projects(self) -> list[str]:
         return [p for p in self._list(self.root) if not p.startswith(".")]

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from runship.errors import CorruptionError
 from runship.reader.source import open_source
 from runship.reader.stream import Problem, StreamFile, describe, iter_records
+from runship.safefile import NotRegular
 from runship.schema import format as fmt
 from runship.schema.metrics import Metrics, MetricSpec
+from runship.schema.names import BadName, check_relpath
 
 _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
 
@@ -90,9 +92,20 @@ class RunView:
 
     # ---- reading -------------------------------------------------------------
     def _records(self, sf: StreamFile) -> Iterator[dict]:
-        sf.problems.clear()
-        sf.records = sf.batches = sf.committed = 0
-        yield from iter_records(self._source.read(sf.name), sf)
+        sf.reset()
+        try:
+            f = self._source.open(sf.name)
+        except NotRegular as e:
+            sf.add(0, "not-regular", f"not a regular file ({e.kind}): not read")
+            return
+        except OSError as e:
+            sf.add(0, "unreadable", f"cannot read: {e.strerror or e}")
+            return
+        with f:
+            try:
+                yield from iter_records(f, sf)
+            except OSError as e:  # the storage failed part-way (a vanished file, a network error)
+                sf.add(sf.committed, "unreadable", f"reading stopped: {e.strerror or e}")
         if self._strict:
             for p in sf.problems:
                 if p.is_corruption:
@@ -172,7 +185,7 @@ class RunView:
                 elif kind == fmt.METRIC:
                     try:
                         metrics.define(MetricSpec.from_record(r))
-                    except (KeyError, ValueError, TypeError):
+                    except Exception:
                         pass  # a definition this reader cannot use: ignore it
                 elif kind == fmt.START and s.start is None:
                     s.start = r
@@ -361,10 +374,25 @@ class RunView:
     # ---- media and files -------------------------------------------------------------
     def location_of(self, ref) -> str:
         """Full path (or URL) of a typed reference's file or of a run-relative path."""
+        return self._source.join(self._relpath(ref))
+
+    @staticmethod
+    def _relpath(ref) -> str:
         rel = ref.get("path") if isinstance(ref, dict) else str(ref)
-        if not rel or rel.startswith("/") or ".." in rel.split("/"):
-            raise ValueError(f"not a path inside the run: {rel!r}")
-        return self._source.join(rel)
+        try:
+            return check_relpath(rel)
+        except BadName as e:
+            raise ValueError(f"not a file of the run: {e}") from None
+
+    def open_file(self, rel: str):
+        """A binary file object of one of the run's files (``run.json``,
+        ``files/...``), streamed from wherever the run is. Links and other
+        files that are not regular are refused (OSError)."""
+        return self._source.open(self._relpath(rel))
+
+    def read_file(self, rel: str, limit: int = 256 * 1024 * 1024) -> bytes:
+        """The bytes of one of the run's files (ValueError past ``limit``)."""
+        return self._source.read(self._relpath(rel), limit)
 
     def load(self, ref: dict):
         """Resolve a typed reference from a history row: a table's
@@ -374,9 +402,8 @@ class RunView:
         if kind == "histogram":
             return ref
         if kind not in ("table-file", "image-file", "audio-file", "video-file"):
-            raise ValueError(f"not a media reference: {ref!r}")
-        self.location_of(ref)  # validates the path
-        data = self._source.read(ref["path"])
+            raise ValueError(f"not a media reference: {ref!r:.200}")
+        data = self.read_file(ref.get("path"))
         if kind == "table-file":
             import json
 

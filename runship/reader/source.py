@@ -1,15 +1,21 @@
 """Where a run directory's bytes come from: a local path or an fsspec URL.
 
-On an object store, a stream file that was still being written when it was
-uploaded exists as chunk objects (see ``format.CHUNK_DIR``); this module
-puts them back together, so that a remote run reads exactly like the local
-one.
+Files are opened, not read whole: callers stream them. A local run
+directory is read without following links below it (``runship.safefile``):
+a symlink, FIFO or device in it is reported, never read. On an object store,
+a stream file that was still being written when it was uploaded exists as
+chunk objects (see ``format.CHUNK_DIR``); this module puts them back
+together, so that a remote run reads exactly like the local one. Listings
+are asked of the store every time (fsspec's listing cache is bypassed), so a
+long-lived process sees what was uploaded since its last call.
 """
 
 from __future__ import annotations
 
+import io
 import os
 
+from runship import safefile
 from runship.errors import RunNotFound
 from runship.schema import format as fmt
 
@@ -17,15 +23,37 @@ from runship.schema import format as fmt
 class LocalSource:
     def __init__(self, path: str):
         self.location = os.path.abspath(os.fspath(path))
-        if not os.path.isdir(self.location):
-            raise RunNotFound(f"no run directory at {self.location}")
+        try:
+            fd = safefile.open_dir(self.location)
+        except FileNotFoundError:
+            raise RunNotFound(f"no run directory at {self.location}") from None
+        except PermissionError:
+            raise PermissionError(f"permission denied: cannot read run directory {self.location}") from None
+        except (NotADirectoryError, safefile.NotRegular):
+            raise RunNotFound(f"no run directory at {self.location} (not a directory)") from None
+        try:
+            self._entries = {name: (kind, size) for name, kind, size in safefile.entries(fd)}
+        except PermissionError:
+            raise PermissionError(f"permission denied: cannot list run directory {self.location}") from None
+        finally:
+            os.close(fd)
 
     def names(self) -> list[str]:
-        return sorted(n for n in os.listdir(self.location) if n != fmt.CHUNK_DIR)
+        return sorted(n for n in self._entries if n != fmt.CHUNK_DIR)
 
-    def read(self, name: str) -> bytes:
-        with open(os.path.join(self.location, name), "rb") as f:
-            return f.read()
+    def kind(self, name: str) -> str:
+        return self._entries.get(name, ("file", 0))[0]
+
+    def size(self, name: str) -> int | None:
+        kind, size = self._entries.get(name, ("file", None))
+        return size if kind == "file" else None
+
+    def open(self, name: str):
+        """A binary file object of a regular file ``name`` (a relative path) of the run."""
+        return safefile.open_file(self.location, name)
+
+    def read(self, name: str, limit: int = 256 * 1024 * 1024) -> bytes:
+        return safefile.read_bytes(self.location, name, limit)
 
     def join(self, name: str) -> str:
         return os.path.join(self.location, name)
@@ -57,36 +85,99 @@ def fs_options(url: str, storage_options: dict | None) -> dict:
     return opts
 
 
+def url_to_fs(url: str, storage_options: dict | None = None):
+    """``(filesystem, path)`` for an fsspec URL, with runship's defaults."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url.rstrip("/"), **fs_options(url, storage_options))
+    return fs, path.rstrip("/")
+
+
+def fresh_ls(fs, path: str, detail: bool = False) -> list:
+    """``fs.ls`` that asks the store, not fsspec's listing cache."""
+    try:
+        fs.invalidate_cache(path)
+    except Exception:
+        pass
+    try:
+        return fs.ls(path, detail=detail, refresh=True)
+    except TypeError:  # a backend without the refresh keyword
+        return fs.ls(path, detail=detail)
+
+
+class ChunkedFile(io.RawIOBase):
+    """A read-only, seekable file made of byte ranges of other objects:
+    ``parts`` is ``[(path, file_start, file_end, skip)]``, each holding the
+    file's bytes [file_start, file_end) from offset ``skip`` of ``path``."""
+
+    def __init__(self, fs, parts: list[tuple[str, int, int, int]]):
+        self._fs = fs
+        self._parts = parts
+        self._size = parts[-1][2] if parts else 0
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        want = len(buffer)
+        for path, start, end, skip in self._parts:
+            if start <= self._pos < end:
+                upto = min(end, self._pos + want)
+                data = self._fs.cat_file(path, start=skip + self._pos - start, end=skip + upto - start)
+                n = len(data)
+                buffer[:n] = data
+                self._pos += n
+                return n
+        return 0
+
+
 class FsspecSource:
     """A run directory behind any fsspec URL (s3://, gs://, file://, memory://, ...)."""
 
     def __init__(self, url: str, storage_options: dict | None = None, fs=None):
-        import fsspec
-
         self.location = url.rstrip("/")
         if fs is None:
-            self.fs, self._path = fsspec.core.url_to_fs(self.location, **fs_options(url, storage_options))
+            self.fs, self._path = url_to_fs(self.location, storage_options)
         else:
-            self.fs, self._path = fs, fs._strip_protocol(self.location)
-        self._path = self._path.rstrip("/")
+            self.fs, self._path = fs, fs._strip_protocol(self.location).rstrip("/")
         try:
-            entries = self.fs.ls(self._path, detail=True)
+            entries = fresh_ls(self.fs, self._path, detail=True)
         except (FileNotFoundError, NotADirectoryError):
             entries = []
         if not entries:
             raise RunNotFound(f"no run directory at {url}")
         self._whole = {}
+        self._dirs = set()
         for e in entries:
             name = e["name"].rstrip("/").rsplit("/", 1)[-1]
-            if name != fmt.CHUNK_DIR:
+            if name == fmt.CHUNK_DIR:
+                continue
+            if e.get("type") == "directory":
+                self._dirs.add(name)
+            else:
                 self._whole[name] = e
-        self._chunks = (
-            self._list_chunks() if any(e["name"].rstrip("/").endswith("/" + fmt.CHUNK_DIR) for e in entries) else {}
-        )
+        has_chunks = any(e["name"].rstrip("/").endswith("/" + fmt.CHUNK_DIR) for e in entries)
+        self._chunks = self._list_chunks() if has_chunks else {}
 
     def _list_chunks(self) -> dict[str, list[tuple[int, int]]]:
         out: dict[str, list[tuple[int, int]]] = {}
         base = f"{self._path}/{fmt.CHUNK_DIR}"
+        try:
+            self.fs.invalidate_cache(base)
+        except Exception:
+            pass
         try:
             paths = self.fs.find(base)
         except FileNotFoundError:
@@ -102,18 +193,34 @@ class FsspecSource:
         return out
 
     def names(self) -> list[str]:
-        return sorted(set(self._whole) | set(self._chunks))
+        return sorted(set(self._whole) | set(self._chunks) | self._dirs)
 
-    def read(self, name: str) -> bytes:
+    def kind(self, name: str) -> str:
+        return "directory" if name in self._dirs and name not in self._whole else "file"
+
+    def size(self, name: str) -> int | None:
+        if name in self._whole:
+            return int(self._whole[name].get("size") or 0)
+        chain = fmt.chunk_cover(self._chunks.get(name, []))
+        return chain[-1][1] if chain else None
+
+    def open(self, name: str):
         if name in self._whole or name not in self._chunks:
-            return self.fs.cat_file(f"{self._path}/{name}")
+            return self.fs.open(f"{self._path}/{name}", "rb", block_size=1 << 20, cache_type="readahead")
         parts = []
         pos = 0
         for start, end in fmt.chunk_cover(self._chunks[name]):
-            data = self.fs.cat_file(f"{self._path}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(start, end)}")
-            parts.append(data[pos - start :])
+            path = f"{self._path}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(start, end)}"
+            parts.append((path, pos, end, pos - start))
             pos = end
-        return b"".join(parts)
+        return io.BufferedReader(ChunkedFile(self.fs, parts), buffer_size=1 << 20)
+
+    def read(self, name: str, limit: int = 256 * 1024 * 1024) -> bytes:
+        with self.open(name) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"{self.join(name)} is larger than {limit} bytes")
+        return data
 
     def join(self, name: str) -> str:
         return f"{self.location}/{name}"

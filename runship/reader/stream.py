@@ -1,9 +1,15 @@
 """Reading one stream file: committed records, the uncommitted tail, corruption.
 
 A stream file is a concatenation of msgpack maps in batches, each batch ended
-by a commit record carrying the batch's length and CRC32. This module yields
-the records of batches whose commit record checks out, stops at the first
-thing that does not, and says what it found and at which byte offset:
+by a commit record carrying the batch's length and CRC32. The file is read in
+chunks: a first pass over each batch finds its records' boundaries without
+building them (``Unpacker.skip``) and checks the commit record; only then are
+the batch's records decoded, one at a time, with the format's limits
+(``schema.limits``) and checked for shape (``schema.records``). Memory is
+bounded by one batch (``MAX_BATCH_BYTES``) and one decoded record, whatever
+the file holds.
+
+What is found, by kind:
 
 - ``uncommitted-tail``: bytes after the last commit record that do not reach
   another commit record: a batch being written right now, or one cut short by
@@ -12,22 +18,31 @@ thing that does not, and says what it found and at which byte offset:
   filesystems leaves these).
 - ``corrupt``: bytes that are not what the writer wrote: a batch whose
   checksum or length fails, undecodable bytes or a non-map record followed by
-  a later commit record, a damaged commit record.
+  a later commit record, a damaged commit record, a record or batch over the
+  format's limits.
+- ``bad-record``: a committed record of the wrong shape (a field of the wrong
+  type, nesting too deep, a timestamp out of range); it is skipped and
+  reading goes on.
 - ``newer-version``: the file's header names a format version newer than this
   reader knows; the file is not read.
 """
 
 from __future__ import annotations
 
-import zlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import msgpack
 
 from runship.schema import format as fmt
+from runship.schema import limits
+from runship.schema.records import problem as record_problem
 
-CORRUPTION = frozenset({"corrupt", "newer-version"})
+CORRUPTION = frozenset({"corrupt", "newer-version", "bad-record"})
+MAX_PROBLEMS = 20  # per file; more are counted, not kept
+_MAP_FIRST = frozenset([*range(0x80, 0x90), 0xDE, 0xDF])
+_FINISH_KEY = b"\xa1k" + msgpack.packb(fmt.FINISH)
 
 
 @dataclass
@@ -64,157 +79,357 @@ class StreamFile:
     records: int = 0  # committed data records (header and commits excluded)
     problems: list[Problem] = field(default_factory=list)
     ends: list[int] | None = None  # when a list: the offset past each good commit record
+    dropped_problems: int = 0  # problems past MAX_PROBLEMS, counted only
 
     @property
     def clean(self) -> bool:
         return not self.problems
 
+    @property
+    def version(self) -> int:
+        v = (self.header or {}).get("version")
+        return v if type(v) is int else 1
 
-def iter_records(data: bytes, sf: StreamFile) -> Iterator[dict]:
-    """Yield the committed data records of ``data`` (header and commit records
-    excluded), filling ``sf`` with offsets, counts and problems."""
-    sf.size = len(data)
-    view = memoryview(data)
-    unpacker = msgpack.Unpacker(
-        raw=False,
-        strict_map_key=False,
-        timestamp=3,
-        max_buffer_size=max(len(data), 1024),
-    )
-    unpacker.feed(data)
-    unpack = unpacker.unpack
-    tell = unpacker.tell
-    crc32 = zlib.crc32
-    batch_start = pos = 0
-    pending: list[dict] = []
-    first = True
+    def reset(self) -> None:
+        self.problems.clear()
+        self.records = self.batches = self.committed = self.size = self.dropped_problems = 0
+        if self.ends is not None:
+            self.ends.clear()
+
+    def add(self, offset: int, kind: str, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(self.path, offset, kind, message))
+        else:
+            self.dropped_problems += 1
+            last = self.problems[-1]
+            if not last.message.startswith("... and "):
+                self.problems.append(Problem(self.path, offset, kind, "... and more problems of this file"))
+            self.problems[-1].message = f"... and {self.dropped_problems} more problems in this file"
+
+
+@dataclass
+class Batch:
+    """A verified batch: ``data`` holds the file's bytes [start, end) (the
+    records, without the commit record); ``offsets`` are its records' file
+    offsets (the header excluded)."""
+
+    start: int
+    end: int
+    data: bytes
+    offsets: list[int]
+
+    def record_bytes(self, i: int) -> memoryview:
+        a = self.offsets[i] - self.start
+        b = (self.offsets[i + 1] if i + 1 < len(self.offsets) else self.end) - self.start
+        return memoryview(self.data)[a:b]
+
+    def has_finish(self) -> bool:
+        """Does the batch hold a finish record? (Looked up in the raw bytes:
+        every record the writer packs begins with its kind.)"""
+        for i, off in enumerate(self.offsets):
+            at = off - self.start + 1
+            if self.data[at : at + len(_FINISH_KEY)] == _FINISH_KEY:
+                try:
+                    rec = msgpack.unpackb(self.record_bytes(i), raw=False, **limits.UNPACK_LIMITS)
+                except Exception:
+                    continue
+                if isinstance(rec, dict) and rec.get("k") == fmt.FINISH:
+                    return True
+        return False
+
+
+def _as_file(source) -> io.RawIOBase:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(source)
+    return source
+
+
+def read_header(f, sf: StreamFile) -> int:
+    """Decode the file's first record into ``sf.header`` if it is a header;
+    return the offset past it (0 if there is none). ``f`` is left anywhere."""
+    f.seek(0)
+    u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
+    u.feed(f.read(limits.SMALL_RECORD))
+    try:
+        obj = u.unpack()
+    except Exception:
+        return 0
+    if type(obj) is dict and obj.get("k") == fmt.HEADER and record_problem(obj) is None:
+        sf.header = obj
+        return u.tell()
+    return 0
+
+
+def batches(
+    source, sf: StreamFile, start: int = 0, end: int | None = None, first: bool | None = None
+) -> Iterator[Batch]:
+    """The verified batches of a file object (or bytes) from ``start`` (a
+    batch boundary: 0, or past a commit record) to ``end`` (default: its
+    end). Fills ``sf`` with offsets, counts and problems. ``first``: the
+    bytes at ``start`` begin the file (its header); by default when
+    ``start`` is 0. Otherwise the file's version comes from ``sf.header``:
+    call ``read_header`` first."""
+    f = _as_file(source)
+    if first is None:
+        first = start == 0
+    if first:
+        header_end = read_header(f, sf)
+        version = sf.version
+        if sf.header is not None and sf.version > fmt.FORMAT_VERSION:
+            sf.add(
+                0,
+                "newer-version",
+                f"format version {sf.version} is newer than this runship reads "
+                f"(up to {fmt.FORMAT_VERSION}); upgrade runship to read this file",
+            )
+            return
+    else:
+        header_end = 0
+        version = sf.version
+    f.seek(start)
+    remaining = None if end is None else max(0, end - start)
+    u = msgpack.Unpacker(max_buffer_size=limits.MAX_RECORD_BYTES + limits.READ_CHUNK)
+    skip, tell = u.skip, u.tell
+    win = bytearray()  # the file's bytes [base, base + len(win))
+    base = batch_start = pos = last_start = start
+    offsets: list[int] = []
+    eof = False
     while True:
         try:
-            obj = unpack()
+            skip()
         except msgpack.OutOfData:
-            break
-        except Exception as e:  # FormatError, StackError, ValueError, ...
-            _bad(data, pos, batch_start, sf, f"undecodable bytes ({type(e).__name__}: {e})")
-            return
-        end = tell()
-        if type(obj) is not dict:
-            _bad(data, pos, batch_start, sf, f"a record that is not a map ({type(obj).__name__})")
-            return
-        kind = obj.get("k")
-        if first:
-            first = False
-            if kind == fmt.HEADER:
-                sf.header = obj
-                version = obj.get("version")
-                if isinstance(version, int) and version > fmt.FORMAT_VERSION:
-                    sf.problems.append(
-                        Problem(
-                            sf.path,
-                            0,
-                            "newer-version",
-                            f"format version {version} is newer than this runship reads "
-                            f"(up to {fmt.FORMAT_VERSION}); upgrade runship to read this file",
-                        )
-                    )
-                    return
-                pos = end
+            if eof:
+                break
+            n = limits.READ_CHUNK if remaining is None else min(limits.READ_CHUNK, remaining)
+            chunk = f.read(n) if n else b""
+            if not chunk:
+                eof = True
                 continue
-        if kind == fmt.COMMIT:
-            length = obj.get("len")
-            crc = obj.get("crc")
-            if length != pos - batch_start or crc != crc32(view[batch_start:pos]):
-                what = "length" if length != pos - batch_start else "checksum"
-                sf.problems.append(
-                    Problem(
-                        sf.path,
-                        batch_start,
-                        "corrupt",
-                        f"batch of {pos - batch_start} bytes fails its {what} "
-                        f"(commit record at byte {pos} says len={length}, crc={crc})",
-                    )
+            if remaining is not None:
+                remaining -= len(chunk)
+            try:
+                u.feed(chunk)
+            except msgpack.BufferFull:
+                _stop(
+                    f, win, base, pos, batch_start, sf, version, f"a record larger than {limits.MAX_RECORD_BYTES} bytes"
                 )
                 return
-            if pending:
-                yield from pending
-                sf.records += len(pending)
-                pending = []
+            win += chunk
+            continue
+        except Exception as e:  # FormatError, StackError, ValueError, ...
+            _stop(f, win, base, pos, batch_start, sf, version, f"undecodable bytes ({type(e).__name__}: {e})")
+            return
+        rec_end = start + tell()
+        at = pos - base
+        last_start = pos
+        if win[at] not in _MAP_FIRST:
+            _stop(f, win, base, pos, batch_start, sf, version, f"a record that is not a map (byte 0x{win[at]:02x})")
+            return
+        if win[at : at + len(fmt.COMMIT_MARKER)] == fmt.COMMIT_MARKER:
+            batch = bytes(win[batch_start - base : at])
+            why = fmt.check_commit(version, batch, win[at : rec_end - base])
+            if why is not None:
+                sf.add(batch_start, "corrupt", f"{why} (commit record at byte {pos})")
+                return
+            yield Batch(batch_start, pos, batch, offsets)
+            del win[: rec_end - base]
+            base = batch_start = rec_end
+            offsets = []
             sf.batches += 1
-            batch_start = end
-            sf.committed = end
+            sf.committed = rec_end
             if sf.ends is not None:
-                sf.ends.append(end)
-        else:
-            pending.append(obj)
-        pos = end
-    if sf.committed < len(data):
-        tail = view[sf.committed :]
-        if not any(tail):
-            sf.problems.append(
-                Problem(sf.path, sf.committed, "zero-tail", f"{len(tail)} NUL bytes after the last commit record")
-            )
-        elif _commit_follows(data, sf.committed):
-            # a commit record follows, but decoding never reached it intact:
-            # the bytes of the batch before it were changed
-            sf.problems.append(
-                Problem(sf.path, batch_start, "corrupt", "batch that does not decode to its commit record")
-            )
-        elif pos == len(data) and pending and {"len", "crc"} <= pending[-1].keys():
-            sf.problems.append(Problem(sf.path, batch_start, "corrupt", "damaged commit record at the end of the file"))
-        else:
-            sf.problems.append(
-                Problem(
-                    sf.path,
-                    sf.committed,
-                    "uncommitted-tail",
-                    f"{len(tail)} bytes after the last commit record are uncommitted "
-                    "(a batch being written, or cut short by a crash)",
-                )
-            )
+                sf.ends.append(rec_end)
+        elif pos != start or header_end == 0:
+            offsets.append(pos)
+            if rec_end - batch_start > limits.MAX_BATCH_BYTES:
+                sf.add(batch_start, "corrupt", f"no commit record within {limits.MAX_BATCH_BYTES} bytes")
+                return
+        pos = rec_end
+    tail = bytes(win[batch_start - base :])
+    whole = pos == base + len(win) and last_start >= batch_start
+    _tail(tail, batch_start, tail[last_start - batch_start :] if whole else None, sf, version)
 
 
-def _bad(data: bytes, pos: int, batch_start: int, sf: StreamFile, what: str) -> None:
-    rest = memoryview(data)[pos:]
-    if _commit_follows(data, pos):
-        # the damage is somewhere in the batch that starts at batch_start
-        sf.problems.append(
-            Problem(
-                sf.path, batch_start, "corrupt", f"damaged batch: {what} at byte {pos}, before a later commit record"
+def iter_records(source, sf: StreamFile, start: int = 0) -> Iterator[dict]:
+    """Yield the committed data records of a file object or bytes (header
+    and commit records excluded), each checked for shape; fill ``sf``."""
+    f = _as_file(source)
+    if start == 0:
+        sf.size = _size(f)
+    for batch in batches(f, sf, start):
+        yield from decode(batch, sf)
+
+
+def decode(batch: Batch, sf: StreamFile) -> Iterator[dict]:
+    """The records of a verified batch, decoded with the format's limits;
+    a record that fails is reported and skipped."""
+    offsets = batch.offsets
+    if not offsets:
+        return
+    u = None
+    for i, off in enumerate(offsets):
+        size = (offsets[i + 1] if i + 1 < len(offsets) else batch.end) - off
+        try:
+            if size > limits.SMALL_RECORD:
+                rec = limits.decode_counted(batch.record_bytes(i))
+                if u is not None:
+                    u.skip()
+            else:
+                if u is None:
+                    u = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES, **limits.DECODE)
+                    u.feed(memoryview(batch.data)[off - batch.start :])
+                rec = u.unpack()
+        except Exception as e:
+            sf.add(
+                off,
+                "bad-record",
+                f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})",
             )
-        )
-    elif not any(rest):
-        sf.problems.append(Problem(sf.path, pos, "zero-tail", f"{len(rest)} NUL bytes after the last commit record"))
+            u = None  # start again at the next record
+            continue
+        why = record_problem(rec)
+        if why is not None:
+            sf.add(off, "bad-record", why)
+            continue
+        sf.records += 1
+        yield rec
+
+
+def _size(f) -> int:
+    try:
+        here = f.tell()
+        size = f.seek(0, io.SEEK_END)
+        f.seek(here)
+        return size
+    except (OSError, ValueError):
+        return 0
+
+
+def _stop(f, win: bytearray, base: int, pos: int, batch_start: int, sf: StreamFile, version: int, what: str) -> None:
+    """Decoding stopped at ``pos``: damage inside a batch if a commit record
+    follows, else an uncommitted (or NUL) tail."""
+    rest = bytes(win[pos - base :])
+    read_to = base + len(win)
+    if _commit_follows(f, read_to, rest, version):
+        sf.add(batch_start, "corrupt", f"damaged batch: {what} at byte {pos}, before a later commit record")
+    elif version >= 2 and _ends_in_commit(f, batch_start):
+        sf.add(batch_start, "corrupt", f"damaged commit record at the end of the file ({what} at byte {pos})")
+    elif batch_start == pos and _zeros_to_end(f, read_to, rest):
+        sf.add(pos, "zero-tail", "NUL bytes after the last commit record")
     elif sf.committed < pos:
-        sf.problems.append(
-            Problem(
-                sf.path,
-                sf.committed,
-                "uncommitted-tail",
-                f"{len(data) - sf.committed} bytes after the last commit record are uncommitted "
-                f"(cut short by a crash; {what} at byte {pos})",
-            )
+        sf.add(
+            sf.committed,
+            "uncommitted-tail",
+            f"bytes after the last commit record are uncommitted (cut short by a crash; {what} at byte {pos})",
         )
     else:
-        sf.problems.append(
-            Problem(sf.path, pos, "uncommitted-tail", f"{len(rest)} uncommitted bytes at the end ({what})")
+        sf.add(pos, "uncommitted-tail", f"uncommitted bytes at the end ({what})")
+
+
+def _ends_in_commit(f, batch_start: int) -> bool:
+    """Does the file end in what looks like a (damaged) version 2 commit record after ``batch_start``?"""
+    try:
+        size = f.seek(0, io.SEEK_END)
+        if size - fmt.COMMIT_SIZE < batch_start:
+            return False
+        f.seek(size - fmt.COMMIT_SIZE)
+        return fmt.looks_like_commit(f.read(fmt.COMMIT_SIZE))
+    except (OSError, ValueError):
+        return False
+
+
+def _zeros_to_end(f, resume_at: int, known: bytes) -> bool:
+    if known.strip(b"\0"):
+        return False
+    try:
+        f.seek(resume_at)
+        while chunk := f.read(limits.READ_CHUNK):
+            if chunk.strip(b"\0"):
+                return False
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _tail(tail: bytes, batch_start: int, last: bytes | None, sf: StreamFile, version: int) -> None:
+    """The bytes after the last commit record, all of them parsed as records
+    (``last``: the last one, or None if the tail ends in a partial record)."""
+    if not tail:
+        return
+    if not tail.strip(b"\0"):
+        sf.add(batch_start, "zero-tail", f"{len(tail)} NUL bytes after the last commit record")
+    elif _commit_follows(None, -1, tail, version):
+        # a commit record follows, but decoding never reached it intact: the
+        # bytes of the batch before it were changed
+        sf.add(batch_start, "corrupt", "batch that does not decode to its commit record")
+    elif (version >= 2 and fmt.looks_like_commit(tail)) or (version < 2 and _v1_commit_like(last)):
+        sf.add(batch_start, "corrupt", "damaged commit record at the end of the file")
+    else:
+        sf.add(
+            batch_start,
+            "uncommitted-tail",
+            f"{len(tail)} bytes after the last commit record are uncommitted "
+            "(a batch being written, or cut short by a crash)",
         )
 
 
-def _commit_follows(data: bytes, start: int) -> bool:
-    """Is there a complete commit record anywhere in ``data[start:]``? A
-    crash can cut a commit record short; only a whole one shows that the
-    bytes before it were meant to be a committed batch."""
-    at = data.find(fmt.COMMIT_MARKER, start)
-    while at >= 0:
-        u = msgpack.Unpacker(raw=False)
-        u.feed(data[at : at + 64])
-        try:
-            obj = u.unpack()
-            if isinstance(obj, dict) and obj.get("k") == fmt.COMMIT and "crc" in obj:
+def _v1_commit_like(last: bytes | None) -> bool:
+    """Version 1: the file ends in a complete map with the commit record's
+    fields that did not check out as a commit record."""
+    if last is None or len(last) > 256:
+        return False
+    try:
+        obj = msgpack.unpackb(last, raw=False, strict_map_key=False)
+    except Exception:
+        return False
+    return isinstance(obj, dict) and {"len", "crc"} <= obj.keys()
+
+
+def _is_commit(candidate: bytes, version: int) -> bool:
+    if version >= 2:
+        return len(candidate) >= fmt.COMMIT_SIZE and not any(
+            candidate[at : at + len(fixed)] != fixed for at, fixed in fmt.COMMIT_FIXED
+        )
+    u = msgpack.Unpacker(raw=False)
+    u.feed(candidate)
+    try:
+        obj = u.unpack()
+    except Exception:
+        return False
+    return isinstance(obj, dict) and obj.get("k") == fmt.COMMIT and "crc" in obj
+
+
+def _commit_follows(f, resume_at: int, known: bytes, version: int) -> bool:
+    """Is there a complete commit record in ``known`` or, with
+    ``resume_at`` >= 0, in the file from there on? A crash can cut a commit
+    record short; only a whole one shows that the bytes before it were meant
+    to be a committed batch. Reads in chunks: bounded memory."""
+    marker = fmt.COMMIT_MARKER
+    keep = 64
+    data = bytes(known)
+    searched = 0
+    while True:
+        at = data.find(marker, searched)
+        while at >= 0:
+            if len(data) - at < keep and resume_at >= 0:
+                break  # need more bytes to judge this one
+            if _is_commit(data[at : at + keep], version):
                 return True
-        except Exception:
-            pass
-        at = data.find(fmt.COMMIT_MARKER, at + 1)
-    return False
+            at = data.find(marker, at + 1)
+        if resume_at < 0:
+            return False
+        try:
+            f.seek(resume_at)
+            chunk = f.read(limits.READ_CHUNK)
+        except (OSError, ValueError):
+            chunk = b""
+        if not chunk:
+            resume_at = -1
+            searched = max(0, len(data) - keep)
+            continue
+        resume_at += len(chunk)
+        data = data[-keep:] + chunk
+        searched = 0
 
 
 def describe(path: str) -> StreamFile | None:

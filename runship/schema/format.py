@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import time
 import zlib
 
 import msgpack
 
+from runship.schema import names
+
 FORMAT_NAME = "runship"
-FORMAT_VERSION = 1
+#: Version 2: the commit record's own bytes are covered by its checksum
+#: (see ``commit_record``). Readers read versions 1 and 2.
+FORMAT_VERSION = 2
 
 #: File extension of every record stream file.
 STREAM_SUFFIX = ".msgpack"
@@ -49,9 +54,7 @@ META = "meta"  # metadata changed during the session (name, tags, notes, ...)
 NOTICE = "notice"  # an argument or setting that has no effect here
 FINISH = "finish"  # the session ended: exit code and loss counters
 
-_STREAM_RE = re.compile(r"^([a-z][a-z0-9_]*)-([0-9A-Za-z]+)-([0-9]{6,})\.msgpack$")
-_NAME_RE_BAD = re.compile(r"[/\\\x00-\x1f\x7f]")
-MAX_NAME_LEN = 128
+MAX_NAME_LEN = names.MAX_NAME_LEN
 
 # The commit record is packed with a fixed key order so that it starts with
 # these bytes; the reader looks for them to tell a torn tail from a damaged
@@ -61,19 +64,7 @@ COMMIT_MARKER = b"\x84" + msgpack.packb("k") + msgpack.packb(COMMIT)  # b"\x84\x
 
 def validate_name(value: object, what: str) -> str:
     """Check a project or run id; return it, or raise ValueError naming it."""
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be a string, got {type(value).__name__}: {value!r}")
-    if not value:
-        raise ValueError(f"{what} must not be empty")
-    if len(value) > MAX_NAME_LEN:
-        raise ValueError(f"{what} is {len(value)} characters long, at most {MAX_NAME_LEN} allowed: {value[:40]!r}...")
-    if value in (".", "..") or ".." in value:
-        raise ValueError(f"{what} must not contain '..': {value!r}")
-    if _NAME_RE_BAD.search(value) or not value.isprintable():
-        raise ValueError(f"{what} must be printable and contain no path separator: {value!r}")
-    if value != value.strip():
-        raise ValueError(f"{what} must not start or end with whitespace: {value!r}")
-    return value
+    return names.check_id(value, what)
 
 
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -128,11 +119,9 @@ def stream_file_name(stream: str, session: str, segment: int) -> str:
 
 
 def parse_stream_file_name(name: str) -> tuple[str, str, int] | None:
-    """``(stream, session, segment)`` for a stream file name, else None."""
-    m = _STREAM_RE.match(os.path.basename(name))
-    if not m:
-        return None
-    return m.group(1), m.group(2), int(m.group(3))
+    """``(stream, session, segment)`` for a stream file name (or a path ending
+    in one), else None."""
+    return names.parse_stream_name(name.rstrip("/").rsplit("/", 1)[-1])
 
 
 #: Object stores have no append: bytes of a stream file still being written go
@@ -188,13 +177,72 @@ def header_record(*, t: float, project: str, run: str, session: str, stream: str
     }
 
 
+# Version 2 commit record: always 43 bytes, with fixed-width fields, so that
+# its checksum can cover its own bytes up to the checksum itself:
+#   84 a1 6b a6 "commit"  a1 74 cb <t: float64>  a3 "len" cf <len: uint64>  a3 "crc" ce <crc: uint32>
+_T_KEY = COMMIT_MARKER + b"\xa1t\xcb"
+_LEN_KEY = b"\xa3len\xcf"
+_CRC_KEY = b"\xa3crc\xce"
+_COMMIT_V2 = struct.Struct(">13sd5sQ5s")
+COMMIT_SIZE = _COMMIT_V2.size + 4  # 43
+# byte positions that are the same in every version 2 commit record
+COMMIT_FIXED = [(0, _T_KEY), (21, _LEN_KEY), (34, _CRC_KEY)]
+
+
 def commit_record(length: int, crc: int, t: float) -> bytes:
-    """The packed commit record for a batch of ``length`` bytes with CRC32 ``crc``.
+    """The packed commit record for a batch of ``length`` bytes whose CRC32 is ``crc``.
 
     The batch is every byte since the end of the previous commit record (or the
-    start of the file), the header included.
+    start of the file), the header included. The record's ``crc`` field is the
+    CRC32 of the batch followed by the commit record's own bytes up to that
+    field's value, so a changed byte anywhere in a committed file is seen.
     """
+    head = _COMMIT_V2.pack(_T_KEY, t, _LEN_KEY, length, _CRC_KEY)
+    return head + struct.pack(">I", zlib.crc32(head, crc))
+
+
+def commit_record_v1(length: int, crc: int, t: float) -> bytes:
+    """A version 1 commit record (its CRC covers the batch only). For tests."""
     return msgpack.packb({"k": COMMIT, "t": t, "len": length, "crc": crc})
+
+
+def check_commit(version: int, batch, raw) -> str | None:
+    """Does the commit record ``raw`` commit ``batch`` (both bytes-like)?
+    None if it does, else what is wrong."""
+    if version >= 2:
+        if len(raw) != COMMIT_SIZE or any(raw[at : at + len(fixed)] != fixed for at, fixed in COMMIT_FIXED):
+            return "damaged commit record"
+        _, _, _, length, _ = _COMMIT_V2.unpack(raw[: _COMMIT_V2.size])
+        crc = int.from_bytes(raw[-4:], "big")
+        if length != len(batch):
+            return f"batch of {len(batch)} bytes fails its length (commit record says {length})"
+        if crc != zlib.crc32(raw[: _COMMIT_V2.size], zlib.crc32(batch)):
+            return f"batch of {len(batch)} bytes fails its checksum"
+        return None
+    try:
+        rec = msgpack.unpackb(raw, raw=False)
+    except Exception:
+        return "damaged commit record"
+    if type(rec) is not dict:
+        return "damaged commit record"
+    length, crc = rec.get("len"), rec.get("crc")
+    if length != len(batch):
+        return f"batch of {len(batch)} bytes fails its length (commit record says {length!r:.20})"
+    if crc != zlib.crc32(batch):
+        return f"batch of {len(batch)} bytes fails its checksum"
+    return None
+
+
+def looks_like_commit(tail) -> bool:
+    """Do the last bytes of ``tail`` look like a version 2 commit record with a
+    few bytes changed? (A torn write leaves a commit record's start, never
+    its end without its start.)"""
+    if len(tail) < COMMIT_SIZE:
+        return False
+    raw = tail[-COMMIT_SIZE:]
+    total = sum(len(fixed) for _, fixed in COMMIT_FIXED)
+    same = sum(a == b for at, fixed in COMMIT_FIXED for a, b in zip(raw[at : at + len(fixed)], fixed))
+    return same >= total - 3
 
 
 def crc32(data, value: int = 0) -> int:

@@ -16,8 +16,10 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from runship import safefile
 from runship.errors import UsageError
 from runship.schema import format as fmt
+from runship.schema import names
 from runship.schema.values import to_plain
 
 if TYPE_CHECKING:
@@ -30,21 +32,19 @@ _CODE_NAMES = ("Dockerfile", "requirements.txt", "environment.yml", "pyproject.t
 _SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", "wandb"}
 
 
-def copy_file(src: str, dst: str) -> tuple[int, str]:
-    """Copy ``src`` to ``dst`` through a temporary name; return (size, sha256)."""
-    import hashlib
+def copy_file(run_dir: str, src: str, rel: str) -> tuple[int, str]:
+    """Copy the file ``src`` to ``rel`` below ``run_dir`` (directories made and
+    the file written without following links, through a temporary name);
+    return (size, sha256)."""
+    with open(src, "rb") as fin:
+        return safefile.write_atomic(run_dir, rel, fin)
 
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    tmp = f"{dst}.tmp{os.getpid()}"
-    h = hashlib.sha256()
-    size = 0
-    with open(src, "rb") as fin, open(tmp, "wb") as fout:
-        while chunk := fin.read(1 << 20):
-            h.update(chunk)
-            fout.write(chunk)
-            size += len(chunk)
-    os.replace(tmp, dst)
-    return size, h.hexdigest()
+
+def stored_path(rel: str) -> str:
+    """Where a file saved under ``files/`` as ``rel`` is stored: ``rel``
+    itself when every component is a name runship stores, else a safe name
+    made from it (recorded with the original in the ``file`` record)."""
+    return names.safe_relpath(rel)
 
 
 class Saver:
@@ -84,13 +84,14 @@ class Saver:
 
         spec = {"pattern": pattern, "base": base, "policy": policy}
         self.specs.append(spec)
-        targets = [self._target(m, base) for m in sorted(_glob.glob(pattern))]
+        targets = [os.path.join(self.run.run_dir, self._target(m, base)) for m in sorted(_glob.glob(pattern))]
         if policy in ("now", "live"):
             self.run._writer.submit_background(lambda: self._copy_spec(spec, force=True))
         return targets
 
     def _target(self, source: str, base: str) -> str:
-        return os.path.join(self.run.dir, os.path.relpath(source, base))
+        """The run-relative stored path of ``source`` saved relative to ``base``."""
+        return "files/" + stored_path(os.path.relpath(source, base))
 
     def _copy_spec(self, spec: dict, force: bool = False) -> None:
         import glob as _glob
@@ -105,12 +106,15 @@ class Saver:
             stamp = (st.st_mtime_ns, st.st_size)
             if not force and self._copied.get(source) == stamp:
                 continue
-            self._copy(source, self._target(source, spec["base"]), spec["policy"])
+            self._copy(source, spec["base"], spec["policy"])
             self._copied[source] = stamp
 
-    def _copy(self, source: str, dest: str, policy: str) -> None:
-        size, digest = copy_file(source, dest)
-        self.run._file_record(dest, size, digest, policy=policy, source=source)
+    def _copy(self, source: str, base: str, policy: str) -> None:
+        rel = self._target(source, base)
+        size, digest = copy_file(self.run.run_dir, source, rel)
+        original = os.path.relpath(source, base).replace(os.sep, "/")
+        renamed = original if rel != "files/" + original else None
+        self.run._file_record(rel, size, digest, policy=policy, source=source, name=renamed)
 
     def tick(self, final: bool) -> None:
         """Called by the writer thread: re-copy live files that changed, and at
@@ -138,21 +142,18 @@ def save_code(run: Run) -> None:
 
     def job() -> None:
         import hashlib
-        import tempfile
 
-        dest = os.path.join(run.dir, "code", os.path.basename(program))
-        size, digest = copy_file(program, dest)
-        run._file_record(dest, size, digest, policy="now", source=program)
+        rel = "files/code/" + stored_path(os.path.basename(program))
+        size, digest = copy_file(run.run_dir, program, rel)
+        run._file_record(rel, size, digest, policy="now", source=program)
         git = git_state(os.path.dirname(os.path.abspath(program)))
         if git is not None:
             diff = git.pop("diff", "")
             if diff:
-                patch = os.path.join(run.dir, "code", "diff.patch")
-                with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(patch), delete=False) as f:
-                    f.write(diff)
-                os.replace(f.name, patch)
-                run._file_record(patch, len(diff.encode()), hashlib.sha256(diff.encode()).hexdigest(), policy="now")
-        run._run_stream.write(fmt.CODE, {"program": os.path.relpath(dest, run.run_dir), "git": git})
+                data = diff.encode()
+                safefile.write_atomic(run.run_dir, "files/code/diff.patch", data)
+                run._file_record("files/code/diff.patch", len(data), hashlib.sha256(data).hexdigest(), policy="now")
+        run._run_stream.write(fmt.CODE, {"program": rel, "git": git})
 
     run._writer.submit_background(job)
 
@@ -201,19 +202,19 @@ def log_code(
     include = include_fn or default_code_filter
     run_root = os.path.abspath(run.root)
     files = []
-    for d, dirs, names in os.walk(root):
+    for d, dirs, found in os.walk(root):
         dirs[:] = [x for x in dirs if x not in _SKIP_DIRS and os.path.abspath(os.path.join(d, x)) != run_root]
-        for n in names:
+        for n in found:
             path = os.path.join(d, n)
             if include(path, root) and not (exclude_fn and exclude_fn(path, root)):
                 files.append(path)
-    target = os.path.join(run.dir, "code", name) if name else os.path.join(run.dir, "code")
+    target = "files/code/" + (stored_path(name) + "/" if name else "")
 
     def job() -> None:
         for path in files:
-            dest = os.path.join(target, os.path.relpath(path, root))
-            size, digest = copy_file(path, dest)
-            run._file_record(dest, size, digest, policy="now", source=path)
+            rel = target + stored_path(os.path.relpath(path, root))
+            size, digest = copy_file(run.run_dir, path, rel)
+            run._file_record(rel, size, digest, policy="now", source=path)
 
     run._writer.submit_background(job)
 
@@ -224,7 +225,11 @@ class Artifact:
     ``download()`` says so."""
 
     def __init__(self, name: str, type: str = "unspecified", description: str | None = None, metadata=None, **_):
-        fmt.validate_name(name, "artifact name")
+        if not isinstance(name, str) or not names.segment_ok(name) or len(name) > names.MAX_NAME_LEN:
+            raise ValueError(
+                f"artifact name {name!r:.80} must be 1 to {names.MAX_NAME_LEN} letters, digits, '.', '_' or '-' "
+                "(and ' +=@,~'), not '.' or '..'"
+            )
         self.name = name
         self.type = type
         self.description = description
@@ -245,8 +250,8 @@ class Artifact:
         root = os.fspath(local_path)
         if not os.path.isdir(root):
             raise ValueError(f"Artifact.add_dir: no directory at {root!r}")
-        for d, _dirs, names in os.walk(root):
-            for n in names:
+        for d, _dirs, found in os.walk(root):
+            for n in found:
                 path = os.path.join(d, n)
                 rel = os.path.relpath(path, root)
                 self._entries[os.path.join(name, rel) if name else rel] = os.path.abspath(path)
@@ -292,16 +297,16 @@ def log_artifact(run: Run, artifact_or_path, name=None, type=None, aliases=None,
     versions[art.name] = n + 1
     art.version = f"v{n}"
     art.aliases = list(aliases or [])
-    target = os.path.join(run.dir, "artifacts", art.name, art.version)
+    target = f"files/artifacts/{art.name}/{art.version}/"
     entries = dict(art._entries)
 
     def job() -> None:
         files = []
         for entry, source in sorted(entries.items()):
-            dest = os.path.join(target, entry)
-            size, digest = copy_file(source, dest)
-            run._file_record(dest, size, digest, policy="artifact", source=source)
-            files.append(os.path.relpath(dest, run.run_dir))
+            rel = target + stored_path(entry)
+            size, digest = copy_file(run.run_dir, source, rel)
+            run._file_record(rel, size, digest, policy="artifact", source=source)
+            files.append(rel)
         run._run_stream.write(
             fmt.ARTIFACT,
             {

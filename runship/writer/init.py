@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -135,19 +136,8 @@ def init(
     if run_id is not None:
         run_id = fmt.validate_name(run_id, "id")
     root = os.path.abspath(os.fspath(dir if dir is not None else (env("DIR") or "runship")))
-    tag_list = _tags(tags if tags is not None else env("TAGS"))
-    meta = {
-        "name": name if name is not None else env("NAME"),
-        "notes": notes if notes is not None else env("NOTES"),
-        "group": group if group is not None else env("RUN_GROUP"),
-        "job_type": job_type if job_type is not None else env("JOB_TYPE"),
-        "entity": entity if entity is not None else env("ENTITY"),
-        "tags": tag_list,
-    }
-    cfg = filter_keys(load_config(config), config_include_keys, config_exclude_keys)
-    defaults, defaults_problem = load_defaults()
-    if defaults:
-        cfg = {**defaults, **cfg}  # what init() is given wins over config-defaults.yaml
+    meta = _metadata(name, notes, group, job_type, entity, tags)
+    cfg, defaults_problem = _config(config, config_include_keys, config_exclude_keys)
     no_effect = {
         k: v
         for k, v in dict(
@@ -162,7 +152,6 @@ def init(
         ).items()
         if v not in (None, False)
     }
-
     if run_mode == "disabled":
         run = Run(
             root=root,
@@ -180,14 +169,7 @@ def init(
         return run
 
     resume_mode = _resume_mode(resume if resume is not None else env("RESUME"))
-    if run_id is None and resume_mode == "auto":
-        remembered = _resume.recall(root)
-        if remembered and remembered[0] == project and _resume.run_sessions(os.path.join(root, *remembered)):
-            run_id = remembered[1]
-    if run_id is None:
-        run_id = fmt.new_run_id()
-        while os.path.exists(os.path.join(root, project, run_id)):
-            run_id = fmt.new_run_id()
+    run_id = _choose_id(root, project, run_id, resume_mode)
     run_dir = os.path.join(root, project, run_id)
     try:
         sessions = _resume.run_sessions(run_dir)
@@ -209,31 +191,15 @@ def init(
         os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot create run directory {run_dir}: {e.strerror or e}") from None
-
-    start = {
-        **meta,
-        "tags": list(meta["tags"] or ()),
-        "session": session,
-        "resumed": resuming,
-        "reset": exists and not resuming,
-        "resume": resume_mode,
-        "mode": run_mode,
-        "host": os.uname().nodename,
-        "pid": os.getpid(),
-        "argv": list(sys.argv),
-        "cwd": os.getcwd(),
-        "python": sys.version.split()[0],
-        "runship": _version(),
-        "settings": s.to_dict(),
-        "args": {
-            "reinit": str(reinit) if reinit is not None else None,
-            "allow_val_change": allow_val_change,
-            "save_code": save_code,
-            "config_include_keys": config_include_keys,
-            "config_exclude_keys": config_exclude_keys,
-            **{k: v if isinstance(v, (str, bool, int)) else repr(v) for k, v in no_effect.items()},
-        },
+    args = {
+        "reinit": str(reinit) if reinit is not None else None,
+        "allow_val_change": allow_val_change,
+        "save_code": save_code,
+        "config_include_keys": config_include_keys,
+        "config_exclude_keys": config_exclude_keys,
+        **{k: v if isinstance(v, (str, bool, int)) else repr(v) for k, v in no_effect.items()},
     }
+    start = _start_record(meta, session, resuming, exists, resume_mode, run_mode, s, args)
     run = Run(
         root=root,
         project=project,
@@ -267,6 +233,62 @@ def init(
             file=sys.stderr,
         )
     return run
+
+
+def _metadata(name, notes, group, job_type, entity, tags) -> dict:
+    """The run's metadata from the arguments, else the environment."""
+    return {
+        "name": name if name is not None else env("NAME"),
+        "notes": notes if notes is not None else env("NOTES"),
+        "group": group if group is not None else env("RUN_GROUP"),
+        "job_type": job_type if job_type is not None else env("JOB_TYPE"),
+        "entity": entity if entity is not None else env("ENTITY"),
+        "tags": _tags(tags if tags is not None else env("TAGS")),
+    }
+
+
+def _config(config, include, exclude) -> tuple[dict, str | None]:
+    """init()'s config, filtered, over config-defaults.yaml; and a problem
+    reading the defaults file, if any."""
+    cfg = filter_keys(load_config(config), include, exclude)
+    defaults, problem = load_defaults()
+    if defaults:
+        cfg = {**defaults, **cfg}  # what init() is given wins over config-defaults.yaml
+    return cfg, problem
+
+
+def _choose_id(root: str, project: str, run_id: str | None, resume_mode: str | None) -> str:
+    """The given id; else with resume="auto" the last run started in this
+    root; else a new random one that is not taken."""
+    if run_id is None and resume_mode == "auto":
+        remembered = _resume.recall(root)
+        if remembered and remembered[0] == project and _resume.run_sessions(os.path.join(root, *remembered)):
+            run_id = remembered[1]
+    if run_id is None:
+        run_id = fmt.new_run_id()
+        while os.path.exists(os.path.join(root, project, run_id)):
+            run_id = fmt.new_run_id()
+    return run_id
+
+
+def _start_record(meta, session, resuming, exists, resume_mode, run_mode, s: Settings, args: dict) -> dict:
+    return {
+        **meta,
+        "tags": list(meta["tags"] or ()),
+        "session": session,
+        "resumed": resuming,
+        "reset": exists and not resuming,
+        "resume": resume_mode,
+        "mode": run_mode,
+        "host": os.uname().nodename,
+        "pid": os.getpid(),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "python": sys.version.split()[0],
+        "runship": _version(),
+        "settings": s.to_dict(),
+        "args": args,
+    }
 
 
 def _mode(value: str | None) -> str:
@@ -335,11 +357,23 @@ def _version() -> str:
     return __version__
 
 
+# names of environment variables that may hold secrets: a child started by
+# runship never gets them in its environment (see _start_follower)
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
+
+
 def _start_follower(run: Run, s: Settings) -> None:
     """mode="online": a detached ``runship upload --watch`` that follows this
     run until it is finished and uploaded (or this process is gone), then
-    exits. Training never waits on it."""
+    exits. Training never waits on it.
+
+    No secret goes on its command line or into its environment: the target
+    URL (it may hold credentials) and every variable whose name looks like a
+    secret (tokens, AWS keys, ...) are handed over as JSON on an inherited
+    pipe, which the child reads once at start."""
+    import json
     import subprocess
+    import threading
 
     target = s.upload_to or os.environ.get("RUNSHIP_UPLOAD_TO")
     if not target:
@@ -349,20 +383,48 @@ def _start_follower(run: Run, s: Settings) -> None:
         return
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     state = os.path.join(base, "runship", "follow", run.project, run.id)
-    cmd = [
-        sys.executable, "-m", "runship.cli", "upload", run.run_dir, "--to", target, "--watch",
-        "--interval", str(s.upload_interval), "--run", run.run_dir, "--follow", "--follow-pid", str(os.getpid()),
-        "--state", state, "-q",
-    ]  # fmt: skip
+    child_env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k) and k != "RUNSHIP_UPLOAD_TO"}
+    secrets = json.dumps(
+        {"to": target, "env": {k: v for k, v in os.environ.items() if _SECRET_NAME.search(k)}}
+    ).encode()
     try:
-        os.makedirs(state, exist_ok=True)
-        with open(os.path.join(state, "upload.log"), "ab") as log:
-            subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
-            )
+        os.makedirs(state, mode=0o700, exist_ok=True)
+        r, w = os.pipe()
     except OSError as e:
         run.notice(f"mode='online': could not start the uploader ({e}); writing offline only")
         return
-    from runship.uploader.target import redact
+    cmd = [
+        sys.executable, "-m", "runship.cli", "upload", run.run_dir, "--watch",
+        "--interval", str(s.upload_interval), "--run", run.run_dir, "--follow", "--follow-pid", str(os.getpid()),
+        "--state", state, "--secrets-fd", str(r), "-q",
+    ]  # fmt: skip
+    try:
+        with open(os.path.join(state, "upload.log"), "ab") as log:
+            subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(r,),
+                env=child_env,
+            )
+    except OSError as e:
+        os.close(w)
+        run.notice(f"mode='online': could not start the uploader ({e}); writing offline only")
+        return
+    finally:
+        os.close(r)
+
+    def hand_over() -> None:  # in a thread: a full pipe must never block init()
+        try:
+            with os.fdopen(w, "wb") as f:
+                f.write(secrets)
+        except OSError:
+            pass
+
+    threading.Thread(target=hand_over, name="runship-follower-secrets", daemon=True).start()
+    from runship.targets import redact
 
     run.notice(f"uploading to {redact(target)} as the run goes (log: {state}/upload.log)")

@@ -9,7 +9,10 @@ import threading
 import time
 from collections.abc import Mapping
 
+from runship import safefile
 from runship.schema import format as fmt
+from runship.schema.limits import SMALL_RECORD as _SMALL_RECORD
+from runship.schema.limits import LimitError, check_packed
 from runship.schema.metrics import Metrics, MetricSpec
 from runship.schema.values import SCALAR_TYPES, SerializationError, dict_key, to_plain
 from runship.writer import files as _files
@@ -200,6 +203,10 @@ class Run:
                 n = self._step
                 try:
                     b = st._pack({"k": "row", "n": next(st._seq), "t": _time(), "s": n, "d": row})
+                    if len(b) > _SMALL_RECORD:
+                        check_packed(b, f"log(): the row at step {n}")
+                except LimitError as e:
+                    raise TypeError(str(e)) from None
                 except (OverflowError, ValueError) as e:
                     raise TypeError(f"log(): cannot pack row at step {n}: {e}") from None
                 st._q.append(b)
@@ -297,6 +304,10 @@ class Run:
             self._last_logged.update(row)
         try:
             b = st._pack({"k": fmt.ROW, "n": next(st._seq), "t": _time(), "s": step, "d": row})
+            if len(b) > _SMALL_RECORD:
+                check_packed(b, f"log(): the row at step {step}")
+        except LimitError as e:
+            raise TypeError(str(e)) from None
         except (OverflowError, ValueError) as e:
             raise TypeError(f"log(): cannot pack row at step {step}: {e}") from None
         st._q.append(b)
@@ -426,11 +437,17 @@ class Run:
     def _label(self, *args, **kwargs) -> None:  # used by integrations for telemetry
         return None
 
-    def _file_record(self, dest: str, size: int, digest: str, policy: str, source: str | None = None) -> None:
-        """Record a file written under the run directory (from the writer thread)."""
-        fields = {"path": os.path.relpath(dest, self.run_dir), "size": size, "sha256": digest, "policy": policy}
+    def _file_record(
+        self, rel: str, size: int, digest: str, policy: str, source: str | None = None, name: str | None = None
+    ) -> None:
+        """Record a file written under the run directory as ``rel`` (from the
+        writer thread); ``name``: the name it was saved as, when that is not
+        a name runship stores and ``rel`` was made from it."""
+        fields = {"path": rel, "size": size, "sha256": digest, "policy": policy}
         if source is not None:
             fields["source"] = source
+        if name is not None:
+            fields["name"] = name
         self._run_stream.write(fmt.FILE, fields)
 
     # ---- flush and finish -------------------------------------------------------
@@ -571,14 +588,11 @@ class Run:
         )
 
     def _write_snapshot(self) -> None:
-        path = os.path.join(self.run_dir, "run.json")
-        tmp = f"{path}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "w") as f:
-                json.dump(self.snapshot(), f, indent=1, sort_keys=False)
-            os.replace(tmp, path)
-        except OSError as e:
-            self._notice(f"cannot write {path}: {e}")
+            data = json.dumps(self.snapshot(), indent=1, sort_keys=False).encode()
+            safefile.write_atomic(self.run_dir, "run.json", data)
+        except (OSError, ValueError) as e:
+            self._notice(f"cannot write {os.path.join(self.run_dir, 'run.json')}: {e}")
 
     def __repr__(self) -> str:
         return f"<runship.Run {self.project}/{self.id} {'disabled' if self.disabled else self.run_dir}>"

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import msgpack
 
 from runship.schema import format as fmt
+from runship.schema import limits
 from runship.writer.settings import Settings
 
 _packb = msgpack.packb
@@ -81,6 +82,8 @@ class Stream:
         with self._lock:
             rec["n"] = next(self._seq)
             b = self._pack(rec)  # a failure here leaves a gap in "n", nothing else
+            if len(b) > limits.SMALL_RECORD:
+                limits.check_packed(b, f"a {rec['k']} record")
             self._q.append(b)
             self._queued += len(b)
         if self._queued - self._taken > w.batch_bytes and not w._wake.is_set():
@@ -186,9 +189,7 @@ class Stream:
         try:
             parts = [self._open(now)] if self._fd is None else []
             parts.extend(items)
-            data = b"".join(parts)
-            commit = fmt.commit_record(len(data), fmt.crc32(data), now)
-            wrote = _write_all(self._fd, data, commit)
+            wrote = _write_all(self._fd, _framed(parts, now))
             if os.fstat(self._fd).st_nlink == 0:
                 # the file (or the whole run directory) was deleted under us:
                 # what was just written went nowhere
@@ -241,11 +242,35 @@ class Stream:
                 self._writer.report(f"fsync of {self._path(self._segment)} failed: {e}")
 
 
-def _write_all(fd: int, data: bytes, commit: bytes) -> int:
-    total = len(data) + len(commit)
-    n = os.writev(fd, [data, commit])
+def _framed(parts: list[bytes], now: float) -> list[bytes]:
+    """Records as batches, each followed by its commit record; a batch holds
+    at most WRITER_BATCH_BYTES unless one record is larger (readers refuse
+    batches past MAX_BATCH_BYTES)."""
+    out: list[bytes] = []
+    group: list[bytes] = []
+    size = 0
+
+    def close() -> None:
+        data = b"".join(group)
+        out.append(data)
+        out.append(fmt.commit_record(len(data), fmt.crc32(data), now))
+
+    for b in parts:
+        if group and size + len(b) > limits.WRITER_BATCH_BYTES:
+            close()
+            group, size = [], 0
+        group.append(b)
+        size += len(b)
+    if group:
+        close()
+    return out
+
+
+def _write_all(fd: int, parts: list[bytes]) -> int:
+    total = sum(map(len, parts))
+    n = os.writev(fd, parts)
     if n < total:  # short write: finish it, or let the OSError out
-        rest = memoryview(data + commit)[n:]
+        rest = memoryview(b"".join(parts))[n:]
         while rest:
             k = os.write(fd, rest)
             n += k

@@ -59,13 +59,30 @@ def test_deep_and_cyclic_values(run_with_a_row):
 
 
 def test_huge_values_are_written_and_read_back(make_run):
+    from runship.schema import limits
+
     run = make_run(id="huge", settings={"max_buffer_bytes": 1_000_000})
-    big = "x" * 20_000_000
-    run.log({"big": big, "list": list(range(1_000_000))})
+    big = "x" * (limits.MAX_RECORD_BYTES - 4096)  # just inside the record limit
+    many = list(range(limits.MAX_ITEMS - 100))  # just inside the item limit
+    run.log({"big": big})
+    run.log({"list": many})
     run.log({"after": 1})
     run.finish()
     hist = runship.open_run(run.run_dir).history()
-    assert hist[0]["big"] == big and hist[0]["list"][-1] == 999_999 and hist[1]["after"] == 1
+    assert hist[0]["big"] == big and hist[1]["list"][-1] == many[-1] and hist[2]["after"] == 1
+
+
+def test_values_past_the_record_limits_are_refused_naming_the_limit(run_with_a_row):
+    from runship.schema import limits
+
+    with pytest.raises(TypeError, match=f"at most {limits.MAX_RECORD_BYTES} bytes"):
+        run_with_a_row.log({"big": "x" * (limits.MAX_RECORD_BYTES + 1)})
+    with pytest.raises(TypeError, match=f"more than {limits.MAX_ITEMS} values"):
+        run_with_a_row.log({"list": list(range(limits.MAX_ITEMS + 1))})
+    with pytest.raises(TypeError, match=f"more than {limits.MAX_ITEMS} values"):
+        run_with_a_row.log({"maps": [{} for _ in range(limits.MAX_ITEMS)]})
+    with pytest.raises(ValueError, match=f"at most {limits.MAX_RECORD_BYTES} bytes"):
+        run_with_a_row.config.update({"big": "x" * (limits.MAX_RECORD_BYTES + 1)})
 
 
 def test_bad_dirs(tmp_path):

@@ -2,7 +2,8 @@
 truncation at every byte offset and a flipped byte at every offset. The
 reader returns exactly the committed prefix or reports corruption with an
 offset, never a wrong value, never an exception; the uploader's scan never
-passes a damaged batch; verify finds every flip inside a committed batch."""
+passes a damaged batch; verify finds every flip at any offset of a
+committed file, commit records included (format version 2)."""
 
 from __future__ import annotations
 
@@ -67,28 +68,51 @@ def test_truncation_at_every_offset(small_file, tmp_path):
 def test_every_flipped_byte(small_file, tmp_path):
     path, data, batches, records = small_file
     cut = tmp_path / os.path.basename(path)
-    for k in range(len(data)):
-        for mask in (0x01, 0xFF):
-            bad = bytearray(data)
-            bad[k] ^= mask
-            got, sf = read_all(bytes(bad), path)  # never raises
-            assert _prefix_ok(got, records), (k, mask)  # never a wrong value
-            batch = next(i for i, (s, _, e) in enumerate(batches) if s <= k < e)
-            s, c, e = batches[batch]
-            inside_batch = k < c  # the bytes a checksum covers
-            corrupt = [p for p in sf.problems if p.is_corruption]
-            if inside_batch:
-                assert corrupt, (k, mask, sf.problems)  # verify finds it
+    dfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for k in range(len(data)):
+            for mask in (0x01, 0xFF):
+                bad = bytearray(data)
+                bad[k] ^= mask
+                got, sf = read_all(bytes(bad), path)  # never raises
+                assert _prefix_ok(got, records), (k, mask)  # never a wrong value
+                batch = next(i for i, (s, _, e) in enumerate(batches) if s <= k < e)
+                s, c, e = batches[batch]
+                corrupt = [p for p in sf.problems if p.is_corruption]
+                # every byte of a committed file is covered: the batch's and
+                # its commit record's own (version 2)
+                assert corrupt, (k, mask, sf.problems)
                 assert corrupt[0].offset <= k
                 assert len(got) <= sum(len(b) for b in records[:batch])
-            # the uploader's scan stops before the damaged batch
-            cut.write_bytes(bytes(bad))
-            scan = tail.scan(str(cut), 0, len(bad))
-            if inside_batch:
+                # the uploader's scan stops before the damaged batch
+                cut.write_bytes(bytes(bad))
+                scan = tail.scan(dfd, cut.name, 0, len(bad))
                 assert scan.boundary <= s and scan.corrupt is not None, (k, mask)
-            elif scan.boundary > e:
-                # a flip in a commit record's own time field: no data changed
-                assert got == [r for batch in records for r in batch], (k, mask)
+    finally:
+        os.close(dfd)
+
+
+def test_version_1_files_are_still_read(tmp_path):
+    """A file written by format version 1 (commit records without their own
+    checksum) reads as before; a flip inside its batches is still found."""
+    from runship.schema import format as fmt
+
+    header = msgpack.packb(
+        {"k": "header", "t": 1.0, "format": "runship", "version": 1, "project": "p", "run": "r",
+         "session": "20260101T000000000Zabcdef", "stream": "run", "segment": 0}
+    )  # fmt: skip
+    rows = [msgpack.packb({"k": "row", "n": i, "t": 2.0 + i, "s": i, "d": {"x": i * 0.5}}) for i in range(3)]
+    data = b""
+    for batch in ([header, rows[0]], rows[1:]):
+        body = b"".join(batch)
+        data += body + fmt.commit_record_v1(len(body), fmt.crc32(body), 9.0)
+    got, sf = read_all(data, "run-20260101T000000000Zabcdef-000000.msgpack")
+    assert [r["d"] for r in got] == [{"x": 0.0}, {"x": 0.5}, {"x": 1.0}] and sf.problems == []
+    assert sf.version == 1
+    bad = bytearray(data)
+    bad[len(header) + 5] ^= 0x01
+    got, sf = read_all(bytes(bad), "run-20260101T000000000Zabcdef-000000.msgpack")
+    assert got == [] and [p.kind for p in sf.problems] == ["corrupt"]
 
 
 def test_verify_cli_finds_every_flip_inside_committed_batches(small_file, tmp_path):

@@ -1,0 +1,280 @@
+"""Files inside a directory, reached without following links.
+
+A run directory may have been written by someone else (the uploader runs as
+a service account over every user's runs; a reader opens what it is given).
+Everything below a directory is therefore reached one component at a time,
+relative to the directory's descriptor, with ``O_NOFOLLOW``, and only
+regular files are opened (``O_NONBLOCK``, so a FIFO never blocks, then
+``fstat``): a symlink, FIFO, socket or device is reported, never followed or
+read. The writer writes through the same functions, so a link planted in a
+run directory cannot redirect its writes either.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+
+from runship.schema import names
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_O_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+MAX_DEPTH = names.MAX_PATH_DEPTH
+
+
+class NotRegular(OSError):
+    """Not a regular file (or, for a directory component, not a directory):
+    ``kind`` says what it is: symlink, fifo, socket, device, directory, other."""
+
+    def __init__(self, path: str, kind: str):
+        super().__init__(errno.EPERM, f"not a regular file ({kind}); not followed or read", path)
+        self.kind = kind
+
+
+def kind_of(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "other"
+
+
+def _parts(rel: str) -> list[str]:
+    parts = [p for p in rel.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts) or len(parts) > MAX_DEPTH:
+        raise NotRegular(rel, "other")
+    return parts
+
+
+def _open_component(name: str, flags: int, dir_fd: int | None, shown: str) -> int:
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENXIO, errno.EMLINK):
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                raise e from None
+            raise NotRegular(shown, kind_of(st.st_mode)) from None
+        raise
+
+
+def open_dir(path: str, follow: bool = True) -> int:
+    """A descriptor of the directory ``path`` (the path itself may be a link
+    only with ``follow``: what a user names on a command line is theirs)."""
+    flags = _O_DIR & ~os.O_NOFOLLOW if follow else _O_DIR
+    return _open_component(path, flags, None, path)
+
+
+def _walk_dirs(dir_fd: int, parts: list[str], rel: str, create: bool = False) -> int:
+    """Descend through ``parts`` (directories) from ``dir_fd``; returns a new
+    descriptor (the caller closes it)."""
+    fd = os.dup(dir_fd)
+    try:
+        for part in parts:
+            try:
+                nxt = _open_component(part, _O_DIR, fd, rel)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                nxt = _open_component(part, _O_DIR, fd, rel)
+            os.close(fd)
+            fd = nxt
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_subdir(dir_fd: int, rel: str) -> int:
+    """A descriptor of the directory ``rel`` below ``dir_fd``, reached
+    without following links (NotRegular if a component is not a directory)."""
+    return _walk_dirs(dir_fd, _parts(rel), rel)
+
+
+def open_regular(dir_fd: int, rel: str) -> int:
+    """A read-only descriptor of the regular file ``rel`` below ``dir_fd``.
+    Raises NotRegular for anything else on the way, FileNotFoundError if
+    it is not there."""
+    parts = _parts(rel)
+    parent = _walk_dirs(dir_fd, parts[:-1], rel)
+    try:
+        fd = _open_component(parts[-1], _O_READ, parent, rel)
+    finally:
+        os.close(parent)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(rel, kind_of(st.st_mode))
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_file(directory: str, rel: str, follow_dir: bool = True):
+    """``open_regular`` from a directory path; returns a binary file object."""
+    dfd = open_dir(directory, follow=follow_dir)
+    try:
+        return os.fdopen(open_regular(dfd, rel), "rb")
+    finally:
+        os.close(dfd)
+
+
+def read_bytes(directory: str, rel: str, limit: int) -> bytes:
+    """A small regular file's bytes, at most ``limit`` of them (ValueError if larger)."""
+    with open_file(directory, rel) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{os.path.join(directory, rel)} is larger than {limit} bytes")
+    return data
+
+
+def entries(dir_fd: int) -> list[tuple[str, str, int]]:
+    """(name, kind, size) of a directory's entries, sorted, links not followed."""
+    out = []
+    with os.scandir(dir_fd) as it:
+        for e in it:
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            out.append((e.name, kind_of(st.st_mode), st.st_size))
+    out.sort()
+    return out
+
+
+def entries_of(directory: str) -> list[tuple[str, str, int]]:
+    """``entries`` of a directory path (the path itself may be a link)."""
+    fd = open_dir(directory)
+    try:
+        return entries(fd)
+    finally:
+        os.close(fd)
+
+
+def walk(dir_fd: int, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, str, int]]:
+    """(relative path, kind, size) of everything below ``dir_fd`` that is not
+    a directory, descending only into real directories (never through a link)."""
+    for name, kind, size in entries(dir_fd):
+        rel = f"{prefix}{name}"
+        if kind != "directory":
+            yield rel, kind, size
+            continue
+        if depth + 1 >= MAX_DEPTH:
+            yield rel, "directory", 0  # too deep: reported, not entered
+            continue
+        try:
+            sub = _open_component(name, _O_DIR, dir_fd, rel)
+        except (OSError, NotRegular):
+            yield rel, "other", 0
+            continue
+        try:
+            yield from walk(sub, rel + "/", depth + 1)
+        finally:
+            os.close(sub)
+
+
+def write_atomic(directory: str, rel: str, source, mode: int = 0o644, fsync: bool = False) -> tuple[int, str]:
+    """Write ``rel`` below ``directory`` from bytes or a binary file object:
+    parents created without following links, a temporary file created
+    exclusively, then renamed into place. Returns (size, sha256)."""
+    import hashlib
+
+    parts = _parts(rel)
+    dfd = open_dir(directory)
+    try:
+        parent = _walk_dirs(dfd, parts[:-1], rel, create=True)
+    finally:
+        os.close(dfd)
+    h = hashlib.sha256()
+    size = 0
+    try:
+        tmp = names.temp_name(parts[-1])
+        fd = os.open(tmp, _O_NEW, mode, dir_fd=parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(source, (bytes, bytearray, memoryview)):
+                    out.write(source)
+                    h.update(source)
+                    size = len(source)
+                else:
+                    while chunk := source.read(1 << 20):
+                        out.write(chunk)
+                        h.update(chunk)
+                        size += len(chunk)
+                if fsync:
+                    out.flush()
+                    os.fsync(out.fileno())
+            os.rename(tmp, parts[-1], src_dir_fd=parent, dst_dir_fd=parent)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=parent)
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(parent)
+    return size, h.hexdigest()
+
+
+class InsecureFile(PermissionError):
+    """A file holding secrets that others may read or write."""
+
+
+def read_private(path: str, what: str, limit: int = 1 << 20) -> str:
+    """The text of a file holding secrets (tokens, keys), refused, as ssh
+    refuses a private key, when its group or others have any access to it or
+    when it belongs to another user (root excepted)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot read {what} {path}: {e.strerror or e}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InsecureFile(f"{what} {path} is not a regular file ({kind_of(st.st_mode)})")
+        if st.st_mode & 0o077:
+            raise InsecureFile(
+                f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                f"it holds secrets: chmod 600 {path}"
+            )
+        if st.st_uid not in (os.getuid(), 0):
+            raise InsecureFile(f"{what} {path} belongs to another user (uid {st.st_uid}); it holds secrets")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{what} {path} is larger than {limit} bytes")
+    return data.decode("utf-8", "replace")
+
+
+def write_private(path: str, text: str) -> None:
+    """Write a file only its owner can read (0600), replacing it atomically."""
+    directory, base = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, names.temp_name(base))
+    fd = os.open(tmp, _O_NEW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

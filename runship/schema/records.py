@@ -1,0 +1,176 @@
+"""Shape checks of decoded records: what the reader accepts before it uses one.
+
+A record that passed its batch's checksum may still hold anything (a file
+crafted by hand, another program's bug). ``problem(rec)`` says what is wrong
+with a record, or None; the reader reports a record with a problem and
+skips it, so that nothing downstream (the fold, JSON output, time
+formatting) ever meets a value of the wrong type, a nesting deeper than
+``MAX_DEPTH`` or a timestamp out of range.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+
+from runship.schema import format as fmt
+from runship.schema.limits import MAX_DEPTH, MAX_TIME
+from runship.schema.names import BadName, check_relpath
+
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes})
+_LEAVES = frozenset({str, int, float, bool, type(None), bytes, _dt.datetime})
+_STR_OR_NONE = (str, type(None))
+
+
+def _value_problem(value, depth: int) -> str | None:
+    """Containers: string keys only, leaves of known types, depth bounded."""
+    stack = [(value, depth)]
+    while stack:
+        v, d = stack.pop()
+        if d > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        t = type(v)
+        if t is dict:
+            for k, x in v.items():
+                if type(k) is not str:
+                    return f"a map key of type {type(k).__name__}"
+                if type(x) not in _LEAVES:
+                    stack.append((x, d + 1))
+        elif t is list:
+            for x in v:
+                if type(x) not in _LEAVES:
+                    stack.append((x, d + 1))
+        elif t not in _LEAVES:
+            return f"a value of type {t.__name__}"
+    return None
+
+
+def _map(rec: dict, key: str, required: bool = True) -> str | None:
+    v = rec.get(key)
+    if v is None and not required:
+        return None
+    if type(v) is not dict:
+        return f"'{key}' must be a map, got {type(v).__name__}"
+    for k, x in v.items():
+        if type(k) is not str:
+            return f"a key of type {type(k).__name__} in '{key}'"
+        if type(x) not in _SCALARS:
+            why = _value_problem(x, 3)
+            if why:
+                return f"{why} in '{key}'"
+    return None
+
+
+def _int(rec: dict, key: str, required: bool = False) -> str | None:
+    v = rec.get(key)
+    if v is None and not required:
+        return None
+    if type(v) is not int:
+        return f"'{key}' must be an integer, got {type(v).__name__}"
+    return None
+
+
+def _strs(rec: dict, keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        if not isinstance(rec.get(key), _STR_OR_NONE):
+            return f"'{key}' must be a string, got {type(rec.get(key)).__name__}"
+    return None
+
+
+def _str_list(rec: dict, key: str) -> str | None:
+    v = rec.get(key)
+    if v is None:
+        return None
+    if type(v) is not list or any(type(x) is not str for x in v):
+        return f"'{key}' must be a list of strings"
+    return None
+
+
+_META = ("name", "notes", "group", "job_type", "entity")
+
+
+def _start(rec: dict) -> str | None:
+    why = _strs(rec, (*_META, "session", "host", "mode")) or _str_list(rec, "tags") or _int(rec, "pid")
+    if why:
+        return why
+    settings = rec.get("settings")
+    if settings is not None:
+        if type(settings) is not dict:
+            return "'settings' must be a map"
+        for key in ("heartbeat_interval", "flush_interval"):
+            v = settings.get(key)
+            if v is not None and (type(v) not in (int, float) or not math.isfinite(v) or v < 0):
+                return f"settings '{key}' must be a non-negative number"
+    return None
+
+
+def _file(rec: dict) -> str | None:
+    try:
+        check_relpath(rec.get("path"), "'path'")
+    except BadName as e:
+        return str(e)
+    return _int(rec, "size") or _strs(rec, ("sha256", "policy"))
+
+
+def _summary(rec: dict) -> str | None:
+    return _map(rec, "d", required=False) or _str_list(rec, "del")
+
+
+def _loss(rec: dict) -> str | None:
+    for key in ("lost", "dropped"):
+        why = _int(rec, key)
+        if why:
+            return why
+        if (rec.get(key) or 0) < 0:
+            return f"'{key}' must not be negative"
+    return None
+
+
+_KIND_CHECKS = {
+    fmt.START: _start,
+    fmt.CONFIG: lambda r: _map(r, "d"),
+    fmt.ROW: lambda r: _int(r, "s", required=True) or _map(r, "d"),
+    fmt.SUMMARY: _summary,
+    fmt.META: lambda r: _strs(r, _META) or _str_list(r, "tags"),
+    fmt.FILE: _file,
+    fmt.METRIC: lambda r: _strs(r, ("name", "step_metric", "goal")),
+    fmt.ALERT: lambda r: _strs(r, ("title", "text", "level")),
+    fmt.FINISH: lambda r: _int(r, "exit_code") or _loss(r),
+    fmt.SIGNAL: lambda r: _int(r, "signal") or _strs(r, ("name",)),
+    fmt.LOSS: _loss,
+    fmt.STATS: lambda r: _map(r, "d"),
+    fmt.OUT: lambda r: _strs(r, ("s", "text")),
+    fmt.HEADER: lambda r: (
+        _strs(r, ("format", "project", "run", "session", "stream")) or _int(r, "version") or _int(r, "segment")
+    ),
+}
+
+
+_D_CHECKED = frozenset({fmt.ROW, fmt.CONFIG, fmt.STATS, fmt.SUMMARY})
+
+
+def problem(rec: object) -> str | None:
+    """What is wrong with a decoded record, or None if the reader may use it."""
+    if type(rec) is not dict:
+        return f"a record that is not a map ({type(rec).__name__})"
+    kind = rec.get("k")
+    if type(kind) is not str:
+        return "a record without a string kind 'k'"
+    t = rec.get("t")
+    if type(t) not in (float, int) or not (0 <= t < MAX_TIME):
+        return f"{kind} record with a timestamp 't' that is not a time: {t!r:.40}"
+    n = rec.get("n")
+    if n is not None and type(n) is not int:
+        return f"{kind} record with a sequence number 'n' that is not an integer"
+    check = _KIND_CHECKS.get(kind)
+    why = check(rec) if check is not None else None
+    if why is None:
+        walked = "d" if kind in _D_CHECKED else None
+        for key, v in rec.items():
+            if type(key) is not str:
+                why = f"a key of type {type(key).__name__}"
+            elif type(v) not in _SCALARS and key != walked:
+                why = _value_problem(v, 1)
+            if why:
+                break
+    return f"{kind} record: {why}" if why else None
