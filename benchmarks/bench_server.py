@@ -55,7 +55,7 @@ def _make_run(root: str, run_id: str, rows: int, flush_every: int) -> tuple[str,
 
 def _push(args) -> tuple[int, int, float]:
     url, run_id, name, data, ends = args
-    from runship.uploader.http import HttpTarget
+    from runship.targets.http import HttpTarget
 
     t = HttpTarget(url, token=TOKEN)
     t0 = time.perf_counter()

@@ -440,6 +440,17 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
     help="A pass longer than this ends the process with status 1 (a call that never returned).",
 )
 @click.option("--follow-pid", type=int, hidden=True, help="With --follow: also stop once this process is gone.")
+@click.option(
+    "--secrets-fd",
+    type=int,
+    hidden=True,
+    help="Read the target URL, token and storage options as JSON from this inherited descriptor (mode='online').",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Send the token over plain http:// to a host that is not this machine (only on a network you trust).",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be uploaded; upload nothing.")
 @click.option(
     "--verify-remote",
@@ -480,6 +491,8 @@ def upload_cmd(
     follow,
     pass_timeout,
     follow_pid,
+    secrets_fd,
+    allow_insecure_http,
     dry_run,
     verify_remote,
     state_dir,
@@ -501,8 +514,9 @@ def upload_cmd(
         runship upload /scratch/$USER/runship --to s3://lab-runs/hpc --once
         runship upload /scratch/$USER/runship --to file:///backup/runs --watch --interval 30
     """
-    from runship.uploader.runner import UploadCommand
+    from runship.uploader.runner import UploadCommand, read_secrets
 
+    secrets = read_secrets(secrets_fd) if secrets_fd is not None else None
     code = UploadCommand(
         roots=list(roots) or None,
         default_root=ctx.obj["root"],
@@ -521,6 +535,8 @@ def upload_cmd(
         token_file=token_file,
         config_path=config_path,
         verbosity=0 if quiet else (2 if verbose else 1),
+        allow_insecure_http=allow_insecure_http,
+        secrets=secrets,
     ).run()
     sys.exit(code)
 
@@ -574,15 +590,52 @@ def status_cmd(ctx, root, to, state_dir, ask_remote, storage_options, as_json) -
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option(
-    "--token-file", type=click.Path(dir_okay=False), help="Tokens, one a line: TOKEN [r|w|rw] [projects|*] [label]."
+    "--token-file",
+    type=click.Path(dir_okay=False),
+    help="Tokens, one a line: TOKEN [r|w|rw] [projects|*] [label]. Mode 600: refused if others may read it.",
 )
 @click.option("--no-auth", is_flag=True, help="No tokens (refused unless --host is a loopback address).")
-@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
-@click.option("--max-body", type=int, help="Largest request body in bytes. [default: 64 MiB]")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--max-body", type=click.IntRange(1), help="Largest request body in bytes. [default: 64 MiB]")
 @click.option("--cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
 @click.option("--key", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
+@click.option("--public-docs", is_flag=True, help="Serve /docs and /openapi.json without a token.")
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="IP",
+    help="Believe X-Forwarded-For/-Proto from this address (a reverse proxy); repeatable. [default: from nobody]",
+)
+@click.option(
+    "--head-timeout", type=click.FloatRange(0.1), help="Seconds a client may take to send a request's head. [10]"
+)
+@click.option(
+    "--body-timeout", type=click.FloatRange(0.1), help="Seconds of silence allowed while a body is sent. [30]"
+)
+@click.option(
+    "--max-connections", type=click.IntRange(16), help="Open connections at most. [the open-file limit less 128]"
+)
+@click.option("--per-client", type=click.IntRange(1), help="Open connections of one client address at most. [256]")
 @click.pass_context
-def serve_cmd(ctx, serve_root, host, port, token_file, no_auth, workers, max_body, cert, key) -> None:
+def serve_cmd(
+    ctx,
+    serve_root,
+    host,
+    port,
+    token_file,
+    no_auth,
+    workers,
+    max_body,
+    cert,
+    key,
+    public_docs,
+    trusted_proxies,
+    head_timeout,
+    body_timeout,
+    max_connections,
+    per_client,
+) -> None:
     """Run the runship server: the uploader pushes to it (http(s)://), and
     it serves runs, state and history over HTTP. One JSON access-log line
     per request on stderr; SIGTERM finishes in-flight requests.
@@ -606,6 +659,12 @@ def serve_cmd(ctx, serve_root, host, port, token_file, no_auth, workers, max_bod
             certfile=cert,
             keyfile=key,
             storage_options=ctx.obj["so"],
+            public_docs=public_docs,
+            trusted_proxies=trusted_proxies,
+            head_timeout=head_timeout,
+            body_timeout=body_timeout,
+            max_connections=max_connections,
+            per_client=per_client,
             log=lambda m: click.echo(m, err=True),
         )
     except (ValueError, RuntimeError, OSError) as e:

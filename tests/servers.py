@@ -163,7 +163,8 @@ class RunshipServer:
         self.token_file = os.path.join(workdir, "tokens")
         self.log_path = os.path.join(workdir, f"server-{self.port}.log")
         self.extra = extra or []
-        with open(self.token_file, "w") as f:
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             f.write(f"{self.TOKEN} rw * writer\n{self.READ_TOKEN} r * reader\n{self.MNIST_TOKEN} rw mnist mnist-only\n")
         self.proc: subprocess.Popen | None = None
 

@@ -5,20 +5,14 @@ Needs the ``server`` extra: ``pip install 'runship[server]'``.
 
 from __future__ import annotations
 
-import ipaddress
+import dataclasses
 import json
 import os
-import socket
+import tempfile
 
+from runship.targets.http import is_loopback
 
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        try:
-            return all(ipaddress.ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(host, None))
-        except OSError:
-            return False
+__all__ = ["is_loopback", "serve"]
 
 
 def serve(
@@ -33,6 +27,12 @@ def serve(
     certfile: str | None = None,
     keyfile: str | None = None,
     storage_options: dict | None = None,
+    public_docs: bool = False,
+    trusted_proxies: tuple[str, ...] = (),
+    head_timeout: float | None = None,
+    body_timeout: float | None = None,
+    max_connections: int | None = None,
+    per_client: int | None = None,
     log=print,
 ) -> None:
     """Run the server until SIGTERM/SIGINT (in-flight requests finish first)."""
@@ -41,6 +41,7 @@ def serve(
 
         from runship.server.app import DEFAULT_MAX_BODY, ServerConfig, create_app
         from runship.server.auth import load_tokens
+        from runship.server.guard import GuardedH11Protocol, Limits, quiet_logs, raise_open_file_limit
     except ImportError as e:
         raise RuntimeError(f"runship serve needs the server extra: pip install 'runship[server]' ({e})") from None
     if token_file is None and not no_auth:
@@ -54,25 +55,65 @@ def serve(
         log(f"WARNING: runship serve without authentication on {host}:{port}: anyone on this machine can write runs")
     if "://" not in root:
         os.makedirs(root, exist_ok=True)
-    config = ServerConfig(root, tokens, max_body or DEFAULT_MAX_BODY, storage_options or {})
+    given = {"head_timeout": head_timeout, "body_timeout": body_timeout}
+    given.update(max_connections=max_connections, per_client=per_client)
+    limits = Limits(**{k: v for k, v in given.items() if v is not None})
+    raise_open_file_limit()
+    config = ServerConfig(
+        root,
+        tokens,
+        max_body or DEFAULT_MAX_BODY,
+        storage_options or {},
+        public_docs=public_docs,
+        limits=limits,
+    )
     options = dict(
         host=host,
         port=port,
         access_log=False,  # runship logs one JSON line per request itself
         log_level="warning",
         timeout_graceful_shutdown=30,
+        timeout_keep_alive=5,
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
+        http=GuardedH11Protocol,
+        # X-Forwarded-For and -Proto are believed only from the given proxies
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=",".join(trusted_proxies) if trusted_proxies else None,
+        server_header=False,
     )
+    config_file = None
     if workers > 1:
-        os.environ["RUNSHIP_SERVE_CONFIG"] = json.dumps(
-            {
-                "root": root,
-                "token_file": os.path.abspath(token_file) if token_file else None,
-                "max_body": config.max_body,
-                "storage_options": config.storage_options,
-            }
-        )
-        uvicorn.run("runship.server.app:app_from_env", factory=True, workers=workers, **options)
+        # the workers read their configuration from a file only this user
+        # can read (storage options may hold keys: never the environment)
+        fd, config_file = tempfile.mkstemp(prefix="runship-serve-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(
+                {
+                    "root": root,
+                    "token_file": os.path.abspath(token_file) if token_file else None,
+                    "max_body": config.max_body,
+                    "storage_options": config.storage_options,
+                    "public_docs": public_docs,
+                    "limits": dataclasses.asdict(limits),
+                },
+                f,
+            )
+        os.environ["RUNSHIP_SERVE_CONFIG"] = config_file
+        uv = uvicorn.Config("runship.server.app:app_from_env", factory=True, workers=workers, **options)
     else:
-        uvicorn.run(create_app(config), **options)
+        uv = uvicorn.Config(create_app(config), **options)
+    uv.runship_limits = limits  # read by GuardedH11Protocol, in every worker
+    quiet_logs()
+    try:
+        server = uvicorn.Server(uv)
+        if workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            sock = uv.bind_socket()
+            Multiprocess(uv, sockets=[sock]).run()
+        else:
+            server.run()
+    finally:
+        if config_file:
+            os.unlink(config_file)

@@ -10,35 +10,41 @@ Write API, in the manner of the tus resumable-upload protocol:
   must be whole, committed batches (422 otherwise), so nothing torn or foreign
   ever reaches a stored run.
 - ``PUT /v1/runs/{project}/{run}/derived/{path}``: create or replace
-  ``run.json`` or ``files/...``.
+  ``run.json`` or ``files/...``. A file larger than one request goes in
+  parts: ``PATCH`` with ``Upload-Offset``, ``Upload-Length`` and
+  ``Upload-Checksum: sha256 <base64>``; the file is moved into place once
+  whole and checked.
 - ``GET /v1/runs/{project}/{run}/files``: the run's files and sizes.
 
-Read API: ``/v1/projects``, ``/v1/projects/{project}/runs``,
-``/v1/runs/{project}/{run}`` (metadata, config, summary, state),
-``/v1/runs/{project}/{run}/history``, ``GET .../derived/{path}``. The OpenAPI
-description is at ``/openapi.json``; ``/health`` needs no token.
+Read API: ``/v1/projects`` (only the projects the token may read),
+``/v1/projects/{project}/runs``, ``/v1/runs/{project}/{run}`` (metadata,
+config, summary, state), ``/v1/runs/{project}/{run}/history``,
+``GET .../derived/{path}``. ``/health`` needs no token; ``/openapi.json``
+and ``/docs`` need one unless the server was started with ``--public-docs``.
+Every response carries ``Runship-Max-Body``, the largest body accepted.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
-import time
 from dataclasses import dataclass, field
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from runship import __version__
 from runship.errors import RunNotFound
 from runship.schema.values import json_safe
 from runship.server.auth import Token, find_token
+from runship.server.guard import Limits, RequestGuard
 from runship.server.storage import BadData, BadName, Storage, check_derived, check_name, check_stream
-from runship.uploader.target import ConflictError, GapError, TargetError
+from runship.targets import ConflictError, GapError, TargetError
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+MAX_HISTORY_ROWS = 1_000_000
 OCTETS = {
     "requestBody": {
         "required": True,
@@ -54,58 +60,8 @@ class ServerConfig:
     max_body: int = DEFAULT_MAX_BODY
     storage_options: dict = field(default_factory=dict)
     access_log: bool = True
-
-
-class BodyLimit:
-    """ASGI middleware: 413 for a body over ``max_body`` bytes, checked on the
-    declared length and on the bytes as they arrive."""
-
-    def __init__(self, app, max_body: int):
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_body
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    return await _plain(send, 413, f"request body over {self.max_body} bytes")
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise _TooBig()
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooBig:
-            await _plain(send, 413, f"request body over {self.max_body} bytes")
-
-
-class _TooBig(Exception):
-    pass
-
-
-async def _plain(send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    public_docs: bool = False
+    limits: Limits = field(default_factory=Limits)
 
 
 def _finite(value):
@@ -113,14 +69,53 @@ def _finite(value):
     return json_safe(value, strict_json=True)
 
 
+def _error_response(request: Request, exc: Exception) -> JSONResponse:
+    """The one place where library errors become HTTP answers."""
+    if isinstance(exc, GapError):
+        return JSONResponse({"detail": "gap", "size": exc.size}, 409, headers={"Upload-Offset": str(exc.size)})
+    if isinstance(exc, ConflictError):
+        size = getattr(request.state, "stored_size", 0)
+        return JSONResponse(
+            {"detail": "different bytes at these offsets", "size": size}, 409, headers={"Upload-Offset": str(size)}
+        )
+    if isinstance(exc, TargetError):
+        return JSONResponse({"detail": f"storage: {exc}"}, 503 if exc.retryable else 500)
+    for cls, status in ((BadName, 400), (BadData, 422), (RunNotFound, 404)):
+        if isinstance(exc, cls):
+            return JSONResponse({"detail": str(exc)}, status)
+    return JSONResponse({"detail": "internal error"}, 500)
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     storage = Storage(config.root, config.storage_options)
+    docs = config.public_docs
     app = FastAPI(
         title="runship server",
         version=__version__,
         description="Ingest (tus-style appends of committed record batches) and read API for runship runs.",
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
     )
     app.state.storage = storage
+    for exc in (BadName, BadData, RunNotFound, TargetError):
+        app.add_exception_handler(exc, _error_response)
+    require = _auth(config)
+    _operations(app, require, docs)
+    _write_api(app, storage, require)
+    _read_api(app, storage, require)
+    app.add_middleware(
+        RequestGuard,
+        max_body=config.max_body,
+        body_timeout=config.limits.body_timeout,
+        access_log=config.access_log,
+    )
+    return app
+
+
+def _auth(config: ServerConfig):
+    """``require("r"|"w")``: a dependency that checks the bearer token and its
+    scope for the request's project; returns the token (None without auth)."""
 
     def require(access: str):
         def check(request: Request) -> Token | None:
@@ -142,44 +137,27 @@ def create_app(config: ServerConfig) -> FastAPI:
 
         return Depends(check)
 
-    def names(project: str, run_id: str) -> None:
-        try:
-            check_name(project, "project")
-            check_name(run_id, "run id")
-        except BadName as e:
-            raise HTTPException(400, str(e)) from None
+    return require
 
-    @app.middleware("http")
-    async def access_log(request: Request, call_next):
-        t0 = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            if config.access_log:
-                entry = {
-                    "t": round(time.time(), 3),
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": status,
-                    "ms": round((time.perf_counter() - t0) * 1000, 2),
-                    "client": request.client.host if request.client else None,
-                    "token": getattr(request.state, "token", None),
-                    "bytes_in": int(request.headers.get("content-length") or 0),
-                }
-                print(json.dumps(entry), file=sys.stderr, flush=True)
 
-    @app.exception_handler(TargetError)
-    async def target_error(request: Request, exc: TargetError):
-        return JSONResponse({"detail": f"storage: {exc}"}, status_code=503 if exc.retryable else 500)
-
+def _operations(app: FastAPI, require, public_docs: bool) -> None:
     @app.get("/health", tags=["operations"])
     def health() -> dict:
         return {"status": "ok", "version": __version__}
 
-    # ---- write API -----------------------------------------------------------------
+    if public_docs:
+        return
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_=require("r")) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(_=require("r")):
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="runship server")
+
+
+def _write_api(app: FastAPI, storage: Storage, require) -> None:
     @app.api_route(
         "/v1/runs/{project}/{run_id}/streams/{name}",
         methods=["HEAD"],
@@ -187,8 +165,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         responses={404: {"description": "no such file"}},
     )
     def stream_head(project: str, run_id: str, name: str, _=require("w")) -> Response:
-        names(project, run_id)
-        _stream(name)
+        _names(project, run_id, name)
         size = storage.size(project, run_id, name)
         return Response(
             status_code=200 if size else 404,
@@ -197,8 +174,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.get("/v1/runs/{project}/{run_id}/streams/{name}", tags=["write"])
     def stream_size(project: str, run_id: str, name: str, _=require("w")) -> dict:
-        names(project, run_id)
-        _stream(name)
+        _names(project, run_id, name)
         return {"name": name, "size": storage.size(project, run_id, name)}
 
     @app.patch(
@@ -213,48 +189,47 @@ def create_app(config: ServerConfig) -> FastAPI:
         },
     )
     async def stream_append(project: str, run_id: str, name: str, request: Request, _=require("w")) -> Response:
-        names(project, run_id)
-        _stream(name)
-        raw = request.headers.get("upload-offset")
-        try:
-            offset = int(raw) if raw is not None else -1
-        except ValueError:
-            offset = -1
-        if offset < 0:
-            raise HTTPException(400, "an Upload-Offset header with a non-negative integer is needed")
+        _names(project, run_id, name)
+        offset = _header_int(request, "upload-offset")
         data = await request.body()
         try:
             size = await run_in_threadpool(storage.append, project, run_id, name, offset, data)
-        except GapError as e:
-            return JSONResponse(
-                {"detail": "gap", "size": e.size}, status_code=409, headers={"Upload-Offset": str(e.size)}
-            )
         except ConflictError:
-            size = await run_in_threadpool(storage.size, project, run_id, name)
-            return JSONResponse(
-                {"detail": "different bytes at these offsets", "size": size},
-                status_code=409,
-                headers={"Upload-Offset": str(size)},
-            )
-        except BadData as e:
-            raise HTTPException(422, str(e)) from None
+            request.state.stored_size = await run_in_threadpool(storage.size, project, run_id, name)
+            raise
         return Response(status_code=204, headers={"Upload-Offset": str(size), "Tus-Resumable": "1.0.0"})
 
     @app.put("/v1/runs/{project}/{run_id}/derived/{path:path}", tags=["write"], status_code=204, openapi_extra=OCTETS)
     async def derived_put(project: str, run_id: str, path: str, request: Request, _=require("w")) -> Response:
-        names(project, run_id)
-        try:
-            check_derived(path)
-        except BadName as e:
-            raise HTTPException(400, str(e)) from None
+        _names(project, run_id)
+        check_derived(path)
         data = await request.body()
         await run_in_threadpool(storage.put, project, run_id, path, data)
         return Response(status_code=204)
 
+    @app.patch(
+        "/v1/runs/{project}/{run_id}/derived/{path:path}",
+        tags=["write"],
+        status_code=204,
+        openapi_extra=OCTETS,
+        responses={409: {"description": "the staged upload holds another amount; see Upload-Offset"}},
+    )
+    async def derived_part(project: str, run_id: str, path: str, request: Request, _=require("w")) -> Response:
+        _names(project, run_id)
+        check_derived(path)
+        offset = _header_int(request, "upload-offset")
+        total = _header_int(request, "upload-length")
+        checksum = request.headers.get("upload-checksum", "")
+        data = await request.body()
+        size, done = await run_in_threadpool(storage.stage, project, run_id, path, offset, data, total, checksum)
+        return Response(status_code=204, headers={"Upload-Offset": str(size), "Upload-Complete": str(done).lower()})
+
+
+def _read_api(app: FastAPI, storage: Storage, require) -> None:
     @app.get("/v1/runs/{project}/{run_id}/files", tags=["read"])
     def run_files(project: str, run_id: str, _=require("r")) -> list[dict]:
-        names(project, run_id)
-        view = _open(storage, project, run_id)
+        _names(project, run_id)
+        view = storage.open(project, run_id)
         out = [
             {"name": sf.name, "size": sf.size or storage.size(project, run_id, sf.name), "kind": "stream"}
             for fs in view.files.values()
@@ -263,38 +238,38 @@ def create_app(config: ServerConfig) -> FastAPI:
         out += [{"name": rel, "size": rec.get("size"), "kind": "file"} for rel, rec in sorted(view.saved_files.items())]
         return out
 
-    # ---- read API --------------------------------------------------------------------
     @app.get("/v1/projects", tags=["read"])
-    def projects(_=require("r")) -> list[str]:
-        return storage.projects()
+    def projects(token=require("r")) -> list[str]:
+        return [p for p in storage.projects() if token is None or token.allows("r", p)]
 
     @app.get("/v1/projects/{project}/runs", tags=["read"])
     def project_runs(project: str, _=require("r")) -> list[dict]:
-        try:
-            check_name(project, "project")
-        except BadName as e:
-            raise HTTPException(400, str(e)) from None
+        check_name(project, "project")
         out = []
         for run_id in storage.runs(project):
             try:
                 view = storage.open(project, run_id)
-            except RunNotFound:
-                continue
-            out.append(
-                {
+                entry = {
                     "id": view.id,
                     "name": view.name,
                     "state": view.state,
                     "steps": view.next_step,
                     "last_write": view.last_write,
                 }
-            )
+                bad = [str(p) for p in view.problems if p.is_corruption]
+            except RunNotFound:
+                continue
+            except Exception as e:  # one run must never take the listing down
+                entry, bad = {"id": run_id, "name": run_id, "state": "unreadable"}, [f"{type(e).__name__}: {e}"]
+            if bad:
+                entry["problems"] = bad[:5]
+            out.append(entry)
         return _finite(out)
 
     @app.get("/v1/runs/{project}/{run_id}", tags=["read"])
     def run_info(project: str, run_id: str, _=require("r")) -> dict:
-        names(project, run_id)
-        return _finite(_open(storage, project, run_id).to_dict())
+        _names(project, run_id)
+        return _finite(storage.open(project, run_id).to_dict())
 
     @app.get("/v1/runs/{project}/{run_id}/history", tags=["read"])
     def history(
@@ -303,62 +278,75 @@ def create_app(config: ServerConfig) -> FastAPI:
         keys: str | None = Query(None, description="comma-separated keys"),
         min_step: int | None = Query(None),
         max_step: int | None = Query(None),
-        limit: int = Query(10000, ge=1, le=1_000_000),
+        limit: int = Query(10000, ge=1, le=MAX_HISTORY_ROWS),
         _=require("r"),
-    ) -> list[dict]:
-        names(project, run_id)
-        view = _open(storage, project, run_id)
+    ) -> StreamingResponse:
+        _names(project, run_id)
+        view = storage.open(project, run_id)
         wanted = [k for k in keys.split(",") if k] if keys else None
-        rows = []
-        for row in view.scan_history(wanted):
-            step = row.get("_step")
-            if min_step is not None and isinstance(step, int) and step < min_step:
-                continue
-            if max_step is not None and isinstance(step, int) and step >= max_step:
-                break
-            rows.append(row)
-            if len(rows) >= limit:
-                break
-        return _finite(rows)
+
+        def rows():  # streamed: memory does not grow with the rows asked for
+            yield b"["
+            n = 0
+            for row in view.scan_history(wanted):
+                step = row.get("_step")
+                if min_step is not None and isinstance(step, int) and step < min_step:
+                    continue
+                if max_step is not None and isinstance(step, int) and step >= max_step:
+                    break
+                yield (b"," if n else b"") + json.dumps(_finite(row)).encode()
+                n += 1
+                if n >= limit:
+                    break
+            yield b"]"
+
+        return StreamingResponse(rows(), media_type="application/json")
 
     @app.get("/v1/runs/{project}/{run_id}/derived/{path:path}", tags=["read"])
-    def derived_get(project: str, run_id: str, path: str, _=require("r")) -> Response:
-        names(project, run_id)
-        try:
-            check_derived(path)
-        except BadName as e:
-            raise HTTPException(400, str(e)) from None
-        try:
-            data = storage.read_derived(project, run_id, path)
-        except RunNotFound as e:
-            raise HTTPException(404, str(e)) from None
-        return Response(data, media_type="application/json" if path.endswith(".json") else "application/octet-stream")
+    def derived_get(project: str, run_id: str, path: str, _=require("r")) -> StreamingResponse:
+        _names(project, run_id)
+        check_derived(path)
+        f = storage.open_derived(project, run_id, path)
 
-    app.add_middleware(BodyLimit, max_body=config.max_body)
-    return app
+        def chunks():
+            with f:
+                while chunk := f.read(1 << 20):
+                    yield chunk
+
+        media = "application/json" if path.endswith(".json") else "application/octet-stream"
+        return StreamingResponse(chunks(), media_type=media)
 
 
-def _stream(name: str) -> None:
-    try:
-        check_stream(name)
-    except BadName as e:
-        raise HTTPException(400, str(e)) from None
+def _names(project: str, run_id: str, stream: str | None = None) -> None:
+    check_name(project, "project")
+    check_name(run_id, "run id")
+    if stream is not None:
+        check_stream(stream)
 
 
-def _open(storage: Storage, project: str, run_id: str):
-    try:
-        return storage.open(project, run_id)
-    except RunNotFound:
-        raise HTTPException(404, f"no run {project}/{run_id}") from None
+def _header_int(request: Request, name: str) -> int:
+    raw = request.headers.get(name)
+    if raw is None or not raw.isdigit() or len(raw) > 18:
+        raise HTTPException(400, f"a {name.title()} header with a non-negative integer is needed")
+    return int(raw)
 
 
 def app_from_env() -> FastAPI:
-    """For ``uvicorn --workers``: the config comes in $RUNSHIP_SERVE_CONFIG
-    (JSON with the token file's path, never a token)."""
+    """For ``uvicorn --workers``: the config comes from the file named in
+    $RUNSHIP_SERVE_CONFIG (JSON, mode 0600, written by ``serve``): the token
+    file's path, storage options; never a token in the environment."""
+    from runship.safefile import read_private
     from runship.server.auth import load_tokens
 
-    raw = json.loads(os.environ["RUNSHIP_SERVE_CONFIG"])
+    raw = json.loads(read_private(os.environ["RUNSHIP_SERVE_CONFIG"], "server config"))
     tokens = load_tokens(raw["token_file"]) if raw.get("token_file") else None
     return create_app(
-        ServerConfig(raw["root"], tokens, raw.get("max_body", DEFAULT_MAX_BODY), raw.get("storage_options") or {})
+        ServerConfig(
+            raw["root"],
+            tokens,
+            raw.get("max_body", DEFAULT_MAX_BODY),
+            raw.get("storage_options") or {},
+            public_docs=bool(raw.get("public_docs")),
+            limits=Limits(**(raw.get("limits") or {})),
+        )
     )

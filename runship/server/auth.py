@@ -39,11 +39,14 @@ class TokenFileError(ValueError):
 
 
 def load_tokens(path: str) -> list[Token]:
+    """The tokens of a token file, which only its owner may read (refused
+    otherwise, as ssh refuses a private key readable by others)."""
+    from runship.safefile import read_private
+
     try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise TokenFileError(f"cannot read token file {path}: {e.strerror or e}") from None
+        lines = read_private(path, "token file").splitlines()
+    except (OSError, ValueError) as e:
+        raise TokenFileError(str(e)) from None
     tokens = []
     for number, line in enumerate(lines, 1):
         line = line.split("#", 1)[0].strip()

@@ -1,25 +1,34 @@
 """The server's storage: run directories under a root (a local directory or
-an fsspec URL), written through the uploader's targets and read through the
-reader, with every appended byte checked to be whole, committed batches."""
+an fsspec URL), written through a target (``runship.targets``) and read
+through the reader. Every appended byte is checked to be whole, committed
+batches before it is stored; nothing is decoded beyond the records' framing
+and the file's header, so a request of N bytes costs O(N) memory whatever
+it holds."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import io
 import os
-import re
 import threading
+from collections import OrderedDict
 
 from runship.errors import RunNotFound
 from runship.reader import open_run
-from runship.reader.stream import StreamFile, iter_records
+from runship.reader.source import open_source
+from runship.reader.stream import StreamFile, batches, read_header
 from runship.schema import format as fmt
-from runship.uploader.target import open_target
+from runship.schema.names import BadName, check_id, check_relpath, check_stream_name
+from runship.targets import open_target
 
-MAX_PATH = 512
-_SEGMENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+STRIPES = 256  # locks serialising writes of one file (a fixed table: bounded whatever the requests)
+STAGING = ".uploads"  # derived files sent in parts are staged under <root>/.uploads/
+_HEADER_CACHE = 4096
+_HEADER_READ = 64 * 1024
 
-
-class BadName(ValueError):
-    pass
+__all__ = ["BadData", "BadName", "Storage", "check_derived", "check_name", "check_stream"]
 
 
 class BadData(ValueError):
@@ -27,49 +36,32 @@ class BadData(ValueError):
 
 
 def check_name(value: str, what: str) -> str:
-    try:
-        return fmt.validate_name(value, what)
-    except ValueError as e:
-        raise BadName(str(e)) from None
+    return check_id(value, what)
 
 
 def check_stream(name: str) -> str:
-    if fmt.parse_stream_file_name(name) is None or "/" in name:
-        raise BadName(f"not a stream file name (<stream>-<session>-<segment>.msgpack): {name[:100]!r}")
-    return name
+    return check_stream_name(name)
 
 
 def check_derived(path: str) -> str:
-    """``run.json`` or ``files/...``: relative, no '..', no NUL, bounded."""
-    if len(path) > MAX_PATH:
-        raise BadName(f"path longer than {MAX_PATH} characters")
-    parts = path.split("/")
-    if path != "run.json" and (parts[0] != "files" or len(parts) < 2):
-        raise BadName(f"derived files are run.json or files/...: {path[:100]!r}")
-    for part in parts:
-        if part in ("", ".", "..") or not _SEGMENT.match(part) or part.startswith(".tmp"):
-            raise BadName(f"bad path segment {part[:60]!r} in {path[:100]!r}")
-    return path
+    """``run.json`` or ``files/...``: the names the writer stores."""
+    return check_relpath(path)
 
 
 class Storage:
     def __init__(self, root: str, storage_options: dict | None = None):
         self.root = root.rstrip("/")
-        self.target = open_target(
-            self.root if "://" in self.root else f"file://{os.path.abspath(self.root)}", storage_options
-        )
         self.storage_options = storage_options or {}
-        self._locks: dict[tuple[str, str, str], threading.Lock] = {}
-        self._guard = threading.Lock()
+        self.target = open_target(
+            self.root if "://" in self.root else f"file://{os.path.abspath(self.root)}", self.storage_options
+        )
+        self._locks = [threading.Lock() for _ in range(STRIPES)]
+        self._headers: OrderedDict[tuple[str, str, str], dict | None] = OrderedDict()
+        self._headers_guard = threading.Lock()
 
     def lock(self, project: str, run_id: str, name: str) -> threading.Lock:
-        """Writes of one file are serialised; different files go in parallel."""
-        key = (project, run_id, name)
-        with self._guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                lock = self._locks[key] = threading.Lock()
-            return lock
+        """Writes of one file are serialised; different files mostly go in parallel."""
+        return self._locks[hash((project, run_id, name)) % STRIPES]
 
     def run_location(self, project: str, run_id: str) -> str:
         if "://" in self.root:
@@ -79,43 +71,108 @@ class Storage:
     def size(self, project: str, run_id: str, name: str) -> int:
         return self.target.remote_size(project, run_id, name)
 
+    # ---- stream files ---------------------------------------------------------------
     def append(self, project: str, run_id: str, name: str, offset: int, data: bytes) -> int:
         """Append at ``offset``: the part beyond what is stored must be whole
-        committed batches (a new file starts with its header, naming this run).
-        Raises GapError/ConflictError (from the target) or BadData."""
+        committed batches (a new file starts with its header, naming this run,
+        stream, session and segment). Raises GapError/ConflictError (from the
+        target) or BadData."""
         with self.lock(project, run_id, name):
             size = self.target.remote_size(project, run_id, name)
             if offset <= size < offset + len(data):
-                self._check_batches(project, run_id, name, data[size - offset :], new_file=size == 0)
+                new = memoryview(data)[size - offset :]
+                self._check_batches(project, run_id, name, new, new_file=size == 0)
             return self.target.push(project, run_id, name, offset, data)
 
-    def _check_batches(self, project: str, run_id: str, name: str, new: bytes, new_file: bool) -> None:
+    def _header(self, project: str, run_id: str, name: str) -> dict | None:
+        key = (project, run_id, name)
+        with self._headers_guard:
+            if key in self._headers:
+                self._headers.move_to_end(key)
+                return self._headers[key]
         sf = StreamFile(path=name, name=name, stream="?", session="?", segment=0)
-        header = None
-        for _ in iter_records(new, sf):
-            if header is None:
-                header = sf.header
+        read_header(io.BytesIO(self.target.read_range(project, run_id, name, 0, _HEADER_READ)), sf)
+        with self._headers_guard:
+            self._headers[key] = sf.header
+            while len(self._headers) > _HEADER_CACHE:
+                self._headers.popitem(last=False)
+        return sf.header
+
+    def _check_batches(self, project: str, run_id: str, name: str, new, new_file: bool) -> None:
+        sf = StreamFile(path=name, name=name, stream="?", session="?", segment=0)
+        if not new_file:
+            sf.header = self._header(project, run_id, name)
+        for _ in batches(io.BytesIO(new), sf, 0, first=new_file):
+            pass
         if sf.problems:
             raise BadData(f"refused: {sf.problems[0].message} (byte {sf.problems[0].offset} of the appended data)")
         if sf.committed != len(new):
             raise BadData(f"refused: the data ends {len(new) - sf.committed} bytes past its last commit record")
         if new_file:
             h = sf.header or {}
-            if h.get("format") != fmt.FORMAT_NAME or h.get("run") != run_id or h.get("project") != project:
-                raise BadData("refused: a new stream file must start with a header naming this project and run")
-        elif sf.header is not None:
+            stream, session, segment = fmt.parse_stream_file_name(name) or ("?", "?", -1)
+            expected = {"format": fmt.FORMAT_NAME, "project": project, "run": run_id, "stream": stream}
+            if any(h.get(k) != v for k, v in expected.items()) or h.get("session") != session:
+                raise BadData(
+                    "refused: a new stream file must start with a header naming this project, run, stream and session"
+                )
+            if h.get("segment") != segment:
+                raise BadData("refused: the header's segment is not the file name's")
+        elif bytes(new[1:8]) == b"\xa1k\xa6header":
             raise BadData("refused: a header record in the middle of a stream file")
 
+    # ---- derived files ----------------------------------------------------------------
     def put(self, project: str, run_id: str, rel: str, data: bytes) -> None:
-        self.target.put_file(project, run_id, rel, data)
+        self.target.put_file(project, run_id, rel, io.BytesIO(data), len(data))
 
-    def read_derived(self, project: str, run_id: str, rel: str) -> bytes:
-        view = self.open(project, run_id)
+    def stage(
+        self, project: str, run_id: str, rel: str, offset: int, data: bytes, total: int, checksum: str
+    ) -> tuple[int, bool]:
+        """Append a part of a derived file sent in parts (tus-style, keyed by
+        the whole file's SHA-256, so repeats and concurrent senders of the
+        same file meet in one upload). When the last part is in, the file is
+        checked against the checksum and moved into place. Returns (bytes
+        staged, whether the file is now in place)."""
+        digest = _sha256_of(checksum)
+        area = hashlib.sha256(f"{project}/{run_id}".encode()).hexdigest()[:32]
+        name = f"{digest}-{total}"
+        with self.lock(STAGING, area, name):
+            size = self.target.remote_size(STAGING, area, name)
+            if offset + len(data) > total:
+                raise BadData(f"refused: a part past the declared Upload-Length {total}")
+            if size >= total:
+                return size, False  # finished by someone else (in place already)
+            size = self.target.push(STAGING, area, name, offset, data)
+            if size < total:
+                return size, False
+            source = open_source(self._staging_location(area), self.storage_options)
+            h = hashlib.sha256()
+            with source.open(name) as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+            try:
+                if h.hexdigest() != digest:
+                    raise BadData("refused: the parts do not add up to the declared Upload-Checksum")
+                with source.open(name) as f:
+                    self.target.put_file(project, run_id, rel, f, total)
+            finally:
+                self.target.remove(STAGING, area, name)
+            return total, True
+
+    def _staging_location(self, area: str) -> str:
+        if "://" in self.root:
+            return f"{self.root}/{STAGING}/{area}"
+        return os.path.join(self.root, STAGING, area)
+
+    def open_derived(self, project: str, run_id: str, rel: str):
+        """A file object of a run's file, streamed (no fold of the run)."""
         try:
-            return view._source.read(rel)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            source = open_source(self.run_location(project, run_id), self.storage_options)
+            return source.open(rel)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, RunNotFound):
             raise RunNotFound(f"no file {rel} in {project}/{run_id}") from None
 
+    # ---- reading -------------------------------------------------------------------
     def open(self, project: str, run_id: str):
         return open_run(self.run_location(project, run_id), storage_options=self.storage_options)
 
@@ -124,3 +181,15 @@ class Storage:
 
     def runs(self, project: str) -> list[str]:
         return [r for p, r in self.target.list_runs() if p == project]
+
+
+def _sha256_of(checksum: str) -> str:
+    """The hex digest of a tus ``Upload-Checksum: sha256 <base64>`` value."""
+    algo, _, value = (checksum or "").partition(" ")
+    try:
+        digest = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if algo.lower() != "sha256" or len(digest) != 32:
+        raise BadData("an Upload-Checksum header 'sha256 <base64 digest>' is needed for an upload in parts")
+    return digest.hex()

@@ -18,17 +18,18 @@ _NAMES = {
     "Busy": "state",
     "State": "state",
     "default_state_dir": "state",
-    "ConflictError": "target",
-    "GapError": "target",
-    "Target": "target",
-    "TargetError": "target",
-    "open_target": "target",
 }
+# the storage interface lives below the uploader (the server uses it too)
+_TARGETS = ("ConflictError", "GapError", "Target", "TargetError", "open_target")
 
-__all__ = sorted(_NAMES)
+__all__ = sorted([*_NAMES, *_TARGETS])
 
 
 def __getattr__(name: str):
+    if name in _TARGETS:
+        import runship.targets
+
+        return getattr(runship.targets, name)
     module = _NAMES.get(name)
     if module is None:
         raise AttributeError(f"module 'runship.uploader' has no attribute {name!r}")

@@ -9,10 +9,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from runship import safefile
 from runship.schema import format as fmt
+from runship.schema import names
+from runship.targets import ConflictError, GapError, Target, TargetError
 from runship.uploader import tail
 from runship.uploader.state import FileState, State
-from runship.uploader.target import ConflictError, GapError, Target, TargetError
 
 CHUNK_BYTES = 8 * 1024 * 1024  # the most bytes one push carries
 STABLE_SECONDS = 2.0  # a derived file unchanged this long is uploaded
@@ -42,12 +44,16 @@ class PassStats:
     seconds: float = 0.0
     pending: list[tuple[str, str, int]] = field(default_factory=list)  # dry run: (run, file, bytes)
     done: set[str] = field(default_factory=set)  # paths of runs fully uploaded
+    skipped: int = 0  # files not uploaded on purpose (links, FIFOs, devices, bad names)
+    missing_roots: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         line = (
             f"{self.runs_seen} runs seen, {self.runs_uploaded} uploaded, {_human(self.bytes)}, "
             f"{len(self.failures)} failures"
         )
+        if self.skipped:
+            line += f", {self.skipped} files skipped (not regular files, or names no target accepts)"
         if self.unreachable:
             line += " (target unreachable: pass cut short)"
         return line
@@ -92,6 +98,9 @@ class Log:
     def error(self, text: str) -> None:
         self._emit(f"ERROR {text}")
 
+    def warning(self, text: str) -> None:
+        self._emit(f"WARNING {text}")
+
 
 class Uploader:
     def __init__(
@@ -130,37 +139,64 @@ class Uploader:
         self.pass_timeout = pass_timeout
         self._verified: set[tuple[str, str, str]] = set()  # files whose remote size was asked this process
         self._ends: dict[str, list[int]] = {}  # commit boundaries found by this run's scan
+        self._warned: set[str] = set()  # skipped paths already named in a warning
 
     # ---- discovery ----------------------------------------------------------------
-    def discover(self) -> list[RunRef]:
+    def discover(self, stats: PassStats | None = None) -> list[RunRef]:
+        """Run directories under the roots. A root is the operator's choice
+        and may be a link; below it, links are never followed: a linked
+        project or run directory is skipped with a warning."""
+        stats = stats if stats is not None else PassStats()
         refs = []
         for root in self.roots:
             if self._is_run_dir(root):
-                refs.append(
-                    RunRef(
-                        os.path.dirname(os.path.dirname(root)),
-                        os.path.basename(os.path.dirname(root)),
-                        os.path.basename(root),
-                        root,
-                    )
-                )
+                parent = os.path.dirname(root)
+                refs.append(RunRef(os.path.dirname(parent), os.path.basename(parent), os.path.basename(root), root))
                 continue
             try:
-                projects = sorted(os.scandir(root), key=lambda e: e.name)
-            except FileNotFoundError:
+                root_fd = safefile.open_dir(root)
+            except (FileNotFoundError, NotADirectoryError, safefile.NotRegular):
                 self.log.error(f"no run root at {root}")
+                stats.missing_roots.append(root)
                 continue
-            for p in projects:
-                if p.name.startswith(".") or not p.is_dir() or (self.project and p.name != self.project):
-                    continue
-                with os.scandir(p.path) as it:
-                    for r in sorted(it, key=lambda e: e.name):
-                        if r.name.startswith(".") or not r.is_dir():
-                            continue
-                        ref = RunRef(root, p.name, r.name, r.path)
+            except OSError as e:
+                self.log.error(f"cannot read run root {root}: {e.strerror or e}")
+                stats.missing_roots.append(root)
+                continue
+            try:
+                for project, kind, _ in safefile.entries(root_fd):
+                    if project.startswith(".") or (self.project and project != self.project):
+                        continue
+                    if kind == "symlink":
+                        self._skip(stats, None, os.path.join(root, project), kind)
+                    if kind != "directory":
+                        continue
+                    for ref in self._runs_of(root, root_fd, project, stats):
                         if self._selected(ref):
                             refs.append(ref)
+            finally:
+                os.close(root_fd)
         return refs
+
+    def _runs_of(self, root: str, root_fd: int, project: str, stats: PassStats) -> list[RunRef]:
+        try:
+            pfd = safefile.open_subdir(root_fd, project)
+        except OSError as e:
+            self.log.error(f"cannot read {os.path.join(root, project)}: {e.strerror or e}")
+            return []
+        try:
+            found = []
+            for run_id, kind, _ in safefile.entries(pfd):
+                if run_id.startswith("."):
+                    continue
+                path = os.path.join(root, project, run_id)
+                if kind == "symlink":
+                    self._skip(stats, None, path, kind)
+                elif kind == "directory":
+                    found.append(RunRef(root, project, run_id, path))
+            return found
+        finally:
+            os.close(pfd)
 
     def _is_run_dir(self, path: str) -> bool:
         try:
@@ -172,6 +208,26 @@ class Uploader:
         if not self.run:
             return True
         return self.run in (ref.run_id, ref.name, ref.path, os.path.abspath(self.run))
+
+    def _open_run_dir(self, ref: RunRef) -> int:
+        """The run directory's descriptor, reached from its root without
+        following a link on the way."""
+        if ref.path in self.roots:
+            return safefile.open_dir(ref.path)  # a run directory named as a root: the operator's choice
+        root_fd = safefile.open_dir(ref.root)
+        try:
+            return safefile.open_subdir(root_fd, f"{ref.project}/{ref.run_id}")
+        finally:
+            os.close(root_fd)
+
+    def _skip(self, stats: PassStats, skipped: list[str] | None, path: str, why: str) -> None:
+        """A file or directory not uploaded on purpose: counted, named once in a warning."""
+        stats.skipped += 1
+        if skipped is not None:
+            skipped.append(f"{path} ({why})")
+        if path not in self._warned:
+            self._warned.add(path)
+            self.log.warning(f"{path}: {why}: skipped, not uploaded")
 
     # ---- a pass ------------------------------------------------------------------------
     def run_pass(self) -> PassStats:
@@ -195,7 +251,7 @@ class Uploader:
         t0 = time.monotonic()
         stats = PassStats()
         done = self.state.done_runs(self.target.url)
-        refs = self.discover()
+        refs = self.discover(stats)
         failing = 0
         items = self.progress(refs) if self.progress else refs
         for ref in items:
@@ -245,11 +301,27 @@ class Uploader:
 
     def upload_run(self, ref: RunRef, signature: str | None, stats: PassStats) -> tuple[int, bool]:
         """Push what is new in one run; return (bytes sent, fully uploaded)."""
+        try:
+            dfd = self._open_run_dir(ref)
+        except safefile.NotRegular as e:
+            raise RunError(f"{ref.path}: {e.strerror}") from None
+        except OSError as e:
+            raise RunError(f"cannot open {ref.path}: {e.strerror or e}") from None
+        try:
+            return self._upload_run(ref, dfd, signature, stats)
+        finally:
+            os.close(dfd)
+
+    def _upload_run(self, ref: RunRef, dfd: int, signature: str | None, stats: PassStats) -> tuple[int, bool]:
         target, url = self.target, self.target.url
         try:
-            files = tail.stream_files(ref.path)
+            entries = safefile.entries(dfd)
         except OSError as e:
             raise RunError(f"cannot list {ref.path}: {e.strerror or e}") from None
+        files, odd = tail.stream_files(entries)
+        skipped: list[str] = []
+        for name, kind in odd:
+            self._skip(stats, skipped, os.path.join(ref.path, name), f"a {kind}, not a regular file")
         known = self.state.files(url, ref.project, ref.run_id)
         sent = 0
         corrupt: str | None = None
@@ -265,9 +337,12 @@ class Uploader:
                     finished_sessions.add(f.session)
                 continue
             try:
-                fp = tail.fingerprint(f.path)
+                fp = tail.fingerprint(dfd, f.name)
+            except safefile.NotRegular as e:
+                self._skip(stats, skipped, os.path.join(ref.path, f.name), f"a {e.kind}, not a regular file")
+                continue
             except OSError as e:
-                raise RunError(f"cannot read {f.path}: {e.strerror or e}") from None
+                raise RunError(f"cannot read {os.path.join(ref.path, f.name)}: {e.strerror or e}") from None
             key = (ref.project, ref.run_id, f.name)
             if fs is None or fs.fingerprint != fp:
                 fs = FileState(fp, 0, 0, False, False)
@@ -279,13 +354,19 @@ class Uploader:
             start = fs.uploaded if fs.uploaded < fs.scanned else fs.scanned
             ends: list[int] = []
             if f.size > start:
-                sc = tail.scan(f.path, start, f.size)
+                try:
+                    sc = tail.scan(dfd, f.name, start, f.size)
+                except OSError as e:
+                    raise RunError(f"cannot read {os.path.join(ref.path, f.name)}: {e.strerror or e}") from None
                 fs.scanned = max(fs.scanned, sc.boundary)
                 fs.finished = fs.finished or sc.finished
                 ends = sc.ends
                 bad = sc.corrupt
                 if bad is not None:
-                    corrupt = f"{bad} - not uploaded past byte {sc.boundary}"
+                    where = os.path.join(ref.path, f.name)
+                    corrupt = (
+                        f"{where}: {bad.message} (byte {bad.offset}, {bad.kind}) - not uploaded past byte {sc.boundary}"
+                    )
             self._ends[f.name] = ends
             if fs.finished and f.stream == fmt.RUN_STREAM:
                 finished_sessions.add(f.session)
@@ -299,10 +380,10 @@ class Uploader:
                 if fs.scanned > fs.uploaded:
                     stats.pending.append((ref.name, f.name, fs.scanned - fs.uploaded))
                 continue
-            sent += self._push_file(ref, f, fs, final=f.name in left)
+            sent += self._push_file(ref, dfd, f, fs, final=f.name in left)
         derived_pending = False
         if not self.dry_run:
-            derived_sent, derived_pending = self._derived(ref, stats)
+            derived_sent, derived_pending = self._derived(ref, dfd, stats, skipped)
             sent += derived_sent
         if corrupt:
             raise RunError(corrupt)
@@ -321,6 +402,7 @@ class Uploader:
                 signature=signature or "",
                 error=None,
                 uploaded=sent,
+                skipped=skipped,
             )
         if sent:
             self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
@@ -332,30 +414,37 @@ class Uploader:
         except TargetError as e:
             raise RunError(str(e), retryable=e.retryable) from None
 
-    def _push_file(self, ref: RunRef, f: tail.LocalFile, fs: FileState, final: bool) -> int:
+    def _push_file(self, ref: RunRef, dfd: int, f: tail.LocalFile, fs: FileState, final: bool) -> int:
         sent = 0
         url = self.target.url
         if final and self.target.needs_finalize:
             # closed: one whole object (any chunks pushed earlier are dropped)
             if fs.uploaded < fs.scanned or not fs.final:
                 try:
-                    sent += self.target.finalize(ref.project, ref.run_id, f.name, f.path, fs.scanned)
+                    with os.fdopen(safefile.open_regular(dfd, f.name), "rb") as src:
+                        sent += self.target.finalize(ref.project, ref.run_id, f.name, src, fs.scanned)
                 except TargetError as e:
                     raise RunError(str(e), retryable=e.retryable) from None
+                except OSError as e:
+                    raise RunError(f"cannot read {os.path.join(ref.path, f.name)}: {e.strerror or e}") from None
                 fs.uploaded = fs.scanned
             fs.final = True
             self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
             return sent
         ends = self._ends.pop(f.name, [])
+        limit = self.chunk_bytes
+        if self.target.max_request:
+            limit = min(limit, self.target.max_request)
         while fs.uploaded < fs.scanned and not self.stop.is_set():
             # end the push at a commit boundary (a server checks whole batches),
-            # carrying at most chunk_bytes unless a single batch is bigger
+            # carrying at most `limit` bytes unless a single batch is bigger
             ahead = [e for e in ends if e > fs.uploaded]
-            fits = [e for e in ahead if e <= fs.uploaded + self.chunk_bytes]
+            fits = [e for e in ahead if e <= fs.uploaded + limit]
             end = fits[-1] if fits else (ahead[0] if ahead else fs.scanned)
-            with open(f.path, "rb") as fh:
-                fh.seek(fs.uploaded)
-                data = fh.read(end - fs.uploaded)
+            try:
+                data = tail.read_range(dfd, f.name, fs.uploaded, end)
+            except OSError as e:
+                raise RunError(f"cannot read {os.path.join(ref.path, f.name)}: {e.strerror or e}") from None
             try:
                 fs.uploaded = self.target.push(ref.project, ref.run_id, f.name, fs.uploaded, data)
             except GapError as e:  # the remote has less than we thought: continue from there
@@ -374,57 +463,81 @@ class Uploader:
         self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
         return sent
 
-    def _derived(self, ref: RunRef, stats: PassStats) -> tuple[int, bool]:
+    def _derived(self, ref: RunRef, dfd: int, stats: PassStats, skipped: list[str]) -> tuple[int, bool]:
         """run.json and files/: uploaded when changed and stable. Returns
-        (bytes sent, whether a changed file waits to become stable)."""
+        (bytes sent, whether a changed file waits to become stable). Regular
+        files only, never through a link; the writer's temporary files are
+        left out; a name no target accepts is skipped and counted."""
         known = {} if self.verify_remote else self.state.derived(self.target.url, ref.project, ref.run_id)
         now = time.time()
         sent = 0
         pending = False
-        for rel, path in _derived_files(ref.path):
+        for rel, kind in _derived_files(dfd):
             if self.stop.is_set():
                 break
-            try:
-                st = os.stat(path)
-            except FileNotFoundError:
-                continue
-            stamp = f"{st.st_size}:{st.st_mtime_ns}"
-            if known.get(rel) == stamp:
-                continue
-            if rel != "run.json" and now - st.st_mtime < self.stable_seconds:
-                pending = True  # may still be being written (run.json is replaced atomically)
+            where = os.path.join(ref.path, rel)
+            if names.is_temp_name(rel.rsplit("/", 1)[-1]):
+                continue  # a write-then-rename in progress
+            if kind != "file":
+                self._skip(stats, skipped, where, f"a {kind}, not a regular file")
                 continue
             try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                self.target.put_file(ref.project, ref.run_id, rel, data)
+                names.check_relpath(rel)
+            except names.BadName:
+                self._skip(stats, skipped, where, "a name that runship does not store")
+                continue
+            try:
+                fd = safefile.open_regular(dfd, rel)
+            except safefile.NotRegular as e:
+                self._skip(stats, skipped, where, f"a {e.kind}, not a regular file")
+                continue
             except OSError:
                 continue  # vanished or unreadable: next pass
-            except TargetError as e:
-                raise RunError(str(e), retryable=e.retryable) from None
+            with os.fdopen(fd, "rb") as src:
+                st = os.fstat(fd)
+                stamp = f"{st.st_size}:{st.st_mtime_ns}"
+                if known.get(rel) == stamp:
+                    continue
+                if rel != "run.json" and now - st.st_mtime < self.stable_seconds:
+                    pending = True  # may still be being written (run.json is replaced atomically)
+                    continue
+                try:
+                    self.target.put_file(ref.project, ref.run_id, rel, src, st.st_size)
+                except TargetError as e:
+                    raise RunError(str(e), retryable=e.retryable) from None
+                except OSError:
+                    continue  # unreadable part-way: next pass
             self.state.set_derived(self.target.url, ref.project, ref.run_id, rel, stamp)
-            sent += len(data)
+            sent += st.st_size
         return sent, pending
 
 
 def _signature(path: str) -> str | None:
     """What changes when a run directory gains or replaces a file: its mtime."""
     try:
-        return str(os.stat(path).st_mtime_ns)
+        return str(os.stat(path, follow_symlinks=False).st_mtime_ns)
     except OSError:
         return None
 
 
-def _derived_files(run_dir: str):
-    yield "run.json", os.path.join(run_dir, "run.json")
-    files = os.path.join(run_dir, "files")
-    for d, dirs, names in os.walk(files):
-        dirs.sort()
-        for n in sorted(names):
-            if ".tmp" in n:
-                continue  # a write-then-rename in progress
-            path = os.path.join(d, n)
-            yield os.path.relpath(path, run_dir).replace(os.sep, "/"), path
+def _derived_files(dfd: int):
+    """(relative path, kind) of run.json and everything below files/."""
+    for name, kind, _ in safefile.entries(dfd):
+        if name == "run.json":
+            yield name, kind
+        elif name == "files":
+            if kind != "directory":
+                yield name, kind
+                continue
+            try:
+                sub = safefile.open_subdir(dfd, "files")
+            except OSError:
+                continue
+            try:
+                for rel, k, _ in safefile.walk(sub, "files/"):
+                    yield rel, k
+            finally:
+                os.close(sub)
 
 
 def watch(

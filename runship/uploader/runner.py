@@ -8,15 +8,18 @@ import sys
 import threading
 from dataclasses import dataclass
 
+from runship import safefile
 from runship.errors import UsageError
+from runship.targets import TargetError, open_target, redact
 from runship.uploader import config as _config
 from runship.uploader.engine import Log, PassStats, Uploader, watch
 from runship.uploader.state import Busy, State, default_state_dir
-from runship.uploader.target import TargetError, open_target, redact
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BUSY = 75  # EX_TEMPFAIL: another uploader holds the state; try later
+EXIT_SIGNAL = 143  # stopped by SIGTERM before the pass in flight could end
+STOP_GRACE = 5.0  # seconds a pass may take to end after SIGTERM before the process exits
 
 
 @dataclass
@@ -38,12 +41,14 @@ class UploadCommand:
     token_file: str | None = None
     config_path: str | None = None
     verbosity: int = 1
+    allow_insecure_http: bool = False
+    secrets: dict | None = None  # from an inherited descriptor (mode="online"): token, storage options
 
     def run(self) -> int:
         log = Log(self.verbosity)
         try:
             cfg = _config.load(self.config_path or _config.default_config_path())
-            to = self.to or cfg.to
+            to = self.to or (self.secrets or {}).get("to") or cfg.to
             if not to:
                 raise UsageError("no upload target: give --to URL, set RUNSHIP_UPLOAD_TO, or 'to' in the config file")
             roots = self.roots or cfg.roots or [self.default_root]
@@ -51,9 +56,11 @@ class UploadCommand:
             interval = self.interval or cfg.interval
             if self.follow and not (self.run_filter and self.mode == "watch"):
                 raise UsageError("--follow needs --watch and --run")
-            token = _token(self.token_file)
-            target = open_target(to, options, token=token)
-        except (UsageError, TargetError) as e:
+            secrets = self.secrets or {}
+            options = {**options, **(secrets.get("storage_options") or {})}
+            token = secrets.get("token") or _token(self.token_file)
+            target = open_target(to, options, token=token, allow_insecure_http=self.allow_insecure_http)
+        except (UsageError, TargetError, safefile.InsecureFile) as e:
             print(f"Error: {e}", file=sys.stderr)
             return 2
         try:
@@ -92,6 +99,7 @@ class UploadCommand:
                     uploader,
                     interval=interval,
                     follow=self.run_filter if self.follow else None,
+                    follow_pid=self.follow_pid,
                     on_pass=lambda s: _report(log, s, quiet=True),
                 )
                 log.info("stopped")
@@ -131,23 +139,55 @@ def _progress(items):
     return click.progressbar(items, label="uploading", file=sys.stderr, item_show_func=lambda r: r.name if r else "")
 
 
+def read_secrets(fd: int) -> dict:
+    """Secrets handed over on an inherited descriptor (never on a command line
+    or in an environment variable a child could show): JSON with ``to``,
+    ``token``, ``storage_options`` and ``env`` (variables set in this process
+    only, after it started, so they are not in /proc/<pid>/environ)."""
+    import json
+
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(1 << 20)
+    try:
+        secrets = json.loads(data or b"{}")
+    except ValueError:
+        raise UsageError("--secrets-fd: not JSON") from None
+    if not isinstance(secrets, dict):
+        raise UsageError("--secrets-fd: not a JSON object")
+    for key, value in (secrets.get("env") or {}).items():
+        os.environ[str(key)] = str(value)
+    return secrets
+
+
 def _token(token_file: str | None) -> str | None:
+    """The token for a runship server: from a file only its owner can read
+    (refused otherwise, as ssh refuses a private key), else $RUNSHIP_TOKEN."""
     if token_file:
         try:
-            with open(token_file) as f:
-                return f.read().strip()
-        except OSError as e:
-            raise UsageError(f"cannot read token file {token_file}: {e.strerror or e}") from None
+            return safefile.read_private(token_file, "token file", limit=64 * 1024).strip() or None
+        except safefile.InsecureFile:
+            raise
+        except (OSError, ValueError) as e:
+            raise UsageError(str(e)) from None
     return os.environ.get("RUNSHIP_TOKEN") or None
 
 
-def _install_stop(stop: threading.Event) -> dict:
+def _install_stop(stop: threading.Event, grace: float = STOP_GRACE) -> dict:
+    """SIGTERM/SIGINT: the object in flight finishes and the pass ends; if
+    that takes longer than ``grace`` seconds (a call that does not return,
+    a file that blocks), or a second signal comes, the process exits at once.
+    Progress is committed per object, so the next run continues."""
     previous = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
 
     def handler(signum, frame):
-        stop.set()  # the object in flight finishes; then the pass ends
+        if stop.is_set():
+            os._exit(EXIT_SIGNAL)
+        stop.set()
+        timer = threading.Timer(grace, os._exit, args=(EXIT_SIGNAL,))
+        timer.daemon = True
+        timer.start()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous[sig] = signal.signal(sig, handler)
@@ -178,7 +218,11 @@ def upload_status(root: str, to: str | None, state_dir: str | None, ask_remote: 
     try:
         for run_dir in run_dirs(root):
             info = summarize(run_dir)
-            files = tail.stream_files(run_dir)
+            try:
+                entries = safefile.entries_of(run_dir)
+            except OSError:
+                entries = []
+            files, _ = tail.stream_files(entries)
             local = sum(f.size for f in files)
             if target is not None:
                 uploaded = sum(target.remote_size(info["project"], info["id"], f.name) for f in files)
@@ -196,6 +240,7 @@ def upload_status(root: str, to: str | None, state_dir: str | None, ask_remote: 
                     "complete": bool(row.get("done")),
                     "last_upload": row.get("last_upload"),
                     "error": row.get("error"),
+                    "skipped": row.get("skipped") or [],
                     "location": run_dir,
                 }
             )

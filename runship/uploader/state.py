@@ -10,6 +10,7 @@ same state directory step aside.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
 import time
@@ -55,7 +56,7 @@ class Busy(Exception):
 class State:
     def __init__(self, directory: str, lock: bool = True):
         self.directory = os.path.abspath(os.path.expanduser(directory))
-        os.makedirs(self.directory, exist_ok=True)
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
         self._lock_fd = None
         if lock:
             # close-on-exec: a child (git, a hook) must not inherit the lock
@@ -74,6 +75,9 @@ class State:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        if "skipped" not in columns:  # a state database from before skipped files were counted
+            self.db.execute("ALTER TABLE runs ADD COLUMN skipped TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -98,21 +102,39 @@ class State:
         signature: str,
         error: str | None,
         uploaded: int,
+        skipped: list[str] | None = None,
     ) -> None:
+        """``skipped``: files of the run that are not uploaded on purpose
+        (links, FIFOs, devices, names no target accepts), as "path (why)"."""
         now = time.time()
         self.db.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(target, project, run, path) DO UPDATE SET "
+            "INSERT INTO runs (target, project, run, path, done, signature, last_upload, error, bytes, skipped) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(target, project, run, path) DO UPDATE SET "
             "done=excluded.done, signature=excluded.signature, error=excluded.error, "
             "last_upload=CASE WHEN excluded.bytes > 0 THEN excluded.last_upload ELSE runs.last_upload END, "
-            "bytes=runs.bytes + excluded.bytes",
-            (target, project, run, path, int(done), signature, now if uploaded else None, error, uploaded),
+            "bytes=runs.bytes + excluded.bytes, skipped=excluded.skipped",
+            (
+                target,
+                project,
+                run,
+                path,
+                int(done),
+                signature,
+                now if uploaded else None,
+                error,
+                uploaded,
+                json.dumps(skipped) if skipped else None,
+            ),
         )
 
     def runs(self, target: str | None = None) -> list[dict]:
-        q = "SELECT target, project, run, path, done, last_upload, error, bytes FROM runs"
+        q = "SELECT target, project, run, path, done, last_upload, error, bytes, skipped FROM runs"
         rows = self.db.execute(q + (" WHERE target=?" if target else ""), (target,) if target else ())
-        keys = ("target", "project", "run", "path", "done", "last_upload", "error", "bytes")
-        return [dict(zip(keys, r)) for r in rows.fetchall()]
+        keys = ("target", "project", "run", "path", "done", "last_upload", "error", "bytes", "skipped")
+        out = [dict(zip(keys, r)) for r in rows.fetchall()]
+        for r in out:
+            r["skipped"] = json.loads(r["skipped"]) if r["skipped"] else []
+        return out
 
     # ---- files -------------------------------------------------------------------
     def file(self, target: str, project: str, run: str, name: str) -> FileState | None:

@@ -2,7 +2,10 @@
 
 Polling only (inotify does not see writes from other nodes), files reopened
 on every pass (NFS close-to-open consistency), and never a byte past the last
-commit record whose checksum holds.
+commit record whose checksum holds. Another user may own the run directory:
+everything is reached relative to the run directory's descriptor without
+following links (``runship.safefile``), only regular files are read, and
+files are streamed, never read whole.
 """
 
 from __future__ import annotations
@@ -11,17 +14,21 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from runship.reader.stream import Problem, StreamFile, iter_records
+from runship import safefile
+from runship.reader.stream import Problem, StreamFile, batches, read_header
 from runship.schema import format as fmt
 
 FINGERPRINT_BYTES = 256
 
 
-def fingerprint(path: str) -> str:
+def fingerprint(dir_fd: int, name: str) -> str:
     """A file's identity: a hash of its first bytes (its header names run,
     session and segment). Never inode or device numbers."""
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read(FINGERPRINT_BYTES)).hexdigest()[:32]
+    fd = safefile.open_regular(dir_fd, name)
+    try:
+        return hashlib.sha256(os.pread(fd, FINGERPRINT_BYTES, 0)).hexdigest()[:32]
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -36,43 +43,65 @@ class Scan:
         return next((p for p in self.problems if p.is_corruption), None)
 
 
-def scan(path: str, start: int, size: int) -> Scan:
-    """Verify the batches in bytes [start, size) of ``path``; ``start`` is a
-    commit boundary already verified (0 for a new file)."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(size - start)
-    sf = StreamFile(path=path, name=os.path.basename(path), stream="?", session="?", segment=0, ends=[])
+def scan(dir_fd: int, name: str, start: int, size: int) -> Scan:
+    """Verify the batches in bytes [start, size) of the stream file ``name``;
+    ``start`` is a commit boundary already verified (0 for a new file).
+    Memory: one batch at a time."""
+    sf = StreamFile(path=name, name=name, stream="?", session="?", segment=0, ends=[])
     finished = False
-    for rec in iter_records(data, sf):
-        if rec.get("k") == fmt.FINISH:
-            finished = True
-    problems = [Problem(p.path, p.offset + start, p.kind, p.message) for p in sf.problems]
-    ends = [start + e for e in sf.ends or ()]
-    return Scan(boundary=start + sf.committed, finished=finished, problems=problems, ends=ends)
+    with os.fdopen(safefile.open_regular(dir_fd, name), "rb") as f:
+        if start > 0:
+            read_header(f, sf)
+        for batch in batches(f, sf, start, end=size):
+            if not finished and batch.has_finish():
+                finished = True
+    boundary = sf.committed if sf.committed else start
+    return Scan(boundary=boundary, finished=finished, problems=list(sf.problems), ends=list(sf.ends or ()))
+
+
+def read_range(dir_fd: int, name: str, start: int, end: int) -> bytes:
+    """Bytes [start, end) of a regular file below ``dir_fd``."""
+    fd = safefile.open_regular(dir_fd, name)
+    try:
+        parts = []
+        pos = start
+        while pos < end:
+            data = os.pread(fd, min(end - pos, 1 << 24), pos)
+            if not data:
+                raise OSError(f"{name} is shorter than {end} bytes")
+            parts.append(data)
+            pos += len(data)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
 
 
 @dataclass
 class LocalFile:
     name: str
-    path: str
     stream: str
     session: str
     segment: int
     size: int
 
 
-def stream_files(run_dir: str) -> list[LocalFile]:
+def stream_files(entries: list[tuple[str, str, int]]) -> tuple[list[LocalFile], list[tuple[str, str]]]:
+    """The regular stream files among a run directory's ``entries`` (from
+    ``safefile.entries``), and (name, kind) of stream-named entries that are
+    not regular files."""
     out = []
-    with os.scandir(run_dir) as it:
-        for e in it:
-            parsed = fmt.parse_stream_file_name(e.name)
-            if parsed is None or not e.is_file():
-                continue
-            stream, session, segment = parsed
-            out.append(LocalFile(e.name, e.path, stream, session, segment, e.stat().st_size))
+    odd = []
+    for name, kind, size in entries:
+        parsed = fmt.parse_stream_file_name(name)
+        if parsed is None:
+            continue
+        if kind != "file":
+            odd.append((name, kind))
+            continue
+        stream, session, segment = parsed
+        out.append(LocalFile(name, stream, session, segment, size))
     out.sort(key=lambda f: (f.session, f.stream, f.segment))
-    return out
+    return out, odd
 
 
 def left_files(files: list[LocalFile], finished_sessions: set[str]) -> set[str]:

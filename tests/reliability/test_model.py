@@ -34,6 +34,7 @@ class FaultyTarget:
         self.inner = inner
         self.url = inner.url
         self.needs_finalize = inner.needs_finalize
+        self.max_request = inner.max_request
         self.down = False
         self.crash_after: int | None = None
 

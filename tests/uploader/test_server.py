@@ -52,7 +52,7 @@ def stored_files(root):
 def test_health_and_openapi(server):
     status, _, body = call(server, "GET", "/health", token=None)
     assert status == 200 and json.loads(body)["status"] == "ok"
-    status, _, body = call(server, "GET", "/openapi.json", token=None)
+    status, _, body = call(server, "GET", "/openapi.json", token=RunshipServer.READ_TOKEN)
     spec = json.loads(body)
     assert status == 200 and "/v1/runs/{project}/{run_id}/streams/{name}" in spec["paths"]
 
@@ -182,6 +182,7 @@ def test_refuses_to_start_without_auth_or_off_loopback(tmp_path):
     assert out.returncode == 1 and "only on a loopback address" in out.stderr
     bad = tmp_path / "tokens"
     bad.write_text("short\n")
+    bad.chmod(0o600)
     out = subprocess.run([*serve, "--token-file", str(bad)], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "at least 16 characters" in out.stderr
 
@@ -274,7 +275,7 @@ def test_schemathesis_fuzz_finds_no_server_error(server):
     import schemathesis
     from hypothesis import HealthCheck, given, settings
 
-    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"})
     failures = []
     calls: list[int] = []
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -9,11 +9,13 @@ as a whole object, after which its chunks are removed.
 
 from __future__ import annotations
 
-import os
+from typing import BinaryIO
 
-from runship.reader.source import fs_options
+from runship.reader.source import fresh_ls, fs_options
 from runship.schema import format as fmt
-from runship.uploader.target import ConflictError, GapError, Target, TargetError, redact
+from runship.targets import ConflictError, GapError, Limited, Target, TargetError, redact
+
+PART_BYTES = 8 * 1024 * 1024  # buffered per part of a streamed upload (S3's minimum part is 5 MiB)
 
 # errors from botocore/aiohttp/fsspec that mean "try again later"
 _RETRYABLE_NAMES = (
@@ -80,7 +82,7 @@ class ObjectStoreTarget(Target):
     def _chunks(self, project: str, run_id: str, name: str) -> list[tuple[int, int]]:
         d = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}"
         try:
-            paths = self._call("list", self.fs.ls, d, detail=False, refresh=True)
+            paths = self._call("list", fresh_ls, self.fs, d)
         except FileNotFoundError:
             return []
         return [r for p in paths if (r := fmt.parse_chunk_name(p.rstrip("/"))) is not None]
@@ -115,7 +117,7 @@ class ObjectStoreTarget(Target):
             raise GapError(f"{where} holds {size} bytes, cannot write at {offset}", size)
         overlap = min(size, offset + len(data)) - offset
         if overlap > 0:  # bytes already there must be the same bytes
-            if self._read_range(project, run_id, name, offset, offset + overlap) != data[:overlap]:
+            if self.read_range(project, run_id, name, offset, offset + overlap) != data[:overlap]:
                 raise ConflictError(f"{where} differs from the local file in bytes {offset}..{offset + overlap}")
             if overlap == len(data):
                 return size
@@ -124,10 +126,10 @@ class ObjectStoreTarget(Target):
         self._call("upload", self._pipe, path, data, True)
         return offset + len(data)
 
-    def _read_range(self, project: str, run_id: str, name: str, start: int, end: int) -> bytes:
+    def read_range(self, project: str, run_id: str, name: str, start: int, end: int) -> bytes:
         whole = f"{self._run(project, run_id)}/{name}"
         try:
-            info = self._call("stat", self.fs.info, whole)
+            info = self._call("stat", self.fs.info, whole, refresh=True)
             if info.get("type") == "file" and int(info["size"]) >= end:
                 return self._call("download", self.fs.cat_file, whole, start=start, end=end)
         except FileNotFoundError:
@@ -143,7 +145,7 @@ class ObjectStoreTarget(Target):
             pos = upto
         return b"".join(parts)
 
-    def finalize(self, project: str, run_id: str, name: str, local_path: str, size: int) -> int:
+    def finalize(self, project: str, run_id: str, name: str, src: BinaryIO, size: int) -> int:
         whole = f"{self._run(project, run_id)}/{name}"
         try:
             info = self._call("stat", self.fs.info, whole, refresh=True)
@@ -152,14 +154,15 @@ class ObjectStoreTarget(Target):
                 return 0  # already whole (never replaced by a shorter copy)
         except FileNotFoundError:
             pass
-        if os.path.getsize(local_path) == size:
-            self._call("upload", self.fs.put_file, local_path, whole)
-        else:  # a crash left an uncommitted tail: upload the committed prefix only
-            with open(local_path, "rb") as f:
-                data = f.read(size)
-            self._call("upload", self._pipe, whole, data, False)
+        # the committed prefix only (a crash may have left an uncommitted tail)
+        self._call("upload", self._stream, whole, Limited(src, size))
         self._drop_chunks(project, run_id, name)
         return size
+
+    def _stream(self, path: str, src) -> None:
+        with self.fs.open(path, "wb", block_size=PART_BYTES) as out:
+            while chunk := src.read(PART_BYTES):
+                out.write(chunk)
 
     def _drop_chunks(self, project: str, run_id: str, name: str) -> None:
         d = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}"
@@ -170,19 +173,28 @@ class ObjectStoreTarget(Target):
         except Exception:
             pass  # stray chunks are harmless next to the whole object
 
-    def put_file(self, project: str, run_id: str, rel: str, data: bytes) -> None:
-        self._call("upload", self._pipe, f"{self._run(project, run_id)}/{rel}", data, False)
+    def put_file(self, project: str, run_id: str, rel: str, src: BinaryIO, size: int) -> None:
+        self._call("upload", self._stream, f"{self._run(project, run_id)}/{rel}", Limited(src, size))
+
+    def remove(self, project: str, run_id: str, name: str) -> None:
+        try:
+            self.fs.rm_file(f"{self._run(project, run_id)}/{name}")
+        except Exception:
+            pass
+        self._drop_chunks(project, run_id, name)
 
     def list_runs(self) -> list[tuple[str, str]]:
         out = []
         try:
-            projects = self._call("list", self.fs.ls, self.base, detail=False, refresh=True)
+            projects = self._call("list", fresh_ls, self.fs, self.base)
         except FileNotFoundError:
             return out
         for p in sorted(projects):
             project = p.rstrip("/").rsplit("/", 1)[-1]
+            if project.startswith("."):
+                continue
             try:
-                runs = self._call("list", self.fs.ls, p, detail=False, refresh=True)
+                runs = self._call("list", fresh_ls, self.fs, p)
             except FileNotFoundError:
                 continue
             out.extend((project, r.rstrip("/").rsplit("/", 1)[-1]) for r in sorted(runs))

@@ -1,0 +1,323 @@
+"""Protection against hostile clients, below and around the app.
+
+uvicorn and h11 bound a request head's size and close idle keep-alive
+connections, but nothing bounds how long a client may take to send a head or
+a body, or how many connections it may hold: a few hundred half-sent
+requests (slowloris) exhaust the process's descriptors and every later
+``accept()`` fails. Here:
+
+- ``GuardedH11Protocol`` (uvicorn's h11 protocol, extended): a request head
+  must arrive within ``head_timeout`` seconds; the connections of one client
+  address and of the whole process are capped (the process cap stays below
+  its open-file limit), and a new connection over a cap closes the oldest
+  connection of the client holding the most, one waiting for a head first,
+  so a flood of idle connections never locks out a new request;
+- ``RequestGuard`` (an ASGI middleware): a body must keep arriving (at most
+  ``body_timeout`` seconds of silence, and at least ``MIN_RATE`` bytes per
+  second overall) and stay within ``max_body`` bytes, declared or chunked
+  (413); one JSON access-log line per request; every response says the
+  body limit (``Runship-Max-Body``) so that clients can size their requests;
+- ``quiet_logs``: repeated warnings (bad requests, accept errors) are
+  logged at most a few times a minute, so that no client can grow the log
+  without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import sys
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+MIN_RATE = 16 * 1024  # bytes per second a body must average (past body_timeout)
+RESERVED_FDS = 128  # descriptors kept for storage, logs and the thread pool
+
+
+@dataclass
+class Limits:
+    head_timeout: float = 10.0  # seconds to send a request's line and headers
+    body_timeout: float = 30.0  # seconds of silence allowed while a body is sent
+    max_connections: int | None = None  # default: the open-file limit less RESERVED_FDS
+    per_client: int = 256  # connections of one client address
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft open-file limit to its hard limit; return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def connection_cap(limits: Limits) -> int:
+    if limits.max_connections:
+        return limits.max_connections
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 65536
+    return max(16, soft - RESERVED_FDS)
+
+
+class _Connections:
+    """The live connections of one server process, oldest first."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.cap = connection_cap(limits)
+        self.all: OrderedDict[GuardedH11Protocol, None] = OrderedDict()
+        self.by_client: dict[str, OrderedDict[GuardedH11Protocol, None]] = {}
+        self.closed = {"slow head": 0, "client limit": 0, "process limit": 0}
+        self._logged = time.monotonic()
+
+    def admit(self, conn: GuardedH11Protocol) -> None:
+        self.all[conn] = None
+        mine = self.by_client.setdefault(conn.peer, OrderedDict())
+        mine[conn] = None
+        if len(mine) > self.limits.per_client:
+            self._evict(mine, "client limit", conn)
+        if len(self.all) > self.cap:
+            busiest = max(self.by_client.values(), key=len)
+            self._evict(busiest, "process limit", conn)
+
+    def leave(self, conn: GuardedH11Protocol) -> None:
+        self.all.pop(conn, None)
+        mine = self.by_client.get(conn.peer)
+        if mine is not None:
+            mine.pop(conn, None)
+            if not mine:
+                del self.by_client[conn.peer]
+
+    def _evict(self, group: OrderedDict, why: str, newcomer: GuardedH11Protocol) -> None:
+        victim = next((c for c in group if c is not newcomer and c.waiting_for_head), None)
+        if victim is None:
+            victim = next((c for c in group if c is not newcomer), newcomer)
+        victim.drop(why)
+
+    def count(self, why: str) -> None:
+        self.closed[why] += 1
+        now = time.monotonic()
+        if now - self._logged >= 60:
+            self._logged = now
+            total = ", ".join(f"{n} ({k})" for k, n in self.closed.items() if n)
+            _log(f"closed connections in the last minute: {total}")
+            self.closed = dict.fromkeys(self.closed, 0)
+
+
+def _log(message: str) -> None:
+    print(json.dumps({"t": round(time.time(), 3), "event": message}), file=sys.stderr, flush=True)
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a request-head deadline and connection caps
+    (see the module's docstring). Limits come from ``config.runship_limits``."""
+
+    def __init__(self, config, server_state, app_state, _loop=None):
+        super().__init__(config, server_state, app_state, _loop)
+        conns = getattr(server_state, "runship_connections", None)
+        if conns is None:
+            conns = server_state.runship_connections = _Connections(getattr(config, "runship_limits", Limits()))
+        self._conns: _Connections = conns
+        self._head_timer: asyncio.TimerHandle | None = None
+        self.peer = "?"
+
+    @property
+    def waiting_for_head(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self.peer = self.client[0] if self.client else "?"
+        self._conns.admit(self)
+        if not transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        self._conns.leave(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.waiting_for_head:
+            if self._head_timer is None and not self.transport.is_closing():
+                self._arm()  # the first bytes of the next request's head
+        else:
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._disarm()  # idle now: uvicorn's keep-alive timeout applies
+
+    def _arm(self) -> None:
+        self._head_timer = self.loop.call_later(self._conns.limits.head_timeout, self._head_too_slow)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.waiting_for_head:
+            self.drop("slow head")
+
+    def drop(self, why: str) -> None:
+        """Close the connection now (no response: the client is misbehaving)."""
+        self._disarm()
+        self._conns.leave(self)
+        self._conns.count(why)
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.abort()
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _TooSlow(Exception):
+    pass
+
+
+class RequestGuard:
+    """ASGI middleware: body size and pace limits, the access log, and the
+    ``Runship-Max-Body`` header (see the module's docstring)."""
+
+    def __init__(self, app, max_body: int, body_timeout: float = 30.0, access_log: bool = True):
+        self.app = app
+        self.max_body = max_body
+        self.body_timeout = body_timeout
+        self.access_log = access_log
+        self._limit_header = (b"runship-max-body", str(max_body).encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        state = {"status": 500, "started": False, "bytes": 0}
+        declared = None
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+        try:
+            if declared is not None and (declared < 0 or declared > self.max_body):
+                if declared < 0:
+                    await _answer(send, state, 400, "a Content-Length that is not a number", self._limit_header)
+                else:
+                    await _answer(send, state, 413, f"request body over {self.max_body} bytes", self._limit_header)
+                return
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.body_timeout + (declared or 0) / MIN_RATE
+
+            async def guarded_receive():
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise _TooSlow()
+                try:
+                    message = await asyncio.wait_for(receive(), min(left, self.body_timeout))
+                except asyncio.TimeoutError:
+                    raise _TooSlow() from None
+                if message["type"] == "http.request":
+                    state["bytes"] += len(message.get("body", b""))
+                    if state["bytes"] > self.max_body:
+                        raise _TooBig()
+                return message
+
+            async def guarded_send(message):
+                if message["type"] == "http.response.start":
+                    state["status"] = message["status"]
+                    state["started"] = True
+                    message = {**message, "headers": [*message.get("headers", []), self._limit_header]}
+                await send(message)
+
+            try:
+                await self.app(scope, guarded_receive, guarded_send)
+            except _TooBig:
+                if state["started"]:
+                    raise
+                await _answer(send, state, 413, f"request body over {self.max_body} bytes", self._limit_header)
+            except _TooSlow:
+                if state["started"]:
+                    raise
+                await _answer(send, state, 408, "the request body came too slowly", self._limit_header)
+        finally:
+            if self.access_log:
+                client = scope.get("client")
+                entry = {
+                    "t": round(time.time(), 3),
+                    "method": scope.get("method"),
+                    "path": scope.get("path", "")[:300],
+                    "status": state["status"],
+                    "ms": round((time.perf_counter() - t0) * 1000, 2),
+                    "client": client[0] if client else None,
+                    "token": (scope.get("state") or {}).get("token"),
+                    "bytes_in": state["bytes"],
+                }
+                print(json.dumps(entry), file=sys.stderr, flush=True)
+
+
+async def _answer(send, state: dict, status: int, detail: str, extra: tuple) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    state["status"] = status
+    state["started"] = True
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _RateLimit(logging.Filter):
+    """At most ``per_minute`` records of each message a minute, then one line
+    saying how many were left out."""
+
+    def __init__(self, per_minute: int = 5):
+        super().__init__()
+        self.per_minute = per_minute
+        self._window = time.monotonic()
+        self._seen: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self._window >= 60:
+            dropped = sum(max(0, n - self.per_minute) for n in self._seen.values())
+            self._window, self._seen = now, {}
+            if dropped:
+                record.msg = f"{record.msg} ({dropped} similar messages left out in the last minute)"
+        key = str(record.msg)[:100]
+        self._seen[key] = self._seen.get(key, 0) + 1
+        if self._seen[key] > self.per_minute:
+            record.exc_info = None
+            return False
+        return True
+
+
+def quiet_logs() -> None:
+    """Rate-limit uvicorn's and asyncio's warnings (one per bad request or
+    failed accept otherwise); tracebacks of repeated errors are left out."""
+    for name in ("uvicorn.error", "asyncio"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RateLimit) for f in logger.filters):
+            logger.addFilter(_RateLimit())
