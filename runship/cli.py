@@ -14,10 +14,12 @@ import click
 import msgpack
 
 import runship
+from runship import safefile
 from runship.errors import Error
 from runship.reader import open_run
 from runship.reader.listing import resolve_run, run_dirs, summarize
-from runship.reader.stream import describe, iter_records
+from runship.reader.stream import StreamFile, describe, iter_records
+from runship.schema import limits
 from runship.schema.values import json_safe
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -126,10 +128,20 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
         state = r["state"]
         if state == "finished" and r.get("exit_code") not in (0, None):
             state = f"finished ({r['exit_code']})"
-        if r.get("problems"):
+        if r.get("error"):
+            state += f": {r['error']}"
+        elif r.get("problems"):
             state += " CORRUPT"
-        body.append([r["project"], r["id"], r["name"] or "", state, str(r["steps"]), _fmt_time(r["last_write"])])
+        steps = "" if r["steps"] is None else str(r["steps"])
+        body.append([_text(r["project"]), _text(r["id"]), _text(r["name"]), state, steps, _fmt_time(r["last_write"])])
     click.echo(_table(body, ["PROJECT", "ID", "NAME", "STATE", "STEPS", "LAST WRITE"]))
+
+
+def _text(value) -> str:
+    """A name for a table cell: one line, bounded (a run's name is the run's to choose)."""
+    text = "" if value is None else str(value)
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @cli.command("show", context_settings=CONTEXT)
@@ -152,6 +164,11 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(json_safe(view.to_dict(), strict_json=True), indent=1))
         return
+    for part in (_show_overview, _show_values, _show_definitions, _show_environment, _show_sessions, _show_integrity):
+        part(view)
+
+
+def _show_overview(view) -> None:
     state = view.state
     if view.exit_code is not None:
         state += f" (exit code {view.exit_code})"
@@ -173,10 +190,17 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
     width = max(len(k) for k, _ in lines)
     for k, v in lines:
         click.echo(f"{k.ljust(width)}  {v}")
+
+
+def _show_values(view) -> None:
     for title, mapping in (("config", view.config), ("summary", view.summary)):
         click.echo(f"\n{title}:" + ("" if mapping else " (empty)"))
         for k in sorted(mapping):
             click.echo(f"  {k}: {_value(mapping[k])}")
+
+
+def _show_definitions(view) -> None:
+    """define_metric() definitions, alerts and saved files."""
     if view.metrics.specs:
         click.echo("\nmetrics:")
         for spec in view.metrics.specs:
@@ -194,32 +218,40 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
     if view.saved_files:
         click.echo("\nfiles:")
         for rel, rec in sorted(view.saved_files.items()):
-            click.echo(f"  {rel}  {rec.get('size')} bytes  ({rec.get('policy')})")
+            saved_as = f", saved as {rec['name']!r}" if rec.get("name") else ""
+            click.echo(f"  {rel}  {rec.get('size')} bytes  ({rec.get('policy')}{saved_as})")
+
+
+def _show_environment(view) -> None:
     env = view.environment
-    if env:
-        click.echo("\nenvironment:")
-        git = env.get("git") or {}
-        sched = env.get("scheduler") or {}
-        items = [
-            ("host", env.get("host")),
-            ("user", env.get("user")),
-            ("python", f"{env.get('python')} ({env.get('executable')})"),
-            ("platform", env.get("platform")),
-            ("command", " ".join(env.get("argv") or [])),
-            ("cwd", env.get("cwd")),
-            (
-                "git",
-                f"{git.get('commit', '')[:12]} {git.get('branch') or ''}{' (dirty)' if git.get('dirty') else ''} {git.get('remote') or ''}".strip()
-                if git
-                else None,
-            ),
-            (sched.get("name"), " ".join(f"{k}={v}" for k, v in sched.items() if k != "name") if sched else None),
-            ("packages", f"{len(env.get('packages') or [])} installed" if env.get("packages") is not None else None),
-            ("GPUs", env.get("cuda_visible_devices")),
-        ]
-        for k, v in items:
-            if k and v:
-                click.echo(f"  {k}: {v}")
+    if not env:
+        return
+    click.echo("\nenvironment:")
+    git = env.get("git") if isinstance(env.get("git"), dict) else {}
+    sched = env.get("scheduler") if isinstance(env.get("scheduler"), dict) else {}
+    packages = env.get("packages")
+    dirty = " (dirty)" if git.get("dirty") else ""
+    items = [
+        ("host", env.get("host")),
+        ("user", env.get("user")),
+        ("python", f"{env.get('python')} ({env.get('executable')})"),
+        ("platform", env.get("platform")),
+        ("command", " ".join(map(str, env.get("argv") or []))),
+        ("cwd", env.get("cwd")),
+        (
+            "git",
+            f"{str(git.get('commit', ''))[:12]} {git.get('branch') or ''}{dirty} {git.get('remote') or ''}".strip(),
+        ),
+        (sched.get("name"), " ".join(f"{k}={v}" for k, v in sched.items() if k != "name") if sched else None),
+        ("packages", f"{len(packages)} installed" if isinstance(packages, list) else None),
+        ("GPUs", env.get("cuda_visible_devices")),
+    ]
+    for k, v in items:
+        if k and v:
+            click.echo(f"  {k}: {v}")
+
+
+def _show_sessions(view) -> None:
     click.echo("\nsessions:")
     body = []
     for s in view.all_sessions:
@@ -232,15 +264,18 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
         body.append([s.id, d["host"] or "", str(d["pid"] or ""), _fmt_time(s.start_t), str(s.rows), end])
     for line in _table(body, ["SESSION", "HOST", "PID", "START", "ROWS", "END"]).splitlines():
         click.echo("  " + line)
+
+
+def _show_integrity(view) -> None:
     files = [sf for fs in view.files.values() for sf in fs]
     size = sum(sf.size for sf in files)
     if not view.problems:
         click.echo(f"\nintegrity: ok - {len(files)} stream files, {size} bytes, all committed")
-    else:
-        bad = [p for p in view.problems if p.is_corruption]
-        click.echo(f"\nintegrity: {'CORRUPT' if bad else 'ok'} - {len(files)} stream files, {size} bytes")
-        for p in view.problems:
-            click.echo(f"  {p}")
+        return
+    bad = [p for p in view.problems if p.is_corruption]
+    click.echo(f"\nintegrity: {'CORRUPT' if bad else 'ok'} - {len(files)} stream files, {size} bytes")
+    for p in view.problems:
+        click.echo(f"  {p}")
 
 
 @cli.command("history", context_settings=CONTEXT)
@@ -354,37 +389,44 @@ def cat_cmd(file: str, raw: bool) -> None:
     Example:
         runship cat runship/mnist/3k9x2m1a/run-20261127T101500123Zab12cd-000000.msgpack
     """
-    with open(file, "rb") as f:
-        data = f.read()
-    if raw:
-        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, timestamp=3, max_buffer_size=max(len(data), 1024))
-        unpacker.feed(data)
-        pos = 0
-        try:
-            for obj in unpacker:
-                click.echo(json.dumps({"offset": pos, "value": json_safe(obj)}))
-                pos = unpacker.tell()
-        except Exception as e:
-            click.echo(f"undecodable bytes at {pos}: {e}", err=True)
-            sys.exit(1)
-        if pos < len(data):
-            click.echo(f"{len(data) - pos} bytes of a partial value at {pos}", err=True)
-        return
-    sf = describe(file)
-    if sf is None:
+    sf = describe(file) or StreamFile(path=file, name=os.path.basename(file), stream="?", session="?", segment=0)
+    if not raw and describe(file) is None:
         raise click.ClickException(f"{file} is not named like a stream file (<stream>-<session>-<segment>.msgpack)")
-    header_shown = False
-    for rec in iter_records(data, sf):
-        if not header_shown and sf.header is not None:
-            click.echo(json.dumps(json_safe(sf.header)))
-            header_shown = True
-        click.echo(json.dumps(json_safe(rec)))
+    with safefile.open_file(os.path.dirname(os.path.abspath(file)), os.path.basename(file)) as f:
+        if raw:
+            _cat_raw(f)
+            return
+        header_shown = False
+        for rec in iter_records(f, sf):
+            if not header_shown and sf.header is not None:
+                click.echo(json.dumps(json_safe(sf.header)))
+                header_shown = True
+            click.echo(json.dumps(json_safe(rec)))
     if not header_shown and sf.header is not None:
         click.echo(json.dumps(json_safe(sf.header)))
     for p in sf.problems:
         click.echo(f"runship: {p}", err=True)
     if any(p.is_corruption for p in sf.problems):
         sys.exit(1)
+
+
+def _cat_raw(f) -> None:
+    """Every msgpack value of a file with its byte offset, streamed, decoded
+    with the format's limits."""
+    unpacker = msgpack.Unpacker(f, read_size=1 << 20, max_buffer_size=limits.MAX_RECORD_BYTES, **limits.DECODE)
+    pos = 0
+    try:
+        for obj in unpacker:
+            click.echo(json.dumps({"offset": pos, "value": json_safe(obj)}))
+            pos = unpacker.tell()
+    except BrokenPipeError:
+        raise
+    except Exception as e:
+        click.echo(f"undecodable bytes at {pos}: {type(e).__name__}: {e}", err=True)
+        sys.exit(1)
+    size = os.fstat(f.fileno()).st_size
+    if pos < size:
+        click.echo(f"{size - pos} bytes of a partial value at {pos}", err=True)
 
 
 @cli.command("verify", context_settings=CONTEXT)
@@ -577,12 +619,19 @@ def status_cmd(ctx, root, to, state_dir, ask_remote, storage_options, as_json) -
             str(r["local_bytes"]),
             str(r["uploaded_bytes"]),
             "yes" if r["complete"] else "no",
+            str(len(r["skipped"])),
             _fmt_time(r["last_upload"]),
             r["error"] or "",
         ]
         for r in rows
     ]
-    click.echo(_table(body, ["PROJECT", "ID", "STATE", "LOCAL", "UPLOADED", "COMPLETE", "LAST UPLOAD", "ERROR"]))
+    headers = ["PROJECT", "ID", "STATE", "LOCAL", "UPLOADED", "COMPLETE", "SKIPPED", "LAST UPLOAD", "ERROR"]
+    click.echo(_table(body, headers))
+    skipped = [(r, s) for r in rows for s in r["skipped"]]
+    if skipped:
+        click.echo("\nskipped (not regular files, or names runship does not store; never uploaded):")
+        for r, what in skipped:
+            click.echo(f"  {r['project']}/{r['id']}: {what}")
 
 
 @cli.command("serve", context_settings=CONTEXT)

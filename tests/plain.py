@@ -64,7 +64,7 @@ def committed_records(path: str) -> list[dict]:
             version = obj.get("version", 1)
         if obj.get("k") == "commit":
             covered = data[start:pos] if version == 1 else data[start : end - 4]
-            if obj["len"] != pos - start or obj["crc"] != zlib.crc32(covered):
+            if obj.get("len") != pos - start or obj.get("crc") != zlib.crc32(covered):
                 break
             out.extend(r for r in pending if r.get("k") != "header")
             pending, start = [], end

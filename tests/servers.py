@@ -156,7 +156,9 @@ class RunshipServer:
         port: int | None = None,
         extra: list[str] | None = None,
         global_args: list[str] | None = None,
+        nofile: int | None = None,
     ):
+        self.nofile = nofile  # the server's open-file limit (soft and hard), as a small systemd unit might set
         self.root = root
         self.global_args = global_args or []
         self.port = port or free_port()
@@ -194,17 +196,27 @@ class RunshipServer:
             env=env,
             stdout=self._log,
             stderr=self._log,
+            preexec_fn=self._limit if self.nofile else None,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 urllib.request.urlopen(self.url + "/health", timeout=1)
-                return self
             except OSError:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"runship serve exited: {open(self.log_path).read()[-2000:]}")
                 time.sleep(0.05)
+                continue
+            time.sleep(0.05)
+            if self.proc.poll() is not None:  # the answer came from another process on that port
+                raise RuntimeError(f"runship serve exited: {open(self.log_path).read()[-2000:]}")
+            return self
         raise RuntimeError("runship serve did not start")
+
+    def _limit(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def kill(self, sig=9) -> int:
         if self.proc is None:

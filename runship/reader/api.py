@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from runship.errors import RunNotFound
-from runship.reader.run import RunView, open_run
+from runship.reader.run import RunView, open_run, unreadable_run
 from runship.reader.source import open_source
 
 
@@ -161,11 +161,14 @@ class Api:
         runs = []
         for project in projects:
             for run_id in self._list(self._join(project)):
+                location = self._join(project, run_id)
                 try:
-                    view = open_run(self._join(project, run_id), storage_options=self._storage_options)
+                    view = open_run(location, storage_options=self._storage_options)
                 except RunNotFound:
                     continue
-                if not any(view.files.values()):
+                except OSError as e:  # one run that cannot be read never breaks the listing
+                    view = unreadable_run(location, project, run_id, e)
+                if not any(view.files.values()) and view.error is None:
                     continue
                 run = Run(view)
                 if filters is None or _matches(run, filters):

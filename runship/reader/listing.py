@@ -23,10 +23,17 @@ def run_dirs(root: str, project: str | None = None, storage_options: dict | None
     except (FileNotFoundError, NotADirectoryError):
         raise RunNotFound(f"no run root at {root}") from None
     for p in projects:
-        if not p.is_dir() or (project is not None and p.name != project):
+        # links below a root are not followed (as the uploader does not)
+        if p.name.startswith(".") or not p.is_dir(follow_symlinks=False):
             continue
-        for r in sorted(os.scandir(p.path), key=lambda e: e.name):
-            if r.is_dir() and _has_run_stream(r.path):
+        if project is not None and p.name != project:
+            continue
+        try:
+            runs = sorted(os.scandir(p.path), key=lambda e: e.name)
+        except OSError:
+            continue
+        for r in runs:
+            if r.is_dir(follow_symlinks=False) and _has_run_stream(r.path):
                 yield r.path
 
 
@@ -71,7 +78,29 @@ def _has_run_stream(path: str) -> bool:
 
 def summarize(run_dir: str, stale_after: float | None = None, storage_options: dict | None = None) -> dict:
     """One row of ``runship ls``. A finished run whose ``run.json`` is newer
-    than all its stream files is summarised from it without reading streams."""
+    than all its stream files is summarised from it without reading streams.
+    Never raises: a run that cannot be read is a row saying why."""
+    try:
+        return _summarize(run_dir, stale_after, storage_options)
+    except Exception as e:  # one bad run must never take a listing down
+        name = run_dir.rstrip("/").rsplit("/", 1)[-1]
+        parent = run_dir.rstrip("/").rsplit("/", 2)[-2] if "/" in run_dir.rstrip("/") else ""
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        return {
+            "project": parent,
+            "id": name,
+            "name": name,
+            "state": "unreadable",
+            "exit_code": None,
+            "steps": None,
+            "last_write": None,
+            "location": run_dir,
+            "problems": 1,
+            "error": f"{type(e).__name__}: {reason}",
+        }
+
+
+def _summarize(run_dir: str, stale_after: float | None, storage_options: dict | None) -> dict:
     snap = _fresh_snapshot(run_dir) if "://" not in run_dir else None
     if snap is not None:
         return {
@@ -100,21 +129,36 @@ def summarize(run_dir: str, stale_after: float | None = None, storage_options: d
     }
 
 
+_SNAPSHOT_TYPES = {"project": str, "id": str, "name": (str, type(None)), "steps": int, "exit_code": (int, type(None))}
+
+
 def _fresh_snapshot(run_dir: str) -> dict | None:
-    path = os.path.join(run_dir, "run.json")
+    """run.json if it is a regular file (never through a link), of the
+    expected shape, says finished and is newer than every stream file."""
+    from runship import safefile
+
     try:
-        snap_mtime = os.stat(path).st_mtime
+        fd = safefile.open_dir(run_dir)
+        try:
+            entries = safefile.entries(fd)
+        finally:
+            os.close(fd)
+        kinds = {name: kind for name, kind, _ in entries}
+        if kinds.get("run.json") != "file":
+            return None
+        snap_mtime = os.stat(os.path.join(run_dir, "run.json"), follow_symlinks=False).st_mtime
         newest = 0.0
-        for e in os.scandir(run_dir):
-            if fmt.parse_stream_file_name(e.name):
-                newest = max(newest, e.stat().st_mtime)
+        for name, kind, _ in entries:
+            if kind == "file" and fmt.parse_stream_file_name(name):
+                newest = max(newest, os.stat(os.path.join(run_dir, name), follow_symlinks=False).st_mtime)
         if newest > snap_mtime:
             return None
-        with open(path) as f:
-            snap = json.load(f)
+        snap = json.loads(safefile.read_bytes(run_dir, "run.json", 16 * 1024 * 1024))
     except (OSError, ValueError):
         return None
     if not isinstance(snap, dict) or snap.get("state") != "finished":
+        return None
+    if any(not isinstance(snap.get(k), t) for k, t in _SNAPSHOT_TYPES.items()):
         return None
     snap["last_write"] = newest
     return snap

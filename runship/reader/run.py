@@ -69,6 +69,7 @@ class RunView:
     def __init__(self, source, *, stale_after: float | None = None, now: float | None = None, strict: bool = False):
         self._source = source
         self.location = source.location
+        self.error: str | None = None  # set for a run that could not be read at all
         self._strict = strict
         self._stale_after = stale_after
         self._now = now
@@ -272,6 +273,8 @@ class RunView:
     def state(self) -> str:
         """ "running", "finished", "terminated" (by a signal) or "crashed"
         (no finish record and no write for longer than the heartbeat allows)."""
+        if self.error is not None:
+            return "unreadable"
         if not self.sessions:
             return "empty"
         last = self.sessions[-1]
@@ -456,6 +459,25 @@ class RunView:
 
     def __repr__(self) -> str:
         return f"<RunView {self.project}/{self.id} {self.state} steps={self.steps}>"
+
+
+class _NoSource:
+    """The source of a run directory that could not be opened."""
+
+    def __init__(self, location: str, project: str, run_id: str):
+        self.location, self.parent_name, self.basename = location, project, run_id
+
+    def names(self) -> list[str]:
+        return []
+
+
+def unreadable_run(location: str, project: str, run_id: str, error: OSError) -> RunView:
+    """A view of a run that could not be read (permission denied, ...): no
+    records, ``state`` "unreadable", the reason in ``error`` and ``problems``."""
+    view = RunView(_NoSource(str(location), project, run_id))
+    view.error = error.strerror or str(error)
+    view.problems.append(Problem(str(location), 0, "unreadable", f"cannot read the run: {view.error}"))
+    return view
 
 
 def open_run(

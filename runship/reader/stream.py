@@ -41,6 +41,7 @@ from runship.schema.records import problem as record_problem
 
 CORRUPTION = frozenset({"corrupt", "newer-version", "bad-record"})
 MAX_PROBLEMS = 20  # per file; more are counted, not kept
+MAX_BAD_RECORDS = 1000  # per file: past this many, the file is not runship's and reading it stops
 _MAP_FIRST = frozenset([*range(0x80, 0x90), 0xDE, 0xDF])
 _FINISH_KEY = b"\xa1k" + msgpack.packb(fmt.FINISH)
 
@@ -80,6 +81,7 @@ class StreamFile:
     problems: list[Problem] = field(default_factory=list)
     ends: list[int] | None = None  # when a list: the offset past each good commit record
     dropped_problems: int = 0  # problems past MAX_PROBLEMS, counted only
+    bad_records: int = 0
 
     @property
     def clean(self) -> bool:
@@ -92,7 +94,7 @@ class StreamFile:
 
     def reset(self) -> None:
         self.problems.clear()
-        self.records = self.batches = self.committed = self.size = self.dropped_problems = 0
+        self.records = self.batches = self.committed = self.size = self.dropped_problems = self.bad_records = 0
         if self.ends is not None:
             self.ends.clear()
 
@@ -109,32 +111,30 @@ class StreamFile:
 
 @dataclass
 class Batch:
-    """A verified batch: ``data`` holds the file's bytes [start, end) (the
-    records, without the commit record); ``offsets`` are its records' file
-    offsets (the header excluded)."""
+    """A verified batch: ``data`` holds the file's bytes [start, end) (its
+    records, without the commit record); its records begin at ``first``
+    (past the header in a file's first batch). The first pass notes only
+    what the second needs: the records larger than SMALL_RECORD (decoded
+    with their items counted) and those that may be finish records."""
 
     start: int
     end: int
     data: bytes
-    offsets: list[int]
-
-    def record_bytes(self, i: int) -> memoryview:
-        a = self.offsets[i] - self.start
-        b = (self.offsets[i + 1] if i + 1 < len(self.offsets) else self.end) - self.start
-        return memoryview(self.data)[a:b]
+    first: int
+    big: dict[int, int] = field(default_factory=dict)  # file offset -> size
+    finish_at: list[tuple[int, int]] = field(default_factory=list)  # (file offset, size)
 
     def has_finish(self) -> bool:
-        """Does the batch hold a finish record? (Looked up in the raw bytes:
+        """Does the batch hold a finish record? (Found from the raw bytes:
         every record the writer packs begins with its kind.)"""
-        for i, off in enumerate(self.offsets):
-            at = off - self.start + 1
-            if self.data[at : at + len(_FINISH_KEY)] == _FINISH_KEY:
-                try:
-                    rec = msgpack.unpackb(self.record_bytes(i), raw=False, **limits.UNPACK_LIMITS)
-                except Exception:
-                    continue
-                if isinstance(rec, dict) and rec.get("k") == fmt.FINISH:
-                    return True
+        for off, size in self.finish_at:
+            a = off - self.start
+            try:
+                rec = msgpack.unpackb(self.data[a : a + size], raw=False, **limits.UNPACK_LIMITS)
+            except Exception:
+                continue
+            if isinstance(rec, dict) and rec.get("k") == fmt.FINISH:
+                return True
         return False
 
 
@@ -161,14 +161,15 @@ def read_header(f, sf: StreamFile) -> int:
 
 
 def batches(
-    source, sf: StreamFile, start: int = 0, end: int | None = None, first: bool | None = None
+    source, sf: StreamFile, start: int = 0, end: int | None = None, first: bool | None = None, keep: bool = True
 ) -> Iterator[Batch]:
     """The verified batches of a file object (or bytes) from ``start`` (a
     batch boundary: 0, or past a commit record) to ``end`` (default: its
     end). Fills ``sf`` with offsets, counts and problems. ``first``: the
     bytes at ``start`` begin the file (its header); by default when
     ``start`` is 0. Otherwise the file's version comes from ``sf.header``:
-    call ``read_header`` first."""
+    call ``read_header`` first. ``keep=False``: check framing only (the
+    yielded batches carry no data; nothing is copied)."""
     f = _as_file(source)
     if first is None:
         first = start == 0
@@ -192,7 +193,10 @@ def batches(
     skip, tell = u.skip, u.tell
     win = bytearray()  # the file's bytes [base, base + len(win))
     base = batch_start = pos = last_start = start
-    offsets: list[int] = []
+    first_record = start
+    big: dict[int, int] = {}
+    finish_at: list[tuple[int, int]] = []
+    junk = 0  # maps too small to be a record (a record has at least k and t)
     eof = False
     while True:
         try:
@@ -222,30 +226,45 @@ def batches(
         rec_end = start + tell()
         at = pos - base
         last_start = pos
-        if win[at] not in _MAP_FIRST:
-            _stop(f, win, base, pos, batch_start, sf, version, f"a record that is not a map (byte 0x{win[at]:02x})")
+        lead = win[at]
+        if lead not in _MAP_FIRST:
+            _stop(f, win, base, pos, batch_start, sf, version, f"a record that is not a map (byte 0x{lead:02x})")
             return
-        if win[at : at + len(fmt.COMMIT_MARKER)] == fmt.COMMIT_MARKER:
-            batch = bytes(win[batch_start - base : at])
-            why = fmt.check_commit(version, batch, win[at : rec_end - base])
+        if lead == 0x84 and win[at : at + len(fmt.COMMIT_MARKER)] == fmt.COMMIT_MARKER:
+            with memoryview(win) as w:
+                batch = w[batch_start - base : at]
+                why = fmt.check_commit(version, batch, w[at : rec_end - base])
+                batch = bytes(batch) if keep and why is None else b""
             if why is not None:
                 sf.add(batch_start, "corrupt", f"{why} (commit record at byte {pos})")
                 return
-            yield Batch(batch_start, pos, batch, offsets)
+            yield Batch(batch_start, pos, batch, first_record, big, finish_at)
             del win[: rec_end - base]
-            base = batch_start = rec_end
-            offsets = []
+            base = batch_start = first_record = rec_end
+            big, finish_at = {}, []
             sf.batches += 1
             sf.committed = rec_end
             if sf.ends is not None:
                 sf.ends.append(rec_end)
-        elif pos != start or header_end == 0:
-            offsets.append(pos)
+        elif pos == start and header_end:
+            first_record = rec_end  # the header: read already
+        else:
+            size = rec_end - pos
+            if size > limits.SMALL_RECORD:
+                big[pos] = size
+            elif lead < 0x82:
+                junk += 1
+                if junk > MAX_BAD_RECORDS:
+                    sf.add(batch_start, "corrupt", f"more than {MAX_BAD_RECORDS} maps too small to be records")
+                    return
+            if win[at + 1 : at + 1 + len(_FINISH_KEY)] == _FINISH_KEY:
+                finish_at.append((pos, size))
             if rec_end - batch_start > limits.MAX_BATCH_BYTES:
                 sf.add(batch_start, "corrupt", f"no commit record within {limits.MAX_BATCH_BYTES} bytes")
                 return
         pos = rec_end
-    tail = bytes(win[batch_start - base :])
+    with memoryview(win) as w:
+        tail = bytes(w[batch_start - base :])
     whole = pos == base + len(win) and last_start >= batch_start
     _tail(tail, batch_start, tail[last_start - batch_start :] if whole else None, sf, version)
 
@@ -256,43 +275,68 @@ def iter_records(source, sf: StreamFile, start: int = 0) -> Iterator[dict]:
     f = _as_file(source)
     if start == 0:
         sf.size = _size(f)
-    for batch in batches(f, sf, start):
-        yield from decode(batch, sf)
+    try:
+        for batch in batches(f, sf, start):
+            yield from decode(batch, sf)
+    except _TooManyBad:
+        return
 
 
 def decode(batch: Batch, sf: StreamFile) -> Iterator[dict]:
-    """The records of a verified batch, decoded with the format's limits;
-    a record that fails is reported and skipped."""
-    offsets = batch.offsets
-    if not offsets:
-        return
+    """The records of a verified batch, decoded with the format's limits and
+    checked for shape; a record that fails is reported and skipped (past
+    MAX_BAD_RECORDS in a file, the rest of the file is not read)."""
+    view = memoryview(batch.data)
+    stop = batch.end - batch.start
+    pos = batch.first - batch.start
     u = None
-    for i, off in enumerate(offsets):
-        size = (offsets[i + 1] if i + 1 < len(offsets) else batch.end) - off
+    while pos < stop:
+        size = batch.big.get(batch.start + pos)
         try:
-            if size > limits.SMALL_RECORD:
-                rec = limits.decode_counted(batch.record_bytes(i))
-                if u is not None:
-                    u.skip()
+            if size is not None:
+                rec = limits.decode_counted(view[pos : pos + size])
+                nxt, u = pos + size, None
             else:
-                if u is None:
-                    u = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES, **limits.DECODE)
-                    u.feed(memoryview(batch.data)[off - batch.start :])
+                if u is None:  # reads the batch's bytes in place (BytesIO shares them)
+                    data = io.BytesIO(batch.data)
+                    data.seek(pos)
+                    u = msgpack.Unpacker(
+                        data, read_size=limits.READ_CHUNK, max_buffer_size=limits.MAX_RECORD_BYTES, **limits.DECODE
+                    )
+                    u_base = pos
                 rec = u.unpack()
+                nxt = u_base + u.tell()
         except Exception as e:
-            sf.add(
-                off,
-                "bad-record",
-                f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})",
-            )
-            u = None  # start again at the next record
-            continue
-        why = record_problem(rec)
+            nxt, u = pos + (size or _record_size(view[pos : pos + limits.SMALL_RECORD])), None
+            why = f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})"
+            rec = None
+        else:
+            why = record_problem(rec)
         if why is not None:
-            sf.add(off, "bad-record", why)
-            continue
-        sf.records += 1
-        yield rec
+            sf.bad_records += 1
+            sf.add(batch.start + pos, "bad-record", why)
+            if sf.bad_records > MAX_BAD_RECORDS:
+                sf.add(batch.start + pos, "corrupt", f"more than {MAX_BAD_RECORDS} bad records: the rest is not read")
+                raise _TooManyBad()
+        else:
+            sf.records += 1
+            yield rec
+        pos = nxt
+
+
+class _TooManyBad(Exception):
+    pass
+
+
+def _record_size(view) -> int:
+    """The size of the (small) record at the start of ``view``."""
+    u = msgpack.Unpacker(max_buffer_size=max(len(view), 1))
+    u.feed(view)
+    try:
+        u.skip()
+    except Exception:
+        return len(view) or 1
+    return u.tell()
 
 
 def _size(f) -> int:
@@ -308,7 +352,8 @@ def _size(f) -> int:
 def _stop(f, win: bytearray, base: int, pos: int, batch_start: int, sf: StreamFile, version: int, what: str) -> None:
     """Decoding stopped at ``pos``: damage inside a batch if a commit record
     follows, else an uncommitted (or NUL) tail."""
-    rest = bytes(win[pos - base :])
+    with memoryview(win) as w:
+        rest = bytes(w[pos - base :])
     read_to = base + len(win)
     if _commit_follows(f, read_to, rest, version):
         sf.add(batch_start, "corrupt", f"damaged batch: {what} at byte {pos}, before a later commit record")

@@ -210,6 +210,7 @@ def check_commit(version: int, batch, raw) -> str | None:
     """Does the commit record ``raw`` commit ``batch`` (both bytes-like)?
     None if it does, else what is wrong."""
     if version >= 2:
+        raw = bytes(raw)
         if len(raw) != COMMIT_SIZE or any(raw[at : at + len(fixed)] != fixed for at, fixed in COMMIT_FIXED):
             return "damaged commit record"
         _, _, _, length, _ = _COMMIT_V2.unpack(raw[: _COMMIT_V2.size])
@@ -220,7 +221,7 @@ def check_commit(version: int, batch, raw) -> str | None:
             return f"batch of {len(batch)} bytes fails its checksum"
         return None
     try:
-        rec = msgpack.unpackb(raw, raw=False)
+        rec = msgpack.unpackb(bytes(raw[:256]), raw=False)
     except Exception:
         return "damaged commit record"
     if type(rec) is not dict:

@@ -41,7 +41,7 @@ def serve(
 
         from runship.server.app import DEFAULT_MAX_BODY, ServerConfig, create_app
         from runship.server.auth import load_tokens
-        from runship.server.guard import GuardedH11Protocol, Limits, quiet_logs, raise_open_file_limit
+        from runship.server.guard import GuardedH11Protocol, Limits, accept_backlog, quiet_logs, raise_open_file_limit
     except ImportError as e:
         raise RuntimeError(f"runship serve needs the server extra: pip install 'runship[server]' ({e})") from None
     if token_file is None and not no_auth:
@@ -77,6 +77,7 @@ def serve(
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
         http=GuardedH11Protocol,
+        backlog=accept_backlog(),
         # X-Forwarded-For and -Proto are believed only from the given proxies
         proxy_headers=bool(trusted_proxies),
         forwarded_allow_ips=",".join(trusted_proxies) if trusted_proxies else None,

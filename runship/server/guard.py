@@ -59,13 +59,23 @@ def raise_open_file_limit() -> int:
     return soft
 
 
+def _open_files() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 65536 if soft == resource.RLIM_INFINITY else soft
+
+
+def accept_backlog() -> int:
+    """The listen backlog, which is also how many connections asyncio accepts
+    in one go before any of them is looked at: kept small enough that a
+    burst never takes the process past its open-file limit (EMFILE makes
+    asyncio stop accepting for a second, and log it)."""
+    return max(16, min(2048, (_open_files() - RESERVED_FDS) // 4))
+
+
 def connection_cap(limits: Limits) -> int:
     if limits.max_connections:
         return limits.max_connections
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        soft = 65536
-    return max(16, soft - RESERVED_FDS)
+    return max(16, _open_files() - RESERVED_FDS - accept_backlog())
 
 
 class _Connections:

@@ -80,8 +80,7 @@ class Storage:
         with self.lock(project, run_id, name):
             size = self.target.remote_size(project, run_id, name)
             if offset <= size < offset + len(data):
-                new = memoryview(data)[size - offset :]
-                self._check_batches(project, run_id, name, new, new_file=size == 0)
+                self._check_batches(project, run_id, name, data, size - offset, new_file=size == 0)
             return self.target.push(project, run_id, name, offset, data)
 
     def _header(self, project: str, run_id: str, name: str) -> dict | None:
@@ -98,16 +97,21 @@ class Storage:
                 self._headers.popitem(last=False)
         return sf.header
 
-    def _check_batches(self, project: str, run_id: str, name: str, new, new_file: bool) -> None:
+    def _check_batches(self, project: str, run_id: str, name: str, data: bytes, at: int, new_file: bool) -> None:
+        """``data[at:]`` must be whole committed batches. Framing only: no
+        record is decoded but a new file's header (and nothing is copied)."""
         sf = StreamFile(path=name, name=name, stream="?", session="?", segment=0)
         if not new_file:
             sf.header = self._header(project, run_id, name)
-        for _ in batches(io.BytesIO(new), sf, 0, first=new_file):
+        for _ in batches(io.BytesIO(data), sf, at, first=new_file, keep=False):
             pass
         if sf.problems:
-            raise BadData(f"refused: {sf.problems[0].message} (byte {sf.problems[0].offset} of the appended data)")
-        if sf.committed != len(new):
-            raise BadData(f"refused: the data ends {len(new) - sf.committed} bytes past its last commit record")
+            p = sf.problems[0]
+            raise BadData(f"refused: {p.message} (byte {p.offset - at} of the appended data)")
+        if sf.committed != len(data):
+            raise BadData(
+                f"refused: the data ends {len(data) - max(sf.committed, at)} bytes past its last commit record"
+            )
         if new_file:
             h = sf.header or {}
             stream, session, segment = fmt.parse_stream_file_name(name) or ("?", "?", -1)
@@ -118,7 +122,7 @@ class Storage:
                 )
             if h.get("segment") != segment:
                 raise BadData("refused: the header's segment is not the file name's")
-        elif bytes(new[1:8]) == b"\xa1k\xa6header":
+        elif data[at + 1 : at + 8] == b"\xa1k\xa6header":
             raise BadData("refused: a header record in the middle of a stream file")
 
     # ---- derived files ----------------------------------------------------------------

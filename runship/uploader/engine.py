@@ -168,7 +168,7 @@ class Uploader:
                     if project.startswith(".") or (self.project and project != self.project):
                         continue
                     if kind == "symlink":
-                        self._skip(stats, None, os.path.join(root, project), kind)
+                        self._skip(stats, None, os.path.join(root, project), "a symlink, not followed")
                     if kind != "directory":
                         continue
                     for ref in self._runs_of(root, root_fd, project, stats):
@@ -191,7 +191,7 @@ class Uploader:
                     continue
                 path = os.path.join(root, project, run_id)
                 if kind == "symlink":
-                    self._skip(stats, None, path, kind)
+                    self._skip(stats, None, path, "a symlink, not followed")
                 elif kind == "directory":
                     found.append(RunRef(root, project, run_id, path))
             return found
