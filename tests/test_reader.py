@@ -247,3 +247,23 @@ def test_history_df_and_reading_from_an_fsspec_url(make_run):
     assert (remote.project, remote.id, remote.state, remote.config) == ("p", "url", "finished", local.config)
     with pytest.raises(runship.RunNotFound, match="memory://bucket/p/nope"):
         runship.open_run("memory://bucket/p/nope")
+
+
+def test_the_plain_msgpack_recipe_in_format_md_reads_a_run(make_run, tmp_path, monkeypatch, capsys):
+    """docs/FORMAT.md's reader, run as printed there, on a real run."""
+    import re
+
+    from tests.conftest import ROOT
+
+    with open(os.path.join(ROOT, "docs", "FORMAT.md")) as f:
+        doc = f.read()
+    section = doc[doc.index("## Reading a run with plain msgpack") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    run = make_run(id="abc123", project="demo", dir=str(tmp_path / "runship"))
+    for i in range(5):
+        run.log({"x": i})
+        run.flush()
+    run.finish()
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "FORMAT.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == [f"{i} {{'x': {i}}}" for i in range(5)]
