@@ -3,10 +3,14 @@ the uploader and server). No logic of its own beyond formatting."""
 
 from __future__ import annotations
 
+import collections
 import csv
+import datetime
+import errno
 import functools
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -27,22 +31,63 @@ DERIVED = ("_step", "_timestamp", "_runtime")
 
 
 def default_root() -> str:
-    return os.environ.get("RUNSHIP_DIR") or os.environ.get("WANDB_DIR") or "runship"
+    from runship.schema.names import default_root as _default
+
+    return _default()
 
 
 def library_errors(fn):
-    """Show library errors as one clear line, not a traceback."""
+    """Show any error of the library or of a storage or network library
+    (botocore, aiohttp, fsspec, ...) as one line naming the target and the
+    cause, not a traceback; ``runship -v`` shows the traceback too."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except BrokenPipeError:
+        except BrokenPipeError:  # `runship history ... | head`: a quiet end (click would exit 1)
+            _closed_pipe()
+            raise click.exceptions.Exit(0) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except (Error, OSError, ValueError) as e:
-            raise click.ClickException(str(e)) from None
+        except Exception as e:
+            raise click.ClickException(_one_line(e)) from None
 
     return wrapper
+
+
+def _one_line(e: BaseException) -> str:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and (ctx.find_root().params.get("verbose") or ctx.params.get("verbose")):
+        import traceback
+
+        traceback.print_exception(e, file=sys.stderr)
+    from runship.targets import TargetError
+
+    if isinstance(e, (Error, TargetError)) or (isinstance(e, OSError) and e.filename is None and not e.strerror):
+        text = str(e)
+    elif isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    else:
+        text = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+    target = None
+    if ctx is not None:
+        for key in ("run", "root", "runs", "files"):
+            value = ctx.params.get(key)
+            if value:
+                target = value if isinstance(value, str) else ", ".join(map(str, value))
+                break
+        target = target or (ctx.obj or {}).get("root")
+    text = " ".join(text.split())  # one line
+    if target and target not in text:
+        return f"{redact(str(target))}: {text}"
+    return text
+
+
+def redact(url: str) -> str:
+    from runship.targets import redact as _redact
+
+    return _redact(url) if "://" in url else url
 
 
 @click.group(context_settings=CONTEXT)
@@ -51,7 +96,7 @@ def library_errors(fn):
     "--root",
     type=click.Path(file_okay=False),
     default=default_root,
-    show_default="$RUNSHIP_DIR or ./runship",
+    show_default="$RUNSHIP_DIR or ./runship-runs",
     help="Run root that RUN arguments (project/id or id) are looked up in.",
 )
 @click.option(
@@ -62,19 +107,33 @@ def library_errors(fn):
     metavar="KEY=VALUE",
     help="fsspec storage option for URLs, e.g. endpoint_url=http://minio:9000 (repeatable).",
 )
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False),
+    help="For http(s):// URLs of a runship server: a file (mode 600) holding a read token. [else $RUNSHIP_TOKEN]",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Show the traceback of an error, not only its one-line summary.")
 @click.pass_context
-def cli(ctx: click.Context, root: str, storage_options: tuple[str, ...]) -> None:
-    """Inspect runship runs: local run directories or URLs.
+def cli(ctx: click.Context, root: str, storage_options: tuple[str, ...], token_file: str | None, verbose: bool) -> None:
+    """Inspect runship runs: local run directories or URLs (s3://...,
+    any fsspec URL, or a runship server's http(s)://HOST:PORT).
 
     \b
     Example:
         runship ls
         runship show mnist/3k9x2m1a
+        runship --token-file ~/.runship-token ls https://runs.example.org
         runship history mnist/3k9x2m1a --keys loss,acc --format csv
     """
     from runship.uploader.config import parse_storage_options
 
-    ctx.obj = {"root": root, "so": parse_storage_options(storage_options)}
+    so = parse_storage_options(storage_options)
+    if token_file:
+        try:
+            so["token"] = safefile.read_private(token_file, "token file", limit=64 * 1024).strip()
+        except (OSError, ValueError) as e:
+            raise click.UsageError(str(e)) from None
+    ctx.obj = {"root": root, "so": so}
 
 
 def _fmt_time(t: float | None) -> str:
@@ -111,7 +170,7 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
 
     \b
     Example:
-        runship ls /scratch/$USER/runship --project mnist
+        runship ls /scratch/$USER/runship-runs --project mnist
     """
     root = root or ctx.obj["root"]
     so = ctx.obj["so"]
@@ -126,8 +185,10 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
     body = []
     for r in rows:
         state = r["state"]
-        if state == "finished" and r.get("exit_code") not in (0, None):
-            state = f"finished ({r['exit_code']})"
+        if r.get("exit_code") not in (0, None):
+            state = f"{state} ({r['exit_code']})"
+        elif state == "running":
+            state = f"running ({_ago(r['last_write'])})"
         if r.get("error"):
             state += f": {r['error']}"
         elif r.get("problems"):
@@ -135,6 +196,17 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
         steps = "" if r["steps"] is None else str(r["steps"])
         body.append([_text(r["project"]), _text(r["id"]), _text(r["name"]), state, steps, _fmt_time(r["last_write"])])
     click.echo(_table(body, ["PROJECT", "ID", "NAME", "STATE", "STEPS", "LAST WRITE"]))
+
+
+def _ago(t) -> str:
+    """ "last write 75 s ago": a live run is judged crashed only once its
+    heartbeat is overdue (92 s by default), so say how old its last write is."""
+    if not isinstance(t, (int, float)):
+        return "no write yet"
+    age = max(0.0, time.time() - t)
+    if age < 120:
+        return f"last write {age:.0f} s ago"
+    return f"last write {age / 60:.0f} min ago"
 
 
 def _text(value) -> str:
@@ -157,7 +229,7 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
     \b
     Example:
         runship show mnist/3k9x2m1a
-        runship show ./runship/mnist/3k9x2m1a --json
+        runship show ./runship-runs/mnist/3k9x2m1a --json
     """
     view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
     view.verify()
@@ -172,6 +244,8 @@ def _show_overview(view) -> None:
     state = view.state
     if view.exit_code is not None:
         state += f" (exit code {view.exit_code})"
+    elif state == "running":
+        state += f" ({_ago(view.last_write)}; read as crashed once no write for {view.stale_after:.0f} s)"
     lines = [
         ("run", f"{view.project}/{view.id}" + (f"  ({view.name})" if view.name != view.id else "")),
         ("location", view.location),
@@ -280,19 +354,25 @@ def _show_integrity(view) -> None:
 
 @cli.command("history", context_settings=CONTEXT)
 @click.argument("run")
-@click.option("--keys", help="Comma-separated keys; rows without any of them are skipped.")
+@click.option("--keys", help="Comma-separated keys: the rows that have all of them (as wandb's API).")
+@click.option("--any", "any_key", is_flag=True, help="With --keys: the rows that have at least one of them.")
+@click.option("--last", "last", type=click.IntRange(min=1), help="Only the last N rows.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True)
 @click.pass_context
 @library_errors
-def history_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None:
-    """Print a run's history rows, with _step, _timestamp and _runtime.
+def history_cmd(ctx: click.Context, run: str, keys: str | None, any_key: bool, last: int | None, fmt: str) -> None:
+    """Print a run's history rows, with _step, _timestamp and _runtime
+    (table output shows _timestamp as local ISO 8601 time and pages long
+    tables through $PAGER on a terminal; csv and jsonl keep it in seconds).
 
     \b
     Example:
         runship history mnist/3k9x2m1a --keys loss,acc --format csv > loss.csv
+        runship history mnist/3k9x2m1a --last 20
     """
     view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
     wanted = _split_keys(keys)
+    match = "any" if any_key else "all"
     columns = None
     if wanted is not None:
         columns = [*DERIVED, *wanted]
@@ -301,36 +381,11 @@ def history_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> Non
         for row in view.scan_history():
             seen.update(dict.fromkeys(row))
         columns = list(seen)
-    _print_rows(view.scan_history(wanted), fmt, columns, empty="no rows")
-
-
-def _split_keys(keys: str | None) -> list[str] | None:
-    return [k.strip() for k in keys.split(",") if k.strip()] if keys else None
-
-
-def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str) -> None:
-    """Rows of dicts as JSON lines, CSV or an aligned table (history, system)."""
-    if fmt == "jsonl":
-        for row in rows:
-            click.echo(json.dumps(json_safe(row)))
-        return
-    if columns is None:
-        rows = list(rows)
-        columns = list(dict.fromkeys(k for row in rows for k in row))
-    if fmt == "csv":
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(columns)
-        for row in rows:
-            w.writerow([_csv_value(row.get(c)) for c in columns])
-        return
-    body = [[_value(row.get(c)) for c in columns] for row in rows]
-    click.echo(_table(body, columns) if body else empty)
-
-
-def _csv_value(v):
-    if isinstance(v, (dict, list)):
-        return json.dumps(json_safe(v), separators=(",", ":"))
-    return "" if v is None else v
+    rows = view.scan_history(wanted, match=match)
+    if last is not None:
+        rows = iter(collections.deque(rows, maxlen=last))
+    found = _print_rows(rows, fmt, columns, empty="no rows", times=fmt == "table")
+    _warn_unknown(wanted, found, lambda: (k for row in view.scan_history() for k in row))
 
 
 @cli.command("system", context_settings=CONTEXT)
@@ -347,7 +402,73 @@ def system_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None
         runship system mnist/3k9x2m1a --keys cpu,gpu.0.gpu,gpu.0.memoryAllocated
     """
     view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
-    _print_rows(view.system(_split_keys(keys)), fmt, None, empty="no system metrics recorded")
+    wanted = _split_keys(keys)
+    found = _print_rows(view.system(wanted), fmt, None, empty="no system metrics recorded", times=fmt == "table")
+    _warn_unknown(wanted, found, lambda: (k for row in view.system() for k in row))
+
+
+def _split_keys(keys: str | None) -> list[str] | None:
+    return [k.strip() for k in keys.split(",") if k.strip()] if keys else None
+
+
+def _warn_unknown(wanted: list[str] | None, found: set[str], every_key) -> None:
+    """Name the keys asked for that no printed row had, and whether the run
+    has them at all (a typo is said, not silently dropped)."""
+    missing = [k for k in wanted or () if k not in found]
+    if not missing:
+        return
+    known = set(every_key())
+    absent = [k for k in missing if k not in known]
+    if absent:
+        some = ", ".join(sorted(k for k in known if not k.startswith("_"))[:20])
+        click.echo(f"runship: no key {', '.join(map(repr, absent))} in this run (it has: {some or 'none'})", err=True)
+    elif len(wanted or ()) > 1:
+        click.echo(f"runship: no row has all of {', '.join(map(repr, wanted or ()))} together; try --any", err=True)
+
+
+def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str, times: bool = False) -> set[str]:
+    """Rows of dicts as JSON lines, CSV or an aligned table (history, system);
+    returns the keys seen. ``times``: _timestamp as local ISO 8601."""
+    found: set[str] = set()
+
+    def noting(rows):
+        for row in rows:
+            found.update(row)
+            yield row
+
+    rows = noting(rows)
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(json_safe(row)))
+        return found
+    if columns is None:
+        rows = list(rows)
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+    if fmt == "csv":
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([_csv_value(row.get(c)) for c in columns])
+        return found
+    body = [[_iso(row.get(c)) if times and c == "_timestamp" else _value(row.get(c)) for c in columns] for row in rows]
+    text = _table(body, columns) if body else empty
+    if sys.stdout.isatty() and text.count("\n") >= shutil.get_terminal_size().lines:
+        click.echo_via_pager(text + "\n")
+    else:
+        click.echo(text)
+    return found
+
+
+def _iso(t) -> str:
+    if not isinstance(t, (int, float)):
+        return _value(t)
+    return datetime.datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
+
+
+def _csv_value(v):
+    if isinstance(v, (dict, list)):
+        return json.dumps(json_safe(v), separators=(",", ":"))
+    return "" if v is None else v
 
 
 @cli.command("console", context_settings=CONTEXT)
@@ -378,24 +499,33 @@ def console_cmd(ctx: click.Context, run: str, follow: bool, which: str) -> None:
 
 
 @cli.command("cat", context_settings=CONTEXT)
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--raw", is_flag=True, help="Every msgpack value with its byte offset, no checks.")
 @library_errors
-def cat_cmd(file: str, raw: bool) -> None:
-    """Print a stream file as JSON lines: its header, then its committed
-    records; problems (uncommitted tail, corruption) go to stderr.
+def cat_cmd(files: tuple[str, ...], raw: bool) -> None:
+    """Print stream files as JSON lines, one file after another: each file's
+    header, then its committed records; problems (uncommitted tail,
+    corruption) go to stderr. Exit status 1 if a file is corrupt.
 
     \b
     Example:
-        runship cat runship/mnist/3k9x2m1a/run-20261127T101500123Zab12cd-000000.msgpack
+        runship cat runship-runs/mnist/3k9x2m1a/run-*.msgpack
     """
+    corrupt = False
+    for file in files:
+        corrupt |= _cat_one(file, raw)
+    if corrupt:
+        sys.exit(1)
+
+
+def _cat_one(file: str, raw: bool) -> bool:
+    """Print one file; True if it is corrupt."""
     sf = describe(file) or StreamFile(path=file, name=os.path.basename(file), stream="?", session="?", segment=0)
     if not raw and describe(file) is None:
         raise click.ClickException(f"{file} is not named like a stream file (<stream>-<session>-<segment>.msgpack)")
     with safefile.open_file(os.path.dirname(os.path.abspath(file)), os.path.basename(file)) as f:
         if raw:
-            _cat_raw(f)
-            return
+            return _cat_raw(f)
         header_shown = False
         for rec in iter_records(f, sf):
             if not header_shown and sf.header is not None:
@@ -406,13 +536,12 @@ def cat_cmd(file: str, raw: bool) -> None:
         click.echo(json.dumps(json_safe(sf.header)))
     for p in sf.problems:
         click.echo(f"runship: {p}", err=True)
-    if any(p.is_corruption for p in sf.problems):
-        sys.exit(1)
+    return any(p.is_corruption for p in sf.problems)
 
 
-def _cat_raw(f) -> None:
+def _cat_raw(f) -> bool:
     """Every msgpack value of a file with its byte offset, streamed, decoded
-    with the format's limits."""
+    with the format's limits; True if undecodable bytes stop it."""
     unpacker = msgpack.Unpacker(f, read_size=1 << 20, max_buffer_size=limits.MAX_RECORD_BYTES, **limits.DECODE)
     pos = 0
     try:
@@ -423,10 +552,11 @@ def _cat_raw(f) -> None:
         raise
     except Exception as e:
         click.echo(f"undecodable bytes at {pos}: {type(e).__name__}: {e}", err=True)
-        sys.exit(1)
+        return True
     size = os.fstat(f.fileno()).st_size
     if pos < size:
         click.echo(f"{size - pos} bytes of a partial value at {pos}", err=True)
+    return False
 
 
 @cli.command("verify", context_settings=CONTEXT)
@@ -468,9 +598,9 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
 @click.option(
     "--to", "to", metavar="URL", help="Where to: s3://bucket/prefix, file:///path, any fsspec URL. [$RUNSHIP_UPLOAD_TO]"
 )
-@click.option("--once", "mode", flag_value="once", default=True, help="One pass, then exit (for cron). [default]")
-@click.option("--watch", "mode", flag_value="watch", help="Keep polling until SIGTERM/SIGINT (a daemon).")
-@click.option("--interval", type=float, help="Seconds between passes with --watch. [default: 60]")
+@click.option("--once", is_flag=True, help="One pass, then exit (for cron). [default]")
+@click.option("--watch", is_flag=True, help="Keep polling until SIGTERM/SIGINT (a daemon).")
+@click.option("--interval", type=click.FloatRange(min=0.1), help="Seconds between passes with --watch. [default: 60]")
 @click.option("--project", help="Only runs of this project.")
 @click.option("--run", "run_filter", help="Only this run: an id, project/id or a run directory.")
 @click.option("--follow", is_flag=True, help="With --watch --run: exit once that run is finished and uploaded.")
@@ -514,7 +644,9 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
     help="fsspec storage option, e.g. endpoint_url=http://minio:9000 (repeatable).",
 )
 @click.option(
-    "--token-file", type=click.Path(dir_okay=False), help="Token for an http(s):// runship server. [$RUNSHIP_TOKEN]"
+    "--token-file",
+    type=click.Path(dir_okay=False),
+    help="File holding the token for an http(s):// runship server (mode 600). [else $RUNSHIP_TOKEN, the token itself]",
 )
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), help="INI config file. [$RUNSHIP_UPLOAD_CONFIG]"
@@ -526,7 +658,8 @@ def upload_cmd(
     ctx,
     roots,
     to,
-    mode,
+    once,
+    watch,
     interval,
     project,
     run_filter,
@@ -553,11 +686,16 @@ def upload_cmd(
 
     \b
     Example:
-        runship upload /scratch/$USER/runship --to s3://lab-runs/hpc --once
-        runship upload /scratch/$USER/runship --to file:///backup/runs --watch --interval 30
+        runship upload /scratch/$USER/runship-runs --to s3://lab-runs/hpc --once
+        runship upload /scratch/$USER/runship-runs --to file:///backup/runs --watch --interval 30
     """
     from runship.uploader.runner import UploadCommand, read_secrets
 
+    if once and watch:
+        raise click.UsageError("--once and --watch: choose one (--once is the default)")
+    if interval is not None and not watch:
+        raise click.UsageError("--interval is for --watch")
+    mode = "watch" if watch else "once"
     secrets = read_secrets(secrets_fd) if secrets_fd is not None else None
     code = UploadCommand(
         roots=list(roots) or None,
@@ -584,26 +722,46 @@ def upload_cmd(
 
 
 @cli.command("status", context_settings=CONTEXT)
-@click.argument("root", required=False, type=click.Path(file_okay=False))
+@click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
 @click.option("--to", "to", metavar="URL", help="The upload target. [$RUNSHIP_UPLOAD_TO]")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False), help="The uploader's state directory.")
 @click.option(
     "--remote", "ask_remote", is_flag=True, help="Ask the target for its sizes instead of trusting the state."
 )
 @click.option("--storage-option", "-o", "storage_options", multiple=True, metavar="KEY=VALUE")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False),
+    help="File holding the token for an http(s):// runship server (mode 600). [else $RUNSHIP_TOKEN, the token itself]",
+)
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="INI config file. [$RUNSHIP_UPLOAD_CONFIG]"
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
 @click.pass_context
 @library_errors
-def status_cmd(ctx, root, to, state_dir, ask_remote, storage_options, as_json) -> None:
-    """Per run: local bytes, uploaded bytes, state, last upload, last error.
+def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_file, config_path, as_json) -> None:
+    """Per run under ROOT... (default: as `runship upload`: the config file,
+    $RUNSHIP_UPLOAD_ROOTS, --root): local bytes, uploaded bytes, state, last
+    upload, last error, files skipped on purpose.
 
     \b
     Example:
-        runship status /scratch/$USER/runship --to s3://lab-runs/hpc
+        runship status /scratch/$USER/runship-runs --to s3://lab-runs/hpc
+        runship status --config ~/.config/runship/upload.ini
     """
     from runship.uploader.runner import upload_status
 
-    rows = upload_status(root or ctx.obj["root"], to, state_dir, ask_remote, storage_options)
+    rows = upload_status(
+        list(roots) or None,
+        ctx.obj["root"],
+        to,
+        state_dir,
+        ask_remote,
+        storage_options,
+        token_file=token_file,
+        config_path=config_path,
+    )
     if as_json:
         for r in rows:
             click.echo(json.dumps(r))
@@ -618,14 +776,14 @@ def status_cmd(ctx, root, to, state_dir, ask_remote, storage_options, as_json) -
             r["state"],
             str(r["local_bytes"]),
             str(r["uploaded_bytes"]),
-            "yes" if r["complete"] else "no",
+            r["upload"],
             str(len(r["skipped"])),
             _fmt_time(r["last_upload"]),
             r["error"] or "",
         ]
         for r in rows
     ]
-    headers = ["PROJECT", "ID", "STATE", "LOCAL", "UPLOADED", "COMPLETE", "SKIPPED", "LAST UPLOAD", "ERROR"]
+    headers = ["PROJECT", "ID", "STATE", "LOCAL", "UPLOADED", "UPLOAD", "SKIPPED", "LAST UPLOAD", "ERROR"]
     click.echo(_table(body, headers))
     skipped = [(r, s) for r in rows for s in r["skipped"]]
     if skipped:
@@ -692,7 +850,7 @@ def serve_cmd(
     \b
     Example:
         runship serve --root /srv/runship --host 0.0.0.0 --port 8443 --token-file /etc/runship/tokens --cert c.pem --key k.pem
-        runship upload /scratch/$USER/runship --to https://runs.example.org:8443 --token-file ~/.runship-token
+        runship upload /scratch/$USER/runship-runs --to https://runs.example.org:8443 --token-file ~/.runship-token
     """
     from runship.server import serve
 
@@ -721,13 +879,32 @@ def serve_cmd(
 
 
 def main() -> None:
-    """Entry point: ``runship`` on the command line."""
+    """Entry point: ``runship`` on the command line. A closed pipe
+    (``runship history ... | head``) ends any command quietly, exit 0."""
     try:
-        cli()
-    except BrokenPipeError:  # `runship history ... | head`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+        cli.main(prog_name="runship", standalone_mode=False)
+        code = 0
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        code = 1
+    except BrokenPipeError:
+        code = _closed_pipe()
+    except OSError as e:
+        if e.errno != errno.EPIPE:
+            raise
+        code = _closed_pipe()
+    sys.exit(code)
+
+
+def _closed_pipe() -> int:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

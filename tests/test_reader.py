@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 import runship
 from runship.cli import cli
 from runship.reader import read_all
-from runship.schema import to_plain
 from tests.plain import committed_records, rows, stream_files
 
 
@@ -196,11 +195,52 @@ def _same(a, b) -> bool:
     return a == b and type(a) is type(b)
 
 
-@given(json_values)
-def test_schema_round_trip(value):
-    plain = to_plain(value)
-    back = msgpack.unpackb(msgpack.packb(plain), raw=False, strict_map_key=False)
-    assert _same(plain, back)
+def test_values_are_recorded_as_written_by_hand(make_run):
+    """What the writer turns user values into, read back with plain msgpack
+    (tests/plain.py) and compared with values written out by hand."""
+    import dataclasses
+    import datetime
+    import enum
+    import pathlib
+    from argparse import Namespace
+
+    import numpy as np
+
+    class Color(enum.Enum):
+        RED = "red"
+
+    @dataclasses.dataclass
+    class Opt:
+        lr: float
+        steps: int
+
+    utc = datetime.timezone.utc
+    cases = {
+        "np_f32": (np.float32(1.5), 1.5),
+        "np_i64": (np.int64(-7), -7),
+        "np_bool": (np.bool_(True), True),
+        "np_small_array": (np.array([[1, 2], [3, 4]]), [[1, 2], [3, 4]]),
+        "tuple": ((1, "a", None), [1, "a", None]),
+        "set": ({3, 1, 2}, [1, 2, 3]),
+        "enum": (Color.RED, "red"),
+        "path": (pathlib.Path("/data/x.csv"), "/data/x.csv"),
+        "date": (datetime.date(2026, 11, 28), "2026-11-28"),
+        "timedelta": (datetime.timedelta(minutes=1, seconds=30), 90.0),
+        "datetime": (datetime.datetime(2026, 11, 28, 12, 0, tzinfo=utc), msgpack.Timestamp(1795867200, 0)),
+        "int_keys": ({1: "a", 2.5: "b"}, {"1": "a", "2.5": "b"}),
+        "nan_inf": ([float("nan"), float("inf")], [math.nan, math.inf]),
+        "bytes": (b"\x00\x01", b"\x00\x01"),
+        "dataclass": (Opt(lr=0.1, steps=3), {"lr": 0.1, "steps": 3}),
+        "namespace": (Namespace(a=1, b="x"), {"a": 1, "b": "x"}),
+    }
+    run = make_run(id="values")
+    run.log({k: given for k, (given, _) in cases.items()})
+    run.finish()
+    with open(stream_files(run.run_dir)[0], "rb") as f:
+        unpacker = msgpack.Unpacker(f, raw=False, strict_map_key=False)  # timestamps as msgpack.Timestamp
+        (row,) = [r["d"] for r in unpacker if r.get("k") == "row"]
+    for key, (_, expected) in cases.items():
+        assert _same(row[key], expected), (key, row[key], expected)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -225,7 +265,7 @@ def test_logged_rows_read_back_exactly(tmp_path_factory, logged):
     assert len(hist) == len(logged)
     for h, row in zip(hist, logged):
         derived = ("_step", "_timestamp", "_runtime")
-        assert _same({k: v for k, v in h.items() if k not in derived}, to_plain(row))
+        assert _same({k: v for k, v in h.items() if k not in derived}, row)  # plain values are recorded as they are
     assert all(isinstance(r, dict) for p in stream_files(run.run_dir) for r in committed_records(p))
 
 

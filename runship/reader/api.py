@@ -1,6 +1,6 @@
 """``runship.Api``: wandb's public API for analysis scripts, over the reader.
 
-api = runship.Api("/scratch/me/runship")        # or a URL, or $RUNSHIP_DIR
+api = runship.Api("/scratch/me/runship-runs")        # or a URL, or $RUNSHIP_DIR
 for run in api.runs("mnist", filters={"config.lr": 0.1, "state": "finished"}):
     print(run.name, run.summary["val/acc"])
 df = api.run("mnist/3k9x2m1a").history(keys=["train/loss"])
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from runship.errors import RunNotFound
 from runship.reader.run import RunView, open_run, unreadable_run
 from runship.reader.source import open_source
+from runship.schema.names import default_root
 
 
 class File:
@@ -72,12 +73,9 @@ class Run:
     ):
         """Up to ``samples`` rows, evenly spaced over the run (first and last
         included); a pandas DataFrame when pandas is installed and ``pandas``.
-        With ``keys``, only rows that have all of them (as wandb)."""
-        rows = list(self._view.scan_history(keys))
-        if keys:
-            wanted = list(keys)
-            rows = [r for r in rows if all(k in r for k in wanted)]
-        rows = _sample(rows, samples)
+        With ``keys``, only rows that have all of them (as wandb, and as
+        ``open_run().history(keys=)`` and ``runship history --keys``)."""
+        rows = _sample(list(self._view.scan_history(keys)), samples)
         if pandas:
             try:
                 import pandas as pd
@@ -119,11 +117,11 @@ def _sample(rows: list, samples: int) -> list:
 
 class Api:
     """Runs under a root: a local directory or an fsspec URL (default
-    ``$RUNSHIP_DIR``, else ``./runship``). Run paths are ``project/id``
+    ``$RUNSHIP_DIR``, else ``./runship-runs``). Run paths are ``project/id``
     (``entity/project/id`` is accepted; the entity is ignored)."""
 
     def __init__(self, root_or_url=None, overrides=None, timeout=None, storage_options: dict | None = None, **_):
-        root = root_or_url or os.environ.get("RUNSHIP_DIR") or os.environ.get("WANDB_DIR") or "runship"
+        root = root_or_url or default_root()
         self.root = os.fspath(root)
         self._storage_options = storage_options
 
@@ -133,6 +131,12 @@ class Api:
         return os.path.join(self.root, *parts)
 
     def _list(self, location: str) -> list[str]:
+        from runship.reader.http import is_server_url, server_run_urls
+
+        if is_server_url(self.root):  # a runship server: its listings
+            urls = server_run_urls(self.root, None, self._storage_options)
+            prefix = location.rstrip("/") + "/"
+            return sorted({u[len(prefix) :].split("/", 1)[0] for u in urls if u.startswith(prefix)})
         try:
             src = open_source(location, self._storage_options)
         except RunNotFound:

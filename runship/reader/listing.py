@@ -10,11 +10,20 @@ from runship.errors import RunNotFound
 from runship.schema import format as fmt
 
 
-def run_dirs(root: str, project: str | None = None, storage_options: dict | None = None) -> Iterator[str]:
+def run_dirs(
+    root: str, project: str | None = None, storage_options: dict | None = None, on_error=None
+) -> Iterator[str]:
     """Yield ``<root>/<project>/<id>`` directories (or URLs) that hold run
-    stream files. ``root`` may be a local path or an fsspec URL."""
+    stream files, and those that cannot be read (so that a listing says so).
+    ``root`` may be a local path or an fsspec URL. ``on_error(path, error)``
+    hears of project directories that cannot be read."""
     if root.startswith("file://"):
         root = root[len("file://") :]
+    from runship.reader.http import is_server_url, server_run_urls
+
+    if is_server_url(root):
+        yield from server_run_urls(root, project, storage_options)
+        return
     if "://" in root:
         yield from _remote_run_dirs(root, project, storage_options)
         return
@@ -30,7 +39,9 @@ def run_dirs(root: str, project: str | None = None, storage_options: dict | None
             continue
         try:
             runs = sorted(os.scandir(p.path), key=lambda e: e.name)
-        except OSError:
+        except OSError as e:
+            if on_error is not None:
+                on_error(p.path, e)
             continue
         for r in runs:
             if r.is_dir(follow_symlinks=False) and _has_run_stream(r.path):
@@ -40,25 +51,25 @@ def run_dirs(root: str, project: str | None = None, storage_options: dict | None
 def _remote_run_dirs(url: str, project: str | None, storage_options: dict | None) -> Iterator[str]:
     import fsspec
 
-    from runship.reader.source import fs_options
+    from runship.reader.source import fresh_ls, fs_options
 
     fs, base = fsspec.core.url_to_fs(url.rstrip("/"), **fs_options(url, storage_options))
     base = base.rstrip("/")
     url = url.rstrip("/")
     try:
-        projects = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(base, detail=False))
+        projects = sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fresh_ls(fs, base))
     except FileNotFoundError:
         raise RunNotFound(f"no run root at {url}") from None
     for p in projects:
         if p.startswith(".") or (project is not None and p != project):
             continue
         try:
-            runs = sorted(r.rstrip("/").rsplit("/", 1)[-1] for r in fs.ls(f"{base}/{p}", detail=False))
+            runs = sorted(r.rstrip("/").rsplit("/", 1)[-1] for r in fresh_ls(fs, f"{base}/{p}"))
         except (FileNotFoundError, NotADirectoryError):
             continue
         for r in runs:
             try:
-                names = [n.rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(f"{base}/{p}/{r}", detail=False)]
+                names = [n.rstrip("/").rsplit("/", 1)[-1] for n in fresh_ls(fs, f"{base}/{p}/{r}")]
             except (FileNotFoundError, NotADirectoryError):
                 continue
             if fmt.CHUNK_DIR in names or any(fmt.parse_stream_file_name(n) for n in names):
@@ -66,11 +77,15 @@ def _remote_run_dirs(url: str, project: str | None, storage_options: dict | None
 
 
 def _has_run_stream(path: str) -> bool:
+    """Does the directory hold a run stream file? True also when it cannot
+    be listed (permission denied): what it is must then be said, not hidden."""
     try:
         for name in os.listdir(path):
             parsed = fmt.parse_stream_file_name(name)
             if parsed and parsed[0] == fmt.RUN_STREAM:
                 return True
+    except PermissionError:
+        return True
     except OSError:
         pass
     return False
@@ -156,11 +171,12 @@ def _fresh_snapshot(run_dir: str) -> dict | None:
         snap = json.loads(safefile.read_bytes(run_dir, "run.json", 16 * 1024 * 1024))
     except (OSError, ValueError):
         return None
-    if not isinstance(snap, dict) or snap.get("state") != "finished":
+    if not isinstance(snap, dict) or snap.get("state") not in ("finished", "failed"):
         return None
     if any(not isinstance(snap.get(k), t) for k, t in _SNAPSHOT_TYPES.items()):
         return None
-    snap["last_write"] = newest
+    if not isinstance(snap.get("last_write"), (int, float)):
+        return None  # written by an older runship: the records say when the run last wrote
     return snap
 
 

@@ -271,17 +271,20 @@ class RunView:
 
     @property
     def state(self) -> str:
-        """ "running", "finished", "terminated" (by a signal) or "crashed"
-        (no finish record and no write for longer than the heartbeat allows)."""
+        """ "running", "finished" (exit code 0), "failed" (a non-zero exit
+        code: the script raised or called sys.exit(n)), "terminated" (by a
+        signal) or "crashed" (no finish record and no write for longer than
+        ``stale_after``: 3 heartbeat intervals + 2 flush intervals, 92 s with
+        the default settings)."""
         if self.error is not None:
             return "unreadable"
         if not self.sessions:
             return "empty"
         last = self.sessions[-1]
         if last.finish is not None:
-            if last.signal is not None and last.finish.get("exit_code") not in (0, None):
-                return "terminated"
-            return "finished"
+            if last.finish.get("exit_code") in (0, None):
+                return "finished"
+            return "terminated" if last.signal is not None else "failed"
         if last.signal is not None:
             return "terminated"
         now = time.time() if self._now is None else self._now
@@ -299,11 +302,17 @@ class RunView:
         return 3 * hb + 2 * flush
 
     # ---- history --------------------------------------------------------------------
-    def scan_history(self, keys: Iterable[str] | None = None, stream: str = fmt.RUN_STREAM) -> Iterator[dict]:
+    def scan_history(
+        self, keys: Iterable[str] | None = None, stream: str = fmt.RUN_STREAM, match: str = "all"
+    ) -> Iterator[dict]:
         """Yield history rows in order, each with ``_step``, ``_timestamp`` and
-        ``_runtime``. With ``keys``, only rows that have at least one of them,
-        holding only those keys (and ``_step``...)."""
+        ``_runtime``. With ``keys``, the rows that have all of them (as
+        wandb's public API; ``match="any"``: at least one of them), holding
+        only those keys (and ``_step``...)."""
         wanted = list(keys) if keys is not None else None
+        if match not in ("all", "any"):
+            raise ValueError(f"match must be 'all' or 'any', got {match!r}")
+        need = len(wanted) if wanted is not None and match == "all" else 1
         for s in self.sessions if stream == fmt.RUN_STREAM else self._sessions(stream):
             base, start = s.runtime_base, s.start_t
             for sf in s.files:
@@ -311,29 +320,27 @@ class RunView:
                     if r.get("k") != fmt.ROW:
                         continue
                     d = r.get("d")
-                    if not isinstance(d, dict):
-                        continue
                     t = r.get("t")
                     if wanted is not None:
                         d = {k: d[k] for k in wanted if k in d}
-                        if not d:
+                        if len(d) < need:
                             continue
                     row = dict(d)  # the derived columns win over user keys of the same name
                     row["_step"] = r.get("s")
                     row["_timestamp"] = t
-                    if start is not None and isinstance(t, (int, float)):
+                    if start is not None:
                         row["_runtime"] = base + (t - start)
                     yield row
 
-    def history(self, keys: Iterable[str] | None = None) -> list[dict]:
-        return list(self.scan_history(keys))
+    def history(self, keys: Iterable[str] | None = None, match: str = "all") -> list[dict]:
+        return list(self.scan_history(keys, match=match))
 
-    def history_df(self, keys: Iterable[str] | None = None):
+    def history_df(self, keys: Iterable[str] | None = None, match: str = "all"):
         try:
             import pandas as pd
         except ImportError:
             raise ImportError("history_df() needs pandas: pip install pandas") from None
-        return pd.DataFrame.from_records(self.history(keys))
+        return pd.DataFrame.from_records(self.history(keys, match=match))
 
     # ---- system metrics, console, environment -------------------------------------------
     @property

@@ -237,6 +237,10 @@ class FsspecSource:
 
 def open_source(location, storage_options: dict | None = None):
     text = os.fspath(location)
+    if text.split("://", 1)[0].lower() in ("http", "https") and "://" in text:
+        from runship.reader.http import HttpSource
+
+        return HttpSource(text, storage_options)
     if "://" in text and not text.startswith("file://"):
         return FsspecSource(text, storage_options)
     if text.startswith("file://"):

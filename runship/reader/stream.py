@@ -355,7 +355,9 @@ def _stop(f, win: bytearray, base: int, pos: int, batch_start: int, sf: StreamFi
     with memoryview(win) as w:
         rest = bytes(w[pos - base :])
     read_to = base + len(win)
-    if _commit_follows(f, read_to, rest, version):
+    if pos == 0 and rest[:1] and rest[0] not in _MAP_FIRST and rest.strip(b"\0"):
+        sf.add(0, "corrupt", f"not a runship stream file: it does not start with a header ({what})")
+    elif _commit_follows(f, read_to, rest, version):
         sf.add(batch_start, "corrupt", f"damaged batch: {what} at byte {pos}, before a later commit record")
     elif version >= 2 and _ends_in_commit(f, batch_start):
         sf.add(batch_start, "corrupt", f"damaged commit record at the end of the file ({what} at byte {pos})")

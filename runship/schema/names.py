@@ -41,6 +41,28 @@ class BadName(ValueError):
     """A name that cannot be a path in a run directory."""
 
 
+#: The run root when neither ``dir=`` nor $RUNSHIP_DIR/$WANDB_DIR says
+#: otherwise. Not a Python identifier, so it can never be imported as a
+#: namespace package in place of ``runship`` (a root named ``runship`` next
+#: to a script is, once it exists, on a second run of that script).
+DEFAULT_ROOT = "runship-runs"
+
+
+def default_root(environ=None) -> str:
+    env = os.environ if environ is None else environ
+    return env.get("RUNSHIP_DIR") or env.get("WANDB_DIR") or DEFAULT_ROOT
+
+
+def shadows_package(root: str, script_dirs: list[str]) -> bool:
+    """Would a directory ``root`` be imported instead of the ``runship``
+    package by a script started from one of ``script_dirs`` (the script's
+    directory, the working directory)?"""
+    root = os.path.realpath(root)
+    if os.path.basename(root) != "runship" or os.path.isfile(os.path.join(root, "__init__.py")):
+        return False
+    return os.path.dirname(root) in {os.path.realpath(d) for d in script_dirs}
+
+
 def check_id(value: object, what: str) -> str:
     """Check a project or run id; return it, or raise BadName (a ValueError) naming it."""
     if not isinstance(value, str):

@@ -275,7 +275,8 @@ def _read_api(app: FastAPI, storage: Storage, require) -> None:
     def history(
         project: str,
         run_id: str,
-        keys: str | None = Query(None, description="comma-separated keys"),
+        keys: str | None = Query(None, description="comma-separated keys: rows that have all of them"),
+        match: str = Query("all", pattern="^(all|any)$", description="any: rows that have at least one of the keys"),
         min_step: int | None = Query(None),
         max_step: int | None = Query(None),
         limit: int = Query(10000, ge=1, le=MAX_HISTORY_ROWS),
@@ -288,7 +289,7 @@ def _read_api(app: FastAPI, storage: Storage, require) -> None:
         def rows():  # streamed: memory does not grow with the rows asked for
             yield b"["
             n = 0
-            for row in view.scan_history(wanted):
+            for row in view.scan_history(wanted, match=match):
                 step = row.get("_step")
                 if min_step is not None and isinstance(step, int) and step < min_step:
                     continue
@@ -301,6 +302,39 @@ def _read_api(app: FastAPI, storage: Storage, require) -> None:
             yield b"]"
 
         return StreamingResponse(rows(), media_type="application/json")
+
+    @app.get(
+        "/v1/runs/{project}/{run_id}/raw/{path:path}",
+        tags=["read"],
+        responses={206: {"description": "the range asked for"}},
+    )
+    def raw(project: str, run_id: str, path: str, request: Request, _=require("r")) -> StreamingResponse:
+        """A stream file's bytes as stored (chunks put together), or a derived
+        file's; ``Range: bytes=a-b`` for a part (206). What ``runship`` reads
+        a run on a server with."""
+        _names(project, run_id)
+        if "/" not in path and path != "run.json":
+            check_stream(path)
+        else:
+            check_derived(path)
+        f, size = storage.open_file(project, run_id, path)
+        start, end = _range(request.headers.get("range"), size)
+        f.seek(start)
+        left = end - start
+
+        def chunks():
+            nonlocal left
+            with f:
+                while left > 0 and (chunk := f.read(min(left, 1 << 20))):
+                    left -= len(chunk)
+                    yield chunk
+
+        headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start), "Cache-Control": "no-store"}
+        status = 200
+        if request.headers.get("range"):
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{max(start, end - 1)}/{size}"
+        return StreamingResponse(chunks(), status_code=status, headers=headers, media_type="application/octet-stream")
 
     @app.get("/v1/runs/{project}/{run_id}/derived/{path:path}", tags=["read"])
     def derived_get(project: str, run_id: str, path: str, _=require("r")) -> StreamingResponse:
@@ -322,6 +356,29 @@ def _names(project: str, run_id: str, stream: str | None = None) -> None:
     check_name(run_id, "run id")
     if stream is not None:
         check_stream(stream)
+
+
+def _range(header: str | None, size: int) -> tuple[int, int]:
+    """[start, end) of a ``Range: bytes=a-b`` header (one range; a-, -n too)."""
+    if not header:
+        return 0, size
+    unit, _, spec = header.partition("=")
+    first, _, last = spec.partition("-")
+    try:
+        if unit.strip() != "bytes" or "," in spec:
+            raise ValueError
+        if first == "":
+            start, end = max(0, size - int(last)), size
+        else:
+            start = int(first)
+            end = min(size, int(last) + 1) if last else size
+    except ValueError:
+        raise HTTPException(416, f"a Range header of one 'bytes=a-b' range is needed, got {header[:60]!r}") from None
+    if start > size:
+        raise HTTPException(
+            416, f"range starts past the end ({size} bytes)", headers={"Content-Range": f"bytes */{size}"}
+        )
+    return start, max(start, end)
 
 
 def _header_int(request: Request, name: str) -> int:

@@ -176,6 +176,20 @@ class Storage:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, RunNotFound):
             raise RunNotFound(f"no file {rel} in {project}/{run_id}") from None
 
+    def open_file(self, project: str, run_id: str, rel: str):
+        """(file object, size) of any file of a run: a stream file as stored
+        (an object store's chunks put together) or a derived file."""
+        try:
+            source = open_source(self.run_location(project, run_id), self.storage_options)
+            size = source.size(rel)
+            f = source.open(rel)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, RunNotFound):
+            raise RunNotFound(f"no file {rel} in {project}/{run_id}") from None
+        if size is None:
+            size = f.seek(0, io.SEEK_END)
+            f.seek(0)
+        return f, size
+
     # ---- reading -------------------------------------------------------------------
     def open(self, project: str, run_id: str):
         return open_run(self.run_location(project, run_id), storage_options=self.storage_options)

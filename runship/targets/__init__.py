@@ -45,6 +45,14 @@ class ConflictError(TargetError):
         super().__init__(message, retryable=False)
 
 
+class AuthError(TargetError):
+    """The target refused the credentials (or needs some): every request of
+    the pass would fail the same way."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
 class Target:
     """What the uploader (and the server's storage) need from a place to store runs."""
 
@@ -122,16 +130,20 @@ def redact(url: str) -> str:
 
 
 def open_target(
-    url: str, storage_options: dict | None = None, token: str | None = None, allow_insecure_http: bool = False
+    url: str,
+    storage_options: dict | None = None,
+    token: str | None = None,
+    allow_insecure_http: bool = False,
+    create: bool = True,
 ) -> Target:
     """The target for ``url``: a local directory (a path or file://), an
     fsspec object store (s3://, gs://, memory://, ...), a runship server
-    (http(s)://)."""
+    (http(s)://). ``create=False``: make nothing yet (a dry run)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
     if scheme == "file":
         from runship.targets.localdir import LocalDirTarget
 
-        return LocalDirTarget(url[len("file://") :] if url.startswith("file://") else url)
+        return LocalDirTarget(url[len("file://") :] if url.startswith("file://") else url, create=create)
     if scheme in ("http", "https"):
         from runship.targets.http import HttpTarget
 

@@ -23,7 +23,7 @@ import time
 from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
-from runship.targets import ConflictError, GapError, Limited, Target, TargetError, redact
+from runship.targets import AuthError, ConflictError, GapError, Limited, Target, TargetError, redact
 
 TIMEOUT = 30.0
 ATTEMPTS = 4
@@ -143,8 +143,15 @@ class HttpTarget(Target):
             self.max_request = int(value)
 
     def _check(self, status: int, data: bytes, what: str) -> None:
-        if status in (401, 403):
-            raise TargetError(f"{what}: the server refused the token (HTTP {status}): {_detail(data)}", retryable=False)
+        if status == 401 and not self._token:
+            raise AuthError(
+                f"{self.url} needs a token and none was given: pass --token-file FILE (mode 600), "
+                "or set RUNSHIP_TOKEN to the token"
+            )
+        if status == 401:
+            raise AuthError(f"{self.url} refused the token (HTTP 401): {_detail(data) or 'not accepted'}")
+        if status == 403:  # this project only (a token scoped to others): the pass goes on
+            raise TargetError(f"{what}: the token may not do this (HTTP 403): {_detail(data)}", retryable=False)
         if status == 413:
             raise TargetError(
                 f"{what}: larger than the server accepts (HTTP 413: {_detail(data)}); "

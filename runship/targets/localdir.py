@@ -15,9 +15,11 @@ _O_APPEND_FILE = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 class LocalDirTarget(Target):
     needs_finalize = False
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, create: bool = True):
         self.root = os.path.abspath(os.path.expanduser(root))
         self.url = "file://" + self.root
+        if not create:
+            return
         try:
             os.makedirs(self.root, exist_ok=True)
         except OSError as e:

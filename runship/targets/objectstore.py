@@ -62,6 +62,8 @@ class ObjectStoreTarget(Target):
             ) from None
         except ValueError as e:
             raise TargetError(f"cannot open {self.url}: {e}", retryable=False) from None
+        except Exception as e:  # a backend that connects at once (ftp://, sftp://) and cannot
+            raise TargetError(f"cannot open {self.url}: {type(e).__name__}: {e}", retryable=True) from None
         self.base = self.base.rstrip("/")
 
     def _call(self, what: str, fn, *args, **kwargs):

@@ -5,7 +5,7 @@ The file (``--config``, else ``$RUNSHIP_UPLOAD_CONFIG``, else
 
     [upload]
     to = s3://bucket/runs
-    roots = /scratch/alice/runship /scratch/bob/runship
+    roots = /scratch/alice/runship-runs /scratch/bob/runship-runs
     interval = 60
     state = /var/lib/runship-upload
 

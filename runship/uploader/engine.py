@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from runship import safefile
 from runship.schema import format as fmt
 from runship.schema import names
-from runship.targets import ConflictError, GapError, Target, TargetError
+from runship.targets import AuthError, ConflictError, GapError, Target, TargetError
 from runship.uploader import tail
 from runship.uploader.state import FileState, State
 
@@ -68,11 +68,17 @@ def _human(n: int) -> str:
 
 
 class RunError(Exception):
-    """One run could not be (fully) uploaded; the pass goes on."""
+    """One run could not be (fully) uploaded; the pass goes on, unless the
+    error is the target's refusal of every request (``whole_pass``)."""
 
-    def __init__(self, message: str, retryable: bool = False):
+    def __init__(self, message: str, retryable: bool = False, whole_pass: bool = False):
         super().__init__(message)
         self.retryable = retryable
+        self.whole_pass = whole_pass
+
+    @classmethod
+    def of(cls, e: TargetError) -> RunError:
+        return cls(str(e), retryable=e.retryable, whole_pass=isinstance(e, AuthError))
 
 
 class Log:
@@ -272,6 +278,10 @@ class Uploader:
                     raise RunError(f"{type(e).__name__}: {e}") from e
                 failing = 0
             except RunError as e:
+                if e.whole_pass:  # said once, not once per run
+                    stats.failures.append((self.target.url, str(e)))
+                    self.log.error(str(e))
+                    break
                 stats.failures.append((ref.name, str(e)))
                 self.log.error(f"{ref.name}: {e}")
                 if not self.dry_run:
@@ -412,7 +422,7 @@ class Uploader:
         try:
             return self.target.remote_size(ref.project, ref.run_id, name)
         except TargetError as e:
-            raise RunError(str(e), retryable=e.retryable) from None
+            raise RunError.of(e) from None
 
     def _push_file(self, ref: RunRef, dfd: int, f: tail.LocalFile, fs: FileState, final: bool) -> int:
         sent = 0
@@ -424,7 +434,7 @@ class Uploader:
                     with os.fdopen(safefile.open_regular(dfd, f.name), "rb") as src:
                         sent += self.target.finalize(ref.project, ref.run_id, f.name, src, fs.scanned)
                 except TargetError as e:
-                    raise RunError(str(e), retryable=e.retryable) from None
+                    raise RunError.of(e) from None
                 except OSError as e:
                     raise RunError(f"cannot read {os.path.join(ref.path, f.name)}: {e.strerror or e}") from None
                 fs.uploaded = fs.scanned
@@ -455,7 +465,7 @@ class Uploader:
             except ConflictError as e:
                 raise RunError(f"{e} - the remote is not a copy of this run; nothing overwritten") from None
             except TargetError as e:
-                raise RunError(str(e), retryable=e.retryable) from None
+                raise RunError.of(e) from None
             sent += len(data)
             self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
         if final and fs.uploaded >= fs.scanned and not self.stop.is_set():
@@ -504,7 +514,7 @@ class Uploader:
                 try:
                     self.target.put_file(ref.project, ref.run_id, rel, src, st.st_size)
                 except TargetError as e:
-                    raise RunError(str(e), retryable=e.retryable) from None
+                    raise RunError.of(e) from None
                 except OSError:
                     continue  # unreadable part-way: next pass
             self.state.set_derived(self.target.url, ref.project, ref.run_id, rel, stamp)

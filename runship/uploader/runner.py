@@ -23,6 +23,74 @@ STOP_GRACE = 5.0  # seconds a pass may take to end after SIGTERM before the proc
 
 
 @dataclass
+class Resolved:
+    """Where and what to upload, from the command line over the environment
+    over the config file (shared by ``upload`` and ``status``)."""
+
+    to: str
+    roots: list[str]
+    options: dict
+    token: str | None
+    state_dir: str
+    interval: float
+
+
+def resolve(
+    *,
+    to: str | None,
+    roots: list[str] | None,
+    default_root: str,
+    storage_options: tuple | list = (),
+    token_file: str | None = None,
+    config_path: str | None = None,
+    state_dir: str | None = None,
+    interval: float | None = None,
+    secrets: dict | None = None,
+) -> Resolved:
+    cfg = _config.load(config_path or _config.default_config_path())
+    secrets = secrets or {}
+    target = to or secrets.get("to") or cfg.to
+    if not target:
+        raise UsageError("no upload target: give --to URL, set RUNSHIP_UPLOAD_TO, or 'to' in the config file")
+    check_target(target)
+    options = {
+        **cfg.storage_options,
+        **_config.parse_storage_options(storage_options),
+        **(secrets.get("storage_options") or {}),
+    }
+    return Resolved(
+        to=os.path.expanduser(target),
+        roots=roots or cfg.roots or [default_root],
+        options=options,
+        token=secrets.get("token") or _token(token_file),
+        state_dir=state_dir or cfg.state or default_state_dir(),
+        interval=interval or cfg.interval,
+    )
+
+
+def check_target(url: str) -> None:
+    """A target is a URL of a scheme runship or fsspec knows, or an absolute
+    path: ``s3:/bucket`` (one slash) or ``backup`` must not become a local
+    directory named after a typo."""
+    if "://" in url:
+        scheme = url.split("://", 1)[0].lower()
+        if scheme in ("file", "http", "https") or _fsspec_knows(scheme):
+            return
+        raise UsageError(f"--to {url!r}: {scheme}:// is not a storage scheme runship or fsspec knows")
+    if os.path.isabs(os.path.expanduser(url)):
+        return
+    raise UsageError(
+        f"--to {url!r} is neither a URL (s3://bucket/prefix, file:///path, https://server) nor an absolute path"
+    )
+
+
+def _fsspec_knows(scheme: str) -> bool:
+    from fsspec.registry import known_implementations, registry
+
+    return scheme in known_implementations or scheme in registry
+
+
+@dataclass
 class UploadCommand:
     roots: list[str] | None
     default_root: str
@@ -47,30 +115,37 @@ class UploadCommand:
     def run(self) -> int:
         log = Log(self.verbosity)
         try:
-            cfg = _config.load(self.config_path or _config.default_config_path())
-            to = self.to or (self.secrets or {}).get("to") or cfg.to
-            if not to:
-                raise UsageError("no upload target: give --to URL, set RUNSHIP_UPLOAD_TO, or 'to' in the config file")
-            roots = self.roots or cfg.roots or [self.default_root]
-            options = {**cfg.storage_options, **_config.parse_storage_options(self.storage_options)}
-            interval = self.interval or cfg.interval
             if self.follow and not (self.run_filter and self.mode == "watch"):
                 raise UsageError("--follow needs --watch and --run")
-            secrets = self.secrets or {}
-            options = {**options, **(secrets.get("storage_options") or {})}
-            token = secrets.get("token") or _token(self.token_file)
-            target = open_target(to, options, token=token, allow_insecure_http=self.allow_insecure_http)
-        except (UsageError, TargetError, safefile.InsecureFile) as e:
+            r = resolve(
+                to=self.to,
+                roots=self.roots,
+                default_root=self.default_root,
+                storage_options=self.storage_options,
+                token_file=self.token_file,
+                config_path=self.config_path,
+                state_dir=self.state_dir,
+                interval=self.interval,
+                secrets=self.secrets,
+            )
+            target = open_target(
+                r.to, r.options, token=r.token, allow_insecure_http=self.allow_insecure_http, create=not self.dry_run
+            )
+        except (UsageError, safefile.InsecureFile) as e:
             print(f"Error: {e}", file=sys.stderr)
             return 2
+        except TargetError as e:
+            _traceback(self.verbosity)
+            print(f"Error: {e}", file=sys.stderr)
+            return EXIT_FAILED if e.retryable else 2
         try:
-            state = State(self.state_dir or cfg.state or default_state_dir(), lock=not self.dry_run)
+            state = State.for_dry_run(r.state_dir) if self.dry_run else State(r.state_dir)
         except Busy as e:
             if self.verbosity:
                 print(f"runship upload: {e}; not running a second one", file=sys.stderr)
             return EXIT_BUSY
         except OSError as e:
-            print(f"Error: cannot use the state directory: {e}", file=sys.stderr)
+            print(f"Error: cannot use the state directory {r.state_dir}: {e.strerror or e}", file=sys.stderr)
             return 2
         stop = threading.Event()
         previous = _install_stop(stop)
@@ -80,7 +155,7 @@ class UploadCommand:
         uploader = Uploader(
             target,
             state,
-            roots,
+            r.roots,
             project=self.project,
             run=self.run_filter,
             dry_run=self.dry_run,
@@ -90,17 +165,17 @@ class UploadCommand:
             verify_remote=self.verify_remote,
             pass_timeout=self.pass_timeout,
         )
-        detail = f" ({_config.describe_options(options)})" if options else ""
+        detail = f" ({_config.describe_options(r.options)})" if r.options else ""
         log.detail(f"{', '.join(uploader.roots)} -> {target.url}{detail}")
         try:
             if self.mode == "watch":
-                log.info(f"watching {', '.join(uploader.roots)} -> {target.url} every {interval:g} s")
+                log.info(f"watching {', '.join(uploader.roots)} -> {target.url} every {r.interval:g} s")
                 watch(
                     uploader,
-                    interval=interval,
+                    interval=r.interval,
                     follow=self.run_filter if self.follow else None,
                     follow_pid=self.follow_pid,
-                    on_pass=lambda s: _report(log, s, quiet=True),
+                    on_pass=lambda s: _report(log, s, daemon=True),
                 )
                 log.info("stopped")
                 return EXIT_OK
@@ -108,29 +183,38 @@ class UploadCommand:
             if self.dry_run:
                 for run, name, n in stats.pending:
                     print(f"{run}/{name}: {n} bytes")
-                print(
-                    f"dry run: {len(stats.pending)} files, {sum(n for *_, n in stats.pending)} bytes would be uploaded to {target.url}"
-                )
-                return EXIT_OK
-            _report(log, stats, quiet=False)
+                total = sum(n for *_, n in stats.pending)
+                print(f"dry run: {len(stats.pending)} files, {total} bytes would be uploaded to {target.url}")
+                return EXIT_FAILED if stats.missing_roots else EXIT_OK
+            _report(log, stats, daemon=False)
             if stop.is_set():
                 return EXIT_FAILED
-            return EXIT_FAILED if stats.failures or stats.unreachable else EXIT_OK
+            failed = stats.failures or stats.unreachable or stats.missing_roots
+            return EXIT_FAILED if failed else EXIT_OK
         finally:
             _restore(previous)
             state.close()
             target.close()
 
 
-def _report(log: Log, stats: PassStats, quiet: bool) -> None:
+def _traceback(verbosity: int) -> None:
+    if verbosity >= 2:
+        import traceback
+
+        traceback.print_exc()
+
+
+def _report(log: Log, stats: PassStats, daemon: bool) -> None:
+    """The summary line of a pass. Quiet (-q): nothing unless something
+    failed; a daemon: a line only for a pass that did something or failed."""
     line = stats.summary()
-    if quiet and not stats.bytes and not stats.failures:
+    failed = bool(stats.failures or stats.unreachable or stats.missing_roots)
+    if failed:
+        log.error(line)
+    elif log.level == 0 or (daemon and not stats.bytes):
         log.detail(line)
-        return
-    if log.level == 0 and not stats.failures:
-        print(f"runship upload: {line}", file=sys.stderr)
-        return
-    log.info(line) if log.level else print(f"runship upload: {line}", file=sys.stderr)
+    else:
+        log.info(line)
 
 
 def _progress(items):
@@ -199,51 +283,85 @@ def _restore(previous: dict) -> None:
         signal.signal(sig, handler)
 
 
-def upload_status(root: str, to: str | None, state_dir: str | None, ask_remote: bool, storage_options) -> list[dict]:
+def upload_status(
+    roots: list[str] | None,
+    default_root: str,
+    to: str | None,
+    state_dir: str | None,
+    ask_remote: bool,
+    storage_options,
+    token_file: str | None = None,
+    config_path: str | None = None,
+) -> list[dict]:
+    """Per run under the roots (the same configuration as ``runship upload``):
+    local and uploaded bytes, whether it is all up, and how the run ended."""
     from runship.reader.listing import run_dirs, summarize
     from runship.uploader import tail
 
-    cfg = _config.load(_config.default_config_path())
-    to = to or cfg.to
-    if not to:
-        raise UsageError("no upload target: give --to URL or set RUNSHIP_UPLOAD_TO")
-    options = {**cfg.storage_options, **_config.parse_storage_options(storage_options)}
-    target = open_target(to, options) if ask_remote else None
-    url = target.url if target else redact(to.rstrip("/"))
+    r = resolve(
+        to=to,
+        roots=roots,
+        default_root=default_root,
+        storage_options=storage_options,
+        token_file=token_file,
+        config_path=config_path,
+        state_dir=state_dir,
+    )
+    target = open_target(r.to, r.options, token=r.token, create=False) if ask_remote else None
+    url = target.url if target else redact(r.to.rstrip("/"))
     if url.startswith("/") or "://" not in url:
         url = "file://" + os.path.abspath(url)
-    state = State(state_dir or cfg.state or default_state_dir(), lock=False)
-    runs = {(r["project"], r["run"], r["path"]): r for r in state.runs(url)}
+    state = State.for_dry_run(r.state_dir)
+    known_runs = {(x["project"], x["run"], x["path"]): x for x in state.runs(url)}
     out = []
     try:
-        for run_dir in run_dirs(root):
-            info = summarize(run_dir)
-            try:
-                entries = safefile.entries_of(run_dir)
-            except OSError:
-                entries = []
-            files, _ = tail.stream_files(entries)
-            local = sum(f.size for f in files)
-            if target is not None:
-                uploaded = sum(target.remote_size(info["project"], info["id"], f.name) for f in files)
-            else:
-                known = state.files(url, info["project"], info["id"])
-                uploaded = sum(known[f.name].uploaded for f in files if f.name in known)
-            row = runs.get((info["project"], info["id"], os.path.abspath(run_dir)), {})
-            out.append(
-                {
-                    "project": info["project"],
-                    "id": info["id"],
-                    "state": info["state"],
-                    "local_bytes": local,
-                    "uploaded_bytes": uploaded,
-                    "complete": bool(row.get("done")),
-                    "last_upload": row.get("last_upload"),
-                    "error": row.get("error"),
-                    "skipped": row.get("skipped") or [],
-                    "location": run_dir,
-                }
-            )
+        for root in r.roots:
+            for run_dir in run_dirs(root):
+                info = summarize(run_dir)
+                try:
+                    entries = safefile.entries_of(run_dir)
+                except OSError:
+                    entries = []
+                files, _ = tail.stream_files(entries)
+                local = sum(f.size for f in files)
+                if target is not None:
+                    uploaded = sum(target.remote_size(info["project"], info["id"], f.name) for f in files)
+                else:
+                    known = state.files(url, info["project"], info["id"])
+                    uploaded = sum(known[f.name].uploaded for f in files if f.name in known)
+                row = known_runs.get((info["project"], info["id"], os.path.abspath(run_dir)), {})
+                out.append(
+                    {
+                        "project": info["project"],
+                        "id": info["id"],
+                        "state": info["state"],
+                        "local_bytes": local,
+                        "uploaded_bytes": uploaded,
+                        "complete": bool(row.get("done")),
+                        "upload": _upload_state(info["state"], bool(row.get("done")), local, uploaded, row),
+                        "last_upload": row.get("last_upload"),
+                        "error": row.get("error"),
+                        "skipped": row.get("skipped") or [],
+                        "location": run_dir,
+                    }
+                )
     finally:
         state.close()
+        if target is not None:
+            target.close()
     return out
+
+
+def _upload_state(run_state: str, done: bool, local: int, uploaded: int, row: dict) -> str:
+    """What is true of a run's upload, in words."""
+    if done:
+        return "complete"
+    if row.get("error"):
+        return "failing"
+    if not row:
+        return "not uploaded"
+    if uploaded >= local and run_state in ("crashed", "terminated"):
+        return f"uploaded (run {run_state})"  # it ended without a finish record: nothing more will come
+    if uploaded >= local:
+        return "uploaded so far (run still writing)" if run_state == "running" else "uploaded"
+    return "partly uploaded"

@@ -79,6 +79,25 @@ class State:
         if "skipped" not in columns:  # a state database from before skipped files were counted
             self.db.execute("ALTER TABLE runs ADD COLUMN skipped TEXT")
 
+    @classmethod
+    def for_dry_run(cls, directory: str) -> State:
+        """The state as it is, read-only, creating nothing (not even the
+        directory): for ``--dry-run`` and ``runship status``."""
+        self = cls.__new__(cls)
+        self.directory = os.path.abspath(os.path.expanduser(directory))
+        self._lock_fd = None
+        path = os.path.join(self.directory, "upload.sqlite3")
+        try:
+            if not os.path.exists(path):
+                raise sqlite3.OperationalError("no state yet")
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+            self.db.execute("SELECT 1 FROM runs LIMIT 1")
+        except sqlite3.Error:
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db.executescript(SCHEMA)
+            self.db.execute("ALTER TABLE runs ADD COLUMN skipped TEXT")
+        return self
+
     def close(self) -> None:
         self.db.close()
         if self._lock_fd is not None:

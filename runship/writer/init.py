@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from runship.errors import UsageError
 from runship.schema import format as fmt
+from runship.schema import names
 from runship.writer import resume as _resume
 from runship.writer.config_input import filter_keys, load_config, load_defaults
 from runship.writer.files import save_code as save_code_files
@@ -81,7 +82,7 @@ def init(
     """Start (or resume) a run and return it. The signature is wandb.init's.
 
     Writes ``<root>/<project>/<id>/`` where root is ``dir``, else
-    ``$RUNSHIP_DIR`` (or ``$WANDB_DIR``), else ``./runship``. Nothing leaves
+    ``$RUNSHIP_DIR`` (or ``$WANDB_DIR``), else ``./runship-runs``. Nothing leaves
     the machine: ``runship upload`` ships run directories separately.
 
     - ``project``: default ``$RUNSHIP_PROJECT``/``$WANDB_PROJECT``, else "uncategorized".
@@ -95,9 +96,11 @@ def init(
     - ``config``: dict, argparse Namespace, absl flags, or a YAML/JSON file path;
       filtered by ``config_include_keys``/``config_exclude_keys``.
       ``allow_val_change=True`` lets later ``config`` updates change values.
-    - ``mode``: "offline" (the default), "online" (written as offline; upload
-      with ``runship upload``), "disabled" (a Run whose methods do nothing and
-      which writes nothing). Default ``$RUNSHIP_MODE``/``$WANDB_MODE``.
+    - ``mode``: "offline" (the default), "online" (written exactly as offline,
+      and a detached ``runship upload --watch`` ships the run as it goes to
+      ``settings upload_to`` or ``$RUNSHIP_UPLOAD_TO``), "disabled" (a Run
+      whose methods do nothing and which writes nothing). Default
+      ``$RUNSHIP_MODE``/``$WANDB_MODE``.
     - ``resume``: None/False: a new run; an existing ``id`` is *reset* (a new
       session that readers take as the start of the run; no byte of earlier
       sessions is deleted). "allow": resume ``id`` if it exists, else start it.
@@ -135,7 +138,7 @@ def init(
     run_id = id if id is not None else env("RUN_ID")
     if run_id is not None:
         run_id = fmt.validate_name(run_id, "id")
-    root = os.path.abspath(os.fspath(dir if dir is not None else (env("DIR") or "runship")))
+    root = _root(dir)
     meta = _metadata(name, notes, group, job_type, entity, tags)
     cfg, defaults_problem = _config(config, config_include_keys, config_exclude_keys)
     no_effect = {
@@ -224,15 +227,27 @@ def init(
     _resume.remember(root, project, run_id)
     PROCESS.register(run, make_current=policy != "create_new")
     run._write_snapshot()
-    if run_mode == "online":
-        _start_follower(run, s)
+    run._follower = _start_follower(run, s) if run_mode == "online" else None
     if not s.quiet:
         how = "resumed" if resuming else ("reset" if exists else "started")
-        print(
-            f"runship: {how} run {project}/{run_id} in {run_dir} (offline; ship it with `runship upload`)",
-            file=sys.stderr,
-        )
+        ship = "uploading as it goes" if run._follower else "ship it with `runship upload`"
+        print(f"runship: {how} run {project}/{run_id} in {run_dir} ({ship})", file=sys.stderr)
     return run
+
+
+def _root(dir) -> str:
+    """The run root: ``dir``, else $RUNSHIP_DIR/$WANDB_DIR, else ./runship-runs.
+    A root that would be imported instead of the runship package is refused."""
+    root = os.path.abspath(os.fspath(dir if dir is not None else (env("DIR") or names.DEFAULT_ROOT)))
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    places = [os.getcwd()] + ([os.path.dirname(os.path.abspath(script))] if script else [])
+    if names.shadows_package(root, places):
+        raise UsageError(
+            f"the run root {root} would be imported instead of the runship package the next time a script "
+            f"runs from {os.path.dirname(root)} (a directory named 'runship' next to it); "
+            f"use another name, e.g. dir='{os.path.join(os.path.dirname(root), names.DEFAULT_ROOT)}' or RUNSHIP_DIR"
+        )
+    return root
 
 
 def _metadata(name, notes, group, job_type, entity, tags) -> dict:
@@ -362,7 +377,7 @@ def _version() -> str:
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
 
 
-def _start_follower(run: Run, s: Settings) -> None:
+def _start_follower(run: Run, s: Settings) -> str | None:
     """mode="online": a detached ``runship upload --watch`` that follows this
     run until it is finished and uploaded (or this process is gone), then
     exits. Training never waits on it.
@@ -380,7 +395,7 @@ def _start_follower(run: Run, s: Settings) -> None:
         run.notice(
             "mode='online' without an upload target (settings upload_to or RUNSHIP_UPLOAD_TO): writing offline only"
         )
-        return
+        return None
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     state = os.path.join(base, "runship", "follow", run.project, run.id)
     child_env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k) and k != "RUNSHIP_UPLOAD_TO"}
@@ -392,7 +407,7 @@ def _start_follower(run: Run, s: Settings) -> None:
         r, w = os.pipe()
     except OSError as e:
         run.notice(f"mode='online': could not start the uploader ({e}); writing offline only")
-        return
+        return None
     cmd = [
         sys.executable, "-m", "runship.cli", "upload", run.run_dir, "--watch",
         "--interval", str(s.upload_interval), "--run", run.run_dir, "--follow", "--follow-pid", str(os.getpid()),
@@ -413,7 +428,7 @@ def _start_follower(run: Run, s: Settings) -> None:
     except OSError as e:
         os.close(w)
         run.notice(f"mode='online': could not start the uploader ({e}); writing offline only")
-        return
+        return None
     finally:
         os.close(r)
 
@@ -428,3 +443,4 @@ def _start_follower(run: Run, s: Settings) -> None:
     from runship.targets import redact
 
     run.notice(f"uploading to {redact(target)} as the run goes (log: {state}/upload.log)")
+    return target

@@ -79,6 +79,7 @@ class Run:
         )
         self._last_logged: dict = dict(prior.get("summary") or {})
         self._artifact_versions: dict[str, int] = {}
+        self._follower: str | None = None  # mode="online": where its uploader ships the run
         self.summary = Summary(None if disabled else self, self._summary_items)
         self.config = Config(None, prior.get("config"), allow_val_change)
         self._writer: Writer | None = None
@@ -486,9 +487,10 @@ class Run:
         streams = self._writer.streams.values()
         lost = sum(s.lost_records for s in streams)
         dropped = sum(s.dropped_records for s in streams)
-        self._run_stream.write(fmt.FINISH, {"exit_code": code, "lost": lost, "dropped": dropped})
+        self._last_write = _time()
+        self._run_stream.write(fmt.FINISH, {"exit_code": code, "lost": lost, "dropped": dropped}, t=self._last_write)
         self._writer.close()
-        self._state = "finished"
+        self._state = "finished" if code == 0 else ("terminated" if self._state == "terminated" else "failed")
         self._write_snapshot()
         if code == 0:
             forget_resume(self.root, self.project, self.id)
@@ -578,6 +580,7 @@ class Run:
                 "notes": self.notes,
                 "state": self._state,
                 "exit_code": self._exit_code,
+                "last_write": getattr(self, "_last_write", None),
                 "session": self.session,
                 "steps": self._step,
                 "config": self.config.as_dict(),

@@ -1,9 +1,10 @@
 """A model-based test of writer + uploader interleavings (Hypothesis
 RuleBasedStateMachine): logging, flushes, writer deaths and resumes, torn and
 NUL tails, rotation, uploader passes, uploaders dying mid-pass, a target that
-fails for a while. After every step the remote holds, for every stream file,
-a prefix of the local committed records (no gap, no duplicate); after a final
-pass with the target up, exactly them."""
+fails for a while; against a directory, an in-memory object store, S3 (moto's
+server) and a runship server. After every step the remote holds, for every
+stream file, a prefix of the local committed records (no gap, no duplicate);
+after a final pass with the target up, exactly them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import tempfile
 import uuid
 
 import fsspec
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -20,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 import runship
 from runship.uploader import State, TargetError, Uploader, open_target
 from tests.plain import all_stream_files, committed_records, stream_files
+from tests.servers import RunshipServer
 
 
 class Crash(BaseException):
@@ -68,14 +71,17 @@ class FaultyTarget:
 
 class WriterUploader(RuleBasedStateMachine):
     target_url: str = ""
+    options: dict = {}  # storage options of the target (and of reading it back)
+    token: str | None = None
 
     def __init__(self):
         super().__init__()
         self.tmp = tempfile.mkdtemp(prefix="model-")
         self.root = os.path.join(self.tmp, "runs")
         self.state_dir = os.path.join(self.tmp, "state")
+        self.project = f"p{uuid.uuid4().hex[:8]}"  # one remote may serve many examples
         self.url = self.make_url()
-        self.target = FaultyTarget(open_target(self.url))
+        self.target = FaultyTarget(open_target(self.url, dict(self.options), token=self.token))
         self.run = None
         self.next_i = 0
         self.start_writer()
@@ -85,11 +91,11 @@ class WriterUploader(RuleBasedStateMachine):
 
     @property
     def run_dir(self) -> str:
-        return os.path.join(self.root, "p", "m")
+        return os.path.join(self.root, self.project, "m")
 
     def start_writer(self):
         self.run = runship.init(
-            project="p",
+            project=self.project,
             id="m",
             dir=self.root,
             resume="allow",
@@ -170,8 +176,9 @@ class WriterUploader(RuleBasedStateMachine):
 
     # ---- the invariant --------------------------------------------------------------------
     def _remote(self):
+        options = {**self.options, "token": self.token} if self.token else self.options
         try:
-            return runship.open_run(f"{self.url}/p/m")
+            return runship.open_run(f"{self.url}/{self.project}/m", storage_options=options)
         except runship.RunNotFound:
             return None
 
@@ -228,8 +235,47 @@ class ToDirectory(WriterUploader):
         return f"file://{self.tmp}/remote"
 
 
+class ToS3(WriterUploader):
+    """S3 through s3fs, on moto's server over real HTTP."""
+
+    def make_url(self):
+        return f"s3://{self.bucket}/model"
+
+
+class ToServer(WriterUploader):
+    """A runship server over real HTTP, read back through it too."""
+
+    token = RunshipServer.TOKEN
+
+    def make_url(self):
+        return self.server_url
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remotes(request, tmp_path_factory):
+    """The S3 and server variants need their services: started once for the module."""
+    if not any(name in item.nodeid for item in request.session.items for name in ("TestS3", "TestServer")):
+        yield
+        return
+    moto = request.getfixturevalue("moto")
+    bucket = f"model-{uuid.uuid4().hex[:8]}"
+    moto.create_bucket(bucket)
+    ToS3.bucket = bucket
+    ToS3.options = {"endpoint_url": moto.endpoint}
+    work = tmp_path_factory.mktemp("model-server")
+    server = RunshipServer(str(work / "served"), str(work)).start()
+    ToServer.server_url = server.url
+    yield
+    server.stop()
+
+
 SETTINGS = settings(max_examples=50, stateful_step_count=30, deadline=None, suppress_health_check=list(HealthCheck))
+REMOTE = settings(max_examples=12, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck))
 TestObjectStore = ToObjectStore.TestCase
 TestObjectStore.settings = SETTINGS
 TestDirectory = ToDirectory.TestCase
 TestDirectory.settings = SETTINGS
+TestS3 = ToS3.TestCase
+TestS3.settings = REMOTE
+TestServer = ToServer.TestCase
+TestServer.settings = REMOTE
