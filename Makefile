@@ -35,15 +35,23 @@ demo: $(STAMP_DEMO)
 	$(VENV)/bin/runship ls file://$(DEMO_REMOTE)
 	$(VENV)/bin/runship verify $(DEMO_REMOTE)/demo/$$(ls $(DEMO_DIR)/demo | head -n 1)
 
+PYTEST_WORKERS ?= 2
+
 lint: $(STAMP_TEST)
-	$(VENV)/bin/ruff check runship tests benchmarks examples
-	$(VENV)/bin/ruff format --check runship tests benchmarks examples
+	$(VENV)/bin/ruff check runship tests benchmarks examples tools
+	$(VENV)/bin/ruff format --check runship tests benchmarks examples tools
+	$(VENV)/bin/mypy
 
+# the whole suite, in PYTEST_WORKERS processes (tests start their own servers on free ports)
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
-bench: $(STAMP_DEMO)
+bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_log.py
+	$(PY) benchmarks/bench_upload.py
+	$(PY) benchmarks/bench_server.py
+	$(PY) benchmarks/bench_stall.py
+	$(PY) benchmarks/bench_hostile.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state .pytest_cache .ruff_cache

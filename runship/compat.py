@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.machinery
 import sys
 import types
+from collections.abc import Callable
 
 import runship
 from runship.errors import ConfigError, Error, UsageError
@@ -30,6 +31,14 @@ _INSTALLED: list[str] = []
 class _WandbModule(types.ModuleType):
     """``wandb``: runship's attributes (live: run, config, summary) plus the
     few wandb-only names that integrations touch."""
+
+    # set by install_as_wandb() (annotations only, for type checkers)
+    __version__: str
+    sdk: types.ModuleType
+    errors: types.ModuleType
+    wandb_run: types.ModuleType
+    Error: type[Error]
+    require: Callable[..., None]
 
     def __getattr__(self, name: str):
         return getattr(runship, name)

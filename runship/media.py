@@ -17,6 +17,8 @@ import os
 import re
 import struct
 import zlib
+from collections.abc import Sized
+from typing import cast
 
 from runship import safefile
 from runship.schema.values import json_safe, to_plain
@@ -126,7 +128,7 @@ class Image(Media):
             buf = io.BytesIO()
             self._pil.save(buf, format="PNG")
             return buf.getvalue()
-        with open(self._path, "rb") as f:
+        with open(cast(str, self._path), "rb") as f:  # a path when neither an array nor a PIL image
             return f.read()
 
     def _digest(self) -> str:
@@ -137,7 +139,7 @@ class Image(Media):
         elif self._pil is not None:
             h.update(self._pil.tobytes())
         else:
-            st = os.stat(self._path)
+            st = os.stat(cast(str, self._path))  # a path when neither an array nor a PIL image
             h.update(f"{self._path}:{st.st_size}:{st.st_mtime_ns}".encode())
         return h.hexdigest()[:20]
 
@@ -218,7 +220,7 @@ class Histogram(Media):
         if np_histogram is not None:
             if len(np_histogram) != 2:
                 raise ValueError("Histogram: np_histogram must be a (values, bin_edges) pair")
-            values, bins = (to_plain(np_histogram[0]), to_plain(np_histogram[1]))
+            values, bins = (cast(Sized, to_plain(np_histogram[0])), cast(Sized, to_plain(np_histogram[1])))
         elif sequence is not None:
             if not isinstance(num_bins, int) or num_bins < 1:
                 raise ValueError(f"Histogram: num_bins must be a positive integer, got {num_bins!r}")
@@ -248,8 +250,8 @@ def _histogram(sequence, num_bins: int) -> tuple[list, list]:
     if type(sequence).__module__ == "numpy":
         import numpy as np
 
-        counts, edges = np.histogram(np.asarray(sequence, dtype=np.float64).ravel(), bins=num_bins)
-        return counts.tolist(), edges.tolist()
+        np_counts, np_edges = np.histogram(np.asarray(sequence, dtype=np.float64).ravel(), bins=num_bins)
+        return np_counts.tolist(), np_edges.tolist()
     data = [float(x) for x in sequence]
     if not data:
         lo, hi = 0.0, 1.0
@@ -272,7 +274,7 @@ class Table(Media):
 
     _type = "table-file"
 
-    def __init__(self, columns=None, data=None, rows=None, dataframe=None, **kwargs):
+    def __init__(self, columns=None, data=None, rows=None, dataframe=None, **kwargs) -> None:
         if dataframe is not None:
             _need("pandas", "Table(dataframe=...)", "pandas")
             columns = [str(c) for c in dataframe.columns]

@@ -302,7 +302,7 @@ def test_context_manager_exception_gives_exit_code_1(make_run):
         run.log({"a": 1})
         raise RuntimeError("boom")
     view = runship.open_run(run.run_dir)
-    assert view.state == "finished" and view.exit_code == 1
+    assert view.state == "failed" and view.exit_code == 1
     with make_run(id="ctx2") as run2:
         run2.log({"a": 1})
     assert runship.open_run(run2.run_dir).exit_code == 0

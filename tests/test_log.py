@@ -231,7 +231,7 @@ def test_finish_is_idempotent_and_records_exit_code(make_run):
     run.finish()
     (fin,) = records(run.run_dir, "finish")
     assert fin["exit_code"] == 3 and fin["lost"] == 0 and fin["dropped"] == 0
-    assert runship.open_run(run.run_dir).state == "finished"
+    assert runship.open_run(run.run_dir).state == "failed"  # a non-zero exit code: wandb's word
 
 
 def test_name_can_be_changed(make_run):

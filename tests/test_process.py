@@ -156,7 +156,7 @@ def test_atexit_finishes_with_exit_code(root, body, exit_code):
     )
     assert (out.returncode != 0) == (exit_code != 0), out.stderr
     view = runship.open_run(os.path.join(root, "p", "ax"))
-    assert view.state == "finished" and view.exit_code == exit_code
+    assert view.state == ("finished" if exit_code == 0 else "failed") and view.exit_code == exit_code
     assert view.history()[0]["a"] == 1
 
 

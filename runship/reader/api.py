@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from runship.errors import RunNotFound
 from runship.reader.run import RunView, open_run, unreadable_run
@@ -54,14 +55,20 @@ class Run:
     lastHistoryStep = property(lambda self: self._view.last_step)
 
     @property
-    def metadata(self) -> dict:
+    def metadata(self) -> dict[str, Any]:
         sessions = self._view.sessions
         return dict(sessions[0].start or {}) if sessions else {}
 
-    def scan_history(self, keys=None, page_size: int = 1000, min_step=None, max_step=None) -> Iterator[dict]:
+    def scan_history(
+        self,
+        keys: Iterable[str] | None = None,
+        page_size: int = 1000,
+        min_step: int | None = None,
+        max_step: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Every row, in order (all of them: no sampling)."""
         for row in self._view.scan_history(keys):
-            step = row.get("_step")
+            step = row["_step"]  # always there, an int (a row record's shape was checked)
             if min_step is not None and step < min_step:
                 continue
             if max_step is not None and step >= max_step:
@@ -69,8 +76,13 @@ class Run:
             yield row
 
     def history(
-        self, samples: int = 500, keys=None, x_axis: str = "_step", pandas: bool = True, stream: str = "default"
-    ):
+        self,
+        samples: int = 500,
+        keys: Iterable[str] | None = None,
+        x_axis: str = "_step",
+        pandas: bool = True,
+        stream: str = "default",
+    ) -> Any:
         """Up to ``samples`` rows, evenly spaced over the run (first and last
         included); a pandas DataFrame when pandas is installed and ``pandas``.
         With ``keys``, only rows that have all of them (as wandb, and as
@@ -105,7 +117,7 @@ class Run:
         return f"<Run {self.project}/{self.id} ({self.state})>"
 
 
-def _sample(rows: list, samples: int) -> list:
+def _sample(rows: list[Any], samples: int) -> list[Any]:
     if samples is None or samples <= 0 or len(rows) <= samples:
         return rows
     if samples == 1:
@@ -120,7 +132,14 @@ class Api:
     ``$RUNSHIP_DIR``, else ``./runship-runs``). Run paths are ``project/id``
     (``entity/project/id`` is accepted; the entity is ignored)."""
 
-    def __init__(self, root_or_url=None, overrides=None, timeout=None, storage_options: dict | None = None, **_):
+    def __init__(
+        self,
+        root_or_url: str | os.PathLike[str] | None = None,
+        overrides: object = None,
+        timeout: object = None,
+        storage_options: dict[str, Any] | None = None,
+        **_: object,
+    ):
         root = root_or_url or default_root()
         self.root = os.fspath(root)
         self._storage_options = storage_options
@@ -154,8 +173,13 @@ class Api:
         return Run(open_run(self._join(project, run_id), storage_options=self._storage_options))
 
     def runs(
-        self, path: str | None = None, filters: dict | None = None, order: str = "-created_at", per_page: int = 50, **_
-    ):
+        self,
+        path: str | None = None,
+        filters: dict[str, Any] | None = None,
+        order: str = "-created_at",
+        per_page: int = 50,
+        **_: object,
+    ) -> list[Run]:
         """The runs of a project (every project when ``path`` is None), with
         wandb-style ``filters``: ``{"config.lr": 0.1, "state": "finished",
         "tags": {"$in": ["x"]}, "summary.acc": {"$gt": 0.9}}``; also ``$and``,
@@ -182,20 +206,20 @@ class Api:
         runs.sort(key=lambda r: _sort_key(_field(r, key)), reverse=reverse)
         return runs
 
-    def artifact(self, name: str, type: str | None = None):
+    def artifact(self, name: str, type: str | None = None) -> Any:
         from runship.writer.files import Artifact
 
         return Artifact(str(name).rsplit("/", 1)[-1].split(":", 1)[0], type or "unspecified")
 
 
-def _sort_key(value):
+def _sort_key(value: object) -> tuple[bool, object]:
     return (value is None, value if isinstance(value, (int, float, str)) else str(value))
 
 
 _MISSING = object()
 
 
-def _field(run: Run, key: str):
+def _field(run: Run, key: str) -> Any:
     if key in ("created_at", "createdAt"):
         return run.created_at
     head, _, rest = key.partition(".")
@@ -211,7 +235,7 @@ def _field(run: Run, key: str):
     return _MISSING
 
 
-def _matches(run: Run, filters: dict) -> bool:
+def _matches(run: Run, filters: dict[str, Any]) -> bool:
     for key, cond in filters.items():
         if key == "$and":
             if not all(_matches(run, f) for f in cond):
@@ -224,7 +248,7 @@ def _matches(run: Run, filters: dict) -> bool:
     return True
 
 
-def _test(value, cond) -> bool:
+def _test(value: Any, cond: Any) -> bool:
     if not isinstance(cond, dict):
         if isinstance(value, list) and not isinstance(cond, list):
             return cond in value  # tags: "x" matches a run tagged x

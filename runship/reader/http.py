@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from runship.errors import RunNotFound
@@ -27,7 +28,7 @@ def is_server_url(location: str) -> bool:
     return location.split("://", 1)[0].lower() in ("http", "https") if "://" in location else False
 
 
-def server(url: str, storage_options: dict | None = None) -> HttpTarget:
+def server(url: str, storage_options: dict[str, Any] | None = None) -> HttpTarget:
     """A connection to the server at ``url`` (its base: scheme, host, port, prefix)."""
     opts = storage_options or {}
     token = opts.get("token") or os.environ.get("RUNSHIP_TOKEN") or None
@@ -40,7 +41,7 @@ def server(url: str, storage_options: dict | None = None) -> HttpTarget:
     )
 
 
-def _get_json(conn: HttpTarget, path: str, what: str):
+def _get_json(conn: HttpTarget, path: str, what: str) -> Any:
     status, _, body = conn._request("GET", path, max_answer=LIST_BYTES)
     if status == 404:
         raise RunNotFound(f"{conn.url}: no {what}")
@@ -81,7 +82,7 @@ class HttpRangeFile(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         if self._pos >= self._size:
             return 0
         end = min(self._size, self._pos + len(buffer), self._pos + READ_BYTES) - 1
@@ -102,7 +103,7 @@ class HttpRangeFile(io.RawIOBase):
 class HttpSource:
     """A run directory behind a runship server."""
 
-    def __init__(self, url: str, storage_options: dict | None = None):
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
         self.location = url.rstrip("/")
         base, self.project, self.run_id = split_run_url(self.location)
         self._conn = server(base, storage_options)
@@ -122,7 +123,7 @@ class HttpSource:
     def size(self, name: str) -> int | None:
         return self._sizes.get(name)
 
-    def open(self, name: str):
+    def open(self, name: str) -> BinaryIO:
         size = self._sizes.get(name)
         path = f"{self._prefix}/raw/{quote(name, safe='/')}"
         if size is None:  # not listed (run.json): ask for its size
@@ -134,7 +135,7 @@ class HttpSource:
 
     def read(self, name: str, limit: int = 256 * 1024 * 1024) -> bytes:
         with self.open(name) as f:
-            data = f.read(limit + 1)
+            data: bytes = f.read(limit + 1)
         if len(data) > limit:
             raise ValueError(f"{self.join(name)} is larger than {limit} bytes")
         return data
@@ -151,12 +152,12 @@ class HttpSource:
         return self.project
 
 
-def server_run_urls(url: str, project: str | None, storage_options: dict | None) -> list[str]:
+def server_run_urls(url: str, project: str | None, storage_options: dict[str, Any] | None) -> list[str]:
     """``<url>/<project>/<run>`` of every run the server holds (that the token may read)."""
     conn = server(url, storage_options)
     try:
         projects = _get_json(conn, "/v1/projects", "projects")
-        out = []
+        out: list[str] = []
         for p in projects:
             if project is not None and p != project:
                 continue

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from runship.errors import RunNotFound
 from runship.schema import format as fmt
 
 
 def run_dirs(
-    root: str, project: str | None = None, storage_options: dict | None = None, on_error=None
+    root: str,
+    project: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    on_error: Callable[[str, OSError], None] | None = None,
 ) -> Iterator[str]:
     """Yield ``<root>/<project>/<id>`` directories (or URLs) that hold run
     stream files, and those that cannot be read (so that a listing says so).
@@ -48,7 +52,7 @@ def run_dirs(
                 yield r.path
 
 
-def _remote_run_dirs(url: str, project: str | None, storage_options: dict | None) -> Iterator[str]:
+def _remote_run_dirs(url: str, project: str | None, storage_options: dict[str, Any] | None) -> Iterator[str]:
     import fsspec
 
     from runship.reader.source import fresh_ls, fs_options
@@ -91,7 +95,9 @@ def _has_run_stream(path: str) -> bool:
     return False
 
 
-def summarize(run_dir: str, stale_after: float | None = None, storage_options: dict | None = None) -> dict:
+def summarize(
+    run_dir: str, stale_after: float | None = None, storage_options: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One row of ``runship ls``. A finished run whose ``run.json`` is newer
     than all its stream files is summarised from it without reading streams.
     Never raises: a run that cannot be read is a row saying why."""
@@ -115,7 +121,7 @@ def summarize(run_dir: str, stale_after: float | None = None, storage_options: d
         }
 
 
-def _summarize(run_dir: str, stale_after: float | None, storage_options: dict | None) -> dict:
+def _summarize(run_dir: str, stale_after: float | None, storage_options: dict[str, Any] | None) -> dict[str, Any]:
     snap = _fresh_snapshot(run_dir) if "://" not in run_dir else None
     if snap is not None:
         return {
@@ -144,10 +150,16 @@ def _summarize(run_dir: str, stale_after: float | None, storage_options: dict | 
     }
 
 
-_SNAPSHOT_TYPES = {"project": str, "id": str, "name": (str, type(None)), "steps": int, "exit_code": (int, type(None))}
+_SNAPSHOT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "project": str,
+    "id": str,
+    "name": (str, type(None)),
+    "steps": int,
+    "exit_code": (int, type(None)),
+}
 
 
-def _fresh_snapshot(run_dir: str) -> dict | None:
+def _fresh_snapshot(run_dir: str) -> dict[str, Any] | None:
     """run.json if it is a regular file (never through a link), of the
     expected shape, says finished and is newer than every stream file."""
     from runship import safefile

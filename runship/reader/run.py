@@ -8,12 +8,14 @@ read in order; each file contributes its committed records only.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
 from runship.errors import CorruptionError
-from runship.reader.source import open_source
+from runship.reader.source import RunSource, open_source
 from runship.reader.stream import Problem, StreamFile, describe, iter_records
 from runship.safefile import NotRegular
 from runship.schema import format as fmt
@@ -27,9 +29,9 @@ _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
 class Session:
     id: str
     files: list[StreamFile] = field(default_factory=list)
-    start: dict | None = None
-    finish: dict | None = None
-    signal: dict | None = None
+    start: dict[str, Any] | None = None
+    finish: dict[str, Any] | None = None
+    signal: dict[str, Any] | None = None
     start_t: float | None = None
     last_t: float | None = None
     rows: int = 0
@@ -37,13 +39,13 @@ class Session:
     dropped: int = 0
     runtime_base: float = 0.0
     dropped_by_reset: bool = False
-    environment: dict | None = None
+    environment: dict[str, Any] | None = None
 
     @property
     def reset(self) -> bool:
         return bool(self.start and self.start.get("reset"))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         start = self.start or {}
         return {
             "id": self.id,
@@ -66,7 +68,9 @@ class Session:
 class RunView:
     """A read-only view of one run. Made by ``open_run``."""
 
-    def __init__(self, source, *, stale_after: float | None = None, now: float | None = None, strict: bool = False):
+    def __init__(
+        self, source: RunSource, *, stale_after: float | None = None, now: float | None = None, strict: bool = False
+    ):
         self._source = source
         self.location = source.location
         self.error: str | None = None  # set for a run that could not be read at all
@@ -84,15 +88,15 @@ class RunView:
             self.files.setdefault(sf.stream, []).append(sf)
         for files in self.files.values():
             files.sort(key=lambda f: (f.session, f.segment))
-        self.config: dict = {}
-        self.summary: dict = {}
-        self.meta: dict = {}
+        self.config: dict[str, Any] = {}
+        self.summary: dict[str, Any] = {}
+        self.meta: dict[str, Any] = {}
         self.last_step: int | None = None
         self.steps = 0
         self._fold()
 
     # ---- reading -------------------------------------------------------------
-    def _records(self, sf: StreamFile) -> Iterator[dict]:
+    def _records(self, sf: StreamFile) -> Iterator[dict[str, Any]]:
         sf.reset()
         try:
             f = self._source.open(sf.name)
@@ -146,8 +150,8 @@ class RunView:
         self.config, self.summary, self.meta = {}, {}, {}
         self.metrics = Metrics()
         self.last_step, self.steps = None, 0
-        self.alerts: list[dict] = []
-        self.saved_files: dict[str, dict] = {}
+        self.alerts: list[dict[str, Any]] = []
+        self.saved_files: dict[str, dict[str, Any]] = {}
 
     def _fold_session(self, s: Session, runtime_base: float, again: bool = False) -> None:
         """Fold one session's run stream into the run's state and fill ``s``."""
@@ -212,7 +216,7 @@ class RunView:
 
     # ---- identity and metadata -------------------------------------------------------
     @property
-    def header(self) -> dict:
+    def header(self) -> dict[str, Any]:
         for files in self.files.values():
             for sf in files:
                 if sf.header:
@@ -221,21 +225,21 @@ class RunView:
 
     @property
     def id(self) -> str:
-        return self.header.get("run") or self._source.basename
+        return str(self.header.get("run") or self._source.basename)
 
     @property
     def project(self) -> str:
-        return self.header.get("project") or self._source.parent_name
+        return str(self.header.get("project") or self._source.parent_name)
 
     @property
     def name(self) -> str:
         return self.meta.get("name") or self.id
 
     @property
-    def tags(self) -> list:
+    def tags(self) -> list[Any]:
         return list(self.meta.get("tags") or [])
 
-    def __getattr__(self, key: str):
+    def __getattr__(self, key: str) -> Any:
         if key in ("notes", "group", "job_type", "entity"):
             return self.meta.get(key)
         raise AttributeError(key)
@@ -304,7 +308,7 @@ class RunView:
     # ---- history --------------------------------------------------------------------
     def scan_history(
         self, keys: Iterable[str] | None = None, stream: str = fmt.RUN_STREAM, match: str = "all"
-    ) -> Iterator[dict]:
+    ) -> Iterator[dict[str, Any]]:
         """Yield history rows in order, each with ``_step``, ``_timestamp`` and
         ``_runtime``. With ``keys``, the rows that have all of them (as
         wandb's public API; ``match="any"``: at least one of them), holding
@@ -319,8 +323,8 @@ class RunView:
                 for r in self._records(sf):
                     if r.get("k") != fmt.ROW:
                         continue
-                    d = r.get("d")
-                    t = r.get("t")
+                    d = r["d"]  # a row record's shape was checked: a map
+                    t = r["t"]
                     if wanted is not None:
                         d = {k: d[k] for k in wanted if k in d}
                         if len(d) < need:
@@ -332,10 +336,10 @@ class RunView:
                         row["_runtime"] = base + (t - start)
                     yield row
 
-    def history(self, keys: Iterable[str] | None = None, match: str = "all") -> list[dict]:
+    def history(self, keys: Iterable[str] | None = None, match: str = "all") -> list[dict[str, Any]]:
         return list(self.scan_history(keys, match=match))
 
-    def history_df(self, keys: Iterable[str] | None = None, match: str = "all"):
+    def history_df(self, keys: Iterable[str] | None = None, match: str = "all") -> Any:
         try:
             import pandas as pd
         except ImportError:
@@ -344,14 +348,14 @@ class RunView:
 
     # ---- system metrics, console, environment -------------------------------------------
     @property
-    def environment(self) -> dict | None:
+    def environment(self) -> dict[str, Any] | None:
         """The newest session's environment record (host, user, packages, git, scheduler)."""
         for s in reversed(self.sessions):
             if s.environment is not None:
                 return {k: v for k, v in s.environment.items() if k not in ("k", "n")}
         return None
 
-    def _timed(self, stream: str, kind: str) -> Iterator[tuple[dict, float | None]]:
+    def _timed(self, stream: str, kind: str) -> Iterator[tuple[dict[str, Any], float | None]]:
         kept = {s.id: s for s in self.sessions}
         for s in self._sessions(stream):
             run_session = kept.get(s.id)
@@ -367,34 +371,34 @@ class RunView:
                         runtime = run_session.runtime_base + (t - run_session.start_t)
                     yield r, runtime
 
-    def system(self, keys: Iterable[str] | None = None) -> Iterator[dict]:
+    def system(self, keys: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
         """System metrics samples: ``{"_timestamp", "_runtime", "cpu", ...}``."""
         wanted = list(keys) if keys is not None else None
         for r, runtime in self._timed(fmt.SYSTEM_STREAM, fmt.STATS):
-            d = r.get("d") if isinstance(r.get("d"), dict) else {}
+            d = r["d"]  # a stats record's shape was checked: a map
             if wanted is not None:
                 d = {k: d[k] for k in wanted if k in d}
             yield {"_timestamp": r.get("t"), "_runtime": runtime, **d}
 
-    def console(self) -> Iterator[dict]:
+    def console(self) -> Iterator[dict[str, Any]]:
         """Console lines: ``{"t", "stream": "stdout"|"stderr", "text"}``."""
         for r, _ in self._timed(fmt.CONSOLE_STREAM, fmt.OUT):
             yield {"t": r.get("t"), "stream": r.get("s"), "text": r.get("text", "")}
 
     # ---- media and files -------------------------------------------------------------
-    def location_of(self, ref) -> str:
+    def location_of(self, ref: object) -> str:
         """Full path (or URL) of a typed reference's file or of a run-relative path."""
         return self._source.join(self._relpath(ref))
 
     @staticmethod
-    def _relpath(ref) -> str:
+    def _relpath(ref: object) -> str:
         rel = ref.get("path") if isinstance(ref, dict) else str(ref)
         try:
             return check_relpath(rel)
         except BadName as e:
             raise ValueError(f"not a file of the run: {e}") from None
 
-    def open_file(self, rel: str):
+    def open_file(self, rel: str) -> BinaryIO:
         """A binary file object of one of the run's files (``run.json``,
         ``files/...``), streamed from wherever the run is. Links and other
         files that are not regular are refused (OSError)."""
@@ -404,7 +408,7 @@ class RunView:
         """The bytes of one of the run's files (ValueError past ``limit``)."""
         return self._source.read(self._relpath(rel), limit)
 
-    def load(self, ref: dict):
+    def load(self, ref: dict[str, Any]) -> Any:
         """Resolve a typed reference from a history row: a table's
         ``{"columns", "data"}``, the bytes of an image/audio/video file, or the
         histogram itself."""
@@ -413,14 +417,14 @@ class RunView:
             return ref
         if kind not in ("table-file", "image-file", "audio-file", "video-file"):
             raise ValueError(f"not a media reference: {ref!r:.200}")
-        data = self.read_file(ref.get("path"))
+        data = self.read_file(str(ref.get("path")))
         if kind == "table-file":
             import json
 
             return json.loads(data)
         return data
 
-    def records(self, stream: str = fmt.RUN_STREAM) -> Iterator[dict]:
+    def records(self, stream: str = fmt.RUN_STREAM) -> Iterator[dict[str, Any]]:
         """Every committed record of a stream, all sessions, in order."""
         for s in self._sessions(stream):
             for sf in s.files:
@@ -438,7 +442,7 @@ class RunView:
         self.problems = problems
         return problems
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "location": self.location,
             "project": self.project,
@@ -472,10 +476,33 @@ class _NoSource:
     """The source of a run directory that could not be opened."""
 
     def __init__(self, location: str, project: str, run_id: str):
-        self.location, self.parent_name, self.basename = location, project, run_id
+        self.location, self._project, self._run_id = location, project, run_id
 
     def names(self) -> list[str]:
         return []
+
+    def kind(self, name: str) -> str:
+        return "file"
+
+    def size(self, name: str) -> int | None:
+        return None
+
+    def open(self, name: str) -> BinaryIO:
+        raise FileNotFoundError(f"{self.location}/{name}: the run could not be read")
+
+    def read(self, name: str, limit: int = 0) -> bytes:
+        raise FileNotFoundError(f"{self.location}/{name}: the run could not be read")
+
+    def join(self, name: str) -> str:
+        return f"{self.location}/{name}"
+
+    @property
+    def basename(self) -> str:
+        return self._run_id
+
+    @property
+    def parent_name(self) -> str:
+        return self._project
 
 
 def unreadable_run(location: str, project: str, run_id: str, error: OSError) -> RunView:
@@ -488,12 +515,12 @@ def unreadable_run(location: str, project: str, run_id: str, error: OSError) -> 
 
 
 def open_run(
-    location,
+    location: str | os.PathLike[str],
     *,
     stale_after: float | None = None,
     now: float | None = None,
     strict: bool = False,
-    storage_options: dict | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> RunView:
     """Open a run directory (a local path or an fsspec URL) for reading.
 

@@ -14,10 +14,28 @@ from __future__ import annotations
 
 import io
 import os
+from typing import Any, BinaryIO, Protocol
 
 from runship import safefile
 from runship.errors import RunNotFound
 from runship.schema import format as fmt
+
+
+class RunSource(Protocol):
+    """Where one run directory's files are read from."""
+
+    location: str
+
+    def names(self) -> list[str]: ...
+    def kind(self, name: str) -> str: ...
+    def size(self, name: str) -> int | None: ...
+    def open(self, name: str) -> BinaryIO: ...
+    def read(self, name: str, limit: int = ...) -> bytes: ...
+    def join(self, name: str) -> str: ...
+    @property
+    def basename(self) -> str: ...
+    @property
+    def parent_name(self) -> str: ...
 
 
 class LocalSource:
@@ -48,9 +66,10 @@ class LocalSource:
         kind, size = self._entries.get(name, ("file", None))
         return size if kind == "file" else None
 
-    def open(self, name: str):
+    def open(self, name: str) -> BinaryIO:
         """A binary file object of a regular file ``name`` (a relative path) of the run."""
-        return safefile.open_file(self.location, name)
+        f: BinaryIO = safefile.open_file(self.location, name)
+        return f
 
     def read(self, name: str, limit: int = 256 * 1024 * 1024) -> bytes:
         return safefile.read_bytes(self.location, name, limit)
@@ -67,7 +86,7 @@ class LocalSource:
         return os.path.basename(os.path.dirname(self.location))
 
 
-def fs_options(url: str, storage_options: dict | None) -> dict:
+def fs_options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
     """Storage options for ``url`` with runship's defaults: for S3, the
     standard ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL`` variables (MinIO,
     Ceph RGW) and timeouts, so that no call can hang a pass."""
@@ -85,24 +104,24 @@ def fs_options(url: str, storage_options: dict | None) -> dict:
     return opts
 
 
-def url_to_fs(url: str, storage_options: dict | None = None):
+def url_to_fs(url: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
     """``(filesystem, path)`` for an fsspec URL, with runship's defaults."""
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(url.rstrip("/"), **fs_options(url, storage_options))
-    return fs, path.rstrip("/")
+    return fs, str(path).rstrip("/")
 
 
-def fresh_ls(fs, path: str, detail: bool = False) -> list:
+def fresh_ls(fs: Any, path: str, detail: bool = False) -> list[Any]:
     """``fs.ls`` that asks the store, not fsspec's listing cache."""
     try:
         fs.invalidate_cache(path)
     except Exception:
         pass
     try:
-        return fs.ls(path, detail=detail, refresh=True)
+        return list(fs.ls(path, detail=detail, refresh=True))
     except TypeError:  # a backend without the refresh keyword
-        return fs.ls(path, detail=detail)
+        return list(fs.ls(path, detail=detail))
 
 
 class ChunkedFile(io.RawIOBase):
@@ -110,7 +129,7 @@ class ChunkedFile(io.RawIOBase):
     ``parts`` is ``[(path, file_start, file_end, skip)]``, each holding the
     file's bytes [file_start, file_end) from offset ``skip`` of ``path``."""
 
-    def __init__(self, fs, parts: list[tuple[str, int, int, int]]):
+    def __init__(self, fs: Any, parts: list[tuple[str, int, int, int]]):
         self._fs = fs
         self._parts = parts
         self._size = parts[-1][2] if parts else 0
@@ -130,7 +149,7 @@ class ChunkedFile(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         want = len(buffer)
         for path, start, end, skip in self._parts:
             if start <= self._pos < end:
@@ -146,7 +165,7 @@ class ChunkedFile(io.RawIOBase):
 class FsspecSource:
     """A run directory behind any fsspec URL (s3://, gs://, file://, memory://, ...)."""
 
-    def __init__(self, url: str, storage_options: dict | None = None, fs=None):
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None, fs: Any = None):
         self.location = url.rstrip("/")
         if fs is None:
             self.fs, self._path = url_to_fs(self.location, storage_options)
@@ -204,9 +223,10 @@ class FsspecSource:
         chain = fmt.chunk_cover(self._chunks.get(name, []))
         return chain[-1][1] if chain else None
 
-    def open(self, name: str):
+    def open(self, name: str) -> BinaryIO:
         if name in self._whole or name not in self._chunks:
-            return self.fs.open(f"{self._path}/{name}", "rb", block_size=1 << 20, cache_type="readahead")
+            f: BinaryIO = self.fs.open(f"{self._path}/{name}", "rb", block_size=1 << 20, cache_type="readahead")
+            return f
         parts = []
         pos = 0
         for start, end in fmt.chunk_cover(self._chunks[name]):
@@ -227,7 +247,7 @@ class FsspecSource:
 
     @property
     def basename(self) -> str:
-        return self._path.rsplit("/", 1)[-1]
+        return str(self._path).rsplit("/", 1)[-1]
 
     @property
     def parent_name(self) -> str:
@@ -235,7 +255,7 @@ class FsspecSource:
         return parts[-2] if len(parts) >= 2 else ""
 
 
-def open_source(location, storage_options: dict | None = None):
+def open_source(location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> RunSource:
     text = os.fspath(location)
     if text.split("://", 1)[0].lower() in ("http", "https") and "://" in text:
         from runship.reader.http import HttpSource

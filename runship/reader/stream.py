@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
 import msgpack
 
@@ -60,7 +61,7 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.path}: {self.message} (byte {self.offset}, {self.kind})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "offset": self.offset, "kind": self.kind, "message": self.message}
 
 
@@ -74,7 +75,7 @@ class StreamFile:
     session: str
     segment: int
     size: int = 0
-    header: dict | None = None
+    header: dict[str, Any] | None = None
     committed: int = 0  # offset just past the last good commit record
     batches: int = 0
     records: int = 0  # committed data records (header and commits excluded)
@@ -138,13 +139,17 @@ class Batch:
         return False
 
 
-def _as_file(source) -> io.RawIOBase:
+#: what the functions below read: a binary file object (seekable), or bytes
+Source = BinaryIO | bytes | bytearray | memoryview
+
+
+def _as_file(source: Source) -> BinaryIO:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(source)
     return source
 
 
-def read_header(f, sf: StreamFile) -> int:
+def read_header(f: BinaryIO, sf: StreamFile) -> int:
     """Decode the file's first record into ``sf.header`` if it is a header;
     return the offset past it (0 if there is none). ``f`` is left anywhere."""
     f.seek(0)
@@ -156,12 +161,12 @@ def read_header(f, sf: StreamFile) -> int:
         return 0
     if type(obj) is dict and obj.get("k") == fmt.HEADER and record_problem(obj) is None:
         sf.header = obj
-        return u.tell()
+        return int(u.tell())
     return 0
 
 
 def batches(
-    source, sf: StreamFile, start: int = 0, end: int | None = None, first: bool | None = None, keep: bool = True
+    source: Source, sf: StreamFile, start: int = 0, end: int | None = None, first: bool | None = None, keep: bool = True
 ) -> Iterator[Batch]:
     """The verified batches of a file object (or bytes) from ``start`` (a
     batch boundary: 0, or past a commit record) to ``end`` (default: its
@@ -232,9 +237,8 @@ def batches(
             return
         if lead == 0x84 and win[at : at + len(fmt.COMMIT_MARKER)] == fmt.COMMIT_MARKER:
             with memoryview(win) as w:
-                batch = w[batch_start - base : at]
-                why = fmt.check_commit(version, batch, w[at : rec_end - base])
-                batch = bytes(batch) if keep and why is None else b""
+                why = fmt.check_commit(version, w[batch_start - base : at], w[at : rec_end - base])
+                batch = bytes(w[batch_start - base : at]) if keep and why is None else b""
             if why is not None:
                 sf.add(batch_start, "corrupt", f"{why} (commit record at byte {pos})")
                 return
@@ -269,7 +273,7 @@ def batches(
     _tail(tail, batch_start, tail[last_start - batch_start :] if whole else None, sf, version)
 
 
-def iter_records(source, sf: StreamFile, start: int = 0) -> Iterator[dict]:
+def iter_records(source: Source, sf: StreamFile, start: int = 0) -> Iterator[dict[str, Any]]:
     """Yield the committed data records of a file object or bytes (header
     and commit records excluded), each checked for shape; fill ``sf``."""
     f = _as_file(source)
@@ -282,7 +286,7 @@ def iter_records(source, sf: StreamFile, start: int = 0) -> Iterator[dict]:
         return
 
 
-def decode(batch: Batch, sf: StreamFile) -> Iterator[dict]:
+def decode(batch: Batch, sf: StreamFile) -> Iterator[dict[str, Any]]:
     """The records of a verified batch, decoded with the format's limits and
     checked for shape; a record that fails is reported and skipped (past
     MAX_BAD_RECORDS in a file, the rest of the file is not read)."""
@@ -290,6 +294,7 @@ def decode(batch: Batch, sf: StreamFile) -> Iterator[dict]:
     stop = batch.end - batch.start
     pos = batch.first - batch.start
     u = None
+    rec: Any
     while pos < stop:
         size = batch.big.get(batch.start + pos)
         try:
@@ -308,7 +313,7 @@ def decode(batch: Batch, sf: StreamFile) -> Iterator[dict]:
                 nxt = u_base + u.tell()
         except Exception as e:
             nxt, u = pos + (size or _record_size(view[pos : pos + limits.SMALL_RECORD])), None
-            why = f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})"
+            why: str | None = f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})"
             rec = None
         else:
             why = record_problem(rec)
@@ -328,7 +333,7 @@ class _TooManyBad(Exception):
     pass
 
 
-def _record_size(view) -> int:
+def _record_size(view: memoryview) -> int:
     """The size of the (small) record at the start of ``view``."""
     u = msgpack.Unpacker(max_buffer_size=max(len(view), 1))
     u.feed(view)
@@ -336,10 +341,10 @@ def _record_size(view) -> int:
         u.skip()
     except Exception:
         return len(view) or 1
-    return u.tell()
+    return int(u.tell())
 
 
-def _size(f) -> int:
+def _size(f: BinaryIO) -> int:
     try:
         here = f.tell()
         size = f.seek(0, io.SEEK_END)
@@ -349,7 +354,9 @@ def _size(f) -> int:
         return 0
 
 
-def _stop(f, win: bytearray, base: int, pos: int, batch_start: int, sf: StreamFile, version: int, what: str) -> None:
+def _stop(
+    f: BinaryIO, win: bytearray, base: int, pos: int, batch_start: int, sf: StreamFile, version: int, what: str
+) -> None:
     """Decoding stopped at ``pos``: damage inside a batch if a commit record
     follows, else an uncommitted (or NUL) tail."""
     with memoryview(win) as w:
@@ -373,7 +380,7 @@ def _stop(f, win: bytearray, base: int, pos: int, batch_start: int, sf: StreamFi
         sf.add(pos, "uncommitted-tail", f"uncommitted bytes at the end ({what})")
 
 
-def _ends_in_commit(f, batch_start: int) -> bool:
+def _ends_in_commit(f: BinaryIO, batch_start: int) -> bool:
     """Does the file end in what looks like a (damaged) version 2 commit record after ``batch_start``?"""
     try:
         size = f.seek(0, io.SEEK_END)
@@ -385,7 +392,7 @@ def _ends_in_commit(f, batch_start: int) -> bool:
         return False
 
 
-def _zeros_to_end(f, resume_at: int, known: bytes) -> bool:
+def _zeros_to_end(f: BinaryIO, resume_at: int, known: bytes) -> bool:
     if known.strip(b"\0"):
         return False
     try:
@@ -446,7 +453,7 @@ def _is_commit(candidate: bytes, version: int) -> bool:
     return isinstance(obj, dict) and obj.get("k") == fmt.COMMIT and "crc" in obj
 
 
-def _commit_follows(f, resume_at: int, known: bytes, version: int) -> bool:
+def _commit_follows(f: BinaryIO | None, resume_at: int, known: bytes, version: int) -> bool:
     """Is there a complete commit record in ``known`` or, with
     ``resume_at`` >= 0, in the file from there on? A crash can cut a commit
     record short; only a whole one shows that the bytes before it were meant
@@ -463,7 +470,7 @@ def _commit_follows(f, resume_at: int, known: bytes, version: int) -> bool:
             if _is_commit(data[at : at + keep], version):
                 return True
             at = data.find(marker, at + 1)
-        if resume_at < 0:
+        if resume_at < 0 or f is None:
             return False
         try:
             f.seek(resume_at)
@@ -489,7 +496,7 @@ def describe(path: str) -> StreamFile | None:
     return StreamFile(path=path, name=name, stream=stream, session=session, segment=segment)
 
 
-def read_all(data: bytes, path: str = "<bytes>") -> tuple[list[dict], StreamFile]:
+def read_all(data: bytes, path: str = "<bytes>") -> tuple[list[dict[str, Any]], StreamFile]:
     """All committed records of one file's bytes, and what was found."""
     sf = describe(path) or StreamFile(path=path, name=path, stream="?", session="?", segment=0)
     return list(iter_records(data, sf)), sf

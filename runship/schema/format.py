@@ -13,6 +13,7 @@ import re
 import struct
 import time
 import zlib
+from typing import Any
 
 import msgpack
 
@@ -148,7 +149,7 @@ def chunk_cover(chunks: list[tuple[int, int]]) -> list[tuple[int, int]]:
     from offset 0 (overlaps are fine: every chunk holds a range of the same
     append-only file). Returns the chain in order."""
     pos = 0
-    chain = []
+    chain: list[tuple[int, int]] = []
     pending = sorted(chunks)
     while True:
         best = None
@@ -163,7 +164,7 @@ def chunk_cover(chunks: list[tuple[int, int]]) -> list[tuple[int, int]]:
         pos = best[1]
 
 
-def header_record(*, t: float, project: str, run: str, session: str, stream: str, segment: int) -> dict:
+def header_record(*, t: float, project: str, run: str, session: str, stream: str, segment: int) -> dict[str, Any]:
     return {
         "k": HEADER,
         "t": t,
@@ -203,20 +204,24 @@ def commit_record(length: int, crc: int, t: float) -> bytes:
 
 def commit_record_v1(length: int, crc: int, t: float) -> bytes:
     """A version 1 commit record (its CRC covers the batch only). For tests."""
-    return msgpack.packb({"k": COMMIT, "t": t, "len": length, "crc": crc})
+    packed: bytes = msgpack.packb({"k": COMMIT, "t": t, "len": length, "crc": crc})
+    return packed
 
 
-def check_commit(version: int, batch, raw) -> str | None:
+Bytes = bytes | bytearray | memoryview
+
+
+def check_commit(version: int, batch: Bytes, raw: Bytes) -> str | None:
     """Does the commit record ``raw`` commit ``batch`` (both bytes-like)?
     None if it does, else what is wrong."""
     if version >= 2:
         raw = bytes(raw)
         if len(raw) != COMMIT_SIZE or any(raw[at : at + len(fixed)] != fixed for at, fixed in COMMIT_FIXED):
             return "damaged commit record"
-        _, _, _, length, _ = _COMMIT_V2.unpack(raw[: _COMMIT_V2.size])
+        _, _, _, size, _ = _COMMIT_V2.unpack(raw[: _COMMIT_V2.size])
         crc = int.from_bytes(raw[-4:], "big")
-        if length != len(batch):
-            return f"batch of {len(batch)} bytes fails its length (commit record says {length})"
+        if size != len(batch):
+            return f"batch of {len(batch)} bytes fails its length (commit record says {size})"
         if crc != zlib.crc32(raw[: _COMMIT_V2.size], zlib.crc32(batch)):
             return f"batch of {len(batch)} bytes fails its checksum"
         return None
@@ -226,15 +231,15 @@ def check_commit(version: int, batch, raw) -> str | None:
         return "damaged commit record"
     if type(rec) is not dict:
         return "damaged commit record"
-    length, crc = rec.get("len"), rec.get("crc")
-    if length != len(batch):
-        return f"batch of {len(batch)} bytes fails its length (commit record says {length!r:.20})"
-    if crc != zlib.crc32(batch):
+    said, claimed = rec.get("len"), rec.get("crc")
+    if said != len(batch):
+        return f"batch of {len(batch)} bytes fails its length (commit record says {said!r:.20})"
+    if claimed != zlib.crc32(batch):
         return f"batch of {len(batch)} bytes fails its checksum"
     return None
 
 
-def looks_like_commit(tail) -> bool:
+def looks_like_commit(tail: Bytes) -> bool:
     """Do the last bytes of ``tail`` look like a version 2 commit record with a
     few bytes changed? (A torn write leaves a commit record's start, never
     its end without its start.)"""
@@ -243,8 +248,8 @@ def looks_like_commit(tail) -> bool:
     raw = tail[-COMMIT_SIZE:]
     total = sum(len(fixed) for _, fixed in COMMIT_FIXED)
     same = sum(a == b for at, fixed in COMMIT_FIXED for a, b in zip(raw[at : at + len(fixed)], fixed))
-    return same >= total - 3
+    return bool(same >= total - 3)
 
 
-def crc32(data, value: int = 0) -> int:
+def crc32(data: Bytes, value: int = 0) -> int:
     return zlib.crc32(data, value)

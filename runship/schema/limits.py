@@ -9,6 +9,8 @@ its content. ``docs/FORMAT.md`` lists them.
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 import msgpack
 
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # one record, packed
@@ -36,14 +38,14 @@ class LimitError(ValueError):
     """A record goes past one of the format's limits."""
 
 
-def decode_counted(data) -> object:
+def decode_counted(data: bytes | memoryview) -> object:
     """Decode one record of more than SMALL_RECORD bytes, counting the
     elements of its maps and arrays as they are built and stopping at
     MAX_ITEMS, so that a small record of many empty maps cannot expand to
     gigabytes."""
     count = 0
 
-    def counted(container):
+    def counted(container: Sized) -> Sized:
         nonlocal count
         count += len(container) + 1
         if count > MAX_ITEMS:

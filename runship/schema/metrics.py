@@ -4,6 +4,7 @@ and the reader (the folded summary), so both compute the same thing."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 SUMMARY_OPS = ("min", "max", "mean", "first", "last", "best", "copy", "none")
 GOALS = ("minimize", "maximize")
@@ -20,7 +21,7 @@ class MetricSpec:
         step_metric: str | None = None,
         step_sync: bool | None = None,
         hidden: bool | None = None,
-        summary: str | list | None = None,
+        summary: str | list[Any] | None = None,
         goal: str | None = None,
     ):
         if not isinstance(name, str) or not name:
@@ -44,7 +45,7 @@ class MetricSpec:
             return key.startswith(self.name[:-1])
         return key == self.name
 
-    def to_record(self) -> dict:
+    def to_record(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "step_metric": self.step_metric,
@@ -55,7 +56,7 @@ class MetricSpec:
         }
 
     @classmethod
-    def from_record(cls, rec: dict) -> MetricSpec:
+    def from_record(cls, rec: dict[str, Any]) -> MetricSpec:
         return cls(
             rec["name"],
             step_metric=rec.get("step_metric"),
@@ -66,10 +67,10 @@ class MetricSpec:
         )
 
 
-def _parse_ops(summary) -> tuple[str, ...] | None:
+def _parse_ops(summary: object) -> tuple[str, ...] | None:
     if summary is None:
         return None
-    parts = summary.split(",") if isinstance(summary, str) else list(summary)
+    parts = summary.split(",") if isinstance(summary, str) else list(summary)  # type: ignore[call-overload]
     ops = tuple(p.strip().lower() for p in parts if str(p).strip())
     for op in ops:
         if op not in SUMMARY_OPS:
@@ -111,7 +112,7 @@ class Metrics:
         self._cache[key] = found
         return found
 
-    def observe(self, row: dict, summary: dict) -> None:
+    def observe(self, row: dict[str, Any], summary: dict[str, Any]) -> None:
         """Fold one logged row into ``summary`` (already updated with the row's
         plain values): keys with summary ops get their aggregate instead."""
         for key, value in row.items():
@@ -128,7 +129,7 @@ class Metrics:
             else:
                 summary[key] = result
 
-    def step_sync(self, row: dict, last: dict) -> dict:
+    def step_sync(self, row: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
         """wandb's step_sync: a row with a key whose metric has a step_metric
         gets the step metric's last value when it does not carry one."""
         extra = None
@@ -151,9 +152,12 @@ class _Agg:
     def __init__(self) -> None:
         self.count = 0
         self.total = 0.0
-        self.min = self.max = self.first = self.last = None
+        self.min: float | None = None
+        self.max: float | None = None
+        self.first: object = None
+        self.last: object = None
 
-    def add(self, value) -> None:
+    def add(self, value: object) -> None:
         if self.count == 0 and self.first is None:
             self.first = value
         self.last = value
@@ -166,11 +170,12 @@ class _Agg:
         if self.max is None or value > self.max:
             self.max = value
 
-    def summary(self, ops: tuple[str, ...], goal: str | None):
+    def summary(self, ops: tuple[str, ...], goal: str | None) -> dict[str, Any] | None:
         if not ops or "none" in ops:
             return None
         out = {}
         for op in ops:
+            value: object
             if op == "min":
                 value = self.min
             elif op == "max":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 
 MAX_NAME_LEN = 128  # a project or run id
 MAX_SEGMENT_LEN = 200  # one component of a file path inside a run
@@ -48,7 +49,7 @@ class BadName(ValueError):
 DEFAULT_ROOT = "runship-runs"
 
 
-def default_root(environ=None) -> str:
+def default_root(environ: Mapping[str, str] | None = None) -> str:
     env = os.environ if environ is None else environ
     return env.get("RUNSHIP_DIR") or env.get("WANDB_DIR") or DEFAULT_ROOT
 

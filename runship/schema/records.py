@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Callable
+from typing import Any
 
 from runship.schema import format as fmt
 from runship.schema.limits import MAX_DEPTH, MAX_TIME
@@ -22,30 +24,29 @@ _LEAVES = frozenset({str, int, float, bool, type(None), bytes, _dt.datetime})
 _STR_OR_NONE = (str, type(None))
 
 
-def _value_problem(value, depth: int) -> str | None:
+def _value_problem(value: object, depth: int) -> str | None:
     """Containers: string keys only, leaves of known types, depth bounded."""
     stack = [(value, depth)]
     while stack:
         v, d = stack.pop()
         if d > MAX_DEPTH:
             return f"nested deeper than {MAX_DEPTH} levels"
-        t = type(v)
-        if t is dict:
+        if isinstance(v, dict):
             for k, x in v.items():
                 if type(k) is not str:
                     return f"a map key of type {type(k).__name__}"
                 if type(x) not in _LEAVES:
                     stack.append((x, d + 1))
-        elif t is list:
+        elif isinstance(v, list):
             for x in v:
                 if type(x) not in _LEAVES:
                     stack.append((x, d + 1))
-        elif t not in _LEAVES:
-            return f"a value of type {t.__name__}"
+        elif type(v) not in _LEAVES:
+            return f"a value of type {type(v).__name__}"
     return None
 
 
-def _map(rec: dict, key: str, required: bool = True) -> str | None:
+def _map(rec: dict[str, Any], key: str, required: bool = True) -> str | None:
     v = rec.get(key)
     if v is None and not required:
         return None
@@ -61,7 +62,7 @@ def _map(rec: dict, key: str, required: bool = True) -> str | None:
     return None
 
 
-def _int(rec: dict, key: str, required: bool = False) -> str | None:
+def _int(rec: dict[str, Any], key: str, required: bool = False) -> str | None:
     v = rec.get(key)
     if v is None and not required:
         return None
@@ -70,14 +71,14 @@ def _int(rec: dict, key: str, required: bool = False) -> str | None:
     return None
 
 
-def _strs(rec: dict, keys: tuple[str, ...]) -> str | None:
+def _strs(rec: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         if not isinstance(rec.get(key), _STR_OR_NONE):
             return f"'{key}' must be a string, got {type(rec.get(key)).__name__}"
     return None
 
 
-def _str_list(rec: dict, key: str) -> str | None:
+def _str_list(rec: dict[str, Any], key: str) -> str | None:
     v = rec.get(key)
     if v is None:
         return None
@@ -89,7 +90,7 @@ def _str_list(rec: dict, key: str) -> str | None:
 _META = ("name", "notes", "group", "job_type", "entity")
 
 
-def _start(rec: dict) -> str | None:
+def _start(rec: dict[str, Any]) -> str | None:
     why = _strs(rec, (*_META, "session", "host", "mode")) or _str_list(rec, "tags") or _int(rec, "pid")
     if why:
         return why
@@ -104,7 +105,7 @@ def _start(rec: dict) -> str | None:
     return None
 
 
-def _file(rec: dict) -> str | None:
+def _file(rec: dict[str, Any]) -> str | None:
     try:
         check_relpath(rec.get("path"), "'path'")
     except BadName as e:
@@ -112,11 +113,11 @@ def _file(rec: dict) -> str | None:
     return _int(rec, "size") or _strs(rec, ("sha256", "policy"))
 
 
-def _summary(rec: dict) -> str | None:
+def _summary(rec: dict[str, Any]) -> str | None:
     return _map(rec, "d", required=False) or _str_list(rec, "del")
 
 
-def _loss(rec: dict) -> str | None:
+def _loss(rec: dict[str, Any]) -> str | None:
     for key in ("lost", "dropped"):
         why = _int(rec, key)
         if why:
@@ -126,7 +127,7 @@ def _loss(rec: dict) -> str | None:
     return None
 
 
-_KIND_CHECKS = {
+_KIND_CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
     fmt.START: _start,
     fmt.CONFIG: lambda r: _map(r, "d"),
     fmt.ROW: lambda r: _int(r, "s", required=True) or _map(r, "d"),
@@ -157,7 +158,7 @@ def problem(rec: object) -> str | None:
     if type(kind) is not str:
         return "a record without a string kind 'k'"
     t = rec.get("t")
-    if type(t) not in (float, int) or not (0 <= t < MAX_TIME):
+    if not isinstance(t, (float, int)) or type(t) is bool or not (0 <= t < MAX_TIME):
         return f"{kind} record with a timestamp 't' that is not a time: {t!r:.40}"
     n = rec.get("n")
     if n is not None and type(n) is not int:

@@ -14,6 +14,7 @@ import enum
 import math
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import msgpack
 
@@ -26,7 +27,7 @@ MAX_DEPTH = 64
 class SerializationError(TypeError):
     """A value cannot be recorded. ``path`` is where, as in ``$.a.b[2]``."""
 
-    def __init__(self, message: str, path: list | None = None):
+    def __init__(self, message: str, path: list[Any] | None = None):
         super().__init__(message)
         self.reason = message
         self.path = path if path is not None else []
@@ -118,7 +119,7 @@ def to_plain(value: object, depth: int = 0) -> object:
         detach = getattr(value, "detach", None)
         if detach is not None and callable(detach):
             value = detach()
-            tolist = value.tolist
+            tolist = getattr(value, "tolist", tolist)
         try:
             return to_plain(tolist(), depth + 1)
         except SerializationError:

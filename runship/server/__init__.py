@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import tempfile
+from typing import Any
 
 from runship.targets.http import is_loopback
 
@@ -55,7 +56,7 @@ def serve(
         log(f"WARNING: runship serve without authentication on {host}:{port}: anyone on this machine can write runs")
     if "://" not in root:
         os.makedirs(root, exist_ok=True)
-    given = {"head_timeout": head_timeout, "body_timeout": body_timeout}
+    given: dict[str, Any] = {"head_timeout": head_timeout, "body_timeout": body_timeout}
     given.update(max_connections=max_connections, per_client=per_client)
     limits = Limits(**{k: v for k, v in given.items() if v is not None})
     raise_open_file_limit()
@@ -67,7 +68,7 @@ def serve(
         public_docs=public_docs,
         limits=limits,
     )
-    options = dict(
+    options: dict[str, Any] = dict(
         host=host,
         port=port,
         access_log=False,  # runship logs one JSON line per request itself
@@ -104,7 +105,8 @@ def serve(
         uv = uvicorn.Config("runship.server.app:app_from_env", factory=True, workers=workers, **options)
     else:
         uv = uvicorn.Config(create_app(config), **options)
-    uv.runship_limits = limits  # read by GuardedH11Protocol, in every worker
+    # runship's own attribute on uvicorn's Config (deliberate): read by GuardedH11Protocol, in every worker
+    uv.runship_limits = limits  # type: ignore[attr-defined]
     quiet_logs()
     try:
         server = uvicorn.Server(uv)

@@ -131,7 +131,7 @@ class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a request-head deadline and connection caps
     (see the module's docstring). Limits come from ``config.runship_limits``."""
 
-    def __init__(self, config, server_state, app_state, _loop=None):
+    def __init__(self, config, server_state, app_state, _loop=None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         conns = getattr(server_state, "runship_connections", None)
         if conns is None:

@@ -116,7 +116,7 @@ class HttpTarget(Target):
                 time.sleep(BACKOFF * 2 ** (attempt - 1))
             try:
                 conn = self._connection()
-                payload = body
+                payload: bytes | Limited | None = body
                 if stream is not None:
                     stream[0].seek(start)
                     payload = Limited(stream[0], stream[1])
@@ -245,7 +245,7 @@ class HttpTarget(Target):
     def list_runs(self) -> list[tuple[str, str]]:
         status, _, body = self._request("GET", "/v1/projects", max_answer=LIST_BYTES)
         self._check(status, body, "list projects")
-        out = []
+        out: list[tuple[str, str]] = []
         for project in json.loads(body):
             status, _, runs = self._request(
                 "GET", f"/v1/projects/{quote(project, safe='')}/runs", max_answer=LIST_BYTES

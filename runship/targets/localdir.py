@@ -93,7 +93,7 @@ class LocalDirTarget(Target):
             pass
 
     def list_runs(self) -> list[tuple[str, str]]:
-        out = []
+        out: list[tuple[str, str]] = []
         for project in sorted(os.listdir(self.root)) if os.path.isdir(self.root) else []:
             pdir = os.path.join(self.root, project)
             if not project.startswith(".") and os.path.isdir(pdir) and not os.path.islink(pdir):

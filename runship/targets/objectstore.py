@@ -186,7 +186,7 @@ class ObjectStoreTarget(Target):
         self._drop_chunks(project, run_id, name)
 
     def list_runs(self) -> list[tuple[str, str]]:
-        out = []
+        out: list[tuple[str, str]] = []
         try:
             projects = self._call("list", fresh_ls, self.fs, self.base)
         except FileNotFoundError:

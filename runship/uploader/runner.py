@@ -261,7 +261,7 @@ def _install_stop(stop: threading.Event, grace: float = STOP_GRACE) -> dict:
     that takes longer than ``grace`` seconds (a call that does not return,
     a file that blocks), or a second signal comes, the process exits at once.
     Progress is committed per object, so the next run continues."""
-    previous = {}
+    previous: dict = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
 

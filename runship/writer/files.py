@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from runship import safefile
 from runship.errors import UsageError
@@ -24,6 +24,7 @@ from runship.schema.values import to_plain
 
 if TYPE_CHECKING:
     from runship.writer.run import Run
+    from runship.writer.stream import Writer
 
 POLICIES = ("live", "now", "end")
 LIVE_CHECK_SECONDS = 2.0
@@ -86,7 +87,8 @@ class Saver:
         self.specs.append(spec)
         targets = [os.path.join(self.run.run_dir, self._target(m, base)) for m in sorted(_glob.glob(pattern))]
         if policy in ("now", "live"):
-            self.run._writer.submit_background(lambda: self._copy_spec(spec, force=True))
+            # a disabled run (the one without a writer) returns before saving
+            cast("Writer", self.run._writer).submit_background(lambda: self._copy_spec(spec, force=True))
         return targets
 
     def _target(self, source: str, base: str) -> str:
@@ -155,7 +157,7 @@ def save_code(run: Run) -> None:
                 run._file_record("files/code/diff.patch", len(data), hashlib.sha256(data).hexdigest(), policy="now")
         run._run_stream.write(fmt.CODE, {"program": rel, "git": git})
 
-    run._writer.submit_background(job)
+    cast("Writer", run._writer).submit_background(job)  # never called for a disabled run (no writer)
 
 
 def git_state(cwd: str) -> dict | None:
@@ -216,7 +218,7 @@ def log_code(
             size, digest = copy_file(run.run_dir, path, rel)
             run._file_record(rel, size, digest, policy="now", source=path)
 
-    run._writer.submit_background(job)
+    cast("Writer", run._writer).submit_background(job)  # never called for a disabled run (no writer)
 
 
 class Artifact:
@@ -322,5 +324,5 @@ def log_artifact(run: Run, artifact_or_path, name=None, type=None, aliases=None,
             },
         )
 
-    run._writer.submit_background(job)
+    cast("Writer", run._writer).submit_background(job)  # never called for a disabled run (no writer)
     return art

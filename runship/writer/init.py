@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 from runship.errors import UsageError
 from runship.schema import format as fmt
@@ -359,7 +360,7 @@ def _tags(value: object) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         return tuple(t.strip() for t in value.split(",") if t.strip())
-    tags = tuple(str(t) for t in value)  # type: ignore[union-attr]
+    tags = tuple(str(t) for t in cast(Iterable[object], value))  # any other value: an iterable of tags
     for t in tags:
         if len(t) > 256:
             raise ValueError(f"tag is longer than 256 characters: {t[:40]!r}...")

@@ -15,6 +15,10 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+    from typing import Any
+
     from runship.writer.run import Run
 
 
@@ -26,7 +30,7 @@ class _Process:
         self.console_owner: Run | None = None  # the one run capturing stdout/stderr
         self._installed = False
         self._prev_sigterm: object = None
-        self._prev_excepthook = None
+        self._prev_excepthook: Callable[[type[BaseException], BaseException, TracebackType | None], Any] | None = None
         self._lock = threading.RLock()
 
     def register(self, run: Run, make_current: bool) -> None:

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from typing import Literal, cast
 
 from runship import safefile
 from runship.schema import format as fmt
@@ -21,7 +22,7 @@ from runship.writer.files import Artifact, Saver
 from runship.writer.lifecycle import PROCESS
 from runship.writer.resume import forget as forget_resume
 from runship.writer.settings import Settings
-from runship.writer.stream import Writer
+from runship.writer.stream import Stream, Writer
 
 _MAX_STEP_WARNINGS = 10
 _time = time.time
@@ -83,7 +84,8 @@ class Run:
         self.summary = Summary(None if disabled else self, self._summary_items)
         self.config = Config(None, prior.get("config"), allow_val_change)
         self._writer: Writer | None = None
-        self._run_stream = None
+        # None only for a disabled run, which never writes (log() returns at once)
+        self._run_stream: Stream = cast(Stream, None)
         if disabled:
             self.config.update(config or {})
             return
@@ -91,7 +93,7 @@ class Run:
             self.run_dir,
             project=project,
             run_id=run_id,
-            session=session,
+            session=cast(str, session),  # None only for a disabled run
             settings=settings,
             report=self._notice,
         )
@@ -187,7 +189,7 @@ class Run:
             if not isinstance(data, Mapping):
                 raise TypeError(f"log() takes a dict, got {type(data).__name__}")
             data = dict(data)
-        row = data
+        row: dict | None = data
         for k, v in data.items():
             if type(k) is not str:
                 raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
@@ -254,7 +256,7 @@ class Run:
                 e.path.insert(0, k)
                 raise TypeError(f"log(): {e.reason} - at `{e.where('data')}`") from None
         for job in jobs:  # only once the whole row converted
-            self._writer.submit(job)
+            cast(Writer, self._writer).submit(job)  # a disabled run never converts
         return out
 
     def _convert_value(self, key: str, v, step: int, jobs: list, depth: int = 0):
@@ -293,7 +295,8 @@ class Run:
 
     def _commit_pending(self) -> None:
         row, self._pending = self._pending, None
-        self._write_row(row)
+        if row is not None:  # always: every caller checks self._pending first
+            self._write_row(row)
 
     def _write_row(self, row: dict) -> None:
         """Queue a committed row (the caller holds the run stream's lock)."""
@@ -507,7 +510,7 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, etype, value, tb) -> bool:
+    def __exit__(self, etype, value, tb) -> Literal[False]:
         self.finish(exit_code=0 if etype is None else 1)
         return False
 
@@ -537,19 +540,20 @@ class Run:
             return True
         import signal
 
+        writer = cast(Writer, self._writer)  # set whenever the run stream is
         name = signal.Signals(signum).name
         self._run_stream.write_nolock(fmt.SIGNAL, {"signal": signum, "name": name})
         self._state = "terminated"
-        if self._writer.busy_here():
+        if writer.busy_here():
 
             def finish_signal() -> None:
-                self._writer.flush(fsync=True, timeout=10.0)
+                writer.flush(fsync=True, timeout=10.0)
                 self._write_snapshot()
                 then()
 
-            self._writer.deferred = finish_signal
+            writer.deferred = finish_signal
             return False
-        self._writer.flush(fsync=True, timeout=10.0)
+        writer.flush(fsync=True, timeout=10.0)
         self._write_snapshot()
         return True
 
@@ -565,7 +569,7 @@ class Run:
     def snapshot(self) -> dict:
         from runship.schema.values import json_safe
 
-        return json_safe(
+        snap = json_safe(
             {
                 "format": fmt.FORMAT_NAME,
                 "version": fmt.FORMAT_VERSION,
@@ -589,6 +593,7 @@ class Run:
             },
             strict_json=True,
         )
+        return cast(dict, snap)  # json_safe of a dict is a dict
 
     def _write_snapshot(self) -> None:
         try:

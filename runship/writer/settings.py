@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any, cast
 
 _DEFAULTS: dict[str, object] = {
     # Seconds between writes of the in-memory batch to the OS.
@@ -42,7 +44,7 @@ _DEFAULTS: dict[str, object] = {
 }
 
 # wandb setting names that mean one of ours
-_WANDB_ALIASES = {
+_WANDB_ALIASES: dict[str, tuple[str, Callable[[Any], object]]] = {
     "x_disable_stats": ("system_metrics", lambda v: not v),
     "_disable_stats": ("system_metrics", lambda v: not v),
     "x_stats_sampling_interval": ("stats_interval", float),
@@ -61,6 +63,25 @@ class Settings:
 
     __slots__ = ("ignored", *_DEFAULTS)
 
+    # The attributes' types, for type checkers (annotations only: the values
+    # come from _DEFAULTS in __init__, and __slots__ holds them).
+    flush_interval: float
+    fsync_interval: float
+    heartbeat_interval: float
+    rotate_bytes: int
+    max_buffer_bytes: int
+    on_buffer_full: str
+    batch_bytes: int
+    quiet: bool
+    reinit: bool | str | None
+    upload_to: str | None
+    upload_interval: float
+    system_metrics: bool
+    stats_interval: float
+    stats_source: str
+    console: str
+    environment: bool
+
     def __init__(self, **kwargs: object):
         self.ignored: dict[str, object] = {}
         for name, default in _DEFAULTS.items():
@@ -72,7 +93,7 @@ class Settings:
             self.system_metrics = False
         console = env.get("RUNSHIP_CONSOLE") or env.get("WANDB_CONSOLE")
         if console:
-            self.console = _check("console", console)
+            self.console = cast(str, _check("console", console))  # _check returns console values unchanged
         self.update(kwargs)
 
     def update(self, values: dict | Settings | None) -> Settings:

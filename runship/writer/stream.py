@@ -24,6 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import cast
 
 import msgpack
 
@@ -189,8 +190,9 @@ class Stream:
         try:
             parts = [self._open(now)] if self._fd is None else []
             parts.extend(items)
-            wrote = _write_all(self._fd, _framed(parts, now))
-            if os.fstat(self._fd).st_nlink == 0:
+            fd = cast(int, self._fd)  # opened by _open() when it was None
+            wrote = _write_all(fd, _framed(parts, now))
+            if os.fstat(fd).st_nlink == 0:
                 # the file (or the whole run directory) was deleted under us:
                 # what was just written went nowhere
                 raise OSError(errno.ENOENT, "the stream file was deleted while being written")

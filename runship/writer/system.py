@@ -116,7 +116,8 @@ class PsutilSource:
         self.proc = psutil.Process()
         self.proc.cpu_percent(None)
         psutil.cpu_percent(None)
-        self._last = None
+        # (time, disk read bytes, disk written bytes, network received bytes, sent bytes)
+        self._last: tuple[float, float, float, float, float] | None = None
 
     def sample(self) -> dict:
         ps = self.psutil
@@ -206,7 +207,7 @@ class NvmlSource:
 def open_sources(prefer: str = "auto") -> list:
     """The sources that work here. ``prefer``: "auto" (/proc, else psutil),
     "psutil", "proc"; NVML is added whenever it works."""
-    sources = []
+    sources: list = []
     # /proc first on Linux: no import into the training process
     order = {"auto": (ProcSource, PsutilSource), "psutil": (PsutilSource,), "proc": (ProcSource,)}.get(
         prefer, (ProcSource,)

@@ -21,9 +21,18 @@ def flaky(request, tmp_path):
         moto = request.getfixturevalue("moto")
         bucket = f"flaky-{os.getpid()}-{int(time.time() * 1000) % 100000}"
         moto.create_bucket(bucket)
-        proxy = FaultyHttpProxy(moto.port, rate=0.3, seed=11, delay=1.0)
+        proxy = FaultyHttpProxy(moto.port, rate=0.3, seed=11, delay=0.5)
         url = f"s3://{bucket}/runs"
-        args = ["-o", "config_kwargs.read_timeout=4", "-o", "config_kwargs.connect_timeout=4"]
+        # short timeouts and one botocore attempt (s3fs still retries 5 times with backoff): the
+        # faults are the same, the test spends less time waiting them out
+        args = [
+            "-o",
+            "config_kwargs.read_timeout=2",
+            "-o",
+            "config_kwargs.connect_timeout=2",
+            "-o",
+            "config_kwargs.retries.max_attempts=1",
+        ]
         env = {"AWS_ENDPOINT_URL": proxy.endpoint, **S3_ENV}
 
         def reader(project, run_id):
@@ -33,12 +42,13 @@ def flaky(request, tmp_path):
         proxy.stop()
     else:
         server = RunshipServer(str(tmp_path / "served"), str(tmp_path)).start()
-        proxy = FaultyHttpProxy(server.port, rate=0.3, seed=5, delay=1.0)
+        proxy = FaultyHttpProxy(server.port, rate=0.3, seed=5, delay=0.5)
 
         def reader(project, run_id):
             return runship.open_run(str(tmp_path / "served" / project / run_id))
 
-        yield proxy, proxy.endpoint, ["-o", "timeout=4"], {"RUNSHIP_TOKEN": RunshipServer.TOKEN}, reader
+        args = ["-o", "timeout=2", "-o", "attempts=2"]
+        yield proxy, proxy.endpoint, args, {"RUNSHIP_TOKEN": RunshipServer.TOKEN}, reader
         proxy.stop()
         server.stop()
 
