@@ -12,6 +12,10 @@ _DEFAULTS: dict[str, object] = {
     # Seconds between fsyncs of open segment files (also on flush() and finish()).
     "fsync_interval": 30.0,
     # Seconds without any write after which a heartbeat record is written.
+    # Readers judge a run without a finish record "crashed" once nothing was
+    # written for 3 * heartbeat_interval + 2 * flush_interval seconds (92 s
+    # with the defaults) and "running" until then (`runship ls` shows how old
+    # the last write is).
     "heartbeat_interval": 30.0,
     # A segment file is left for the next one once it reaches this size.
     "rotate_bytes": 64 * 1024 * 1024,
