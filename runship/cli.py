@@ -593,6 +593,19 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+def _uploader_config(fn):
+    """--token-file and --config, as `runship upload` and `runship status` take them."""
+    fn = click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False), help="INI config file. [$RUNSHIP_UPLOAD_CONFIG]"
+    )(fn)
+    return click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False),
+        help="File holding the token for an http(s):// runship server (mode 600). "
+        "[else $RUNSHIP_TOKEN, the token itself]",
+    )(fn)
+
+
 @cli.command("upload", context_settings=CONTEXT)
 @click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
 @click.option(
@@ -643,14 +656,7 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
     metavar="KEY=VALUE",
     help="fsspec storage option, e.g. endpoint_url=http://minio:9000 (repeatable).",
 )
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False),
-    help="File holding the token for an http(s):// runship server (mode 600). [else $RUNSHIP_TOKEN, the token itself]",
-)
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="INI config file. [$RUNSHIP_UPLOAD_CONFIG]"
-)
+@_uploader_config
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary line.")
 @click.option("--verbose", "-v", is_flag=True, help="A line per run uploaded.")
 @click.pass_context
@@ -729,14 +735,7 @@ def upload_cmd(
     "--remote", "ask_remote", is_flag=True, help="Ask the target for its sizes instead of trusting the state."
 )
 @click.option("--storage-option", "-o", "storage_options", multiple=True, metavar="KEY=VALUE")
-@click.option(
-    "--token-file",
-    type=click.Path(dir_okay=False),
-    help="File holding the token for an http(s):// runship server (mode 600). [else $RUNSHIP_TOKEN, the token itself]",
-)
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="INI config file. [$RUNSHIP_UPLOAD_CONFIG]"
-)
+@_uploader_config
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
 @click.pass_context
 @library_errors

@@ -142,6 +142,24 @@ class TcpProxy:
                 pass
 
 
+def call(server, method, path, body=None, token="default", headers=None, timeout=30):
+    """One request to a RunshipServer: (status, lower-case headers, body).
+    ``token``: the writer token by default, None for none."""
+    import http.client
+
+    if token == "default":
+        token = RunshipServer.TOKEN
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    hdrs = dict(headers or {})
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    conn.request(method, path, body=body, headers=hdrs)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+
 class RunshipServer:
     """``runship serve`` in a subprocess on 127.0.0.1 and a free port."""
 

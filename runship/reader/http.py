@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from runship.errors import RunNotFound
+from runship.reader.source import RangeFile
 from runship.targets import TargetError
 from runship.targets.http import LIST_BYTES, HttpTarget
 
@@ -59,45 +60,25 @@ def split_run_url(url: str) -> tuple[str, str, str]:
     return base, segments[-2], segments[-1]
 
 
-class HttpRangeFile(io.RawIOBase):
-    """A read-only, seekable file read with HTTP range requests."""
+class HttpRangeFile(RangeFile):
+    """A file of a run on a server, read with HTTP range requests."""
 
     def __init__(self, conn: HttpTarget, path: str, size: int):
+        super().__init__(size)
         self._conn = conn
         self._path = path
-        self._size = size
-        self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        if self._pos >= self._size:
-            return 0
-        end = min(self._size, self._pos + len(buffer), self._pos + READ_BYTES) - 1
+    def _fetch(self, start: int, end: int) -> bytes:
+        end = min(end, start + READ_BYTES)
         try:
             status, _, data = self._conn._request(
-                "GET", self._path, headers={"Range": f"bytes={self._pos}-{end}"}, max_answer=READ_BYTES
+                "GET", self._path, headers={"Range": f"bytes={start}-{end - 1}"}, max_answer=READ_BYTES
             )
         except TargetError as e:
             raise OSError(str(e)) from None
         if status not in (200, 206):
             raise OSError(f"{self._conn.url}{self._path}: HTTP {status}")
-        n = len(data)
-        buffer[:n] = data
-        self._pos += n
-        return n
+        return data
 
 
 class HttpSource:

@@ -124,15 +124,12 @@ def fresh_ls(fs: Any, path: str, detail: bool = False) -> list[Any]:
         return list(fs.ls(path, detail=detail))
 
 
-class ChunkedFile(io.RawIOBase):
-    """A read-only, seekable file made of byte ranges of other objects:
-    ``parts`` is ``[(path, file_start, file_end, skip)]``, each holding the
-    file's bytes [file_start, file_end) from offset ``skip`` of ``path``."""
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable file of ``size`` bytes whose ranges are fetched
+    by ``_fetch(start, end)`` (wrap it in ``io.BufferedReader``)."""
 
-    def __init__(self, fs: Any, parts: list[tuple[str, int, int, int]]):
-        self._fs = fs
-        self._parts = parts
-        self._size = parts[-1][2] if parts else 0
+    def __init__(self, size: int):
+        self._size = size
         self._pos = 0
 
     def readable(self) -> bool:
@@ -150,16 +147,35 @@ class ChunkedFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
-        want = len(buffer)
-        for path, start, end, skip in self._parts:
-            if start <= self._pos < end:
-                upto = min(end, self._pos + want)
-                data = self._fs.cat_file(path, start=skip + self._pos - start, end=skip + upto - start)
-                n = len(data)
-                buffer[:n] = data
-                self._pos += n
-                return n
-        return 0
+        if self._pos >= self._size:
+            return 0
+        data = self._fetch(self._pos, min(self._size, self._pos + len(buffer)))
+        n = len(data)
+        buffer[:n] = data
+        self._pos += n
+        return n
+
+    def _fetch(self, start: int, end: int) -> bytes:
+        raise NotImplementedError
+
+
+class ChunkedFile(RangeFile):
+    """A file made of byte ranges of other objects: ``parts`` is
+    ``[(path, file_start, file_end, skip)]``, each holding the file's bytes
+    [file_start, file_end) from offset ``skip`` of ``path``."""
+
+    def __init__(self, fs: Any, parts: list[tuple[str, int, int, int]]):
+        super().__init__(parts[-1][2] if parts else 0)
+        self._fs = fs
+        self._parts = parts
+
+    def _fetch(self, start: int, end: int) -> bytes:
+        for path, first, last, skip in self._parts:
+            if first <= start < last:
+                upto = min(last, end)
+                data: bytes = self._fs.cat_file(path, start=skip + start - first, end=skip + upto - first)
+                return data
+        return b""
 
 
 class FsspecSource:

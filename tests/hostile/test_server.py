@@ -23,21 +23,9 @@ import pytest
 from runship.schema import format as fmt
 from tests.conftest import RUNSHIP, child_env
 from tests.hostile.craft import SESSION, T, committed, nested, peak_rss_mb, row, start, write_run
-from tests.servers import RunshipServer, free_port
+from tests.servers import RunshipServer, call, free_port
 
 TOKEN = RunshipServer.TOKEN
-
-
-def call(server, method, path, body=None, token=TOKEN, headers=None, timeout=30):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
-    hdrs = dict(headers or {})
-    if token:
-        hdrs["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=body, headers=hdrs)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 import runship
 from tests.conftest import ROOT, popen_python, upload_cmd, upload_popen
-from tests.servers import RunshipServer, free_port
+from tests.servers import RunshipServer, call, free_port
 from tests.uploader.test_conformance import _batches, assert_same, make_run
 
 TOKEN = RunshipServer.TOKEN
@@ -27,18 +27,6 @@ def server(tmp_path):
     s = RunshipServer(str(tmp_path / "served"), str(tmp_path)).start()
     yield s
     s.stop()
-
-
-def call(server, method, path, body=None, token=TOKEN, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    hdrs = dict(headers or {})
-    if token:
-        hdrs["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=body, headers=hdrs)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
 
 def stored_files(root):
