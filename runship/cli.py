@@ -492,7 +492,7 @@ def console_cmd(ctx: click.Context, run: str, follow: bool, which: str) -> None:
         for line in lines[shown:]:
             if which in ("both", line["stream"]):
                 click.echo(line["text"], err=which == "both" and line["stream"] == "stderr")
-        shown = len(lines)
+        shown = max(shown, len(lines))  # a poll that read less (a file being replaced) never repeats lines
         if not follow or view.state in ("finished", "terminated", "crashed"):
             return
         time.sleep(0.5)

@@ -13,11 +13,19 @@ from runship.writer.lifecycle import PROCESS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.fixture(scope="session")
+def _cache_home(tmp_path_factory):
+    """One reader cache for the session (never the user's ~/.cache): runs
+    of every test share it, as runs of one user do."""
+    return str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch):
+def _clean_env(monkeypatch, _cache_home):
     for key in list(os.environ):
         if key.startswith(("RUNSHIP_", "WANDB_")):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_CACHE_HOME", _cache_home)
     yield
     for run in list(PROCESS.active):
         run.finish(quiet=True)

@@ -8,13 +8,25 @@ read in order; each file contributes its committed records only.
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from runship.errors import CorruptionError
+from runship.reader.cache import CacheDamaged, SegmentCache, commit_at, default_cache, identity, probe, tail_after
+from runship.reader.columns import (
+    KEY_PREFIX,
+    Columns,
+    Segment,
+    decode_segment,
+    empty_segment,
+    present_values,
+    rows_of,
+)
+from runship.reader.history import Part, frame, matching, rows_at, sample
 from runship.reader.source import RunSource, open_source
 from runship.reader.stream import Problem, StreamFile, describe, iter_records
 from runship.safefile import NotRegular
@@ -23,6 +35,7 @@ from runship.schema.metrics import Metrics, MetricSpec
 from runship.schema.names import BadName, check_relpath
 
 _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
+CACHE_LIVE_BYTES = 8 * 1024 * 1024  # a file still being written is cached once it holds this much
 
 
 @dataclass
@@ -69,7 +82,13 @@ class RunView:
     """A read-only view of one run. Made by ``open_run``."""
 
     def __init__(
-        self, source: RunSource, *, stale_after: float | None = None, now: float | None = None, strict: bool = False
+        self,
+        source: RunSource,
+        *,
+        stale_after: float | None = None,
+        now: float | None = None,
+        strict: bool = False,
+        cache: SegmentCache | None = None,
     ):
         self._source = source
         self.location = source.location
@@ -93,6 +112,8 @@ class RunView:
         self.meta: dict[str, Any] = {}
         self.last_step: int | None = None
         self.steps = 0
+        self._cache = cache
+        self._segments: dict[str, Segment] = {}
         self._fold()
 
     # ---- reading -------------------------------------------------------------
@@ -154,65 +175,181 @@ class RunView:
         self.saved_files: dict[str, dict[str, Any]] = {}
 
     def _fold_session(self, s: Session, runtime_base: float, again: bool = False) -> None:
-        """Fold one session's run stream into the run's state and fill ``s``."""
+        """Fold one session's run stream into the run's state and fill ``s``:
+        each stream file's other records in order, and between them the
+        effect of its rows (their last values, known without reading a
+        column unless a metric definition asks for a summary op)."""
         if again:  # a reset session is read a second time, on a clean slate
             s.start = s.finish = s.signal = s.environment = None
             s.start_t = s.last_t = None
             s.rows = s.lost = s.dropped = 0
         s.runtime_base = runtime_base
-        config, summary, meta, metrics = self.config, self.summary, self.meta, self.metrics
         for sf in s.files:
-            for r in self._records(sf):
-                kind = r.get("k")
-                t = r.get("t")
-                if isinstance(t, (int, float)):
-                    if s.start_t is None:
-                        s.start_t = sf.header.get("t", t) if sf.header else t
-                    if s.last_t is None or t > s.last_t:
-                        s.last_t = t
-                if kind == fmt.ROW:
-                    d = r.get("d")
-                    if isinstance(d, dict):
-                        summary.update(d)
-                        if metrics.specs:
-                            metrics.observe(d, summary)
-                    step = r.get("s")
-                    if isinstance(step, int):
-                        self.last_step = step
-                    s.rows += 1
-                    self.steps += 1
-                elif kind == fmt.CONFIG:
-                    config.update(r.get("d") or {})
-                elif kind == fmt.SUMMARY:
-                    summary.update(r.get("d") or {})
-                    for key in r.get("del") or ():
-                        summary.pop(key, None)
-                elif kind == fmt.METRIC:
+            seg = self._segment(sf)
+            if s.start_t is None and seg.first_t is not None:
+                s.start_t = seg.first_t
+            if seg.last_t is not None and (s.last_t is None or seg.last_t > s.last_t):
+                s.last_t = seg.last_t
+            done = 0
+            for pos, rec in seg.records:
+                if pos > done:
+                    self._fold_rows(sf, seg, done, pos)
+                    done = pos
+                self._fold_record(s, rec)
+            if seg.rows > done:
+                self._fold_rows(sf, seg, done, seg.rows)
+            if seg.last_step is not None:
+                self.last_step = seg.last_step
+            s.rows += seg.rows
+            self.steps += seg.rows
+
+    def _fold_rows(self, sf: StreamFile, seg: Segment, start: int, stop: int) -> None:
+        """Rows [start, stop) of a file into the summary: each key's last
+        value, or for a key whose metric definition asks for summary ops,
+        their aggregate over every row so far (as the writer's run.summary)."""
+        try:
+            lasts = seg.last_values(start, stop)
+        except CacheDamaged:
+            lasts = self._columns(sf, None).last_values(start, stop)
+        self.summary.update(lasts)
+        if not any(spec.summary is not None for spec in self.metrics.specs):
+            return
+        specced = [k for k in lasts if (spec := self.metrics.spec_for(k)) is not None and spec.summary is not None]
+        if not specced:
+            return
+        cols = self._columns(sf, [KEY_PREFIX + k for k in specced])
+        for key in specced:
+            self.metrics.observe_many(key, present_values(cols.named(KEY_PREFIX + key), start, stop), self.summary)
+
+    def _fold_record(self, s: Session, r: dict[str, Any]) -> None:
+        """One record other than a row (its shape was checked)."""
+        kind, t = r["k"], r["t"]
+        config, summary, meta, metrics = self.config, self.summary, self.meta, self.metrics
+        if kind == fmt.CONFIG:
+            config.update(r["d"])
+        elif kind == fmt.SUMMARY:
+            summary.update(r.get("d") or {})
+            for key in r.get("del") or ():
+                summary.pop(key, None)
+        elif kind == fmt.METRIC:
+            try:
+                metrics.define(MetricSpec.from_record(r))
+            except Exception:
+                pass  # a definition this reader cannot use: ignore it
+        elif kind == fmt.START and s.start is None:
+            s.start = r
+            s.start_t = t
+            meta.update({k: r[k] for k in _META_KEYS if r.get(k) not in (None, [], ())})
+        elif kind == fmt.META:
+            meta.update({k: r[k] for k in _META_KEYS if k in r})
+        elif kind == fmt.FILE:
+            self.saved_files[r["path"]] = r
+        elif kind == fmt.ALERT:
+            self.alerts.append(r)
+        elif kind == fmt.ENVIRONMENT:
+            s.environment = r
+        elif kind == fmt.FINISH:
+            s.finish = r
+        elif kind == fmt.SIGNAL:
+            s.signal = r
+        elif kind == fmt.LOSS:
+            s.lost += int(r.get("lost") or 0)
+            s.dropped += int(r.get("dropped") or 0)
+
+    def _segment(self, sf: StreamFile) -> Segment:
+        """A run stream file, decoded (once per view): from the columnar
+        cache where it holds the file's committed prefix, with anything
+        written since decoded after it."""
+        seg = self._segments.get(sf.name)
+        if seg is None:
+            seg = self._segments[sf.name] = self._read_segment(sf, self._cache)
+            if self._strict:
+                for p in sf.problems:
+                    if p.is_corruption:
+                        raise CorruptionError(p.path, p.offset, p.message)
+        return seg
+
+    def _columns(self, sf: StreamFile, wanted: list[str] | None) -> Columns:
+        """A file's columns with ``wanted`` (default: all) read. A cache
+        entry that fails a check is replaced by the file decoded again (the
+        same rows: the view does not move on)."""
+        seg = self._segment(sf)
+        try:
+            seg.columns.load(seg.columns.names if wanted is None else wanted)
+        except CacheDamaged:
+            scratch = replace(sf, problems=[], ends=None)
+            fresh = self._read_segment(scratch, None)
+            seg.columns = Columns(fresh.columns.whole().slice(0, seg.rows))
+        return seg.columns
+
+    def _read_segment(self, sf: StreamFile, cache: SegmentCache | None) -> Segment:
+        sf.reset()
+        sf.header = None
+        try:
+            f = self._source.open(sf.name)
+        except NotRegular as e:
+            sf.add(0, "not-regular", f"not a regular file ({e.kind}): not read")
+            return empty_segment()
+        except OSError as e:
+            sf.add(0, "unreadable", f"cannot read: {e.strerror or e}")
+            return empty_segment()
+        with f:
+            try:
+                return self._decode(f, sf, cache)
+            except OSError as e:  # the storage failed part-way (a vanished file, a network error)
+                sf.reset()
+                sf.add(0, "unreadable", f"reading stopped: {e.strerror or e}")
+                return empty_segment()
+
+    def _decode(self, f: BinaryIO, sf: StreamFile, cache: SegmentCache | None) -> Segment:
+        size = self._source.size(sf.name)
+        if size is None:
+            size = f.seek(0, io.SEEK_END)
+        ident = identity(probe(f, size)[0], sf) if cache is not None else None
+        if cache is None or ident is None:
+            sf.header = None
+            f.seek(0)
+            return decode_segment(f, sf)
+        cached = 0
+        seg: Segment | None = None
+        for length in cache.lengths(ident):
+            if length > size or length < fmt.COMMIT_SIZE:
+                continue
+            try:
+                seg = cache.load(ident, length, commit_at(f, length), sf)
+            except CacheDamaged:
+                seg = None
+            if seg is not None:
+                cached = length
+                break
+        if seg is not None:
+            sf.size = size
+            if size > cached:  # written since: decoded from there
+                f.seek(cached)
+                tail = decode_segment(f, sf, start=cached, header=sf.header)
+                if tail.rows or tail.records:
                     try:
-                        metrics.define(MetricSpec.from_record(r))
-                    except Exception:
-                        pass  # a definition this reader cannot use: ignore it
-                elif kind == fmt.START and s.start is None:
-                    s.start = r
-                    if isinstance(t, (int, float)):
-                        s.start_t = t
-                    meta.update({k: r[k] for k in _META_KEYS if r.get(k) not in (None, [], ())})
-                elif kind == fmt.META:
-                    meta.update({k: r[k] for k in _META_KEYS if k in r})
-                elif kind == fmt.FILE:
-                    if isinstance(r.get("path"), str):
-                        self.saved_files[r["path"]] = r
-                elif kind == fmt.ALERT:
-                    self.alerts.append(r)
-                elif kind == fmt.ENVIRONMENT:
-                    s.environment = r
-                elif kind == fmt.FINISH:
-                    s.finish = r
-                elif kind == fmt.SIGNAL:
-                    s.signal = r
-                elif kind == fmt.LOSS:
-                    s.lost += int(r.get("lost") or 0)
-                    s.dropped += int(r.get("dropped") or 0)
+                        seg = tail_after(seg, tail)
+                    except CacheDamaged:
+                        seg = None
+        if seg is None:
+            sf.reset()
+            sf.header = None
+            f.seek(0)
+            seg = decode_segment(f, sf)
+            cached = 0
+        worth = self._closed(sf, seg) or sf.committed - cached >= CACHE_LIVE_BYTES
+        if sf.committed > cached and sf.committed >= fmt.COMMIT_SIZE and worth:
+            cache.store(ident, sf.committed, commit_at(f, sf.committed), seg, sf)
+        return seg
+
+    def _closed(self, sf: StreamFile, seg: Segment) -> bool:
+        """Will the file's writer ever write to it again? Not once a later
+        segment or session exists, or its session finished."""
+        files = self.files.get(sf.stream, [])
+        if files and (files[-1].session, files[-1].segment) != (sf.session, sf.segment):
+            return True
+        return any(rec["k"] == fmt.FINISH for _, rec in seg.records)
 
     # ---- identity and metadata -------------------------------------------------------
     @property
@@ -317,34 +454,105 @@ class RunView:
         if match not in ("all", "any"):
             raise ValueError(f"match must be 'all' or 'any', got {match!r}")
         need = len(wanted) if wanted is not None and match == "all" else 1
-        for s in self.sessions if stream == fmt.RUN_STREAM else self._sessions(stream):
+        if stream != fmt.RUN_STREAM:
+            yield from self._raw_history(stream, wanted, need)
+            return
+        for s in self.sessions:
             base, start = s.runtime_base, s.start_t
             for sf in s.files:
+                cols = self._columns(sf, ["_step", "_t", *(KEY_PREFIX + k for k in (wanted or []))] if wanted else None)
+                for row in rows_of(cols, wanted, need):
+                    if start is not None:
+                        row["_runtime"] = base + (row["_timestamp"] - start)
+                    yield row
+
+    def _raw_history(self, stream: str, wanted: list[str] | None, need: int) -> Iterator[dict[str, Any]]:
+        for s in self._sessions(stream):
+            for sf in s.files:
                 for r in self._records(sf):
-                    if r.get("k") != fmt.ROW:
+                    if r["k"] != fmt.ROW:
                         continue
-                    d = r["d"]  # a row record's shape was checked: a map
-                    t = r["t"]
+                    d = r["d"]
                     if wanted is not None:
                         d = {k: d[k] for k in wanted if k in d}
                         if len(d) < need:
                             continue
-                    row = dict(d)  # the derived columns win over user keys of the same name
-                    row["_step"] = r.get("s")
-                    row["_timestamp"] = t
-                    if start is not None:
-                        row["_runtime"] = base + (t - start)
-                    yield row
+                    yield {**d, "_step": r["s"], "_timestamp": r["t"]}
 
-    def history(self, keys: Iterable[str] | None = None, match: str = "all") -> list[dict[str, Any]]:
-        return list(self.scan_history(keys, match=match))
+    def history_keys(self) -> list[str]:
+        """Every logged key of the history, in the order first logged (no
+        column is read)."""
+        keys: dict[str, None] = {}
+        for s in self.sessions:
+            for sf in s.files:
+                keys.update(dict.fromkeys(self._segment(sf).columns.keys()))
+        return list(keys)
 
-    def history_df(self, keys: Iterable[str] | None = None, match: str = "all") -> Any:
+    def _parts(self, keys: Iterable[str]) -> list[Part]:
+        """Every run stream file's rows in order, with these keys' columns read."""
+        wanted = ["_step", "_t", *(KEY_PREFIX + k for k in keys)]
+        return [Part(self._columns(sf, wanted), s.runtime_base, s.start_t) for s in self.sessions for sf in s.files]
+
+    def history(
+        self,
+        keys: Iterable[str] | None = None,
+        match: str = "all",
+        *,
+        samples: int | None = None,
+        x: str = "_step",
+        xrange: tuple[float, float] | None = None,
+    ) -> list[dict[str, Any]]:
+        """History rows (see ``scan_history``). With ``samples``: at most
+        about that many points per key, keeping each x-bucket's first, last,
+        minimum, maximum and first NaN (see ``runship.reader.history``); ``x``
+        is ``_step``, ``_runtime``, ``_timestamp`` or a logged key (a step
+        metric such as ``epoch``), ``xrange`` the (low, high) part of it."""
+        if samples is None:
+            if xrange is not None or x != "_step":
+                raise ValueError("history(): x= and xrange= go with samples=")
+            return list(self.scan_history(keys, match=match))
+        wanted = self._sampled_keys(keys, x)
+        parts = self._parts([*wanted, x])
+        rows, kept = sample(parts, wanted, _samples(samples), x, xrange)
+        return list(rows_at(parts, rows, kept, x))
+
+    def _sampled_keys(self, keys: Iterable[str] | None, x: str) -> list[str]:
+        if keys is None:
+            return [k for k in self.history_keys() if k != x]
+        return list(dict.fromkeys(keys))
+
+    def history_df(
+        self,
+        keys: Iterable[str] | None = None,
+        match: str = "all",
+        *,
+        samples: int | None = None,
+        x: str = "_step",
+        xrange: tuple[float, float] | None = None,
+    ) -> Any:
+        """The history as a pandas DataFrame, built from the columns: one
+        column per key (NaN where a row has none), then _step, _timestamp
+        and _runtime. ``keys``, ``match``, ``samples``, ``x`` and ``xrange``
+        as ``history``."""
         try:
-            import pandas as pd
+            import pandas  # noqa: F401
         except ImportError:
             raise ImportError("history_df() needs pandas: pip install pandas") from None
-        return pd.DataFrame.from_records(self.history(keys, match=match))
+        if match not in ("all", "any"):
+            raise ValueError(f"match must be 'all' or 'any', got {match!r}")
+        if samples is not None:
+            wanted = self._sampled_keys(keys, x)
+            parts = self._parts([*wanted, x])
+            rows, kept = sample(parts, wanted, _samples(samples), x, xrange)
+            return frame(parts, wanted, rows, kept)
+        if xrange is not None or x != "_step":
+            raise ValueError("history_df(): x= and xrange= go with samples=")
+        if keys is None:
+            wanted = self.history_keys()
+            return frame(self._parts(wanted), wanted, None)
+        wanted = list(dict.fromkeys(keys))
+        parts = self._parts(wanted)
+        return frame(parts, wanted, matching(parts, wanted, len(wanted) if match == "all" else 1))
 
     # ---- system metrics, console, environment -------------------------------------------
     @property
@@ -472,6 +680,12 @@ class RunView:
         return f"<RunView {self.project}/{self.id} {self.state} steps={self.steps}>"
 
 
+def _samples(samples: int) -> int:
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive number of points, got {samples!r}")
+    return samples
+
+
 class _NoSource:
     """The source of a run directory that could not be opened."""
 
@@ -521,12 +735,31 @@ def open_run(
     now: float | None = None,
     strict: bool = False,
     storage_options: dict[str, Any] | None = None,
+    cache: SegmentCache | str | bool | None = True,
 ) -> RunView:
     """Open a run directory (a local path or an fsspec URL) for reading.
 
     ``stale_after``: seconds without a write after which an unfinished run
     reads as crashed (default: 3 heartbeat intervals + 2 flush intervals, from
     the run's own settings). ``strict``: raise CorruptionError on corruption
-    instead of reporting it in ``problems``.
+    instead of reporting it in ``problems``. ``cache``: the columnar cache of
+    decoded stream files (True: the default one, see ``runship.reader.cache``;
+    a directory or a ``SegmentCache``; False: none).
     """
-    return RunView(open_source(location, storage_options), stale_after=stale_after, now=now, strict=strict)
+    return RunView(
+        open_source(location, storage_options),
+        stale_after=stale_after,
+        now=now,
+        strict=strict,
+        cache=resolve_cache(cache),
+    )
+
+
+def resolve_cache(cache: SegmentCache | str | os.PathLike[str] | bool | None) -> SegmentCache | None:
+    """``True``: the environment's cache; a directory: a cache there; a
+    SegmentCache; ``False``/None: none."""
+    if cache is True:
+        return default_cache()
+    if isinstance(cache, (str, os.PathLike)):
+        return default_cache(os.fspath(cache))
+    return cache or None

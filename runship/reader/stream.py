@@ -124,6 +124,7 @@ class Batch:
     first: int
     big: dict[int, int] = field(default_factory=dict)  # file offset -> size
     finish_at: list[tuple[int, int]] = field(default_factory=list)  # (file offset, size)
+    fast: bool = False  # found by fast_batches: its records were not walked
 
     def has_finish(self) -> bool:
         """Does the batch hold a finish record? (Found from the raw bytes:
@@ -203,6 +204,10 @@ def batches(
     finish_at: list[tuple[int, int]] = []
     junk = 0  # maps too small to be a record (a record has at least k and t)
     eof = False
+    # the loop runs once per record: names looked up once
+    map_first, marker, finish_key = _MAP_FIRST, fmt.COMMIT_MARKER, _FINISH_KEY
+    small, max_batch = limits.SMALL_RECORD, limits.MAX_BATCH_BYTES
+    startswith = win.startswith
     while True:
         try:
             skip()
@@ -232,10 +237,10 @@ def batches(
         at = pos - base
         last_start = pos
         lead = win[at]
-        if lead not in _MAP_FIRST:
+        if lead not in map_first:
             _stop(f, win, base, pos, batch_start, sf, version, f"a record that is not a map (byte 0x{lead:02x})")
             return
-        if lead == 0x84 and win[at : at + len(fmt.COMMIT_MARKER)] == fmt.COMMIT_MARKER:
+        if lead == 0x84 and startswith(marker, at):
             with memoryview(win) as w:
                 why = fmt.check_commit(version, w[batch_start - base : at], w[at : rec_end - base])
                 batch = bytes(w[batch_start - base : at]) if keep and why is None else b""
@@ -254,16 +259,16 @@ def batches(
             first_record = rec_end  # the header: read already
         else:
             size = rec_end - pos
-            if size > limits.SMALL_RECORD:
+            if size > small:
                 big[pos] = size
             elif lead < 0x82:
                 junk += 1
                 if junk > MAX_BAD_RECORDS:
                     sf.add(batch_start, "corrupt", f"more than {MAX_BAD_RECORDS} maps too small to be records")
                     return
-            if win[at + 1 : at + 1 + len(_FINISH_KEY)] == _FINISH_KEY:
+            if startswith(finish_key, at + 1):
                 finish_at.append((pos, size))
-            if rec_end - batch_start > limits.MAX_BATCH_BYTES:
+            if rec_end - batch_start > max_batch:
                 sf.add(batch_start, "corrupt", f"no commit record within {limits.MAX_BATCH_BYTES} bytes")
                 return
         pos = rec_end
@@ -271,6 +276,63 @@ def batches(
         tail = bytes(w[batch_start - base :])
     whole = pos == base + len(win) and last_start >= batch_start
     _tail(tail, batch_start, tail[last_start - batch_start :] if whole else None, sf, version)
+
+
+class Fallback(Exception):
+    """The optimistic reading of a file met something unusual: read it again
+    the careful way (``batches``), which says exactly what is wrong."""
+
+
+def fast_batches(source: Source, sf: StreamFile) -> Iterator[Batch]:
+    """The verified batches of a version 2 file, found by looking for commit
+    records with ``bytes.find`` instead of walking every record (no Python
+    step per record). Optimistic: a candidate counts only if its length and
+    checksum hold, the records of each batch are then checked to end exactly
+    at it (``decode_batch(..., fast=True)``), and anything unusual raises
+    Fallback, after which the caller reads the file with ``batches``. The
+    bytes after the last commit record are always judged by ``batches``.
+    Yields no batch before the header has been read (a file of another
+    version raises Fallback)."""
+    f = _as_file(source)
+    header_end = read_header(f, sf)
+    if sf.header is None or sf.version != fmt.FORMAT_VERSION:
+        raise Fallback()
+    marker, size = fmt.COMMIT_MARKER, fmt.COMMIT_SIZE
+    f.seek(0)
+    win = bytearray()
+    base = batch_start = 0
+    first_record = header_end
+    search = 0  # file offset from which a commit record may still start
+    eof = False
+    while True:
+        at = win.find(marker, search - base)
+        if at < 0 or at + size > len(win):
+            if eof:
+                break
+            if len(win) - (batch_start - base) > limits.MAX_BATCH_BYTES + size:
+                raise Fallback()
+            search = base + (at if at >= 0 else max(batch_start - base, len(win) - len(marker) + 1))
+            chunk = f.read(limits.READ_CHUNK)
+            if not chunk:
+                eof = True
+                continue
+            win += chunk
+            continue
+        commit_at = base + at
+        with memoryview(win) as w:
+            why = fmt.check_commit(fmt.FORMAT_VERSION, w[batch_start - base : at], w[at : at + size])
+            data = bytes(w[batch_start - base : at]) if why is None else b""
+        if why is not None:
+            search = commit_at + 1  # a marker inside a value, or a damaged commit record
+            continue
+        yield Batch(batch_start, commit_at, data, first_record, {}, [], fast=True)
+        end = commit_at + size
+        del win[: end - base]
+        base = batch_start = first_record = search = end
+        sf.batches += 1
+        sf.committed = end
+    if batch_start < base + len(win):  # an uncommitted tail, or damage: the careful way says which
+        yield from batches(f, sf, batch_start, first=batch_start == 0)
 
 
 def iter_records(source: Source, sf: StreamFile, start: int = 0) -> Iterator[dict[str, Any]]:

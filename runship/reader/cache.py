@@ -1,0 +1,356 @@
+"""The columnar cache: stream files, once decoded, kept as Parquet files.
+
+A committed prefix of a stream file never changes, so its decoded form can be
+kept: the rows as columns and what the fold needs of the rest (the other
+records, each key's last value between them, counts and problems), in one
+Parquet file per (file, committed length). The cache is derived, never the
+source of truth:
+
+- it lives outside run directories: ``$RUNSHIP_CACHE_DIR``, else
+  ``$XDG_CACHE_HOME/runship`` (``~/.cache/runship``); ``RUNSHIP_CACHE=off``
+  turns it off. The directory is made private (0700); one that is a link,
+  is not the user's own or can be written by others is not used;
+- an entry is keyed by the file's identity (a hash of its header record,
+  which names project, run, session, stream and segment) and its committed
+  length, and it holds a copy of the commit record that ends that length: it
+  is used only while the file's bytes there are the same (never inode or
+  mtime);
+- Parquet's page checksums cover the columns, a CRC32 covers runship's own
+  metadata, and each column read must have the type and length the metadata
+  names: an entry that fails any check is deleted and the file decoded
+  again, so deleting or damaging any cache file at any moment changes no
+  result;
+- entries are written under a temporary name and renamed (several readers
+  at once are fine); a column is read only when asked for (Parquet reads
+  only its pages); the least recently used entries are deleted once the
+  cache is over its size (``$RUNSHIP_CACHE_MAX_BYTES``, default 2 GiB).
+
+Only version 2 files are cached (their commit records have a fixed size).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import time
+import zlib
+from typing import BinaryIO
+
+import msgpack
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from runship.reader.columns import Columns, Segment
+from runship.reader.stream import Problem, StreamFile, read_header
+from runship.schema import format as fmt
+from runship.schema import limits, names
+
+ENTRY_VERSION = 2
+DEFAULT_MAX_BYTES = 2 * 1024**3
+SUFFIX = ".parquet"
+_META = b"runship.segment"
+_META_CRC = b"runship.crc"
+
+
+def default_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("RUNSHIP_CACHE_DIR") or os.path.join(base, "runship")
+
+
+def max_bytes_from_env() -> int:
+    raw = os.environ.get("RUNSHIP_CACHE_MAX_BYTES")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_BYTES
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+
+
+def default_cache(directory: str | None = None) -> SegmentCache | None:
+    """The cache the environment asks for (None with RUNSHIP_CACHE=off, or
+    when its directory cannot be used safely)."""
+    if directory is None and os.environ.get("RUNSHIP_CACHE", "").lower() in ("off", "0", "false", "no"):
+        return None
+    cache = SegmentCache(directory or default_dir(), max_bytes_from_env())
+    return cache if cache.usable() else None
+
+
+class CacheDamaged(Exception):
+    """An entry failed a check: it is deleted; the caller decodes the file."""
+
+
+def private_dir(path: str) -> bool:
+    """Make ``path`` (and missing parents) and check that it is a directory
+    of this user that nobody else can write (a link is refused)."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & 0o022:
+        return False
+    return not hasattr(os, "getuid") or st.st_uid == os.getuid()
+
+
+class CachedColumns(Columns):
+    """The columns of a cache entry, each read from the Parquet file the
+    first time it is used, and checked."""
+
+    def __init__(self, path: str, types: dict[str, str], rows: int):
+        super().__init__(None)
+        self._path = path
+        self._types = types
+        self._names = list(types)
+        self._rows = rows
+        self._loaded: dict[str, pa.ChunkedArray] = {}
+
+    def load(self, wanted: list[str]) -> None:
+        """Read these columns (one pass over the file for all of them)."""
+        missing = [n for n in dict.fromkeys(wanted) if n not in self._loaded and n in self._types]
+        if not missing:
+            return
+        try:
+            table = pq.read_table(
+                self._path, columns=missing, page_checksum_verification=True, memory_map=False, use_threads=False
+            )
+        except Exception as e:  # gone (swept, deleted), cut short, a checksum failed
+            _remove(self._path)
+            raise CacheDamaged(f"{self._path}: {type(e).__name__}: {e}") from None
+        if table.num_rows != self._rows or table.column_names != missing:
+            _remove(self._path)
+            raise CacheDamaged(f"{self._path}: not the columns its metadata names")
+        for name in missing:
+            col = table.column(name)
+            if str(col.type) != self._types[name]:
+                _remove(self._path)
+                raise CacheDamaged(f"{self._path}: column {name!r} is {col.type}, not {self._types[name]}")
+            self._loaded[name] = col
+
+    def named(self, name: str) -> pa.ChunkedArray:
+        col = self._loaded.get(name)
+        if col is None:
+            if name not in self._types:
+                raise KeyError(name)
+            self.load([name])
+            col = self._loaded[name]
+        return col
+
+    def whole(self) -> pa.Table:
+        self.load(self._names)
+        return pa.table({n: self._loaded[n] for n in self._names})
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def identity(head: bytes, sf: StreamFile) -> str | None:
+    """The identity of a stream file from its first bytes: a hash of its
+    header record (None without a version 2 header). Sets ``sf.header``."""
+    import io
+
+    end = read_header(io.BytesIO(head), sf)
+    if not end or sf.version != fmt.FORMAT_VERSION:
+        return None
+    return hashlib.sha256(head[:end]).hexdigest()[:40]
+
+
+class SegmentCache:
+    def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.directory = os.path.abspath(directory)
+        self.max_bytes = max_bytes
+        self._written = 0
+        self._last_sweep = 0.0
+        self._usable: bool | None = None
+
+    def usable(self) -> bool:
+        """Is the directory private to this user (made so if missing)?"""
+        if self._usable is None:
+            self._usable = private_dir(self.directory)
+        return self._usable
+
+    def _dir(self, ident: str) -> str:
+        return os.path.join(self.directory, "segments", ident[:2], ident)
+
+    # ---- reading ------------------------------------------------------------------
+    def lengths(self, ident: str) -> list[int]:
+        """Committed lengths with an entry, longest first."""
+        try:
+            found = os.listdir(self._dir(ident))
+        except OSError:
+            return []
+        out = [int(n[: -len(SUFFIX)]) for n in found if n.endswith(SUFFIX) and n[: -len(SUFFIX)].isdigit()]
+        return sorted(out, reverse=True)
+
+    def load(self, ident: str, length: int, commit: bytes, sf: StreamFile) -> Segment | None:
+        """The entry of ``length`` committed bytes if its commit record is
+        ``commit`` (the file's bytes there), with ``sf`` filled from it; None
+        when there is none. Raises CacheDamaged for an entry that fails a
+        check (it is deleted)."""
+        path = os.path.join(self._dir(ident), f"{length}{SUFFIX}")
+        try:
+            meta = pq.read_metadata(path).metadata or {}
+        except FileNotFoundError:
+            return None
+        except Exception:  # not a Parquet file, cut short
+            _remove(path)
+            raise CacheDamaged(path) from None
+        try:
+            blob = meta[_META]
+            if zlib.crc32(blob) != int(meta[_META_CRC]):
+                raise ValueError("metadata checksum")
+            info = msgpack.unpackb(blob, **limits.DECODE)
+            if info.get("v") != ENTRY_VERSION:
+                return None
+            if info["id"] != ident or info["len"] != length:
+                raise ValueError("not this entry")
+            if info["commit"] != commit:
+                return None  # not this file's prefix: the file was replaced
+            seg = Segment(
+                CachedColumns(path, dict(info["types"]), int(info["rows"])),
+                [(int(pos), rec) for pos, rec in info["records_at"]],
+                info["first_t"],
+                info["last_t"],
+                {int(a): (int(b), dict(v)) for a, b, v in info["lasts"]},
+                info["last_step"],
+            )
+            sf.header = info["header"]
+            sf.committed = length
+            sf.batches = info["batches"]
+            sf.records = info["records"]
+            sf.bad_records = info["bad"]
+            sf.dropped_problems = info["dropped"]
+            sf.problems[:] = [Problem(sf.path, int(o), str(k), str(m)) for o, k, m in info["problems"]]
+        except Exception:
+            _remove(path)
+            raise CacheDamaged(path) from None
+        try:
+            os.utime(path)  # recently used
+        except OSError:
+            pass
+        return seg
+
+    # ---- writing --------------------------------------------------------------------
+    def store(self, ident: str, length: int, commit: bytes, seg: Segment, sf: StreamFile) -> None:
+        """Keep a decoded prefix of ``length`` committed bytes (best effort:
+        a cache that cannot be written changes nothing)."""
+        problems = [(p.offset, p.kind, p.message) for p in sf.problems if p.offset < length]
+        problems = [p for p in problems if p[1] not in ("uncommitted-tail", "zero-tail")]
+        try:
+            table = seg.columns.whole()
+            info = {
+                "v": ENTRY_VERSION,
+                "id": ident,
+                "len": length,
+                "commit": commit,
+                "header": sf.header,
+                "batches": sf.batches,
+                "records": sf.records,
+                "bad": sf.bad_records,
+                "dropped": sf.dropped_problems,
+                "problems": problems,
+                "records_at": [[pos, rec] for pos, rec in seg.records],
+                "first_t": seg.first_t,
+                "last_t": seg.last_t,
+                "lasts": [[a, b, v] for a, (b, v) in seg.fold_lasts().items()],
+                "last_step": seg.last_step,
+                "rows": table.num_rows,
+                "types": {n: str(table.column(n).type) for n in table.column_names},
+            }
+            blob = msgpack.packb(info, datetime=True)
+            table = table.replace_schema_metadata({_META: blob, _META_CRC: str(zlib.crc32(blob)).encode()})
+            d = self._dir(ident)
+            if not self.usable():
+                return
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            final = os.path.join(d, f"{length}{SUFFIX}")
+            tmp = os.path.join(d, names.temp_name(f"{length}{SUFFIX}"))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            # row groups of at most ~16 MiB, so that writing holds little more than the table
+            per_row = max(1, table.nbytes // max(1, table.num_rows))
+            group = max(1024, min(1 << 20, (16 << 20) // per_row))
+            with os.fdopen(fd, "wb") as out:
+                pq.write_table(
+                    table,
+                    out,
+                    row_group_size=group,
+                    compression="none",
+                    write_statistics=False,
+                    write_page_checksum=True,
+                    use_dictionary=[n for n in table.column_names if not _numeric(table.column(n).type)],
+                )
+            os.replace(tmp, final)
+            for n in os.listdir(d):  # shorter prefixes of the same file are of no more use
+                if n.endswith(SUFFIX) and n[: -len(SUFFIX)].isdigit() and int(n[: -len(SUFFIX)]) < length:
+                    _remove(os.path.join(d, n))
+            self._written += os.path.getsize(final)
+        except Exception:
+            return
+        if self._written > self.max_bytes // 10 or time.monotonic() - self._last_sweep > 300:
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Delete the least recently used entries until the cache is at most
+        80% of its size limit (and temporary files older than an hour)."""
+        self._written = 0
+        self._last_sweep = time.monotonic()
+        entries: list[tuple[float, int, str]] = []
+        root = os.path.join(self.directory, "segments")
+        now = time.time()
+        try:
+            for a in os.scandir(root):
+                for b in os.scandir(a.path):
+                    for e in os.scandir(b.path):
+                        st = e.stat(follow_symlinks=False)
+                        if names.is_temp_name(e.name):
+                            if now - st.st_mtime > 3600:
+                                _remove(e.path)
+                            continue
+                        entries.append((st.st_mtime, st.st_size, e.path))
+        except OSError:
+            return
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_bytes:
+            return
+        for _, size, path in sorted(entries):
+            _remove(path)
+            total -= size
+            if total <= self.max_bytes * 0.8:
+                break
+
+
+def _numeric(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_floating(typ) or pa.types.is_integer(typ) or pa.types.is_boolean(typ))
+
+
+def probe(f: BinaryIO, size: int) -> tuple[bytes, int]:
+    """The bytes a cache lookup needs from a file: its first record (up to
+    SMALL_RECORD bytes). Returns (bytes, their length)."""
+    f.seek(0)
+    head = f.read(min(size, limits.SMALL_RECORD))
+    return head, len(head)
+
+
+def commit_at(f: BinaryIO, length: int) -> bytes:
+    f.seek(length - fmt.COMMIT_SIZE)
+    return f.read(fmt.COMMIT_SIZE)
+
+
+def tail_after(seg: Segment, tail: Segment) -> Segment:
+    """A cached prefix and the segment decoded after it, as one."""
+    from runship.reader.columns import concat_columns
+
+    rows = seg.columns.rows
+    records = seg.records + [(pos + rows, rec) for pos, rec in tail.records]
+    lasts = [t for t in (seg.last_t, tail.last_t) if t is not None]
+    return Segment(
+        concat_columns(seg.columns, tail.columns),
+        records,
+        seg.first_t,
+        max(lasts) if lasts else None,
+        dict(seg.lasts),  # a stretch that goes on into the tail no longer matches: read from the columns
+        tail.last_step if tail.last_step is not None else seg.last_step,
+    )

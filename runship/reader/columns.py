@@ -1,0 +1,743 @@
+"""History rows as columns, decoded straight from a stream file's bytes.
+
+A history row is the record ``{"k": "row", "n": n, "t": t, "s": step, "d":
+{key: value, ...}}``. Training code logs the same keys with the same kinds
+of values row after row, so consecutive packed rows share one byte layout (a
+*template*) in which only the numbers differ. Once a row has been decoded the
+ordinary way, its template is matched against the following bytes of the
+batch with numpy, many rows at a time, and the numbers are read out of the
+matching rows as arrays: no Python object is made per row. Anything that
+does not match (another set of keys, a string value, another record kind) is
+decoded by msgpack as before. Both ways give exactly the same values and the
+same problems; ``tests/test_columns.py`` checks this on generated runs.
+
+Columns are Arrow arrays (``pyarrow``), one per key, as long as the rows of
+the file, null where a row has no such key. A key's column is
+``float64``, ``int64``, ``bool`` or ``string`` when every value of the key
+has that type, else ``binary``: each value packed with msgpack, so that any
+value (a media reference, a list, a map, a datetime, None) round-trips
+exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import numpy as np
+import pyarrow as pa
+
+from runship.schema import format as fmt
+from runship.schema import limits
+from runship.schema.records import problem as record_problem
+
+KEY_PREFIX = "k:"  # column names of logged keys (the derived ones are _step and _t)
+_I64_MAX = 2**63 - 1
+_I64_MIN = -(2**63)
+MISSING = object()
+
+
+# ---- templates ---------------------------------------------------------------------------
+@dataclass
+class _Field:
+    key: str  # the logged key, or "" for the record's own s
+    kind: str  # "f64", "i64" or "bool"
+    offset: int  # of the value's first byte (its marker, if it has one)
+    width: int  # bytes after the marker (0 for a fixint or a bool)
+    code: str  # how to read it: ">f8", ">u1", ">i2", ..., "fix" (positive fixint), "neg", "bool"
+
+
+_INT_CODES = {0xCC: (1, ">u1"), 0xCD: (2, ">u2"), 0xCE: (4, ">u4"), 0xD0: (1, ">i1"), 0xD1: (2, ">i2"), 0xD2: (4, ">i4"), 0xD3: (8, ">i8")}  # fmt: skip
+
+
+class Template:
+    """The byte layout shared by packed rows with the same keys and kinds."""
+
+    def __init__(self, raw: bytes, t_offset: int, fields: list[_Field], variable: list[tuple[int, int]]):
+        self.raw = np.frombuffer(raw, np.uint8)
+        self.length = len(raw)
+        self.t_offset = t_offset
+        self.step = next(f for f in fields if f.key == "")
+        self.fields = [f for f in fields if f.key != ""]
+        fixed = np.ones(self.length, bool)
+        for start, end in variable:
+            fixed[start:end] = False
+        self.fixed_at = np.flatnonzero(fixed)
+        self.fixed_bytes = self.raw[self.fixed_at]
+        self.range_checks = [(f.offset, f.code) for f in [self.step, *self.fields] if f.code in ("fix", "neg", "bool")]
+
+    def _ok(self, block: np.ndarray) -> np.ndarray:
+        ok: np.ndarray = (block[:, self.fixed_at] == self.fixed_bytes).all(axis=1)
+        for offset, code in self.range_checks:
+            col = block[:, offset]
+            if code == "fix":
+                ok &= col < 0x80
+            elif code == "neg":
+                ok &= col >= 0xE0
+            else:
+                ok &= (col == 0xC2) | (col == 0xC3)
+        t = self._read(block, self.t_offset + 1, ">f8")
+        ok &= (t >= 0) & (t < limits.MAX_TIME)  # as the record check (NaN fails both)
+        return ok
+
+    @staticmethod
+    def _read(block: np.ndarray, at: int, code: str) -> np.ndarray:
+        width = int(code[-1])
+        return np.ascontiguousarray(block[:, at : at + width]).view(code).reshape(len(block))
+
+    def match(self, data: np.ndarray, pos: int, stop: int) -> int:
+        """How many rows of this layout follow from ``pos`` (probing 1, 4, 16, ... at a time)."""
+        n = 0
+        step = 1
+        length = self.length
+        while True:
+            count = min(step, (stop - pos) // length - n)
+            if count <= 0:
+                return n
+            start = pos + n * length
+            ok = self._ok(data[start : start + count * length].reshape(count, length))
+            if not ok.all():
+                return n + int(np.argmin(ok))
+            n += count
+            step = min(step * 4, 1 << 16)
+
+    def values(
+        self, data: np.ndarray, pos: int, count: int
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[str, np.ndarray]]]:
+        """(steps, times, {key: (kind, values)}) of ``count`` matching rows at ``pos``."""
+        block = data[pos : pos + count * self.length].reshape(count, self.length)
+        times = self._read(block, self.t_offset + 1, ">f8").astype(np.float64)
+        steps = _field_values(block, self.step).astype(np.int64)
+        out = {f.key: (f.kind, _field_values(block, f)) for f in self.fields}
+        return steps, times, out
+
+
+def _field_values(block: np.ndarray, f: _Field) -> np.ndarray:
+    col = block[:, f.offset]
+    if f.code == "fix":
+        return col.astype(np.int64)
+    if f.code == "neg":
+        return col.view(np.int8).astype(np.int64)
+    if f.code == "bool":
+        flags: np.ndarray = col == 0xC3
+        return flags
+    values = np.ascontiguousarray(block[:, f.offset + 1 : f.offset + 1 + f.width]).view(f.code).reshape(len(block))
+    return values.astype(np.float64 if f.kind == "f64" else np.int64)
+
+
+def _str_at(raw: bytes, p: int) -> tuple[str, int] | None:
+    b = raw[p]
+    if 0xA0 <= b <= 0xBF:
+        n, p = b & 0x1F, p + 1
+    elif b == 0xD9:
+        n, p = raw[p + 1], p + 2
+    elif b == 0xDA:
+        n, p = int.from_bytes(raw[p + 1 : p + 3], "big"), p + 3
+    else:
+        return None
+    try:
+        return raw[p : p + n].decode("utf-8"), p + n
+    except UnicodeDecodeError:
+        return None
+
+
+def _map_len(raw: bytes, p: int) -> tuple[int, int] | None:
+    b = raw[p]
+    if 0x80 <= b <= 0x8F:
+        return b & 0x0F, p + 1
+    if b == 0xDE:
+        return int.from_bytes(raw[p + 1 : p + 3], "big"), p + 3
+    return None
+
+
+def _scalar(raw: bytes, p: int, key: str) -> tuple[_Field, int] | None:
+    b = raw[p]
+    if b == 0xCB:
+        return _Field(key, "f64", p, 8, ">f8"), p + 9
+    if b < 0x80:
+        return _Field(key, "i64", p, 0, "fix"), p + 1
+    if b >= 0xE0:
+        return _Field(key, "i64", p, 0, "neg"), p + 1
+    if b in (0xC2, 0xC3):
+        return _Field(key, "bool", p, 0, "bool"), p + 1
+    if b in _INT_CODES:
+        width, code = _INT_CODES[b]
+        return _Field(key, "i64", p, width, code), p + 1 + width
+    return None  # a uint64 (may not fit int64), a string, None, a container: decoded one by one
+
+
+def make_template(raw: bytes) -> Template | None:
+    """The template of one packed row record, or None when rows like it must
+    be decoded one by one (values that are not numbers or bools, fields other
+    than k, n, t, s, d)."""
+    try:
+        head = _map_len(raw, 0)
+        if head is None:
+            return None
+        entries, p = head
+        fields: list[_Field] = []
+        variable: list[tuple[int, int]] = []
+        t_offset = -1
+        seen: set[str] = set()
+        for _ in range(entries):
+            key = _str_at(raw, p)
+            if key is None:
+                return None
+            name, p = key
+            if name in seen:
+                return None
+            seen.add(name)
+            if name == "k":
+                value = _str_at(raw, p)
+                if value is None or value[0] != fmt.ROW:
+                    return None
+                p = value[1]
+            elif name in ("n", "s"):
+                got = _scalar(raw, p, "" if name == "s" else "n")
+                if got is None or got[0].kind != "i64":
+                    return None
+                f, end = got
+                variable.append((f.offset + (1 if f.width else 0), end) if f.width else (f.offset, end))
+                if name == "s":
+                    fields.append(f)
+                p = end
+            elif name == "t":
+                if raw[p] != 0xCB:
+                    return None
+                t_offset = p
+                variable.append((p + 1, p + 9))
+                p += 9
+            elif name == "d":
+                inner = _map_len(raw, p)
+                if inner is None:
+                    return None
+                count, p = inner
+                for _ in range(count):
+                    key = _str_at(raw, p)
+                    if key is None:
+                        return None
+                    name, p = key
+                    got = _scalar(raw, p, name)
+                    if got is None:
+                        return None
+                    f, end = got
+                    fields.append(f)
+                    if f.code in ("fix", "neg", "bool"):
+                        variable.append((f.offset, end))
+                    else:
+                        variable.append((f.offset + 1, end))
+                    p = end
+            else:
+                return None
+        if p != len(raw) or t_offset < 0 or {"k", "n", "t", "s", "d"} - seen:
+            return None
+        if len({f.key for f in fields}) != len(fields):
+            return None  # a key twice in d: msgpack keeps the last; leave it to msgpack
+        return Template(raw, t_offset, fields, variable)
+    except IndexError:
+        return None
+
+
+# ---- columns -----------------------------------------------------------------------------
+class Columns:
+    """The history rows of a stream file (or a part of one), as columns:
+    ``_step`` (int64), ``_t`` (float64), then ``k:<key>`` per logged key."""
+
+    def __init__(self, table: pa.Table | None):
+        self.table = table
+        self._names: list[str] = [] if table is None else list(table.column_names)
+        self._rows = 0 if table is None else int(table.num_rows)
+        self._present: dict[str, np.ndarray | None] = {}
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    @property
+    def names(self) -> list[str]:
+        return self._names
+
+    def keys(self) -> list[str]:
+        return [n[len(KEY_PREFIX) :] for n in self._names if n.startswith(KEY_PREFIX)]
+
+    def load(self, wanted: list[str]) -> None:
+        """Make these columns ready (a cache entry reads them all at once)."""
+
+    def named(self, name: str) -> pa.ChunkedArray:
+        """A column by its name (the one way columns are read)."""
+        assert self.table is not None
+        return self.table.column(name)
+
+    def column(self, key: str) -> pa.ChunkedArray | None:
+        name = KEY_PREFIX + key
+        return self.named(name) if name in self._names else None
+
+    def whole(self) -> pa.Table:
+        """Every column, as a table."""
+        assert self.table is not None
+        return self.table
+
+    def present(self, key: str) -> np.ndarray | None:
+        """Rows that have ``key`` (None: every row)."""
+        if key not in self._present:
+            col = self.named(KEY_PREFIX + key)
+            self._present[key] = None if col.null_count == 0 else np.flatnonzero(np.asarray(col.is_valid()))
+        return self._present[key]
+
+    def last_values(self, start: int = 0, stop: int | None = None) -> dict[str, Any]:
+        """key -> its value in the last of rows [start, stop) that has it."""
+        stop = self.rows if stop is None else stop
+        out = {}
+        keys = self.keys()
+        self.load([KEY_PREFIX + k for k in keys])
+        for key in keys:
+            hits = self.present(key)
+            if hits is None:  # every row has it
+                i = stop - 1 if stop > start else -1
+            else:
+                j = int(np.searchsorted(hits, stop)) - 1
+                i = int(hits[j]) if j >= 0 and hits[j] >= start else -1
+            if i >= 0:
+                out[key] = python_value(self.named(KEY_PREFIX + key), i)
+        return out
+
+
+def python_value(col: pa.ChunkedArray, i: int) -> Any:
+    value = col[i].as_py()
+    if pa.types.is_large_binary(col.type):
+        return msgpack.unpackb(value, **limits.DECODE)
+    return value
+
+
+def python_lists(col: pa.ChunkedArray) -> list[Any]:
+    """A column as a list of Python values, MISSING where a row has no value."""
+    typ = col.type
+    if pa.types.is_large_binary(typ):
+        return [MISSING if v is None else msgpack.unpackb(v, **limits.DECODE) for v in col.to_pylist()]
+    if pa.types.is_large_string(typ):
+        return [MISSING if v is None else v for v in col.to_pylist()]
+    values = col.to_numpy(zero_copy_only=False)
+    if col.null_count == 0:
+        out: list[Any] = values.tolist()
+        return out
+    valid = np.asarray(col.is_valid())
+    if pa.types.is_floating(typ) or pa.types.is_integer(typ):
+        values = np.asarray(col.fill_null(0).to_numpy(zero_copy_only=False))
+    listed = values.tolist()
+    return [v if ok else MISSING for v, ok in zip(listed, valid.tolist())]
+
+
+class ColumnBuilder:
+    """Collects rows (decoded ones, and blocks read with a template) into
+    columns. Rows decoded one by one are sealed into compact arrays after
+    each batch (``seal``), so no Python object outlives its batch: a file's
+    columns cost about what their values weigh."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._steps: list[np.ndarray] = []
+        self._times: list[np.ndarray] = []
+        self._pending_steps: list[int] = []
+        self._pending_times: list[float] = []
+        # key -> parts in row order: (row indices, kind, values: numpy for numbers, Arrow otherwise)
+        self._parts: dict[str, list[tuple[np.ndarray, str, Any]]] = {}
+        self._single: dict[str, list[tuple[int, Any]]] = {}
+
+    def seal(self) -> None:
+        """Turn the rows added one by one so far into arrays."""
+        if self._pending_steps:
+            self._steps.append(np.array(self._pending_steps, np.int64))
+            self._times.append(np.array(self._pending_times, np.float64))
+            self._pending_steps, self._pending_times = [], []
+        for key, pairs in self._single.items():
+            idx = np.fromiter((i for i, _ in pairs), np.int64, len(pairs))
+            kinds = {_kind_of(v) for _, v in pairs}
+            kind = kinds.pop() if len(kinds) == 1 else "any"
+            self._parts.setdefault(key, []).append((idx, kind, _compact(kind, [v for _, v in pairs])))
+        self._single = {}
+
+    def add_row(self, step: int, t: float, d: dict[str, Any]) -> None:
+        i = self.rows
+        self._pending_steps.append(step)
+        self._pending_times.append(t)
+        single = self._single
+        for key, value in d.items():
+            got = single.get(key)
+            if got is None:
+                single[key] = [(i, value)]
+            else:
+                got.append((i, value))
+        self.rows = i + 1
+
+    def add_block(self, steps: np.ndarray, times: np.ndarray, values: dict[str, tuple[str, np.ndarray]]) -> None:
+        self.seal()
+        start = self.rows
+        self._steps.append(steps)
+        self._times.append(times)
+        idx = np.arange(start, start + len(steps), dtype=np.int64)
+        for key, (kind, arr) in values.items():
+            self._parts.setdefault(key, []).append((idx, kind, arr))
+        self.rows = start + len(steps)
+
+    def finish(self) -> Columns:
+        self.seal()
+        n = self.rows
+        steps = np.concatenate(self._steps) if self._steps else np.zeros(0, np.int64)
+        times = np.concatenate(self._times) if self._times else np.zeros(0, np.float64)
+        arrays: dict[str, Any] = {"_step": pa.array(steps, pa.int64()), "_t": pa.array(times, pa.float64())}
+        for key, parts in self._parts.items():
+            arrays[KEY_PREFIX + key] = _column(n, parts)
+        self._parts = {}
+        return Columns(pa.table(arrays))
+
+
+_NUMPY_KINDS: dict[str, Any] = {"f64": np.float64, "i64": np.int64, "bool": np.bool_}
+_ARROW_KINDS: dict[str, Any] = {
+    "f64": pa.float64(),
+    "i64": pa.int64(),
+    "bool": pa.bool_(),
+    "str": pa.large_string(),
+    "any": pa.large_binary(),
+}
+
+
+def _kind_of(value: Any) -> str:
+    t = type(value)
+    if t is float:
+        return "f64"
+    if t is int and _I64_MIN <= value <= _I64_MAX:
+        return "i64"
+    if t is bool:
+        return "bool"
+    if t is str:
+        return "str"
+    return "any"
+
+
+def _compact(kind: str, values: list[Any]) -> Any:
+    """Values of one kind as a numpy array (numbers, bools) or an Arrow array
+    (strings; anything else packed with msgpack, which round-trips it)."""
+    if kind in _NUMPY_KINDS:
+        return np.array(values, _NUMPY_KINDS[kind])
+    if kind == "str":
+        return pa.array(values, pa.large_string())
+    return pa.array([msgpack.packb(v, datetime=True) for v in values], pa.large_binary())
+
+
+def _as_kind(kind: str, part_kind: str, values: Any) -> Any:
+    """A part's values as the column's kind: the same, or packed ("any")."""
+    if part_kind == kind or part_kind == "any":
+        return values
+    listed = values.tolist() if isinstance(values, np.ndarray) else values.to_pylist()
+    return pa.array([msgpack.packb(v, datetime=True) for v in listed], pa.large_binary())
+
+
+def _column(n: int, parts: list[tuple[np.ndarray, str, Any]]) -> pa.Array | pa.ChunkedArray:
+    kinds = {kind for _, kind, _ in parts}
+    kind = kinds.pop() if len(kinds) == 1 else "any"
+    count = sum(len(idx) for idx, _, _ in parts)
+    if kind in _NUMPY_KINDS:
+        dense = np.concatenate([values for _, _, values in parts]) if len(parts) > 1 else parts[0][2]
+        if count == n:
+            return pa.array(dense, _ARROW_KINDS[kind])
+        values: np.ndarray = np.zeros(n, _NUMPY_KINDS[kind])
+        valid = np.zeros(n, bool)
+        idx = np.concatenate([i for i, _, _ in parts])
+        values[idx] = dense
+        valid[idx] = True
+        return pa.array(values, _ARROW_KINDS[kind], mask=~valid)
+    chunks = [_as_kind(kind, k, values) for _, k, values in parts]
+    typ = _ARROW_KINDS[kind]
+    if count == n:  # every row has the key: the parts as they are, in order
+        return pa.chunked_array(chunks, typ)
+    where = np.full(n, -1, np.int64)  # row -> position among the values, -1 where none
+    where[np.concatenate([i for i, _, _ in parts])] = np.arange(count, dtype=np.int64)
+    dense_col = pa.chunked_array(chunks, typ)
+    return dense_col.take(pa.array(where, pa.int64(), mask=where < 0))
+
+
+# ---- decoding a batch --------------------------------------------------------------------
+def decode_batch(
+    batch: Any, sf: Any, builder: ColumnBuilder, other: list[tuple[int, dict[str, Any]]], fast: bool = False
+) -> None:
+    """Decode a verified batch (``stream.Batch``): its rows into ``builder``,
+    its other records, checked, into ``other`` as (rows before it, record).
+    Records that fail their checks are reported in ``sf`` and skipped, as
+    ``stream.decode`` does. Raises ``stream._TooManyBad`` past the limit.
+    ``fast``: the batch was found by ``stream.fast_batches``, which did not
+    walk its records: every generic record is decoded with its size found
+    first, and anything unusual (a problem of any kind, a record that is
+    not a map, a commit or header record inside, records that do not end
+    exactly at the batch's end) raises ``stream.Fallback``."""
+    from runship.reader.stream import MAX_BAD_RECORDS, Fallback, _record_size, _TooManyBad
+
+    data = batch.data
+    arr = np.frombuffer(data, np.uint8)
+    view = memoryview(data)
+    stop = len(data)
+    pos = batch.first - batch.start
+    tmpl: Template | None = None
+    skip_templates = 0  # consecutive misses make template attempts rarer
+    misses = 0
+    u: Any = None
+    u_base = 0
+    rec: Any
+    while pos < stop:
+        at = batch.start + pos
+        size = batch.big.get(at)
+        if tmpl is not None and size is None and skip_templates <= 0:
+            k = tmpl.match(arr, pos, stop)
+            if k:
+                steps, times, values = tmpl.values(arr, pos, k)
+                builder.add_block(steps, times, values)
+                sf.records += k
+                pos += k * tmpl.length
+                u = None
+                misses = 0
+                continue
+            misses += 1
+            skip_templates = min(1 << misses, 256)
+        skip_templates -= 1
+        try:
+            if fast:
+                u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
+                u.feed(view[pos : pos + limits.SMALL_RECORD])
+                try:
+                    rec = u.unpack()
+                    nxt = pos + u.tell()
+                except msgpack.OutOfData:  # more than SMALL_RECORD bytes: count its items
+                    probe = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES)
+                    probe.feed(view[pos:stop])
+                    probe.skip()
+                    nxt = pos + probe.tell()
+                    rec = limits.decode_counted(view[pos:nxt])
+                u = None
+            elif size is not None:
+                rec = limits.decode_counted(view[pos : pos + size])
+                nxt, u = pos + size, None
+            else:
+                if u is None:
+                    u = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES, **limits.DECODE)
+                    u.feed(view[pos:stop])
+                    u_base = pos
+                rec = u.unpack()
+                nxt = u_base + u.tell()
+        except Exception as e:
+            if fast:
+                raise Fallback() from None
+            nxt, u = pos + (size or _record_size(view[pos : pos + limits.SMALL_RECORD])), None
+            why: str | None = f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})"
+            rec = None
+        else:
+            why = record_problem(rec)
+            if fast and (why is not None or rec["k"] in (fmt.COMMIT, fmt.HEADER) or nxt > stop):
+                raise Fallback()
+        if why is not None:
+            sf.bad_records += 1
+            sf.add(at, "bad-record", why)
+            if sf.bad_records > MAX_BAD_RECORDS:
+                sf.add(at, "corrupt", f"more than {MAX_BAD_RECORDS} bad records: the rest is not read")
+                raise _TooManyBad()
+        else:
+            sf.records += 1
+            if rec["k"] == fmt.ROW:
+                builder.add_row(rec["s"], rec["t"], rec["d"])
+                if size is None and skip_templates <= 0:  # the layout of the rows that may follow
+                    found = make_template(data[pos:nxt])
+                    if found is not None:
+                        tmpl = found
+            else:
+                other.append((builder.rows, rec))
+        pos = nxt
+    builder.seal()
+
+
+def present_values(col: pa.ChunkedArray, start: int, stop: int) -> Any:
+    """The values of rows [start, stop) that have one: a numpy array for
+    numbers and bools, else a list of Python values."""
+    part = col.slice(start, stop - start)
+    typ = col.type
+    if pa.types.is_floating(typ) or pa.types.is_integer(typ) or pa.types.is_boolean(typ):
+        return part.drop_null().to_numpy(zero_copy_only=False)
+    return [v for v in python_lists(part) if v is not MISSING]
+
+
+def rows_of(
+    columns: Columns, keys: list[str] | None = None, need: int = 1, start: int = 0, stop: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """History rows [start, stop) of ``columns``, each with "_step" and
+    "_timestamp": every row, or with ``keys`` the rows that have at least
+    ``need`` of them, holding only those."""
+    names = columns.keys() if keys is None else [k for k in keys if columns.column(k) is not None]
+    if keys is not None and len(names) < need:
+        return
+    stop = columns.rows if stop is None else stop
+    if stop <= start:
+        return
+    cols = [columns.named(KEY_PREFIX + k).slice(start, stop - start) for k in names]
+    lists = [python_lists(c) for c in cols]
+    steps = columns.named("_step").slice(start, stop - start).to_numpy().tolist()
+    times = columns.named("_t").slice(start, stop - start).to_numpy().tolist()
+    if all(c.null_count == 0 for c in cols) and need <= len(names):
+        for vals, step, t in zip(zip(*lists), steps, times) if lists else zip([()] * len(steps), steps, times):
+            row = dict(zip(names, vals))
+            row["_step"] = step
+            row["_timestamp"] = t
+            yield row
+        return
+    for i in range(len(steps)):
+        row = {}
+        for name, lst in zip(names, lists):
+            v = lst[i]
+            if v is not MISSING:
+                row[name] = v
+        if keys is not None and len(row) < need:
+            continue
+        row["_step"] = steps[i]
+        row["_timestamp"] = times[i]
+        yield row
+
+
+def concat_columns(a: Columns, b: Columns) -> Columns:
+    """The rows of ``a`` then those of ``b``. A key whose kind differs
+    between them becomes "any" (each value packed), as in one file."""
+    ta, tb = a.whole(), b.whole()
+    if not b.rows:
+        return a
+    if not a.rows:
+        return b
+    arrays: dict[str, Any] = {}
+    for name in dict.fromkeys([*ta.column_names, *tb.column_names]):
+        ca = ta.column(name) if name in ta.column_names else None
+        cb = tb.column(name) if name in tb.column_names else None
+        typ = _unified(ca.type if ca is not None else None, cb.type if cb is not None else None)
+        parts = []
+        for col, n in ((ca, ta.num_rows), (cb, tb.num_rows)):
+            if col is None:
+                parts.append(pa.nulls(n, typ))
+            elif col.type != typ:
+                parts.extend(_packed(col).chunks)
+            else:
+                parts.extend(col.chunks)
+        arrays[name] = pa.chunked_array(parts, typ)
+    return Columns(pa.table(arrays))
+
+
+def _unified(x: pa.DataType | None, y: pa.DataType | None) -> pa.DataType:
+    if x is None or y is None or x == y:
+        found = x if y is None else y
+        assert found is not None
+        return found
+    return pa.large_binary()
+
+
+def _packed(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column's values packed with msgpack (its kind becomes "any")."""
+    values = python_lists(col)
+    packed = [None if v is MISSING else msgpack.packb(v, datetime=True) for v in values]
+    return pa.chunked_array([pa.array(packed, pa.large_binary())], pa.large_binary())
+
+
+def empty_segment() -> Segment:
+    return Segment(ColumnBuilder().finish(), [], None, None)
+
+
+# ---- a whole stream file ------------------------------------------------------------------
+@dataclass
+class Segment:
+    """What one stream file holds for the fold and for history: its rows as
+    columns, its other records (each with the number of rows before it), and
+    the times of its first and last records."""
+
+    columns: Columns
+    records: list[tuple[int, dict[str, Any]]]
+    first_t: float | None
+    last_t: float | None
+    # start row -> (stop row, each key's last value in rows [start, stop)), for
+    # the stretches of rows between other records: the fold needs no column
+    lasts: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    last_step: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.columns.rows
+
+    def stretches(self) -> Iterator[tuple[int, int]]:
+        """The [start, stop) stretches of rows between other records, in order."""
+        done = 0
+        for pos, _ in self.records:
+            if pos > done:
+                yield done, pos
+                done = pos
+        if self.rows > done:
+            yield done, self.rows
+
+    def last_values(self, start: int, stop: int) -> dict[str, Any]:
+        """Each key's last value in rows [start, stop): from ``lasts`` when
+        it holds that stretch, else from the columns."""
+        known = self.lasts.get(start)
+        if known is not None and known[0] == stop:
+            return known[1]
+        return self.columns.last_values(start, stop)
+
+    def fold_lasts(self) -> dict[int, tuple[int, dict[str, Any]]]:
+        """``lasts`` for every stretch (computed where missing)."""
+        return {a: (b, self.last_values(a, b)) for a, b in self.stretches()}
+
+
+def decode_segment(source: Any, sf: Any, start: int = 0, header: dict[str, Any] | None = None) -> Segment:
+    """Read a stream file (a file object or bytes) from ``start`` (0, or a
+    commit boundary with ``sf.header`` set) into a Segment; fills ``sf``."""
+    from runship.reader.stream import Fallback, _as_file, _size, _TooManyBad, fast_batches
+
+    f = _as_file(source)
+    if start == 0:
+        sf.size = _size(f)
+    builder = ColumnBuilder()
+    other: list[tuple[int, dict[str, Any]]] = []
+    if start == 0:
+        try:
+            for batch in fast_batches(f, sf):
+                decode_batch(batch, sf, builder, other, fast=batch.fast)
+        except (Fallback, _TooManyBad):  # something unusual: the careful way, from the start
+            sf.reset()
+            sf.header = None
+            sf.size = _size(f)
+            builder, other = ColumnBuilder(), []
+            _careful(f, sf, 0, builder, other)
+    else:
+        _careful(f, sf, start, builder, other)
+    columns = builder.finish()
+    steps = columns.named("_step")
+    last_step = int(steps[len(steps) - 1].as_py()) if len(steps) else None
+    return Segment(columns, other, *_times(columns, other, sf.header if start == 0 else header), last_step=last_step)
+
+
+def _careful(f: Any, sf: Any, start: int, builder: ColumnBuilder, other: list[tuple[int, dict[str, Any]]]) -> None:
+    from runship.reader.stream import _TooManyBad, batches
+
+    try:
+        for batch in batches(f, sf, start):
+            decode_batch(batch, sf, builder, other)
+    except _TooManyBad:
+        pass
+
+
+def _times(
+    columns: Columns, other: list[tuple[int, dict[str, Any]]], header: dict[str, Any] | None
+) -> tuple[float | None, float | None]:
+    times = columns.named("_t").to_numpy()
+    last = float(times.max()) if len(times) else None
+    for _, rec in other:
+        if last is None or rec["t"] > last:
+            last = rec["t"]
+    first: float | None = None
+    if header is not None and isinstance(header.get("t"), (int, float)):
+        first = header["t"]
+    elif other and (other[0][0] == 0 or not len(times)):
+        first = other[0][1]["t"]
+    elif len(times):
+        first = float(times[0])
+    return first, last

@@ -1,0 +1,173 @@
+"""Decoding rows into columns (templates matched with numpy, the optimistic
+framing of version 2 files) gives exactly what decoding every record with
+msgpack gives: the same values of the same types, the same other records,
+the same problems, for runs made by the writer and for damaged files."""
+
+from __future__ import annotations
+
+import math
+import os
+import zlib
+
+import msgpack
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import runship
+from runship.reader.columns import MISSING, decode_segment, python_lists, rows_of
+from runship.reader.stream import StreamFile, iter_records
+from tests.hostile.craft import committed, row, start
+
+
+def _sf() -> StreamFile:
+    return StreamFile(
+        path="f", name="run-20260101T000000000Zabcdef-000000.msgpack", stream="run", session="s", segment=0
+    )
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def assert_equivalent(data: bytes) -> None:
+    slow_sf = _sf()
+    slow = list(iter_records(data, slow_sf))
+    fast_sf = _sf()
+    seg = decode_segment(data, fast_sf)
+    rows = list(rows_of(seg.columns))
+    # the same rows, values and types
+    slow_rows = [r for r in slow if r["k"] == "row"]
+    assert len(rows) == len(slow_rows)
+    for got, want in zip(rows, slow_rows):
+        assert got.pop("_step") == want["s"] and _same(got.pop("_timestamp"), want["t"])
+        assert _same(got, want["d"]), (got, want["d"])
+    # the same other records, at the same places
+    positions = []
+    n = 0
+    for r in slow:
+        if r["k"] == "row":
+            n += 1
+        else:
+            positions.append((n, r))
+    assert len(positions) == len(seg.records)
+    for (pos, rec), (got_pos, got_rec) in zip(positions, seg.records):
+        assert pos == got_pos and _same(got_rec, rec)
+    # the same findings
+    assert [(p.kind, p.offset, p.message) for p in fast_sf.problems] == [
+        (p.kind, p.offset, p.message) for p in slow_sf.problems
+    ]
+    assert (fast_sf.committed, fast_sf.batches, fast_sf.records) == (
+        slow_sf.committed,
+        slow_sf.batches,
+        slow_sf.records,
+    )
+
+
+scalars = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.booleans()
+    | st.none()
+    | st.text(max_size=8)
+)
+values = scalars | st.lists(scalars, max_size=3) | st.dictionaries(st.text(max_size=4), scalars, max_size=2)
+keys = st.sampled_from(["loss", "acc", "lr", "val/loss", "epoch", "x" * 40])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(keys, values, min_size=0, max_size=5),
+            st.integers(1, 300),  # how many rows log that set of keys
+            st.booleans(),  # numbers only (templates apply)
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(0, 2**40),
+)
+def test_writer_runs_read_the_same_both_ways(tmp_path_factory, groups, first_step):
+    d = str(tmp_path_factory.mktemp("cols"))
+    run = runship.init(
+        project="p",
+        dir=d,
+        reinit="create_new",
+        settings={
+            "quiet": True,
+            "environment": False,
+            "console": "off",
+            "system_metrics": False,
+            "rotate_bytes": 20000,
+        },
+    )
+    step = first_step
+    for keyset, count, numbers_only in groups:
+        for i in range(count):
+            row_values = {
+                k: (float(i) * 0.5 if numbers_only and not isinstance(v, (int, float)) else v)
+                for k, v in keyset.items()
+            }
+            run.log(row_values, step=step)
+            step += 1 + (i % 3) * 70  # steps cross fixint/uint8/uint16 widths
+            if i % 97 == 0:
+                run.flush()
+        run.config.update({f"c{step}": step})
+    run.finish()
+    for name in sorted(os.listdir(run.run_dir)):
+        if name.endswith(".msgpack"):
+            with open(os.path.join(run.run_dir, name), "rb") as f:
+                assert_equivalent(f.read())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_damaged_and_crafted_files_read_the_same_both_ways(data):
+    batches = [
+        [start()] + [row(i, {"a": i * 0.5, "b": i}, n=i + 1) for i in range(40)],
+        [row(40 + i, {"a": 1.0, "b": 2}, n=50 + i) for i in range(30)],
+        [row(70, {"a": "text"}, n=90), {"k": "summary", "n": 91, "t": 1.7e9, "d": {"a": 1}}],
+        [row(71 + i, {"a": 3.0, "b": 4}, n=92 + i) for i in range(25)],
+    ]
+    good = committed(batches)
+    how = data.draw(st.sampled_from(["flip", "truncate", "insert", "junk-record", "fine"]))
+    bad = bytearray(good)
+    if how == "flip":
+        k = data.draw(st.integers(0, len(good) - 1))
+        bad[k] ^= data.draw(st.integers(1, 255))
+    elif how == "truncate":
+        del bad[data.draw(st.integers(0, len(good))) :]
+    elif how == "insert":
+        k = data.draw(st.integers(0, len(good)))
+        bad[k:k] = data.draw(st.binary(min_size=1, max_size=20))
+    elif how == "junk-record":  # a valid batch around records that are not records
+        from runship.schema import format as fmt
+
+        body = b"\x80" * 5 + msgpack.packb(7) + msgpack.packb(row(1, {"a": float("nan")})) + b"\x81\xa1k\xa1x"
+        bad += body + fmt.commit_record(len(body), zlib.crc32(body), 1.7e9)
+    assert_equivalent(bytes(bad))
+
+
+def test_a_marker_inside_a_value_and_a_forged_commit_fall_back(tmp_path):
+    from runship.schema import format as fmt
+
+    text = fmt.COMMIT_MARKER.decode("latin1")
+    batches = [[start(), row(0, {"note": fmt.COMMIT_MARKER.hex()}), row(1, {"s": text})]]
+    assert_equivalent(committed(batches))
+    body = msgpack.packb(row(2, {"a": 1.0}))
+    fake = fmt.commit_record(len(body), 0, 1.0)  # a commit record whose checksum does not hold, inside a value
+    assert_equivalent(committed([[start(), row(0, {"blob": fake}), row(1, {"a": 2.0})]]))
+
+
+def test_python_lists_mark_missing_values():
+    import pyarrow as pa
+
+    col = pa.chunked_array([pa.array([1.5, None, float("nan")], pa.float64())])
+    out = python_lists(col)
+    assert out[0] == 1.5 and out[1] is MISSING and math.isnan(out[2])
