@@ -21,7 +21,8 @@ import runship
 from runship import safefile
 from runship.errors import Error
 from runship.reader import open_run
-from runship.reader.listing import resolve_run, run_dirs, summarize
+from runship.reader.cache import resolve_cache
+from runship.reader.listing import list_runs, resolve_run
 from runship.reader.stream import StreamFile, describe, iter_records
 from runship.schema import limits
 from runship.schema.values import json_safe
@@ -112,9 +113,24 @@ def redact(url: str) -> str:
     type=click.Path(dir_okay=False),
     help="For http(s):// URLs of a runship server: a file (mode 600) holding a read token. [else $RUNSHIP_TOKEN]",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    help="Where decoded history columns and the run index are kept (safe to delete at any time). "
+    "[default: $RUNSHIP_CACHE_DIR, else $XDG_CACHE_HOME/runship]",
+)
+@click.option("--no-cache", is_flag=True, help="Read every run from its stream files; keep nothing.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the traceback of an error, not only its one-line summary.")
 @click.pass_context
-def cli(ctx: click.Context, root: str, storage_options: tuple[str, ...], token_file: str | None, verbose: bool) -> None:
+def cli(
+    ctx: click.Context,
+    root: str,
+    storage_options: tuple[str, ...],
+    token_file: str | None,
+    cache_dir: str | None,
+    no_cache: bool,
+    verbose: bool,
+) -> None:
     """Inspect runship runs: local run directories or URLs (s3://...,
     any fsspec URL, or a runship server's http(s)://HOST:PORT).
 
@@ -133,7 +149,12 @@ def cli(ctx: click.Context, root: str, storage_options: tuple[str, ...], token_f
             so["token"] = safefile.read_private(token_file, "token file", limit=64 * 1024).strip()
         except (OSError, ValueError) as e:
             raise click.UsageError(str(e)) from None
-    ctx.obj = {"root": root, "so": so}
+    if no_cache and cache_dir:
+        raise click.UsageError("--cache-dir and --no-cache: choose one")
+    cache = resolve_cache(False if no_cache else (cache_dir or True))
+    if cache_dir and cache is None:
+        raise click.UsageError(f"--cache-dir {cache_dir}: not a private directory of yours (it must not be a link)")
+    ctx.obj = {"root": root, "so": so, "cache": cache or False}
 
 
 def _fmt_time(t: float | None) -> str:
@@ -174,7 +195,7 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
     """
     root = root or ctx.obj["root"]
     so = ctx.obj["so"]
-    rows = [summarize(d, storage_options=so) for d in run_dirs(root, project, storage_options=so)]
+    rows = list_runs(root, project, so, cache=ctx.obj["cache"])
     if as_json:
         for r in rows:
             click.echo(json.dumps(json_safe(r)))
@@ -231,7 +252,7 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
         runship show mnist/3k9x2m1a
         runship show ./runship-runs/mnist/3k9x2m1a --json
     """
-    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
+    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
     view.verify()
     if as_json:
         click.echo(json.dumps(json_safe(view.to_dict(), strict_json=True), indent=1))
@@ -357,10 +378,27 @@ def _show_integrity(view) -> None:
 @click.option("--keys", help="Comma-separated keys: the rows that have all of them (as wandb's API).")
 @click.option("--any", "any_key", is_flag=True, help="With --keys: the rows that have at least one of them.")
 @click.option("--last", "last", type=click.IntRange(min=1), help="Only the last N rows.")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    help="About N points per key: each of N/4 buckets of --x keeps its first, last, min and max (and a NaN).",
+)
+@click.option(
+    "--x", "x", default="_step", show_default=True, help="With --samples: _step, _runtime, _timestamp or a key."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True)
 @click.pass_context
 @library_errors
-def history_cmd(ctx: click.Context, run: str, keys: str | None, any_key: bool, last: int | None, fmt: str) -> None:
+def history_cmd(
+    ctx: click.Context,
+    run: str,
+    keys: str | None,
+    any_key: bool,
+    last: int | None,
+    samples: int | None,
+    x: str,
+    fmt: str,
+) -> None:
     """Print a run's history rows, with _step, _timestamp and _runtime
     (table output shows _timestamp as local ISO 8601 time and pages long
     tables through $PAGER on a terminal; csv and jsonl keep it in seconds).
@@ -369,23 +407,29 @@ def history_cmd(ctx: click.Context, run: str, keys: str | None, any_key: bool, l
     Example:
         runship history mnist/3k9x2m1a --keys loss,acc --format csv > loss.csv
         runship history mnist/3k9x2m1a --last 20
+        runship history mnist/3k9x2m1a --keys loss --samples 1000
     """
-    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
+    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
     wanted = _split_keys(keys)
     match = "any" if any_key else "all"
-    columns = None
-    if wanted is not None:
-        columns = [*DERIVED, *wanted]
-    elif fmt != "jsonl":  # a table's columns, found in a first pass (rows are not held in memory)
-        seen: dict[str, None] = dict.fromkeys(DERIVED)
-        for row in view.scan_history():
-            seen.update(dict.fromkeys(row))
-        columns = list(seen)
-    rows = view.scan_history(wanted, match=match)
+    if samples is None and x != "_step":
+        raise click.UsageError("--x goes with --samples")
+    if last is not None and samples is not None:
+        raise click.UsageError("--last and --samples: choose one")
+    known = view.history_keys()
+    if samples is not None and x not in DERIVED and x not in known:
+        raise click.UsageError(f"--x {x!r}: no such key in this run (and not one of {', '.join(DERIVED)})")
+    columns = [*DERIVED, *(wanted if wanted is not None else known)]
+    if samples is not None and x not in columns:
+        columns.append(x)
+    if samples is not None:
+        rows = iter(view.history(wanted, match, samples=samples, x=x))
+    else:
+        rows = view.scan_history(wanted, match=match)
     if last is not None:
         rows = iter(collections.deque(rows, maxlen=last))
-    found = _print_rows(rows, fmt, columns, empty="no rows", times=fmt == "table")
-    _warn_unknown(wanted, found, lambda: (k for row in view.scan_history() for k in row))
+    found = _print_rows(rows, fmt, None if fmt == "jsonl" else columns, empty="no rows", times=fmt == "table")
+    _warn_unknown(wanted, found, lambda: known)
 
 
 @cli.command("system", context_settings=CONTEXT)
@@ -401,7 +445,7 @@ def system_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None
     Example:
         runship system mnist/3k9x2m1a --keys cpu,gpu.0.gpu,gpu.0.memoryAllocated
     """
-    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"])
+    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
     wanted = _split_keys(keys)
     found = _print_rows(view.system(wanted), fmt, None, empty="no system metrics recorded", times=fmt == "table")
     _warn_unknown(wanted, found, lambda: (k for row in view.system() for k in row))
@@ -487,7 +531,7 @@ def console_cmd(ctx: click.Context, run: str, follow: bool, which: str) -> None:
     location = resolve_run(run, ctx.obj["root"])
     shown = 0
     while True:
-        view = open_run(location, storage_options=ctx.obj["so"])
+        view = open_run(location, storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
         lines = list(view.console())
         for line in lines[shown:]:
             if which in ("both", line["stream"]):
@@ -575,7 +619,7 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
     """
     failed = 0
     for ref in runs:
-        view = open_run(resolve_run(ref, ctx.obj["root"]), storage_options=ctx.obj["so"])
+        view = open_run(resolve_run(ref, ctx.obj["root"]), storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
         problems = view.verify()
         files = [sf for fs in view.files.values() for sf in fs]
         records = sum(sf.records for sf in files)

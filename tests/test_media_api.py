@@ -160,8 +160,11 @@ def test_api_runs_filters_history(api_root):
         api.runs("sweep", filters={"config.lr": {"$near": 1}})
     run = api.run("sweep/r1")
     assert run.config["lr"] == 0.01 and run.summary["acc"] == 0.9 and run.state == "finished" and run.tags == ["a", "b"]
-    df = run.history(samples=4, keys=["loss"])
-    assert list(df["_step"]) == [0, 3, 6, 9]
+    df = run.history(samples=4, keys=["loss"])  # one bucket: its first, last, lowest and highest loss
+    every = run.history(samples=1000, keys=["loss"])  # more buckets than steps: every row
+    assert list(every["_step"]) == list(range(10))
+    extremes = {0, 9, int(every["_step"][every["loss"].idxmin()]), int(every["_step"][every["loss"].idxmax()])}
+    assert set(df["_step"]) == extremes
     assert len(run.history(pandas=False)) == 10
     assert [r["_step"] for r in run.scan_history(min_step=5, max_step=7)] == [5, 6]
     names = [f.name for f in run.files()]

@@ -8,13 +8,16 @@ df = api.run("mnist/3k9x2m1a").history(keys=["train/loss"])
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from runship.errors import RunNotFound
-from runship.reader.run import RunView, open_run, unreadable_run
+from runship.reader.cache import resolve_cache
+from runship.reader.listing import list_runs
+from runship.reader.run import RunView, open_run
 from runship.reader.source import open_source
 from runship.schema.names import default_root
 
@@ -33,26 +36,51 @@ class File:
 
 
 class Run:
-    """One run as wandb's public API shows it."""
+    """One run as wandb's public API shows it. A run of ``Api.runs()`` is
+    made from the run index (state, config, summary, tags... are known
+    without reading the run); its stream files are read the first time
+    history, files or metadata are asked for."""
 
-    def __init__(self, view: RunView):
-        self._view = view
+    def __init__(
+        self,
+        view: RunView | None = None,
+        *,
+        info: dict[str, Any] | None = None,
+        opener: Callable[[], RunView] | None = None,
+    ):
+        if view is None and (info is None or opener is None):
+            raise ValueError("Run() needs a RunView, or info and an opener")
+        self._loaded = view
+        self._info = info
+        self._opener = opener
 
-    id = property(lambda self: self._view.id)
-    name = property(lambda self: self._view.name)
-    project = property(lambda self: self._view.project)
-    state = property(lambda self: self._view.state)
-    config = property(lambda self: dict(self._view.config))
-    summary = property(lambda self: dict(self._view.summary))
-    tags = property(lambda self: self._view.tags)
-    notes = property(lambda self: self._view.notes)
-    group = property(lambda self: self._view.group)
-    job_type = property(lambda self: self._view.job_type)
-    entity = property(lambda self: self._view.entity)
-    path = property(lambda self: [p for p in (self._view.entity, self._view.project, self._view.id) if p])
-    url = property(lambda self: self._view.location)
-    created_at = property(lambda self: self._view.start_time)
-    lastHistoryStep = property(lambda self: self._view.last_step)
+    @property
+    def _view(self) -> RunView:
+        if self._loaded is None:
+            assert self._opener is not None
+            self._loaded = self._opener()
+        return self._loaded
+
+    def _get(self, key: str, attr: str | None = None) -> Any:
+        if self._info is not None and self._loaded is None:
+            return self._info.get(key)
+        return getattr(self._view, attr or key)
+
+    id = property(lambda self: self._get("id"))
+    name = property(lambda self: self._get("name"))
+    project = property(lambda self: self._get("project"))
+    state = property(lambda self: self._get("state"))
+    config = property(lambda self: dict(self._get("config")))
+    summary = property(lambda self: dict(self._get("summary")))
+    tags = property(lambda self: list(self._get("tags") or []))
+    notes = property(lambda self: self._get("notes"))
+    group = property(lambda self: self._get("group"))
+    job_type = property(lambda self: self._get("job_type"))
+    entity = property(lambda self: self._get("entity"))
+    path = property(lambda self: [p for p in (self.entity, self.project, self.id) if p])
+    url = property(lambda self: self._get("location"))
+    created_at = property(lambda self: self._get("start_time"))
+    lastHistoryStep = property(lambda self: self._get("last_step"))
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -83,18 +111,22 @@ class Run:
         pandas: bool = True,
         stream: str = "default",
     ) -> Any:
-        """Up to ``samples`` rows, evenly spaced over the run (first and last
-        included); a pandas DataFrame when pandas is installed and ``pandas``.
-        With ``keys``, only rows that have all of them (as wandb, and as
-        ``open_run().history(keys=)`` and ``runship history --keys``)."""
-        rows = _sample(list(self._view.scan_history(keys)), samples)
+        """The history downsampled to about ``samples`` points per key over
+        ``x_axis`` (``_step``, ``_runtime``, ``_timestamp`` or a logged
+        key): each of ``samples // 4`` buckets keeps its first, last,
+        minimum and maximum value (and a NaN), so no spike is lost (see
+        ``RunView.history``). A pandas DataFrame when pandas is installed and
+        ``pandas``, else a list of rows. ``stream="system"``: system metrics,
+        evenly sampled."""
+        if stream in ("system", "events"):
+            rows = _sample(list(self._view.system(keys)), samples)
+            return _frame(rows) if pandas else rows
         if pandas:
             try:
-                import pandas as pd
+                return self._view.history_df(keys, samples=samples, x=x_axis)
             except ImportError:
-                return rows
-            return pd.DataFrame.from_records(rows)
-        return rows
+                pass
+        return self._view.history(keys, samples=samples, x=x_axis)
 
     def files(self) -> list[File]:
         view = self._view
@@ -115,6 +147,14 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {self.project}/{self.id} ({self.state})>"
+
+
+def _frame(rows: list[dict[str, Any]]) -> Any:
+    try:
+        import pandas as pd
+    except ImportError:
+        return rows
+    return pd.DataFrame.from_records(rows)
 
 
 def _sample(rows: list[Any], samples: int) -> list[Any]:
@@ -138,11 +178,13 @@ class Api:
         overrides: object = None,
         timeout: object = None,
         storage_options: dict[str, Any] | None = None,
+        cache: Any = True,
         **_: object,
     ):
         root = root_or_url or default_root()
         self.root = os.fspath(root)
         self._storage_options = storage_options
+        self._cache = resolve_cache(cache)  # columns and the run index (see runship.reader.cache)
 
     def _join(self, *parts: str) -> str:
         if "://" in self.root:
@@ -170,7 +212,10 @@ class Api:
         if len(parts) < 2:
             raise ValueError(f"Api.run() takes 'project/id', got {path!r}")
         project, run_id = parts[-2], parts[-1]
-        return Run(open_run(self._join(project, run_id), storage_options=self._storage_options))
+        return Run(self._open(self._join(project, run_id)))
+
+    def _open(self, location: str) -> RunView:
+        return open_run(location, storage_options=self._storage_options, cache=self._cache or False)
 
     def runs(
         self,
@@ -185,22 +230,16 @@ class Api:
         "tags": {"$in": ["x"]}, "summary.acc": {"$gt": 0.9}}``; also ``$and``,
         ``$or``, ``$ne``, ``$nin``, ``$gte``, ``$lt``, ``$lte``, ``$regex``,
         ``$exists``."""
-        projects = [str(path).split("/")[-1]] if path else self.projects()
+        project = str(path).rstrip("/").split("/")[-1] if path else None
+        try:
+            infos = list_runs(self.root, project, self._storage_options, cache=self._cache or False)
+        except RunNotFound:
+            infos = []
         runs = []
-        for project in projects:
-            for run_id in self._list(self._join(project)):
-                location = self._join(project, run_id)
-                try:
-                    view = open_run(location, storage_options=self._storage_options)
-                except RunNotFound:
-                    continue
-                except OSError as e:  # one run that cannot be read never breaks the listing
-                    view = unreadable_run(location, project, run_id, e)
-                if not any(view.files.values()) and view.error is None:
-                    continue
-                run = Run(view)
-                if filters is None or _matches(run, filters):
-                    runs.append(run)
+        for info in infos:
+            run = Run(info=info, opener=functools.partial(self._open, info["location"]))
+            if filters is None or _matches(run, filters):
+                runs.append(run)
         key = order.lstrip("+-")
         reverse = order.startswith("-")
         runs.sort(key=lambda r: _sort_key(_field(r, key)), reverse=reverse)

@@ -42,11 +42,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from runship.reader.columns import Columns, Segment
+from runship.reader.index import RunIndex
 from runship.reader.stream import Problem, StreamFile, read_header
 from runship.schema import format as fmt
 from runship.schema import limits, names
 
-ENTRY_VERSION = 2
+ENTRY_VERSION = 3
 DEFAULT_MAX_BYTES = 2 * 1024**3
 SUFFIX = ".parquet"
 _META = b"runship.segment"
@@ -96,9 +97,10 @@ class CachedColumns(Columns):
     """The columns of a cache entry, each read from the Parquet file the
     first time it is used, and checked."""
 
-    def __init__(self, path: str, types: dict[str, str], rows: int):
+    def __init__(self, path: str, types: dict[str, str], rows: int, meta_crc: bytes):
         super().__init__(None)
         self._path = path
+        self._meta_crc = meta_crc  # the entry read at open: the same one must be read again
         self._types = types
         self._names = list(types)
         self._rows = rows
@@ -110,10 +112,12 @@ class CachedColumns(Columns):
         if not missing:
             return
         try:
-            table = pq.read_table(
-                self._path, columns=missing, page_checksum_verification=True, memory_map=False, use_threads=False
-            )
-        except Exception as e:  # gone (swept, deleted), cut short, a checksum failed
+            with open(self._path, "rb") as f:
+                pf = pq.ParquetFile(f, page_checksum_verification=True)
+                if (pf.metadata.metadata or {}).get(_META_CRC) != self._meta_crc:
+                    raise ValueError("another entry's file")
+                table = pf.read(columns=missing, use_threads=True)
+        except Exception as e:  # gone (swept, deleted), replaced, cut short, a checksum failed
             _remove(self._path)
             raise CacheDamaged(f"{self._path}: {type(e).__name__}: {e}") from None
         if table.num_rows != self._rows or table.column_names != missing:
@@ -165,6 +169,7 @@ class SegmentCache:
         self._written = 0
         self._last_sweep = 0.0
         self._usable: bool | None = None
+        self._index: RunIndex | None = None
 
     def usable(self) -> bool:
         """Is the directory private to this user (made so if missing)?"""
@@ -174,6 +179,14 @@ class SegmentCache:
 
     def _dir(self, ident: str) -> str:
         return os.path.join(self.directory, "segments", ident[:2], ident)
+
+    def index(self) -> RunIndex | None:
+        """The run index kept next to the columns (None if the directory cannot be used)."""
+        if not self.usable():
+            return None
+        if self._index is None:
+            self._index = RunIndex(self.directory)
+        return self._index
 
     # ---- reading ------------------------------------------------------------------
     def lengths(self, ident: str) -> list[int]:
@@ -210,12 +223,14 @@ class SegmentCache:
             if info["commit"] != commit:
                 return None  # not this file's prefix: the file was replaced
             seg = Segment(
-                CachedColumns(path, dict(info["types"]), int(info["rows"])),
+                CachedColumns(path, dict(info["types"]), int(info["rows"]), meta[_META_CRC]),
                 [(int(pos), rec) for pos, rec in info["records_at"]],
                 info["first_t"],
                 info["last_t"],
                 {int(a): (int(b), dict(v)) for a, b, v in info["lasts"]},
                 info["last_step"],
+                [int(e) for e in info["ends"]] if info["ends"] is not None else None,
+                any(Problem(sf.path, int(o), str(k), "").is_corruption for o, k, _ in info["problems"]),
             )
             sf.header = info["header"]
             sf.committed = length
@@ -234,9 +249,9 @@ class SegmentCache:
         return seg
 
     # ---- writing --------------------------------------------------------------------
-    def store(self, ident: str, length: int, commit: bytes, seg: Segment, sf: StreamFile) -> None:
+    def store(self, ident: str, length: int, commit: bytes, seg: Segment, sf: StreamFile) -> bool:
         """Keep a decoded prefix of ``length`` committed bytes (best effort:
-        a cache that cannot be written changes nothing)."""
+        a cache that cannot be written changes nothing). True once kept."""
         problems = [(p.offset, p.kind, p.message) for p in sf.problems if p.offset < length]
         problems = [p for p in problems if p[1] not in ("uncommitted-tail", "zero-tail")]
         try:
@@ -257,6 +272,7 @@ class SegmentCache:
                 "last_t": seg.last_t,
                 "lasts": [[a, b, v] for a, (b, v) in seg.fold_lasts().items()],
                 "last_step": seg.last_step,
+                "ends": [e for e in sf.ends if e <= length] if sf.ends is not None else None,
                 "rows": table.num_rows,
                 "types": {n: str(table.column(n).type) for n in table.column_names},
             }
@@ -264,7 +280,7 @@ class SegmentCache:
             table = table.replace_schema_metadata({_META: blob, _META_CRC: str(zlib.crc32(blob)).encode()})
             d = self._dir(ident)
             if not self.usable():
-                return
+                return False
             os.makedirs(d, mode=0o700, exist_ok=True)
             final = os.path.join(d, f"{length}{SUFFIX}")
             tmp = os.path.join(d, names.temp_name(f"{length}{SUFFIX}"))
@@ -281,6 +297,10 @@ class SegmentCache:
                     write_statistics=False,
                     write_page_checksum=True,
                     use_dictionary=[n for n in table.column_names if not _numeric(table.column(n).type)],
+                    # steps and other integers are mostly increasing: a few bits each
+                    column_encoding={
+                        n: "DELTA_BINARY_PACKED" for n in table.column_names if pa.types.is_int64(table.column(n).type)
+                    },
                 )
             os.replace(tmp, final)
             for n in os.listdir(d):  # shorter prefixes of the same file are of no more use
@@ -288,9 +308,10 @@ class SegmentCache:
                     _remove(os.path.join(d, n))
             self._written += os.path.getsize(final)
         except Exception:
-            return
+            return False
         if self._written > self.max_bytes // 10 or time.monotonic() - self._last_sweep > 300:
             self.sweep()
+        return True
 
     def sweep(self) -> None:
         """Delete the least recently used entries until the cache is at most
@@ -354,3 +375,13 @@ def tail_after(seg: Segment, tail: Segment) -> Segment:
         dict(seg.lasts),  # a stretch that goes on into the tail no longer matches: read from the columns
         tail.last_step if tail.last_step is not None else seg.last_step,
     )
+
+
+def resolve_cache(cache: SegmentCache | str | os.PathLike[str] | bool | None) -> SegmentCache | None:
+    """``True``: the environment's cache; a directory: a cache there; a
+    SegmentCache; ``False``/None: none."""
+    if cache is True:
+        return default_cache()
+    if isinstance(cache, (str, os.PathLike)):
+        return default_cache(os.fspath(cache))
+    return cache or None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import msgpack
@@ -564,39 +565,87 @@ def present_values(col: pa.ChunkedArray, start: int, stop: int) -> Any:
     return [v for v in python_lists(part) if v is not MISSING]
 
 
+ROWS_WINDOW = 65536  # rows made at a time: a generator of rows holds no more than this many
+
+
 def rows_of(
-    columns: Columns, keys: list[str] | None = None, need: int = 1, start: int = 0, stop: int | None = None
+    columns: Columns,
+    keys: list[str] | None = None,
+    need: int = 1,
+    start: int = 0,
+    stop: int | None = None,
+    runtime: tuple[float, float] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """History rows [start, stop) of ``columns``, each with "_step" and
-    "_timestamp": every row, or with ``keys`` the rows that have at least
-    ``need`` of them, holding only those."""
+    """History rows [start, stop) of ``columns``, each with "_step",
+    "_timestamp" and, given ``runtime`` = (base, start time), "_runtime":
+    every row, or with ``keys`` the rows that have at least ``need`` of
+    them, holding only those. Rows with the same keys are made together
+    (``dict(zip(...))`` over value lists), not value by value."""
     names = columns.keys() if keys is None else [k for k in keys if columns.column(k) is not None]
-    if keys is not None and len(names) < need:
+    if keys is None:
+        need = 0
+    elif len(names) < need:
         return
     stop = columns.rows if stop is None else stop
-    if stop <= start:
+    for at in range(start, stop, ROWS_WINDOW):
+        yield from _window(columns, names, need, at, min(stop, at + ROWS_WINDOW), runtime)
+
+
+def _window(
+    columns: Columns, names: list[str], need: int, start: int, stop: int, runtime: tuple[float, float] | None
+) -> Iterator[dict[str, Any]]:
+    n = stop - start
+    cols = [columns.named(KEY_PREFIX + k).slice(start, n) for k in names]
+    steps = columns.named("_step").slice(start, n).to_numpy()
+    times = columns.named("_t").slice(start, n).to_numpy()
+    extra_names = ["_step", "_timestamp"]
+    extra = [steps, times]
+    if runtime is not None:
+        extra_names.append("_runtime")
+        extra.append(runtime[0] + (times - runtime[1]))
+    masks = [None if c.null_count == 0 else np.asarray(c.is_valid()) for c in cols]
+    if all(m is None for m in masks):  # every row has every key
+        if need > len(names):
+            return
+        lists = [python_lists(c) for c in cols] + [e.tolist() for e in extra]
+        yield from map(dict, map(zip, repeat(names + extra_names), zip(*lists)))
         return
-    cols = [columns.named(KEY_PREFIX + k).slice(start, stop - start) for k in names]
+    have = np.stack([np.ones(n, bool) if m is None else m for m in masks], axis=1)
+    patterns, which = np.unique(np.packbits(have, axis=1), axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    if len(patterns) > max(16, n // 64):  # rows of many different shapes: one by one
+        yield from _one_by_one(cols, names, need, extra_names, extra)
+        return
+    out: list[dict[str, Any] | None] = [None] * n
+    for p in range(len(patterns)):
+        keys_here = np.flatnonzero(np.unpackbits(patterns[p])[: len(names)])
+        if len(keys_here) < need:
+            continue
+        idx = np.flatnonzero(which == p)
+        take = pa.array(idx)
+        lists = [python_lists(cols[i].take(take)) for i in keys_here.tolist()]
+        lists += [e[idx].tolist() for e in extra]
+        shaped = [names[i] for i in keys_here.tolist()] + extra_names
+        for j, row in zip(idx.tolist(), map(dict, map(zip, repeat(shaped), zip(*lists)))):
+            out[j] = row
+    yield from (row for row in out if row is not None)
+
+
+def _one_by_one(
+    cols: list[pa.ChunkedArray], names: list[str], need: int, extra_names: list[str], extra: list[np.ndarray]
+) -> Iterator[dict[str, Any]]:
     lists = [python_lists(c) for c in cols]
-    steps = columns.named("_step").slice(start, stop - start).to_numpy().tolist()
-    times = columns.named("_t").slice(start, stop - start).to_numpy().tolist()
-    if all(c.null_count == 0 for c in cols) and need <= len(names):
-        for vals, step, t in zip(zip(*lists), steps, times) if lists else zip([()] * len(steps), steps, times):
-            row = dict(zip(names, vals))
-            row["_step"] = step
-            row["_timestamp"] = t
-            yield row
-        return
-    for i in range(len(steps)):
+    extras = [e.tolist() for e in extra]
+    for i in range(len(extras[0])):
         row = {}
         for name, lst in zip(names, lists):
             v = lst[i]
             if v is not MISSING:
                 row[name] = v
-        if keys is not None and len(row) < need:
+        if len(row) < need:
             continue
-        row["_step"] = steps[i]
-        row["_timestamp"] = times[i]
+        for name, e in zip(extra_names, extras):
+            row[name] = e[i]
         yield row
 
 
@@ -659,6 +708,10 @@ class Segment:
     # the stretches of rows between other records: the fold needs no column
     lasts: dict[int, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     last_step: int | None = None
+    # of a cache entry: the end of each good batch (to check the file's
+    # bytes again), and whether the file had corruption when it was cached
+    ends: list[int] | None = None
+    damaged: bool = False
 
     @property
     def rows(self) -> int:

@@ -38,144 +38,236 @@ class Part:
     start_t: float | None
 
 
+class Stack(list[Part]):
+    """A run's files' rows end to end; arrays made of them are kept."""
+
+    def __init__(self, parts: Sequence[Part]):
+        super().__init__(parts)
+        self.memo: dict[tuple[str, ...], Any] = {}
+        self.offsets = np.cumsum([0] + [p.columns.rows for p in parts])
+
+    @property
+    def rows(self) -> int:
+        return int(self.offsets[-1])
+
+
 # ---- arrays over the whole run ---------------------------------------------------------------
 def _numeric(typ: pa.DataType) -> bool:
     return bool(pa.types.is_floating(typ) or pa.types.is_integer(typ) or pa.types.is_boolean(typ))
 
 
-def derived(parts: Sequence[Part], name: str) -> np.ndarray:
+def derived(parts: Stack, name: str) -> np.ndarray:
     """_step (int64), _timestamp or _runtime (float64) of every row."""
-    if name == "_step":
-        arrays = [p.columns.named("_step").to_numpy() for p in parts]
-        return np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
-    out = []
-    for p in parts:
-        t = p.columns.named("_t").to_numpy()
+    got: np.ndarray | None = parts.memo.get((name,))
+    if got is None:
+        got = parts.memo[(name,)] = _derived(parts, name)
+    return got
+
+
+def derived_at(parts: Stack, name: str, rows: np.ndarray) -> np.ndarray:
+    """``derived`` at some row numbers (ascending) only."""
+    if (name,) in parts.memo or len(rows) * 8 > parts.rows:
+        whole: np.ndarray = derived(parts, name)[rows]
+        return whole
+    out = np.empty(len(rows), np.int64 if name == "_step" else np.float64)
+    part_of = np.searchsorted(parts.offsets, rows, side="right") - 1
+    for i in np.unique(part_of).tolist():
+        sel = np.flatnonzero(part_of == i)
+        p = parts[i]
+        local = pa.array(rows[sel] - parts.offsets[i])
+        values = p.columns.named("_step" if name == "_step" else "_t").take(local).to_numpy()
         if name == "_runtime":
-            t = p.runtime_base + (t - p.start_t) if p.start_t is not None else np.full(len(t), np.nan)
-        out.append(t)
-    return np.concatenate(out) if out else np.zeros(0, np.float64)
+            values = p.runtime_base + (values - p.start_t) if p.start_t is not None else np.full(len(sel), np.nan)
+        out[sel] = values
+    return out
+
+
+def _fill(out: np.ndarray, at: int, col: pa.ChunkedArray) -> None:
+    """Copy a column without nulls into ``out`` from ``at`` (one copy)."""
+    for chunk in col.chunks:
+        n = len(chunk)
+        out[at : at + n] = chunk.to_numpy()
+        at += n
+
+
+def _derived(parts: Stack, name: str) -> np.ndarray:
+    dtype: Any = np.int64 if name == "_step" else np.float64
+    out: np.ndarray = np.empty(parts.rows, dtype)
+    for p, at in zip(parts, parts.offsets.tolist()):
+        _fill(out, at, p.columns.named("_step" if name == "_step" else "_t"))
+        if name == "_runtime":
+            part = out[at : at + p.columns.rows]
+            if p.start_t is None:
+                part[:] = np.nan
+            else:
+                part -= p.start_t
+                part += p.runtime_base
+    return out
 
 
 def key_arrays(
-    parts: Sequence[Part], key: str, numbers: bool = True
+    parts: Stack, key: str, numbers: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None, list[pa.ChunkedArray | None]]:
     """(present, values, per-part columns) of a logged key over every row:
     ``present`` a bool mask; ``values`` float64 (NaN where absent) when
     every part holds numbers or bools (and ``numbers``), else None."""
-    present = []
-    values: list[np.ndarray] | None = [] if numbers else None
-    cols: list[pa.ChunkedArray | None] = []
-    for p in parts:
-        col = p.columns.column(key)
-        cols.append(col)
-        n = p.columns.rows
+    memo = ("key", key, str(numbers))
+    got = parts.memo.get(memo)
+    if got is None:
+        got = parts.memo[memo] = _key_arrays(parts, key, numbers)
+    found: tuple[np.ndarray, np.ndarray | None, list[pa.ChunkedArray | None]] = got
+    return found
+
+
+def _key_arrays(
+    parts: Stack, key: str, numbers: bool
+) -> tuple[np.ndarray, np.ndarray | None, list[pa.ChunkedArray | None]]:
+    cols = [p.columns.column(key) for p in parts]
+    present = np.zeros(parts.rows, bool)
+    numeric = numbers and all(c is None or _numeric(c.type) for c in cols)
+    values = np.full(parts.rows, np.nan) if numeric else None
+    for col, at, n in zip(cols, parts.offsets.tolist(), [p.columns.rows for p in parts]):
         if col is None:
-            present.append(np.zeros(n, bool))
-            if values is not None:
-                values.append(np.full(n, np.nan))
             continue
-        present.append(np.ones(n, bool) if col.null_count == 0 else np.asarray(col.is_valid()))
-        if values is not None and _numeric(col.type):
-            values.append(np.asarray(col.cast(pa.float64(), safe=False).fill_null(np.nan).to_numpy(), np.float64))
+        if col.null_count == 0:
+            present[at : at + n] = True
         else:
-            values = None
-    mask = np.concatenate(present) if present else np.zeros(0, bool)
-    if values is None:
-        return mask, None, cols
-    return mask, (np.concatenate(values) if values else np.zeros(0)), cols
+            present[at : at + n] = np.asarray(col.is_valid())
+        if values is None:
+            continue
+        if pa.types.is_float64(col.type) and col.null_count == 0:
+            _fill(values, at, col)
+        else:
+            values[at : at + n] = col.cast(pa.float64(), safe=False).fill_null(np.nan).to_numpy()
+    return present, values, cols
 
 
 # ---- downsampling ----------------------------------------------------------------------------
-def buckets(x: np.ndarray, count: int, xrange: tuple[float, float] | None) -> tuple[np.ndarray, float, float]:
-    """The bucket of each x (-1: outside ``xrange`` or NaN), and the range's ends."""
-    ok = ~np.isnan(x)
+def edges(lo: float, hi: float, count: int) -> np.ndarray:
+    """The inner edges of ``count`` equal buckets over [lo, hi]: bucket b
+    holds lo + (hi-lo)*b/count <= x < lo + (hi-lo)*(b+1)/count (the last
+    one also x = hi)."""
+    return lo + (hi - lo) * (np.arange(1, count, dtype=np.float64) / count)
+
+
+def x_range(x: np.ndarray, xrange: tuple[float, float] | None) -> tuple[float, float] | None:
+    """(lo, hi) of the buckets: ``xrange``, else the x values' own (None if none)."""
     if xrange is not None:
         lo, hi = float(xrange[0]), float(xrange[1])
-        ok &= (x >= lo) & (x <= hi)
-    elif ok.any():
-        lo, hi = float(np.min(x[ok])), float(np.max(x[ok]))
-    else:
-        lo = hi = 0.0
-    out = np.full(len(x), -1, np.int64)
-    if hi > lo:
-        with np.errstate(invalid="ignore", over="ignore"):
-            b = np.floor((x[ok] - lo) / (hi - lo) * count)
-        out[ok] = np.clip(b, 0, count - 1).astype(np.int64)
-    else:
-        out[ok] = 0
-    return out, lo, hi
+        return (lo, hi) if lo <= hi else None
+    if not len(x):
+        return None
+    if np.isnan(x).all():
+        return None
+    return float(np.nanmin(x)), float(np.nanmax(x))
 
 
 def bucket_of(x: float, lo: float, hi: float, count: int) -> int:
-    """The bucket of one x (as ``buckets``): for checking by hand."""
-    if hi <= lo:
-        return 0
-    return int(min(max(np.floor((x - lo) / (hi - lo) * count), 0), count - 1))
+    """The bucket of one x in [lo, hi] (for checking by hand)."""
+    return int(np.searchsorted(edges(lo, hi, count), x, side="right"))
 
 
-def keep(bucket: np.ndarray, rows: np.ndarray, values: np.ndarray | None) -> np.ndarray:
-    """Of ``rows`` (ascending row numbers, each in ``bucket``), those to
-    keep: per bucket the first and last, and with ``values`` (float64, in
-    the same order) the first minimum, first maximum and first NaN."""
-    if not len(rows):
-        return rows
-    if len(bucket) > 1 and not bool(np.all(bucket[1:] >= bucket[:-1])):
-        order = np.argsort(bucket, kind="stable")  # x not monotonic: group buckets, rows stay in order
-        bucket, rows = bucket[order], rows[order]
+def _sorted(x: np.ndarray) -> bool:
+    return len(x) < 2 or bool(np.all(x[1:] >= x[:-1]))
+
+
+def keep(
+    x: np.ndarray, rows: np.ndarray | None, values: np.ndarray | None, lo: float, hi: float, count: int
+) -> np.ndarray:
+    """Of ``rows`` (ascending row numbers, None: 0, 1, 2, ...; with x
+    values ``x``, no NaN), those to keep: per bucket the first and last, and
+    with ``values`` (float64, the same length) the first minimum, first
+    maximum and first NaN."""
+    inside = (x >= lo) & (x <= hi)
+    if not inside.all():
+        rows = np.flatnonzero(inside) if rows is None else rows[inside]
+        x = x[inside]
+        values = values[inside] if values is not None else None
+    if not len(x):
+        return np.zeros(0, np.int64)
+    inner = edges(lo, hi, count)
+    if _sorted(x):  # the usual case (_step, _runtime): buckets are runs of rows
+        bounds = np.searchsorted(x, inner, side="right")
+        starts = np.unique(np.concatenate(([0], bounds)))
+        starts = starts[starts < len(x)]
+        order = None
+    else:  # group the rows by bucket; within one, rows stay in order
+        bucket = np.searchsorted(inner, x, side="right")
+        order = np.argsort(bucket, kind="stable")
+        bucket = bucket[order]
+        starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
         values = values[order] if values is not None else None
-    n = len(bucket)
-    starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
-    ends = np.concatenate((starts[1:], [n]))
+    ends = np.concatenate((starts[1:], [len(x)]))
     picks = [starts, ends - 1]
     if values is not None:
-        nan = np.isnan(values)
-        group = np.repeat(np.arange(len(starts)), ends - starts)
-        for fill, reduce in ((np.inf, np.minimum), (-np.inf, np.maximum)):
-            v = np.where(nan, fill, values)
-            extreme = reduce.reduceat(v, starts)
-            hit = np.flatnonzero((v == extreme[group]) & ~nan)
-            picks.append(_firsts(hit, group))
-        if nan.any():
-            picks.append(_firsts(np.flatnonzero(nan), group))
-    return np.unique(rows[np.concatenate(picks)])
-
-
-def _firsts(positions: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """The first of ``positions`` in each group."""
-    if not len(positions):
-        return positions
-    g = group[positions]
-    first = np.concatenate(([True], g[1:] != g[:-1]))
-    return positions[first]
+        lows = np.fmin.reduceat(values, starts)  # NaN is skipped (all NaN: NaN)
+        highs = np.fmax.reduceat(values, starts)
+        found = []
+        for s, e, low, high in zip(starts.tolist(), ends.tolist(), lows.tolist(), highs.tolist()):
+            if low == low:  # not NaN
+                part = values[s:e]
+                found.append(s + int(np.argmax(part == low)))
+                found.append(s + int(np.argmax(part == high)))
+        nan = np.flatnonzero(np.isnan(values))
+        if len(nan):  # the first NaN of each bucket
+            group = np.searchsorted(starts, nan, side="right")
+            nan = nan[np.concatenate(([True], group[1:] != group[:-1]))]
+        picks += [np.array(found, np.int64), nan]
+    chosen = np.concatenate(picks)
+    if order is not None:
+        chosen = order[chosen]
+    return np.unique(chosen if rows is None else rows[chosen])
 
 
 def sample(
-    parts: Sequence[Part], keys: list[str], samples: int, x: str = "_step", xrange: tuple[float, float] | None = None
+    parts: Stack,
+    keys: list[str],
+    samples: int,
+    x: str = "_step",
+    xrange: tuple[float, float] | None = None,
+    together: bool = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """(rows, {key: its rows kept}) over the run's row numbers."""
-    count = max(1, samples // 4)
+    """(rows, {key: its rows kept}) over the run's row numbers. Each key
+    gets ``samples // 4`` buckets of its own rows; ``together``: only rows
+    that hold every key count, the buckets are ``samples // (4 * keys)``
+    and every kept row is kept for every key (rows hold all the keys, about
+    ``samples`` of them in all)."""
+    count = max(1, samples // (4 * (len(keys) if together and keys else 1)))
     if x in DERIVED_X:
-        xs = derived(parts, x).astype(np.float64)
-        x_ok = np.ones(len(xs), bool)
+        xs = derived(parts, x).astype(np.float64, copy=False)
+        x_ok: np.ndarray | None = None if x != "_runtime" else ~np.isnan(xs)
     else:
         x_ok, xs_or_none, _ = key_arrays(parts, x)
         if xs_or_none is None:
             raise ValueError(f"x={x!r}: that key holds values that are not numbers")
         xs = xs_or_none
-    bucket, _, _ = buckets(np.where(x_ok, xs, np.nan), count, xrange)
+        x_ok = x_ok & ~np.isnan(xs)
+    if together and keys:
+        for key in keys:
+            present = key_arrays(parts, key)[0]
+            x_ok = present if x_ok is None else x_ok & present
+    found = x_range(xs if x_ok is None else xs[x_ok], xrange)
     kept: dict[str, np.ndarray] = {}
     for key in keys:
+        if found is None:
+            kept[key] = np.zeros(0, np.int64)
+            continue
         present, numbers, _ = key_arrays(parts, key)
-        rows = np.flatnonzero(present & (bucket >= 0))
-        kept[key] = keep(bucket[rows], rows, numbers[rows] if numbers is not None else None)
+        ok = present if x_ok is None else present & x_ok
+        if ok.all():
+            kept[key] = keep(xs, None, numbers, *found, count)
+        else:
+            rows = np.flatnonzero(ok)
+            kept[key] = keep(xs[rows], rows, numbers[rows] if numbers is not None else None, *found, count)
     every = np.unique(np.concatenate(list(kept.values()))) if kept else np.zeros(0, np.int64)
+    if together:
+        kept = {key: every for key in keys}
     return every, kept
 
 
 # ---- rows and frames -------------------------------------------------------------------------
 def rows_at(
-    parts: Sequence[Part], rows: np.ndarray, kept: dict[str, np.ndarray], x: str | None = None
+    parts: Stack, rows: np.ndarray, kept: dict[str, np.ndarray], x: str | None = None
 ) -> Iterator[dict[str, Any]]:
     """History rows at these row numbers (ascending), each with the keys
     kept there (and ``x`` when it is a logged key), ``_step``, ``_timestamp``
@@ -189,9 +281,9 @@ def rows_at(
         for j, v in zip(np.searchsorted(rows, picked).tolist(), _values_at(parts, key, picked)):
             out[j] = v
         values[key] = out
-    steps = derived(parts, "_step")[rows].tolist()
-    times = derived(parts, "_timestamp")[rows].tolist()
-    runtimes = derived(parts, "_runtime")[rows].tolist()
+    steps = derived_at(parts, "_step", rows).tolist()
+    times = derived_at(parts, "_timestamp", rows).tolist()
+    runtimes = derived_at(parts, "_runtime", rows).tolist()
     for j in range(len(rows)):
         d: dict[str, Any] = {}
         for key, out in values.items():
@@ -205,19 +297,19 @@ def rows_at(
         yield d
 
 
-def matching(parts: Sequence[Part], keys: list[str], need: int) -> np.ndarray:
-    """Row numbers of the rows that hold at least ``need`` of ``keys``."""
-    total = sum(p.columns.rows for p in parts)
-    count = np.zeros(total, np.int64)
+def matching(parts: Stack, keys: list[str], need: int) -> np.ndarray | None:
+    """Row numbers of the rows that hold at least ``need`` of ``keys`` (None: every row)."""
+    masks = [key_arrays(parts, key, numbers=False)[0] for key in keys]
+    if need == len(keys) and all(m.all() for m in masks):
+        return None
+    count = np.zeros(parts.rows, np.int64)
     for key in keys:
         present, _, _ = key_arrays(parts, key, numbers=False)
         count += present
     return np.flatnonzero(count >= need)
 
 
-def frame(
-    parts: Sequence[Part], keys: list[str], rows: np.ndarray | None, kept: dict[str, np.ndarray] | None = None
-) -> Any:
+def frame(parts: Stack, keys: list[str], rows: np.ndarray | None, kept: dict[str, np.ndarray] | None = None) -> Any:
     """A pandas DataFrame of these keys (columns in that order, then _step,
     _timestamp and _runtime) at these row numbers (None: every row), made
     from the columns: numbers stay arrays, NaN (None for other values) where
@@ -255,7 +347,7 @@ def frame(
     return pd.DataFrame(data, copy=False)
 
 
-def _masked(parts: Sequence[Part], key: str, rows: np.ndarray, picked: np.ndarray) -> np.ndarray:
+def _masked(parts: Stack, key: str, rows: np.ndarray, picked: np.ndarray) -> np.ndarray:
     """A key's values at ``rows``, NaN/None at rows not ``picked`` for it."""
     out: list[Any] = [MISSING] * len(rows)
     for j, v in zip(np.searchsorted(rows, picked).tolist(), _values_at(parts, key, picked)):
@@ -267,9 +359,9 @@ def _masked(parts: Sequence[Part], key: str, rows: np.ndarray, picked: np.ndarra
     return arr
 
 
-def _values_at(parts: Sequence[Part], key: str, picked: np.ndarray) -> list[Any]:
+def _values_at(parts: Stack, key: str, picked: np.ndarray) -> list[Any]:
     """A key's Python values at row numbers ``picked`` (ascending; MISSING where none)."""
-    offsets = np.cumsum([0] + [p.columns.rows for p in parts])
+    offsets = parts.offsets
     out: list[Any] = [MISSING] * len(picked)
     part_of = np.searchsorted(offsets, picked, side="right") - 1
     for i in np.unique(part_of).tolist():

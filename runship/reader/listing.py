@@ -212,3 +212,140 @@ def resolve_run(ref: str, root: str) -> str:
     if os.path.isdir(ref):
         raise RunNotFound(f"{ref} is not a run directory (no run-*.msgpack stream files in it)")
     raise RunNotFound(f"no run {ref!r}: not a run directory, and not project/id or id under {root}")
+
+
+# ---- listings from the run index ----------------------------------------------------------------
+LIST_WORKERS = 16  # runs of an object store opened at once
+
+
+def list_runs(
+    root: str,
+    project: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    cache: Any = True,
+    stale_after: float | None = None,
+    on_error: Callable[[str, OSError], None] | None = None,
+    now: float | None = None,
+) -> list[dict[str, Any]]:
+    """What a listing shows of every run under ``root`` (a directory or an
+    fsspec URL): ``runship.reader.index.run_info`` of each, with ``state``
+    as of now. Runs whose run stream files are as the index last saw them
+    are not read again; the others are read (a store's, several at once)
+    and the index is brought up to date. Never raises for one run: a run
+    that cannot be read is an entry with ``state`` "unreadable"."""
+    from runship.reader.cache import resolve_cache
+    from runship.reader.http import is_server_url
+    from runship.reader.index import state_of
+
+    if root.startswith("file://"):
+        root = root[len("file://") :]
+    cache = resolve_cache(cache)
+    index = cache.index() if cache is not None else None
+    found: list[tuple[str, str | None]]
+    if is_server_url(root):
+        found = [(d, None) for d in run_dirs(root, project, storage_options)]
+    elif "://" in root:
+        found = _remote_signatures(root, project, storage_options)
+    else:
+        from runship.reader.index import local_signature
+
+        found = [(d, local_signature(d)) for d in run_dirs(root, project, on_error=on_error)]
+    known = index.get([loc for loc, sig in found if sig is not None]) if index is not None else {}
+    infos: dict[str, dict[str, Any]] = {}
+    todo = []
+    for loc, sig in found:
+        hit = known.get(loc)
+        if sig is not None and hit is not None and hit[0] == sig:
+            infos[loc] = hit[1]
+        else:
+            todo.append((loc, sig))
+    fresh = _read_infos(todo, storage_options, cache, parallel="://" in root)
+    if index is not None:
+        index.put([(loc, sig, fresh[loc]) for loc, sig in todo if sig is not None and fresh[loc].get("error") is None])
+    infos.update(fresh)
+    out = []
+    for loc, _ in found:
+        info = infos.get(loc)
+        if info is None:
+            continue
+        info = dict(info, location=loc)
+        info["state"] = state_of(info, now, stale_after)
+        out.append(info)
+    return out
+
+
+def _read_infos(
+    todo: list[tuple[str, str | None]], storage_options: dict[str, Any] | None, cache: Any, parallel: bool
+) -> dict[str, dict[str, Any]]:
+    from runship.reader.index import run_info
+
+    def one(loc: str) -> tuple[str, dict[str, Any] | None]:
+        from runship.reader.run import open_run, unreadable_run
+
+        name = loc.rstrip("/").rsplit("/", 1)[-1]
+        parent = loc.rstrip("/").rsplit("/", 2)[-2] if "/" in loc.rstrip("/") else ""
+        try:
+            view = open_run(loc, storage_options=storage_options, cache=cache if cache is not None else False)
+        except RunNotFound:
+            return loc, None  # gone since it was listed
+        except OSError as e:
+            view = unreadable_run(loc, parent, name, e)
+        except Exception as e:  # one bad run must never take a listing down
+            view = unreadable_run(loc, parent, name, OSError(f"{type(e).__name__}: {e}"))
+        if not any(view.files.values()) and view.error is None:
+            return loc, None
+        return loc, run_info(view)
+
+    out: dict[str, dict[str, Any]] = {}
+    if parallel and len(todo) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=LIST_WORKERS) as pool:
+            results = list(pool.map(one, [loc for loc, _ in todo]))
+    else:
+        results = [one(loc) for loc, _ in todo]
+    for loc, info in results:
+        if info is not None:
+            out[loc] = info
+    return out
+
+
+def _remote_signatures(
+    url: str, project: str | None, storage_options: dict[str, Any] | None
+) -> list[tuple[str, str | None]]:
+    """(run URL, signature) of every run under an fsspec root, from one
+    recursive listing (an object store lists its keys a thousand at a time)."""
+    from runship.reader.index import remote_signature
+    from runship.reader.source import url_to_fs
+
+    fs, base = url_to_fs(url, storage_options)
+    url = url.rstrip("/")
+    top = f"{base}/{project}" if project else base
+    try:
+        fs.invalidate_cache(top)
+    except Exception:
+        pass
+    try:
+        listed = fs.find(top, detail=True)
+    except FileNotFoundError:
+        listed = {}
+    if not listed and not project:
+        try:
+            if not fs.exists(base):
+                raise RunNotFound(f"no run root at {url}")
+        except RunNotFound:
+            raise
+        except Exception:
+            pass
+    runs: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
+    for path, entry in listed.items():
+        rel = path[len(base) :].strip("/").split("/")
+        if len(rel) < 3 or rel[0].startswith(".") or rel[1].startswith("."):
+            continue
+        name = "/".join(rel[2:])
+        stream = fmt.parse_stream_file_name(rel[3] if rel[2] == fmt.CHUNK_DIR and len(rel) > 3 else rel[2])
+        if stream is None or stream[0] != fmt.RUN_STREAM:
+            continue
+        tag = str(entry.get("ETag") or entry.get("etag") or entry.get("LastModified") or entry.get("mtime") or "")
+        runs.setdefault((rel[0], rel[1]), []).append((name, int(entry.get("size") or 0), tag))
+    return [(f"{url}/{p}/{r}", remote_signature(entries)) for (p, r), entries in sorted(runs.items())]

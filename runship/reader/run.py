@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from runship.errors import CorruptionError
-from runship.reader.cache import CacheDamaged, SegmentCache, commit_at, default_cache, identity, probe, tail_after
+from runship.reader.cache import CacheDamaged, SegmentCache, commit_at, identity, probe, resolve_cache, tail_after
 from runship.reader.columns import (
     KEY_PREFIX,
     Columns,
@@ -26,11 +26,12 @@ from runship.reader.columns import (
     present_values,
     rows_of,
 )
-from runship.reader.history import Part, frame, matching, rows_at, sample
+from runship.reader.history import Part, Stack, frame, matching, rows_at, sample
 from runship.reader.source import RunSource, open_source
 from runship.reader.stream import Problem, StreamFile, describe, iter_records
 from runship.safefile import NotRegular
 from runship.schema import format as fmt
+from runship.schema import limits
 from runship.schema.metrics import Metrics, MetricSpec
 from runship.schema.names import BadName, check_relpath
 
@@ -143,9 +144,30 @@ class RunView:
             by_id.setdefault(sf.session, Session(sf.session)).files.append(sf)
         return [by_id[k] for k in sorted(by_id)]
 
+    def _prefetch(self) -> None:
+        """Read a remote run's run stream files several at once (each is a
+        few requests: cache probes, or the whole file)."""
+        todo = [sf for sf in self.files.get(fmt.RUN_STREAM, []) if sf.name not in self._segments]
+        if not getattr(self._source, "concurrent", False) or len(todo) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+            segments = list(pool.map(lambda sf: self._read_segment(sf, self._cache), todo))
+        for sf, seg in zip(todo, segments):
+            self._segments[sf.name] = seg
+            self._check_strict(sf)
+
+    def _check_strict(self, sf: StreamFile) -> None:
+        if self._strict:
+            for p in sf.problems:
+                if p.is_corruption:
+                    raise CorruptionError(p.path, p.offset, p.message)
+
     def _fold(self) -> None:
         """One pass over the run stream's sessions in order. A session that
         starts with ``reset`` clears everything folded before it."""
+        self._prefetch()
         sessions = self._sessions(fmt.RUN_STREAM)
         self.all_sessions = sessions
         self._reset_state()
@@ -263,10 +285,7 @@ class RunView:
         seg = self._segments.get(sf.name)
         if seg is None:
             seg = self._segments[sf.name] = self._read_segment(sf, self._cache)
-            if self._strict:
-                for p in sf.problems:
-                    if p.is_corruption:
-                        raise CorruptionError(p.path, p.offset, p.message)
+            self._check_strict(sf)
         return seg
 
     def _columns(self, sf: StreamFile, wanted: list[str] | None) -> Columns:
@@ -285,62 +304,138 @@ class RunView:
     def _read_segment(self, sf: StreamFile, cache: SegmentCache | None) -> Segment:
         sf.reset()
         sf.header = None
+        size = self._source.size(sf.name)
+        hit = None
+        if cache is not None and size is not None:
+            try:
+                hit = self._lookup(sf, size, cache)
+            except OSError:
+                hit = None  # the file is opened below, which says what is wrong with it
+            if hit is not None and hit[1] == size:
+                sf.size = size
+                return hit[0]  # all of it cached: the file is not even opened
         try:
             f = self._source.open(sf.name)
         except NotRegular as e:
+            sf.reset()
             sf.add(0, "not-regular", f"not a regular file ({e.kind}): not read")
             return empty_segment()
         except OSError as e:
+            sf.reset()
             sf.add(0, "unreadable", f"cannot read: {e.strerror or e}")
             return empty_segment()
         with f:
             try:
-                return self._decode(f, sf, cache)
+                return self._decode(f, sf, cache, hit)
             except OSError as e:  # the storage failed part-way (a vanished file, a network error)
                 sf.reset()
                 sf.add(0, "unreadable", f"reading stopped: {e.strerror or e}")
                 return empty_segment()
 
-    def _decode(self, f: BinaryIO, sf: StreamFile, cache: SegmentCache | None) -> Segment:
-        size = self._source.size(sf.name)
-        if size is None:
-            size = f.seek(0, io.SEEK_END)
-        ident = identity(probe(f, size)[0], sf) if cache is not None else None
-        if cache is None or ident is None:
-            sf.header = None
-            f.seek(0)
-            return decode_segment(f, sf)
-        cached = 0
-        seg: Segment | None = None
+    def _lookup(self, sf: StreamFile, size: int, cache: SegmentCache) -> tuple[Segment, int, str] | None:
+        """(segment, committed length, identity) of the longest cache entry
+        for the file's committed prefix (its header and the commit record at
+        that length read as two small ranges), with ``sf`` filled from it."""
+        ident = identity(self._source.read_at(sf.name, 0, min(size, 4096)), sf)
+        if ident is None and size > 4096:  # a header record larger than most
+            ident = identity(self._source.read_at(sf.name, 0, min(size, limits.SMALL_RECORD)), sf)
+        if ident is None:
+            return None
         for length in cache.lengths(ident):
             if length > size or length < fmt.COMMIT_SIZE:
                 continue
+            commit = self._source.read_at(sf.name, length - fmt.COMMIT_SIZE, fmt.COMMIT_SIZE)
             try:
-                seg = cache.load(ident, length, commit_at(f, length), sf)
+                seg = cache.load(ident, length, commit, sf)
             except CacheDamaged:
-                seg = None
-            if seg is not None:
-                cached = length
-                break
-        if seg is not None:
+                continue
+            if seg is not None and self._same_bytes(sf, seg, ident, length, cache):
+                return seg, length, ident
+            sf.reset()
+            sf.header = None
+            identity(self._source.read_at(sf.name, 0, min(size, limits.SMALL_RECORD)), sf)
+        return None
+
+    def _same_bytes(self, sf: StreamFile, seg: Segment, ident: str, length: int, cache: SegmentCache) -> bool:
+        """Are the file's first ``length`` bytes still those the entry was
+        made of? Yes when the file is as it was last checked (its stamp:
+        size, time, inode, or an object's ETag); else each of its batches is
+        checked against its commit record again (reading, not decoding)."""
+        stamp = self._source.stamp(sf.name, length)
+        index = cache.index()
+        if stamp is None or index is None:
+            return True  # a server's file: its commit record at ``length`` is all there is to go by
+        where = self._source.join(sf.name)
+        if index.seen(where) == (stamp, ident, length):
+            return True
+        if seg.ends is None or seg.damaged or not seg.ends or seg.ends[-1] != length:
+            return False  # decoded again: nothing to check it by
+        if not self._batches_hold(sf.name, seg.ends):
+            return False
+        index.see(where, stamp, ident, length)
+        return True
+
+    def _batches_hold(self, name: str, ends: list[int]) -> bool:
+        try:
+            with self._source.open(name) as f:
+                start = 0
+                for end in ends:
+                    data = f.read(end - start)
+                    if len(data) != end - start:
+                        return False
+                    cut = len(data) - fmt.COMMIT_SIZE
+                    if fmt.check_commit(fmt.FORMAT_VERSION, data[:cut], data[cut:]) is not None:
+                        return False
+                    start = end
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _decode(
+        self, f: BinaryIO, sf: StreamFile, cache: SegmentCache | None, hit: tuple[Segment, int, str] | None
+    ) -> Segment:
+        size = self._source.size(sf.name)
+        if size is None:
+            size = f.seek(0, io.SEEK_END)
+        if cache is None:
+            f.seek(0)
+            return decode_segment(f, sf)
+        seg: Segment | None = None
+        cached = 0
+        if hit is not None:
+            seg, cached, ident = hit
             sf.size = size
             if size > cached:  # written since: decoded from there
                 f.seek(cached)
+                sf.ends = list(seg.ends) if seg.ends is not None else None
                 tail = decode_segment(f, sf, start=cached, header=sf.header)
                 if tail.rows or tail.records:
                     try:
                         seg = tail_after(seg, tail)
                     except CacheDamaged:
                         seg = None
+        else:
+            ident_or_none = identity(probe(f, size)[0], sf)
+            if ident_or_none is None:  # not a version 2 file: not cached
+                sf.header = None
+                f.seek(0)
+                return decode_segment(f, sf)
+            ident = ident_or_none
         if seg is None:
             sf.reset()
             sf.header = None
             f.seek(0)
+            sf.ends = []  # kept in the entry, to check the file's bytes against later
             seg = decode_segment(f, sf)
             cached = 0
         worth = self._closed(sf, seg) or sf.committed - cached >= CACHE_LIVE_BYTES
-        if sf.committed > cached and sf.committed >= fmt.COMMIT_SIZE and worth:
-            cache.store(ident, sf.committed, commit_at(f, sf.committed), seg, sf)
+        worth = worth and sf.committed > cached and sf.committed >= fmt.COMMIT_SIZE
+        if worth and cache.store(ident, sf.committed, commit_at(f, sf.committed), seg, sf):
+            stamp = self._source.stamp(sf.name, sf.committed)
+            index = cache.index()
+            if stamp is not None and index is not None:
+                index.see(self._source.join(sf.name), stamp, ident, sf.committed)
+        sf.ends = None
         return seg
 
     def _closed(self, sf: StreamFile, seg: Segment) -> bool:
@@ -458,13 +553,10 @@ class RunView:
             yield from self._raw_history(stream, wanted, need)
             return
         for s in self.sessions:
-            base, start = s.runtime_base, s.start_t
+            runtime = (s.runtime_base, s.start_t) if s.start_t is not None else None
             for sf in s.files:
                 cols = self._columns(sf, ["_step", "_t", *(KEY_PREFIX + k for k in (wanted or []))] if wanted else None)
-                for row in rows_of(cols, wanted, need):
-                    if start is not None:
-                        row["_runtime"] = base + (row["_timestamp"] - start)
-                    yield row
+                yield from rows_of(cols, wanted, need, runtime=runtime)
 
     def _raw_history(self, stream: str, wanted: list[str] | None, need: int) -> Iterator[dict[str, Any]]:
         for s in self._sessions(stream):
@@ -488,10 +580,11 @@ class RunView:
                 keys.update(dict.fromkeys(self._segment(sf).columns.keys()))
         return list(keys)
 
-    def _parts(self, keys: Iterable[str]) -> list[Part]:
+    def _parts(self, keys: Iterable[str]) -> Stack:
         """Every run stream file's rows in order, with these keys' columns read."""
         wanted = ["_step", "_t", *(KEY_PREFIX + k for k in keys)]
-        return [Part(self._columns(sf, wanted), s.runtime_base, s.start_t) for s in self.sessions for sf in s.files]
+        files = [(s, sf) for s in self.sessions for sf in s.files]
+        return Stack([Part(self._columns(sf, wanted), s.runtime_base, s.start_t) for s, sf in files])
 
     def history(
         self,
@@ -513,7 +606,8 @@ class RunView:
             return list(self.scan_history(keys, match=match))
         wanted = self._sampled_keys(keys, x)
         parts = self._parts([*wanted, x])
-        rows, kept = sample(parts, wanted, _samples(samples), x, xrange)
+        together = keys is not None and _match(match) == "all"
+        rows, kept = sample(parts, wanted, _samples(samples), x, xrange, together)
         return list(rows_at(parts, rows, kept, x))
 
     def _sampled_keys(self, keys: Iterable[str] | None, x: str) -> list[str]:
@@ -543,7 +637,8 @@ class RunView:
         if samples is not None:
             wanted = self._sampled_keys(keys, x)
             parts = self._parts([*wanted, x])
-            rows, kept = sample(parts, wanted, _samples(samples), x, xrange)
+            together = keys is not None and match == "all"
+            rows, kept = sample(parts, wanted, _samples(samples), x, xrange, together)
             return frame(parts, wanted, rows, kept)
         if xrange is not None or x != "_step":
             raise ValueError("history_df(): x= and xrange= go with samples=")
@@ -680,6 +775,12 @@ class RunView:
         return f"<RunView {self.project}/{self.id} {self.state} steps={self.steps}>"
 
 
+def _match(match: str) -> str:
+    if match not in ("all", "any"):
+        raise ValueError(f"match must be 'all' or 'any', got {match!r}")
+    return match
+
+
 def _samples(samples: int) -> int:
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"samples must be a positive number of points, got {samples!r}")
@@ -706,6 +807,12 @@ class _NoSource:
 
     def read(self, name: str, limit: int = 0) -> bytes:
         raise FileNotFoundError(f"{self.location}/{name}: the run could not be read")
+
+    def read_at(self, name: str, start: int, length: int) -> bytes:
+        raise FileNotFoundError(f"{self.location}/{name}: the run could not be read")
+
+    def stamp(self, name: str, length: int) -> str | None:
+        return None
 
     def join(self, name: str) -> str:
         return f"{self.location}/{name}"
@@ -753,13 +860,3 @@ def open_run(
         strict=strict,
         cache=resolve_cache(cache),
     )
-
-
-def resolve_cache(cache: SegmentCache | str | os.PathLike[str] | bool | None) -> SegmentCache | None:
-    """``True``: the environment's cache; a directory: a cache there; a
-    SegmentCache; ``False``/None: none."""
-    if cache is True:
-        return default_cache()
-    if isinstance(cache, (str, os.PathLike)):
-        return default_cache(os.fspath(cache))
-    return cache or None

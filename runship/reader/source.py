@@ -31,6 +31,8 @@ class RunSource(Protocol):
     def size(self, name: str) -> int | None: ...
     def open(self, name: str) -> BinaryIO: ...
     def read(self, name: str, limit: int = ...) -> bytes: ...
+    def read_at(self, name: str, start: int, length: int) -> bytes: ...
+    def stamp(self, name: str, length: int) -> str | None: ...
     def join(self, name: str) -> str: ...
     @property
     def basename(self) -> str: ...
@@ -73,6 +75,21 @@ class LocalSource:
 
     def read(self, name: str, limit: int = 256 * 1024 * 1024) -> bytes:
         return safefile.read_bytes(self.location, name, limit)
+
+    def read_at(self, name: str, start: int, length: int) -> bytes:
+        """``length`` bytes of a file from ``start`` (fewer at its end)."""
+        with self.open(name) as f:
+            return os.pread(f.fileno(), length, start)
+
+    def stamp(self, name: str, length: int) -> str | None:
+        """What changes when the file's bytes may have: size, modification
+        time, inode (None when it cannot be had)."""
+        try:
+            with self.open(name) as f:
+                st = os.fstat(f.fileno())
+        except OSError:
+            return None
+        return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
     def join(self, name: str) -> str:
         return os.path.join(self.location, name)
@@ -181,6 +198,8 @@ class ChunkedFile(RangeFile):
 class FsspecSource:
     """A run directory behind any fsspec URL (s3://, gs://, file://, memory://, ...)."""
 
+    concurrent = True  # fsspec filesystems may be called from several threads at once
+
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None, fs: Any = None):
         self.location = url.rstrip("/")
         if fs is None:
@@ -241,15 +260,51 @@ class FsspecSource:
 
     def open(self, name: str) -> BinaryIO:
         if name in self._whole or name not in self._chunks:
-            f: BinaryIO = self.fs.open(f"{self._path}/{name}", "rb", block_size=1 << 20, cache_type="readahead")
+            size = self.size(name) if name in self._whole else None
+            extra = {"size": size} if size else {}  # known from the listing: no request to learn it
+            f: BinaryIO = self.fs.open(
+                f"{self._path}/{name}", "rb", block_size=1 << 20, cache_type="readahead", **extra
+            )
             return f
+        return io.BufferedReader(self._chunked(name), buffer_size=1 << 20)
+
+    def _chunked(self, name: str) -> ChunkedFile:
         parts = []
         pos = 0
         for start, end in fmt.chunk_cover(self._chunks[name]):
             path = f"{self._path}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(start, end)}"
             parts.append((path, pos, end, pos - start))
             pos = end
-        return io.BufferedReader(ChunkedFile(self.fs, parts), buffer_size=1 << 20)
+        return ChunkedFile(self.fs, parts)
+
+    def stamp(self, name: str, length: int) -> str | None:
+        """What changes when the bytes [0, length) may have: an object's
+        size and ETag (or time), or the names of the chunks that hold them."""
+        if name in self._whole:
+            e = self._whole[name]
+            tag = e.get("ETag") or e.get("etag") or e.get("LastModified") or e.get("mtime") or e.get("created")
+            return f"{e.get('size')}:{tag}" if tag else None
+        chain = fmt.chunk_cover(self._chunks.get(name, []))
+        return "chunks:" + ",".join(f"{a}-{b}" for a, b in chain if a < length)
+
+    def read_at(self, name: str, start: int, length: int) -> bytes:
+        """``length`` bytes of a file from ``start`` (fewer at its end), in
+        one request per object touched (no read-ahead)."""
+        size = self.size(name)
+        end = start + length if size is None else min(size, start + length)
+        if end <= start:
+            return b""
+        if name in self._whole or name not in self._chunks:
+            data: bytes = self.fs.cat_file(f"{self._path}/{name}", start=start, end=end)
+            return data
+        f = self._chunked(name)
+        out = bytearray()
+        while start + len(out) < end:
+            got = f._fetch(start + len(out), end)
+            if not got:
+                break
+            out += got
+        return bytes(out)
 
     def read(self, name: str, limit: int = 256 * 1024 * 1024) -> bytes:
         with self.open(name) as f:

@@ -331,6 +331,8 @@ def fast_batches(source: Source, sf: StreamFile) -> Iterator[Batch]:
         base = batch_start = first_record = search = end
         sf.batches += 1
         sf.committed = end
+        if sf.ends is not None:
+            sf.ends.append(end)
     if batch_start < base + len(win):  # an uncommitted tail, or damage: the careful way says which
         yield from batches(f, sf, batch_start, first=batch_start == 0)
 

@@ -246,23 +246,13 @@ def _read_api(app: FastAPI, storage: Storage, require) -> None:
     def project_runs(project: str, _=require("r")) -> list[dict]:
         check_name(project, "project")
         out = []
-        for run_id in storage.runs(project):
-            try:
-                view = storage.open(project, run_id)
-                entry = {
-                    "id": view.id,
-                    "name": view.name,
-                    "state": view.state,
-                    "steps": view.next_step,
-                    "last_write": view.last_write,
-                }
-                bad = [str(p) for p in view.problems if p.is_corruption]
-            except RunNotFound:
-                continue
-            except Exception as e:  # one run must never take the listing down
-                entry, bad = {"id": run_id, "name": run_id, "state": "unreadable"}, [f"{type(e).__name__}: {e}"]
-            if bad:
-                entry["problems"] = bad[:5]
+        for info in storage.list_infos(project):  # from the run index: only changed runs are read
+            entry = {k: info.get(k) for k in ("id", "name", "state", "steps", "last_write")}
+            if info.get("error"):
+                entry.update(id=info["location"].rstrip("/").rsplit("/", 1)[-1], state="unreadable")
+                entry["problems"] = [str(info["error"])]
+            elif info.get("problem_list"):
+                entry["problems"] = info["problem_list"]
             out.append(entry)
         return _finite(out)
 

@@ -194,6 +194,15 @@ class Storage:
     def open(self, project: str, run_id: str):
         return open_run(self.run_location(project, run_id), storage_options=self.storage_options)
 
+    def list_infos(self, project: str) -> list[dict]:
+        """What the project listing shows of each run (``list_runs``)."""
+        from runship.reader.listing import list_runs
+
+        try:
+            return list_runs(self.root, project, self.storage_options)
+        except RunNotFound:
+            return []
+
     def projects(self) -> list[str]:
         return sorted({p for p, _ in self.target.list_runs()})
 

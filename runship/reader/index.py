@@ -1,0 +1,210 @@
+"""The run index: what listings need of each run, kept between calls.
+
+``runship ls``, ``Api.runs()`` and the server's project listing show each
+run's state, steps, config, summary, tags... Folding every run for each
+listing costs a read of every run. The index keeps, per run location, that
+fold's result (a few KB) with the run's *signature*: the names, sizes and
+modification times (local) or ETags (object stores) of its run stream files.
+A listing computes each run's signature from one directory listing and
+folds again only the runs whose signature changed.
+
+Like the column cache it is derived and disposable: one SQLite file in the
+cache directory (``index.sqlite``), written with WAL so that readers and
+writers in several processes do not wait on each other; an entry that
+cannot be decoded is folded again; deleting the file at any moment only
+costs the next listing a full read. A run that is still running is judged
+"running" or "crashed" at read time from its last write, as ``RunView.state``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+import msgpack
+
+from runship.schema import format as fmt
+from runship.schema import limits
+
+INDEX_VERSION = 1
+FILE = "index.sqlite"
+_LIVE = ("running", "crashed")
+
+
+def run_info(view: Any) -> dict[str, Any]:
+    """What a listing needs of a run (``RunView``), msgpack-able."""
+    last = view.sessions[-1] if view.sessions else None
+    return {
+        "location": view.location,
+        "project": view.project,
+        "id": view.id,
+        "name": view.name,
+        "entity": view.entity,
+        "group": view.group,
+        "job_type": view.job_type,
+        "tags": view.tags,
+        "notes": view.notes,
+        "state": view.state,
+        "exit_code": view.exit_code,
+        "steps": view.next_step,
+        "last_step": view.last_step,
+        "start_time": view.start_time,
+        "last_write": view.last_write,
+        "live_t": last.last_t if last is not None else None,
+        "stale_after": view.stale_after if view.sessions else None,
+        "config": view.config,
+        "summary": view.summary,
+        "lost": view.lost,
+        "dropped": view.dropped,
+        "sessions": len(view.all_sessions),
+        "problems": len([p for p in view.problems if p.is_corruption]),
+        "problem_list": [str(p) for p in view.problems if p.is_corruption][:5],
+        "error": view.error,
+    }
+
+
+def state_of(info: dict[str, Any], now: float | None = None, stale_after: float | None = None) -> str:
+    """The run's state now: as folded, except that a run without a finish
+    record is running until its heartbeat is overdue, then crashed."""
+    state = str(info.get("state"))
+    if state not in _LIVE:
+        return state
+    live, limit = info.get("live_t"), stale_after if stale_after is not None else info.get("stale_after")
+    if not isinstance(live, (int, float)) or not isinstance(limit, (int, float)):
+        return "crashed"
+    return "crashed" if (time.time() if now is None else now) - live > limit else "running"
+
+
+def local_signature(run_dir: str) -> str | None:
+    """A hash of the run stream files' names, sizes and modification times
+    (None when the directory cannot be listed)."""
+    h = hashlib.sha256()
+    try:
+        with os.scandir(run_dir) as it:
+            entries = sorted((e.name, e) for e in it)
+        for name, e in entries:
+            parsed = fmt.parse_stream_file_name(name)
+            if parsed is None or parsed[0] != fmt.RUN_STREAM:
+                continue
+            st = e.stat(follow_symlinks=False)
+            h.update(f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def remote_signature(entries: Iterable[tuple[str, int, str]]) -> str:
+    """A hash of (relative name, size, ETag or modification time) of a run's
+    stream objects and chunks."""
+    h = hashlib.sha256()
+    for name, size, tag in sorted(entries):
+        h.update(f"{name}\0{size}\0{tag}\n".encode())
+    return h.hexdigest()
+
+
+class RunIndex:
+    """The index file of a cache directory (made private by the cache)."""
+
+    def __init__(self, directory: str):
+        self.path = os.path.join(directory, FILE)
+        self._db: sqlite3.Connection | None = None
+        self._failed = False
+
+    def _conn(self) -> sqlite3.Connection | None:
+        if self._db is None and not self._failed:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+                os.close(fd)
+                db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS runs (location TEXT PRIMARY KEY, signature TEXT NOT NULL,"
+                    " info BLOB NOT NULL, crc INTEGER NOT NULL)"
+                )
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS seen (location TEXT PRIMARY KEY, stamp TEXT NOT NULL,"
+                    " ident TEXT NOT NULL, length INTEGER NOT NULL)"
+                )
+                self._db = db
+            except (OSError, sqlite3.Error):
+                self._failed = True  # no index: listings fold every run
+        return self._db
+
+    def get(self, locations: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """location -> (signature, info) for those known."""
+        db = self._conn()
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        if db is None or not locations:
+            return out
+        try:
+            rows: list[tuple[str, str, bytes, int]] = []
+            for i in range(0, len(locations), 500):
+                chunk = locations[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                rows += db.execute(
+                    f"SELECT location, signature, info, crc FROM runs WHERE location IN ({marks})", chunk
+                ).fetchall()
+        except sqlite3.Error:
+            return out
+        for location, signature, blob, crc in rows:
+            if zlib.crc32(blob) != crc:
+                continue  # damaged: folded again
+            try:
+                info = msgpack.unpackb(blob, **limits.DECODE)
+            except Exception:
+                continue
+            if isinstance(info, dict) and info.get("v") == INDEX_VERSION:
+                out[location] = (signature, info["run"])
+        return out
+
+    def put(self, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Keep (location, signature, info) entries (best effort)."""
+        db = self._conn()
+        if db is None or not entries:
+            return
+        rows = []
+        for location, signature, info in entries:
+            try:
+                blob = msgpack.packb({"v": INDEX_VERSION, "run": info}, datetime=True)
+            except Exception:
+                continue
+            rows.append((location, signature, blob, zlib.crc32(blob)))
+        try:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)", rows)
+        except sqlite3.Error:
+            pass
+
+    # ---- stream files whose bytes were checked against a cache entry ------------------
+    def seen(self, location: str) -> tuple[str, str, int] | None:
+        """(stamp, identity, length) last checked for a stream file."""
+        db = self._conn()
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT stamp, ident, length FROM seen WHERE location = ?", (location,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return (str(row[0]), str(row[1]), int(row[2])) if row else None
+
+    def see(self, location: str, stamp: str, ident: str, length: int) -> None:
+        """The file, as ``stamp`` says it is, holds the entry's ``length`` bytes."""
+        db = self._conn()
+        if db is None:
+            return
+        try:
+            with db:
+                db.execute("INSERT OR REPLACE INTO seen VALUES (?, ?, ?, ?)", (location, stamp, ident, length))
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
