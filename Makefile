@@ -7,7 +7,7 @@ STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 DEMO_DIR ?= runship-demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-heavy lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,14 @@ lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff format --check runship tests benchmarks examples tools
 	$(VENV)/bin/mypy
 
-# the whole suite, in PYTEST_WORKERS processes (tests start their own servers on free ports)
+# the suite, in PYTEST_WORKERS processes (tests start their own servers on free ports);
+# the reliability campaign (stateful models against every target, faults, kills) is
+# `make test-heavy`, which CI runs after it
 test: lint
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy"
+
+test-heavy: $(STAMP_TEST)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m heavy
 
 bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_log.py
@@ -52,6 +57,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_server.py
 	$(PY) benchmarks/bench_stall.py
 	$(PY) benchmarks/bench_hostile.py
+	$(PY) benchmarks/bench_read.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state .pytest_cache .ruff_cache

@@ -65,7 +65,7 @@ def check(view, key, x, samples, xrange=None):
     assert len(got) <= 5 * count
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     values=st.lists(points, min_size=1, max_size=400),
     samples=st.integers(1, 64),
@@ -115,3 +115,14 @@ def test_keys_asked_together_share_rows_and_others_are_sparse(tmp_path):
     apart = view.history(["a", "b"], match="any", samples=40)
     assert {k for r in apart for k in r} >= {"a", "b"} and all(len(r) - 3 in (1, 2) for r in apart)
     assert sum("a" in r for r in apart) <= 40 and sum("b" in r for r in apart) <= 40
+
+
+def test_an_x_on_a_bucket_edge_belongs_to_the_bucket_above(tmp_path):
+    run = runship.init(project="p", dir=str(tmp_path), settings=SETTINGS)
+    for i in range(9):  # steps 0..8, two buckets: [0, 4) and [4, 8]
+        run.log({"v": [5.0, 1.0, 2.0, 3.0, 9.0, 0.0, 7.0, 6.0, 8.0][i]})
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    got = view.history(["v"], samples=8)
+    assert [r["_step"] for r in got] == [0, 1, 3, 4, 5, 8]  # first/max, min, last | first/max, min, last
+    check(view, "v", "_step", 8)

@@ -308,6 +308,10 @@ def test_the_run_index_follows_what_changed(tmp_path):
         f.seek(100)
         f.write(os.urandom(2000))
     assert listing(root, cache_dir) == fresh
+    assert listing(root, cache_dir) == fresh  # a new index file replaced the damaged one
+    import sqlite3
+
+    assert sqlite3.connect(index).execute("SELECT count(*) FROM runs").fetchone() == (4,)
     os.unlink(index)
     assert listing(root, cache_dir) == fresh
     # Api.runs answers from the index, and a run's history reads the run

@@ -187,7 +187,7 @@ def keep(
         return np.zeros(0, np.int64)
     inner = edges(lo, hi, count)
     if _sorted(x):  # the usual case (_step, _runtime): buckets are runs of rows
-        bounds = np.searchsorted(x, inner, side="right")
+        bounds = np.searchsorted(x, inner, side="left")  # x == an edge: the bucket above
         starts = np.unique(np.concatenate(([0], bounds)))
         starts = starts[starts < len(x)]
         order = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Iterable
@@ -114,8 +115,9 @@ class RunIndex:
         self.path = os.path.join(directory, FILE)
         self._db: sqlite3.Connection | None = None
         self._failed = False
+        self._lock = threading.RLock()  # one connection, used by one thread at a time
 
-    def _conn(self) -> sqlite3.Connection | None:
+    def _conn(self) -> sqlite3.Connection | None:  # with the lock held
         if self._db is None and not self._failed:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -136,7 +138,7 @@ class RunIndex:
                 self._failed = True  # no index: listings fold every run
         return self._db
 
-    def get(self, locations: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    def _get_unlocked(self, locations: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """location -> (signature, info) for those known."""
         db = self._conn()
         out: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -150,7 +152,8 @@ class RunIndex:
                 rows += db.execute(
                     f"SELECT location, signature, info, crc FROM runs WHERE location IN ({marks})", chunk
                 ).fetchall()
-        except sqlite3.Error:
+        except sqlite3.Error as e:
+            self._damaged(e)
             return out
         for location, signature, blob, crc in rows:
             if zlib.crc32(blob) != crc:
@@ -163,7 +166,7 @@ class RunIndex:
                 out[location] = (signature, info["run"])
         return out
 
-    def put(self, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def _put_unlocked(self, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
         """Keep (location, signature, info) entries (best effort)."""
         db = self._conn()
         if db is None or not entries:
@@ -178,11 +181,11 @@ class RunIndex:
         try:
             with db:
                 db.executemany("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)", rows)
-        except sqlite3.Error:
-            pass
+        except sqlite3.Error as e:
+            self._damaged(e)
 
     # ---- stream files whose bytes were checked against a cache entry ------------------
-    def seen(self, location: str) -> tuple[str, str, int] | None:
+    def _seen_unlocked(self, location: str) -> tuple[str, str, int] | None:
         """(stamp, identity, length) last checked for a stream file."""
         db = self._conn()
         if db is None:
@@ -193,7 +196,7 @@ class RunIndex:
             return None
         return (str(row[0]), str(row[1]), int(row[2])) if row else None
 
-    def see(self, location: str, stamp: str, ident: str, length: int) -> None:
+    def _see_unlocked(self, location: str, stamp: str, ident: str, length: int) -> None:
         """The file, as ``stamp`` says it is, holds the entry's ``length`` bytes."""
         db = self._conn()
         if db is None:
@@ -204,7 +207,43 @@ class RunIndex:
         except sqlite3.Error:
             pass
 
-    def close(self) -> None:
+    def _damaged(self, error: sqlite3.Error) -> None:
+        """A file that is not a database (damaged, cut short) is deleted: the
+        next call starts a new one. Busy or locked: left as it is."""
+        if isinstance(error, sqlite3.OperationalError):
+            return
+        self._close_unlocked()
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(self.path + suffix)
+            except OSError:
+                pass
+
+    def _close_unlocked(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    def get(self, locations: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """location -> (signature, info) for those known."""
+        with self._lock:
+            return self._get_unlocked(locations)
+
+    def put(self, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Keep (location, signature, info) entries (best effort)."""
+        with self._lock:
+            self._put_unlocked(entries)
+
+    def seen(self, location: str) -> tuple[str, str, int] | None:
+        """(stamp, identity, length) last checked for a stream file."""
+        with self._lock:
+            return self._seen_unlocked(location)
+
+    def see(self, location: str, stamp: str, ident: str, length: int) -> None:
+        """The file, as ``stamp`` says it is, holds the entry's ``length`` bytes."""
+        with self._lock:
+            self._see_unlocked(location, stamp, ident, length)
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_unlocked()

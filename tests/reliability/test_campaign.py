@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
+@pytest.mark.heavy  # `make test-heavy` (CI runs it after `make test`)
 def test_kill_campaign_small():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
     out = subprocess.run(

@@ -14,6 +14,8 @@ from tests.conftest import popen_python, upload_cmd
 from tests.servers import S3_ENV, FaultyHttpProxy, RunshipServer
 from tests.uploader.test_conformance import assert_same, make_run
 
+pytestmark = pytest.mark.heavy  # `make test-heavy` (CI runs it after `make test`)
+
 
 @pytest.fixture(params=["s3", "http"])
 def flaky(request, tmp_path):

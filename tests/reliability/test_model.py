@@ -24,6 +24,8 @@ from runship.uploader import State, TargetError, Uploader, open_target
 from tests.plain import all_stream_files, committed_records, stream_files
 from tests.servers import RunshipServer
 
+pytestmark = pytest.mark.heavy  # `make test-heavy` (CI runs it after `make test`)
+
 
 class Crash(BaseException):
     """The uploader process dies here (not an Exception: nothing catches it)."""
