@@ -99,11 +99,10 @@ def parquet_of(run_dir: str, path: str) -> None:
 
 
 def rss_of(code: str, env: dict) -> tuple[float, float]:
-    """(peak RSS MiB, a number the code prints) of code in a fresh process."""
-    out = child(
-        code + "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)",
-        env,
-    ).split()
+    """(peak RSS MiB, a number the code prints) of code in a fresh process
+    (VmHWM: ru_maxrss of a child can carry its parent's)."""
+    peak = "\nfor _l in open('/proc/self/status'):\n    if _l.startswith('VmHWM:'): print(int(_l.split()[1]) / 1024)"
+    out = child(textwrap.dedent(code) + peak, env).split()
     return float(out[-1]), float(out[-2])
 
 

@@ -304,9 +304,8 @@ def test_the_run_index_follows_what_changed(tmp_path):
     assert got["r1"]["steps"] == 21 and got["r1"]["config"] == {"lr": ("f", 0.5, 1.0)}
     # a damaged index is read as no index
     index = os.path.join(cache_dir, "index.sqlite")
-    with open(index, "r+b") as f:
-        f.seek(100)
-        f.write(os.urandom(2000))
+    with open(index, "r+b") as f:  # not a database any more
+        f.write(os.urandom(4096))
     assert listing(root, cache_dir) == fresh
     assert listing(root, cache_dir) == fresh  # a new index file replaced the damaged one
     import sqlite3

@@ -198,11 +198,11 @@ class SegmentCache:
         out = [int(n[: -len(SUFFIX)]) for n in found if n.endswith(SUFFIX) and n[: -len(SUFFIX)].isdigit()]
         return sorted(out, reverse=True)
 
-    def load(self, ident: str, length: int, commit: bytes, sf: StreamFile) -> Segment | None:
+    def load(self, ident: str, length: int, commit: bytes | None, sf: StreamFile) -> Segment | None:
         """The entry of ``length`` committed bytes if its commit record is
-        ``commit`` (the file's bytes there), with ``sf`` filled from it; None
-        when there is none. Raises CacheDamaged for an entry that fails a
-        check (it is deleted)."""
+        ``commit`` (the file's bytes there; None: known to be), with ``sf``
+        filled from it; None when there is none. Raises CacheDamaged for an
+        entry that fails a check (it is deleted)."""
         path = os.path.join(self._dir(ident), f"{length}{SUFFIX}")
         try:
             meta = pq.read_metadata(path).metadata or {}
@@ -220,7 +220,7 @@ class SegmentCache:
                 return None
             if info["id"] != ident or info["len"] != length:
                 raise ValueError("not this entry")
-            if info["commit"] != commit:
+            if commit is not None and info["commit"] != commit:
                 return None  # not this file's prefix: the file was replaced
             seg = Segment(
                 CachedColumns(path, dict(info["types"]), int(info["rows"]), meta[_META_CRC]),

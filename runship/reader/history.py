@@ -125,9 +125,11 @@ def _key_arrays(
     cols = [p.columns.column(key) for p in parts]
     present = np.zeros(parts.rows, bool)
     numeric = numbers and all(c is None or _numeric(c.type) for c in cols)
-    values = np.full(parts.rows, np.nan) if numeric else None
+    values = np.empty(parts.rows, np.float64) if numeric else None
     for col, at, n in zip(cols, parts.offsets.tolist(), [p.columns.rows for p in parts]):
         if col is None:
+            if values is not None:
+                values[at : at + n] = np.nan
             continue
         if col.null_count == 0:
             present[at : at + n] = True
@@ -157,6 +159,8 @@ def x_range(x: np.ndarray, xrange: tuple[float, float] | None) -> tuple[float, f
         return (lo, hi) if lo <= hi else None
     if not len(x):
         return None
+    if x.dtype.kind in "iu":
+        return float(x.min()), float(x.max())
     if np.isnan(x).all():
         return None
     return float(np.nanmin(x)), float(np.nanmax(x))
@@ -172,21 +176,33 @@ def _sorted(x: np.ndarray) -> bool:
 
 
 def keep(
-    x: np.ndarray, rows: np.ndarray | None, values: np.ndarray | None, lo: float, hi: float, count: int
+    x: np.ndarray,
+    rows: np.ndarray | None,
+    values: np.ndarray | None,
+    lo: float,
+    hi: float,
+    count: int,
+    whole: bool = False,
+    ordered: bool | None = None,
 ) -> np.ndarray:
     """Of ``rows`` (ascending row numbers, None: 0, 1, 2, ...; with x
     values ``x``, no NaN), those to keep: per bucket the first and last, and
     with ``values`` (float64, the same length) the first minimum, first
-    maximum and first NaN."""
-    inside = (x >= lo) & (x <= hi)
-    if not inside.all():
-        rows = np.flatnonzero(inside) if rows is None else rows[inside]
-        x = x[inside]
-        values = values[inside] if values is not None else None
+    maximum and first NaN. ``whole``: every x is within [lo, hi];
+    ``ordered``: whether x is known to be sorted."""
+    if not whole:
+        inside = (x >= lo) & (x <= hi)
+        if not inside.all():
+            rows = np.flatnonzero(inside) if rows is None else rows[inside]
+            x = x[inside]
+            values = values[inside] if values is not None else None
+            ordered = None
     if not len(x):
         return np.zeros(0, np.int64)
     inner = edges(lo, hi, count)
-    if _sorted(x):  # the usual case (_step, _runtime): buckets are runs of rows
+    if x.dtype.kind in "iu":  # integer x (steps): x >= edge exactly when x >= ceil(edge)
+        inner = np.ceil(inner).astype(x.dtype)
+    if _sorted(x) if ordered is None else ordered:  # the usual case (_step, _runtime): buckets are runs of rows
         bounds = np.searchsorted(x, inner, side="left")  # x == an edge: the bucket above
         starts = np.unique(np.concatenate(([0], bounds)))
         starts = starts[starts < len(x)]
@@ -234,7 +250,7 @@ def sample(
     ``samples`` of them in all)."""
     count = max(1, samples // (4 * (len(keys) if together and keys else 1)))
     if x in DERIVED_X:
-        xs = derived(parts, x).astype(np.float64, copy=False)
+        xs = derived(parts, x)  # _step stays integers
         x_ok: np.ndarray | None = None if x != "_runtime" else ~np.isnan(xs)
     else:
         x_ok, xs_or_none, _ = key_arrays(parts, x)
@@ -246,7 +262,13 @@ def sample(
         for key in keys:
             present = key_arrays(parts, key)[0]
             x_ok = present if x_ok is None else x_ok & present
-    found = x_range(xs if x_ok is None else xs[x_ok], xrange)
+    if x_ok is not None and x_ok.all():
+        x_ok = None
+    ordered = _sorted(xs) if x_ok is None else _sorted(xs[x_ok])  # then sorted for any subset of rows too
+    if ordered and x_ok is None and xrange is None:
+        found: tuple[float, float] | None = (float(xs[0]), float(xs[-1])) if len(xs) else None
+    else:
+        found = x_range(xs if x_ok is None else xs[x_ok], xrange)
     kept: dict[str, np.ndarray] = {}
     for key in keys:
         if found is None:
@@ -255,10 +277,11 @@ def sample(
         present, numbers, _ = key_arrays(parts, key)
         ok = present if x_ok is None else present & x_ok
         if ok.all():
-            kept[key] = keep(xs, None, numbers, *found, count)
+            kept[key] = keep(xs, None, numbers, *found, count, whole=xrange is None, ordered=ordered)
         else:
             rows = np.flatnonzero(ok)
-            kept[key] = keep(xs[rows], rows, numbers[rows] if numbers is not None else None, *found, count)
+            values = numbers[rows] if numbers is not None else None
+            kept[key] = keep(xs[rows], rows, values, *found, count, whole=xrange is None, ordered=ordered)
     every = np.unique(np.concatenate(list(kept.values()))) if kept else np.zeros(0, np.int64)
     if together:
         kept = {key: every for key in keys}

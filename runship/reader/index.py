@@ -29,7 +29,6 @@ from typing import Any
 
 import msgpack
 
-from runship.schema import format as fmt
 from runship.schema import limits
 
 INDEX_VERSION = 1
@@ -81,24 +80,6 @@ def state_of(info: dict[str, Any], now: float | None = None, stale_after: float 
     return "crashed" if (time.time() if now is None else now) - live > limit else "running"
 
 
-def local_signature(run_dir: str) -> str | None:
-    """A hash of the run stream files' names, sizes and modification times
-    (None when the directory cannot be listed)."""
-    h = hashlib.sha256()
-    try:
-        with os.scandir(run_dir) as it:
-            entries = sorted((e.name, e) for e in it)
-        for name, e in entries:
-            parsed = fmt.parse_stream_file_name(name)
-            if parsed is None or parsed[0] != fmt.RUN_STREAM:
-                continue
-            st = e.stat(follow_symlinks=False)
-            h.update(f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    except OSError:
-        return None
-    return h.hexdigest()
-
-
 def remote_signature(entries: Iterable[tuple[str, int, str]]) -> str:
     """A hash of (relative name, size, ETag or modification time) of a run's
     stream objects and chunks."""
@@ -118,11 +99,17 @@ class RunIndex:
         self._lock = threading.RLock()  # one connection, used by one thread at a time
 
     def _conn(self) -> sqlite3.Connection | None:  # with the lock held
-        if self._db is None and not self._failed:
+        for _ in range(2):  # a file that is not a database is replaced once
+            if self._db is not None or self._failed:
+                break
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
                 os.close(fd)
                 db = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+            except (OSError, sqlite3.Error):
+                self._failed = True  # no index: listings fold every run
+                break
+            try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(
@@ -134,8 +121,12 @@ class RunIndex:
                     " ident TEXT NOT NULL, length INTEGER NOT NULL)"
                 )
                 self._db = db
-            except (OSError, sqlite3.Error):
-                self._failed = True  # no index: listings fold every run
+            except sqlite3.OperationalError:
+                db.close()
+                self._failed = True  # busy, read-only, ...: no index this time
+            except sqlite3.Error as e:
+                db.close()
+                self._damaged(e)
         return self._db
 
     def _get_unlocked(self, locations: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:

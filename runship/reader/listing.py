@@ -247,9 +247,7 @@ def list_runs(
     elif "://" in root:
         found = _remote_signatures(root, project, storage_options)
     else:
-        from runship.reader.index import local_signature
-
-        found = [(d, local_signature(d)) for d in run_dirs(root, project, on_error=on_error)]
+        found = _local_signatures(root, project, on_error)
     known = index.get([loc for loc, sig in found if sig is not None]) if index is not None else {}
     infos: dict[str, dict[str, Any]] = {}
     todo = []
@@ -307,6 +305,55 @@ def _read_infos(
     for loc, info in results:
         if info is not None:
             out[loc] = info
+    return out
+
+
+def _local_signatures(
+    root: str, project: str | None, on_error: Callable[[str, OSError], None] | None
+) -> list[tuple[str, str | None]]:
+    """(run directory, signature) of every run under a local root, one
+    directory listing per run (as ``run_dirs``: links are not followed; a
+    run directory that cannot be listed is kept, to be said unreadable)."""
+    import hashlib
+
+    try:
+        projects = sorted(os.scandir(root), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        raise RunNotFound(f"no run root at {root}") from None
+    out: list[tuple[str, str | None]] = []
+    for p in projects:
+        if p.name.startswith(".") or not p.is_dir(follow_symlinks=False):
+            continue
+        if project is not None and p.name != project:
+            continue
+        try:
+            runs = sorted(os.scandir(p.path), key=lambda e: e.name)
+        except OSError as e:
+            if on_error is not None:
+                on_error(p.path, e)
+            continue
+        for r in runs:
+            if not r.is_dir(follow_symlinks=False):
+                continue
+            h = hashlib.sha256()
+            found = False
+            try:
+                with os.scandir(r.path) as it:
+                    entries = sorted((entry.name, entry) for entry in it)
+                for name, entry in entries:
+                    parsed = fmt.parse_stream_file_name(name)
+                    if parsed is None or parsed[0] != fmt.RUN_STREAM:
+                        continue
+                    found = True
+                    st = entry.stat(follow_symlinks=False)
+                    h.update(f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            except PermissionError:
+                out.append((r.path, None))  # listed as unreadable
+                continue
+            except OSError:
+                continue
+            if found:
+                out.append((r.path, h.hexdigest()))
     return out
 
 

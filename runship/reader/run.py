@@ -335,7 +335,19 @@ class RunView:
     def _lookup(self, sf: StreamFile, size: int, cache: SegmentCache) -> tuple[Segment, int, str] | None:
         """(segment, committed length, identity) of the longest cache entry
         for the file's committed prefix (its header and the commit record at
-        that length read as two small ranges), with ``sf`` filled from it."""
+        that length read as two small ranges; nothing at all when the file is
+        as it was when last read: same stamp), with ``sf`` filled from it."""
+        index = cache.index()
+        known = index.seen(self._source.join(sf.name)) if index is not None else None
+        if known is not None and known[2] <= size and self._source.stamp(sf.name, known[2]) == known[0]:
+            try:
+                seg = cache.load(known[1], known[2], None, sf)
+            except CacheDamaged:
+                seg = None
+            if seg is not None:
+                return seg, known[2], known[1]
+            sf.reset()
+            sf.header = None
         ident = identity(self._source.read_at(sf.name, 0, min(size, 4096)), sf)
         if ident is None and size > 4096:  # a header record larger than most
             ident = identity(self._source.read_at(sf.name, 0, min(size, limits.SMALL_RECORD)), sf)
