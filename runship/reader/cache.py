@@ -41,7 +41,7 @@ import msgpack
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runship.reader.columns import Columns, Segment
+from runship.reader.columns import KEY_PREFIX, Columns, Segment
 from runship.reader.index import RunIndex
 from runship.reader.stream import Problem, StreamFile, read_header
 from runship.schema import format as fmt
@@ -129,6 +129,10 @@ class CachedColumns(Columns):
                 _remove(self._path)
                 raise CacheDamaged(f"{self._path}: column {name!r} is {col.type}, not {self._types[name]}")
             self._loaded[name] = col
+
+    def release(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._present.pop(name[len(KEY_PREFIX) :], None)
 
     def named(self, name: str) -> pa.ChunkedArray:
         col = self._loaded.get(name)

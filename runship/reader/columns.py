@@ -266,6 +266,9 @@ class Columns:
     def load(self, wanted: list[str]) -> None:
         """Make these columns ready (a cache entry reads them all at once)."""
 
+    def release(self, name: str) -> None:
+        """Let a column go from memory if it can be read again (a cache entry's)."""
+
     def named(self, name: str) -> pa.ChunkedArray:
         """A column by its name (the one way columns are read)."""
         assert self.table is not None

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from runship.reader.columns import MISSING, Columns, python_lists
+from runship.reader.columns import KEY_PREFIX, MISSING, Columns, python_lists
 
 DERIVED_X = ("_step", "_runtime", "_timestamp")
 
@@ -344,7 +344,7 @@ def frame(parts: Stack, keys: list[str], rows: np.ndarray | None, kept: dict[str
         if kept is not None and rows is not None:
             data[key] = _masked(parts, key, rows, kept[key])
             continue
-        present, numbers, cols = key_arrays(parts, key)
+        present, numbers, cols = _key_arrays(parts, key, True)  # not kept: the columns are let go below
         if numbers is not None and all(c is None or not pa.types.is_boolean(c.type) for c in cols):
             ints = all(c is None or pa.types.is_integer(c.type) for c in cols) and bool(present.all())
             if ints:
@@ -354,6 +354,8 @@ def frame(parts: Stack, keys: list[str], rows: np.ndarray | None, kept: dict[str
             else:
                 arr = numbers
             data[key] = arr if rows is None else arr[rows]
+            del cols
+            _release(parts, key)  # the values are in ``data`` now: a column read from the cache is let go
             continue
         objs: list[Any] = []
         for p, c in zip(parts, cols):
@@ -364,10 +366,17 @@ def frame(parts: Stack, keys: list[str], rows: np.ndarray | None, kept: dict[str
         arr_o = np.empty(len(objs), object)
         arr_o[:] = objs
         data[key] = arr_o if rows is None else arr_o[rows]
+        del cols, objs
+        _release(parts, key)
     for name in ("_step", "_timestamp", "_runtime"):
         arr = derived(parts, name)
         data[name] = arr if rows is None else arr[rows]
     return pd.DataFrame(data, copy=False)
+
+
+def _release(parts: Stack, key: str) -> None:
+    for p in parts:
+        p.columns.release(KEY_PREFIX + key)
 
 
 def _masked(parts: Stack, key: str, rows: np.ndarray, picked: np.ndarray) -> np.ndarray:

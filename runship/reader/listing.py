@@ -242,10 +242,11 @@ def list_runs(
     cache = resolve_cache(cache)
     index = cache.index() if cache is not None else None
     found: list[tuple[str, str | None]]
+    listing: dict[str, Any] = {}
     if is_server_url(root):
         found = [(d, None) for d in run_dirs(root, project, storage_options)]
     elif "://" in root:
-        found = _remote_signatures(root, project, storage_options)
+        found = _remote_signatures(root, project, storage_options, listing)
     else:
         found = _local_signatures(root, project, on_error)
     known = index.get([loc for loc, sig in found if sig is not None]) if index is not None else {}
@@ -257,7 +258,7 @@ def list_runs(
             infos[loc] = hit[1]
         else:
             todo.append((loc, sig))
-    fresh = _read_infos(todo, storage_options, cache, parallel="://" in root)
+    fresh = _read_infos(todo, storage_options, cache, parallel="://" in root, listing=listing)
     if index is not None:
         index.put([(loc, sig, fresh[loc]) for loc, sig in todo if sig is not None and fresh[loc].get("error") is None])
     infos.update(fresh)
@@ -273,17 +274,29 @@ def list_runs(
 
 
 def _read_infos(
-    todo: list[tuple[str, str | None]], storage_options: dict[str, Any] | None, cache: Any, parallel: bool
+    todo: list[tuple[str, str | None]],
+    storage_options: dict[str, Any] | None,
+    cache: Any,
+    parallel: bool,
+    listing: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    """``listing``: "fs" and, per run location, its objects (from one
+    listing of the store): each run is then read without listing it again."""
     from runship.reader.index import run_info
 
     def one(loc: str) -> tuple[str, dict[str, Any] | None]:
-        from runship.reader.run import open_run, unreadable_run
+        from runship.reader.run import RunView, open_run, unreadable_run
+        from runship.reader.source import FsspecSource
 
         name = loc.rstrip("/").rsplit("/", 1)[-1]
         parent = loc.rstrip("/").rsplit("/", 2)[-2] if "/" in loc.rstrip("/") else ""
         try:
-            view = open_run(loc, storage_options=storage_options, cache=cache if cache is not None else False)
+            objects = (listing or {}).get("runs", {}).get(loc)
+            if objects is not None:
+                source = FsspecSource(loc, fs=(listing or {})["fs"], listed=objects)
+                view = RunView(source, cache=cache or None)
+            else:
+                view = open_run(loc, storage_options=storage_options, cache=cache if cache is not None else False)
         except RunNotFound:
             return loc, None  # gone since it was listed
         except OSError as e:
@@ -358,10 +371,11 @@ def _local_signatures(
 
 
 def _remote_signatures(
-    url: str, project: str | None, storage_options: dict[str, Any] | None
+    url: str, project: str | None, storage_options: dict[str, Any] | None, listing: dict[str, Any] | None = None
 ) -> list[tuple[str, str | None]]:
     """(run URL, signature) of every run under an fsspec root, from one
-    recursive listing (an object store lists its keys a thousand at a time)."""
+    recursive listing (an object store lists its keys a thousand at a time).
+    ``listing`` is filled with "fs" and "runs": each run URL's objects."""
     from runship.reader.index import remote_signature
     from runship.reader.source import url_to_fs
 
@@ -385,14 +399,19 @@ def _remote_signatures(
         except Exception:
             pass
     runs: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
+    objects: dict[tuple[str, str], dict[str, Any]] = {}
     for path, entry in listed.items():
         rel = path[len(base) :].strip("/").split("/")
         if len(rel) < 3 or rel[0].startswith(".") or rel[1].startswith("."):
             continue
+        objects.setdefault((rel[0], rel[1]), {})[path] = entry
         name = "/".join(rel[2:])
         stream = fmt.parse_stream_file_name(rel[3] if rel[2] == fmt.CHUNK_DIR and len(rel) > 3 else rel[2])
         if stream is None or stream[0] != fmt.RUN_STREAM:
             continue
         tag = str(entry.get("ETag") or entry.get("etag") or entry.get("LastModified") or entry.get("mtime") or "")
         runs.setdefault((rel[0], rel[1]), []).append((name, int(entry.get("size") or 0), tag))
+    if listing is not None:
+        listing["fs"] = fs
+        listing["runs"] = {f"{url}/{p}/{r}": objects[(p, r)] for p, r in runs}
     return [(f"{url}/{p}/{r}", remote_signature(entries)) for (p, r), entries in sorted(runs.items())]

@@ -306,16 +306,19 @@ class RunView:
         sf.header = None
         size = self._source.size(sf.name)
         hit = None
+        access = _Access(self._source, sf.name)
         if cache is not None and size is not None:
+            if getattr(self._source, "concurrent", False) and size <= SMALL_REMOTE_FILE:
+                access.whole = size  # one request when the file must be read, not three
             try:
-                hit = self._lookup(sf, size, cache)
+                hit = self._lookup(sf, size, cache, access)
             except OSError:
                 hit = None  # the file is opened below, which says what is wrong with it
             if hit is not None and hit[1] == size:
                 sf.size = size
                 return hit[0]  # all of it cached: the file is not even opened
         try:
-            f = self._source.open(sf.name)
+            f = access.open()
         except NotRegular as e:
             sf.reset()
             sf.add(0, "not-regular", f"not a regular file ({e.kind}): not read")
@@ -332,7 +335,9 @@ class RunView:
                 sf.add(0, "unreadable", f"reading stopped: {e.strerror or e}")
                 return empty_segment()
 
-    def _lookup(self, sf: StreamFile, size: int, cache: SegmentCache) -> tuple[Segment, int, str] | None:
+    def _lookup(
+        self, sf: StreamFile, size: int, cache: SegmentCache, access: _Access
+    ) -> tuple[Segment, int, str] | None:
         """(segment, committed length, identity) of the longest cache entry
         for the file's committed prefix (its header and the commit record at
         that length read as two small ranges; nothing at all when the file is
@@ -348,27 +353,29 @@ class RunView:
                 return seg, known[2], known[1]
             sf.reset()
             sf.header = None
-        ident = identity(self._source.read_at(sf.name, 0, min(size, 4096)), sf)
+        ident = identity(access.read_at(0, min(size, 4096)), sf)
         if ident is None and size > 4096:  # a header record larger than most
-            ident = identity(self._source.read_at(sf.name, 0, min(size, limits.SMALL_RECORD)), sf)
+            ident = identity(access.read_at(0, min(size, limits.SMALL_RECORD)), sf)
         if ident is None:
             return None
         for length in cache.lengths(ident):
             if length > size or length < fmt.COMMIT_SIZE:
                 continue
-            commit = self._source.read_at(sf.name, length - fmt.COMMIT_SIZE, fmt.COMMIT_SIZE)
+            commit = access.read_at(length - fmt.COMMIT_SIZE, fmt.COMMIT_SIZE)
             try:
                 seg = cache.load(ident, length, commit, sf)
             except CacheDamaged:
                 continue
-            if seg is not None and self._same_bytes(sf, seg, ident, length, cache):
+            if seg is not None and self._same_bytes(sf, seg, ident, length, cache, access):
                 return seg, length, ident
             sf.reset()
             sf.header = None
-            identity(self._source.read_at(sf.name, 0, min(size, limits.SMALL_RECORD)), sf)
+            identity(access.read_at(0, min(size, limits.SMALL_RECORD)), sf)
         return None
 
-    def _same_bytes(self, sf: StreamFile, seg: Segment, ident: str, length: int, cache: SegmentCache) -> bool:
+    def _same_bytes(
+        self, sf: StreamFile, seg: Segment, ident: str, length: int, cache: SegmentCache, access: _Access
+    ) -> bool:
         """Are the file's first ``length`` bytes still those the entry was
         made of? Yes when the file is as it was last checked (its stamp:
         size, time, inode, or an object's ETag); else each of its batches is
@@ -382,25 +389,9 @@ class RunView:
             return True
         if seg.ends is None or seg.damaged or not seg.ends or seg.ends[-1] != length:
             return False  # decoded again: nothing to check it by
-        if not self._batches_hold(sf.name, seg.ends):
+        if not _batches_hold(access, seg.ends):
             return False
         index.see(where, stamp, ident, length)
-        return True
-
-    def _batches_hold(self, name: str, ends: list[int]) -> bool:
-        try:
-            with self._source.open(name) as f:
-                start = 0
-                for end in ends:
-                    data = f.read(end - start)
-                    if len(data) != end - start:
-                        return False
-                    cut = len(data) - fmt.COMMIT_SIZE
-                    if fmt.check_commit(fmt.FORMAT_VERSION, data[:cut], data[cut:]) is not None:
-                        return False
-                    start = end
-        except (OSError, ValueError):
-            return False
         return True
 
     def _decode(
@@ -791,6 +782,48 @@ def _match(match: str) -> str:
     if match not in ("all", "any"):
         raise ValueError(f"match must be 'all' or 'any', got {match!r}")
     return match
+
+
+SMALL_REMOTE_FILE = 1 << 20  # a remote stream file this small is fetched whole at once
+
+
+class _Access:
+    """One stream file's bytes: from its source, or from memory once fetched."""
+
+    def __init__(self, source: RunSource, name: str):
+        self.source, self.name = source, name
+        self.data: bytes | None = None
+        self.whole = 0  # > 0: the first read fetches this many bytes, the whole file
+
+    def read_at(self, start: int, length: int) -> bytes:
+        if self.data is None and self.whole:
+            self.data = self.source.read_at(self.name, 0, self.whole)
+        if self.data is not None:
+            return self.data[start : start + length]
+        return self.source.read_at(self.name, start, length)
+
+    def open(self) -> BinaryIO:
+        if self.data is None and self.whole:
+            self.data = self.source.read_at(self.name, 0, self.whole)
+        return io.BytesIO(self.data) if self.data is not None else self.source.open(self.name)
+
+
+def _batches_hold(access: _Access, ends: list[int]) -> bool:
+    """Does each batch up to the last of ``ends`` still match its commit record?"""
+    try:
+        with access.open() as f:
+            start = 0
+            for end in ends:
+                data = f.read(end - start)
+                if len(data) != end - start:
+                    return False
+                cut = len(data) - fmt.COMMIT_SIZE
+                if fmt.check_commit(fmt.FORMAT_VERSION, data[:cut], data[cut:]) is not None:
+                    return False
+                start = end
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _samples(samples: int) -> int:

@@ -200,12 +200,23 @@ class FsspecSource:
 
     concurrent = True  # fsspec filesystems may be called from several threads at once
 
-    def __init__(self, url: str, storage_options: dict[str, Any] | None = None, fs: Any = None):
+    def __init__(
+        self,
+        url: str,
+        storage_options: dict[str, Any] | None = None,
+        fs: Any = None,
+        listed: dict[str, dict[str, Any]] | None = None,
+    ):
+        """``listed``: every object below the run, as ``fs.find(detail=True)``
+        gave them (a listing of many runs at once): the store is not asked again."""
         self.location = url.rstrip("/")
         if fs is None:
             self.fs, self._path = url_to_fs(self.location, storage_options)
         else:
             self.fs, self._path = fs, fs._strip_protocol(self.location).rstrip("/")
+        if listed is not None:
+            self._from_listing(listed)
+            return
         try:
             entries = fresh_ls(self.fs, self._path, detail=True)
         except (FileNotFoundError, NotADirectoryError):
@@ -224,6 +235,26 @@ class FsspecSource:
                 self._whole[name] = e
         has_chunks = any(e["name"].rstrip("/").endswith("/" + fmt.CHUNK_DIR) for e in entries)
         self._chunks = self._list_chunks() if has_chunks else {}
+
+    def _from_listing(self, listed: dict[str, dict[str, Any]]) -> None:
+        self._whole = {}
+        self._dirs = set()
+        self._chunks = {}
+        prefix = self._path + "/"
+        for path, e in listed.items():
+            if not path.startswith(prefix):
+                continue
+            parts = path[len(prefix) :].split("/")
+            if len(parts) == 1:
+                self._whole[parts[0]] = e
+            elif parts[0] == fmt.CHUNK_DIR:
+                rng = fmt.parse_chunk_name(parts[-1]) if len(parts) == 3 else None
+                if rng is not None:
+                    self._chunks.setdefault(parts[1], []).append(rng)
+            else:
+                self._dirs.add(parts[0])
+        if not self._whole and not self._chunks and not self._dirs:
+            raise RunNotFound(f"no run directory at {self.location}")
 
     def _list_chunks(self) -> dict[str, list[tuple[int, int]]]:
         out: dict[str, list[tuple[int, int]]] = {}
