@@ -921,6 +921,57 @@ def serve_cmd(
         raise click.ClickException(str(e)) from None
 
 
+@cli.command("ui", context_settings=CONTEXT)
+@click.argument("roots", nargs=-1)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
+@click.option(
+    "--ui-token-file",
+    type=click.Path(dir_okay=False),
+    help="A file (mode 600) holding the token the page asks for. [default: $RUNSHIP_UI_TOKEN, else a new random one]",
+)
+@click.option("--no-token", is_flag=True, help="Ask for no token (refused unless --host is a loopback address).")
+@click.pass_context
+def ui_cmd(ctx, roots: tuple[str, ...], host: str, port: int, ui_token_file: str | None, no_token: bool) -> None:
+    """Look at runs in a browser: a runs table, charts, comparison, system
+    metrics, console, files and media. ROOTS are run roots, fsspec URLs
+    (s3://...) or runship servers (http(s)://); default --root.
+
+    Other users of this machine can reach 127.0.0.1, so the page asks for a
+    token: open the URL printed (it carries a new random token, which then
+    lives in a cookie). A token is never taken from the command line, where
+    every user could read it: use --ui-token-file or $RUNSHIP_UI_TOKEN.
+
+    \b
+    Example:
+        runship ui /scratch/$USER/runship-runs
+        runship ui s3://bucket/runs -o endpoint_url=http://minio:9000
+    """
+    from runship.ui import serve_ui
+
+    token = os.environ.get("RUNSHIP_UI_TOKEN") or None
+    if ui_token_file:
+        try:
+            token = safefile.read_private(ui_token_file, "token file", limit=64 * 1024).strip()
+        except (OSError, ValueError) as e:
+            raise click.UsageError(str(e)) from None
+        if not token:
+            raise click.UsageError(f"{ui_token_file}: empty")
+    try:
+        serve_ui(
+            list(roots) or [ctx.obj["root"]],
+            host=host,
+            port=port,
+            token=None if no_token else token,
+            no_token=no_token,
+            storage_options=ctx.obj["so"],
+            cache=ctx.obj["cache"],
+            log=lambda m: click.echo(m, err=True),
+        )
+    except (ValueError, RuntimeError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+
+
 def main() -> None:
     """Entry point: ``runship`` on the command line. A closed pipe
     (``runship history ... | head``) ends any command quietly, exit 0."""

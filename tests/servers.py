@@ -372,3 +372,62 @@ class FaultyHttpProxy:
             sock.sendall(head.encode("latin-1") + (b"" if method == "HEAD" else data))
             sock.close()
             return
+
+
+class UIServer:
+    """``runship ui ROOTS`` in a subprocess on 127.0.0.1 and a free port,
+    with a token of the test's (``--ui-token-file``) unless ``no_token``."""
+
+    TOKEN = "ui-token-0123456789abcdef0123456789"
+
+    def __init__(self, roots: list[str], workdir: str, no_token: bool = False, extra: list[str] | None = None):
+        self.roots = roots
+        self.port = free_port()
+        self.no_token = no_token
+        self.extra = extra or []
+        self.token_file = os.path.join(workdir, "ui-token")
+        self.log_path = os.path.join(workdir, f"ui-{self.port}.log")
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.TOKEN + "\n")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> UIServer:
+        root_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
+        env.update(PYTHONPATH=root_dir, **S3_ENV)
+        if os.environ.get("XDG_CACHE_HOME"):
+            env["XDG_CACHE_HOME"] = os.environ["XDG_CACHE_HOME"]
+        auth = ["--no-token"] if self.no_token else ["--ui-token-file", self.token_file]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "runship.cli", "ui", *self.roots, "--port", str(self.port), *auth, *self.extra],
+            env=env,
+            stdout=self._log,
+            stderr=self._log,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"runship ui exited: {self.log()[-2000:]}")
+                time.sleep(0.05)
+        raise RuntimeError("runship ui did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(30)
+            self.proc = None
+            self._log.close()
+
+    def log(self) -> str:
+        with open(self.log_path) as f:
+            return f.read()

@@ -31,7 +31,7 @@ import msgpack
 
 from runship.schema import limits
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: host and job_id
 FILE = "index.sqlite"
 _LIVE = ("running", "crashed")
 
@@ -39,6 +39,7 @@ _LIVE = ("running", "crashed")
 def run_info(view: Any) -> dict[str, Any]:
     """What a listing needs of a run (``RunView``), msgpack-able."""
     last = view.sessions[-1] if view.sessions else None
+    env = view.environment or {}
     return {
         "location": view.location,
         "project": view.project,
@@ -65,7 +66,17 @@ def run_info(view: Any) -> dict[str, Any]:
         "problems": len([p for p in view.problems if p.is_corruption]),
         "problem_list": [str(p) for p in view.problems if p.is_corruption][:5],
         "error": view.error,
+        "host": env.get("host") if isinstance(env.get("host"), str) else None,
+        "job_id": job_id(env.get("scheduler")),
     }
+
+
+def job_id(scheduler: Any) -> str | None:
+    """The batch scheduler's job id of a session (an array task as JOB_TASK)."""
+    if not isinstance(scheduler, dict) or scheduler.get("job_id") is None:
+        return None
+    job, task = scheduler.get("array_job_id") or scheduler["job_id"], scheduler.get("array_task_id")
+    return f"{job}_{task}" if task is not None else str(scheduler["job_id"])
 
 
 def state_of(info: dict[str, Any], now: float | None = None, stale_after: float | None = None) -> str:

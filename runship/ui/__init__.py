@@ -1,0 +1,71 @@
+"""``runship ui``: a web app over run roots, fsspec URLs or runship servers,
+served from this machine with everything it needs inside the package (no
+CDN, no build step). ``runship serve`` serves the same app at ``/``."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from typing import Any
+
+from runship.targets.http import is_loopback
+
+__all__ = ["serve_ui"]
+
+
+def serve_ui(
+    roots: list[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    no_token: bool = False,
+    storage_options: dict[str, Any] | None = None,
+    cache: Any = True,
+    log=print,
+    ready=None,
+) -> None:
+    """Serve the app until SIGINT/SIGTERM. ``token``: the one to ask for
+    (default: a new random one); ``no_token``: ask for none (loopback
+    addresses only). Prints the URL to open. ``ready(url)`` is called once
+    the socket listens."""
+    import uvicorn
+
+    from runship.server.guard import GuardedH11Protocol, Limits, quiet_logs
+    from runship.ui.app import UIAuth, create_ui_app
+    from runship.ui.data import Place
+
+    if no_token and token:
+        raise ValueError("a token and --no-token: choose one")
+    if no_token and not is_loopback(host):
+        raise ValueError(f"--no-token is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
+    if not roots:
+        raise ValueError("no run root to show")
+    secret = None if no_token else (token or secrets.token_urlsafe(32))
+    places = [Place(r, storage_options, cache) for r in roots]
+    app = create_ui_app(places, UIAuth(secret=secret))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=128)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}/" + (f"?token={secret}" if secret else "")
+    log(f"runship ui: {', '.join(roots)}")
+    log(f"  open {url}")
+    if no_token:
+        log("WARNING: --no-token: anyone on this machine can read these runs through this page")
+    limits = Limits()
+    config = uvicorn.Config(
+        app,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        timeout_keep_alive=5,
+        http=GuardedH11Protocol,
+        server_header=False,
+    )
+    config.runship_limits = limits  # type: ignore[attr-defined]
+    quiet_logs()
+    server = uvicorn.Server(config)
+    if ready is not None:
+        ready(url)
+    server.run(sockets=[sock])

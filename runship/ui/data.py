@@ -1,0 +1,452 @@
+"""What the web app shows, read from where runs are: run roots on disk,
+fsspec URLs, runship servers (``Place``) or a server's own store
+(``StorePlace``). Every answer is built per request from the reader (its
+cache and run index make that cheap) and is bounded: nothing here keeps
+state that grows with page views."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from runship.errors import RunNotFound
+from runship.schema.names import BadName, check_id
+
+MAX_SAMPLES = 4000
+MAX_MEDIA_ITEMS = 2000
+MAX_CONSOLE_LINES = 5000
+MAX_TABLE_BYTES = 64 * 1024 * 1024
+MAX_SERIES_KEYS = 64
+MAX_SERIES_RUNS = 50
+SYSTEM_STAT_KEYS = ("cpu", "memory", "disk", "network", "gpu", "proc")
+MEDIA_KINDS = {
+    "image-file": "image",
+    "histogram": "histogram",
+    "table-file": "table",
+    "audio-file": "audio",
+    "video-file": "video",
+}
+FILE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+}
+
+
+class BadRequest(ValueError):
+    """A request the app cannot answer (400), with what was wrong."""
+
+
+# ---- where runs are -------------------------------------------------------------------------------
+class Place:
+    """A run root: a directory, an fsspec URL or a runship server's URL."""
+
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None, cache: Any = True):
+        if root.startswith("file://"):
+            root = root[len("file://") :]
+        self.root = root
+        self.storage_options = storage_options or {}
+        self.cache = cache
+
+    def infos(self, project: str | None = None) -> list[dict[str, Any]]:
+        from runship.reader.listing import list_runs
+
+        try:
+            return list_runs(self.root, project, self.storage_options, cache=self.cache)
+        except RunNotFound:
+            return []
+
+    def location(self, project: str, run_id: str) -> str:
+        if "://" in self.root:
+            return f"{self.root.rstrip('/')}/{project}/{run_id}"
+        return os.path.join(self.root, project, run_id)
+
+    def open(self, project: str, run_id: str) -> Any:
+        from runship.reader.run import open_run
+
+        return open_run(self.location(project, run_id), storage_options=self.storage_options, cache=self.cache)
+
+    def __str__(self) -> str:
+        return self.root
+
+
+class StorePlace:
+    """The store of a ``runship serve``: its projects are its directories."""
+
+    def __init__(self, storage: Any):
+        self.storage = storage
+
+    def infos(self, project: str | None = None) -> list[dict[str, Any]]:
+        projects = [project] if project is not None else self.storage.projects()
+        return [info for p in projects for info in self.storage.list_infos(p)]
+
+    def open(self, project: str, run_id: str) -> Any:
+        return self.storage.open(project, run_id)
+
+    def __str__(self) -> str:
+        return str(self.storage.root)
+
+
+# ---- run references ---------------------------------------------------------------------------------
+def make_ref(place: int, project: str, run_id: str) -> str:
+    return f"{place}:{project}/{run_id}"
+
+
+def parse_ref(ref: str, places: int) -> tuple[int, str, str]:
+    """(place index, project, run id) of a ref; BadRequest if it is not one."""
+    head, _, rest = (ref or "").partition(":")
+    project, _, run_id = rest.partition("/")
+    try:
+        index = int(head) if head.isdigit() and len(head) < 6 else -1
+        if not 0 <= index < places:
+            raise BadName(f"no place {head!r}")
+        check_id(project, "project")
+        check_id(run_id, "run id")
+    except BadName as e:
+        raise BadRequest(f"not a run reference: {ref[:120]!r} ({e})") from None
+    return index, project, run_id
+
+
+def check_project(project: str) -> str:
+    try:
+        return check_id(project, "project")
+    except BadName as e:
+        raise BadRequest(str(e)) from None
+
+
+# ---- values for JSON ----------------------------------------------------------------------------------
+def plain(value: Any, depth: int = 0) -> Any:
+    """A value as JSON can hold it: NaN and infinities as strings, bytes
+    described, depth bounded."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if depth > 20:
+        return "…"
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+def flatten(mapping: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    """Nested config as dotted keys of scalars (lists as short text)."""
+    out: dict[str, Any] = {}
+    for k, v in mapping.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and depth < 6 and "_type" not in v:
+            out.update(flatten(v, key + ".", depth + 1))
+        elif isinstance(v, (list, tuple)):
+            text = repr(plain(list(v)))
+            out[key] = text if len(text) <= 200 else text[:199] + "…"
+        elif isinstance(v, dict):
+            continue  # a media reference: not a value for a table
+        else:
+            out[key] = plain(v)
+    return out
+
+
+def kind_of(value: Any) -> str:
+    if isinstance(value, (bool, int, float)):
+        return "number"
+    if isinstance(value, dict):
+        return MEDIA_KINDS.get(str(value.get("_type")), "other")
+    return "other"
+
+
+# ---- listings ---------------------------------------------------------------------------------------------
+def run_row(place: int, info: dict[str, Any]) -> dict[str, Any]:
+    """One row of the runs table, from a listing entry (``run_info``)."""
+    project, run_id = str(info.get("project") or ""), str(info.get("id") or "")
+    if info.get("error"):
+        parts = str(info.get("location", "")).rstrip("/").rsplit("/", 2)
+        project, run_id = (parts[-2], parts[-1]) if len(parts) >= 2 else (project, run_id)
+    start, last = info.get("start_time"), info.get("last_write")
+    duration = last - start if isinstance(start, (int, float)) and isinstance(last, (int, float)) else None
+    state = "unreadable" if info.get("error") else str(info.get("state"))
+    return {
+        "ref": make_ref(place, project, run_id),
+        "project": project,
+        "id": run_id,
+        "name": plain(info.get("name")),
+        "state": state,
+        "live": state == "running",
+        "group": plain(info.get("group")),
+        "job_type": plain(info.get("job_type")),
+        "tags": plain(list(info.get("tags") or [])),
+        "host": plain(info.get("host")),
+        "job_id": plain(info.get("job_id")),
+        "start_time": start,
+        "duration": duration,
+        "steps": info.get("steps"),
+        "last_write": last,
+        "config": flatten(info.get("config") or {}),
+        "summary": flatten(info.get("summary") or {}),
+        "problems": info.get("problems") or 0,
+        "error": plain(info.get("error")),
+    }
+
+
+def runs(places: list[Any], project: str | None, allowed: Callable[[str], bool]) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    projects: set[str] = set()
+    for i, place in enumerate(places):
+        for info in place.infos(project):
+            row = run_row(i, info)
+            if not allowed(row["project"]):
+                continue
+            projects.add(row["project"])
+            rows.append(row)
+    rows.sort(key=lambda r: -(r["start_time"] or 0))
+    return {"now": time.time(), "projects": sorted(projects), "runs": rows}
+
+
+def run_detail(ref: str, view: Any) -> dict[str, Any]:
+    """Everything the run page shows but the series."""
+    from runship.reader.index import run_info
+
+    row = run_row(0, run_info(view))
+    keys = []
+    for key in view.history_keys():
+        keys.append({"key": key, "kind": kind_of(view.summary.get(key, 0.0))})
+    system_keys: dict[str, None] = {}
+    for s in view.system():
+        system_keys.update(dict.fromkeys(k for k in s if not k.startswith("_")))
+        if len(system_keys) > 200:
+            break
+    files = [{"path": rel, "size": rec.get("size")} for rel, rec in sorted(view.saved_files.items())]
+    metrics = [
+        {"name": m.name, "step_metric": m.step_metric, "summary": m.summary, "goal": m.goal, "hidden": m.hidden}
+        for m in view.metrics.specs
+    ]
+    return {
+        **row,
+        "ref": ref,
+        "location": str(view.location),
+        "exit_code": view.exit_code,
+        "notes": plain(view.notes),
+        "last_step": view.last_step,
+        "config": plain(view.config),
+        "summary": plain(view.summary),
+        "environment": plain(view.environment),
+        "sessions": plain([s.to_dict() for s in view.all_sessions]),
+        "alerts": plain(view.alerts),
+        "metrics": plain(metrics),
+        "problems": [str(p) for p in view.problems][:100],
+        "lost": view.lost,
+        "dropped": view.dropped,
+        "keys": keys,
+        "system_keys": sorted(system_keys),
+        "files": files,
+    }
+
+
+# ---- series ------------------------------------------------------------------------------------------------
+def number(value: Any) -> float | None:
+    """A y value for a chart: finite numbers; NaN, infinities and anything
+    else are gaps."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return value
+    return None
+
+
+def series(
+    view: Any,
+    keys: list[str],
+    x: str,
+    samples: int,
+    xrange: tuple[float, float] | None,
+) -> dict[str, dict[str, list[Any]]]:
+    """Per key, the downsampled (x, y) points of one run (each bucket's
+    first, last, min and max kept by the reader)."""
+    known = set(view.history_keys())
+    wanted = [k for k in keys if k in known and k != x]
+    out: dict[str, dict[str, list[Any]]] = {k: {"x": [], "y": []} for k in keys}
+    if not wanted or (x not in ("_step", "_runtime", "_timestamp") and x not in known):
+        return out
+    rows = view.history(wanted, match="any", samples=samples, x=x, xrange=xrange)
+    for row in rows:
+        xv = number(row.get(x))
+        if xv is None:
+            continue
+        for k in wanted:
+            if k in row:
+                v = row[k]
+                if isinstance(v, dict):
+                    continue
+                pts = out[k]
+                pts["x"].append(xv)
+                pts["y"].append(number(v))
+    return out
+
+
+def bucketed(points: list[tuple[float, float | None]], samples: int) -> tuple[list[float], list[float | None]]:
+    """At most about ``samples`` points: each bucket's first, min, max and last."""
+    if len(points) <= samples:
+        return [p[0] for p in points], [p[1] for p in points]
+    per = max(1, (4 * len(points)) // samples)
+    xs: list[float] = []
+    ys: list[float | None] = []
+    for start in range(0, len(points), per):
+        chunk = points[start : start + per]
+        valued = [i for i, p in enumerate(chunk) if p[1] is not None]
+        keep = {0, len(chunk) - 1}
+        if valued:
+            keep.add(min(valued, key=lambda i: chunk[i][1]))  # type: ignore[arg-type,return-value]
+            keep.add(max(valued, key=lambda i: chunk[i][1]))  # type: ignore[arg-type,return-value]
+        for i in sorted(keep):
+            xs.append(chunk[i][0])
+            ys.append(chunk[i][1])
+    return xs, ys
+
+
+def system_series(view: Any, samples: int) -> dict[str, Any]:
+    points: dict[str, list[tuple[float, float | None]]] = {}
+    for s in view.system():
+        t = s.get("_runtime")
+        if not isinstance(t, (int, float)):
+            continue
+        for k, v in s.items():
+            if k.startswith("_"):
+                continue
+            pts = points.get(k)
+            if pts is None:
+                if len(points) >= 400:
+                    continue
+                pts = points[k] = []
+            pts.append((t, number(v)))
+    out = {}
+    for k in sorted(points):
+        xs, ys = bucketed(points[k], samples)
+        out[k] = {"x": xs, "y": ys}
+    return {"x": "_runtime", "series": out}
+
+
+# ---- console -------------------------------------------------------------------------------------------------
+def console(view: Any, offset: int, tail: int | None, limit: int, q: str | None) -> dict[str, Any]:
+    """Console lines from ``offset`` (or the last ``tail``), at most
+    ``limit`` of them; with ``q`` only the lines that hold it."""
+    limit = max(1, min(limit, MAX_CONSOLE_LINES))
+    needle = q.lower() if q else None
+    kept: deque[dict[str, Any]] | list[dict[str, Any]]
+    kept = deque(maxlen=min(tail, limit)) if tail else []
+    total = 0
+    for n, line in enumerate(view.console()):
+        total = n + 1
+        if n < offset:
+            continue
+        text = line.get("text")
+        text = text if isinstance(text, str) else str(text)
+        if needle is not None and needle not in text.lower():
+            continue
+        if isinstance(kept, list) and len(kept) >= limit:
+            continue
+        t = line.get("t")
+        kept.append(
+            {"n": n, "t": t if isinstance(t, (int, float)) else None, "stream": line.get("stream"), "text": text}
+        )
+    lines = list(kept)
+    following = isinstance(kept, deque) or len(lines) < limit
+    nxt = total if following else lines[-1]["n"] + 1
+    return {"lines": lines, "total": total, "next": max(nxt, offset)}
+
+
+# ---- media ------------------------------------------------------------------------------------------------------
+def media(view: Any, key: str) -> dict[str, Any]:
+    """The key's logged media, evenly thinned to MAX_MEDIA_ITEMS (the last kept)."""
+    if key not in set(view.history_keys()):
+        raise BadRequest(f"the run has no key {key[:200]!r}")
+    items: list[dict[str, Any]] = []
+    stride, seen, last = 1, 0, None
+    kind = None
+    for row in view.scan_history([key]):
+        value = row.get(key)
+        if not isinstance(value, dict) or value.get("_type") not in MEDIA_KINDS:
+            continue
+        kind = kind or MEDIA_KINDS[str(value["_type"])]
+        last = {"step": row.get("_step"), "value": plain(value)}
+        if seen % stride == 0:
+            items.append(last)
+            if len(items) >= 2 * MAX_MEDIA_ITEMS:
+                items = items[::2]
+                stride *= 2
+        seen += 1
+    if last is not None and (not items or items[-1] is not last):
+        items.append(last)
+    if len(items) > MAX_MEDIA_ITEMS:
+        every = items[:-1][:: math.ceil((len(items) - 1) / (MAX_MEDIA_ITEMS - 1))]
+        items = [*every, items[-1]]
+    return {"kind": kind or kind_of(view.summary.get(key)), "items": items}
+
+
+def table_page(view: Any, path: str, offset: int, limit: int, sort: str | None, desc: bool) -> dict[str, Any]:
+    import json
+
+    try:
+        data = json.loads(view.read_file(path, MAX_TABLE_BYTES))
+    except ValueError as e:
+        raise BadRequest(f"{path}: not a table ({e})") from None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("columns"), list)
+        or not isinstance(data.get("data"), list)
+    ):
+        raise BadRequest(f"{path}: not a table (no columns and data)")
+    columns = [str(c) for c in data["columns"]]
+    rows = [r for r in data["data"] if isinstance(r, list)]
+    if sort is not None:
+        if sort not in columns:
+            raise BadRequest(f"no column {sort[:100]!r} in {path}")
+        i = columns.index(sort)
+
+        def key(r: list[Any]) -> tuple[int, Any]:
+            v = r[i] if i < len(r) else None
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return (0, v) if v == v else (2, 0)
+            return (1, str(v)) if v is not None else (2, "")
+
+        rows.sort(key=key, reverse=desc)
+    limit = max(1, min(limit, 1000))
+    return {"columns": columns, "rows": plain(rows[offset : offset + limit]), "total": len(rows)}
+
+
+def file_type(path: str) -> str | None:
+    """The media type a run file is served with inline (images, audio and
+    video of the run's media); None: served only as a download."""
+    if not path.startswith("files/media/"):
+        return None
+    return FILE_TYPES.get(os.path.splitext(path)[1].lower())
+
+
+def chunks(f: Any, size: int = 1 << 20) -> Iterator[bytes]:
+    with f:
+        while chunk := f.read(size):
+            yield chunk
+
+
+def split_keys(raw: str | None, limit: int) -> list[str]:
+    keys = [k for k in (raw or "").split(",") if k]
+    if len(keys) > limit:
+        raise BadRequest(f"at most {limit} keys a request, got {len(keys)}")
+    return list(dict.fromkeys(keys))
