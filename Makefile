@@ -7,7 +7,10 @@ STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 DEMO_DIR ?= runship-demo
 
-.PHONY: demo test test-heavy lint bench clean
+.PHONY: demo demo-stop test test-heavy test-browser lint bench clean
+
+# the browser tests drive Debian's chromium (never a downloaded browser)
+CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +27,7 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 DEMO_REMOTE ?= $(CURDIR)/runship-demo-remote
 
 demo: $(STAMP_DEMO)
+	@$(PY) tools/demo_ui.py --stop
 	rm -rf $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state
 	@echo "== train (writes $(DEMO_DIR)/demo/<id>/)"
 	RUNSHIP_DIR=$(DEMO_DIR) $(PY) examples/train.py --steps 3000
@@ -34,6 +38,12 @@ demo: $(STAMP_DEMO)
 	@echo "== the same run, read back from the target"
 	$(VENV)/bin/runship ls file://$(DEMO_REMOTE)
 	$(VENV)/bin/runship verify $(DEMO_REMOTE)/demo/$$(ls $(DEMO_DIR)/demo | head -n 1)
+	@echo "== a small sweep to look at: five runs, two groups, images, histograms, a table, one that fails"
+	RUNSHIP_DIR=$(DEMO_DIR) $(PY) examples/demo_runs.py --steps 2000 > /dev/null
+	$(PY) tools/demo_ui.py $(DEMO_DIR)
+
+demo-stop:
+	@$(PY) tools/demo_ui.py --stop
 
 PYTEST_WORKERS ?= 2
 
@@ -45,8 +55,21 @@ lint: $(STAMP_TEST)
 # the suite, in PYTEST_WORKERS processes (tests start their own servers on free ports);
 # the reliability campaign (stateful models against every target, faults, kills) is
 # `make test-heavy`, which CI runs after it
+# the browser tests (tests/browser) run whenever a Chromium is there, and it is said loudly when not
 test: lint
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy"
+	@if [ -n "$(CHROMIUM)" ]; then \
+		RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy"; \
+	else \
+		$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser" && \
+		echo "" && echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" && \
+		echo "!!! NO CHROMIUM: the browser tests of runship ui (tests/browser) DID NOT RUN.   !!!" && \
+		echo "!!! Install Debian's chromium (apt-get install chromium), then make test again. !!!" && \
+		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	fi
+
+test-browser: $(STAMP_TEST)
+	@test -n "$(CHROMIUM)" || { echo "no Chromium: apt-get install chromium" >&2; exit 1; }
+	RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m browser
 
 test-heavy: $(STAMP_TEST)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m heavy
@@ -60,4 +83,5 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_read.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state .pytest_cache .ruff_cache
+	-@$(PY) tools/demo_ui.py --stop 2>/dev/null
+	rm -rf .runship-demo-ui $(VENV) $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state .pytest_cache .ruff_cache

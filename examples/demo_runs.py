@@ -44,7 +44,8 @@ def train(cfg: dict, steps: int, seed: int) -> None:
         group=cfg["group"],
         job_type="train",
         tags=["demo", cfg["optimizer"]],
-        config={k: v for k, v in cfg.items() if k not in ("group", "diverges")} | {"model": {"layers": 4, "width": 256}},
+        config={k: v for k, v in cfg.items() if k not in ("group", "diverges")}
+        | {"model": {"layers": 4, "width": 256}},
         reinit=True,
     )
     wandb.define_metric("epoch")

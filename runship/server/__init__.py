@@ -1,7 +1,5 @@
-"""``runship serve``: the ingest and read server (FastAPI on uvicorn).
-
-Needs the ``server`` extra: ``pip install 'runship[server]'``.
-"""
+"""``runship serve``: the ingest and read server (FastAPI on uvicorn), with
+the web app of ``runship ui`` at ``/``."""
 
 from __future__ import annotations
 
@@ -44,7 +42,7 @@ def serve(
         from runship.server.auth import load_tokens
         from runship.server.guard import GuardedH11Protocol, Limits, accept_backlog, quiet_logs, raise_open_file_limit
     except ImportError as e:
-        raise RuntimeError(f"runship serve needs the server extra: pip install 'runship[server]' ({e})") from None
+        raise RuntimeError(f"runship serve cannot start: {e} (reinstall runship: pip install runship)") from None
     if token_file is None and not no_auth:
         raise ValueError("token auth is on by default: give --token-file, or --no-auth (loopback addresses only)")
     if no_auth and not is_loopback(host):

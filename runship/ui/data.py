@@ -22,6 +22,7 @@ MAX_CONSOLE_LINES = 5000
 MAX_TABLE_BYTES = 64 * 1024 * 1024
 MAX_SERIES_KEYS = 64
 MAX_SERIES_RUNS = 50
+MAX_DIFF_BYTES = 1024 * 1024
 SYSTEM_STAT_KEYS = ("cpu", "memory", "disk", "network", "gpu", "proc")
 MEDIA_KINDS = {
     "image-file": "image",
@@ -169,6 +170,9 @@ def kind_of(value: Any) -> str:
     if isinstance(value, (bool, int, float)):
         return "number"
     if isinstance(value, dict):
+        if "_type" not in value:  # define_metric's summary ({"min": ..., "last": ...}) of a number
+            numbers = [v for v in value.values() if isinstance(v, (bool, int, float))]
+            return "number" if numbers and len(numbers) == len(value) else "other"
         return MEDIA_KINDS.get(str(value.get("_type")), "other")
     return "other"
 
@@ -238,9 +242,16 @@ def run_detail(ref: str, view: Any) -> dict[str, Any]:
         {"name": m.name, "step_metric": m.step_metric, "summary": m.summary, "goal": m.goal, "hidden": m.hidden}
         for m in view.metrics.specs
     ]
+    diff = None
+    if "files/code/diff.patch" in view.saved_files:  # the git diff saved with the code
+        try:
+            diff = view.read_file("files/code/diff.patch", MAX_DIFF_BYTES).decode("utf-8", "replace")
+        except (OSError, ValueError):
+            diff = None
     return {
         **row,
         "ref": ref,
+        "diff": diff,
         "location": str(view.location),
         "exit_code": view.exit_code,
         "notes": plain(view.notes),
