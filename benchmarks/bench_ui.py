@@ -288,11 +288,14 @@ def charts(browser, ui, args) -> None:
     spans = [(100_000, 120_000), (500_000, 500_500), (10_000, 900_000)]
 
     def zoom(lo: int, hi: int) -> float:
+        page.evaluate("window.runship.resetZoom()")  # from the whole run each time
+        wait(page, "window.runship.ready === true && !window.runship.charts['loss'].zoom")
         return timed(
             page,
             lambda: page.evaluate(f"window.runship.zoom({lo}, {hi})"),
-            f"window.runship.charts['loss'].zoom && window.runship.charts['loss'].zoom[0] === {lo} && "
-            f"window.runship.charts['loss'].series.every(s => s.x.length && s.x[0] >= {lo})",
+            f"window.runship.ready === true && window.runship.charts['loss'].zoom && "
+            f"window.runship.charts['loss'].zoom[0] === {lo} && "
+            f"window.runship.charts['loss'].series.every(s => s.x.length && s.x[0] >= {lo} && s.x.at(-1) <= {hi})",
         )
 
     for lo, hi in spans:
@@ -328,21 +331,23 @@ def live(browser, work: str) -> None:
             page = signed_in(browser, ui2, 1400, 900)
             page.goto(f"{ui2.url}/#/run/{'0%3Alive%2Flive'}?tab=charts")
             wait(page, "window.runship.charts['wall'] && window.runship.charts['wall'].series.length")
-            lags = []
+            lags = []  # per update: the wait of its oldest new point (logged just after the update before)
             last = 0.0
-            deadline = time.time() + 30
+            deadline = time.time() + 40
             while time.time() < deadline and len(lags) < 8:
-                newest = page.evaluate("Math.max(...window.runship.charts['wall'].series[0].raw.filter(v => v))")
-                if newest > last:
+                shown = page.evaluate("window.runship.charts['wall'].series[0].raw.filter(v => v)")
+                new = [v for v in shown if v > last]
+                if new:
                     if last:
-                        lags.append(time.time() - newest)
-                    last = newest
-                time.sleep(0.05)
+                        lags.append(time.time() - min(new))
+                    last = max(shown)
+                time.sleep(0.02)
             print("\n5. a live run (one row every 50 ms; the writer flushes every second)")
             if lags:
                 print(
-                    f"  log() to its point on the page: median {sorted(lags)[len(lags) // 2]:.2f} s, "
-                    f"worst {max(lags):.2f} s over {len(lags)} updates (target <= 5 s after the flush)"
+                    f"  log() to its point on the page, the oldest new point of each update: median "
+                    f"{sorted(lags)[len(lags) // 2]:.2f} s, worst {max(lags):.2f} s over {len(lags)} updates "
+                    f"(target <= 5 s after the flush)"
                 )
             else:
                 print("  no update seen in 30 s (target NOT met)")

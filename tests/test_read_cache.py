@@ -438,3 +438,39 @@ def test_a_remote_run_read_from_the_cache_fetches_only_small_ranges(tmp_path):
     assert got.equals(want)
     assert set(_Counting.read) <= set(run_files)
     assert all(n <= 4096 + 43 for n in _Counting.read.values()), _Counting.read
+
+
+def test_columns_kept_in_memory_stay_within_their_bound_and_equal_the_files(tmp_path):
+    """A long-lived reader (runship ui) keeps columns it read in memory, up
+    to its bound: reads through it equal reads without any cache, the bytes
+    held never pass the bound, and an entry replaced on disk (another
+    entry's bytes under its name) is never answered from memory."""
+    from runship.reader.cache import MemoryTier
+
+    root = tmp_path / "runs"
+    run_dirs = []
+    for n in range(6):
+        run = runship.init(project="p", id=f"r{n}", dir=str(root), settings=SETTINGS, reinit="create_new")
+        for i in range(5000):
+            run.log({"a": i * 0.5 + n, "b": float(i % 7)})
+        run.finish()
+        run_dirs.append(run.run_dir)
+    cache_dir = str(tmp_path / "cache")
+    bound = 300_000  # less than the columns of all six runs (about 960 kB)
+    cache = SegmentCache(cache_dir, memory_bytes=bound)
+    assert isinstance(cache.memory, MemoryTier)
+    for _ in range(3):
+        for d in run_dirs:
+            want = runship.open_run(d, cache=False).history(["a", "b"])
+            got = runship.open_run(d, cache=cache).history(["a", "b"])
+            assert got == want
+            assert cache.memory.nbytes <= bound
+    assert cache.memory.nbytes > 0
+    entries = sorted(f for f in cache_files(cache_dir) if f.endswith(".parquet"))
+    first, second = entries[0], entries[1]
+    with open(second, "rb") as src, open(first, "wb") as dst:  # the first entry's name, the second's bytes
+        dst.write(src.read())
+    for d in run_dirs:
+        assert runship.open_run(d, cache=cache).history(["a", "b"]) == runship.open_run(d, cache=False).history(
+            ["a", "b"]
+        )

@@ -33,8 +33,10 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 import time
 import zlib
+from collections import OrderedDict
 from typing import BinaryIO
 
 import msgpack
@@ -93,11 +95,46 @@ def private_dir(path: str) -> bool:
     return not hasattr(os, "getuid") or st.st_uid == os.getuid()
 
 
+class MemoryTier:
+    """Columns already read and checked, kept in this process up to
+    ``max_bytes`` (least recently used out): for a long-lived reader such
+    as ``runship ui``, where the same runs are read again and again. Keyed
+    by the entry's path and metadata CRC, so a replaced entry is never
+    mistaken for the one held; its size never grows past the bound."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._held: OrderedDict[tuple[str, bytes, str], pa.ChunkedArray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, bytes, str]) -> pa.ChunkedArray | None:
+        with self._lock:
+            col = self._held.get(key)
+            if col is not None:
+                self._held.move_to_end(key)
+            return col
+
+    def put(self, key: tuple[str, bytes, str], col: pa.ChunkedArray) -> None:
+        size = col.nbytes
+        if size > self.max_bytes // 4:
+            return  # one column may not take the room of many
+        with self._lock:
+            old = self._held.pop(key, None)
+            if old is not None:
+                self.nbytes -= old.nbytes
+            self._held[key] = col
+            self.nbytes += size
+            while self.nbytes > self.max_bytes and self._held:
+                _, gone = self._held.popitem(last=False)
+                self.nbytes -= gone.nbytes
+
+
 class CachedColumns(Columns):
     """The columns of a cache entry, each read from the Parquet file the
     first time it is used, and checked."""
 
-    def __init__(self, path: str, types: dict[str, str], rows: int, meta_crc: bytes):
+    def __init__(self, path: str, types: dict[str, str], rows: int, meta_crc: bytes, memory: MemoryTier | None = None):
         super().__init__(None)
         self._path = path
         self._meta_crc = meta_crc  # the entry read at open: the same one must be read again
@@ -105,10 +142,17 @@ class CachedColumns(Columns):
         self._names = list(types)
         self._rows = rows
         self._loaded: dict[str, pa.ChunkedArray] = {}
+        self._memory = memory
 
     def load(self, wanted: list[str]) -> None:
         """Read these columns (one pass over the file for all of them)."""
         missing = [n for n in dict.fromkeys(wanted) if n not in self._loaded and n in self._types]
+        if self._memory is not None:
+            for name in list(missing):
+                held = self._memory.get((self._path, self._meta_crc, name))
+                if held is not None:
+                    self._loaded[name] = held
+                    missing.remove(name)
         if not missing:
             return
         try:
@@ -129,6 +173,8 @@ class CachedColumns(Columns):
                 _remove(self._path)
                 raise CacheDamaged(f"{self._path}: column {name!r} is {col.type}, not {self._types[name]}")
             self._loaded[name] = col
+            if self._memory is not None:
+                self._memory.put((self._path, self._meta_crc, name), col)
 
     def release(self, name: str) -> None:
         self._loaded.pop(name, None)
@@ -167,9 +213,12 @@ def identity(head: bytes, sf: StreamFile) -> str | None:
 
 
 class SegmentCache:
-    def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES, memory_bytes: int = 0):
+        """``memory_bytes``: columns read are also kept in this process, up
+        to that many bytes (``MemoryTier``); 0: none."""
         self.directory = os.path.abspath(directory)
         self.max_bytes = max_bytes
+        self.memory = MemoryTier(memory_bytes) if memory_bytes > 0 else None
         self._written = 0
         self._last_sweep = 0.0
         self._usable: bool | None = None
@@ -227,7 +276,7 @@ class SegmentCache:
             if commit is not None and info["commit"] != commit:
                 return None  # not this file's prefix: the file was replaced
             seg = Segment(
-                CachedColumns(path, dict(info["types"]), int(info["rows"]), meta[_META_CRC]),
+                CachedColumns(path, dict(info["types"]), int(info["rows"]), meta[_META_CRC], self.memory),
                 [(int(pos), rec) for pos, rec in info["records_at"]],
                 info["first_t"],
                 info["last_t"],

@@ -190,7 +190,13 @@ def keep(
     with ``values`` (float64, the same length) the first minimum, first
     maximum and first NaN. ``whole``: every x is within [lo, hi];
     ``ordered``: whether x is known to be sorted."""
-    if not whole:
+    if not whole and ordered:  # sorted x: the range is one slice
+        a, b = int(np.searchsorted(x, lo, side="left")), int(np.searchsorted(x, hi, side="right"))
+        if a > 0 or b < len(x):
+            rows = np.arange(a, b, dtype=np.int64) if rows is None else rows[a:b]
+            x = x[a:b]
+            values = values[a:b] if values is not None else None
+    elif not whole:
         inside = (x >= lo) & (x <= hi)
         if not inside.all():
             rows = np.flatnonzero(inside) if rows is None else rows[inside]
@@ -216,19 +222,19 @@ def keep(
     ends = np.concatenate((starts[1:], [len(x)]))
     picks = [starts, ends - 1]
     if values is not None:
-        lows = np.fmin.reduceat(values, starts)  # NaN is skipped (all NaN: NaN)
-        highs = np.fmax.reduceat(values, starts)
+        lengths = ends - starts
         found = []
-        for s, e, low, high in zip(starts.tolist(), ends.tolist(), lows.tolist(), highs.tolist()):
-            if low == low:  # not NaN
-                part = values[s:e]
-                found.append(s + int(np.argmax(part == low)))
-                found.append(s + int(np.argmax(part == high)))
+        for reduce in (np.fmin, np.fmax):  # NaN is skipped (a bucket all NaN: no minimum, no maximum)
+            extreme = np.repeat(reduce.reduceat(values, starts), lengths)
+            at = np.flatnonzero(values == extreme)  # NaN never equals: all-NaN buckets give none
+            if len(at):  # the first of each bucket
+                group = np.searchsorted(starts, at, side="right")
+                found.append(at[np.concatenate(([True], group[1:] != group[:-1]))])
         nan = np.flatnonzero(np.isnan(values))
         if len(nan):  # the first NaN of each bucket
             group = np.searchsorted(starts, nan, side="right")
             nan = nan[np.concatenate(([True], group[1:] != group[:-1]))]
-        picks += [np.array(found, np.int64), nan]
+        picks += [*found, nan]
     chosen = np.concatenate(picks)
     if order is not None:
         chosen = order[chosen]

@@ -263,11 +263,11 @@ def list_runs(
         index.put([(loc, sig, fresh[loc]) for loc, sig in todo if sig is not None and fresh[loc].get("error") is None])
     infos.update(fresh)
     out = []
-    for loc, _ in found:
+    for loc, sig in found:
         info = infos.get(loc)
         if info is None:
             continue
-        info = dict(info, location=loc)
+        info = dict(info, location=loc, signature=sig)
         info["state"] = state_of(info, now, stale_after)
         out.append(info)
     return out

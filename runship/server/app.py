@@ -43,7 +43,7 @@ from runship.server.guard import Limits, RequestGuard
 from runship.server.storage import BadData, BadName, Storage, check_derived, check_name, check_stream
 from runship.targets import ConflictError, GapError, TargetError
 from runship.ui.app import UIAuth, add_ui
-from runship.ui.data import StorePlace
+from runship.ui.data import StorePlace, app_cache
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 MAX_HISTORY_ROWS = 1_000_000
@@ -107,7 +107,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     _write_api(app, storage, require)
     _read_api(app, storage, require)
     # the web app at / (runship ui's, over this store, with the read tokens and their project scopes)
-    add_ui(app, [StorePlace(storage)], UIAuth(tokens=config.tokens))
+    add_ui(app, [StorePlace(storage, app_cache())], UIAuth(tokens=config.tokens))
     app.add_middleware(
         RequestGuard,
         max_body=config.max_body,

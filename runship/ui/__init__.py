@@ -33,7 +33,7 @@ def serve_ui(
 
     from runship.server.guard import GuardedH11Protocol, Limits, quiet_logs
     from runship.ui.app import UIAuth, create_ui_app
-    from runship.ui.data import Place
+    from runship.ui.data import Place, app_cache
 
     if no_token and token:
         raise ValueError("a token and --no-token: choose one")
@@ -42,7 +42,8 @@ def serve_ui(
     if not roots:
         raise ValueError("no run root to show")
     secret = None if no_token else (token or secrets.token_urlsafe(32))
-    places = [Place(r, storage_options, cache) for r in roots]
+    shared = app_cache(cache)
+    places = [Place(r, storage_options, shared) for r in roots]
     app = create_ui_app(places, UIAuth(secret=secret))
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family, backlog=128)

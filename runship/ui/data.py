@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ MAX_TABLE_BYTES = 64 * 1024 * 1024
 MAX_SERIES_KEYS = 64
 MAX_SERIES_RUNS = 50
 MAX_DIFF_BYTES = 1024 * 1024
+DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024
 SYSTEM_STAT_KEYS = ("cpu", "memory", "disk", "network", "gpu", "proc")
 MEDIA_KINDS = {
     "image-file": "image",
@@ -45,6 +47,24 @@ FILE_TYPES = {
 }
 
 
+def app_cache(cache: Any = True, memory_bytes: int | None = None) -> Any:
+    """The reader's cache for a long-lived app: the one asked for (True:
+    the environment's; a directory; False: none), keeping columns it reads
+    in memory too, up to ``memory_bytes`` ($RUNSHIP_UI_MEMORY_MB, default
+    512 MiB): the same runs are read again at every poll and zoom."""
+    from runship.reader.cache import SegmentCache, resolve_cache
+
+    found = resolve_cache(cache)
+    if found is None:
+        return False
+    if memory_bytes is None:
+        try:
+            memory_bytes = int(float(os.environ.get("RUNSHIP_UI_MEMORY_MB", "512")) * 1024 * 1024)
+        except ValueError:
+            memory_bytes = DEFAULT_MEMORY_BYTES
+    return SegmentCache(found.directory, found.max_bytes, memory_bytes=max(0, memory_bytes))
+
+
 class BadRequest(ValueError):
     """A request the app cannot answer (400), with what was wrong."""
 
@@ -59,6 +79,7 @@ class Place:
         self.root = root
         self.storage_options = storage_options or {}
         self.cache = cache
+        self.memo = RowMemo()
 
     def infos(self, project: str | None = None) -> list[dict[str, Any]]:
         from runship.reader.listing import list_runs
@@ -85,15 +106,20 @@ class Place:
 class StorePlace:
     """The store of a ``runship serve``: its projects are its directories."""
 
-    def __init__(self, storage: Any):
+    def __init__(self, storage: Any, cache: Any = True):
         self.storage = storage
+        self.cache = cache
+        self.memo = RowMemo()
 
     def infos(self, project: str | None = None) -> list[dict[str, Any]]:
         projects = [project] if project is not None else self.storage.projects()
         return [info for p in projects for info in self.storage.list_infos(p)]
 
     def open(self, project: str, run_id: str) -> Any:
-        return self.storage.open(project, run_id)
+        from runship.reader.run import open_run
+
+        location = self.storage.run_location(project, run_id)
+        return open_run(location, storage_options=self.storage.storage_options, cache=self.cache)
 
     def __str__(self) -> str:
         return str(self.storage.root)
@@ -210,12 +236,40 @@ def run_row(place: int, info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class RowMemo:
+    """The table rows made at the last listing, by run location: a run whose
+    files and state are unchanged is not made into a row again. Holds only
+    the runs of the latest listing of each project (bounded by them)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str | None, dict[str, tuple[Any, dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, place: int, project: str | None, infos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        with self._lock:
+            before = self._rows.get(project, {})
+        now: dict[str, tuple[Any, dict[str, Any]]] = {}
+        out = []
+        for info in infos:
+            loc, sig = info.get("location"), info.get("signature")
+            key = (sig, info.get("state"))
+            hit = before.get(loc) if sig is not None and isinstance(loc, str) else None
+            row = hit[1] if hit is not None and hit[0] == key else run_row(place, info)
+            if sig is not None and isinstance(loc, str):
+                now[loc] = (key, row)
+            out.append(row)
+        with self._lock:
+            if project is None:
+                self._rows.clear()  # the listing of every project stands for them all
+            self._rows[project] = now
+        return out
+
+
 def runs(places: list[Any], project: str | None, allowed: Callable[[str], bool]) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     projects: set[str] = set()
     for i, place in enumerate(places):
-        for info in place.infos(project):
-            row = run_row(i, info)
+        for row in place.memo.rows(i, project, place.infos(project)):
             if not allowed(row["project"]):
                 continue
             projects.add(row["project"])

@@ -1267,6 +1267,7 @@
   // ============================================================ 6. runs view
 
   const BASE_COLS = ['state', 'name', 'id', 'group', 'job_type', 'tags', 'host', 'job_id', 'start_time', 'duration', 'steps', 'last_write'];
+  const ROW_PAGE = 200; // rows of the runs table put in the page at a time
   const COL_LABELS = {
     state: 'State', name: 'Name', id: 'ID', group: 'Group', job_type: 'Job type', tags: 'Tags', host: 'Host',
     job_id: 'Job ID', start_time: 'Started', duration: 'Duration', steps: 'Steps', last_write: 'Last write',
@@ -1412,6 +1413,7 @@
       filter = compileFilter(filterIn.value);
       filterErr.textContent = filter.error;
       save();
+      shown = ROW_PAGE;
       computeVisible();
       renderTable();
       chartsSoon();
@@ -1489,14 +1491,18 @@
       compareBtn.textContent = n ? `Compare (${n})` : 'Compare';
     }
 
+    // At most `shown` rows are in the page at once (a table of 10,000 runs stays
+    // quick); "show more" adds ROW_PAGE more. Filters, sorting and counts see every run.
+    let shown = ROW_PAGE;
     function renderTable() {
       const cols = BASE_COLS.concat(extraCols());
       const s = params.get('sort'), desc = s.startsWith('-'), sortCol = desc ? s.slice(1) : s;
       const sel = new Set(params.list('sel'));
       const thead = h('thead', null, h('tr', null, cols.map((c) => h('th', { dataset: { col: c }, title: 'sort by ' + c },
-        COL_LABELS[c] || c, c === sortCol ? h('span', { class: 'sort-ind', text: desc ? '▼' : '▲' }) : null))));
+        COL_LABELS[c] || c, c === sortCol ? h('span', { class: 'sort-ind', text: desc ? '\u25bc' : '\u25b2' }) : null))));
       const tbody = h('tbody');
       const gb = params.get('group');
+      let left = shown;
       if (gb) {
         const groups = new Map();
         for (const r of visible) {
@@ -1506,17 +1512,23 @@
         }
         const keys = [...groups.keys()].sort((a, b) => compareValues(groups.get(a).value, groups.get(b).value, false));
         for (const k of keys) {
+          if (left <= 0) break;
           const g = groups.get(k);
           tbody.append(h('tr', { class: 'group-row', dataset: { group: k } }, h('td', { colspan: cols.length },
             h('span', { class: 'group-name', text: `${gb} = ${k === '' ? '(none)' : k}` }),
             h('span', { class: 'group-count', text: `${g.runs.length} run${g.runs.length === 1 ? '' : 's'}` }))));
-          for (const r of g.runs) tbody.append(runRow(r, cols, sel));
+          for (const r of g.runs.slice(0, left)) tbody.append(runRow(r, cols, sel));
+          left -= g.runs.length;
         }
       } else {
-        for (const r of visible) tbody.append(runRow(r, cols, sel));
+        for (const r of visible.slice(0, shown)) tbody.append(runRow(r, cols, sel));
       }
       if (!visible.length) {
         tbody.append(h('tr', { class: 'empty-row' }, h('td', { colspan: cols.length, class: 'muted', text: runs.length ? 'No run matches the filters.' : 'No runs yet.' })));
+      } else if (visible.length > shown) {
+        const more = h('button', { type: 'button', id: 'runs-more', text: `show ${Math.min(ROW_PAGE, visible.length - shown)} more (${visible.length - shown} not shown)` });
+        more.addEventListener('click', () => { shown += ROW_PAGE; renderTable(); });
+        tbody.append(h('tr', { class: 'more-row' }, h('td', { colspan: cols.length }, more)));
       }
       table.replaceChildren(thead, tbody);
       updateCounts();
