@@ -87,6 +87,15 @@ def test_every_bucket_keeps_first_last_min_max_and_nan(tmp_path_factory, values,
     check(view, "v", "epoch", samples)
     last = view.history()[-1]["_step"]
     check(view, "v", "_step", samples, xrange=(last / 3, last * 2 / 3))
+    # series() (the charts' arrays) holds exactly the points history() keeps of each key
+    for x, xrange in (("_step", None), ("epoch", None), ("_step", (last / 3, last * 2 / 3))):
+        rows = view.history(["v", "other"], match="any", samples=samples, x=x, xrange=xrange)
+        arrays = view.series(["v", "other"], samples, x=x, xrange=xrange)
+        for key in ("v", "other"):
+            want = [(float(r[x]), float(r[key])) for r in rows if key in r]
+            xs, ys = arrays[key]
+            got = [(float(a), float(b)) for a, b in zip(xs.tolist(), ys.tolist())]
+            assert [repr(p) for p in got] == [repr(p) for p in want], (x, key)
 
 
 def test_a_single_spike_and_a_single_nan_among_many_points_show(tmp_path):

@@ -226,13 +226,18 @@ def list_runs(
     stale_after: float | None = None,
     on_error: Callable[[str, OSError], None] | None = None,
     now: float | None = None,
+    memo: dict[str, tuple[str, dict[str, Any]]] | None = None,
 ) -> list[dict[str, Any]]:
     """What a listing shows of every run under ``root`` (a directory or an
     fsspec URL): ``runship.reader.index.run_info`` of each, with ``state``
     as of now. Runs whose run stream files are as the index last saw them
     are not read again; the others are read (a store's, several at once)
     and the index is brought up to date. Never raises for one run: a run
-    that cannot be read is an entry with ``state`` "unreadable"."""
+    that cannot be read is an entry with ``state`` "unreadable".
+
+    ``memo``: a long-lived caller's dict of the last listing (location:
+    (signature, info)), used before the index and left holding this
+    listing's runs only."""
     from runship.reader.cache import resolve_cache
     from runship.reader.http import is_server_url
     from runship.reader.index import state_of
@@ -249,11 +254,13 @@ def list_runs(
         found = _remote_signatures(root, project, storage_options, listing)
     else:
         found = _local_signatures(root, project, on_error)
-    known = index.get([loc for loc, sig in found if sig is not None]) if index is not None else {}
+    held = memo if memo is not None else {}
+    asked = [loc for loc, sig in found if sig is not None and held.get(loc, ("",))[0] != sig]
+    known = index.get(asked) if index is not None and asked else {}
     infos: dict[str, dict[str, Any]] = {}
     todo = []
     for loc, sig in found:
-        hit = known.get(loc)
+        hit = known.get(loc) or held.get(loc)
         if sig is not None and hit is not None and hit[0] == sig:
             infos[loc] = hit[1]
         else:
@@ -262,6 +269,9 @@ def list_runs(
     if index is not None:
         index.put([(loc, sig, fresh[loc]) for loc, sig in todo if sig is not None and fresh[loc].get("error") is None])
     infos.update(fresh)
+    if memo is not None:
+        memo.clear()
+        memo.update((loc, (sig, infos[loc])) for loc, sig in found if sig is not None and loc in infos)
     out = []
     for loc, sig in found:
         info = infos.get(loc)

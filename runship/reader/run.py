@@ -26,7 +26,7 @@ from runship.reader.columns import (
     present_values,
     rows_of,
 )
-from runship.reader.history import Part, Stack, frame, matching, rows_at, sample
+from runship.reader.history import DERIVED_X, Part, Stack, derived, frame, key_arrays, matching, rows_at, sample
 from runship.reader.source import RunSource, open_source
 from runship.reader.stream import Problem, StreamFile, describe, iter_records
 from runship.safefile import NotRegular
@@ -612,6 +612,31 @@ class RunView:
         together = keys is not None and _match(match) == "all"
         rows, kept = sample(parts, wanted, _samples(samples), x, xrange, together)
         return list(rows_at(parts, rows, kept, x))
+
+    def series(
+        self,
+        keys: Iterable[str],
+        samples: int,
+        *,
+        x: str = "_step",
+        xrange: tuple[float, float] | None = None,
+    ) -> dict[str, tuple[Any, Any]]:
+        """Per key, the points ``history(keys, match="any", samples=...)``
+        keeps of it, as two numpy arrays (x, then float64 values; NaN stays
+        NaN), for charts: no row is made. A key whose values are not all
+        numbers has none; ``x`` and ``xrange`` as ``history``."""
+        wanted = [k for k in dict.fromkeys(keys) if k != x]
+        parts = self._parts([*wanted, x])
+        _, kept = sample(parts, wanted, _samples(samples), x, xrange, False)
+        xs = derived(parts, x) if x in DERIVED_X else key_arrays(parts, x)[1]
+        out: dict[str, tuple[Any, Any]] = {}
+        for key in wanted:
+            values = key_arrays(parts, key)[1]
+            if values is None or xs is None:
+                continue
+            rows = kept[key]
+            out[key] = (xs[rows], values[rows])
+        return out
 
     def _sampled_keys(self, keys: Iterable[str] | None, x: str) -> list[str]:
         if keys is None:

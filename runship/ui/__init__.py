@@ -49,9 +49,11 @@ def serve_ui(
     sock = socket.create_server((host, port), family=family, backlog=128)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{bound}/" + (f"?token={secret}" if secret else "")
+    # a new random token is printed in the URL (the only way to learn it, as
+    # Jupyter does); a token of the user's own (a file, the environment) never is
+    url = f"http://{shown}:{bound}/" + (f"?token={secret}" if secret and not token else "")
     log(f"runship ui: {', '.join(roots)}")
-    log(f"  open {url}")
+    log(f"  open {url}" + ("  (sign in with your token)" if token else ""))
     if no_token:
         log("WARNING: --no-token: anyone on this machine can read these runs through this page")
     limits = Limits()

@@ -182,13 +182,14 @@ def add_ui(app: FastAPI, places: list[Any], auth: UIAuth) -> None:
 
     @app.get("/ui/api/runs", tags=["ui"])
     @guarded
-    def api_runs(request: Request, project: str | None = Query(None)) -> JSONResponse:
+    def api_runs(request: Request, project: str | None = Query(None)) -> Response:
         may = allowed(request)
         if project is not None:
             data.check_project(project)
             if not may(project):
                 raise HTTPException(403, f"this token may not read {project}")
-        return answer(data.runs(places, project, may))
+        body = data.runs(places, project, may)
+        return Response(body, media_type="application/json", headers={**HEADERS, "Cache-Control": "no-store"})
 
     @app.get("/ui/api/run", tags=["ui"])
     @guarded

@@ -6,6 +6,7 @@ state that grows with page views."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -80,12 +81,18 @@ class Place:
         self.storage_options = storage_options or {}
         self.cache = cache
         self.memo = RowMemo()
+        self._memos: dict[str | None, dict[str, Any]] = {}  # the last listing's infos, by project
+        self._lock = threading.Lock()
 
     def infos(self, project: str | None = None) -> list[dict[str, Any]]:
         from runship.reader.listing import list_runs
 
+        with self._lock:
+            memo = self._memos.setdefault(project, {})
+            if project is None:  # a listing of every project stands for each one
+                self._memos = {None: memo}
         try:
-            return list_runs(self.root, project, self.storage_options, cache=self.cache)
+            return list_runs(self.root, project, self.storage_options, cache=self.cache, memo=memo)
         except RunNotFound:
             return []
 
@@ -110,10 +117,22 @@ class StorePlace:
         self.storage = storage
         self.cache = cache
         self.memo = RowMemo()
+        self._memos: dict[str, dict[str, Any]] = {}  # the last listing's infos, by project
+        self._lock = threading.Lock()
 
     def infos(self, project: str | None = None) -> list[dict[str, Any]]:
+        from runship.reader.listing import list_runs
+
         projects = [project] if project is not None else self.storage.projects()
-        return [info for p in projects for info in self.storage.list_infos(p)]
+        out = []
+        for p in projects:
+            with self._lock:
+                memo = self._memos.setdefault(p, {})
+            try:
+                out += list_runs(self.storage.root, p, self.storage.storage_options, cache=self.cache, memo=memo)
+            except RunNotFound:
+                continue
+        return out
 
     def open(self, project: str, run_id: str) -> Any:
         from runship.reader.run import open_run
@@ -237,27 +256,32 @@ def run_row(place: int, info: dict[str, Any]) -> dict[str, Any]:
 
 
 class RowMemo:
-    """The table rows made at the last listing, by run location: a run whose
-    files and state are unchanged is not made into a row again. Holds only
-    the runs of the latest listing of each project (bounded by them)."""
+    """The table rows made at the last listing, by run location, each with
+    its JSON: a run whose files and state are unchanged is not made into a
+    row, nor encoded, again. Holds only the runs of the latest listing of
+    each project (bounded by them)."""
 
     def __init__(self) -> None:
-        self._rows: dict[str | None, dict[str, tuple[Any, dict[str, Any]]]] = {}
+        self._rows: dict[str | None, dict[str, tuple[Any, dict[str, Any], bytes]]] = {}
         self._lock = threading.Lock()
 
-    def rows(self, place: int, project: str | None, infos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def rows(self, place: int, project: str | None, infos: list[dict[str, Any]]) -> list[tuple[dict[str, Any], bytes]]:
         with self._lock:
             before = self._rows.get(project, {})
-        now: dict[str, tuple[Any, dict[str, Any]]] = {}
+        now: dict[str, tuple[Any, dict[str, Any], bytes]] = {}
         out = []
         for info in infos:
             loc, sig = info.get("location"), info.get("signature")
             key = (sig, info.get("state"))
             hit = before.get(loc) if sig is not None and isinstance(loc, str) else None
-            row = hit[1] if hit is not None and hit[0] == key else run_row(place, info)
+            if hit is not None and hit[0] == key:
+                row, encoded = hit[1], hit[2]
+            else:
+                row = run_row(place, info)
+                encoded = encode(row)
             if sig is not None and isinstance(loc, str):
-                now[loc] = (key, row)
-            out.append(row)
+                now[loc] = (key, row, encoded)
+            out.append((row, encoded))
         with self._lock:
             if project is None:
                 self._rows.clear()  # the listing of every project stands for them all
@@ -265,17 +289,23 @@ class RowMemo:
         return out
 
 
-def runs(places: list[Any], project: str | None, allowed: Callable[[str], bool]) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = []
+def encode(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def runs(places: list[Any], project: str | None, allowed: Callable[[str], bool]) -> bytes:
+    """The runs table as JSON bytes (rows already encoded are reused)."""
+    rows: list[tuple[dict[str, Any], bytes]] = []
     projects: set[str] = set()
     for i, place in enumerate(places):
-        for row in place.memo.rows(i, project, place.infos(project)):
+        for row, encoded in place.memo.rows(i, project, place.infos(project)):
             if not allowed(row["project"]):
                 continue
             projects.add(row["project"])
-            rows.append(row)
-    rows.sort(key=lambda r: -(r["start_time"] or 0))
-    return {"now": time.time(), "projects": sorted(projects), "runs": rows}
+            rows.append((row, encoded))
+    rows.sort(key=lambda r: -(r[0]["start_time"] or 0))
+    head = encode({"now": time.time(), "projects": sorted(projects)})
+    return head[:-1] + b',"runs":[' + b",".join(e for _, e in rows) + b"]}"
 
 
 def run_detail(ref: str, view: Any) -> dict[str, Any]:
@@ -344,25 +374,24 @@ def series(
     xrange: tuple[float, float] | None,
 ) -> dict[str, dict[str, list[Any]]]:
     """Per key, the downsampled (x, y) points of one run (each bucket's
-    first, last, min and max kept by the reader)."""
+    first, last, min and max kept by the reader); NaN and infinities are
+    gaps (null)."""
+    import numpy as np
+
     known = set(view.history_keys())
     wanted = [k for k in keys if k in known and k != x]
     out: dict[str, dict[str, list[Any]]] = {k: {"x": [], "y": []} for k in keys}
     if not wanted or (x not in ("_step", "_runtime", "_timestamp") and x not in known):
         return out
-    rows = view.history(wanted, match="any", samples=samples, x=x, xrange=xrange)
-    for row in rows:
-        xv = number(row.get(x))
-        if xv is None:
-            continue
-        for k in wanted:
-            if k in row:
-                v = row[k]
-                if isinstance(v, dict):
-                    continue
-                pts = out[k]
-                pts["x"].append(xv)
-                pts["y"].append(number(v))
+    try:
+        points = view.series(wanted, samples, x=x, xrange=xrange)
+    except ValueError as e:  # an x that is not numbers
+        raise BadRequest(str(e)) from None
+    for key, (xs, ys) in points.items():
+        y = ys.tolist()
+        for i in np.flatnonzero(~np.isfinite(ys)).tolist():
+            y[i] = None
+        out[key] = {"x": xs.tolist(), "y": y}
     return out
 
 
