@@ -335,3 +335,82 @@ def test_no_token_is_refused_off_loopback(tmp_path):
         timeout=60,
     )
     assert r.returncode != 0 and "--no-token is refused on 0.0.0.0" in r.stderr
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def test_many_tabs_polling_a_live_run_cost_a_bounded_amount(tmp_path):
+    """50 clients polling a live run's table, series and console as open
+    tabs do, in three rounds: every answer is 200 (or 503 when over the
+    connection caps), and the server's memory after the third round is what
+    it was after the first: it does not grow with page views."""
+    import threading
+
+    root = str(tmp_path / "runs")
+    live = popen_python(
+        f"""
+        import time, runship
+        run = runship.init(project="p", name="live", dir={root!r},
+                           settings={{"quiet": True, "environment": False, "flush_interval": 0.2}})
+        i = 0
+        while True:
+            run.log({{"loss": 1.0 / (1 + i), "acc": i * 1e-6}})
+            if i % 10 == 0:
+                print(f"step {{i}}", flush=True)
+            i += 1
+            time.sleep(0.01)
+        """
+    )
+    s = UIServer([root], str(tmp_path))
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not os.path.isdir(os.path.join(root, "p")):
+            time.sleep(0.1)
+        time.sleep(1)
+        s.start()
+        ref = refs(s)["live"]["ref"]
+        paths = [
+            "/ui/api/runs",
+            "/ui/api/series?" + urllib.parse.urlencode({"run": ref, "keys": "loss,acc", "samples": 800}),
+            "/ui/api/console?" + urllib.parse.urlencode({"run": ref, "tail": 200}),
+            "/ui/api/run?" + urllib.parse.urlencode({"run": ref}),
+        ]
+        statuses: list[int] = []
+
+        def tab(n: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+            for i in range(n):
+                conn.request("GET", paths[i % len(paths)], headers={"Cookie": f"runship_ui={UIServer.TOKEN}"})
+                r = conn.getresponse()
+                r.read()
+                statuses.append(r.status)
+                if r.getheader("connection", "").lower() == "close":
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+            conn.close()
+
+        def round_of_polls() -> float:
+            tabs = [threading.Thread(target=tab, args=(4,)) for _ in range(50)]
+            for t in tabs:
+                t.start()
+            for t in tabs:
+                t.join()
+            return rss_mb(s.proc.pid)
+
+        first = round_of_polls()
+        second = round_of_polls()
+        third = round_of_polls()
+        assert set(statuses) <= {200, 503} and statuses.count(200) >= 0.9 * len(statuses)
+        assert len(statuses) == 600
+        assert third < first + 40, (first, second, third)  # not growing with page views
+        assert first < 600, first
+    finally:
+        live.kill()
+        live.wait()
+        s.stop()
