@@ -268,7 +268,7 @@ def charts(browser, ui, args) -> None:
     print(f"\n2. one run, {args.panels} panels x {args.rows:,} rows (viewport 1400x20000: all panels on screen)")
     url = f"{ui.url}/#/run/{quote(wide, safe='')}?tab=charts"
     cold = timed(page, lambda: page.goto(url), all_drawn, 600_000)
-    line("first visit (the reader's cache built)", cold)
+    line("first visit (this server process reads these runs first)", cold)
     warm = best_of(3, lambda: timed(page, lambda: page.reload(), all_drawn, 120_000))
     line(f"warm: navigation to all {args.panels} panels drawn", warm, 1.5)
     page.context.close()
@@ -280,7 +280,7 @@ def charts(browser, ui, args) -> None:
     drawn = f"window.runship.charts['loss'] && window.runship.charts['loss'].series.length === {len(refs)}"
     url = f"{ui.url}/#/runs?project=overlay&sel={sel}"
     cold = timed(page, lambda: page.goto(url), drawn, 600_000)
-    line("first visit (the reader's cache built)", cold)
+    line("first visit (this server process reads these runs first)", cold)
     warm = best_of(3, lambda: timed(page, lambda: page.reload(), drawn, 120_000))
     line(f"warm: navigation to {len(refs)} runs drawn", warm, 1.0)
 
