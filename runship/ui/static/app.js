@@ -19,9 +19,10 @@
   RS.resetZoom = () => {};
 
   const NOT_SIGNED_IN = 'Not signed in: open the URL printed by runship ui (it carries the token)';
+  // 20 colors that stay apart from each other on white (no near-duplicates)
   const PALETTE = [
-    '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
-    '#393b79', '#e6ab02', '#1b9e77', '#a50f15', '#fb6a4a', '#637939', '#6baed6', '#252525', '#e7298a', '#7570b3',
+    '#4363d8', '#e6194b', '#3cb44b', '#f58231', '#911eb4', '#1fa2c4', '#d43fc9', '#7f9f1f', '#9a6324', '#469990',
+    '#800000', '#d4a017', '#000075', '#e07fb0', '#808000', '#5f5f5f', '#8b7fd6', '#2e8b57', '#c45c26', '#2f4f4f',
   ];
   const STATES = ['running', 'finished', 'failed', 'crashed', 'terminated', 'preempted', 'unreadable'];
 
@@ -75,7 +76,25 @@
     }
     return x >>> 0;
   }
-  const colorOf = (ref) => PALETTE[fnv1a(String(ref)) % PALETTE.length];
+  // A run's color: by its place among its project's runs in order of start
+  // (runs started close together, as a sweep's, get different colors; a new
+  // run takes the next one and older runs keep theirs), learned from the
+  // latest listing; a run not listed yet: by a hash of its ref.
+  const colorMap = new Map();
+  function assignColors(runs, all) {
+    if (all) colorMap.clear(); // a listing of every project replaces what is known
+    const byProject = new Map();
+    for (const r of runs) {
+      const p = String(r.project);
+      if (!byProject.has(p)) byProject.set(p, []);
+      byProject.get(p).push(r);
+    }
+    for (const list of byProject.values()) {
+      list.sort((a, b) => (Number(a.start_time) || 0) - (Number(b.start_time) || 0) || (String(a.ref) < String(b.ref) ? -1 : 1));
+      list.forEach((r, i) => colorMap.set(String(r.ref), PALETTE[i % PALETTE.length]));
+    }
+  }
+  const colorOf = (ref) => colorMap.get(String(ref)) || PALETTE[fnv1a(String(ref)) % PALETTE.length];
   function rgba(hex, a) {
     const n = parseInt(hex.slice(1), 16);
     return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
@@ -1621,7 +1640,10 @@
       if (token !== loadToken || !ctx.alive) return;
       const fresh = !tableDone;
       if (statusEl() && !statusEl().hidden && !fresh) clearStatus();
-      runs = (Array.isArray(res.runs) ? res.runs : []).map(prepRun);
+      const listed = Array.isArray(res.runs) ? res.runs : [];
+      if (!project) assignColors(listed, true);
+      else if (listed.some((r) => !colorMap.has(String(r.ref)))) assignColors(listed, false);
+      runs = listed.map(prepRun);
       for (const p of Array.isArray(res.projects) ? res.projects : []) projects.add(String(p));
       for (const r of runs) if (!isMissing(r.project)) projects.add(String(r.project));
       const cfgKeys = new Set(), sumKeys = new Set(), tags = new Set(), groupNames = new Set();
