@@ -37,17 +37,12 @@ sys.path.insert(0, HERE)
 
 from bench_read import child, make_many  # noqa: E402
 
+from tests.browser.chromium import CHROMIUM_FLAGS  # noqa: E402
+from tests.browser.chromium import until as until_true  # noqa: E402
+
 SETTINGS = {"quiet": True, "environment": False, "console": "off", "system_metrics": False}
 TOKEN = "bench-ui-token-0123456789abcdef"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+FLAGS = CHROMIUM_FLAGS
 
 
 def make_wide(root: str, rows: int, panels: int) -> None:
@@ -127,31 +122,10 @@ class UI:
         self.log.close()
 
 
-def wait(page, expr: str, timeout: float = 60_000) -> None:
-    """Until ``expr`` holds in the page, checked every few ms inside it (a
-    function passed to evaluate: the app's CSP forbids eval, and
-    Playwright's wait_for_function evals its string)."""
-    ok = page.evaluate(
-        f"""() => new Promise((resolve) => {{
-            const t0 = performance.now();
-            const tick = () => {{
-                let ok = false;
-                try {{ ok = !!({expr}); }} catch (e) {{ ok = false; }}
-                if (ok) return resolve(true);
-                if (performance.now() - t0 > {timeout}) return resolve(false);
-                setTimeout(tick, 2);
-            }};
-            tick();
-        }})"""
-    )
-    if not ok:
-        raise TimeoutError(f"not true within {timeout / 1000:.0f} s: {expr}")
-
-
 def timed(page, go, until: str, timeout: float = 60_000) -> float:
     t0 = time.perf_counter()
     go()
-    wait(page, until, timeout)
+    until_true(page, until, timeout)
     return time.perf_counter() - t0
 
 
@@ -210,7 +184,7 @@ def main() -> None:
 
             def filtered() -> float:
                 page.fill("#filter", "")
-                wait(page, shown)
+                until_true(page, shown)
                 return timed(
                     page,
                     lambda: page.fill("#filter", "config.lr == 0.01 and summary.acc > 0.5"),
@@ -246,7 +220,7 @@ def weight(browser, root: str, work: str) -> None:
         sizes: dict[str, int] = {}
         page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body())) if "/ui/api/" not in r.url else None)
         page.goto(ui.url + "/")
-        wait(page, "window.runship && window.runship.ready === true", timeout=60_000)
+        until_true(page, "window.runship && window.runship.ready === true", timeout=60_000)
         total = sum(sizes.values())
         print(f"page weight: {total / 1024:.0f} KiB in {len(sizes)} files (no file from outside 127.0.0.1)")
         for url, n in sorted(sizes.items(), key=lambda kv: -kv[1]):
@@ -285,16 +259,18 @@ def charts(browser, ui, args) -> None:
     line(f"warm: navigation to {len(refs)} runs drawn", warm, 1.0)
 
     print("\n4. zoom (the range fetched again and drawn)")
-    spans = [(100_000, 120_000), (500_000, 500_500), (10_000, 900_000)]
+    n = args.rows
+    spans = [(n // 10, n // 10 + n // 50), (n // 2, n // 2 + max(50, n // 2000)), (n // 100, n * 9 // 10)]
 
     def zoom(lo: int, hi: int) -> float:
         page.evaluate("window.runship.resetZoom()")  # from the whole run each time
-        wait(page, "window.runship.ready === true && !window.runship.charts['loss'].zoom")
+        until_true(page, "window.runship.ready === true && !window.runship.charts['loss'].zoom")
         return timed(
             page,
             lambda: page.evaluate(f"window.runship.zoom({lo}, {hi})"),
             f"window.runship.ready === true && window.runship.charts['loss'].zoom && "
             f"window.runship.charts['loss'].zoom[0] === {lo} && "
+            f"window.runship.charts['loss'].series.length === {len(refs)} && "
             f"window.runship.charts['loss'].series.every(s => s.x.length && s.x[0] >= {lo} && s.x.at(-1) <= {hi})",
         )
 
@@ -330,7 +306,7 @@ def live(browser, work: str) -> None:
         try:
             page = signed_in(browser, ui2, 1400, 900)
             page.goto(f"{ui2.url}/#/run/{'0%3Alive%2Flive'}?tab=charts")
-            wait(page, "window.runship.charts['wall'] && window.runship.charts['wall'].series.length")
+            until_true(page, "window.runship.charts['wall'] && window.runship.charts['wall'].series.length")
             lags = []  # per update: the wait of its oldest new point (logged just after the update before)
             last = 0.0
             deadline = time.time() + 40

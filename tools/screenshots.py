@@ -21,7 +21,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from bench_ui import FLAGS, UI, signed_in, wait  # noqa: E402
+from bench_ui import FLAGS, UI, signed_in  # noqa: E402
+
+from tests.browser.chromium import until  # noqa: E402
 
 
 def main() -> None:
@@ -59,7 +61,7 @@ def main() -> None:
             ]
             for name, path in shots:
                 page.goto(ui.url + path)
-                wait(page, "window.runship && window.runship.ready === true")
+                until(page, "window.runship && window.runship.ready === true", 60_000)
                 time.sleep(1.0)  # charts below the fold draw as they come into view
                 page.screenshot(path=os.path.join(args.out, name), full_page=False)
                 print(f"wrote {os.path.join(args.out, name)}")

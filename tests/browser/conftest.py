@@ -6,34 +6,9 @@ wrong in the page."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--disable-extensions",
-]
-
-
-def chromium_path() -> str | None:
-    given = os.environ.get("RUNSHIP_CHROMIUM")
-    if given:
-        return given
-    for name in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(name) if not name.startswith("/") else (name if os.access(name, os.X_OK) else None)
-        if found:
-            return found
-    return None
+from tests.browser.chromium import CHROMIUM_FLAGS, chromium_path
 
 
 @pytest.fixture(scope="session")
@@ -92,25 +67,3 @@ def open_page(browser):
     finally:
         for c in contexts:
             c.close()
-
-
-def until(page, expr: str, timeout: float = 15_000) -> None:
-    """Wait until the JavaScript expression ``expr`` holds in the page,
-    checked every few milliseconds inside the page. (Playwright's
-    wait_for_function would eval the string there, which the app's
-    Content-Security-Policy forbids, as it should; a function passed to
-    evaluate is not eval.)"""
-    ok = page.evaluate(
-        f"""() => new Promise((resolve) => {{
-            const t0 = performance.now();
-            const tick = () => {{
-                let ok = false;
-                try {{ ok = !!({expr}); }} catch (e) {{ ok = false; }}
-                if (ok) return resolve(true);
-                if (performance.now() - t0 > {timeout}) return resolve(false);
-                setTimeout(tick, 5);
-            }};
-            tick();
-        }})"""
-    )
-    assert ok, f"not true within {timeout / 1000:.0f} s: {expr}"

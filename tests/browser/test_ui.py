@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import runship
-from tests.browser.conftest import until
+from tests.browser.chromium import until
 from tests.conftest import popen_python
 from tests.servers import UIServer
 
