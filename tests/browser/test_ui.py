@@ -109,6 +109,15 @@ def rows(page) -> dict[str, dict[str, str]]:
     )
 
 
+def run_page(w, ui, name: str, tab: str) -> str:
+    """From the runs table, the run page of the run named ``name`` at
+    ``tab``; its ref."""
+    w.page.wait_for_selector("#runs-table tbody tr[data-ref]")
+    ref = rows(w.page)[name]["_ref"]
+    w.page.goto(f"{ui.url}/#/run/{urllib.parse.quote(ref, safe='')}?tab={tab}")
+    return ref
+
+
 def names(page) -> list[str]:
     return page.evaluate(
         "() => [...document.querySelectorAll('#runs-table tbody tr[data-ref] td[data-col=name]')].map(td => td.textContent.trim())"
@@ -195,9 +204,7 @@ def test_filters_and_sorting(ui, open_page):
 def test_a_chart_draws_the_runs_series_and_keeps_the_spike(ui, open_page):
     w = open_page(ui, UIServer.TOKEN)
     page = w.page
-    page.wait_for_selector("#runs-table tbody tr[data-ref]")
-    adam = rows(page)["adam"]["_ref"]
-    page.goto(f"{ui.url}/#/run/{urllib.parse.quote(adam, safe='')}?tab=charts")
+    adam = run_page(w, ui, "adam", "charts")
     page.wait_for_selector('.panel[data-key="train/loss"]')
     until(page, "window.runship.charts['train/loss'] && window.runship.charts['train/loss'].series.length > 0")
     c = chart(page, "train/loss")
@@ -257,9 +264,7 @@ def test_several_runs_overlaid_and_compared(ui, open_page):
 def test_the_console_of_a_crashed_run_shows_its_last_lines_as_text(ui, open_page):
     w = open_page(ui, UIServer.TOKEN)
     page = w.page
-    page.wait_for_selector("#runs-table tbody tr[data-ref]")
-    crashy = rows(page)["crashy"]["_ref"]
-    page.goto(f"{ui.url}/#/run/{urllib.parse.quote(crashy, safe='')}?tab=console")
+    run_page(w, ui, "crashy", "console")
     page.wait_for_selector("#console .line")
     until(page, "[...document.querySelectorAll('#console .line')].some(l => l.textContent.includes('last words'))")
     lines = page.locator("#console .line").all_inner_texts()
@@ -279,9 +284,7 @@ def test_the_console_of_a_crashed_run_shows_its_last_lines_as_text(ui, open_page
 def test_images_histograms_and_tables_render(ui, open_page):
     w = open_page(ui, UIServer.TOKEN)
     page = w.page
-    page.wait_for_selector("#runs-table tbody tr[data-ref]")
-    adam = rows(page)["adam"]["_ref"]
-    page.goto(f"{ui.url}/#/run/{urllib.parse.quote(adam, safe='')}?tab=media")
+    run_page(w, ui, "adam", "media")
     img = page.locator('.media[data-key="samples"] img')
     img.wait_for()
     until(
