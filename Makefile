@@ -5,9 +5,10 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_COMPAT := $(VENV)/.installed-compat
 DEMO_DIR ?= runship-demo
 
-.PHONY: demo demo-stop test test-heavy test-browser lint bench clean
+.PHONY: demo demo-stop test test-heavy test-browser test-compat lint bench clean
 
 # the browser tests drive Debian's chromium (never a downloaded browser)
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
@@ -58,9 +59,9 @@ lint: $(STAMP_TEST)
 # the browser tests (tests/browser) run whenever a Chromium is there, and it is said loudly when not
 test: lint
 	@if [ -n "$(CHROMIUM)" ]; then \
-		RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy"; \
+		RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not compat"; \
 	else \
-		$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser" && \
+		$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser and not compat" && \
 		echo "" && echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" && \
 		echo "!!! NO CHROMIUM: the browser tests of runship ui (tests/browser) DID NOT RUN.   !!!" && \
 		echo "!!! Install Debian's chromium (apt-get install chromium), then make test again. !!!" && \
@@ -70,6 +71,14 @@ test: lint
 test-browser: $(STAMP_TEST)
 	@test -n "$(CHROMIUM)" || { echo "no Chromium: apt-get install chromium" >&2; exit 1; }
 	RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m browser
+
+$(STAMP_COMPAT): pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[compat-test]'
+	touch $@ $(STAMP_TEST) $(STAMP_DEMO)
+
+# wandb scripts that need heavy libraries (matplotlib, plotly, ...): the compat-test extra
+test-compat: $(STAMP_COMPAT)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m compat
 
 test-heavy: $(STAMP_TEST)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m heavy

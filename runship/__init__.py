@@ -33,6 +33,7 @@ __all__ = [
     "Error",
     "Histogram",
     "Image",
+    "Plotly",
     "Run",
     "RunNotFound",
     "Settings",
@@ -41,6 +42,7 @@ __all__ = [
     "UsageError",
     "Video",
     "__version__",
+    "agent",
     "alert",
     "define_metric",
     "finish",
@@ -51,8 +53,10 @@ __all__ = [
     "login",
     "mark_preempting",
     "open_run",
+    "plot",
     "save",
     "setup",
+    "sweep",
     "teardown",
     "termerror",
     "termlog",
@@ -69,6 +73,7 @@ _LAZY = {
     "Table": "runship.media",
     "Audio": "runship.media",
     "Video": "runship.media",
+    "Plotly": "runship.media",
     "Api": "runship.reader.api",
 }
 
@@ -155,6 +160,23 @@ def termerror(string: str, repeat: bool = True, **kwargs) -> None:
     termlog(f"ERROR {string}")
 
 
+SWEEPS = (
+    "runship has no sweep controller: it never talks to a server. Run each configuration as its own "
+    "runship.init(config=...) (a job array, or a loop), with group= naming the sweep; compare them with "
+    "`runship ui`. See docs/wandb-compat.md#sweeps"
+)
+
+
+def sweep(sweep=None, entity=None, project=None, prior_runs=None):
+    """wandb.sweep needs wandb's server; runship says what to do instead."""
+    raise UsageError(f"wandb.sweep() is not provided: {SWEEPS}")
+
+
+def agent(sweep_id, function=None, entity=None, project=None, count=None):
+    """wandb.agent needs wandb's server; runship says what to do instead."""
+    raise UsageError(f"wandb.agent() is not provided: {SWEEPS}")
+
+
 def open_run(path, **kwargs):
     """Open a run directory for reading (see runship.reader.open_run)."""
     from runship.reader import open_run as _open
@@ -172,6 +194,12 @@ def __getattr__(name: str):
     if name == "summary":
         run = _PROCESS.current
         return run.summary if run is not None else Summary(None)
+    if name == "plot":  # wandb.plot: a module
+        import importlib
+
+        value = importlib.import_module("runship.plot")
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is not None:
         import importlib

@@ -12,7 +12,10 @@ See docs/wandb-compat.md for what it covers.
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
+import importlib.metadata
+import os
 import sys
 import types
 from collections.abc import Callable
@@ -39,9 +42,59 @@ class _WandbModule(types.ModuleType):
     wandb_run: types.ModuleType
     Error: type[Error]
     require: Callable[..., None]
+    plot: types.ModuleType
 
     def __getattr__(self, name: str):
-        return getattr(runship, name)
+        try:
+            return getattr(runship, name)
+        except AttributeError:
+            if name.startswith("__"):
+                raise
+            raise AttributeError(
+                f"wandb.{name} is not provided by runship; see docs/wandb-compat.md for what is"
+            ) from None
+
+
+DOCS = "docs/wandb-compat.md"
+
+
+class _MissingWandbModules(importlib.abc.MetaPathFinder):
+    """``import wandb.<something runship does not provide>``: an ImportError
+    that says so (not "No module named"), naming the docs."""
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        if fullname.startswith("wandb.") and isinstance(sys.modules.get("wandb"), _WandbModule):
+            raise ModuleNotFoundError(
+                f"{fullname} is not provided by runship (imported as wandb); see {DOCS} for what is", name=fullname
+            )
+        return None
+
+    def find_distributions(self, context=None):
+        """A ``wandb`` distribution while runship stands in for it, so that
+        code checking ``importlib.metadata`` for wandb (Lightning's
+        ``RequirementCache("wandb>=0.12.10")``) accepts it; nothing is
+        written to site-packages."""
+        name = getattr(context, "name", None)
+        if isinstance(sys.modules.get("wandb"), _WandbModule) and name in (None, "wandb"):
+            return iter([_WandbDistribution()])
+        return iter(())
+
+
+class _WandbDistribution(importlib.metadata.Distribution):
+    def read_text(self, filename: str) -> str | None:
+        if filename == "METADATA":
+            return (
+                "Metadata-Version: 2.1\nName: wandb\n"
+                f"Version: {WANDB_API_VERSION}\n"
+                f"Summary: runship {runship.__version__} standing in for wandb (runship.compat.install_as_wandb)\n"
+            )
+        return None
+
+    def locate_file(self, path):
+        return os.path.join(os.path.dirname(runship.__file__), str(path))
+
+
+_FINDER = _MissingWandbModules()
 
 
 def _module(name: str, **attrs) -> types.ModuleType:
@@ -88,8 +141,14 @@ def install_as_wandb(force: bool = False) -> types.ModuleType:
     wandb.require = lambda *args, **kwargs: None
     # wandb.run, wandb.config and wandb.summary are not set here: the module's
     # __getattr__ serves runship's, which follow the current run
+    from runship import plot as plot_module
+
+    wandb.plot = plot_module
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.append(_FINDER)  # last: only what nothing else finds
     for name, mod in {
         "wandb": wandb,
+        "wandb.plot": plot_module,
         "wandb.sdk": sdk,
         "wandb.sdk.lib": lib,
         "wandb.sdk.lib.config_util": config_util,
@@ -104,6 +163,8 @@ def install_as_wandb(force: bool = False) -> types.ModuleType:
 
 
 def uninstall() -> None:
-    """Remove what install_as_wandb() put in sys.modules."""
+    """Remove what install_as_wandb() put in sys.modules (and its finder)."""
     while _INSTALLED:
         sys.modules.pop(_INSTALLED.pop(), None)
+    if _FINDER in sys.meta_path:
+        sys.meta_path.remove(_FINDER)

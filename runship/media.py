@@ -86,6 +86,7 @@ class Image(Media):
         self._path = None
         self._pil = None
         self._array = None
+        self._png: bytes | None = None
         if kwargs:
             self.ignored = sorted(kwargs)  # grouping, boxes, masks, classes, ...
         if isinstance(data_or_path, Image):
@@ -98,6 +99,13 @@ class Image(Media):
             self._path = path
             self.format = safe_key(os.path.splitext(path)[1].lstrip(".").lower())[:16] or "png"
             self.width, self.height = _image_size(path)
+            return
+        figure = matplotlib_figure(data_or_path)
+        if figure is not None:  # drawn now: the figure may change after log()
+            png = figure_png(figure)
+            self._png = png
+            self.format = "png"
+            self.width, self.height = _png_size(png)
             return
         if type(data_or_path).__module__.startswith("PIL."):
             self._pil = data_or_path.copy()
@@ -120,6 +128,8 @@ class Image(Media):
         self.height, self.width = int(arr.shape[0]), int(arr.shape[1])
 
     def _bytes(self) -> bytes:
+        if self._png is not None:
+            return self._png
         if self._array is not None:
             return _png(self._array)
         if self._pil is not None:
@@ -133,7 +143,9 @@ class Image(Media):
 
     def _digest(self) -> str:
         h = hashlib.sha256()
-        if self._array is not None:
+        if self._png is not None:
+            h.update(self._png)
+        elif self._array is not None:
             h.update(str(self._array.shape).encode())
             h.update(self._array.tobytes())
         elif self._pil is not None:
@@ -148,7 +160,115 @@ class Image(Media):
         ref = {"_type": self._type, "path": rel, "format": self.format, "width": self.width, "height": self.height}
         if self.caption is not None:
             ref["caption"] = str(self.caption)
-        return ref, _file_job(run_dir, rel, self._bytes)
+        job = _file_job(run_dir, rel, self._bytes)
+        data = getattr(self, "_figure_data", None)
+        if data is None:
+            return ref, job
+        # a matplotlib figure: its lines' data too, so that a reader can draw them again
+        body = json.dumps(json_safe(data, strict_json=True)).encode()
+        data_rel = f"files/media/figures/{safe_key(key)}_{step}_{hashlib.sha256(body).hexdigest()[:20]}.figure.json"
+        ref["figure"] = data_rel
+        return ref, _jobs(job, _file_job(run_dir, data_rel, lambda: body))
+
+
+def _jobs(*jobs):
+    """One writer job running several, their records together."""
+
+    def job() -> list:
+        out: list = []
+        for j in jobs:
+            out += j()
+        return out
+
+    return job
+
+
+# ---- figures (matplotlib, plotly) --------------------------------------------------------
+def matplotlib_figure(value):
+    """The matplotlib Figure that ``value`` is (a Figure, or the pyplot
+    module: its current figure), else None. matplotlib is never imported
+    here: a value of its classes means the caller imported it."""
+    module = type(value).__module__ or ""
+    if isinstance(value, type(os)) and getattr(value, "__name__", "") == "matplotlib.pyplot":
+        return value.gcf()
+    if module.startswith("matplotlib.") and hasattr(value, "savefig") and hasattr(value, "get_axes"):
+        return value
+    return None
+
+
+def figure_png(figure) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    figure.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def figure_data(figure) -> dict:
+    """Each axes' title, labels and lines (label, x, y): what a chart needs to draw the figure again."""
+    axes = []
+    for ax in figure.get_axes():
+        lines = []
+        for line in ax.get_lines()[:50]:
+            x, y = line.get_xdata(), line.get_ydata()
+            label = str(line.get_label())
+            lines.append({"label": "" if label.startswith("_") else label, "x": to_plain(x), "y": to_plain(y)})
+        axes.append({"title": ax.get_title(), "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(), "lines": lines})
+    return {"axes": axes}
+
+
+def _png_size(png: bytes) -> tuple[int | None, int | None]:
+    if png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) >= 24:
+        width, height = struct.unpack(">II", png[16:24])
+        return int(width), int(height)
+    return None, None
+
+
+def plotly_figure(value):
+    """``value`` if it is a plotly figure (never imports plotly)."""
+    module = type(value).__module__ or ""
+    return value if module.startswith("plotly.") and hasattr(value, "to_json") else None
+
+
+def figure_media(value):
+    """The media a figure is logged as: a matplotlib figure (or pyplot) as a
+    PNG plus its lines' data (wandb turns it into a plotly chart when it can,
+    else an image); a plotly figure as its JSON. None: not a figure."""
+    figure = matplotlib_figure(value)
+    if figure is not None:
+        image = Image(figure)
+        try:
+            image._figure_data = figure_data(figure)
+        except Exception:  # an artist runship does not know: the picture alone
+            pass
+        return image
+    if plotly_figure(value) is not None:
+        return Plotly(value)
+    return None
+
+
+class Plotly(Media):
+    """A plotly figure, stored as its JSON (``plotly-file``):
+    ``files/media/plotly/<key>_<step>_<hash>.plotly.json``. A matplotlib
+    figure is converted with plotly's own ``tls.mpl_to_plotly`` when plotly
+    is installed, else logged as an image."""
+
+    _type = "plotly-file"
+
+    def __init__(self, val):
+        figure = matplotlib_figure(val)
+        if figure is not None:
+            tools = _need("plotly.tools", "Plotly(matplotlib figure)", "plotly")
+            val = tools.tools.mpl_to_plotly(figure) if hasattr(tools, "tools") else tools.mpl_to_plotly(figure)
+        if plotly_figure(val) is None and not isinstance(val, dict):
+            raise TypeError(f"Plotly takes a plotly figure, a matplotlib figure or a dict, got {type(val).__name__}")
+        self._json = val.to_json() if hasattr(val, "to_json") else json.dumps(json_safe(val, strict_json=True))
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        body = self._json.encode()
+        digest = hashlib.sha256(body).hexdigest()
+        rel = f"files/media/plotly/{safe_key(key)}_{step}_{digest[:20]}.plotly.json"
+        return {"_type": self._type, "path": rel, "sha256": digest}, _file_job(run_dir, rel, lambda: body)
 
 
 def _to_uint8(np, arr):
@@ -300,8 +420,57 @@ class Table(Media):
 
     add_row = add_data
 
+    def add_column(self, name, data) -> None:
+        """A new column of ``data`` (one value a row; for an empty table, its rows)."""
+        if not isinstance(name, (str, int)):
+            raise TypeError(f"Table: column names must be str or int, got {type(name).__name__} {name!r}")
+        if name in self.columns:
+            raise ValueError(f"Table already has a column {name!r}")
+        values = data.tolist() if hasattr(data, "tolist") else list(data)
+        if self.data and len(values) != len(self.data):
+            raise ValueError(f"column {name!r} has {len(values)} values for {len(self.data)} rows")
+        if not self.data:
+            self.data = [[] for _ in values]
+        self.columns.append(name)
+        for row, value in zip(self.data, values):
+            row.append(_cell(value))
+
+    def get_column(self, name, convert_to=None):
+        """One column's values (``convert_to="numpy"``: a numpy array)."""
+        if name not in self.columns:
+            raise ValueError(f"Table has no column {name!r}; its columns: {self.columns}")
+        i = self.columns.index(name)
+        values = [row[i] for row in self.data]
+        if convert_to == "numpy":
+            import numpy as np
+
+            return np.array(values)
+        return values
+
+    def get_index(self) -> list[int]:
+        return list(range(len(self.data)))
+
+    def add_computed_columns(self, fn) -> None:
+        """``fn(index, row) -> {name: value}`` for each row (row: {column: value}); the keys become columns."""
+        computed = [fn(i, dict(zip(self.columns, row))) for i, row in enumerate(self.data)]
+        names = list(dict.fromkeys(k for c in computed for k in c))
+        for name in names:
+            self.add_column(name, [c.get(name) for c in computed])
+
     def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
-        body = json.dumps(json_safe({"columns": self.columns, "data": self.data}, strict_json=True)).encode()
+        jobs = []
+        cells: list[list] = []
+        for r, row in enumerate(self.data):
+            out = []
+            for c, value in enumerate(row):
+                if isinstance(value, Media):  # an image in a cell: its own file, a reference in the cell
+                    ref, job = value._bind(run_dir, f"{key}.r{r}c{c}", step)
+                    if job is not None:
+                        jobs.append(job)
+                    value = ref
+                out.append(value)
+            cells.append(out)
+        body = json.dumps(json_safe({"columns": self.columns, "data": cells}, strict_json=True)).encode()
         digest = hashlib.sha256(body).hexdigest()
         rel = f"files/media/tables/{safe_key(key)}_{step}_{digest[:20]}.table.json"
         ref = {
@@ -312,14 +481,17 @@ class Table(Media):
             "ncols": len(self.columns),
             "nrows": len(self.data),
         }
-        return ref, _file_job(run_dir, rel, lambda: body)
+        return ref, _jobs(*jobs, _file_job(run_dir, rel, lambda: body))
 
 
 def _cell(value):
     if isinstance(value, Histogram):
         return value.to_dict()
     if isinstance(value, Media):
-        raise TypeError(f"Table cells cannot hold {type(value).__name__} in runship yet")
+        return value  # bound (written as its own file) when the table is logged
+    figure = figure_media(value)
+    if figure is not None:
+        return figure
     return to_plain(value)
 
 

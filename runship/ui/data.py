@@ -33,6 +33,8 @@ MEDIA_KINDS = {
     "table-file": "table",
     "audio-file": "audio",
     "video-file": "video",
+    "plot": "plot",
+    "plotly-file": "plotly",
 }
 FILE_TYPES = {
     ".png": "image/png",

@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+import types
 from collections.abc import Mapping
 from typing import Literal, cast
 
@@ -148,6 +149,11 @@ class Run:
         return "/".join(p for p in (self.entity, self.project, self.id) if p)
 
     @property
+    def sweep_id(self) -> None:
+        """None: runship runs are never part of a wandb sweep (see runship.sweep)."""
+        return None
+
+    @property
     def step(self) -> int:
         """The step the next committed row gets."""
         return self._step
@@ -279,6 +285,17 @@ class Run:
                     e.path.insert(0, sub)
                     raise
             return out
+        kind = type(v).__module__ or ""
+        if kind.startswith(("matplotlib", "plotly", "pandas")) or (
+            isinstance(v, types.ModuleType) and v.__name__ == "matplotlib.pyplot"
+        ):
+            from runship.media import Table, figure_media
+
+            media = figure_media(v) if not kind.startswith("pandas") else None
+            if media is None and kind.startswith("pandas") and hasattr(v, "columns") and hasattr(v, "to_numpy"):
+                media = Table(dataframe=v)  # a DataFrame logged as a value: a table, as wandb does
+            if media is not None:
+                return self._convert_value(key, media, step, jobs, depth)
         if hasattr(v, "tolist"):
             from runship.media import auto_histogram
 

@@ -56,6 +56,13 @@ def root(tmp_path_factory):
     for step in range(500):
         b.log({"train/loss": 3.0 - step / 500, "val/acc": step / 1000})
     b.summary["best"] = 0.42
+    curve = runship.Table(columns=["x", "y"], data=[[x, x * x] for x in range(10)])
+    b.log(
+        {
+            "curve": runship.plot.line(curve, "x", "y", title="squares"),
+            "cm": runship.plot.confusion_matrix(y_true=[0, 1, 1], preds=[0, 1, 0], class_names=["no", "yes"]),
+        }
+    )
     b.finish(exit_code=2)
     c = runship.init(
         project="vision", name=EVIL, dir=root, config={"lr": 0.01, "opt": EVIL}, settings=SETTINGS, reinit="create_new"
@@ -346,3 +353,21 @@ def test_a_live_run_grows_on_the_page_without_a_reload(root, ui, open_page):
     finally:
         p.kill()
         p.wait()
+
+
+def test_wandb_plot_charts_are_drawn(ui, open_page):
+    w = open_page(ui, UIServer.TOKEN)
+    page = w.page
+    run_page(w, ui, "sgd", "media")
+    until(page, "document.querySelector('.media[data-key=\"curve\"] .plot-chart canvas') !== null")
+    title = page.locator('.media[data-key="curve"] .plot-title').inner_text()
+    assert title == "squares"
+    painted = page.locator('.media[data-key="curve"] .plot-chart canvas').first.evaluate(
+        "(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }"
+    )
+    assert painted > 100
+    until(page, "document.querySelector('.media[data-key=\"cm\"] table.confusion') !== null")
+    cells = page.locator('.media[data-key="cm"] table.confusion tbody tr').all_inner_texts()
+    assert [c.split() for c in cells] == [["no", "1", "0"], ["yes", "1", "1"]]
+    w.check_clean()

@@ -3,6 +3,7 @@ each in its own process, each checked through the reader."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -331,3 +332,89 @@ def test_config_defaults_yaml(work):
     out = subprocess.run([sys.executable, "train.py"], cwd=work, env=_env(work), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert only_run(work, "defaults").config == {"lr": 0.5, "layers": 4}
+
+
+def test_wandb_plot_charts_are_tables_with_their_spec(work):
+    run_script(work, "plots.py")
+    run = only_run(work, "plots")
+    (row,) = rows(run)
+    view = runship.open_run(run.url)
+    charts = {k: v for k, v in row.items() if not k.startswith("_")}
+    assert {k: v["spec"] for k, v in charts.items()} == {
+        "custom_line": "wandb/line/v0",
+        "custom_scatter": "wandb/scatter/v0",
+        "custom_bar": "wandb/bar/v0",
+        "custom_hist": "wandb/histogram/v0",
+        "series": "wandb/lineseries/v0",
+        "conf_mat": "wandb/confusion_matrix/v1",
+        "roc": "wandb/area-under-curve/v0",
+        "pr": "wandb/area-under-curve/v0",
+    }
+    line = charts["custom_line"]
+    assert line["fields"] == {"x": "x", "y": "y"} and line["string_fields"] == {"title": "Custom Y vs X Line Plot"}
+    assert view.load(line["table"]) == {"columns": ["x", "y"], "data": [[x, x * x] for x in range(10)]}
+    series = view.load(charts["series"]["table"])
+    assert series["columns"] == ["step", "lineKey", "lineVal"]
+    assert series["data"] == [
+        [0, "up", 10],
+        [1, "up", 20],
+        [2, "up", 30],
+        [0, "down", 30],
+        [1, "down", 20],
+        [2, "down", 10],
+    ]
+    # argmax of the probabilities: cat, dog, bird, bird, cat, cat against the truth
+    matrix = {(a, p): n for a, p, n in view.load(charts["conf_mat"]["table"])["data"]}
+    assert matrix[("cat", "cat")] == 2 and matrix[("dog", "dog")] == 1 and matrix[("dog", "cat")] == 1
+    assert matrix[("bird", "bird")] == 2 and sum(matrix.values()) == 6
+    roc = view.load(charts["roc"]["table"])
+    assert roc["columns"] == ["class", "fpr", "tpr"]
+    cat = [(f, t) for c, f, t in roc["data"] if c == "cat"]
+    assert cat[0] == (0.0, 0.0) and cat[-1] == (1.0, 1.0) and all(b[1] >= a[1] for a, b in itertools.pairwise(cat))
+    pr = view.load(charts["pr"]["table"])
+    assert {c for c, _, _ in pr["data"]} == {"cat"} and len(pr["data"]) == 21
+
+
+def test_images_inside_a_table_and_a_dataframe(work):
+    run_script(work, "image_table.py")
+    run = only_run(work, "image-table")
+    view = runship.open_run(run.url)
+    eval_row, frame_row = rows(run)
+    table = view.load(eval_row["eval"])
+    assert table["columns"] == ["id", "image", "label", "score", "double"]
+    assert [r[0] for r in table["data"]] == [0, 1, 2] and [r[4] for r in table["data"]] == [0.5, 1.0, 1.5]
+    for i, r in enumerate(table["data"]):
+        image = r[1]
+        assert image["_type"] == "image-file" and image["caption"] == f"digit {i}"
+        png = view.load(image)
+        assert png.startswith(b"\x89PNG") and (image["width"], image["height"]) == (6, 6)
+    assert view.load(frame_row["frame"]) == {"columns": ["name", "value"], "data": [["a", 1.5], ["b", 2.5]]}
+    assert view.verify() == []
+
+
+def test_what_the_shim_says_of_what_runship_does_not_provide(work):
+    out = run_script(work, "shim_errors.py")
+    said = json.loads(out.stdout)
+    assert said["version"] == "0.31.0" and "runship" in said["summary"]
+    assert said["sweep_id"] is None
+    assert len(said["sweeps"]) == 2 and all("runship has no sweep controller" in s for s in said["sweeps"])
+    assert said["attribute"] == "wandb.Graph is not provided by runship; see docs/wandb-compat.md for what is"
+    assert "wandb.integration is not provided by runship" in said["module"] and "docs/wandb-compat.md" in said["module"]
+    assert "has no attribute" not in out.stderr
+
+
+@pytest.mark.compat
+def test_matplotlib_and_plotly_figures(work):
+    run_script(work, "figures.py")
+    run = only_run(work, "figures")
+    view = runship.open_run(run.url)
+    chart, figure, fig_plotly = rows(run)
+    assert chart["chart"]["_type"] == "image-file" and view.load(chart["chart"]).startswith(b"\x89PNG")
+    lines = json.loads(view.read_file(chart["chart"]["figure"]))["axes"][0]
+    assert lines["ylabel"] == "some interesting numbers"
+    assert lines["lines"] == [{"label": "squares", "x": [1, 2, 3, 4], "y": [1, 4, 9, 16]}]
+    data = json.loads(view.read_file(figure["figure"]["figure"]))["axes"][0]
+    assert data["title"] == "falling" and data["lines"][0]["y"] == [2, 1, 0]
+    assert figure["as_image"]["caption"] == "falling" and view.load(figure["as_image"]).startswith(b"\x89PNG")
+    plotly = json.loads(view.read_file(fig_plotly["plotly"]["path"]))
+    assert plotly["data"][0]["type"] == "scatter" and plotly["layout"]["title"]["text"] == "px"

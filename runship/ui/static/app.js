@@ -1671,7 +1671,7 @@
   // ============================================================ 7. run page
 
   const TABS = ['overview', 'charts', 'system', 'console', 'files', 'media'];
-  const MEDIA_KINDS = ['image', 'histogram', 'table', 'audio', 'video'];
+  const MEDIA_KINDS = ['image', 'histogram', 'table', 'audio', 'video', 'plot', 'plotly'];
 
   async function runPage(ctx, main, ref, params) {
     let tab = params.get('tab') || 'overview';
@@ -2226,6 +2226,40 @@
       return;
     }
 
+    if (kind === 'plot' || kind === 'plotly') {
+      const view = h('div', { class: 'plot-view' });
+      let current = null, tok = 0;
+      const show = async (i) => {
+        const t = ++tok;
+        const v = items[i].value;
+        if (current) { current.destroy(); current = null; }
+        let drawn;
+        if (kind === 'plot') {
+          const tref = isPlainObject(v) && isPlainObject(v.table) ? v.table : null;
+          if (!tref || typeof tref.path !== 'string') { view.replaceChildren(h('p', { class: 'muted', text: 'no table' })); return; }
+          const res = await api('table', { run: ref, path: tref.path, limit: 1000 }, ctx.signal);
+          if (t !== tok || !ctx.alive) return;
+          drawn = drawPlot(String(v.spec || ''), isPlainObject(v.fields) ? v.fields : {}, isPlainObject(v.string_fields) ? v.string_fields : {},
+            Array.isArray(res.columns) ? res.columns.map(String) : [], Array.isArray(res.rows) ? res.rows : []);
+        } else {
+          const resp = await fetch(fileUrl(ref, v.path), { signal: ctx.signal, credentials: 'same-origin' });
+          RS.requests++;
+          if (!resp.ok) throw new Error('HTTP ' + resp.status);
+          const fig = JSON.parse(await resp.text());
+          if (t !== tok || !ctx.alive) return;
+          drawn = drawPlotly(fig);
+          drawn.extra = h('a', { class: 'download', href: fileUrl(ref, v.path, true), text: 'plotly JSON' });
+        }
+        current = drawn;
+        view.replaceChildren(drawn.el, drawn.extra || '');
+      };
+      ctx.onCleanup(() => { if (current) current.destroy(); });
+      content.append(view);
+      if (items.length > 1) content.append(stepSlider(items, (i) => { show(i).catch(report); }, last).el);
+      await show(last);
+      return;
+    }
+
     if (kind === 'table') {
       const st = { item: last, offset: 0, limit: 20, sort: '', desc: false, total: 0 };
       let tok = 0;
@@ -2250,7 +2284,13 @@
           h('thead', null, h('tr', null, cols.map((c) => h('th', { dataset: { col: c }, title: 'sort by ' + c }, c,
             st.sort === c ? h('span', { class: 'sort-ind', text: st.desc ? ' ▼' : ' ▲' }) : null)))),
           h('tbody', null, rows.map((row) => h('tr', null, (Array.isArray(row) ? row : cols.map((c) => (isPlainObject(row) ? row[c] : row)))
-            .map((cell) => { const s = fmtValue(cell); return h('td', { text: s, title: s.length > 40 ? s : null }); })))));
+            .map((cell) => {
+              if (isPlainObject(cell) && cell._type === 'image-file' && typeof cell.path === 'string') {
+                return h('td', null, h('img', { class: 'cell-image', src: fileUrl(ref, cell.path), alt: String(cell.caption || cell.path) }));
+              }
+              const s = fmtValue(cell);
+              return h('td', { text: s, title: s.length > 40 ? s : null });
+            })))));
         info.textContent = st.total ? `${st.offset + 1}–${st.offset + rows.length} of ${st.total}` : 'empty';
         prev.disabled = st.offset <= 0;
         next.disabled = st.offset + st.limit >= st.total;
@@ -2274,6 +2314,107 @@
       }
       await load();
     }
+  }
+
+  // ---- wandb.plot charts and plotly figures, drawn with uPlot
+
+  /** A chart of a wandb.plot preset over its table; {el, destroy, kind}. */
+  function drawPlot(spec, fields, sf, cols, rows) {
+    const col = (name) => cols.indexOf(String(name));
+    const get = (name) => { const i = col(name); return i < 0 ? [] : rows.map((r) => (Array.isArray(r) ? r[i] : null)); };
+    const title = String(sf.title || '');
+    const wrap = h('div', { class: 'plot-chart', dataset: { spec } }, title ? h('div', { class: 'plot-title', text: title }) : null);
+    const out = { el: wrap, destroy() { if (this.u) this.u.destroy(); }, u: null, spec };
+    const numbers = (a) => a.map((v) => (isNum(v) ? v : null));
+    const byGroup = (xs, ys, gs) => {
+      const groups = new Map();
+      xs.forEach((x, i) => { const g = gs ? String(gs[i]) : ''; if (!groups.has(g)) groups.set(g, []); groups.get(g).push([x, ys[i]]); });
+      return [...groups.entries()];
+    };
+    let lines = null, mode = 'line', categories = null;
+    if (spec.startsWith('wandb/confusion_matrix')) {
+      const a = get(fields.Actual || 'Actual'), p = get(fields.Predicted || 'Predicted'), n = numbers(get(fields.nPredictions || 'nPredictions'));
+      const names = [...new Set(a.concat(p).map(String))];
+      const max = Math.max(1, ...n.filter(isNum));
+      const cell = new Map(a.map((x, i) => [String(x) + '\u0000' + String(p[i]), n[i]]));
+      const tbl = h('table', { class: 'confusion' },
+        h('thead', null, h('tr', null, h('th', { text: 'actual \\ predicted' }), names.map((c) => h('th', { text: c })))),
+        h('tbody', null, names.map((r) => h('tr', null, h('th', { text: r }), names.map((c) => {
+          const v = cell.get(r + '\u0000' + c) || 0;
+          const td = h('td', { text: String(v) });
+          td.style.background = rgba('#4363d8', 0.08 + 0.8 * (v / max));
+          return td;
+        })))));
+      wrap.append(tbl);
+      return out;
+    }
+    if (spec.startsWith('wandb/lineseries')) {
+      lines = byGroup(numbers(get(fields.step || 'step')), numbers(get(fields.lineVal || 'lineVal')), get(fields.lineKey || 'lineKey'));
+    } else if (spec.startsWith('wandb/area-under-curve')) {
+      lines = byGroup(numbers(get(fields.x)), numbers(get(fields.y)), fields.class ? get(fields.class) : null);
+    } else if (spec.startsWith('wandb/scatter')) {
+      const ys = numbers(get(fields.y));
+      lines = [['', numbers(get(fields.x)).map((x, i) => [x, ys[i]])]];
+      mode = 'points';
+    } else if (spec.startsWith('wandb/bar')) {
+      categories = get(fields.label).map(String);
+      lines = [['', numbers(get(fields.value)).map((v, i) => [i, v])]];
+      mode = 'bars';
+    } else if (spec.startsWith('wandb/histogram')) {
+      const vals = numbers(get(fields.value)).filter(isNum);
+      const lo = Math.min(...vals), hi = Math.max(...vals), nb = Math.min(30, Math.max(1, Math.ceil(Math.sqrt(vals.length))));
+      const w = (hi - lo) / nb || 1, counts = new Array(nb).fill(0);
+      for (const v of vals) counts[Math.min(nb - 1, Math.floor((v - lo) / w))]++;
+      lines = [['count', counts.map((c, i) => [lo + (i + 0.5) * w, c])]];
+      mode = 'bars';
+    } else if (fields.x && fields.y) {
+      lines = byGroup(numbers(get(fields.x)), numbers(get(fields.y)), fields.stroke ? get(fields.stroke) : null);
+    }
+    if (!lines || !lines.length) { wrap.append(h('p', { class: 'muted', text: `a chart runship ui does not draw (${spec}); its table is in the Files tab` })); return out; }
+    out.u = xyChart(wrap, lines, mode, categories, sf['x-axis-title'] || fields.x || '', sf['y-axis-title'] || fields.y || '');
+    out.kind = mode;
+    return out;
+  }
+
+  /** A plotly figure's x/y traces (scatter, line, bar), drawn with uPlot. */
+  function drawPlotly(fig) {
+    const wrap = h('div', { class: 'plot-chart plotly' });
+    const out = { el: wrap, destroy() { if (this.u) this.u.destroy(); }, u: null };
+    const traces = (isPlainObject(fig) && Array.isArray(fig.data) ? fig.data : []).filter((t) => isPlainObject(t) && Array.isArray(t.y));
+    const title = isPlainObject(fig.layout) && fig.layout.title ? (isPlainObject(fig.layout.title) ? fig.layout.title.text : fig.layout.title) : '';
+    if (title) wrap.append(h('div', { class: 'plot-title', text: String(title) }));
+    if (!traces.length) { wrap.append(h('p', { class: 'muted', text: 'a plotly figure without x/y traces: download its JSON' })); return out; }
+    const lines = traces.map((t, n) => [String(t.name || 'trace ' + n), t.y.map((y, i) => [isNum(Array.isArray(t.x) ? t.x[i] : i) ? (Array.isArray(t.x) ? t.x[i] : i) : i, isNum(y) ? y : null])]);
+    const mode = traces.every((t) => t.type === 'bar') ? 'bars' : traces.every((t) => String(t.mode || '').indexOf('lines') < 0 && t.type === 'scatter' && t.mode) ? 'points' : 'line';
+    out.u = xyChart(wrap, lines, mode, null, '', '');
+    return out;
+  }
+
+  /** Lines [[label, [[x, y], ...]], ...] on one uPlot chart (x values merged). */
+  function xyChart(wrap, lines, mode, categories, xlabel, ylabel) {
+    // every point keeps its own slot, in x order (ties: by line, then as logged), so that
+    // repeated x values stay (a scatter, a ROC curve's vertical steps); other lines are gaps there
+    const all = [];
+    lines.forEach(([, pts], n) => pts.forEach((p, i) => { if (isNum(p[0])) all.push([p[0], n, i, p[1]]); }));
+    all.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+    const xs = all.map((a) => a[0]);
+    const columns = lines.map(() => new Array(all.length).fill(null));
+    all.forEach((a, k) => { columns[a[1]][k] = a[3]; });
+    const data = [xs];
+    const series = [{ label: xlabel || 'x' }];
+    lines.forEach(([label], n) => {
+      data.push(columns[n]);
+      const color = PALETTE[n % PALETTE.length];
+      const s = { label: label || ylabel || 'y', stroke: color, width: mode === 'points' ? 0 : 2, spanGaps: true };
+      if (mode === 'points') { s.paths = () => null; s.points = { show: true, size: 6, fill: color }; }
+      if (mode === 'bars') { s.paths = uPlot.paths.bars({ size: [0.7, 60] }); s.fill = rgba(color, 0.6); s.points = { show: false }; }
+      series.push(s);
+    });
+    const axes = [{ label: xlabel || null }, { label: ylabel || null }];
+    if (categories) axes[0].values = (u, vals) => vals.map((v) => (Number.isInteger(v) && categories[v] !== undefined ? categories[v] : ''));
+    const width = Math.max(300, Math.min(560, wrap.clientWidth || 460));
+    const opts = { width, height: 260, series, axes, scales: { x: { time: false } }, legend: { show: lines.length > 1 || !!lines[0][0] } };
+    return new uPlot(opts, data, wrap);
   }
 
   // ============================================================ 8. compare page

@@ -1,0 +1,269 @@
+"""``wandb.plot``: charts logged as a table plus how to draw it.
+
+Each function returns a ``CustomChart``; logged in a row it becomes
+``{"_type": "plot", "spec": "wandb/line/v0", "fields": {...},
+"string_fields": {"title": ...}, "table": <a table-file reference>}``, the
+table written like any ``Table``. ``spec`` names wandb's preset (the same
+names, so that a chart reads the same in both); ``runship ui`` draws line,
+scatter, bar, histogram, line series, ROC and PR curves and confusion
+matrices from it.
+
+No dependency beyond numpy (for the curves); scikit-learn is not needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from runship.media import Media, Table
+
+__all__ = [
+    "CustomChart",
+    "bar",
+    "confusion_matrix",
+    "histogram",
+    "line",
+    "line_series",
+    "plot_table",
+    "pr_curve",
+    "roc_curve",
+    "scatter",
+]
+
+
+class CustomChart(Media):
+    """A table and the chart drawn from it (``spec``, ``fields``)."""
+
+    _type = "plot"
+
+    def __init__(
+        self,
+        table: Table,
+        spec: str,
+        fields: dict[str, str],
+        string_fields: dict[str, Any] | None = None,
+        split_table: bool = False,
+    ):
+        if not isinstance(table, Table):
+            raise TypeError(f"a chart needs a runship.Table (wandb.Table), got {type(table).__name__}")
+        for role, column in fields.items():
+            if column not in table.columns:
+                raise ValueError(f"chart field {role}={column!r}: the table has no such column ({table.columns})")
+        self.table = table
+        self.spec = spec
+        self.fields = dict(fields)
+        self.string_fields = dict(string_fields or {})
+        self.split_table = split_table
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        ref, job = self.table._bind(run_dir, f"{key}_table", step)
+        out = {
+            "_type": self._type,
+            "spec": self.spec,
+            "fields": self.fields,
+            "string_fields": {k: str(v) for k, v in self.string_fields.items()},
+            "table": ref,
+        }
+        return out, job
+
+
+def _title(title: str | None) -> dict[str, str]:
+    return {"title": title or ""}
+
+
+def plot_table(
+    vega_spec_name: str,
+    data_table: Table,
+    fields: dict[str, str],
+    string_fields: dict[str, Any] | None = None,
+    split_table: bool = False,
+) -> CustomChart:
+    """A chart of any spec name over a table (runship ui draws the presets it knows)."""
+    return CustomChart(data_table, vega_spec_name, fields, string_fields, split_table)
+
+
+def line(table: Table, x: str, y: str, stroke: str | None = None, title: str = "", split_table: bool = False):
+    fields = {"x": x, "y": y} | ({"stroke": stroke} if stroke else {})
+    return CustomChart(table, "wandb/line/v0", fields, _title(title), split_table)
+
+
+def scatter(table: Table, x: str, y: str, title: str = "", split_table: bool = False) -> CustomChart:
+    return CustomChart(table, "wandb/scatter/v0", {"x": x, "y": y}, _title(title), split_table)
+
+
+def bar(table: Table, label: str, value: str, title: str = "", split_table: bool = False) -> CustomChart:
+    return CustomChart(table, "wandb/bar/v0", {"label": label, "value": value}, _title(title), split_table)
+
+
+def histogram(table: Table, value: str, title: str = "", split_table: bool = False) -> CustomChart:
+    return CustomChart(table, "wandb/histogram/v0", {"value": value}, _title(title), split_table)
+
+
+def line_series(
+    xs: Sequence[Any],
+    ys: Sequence[Sequence[Any]],
+    keys: Sequence[str] | None = None,
+    title: str = "",
+    xname: str = "x",
+    split_table: bool = False,
+) -> CustomChart:
+    """Several lines: ``xs`` one x sequence for all or one per line; ``ys`` one sequence per line."""
+    ys = [list(y) for y in ys]
+    if not ys:
+        raise ValueError("line_series: ys holds no line")
+    many = len(xs) > 0 and hasattr(xs[0], "__len__") and not isinstance(xs[0], str)
+    xs_all = [list(x) for x in xs] if many else [list(xs)] * len(ys)
+    if len(xs_all) != len(ys):
+        raise ValueError(f"line_series: {len(xs_all)} x sequences for {len(ys)} lines")
+    names = list(keys) if keys is not None else [f"key_{i}" for i in range(len(ys))]
+    if len(names) != len(ys):
+        raise ValueError(f"line_series: {len(names)} keys for {len(ys)} lines")
+    table = Table(columns=["step", "lineKey", "lineVal"])
+    for name, x, y in zip(names, xs_all, ys):
+        if len(x) != len(y):
+            raise ValueError(f"line_series: line {name!r} has {len(x)} x values and {len(y)} y values")
+        for a, b in zip(x, y):
+            table.add_data(a, name, b)
+    return CustomChart(
+        table,
+        "wandb/lineseries/v0",
+        {"step": "step", "lineKey": "lineKey", "lineVal": "lineVal"},
+        {"title": title or "", "xname": xname},
+        split_table,
+    )
+
+
+def confusion_matrix(
+    probs: Any = None,
+    y_true: Sequence[Any] | None = None,
+    preds: Sequence[Any] | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str = "",
+    split_table: bool = False,
+) -> CustomChart:
+    """Counts of (actual, predicted) classes, from predictions or from
+    per-class probabilities (their argmax)."""
+    import numpy as np
+
+    if y_true is None:
+        raise ValueError("confusion_matrix: y_true is needed")
+    if (probs is None) == (preds is None):
+        raise ValueError("confusion_matrix: give probs or preds, not both")
+    if probs is not None:
+        preds = np.argmax(np.asarray(probs), axis=1).tolist()
+    truth, predicted = list(np.asarray(y_true).tolist()), list(np.asarray(preds).tolist())
+    if len(truth) != len(predicted):
+        raise ValueError(f"confusion_matrix: {len(truth)} labels and {len(predicted)} predictions")
+    classes = sorted(set(truth) | set(predicted))
+    if class_names is not None:
+        if classes and (min(classes) < 0 or max(classes) >= len(class_names)):
+            raise ValueError(f"confusion_matrix: a class index is outside class_names ({len(class_names)} names)")
+        names = list(class_names)
+        classes = list(range(len(names)))
+    else:
+        names = [str(c) for c in classes]
+    at = {c: i for i, c in enumerate(classes)}
+    counts = [[0] * len(classes) for _ in classes]
+    for t, p in zip(truth, predicted):
+        counts[at[t]][at[p]] += 1
+    table = Table(columns=["Actual", "Predicted", "nPredictions"])
+    for i, actual in enumerate(names):
+        for j, pred in enumerate(names):
+            table.add_data(actual, pred, counts[i][j])
+    return CustomChart(
+        table,
+        "wandb/confusion_matrix/v1",
+        {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "nPredictions"},
+        _title(title),
+        split_table,
+    )
+
+
+def _per_class(y_true: Any, y_probas: Any, labels: Sequence[str] | None, classes_to_plot: Sequence[Any] | None):
+    import numpy as np
+
+    truth = np.asarray(y_true)
+    probas = np.asarray(y_probas, dtype=np.float64)
+    if probas.ndim == 1:
+        probas = np.stack([1 - probas, probas], axis=1)
+    if len(truth) != len(probas):
+        raise ValueError(f"{len(truth)} labels and {len(probas)} rows of probabilities")
+    n = probas.shape[1]
+    chosen = list(classes_to_plot) if classes_to_plot is not None else list(range(n))
+    for c in chosen:
+        name = labels[c] if labels is not None and isinstance(c, int) and c < len(labels) else str(c)
+        yield name, (truth == c).astype(np.int64), probas[:, c]
+
+
+def _curve_points(positive: Any, score: Any) -> tuple[Any, Any, Any]:
+    """(thresholds, true positives, false positives) at each distinct score, descending."""
+    import numpy as np
+
+    order = np.argsort(-score, kind="stable")
+    score, positive = score[order], positive[order]
+    last = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]
+    tps = np.cumsum(positive)[last]
+    fps = (last + 1) - tps
+    return score[last], tps, fps
+
+
+def roc_curve(
+    y_true: Any,
+    y_probas: Any,
+    labels: Sequence[str] | None = None,
+    classes_to_plot: Sequence[Any] | None = None,
+    title: str = "",
+    split_table: bool = False,
+) -> CustomChart:
+    """One ROC curve (false and true positive rates) per class, one against the rest."""
+    import numpy as np
+
+    table = Table(columns=["class", "fpr", "tpr"])
+    for name, positive, score in _per_class(y_true, y_probas, labels, classes_to_plot):
+        _, tps, fps = _curve_points(positive, score)
+        p, n = max(1, int(positive.sum())), max(1, int(len(positive) - positive.sum()))
+        for f, t in zip(np.r_[0, fps / n].tolist(), np.r_[0, tps / p].tolist()):
+            table.add_data(name, round(f, 6), round(t, 6))
+    return CustomChart(
+        table,
+        "wandb/area-under-curve/v0",
+        {"x": "fpr", "y": "tpr", "class": "class"},
+        {"title": title or "ROC", "x-axis-title": "False positive rate", "y-axis-title": "True positive rate"},
+        split_table,
+    )
+
+
+def pr_curve(
+    y_true: Any,
+    y_probas: Any,
+    labels: Sequence[str] | None = None,
+    classes_to_plot: Sequence[Any] | None = None,
+    interp_size: int = 21,
+    title: str = "",
+    split_table: bool = False,
+) -> CustomChart:
+    """One precision-recall curve per class (one against the rest),
+    precision interpolated at ``interp_size`` recall levels, as wandb."""
+    import numpy as np
+
+    table = Table(columns=["class", "precision", "recall"])
+    for name, positive, score in _per_class(y_true, y_probas, labels, classes_to_plot):
+        _, tps, fps = _curve_points(positive, score)
+        total = max(1, int(positive.sum()))
+        precision = tps / np.maximum(tps + fps, 1)
+        recall = tps / total
+        grid = np.linspace(0, 1, interp_size)
+        # interpolated precision: the best precision at a recall at least this high
+        best = np.maximum.accumulate(precision[::-1])[::-1]
+        at = np.searchsorted(recall, grid, side="left")
+        values = np.where(at < len(best), best[np.minimum(at, len(best) - 1)], 0.0)
+        for r, p in zip(grid.tolist(), values.tolist()):
+            table.add_data(name, round(p, 6), round(r, 6))
+    return CustomChart(
+        table,
+        "wandb/area-under-curve/v0",
+        {"x": "recall", "y": "precision", "class": "class"},
+        {"title": title or "Precision v. Recall", "x-axis-title": "Recall", "y-axis-title": "Precision"},
+        split_table,
+    )
