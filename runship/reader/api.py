@@ -8,6 +8,7 @@ df = api.run("mnist/3k9x2m1a").history(keys=["train/loss"])
 
 from __future__ import annotations
 
+import datetime
 import functools
 import os
 import re
@@ -20,6 +21,7 @@ from runship.reader.listing import list_runs
 from runship.reader.run import RunView, open_run
 from runship.reader.source import open_source
 from runship.schema.names import default_root
+from runship.schema.values import json_safe
 
 
 class File:
@@ -33,6 +35,33 @@ class File:
 
     def __repr__(self) -> str:
         return f"<File {self.name} ({self.size} bytes)>"
+
+
+#: runship's states in wandb's words (others are the same)
+WANDB_STATES = {"terminated": "killed", "unreadable": "crashed"}
+
+
+class Summary(dict[str, Any]):
+    """A run's summary from ``Api``: a dict, with wandb's ``_json_dict``."""
+
+    @property
+    def _json_dict(self) -> dict[str, Any]:
+        safe = json_safe(dict(self), strict_json=True)
+        return safe if isinstance(safe, dict) else {}
+
+
+class Runs(list["Run"]):
+    """``Api.runs()``: every run at once (no pages to fetch), with the
+    attributes of wandb's paginated ``Runs``."""
+
+    def __init__(self, runs: list[Run], per_page: int = 50):
+        super().__init__(runs)
+        self.per_page = per_page
+        self.more = False
+
+    @property
+    def length(self) -> int:
+        return len(self)
 
 
 class Run:
@@ -69,9 +98,30 @@ class Run:
     id = property(lambda self: self._get("id"))
     name = property(lambda self: self._get("name"))
     project = property(lambda self: self._get("project"))
-    state = property(lambda self: self._get("state"))
     config = property(lambda self: dict(self._get("config")))
-    summary = property(lambda self: dict(self._get("summary")))
+
+    @property
+    def state(self) -> str:
+        """wandb's words: running, finished, failed, crashed, killed (a run
+        ended by a signal, runship's "terminated"), preempted."""
+        state = str(self._get("state"))
+        return WANDB_STATES.get(state, state)
+
+    @property
+    def summary(self) -> Summary:
+        """The summary as wandb's API gives it: the run's keys, plus
+        ``_step``, ``_runtime``, ``_timestamp`` and ``_wandb``; ``._json_dict``
+        is the same as plain JSON values."""
+        out = Summary(self._get("summary"))
+        start, last, step = self._get("start_time"), self._get("last_write"), self._get("last_step")
+        if isinstance(last, (int, float)):
+            out.setdefault("_timestamp", last)
+        if isinstance(start, (int, float)) and isinstance(last, (int, float)):
+            out.setdefault("_runtime", max(0.0, last - start))
+            out.setdefault("_wandb", {"runtime": int(max(0.0, last - start))})
+        if isinstance(step, int):
+            out.setdefault("_step", step)
+        return out
     tags = property(lambda self: list(self._get("tags") or []))
     notes = property(lambda self: self._get("notes"))
     group = property(lambda self: self._get("group"))
@@ -79,7 +129,14 @@ class Run:
     entity = property(lambda self: self._get("entity"))
     path = property(lambda self: [p for p in (self.entity, self.project, self.id) if p])
     url = property(lambda self: self._get("location"))
-    created_at = property(lambda self: self._get("start_time"))
+    @property
+    def created_at(self) -> str | None:
+        """When the run started, as wandb's API gives it: ISO 8601 in UTC, to the second."""
+        t = self._get("start_time")
+        if not isinstance(t, (int, float)):
+            return None
+        return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
     lastHistoryStep = property(lambda self: self._get("last_step"))
 
     @property
@@ -224,7 +281,7 @@ class Api:
         order: str = "-created_at",
         per_page: int = 50,
         **_: object,
-    ) -> list[Run]:
+    ) -> Runs:
         """The runs of a project (every project when ``path`` is None), with
         wandb-style ``filters``: ``{"config.lr": 0.1, "state": "finished",
         "tags": {"$in": ["x"]}, "summary.acc": {"$gt": 0.9}}``; also ``$and``,
@@ -243,7 +300,7 @@ class Api:
         key = order.lstrip("+-")
         reverse = order.startswith("-")
         runs.sort(key=lambda r: _sort_key(_field(r, key)), reverse=reverse)
-        return runs
+        return Runs(runs, per_page)
 
     def artifact(self, name: str, type: str | None = None) -> Any:
         from runship.writer.files import Artifact
@@ -260,7 +317,7 @@ _MISSING = object()
 
 def _field(run: Run, key: str) -> Any:
     if key in ("created_at", "createdAt"):
-        return run.created_at
+        return run._get("start_time")  # the time itself: runs started in one second keep their order
     head, _, rest = key.partition(".")
     if head in ("config", "summary", "summary_metrics"):
         value = run.config if head == "config" else run.summary

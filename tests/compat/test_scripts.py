@@ -43,12 +43,17 @@ def run_script(work, name, *args, check=True):
 
 def runs_of(work, project):
     api = runship.Api(str(work / "runs"))
-    return sorted(api.runs(project), key=lambda r: r.created_at)
+    return list(api.runs(project, order="+created_at"))
 
 
 def only_run(work, project):
     (run,) = runs_of(work, project)
     return run
+
+
+def plain_summary(run):
+    """The run's own summary keys (wandb's API adds _step, _runtime, _timestamp, _wandb)."""
+    return {k: v for k, v in run.summary.items() if not k.startswith("_")}
 
 
 def rows(run, keys=None):
@@ -74,7 +79,7 @@ def test_quickstart(work):
     ]
     assert rows(run) == expected
     assert run.config == {"learning_rate": 0.02, "architecture": "CNN", "epochs": 10}
-    assert run.summary == {"acc": expected[-1]["acc"], "loss": expected[-1]["loss"]}
+    assert plain_summary(run) == {"acc": expected[-1]["acc"], "loss": expected[-1]["loss"]}
     assert run.state == "finished"
 
 
@@ -191,7 +196,7 @@ def test_run_attribute_access(work):
         "exp1",
         "train",
     )
-    assert run.summary == {"x": 1, "final": 42, "also": "yes"} and run.config == {"seed": 7}
+    assert plain_summary(run) == {"x": 1, "final": 42, "also": "yes"} and run.config == {"seed": 7}
     with open(os.path.join(run._view.location, "files", "notes.txt")) as f:
         assert f.read() == "written into run.dir"
 
@@ -418,3 +423,21 @@ def test_matplotlib_and_plotly_figures(work):
     assert figure["as_image"]["caption"] == "falling" and view.load(figure["as_image"]).startswith(b"\x89PNG")
     plotly = json.loads(view.read_file(fig_plotly["plotly"]["path"]))
     assert plotly["data"][0]["type"] == "scatter" and plotly["layout"]["title"]["text"] == "px"
+
+
+def test_the_export_runs_snippet_runs_unchanged(work):
+    import ast
+    import csv
+
+    out = run_script(work, "export_runs.py")
+    with open(work / "project.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert sorted(r["name"] for r in table) == ["lr-0.001", "lr-0.01", "lr-0.1"]
+    for r in table:
+        lr = float(r["name"][3:])
+        assert ast.literal_eval(r["config"]) == {"lr": lr}  # _private left out by the snippet
+        summary = ast.literal_eval(r["summary"])
+        assert summary["loss"] == lr and summary["_step"] == 2
+        assert summary["_runtime"] >= 0 and summary["_wandb"]["runtime"] >= 0 and summary["_timestamp"] > 0
+    assert out.stdout.split()[:3] == ["3", "3", "['finished']"]
+    assert out.stdout.split()[3] == "['20']"  # created_at: ISO 8601, as wandb's
