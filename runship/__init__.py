@@ -58,6 +58,7 @@ __all__ = [
     "setup",
     "sweep",
     "teardown",
+    "tensorboard",
     "termerror",
     "termlog",
     "termwarn",
@@ -194,10 +195,10 @@ def __getattr__(name: str):
     if name == "summary":
         run = _PROCESS.current
         return run.summary if run is not None else Summary(None)
-    if name == "plot":  # wandb.plot: a module
+    if name in ("plot", "tensorboard"):  # wandb.plot, wandb.tensorboard: modules
         import importlib
 
-        value = importlib.import_module("runship.plot")
+        value = importlib.import_module(f"runship.{name}")
         globals()[name] = value
         return value
     module = _LAZY.get(name)

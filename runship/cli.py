@@ -921,6 +921,35 @@ def serve_cmd(
         raise click.ClickException(str(e)) from None
 
 
+@cli.group("import", context_settings=CONTEXT)
+def import_group() -> None:
+    """Make runship runs from other loggers' files."""
+
+
+@import_group.command("tensorboard", context_settings=CONTEXT)
+@click.argument("logdir", type=click.Path(exists=True, file_okay=False))
+@click.option("--project", required=True, help="The project of the new run.")
+@click.option("--name", help="The run's name. [default: LOGDIR's name]")
+@click.pass_context
+@library_errors
+def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: str | None) -> None:
+    """One run (under --root) from the TensorBoard event files under LOGDIR:
+    scalars, histograms, images and text as history rows, each with the
+    writer's step as global_step. Needs the tensorboard package.
+
+    \b
+    Example:
+        runship --root runship-runs import tensorboard runs/CartPole-v1__ppo__1 --project cleanrl
+    """
+    from runship.integration.tensorboard import import_logdir
+
+    try:
+        run = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"])
+    except (ImportError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"imported {logdir} as {run.project}/{run.id} ({run.step} rows) in {run.run_dir}")
+
+
 @cli.command("ui", context_settings=CONTEXT)
 @click.argument("roots", nargs=-1)
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -43,6 +43,7 @@ class _WandbModule(types.ModuleType):
     Error: type[Error]
     require: Callable[..., None]
     plot: types.ModuleType
+    tensorboard: types.ModuleType
 
     def __getattr__(self, name: str):
         try:
@@ -142,13 +143,16 @@ def install_as_wandb(force: bool = False) -> types.ModuleType:
     # wandb.run, wandb.config and wandb.summary are not set here: the module's
     # __getattr__ serves runship's, which follow the current run
     from runship import plot as plot_module
+    from runship import tensorboard as tensorboard_module
 
     wandb.plot = plot_module
+    wandb.tensorboard = tensorboard_module
     if _FINDER not in sys.meta_path:
         sys.meta_path.append(_FINDER)  # last: only what nothing else finds
     for name, mod in {
         "wandb": wandb,
         "wandb.plot": plot_module,
+        "wandb.tensorboard": tensorboard_module,
         "wandb.sdk": sdk,
         "wandb.sdk.lib": lib,
         "wandb.sdk.lib.config_util": config_util,

@@ -127,6 +127,16 @@ class Image(Media):
         self.format = "png"
         self.height, self.width = int(arr.shape[0]), int(arr.shape[1])
 
+    @classmethod
+    def from_png(cls, png: bytes, caption: str | None = None) -> Image:
+        """An image from the bytes of a PNG file (as TensorBoard stores them)."""
+        image = cls.__new__(cls)
+        image.caption, image.mode, image._path, image._pil, image._array = caption, None, None, None, None
+        image._png = bytes(png)
+        image.format = "png"
+        image.width, image.height = _png_size(image._png)
+        return image
+
     def _bytes(self) -> bytes:
         if self._png is not None:
             return self._png

@@ -122,6 +122,7 @@ class Run:
         if isinstance(step, int):
             out.setdefault("_step", step)
         return out
+
     tags = property(lambda self: list(self._get("tags") or []))
     notes = property(lambda self: self._get("notes"))
     group = property(lambda self: self._get("group"))
@@ -129,6 +130,7 @@ class Run:
     entity = property(lambda self: self._get("entity"))
     path = property(lambda self: [p for p in (self.entity, self.project, self.id) if p])
     url = property(lambda self: self._get("location"))
+
     @property
     def created_at(self) -> str | None:
         """When the run started, as wandb's API gives it: ISO 8601 in UTC, to the second."""

@@ -149,8 +149,6 @@ def init(
             anonymous=anonymous,
             force=force,
             monitor_gym=monitor_gym,
-            tensorboard=tensorboard,
-            sync_tensorboard=sync_tensorboard,
             resume_from=resume_from,
             fork_from=fork_from,
         ).items()
@@ -201,6 +199,7 @@ def init(
         "save_code": save_code,
         "config_include_keys": config_include_keys,
         "config_exclude_keys": config_exclude_keys,
+        "sync_tensorboard": bool(sync_tensorboard or tensorboard) or None,
         **{k: v if isinstance(v, (str, bool, int)) else repr(v) for k, v in no_effect.items()},
     }
     start = _start_record(meta, session, resuming, exists, resume_mode, run_mode, s, args)
@@ -219,6 +218,14 @@ def init(
     )
     for arg in no_effect:
         run.notice(f"init({arg}=...) has no effect in runship; it is recorded only", arg=arg)
+    if sync_tensorboard or tensorboard:  # mirror TensorBoard writers into the history, as wandb
+        from runship.integration import tensorboard as tb
+
+        run._tb_mirror = tb.patch(run)
+        if run._tb_mirror is None:
+            run.notice(
+                "sync_tensorboard=True: no TensorBoard writer is installed (torch.utils.tensorboard, tensorboardX)"
+            )
     for key in s.ignored:
         run.notice(f"setting {key!r} has no effect in runship; it is recorded only", setting=key)
     if defaults_problem:

@@ -9,7 +9,7 @@ import threading
 import time
 import types
 from collections.abc import Mapping
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from runship import safefile
 from runship.schema import format as fmt
@@ -31,6 +31,8 @@ _time = time.time
 
 class Run:
     """One process's tenure of a run (a *session*). Created by ``runship.init``."""
+
+    _tb_mirror: Any = None  # sync_tensorboard: the mirror of TensorBoard writers (runship.integration.tensorboard)
 
     def __init__(
         self,
@@ -488,6 +490,12 @@ class Run:
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Commit the pending row, write the finish record, fsync and close."""
+        mirror = getattr(self, "_tb_mirror", None)
+        if mirror is not None:  # sync_tensorboard: its last row, then the writers as they were
+            from runship.integration import tensorboard
+
+            self._tb_mirror = None
+            tensorboard.unpatch(mirror)
         with self._lock:
             if self._finished or self._writer is None or (self._inactive and not self.disabled):
                 self._finished = True

@@ -441,3 +441,43 @@ def test_the_export_runs_snippet_runs_unchanged(work):
         assert summary["_runtime"] >= 0 and summary["_wandb"]["runtime"] >= 0 and summary["_timestamp"] > 0
     assert out.stdout.split()[:3] == ["3", "3", "['finished']"]
     assert out.stdout.split()[3] == "['20']"  # created_at: ISO 8601, as wandb's
+
+
+@pytest.mark.compat
+def test_sync_tensorboard_mirrors_the_writers_and_import_reads_event_files(work):
+    run_script(work, "tensorboard_rl.py")
+    run = only_run(work, "cleanrl")
+    got = rows(run)
+    assert got[0]["hyperparameters"].startswith("|param|value|") and got[0]["global_step"] == 0
+    scalars = [r for r in got if "losses/value_loss" in r]
+    assert [r["global_step"] for r in scalars] == [128, 256, 384, 512, 640]
+    assert [r["losses/value_loss"] for r in scalars] == pytest.approx([1.0, 1 / 2, 1 / 3, 1 / 4, 1 / 5])
+    assert [r["charts/SPS"] for r in scalars] == [1001.0, 1002.0, 1003.0, 1004.0, 1005.0]
+    assert scalars[-1]["weights"]["_type"] == "histogram" and sum(scalars[-1]["weights"]["values"]) == 100
+    assert got[-1] == {"_step": 6, "x/only": 7.0, "global_step": 1000}  # tensorboardX too
+    # the same event files, read without runship having watched them
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runship.cli",
+            "--root",
+            str(work / "imported"),
+            "import",
+            "tensorboard",
+            str(work / "runs" / "CartPole-v1__ppo__1"),
+            "--project",
+            "tb",
+        ],
+        env=_env(work),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (imported,) = runship.Api(str(work / "imported")).runs("tb")
+    again = rows(imported)
+    assert [(r["global_step"], r.get("losses/value_loss")) for r in again if "losses/value_loss" in r] == [
+        (r["global_step"], r["losses/value_loss"]) for r in scalars
+    ]
+    assert imported.name == "CartPole-v1__ppo__1"

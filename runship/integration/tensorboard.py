@@ -1,0 +1,207 @@
+"""TensorBoard into runship: ``init(sync_tensorboard=True)`` (or
+``patch(run)``) mirrors what ``torch.utils.tensorboard`` and ``tensorboardX``
+writers write into the run's history, as wandb does; ``import_logdir``
+reads event files written without runship (``runship import tensorboard``).
+
+Each event's values (scalars, histograms, images, text) become one history
+row holding the writer's step as ``global_step``; consecutive events of
+one step are one row. Nothing here imports TensorBoard until it is asked
+for, and a failure here never reaches the training code (it is reported
+once on the run).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+STEP_KEY = "global_step"
+_PATCHED: dict[Any, Any] = {}  # class -> its own add_event, while patched
+_LOCK = threading.Lock()
+
+
+def event_values(event: Any) -> Iterator[tuple[str, Any]]:
+    """(tag, value) of each summary value of a TensorBoard ``Event``:
+    floats for scalars, runship Histograms, Images (PNG) and text."""
+    from runship.media import Histogram, Image
+
+    summary = getattr(event, "summary", None)
+    for value in getattr(summary, "value", ()) or ():
+        tag = value.tag
+        kind = value.WhichOneof("value")
+        if kind == "simple_value":
+            yield tag, float(value.simple_value)
+        elif kind == "histo":
+            h = value.histo
+            edges = [h.min, *list(h.bucket_limit)[:-1], h.max] if len(h.bucket_limit) else [h.min, h.max]
+            counts = list(h.bucket)
+            if len(edges) == len(counts) + 1 and counts:
+                yield tag, Histogram(np_histogram=(counts, edges))
+        elif kind == "image":
+            yield tag, Image.from_png(bytes(value.image.encoded_image_string))
+        elif kind == "tensor":
+            plugin = value.metadata.plugin_data.plugin_name
+            tensor = value.tensor
+            if plugin == "text" or tensor.string_val:
+                texts = [s.decode("utf-8", "replace") for s in tensor.string_val]
+                yield tag.removesuffix("/text_summary"), texts[0] if len(texts) == 1 else texts
+            elif tensor.float_val or tensor.double_val:
+                vals = list(tensor.float_val) or list(tensor.double_val)
+                if len(vals) == 1:
+                    yield tag, float(vals[0])
+            elif tensor.tensor_content and tensor.dtype in (1, 2):  # DT_FLOAT, DT_DOUBLE
+                import numpy as np
+
+                arr = np.frombuffer(tensor.tensor_content, dtype=np.float32 if tensor.dtype == 1 else np.float64)
+                if arr.size == 1:
+                    yield tag, float(arr[0])
+
+
+class Mirror:
+    """Events of TensorBoard writers, as history rows of ``run`` (None: the
+    current run at each event, as ``runship.tensorboard.patch()`` before
+    ``init()``)."""
+
+    def __init__(self, run: Any = None):
+        self._run = run
+        self._row: dict[str, Any] = {}
+        self._step: int | None = None
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def add(self, event: Any) -> None:
+        try:
+            values = list(event_values(event))
+        except Exception as e:  # a value runship does not know: reported once, never raised
+            self._fail(e)
+            return
+        if not values:
+            return
+        step = int(getattr(event, "step", 0))
+        with self._lock:
+            if self._step is not None and step != self._step:
+                self._flush_locked()
+            self._step = step
+            self._row.update(values)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        if not self._row:
+            return
+        row, self._row = {**self._row, STEP_KEY: self._step}, {}
+        run = self.run
+        try:
+            if run is not None and run.active:
+                run.log(row)
+        except Exception as e:
+            self._fail(e)
+
+    @property
+    def run(self) -> Any:
+        if self._run is not None:
+            return self._run
+        import runship
+
+        return runship.run
+
+    def _fail(self, e: Exception) -> None:
+        if not self._failed and self.run is not None:
+            self._failed = True
+            try:
+                self.run.notice(f"sync_tensorboard: an event could not be mirrored: {type(e).__name__}: {e}")
+            except Exception:
+                pass
+
+
+def _writer_classes() -> list[Any]:
+    """The EventFileWriter classes of the TensorBoard writers installed
+    (``torch.utils.tensorboard`` writes through tensorboard's)."""
+    found = []
+    for module, name in (
+        ("tensorboard.summary.writer.event_file_writer", "EventFileWriter"),
+        ("tensorboardX.event_file_writer", "EventFileWriter"),
+    ):
+        try:
+            import importlib
+
+            found.append(getattr(importlib.import_module(module), name))
+        except Exception:
+            continue
+    return found
+
+
+def patch(run: Any = None) -> Mirror | None:
+    """Mirror every TensorBoard writer of this process into ``run`` (None:
+    the current run at each event) until ``unpatch``. None when no
+    TensorBoard writer is installed."""
+    mirror = Mirror(run)
+    classes = _writer_classes()
+    if not classes:
+        return None
+    with _LOCK:
+        for cls in classes:
+            own = _PATCHED.get(cls, cls.add_event)
+            _PATCHED[cls] = own
+
+            def add_event(self: Any, event: Any, _own: Any = own) -> Any:
+                result = _own(self, event)
+                current = _CURRENT.get("mirror")
+                if current is not None:
+                    current.add(event)
+                return result
+
+            cls.add_event = add_event
+        _CURRENT["mirror"] = mirror
+    return mirror
+
+
+_CURRENT: dict[str, Mirror | None] = {"mirror": None}
+
+
+def unpatch(mirror: Mirror | None = None) -> None:
+    """Write the last row and give the writers their own add_event back."""
+    with _LOCK:
+        current = _CURRENT.get("mirror")
+        if mirror is not None and current is not mirror:
+            return
+        if current is not None:
+            current.flush()
+        _CURRENT["mirror"] = None
+        for cls, own in list(_PATCHED.items()):
+            cls.add_event = own
+            del _PATCHED[cls]
+
+
+def import_logdir(logdir: str, *, project: str, name: str | None = None, root: str | None = None) -> Any:
+    """A runship run made from the event files under ``logdir`` (every
+    ``events.out.tfevents.*``, in name order): their values as history
+    rows with ``global_step``. Needs the tensorboard package."""
+    try:
+        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    except ImportError:
+        raise ImportError("reading TensorBoard event files needs tensorboard: pip install tensorboard") from None
+    import runship
+
+    files = []
+    for base, _dirs, names in os.walk(logdir, followlinks=False):
+        files += [os.path.join(base, n) for n in names if "tfevents" in n]
+    if not files:
+        raise FileNotFoundError(f"no TensorBoard event files (events.out.tfevents.*) under {logdir}")
+    run = runship.init(
+        project=project, name=name or os.path.basename(os.path.abspath(logdir)), dir=root, reinit="create_new"
+    )
+    mirror = Mirror(run)
+    try:
+        for path in sorted(files):
+            for event in EventFileLoader(path).Load():
+                mirror.add(event)
+            mirror.flush()
+    finally:
+        mirror.flush()
+        run.finish()
+    return run
