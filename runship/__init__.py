@@ -79,6 +79,16 @@ _LAZY = {
 }
 
 
+_MODULES = {
+    "plot": "runship.plot",
+    "tensorboard": "runship.tensorboard",
+    "sklearn": "runship.integration.sklearn",
+    "keras": "runship.integration.keras",
+    "xgboost": "runship.integration.xgboost",
+    "lightgbm": "runship.integration.lightgbm",
+}
+
+
 def _current(what: str) -> Run:
     run = _PROCESS.current
     if run is None:
@@ -195,10 +205,10 @@ def __getattr__(name: str):
     if name == "summary":
         run = _PROCESS.current
         return run.summary if run is not None else Summary(None)
-    if name in ("plot", "tensorboard"):  # wandb.plot, wandb.tensorboard: modules
+    if name in _MODULES:  # wandb.plot, wandb.tensorboard, wandb.sklearn, ...: modules, imported when used
         import importlib
 
-        value = importlib.import_module(f"runship.{name}")
+        value = importlib.import_module(_MODULES[name])
         globals()[name] = value
         return value
     module = _LAZY.get(name)

@@ -65,6 +65,9 @@ class _MissingWandbModules(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path=None, target=None):
         if fullname.startswith("wandb.") and isinstance(sys.modules.get("wandb"), _WandbModule):
+            target_name = ALIASES.get(fullname)
+            if target_name is not None:  # runship's own module of that name, imported when asked for
+                return importlib.machinery.ModuleSpec(fullname, _AliasLoader(target_name))
             raise ModuleNotFoundError(
                 f"{fullname} is not provided by runship (imported as wandb); see {DOCS} for what is", name=fullname
             )
@@ -79,6 +82,35 @@ class _MissingWandbModules(importlib.abc.MetaPathFinder):
         if isinstance(sys.modules.get("wandb"), _WandbModule) and name in (None, "wandb"):
             return iter([_WandbDistribution()])
         return iter(())
+
+
+#: wandb's integration modules and the runship modules that stand in for them
+ALIASES = {
+    "wandb.integration": "runship.integration",
+    "wandb.integration.keras": "runship.integration.keras",
+    "wandb.keras": "runship.integration.keras",
+    "wandb.integration.xgboost": "runship.integration.xgboost",
+    "wandb.xgboost": "runship.integration.xgboost",
+    "wandb.integration.lightgbm": "runship.integration.lightgbm",
+    "wandb.lightgbm": "runship.integration.lightgbm",
+    "wandb.integration.sklearn": "runship.integration.sklearn",
+    "wandb.sklearn": "runship.integration.sklearn",
+    "wandb.integration.tensorboard": "runship.tensorboard",
+}
+
+
+class _AliasLoader(importlib.abc.Loader):
+    """Loads ``wandb.<name>`` as the runship module standing in for it (the
+    same module object: its classes are runship's)."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def create_module(self, spec):
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module) -> None:
+        return None
 
 
 class _WandbDistribution(importlib.metadata.Distribution):
@@ -148,7 +180,9 @@ def install_as_wandb(force: bool = False) -> types.ModuleType:
     wandb.plot = plot_module
     wandb.tensorboard = tensorboard_module
     if _FINDER not in sys.meta_path:
-        sys.meta_path.append(_FINDER)  # last: only what nothing else finds
+        # first: wandb.<name> is runship's to answer (its submodules are in sys.modules
+        # already; an alias is the runship module itself, never a second copy of its file)
+        sys.meta_path.insert(0, _FINDER)
     for name, mod in {
         "wandb": wandb,
         "wandb.plot": plot_module,

@@ -481,3 +481,73 @@ def test_sync_tensorboard_mirrors_the_writers_and_import_reads_event_files(work)
         (r["global_step"], r["losses/value_loss"]) for r in scalars
     ]
     assert imported.name == "CartPole-v1__ppo__1"
+
+
+@pytest.mark.compat
+def test_xgboost_callback(work):
+    run_script(work, "xgboost_callback.py")
+    run = only_run(work, "xgb")
+    view = runship.open_run(run.url)
+    got = rows(run)
+    assert [r["epoch"] for r in got[:5]] == [0, 1, 2, 3, 4]
+    assert all({"train-logloss", "train-auc", "val-logloss", "val-auc"} <= set(r) for r in got[:5])
+    losses = [r["train-logloss"] for r in got[:5]]
+    assert losses == sorted(losses, reverse=True)  # boosting lowers the training loss each round
+    assert run.summary["val-logloss"] == {"min": min(r["val-logloss"] for r in got[:5])}
+    chart = got[5]["Feature Importance"]
+    assert chart["spec"] == "wandb/bar/v0" and view.load(chart["table"])["columns"] == ["Feature", "Importance"]
+    assert {r[0] for r in view.load(chart["table"])["data"]} <= {"a", "b", "c", "d"}
+    assert any(f.name.endswith("_model.json") for f in run.files())
+
+
+@pytest.mark.compat
+def test_lightgbm_callback_and_log_summary(work):
+    run_script(work, "lightgbm_callback.py")
+    run = only_run(work, "lgbm")
+    got = rows(run)
+    assert [r["iteration"] for r in got[:6]] == list(range(6))
+    l2 = [r["valid_l2"] for r in got[:6]]
+    assert l2 == sorted(l2, reverse=True)
+    assert run.config["num_leaves"] == 7 and run.config["objective"] == "regression"
+    assert run.summary["best_score/valid_l2"] == l2[-1] and "best_iteration" in run.summary
+    assert got[6]["Feature Importance"]["spec"] == "wandb/bar/v0"
+    assert "files/model.txt" in [f.name for f in run.files()]
+
+
+@pytest.mark.compat
+def test_sklearn_plots(work):
+    run_script(work, "sklearn_plots.py")
+    run = only_run(work, "sklearn")
+    view = runship.open_run(run.url)
+    got = rows(run)
+    specs = [next(v["spec"] for k, v in r.items() if not k.startswith("_")) for r in got]
+    assert specs == [
+        "wandb/bar/v0",
+        "wandb/class_proportions/v1",
+        "wandb/confusion_matrix/v1",
+        "wandb/area-under-curve/v0",
+        "wandb/area-under-curve/v0",
+        "wandb/bar/v0",
+        "wandb/confusion_matrix/v1",
+    ]
+    matrix = view.load(got[6]["confusion_matrix"]["table"])
+    assert {a for a, _, _ in matrix["data"]} == {"low", "mid", "high"} and sum(n for _, _, n in matrix["data"]) == 30
+    proportions = view.load(got[1]["class_proportions"]["table"])["data"]
+    assert (
+        sum(c for _, d, c in proportions if d == "train") == 90
+        and sum(c for _, d, c in proportions if d == "test") == 30
+    )
+    metrics = dict(view.load(got[0]["summary_metrics"]["table"])["data"])
+    assert set(metrics) == {"accuracy", "precision", "recall", "f1"} and 0 <= metrics["accuracy"] <= 1
+
+
+@pytest.mark.compat
+def test_keras_metrics_logger_and_checkpoint(work):
+    run_script(work, "keras_callbacks.py")
+    run = only_run(work, "keras")
+    got = rows(run)
+    assert [r["epoch/epoch"] for r in got] == [0, 1, 2]
+    assert all({"epoch/loss", "epoch/accuracy", "epoch/val_loss", "epoch/val_accuracy"} <= set(r) for r in got)
+    assert all(r["epoch/learning_rate"] == pytest.approx(0.01) for r in got)
+    names = [f.name for f in run.files()]
+    assert sum(n.startswith("files/artifacts/run_") and n.endswith("model.keras") for n in names) == 3

@@ -1,0 +1,84 @@
+"""``wandb.integration.xgboost`` (``wandb.xgboost``): ``WandbCallback`` for
+``xgboost.train(..., callbacks=[...])`` and the sklearn API, logging each
+round's evaluation metrics (``<data>-<metric>``, with ``epoch``) to the
+current run, as wandb's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xgboost
+
+import runship
+from runship.errors import UsageError
+
+__all__ = ["WandbCallback", "wandb_callback"]
+
+
+class WandbCallback(xgboost.callback.TrainingCallback):
+    """Each round: ``{<data>-<metric>: value, "epoch": round}``; at the end,
+    ``best_score`` and ``best_iteration`` in the summary (early stopping),
+    the feature importances as a bar chart (``Feature Importance``) and the
+    model as a file (``log_model=True``)."""
+
+    def __init__(
+        self,
+        log_model: bool = False,
+        log_feature_importance: bool = True,
+        importance_type: str = "gain",
+        define_metric: bool = True,
+    ):
+        if runship.run is None:
+            raise UsageError("You must call wandb.init() (runship.init) before WandbCallback()")
+        self.log_model = log_model
+        self.log_feature_importance = log_feature_importance
+        self.importance_type = importance_type
+        self.define_metric = define_metric
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: dict[str, dict[str, list[Any]]]) -> bool:
+        row: dict[str, Any] = {}
+        for data, metrics in evals_log.items():
+            for name, values in metrics.items():
+                value = values[-1]
+                row[f"{data}-{name}"] = float(value[0] if isinstance(value, tuple) else value)
+                if self.define_metric and epoch == 0:
+                    goal = "maximize" if any(k in name for k in ("auc", "map", "ndcg", "pre")) else "minimize"
+                    runship.define_metric(f"{data}-{name}", summary="min" if goal == "minimize" else "max", goal=goal)
+        row["epoch"] = epoch
+        runship.log(row)
+        return False
+
+    def after_training(self, model: Any) -> Any:
+        run = runship.run
+        if run is None:
+            return model
+        best_score = getattr(model, "best_score", None)
+        best_iteration = getattr(model, "best_iteration", None)
+        try:
+            if best_score is not None:
+                run.summary["best_score"] = float(best_score)
+            if best_iteration is not None:
+                run.summary["best_iteration"] = int(best_iteration)
+        except Exception:
+            pass
+        if self.log_feature_importance:
+            scores = model.get_score(importance_type=self.importance_type)
+            if scores:
+                table = runship.Table(
+                    columns=["Feature", "Importance"], data=[[k, float(v)] for k, v in scores.items()]
+                )
+                runship.log(
+                    {"Feature Importance": runship.plot.bar(table, "Feature", "Importance", title="Feature Importance")}
+                )
+        if self.log_model:
+            import os
+
+            path = os.path.join(run.dir, f"{run.id}_model.json")
+            model.save_model(path)
+            run.save(path, base_path=run.dir, policy="now")
+        return model
+
+
+def wandb_callback() -> WandbCallback:
+    """wandb's older function form."""
+    return WandbCallback()
