@@ -551,3 +551,46 @@ def test_keras_metrics_logger_and_checkpoint(work):
     assert all(r["epoch/learning_rate"] == pytest.approx(0.01) for r in got)
     names = [f.name for f in run.files()]
     assert sum(n.startswith("files/artifacts/run_") and n.endswith("model.keras") for n in names) == 3
+
+
+def _lightning_rows(run):
+    got = rows(run)
+    train = [r for r in got if "train/loss" in r]
+    val = [r for r in got if "val/loss" in r]
+    assert [r["trainer/global_step"] for r in train] == list(range(8))  # 2 epochs of 4 batches
+    assert [r["epoch"] for r in train] == [0] * 4 + [1] * 4
+    assert [(r["epoch"], r["trainer/global_step"]) for r in val] == [(0, 3), (1, 7)]
+    assert val[1]["val/loss"] < val[0]["val/loss"]
+    return got
+
+
+@pytest.mark.compat
+def test_lightning_wandb_logger_under_the_shim(work):
+    run_script(work, "lightning_wandb.py")
+    # WandbLogger passes dir=save_dir ("." unless given): the run root is the working directory
+    (run,) = runship.Api(str(work)).runs("lightning")
+    assert run.name == "pl-run" and run.config == {"lr": 0.1} and run.state == "finished"
+    _lightning_rows(run)
+
+
+@pytest.mark.compat
+def test_lightning_with_runships_own_logger(work):
+    run_script(work, "lightning_runship.py")
+    run = only_run(work, "lightning-native")
+    assert run.name == "pl-native" and run.config == {"lr": 0.1} and run.state == "finished"
+    _lightning_rows(run)
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("how", ["native", "shim"])
+def test_transformers_trainer(work, how):
+    run_script(work, "transformers_trainer.py", *(["shim"] if how == "shim" else []))
+    run = only_run(work, f"hf-{how}")
+    assert run.name == f"hf-{how}" and run.state == "finished"
+    got = rows(run)
+    train = [r for r in got if "train/loss" in r]
+    assert [r["train/global_step"] for r in train] == list(range(1, 9))  # 2 epochs of 4 steps, logging_steps=1
+    evals = [r for r in got if "eval/loss" in r]
+    assert [r["train/global_step"] for r in evals] == [4, 8]
+    assert run.config["num_train_epochs"] == 2 and run.config["per_device_train_batch_size"] == 8
+    assert run.summary["train_loss"] > 0 and "train_runtime" in run.summary
