@@ -32,7 +32,10 @@ __all__ = [
     "CorruptionError",
     "Error",
     "Histogram",
+    "Html",
     "Image",
+    "Molecule",
+    "Object3D",
     "Plotly",
     "Run",
     "RunNotFound",
@@ -47,6 +50,7 @@ __all__ = [
     "define_metric",
     "finish",
     "init",
+    "join",
     "log",
     "log_artifact",
     "log_code",
@@ -75,12 +79,16 @@ _LAZY = {
     "Audio": "runship.media",
     "Video": "runship.media",
     "Plotly": "runship.media",
+    "Html": "runship.media",
+    "Object3D": "runship.media",
+    "Molecule": "runship.media",
     "Api": "runship.reader.api",
 }
 
 
 _MODULES = {
     "plot": "runship.plot",
+    "util": "runship.util",
     "tensorboard": "runship.tensorboard",
     "sklearn": "runship.integration.sklearn",
     "keras": "runship.integration.keras",
@@ -151,6 +159,11 @@ def login(*args, **kwargs) -> bool:
 
 def setup(*args, **kwargs) -> None:
     return None
+
+
+def join(exit_code: int | None = None, quiet: bool | None = None) -> None:
+    """wandb's old name of ``finish()``."""
+    finish(exit_code=exit_code, quiet=quiet)
 
 
 def teardown(exit_code: int | None = None) -> None:

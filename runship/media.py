@@ -533,14 +533,175 @@ class _FileMedia(Media):
         return ref, _file_job(run_dir, rel, copy)
 
 
-class Audio(_FileMedia):
+class _BytesMedia(Media):
+    """Media made from bytes in memory (an array encoded, an HTML string)."""
+
+    _type = "media"
+    _kind = "files"
+    _ext = ".bin"
+    _data: bytes | None = None
+
+    def _init_bytes(self, data: bytes, caption: str | None = None, ext: str | None = None) -> None:
+        self._data = data
+        self.caption = caption
+        if ext:
+            self._ext = ext
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        data = self._data or b""
+        digest = hashlib.sha256(data).hexdigest()
+        rel = f"files/media/{self._kind}/{safe_key(key)}_{step}_{digest[:20]}{self._ext}"
+        ref = {"_type": self._type, "path": rel, "sha256": digest, "size": len(data)}
+        if getattr(self, "caption", None) is not None:
+            ref["caption"] = str(self.caption)
+        return ref, _file_job(run_dir, rel, lambda: data)
+
+
+class Audio(_FileMedia, _BytesMedia):
+    """Audio: the path of a file (copied), or a numpy array of samples
+    (mono ``(n,)`` or ``(n, channels)``, floats in [-1, 1] or integers) with
+    ``sample_rate``, written as 16-bit PCM WAV (the standard library's
+    ``wave``)."""
+
     _type = "audio-file"
     _kind = "audio"
 
+    def __init__(self, data_or_path, sample_rate: int | None = None, caption: str | None = None, **kwargs):
+        if isinstance(data_or_path, (str, os.PathLike)):
+            _FileMedia.__init__(self, data_or_path, caption=caption)
+            self._data = None
+            return
+        if sample_rate is None:
+            raise ValueError("Audio from an array needs sample_rate=")
+        np = _need("numpy", "Audio from an array", "numpy")
+        samples = np.asarray(data_or_path)
+        if samples.ndim not in (1, 2):
+            raise ValueError(f"Audio: expected (samples,) or (samples, channels), got shape {samples.shape}")
+        if samples.dtype.kind == "f":
+            pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+        else:
+            pcm = samples.astype("<i2")
+        import io
+        import wave
 
-class Video(_FileMedia):
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as w:
+            w.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
+            w.setsampwidth(2)
+            w.setframerate(int(sample_rate))
+            w.writeframes(pcm.tobytes())
+        self._init_bytes(buf.getvalue(), caption, ".wav")
+        self.sample_rate = int(sample_rate)
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        if getattr(self, "_data", None) is None:
+            return _FileMedia._bind(self, run_dir, key, step)
+        ref, job = _BytesMedia._bind(self, run_dir, key, step)
+        ref["sample_rate"] = self.sample_rate
+        return ref, job
+
+
+class Video(_FileMedia, _BytesMedia):
+    """Video: the path of a file (copied), or a numpy array of frames
+    ``(time, channels, height, width)`` (wandb's layout; a batch
+    ``(batch, time, C, H, W)`` is tiled side by side) encoded as ``format``
+    (gif, mp4, webm) at ``fps``; encoding an array needs imageio."""
+
     _type = "video-file"
     _kind = "videos"
+
+    def __init__(self, data_or_path, caption: str | None = None, fps: int = 4, format: str | None = None, **kwargs):
+        if isinstance(data_or_path, (str, os.PathLike)):
+            _FileMedia.__init__(self, data_or_path, caption=caption)
+            self._data = None
+            return
+        np = _need("numpy", "Video from an array", "numpy")
+        frames = np.asarray(data_or_path)
+        if frames.ndim == 5:  # (batch, time, C, H, W): the batch side by side
+            frames = np.concatenate(list(frames), axis=-1)
+        if frames.ndim != 4:
+            raise ValueError(f"Video: expected (time, channels, height, width) frames, got shape {frames.shape}")
+        frames = _to_uint8(np, frames.transpose(0, 2, 3, 1))
+        if frames.shape[-1] == 1:
+            frames = frames[..., 0]
+        fmt_name = (format or "gif").lower()
+        if fmt_name not in ("gif", "mp4", "webm"):
+            raise ValueError(f"Video: format must be gif, mp4 or webm, got {format!r}")
+        imageio = _need("imageio.v3", "Video from an array", "imageio")
+        v3 = imageio.v3 if hasattr(imageio, "v3") else imageio
+        if fmt_name == "gif":
+            data = v3.imwrite("<bytes>", frames, extension=".gif", duration=1000 / max(1, fps), loop=0)
+        else:
+            data = v3.imwrite("<bytes>", frames, extension=f".{fmt_name}", fps=fps)
+        self._init_bytes(data, caption, f".{fmt_name}")
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        if getattr(self, "_data", None) is None:
+            return _FileMedia._bind(self, run_dir, key, step)
+        return _BytesMedia._bind(self, run_dir, key, step)
+
+
+class Html(_BytesMedia):
+    """HTML, stored as a file (``html-file``). runship ui offers it as a
+    download and never renders it in its own pages."""
+
+    _type = "html-file"
+    _kind = "html"
+
+    def __init__(self, data, inject: bool = True, data_is_not_path: bool = False, **kwargs):
+        if hasattr(data, "read"):
+            text = data.read()
+        elif isinstance(data, (str, os.PathLike)) and not data_is_not_path and os.path.isfile(data):
+            with open(data, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        elif isinstance(data, str):
+            text = data
+        else:
+            raise TypeError(f"Html takes a string, a file object or a path, got {type(data).__name__}")
+        self._init_bytes(text.encode("utf-8") if isinstance(text, str) else bytes(text), None, ".html")
+
+
+class Object3D(_FileMedia, _BytesMedia):
+    """A 3D object: a numpy point cloud ``(N, 3)``, ``(N, 4)`` (x, y, z,
+    category) or ``(N, 6)`` (x, y, z, r, g, b), stored as wandb's
+    ``.pts.json``; or a file (.obj, .gltf, .glb, .babylon, .stl, .pts.json),
+    copied."""
+
+    _type = "object3D-file"
+    _kind = "object3D"
+    FORMATS = (".obj", ".gltf", ".glb", ".babylon", ".stl", ".pts.json")
+
+    def __init__(self, data_or_path, caption: str | None = None, **kwargs):
+        if isinstance(data_or_path, (str, os.PathLike)):
+            if not str(data_or_path).lower().endswith(self.FORMATS):
+                raise ValueError(f"Object3D: a file must be one of {', '.join(self.FORMATS)}, got {data_or_path!r}")
+            _FileMedia.__init__(self, data_or_path, caption=caption)
+            self._data = None
+            return
+        np = _need("numpy", "Object3D from an array", "numpy")
+        points = np.asarray(data_or_path, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] not in (3, 4, 6):
+            raise ValueError(f"Object3D: a point cloud is (N, 3), (N, 4) or (N, 6), got shape {points.shape}")
+        body = json.dumps({"type": "lidar/beta", "points": points.tolist()}).encode()
+        self._init_bytes(body, caption, ".pts.json")
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+        if getattr(self, "_data", None) is None:
+            return _FileMedia._bind(self, run_dir, key, step)
+        return _BytesMedia._bind(self, run_dir, key, step)
+
+
+class Molecule(_FileMedia):
+    """A molecule file (.pdb, .pqr, .mmcif, .mcif, .cif, .sdf, .sd, .gro, .mol2, .mmtf), copied."""
+
+    _type = "molecule-file"
+    _kind = "molecule"
+    FORMATS = (".pdb", ".pqr", ".mmcif", ".mcif", ".cif", ".sdf", ".sd", ".gro", ".mol2", ".mmtf")
+
+    def __init__(self, data_or_path, caption: str | None = None, **kwargs):
+        if not isinstance(data_or_path, (str, os.PathLike)) or not str(data_or_path).lower().endswith(self.FORMATS):
+            raise ValueError(f"Molecule takes the path of a {', '.join(self.FORMATS)} file, got {data_or_path!r}")
+        super().__init__(data_or_path, caption=caption)
 
 
 def auto_histogram(value):

@@ -160,7 +160,7 @@ class Run:
                 continue
             if max_step is not None and step >= max_step:
                 break
-            yield row
+            yield {k: _wandb_value(v) for k, v in row.items()}
 
     def history(
         self,
@@ -185,7 +185,9 @@ class Run:
                 return self._view.history_df(keys, samples=samples, x=x_axis)
             except ImportError:
                 pass
-        return self._view.history(keys, samples=samples, x=x_axis)
+        return [
+            {k: _wandb_value(v) for k, v in row.items()} for row in self._view.history(keys, samples=samples, x=x_axis)
+        ]
 
     def files(self) -> list[File]:
         view = self._view
@@ -377,3 +379,25 @@ def _test(value: Any, cond: Any) -> bool:
         if not ok:
             return False
     return True
+
+
+def _wandb_value(value: Any) -> Any:
+    """A history value as wandb's API gives it: a list of images is one
+    ``images/separated`` entry (runship stores each image's reference)."""
+    if not (
+        isinstance(value, list) and value and all(isinstance(v, dict) and v.get("_type") == "image-file" for v in value)
+    ):
+        return value
+    first = value[0]
+    out: dict[str, Any] = {
+        "_type": "images/separated",
+        "width": first.get("width"),
+        "height": first.get("height"),
+        "format": first.get("format", "png"),
+        "count": len(value),
+        "filenames": [v.get("path") for v in value],
+    }
+    captions = [v.get("caption") for v in value]
+    if any(c is not None for c in captions):
+        out["captions"] = captions
+    return out

@@ -86,6 +86,23 @@ class Metrics:
         self._cache: dict[str, MetricSpec | None] = {}
         self._agg: dict[str, _Agg] = {}
 
+    def merged(self, spec: MetricSpec) -> MetricSpec:
+        """``spec`` as a further define_metric() call of its name makes it,
+        as wandb: fields it sets override, summary ops add to those defined
+        before ("none" alone clears them)."""
+        before = next((s for s in self.specs if s.name == spec.name), None)
+        if before is None:
+            return spec
+        out = MetricSpec(spec.name)
+        for field in ("step_metric", "step_sync", "hidden", "goal"):
+            value = getattr(spec, field)
+            setattr(out, field, value if value is not None else getattr(before, field))
+        if spec.summary is None or spec.summary == ("none",) or before.summary in (None, ("none",)):
+            out.summary = spec.summary if spec.summary is not None else before.summary
+        else:
+            out.summary = tuple(dict.fromkeys((*before.summary, *spec.summary)))
+        return out
+
     def define(self, spec: MetricSpec) -> None:
         # the latest definition of a name wins; exact names win over globs
         self.specs = [s for s in self.specs if s.name != spec.name] + [spec]

@@ -35,6 +35,9 @@ MEDIA_KINDS = {
     "video-file": "video",
     "plot": "plot",
     "plotly-file": "plotly",
+    "html-file": "file",
+    "object3D-file": "file",
+    "molecule-file": "file",
 }
 FILE_TYPES = {
     ".png": "image/png",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 from runship import safefile
+from runship.errors import UsageError
 from runship.schema import format as fmt
 from runship.schema.limits import SMALL_RECORD as _SMALL_RECORD
 from runship.schema.limits import LimitError, check_packed
@@ -395,6 +396,8 @@ class Run:
         with self._lock:
             if self._metrics is None:
                 self._metrics = Metrics()
+            if not overwrite:  # a further call of a name adds to it, as wandb (the record holds the result)
+                spec = self._metrics.merged(spec)
             self._metrics.define(spec)
         self._record(fmt.METRIC, spec.to_record())
         return spec
@@ -453,6 +456,49 @@ class Run:
         name = str(artifact_or_name).rsplit("/", 1)[-1].split(":", 1)[0]
         self.notice(f"use_artifact({artifact_or_name!r}): runship has no artifact store offline; nothing was fetched")
         return Artifact(name, type or "unspecified")
+
+    def log_model(self, path, name: str | None = None, aliases=None) -> Artifact:
+        """A model file or directory logged as a ``model`` artifact (copied
+        into ``files/artifacts/<name>/v<N>/``), as wandb's."""
+        base = os.path.basename(os.fspath(path).rstrip("/"))
+        return self.log_artifact(path, name=name or f"run-{self.id}-{base}", type="model", aliases=aliases)
+
+    def use_model(self, name: str) -> str:
+        """The local path of a model this run logged (``name`` or
+        ``name:vN``). Offline there is no registry to fetch others from."""
+        art, _, version = str(name).rsplit("/", 1)[-1].partition(":")
+        versions = self._artifact_versions.get(art)
+        if not versions:
+            raise UsageError(
+                f"use_model({name!r}): runship has no model registry offline; only models this run logged "
+                "with log_model() can be used, by their name"
+            )
+        v = version if version.startswith("v") and version[1:].isdigit() else f"v{versions - 1}"
+        self.flush()  # the artifact's files are copied by the writer thread: there once this returns
+        return os.path.join(self.run_dir, "files", "artifacts", art, v)
+
+    def link_model(self, path, registered_model_name: str, name: str | None = None, aliases=None) -> Artifact:
+        """log_model, and the registry link recorded in the run (offline
+        there is no registry: ``runship upload`` ships the record)."""
+        artifact = self.log_model(path, name=name, aliases=aliases)
+        self.link_artifact(artifact, registered_model_name, aliases)
+        return artifact
+
+    def link_artifact(self, artifact, target_path: str, aliases=None) -> None:
+        """Recorded in the run: which artifact was meant for which registry path."""
+        name = artifact.name if isinstance(artifact, Artifact) else str(artifact)
+        version = getattr(artifact, "version", None)
+        self._record(
+            fmt.META,
+            {
+                "link": {
+                    "artifact": name,
+                    "version": version,
+                    "target": str(target_path),
+                    "aliases": list(aliases or []),
+                }
+            },
+        )
 
     def get_url(self) -> None:
         return None

@@ -1671,7 +1671,7 @@
   // ============================================================ 7. run page
 
   const TABS = ['overview', 'charts', 'system', 'console', 'files', 'media'];
-  const MEDIA_KINDS = ['image', 'histogram', 'table', 'audio', 'video', 'plot', 'plotly'];
+  const MEDIA_KINDS = ['image', 'histogram', 'table', 'audio', 'video', 'plot', 'plotly', 'file'];
 
   async function runPage(ctx, main, ref, params) {
     let tab = params.get('tab') || 'overview';
@@ -2223,6 +2223,18 @@
       });
       content.append(heat, bars, slider.el);
       show(last);
+      return;
+    }
+
+    if (kind === 'file') { // HTML, 3D objects, molecules: offered as downloads, never shown inside this page
+      const list = h('ul', { class: 'media-files' });
+      for (const it of items.slice(-20).reverse()) {
+        for (const v of refsOf(it.value)) {
+          list.append(h('li', null, h('a', { class: 'download', href: fileUrl(ref, v.path, true), text: v.path.split('/').pop() }),
+            h('span', { class: 'muted', text: ` step ${fmtValue(it.step)} · ${String((isPlainObject(it.value) && it.value._type) || '')}` })));
+        }
+      }
+      content.append(list);
       return;
     }
 

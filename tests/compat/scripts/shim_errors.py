@@ -23,7 +23,7 @@ try:
 except AttributeError as e:
     out["attribute"] = str(e)
 try:
-    from wandb.integration.keras import WandbMetricsLogger  # noqa: F401
+    from wandb.integration.fastai import WandbCallback  # noqa: F401
 except ImportError as e:
     out["module"] = str(e)
 run.finish()
