@@ -18,7 +18,7 @@ def patch(
     event files stay where the writers put them."""
     from runship.integration.tensorboard import patch as _patch
 
-    return _patch(None)
+    return _patch(None, root_logdir)
 
 
 def unpatch() -> None:

@@ -44,9 +44,7 @@ def log_summary(model: Any, feature_importance: bool = True, save_model_checkpoi
     if run is None:
         raise UsageError("You must call wandb.init() (runship.init) before log_summary()")
     run.summary["best_iteration"] = int(model.best_iteration)
-    for data_name, scores in (model.best_score or {}).items():
-        for name, value in scores.items():
-            run.summary[f"best_score/{data_name}_{name}"] = float(value)
+    run.summary["best_score"] = {d: {k: float(v) for k, v in s.items()} for d, s in (model.best_score or {}).items()}
     if feature_importance:
         names, values = model.feature_name(), model.feature_importance()
         table = runship.Table(columns=["Feature", "Importance"], data=[[n, float(v)] for n, v in zip(names, values)])

@@ -14,6 +14,7 @@ import runship
 from runship import plot
 
 __all__ = [
+    "plot_calibration_curve",
     "plot_class_proportions",
     "plot_classifier",
     "plot_confusion_matrix",
@@ -51,7 +52,7 @@ def plot_roc(y_true: Any, y_probas: Any, labels: Sequence[str] | None = None, **
 
 
 def plot_precision_recall(y_true: Any, y_probas: Any, labels: Sequence[str] | None = None, **_: Any) -> None:
-    _log("pr", plot.pr_curve(y_true, y_probas, labels=labels))
+    _log("precision_recall", plot.pr_curve(y_true, y_probas, labels=labels))
 
 
 def plot_feature_importances(
@@ -152,15 +153,52 @@ def plot_classifier(
     feature_names: Sequence[str] | None = None,
     **_: Any,
 ) -> None:
-    """wandb's bundle for a classifier: summary metrics, class proportions,
-    confusion matrix, ROC, precision-recall and feature importances."""
-    plot_summary_metrics(model, X_train, y_train, X_test, y_test)
-    plot_class_proportions(y_train, y_test, labels)
-    plot_confusion_matrix(y_test, y_pred, labels=None)
-    plot_roc(y_test, y_probas, labels)
-    plot_precision_recall(y_test, y_probas, labels)
+    """wandb's bundle for a classifier, in wandb's order: feature
+    importances, confusion matrix, summary metrics, class proportions, the
+    calibration curve (binary labels only), ROC and precision-recall."""
     if hasattr(model, "feature_importances_") or hasattr(model, "coef_"):
         plot_feature_importances(model, feature_names)
+    plot_confusion_matrix(y_test, y_pred, labels)
+    plot_summary_metrics(model, X_train, y_train, X_test, y_test)
+    plot_class_proportions(y_train, y_test, labels)
+    plot_calibration_curve(model, X_train, y_train, model_name)
+    plot_roc(y_test, y_probas, labels)
+    plot_precision_recall(y_test, y_probas, labels)
+
+
+def plot_calibration_curve(clf: Any, X: Any, y: Any, clf_name: str = "Classifier", **_: Any) -> None:
+    """Reliability of the model's probabilities against a logistic baseline
+    and the model calibrated (isotonic, sigmoid), as wandb; binary labels
+    only (others: a warning, nothing logged, as wandb)."""
+    from sklearn.calibration import CalibratedClassifierCV, calibration_curve
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    if len(np.unique(np.asarray(y))) != 2:
+        runship.termwarn("the calibration curve supports binary classification only: skipped")
+        return
+    table = runship.Table(columns=["model", "fraction_of_positives", "mean_predicted_value", "hist_dict", "edge_dict"])
+    table.add_data("Perfectly calibrated", 0, 0, 0, 0)
+    table.add_data("Perfectly calibrated", 1, 1, 0, 0)
+    x_train, x_test, y_train, y_test = train_test_split(X, y, test_size=0.9, random_state=42)
+    models = [
+        ("Logistic", LogisticRegression(C=1.0)),
+        (f"{clf_name} Isotonic", CalibratedClassifierCV(clf, cv=2, method="isotonic")),
+        (f"{clf_name} Sigmoid", CalibratedClassifierCV(clf, cv=2, method="sigmoid")),
+    ]
+    for name, model in models:
+        model.fit(x_train, y_train)
+        prob = model.predict_proba(x_test)[:, 1]
+        hist, edges = np.histogram(prob, bins=10)
+        frac, mean = calibration_curve(y_test, prob, n_bins=10)
+        for i in range(len(frac)):
+            table.add_data(name, round(float(frac[i]), 3), round(float(mean[i]), 3), int(hist[i]), float(edges[i]))
+    fields = {
+        "model": "model",
+        "fraction_of_positives": "fraction_of_positives",
+        "mean_predicted_value": "mean_predicted_value",
+    }
+    _log("calibration_curve", plot.plot_table("wandb/calibration/v1", table, fields))
 
 
 def plot_regressor(

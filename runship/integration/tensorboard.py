@@ -22,9 +22,9 @@ _PATCHED: dict[Any, Any] = {}  # class -> its own add_event, while patched
 _LOCK = threading.Lock()
 
 
-def event_values(event: Any) -> Iterator[tuple[str, Any]]:
+def event_values(event: Any, text: bool = True) -> Iterator[tuple[str, Any]]:
     """(tag, value) of each summary value of a TensorBoard ``Event``:
-    floats for scalars, runship Histograms, Images (PNG) and text."""
+    floats for scalars, runship Histograms, Images (PNG) and (``text``) text."""
     from runship.media import Histogram, Image
 
     summary = getattr(event, "summary", None)
@@ -45,6 +45,8 @@ def event_values(event: Any) -> Iterator[tuple[str, Any]]:
             plugin = value.metadata.plugin_data.plugin_name
             tensor = value.tensor
             if plugin == "text" or tensor.string_val:
+                if not text:
+                    continue
                 texts = [s.decode("utf-8", "replace") for s in tensor.string_val]
                 yield tag.removesuffix("/text_summary"), texts[0] if len(texts) == 1 else texts
             elif tensor.float_val or tensor.double_val:
@@ -64,16 +66,31 @@ class Mirror:
     current run at each event, as ``runship.tensorboard.patch()`` before
     ``init()``)."""
 
-    def __init__(self, run: Any = None):
+    def __init__(self, run: Any = None, root_logdir: str | None = None, text: bool = False):
         self._run = run
+        self._root = root_logdir or None
+        self._text = text
         self._row: dict[str, Any] = {}
         self._step: int | None = None
         self._lock = threading.Lock()
         self._failed = False
 
-    def add(self, event: Any) -> None:
+    def namespace(self, logdir: str | None) -> str:
+        """As wandb: a writer's tags go under its log directory relative to
+        the root (``root_logdir``, else the parent of the first log directory
+        seen), nothing when they are the same."""
+        if not logdir:
+            return ""
+        logdir = os.path.abspath(str(logdir))
+        if self._root is None:
+            self._root = os.path.dirname(logdir)
+        rel = os.path.relpath(logdir, os.path.abspath(self._root))
+        return "" if rel == "." or rel.startswith("..") else rel.replace(os.sep, "/")
+
+    def add(self, event: Any, logdir: str | None = None) -> None:
         try:
-            values = list(event_values(event))
+            prefix = self.namespace(logdir)
+            values = [(f"{prefix}/{tag}" if prefix else tag, v) for tag, v in event_values(event, self._text)]
         except Exception as e:  # a value runship does not know: reported once, never raised
             self._fail(e)
             return
@@ -135,11 +152,12 @@ def _writer_classes() -> list[Any]:
     return found
 
 
-def patch(run: Any = None) -> Mirror | None:
+def patch(run: Any = None, root_logdir: str | None = None) -> Mirror | None:
     """Mirror every TensorBoard writer of this process into ``run`` (None:
     the current run at each event) until ``unpatch``. None when no
-    TensorBoard writer is installed."""
-    mirror = Mirror(run)
+    TensorBoard writer is installed. Scalars, histograms and images, as
+    wandb (text summaries are not mirrored)."""
+    mirror = Mirror(run, root_logdir)
     classes = _writer_classes()
     if not classes:
         return None
@@ -152,7 +170,7 @@ def patch(run: Any = None) -> Mirror | None:
                 result = _own(self, event)
                 current = _CURRENT.get("mirror")
                 if current is not None:
-                    current.add(event)
+                    current.add(event, getattr(self, "_logdir", None))
                 return result
 
             cls.add_event = add_event
@@ -195,11 +213,11 @@ def import_logdir(logdir: str, *, project: str, name: str | None = None, root: s
     run = runship.init(
         project=project, name=name or os.path.basename(os.path.abspath(logdir)), dir=root, reinit="create_new"
     )
-    mirror = Mirror(run)
+    mirror = Mirror(run, root_logdir=logdir, text=True)
     try:
         for path in sorted(files):
             for event in EventFileLoader(path).Load():
-                mirror.add(event)
+                mirror.add(event, os.path.dirname(path))
             mirror.flush()
     finally:
         mirror.flush()

@@ -35,6 +35,16 @@ class WandbCallback(xgboost.callback.TrainingCallback):
         self.importance_type = importance_type
         self.define_metric = define_metric
 
+    def before_training(self, model: Any) -> Any:
+        """The booster's configuration into the run's config (``learner``), as wandb's."""
+        import json
+
+        try:
+            runship.config.update(json.loads(model.save_config()), allow_val_change=True)
+        except Exception:
+            pass
+        return model
+
     def after_iteration(self, model: Any, epoch: int, evals_log: dict[str, dict[str, list[Any]]]) -> bool:
         row: dict[str, Any] = {}
         for data, metrics in evals_log.items():

@@ -9,7 +9,7 @@ with open("tiny.pdb", "w") as f:
     f.write("ATOM      1  N   ALA A   1      11.104   6.134  -6.504  1.00  0.00           N\nEND\n")
 with open("cube.obj", "w") as f:
     f.write("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
-run = wandb.init(project="misc-media", id=wandb.util.generate_id())
+run = wandb.init(project="misc-media", name=wandb.util.make_artifact_name_safe("misc media: v1"))
 wandb.log(
     {
         "report": wandb.Html("<h1>epoch 1</h1><script>alert(1)</script>"),
