@@ -923,7 +923,12 @@ def serve_cmd(
 
 @cli.group("import", context_settings=CONTEXT)
 def import_group() -> None:
-    """Make runship runs from other loggers' files."""
+    """Make runship runs from other loggers' files.
+
+    \b
+    Example:
+        runship import tensorboard runs/CartPole-v1__ppo__1 --project cleanrl
+    """
 
 
 @import_group.command("tensorboard", context_settings=CONTEXT)

@@ -140,7 +140,7 @@ def test_bad_mode(make_run):
         make_run(mode="sometimes")
 
 
-@pytest.mark.parametrize("arg", ["magic", "anonymous", "force", "monitor_gym", "tensorboard", "sync_tensorboard"])
+@pytest.mark.parametrize("arg", ["magic", "anonymous", "force", "monitor_gym"])
 def test_no_effect_arguments_are_recorded_and_noticed(make_run, root, capsys, arg):
     value = "allow" if arg == "anonymous" else True
     run = make_run(id="noeff", settings={"quiet": False}, **{arg: value})
@@ -151,6 +151,16 @@ def test_no_effect_arguments_are_recorded_and_noticed(make_run, root, capsys, ar
     run_dir = os.path.join(root, "p", "noeff")
     assert records(run_dir, "start")[0]["args"][arg] == value
     assert any(n.get("arg") == arg for n in records(run_dir, "notice"))
+
+
+@pytest.mark.parametrize("arg", ["tensorboard", "sync_tensorboard"])
+def test_sync_tensorboard_is_recorded_and_never_says_it_has_no_effect(make_run, root, capsys, arg):
+    """sync_tensorboard mirrors TensorBoard writers (tests/compat); whether
+    or not one is installed, the run records that it was asked for."""
+    run = make_run(id="tb", settings={"quiet": False}, **{arg: True})
+    run.finish(quiet=True)
+    assert "has no effect" not in capsys.readouterr().err
+    assert records(os.path.join(root, "p", "tb"), "start")[0]["args"]["sync_tensorboard"] is True
 
 
 def test_unknown_settings_are_tolerated_and_noticed(make_run, root, capsys):
