@@ -21,6 +21,10 @@ from tests.servers import S3_ENV, MotoServer, TcpProxy
 from tests.uploader.conftest import _kind
 from tests.uploader.test_conformance import assert_same, make_run
 
+# real uploader processes killed and targets taken away mid-pass (minutes of
+# processes): `make test-heavy`, which CI runs after `make test`
+pytestmark = pytest.mark.heavy
+
 
 @pytest.fixture(params=["file", "s3", "http"])
 def remote(request, tmp_path):
