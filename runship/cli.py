@@ -921,6 +921,47 @@ def serve_cmd(
         raise click.ClickException(str(e)) from None
 
 
+@cli.command("export", context_settings=CONTEXT)
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--to", "to", required=True, metavar="KIND:DEST", help="parquet:DIR_OR_URL (any fsspec URL).")
+@click.option("--project", help="Only runs of this project.")
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False),
+    help="Where what was exported is kept (the uploader's state store). [default: the uploader's]",
+)
+@click.pass_context
+@library_errors
+def export_cmd(
+    ctx: click.Context, sources: tuple[str, ...], to: str, project: str | None, state_dir: str | None
+) -> None:
+    """Export runs (run directories, or every run under a root) to another
+    tool's form, incrementally: a second export sends only what is new, an
+    interrupted one goes on where the last ended.
+
+    \b
+    Example:
+        runship -o endpoint_url=http://minio:9000 export /scratch/$USER/runship-runs --to parquet:s3://lake/runship
+        duckdb -c "SELECT * FROM read_parquet('lake/mnist/history/*/*.parquet', hive_partitioning=true, union_by_name=true)"
+    """
+    from runship.export import export
+    from runship.uploader.state import Busy, default_state_dir
+
+    try:
+        changed = export(
+            list(sources),
+            to,
+            state_dir or default_state_dir(),
+            project=project,
+            storage_options=ctx.obj["so"],
+            log=lambda m: click.echo(m, err=True),
+        )
+    except Busy as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"exported to {to}: {changed} run(s) with new rows")
+
+
 @cli.group("import", context_settings=CONTEXT)
 def import_group() -> None:
     """Make runship runs from other loggers' files.

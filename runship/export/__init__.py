@@ -1,0 +1,101 @@
+"""``runship export``: runs into the tools a team already runs.
+
+``export(sources, "parquet:DEST")`` writes each run (a run directory, or
+every run under a root) to the destination, incrementally: what was
+exported is kept in the uploader's state store (``--state``), per
+destination and run, so a second export sends only what is new and an
+interrupted one starts again where the last one ended. Kinds: ``parquet``
+(``runship.export.parquet``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from runship.errors import RunNotFound, UsageError
+
+__all__ = ["KINDS", "export"]
+
+KINDS = ("parquet",)
+_DONE = "history-rows"
+
+
+def parse_target(to: str) -> tuple[str, str]:
+    kind, sep, dest = to.partition(":")
+    if not sep or kind not in KINDS or not dest:
+        raise UsageError(f"--to {to!r}: give KIND:DEST, KIND one of {', '.join(KINDS)} (e.g. parquet:/data/runs)")
+    return kind, dest
+
+
+def _runs_under(source: str, project: str | None) -> list[str]:
+    """Run directories: ``source`` itself when it is one, else those under it (a root)."""
+    from runship.reader.listing import run_dirs
+    from runship.schema import format as fmt
+
+    try:
+        names = os.listdir(source)
+    except OSError as e:
+        raise UsageError(f"{source}: {e.strerror or e}") from None
+    if any(fmt.parse_stream_file_name(n) for n in names):
+        return [source]
+    try:
+        return list(run_dirs(source, project))
+    except RunNotFound:
+        return []
+
+
+def export(
+    sources: list[str],
+    to: str,
+    state_dir: str,
+    *,
+    project: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> int:
+    """Export the runs of ``sources`` to ``to`` (``KIND:DEST``); returns
+    the number of runs that had something new."""
+    from runship.export.parquet import ParquetDest, export_run, runs_table
+    from runship.reader.run import open_run
+    from runship.uploader.state import State
+
+    kind, dest_url = parse_target(to)
+    dest = ParquetDest(dest_url, storage_options)
+    target = f"{kind}:{dest.url}"
+    state = State(state_dir)
+    changed = 0
+    by_project: dict[str, list[Any]] = {}
+    try:
+        for source in sources:
+            for run_dir in _runs_under(source, project):
+                view = open_run(run_dir, cache=True)
+                if project is not None and view.project != project:
+                    continue
+                by_project.setdefault(view.project, []).append(view)
+                stamp = state.derived(target, view.project, view.id).get(_DONE, "")
+                done, _, mark = stamp.partition(":")
+                done_rows = int(done) if done.isdigit() else 0
+                if done_rows and mark != _mark(view, done_rows):
+                    done_rows = 0  # the run's history is not what was exported (a reset): all of it again
+                rows = export_run(view, dest, done_rows)
+                state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{_mark(view, rows)}")
+                if rows != done_rows:
+                    changed += 1
+                    log(f"{view.project}/{view.id}: {rows - done_rows} new rows ({rows} in all)")
+        for name, views in by_project.items():
+            dest.write_table(runs_table(views), name, "runs.parquet")
+    finally:
+        state.close()
+    return changed
+
+
+def _mark(view: Any, rows: int) -> str:
+    """What the run's row ``rows - 1`` is (its step and time): an export
+    goes on from there only while that row is still the same."""
+    if rows <= 0:
+        return ""
+    for n, row in enumerate(view.scan_history()):
+        if n == rows - 1:
+            return f"{row['_step']}@{row['_timestamp']!r}"
+    return "gone"

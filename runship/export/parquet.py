@@ -1,0 +1,182 @@
+"""Runs as Parquet (``runship export --to parquet:DEST``), for DuckDB,
+Polars, Spark or Trino: one glob reads a whole project.
+
+Layout under DEST (a directory or any fsspec URL)::
+
+    <project>/runs.parquet                                   one row a run: id, name, state, times, tags,
+                                                             group, job type, host, config.* and summary.*
+    <project>/history/run_id=<id>/part-<first>-<end>.parquet  the history, wide: _step, _timestamp, _runtime,
+                                                             one column per key; rows [first, end) of the run
+    <project>/system/run_id=<id>/system.parquet              system metrics (rewritten at each export)
+    <project>/console/run_id=<id>/console.parquet            console lines (rewritten at each export)
+
+Incremental and idempotent: the number of history rows exported is kept in
+the uploader's state store (per destination and run); an export writes
+only the rows after it, as a new part named by its row range, and first
+deletes parts a killed export may have left past that point. A part's
+columns are the keys its rows hold: read with ``union_by_name`` (DuckDB)
+or a unified schema (pyarrow.dataset).
+
+    duckdb -c "SELECT run_id, max(\"val/acc\") FROM read_parquet('DEST/mnist/history/*/*.parquet',
+               hive_partitioning=true, union_by_name=true) GROUP BY run_id"
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import posixpath
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from runship.reader.index import run_info
+
+PART = "part-{first:012d}-{end:012d}.parquet"
+
+
+class ParquetDest:
+    """A destination: a directory or fsspec URL."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+        import fsspec
+
+        self.url = url.rstrip("/")
+        self.fs, self.root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
+        self.root = self.root.rstrip("/")
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def write_table(self, table: pa.Table, *parts: str) -> None:
+        """Write a whole file: to a temporary name then moved where the
+        filesystem can move (object stores write whole objects anyway)."""
+        path = self.path(*parts)
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="zstd")
+        data = buf.getvalue()
+        if self.fs.protocol in ("file", "local") or "file" in (self.fs.protocol or ()):
+            tmp = path + ".tmp"
+            with self.fs.open(tmp, "wb") as f:
+                f.write(data)
+            self.fs.mv(tmp, path)
+        else:
+            with self.fs.open(path, "wb") as f:
+                f.write(data)
+
+    def parts(self, *parts: str) -> list[str]:
+        try:
+            return sorted(posixpath.basename(p) for p in self.fs.ls(self.path(*parts), detail=False))
+        except FileNotFoundError:
+            return []
+
+    def remove(self, *parts: str) -> None:
+        try:
+            self.fs.rm(self.path(*parts))
+        except FileNotFoundError:
+            pass
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """A column from a key's values: numbers as float64 (ints as int64),
+    strings as strings, anything else as JSON text."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return pa.array(values, pa.bool_())
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in present)
+    if present and ints and all(-(2**63) <= v < 2**63 for v in present):
+        return pa.array(values, pa.int64())
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pa.array([None if v is None else float(v) for v in values], pa.float64())
+    if present and all(isinstance(v, str) for v in present):
+        return pa.array(values, pa.string())
+    return pa.array([None if v is None else json.dumps(_plain(v)) for v in values], pa.string())
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _table(rows: list[dict[str, Any]], first: list[str] | None = None) -> pa.Table:
+    keys: dict[str, None] = dict.fromkeys(first or [])
+    for r in rows:
+        keys.update(dict.fromkeys(r))
+    return pa.table({k: _column([r.get(k) for r in rows]) for k in keys})
+
+
+def _flatten(prefix: str, mapping: dict[str, Any], out: dict[str, Any], depth: int = 0) -> None:
+    for k, v in mapping.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and "_type" not in v and depth < 6:
+            _flatten(key + ".", v, out, depth + 1)
+        elif isinstance(v, (bool, int, float, str)) or v is None:
+            out[key] = v
+        else:
+            out[key] = json.dumps(_plain(v))
+
+
+def export_run(view: Any, dest: ParquetDest, done_rows: int) -> int:
+    """Export one run's new history rows (after ``done_rows``), its system
+    metrics and console; returns the number of history rows exported in all."""
+    project, run_id = view.project, view.id
+    where = (project, "history", f"run_id={run_id}")
+    for name in dest.parts(*where):  # a killed export's parts past what is known done
+        if name.startswith("part-") and int(name.split("-")[1]) >= done_rows:
+            dest.remove(*where, name)
+    rows = []
+    for n, row in enumerate(view.scan_history()):
+        if n >= done_rows:
+            rows.append(row)
+    if rows:
+        end = done_rows + len(rows)
+        dest.write_table(
+            _table(rows, ["_step", "_timestamp", "_runtime"]), *where, PART.format(first=done_rows, end=end)
+        )
+    system = list(view.system())
+    if system:
+        dest.write_table(
+            _table(system, ["_timestamp", "_runtime"]), project, "system", f"run_id={run_id}", "system.parquet"
+        )
+    console = [{"n": i, **line} for i, line in enumerate(view.console())]
+    if console:
+        dest.write_table(
+            _table(console, ["n", "t", "stream", "text"]), project, "console", f"run_id={run_id}", "console.parquet"
+        )
+    return done_rows + len(rows)
+
+
+def runs_table(views: list[Any]) -> pa.Table:
+    """One row a run: what a listing shows, config and summary flattened."""
+    rows = []
+    for view in views:
+        info = run_info(view)
+        row: dict[str, Any] = {
+            k: info.get(k)
+            for k in (
+                "id",
+                "name",
+                "state",
+                "exit_code",
+                "group",
+                "job_type",
+                "host",
+                "job_id",
+                "start_time",
+                "last_write",
+                "steps",
+            )
+        }
+        row["tags"] = json.dumps(list(info.get("tags") or []))
+        _flatten("config.", info.get("config") or {}, row)
+        _flatten("summary.", info.get("summary") or {}, row)
+        rows.append(row)
+    return _table(rows)
