@@ -56,7 +56,7 @@ def export(
 ) -> int:
     """Export the runs of ``sources`` to ``to`` (``KIND:DEST``); returns
     the number of runs that had something new."""
-    from runship.export.parquet import ParquetDest, export_run, runs_table
+    from runship.export.parquet import ParquetDest, export_run, history_frame, mark_of, runs_table
     from runship.reader.run import open_run
     from runship.uploader.state import State
 
@@ -76,10 +76,11 @@ def export(
                 stamp = state.derived(target, view.project, view.id).get(_DONE, "")
                 done, _, mark = stamp.partition(":")
                 done_rows = int(done) if done.isdigit() else 0
-                if done_rows and mark != _mark(view, done_rows):
+                frame = history_frame(view)
+                if done_rows and mark != mark_of(view, frame, done_rows):
                     done_rows = 0  # the run's history is not what was exported (a reset): all of it again
-                rows = export_run(view, dest, done_rows)
-                state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{_mark(view, rows)}")
+                rows = export_run(view, dest, done_rows, frame)
+                state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{mark_of(view, frame, rows)}")
                 if rows != done_rows:
                     changed += 1
                     log(f"{view.project}/{view.id}: {rows - done_rows} new rows ({rows} in all)")
@@ -88,14 +89,3 @@ def export(
     finally:
         state.close()
     return changed
-
-
-def _mark(view: Any, rows: int) -> str:
-    """What the run's row ``rows - 1`` is (its step and time): an export
-    goes on from there only while that row is still the same."""
-    if rows <= 0:
-        return ""
-    for n, row in enumerate(view.scan_history()):
-        if n == rows - 1:
-            return f"{row['_step']}@{row['_timestamp']!r}"
-    return "gone"

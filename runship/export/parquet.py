@@ -124,7 +124,47 @@ def _flatten(prefix: str, mapping: dict[str, Any], out: dict[str, Any], depth: i
             out[key] = json.dumps(_plain(v))
 
 
-def export_run(view: Any, dest: ParquetDest, done_rows: int) -> int:
+def history_frame(view: Any) -> Any:
+    """The run's whole history as a pandas DataFrame (from the reader's
+    columns and cache), or None without pandas."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return None
+    return view.history_df()
+
+
+def mark_of(view: Any, frame: Any, rows: int) -> str:
+    """What the run's row ``rows - 1`` is (its step and time): an export
+    goes on from there only while that row is still the same."""
+    if rows <= 0:
+        return ""
+    if frame is not None:
+        if rows > len(frame):
+            return "gone"
+        return f"{int(frame['_step'].iloc[rows - 1])}@{float(frame['_timestamp'].iloc[rows - 1])!r}"
+    for n, row in enumerate(view.scan_history()):
+        if n == rows - 1:
+            return f"{row['_step']}@{float(row['_timestamp'])!r}"
+    return "gone"
+
+
+def _arrow_of_frame(frame: Any) -> pa.Table:
+    """A slice of the history frame as Arrow: numbers as they are, text as
+    text, any other value (a media reference, a list) as JSON."""
+    columns = {}
+    first = ["_step", "_timestamp", "_runtime"]
+    for name in [*first, *(c for c in frame.columns if c not in first)]:
+        col = frame[name]
+        if col.dtype == object:
+            values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in col.tolist()]
+            columns[name] = _column(values)
+        else:
+            columns[name] = pa.array(col.to_numpy(), from_pandas=True)
+    return pa.table(columns)
+
+
+def export_run(view: Any, dest: ParquetDest, done_rows: int, frame: Any = None) -> int:
     """Export one run's new history rows (after ``done_rows``), its system
     metrics and console; returns the number of history rows exported in all."""
     project, run_id = view.project, view.id
@@ -132,15 +172,19 @@ def export_run(view: Any, dest: ParquetDest, done_rows: int) -> int:
     for name in dest.parts(*where):  # a killed export's parts past what is known done
         if name.startswith("part-") and int(name.split("-")[1]) >= done_rows:
             dest.remove(*where, name)
-    rows = []
-    for n, row in enumerate(view.scan_history()):
-        if n >= done_rows:
-            rows.append(row)
-    if rows:
+    if frame is not None:
+        new = frame.iloc[done_rows:]
+        new = new.loc[:, new.notna().any(axis=0) | new.columns.isin(["_step", "_timestamp", "_runtime"])]
+        end = done_rows + len(new)
+        if len(new):
+            dest.write_table(_arrow_of_frame(new), *where, PART.format(first=done_rows, end=end))
+    else:
+        rows = [row for n, row in enumerate(view.scan_history()) if n >= done_rows]
         end = done_rows + len(rows)
-        dest.write_table(
-            _table(rows, ["_step", "_timestamp", "_runtime"]), *where, PART.format(first=done_rows, end=end)
-        )
+        if rows:
+            dest.write_table(
+                _table(rows, ["_step", "_timestamp", "_runtime"]), *where, PART.format(first=done_rows, end=end)
+            )
     system = list(view.system())
     if system:
         dest.write_table(
@@ -151,7 +195,7 @@ def export_run(view: Any, dest: ParquetDest, done_rows: int) -> int:
         dest.write_table(
             _table(console, ["n", "t", "stream", "text"]), project, "console", f"run_id={run_id}", "console.parquet"
         )
-    return done_rows + len(rows)
+    return end
 
 
 def runs_table(views: list[Any]) -> pa.Table:
