@@ -972,6 +972,31 @@ def import_group() -> None:
     """
 
 
+@import_group.command("wandb", context_settings=CONTEXT)
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--project", help="The project of the new runs. [default: each wandb run's own]")
+@click.pass_context
+@library_errors
+def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str | None) -> None:
+    """Runs (under --root) from wandb's offline run directories
+    (wandb/offline-run-*): config, history at its steps, summary, tags,
+    group, job type and files, under the same run ids. Needs the wandb
+    package (to decode its records).
+
+    \b
+    Example:
+        runship --root runship-runs import wandb wandb/offline-run-20260101_120000-3k9x2m1a
+    """
+    from runship.integration.wandb_import import import_offline_run
+
+    for run_dir in run_dirs:
+        try:
+            run = import_offline_run(run_dir, root=ctx.obj["root"], project=project)
+        except (ImportError, FileNotFoundError, ValueError) as e:
+            raise click.ClickException(f"{run_dir}: {e}") from None
+        click.echo(f"imported {run_dir} as {run.project}/{run.id} ({run.step} steps) in {run.run_dir}")
+
+
 @import_group.command("tensorboard", context_settings=CONTEXT)
 @click.argument("logdir", type=click.Path(exists=True, file_okay=False))
 @click.option("--project", required=True, help="The project of the new run.")

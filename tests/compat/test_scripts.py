@@ -782,3 +782,25 @@ def test_the_same_record_as_wandb_offline(work, name, project, args):
     assert sorted(summary) == sorted(their_summary)
     assert all(_same(summary[k], their_summary[k]) for k in summary if not _timing(k)), (summary, their_summary)
     assert _same(_user(run.config), _user(theirs["config"]))
+
+
+@pytest.mark.compat
+def test_runship_import_wandb_reads_a_real_wandb_offline_run(work):
+    """A run made by the real wandb SDK (offline), imported: the same
+    history at the same steps, config, summary and names."""
+    theirs = run_under_wandb(work, "define_metric_merge.py")
+    (offline,) = [p for p in (work / "under-wandb" / "wandb").iterdir() if p.name.startswith("offline-run-")]
+    out = subprocess.run(
+        [sys.executable, "-m", "runship.cli", "--root", str(work / "imported"), "import", "wandb", str(offline)],
+        env=_env(work),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (run,) = runship.Api(str(work / "imported")).runs("metric-merge")
+    assert run.id == offline.name.rsplit("-", 1)[-1]
+    assert [_user(r) for r in rows(run)] == [_user(r) for r in theirs["history"]]
+    assert _user(run.config) == _user(theirs["config"])
+    summary = _user(dict(runship.open_run(run.url).summary))
+    assert summary == {k: v for k, v in _user(theirs["summary"]).items() if k != "_step"}
