@@ -923,7 +923,9 @@ def serve_cmd(
 
 @cli.command("export", context_settings=CONTEXT)
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--to", "to", required=True, metavar="KIND:DEST", help="parquet:DIR_OR_URL (any fsspec URL).")
+@click.option(
+    "--to", "to", required=True, metavar="KIND:DEST", help="parquet:DIR_OR_URL (any fsspec URL), tensorboard:DIR."
+)
 @click.option("--project", help="Only runs of this project.")
 @click.option(
     "--state",

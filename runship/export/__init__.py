@@ -5,7 +5,7 @@ every run under a root) to the destination, incrementally: what was
 exported is kept in the uploader's state store (``--state``), per
 destination and run, so a second export sends only what is new and an
 interrupted one starts again where the last one ended. Kinds: ``parquet``
-(``runship.export.parquet``)."""
+(``runship.export.parquet``), ``tensorboard`` (``runship.export.tensorboard``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from runship.errors import RunNotFound, UsageError
 
 __all__ = ["KINDS", "export"]
 
-KINDS = ("parquet",)
+KINDS = ("parquet", "tensorboard")
 _DONE = "history-rows"
 
 
@@ -56,13 +56,20 @@ def export(
 ) -> int:
     """Export the runs of ``sources`` to ``to`` (``KIND:DEST``); returns
     the number of runs that had something new."""
+    from runship.export import tensorboard as tb
     from runship.export.parquet import ParquetDest, export_run, history_frame, mark_of, runs_table
     from runship.reader.run import open_run
     from runship.uploader.state import State
 
     kind, dest_url = parse_target(to)
-    dest = ParquetDest(dest_url, storage_options)
-    target = f"{kind}:{dest.url}"
+    if kind == "tensorboard":
+        if "://" in dest_url:
+            raise UsageError(f"--to {to!r}: TensorBoard event files go to a local directory")
+        dest: Any = os.path.abspath(dest_url)
+        target = f"{kind}:{dest}"
+    else:
+        dest = ParquetDest(dest_url, storage_options)
+        target = f"{kind}:{dest.url}"
     state = State(state_dir)
     changed = 0
     by_project: dict[str, list[Any]] = {}
@@ -79,13 +86,15 @@ def export(
                 frame = history_frame(view)
                 if done_rows and mark != mark_of(view, frame, done_rows):
                     done_rows = 0  # the run's history is not what was exported (a reset): all of it again
-                rows = export_run(view, dest, done_rows, frame)
+                write = tb.export_run if kind == "tensorboard" else export_run
+                rows = write(view, dest, done_rows, frame)
                 state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{mark_of(view, frame, rows)}")
                 if rows != done_rows:
                     changed += 1
                     log(f"{view.project}/{view.id}: {rows - done_rows} new rows ({rows} in all)")
-        for name, views in by_project.items():
-            dest.write_table(runs_table(views), name, "runs.parquet")
+        if kind == "parquet":
+            for name, views in by_project.items():
+                dest.write_table(runs_table(views), name, "runs.parquet")
     finally:
         state.close()
     return changed

@@ -804,3 +804,80 @@ def test_runship_import_wandb_reads_a_real_wandb_offline_run(work):
     assert _user(run.config) == _user(theirs["config"])
     summary = _user(dict(runship.open_run(run.url).summary))
     assert summary == {k: v for k, v in _user(theirs["summary"]).items() if k != "_step"}
+
+
+@pytest.mark.compat
+def test_export_to_tensorboard_reads_back_with_tensorboards_own_reader(work):
+    """Every scalar at its step, histograms, the config; incremental: a
+    grown run adds a file of its new rows only; an export killed after
+    writing its file, then run again, leaves no row twice."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    root = work / "runs"
+
+    def make(rows, start=0, resume=None):
+        run = runship.init(
+            project="tb",
+            id="exp",
+            dir=str(root),
+            settings={"quiet": True, "environment": False},
+            config={"lr": 0.1, "opt": {"name": "adam"}},
+            resume=resume,
+            reinit="create_new",
+        )
+        for i in range(start, start + rows):
+            row = {"loss": 1.0 / (1 + i), "acc": i / 100}
+            if i % 10 == 0:
+                row["weights"] = runship.Histogram(list(range(i + 1)), num_bins=4)
+            run.log(row)
+        run.summary["best"] = 0.9
+        run.finish()
+        return run.run_dir
+
+    def export():
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runship.cli",
+                "export",
+                str(root),
+                "--to",
+                f"tensorboard:{work / 'tb'}",
+                "--state",
+                str(work / "state"),
+            ],
+            env=_env(work),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+
+    def read():
+        acc = EventAccumulator(
+            str(work / "tb" / "tb" / "exp"), size_guidance={"scalars": 0, "histograms": 0, "tensors": 0}
+        )
+        acc.Reload()
+        return acc
+
+    run_dir = make(30)
+    export()
+    make(20, start=30, resume="must")
+    export()
+    export()  # nothing new
+    # what a killed export leaves: a file of rows past those the state knows as done
+    (work / "tb" / "tb" / "exp" / "events.out.tfevents.1.host.rows-000000000050").write_bytes(b"torn")
+    make(10, start=50, resume="must")
+    export()
+    acc = read()
+    want = runship.open_run(run_dir).history()
+    loss = acc.Scalars("loss")
+    assert [e.step for e in loss] == [r["_step"] for r in want]  # every row once, none twice
+    assert [e.value for e in loss] == pytest.approx([r["loss"] for r in want], rel=1e-6)
+    assert [e.wall_time for e in loss] == pytest.approx([r["_timestamp"] for r in want])
+    assert [e.step for e in acc.Histograms("weights")] == [0, 10, 20, 30, 40, 50]
+    assert "config" in str(acc.Tags()) and acc.Scalars("summary/best")[0].value == pytest.approx(0.9)
+    files = sorted(p.name for p in (work / "tb" / "tb" / "exp").iterdir())
+    assert [f.rsplit(".rows-", 1)[1] for f in files] == ["000000000000", "000000000030", "000000000050"]
+    assert b"torn" not in b"".join(p.read_bytes()[:4] for p in (work / "tb" / "tb" / "exp").iterdir())
