@@ -924,8 +924,13 @@ def serve_cmd(
 @cli.command("export", context_settings=CONTEXT)
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option(
-    "--to", "to", required=True, metavar="KIND:DEST", help="parquet:DIR_OR_URL (any fsspec URL), tensorboard:DIR."
+    "--to",
+    "to",
+    required=True,
+    metavar="KIND:DEST",
+    help="parquet:DIR_OR_URL (any fsspec URL), tensorboard:DIR, wandb:ENTITY/PROJECT.",
 )
+@click.option("--offline", is_flag=True, help="wandb: write wandb's offline runs (under $WANDB_DIR) for `wandb sync`.")
 @click.option("--project", help="Only runs of this project.")
 @click.option(
     "--state",
@@ -936,7 +941,7 @@ def serve_cmd(
 @click.pass_context
 @library_errors
 def export_cmd(
-    ctx: click.Context, sources: tuple[str, ...], to: str, project: str | None, state_dir: str | None
+    ctx: click.Context, sources: tuple[str, ...], to: str, offline: bool, project: str | None, state_dir: str | None
 ) -> None:
     """Export runs (run directories, or every run under a root) to another
     tool's form, incrementally: a second export sends only what is new, an
@@ -957,6 +962,7 @@ def export_cmd(
             state_dir or default_state_dir(),
             project=project,
             storage_options=ctx.obj["so"],
+            offline=offline,
             log=lambda m: click.echo(m, err=True),
         )
     except Busy as e:

@@ -5,7 +5,8 @@ every run under a root) to the destination, incrementally: what was
 exported is kept in the uploader's state store (``--state``), per
 destination and run, so a second export sends only what is new and an
 interrupted one starts again where the last one ended. Kinds: ``parquet``
-(``runship.export.parquet``), ``tensorboard`` (``runship.export.tensorboard``)."""
+(``runship.export.parquet``), ``tensorboard`` (``runship.export.tensorboard``),
+``wandb`` (``runship.export.wandb``, through the wandb SDK)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from runship.errors import RunNotFound, UsageError
 
 __all__ = ["KINDS", "export"]
 
-KINDS = ("parquet", "tensorboard")
+KINDS = ("parquet", "tensorboard", "wandb")
 _DONE = "history-rows"
 
 
@@ -52,20 +53,26 @@ def export(
     *,
     project: str | None = None,
     storage_options: dict[str, Any] | None = None,
+    offline: bool = False,
     log: Callable[[str], None] = print,
 ) -> int:
     """Export the runs of ``sources`` to ``to`` (``KIND:DEST``); returns
     the number of runs that had something new."""
     from runship.export import tensorboard as tb
+    from runship.export import wandb as wb
     from runship.export.parquet import ParquetDest, export_run, history_frame, mark_of, runs_table
     from runship.reader.run import open_run
     from runship.uploader.state import State
 
     kind, dest_url = parse_target(to)
-    if kind == "tensorboard":
+    dest: Any
+    if kind == "wandb":
+        dest = dest_url.strip("/")
+        target = f"{kind}:{dest}" + (":offline" if offline else "")
+    elif kind == "tensorboard":
         if "://" in dest_url:
             raise UsageError(f"--to {to!r}: TensorBoard event files go to a local directory")
-        dest: Any = os.path.abspath(dest_url)
+        dest = os.path.abspath(dest_url)
         target = f"{kind}:{dest}"
     else:
         dest = ParquetDest(dest_url, storage_options)
@@ -86,8 +93,11 @@ def export(
                 frame = history_frame(view)
                 if done_rows and mark != mark_of(view, frame, done_rows):
                     done_rows = 0  # the run's history is not what was exported (a reset): all of it again
-                write = tb.export_run if kind == "tensorboard" else export_run
-                rows = write(view, dest, done_rows, frame)
+                if kind == "wandb":
+                    rows = wb.export_run(view, dest, done_rows, frame, offline=offline)
+                else:
+                    write = tb.export_run if kind == "tensorboard" else export_run
+                    rows = write(view, dest, done_rows, frame)
                 state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{mark_of(view, frame, rows)}")
                 if rows != done_rows:
                     changed += 1

@@ -881,3 +881,84 @@ def test_export_to_tensorboard_reads_back_with_tensorboards_own_reader(work):
     files = sorted(p.name for p in (work / "tb" / "tb" / "exp").iterdir())
     assert [f.rsplit(".rows-", 1)[1] for f in files] == ["000000000000", "000000000030", "000000000050"]
     assert b"torn" not in b"".join(p.read_bytes()[:4] for p in (work / "tb" / "tb" / "exp").iterdir())
+
+
+@pytest.mark.compat
+def test_export_to_wandb_offline_and_back(work):
+    """runship -> W&B (the real SDK, offline: no W&B server is reachable
+    here) -> the .wandb log read back key by key; a grown run sends only
+    its new rows; and `runship import wandb` of that log gives the same
+    history, config and summary again (the round trip)."""
+    from tests.compat.wandb_log import read_log
+
+    root = work / "runs"
+
+    def make(rows, start=0, resume=None):
+        run = runship.init(
+            project="rt",
+            id="round1",
+            dir=str(root),
+            settings={"quiet": True, "environment": False},
+            config={"lr": 0.1, "opt": {"name": "adam"}},
+            tags=["a"],
+            group="g",
+            resume=resume,
+            reinit="create_new",
+        )
+        for i in range(start, start + rows):
+            run.log({"loss": 1.0 / (1 + i), "n": i, "val": {"acc": i / 100}})
+        run.summary["best"] = 0.9
+        run.finish()
+        return run.run_dir
+
+    def export():
+        env = {**_env(work), "WANDB_DIR": str(work / "wb"), "WANDB_SILENT": "true"}
+        (work / "wb").mkdir(exist_ok=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runship.cli",
+                "export",
+                str(root),
+                "--to",
+                "wandb:my-team/rt",
+                "--offline",
+                "--state",
+                str(work / "state"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr
+        return out
+
+    run_dir = make(30)
+    export()
+    make(20, start=30, resume="must")
+    second = export()
+    assert "rt/round1: 20 new rows (50 in all)" in second.stderr
+    logs = sorted((work / "wb" / "wandb").glob("offline-run-*/run-round1.wandb"))
+    assert len(logs) == 2  # one offline run a session of export, as `wandb sync` expects
+    sent = [read_log(str(p)) for p in logs]
+    want = runship.open_run(run_dir).history()
+    rows_sent = [r for s in sent for r in s["history"]]
+    assert [r["_step"] for r in rows_sent] == [r["_step"] for r in want]  # every row once
+    assert [r["loss"] for r in rows_sent] == [r["loss"] for r in want]
+    assert rows_sent[7]["val"] == {"acc": 0.07}
+    assert _user(sent[0]["config"]) == {"lr": 0.1, "opt": {"name": "adam"}}
+    assert sent[-1]["summary"]["best"] == 0.9 and sent[0]["run"]["group"] == "g" and sent[0]["run"]["tags"] == ["a"]
+    # the round trip: back into runship
+    out = subprocess.run(
+        [sys.executable, "-m", "runship.cli", "--root", str(work / "back"), "import", "wandb", str(logs[0].parent)],
+        env=_env(work),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (back,) = runship.Api(str(work / "back")).runs("rt")
+    assert back.id == "round1" and back.config == {"lr": 0.1, "opt": {"name": "adam"}}
+    assert [_user(r) for r in rows(back)] == [_user(r) for r in sent[0]["history"]]
