@@ -928,7 +928,7 @@ def serve_cmd(
     "to",
     required=True,
     metavar="KIND:DEST",
-    help="parquet:DIR_OR_URL (any fsspec URL), tensorboard:DIR, wandb:ENTITY/PROJECT.",
+    help="parquet:DIR_OR_URL (any fsspec URL), tensorboard:DIR, wandb:ENTITY/PROJECT, mlflow:TRACKING_URI.",
 )
 @click.option("--offline", is_flag=True, help="wandb: write wandb's offline runs (under $WANDB_DIR) for `wandb sync`.")
 @click.option("--project", help="Only runs of this project.")
@@ -1003,6 +1003,29 @@ def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str
         except (ImportError, FileNotFoundError, ValueError) as e:
             raise click.ClickException(f"{run_dir}: {e}") from None
         click.echo(f"imported {run_dir} as {run.project}/{run.id} ({run.step} steps) in {run.run_dir}")
+
+
+@import_group.command("mlflow", context_settings=CONTEXT)
+@click.argument("uri")
+@click.option("--experiment", required=True, help="The MLflow experiment whose runs are imported.")
+@click.option("--project", help="The project of the new runs. [default: the experiment's name]")
+@click.pass_context
+@library_errors
+def import_mlflow_cmd(ctx: click.Context, uri: str, experiment: str, project: str | None) -> None:
+    """Runs (under --root) from an MLflow experiment: params as config, each
+    metric's history at its steps, tags. Needs mlflow.
+
+    \b
+    Example:
+        runship import mlflow sqlite:///mlflow.db --experiment mnist
+    """
+    from runship.export.mlflow import import_experiment
+
+    try:
+        runs = import_experiment(uri, experiment, root=ctx.obj["root"], project=project)
+    except (ImportError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"imported {len(runs)} run(s) of {experiment} from {uri}")
 
 
 @import_group.command("tensorboard", context_settings=CONTEXT)

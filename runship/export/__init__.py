@@ -6,7 +6,8 @@ exported is kept in the uploader's state store (``--state``), per
 destination and run, so a second export sends only what is new and an
 interrupted one starts again where the last one ended. Kinds: ``parquet``
 (``runship.export.parquet``), ``tensorboard`` (``runship.export.tensorboard``),
-``wandb`` (``runship.export.wandb``, through the wandb SDK)."""
+``wandb`` (``runship.export.wandb``, through the wandb SDK), ``mlflow``
+(``runship.export.mlflow``, through MlflowClient)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from runship.errors import RunNotFound, UsageError
 
 __all__ = ["KINDS", "export"]
 
-KINDS = ("parquet", "tensorboard", "wandb")
+KINDS = ("parquet", "tensorboard", "wandb", "mlflow")
 _DONE = "history-rows"
 
 
@@ -58,6 +59,7 @@ def export(
 ) -> int:
     """Export the runs of ``sources`` to ``to`` (``KIND:DEST``); returns
     the number of runs that had something new."""
+    from runship.export import mlflow as ml
     from runship.export import tensorboard as tb
     from runship.export import wandb as wb
     from runship.export.parquet import ParquetDest, export_run, history_frame, mark_of, runs_table
@@ -66,7 +68,10 @@ def export(
 
     kind, dest_url = parse_target(to)
     dest: Any
-    if kind == "wandb":
+    if kind == "mlflow":
+        dest = dest_url
+        target = f"{kind}:{dest}"
+    elif kind == "wandb":
         dest = dest_url.strip("/")
         target = f"{kind}:{dest}" + (":offline" if offline else "")
     elif kind == "tensorboard":
@@ -95,6 +100,8 @@ def export(
                     done_rows = 0  # the run's history is not what was exported (a reset): all of it again
                 if kind == "wandb":
                     rows = wb.export_run(view, dest, done_rows, frame, offline=offline)
+                elif kind == "mlflow":
+                    rows = ml.export_run(view, dest, done_rows, frame)
                 else:
                     write = tb.export_run if kind == "tensorboard" else export_run
                     rows = write(view, dest, done_rows, frame)

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import zlib
 
 import pytest
@@ -962,3 +963,198 @@ def test_export_to_wandb_offline_and_back(work):
     (back,) = runship.Api(str(work / "back")).runs("rt")
     assert back.id == "round1" and back.config == {"lr": 0.1, "opt": {"name": "adam"}}
     assert [_user(r) for r in rows(back)] == [_user(r) for r in sent[0]["history"]]
+
+
+@pytest.fixture
+def mlflow_server(work):
+    """A real `mlflow server` on 127.0.0.1 and a free port (its own sqlite store and artifact directory)."""
+    import urllib.request
+
+    from tests.servers import free_port
+
+    port = free_port()
+    log = open(work / "mlflow-server.log", "wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{work / 'server.db'}",
+            "--artifacts-destination",
+            str(work / "server-artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=log,
+        cwd=work,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1)
+            break
+        except OSError:
+            assert proc.poll() is None, (work / "mlflow-server.log").read_text()[-2000:]
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(30)
+    log.close()
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("store", ["sqlite", "server"])
+def test_export_to_mlflow_and_back(work, store, request):
+    """runship -> a real MLflow store (sqlite:///, and a real `mlflow
+    server` over HTTP), read with MlflowClient: params, metrics at their
+    steps and times, tags, artifacts, status; a grown run adds only its new
+    points (no metric value twice); and `runship import mlflow` gives the
+    same history and config back."""
+    from mlflow.tracking import MlflowClient
+
+    root = work / "runs"
+    uri = f"sqlite:///{work / 'mlflow.db'}" if store == "sqlite" else request.getfixturevalue("mlflow_server")
+
+    def make(rows, start=0, resume=None):
+        run = runship.init(
+            project="ml",
+            id="m1",
+            dir=str(root),
+            settings={"quiet": True, "environment": False},
+            config={"lr": 0.1, "opt": {"name": "adam"}, "long": "x" * 7000},
+            group="sweep",
+            resume=resume,
+            reinit="create_new",
+        )
+        for i in range(start, start + rows):
+            run.log({"loss": 1.0 / (1 + i), "val/acc": i / 100})
+        with open(work / "notes.txt", "w") as f:
+            f.write("notes")
+        run.save(str(work / "notes.txt"), base_path=str(work), policy="now")
+        run.finish()
+        return run.run_dir
+
+    def export():
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "runship.cli",
+                "export",
+                str(root),
+                "--to",
+                f"mlflow:{uri}",
+                "--state",
+                str(work / "state"),
+            ],
+            env=_env(work),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=work,
+        )
+        assert out.returncode == 0, out.stderr
+
+    run_dir = make(1200)  # more points than one log_batch holds
+    export()
+    make(30, start=1200, resume="must")
+    export()
+    client = MlflowClient(tracking_uri=uri)
+    (mr,) = client.search_runs([client.get_experiment_by_name("ml").experiment_id])
+    want = runship.open_run(run_dir).history()
+    loss = sorted(client.get_metric_history(mr.info.run_id, "loss"), key=lambda m: m.step)
+    assert [m.step for m in loss] == [r["_step"] for r in want]  # every point once
+    assert [m.value for m in loss] == [r["loss"] for r in want]
+    assert [m.timestamp for m in loss] == [int(r["_timestamp"] * 1000) for r in want]
+    assert mr.data.params["lr"] == "0.1" and mr.data.params["opt.name"] == "adam"
+    assert len(mr.data.params["long"]) == 6000  # MLflow's limit
+    assert mr.data.tags["runship.id"] == "m1" and mr.data.tags["runship.group"] == "sweep"
+    assert mr.info.status == "FINISHED" and mr.info.run_name == "m1"
+    artifacts = {a.path for a in client.list_artifacts(mr.info.run_id)} | {
+        a.path for a in client.list_artifacts(mr.info.run_id, "runship")
+    }
+    assert {"notes.txt", "runship/config.json"} <= artifacts
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runship.cli",
+            "--root",
+            str(work / "back"),
+            "import",
+            "mlflow",
+            uri,
+            "--experiment",
+            "ml",
+        ],
+        env=_env(work),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=work,
+    )
+    assert out.returncode == 0, out.stderr
+    (back,) = runship.Api(str(work / "back")).runs("ml")
+    assert back.id == "m1" and back.config["lr"] == 0.1 and back.config["opt.name"] == "adam"
+    again = rows(back)
+    assert [(r["_step"], r["loss"], r["val/acc"]) for r in again] == [
+        (r["_step"], r["loss"], r["val/acc"]) for r in want
+    ]
+
+
+@pytest.mark.compat
+def test_duckdb_reads_a_project_exported_to_parquet_with_one_glob(work):
+    import duckdb
+
+    root = work / "runs"
+    want = {}
+    for n in range(3):
+        run = runship.init(
+            project="lake",
+            id=f"d{n}",
+            dir=str(root),
+            settings={"quiet": True, "environment": False},
+            config={"lr": 10.0**-n},
+            reinit="create_new",
+        )
+        for i in range(100):
+            run.log({"loss": (n + 1) / (1 + i), **({"val/acc": i / 100} if i % 10 == 0 else {})})
+        run.finish()
+        want[f"d{n}"] = runship.open_run(run.run_dir).history()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runship.cli",
+            "export",
+            str(root),
+            "--to",
+            f"parquet:{work / 'lake'}",
+            "--state",
+            str(work / "state"),
+        ],
+        env=_env(work),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    glob_ = str(work / "lake" / "lake" / "history" / "*" / "*.parquet")
+    got = duckdb.sql(
+        f"SELECT run_id, _step, loss, \"val/acc\" FROM read_parquet('{glob_}', hive_partitioning=true, union_by_name=true) "
+        "ORDER BY run_id, _step"
+    ).fetchall()
+    expected = [(rid, r["_step"], r["loss"], r.get("val/acc")) for rid in sorted(want) for r in want[rid]]
+    assert got == expected
+    runs = duckdb.sql(
+        f"SELECT id, \"config.lr\" FROM read_parquet('{work / 'lake' / 'lake' / 'runs.parquet'}') ORDER BY id"
+    ).fetchall()
+    assert runs == [("d0", 1.0), ("d1", 0.1), ("d2", 0.01)]
