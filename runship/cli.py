@@ -932,6 +932,9 @@ def serve_cmd(
 )
 @click.option("--offline", is_flag=True, help="wandb: write wandb's offline runs (under $WANDB_DIR) for `wandb sync`.")
 @click.option("--project", help="Only runs of this project.")
+@click.option("--since", help="Only runs written to since then: a date (2026-11-01) or an age (2h, 30m, 7d).")
+@click.option("--watch", is_flag=True, help="Export again every --interval seconds until stopped (SIGTERM, Ctrl-C).")
+@click.option("--interval", type=click.FloatRange(1), default=60.0, show_default=True, help="Seconds between exports.")
 @click.option(
     "--state",
     "state_dir",
@@ -941,7 +944,15 @@ def serve_cmd(
 @click.pass_context
 @library_errors
 def export_cmd(
-    ctx: click.Context, sources: tuple[str, ...], to: str, offline: bool, project: str | None, state_dir: str | None
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    to: str,
+    offline: bool,
+    project: str | None,
+    since: str | None,
+    watch: bool,
+    interval: float,
+    state_dir: str | None,
 ) -> None:
     """Export runs (run directories, or every run under a root) to another
     tool's form, incrementally: a second export sends only what is new, an
@@ -952,22 +963,36 @@ def export_cmd(
         runship -o endpoint_url=http://minio:9000 export /scratch/$USER/runship-runs --to parquet:s3://lake/runship
         duckdb -c "SELECT * FROM read_parquet('lake/mnist/history/*/*.parquet', hive_partitioning=true, union_by_name=true)"
     """
-    from runship.export import export
+    import signal
+    import threading
+
+    from runship.export import export, parse_since
     from runship.uploader.state import Busy, default_state_dir
 
-    try:
-        changed = export(
-            list(sources),
-            to,
-            state_dir or default_state_dir(),
-            project=project,
-            storage_options=ctx.obj["so"],
-            offline=offline,
-            log=lambda m: click.echo(m, err=True),
-        )
-    except Busy as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(f"exported to {to}: {changed} run(s) with new rows")
+    start_after = parse_since(since) if since else None
+    stop = threading.Event()
+    if watch:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    while True:
+        try:
+            changed, failed = export(
+                list(sources),
+                to,
+                state_dir or default_state_dir(),
+                project=project,
+                storage_options=ctx.obj["so"],
+                offline=offline,
+                since=start_after,
+                log=lambda m: click.echo(m, err=True),
+            )
+        except Busy as e:
+            raise click.ClickException(str(e)) from None
+        click.echo(f"exported to {to}: {changed} run(s) with new rows" + (f", {failed} failed" if failed else ""))
+        if not watch or stop.wait(interval):
+            break
+    # as runship upload: 1 when a run could not be exported (the next export tries it again)
+    sys.exit(1 if failed else 0)
 
 
 @cli.group("import", context_settings=CONTEXT)

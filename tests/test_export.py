@@ -149,3 +149,75 @@ def test_a_bad_destination_is_named(tmp_path):
         [*RUNSHIP, "export", str(tmp_path), "--to", "excel:/tmp/x"], env=child_env(), capture_output=True, text=True
     )
     assert out.returncode != 0 and "KIND:DEST, KIND one of parquet" in out.stderr
+
+
+def test_one_run_that_cannot_be_exported_stops_no_other_and_the_exit_code_says_so(tmp_path):
+    root, dest, state = tmp_path / "runs", tmp_path / "lake", tmp_path / "state"
+    good = make(root, "good", 10)
+    bad = make(root, "bad", 10)
+    # the destination of one run cannot be written: a file where its directory must go
+    (dest / "p" / "history").mkdir(parents=True)
+    (dest / "p" / "history" / "run_id=bad").write_text("in the way")
+    out = export([root], dest, state, check=False)
+    assert out.returncode == 1
+    assert "p/bad: not exported" in out.stderr and "1 failed" in out.stdout
+    same(read_history(dest, "good")[0], expected(good))
+    (dest / "p" / "history" / "run_id=bad").unlink()
+    again = export([root], dest, state)  # the next export puts it right
+    same(read_history(dest, "bad")[0], expected(bad))
+    assert "p/bad: 10 new rows" in again.stderr
+
+
+def test_since_and_watch(tmp_path):
+    root, dest, state = tmp_path / "runs", tmp_path / "lake", tmp_path / "state"
+    make(root, "old", 5)
+    future = subprocess.run(
+        [*RUNSHIP, "export", str(root), "--to", f"parquet:{dest}", "--state", str(state), "--since", "2999-01-01"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert future.returncode == 0 and "0 run(s) with new rows" in future.stdout
+    assert not (dest / "p" / "history").exists()
+    watch = subprocess.Popen(
+        [
+            *RUNSHIP,
+            "export",
+            str(root),
+            "--to",
+            f"parquet:{dest}",
+            "--state",
+            str(state),
+            "--since",
+            "1h",
+            "--watch",
+            "--interval",
+            "1",
+        ],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not (dest / "p" / "history" / "run_id=old").exists():
+            time.sleep(0.2)
+        new = make(root, "new", 7)  # logged while the export watches
+        while time.time() < deadline and not (dest / "p" / "history" / "run_id=new").exists():
+            time.sleep(0.2)
+        time.sleep(1.5)
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        out, err = watch.communicate(timeout=60)
+    assert watch.returncode == 0, err
+    same(read_history(dest, "new")[0], expected(new))
+    bad = subprocess.run(
+        [*RUNSHIP, "export", str(root), "--to", f"parquet:{dest}", "--since", "yesterday-ish"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0 and "--since 'yesterday-ish': give a date" in bad.stderr

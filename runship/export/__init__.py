@@ -23,6 +23,25 @@ KINDS = ("parquet", "tensorboard", "wandb", "mlflow")
 _DONE = "history-rows"
 
 
+def parse_since(text: str) -> float:
+    """A time from ``--since``: a date (``2026-11-01``, ISO 8601) or an age
+    (``90s``, ``30m``, ``2h``, ``7d``) before now."""
+    import datetime
+    import time
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip()
+    if value[:-1].replace(".", "", 1).isdigit() and value[-1:] in units:
+        return time.time() - float(value[:-1]) * units[value[-1]]
+    try:
+        when = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since {text!r}: give a date (2026-11-01) or an age (2h, 30m, 7d)") from None
+    if when.tzinfo is None:
+        when = when.astimezone()
+    return when.timestamp()
+
+
 def parse_target(to: str) -> tuple[str, str]:
     kind, sep, dest = to.partition(":")
     if not sep or kind not in KINDS or not dest:
@@ -55,14 +74,14 @@ def export(
     project: str | None = None,
     storage_options: dict[str, Any] | None = None,
     offline: bool = False,
+    since: float | None = None,
     log: Callable[[str], None] = print,
-) -> int:
+) -> tuple[int, int]:
     """Export the runs of ``sources`` to ``to`` (``KIND:DEST``); returns
-    the number of runs that had something new."""
-    from runship.export import mlflow as ml
-    from runship.export import tensorboard as tb
-    from runship.export import wandb as wb
-    from runship.export.parquet import ParquetDest, export_run, history_frame, mark_of, runs_table
+    (runs that had something new, runs that failed). One run failing never
+    stops the others: it is said in one line and left for the next export.
+    ``since``: only runs written to since that time (seconds since the epoch)."""
+    from runship.export.parquet import ParquetDest, runs_table
     from runship.reader.run import open_run
     from runship.uploader.state import State
 
@@ -83,35 +102,58 @@ def export(
         dest = ParquetDest(dest_url, storage_options)
         target = f"{kind}:{dest.url}"
     state = State(state_dir)
-    changed = 0
+    changed = failed = 0
     by_project: dict[str, list[Any]] = {}
     try:
         for source in sources:
             for run_dir in _runs_under(source, project):
-                view = open_run(run_dir, cache=True)
+                try:
+                    view = open_run(run_dir, cache=True)
+                except Exception as e:
+                    failed += 1
+                    log(f"{run_dir}: cannot be read: {type(e).__name__}: {e}")
+                    continue
                 if project is not None and view.project != project:
                     continue
+                if since is not None and not (isinstance(view.last_write, (int, float)) and view.last_write >= since):
+                    continue
                 by_project.setdefault(view.project, []).append(view)
-                stamp = state.derived(target, view.project, view.id).get(_DONE, "")
-                done, _, mark = stamp.partition(":")
-                done_rows = int(done) if done.isdigit() else 0
-                frame = history_frame(view)
-                if done_rows and mark != mark_of(view, frame, done_rows):
-                    done_rows = 0  # the run's history is not what was exported (a reset): all of it again
-                if kind == "wandb":
-                    rows = wb.export_run(view, dest, done_rows, frame, offline=offline)
-                elif kind == "mlflow":
-                    rows = ml.export_run(view, dest, done_rows, frame)
-                else:
-                    write = tb.export_run if kind == "tensorboard" else export_run
-                    rows = write(view, dest, done_rows, frame)
-                state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{mark_of(view, frame, rows)}")
-                if rows != done_rows:
+                try:
+                    new = _one(view, kind, dest, target, state, offline)
+                except Exception as e:  # the next export tries this run again
+                    failed += 1
+                    log(f"{view.project}/{view.id}: not exported: {type(e).__name__}: {e}")
+                    continue
+                if new:
                     changed += 1
-                    log(f"{view.project}/{view.id}: {rows - done_rows} new rows ({rows} in all)")
+                    log(f"{view.project}/{view.id}: {new[1] - new[0]} new rows ({new[1]} in all)")
         if kind == "parquet":
             for name, views in by_project.items():
                 dest.write_table(runs_table(views), name, "runs.parquet")
     finally:
         state.close()
-    return changed
+    return changed, failed
+
+
+def _one(view: Any, kind: str, dest: Any, target: str, state: Any, offline: bool) -> tuple[int, int] | None:
+    """Export one run; (rows before, rows after) when it had new rows."""
+    from runship.export import mlflow as ml
+    from runship.export import tensorboard as tb
+    from runship.export import wandb as wb
+    from runship.export.parquet import export_run, history_frame, mark_of
+
+    stamp = state.derived(target, view.project, view.id).get(_DONE, "")
+    done, _, mark = stamp.partition(":")
+    done_rows = int(done) if done.isdigit() else 0
+    frame = history_frame(view)
+    if done_rows and mark != mark_of(view, frame, done_rows):
+        done_rows = 0  # the run's history is not what was exported (a reset): all of it again
+    if kind == "wandb":
+        rows = wb.export_run(view, dest, done_rows, frame, offline=offline)
+    elif kind == "mlflow":
+        rows = ml.export_run(view, dest, done_rows, frame)
+    else:
+        write = tb.export_run if kind == "tensorboard" else export_run
+        rows = write(view, dest, done_rows, frame)
+    state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{mark_of(view, frame, rows)}")
+    return (done_rows, rows) if rows != done_rows else None

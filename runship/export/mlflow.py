@@ -25,6 +25,8 @@ MAX_BATCH = 1000  # MLflow: metrics + params + tags in one log_batch
 MAX_PARAMS = 100  # MLflow: params in one log_batch
 MAX_PARAM_VALUE = 6000
 MAX_KEY = 250
+ROWS_TAG = "runship.rows"
+SYSTEM_TAG = "runship.system"
 STATUS = {
     "finished": "FINISHED",
     "failed": "FAILED",
@@ -100,35 +102,62 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
                 if os.path.isfile(local) and not os.path.islink(local):
                     sub = os.path.dirname(rel[len("files/") :])
                     client.log_artifact(run_id, local, artifact_path=sub or None)
-    batch: list[Any] = []
+    from mlflow.entities import RunTag
 
-    def add(key: str, value: Any, ms: int, step: int) -> None:
-        if isinstance(value, bool):
-            value = float(value)
-        if isinstance(value, (int, float)):
-            batch.append(Metric(key[:MAX_KEY], float(value) if math.isfinite(value) else float("nan"), ms, step))
-            if len(batch) >= MAX_BATCH:
-                client.log_batch(run_id, metrics=batch)
-                batch.clear()
+    # rows already in MLflow: each batch carries the count of rows it completes as the tag
+    # runship.rows, in the same call, so an export killed between a batch and the state's
+    # update resumes after what MLflow holds and logs no point twice
+    if not made:
+        held = client.get_run(run_id).data.tags.get(ROWS_TAG, "")
+        if held.isdigit() and done_rows < int(held) <= done_rows + 10**9:
+            done_rows = int(held)
+    batch: list[Any] = []
+    rows_done = done_rows
+
+    def flush() -> None:
+        if batch:
+            client.log_batch(run_id, metrics=batch, tags=[RunTag(ROWS_TAG, str(rows_done))])
+            batch.clear()
+
+    def points(row: dict[str, Any], ms: int, step: int, prefix: str = "") -> list[Any]:
+        out = []
+        for key, value in row.items():
+            if key.startswith("_"):
+                continue
+            if isinstance(value, bool):
+                value = float(value)
+            if isinstance(value, (int, float)):
+                out.append(
+                    Metric(f"{prefix}{key}"[:MAX_KEY], float(value) if math.isfinite(value) else float("nan"), ms, step)
+                )
+        return out
 
     total = 0
     for n, row in enumerate(view.scan_history()):
         total = n + 1
         if n < done_rows:
             continue
-        ms, step = int(row["_timestamp"] * 1000), int(row["_step"])
-        for key, value in row.items():
-            if not key.startswith("_"):
-                add(key, value, ms, step)
-    if total > done_rows:
-        for i, sample in enumerate(view.system()):
-            t = sample.get("_timestamp")
-            if isinstance(t, (int, float)):
-                for key, value in sample.items():
-                    if not key.startswith("_"):
-                        add(f"system/{key}", value, int(t * 1000), i)
+        new = points(row, int(row["_timestamp"] * 1000), int(row["_step"]))
+        if len(batch) + len(new) > MAX_BATCH - 1:  # a batch ends at a row's end (one entity left for the tag)
+            flush()
+        batch.extend(new[: MAX_BATCH - 1])
+        rows_done = n + 1
+    flush()
+    # system metrics: the samples after those MLflow holds (tag runship.system), their sample number as the step
+    held_system = client.get_run(run_id).data.tags.get(SYSTEM_TAG, "0")
+    sent = int(held_system) if held_system.isdigit() else 0
+    samples = 0
+    for i, sample in enumerate(view.system()):
+        samples = i + 1
+        t = sample.get("_timestamp")
+        if i >= sent and isinstance(t, (int, float)):
+            batch.extend(points(sample, int(t * 1000), i, "system/"))
+            if len(batch) >= MAX_BATCH - 1:
+                client.log_batch(run_id, metrics=batch, tags=[RunTag(SYSTEM_TAG, str(i + 1))])
+                batch.clear()
     if batch:
-        client.log_batch(run_id, metrics=batch)
+        client.log_batch(run_id, metrics=batch, tags=[RunTag(SYSTEM_TAG, str(samples))])
+        batch.clear()
     state = view.state
     if state in STATUS:
         end = int(view.last_write * 1000) if isinstance(view.last_write, (int, float)) else None
