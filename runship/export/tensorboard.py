@@ -40,7 +40,8 @@ def _number(v: Any) -> float | None:
 def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
     """Write the run's rows after ``done_rows``; returns the rows exported in all."""
     from tensorboardX.proto.summary_pb2 import Summary
-    from tensorboardX.summary import scalar
+
+    value_of = Summary.Value  # a scalar as TensorBoard stores it (simple_value), made directly
 
     logdir = os.path.join(dest, view.project, view.id)
     os.makedirs(logdir, exist_ok=True)
@@ -67,7 +68,7 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
                     continue
                 number = _number(value)
                 if number is not None:
-                    values.extend(scalar(key, number).value)
+                    values.append(value_of(tag=key, simple_value=number))
                 elif isinstance(value, dict) and value.get("_type") == "histogram":
                     _histogram(writer, key, value, step, wall)
             if values:  # one event for the step's scalars
@@ -79,7 +80,7 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
                 for key, value in sample.items():
                     number = _number(value)
                     if not key.startswith("_") and number is not None:
-                        values.extend(scalar(f"system/{key}", number).value)
+                        values.append(value_of(tag=f"system/{key}", simple_value=number))
                 if values and isinstance(wall, (int, float)):
                     writer.file_writer.add_summary(Summary(value=values), i, float(wall))
     finally:
