@@ -71,13 +71,14 @@ def read_log(path: str) -> dict[str, Any]:
         from wandb.proto import wandb_internal_pb2 as pb
     except ImportError:
         raise ImportError("reading wandb's run logs needs the wandb package: pip install wandb") from None
+    records: Any = pb  # generated protobuf classes: no types to check against
     history: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
     config: dict[str, Any] = {}
     run: dict[str, Any] = {}
     exit_code = None
     for data in payloads(path):
-        rec = pb.Record()  # type: ignore[attr-defined]
+        rec = records.Record()
         rec.ParseFromString(data)
         kind = rec.WhichOneof("record_type")
         if kind == "history":
