@@ -32,6 +32,20 @@ def _env(work):
     return env
 
 
+def runship_cli(work, *args, env=None):
+    """``runship ARGS`` as a process in ``work`` (this checkout, no RUNSHIP_/WANDB_ settings but ``env``); it must succeed."""
+    out = subprocess.run(
+        [sys.executable, "-m", "runship.cli", *map(str, args)],
+        env=env or _env(work),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=work,
+    )
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 def run_script(work, name, *args, check=True):
     shutil.copy(os.path.join(SCRIPTS, name), work / name)
     out = subprocess.run(
@@ -462,25 +476,16 @@ def test_sync_tensorboard_mirrors_the_writers_and_import_reads_event_files(work)
     assert got[-1] == {"_step": 5, "x/x/only": 7.0, "global_step": 1000}  # tensorboardX too
     assert not any("hyperparameters" in k for r in got for k in r)
     # the same event files, read without runship having watched them
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runship.cli",
-            "--root",
-            str(work / "imported"),
-            "import",
-            "tensorboard",
-            str(work / "runs" / "CartPole-v1__ppo__1"),
-            "--project",
-            "tb",
-        ],
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    runship_cli(
+        work,
+        "--root",
+        str(work / "imported"),
+        "import",
+        "tensorboard",
+        str(work / "runs" / "CartPole-v1__ppo__1"),
+        "--project",
+        "tb",
     )
-    assert out.returncode == 0, out.stderr
     (imported,) = runship.Api(str(work / "imported")).runs("tb")
     again = rows(imported)
     assert [(r["global_step"], r["losses/value_loss"]) for r in again if "losses/value_loss" in r] == [
@@ -791,14 +796,7 @@ def test_runship_import_wandb_reads_a_real_wandb_offline_run(work):
     history at the same steps, config, summary and names."""
     theirs = run_under_wandb(work, "define_metric_merge.py")
     (offline,) = [p for p in (work / "under-wandb" / "wandb").iterdir() if p.name.startswith("offline-run-")]
-    out = subprocess.run(
-        [sys.executable, "-m", "runship.cli", "--root", str(work / "imported"), "import", "wandb", str(offline)],
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
+    runship_cli(work, "--root", str(work / "imported"), "import", "wandb", str(offline))
     (run,) = runship.Api(str(work / "imported")).runs("metric-merge")
     assert run.id == offline.name.rsplit("-", 1)[-1]
     assert [_user(r) for r in rows(run)] == [_user(r) for r in theirs["history"]]
@@ -836,24 +834,7 @@ def test_export_to_tensorboard_reads_back_with_tensorboards_own_reader(work):
         return run.run_dir
 
     def export():
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runship.cli",
-                "export",
-                str(root),
-                "--to",
-                f"tensorboard:{work / 'tb'}",
-                "--state",
-                str(work / "state"),
-            ],
-            env=_env(work),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert out.returncode == 0, out.stderr
+        runship_cli(work, "export", str(root), "--to", f"tensorboard:{work / 'tb'}", "--state", str(work / "state"))
 
     def read():
         acc = EventAccumulator(
@@ -915,25 +896,9 @@ def test_export_to_wandb_offline_and_back(work):
     def export():
         env = {**_env(work), "WANDB_DIR": str(work / "wb"), "WANDB_SILENT": "true"}
         (work / "wb").mkdir(exist_ok=True)
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runship.cli",
-                "export",
-                str(root),
-                "--to",
-                "wandb:my-team/rt",
-                "--offline",
-                "--state",
-                str(work / "state"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        out = runship_cli(
+            work, "export", str(root), "--to", "wandb:my-team/rt", "--offline", "--state", str(work / "state"), env=env
         )
-        assert out.returncode == 0, out.stderr
         return out
 
     run_dir = make(30)
@@ -952,14 +917,7 @@ def test_export_to_wandb_offline_and_back(work):
     assert _user(sent[0]["config"]) == {"lr": 0.1, "opt": {"name": "adam"}}
     assert sent[-1]["summary"]["best"] == 0.9 and sent[0]["run"]["group"] == "g" and sent[0]["run"]["tags"] == ["a"]
     # the round trip: back into runship
-    out = subprocess.run(
-        [sys.executable, "-m", "runship.cli", "--root", str(work / "back"), "import", "wandb", str(logs[0].parent)],
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
+    runship_cli(work, "--root", str(work / "back"), "import", "wandb", str(logs[0].parent))
     (back,) = runship.Api(str(work / "back")).runs("rt")
     assert back.id == "round1" and back.config == {"lr": 0.1, "opt": {"name": "adam"}}
     assert [_user(r) for r in rows(back)] == [_user(r) for r in sent[0]["history"]]
@@ -1043,25 +1001,7 @@ def test_export_to_mlflow_and_back(work, store, request):
         return run.run_dir
 
     def export():
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "runship.cli",
-                "export",
-                str(root),
-                "--to",
-                f"mlflow:{uri}",
-                "--state",
-                str(work / "state"),
-            ],
-            env=_env(work),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=work,
-        )
-        assert out.returncode == 0, out.stderr
+        runship_cli(work, "export", str(root), "--to", f"mlflow:{uri}", "--state", str(work / "state"))
 
     run_dir = make(1200)  # more points than one log_batch holds
     export()
@@ -1086,26 +1026,7 @@ def test_export_to_mlflow_and_back(work, store, request):
         a.path for a in client.list_artifacts(mr.info.run_id, "runship")
     }
     assert {"notes.txt", "runship/config.json"} <= artifacts
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runship.cli",
-            "--root",
-            str(work / "back"),
-            "import",
-            "mlflow",
-            uri,
-            "--experiment",
-            "ml",
-        ],
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=work,
-    )
-    assert out.returncode == 0, out.stderr
+    runship_cli(work, "--root", str(work / "back"), "import", "mlflow", uri, "--experiment", "ml")
     (back,) = runship.Api(str(work / "back")).runs("ml")
     assert back.id == "m1" and back.config["lr"] == 0.1 and back.config["opt.name"] == "adam"
     again = rows(back)
@@ -1133,24 +1054,7 @@ def test_duckdb_reads_a_project_exported_to_parquet_with_one_glob(work):
             run.log({"loss": (n + 1) / (1 + i), **({"val/acc": i / 100} if i % 10 == 0 else {})})
         run.finish()
         want[f"d{n}"] = runship.open_run(run.run_dir).history()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runship.cli",
-            "export",
-            str(root),
-            "--to",
-            f"parquet:{work / 'lake'}",
-            "--state",
-            str(work / "state"),
-        ],
-        env=_env(work),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
+    runship_cli(work, "export", str(root), "--to", f"parquet:{work / 'lake'}", "--state", str(work / "state"))
     glob_ = str(work / "lake" / "lake" / "history" / "*" / "*.parquet")
     got = duckdb.sql(
         f"SELECT run_id, _step, loss, \"val/acc\" FROM read_parquet('{glob_}', hive_partitioning=true, union_by_name=true) "
