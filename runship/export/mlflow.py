@@ -169,7 +169,7 @@ def import_experiment(uri: str, experiment: str, *, root: str | None = None, pro
     """runship runs from an MLflow experiment's runs: params as config,
     each metric's history at its steps as rows, tags; ids from
     ``runship.id`` where the run came from runship, else MLflow's."""
-    import runship
+    from runship.integration import imported_run
     from runship.schema import names
 
     client = _client(uri)
@@ -189,17 +189,14 @@ def import_experiment(uri: str, experiment: str, *, root: str | None = None, pro
             for m in client.get_metric_history(mr.info.run_id, key):
                 rows.setdefault(int(m.step), {})[key] = m.value
         config = {k: _param(v) for k, v in mr.data.params.items()}
-        run = runship.init(
+        run: Any = imported_run(
+            root,
             project=project or experiment,
             id=run_id,
             name=mr.info.run_name,
             group=tags.get("runship.group"),
             job_type=tags.get("runship.job_type"),
             config=config,
-            dir=root,
-            reinit="create_new",
-            resume="allow",
-            settings={"quiet": True, "console": "off", "system_metrics": False, "environment": False},
         )
         for step in sorted(rows):
             run.log(rows[step], step=step)

@@ -203,16 +203,14 @@ def import_logdir(logdir: str, *, project: str, name: str | None = None, root: s
         from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     except ImportError:
         raise ImportError("reading TensorBoard event files needs tensorboard: pip install tensorboard") from None
-    import runship
+    from runship.integration import imported_run
 
     files = []
     for base, _dirs, names in os.walk(logdir, followlinks=False):
         files += [os.path.join(base, n) for n in names if "tfevents" in n]
     if not files:
         raise FileNotFoundError(f"no TensorBoard event files (events.out.tfevents.*) under {logdir}")
-    run = runship.init(
-        project=project, name=name or os.path.basename(os.path.abspath(logdir)), dir=root, reinit="create_new"
-    )
+    run: Any = imported_run(root, project=project, name=name or os.path.basename(os.path.abspath(logdir)))
     mirror = Mirror(run, root_logdir=logdir, text=True)
     try:
         for path in sorted(files):

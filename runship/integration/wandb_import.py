@@ -111,7 +111,7 @@ def read_log(path: str) -> dict[str, Any]:
 
 def import_offline_run(run_dir: str, *, root: str | None = None, project: str | None = None) -> Any:
     """A runship run made from one wandb offline run directory (same id)."""
-    import runship
+    from runship.integration import imported_run
 
     logs = sorted(glob.glob(os.path.join(run_dir, "run-*.wandb")))
     if not logs:
@@ -119,7 +119,8 @@ def import_offline_run(run_dir: str, *, root: str | None = None, project: str | 
     found = read_log(logs[-1])
     meta = found["run"]
     config = {k: v for k, v in found["config"].items() if k != "_wandb"}
-    run = runship.init(
+    run: Any = imported_run(
+        root,
         project=project or meta.get("project") or "imported",
         id=meta.get("id") or None,
         name=meta.get("name"),
@@ -128,10 +129,6 @@ def import_offline_run(run_dir: str, *, root: str | None = None, project: str | 
         tags=meta.get("tags") or None,
         notes=meta.get("notes"),
         config=config,
-        dir=root,
-        reinit="create_new",
-        resume="allow",
-        settings={"quiet": True, "console": "off", "system_metrics": False, "environment": False},
     )
     for row in found["history"]:
         step = row.get("_step")
