@@ -91,17 +91,15 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), MAX_PARAMS):
             client.log_batch(run_id, params=items[i : i + MAX_PARAMS])
+        from runship.export import run_files
+
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "config.json")
             with open(path, "w") as f:
                 json.dump(view.config, f, default=str, indent=1)
             client.log_artifact(run_id, path, artifact_path="runship")
-        for rel in sorted(view.saved_files):
-            if rel.startswith("files/") and not rel.startswith("files/media/"):
-                local = os.path.join(str(view.location), rel)
-                if os.path.isfile(local) and not os.path.islink(local):
-                    sub = os.path.dirname(rel[len("files/") :])
-                    client.log_artifact(run_id, local, artifact_path=sub or None)
+            for sub, local in run_files(view, os.path.join(tmp, "files")):
+                client.log_artifact(run_id, local, artifact_path=os.path.dirname(sub) or None)
     from mlflow.entities import RunTag
 
     # rows already in MLflow: each batch carries the count of rows it completes as the tag

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,11 +65,10 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None, offline:
             rows.append(_plain_row(row))
     if not rows and done_rows:
         return max(total, done_rows)
-    files = [
-        os.path.join(str(view.location), rel)
-        for rel in sorted(view.saved_files)
-        if rel.startswith("files/") and not rel.startswith("files/media/")
-    ]
+    from runship.export import run_files
+
+    copies = tempfile.mkdtemp(prefix="runship-wandb-files-")
+    files = [local for _, local in run_files(view, copies)] if done_rows == 0 else []
     job = {
         "entity": entity or None,
         "project": project or view.project,
@@ -81,8 +81,8 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None, offline:
         "config": view.config,
         "rows": rows,
         "summary": {k: v for k, v in view.summary.items() if not (isinstance(v, dict) and "_type" in v)},
-        "files": files if done_rows == 0 else [],
-        "base": os.path.join(str(view.location), "files"),
+        "files": files,
+        "base": copies,
         "exit_code": view.exit_code or 0,
         "dir": os.environ.get("WANDB_DIR") or os.getcwd(),
         "mode": "offline" if offline else "online",
@@ -101,4 +101,5 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None, offline:
             raise RuntimeError(f"wandb replay of {view.project}/{view.id} failed: {tail[0]}")
     finally:
         os.unlink(path)
+        shutil.rmtree(copies, ignore_errors=True)
     return total

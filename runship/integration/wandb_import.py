@@ -77,9 +77,15 @@ def read_log(path: str) -> dict[str, Any]:
     config: dict[str, Any] = {}
     run: dict[str, Any] = {}
     exit_code = None
-    for data in payloads(path):
+    found = payloads(path)
+    if not found:
+        raise ValueError(f"{path}: a wandb run log with no whole record in it")
+    for n, data in enumerate(found):
         rec = records.Record()
-        rec.ParseFromString(data)
+        try:
+            rec.ParseFromString(data)
+        except Exception as e:  # protobuf's DecodeError: bytes that are not a record
+            raise ValueError(f"{path}: record {n} is not a wandb record ({type(e).__name__})") from None
         kind = rec.WhichOneof("record_type")
         if kind == "history":
             row: dict[str, Any] = {}
@@ -130,12 +136,15 @@ def import_offline_run(run_dir: str, *, root: str | None = None, project: str | 
         notes=meta.get("notes"),
         config=config,
     )
+    logged = False
     for row in found["history"]:
         step = row.get("_step")
         values = {k: v for k, v in row.items() if not k.startswith("_") and not _media(v)}
         if values:
             run.log(values, step=int(step) if isinstance(step, int) else None)
-    run.log({}, commit=True)  # the last row written before the summary, which must stand after it
+            logged = True
+    if logged:
+        run.log({}, commit=True)  # the last row written before the summary, which must stand after it
     for key, value in found["summary"].items():
         if not key.startswith("_") and not _media(value):
             run.summary[key] = value

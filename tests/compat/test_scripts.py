@@ -902,7 +902,27 @@ def test_export_to_wandb_offline_and_back(work):
         return out
 
     run_dir = make(30)
+    # hostile: a run's saved file replaced by a link to a file of the exporting account
+    (work / "secret").write_text("the service account's secret")
+    with open(work / "notes.txt", "w") as f:
+        f.write("notes")
+    saver = runship.init(
+        project="rt",
+        id="round1",
+        dir=str(root),
+        resume="must",
+        reinit="create_new",
+        settings={"quiet": True, "environment": False},
+    )
+    saver.save(str(work / "notes.txt"), base_path=str(work), policy="now")
+    saver.finish()
+    saved = os.path.join(run_dir, "files", "notes.txt")
+    os.unlink(saved)
+    os.symlink(work / "secret", saved)
     export()
+    assert not any(
+        b"secret" in p.read_bytes() for p in (work / "wb").rglob("*") if p.is_file() and p.suffix != ".wandb"
+    )
     make(20, start=30, resume="must")
     second = export()
     assert "rt/round1: 20 new rows (50 in all)" in second.stderr
