@@ -20,6 +20,13 @@ from runship.errors import RunNotFound, UsageError
 __all__ = ["KINDS", "export"]
 
 KINDS = ("parquet", "tensorboard", "wandb", "mlflow")
+#: what each kind needs installed: (module, extra)
+NEEDS = {
+    "parquet": ("pandas", "parquet"),
+    "tensorboard": ("tensorboardX", "tensorboard"),
+    "mlflow": ("mlflow", "mlflow"),
+    "wandb": ("wandb", "wandb"),
+}
 _DONE = "history-rows"
 
 
@@ -63,6 +70,18 @@ def parse_since(text: str) -> float:
     if when.tzinfo is None:
         when = when.astimezone()
     return when.timestamp()
+
+
+def _require(kind: str) -> None:
+    """The library a kind writes with, checked once before any run: its
+    absence is one clear error, not one failure a run."""
+    import importlib.util
+
+    module, extra = NEEDS[kind]
+    if kind == "parquet":
+        return  # without pandas, Parquet is written from rows (slower, the same files)
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f"exporting to {kind} needs {module}: pip install 'runship[{extra}]'")
 
 
 def parse_target(to: str) -> tuple[str, str]:
@@ -109,6 +128,7 @@ def export(
     from runship.uploader.state import State
 
     kind, dest_url = parse_target(to)
+    _require(kind)
     dest: Any
     if kind == "mlflow":
         dest = dest_url
