@@ -1056,25 +1056,28 @@ def import_mlflow_cmd(ctx: click.Context, uri: str, experiment: str, project: st
 @import_group.command("tensorboard", context_settings=CONTEXT)
 @click.argument("logdir", type=click.Path(exists=True, file_okay=False))
 @click.option("--project", required=True, help="The project of the new run.")
-@click.option("--name", help="The run's name. [default: LOGDIR's name]")
+@click.option("--name", help="The name of LOGDIR's own run, the prefix of the others'. [default: LOGDIR's name]")
 @click.pass_context
 @library_errors
 def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: str | None) -> None:
-    """One run (under --root) from the TensorBoard event files under LOGDIR:
+    """Runs (under --root) from the TensorBoard event files under LOGDIR:
+    one per directory holding event files, as TensorBoard shows them;
     scalars, histograms, images and text as history rows, each with the
     writer's step as global_step. Needs the tensorboard package.
 
     \b
     Example:
         runship --root runship-runs import tensorboard runs/CartPole-v1__ppo__1 --project cleanrl
+        runship --root runship-runs import tensorboard runs --project cleanrl    # every run under runs/
     """
     from runship.integration.tensorboard import import_logdir
 
     try:
-        run = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"])
+        runs = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"])
     except (ImportError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"imported {logdir} as {run.project}/{run.id} ({run.step} rows) in {run.run_dir}")
+    for run in runs:
+        click.echo(f"imported {run.name} as {run.project}/{run.id} ({run.step} rows) in {run.run_dir}")
 
 
 @cli.command("ui", context_settings=CONTEXT)

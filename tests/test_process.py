@@ -202,6 +202,33 @@ def test_import_and_logging_path_need_only_msgpack(root):
     assert "HEAVY []" in out.stdout
 
 
+def test_reading_a_run_does_not_import_pandas(root):
+    """pyarrow imports pandas (0.6 s) on its first ``pa.array`` or
+    ``to_numpy``; the reader builds and reads its arrays without either,
+    so `runship history` and friends do not pay for it."""
+    out = run_python(
+        f"""
+        import sys
+        import runship
+        run = runship.init(project="p", id="nopd", dir={root!r}, settings={{"quiet": True}})
+        for i in range(300):
+            run.log({{"x": i * 0.5, "n": i, "ok": i % 2 == 0, "s": "a" if i % 3 else None, **({{"sparse": 1.0}} if i % 7 == 0 else {{}})}})
+        run.finish()
+        from runship.reader.run import open_run
+        for cache in (False, True, True):
+            view = open_run(run.run_dir, cache=cache)
+            rows = view.history()
+            view.history(keys=["sparse"]), view.history(samples=20), view.series(["x", "sparse"], 20)
+            dict(view.summary), list(view.system()), list(view.console())
+        assert rows[7] == {{"x": 3.5, "n": 7, "ok": False, "s": "a", "sparse": 1.0, "_step": 7,
+                           "_timestamp": rows[7]["_timestamp"], "_runtime": rows[7]["_runtime"]}}, rows[7]
+        print("PANDAS", "pandas" in sys.modules)
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert "PANDAS False" in out.stdout
+
+
 def test_cli_entry_point_runs(root):
     exe = os.path.join(os.path.dirname(sys.executable), "runship")  # the installed console script
     out = subprocess.run([exe, "--version"], capture_output=True, text=True)

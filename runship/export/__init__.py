@@ -22,7 +22,7 @@ __all__ = ["KINDS", "export"]
 KINDS = ("parquet", "tensorboard", "wandb", "mlflow")
 #: what each kind needs installed: (module, extra)
 NEEDS = {
-    "parquet": ("pandas", "parquet"),
+    "parquet": ("pyarrow", "parquet"),
     "tensorboard": ("tensorboardX", "tensorboard"),
     "mlflow": ("mlflow", "mlflow"),
     "wandb": ("wandb", "wandb"),
@@ -79,7 +79,7 @@ def _require(kind: str) -> None:
 
     module, extra = NEEDS[kind]
     if kind == "parquet":
-        return  # without pandas, Parquet is written from rows (slower, the same files)
+        return  # pyarrow, which writes Parquet, is one of the reader's own dependencies
     if importlib.util.find_spec(module) is None:
         raise UsageError(f"exporting to {kind} needs {module}: pip install 'runship[{extra}]'")
 
@@ -183,20 +183,19 @@ def _one(view: Any, kind: str, dest: Any, target: str, state: Any, offline: bool
     from runship.export import mlflow as ml
     from runship.export import tensorboard as tb
     from runship.export import wandb as wb
-    from runship.export.parquet import export_run, history_frame, mark_of
+    from runship.export.parquet import export_run, mark_of
 
     stamp = state.derived(target, view.project, view.id).get(_DONE, "")
     done, _, mark = stamp.partition(":")
     done_rows = int(done) if done.isdigit() else 0
-    frame = history_frame(view)
-    if done_rows and mark != mark_of(view, frame, done_rows):
+    if done_rows and mark != mark_of(view, done_rows):
         done_rows = 0  # the run's history is not what was exported (a reset): all of it again
     if kind == "wandb":
-        rows = wb.export_run(view, dest, done_rows, frame, offline=offline)
+        rows = wb.export_run(view, dest, done_rows, offline=offline)
     elif kind == "mlflow":
-        rows = ml.export_run(view, dest, done_rows, frame)
+        rows = ml.export_run(view, dest, done_rows)
     else:
         write = tb.export_run if kind == "tensorboard" else export_run
-        rows = write(view, dest, done_rows, frame)
-    state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{mark_of(view, frame, rows)}")
+        rows = write(view, dest, done_rows)
+    state.set_derived(target, view.project, view.id, _DONE, f"{rows}:{mark_of(view, rows)}")
     return (done_rows, rows) if rows != done_rows else None

@@ -80,7 +80,7 @@ def find_run(client: Any, view: Any) -> tuple[str, bool]:
     return run.info.run_id, True
 
 
-def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
+def export_run(view: Any, dest: str, done_rows: int) -> int:
     from mlflow.entities import Metric, Param
 
     client = _client(dest)
@@ -130,11 +130,8 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
                 )
         return out
 
-    total = 0
-    for n, row in enumerate(view.scan_history()):
-        total = n + 1
-        if n < done_rows:
-            continue
+    total = view.history_length()
+    for n, row in enumerate(view.rows_from(done_rows), start=done_rows):
         new = points(row, int(row["_timestamp"] * 1000), int(row["_step"]))
         if len(batch) + len(new) > MAX_BATCH - 1:  # a batch ends at a row's end (one entity left for the tag)
             flush()

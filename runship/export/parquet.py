@@ -29,9 +29,11 @@ import math
 import posixpath
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from runship.reader import arrow
 from runship.reader.index import run_info
 
 PART = "part-{first:012d}-{end:012d}.parquet"
@@ -56,7 +58,9 @@ class ParquetDest:
         path = self.path(*parts)
         self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
         buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd")
+        # dictionaries for text only: numbers rarely repeat, and trying costs twice the time of the write
+        text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        pq.write_table(table, buf, compression="zstd", use_dictionary=text)
         data = buf.getvalue()
         if self.fs.protocol in ("file", "local") or "file" in (self.fs.protocol or ()):
             tmp = path + ".tmp"
@@ -84,16 +88,17 @@ def _column(values: list[Any]) -> pa.Array:
     """A column from a key's values: numbers as float64 (ints as int64),
     strings as strings, anything else as JSON text."""
     present = [v for v in values if v is not None]
+    valid = np.fromiter((v is not None for v in values), bool, count=len(values))
     if present and all(isinstance(v, bool) for v in present):
-        return pa.array(values, pa.bool_())
+        return arrow.numbers(np.array([bool(v) for v in values]), pa.bool_(), valid)
     ints = all(isinstance(v, int) and not isinstance(v, bool) for v in present)
     if present and ints and all(-(2**63) <= v < 2**63 for v in present):
-        return pa.array(values, pa.int64())
+        return arrow.numbers(np.array([0 if v is None else v for v in values], np.int64), pa.int64(), valid)
     if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
-        return pa.array([None if v is None else float(v) for v in values], pa.float64())
+        return arrow.numbers(np.array([0.0 if v is None else float(v) for v in values]), pa.float64(), valid)
     if present and all(isinstance(v, str) for v in present):
-        return pa.array(values, pa.string())
-    return pa.array([None if v is None else json.dumps(_plain(v)) for v in values], pa.string())
+        return arrow.strings(values)
+    return arrow.strings([None if v is None else json.dumps(_plain(v), default=str) for v in values])
 
 
 def _plain(v: Any) -> Any:
@@ -124,67 +129,94 @@ def _flatten(prefix: str, mapping: dict[str, Any], out: dict[str, Any], depth: i
             out[key] = json.dumps(_plain(v))
 
 
-def history_frame(view: Any) -> Any:
-    """The run's whole history as a pandas DataFrame (from the reader's
-    columns and cache), or None without pandas."""
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return None
-    return view.history_df()
-
-
-def mark_of(view: Any, frame: Any, rows: int) -> str:
+def mark_of(view: Any, rows: int) -> str:
     """What the run's row ``rows - 1`` is (its step and time): an export
     goes on from there only while that row is still the same."""
     if rows <= 0:
         return ""
-    if frame is not None:
-        if rows > len(frame):
-            return "gone"
-        return f"{int(frame['_step'].iloc[rows - 1])}@{float(frame['_timestamp'].iloc[rows - 1])!r}"
-    for n, row in enumerate(view.scan_history()):
-        if n == rows - 1:
-            return f"{row['_step']}@{float(row['_timestamp'])!r}"
+    for _, table in view.history_tables(rows - 1, keys=[]):
+        return f"{table.column('_step')[0].as_py()}@{table.column('_timestamp')[0].as_py()!r}"
     return "gone"
 
 
-def _arrow_of_frame(frame: Any) -> pa.Table:
-    """A slice of the history frame as Arrow: numbers as they are, text as
-    text, any other value (a media reference, a list) as JSON."""
-    columns = {}
-    first = ["_step", "_timestamp", "_runtime"]
-    for name in [*first, *(c for c in frame.columns if c not in first)]:
-        col = frame[name]
-        if col.dtype == object:
-            values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in col.tolist()]
-            columns[name] = _column(values)
+def _plain_column(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """Numbers, bools and text as they are; any other value (a media
+    reference, a list, a map; msgpack-packed by the reader) as JSON text."""
+    if not pa.types.is_large_binary(col.type):
+        return col
+    import msgpack
+
+    from runship.schema import limits
+
+    return pa.chunked_array(
+        [
+            arrow.strings(
+                [
+                    None if v is None else json.dumps(_plain(msgpack.unpackb(v, **limits.DECODE)), default=str)
+                    for v in chunk.to_pylist()
+                ]
+            )
+            for chunk in col.chunks
+        ],
+        pa.large_string(),
+    )
+
+
+def history_part(tables: list[pa.Table]) -> pa.Table:
+    """One table of a run's new rows (tables of ``RunView.history_tables``):
+    a key with no value in them is left out; a key whose values are numbers
+    of two kinds in two files becomes float64, of other kinds JSON text."""
+    named: dict[str, None] = {}
+    for table in tables:
+        for name in table.column_names:
+            col = table.column(name)
+            if col.null_count < len(col) or name in ("_step", "_timestamp", "_runtime"):
+                named[name] = None
+    columns: dict[str, Any] = {}
+    for name in named:
+        cols = []
+        for table in tables:
+            cols.append(_plain_column(table.column(name)) if name in table.column_names else None)
+        types = {c.type for c in cols if c is not None and c.null_count < len(c)}
+        if len(types) > 1:
+            if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in types):
+                typ: pa.DataType = pa.float64()
+                cols = [None if c is None else c.cast(pa.float64()) for c in cols]
+            else:
+                typ = pa.large_string()
+                cols = [None if c is None else _as_json(c) for c in cols]
         else:
-            columns[name] = pa.array(col.to_numpy(), from_pandas=True)
+            typ = types.pop() if types else pa.float64()
+        chunks = []
+        for c, table in zip(cols, tables):
+            if c is None or c.null_count == len(c):
+                chunks.append(pa.nulls(table.num_rows, typ))
+            else:
+                chunks.extend(c.cast(typ).chunks if c.type != typ else c.chunks)
+        columns[name] = pa.chunked_array(chunks, typ)
     return pa.table(columns)
 
 
-def export_run(view: Any, dest: ParquetDest, done_rows: int, frame: Any = None) -> int:
+def _as_json(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_large_string(col.type) or pa.types.is_string(col.type):
+        return col.cast(pa.large_string())
+    return pa.chunked_array([arrow.strings([None if v is None else json.dumps(v) for v in col.to_pylist()])])
+
+
+def export_run(view: Any, dest: ParquetDest, done_rows: int) -> int:
     """Export one run's new history rows (after ``done_rows``), its system
-    metrics and console; returns the number of history rows exported in all."""
+    metrics and console; returns the number of history rows exported in all.
+    Only the stream files that hold the new rows are read."""
     project, run_id = view.project, view.id
     where = (project, "history", f"run_id={run_id}")
     for name in dest.parts(*where):  # a killed export's parts past what is known done
         if name.startswith("part-") and int(name.split("-")[1]) >= done_rows:
             dest.remove(*where, name)
-    if frame is not None:
-        new = frame.iloc[done_rows:]
-        new = new.loc[:, new.notna().any(axis=0) | new.columns.isin(["_step", "_timestamp", "_runtime"])]
-        end = done_rows + len(new)
-        if len(new):
-            dest.write_table(_arrow_of_frame(new), *where, PART.format(first=done_rows, end=end))
-    else:
-        rows = [row for n, row in enumerate(view.scan_history()) if n >= done_rows]
-        end = done_rows + len(rows)
-        if rows:
-            dest.write_table(
-                _table(rows, ["_step", "_timestamp", "_runtime"]), *where, PART.format(first=done_rows, end=end)
-            )
+    tables = [table for _, table in view.history_tables(done_rows)]
+    new = sum(t.num_rows for t in tables)
+    end = done_rows + new
+    if new:
+        dest.write_table(history_part(tables), *where, PART.format(first=done_rows, end=end))
     system = list(view.system())
     if system:
         dest.write_table(

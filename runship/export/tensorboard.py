@@ -22,11 +22,14 @@ SUFFIX = ".rows-{first:012d}"
 
 
 def _writer(logdir: str, first: int) -> Any:
+    """tensorboardX's synchronous event file writer (its ``SummaryWriter``
+    hands each event to a thread through a multiprocessing queue: half the
+    time of an export went there)."""
     try:
-        from tensorboardX import SummaryWriter
+        from tensorboardX.event_file_writer import EventsWriter
     except ImportError:
         raise ImportError("exporting to TensorBoard needs tensorboardX: pip install tensorboardX") from None
-    return SummaryWriter(logdir, filename_suffix=SUFFIX.format(first=first), flush_secs=3600, max_queue=10_000)
+    return EventsWriter(os.path.join(logdir, "events"), SUFFIX.format(first=first))
 
 
 def _number(v: Any) -> float | None:
@@ -37,12 +40,20 @@ def _number(v: Any) -> float | None:
     return None
 
 
-def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
+MEDIA_BYTES = 64 * 1024 * 1024  # an image file larger than this is not copied into the event file
+
+
+def export_run(view: Any, dest: str, done_rows: int) -> int:
     """Write the run's rows after ``done_rows``; returns the rows exported in all."""
+    import numpy as np
+    import pyarrow as pa
+    from tensorboardX.proto.event_pb2 import Event
     from tensorboardX.proto.summary_pb2 import Summary
 
-    value_of = Summary.Value  # a scalar as TensorBoard stores it (simple_value), made directly
+    from runship.reader import arrow
+    from runship.reader.columns import MISSING, python_lists
 
+    value_of = Summary.Value  # a scalar as TensorBoard stores it (simple_value), made directly
     logdir = os.path.join(dest, view.project, view.id)
     os.makedirs(logdir, exist_ok=True)
     for name in os.listdir(logdir):  # a killed export's file past what is known done
@@ -50,29 +61,46 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
             first = name.rsplit(".rows-", 1)[1]
             if first.isdigit() and int(first) >= done_rows:
                 os.unlink(os.path.join(logdir, name))
-    rows = 0
-    writer = None
+    writer: Any = None
+    end = done_rows
+
+    def emit(summary: Any, step: int, wall: float) -> None:
+        writer.write_event(Event(wall_time=wall, step=step, summary=summary))
+
     try:
-        for n, row in enumerate(view.scan_history()):
-            rows = n + 1
-            if n < done_rows:
-                continue
+        for first, table in view.history_tables(done_rows):
             if writer is None:
                 writer = _writer(logdir, done_rows)
                 if done_rows == 0:
                     _write_config(writer, view)
-            step, wall = int(row["_step"]), float(row["_timestamp"])
-            values = []
-            for key, value in row.items():
-                if key.startswith("_"):
+            n = table.num_rows
+            end = first + n
+            steps = arrow.values(table.column("_step")).tolist()
+            walls = arrow.values(table.column("_timestamp")).tolist()
+            scalars: list[tuple[str, list[float]]] = []
+            extra: dict[int, list[tuple[str, Any]]] = {}
+            for name in table.column_names[3:]:
+                col = table.column(name)
+                typ = col.type
+                if pa.types.is_floating(typ) or pa.types.is_integer(typ) or pa.types.is_boolean(typ):
+                    numbers = arrow.values(col).astype(np.float64)
+                    numbers[~np.isfinite(numbers)] = np.nan  # neither a missing value nor inf is a point
+                    scalars.append((name, numbers.tolist()))
                     continue
-                number = _number(value)
-                if number is not None:
-                    values.append(value_of(tag=key, simple_value=number))
-                elif isinstance(value, dict) and value.get("_type") == "histogram":
-                    _histogram(writer, key, value, step, wall)
-            if values:  # one event for the step's scalars
-                writer.file_writer.add_summary(Summary(value=values), step, wall)
+                rows = np.flatnonzero(arrow.valid(col))
+                for i, value in zip(rows.tolist(), python_lists(col.take(arrow.indices(rows)))):
+                    if value is not MISSING:
+                        extra.setdefault(i, []).append((name, value))
+            for i in range(n):
+                points = [
+                    value_of(tag=tag, simple_value=column[i]) for tag, column in scalars if column[i] == column[i]
+                ]
+                if points:  # one event for the step's scalars
+                    emit(Summary(value=points), steps[i], walls[i])
+                for tag, value in extra.get(i, ()):
+                    summary = _other(view, tag, value)
+                    if summary is not None:
+                        emit(summary, steps[i], walls[i])
         if writer is not None:
             for i, sample in enumerate(view.system()):
                 wall = sample.get("_timestamp")
@@ -82,22 +110,51 @@ def export_run(view: Any, dest: str, done_rows: int, frame: Any = None) -> int:
                     if not key.startswith("_") and number is not None:
                         values.append(value_of(tag=f"system/{key}", simple_value=number))
                 if values and isinstance(wall, (int, float)):
-                    writer.file_writer.add_summary(Summary(value=values), i, float(wall))
+                    emit(Summary(value=values), i, float(wall))
     finally:
         if writer is not None:
             writer.close()
-    return max(rows, done_rows)
+    return max(end, done_rows)
 
 
-def _histogram(writer: Any, key: str, value: dict[str, Any], step: int, wall: float) -> None:
+def _other(view: Any, tag: str, value: Any) -> Any:
+    """A Summary for a value that is not a number: a histogram, an image
+    (its PNG, JPEG or GIF file, read through the reader, which opens no
+    link), text; None for what TensorBoard cannot show."""
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    if isinstance(value, str):
+        from tensorboardX.summary import text
+
+        return text(tag, value)
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("_type")
+    if kind == "histogram":
+        return _histogram(tag, value)
+    if kind == "image-file" and str(value.get("format", "")).lower() in ("png", "jpeg", "jpg", "gif"):
+        try:
+            data = view.read_file(str(value.get("path")), limit=MEDIA_BYTES)
+        except (OSError, ValueError):
+            return None  # gone, too large, or not a regular file: not exported
+        image = Summary.Image(
+            height=int(value.get("height") or 0), width=int(value.get("width") or 0), encoded_image_string=data
+        )
+        return Summary(value=[Summary.Value(tag=tag, image=image)])
+    return None
+
+
+def _histogram(key: str, value: dict[str, Any]) -> Any:
+    from tensorboardX.summary import histogram_raw
+
     counts, bins = value.get("values") or [], value.get("bins") or []
     if len(bins) != len(counts) + 1 or not counts:
-        return
+        return None
     centers = [(bins[i] + bins[i + 1]) / 2 for i in range(len(counts))]
     num = float(sum(counts))
     total = sum(c * x for c, x in zip(counts, centers))
     squares = sum(c * x * x for c, x in zip(counts, centers))
-    writer.add_histogram_raw(
+    return histogram_raw(
         key,
         min=float(bins[0]),
         max=float(bins[-1]),
@@ -106,8 +163,6 @@ def _histogram(writer: Any, key: str, value: dict[str, Any], step: int, wall: fl
         sum_squares=squares,
         bucket_limits=[float(b) for b in bins[1:]],
         bucket_counts=[float(c) for c in counts],
-        global_step=step,
-        walltime=wall,
     )
 
 
@@ -123,15 +178,21 @@ def _write_config(writer: Any, view: Any) -> None:
                 flat[f"{prefix}{k}"] = v
 
     walk("", view.config)
+    from tensorboardX.proto.event_pb2 import Event
+    from tensorboardX.proto.summary_pb2 import Summary
+    from tensorboardX.summary import text
+
+    wall = float(view.start_time) if isinstance(view.start_time, (int, float)) else 0.0
+    summaries = []
     if flat:
         lines = ["| key | value |", "|---|---|"] + [f"| {k} | {json.dumps(v, default=str)} |" for k, v in flat.items()]
-        writer.add_text("config", "\n".join(lines), 0)
+        summaries.append(text("config", "\n".join(lines)))
     hparams = {k: v if isinstance(v, (bool, int, float, str)) else json.dumps(v, default=str) for k, v in flat.items()}
     metrics = {f"summary/{k}": n for k, v in view.summary.items() if (n := _number(v)) is not None}
     if hparams and metrics:
         from tensorboardX.summary import hparams as hparams_summary
 
-        for summary in hparams_summary(hparams, metrics):
-            writer.file_writer.add_summary(summary)
-        for key, value in metrics.items():
-            writer.add_scalar(key, value, 0)
+        summaries.extend(hparams_summary(hparams, metrics))
+        summaries.append(Summary(value=[Summary.Value(tag=k, simple_value=v) for k, v in metrics.items()]))
+    for summary in summaries:
+        writer.write_event(Event(wall_time=wall, step=0, summary=summary))

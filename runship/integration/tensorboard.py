@@ -44,7 +44,16 @@ def event_values(event: Any, text: bool = True) -> Iterator[tuple[str, Any]]:
         elif kind == "tensor":
             plugin = value.metadata.plugin_data.plugin_name
             tensor = value.tensor
-            if plugin == "text" or tensor.string_val:
+            if plugin == "histograms":  # TensorFlow 2's form: rows of (left edge, right edge, count)
+                flat = _tensor_numbers(tensor)
+                buckets = flat.reshape(-1, 3) if flat.size and flat.size % 3 == 0 else None
+                if buckets is not None:
+                    edges = [*buckets[:, 0].tolist(), float(buckets[-1, 1])]
+                    yield tag, Histogram(np_histogram=(buckets[:, 2].tolist(), edges))
+            elif plugin == "images":  # TensorFlow 2's form: width, height, then encoded images
+                if len(tensor.string_val) >= 3:
+                    yield tag, Image.from_png(bytes(tensor.string_val[2]))
+            elif plugin == "text" or tensor.string_val:
                 if not text:
                     continue
                 texts = [s.decode("utf-8", "replace") for s in tensor.string_val]
@@ -59,6 +68,15 @@ def event_values(event: Any, text: bool = True) -> Iterator[tuple[str, Any]]:
                 arr = np.frombuffer(tensor.tensor_content, dtype=np.float32 if tensor.dtype == 1 else np.float64)
                 if arr.size == 1:
                     yield tag, float(arr[0])
+
+
+def _tensor_numbers(tensor: Any) -> Any:
+    """A TensorProto's float or double values, flat."""
+    import numpy as np
+
+    if tensor.tensor_content and tensor.dtype in (1, 2):  # DT_FLOAT, DT_DOUBLE
+        return np.frombuffer(tensor.tensor_content, dtype=np.float32 if tensor.dtype == 1 else np.float64)
+    return np.asarray(list(tensor.float_val) or list(tensor.double_val), np.float64)
 
 
 class Mirror:
@@ -195,29 +213,45 @@ def unpatch(mirror: Mirror | None = None) -> None:
             del _PATCHED[cls]
 
 
-def import_logdir(logdir: str, *, project: str, name: str | None = None, root: str | None = None) -> Any:
-    """A runship run made from the event files under ``logdir`` (every
-    ``events.out.tfevents.*``, in name order): their values as history
-    rows with ``global_step``. Needs the tensorboard package."""
+def import_logdir(logdir: str, *, project: str, name: str | None = None, root: str | None = None) -> list[Any]:
+    """runship runs made from the event files under ``logdir``: one run per
+    directory that holds event files (what TensorBoard calls a run), named
+    by its path under ``logdir`` (``name``: the run of ``logdir`` itself,
+    or the prefix of the others' names). Each directory's files are read
+    in name order; their values become history rows with ``global_step``.
+    Event files that are links or not regular files are not read. Needs the
+    tensorboard package."""
+    import stat
+
     try:
-        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+        from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
     except ImportError:
         raise ImportError("reading TensorBoard event files needs tensorboard: pip install tensorboard") from None
     from runship.integration import imported_run
 
-    files = []
-    for base, _dirs, names in os.walk(logdir, followlinks=False):
-        files += [os.path.join(base, n) for n in names if "tfevents" in n]
-    if not files:
+    top = os.path.abspath(logdir)
+    by_dir: dict[str, list[str]] = {}
+    for base, _dirs, names in os.walk(top, followlinks=False):
+        for n in names:
+            path = os.path.join(base, n)
+            if "tfevents" in n and stat.S_ISREG(os.lstat(path).st_mode):
+                by_dir.setdefault(base, []).append(path)
+    if not by_dir:
         raise FileNotFoundError(f"no TensorBoard event files (events.out.tfevents.*) under {logdir}")
-    run: Any = imported_run(root, project=project, name=name or os.path.basename(os.path.abspath(logdir)))
-    mirror = Mirror(run, root_logdir=logdir, text=True)
-    try:
-        for path in sorted(files):
-            for event in EventFileLoader(path).Load():
-                mirror.add(event, os.path.dirname(path))
+    runs = []
+    for base in sorted(by_dir):
+        rel = os.path.relpath(base, top).replace(os.sep, "/")
+        own = name or os.path.basename(top)
+        run_name = own if rel == "." else (f"{name}/{rel}" if name else rel)
+        run: Any = imported_run(root, project=project, name=run_name)
+        mirror = Mirror(run, root_logdir=base, text=True)
+        try:
+            for path in sorted(by_dir[base]):
+                for event in LegacyEventFileLoader(path).Load():  # events as written (no migration)
+                    mirror.add(event, base)
+                mirror.flush()
+        finally:
             mirror.flush()
-    finally:
-        mirror.flush()
-        run.finish()
-    return run
+            run.finish()
+        runs.append(run)
+    return runs

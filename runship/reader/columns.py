@@ -30,6 +30,7 @@ import msgpack
 import numpy as np
 import pyarrow as pa
 
+from runship.reader import arrow
 from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.records import problem as record_problem
@@ -287,7 +288,7 @@ class Columns:
         """Rows that have ``key`` (None: every row)."""
         if key not in self._present:
             col = self.named(KEY_PREFIX + key)
-            self._present[key] = None if col.null_count == 0 else np.flatnonzero(np.asarray(col.is_valid()))
+            self._present[key] = None if col.null_count == 0 else np.flatnonzero(arrow.valid(col))
         return self._present[key]
 
     def last_values(self, start: int = 0, stop: int | None = None) -> dict[str, Any]:
@@ -322,13 +323,11 @@ def python_lists(col: pa.ChunkedArray) -> list[Any]:
         return [MISSING if v is None else msgpack.unpackb(v, **limits.DECODE) for v in col.to_pylist()]
     if pa.types.is_large_string(typ):
         return [MISSING if v is None else v for v in col.to_pylist()]
-    values = col.to_numpy(zero_copy_only=False)
+    values = arrow.values(col, fill=0)
     if col.null_count == 0:
         out: list[Any] = values.tolist()
         return out
-    valid = np.asarray(col.is_valid())
-    if pa.types.is_floating(typ) or pa.types.is_integer(typ):
-        values = np.asarray(col.fill_null(0).to_numpy(zero_copy_only=False))
+    valid = arrow.valid(col)
     listed = values.tolist()
     return [v if ok else MISSING for v, ok in zip(listed, valid.tolist())]
 
@@ -390,7 +389,7 @@ class ColumnBuilder:
         n = self.rows
         steps = np.concatenate(self._steps) if self._steps else np.zeros(0, np.int64)
         times = np.concatenate(self._times) if self._times else np.zeros(0, np.float64)
-        arrays: dict[str, Any] = {"_step": pa.array(steps, pa.int64()), "_t": pa.array(times, pa.float64())}
+        arrays: dict[str, Any] = {"_step": arrow.numbers(steps, pa.int64()), "_t": arrow.numbers(times, pa.float64())}
         for key, parts in self._parts.items():
             arrays[KEY_PREFIX + key] = _column(n, parts)
         self._parts = {}
@@ -426,8 +425,8 @@ def _compact(kind: str, values: list[Any]) -> Any:
     if kind in _NUMPY_KINDS:
         return np.array(values, _NUMPY_KINDS[kind])
     if kind == "str":
-        return pa.array(values, pa.large_string())
-    return pa.array([msgpack.packb(v, datetime=True) for v in values], pa.large_binary())
+        return arrow.strings(values)
+    return arrow.binaries([msgpack.packb(v, datetime=True) for v in values])
 
 
 def _as_kind(kind: str, part_kind: str, values: Any) -> Any:
@@ -435,7 +434,7 @@ def _as_kind(kind: str, part_kind: str, values: Any) -> Any:
     if part_kind == kind or part_kind == "any":
         return values
     listed = values.tolist() if isinstance(values, np.ndarray) else values.to_pylist()
-    return pa.array([msgpack.packb(v, datetime=True) for v in listed], pa.large_binary())
+    return arrow.binaries([msgpack.packb(v, datetime=True) for v in listed])
 
 
 def _column(n: int, parts: list[tuple[np.ndarray, str, Any]]) -> pa.Array | pa.ChunkedArray:
@@ -445,13 +444,13 @@ def _column(n: int, parts: list[tuple[np.ndarray, str, Any]]) -> pa.Array | pa.C
     if kind in _NUMPY_KINDS:
         dense = np.concatenate([values for _, _, values in parts]) if len(parts) > 1 else parts[0][2]
         if count == n:
-            return pa.array(dense, _ARROW_KINDS[kind])
+            return arrow.numbers(dense, _ARROW_KINDS[kind])
         values: np.ndarray = np.zeros(n, _NUMPY_KINDS[kind])
         valid = np.zeros(n, bool)
         idx = np.concatenate([i for i, _, _ in parts])
         values[idx] = dense
         valid[idx] = True
-        return pa.array(values, _ARROW_KINDS[kind], mask=~valid)
+        return arrow.numbers(values, _ARROW_KINDS[kind], valid)
     chunks = [_as_kind(kind, k, values) for _, k, values in parts]
     typ = _ARROW_KINDS[kind]
     if count == n:  # every row has the key: the parts as they are, in order
@@ -459,7 +458,7 @@ def _column(n: int, parts: list[tuple[np.ndarray, str, Any]]) -> pa.Array | pa.C
     where = np.full(n, -1, np.int64)  # row -> position among the values, -1 where none
     where[np.concatenate([i for i, _, _ in parts])] = np.arange(count, dtype=np.int64)
     dense_col = pa.chunked_array(chunks, typ)
-    return dense_col.take(pa.array(where, pa.int64(), mask=where < 0))
+    return dense_col.take(arrow.numbers(where, pa.int64(), where >= 0))
 
 
 # ---- decoding a batch --------------------------------------------------------------------
@@ -564,7 +563,7 @@ def present_values(col: pa.ChunkedArray, start: int, stop: int) -> Any:
     part = col.slice(start, stop - start)
     typ = col.type
     if pa.types.is_floating(typ) or pa.types.is_integer(typ) or pa.types.is_boolean(typ):
-        return part.drop_null().to_numpy(zero_copy_only=False)
+        return arrow.values(part.drop_null())
     return [v for v in python_lists(part) if v is not MISSING]
 
 
@@ -599,14 +598,14 @@ def _window(
 ) -> Iterator[dict[str, Any]]:
     n = stop - start
     cols = [columns.named(KEY_PREFIX + k).slice(start, n) for k in names]
-    steps = columns.named("_step").slice(start, n).to_numpy()
-    times = columns.named("_t").slice(start, n).to_numpy()
+    steps = arrow.values(columns.named("_step").slice(start, n))
+    times = arrow.values(columns.named("_t").slice(start, n))
     extra_names = ["_step", "_timestamp"]
     extra = [steps, times]
     if runtime is not None:
         extra_names.append("_runtime")
         extra.append(runtime[0] + (times - runtime[1]))
-    masks = [None if c.null_count == 0 else np.asarray(c.is_valid()) for c in cols]
+    masks = [None if c.null_count == 0 else arrow.valid(c) for c in cols]
     if all(m is None for m in masks):  # every row has every key
         if need > len(names):
             return
@@ -625,7 +624,7 @@ def _window(
         if len(keys_here) < need:
             continue
         idx = np.flatnonzero(which == p)
-        take = pa.array(idx)
+        take = arrow.indices(idx)
         lists = [python_lists(cols[i].take(take)) for i in keys_here.tolist()]
         lists += [e[idx].tolist() for e in extra]
         shaped = [names[i] for i in keys_here.tolist()] + extra_names
@@ -689,7 +688,7 @@ def _packed(col: pa.ChunkedArray) -> pa.ChunkedArray:
     """A column's values packed with msgpack (its kind becomes "any")."""
     values = python_lists(col)
     packed = [None if v is MISSING else msgpack.packb(v, datetime=True) for v in values]
-    return pa.chunked_array([pa.array(packed, pa.large_binary())], pa.large_binary())
+    return pa.chunked_array([arrow.binaries(packed)], pa.large_binary())
 
 
 def empty_segment() -> Segment:
@@ -784,7 +783,7 @@ def _careful(f: Any, sf: Any, start: int, builder: ColumnBuilder, other: list[tu
 def _times(
     columns: Columns, other: list[tuple[int, dict[str, Any]]], header: dict[str, Any] | None
 ) -> tuple[float | None, float | None]:
-    times = columns.named("_t").to_numpy()
+    times = arrow.values(columns.named("_t"))
     last = float(times.max()) if len(times) else None
     for _, rec in other:
         if last is None or rec["t"] > last:

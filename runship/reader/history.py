@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from runship.reader import arrow
 from runship.reader.columns import KEY_PREFIX, MISSING, Columns, python_lists
 
 DERIVED_X = ("_step", "_runtime", "_timestamp")
@@ -74,8 +75,8 @@ def derived_at(parts: Stack, name: str, rows: np.ndarray) -> np.ndarray:
     for i in np.unique(part_of).tolist():
         sel = np.flatnonzero(part_of == i)
         p = parts[i]
-        local = pa.array(rows[sel] - parts.offsets[i])
-        values = p.columns.named("_step" if name == "_step" else "_t").take(local).to_numpy()
+        local = arrow.indices(rows[sel] - parts.offsets[i])
+        values = arrow.values(p.columns.named("_step" if name == "_step" else "_t").take(local))
         if name == "_runtime":
             values = p.runtime_base + (values - p.start_t) if p.start_t is not None else np.full(len(sel), np.nan)
         out[sel] = values
@@ -86,7 +87,7 @@ def _fill(out: np.ndarray, at: int, col: pa.ChunkedArray) -> None:
     """Copy a column without nulls into ``out`` from ``at`` (one copy)."""
     for chunk in col.chunks:
         n = len(chunk)
-        out[at : at + n] = chunk.to_numpy()
+        out[at : at + n] = arrow.values(chunk)
         at += n
 
 
@@ -134,13 +135,13 @@ def _key_arrays(
         if col.null_count == 0:
             present[at : at + n] = True
         else:
-            present[at : at + n] = np.asarray(col.is_valid())
+            present[at : at + n] = arrow.valid(col)
         if values is None:
             continue
         if pa.types.is_float64(col.type) and col.null_count == 0:
             _fill(values, at, col)
         else:
-            values[at : at + n] = col.cast(pa.float64(), safe=False).fill_null(np.nan).to_numpy()
+            values[at : at + n] = arrow.values(col).astype(np.float64)
     return present, values, cols
 
 
@@ -354,9 +355,9 @@ def frame(parts: Stack, keys: list[str], rows: np.ndarray | None, kept: dict[str
         if numbers is not None and all(c is None or not pa.types.is_boolean(c.type) for c in cols):
             ints = all(c is None or pa.types.is_integer(c.type) for c in cols) and bool(present.all())
             if ints:
-                arr = np.concatenate([c.to_numpy() for c in cols if c is not None] or [np.zeros(0, np.int64)]).astype(
-                    np.int64
-                )
+                arr = np.concatenate(
+                    [arrow.values(c) for c in cols if c is not None] or [np.zeros(0, np.int64)]
+                ).astype(np.int64)
             else:
                 arr = numbers
             data[key] = arr if rows is None else arr[rows]
@@ -407,6 +408,6 @@ def _values_at(parts: Stack, key: str, picked: np.ndarray) -> list[Any]:
         if col is None:
             continue
         sel = np.flatnonzero(part_of == i)
-        for j, v in zip(sel.tolist(), python_lists(col.take(pa.array(picked[sel] - offsets[i])))):
+        for j, v in zip(sel.tolist(), python_lists(col.take(arrow.indices(picked[sel] - offsets[i])))):
             out[j] = v
     return out

@@ -561,6 +561,61 @@ class RunView:
                 cols = self._columns(sf, ["_step", "_t", *(KEY_PREFIX + k for k in (wanted or []))] if wanted else None)
                 yield from rows_of(cols, wanted, need, runtime=runtime)
 
+    def history_length(self) -> int:
+        """How many history rows the run holds (no column is read)."""
+        return sum(self._segment(sf).rows for s in self.sessions for sf in s.files)
+
+    def _files_from(self, start: int) -> Iterator[tuple[Session, StreamFile, int, int]]:
+        """(session, file, number of its first row in the run, its first row
+        at or after ``start``) of each run stream file holding rows from
+        ``start`` on."""
+        at = 0
+        for s in self.sessions:
+            for sf in s.files:
+                n = self._segment(sf).rows
+                if at + n > start:
+                    yield s, sf, at, max(0, start - at)
+                at += n
+
+    def history_tables(self, start: int = 0, keys: Iterable[str] | None = None) -> Iterator[tuple[int, Any]]:
+        """The history from row number ``start`` on, as Arrow tables, one per
+        stream file it spans: (the number of the table's first row, a table
+        of ``_step``, ``_timestamp``, ``_runtime``, then one column per key
+        (``keys``: only those), null where a row has none). Numbers, bools and
+        text are Arrow's own types; any other value is msgpack-packed
+        (``large_binary``). Only the files the rows are in are read: what an
+        incremental export needs."""
+        import pyarrow as pa
+
+        from runship.reader import arrow
+
+        wanted = None if keys is None else ["_step", "_t", *(KEY_PREFIX + k for k in keys)]
+        for s, sf, at, lo in self._files_from(start):
+            cols = self._columns(sf, wanted)
+            names = cols.names if wanted is None else [n for n in wanted if n in cols.names]
+            table = pa.table({n: cols.named(n) for n in names}).slice(lo)
+            times = arrow.values(table.column("_t"))
+            runtime = s.runtime_base + (times - s.start_t) if s.start_t is not None else times * float("nan")
+            arrays = {
+                "_step": table.column("_step"),
+                "_timestamp": table.column("_t"),
+                "_runtime": arrow.numbers(runtime, pa.float64()),
+            }
+            for n in names:
+                if n.startswith(KEY_PREFIX):
+                    arrays[n[len(KEY_PREFIX) :]] = table.column(n)
+            yield at + lo, pa.table(arrays)
+
+    def rows_from(self, start: int) -> Iterator[dict[str, Any]]:
+        """History rows (as ``scan_history``) from row number ``start`` on;
+        only the files they are in are read."""
+        for s, sf, _, lo in self._files_from(start):
+            runtime = (s.runtime_base, s.start_t) if s.start_t is not None else None
+            cols = self._columns(sf, None)
+            if lo:
+                cols = Columns(cols.whole().slice(lo))
+            yield from rows_of(cols, None, 1, runtime=runtime)
+
     def _raw_history(self, stream: str, wanted: list[str] | None, need: int) -> Iterator[dict[str, Any]]:
         for s in self._sessions(stream):
             for sf in s.files:

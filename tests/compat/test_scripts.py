@@ -828,6 +828,11 @@ def test_export_to_tensorboard_reads_back_with_tensorboards_own_reader(work):
             row = {"loss": 1.0 / (1 + i), "acc": i / 100}
             if i % 10 == 0:
                 row["weights"] = runship.Histogram(list(range(i + 1)), num_bins=4)
+            if i % 25 == 0:
+                import numpy as np
+
+                row["sample"] = runship.Image(np.full((4, 6, 3), i, np.uint8))
+                row["phase"] = f"phase {i}"
             run.log(row)
         run.summary["best"] = 0.9
         run.finish()
@@ -860,9 +865,26 @@ def test_export_to_tensorboard_reads_back_with_tensorboards_own_reader(work):
     assert [e.wall_time for e in loss] == pytest.approx([r["_timestamp"] for r in want])
     assert [e.step for e in acc.Histograms("weights")] == [0, 10, 20, 30, 40, 50]
     assert "config" in str(acc.Tags()) and acc.Scalars("summary/best")[0].value == pytest.approx(0.9)
+    images = acc.Images("sample")
+    assert [(e.step, e.width, e.height) for e in images] == [(0, 6, 4), (25, 6, 4), (50, 6, 4)]
+    assert [e.step for e in acc.Tensors("phase/text_summary")] == [0, 25, 50]
     files = sorted(p.name for p in (work / "tb" / "tb" / "exp").iterdir())
     assert [f.rsplit(".rows-", 1)[1] for f in files] == ["000000000000", "000000000030", "000000000050"]
     assert b"torn" not in b"".join(p.read_bytes()[:4] for p in (work / "tb" / "tb" / "exp").iterdir())
+    # the round trip: the exported project read back by `runship import tensorboard`, one run a directory
+    out = runship_cli(
+        work, "--root", str(work / "back"), "import", "tensorboard", str(work / "tb" / "tb"), "--project", "rt"
+    )
+    assert out.stdout.startswith("imported exp as rt/")
+    (back,) = runship.Api(str(work / "back")).runs("rt")
+    again = [r for r in rows(back) if "loss" in r]
+    assert back.name == "exp"
+    assert [r["global_step"] for r in again] == [r["_step"] for r in want]  # TensorBoard keeps float32:
+    assert [r["loss"] for r in again] == pytest.approx([r["loss"] for r in want], rel=1e-6)
+    assert [r["acc"] for r in again] == pytest.approx([r["acc"] for r in want], rel=1e-6)
+    assert [r["global_step"] for r in again if "weights" in r] == [0, 10, 20, 30, 40, 50]
+    assert [r["phase"] for r in again if "phase" in r] == ["phase 0", "phase 25", "phase 50"]
+    assert [(r["global_step"], r["sample"]["width"]) for r in again if "sample" in r] == [(0, 6), (25, 6), (50, 6)]
 
 
 @pytest.mark.compat
@@ -1086,3 +1108,58 @@ def test_duckdb_reads_a_project_exported_to_parquet_with_one_glob(work):
         f"SELECT id, \"config.lr\" FROM read_parquet('{work / 'lake' / 'lake' / 'runs.parquet'}') ORDER BY id"
     ).fetchall()
     assert runs == [("d0", 1.0), ("d1", 0.1), ("d2", 0.01)]
+
+
+@pytest.mark.compat
+def test_duckdb_reads_a_project_exported_to_the_object_store(work, moto):
+    """`runship export --to parquet:s3://...` into the moto server, then one
+    DuckDB query over the bucket (through s3fs, registered with DuckDB:
+    its own S3 extension would have to be downloaded)."""
+    import duckdb
+    import s3fs
+
+    from tests.servers import S3_ENV
+
+    moto.create_bucket("lake")
+    root = work / "runs"
+    want = {}
+    for n in range(2):
+        run = runship.init(
+            project="lake",
+            id=f"s{n}",
+            dir=str(root),
+            settings={"quiet": True, "environment": False},
+            config={"lr": 10.0**-n},
+            reinit="create_new",
+        )
+        for i in range(50):
+            run.log({"loss": (n + 1) / (1 + i)})
+        run.finish()
+        want[f"s{n}"] = max(r["loss"] for r in runship.open_run(run.run_dir).history())
+    env = {**_env(work), **S3_ENV}
+    runship_cli(
+        work,
+        "-o",
+        f"endpoint_url={moto.endpoint}",
+        "export",
+        str(root),
+        "--to",
+        "parquet:s3://lake/runship",
+        "--state",
+        str(work / "state"),
+        env=env,
+    )
+    fs = s3fs.S3FileSystem(
+        endpoint_url=moto.endpoint, key=S3_ENV["AWS_ACCESS_KEY_ID"], secret=S3_ENV["AWS_SECRET_ACCESS_KEY"]
+    )
+    con = duckdb.connect()
+    con.register_filesystem(fs)
+    got = con.sql(
+        "SELECT run_id, max(loss) FROM read_parquet('s3://lake/runship/lake/history/*/*.parquet', "
+        "hive_partitioning=true, union_by_name=true) GROUP BY run_id ORDER BY run_id"
+    ).fetchall()
+    assert got == sorted(want.items())
+    runs = con.sql(
+        "SELECT id, \"config.lr\" FROM read_parquet('s3://lake/runship/lake/runs.parquet') ORDER BY id"
+    ).fetchall()
+    assert runs == [("s0", 1.0), ("s1", 0.1)]
