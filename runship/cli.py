@@ -347,6 +347,24 @@ def _show_environment(view) -> None:
 
 
 def _show_sessions(view) -> None:
+    ranks = view.ranks
+    if ranks:
+        nodes = sorted({str(r["node"]) for r in ranks})
+        world = max((r["world_size"] or 0) for r in ranks)
+        click.echo(f"\nranks: {len(ranks)} of {world} on {len(nodes)} node(s): {', '.join(nodes)}")
+        body = [
+            [
+                str(r["rank"]),
+                str(r["local_rank"] if r["local_rank"] is not None else ""),
+                str(r["node"]),
+                ",".join(str(p) for p in r["pids"]),
+                str(r["rows"]),
+                f"CLAIMED BY {r['claims']} PROCESSES AT ONCE" if r["claims"] > 1 else "",
+            ]
+            for r in ranks
+        ]
+        for line in _table(body, ["RANK", "LOCAL", "NODE", "PID", "ROWS", ""]).splitlines():
+            click.echo("  " + line)
     click.echo("\nsessions:")
     body = []
     for s in view.all_sessions:
@@ -356,8 +374,11 @@ def _show_sessions(view) -> None:
             end += f" ({d['exit_code']})"
         if s.dropped_by_reset:
             end += " [before reset]"
-        body.append([s.id, d["host"] or "", str(d["pid"] or ""), _fmt_time(s.start_t), str(s.rows), end])
-    for line in _table(body, ["SESSION", "HOST", "PID", "START", "ROWS", "END"]).splitlines():
+        if s.shifted_by:
+            end += f" [blind: started without seeing the sessions before it; steps moved on by {s.shifted_by}]"
+        rank = "" if s.placement is None else str(s.placement.get("rank"))
+        body.append([s.id, d["host"] or "", str(d["pid"] or ""), rank, _fmt_time(s.start_t), str(s.rows), end])
+    for line in _table(body, ["SESSION", "HOST", "PID", "RANK", "START", "ROWS", "END"]).splitlines():
         click.echo("  " + line)
 
 
@@ -519,23 +540,27 @@ def _csv_value(v):
 @click.argument("run")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends (Ctrl-C to stop).")
 @click.option("--stream", "which", type=click.Choice(["both", "stdout", "stderr"]), default="both", show_default=True)
+@click.option("--rank", type=click.IntRange(0), help="A distributed run: only this rank's lines.")
 @click.pass_context
 @library_errors
-def console_cmd(ctx: click.Context, run: str, follow: bool, which: str) -> None:
-    """Print what a run wrote to stdout and stderr.
+def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: int | None) -> None:
+    """Print what a run wrote to stdout and stderr. In a distributed run
+    every rank's lines, each after its rank (``[3] ...``), or --rank's.
 
     \b
     Example:
         runship console mnist/3k9x2m1a --follow
+        runship console mnist/slurm-1234.0 --rank 3
     """
     location = resolve_run(run, ctx.obj["root"])
     shown = 0
     while True:
         view = open_run(location, storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
-        lines = list(view.console())
+        lines = list(view.console(rank=rank))
         for line in lines[shown:]:
             if which in ("both", line["stream"]):
-                click.echo(line["text"], err=which == "both" and line["stream"] == "stderr")
+                text = line["text"] if rank is not None or "rank" not in line else f"[{line['rank']}] {line['text']}"
+                click.echo(text, err=which == "both" and line["stream"] == "stderr")
         shown = max(shown, len(lines))  # a poll that read less (a file being replaced) never repeats lines
         if not follow or view.state in ("finished", "terminated", "crashed"):
             return

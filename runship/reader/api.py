@@ -142,6 +142,11 @@ class Run:
     lastHistoryStep = property(lambda self: self._get("last_step"))
 
     @property
+    def ranks(self) -> list[dict[str, Any]]:
+        """A distributed run's ranks (see ``RunView.ranks``); empty for one process."""
+        return self._view.ranks
+
+    @property
     def metadata(self) -> dict[str, Any]:
         sessions = self._view.sessions
         return dict(sessions[0].start or {}) if sessions else {}
@@ -152,9 +157,12 @@ class Run:
         page_size: int = 1000,
         min_step: int | None = None,
         max_step: int | None = None,
+        *,
+        rank: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every row, in order (all of them: no sampling)."""
-        for row in self._view.scan_history(keys):
+        """Every row, in order (all of them: no sampling); ``rank``: a
+        distributed job's rank's rows (rank 0's are the run's)."""
+        for row in self._view.scan_history(keys, rank=rank):
             step = row["_step"]  # always there, an int (a row record's shape was checked)
             if min_step is not None and step < min_step:
                 continue
@@ -169,6 +177,8 @@ class Run:
         x_axis: str = "_step",
         pandas: bool = True,
         stream: str = "default",
+        *,
+        rank: int | None = None,
     ) -> Any:
         """The history downsampled to about ``samples`` points per key over
         ``x_axis`` (``_step``, ``_runtime``, ``_timestamp`` or a logged
@@ -176,7 +186,11 @@ class Run:
         minimum and maximum value (and a NaN), so no spike is lost (see
         ``RunView.history``). A pandas DataFrame when pandas is installed and
         ``pandas``, else a list of rows. ``stream="system"``: system metrics,
-        evenly sampled."""
+        evenly sampled. ``rank``: a distributed job's rank's rows, whole
+        (not sampled)."""
+        if rank not in (None, 0):
+            rows = [{k: _wandb_value(v) for k, v in row.items()} for row in self._view.scan_history(keys, rank=rank)]
+            return _frame(rows) if pandas else rows
         if stream in ("system", "events"):
             rows = _sample(list(self._view.system(keys)), samples)
             return _frame(rows) if pandas else rows

@@ -54,6 +54,20 @@ class Session:
     runtime_base: float = 0.0
     dropped_by_reset: bool = False
     environment: dict[str, Any] | None = None
+    saved_files: dict[str, dict[str, Any]] = field(default_factory=dict)  # of a rank's session
+    shifted_by: int = 0  # a blind session's steps, moved on after the sessions before it
+
+    @property
+    def placement(self) -> dict[str, Any] | None:
+        """Where the session's process stood in a distributed job (rank,
+        local_rank, world_size, node, source, job), None outside one."""
+        found = (self.start or {}).get("placement")
+        return found if isinstance(found, dict) else None
+
+    @property
+    def blind(self) -> bool:
+        """Started with resume="allow" where no earlier session could be seen."""
+        return bool(self.start and self.start.get("blind"))
 
     @property
     def reset(self) -> bool:
@@ -76,7 +90,21 @@ class Session:
             "dropped": self.dropped,
             "files": [f.name for f in self.files],
             "dropped_by_reset": self.dropped_by_reset,
+            **({"placement": self.placement} if self.placement else {}),
+            **({"blind": True, "shifted_by": self.shifted_by} if self.blind else {}),
         }
+
+
+def _rank_of(start: dict[str, Any] | None) -> int | None:
+    placement = (start or {}).get("placement")
+    rank = placement.get("rank") if isinstance(placement, dict) else None
+    return rank if isinstance(rank, int) and not isinstance(rank, bool) else None
+
+
+def _job_of(start: dict[str, Any] | None) -> str | None:
+    placement = (start or {}).get("placement")
+    job = placement.get("job") if isinstance(placement, dict) else None
+    return job if isinstance(job, str) else None
 
 
 class RunView:
@@ -113,6 +141,12 @@ class RunView:
         self.meta: dict[str, Any] = {}
         self.last_step: int | None = None
         self.steps = 0
+        self.metrics = Metrics()
+        self.alerts: list[dict[str, Any]] = []
+        self.saved_files: dict[str, dict[str, Any]] = {}
+        self.rank_sessions: list[Session] = []
+        self._shifts: dict[str, int] = {}  # file -> what its steps move by (a blind session's)
+        self._shifted: dict[str, _Shifted] = {}
         self._cache = cache
         self._segments: dict[str, Segment] = {}
         self._fold()
@@ -166,35 +200,92 @@ class RunView:
 
     def _fold(self) -> None:
         """One pass over the run stream's sessions in order. A session that
-        starts with ``reset`` clears everything folded before it."""
+        starts with ``reset`` clears everything folded before it. Sessions
+        of a distributed job's ranks other than 0 are folded apart: their
+        rows, config and summary are theirs, not the run's."""
         self._prefetch()
         sessions = self._sessions(fmt.RUN_STREAM)
         self.all_sessions = sessions
         self._reset_state()
         kept_from = 0
         base = 0.0
-        for i, s in enumerate(sessions):
+        primary: list[Session] = []
+        apart: list[Session] = []
+        for s in sessions:
+            if _rank_of(self._first_start(s)) not in (None, 0):
+                self._fold_apart(s)
+                apart.append(s)
+                continue
+            i = len(primary)
+            primary.append(s)
+            self._shift_blind(s)
             self._fold_session(s, base)
             if s.reset:
-                for old in sessions[:i]:
+                for old in primary[:i]:
                     old.dropped_by_reset = True
+                job = _job_of(s.start)
+                for old in apart:  # an earlier job's ranks go with it; this job's ranks stay
+                    if _job_of(old.start) != job or job is None:
+                        old.dropped_by_reset = True
                 kept_from = i
                 base = 0.0
                 self._reset_state()
                 self._fold_session(s, base, again=True)
             if s.start_t is not None and s.last_t is not None:
                 base += max(0.0, s.last_t - s.start_t)
-        self.sessions = sessions[kept_from:]
+        self.sessions = primary[kept_from:]
+        self.rank_sessions = [s for s in apart if not s.dropped_by_reset]
+        for s in self.rank_sessions:
+            self.saved_files.update(s.saved_files)
         for files in self.files.values():
             for sf in files:
                 self.problems.extend(sf.problems)
+
+    def _shift_blind(self, s: Session) -> None:
+        """A blind session (resumed where it could not see the sessions
+        before it: a requeue onto a node with a fresh root) counted its
+        steps from 0; they go on after the last step before it. So do those
+        of a session that resumed one (it started from a step at or below
+        the last one before it). Not those of a session that logged with
+        explicit ``step=`` (it said so): they are kept as logged."""
+        start = self._first_start(s) or {}
+        first = start.get("first_step", 0)
+        if self.last_step is None or start.get("reset") or not isinstance(first, int) or isinstance(first, bool):
+            return
+        if not (start.get("blind") or (start.get("resumed") and "first_step" in start)) or first > self.last_step:
+            return
+        records = [rec for sf in s.files for _, rec in self._segment(sf).records]
+        if any(rec["k"] == fmt.META and rec.get("explicit_steps") for rec in records):
+            return
+        s.shifted_by = self.last_step + 1 - first
+        for sf in s.files:
+            self._shifts[sf.name] = s.shifted_by
+
+    def _first_start(self, s: Session) -> dict[str, Any] | None:
+        """A session's start record, from its first file (no column is read)."""
+        if not s.files:
+            return None
+        for _, rec in self._segment(s.files[0]).records:
+            if rec["k"] == fmt.START:
+                return rec
+        return None
+
+    def _fold_apart(self, s: Session) -> None:
+        """Fold a rank's session on its own: the run's state is left as it was."""
+        kept = (self.config, self.summary, self.meta, self.metrics, self.last_step, self.steps)
+        kept_more = (self.alerts, self.saved_files)
+        self._reset_state()
+        self._fold_session(s, 0.0)
+        s.saved_files = self.saved_files
+        self.config, self.summary, self.meta, self.metrics, self.last_step, self.steps = kept
+        self.alerts, self.saved_files = kept_more
 
     def _reset_state(self) -> None:
         self.config, self.summary, self.meta = {}, {}, {}
         self.metrics = Metrics()
         self.last_step, self.steps = None, 0
-        self.alerts: list[dict[str, Any]] = []
-        self.saved_files: dict[str, dict[str, Any]] = {}
+        self.alerts = []
+        self.saved_files = {}
 
     def _fold_session(self, s: Session, runtime_base: float, again: bool = False) -> None:
         """Fold one session's run stream into the run's state and fill ``s``:
@@ -221,7 +312,7 @@ class RunView:
             if seg.rows > done:
                 self._fold_rows(sf, seg, done, seg.rows)
             if seg.last_step is not None:
-                self.last_step = seg.last_step
+                self.last_step = seg.last_step + self._shifts.get(sf.name, 0)
             s.rows += seg.rows
             self.steps += seg.rows
 
@@ -299,6 +390,12 @@ class RunView:
             scratch = replace(sf, problems=[], ends=None)
             fresh = self._read_segment(scratch, None)
             seg.columns = Columns(fresh.columns.whole().slice(0, seg.rows))
+        by = self._shifts.get(sf.name)
+        if by:
+            shifted = self._shifted.get(sf.name)
+            if shifted is None or shifted.inner is not seg.columns:
+                shifted = self._shifted[sf.name] = _Shifted(seg.columns, by)
+            return shifted
         return seg.columns
 
     def _read_segment(self, sf: StreamFile, cache: SegmentCache | None) -> Segment:
@@ -542,12 +639,18 @@ class RunView:
 
     # ---- history --------------------------------------------------------------------
     def scan_history(
-        self, keys: Iterable[str] | None = None, stream: str = fmt.RUN_STREAM, match: str = "all"
+        self,
+        keys: Iterable[str] | None = None,
+        stream: str = fmt.RUN_STREAM,
+        match: str = "all",
+        *,
+        rank: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield history rows in order, each with ``_step``, ``_timestamp`` and
         ``_runtime``. With ``keys``, the rows that have all of them (as
         wandb's public API; ``match="any"``: at least one of them), holding
-        only those keys (and ``_step``...)."""
+        only those keys (and ``_step``...). ``rank``: the rows a distributed
+        job's rank logged (rank 0's are the run's history)."""
         wanted = list(keys) if keys is not None else None
         if match not in ("all", "any"):
             raise ValueError(f"match must be 'all' or 'any', got {match!r}")
@@ -555,11 +658,53 @@ class RunView:
         if stream != fmt.RUN_STREAM:
             yield from self._raw_history(stream, wanted, need)
             return
-        for s in self.sessions:
+        for s in self._of_rank(rank):
             runtime = (s.runtime_base, s.start_t) if s.start_t is not None else None
             for sf in s.files:
                 cols = self._columns(sf, ["_step", "_t", *(KEY_PREFIX + k for k in (wanted or []))] if wanted else None)
                 yield from rows_of(cols, wanted, need, runtime=runtime)
+
+    def _of_rank(self, rank: int | None) -> list[Session]:
+        """The sessions whose rows are ``rank``'s (None or 0: the run's)."""
+        if rank is None or rank == 0:
+            return self.sessions
+        if isinstance(rank, bool) or not isinstance(rank, int):
+            raise ValueError(f"rank must be a whole number, got {rank!r}")
+        return [s for s in self.rank_sessions if _rank_of(s.start) == rank]
+
+    @property
+    def ranks(self) -> list[dict[str, Any]]:
+        """The ranks of a distributed run, by rank: ``{"rank", "local_rank",
+        "world_size", "node", "host", "pids", "sessions", "rows"}`` (empty
+        for a run of one process). ``claims`` above 1 means several live
+        processes said they were that rank of the same job."""
+        out: dict[int, dict[str, Any]] = {}
+        for s in [*self.sessions, *self.rank_sessions]:
+            p = s.placement
+            rank = _rank_of(s.start)
+            if p is None or rank is None:
+                continue
+            r = out.setdefault(
+                rank,
+                {
+                    "rank": rank,
+                    "local_rank": p.get("local_rank"),
+                    "world_size": p.get("world_size"),
+                    "node": p.get("node"),
+                    "host": (s.start or {}).get("host"),
+                    "pids": [],
+                    "sessions": [],
+                    "rows": 0,
+                    "claims": 0,
+                },
+            )
+            r["pids"].append((s.start or {}).get("pid"))
+            r["sessions"].append(s.id)
+            r["rows"] += s.rows
+            r["node"] = p.get("node")
+        for r in out.values():
+            r["claims"] = _overlapping([s for s in [*self.sessions, *self.rank_sessions] if s.id in r["sessions"]])
+        return [out[k] for k in sorted(out)]
 
     def history_length(self) -> int:
         """How many history rows the run holds (no column is read)."""
@@ -652,8 +797,10 @@ class RunView:
         samples: int | None = None,
         x: str = "_step",
         xrange: tuple[float, float] | None = None,
+        rank: int | None = None,
     ) -> list[dict[str, Any]]:
-        """History rows (see ``scan_history``). With ``samples``: at most
+        """History rows (see ``scan_history``; ``rank``: a distributed job's
+        rank's rows, not with ``samples``). With ``samples``: at most
         about that many points per key, keeping each x-bucket's first, last,
         minimum, maximum and first NaN (see ``runship.reader.history``); ``x``
         is ``_step``, ``_runtime``, ``_timestamp`` or a logged key (a step
@@ -661,7 +808,9 @@ class RunView:
         if samples is None:
             if xrange is not None or x != "_step":
                 raise ValueError("history(): x= and xrange= go with samples=")
-            return list(self.scan_history(keys, match=match))
+            return list(self.scan_history(keys, match=match, rank=rank))
+        if rank not in (None, 0):
+            raise ValueError("history(): rank= does not go with samples= (a rank's rows are read whole)")
         wanted = self._sampled_keys(keys, x)
         parts = self._parts([*wanted, x])
         together = keys is not None and _match(match) == "all"
@@ -741,12 +890,24 @@ class RunView:
                 return {k: v for k, v in s.environment.items() if k not in ("k", "n")}
         return None
 
-    def _timed(self, stream: str, kind: str) -> Iterator[tuple[dict[str, Any], float | None]]:
+    def _timed(
+        self, stream: str, kind: str, rank: int | None = None, node: str | None = None
+    ) -> Iterator[tuple[dict[str, Any], float | None, dict[str, Any] | None]]:
+        """(record, its runtime, its session's placement) of ``kind`` in a
+        stream, every kept session's (``rank``/``node``: that one's only)."""
         kept = {s.id: s for s in self.sessions}
+        apart = {s.id: s for s in self.rank_sessions}
+        dropped = {s.id for s in self.all_sessions if s.dropped_by_reset}
         for s in self._sessions(stream):
             run_session = kept.get(s.id)
-            if run_session is None and self.sessions and s.id < self.sessions[0].id:
+            placed = run_session or apart.get(s.id)
+            if placed is None and (s.id in dropped or (self.sessions and s.id < self.sessions[0].id)):
                 continue  # before a reset
+            placement = placed.placement if placed is not None else None
+            if rank is not None and (_rank_of(placed.start if placed else None) or 0) != rank:
+                continue
+            if node is not None and (placement or {}).get("node") != node:
+                continue
             for sf in s.files:
                 for r in self._records(sf):
                     if r.get("k") != kind:
@@ -755,21 +916,29 @@ class RunView:
                     runtime = None
                     if run_session is not None and run_session.start_t is not None and isinstance(t, (int, float)):
                         runtime = run_session.runtime_base + (t - run_session.start_t)
-                    yield r, runtime
+                    yield r, runtime, placement
 
-    def system(self, keys: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
-        """System metrics samples: ``{"_timestamp", "_runtime", "cpu", ...}``."""
+    def system(self, keys: Iterable[str] | None = None, *, node: str | None = None) -> Iterator[dict[str, Any]]:
+        """System metrics samples: ``{"_timestamp", "_runtime", "cpu", ...}``;
+        in a distributed run each sample names its node (``_node``), and
+        ``node`` picks one."""
         wanted = list(keys) if keys is not None else None
-        for r, runtime in self._timed(fmt.SYSTEM_STREAM, fmt.STATS):
+        for r, runtime, placement in self._timed(fmt.SYSTEM_STREAM, fmt.STATS, node=node):
             d = r["d"]  # a stats record's shape was checked: a map
             if wanted is not None:
                 d = {k: d[k] for k in wanted if k in d}
-            yield {"_timestamp": r.get("t"), "_runtime": runtime, **d}
+            where = {"_node": placement.get("node")} if placement else {}
+            yield {"_timestamp": r.get("t"), "_runtime": runtime, **where, **d}
 
-    def console(self) -> Iterator[dict[str, Any]]:
-        """Console lines: ``{"t", "stream": "stdout"|"stderr", "text"}``."""
-        for r, _ in self._timed(fmt.CONSOLE_STREAM, fmt.OUT):
-            yield {"t": r.get("t"), "stream": r.get("s"), "text": r.get("text", "")}
+    def console(self, *, rank: int | None = None) -> Iterator[dict[str, Any]]:
+        """Console lines: ``{"t", "stream": "stdout"|"stderr", "text"}``, in
+        a distributed run with the ``rank`` that wrote each (``rank``: that
+        rank's only), session after session."""
+        for r, _, placement in self._timed(fmt.CONSOLE_STREAM, fmt.OUT, rank=rank):
+            line = {"t": r.get("t"), "stream": r.get("s"), "text": r.get("text", "")}
+            if placement is not None:
+                line["rank"] = placement.get("rank")
+            yield line
 
     # ---- media and files -------------------------------------------------------------
     def location_of(self, ref: object) -> str:
@@ -850,6 +1019,7 @@ class RunView:
             "config": self.config,
             "summary": self.summary,
             "sessions": [s.to_dict() for s in self.all_sessions],
+            **({"ranks": self.ranks} if self.ranks else {}),
             "environment": self.environment,
             "problems": [p.to_dict() for p in self.problems],
         }
@@ -949,6 +1119,53 @@ class _NoSource:
     @property
     def parent_name(self) -> str:
         return self._project
+
+
+class _Shifted(Columns):
+    """A file's columns with its ``_step`` moved on by ``by`` (a blind session's)."""
+
+    def __init__(self, inner: Columns, by: int):
+        self.inner = inner
+        self.by = by
+        self.table = None
+        self._names = inner.names
+        self._rows = inner.rows
+        self._present = {}
+        self._step: Any = None
+
+    def load(self, wanted: list[str]) -> None:
+        self.inner.load(wanted)
+
+    def release(self, name: str) -> None:
+        self.inner.release(name)
+
+    def named(self, name: str) -> Any:
+        if name != "_step":
+            return self.inner.named(name)
+        if self._step is None:
+            import pyarrow as pa
+
+            from runship.reader import arrow
+
+            self._step = pa.chunked_array(
+                [arrow.numbers(arrow.values(self.inner.named("_step")) + self.by, pa.int64())]
+            )
+        return self._step
+
+    def whole(self) -> Any:
+        table = self.inner.whole()
+        return table.set_column(table.column_names.index("_step"), "_step", self.named("_step"))
+
+
+def _overlapping(sessions: list[Session]) -> int:
+    """The most sessions among these that ran at one time (two processes
+    that claimed one rank at once give 2)."""
+    spans = sorted((s.start_t, s.last_t) for s in sessions if s.start_t is not None and s.last_t is not None)
+    most, ends = (1 if sessions else 0), list[float]()
+    for start, end in spans:
+        ends = [e for e in ends if e >= start] + [end]
+        most = max(most, len(ends))
+    return most
 
 
 def unreadable_run(location: str, project: str, run_id: str, error: OSError) -> RunView:

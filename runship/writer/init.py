@@ -11,6 +11,7 @@ from typing import cast
 from runship.errors import UsageError
 from runship.schema import format as fmt
 from runship.schema import names
+from runship.writer import ranks
 from runship.writer import resume as _resume
 from runship.writer.config_input import filter_keys, load_config, load_defaults
 from runship.writer.files import save_code as save_code_files
@@ -139,6 +140,12 @@ def init(
     run_id = id if id is not None else env("RUN_ID")
     if run_id is not None:
         run_id = fmt.validate_name(run_id, "id")
+    placement = ranks.detect(settings=s)
+    if placement is not None:
+        if run_id is None and placement.job is not None:  # every rank of the job derives the same id
+            run_id = ranks.job_run_id(placement.job)
+        if not placement.primary and s.ranks == "primary-only":
+            run_mode = "disabled"
     root = _root(dir)
     meta = _metadata(name, notes, group, job_type, entity, tags)
     cfg, defaults_problem = _config(config, config_include_keys, config_exclude_keys)
@@ -178,12 +185,24 @@ def init(
     except OSError as e:
         raise UsageError(f"cannot read run directory {run_dir}: {e.strerror or e}") from None
     exists = bool(sessions)
+    peers = _resume.session_starts(run_dir) if exists and (placement is not None or resume_mode is not None) else {}
+    # a rank other than 0 joins (never resets) the run; rank 0 joins one its job's rank 0 wrote before
+    # (a requeue of the job), else starts it as any run starts (a reset, where another job's run was there)
+    joining = placement is not None and (
+        not placement.primary
+        or (
+            placement.job is not None
+            and any(_job_of(st) == placement.job and _rank_of(st) == 0 for st in peers.values())
+        )
+    )
     if resume_mode == "must" and not exists:
         raise UsageError(f"resume='must' but run {project}/{run_id} does not exist under {root}")
-    if resume_mode == "never" and exists:
+    if resume_mode == "never" and exists and not joining:
         raise UsageError(f"resume='never' but run {project}/{run_id} already exists under {root}")
-    resuming = exists and resume_mode in ("allow", "must", "auto")
-    prior = _resume.prior_state(run_dir) if resuming else None
+    resuming = exists and (resume_mode in ("allow", "must", "auto") or joining)
+    primary = placement is None or placement.primary
+    prior = _resume.prior_state(run_dir) if resuming and primary else None
+    claims = _claimed(run_dir, peers, placement) if resuming else []
     if prior:
         for key, value in (prior.get("meta") or {}).items():
             if meta.get(key) in (None, ()) and value not in (None, ()):
@@ -202,7 +221,14 @@ def init(
         "sync_tensorboard": bool(sync_tensorboard or tensorboard) or None,
         **{k: v if isinstance(v, (str, bool, int)) else repr(v) for k, v in no_effect.items()},
     }
+    if placement is not None and placement.local_rank not in (None, 0):
+        s.system_metrics = False  # one sampler a node (its local rank 0): the node's GPUs once, not once a rank
     start = _start_record(meta, session, resuming, exists, resume_mode, run_mode, s, args)
+    if placement is not None:
+        start["placement"] = placement.to_record()
+    start["first_step"] = int(prior.get("next_step", 0)) if prior else 0
+    if resume_mode in ("allow", "auto") and not exists:
+        start["blind"] = True  # resumed where no earlier session could be seen (a requeue onto a fresh root?)
     run = Run(
         root=root,
         project=project,
@@ -218,6 +244,17 @@ def init(
     )
     for arg in no_effect:
         run.notice(f"init({arg}=...) has no effect in runship; it is recorded only", arg=arg)
+    if placement is not None:
+        if run._writer is not None:
+            run._writer.flush(fsync=False)  # the start record on disk now: the other ranks look for it
+        if id is None and env("RUN_ID") is None and placement.job is None:
+            run.notice(
+                f"rank {placement.rank} of {placement.world_size}: no run id shared by the ranks "
+                "(no scheduler job id): give init(id=...) or RUNSHIP_RUN_ID, the same in every rank, "
+                "for the ranks to make one run"
+            )
+    for other in claims:
+        run.notice(other, warning=True)
     if sync_tensorboard or tensorboard:  # mirror TensorBoard writers into the history, as wandb
         from runship.integration import tensorboard as tb
 
@@ -241,6 +278,39 @@ def init(
         ship = "uploading as it goes" if run._follower else "ship it with `runship upload`"
         print(f"runship: {how} run {project}/{run_id} in {run_dir} ({ship})", file=sys.stderr)
     return run
+
+
+def _job_of(start: dict) -> str | None:
+    placement = start.get("placement")
+    return placement.get("job") if isinstance(placement, dict) else None
+
+
+def _rank_of(start: dict) -> int | None:
+    placement = start.get("placement")
+    return placement.get("rank") if isinstance(placement, dict) else None
+
+
+def _claimed(run_dir: str, peers: dict[str, dict], placement: ranks.Placement | None) -> list[str]:
+    """Warnings for live processes that write this run as this process
+    will: the same rank of the same job, or (with no rank information)
+    any other process writing the run."""
+    here = f"host {os.uname().nodename} pid {os.getpid()}"
+    out = []
+    for session, start in peers.items():
+        theirs = start.get("placement") if isinstance(start.get("placement"), dict) else None
+        if placement is not None:
+            if theirs is None or theirs.get("rank") != placement.rank or theirs.get("job") != placement.job:
+                continue
+            what = f"rank {placement.rank} of this run is claimed by two processes"
+        else:
+            what = "another process writes this run"
+        if not _resume.session_alive(run_dir, session, start):
+            continue
+        out.append(
+            f"{what}: host {start.get('host')} pid {start.get('pid')} (session {session}) and {here} (this one); "
+            "their rows will be kept apart, by session"
+        )
+    return out
 
 
 def _root(dir) -> str:

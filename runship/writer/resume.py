@@ -66,3 +66,69 @@ def forget(root: str, project: str, run_id: str) -> None:
             os.remove(os.path.join(root, MARKER))
         except OSError:
             pass
+
+
+def session_starts(run_dir: str, limit: int = 4096) -> dict[str, dict]:
+    """Each session's start record (session id -> record), read from the
+    first records of its first run stream file, oldest first; at most
+    ``limit`` sessions (the newest). A file that is a link or cannot be
+    read is passed over."""
+    from runship import safefile
+    from runship.reader.stream import describe, iter_records
+
+    try:
+        names = sorted(os.listdir(run_dir))
+    except OSError:
+        return {}
+    first: dict[str, str] = {}
+    for name in names:
+        parsed = fmt.parse_stream_file_name(name)
+        if parsed and parsed[0] == fmt.RUN_STREAM and parsed[1] not in first:
+            first[parsed[1]] = name
+    out: dict[str, dict] = {}
+    for session in sorted(first)[-limit:]:
+        sf = describe(os.path.join(run_dir, first[session]))
+        if sf is None:
+            continue
+        try:
+            with safefile.open_file(run_dir, first[session]) as f:
+                for n, rec in enumerate(iter_records(f, sf)):
+                    if rec.get("k") == fmt.START:
+                        out[session] = rec
+                        break
+                    if n >= 8:
+                        break
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def session_alive(run_dir: str, session: str, start: dict) -> bool:
+    """Whether the process of a session still writes: on this host, its pid
+    lives; elsewhere, its files were written to within the time after
+    which readers call a silent run crashed."""
+    import time
+
+    if start.get("host") == os.uname().nodename and isinstance(start.get("pid"), int):
+        try:
+            os.kill(start["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            pass  # another user's process: it exists
+        return True
+    found = start.get("settings")
+    settings: dict = found if isinstance(found, dict) else {}
+    try:
+        stale = 3 * float(settings.get("heartbeat_interval") or 30) + 2 * float(settings.get("flush_interval") or 1)
+    except (TypeError, ValueError):
+        stale = 92.0
+    newest = 0.0
+    for name in os.listdir(run_dir):
+        parsed = fmt.parse_stream_file_name(name)
+        if parsed and parsed[1] == session:
+            try:
+                newest = max(newest, os.lstat(os.path.join(run_dir, name)).st_mtime)
+            except OSError:
+                continue
+    return time.time() - newest < stale

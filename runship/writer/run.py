@@ -73,6 +73,7 @@ class Run:
         self._lock = threading.Lock()
         self._pending: dict | None = None
         self._step_warnings = 0
+        self._explicit_steps = False
         self._notices: set[str] = set()
         self._finished = False
         self._inactive = disabled  # log() returns at once when True
@@ -209,6 +210,10 @@ class Run:
         st = self._run_stream
         if st._queued - st._taken > self._max_buffer and not st.room():
             return  # dropped and counted ("drop" policy)
+        if step is not None and not self._explicit_steps:
+            # said once: a reader keeps these steps as logged where a blind session's are moved on
+            self._explicit_steps = True
+            self._record(fmt.META, {"explicit_steps": True})
         with self._lock:  # the run stream's lock: one lock per log() call
             if step is None and commit is not False and self._pending is None and self._metrics is None:
                 # the common case, inlined: pack the row and queue it

@@ -45,6 +45,17 @@ _DEFAULTS: dict[str, object] = {
     "console": "auto",
     # Host, user, Python, packages, git, scheduler job: recorded once per session.
     "environment": True,
+    # A distributed job's ranks (see docs/DISTRIBUTED.md): "per-rank" (each
+    # rank's rows kept apart from rank 0's, the run's history; every rank's
+    # console and each node's system metrics), or "primary-only" (ranks
+    # other than 0 write nothing).
+    "ranks": "per-rank",
+    # This process's place in a distributed job, where the environment does
+    # not say (torchrun, Slurm, Open MPI and PMI variables are read).
+    "rank": None,
+    "local_rank": None,
+    "world_size": None,
+    "node": None,
 }
 
 # wandb setting names that mean one of ours
@@ -85,6 +96,11 @@ class Settings:
     stats_source: str
     console: str
     environment: bool
+    ranks: str
+    rank: int | None
+    local_rank: int | None
+    world_size: int | None
+    node: str | None
 
     def __init__(self, **kwargs: object):
         self.ignored: dict[str, object] = {}
@@ -140,6 +156,22 @@ def _check(name: str, value: object) -> object:
     if name == "stats_source":
         if value not in ("auto", "psutil", "proc"):
             raise ValueError(f"settings.stats_source must be 'auto', 'psutil' or 'proc', got {value!r}")
+        return value
+    if name == "ranks":
+        if value not in ("per-rank", "primary-only"):
+            raise ValueError(f"settings.ranks must be 'per-rank' or 'primary-only', got {value!r}")
+        return value
+    if name in ("rank", "local_rank", "world_size"):
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "world_size" else 0):
+            raise ValueError(
+                f"settings.{name} must be a whole number{' >= 1' if name == 'world_size' else ' >= 0'}, got {value!r}"
+            )
+        return value
+    if name == "node":
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"settings.node must be a string, got {value!r}")
         return value
     if name == "upload_to":
         if value is not None and not isinstance(value, str):

@@ -1163,3 +1163,63 @@ def test_duckdb_reads_a_project_exported_to_the_object_store(work, moto):
         "SELECT id, \"config.lr\" FROM read_parquet('s3://lake/runship/lake/runs.parquet') ORDER BY id"
     ).fetchall()
     assert runs == [("s0", 1.0), ("s1", 0.1)]
+
+
+DDP = """
+import torch
+import torch.distributed as dist
+import runship
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+run = runship.init(project="ddp", config={"world": world},
+                   settings={"quiet": True, "environment": False, "stats_interval": 0.1})
+model = torch.nn.Linear(4, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+torch.manual_seed(rank)
+for step in range(10):
+    x = torch.randn(8, 4)
+    loss = model(x).pow(2).mean()
+    opt.zero_grad()
+    loss.backward()
+    for p in model.parameters():
+        dist.all_reduce(p.grad)
+        p.grad /= world
+    opt.step()
+    mean = loss.detach().clone()
+    dist.all_reduce(mean)
+    run.log({"loss": loss.item(), "mean_loss": mean.item() / world, "rank": rank})
+print(f"rank {rank} done", flush=True)
+run.finish()
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.compat
+def test_torchrun_eight_gloo_ranks_make_one_run(work):
+    """A real torch.distributed job (torchrun, gloo on CPU, 8 ranks): one
+    run, rank 0's history as the run's, every rank's rows and console
+    apart, every rank named by torchrun's variables."""
+    (work / "ddp.py").write_text(DDP)
+    env = {**_env(work), "RUNSHIP_DIR": str(work / "runs")}
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "8", "ddp.py"],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run,) = runship.Api(str(work / "runs")).runs("ddp")
+    assert run.id.startswith("torchrun-")  # from torchrun's run id, the same in every rank
+    view = runship.open_run(run.url)
+    assert [(r["rank"], r["world_size"], r["rows"]) for r in view.ranks] == [(r, 8, 10) for r in range(8)]
+    assert {r["rank"] for r in view.history()} == {0} and len(view.history()) == 10
+    means = [r["mean_loss"] for r in view.history()]
+    for rank in range(8):
+        rows_ = view.history(rank=rank)
+        assert {r["rank"] for r in rows_} == {rank}
+        assert [r["mean_loss"] for r in rows_] == pytest.approx(means)  # all-reduced: the same in every rank
+    assert sorted(line["text"] for line in view.console()) == sorted(f"rank {r} done" for r in range(8))
+    assert view.config == {"world": 8} and view.state == "finished"

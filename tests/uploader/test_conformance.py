@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -97,21 +98,31 @@ def test_live_run_uploads_as_it_grows(target_kind, tmp_path):
     root = tmp_path / "runs"
     child = popen_python(
         f"""
-        import runship, time
+        import runship, sys, time
         run = runship.init(project="p", id="live", dir={str(root)!r}, settings={{"quiet": True, "flush_interval": 0.05, "rotate_bytes": 20000}})
         for i in range(3000):
             run.log({{"i": i, "x": i * 0.5}})
             if i % 100 == 0:
                 time.sleep(0.02)
+            if i == 1500:  # the second half once the uploader has made passes over the first
+                run.flush()
+                print("HALF", flush=True)
+                sys.stdin.readline()
         run.finish()
         """,
         env=target_kind.env,
+        stdin=subprocess.PIPE,
     )
+    assert child.stdout.readline().strip() == "HALF", child.stderr.read()
     passes = 0
+    for _ in range(2):  # passes over a live run, part of it written
+        upload(target_kind, [root], tmp_path / "state")
+        passes += 1
+    child.stdin.write("\n")
+    child.stdin.flush()
     while child.poll() is None:
-        if os.path.isdir(root):
-            upload(target_kind, [root], tmp_path / "state")
-            passes += 1
+        upload(target_kind, [root], tmp_path / "state")
+        passes += 1
         time.sleep(0.2)
     assert child.returncode == 0, child.stderr.read()
     final = upload(target_kind, [root], tmp_path / "state")

@@ -1,0 +1,133 @@
+"""Where a process stands in a distributed job: its rank, local rank,
+world size and node, from the launcher's environment (torchrun /
+torch.distributed, Slurm, Open MPI, PMI) or from settings; and the job it
+belongs to, so that every rank of one job joins one run.
+
+Nothing here coordinates the ranks: each reads its own environment, and
+each writes its own session files in the run directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Placement:
+    rank: int
+    local_rank: int | None
+    world_size: int
+    node: str
+    source: str  # "settings", "torchrun", "torch.distributed", "slurm", "openmpi", "pmi"
+    job: str | None  # the job every rank shares ("slurm:1234.0"), None where none is known
+
+    @property
+    def primary(self) -> bool:
+        return self.rank == 0
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "local_rank": self.local_rank,
+            "world_size": self.world_size,
+            "node": self.node,
+            "source": self.source,
+            "job": self.job,
+        }
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or not value.strip().lstrip("-").isdigit():
+        return None
+    return int(value)
+
+
+def slurm_job(environ: dict[str, str]) -> str | None:
+    """The Slurm job (array task, step) every task of this step shares."""
+    job = environ.get("SLURM_JOB_ID") or environ.get("SLURM_JOBID")
+    if not job:
+        return None
+    array = environ.get("SLURM_ARRAY_JOB_ID"), environ.get("SLURM_ARRAY_TASK_ID")
+    if array[0] and array[1]:
+        job = f"{array[0]}_{array[1]}"
+    step = environ.get("SLURM_STEP_ID") or environ.get("SLURM_STEPID")
+    return f"slurm:{job}" + (f".{step}" if step else "")
+
+
+def _job(environ: dict[str, str]) -> str | None:
+    """The job all ranks share: the scheduler's, else the launcher's."""
+    slurm = slurm_job(environ)
+    if slurm:
+        return slurm
+    elastic = environ.get("TORCHELASTIC_RUN_ID")
+    if elastic and elastic != "none":
+        return f"torchrun:{elastic}"
+    for name in ("PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid", "PMI_JOBID"):
+        if environ.get(name):
+            return f"mpi:{environ[name]}"
+    return None
+
+
+def detect(environ: dict[str, str] | None = None, settings: Any = None) -> Placement | None:
+    """This process's placement, or None where it is not one of several
+    ranks (world size 1, or nothing says so). Settings ``rank`` and
+    ``world_size`` (and ``local_rank``, ``node``) win over the environment."""
+    env = dict(os.environ if environ is None else environ)
+    node = env.get("SLURMD_NODENAME") or os.uname().nodename
+    job = _job(env)
+    if settings is not None and getattr(settings, "rank", None) is not None:
+        world = getattr(settings, "world_size", None)
+        return Placement(
+            int(settings.rank),
+            getattr(settings, "local_rank", None),
+            int(world) if world is not None else int(settings.rank) + 1,
+            str(getattr(settings, "node", None) or node),
+            "settings",
+            job,
+        )
+    found: tuple[str, int | None, int | None, int | None] | None = None
+    if _int(env.get("RANK")) is not None and _int(env.get("WORLD_SIZE")) is not None:
+        found = ("torchrun", _int(env.get("RANK")), _int(env.get("LOCAL_RANK")), _int(env.get("WORLD_SIZE")))
+    elif _int(env.get("SLURM_PROCID")) is not None and _int(env.get("SLURM_NTASKS")) is not None:
+        found = ("slurm", _int(env.get("SLURM_PROCID")), _int(env.get("SLURM_LOCALID")), _int(env.get("SLURM_NTASKS")))
+    elif _int(env.get("OMPI_COMM_WORLD_RANK")) is not None:
+        found = (
+            "openmpi",
+            _int(env.get("OMPI_COMM_WORLD_RANK")),
+            _int(env.get("OMPI_COMM_WORLD_LOCAL_RANK")),
+            _int(env.get("OMPI_COMM_WORLD_SIZE")),
+        )
+    elif _int(env.get("PMI_RANK")) is not None:
+        local = _int(env.get("MPI_LOCALRANKID")) if env.get("MPI_LOCALRANKID") else _int(env.get("PMI_LOCAL_RANK"))
+        found = ("pmi", _int(env.get("PMI_RANK")), local, _int(env.get("PMI_SIZE")))
+    if found is None:
+        found = _torch_distributed()
+    if found is None:
+        return None
+    source, rank, local, world = found
+    if rank is None or world is None or world <= 1 or not 0 <= rank < world:
+        return None
+    return Placement(rank, local, world, node, source, job)
+
+
+def _torch_distributed() -> tuple[str, int | None, int | None, int | None] | None:
+    """torch.distributed's rank where a script initialised it itself (torch
+    is not imported here if the script did not)."""
+    dist = sys.modules.get("torch.distributed")
+    try:
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            return "torch.distributed", int(dist.get_rank()), None, int(dist.get_world_size())
+    except Exception:
+        return None
+    return None
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=@,~-]+")
+
+
+def job_run_id(job: str) -> str:
+    """A run id made from a job (``slurm:1234_7.0`` -> ``slurm-1234_7.0``)."""
+    return _UNSAFE.sub("-", job).strip("-.")[:128] or "job"
