@@ -74,6 +74,15 @@ def test_eight_slurm_tasks_make_one_run_with_the_primary_history_and_every_rank_
     # system metrics once a node (its local rank 0), named by node
     assert {s["_node"] for s in view.system()} == {"node0", "node1"}
     assert {s["_node"] for s in view.system(node="node1")} == {"node1"}
+    assert all(isinstance(s["_runtime"], float) for s in view.system())
+    # the dashboard's system page: each node's metrics apart; its console: each line's rank
+    from runship.ui import data
+
+    charts = data.system_series(view, 50)["series"]
+    assert {k.split("/", 1)[0] for k in charts} == {"node0", "node1"} and "node1/cpu" in charts
+    assert sorted(line["text"] for line in data.console(view, 0, None, 100, None)["lines"]) == [
+        f"[{r}] hello from rank {r}" for r in range(8)
+    ]
     # the same through Api and the CLI
     (api_run,) = runship.Api(root).runs("dist")
     assert [r["loss"] for r in api_run.scan_history(rank=3)] == [1.0 / (1 + i) + 3 for i in range(20)]

@@ -913,9 +913,9 @@ class RunView:
                     if r.get("k") != kind:
                         continue
                     t = r.get("t")
-                    runtime = None
-                    if run_session is not None and run_session.start_t is not None and isinstance(t, (int, float)):
-                        runtime = run_session.runtime_base + (t - run_session.start_t)
+                    runtime = None  # a rank's session: from its own start
+                    if placed is not None and placed.start_t is not None and isinstance(t, (int, float)):
+                        runtime = placed.runtime_base + (t - placed.start_t)
                     yield r, runtime, placement
 
     def system(self, keys: Iterable[str] | None = None, *, node: str | None = None) -> Iterator[dict[str, Any]]:

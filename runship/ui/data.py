@@ -426,9 +426,12 @@ def system_series(view: Any, samples: int) -> dict[str, Any]:
         t = s.get("_runtime")
         if not isinstance(t, (int, float)):
             continue
+        node = s.get("_node")  # a distributed run: each node's metrics (its GPUs) apart
         for k, v in s.items():
             if k.startswith("_"):
                 continue
+            if node is not None:
+                k = f"{node}/{k}"
             pts = points.get(k)
             if pts is None:
                 if len(points) >= 400:
@@ -457,6 +460,8 @@ def console(view: Any, offset: int, tail: int | None, limit: int, q: str | None)
             continue
         text = line.get("text")
         text = text if isinstance(text, str) else str(text)
+        if "rank" in line:  # a distributed run: which rank wrote it
+            text = f"[{line['rank']}] {text}"
         if needle is not None and needle not in text.lower():
             continue
         if isinstance(kept, list) and len(kept) >= limit:
