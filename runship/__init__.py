@@ -184,21 +184,35 @@ def termerror(string: str, repeat: bool = True, **kwargs) -> None:
     termlog(f"ERROR {string}")
 
 
-SWEEPS = (
-    "runship has no sweep controller: it never talks to a server. Run each configuration as its own "
-    "runship.init(config=...) (a job array, or a loop), with group= naming the sweep; compare them with "
-    "`runship ui`. See docs/wandb-compat.md#sweeps"
-)
+def sweep(sweep=None, entity=None, project=None, prior_runs=None) -> str:
+    """wandb.sweep: create a sweep from its spec (a dict, as wandb's sweep
+    YAML) under the run root ($RUNSHIP_DIR, else ./runship-runs), with no
+    server; returns its id for ``runship.agent`` (see runship.sweep)."""
+    import os
+
+    from runship.sweep import Sweep
+    from runship.writer.init import _root, env
+
+    if not isinstance(sweep, dict):
+        raise UsageError("runship.sweep() takes the sweep's spec as a dict (method, metric, parameters)")
+    name = project or sweep.get("project") or env("PROJECT") or "uncategorized"
+    made = Sweep.create(_root(None), name, sweep)
+    if (os.environ.get("RUNSHIP_SILENT") or os.environ.get("WANDB_SILENT") or "").lower() not in ("1", "true", "yes"):
+        print(f"runship: created sweep {made.project}/{made.id} in {made.dir}", file=_sys.stderr)
+    return made.id
 
 
-def sweep(sweep=None, entity=None, project=None, prior_runs=None):
-    """wandb.sweep needs wandb's server; runship says what to do instead."""
-    raise UsageError(f"wandb.sweep() is not provided: {SWEEPS}")
+def agent(sweep_id, function=None, entity=None, project=None, count=None) -> None:
+    """wandb.agent: run ``function`` for trials of a sweep (``count`` of
+    them, else until none is left), each in its own run, in this process."""
+    from runship.sweep import Sweep
+    from runship.sweep.agent import agent as run_agent
+    from runship.writer.init import _root, env
 
-
-def agent(sweep_id, function=None, entity=None, project=None, count=None):
-    """wandb.agent needs wandb's server; runship says what to do instead."""
-    raise UsageError(f"wandb.agent() is not provided: {SWEEPS}")
+    if function is None:
+        raise UsageError("runship.agent() needs function=: the training function each trial runs")
+    found = Sweep.open(_root(None), str(sweep_id), project or env("PROJECT"))
+    run_agent(found, function=function, count=count)
 
 
 def open_run(path, **kwargs):

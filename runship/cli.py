@@ -1020,6 +1020,136 @@ def export_cmd(
     sys.exit(1 if failed else 0)
 
 
+@cli.group("sweep", context_settings=CONTEXT)
+def sweep_group() -> None:
+    """Hyperparameter sweeps with no server: a sweep directory under the
+    root, agents on any nodes that share it (a Slurm array).
+
+    \b
+    Example:
+        runship sweep create sweep.yaml --project mnist       # prints the sweep's id
+        sbatch --array=0-99 --wrap "runship sweep agent mnist/SWEEP_ID -- python train.py"
+        runship sweep status mnist/SWEEP_ID
+    """
+
+
+@sweep_group.command("create", context_settings=CONTEXT)
+@click.argument("spec_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--project", help="The project its runs go to. [default: the spec's project, else $RUNSHIP_PROJECT]")
+@click.option("--id", "sweep_id", help="The sweep's id. [default: 8 random characters]")
+@click.option(
+    "--lost-after",
+    type=click.FloatRange(1),
+    default=600.0,
+    show_default=True,
+    help="Seconds without a heartbeat after which a trial's agent is taken for dead and the trial is offered again.",
+)
+@click.pass_context
+@library_errors
+def sweep_create_cmd(
+    ctx: click.Context, spec_file: str, project: str | None, sweep_id: str | None, lost_after: float
+) -> None:
+    """Create a sweep from SPEC_FILE (wandb's sweep YAML, or JSON): method
+    grid, random or bayes (bayes needs `pip install 'runship[sweep]'`),
+    metric, parameters, early_terminate (hyperband), run_cap."""
+    from runship.sweep import Sweep, SweepSpecError, load
+    from runship.writer.init import env
+
+    try:
+        spec = load(spec_file)
+    except SweepSpecError as e:
+        raise click.ClickException(str(e)) from None
+    name = project or spec.get("project") or env("PROJECT") or "uncategorized"
+    made = Sweep.create(ctx.obj["root"], name, spec, sweep_id=sweep_id, lost_after=lost_after)
+    size = made.size()
+    click.echo(f"{made.project}/{made.id}")
+    click.echo(
+        f"created sweep {made.project}/{made.id} ({spec['method']}, {size if size is not None else 'no limit to the'} trials) "
+        f"in {made.dir}; run agents with: runship sweep agent {made.project}/{made.id} -- python train.py",
+        err=True,
+    )
+
+
+@sweep_group.command("agent", context_settings=CONTEXT)
+@click.argument("sweep")
+@click.argument("command", nargs=-1, required=False)
+@click.option("--count", type=click.IntRange(1), help="Run at most this many trials. [default: until none is left]")
+@click.option("--args", "with_args", is_flag=True, help="Also give the trial's params as --name=value arguments.")
+@click.option("--no-wait", is_flag=True, help="Leave when nothing can be claimed, even while other agents' trials run.")
+@click.pass_context
+@library_errors
+def sweep_agent_cmd(
+    ctx: click.Context, sweep: str, command: tuple[str, ...], count: int | None, with_args: bool, no_wait: bool
+) -> None:
+    """Claim trials of SWEEP one after another and run COMMAND for each
+    (after `--`; default: the spec's program with python). The trial's
+    params reach the script as its run's config; its result is the run's
+    summary value of the sweep's metric.
+
+    \b
+    Example:
+        runship sweep agent mnist/k2j4h5g6 --count 1 -- python train.py
+    """
+    from runship.sweep import Sweep
+    from runship.sweep.agent import agent
+
+    found = Sweep.open(ctx.obj["root"], sweep)
+    cmd = list(command)
+    if not cmd:
+        program = found.spec.get("program")
+        if not program:
+            raise click.UsageError("give the command after --, e.g. -- python train.py (the spec has no program)")
+        cmd = [sys.executable, str(program)]
+    ran = agent(found, command=cmd, count=count, args=with_args or not command, wait=not no_wait)
+    click.echo(f"runship agent: ran {ran} trial(s) of {found.project}/{found.id}", err=True)
+
+
+@sweep_group.command("status", context_settings=CONTEXT)
+@click.argument("sweep")
+@click.option("--json", "as_json", is_flag=True, help="The trials as JSON.")
+@click.pass_context
+@library_errors
+def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
+    """Trials of SWEEP: state (finished, failed, stopped, running, lost),
+    attempts, params, metric, run; and the best so far."""
+    from runship.sweep import Sweep
+
+    status = Sweep.open(ctx.obj["root"], sweep).status()
+    if as_json:
+        click.echo(json.dumps(json_safe(status, strict_json=True), indent=1))
+        return
+    trials = status["trials"]
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t["state"]] = counts.get(t["state"], 0) + 1
+    size = status["size"]
+    metric = status["metric"]
+    click.echo(
+        f"sweep {status['sweep']} ({status['method']}"
+        + (f", {metric['goal']} {metric['name']}" if metric else "")
+        + f"): {len(trials)} of {size if size is not None else '?'} trials: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    )
+    body = [
+        [
+            str(t["index"]),
+            t["state"],
+            str(t["attempts"]),
+            _value(t["metric"]) if t["metric"] is not None else "",
+            str(t["run_id"] or ""),
+            json.dumps(t["params"], sort_keys=True)[:80],
+        ]
+        for t in trials
+    ]
+    if body:
+        click.echo(_table(body, ["TRIAL", "STATE", "TRIES", "METRIC", "RUN", "PARAMS"]))
+    best = status["best"]
+    if best is not None:
+        click.echo(
+            f"best: trial {best['index']} ({best['run_id']}): {metric['name']} = {_value(best['metric'])}, {json.dumps(best['params'], sort_keys=True)}"
+        )
+
+
 @cli.group("import", context_settings=CONTEXT)
 def import_group() -> None:
     """Make runship runs from other loggers' files.

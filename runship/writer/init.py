@@ -149,6 +149,10 @@ def init(
     root = _root(dir)
     meta = _metadata(name, notes, group, job_type, entity, tags)
     cfg, defaults_problem = _config(config, config_include_keys, config_exclude_keys)
+    trial = _sweep_trial()
+    if trial is not None:  # a trial of a sweep: its params win over the script's config, as wandb
+        cfg = {**cfg, **trial["params"]}
+        meta["sweep"] = {"id": trial["id"], "trial": trial["trial"]}
     no_effect = {
         k: v
         for k, v in dict(
@@ -278,6 +282,23 @@ def init(
         ship = "uploading as it goes" if run._follower else "ship it with `runship upload`"
         print(f"runship: {how} run {project}/{run_id} in {run_dir} ({ship})", file=sys.stderr)
     return run
+
+
+def _sweep_trial() -> dict | None:
+    """The sweep trial this process runs, from its agent's environment."""
+    sweep_id = os.environ.get("RUNSHIP_SWEEP_ID")
+    text = os.environ.get("RUNSHIP_SWEEP_PARAMS")
+    if not sweep_id or not text:
+        return None
+    import json
+
+    try:
+        params = json.loads(text)
+    except ValueError:
+        raise UsageError("RUNSHIP_SWEEP_PARAMS is not JSON: it is set by `runship sweep agent`") from None
+    if not isinstance(params, dict):
+        raise UsageError("RUNSHIP_SWEEP_PARAMS is not a JSON map: it is set by `runship sweep agent`")
+    return {"id": sweep_id.rsplit("/", 1)[-1], "trial": os.environ.get("RUNSHIP_SWEEP_TRIAL"), "params": params}
 
 
 def _job_of(start: dict) -> str | None:

@@ -66,6 +66,7 @@ class Run:
         self.notes = meta.get("notes")
         self.tags = tuple(meta.get("tags") or ())
         self._name = meta.get("name")
+        self._sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else None
         self.root = root
         self.run_dir = os.path.join(root, project, run_id)
         self._step = int(prior.get("next_step", 0))
@@ -153,9 +154,9 @@ class Run:
         return "/".join(p for p in (self.entity, self.project, self.id) if p)
 
     @property
-    def sweep_id(self) -> None:
-        """None: runship runs are never part of a wandb sweep (see runship.sweep)."""
-        return None
+    def sweep_id(self) -> str | None:
+        """The id of the sweep this run is a trial of (its agent says so), else None."""
+        return self._sweep.get("id") if self._sweep else None
 
     @property
     def step(self) -> int:

@@ -1,0 +1,326 @@
+"""Sweeps with no server: specs, claiming, agents as real processes (some
+SIGKILLed mid-trial), every trial done exactly once; hyperband; the wandb
+functions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import runship
+from runship.sweep import Sweep, SweepSpecError, check
+from runship.sweep import spec as specs
+from tests.conftest import child_env
+
+TRAIN = """
+import os, sys, time, runship
+run = runship.init(config={"lr": 1.0, "layers": 1, "steps": 6},
+                   settings={"quiet": True, "environment": False, "flush_interval": 0.05})
+for i in range(run.config["steps"]):
+    run.log({"loss": (run.config["lr"] - 0.3) ** 2 + run.config["layers"] / 100 + 1.0 / (i + 1)})
+    time.sleep(float(os.environ.get("TRIAL_SLEEP", "0.05")))
+assert run.sweep_id == os.environ["RUNSHIP_SWEEP_ID"].rsplit("/", 1)[1]
+run.finish()
+"""
+
+SPECS = {
+    "grid": {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"lr": {"values": [0.1, 0.2, 0.3, 0.4]}, "layers": {"values": [1, 2, 3]}},
+    },
+    "random": {
+        "method": "random",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "run_cap": 10,
+        "parameters": {
+            "lr": {"min": 0.01, "max": 1.0, "distribution": "log_uniform_values"},
+            "layers": {"min": 1, "max": 4},
+        },
+    },
+    "bayes": {
+        "method": "bayes",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "run_cap": 10,
+        "parameters": {"lr": {"min": 0.0, "max": 1.0}, "layers": {"values": [1, 2, 3]}},
+    },
+}
+
+
+def _agent(root, sweep, work, extra_env=None):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runship.cli",
+            "--root",
+            root,
+            "sweep",
+            "agent",
+            sweep,
+            "--",
+            sys.executable,
+            "train.py",
+        ],
+        cwd=work,
+        env=child_env(extra_env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("method", ["grid", "random", "bayes"])
+def test_concurrent_agents_some_killed_mid_trial_run_every_trial_exactly_once(tmp_path, method):
+    root, work = str(tmp_path / "runs"), tmp_path
+    (work / "train.py").write_text(TRAIN)
+    sweep = Sweep.create(root, "sw", SPECS[method], lost_after=2.0)
+    size = sweep.size()
+    agents = [_agent(root, f"sw/{sweep.id}", work, {"TRIAL_SLEEP": "0.1"}) for _ in range(4)]
+    # kill two agents (their whole process group: the agent and its trial) while they run a trial
+    killed = 0
+    deadline = time.time() + 60
+    while killed < 2 and time.time() < deadline:
+        running = {t["pid"] for t in sweep.status()["trials"] if t["state"] == "running"}
+        for proc in agents[:2]:
+            if proc.returncode is None and proc.pid in running:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                killed += 1
+        time.sleep(0.02)
+    assert killed == 2
+    for proc in agents[2:]:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+    status = sweep.status()
+    trials = status["trials"]
+    assert [t["index"] for t in trials] == list(range(size))
+    assert all(t["state"] == "finished" for t in trials), trials
+    assert any(t["attempts"] > 1 for t in trials)  # the killed agents' trials were offered again
+    results = os.listdir(os.path.join(sweep.dir, "results"))
+    assert sorted(results) == sorted(f"{i}.json" for i in range(size))  # one result a trial
+    if method == "grid":  # every grid point once
+        points = sorted((t["params"]["lr"], t["params"]["layers"]) for t in trials)
+        assert points == sorted((lr, n) for lr in (0.1, 0.2, 0.3, 0.4) for n in (1, 2, 3))
+    # each result is its run's: the run holds the trial's params as config and its metric as summary
+    for t in trials:
+        run = runship.open_run(os.path.join(root, "sw", t["run_id"]))
+        assert run.state == "finished" and run.steps == 6
+        assert {k: run.config[k] for k in ("lr", "layers")} == t["params"]
+        assert t["metric"] == run.summary["loss"]
+    best = status["best"]
+    assert best["metric"] == min(t["metric"] for t in trials)
+
+
+def test_claims_race_no_trial_twice_none_lost(tmp_path):
+    """32 threads claiming one grid of 200 at once."""
+    spec = {"method": "grid", "parameters": {"a": {"values": list(range(20))}, "b": {"values": list(range(10))}}}
+    sweep = Sweep.create(str(tmp_path), "p", spec)
+    got: list[int] = []
+    lock = threading.Lock()
+
+    def claimer() -> None:
+        mine = Sweep.open(str(tmp_path), f"p/{sweep.id}")
+        while (trial := mine.claim()) is not None:
+            with lock:
+                got.append(trial.index)
+            mine.finish(trial, {"state": "finished"})
+
+    threads = [threading.Thread(target=claimer) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(200))
+    assert sweep.done() and sweep.claim() is None
+
+
+def test_a_lost_trial_is_offered_again_with_its_params_and_a_late_result_does_not_count_twice(tmp_path):
+    sweep = Sweep.create(str(tmp_path), "p", SPECS["bayes"], lost_after=5.0)
+    first = sweep.claim()
+    assert first is not None and first.attempt == 0
+    later = time.time() + 6  # its agent stopped touching its claim
+    again = sweep.claim(now=later)
+    assert (again.index, again.attempt, again.params) == (first.index, 1, first.params)
+    assert again.run_id == f"{sweep.id}-{first.index}-r1"
+    assert sweep.finish(again, {"state": "finished", "metric": 1.0})
+    assert not sweep.finish(first, {"state": "finished", "metric": 2.0})  # the first result stands
+    (trial,) = sweep.status()["trials"]
+    assert trial["metric"] == 1.0 and trial["attempts"] == 2
+
+
+def test_random_params_follow_their_distributions_and_are_the_same_for_every_agent(tmp_path):
+    spec = check(
+        {
+            "method": "random",
+            "parameters": {
+                "lr": {"min": 1e-4, "max": 1e-1, "distribution": "log_uniform_values"},
+                "n": {"min": 2, "max": 5},
+                "drop": {"min": 0.0, "max": 0.5},
+                "opt": {"values": ["adam", "sgd"], "probabilities": [0.9, 0.1]},
+                "fixed": {"value": 7},
+                "q": {"min": 0, "max": 10, "distribution": "q_uniform", "q": 2},
+                "model": {"parameters": {"width": {"values": [64, 128]}}},
+            },
+        }
+    )
+    draws = [specs.random_params(spec, 42, i) for i in range(400)]
+    assert draws[17] == specs.random_params(spec, 42, 17)
+    assert all(1e-4 <= d["lr"] <= 1e-1 and 2 <= d["n"] <= 5 and 0 <= d["drop"] <= 0.5 for d in draws)
+    assert all(d["fixed"] == 7 and d["q"] % 2 == 0 and d["model"]["width"] in (64, 128) for d in draws)
+    assert isinstance(draws[0]["n"], int)
+    assert 300 < sum(d["opt"] == "adam" for d in draws) < 400
+    assert sum(d["lr"] < 1e-2 for d in draws) > 100  # log-uniform: two of three decades below 1e-2
+
+
+@pytest.mark.parametrize(
+    "bad, said",
+    [
+        ({"method": "hill", "parameters": {"a": {"value": 1}}}, "method must be one of grid, random, bayes"),
+        (
+            {"method": "grid", "parameters": {"a": {"min": 0.0, "max": 1.0}}},
+            "method grid needs values for every parameter; a",
+        ),
+        ({"method": "bayes", "parameters": {"a": {"min": 0.0, "max": 1.0}}}, "method bayes needs a metric"),
+        ({"method": "random", "parameters": {"a": {"min": 2, "max": 1}}}, "parameters.a: min 2 is above max 1"),
+        ({"method": "random", "parameters": {"a": {"values": []}}}, "parameters.a.values must be a non-empty list"),
+        ({"method": "random", "parameters": {}}, "parameters must be a non-empty map"),
+        ({"method": "random", "parametres": {}}, "unknown sweep spec key(s): parametres"),
+        ({"method": "random", "metric": {"name": "x", "goal": "up"}, "parameters": {"a": {"value": 1}}}, "metric.goal"),
+    ],
+)
+def test_a_bad_spec_is_named(bad, said):
+    with pytest.raises(SweepSpecError) as e:
+        check(bad)
+    assert said in str(e.value)
+
+
+def test_the_cli_creates_runs_and_reports_a_sweep_and_names_a_bad_spec(tmp_path):
+    root = str(tmp_path / "runs")
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "sweep.yaml").write_text(
+        "method: grid\nmetric: {name: loss, goal: minimize}\nparameters:\n  lr: {values: [0.1, 0.4]}\n"
+    )
+    (tmp_path / "bad.yaml").write_text("method: grid\nparameters:\n  lr: {min: 0.1, max: 0.5}\n")
+    cli = [sys.executable, "-m", "runship.cli", "--root", root, "sweep"]
+    out = subprocess.run(
+        [*cli, "create", "sweep.yaml", "--project", "cli"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    sweep_name = out.stdout.strip()
+    assert sweep_name.startswith("cli/")
+    bad = subprocess.run([*cli, "create", "bad.yaml"], cwd=tmp_path, env=child_env(), capture_output=True, text=True)
+    assert bad.returncode == 1 and "method grid needs values for every parameter; lr" in bad.stderr
+    agent = subprocess.run(
+        [*cli, "agent", sweep_name, "--", sys.executable, "train.py"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert agent.returncode == 0, agent.stderr
+    status = subprocess.run([*cli, "status", sweep_name], cwd=tmp_path, env=child_env(), capture_output=True, text=True)
+    assert "2 of 2 trials: 2 finished" in status.stdout, status.stdout + status.stderr
+    assert "best: trial 1" in status.stdout  # lr 0.4 is nearer 0.3
+    as_json = json.loads(
+        subprocess.run(
+            [*cli, "status", sweep_name, "--json"], cwd=tmp_path, env=child_env(), capture_output=True, text=True
+        ).stdout
+    )
+    assert [t["params"]["lr"] for t in as_json["trials"]] == [0.1, 0.4]
+    missing = subprocess.run(
+        [*cli, "status", "cli/nosuch"], cwd=tmp_path, env=child_env(), capture_output=True, text=True
+    )
+    assert missing.returncode == 1 and "no sweep cli/nosuch" in missing.stderr
+
+
+def test_wandb_sweep_and_agent_functions_run_trials_in_this_process(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            """
+import runship as wandb
+sweep_id = wandb.sweep({"method": "grid", "metric": {"name": "acc", "goal": "maximize"},
+                        "parameters": {"width": {"values": [8, 16, 32]}}}, project="fn")
+seen = []
+def train():
+    run = wandb.init(config={"width": 1})
+    seen.append((run.sweep_id, run.config["width"]))
+    run.log({"acc": run.config["width"] / 32})
+wandb.agent(sweep_id, function=train, count=2)
+wandb.agent(sweep_id, function=train)
+print(sweep_id, seen)
+""",
+        ],
+        cwd=tmp_path,
+        env=child_env({"RUNSHIP_DIR": str(tmp_path / "runs"), "RUNSHIP_SILENT": "1"}),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    sweep_id, seen = out.stdout.split(" ", 1)
+    assert seen.strip() == str([(sweep_id, 8), (sweep_id, 16), (sweep_id, 32)])
+    status = Sweep.open(str(tmp_path / "runs"), f"fn/{sweep_id}").status()
+    assert [t["metric"] for t in status["trials"]] == [0.25, 0.5, 1.0] and status["best"]["index"] == 2
+
+
+@pytest.mark.heavy
+def test_hyperband_stops_trials_worse_than_the_best_third_at_a_bracket(tmp_path):
+    root = str(tmp_path / "runs")
+    (tmp_path / "train.py").write_text(
+        """
+import time, runship
+run = runship.init(config={"q": 1}, settings={"quiet": True, "environment": False, "flush_interval": 0.02})
+for i in range(40):
+    run.log({"loss": run.config["q"] / (i + 1)})
+    time.sleep(0.05)
+run.finish()
+"""
+    )
+    spec = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"q": {"values": [1, 2, 3, 10, 20]}},
+        "early_terminate": {"type": "hyperband", "min_iter": 3, "eta": 3},
+    }
+    sweep = Sweep.create(root, "hb", spec, lost_after=4.0)
+    agent = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runship.cli",
+            "--root",
+            root,
+            "sweep",
+            "agent",
+            f"hb/{sweep.id}",
+            "--",
+            sys.executable,
+            "train.py",
+        ],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert agent.returncode == 0, agent.stderr
+    trials = sweep.status()["trials"]
+    # trials 0 and 1 have too few to compare with at each bracket; from trial 2 on, each is worse than the best
+    assert [t["state"] for t in trials] == ["finished", "finished", "stopped", "stopped", "stopped"]
+    rows = [runship.open_run(os.path.join(root, "hb", t["run_id"])).steps for t in trials]
+    assert rows[:2] == [40, 40] and all(r < 40 for r in rows[2:])
