@@ -101,6 +101,10 @@ class ObjectStoreTarget(Target):
         return chain[-1][1] if chain else 0
 
     def _pipe(self, path: str, data: bytes, create: bool) -> None:
+        """Write an object; ``create``: only where none is (S3's If-None-Match:
+        two writers racing on one chunk, such as two servers behind one load
+        balancer, cannot both win). The loser checks that the winner's bytes
+        are its own: a chunk is named by its byte range, so they must be."""
         try:
             if create:
                 try:
@@ -110,7 +114,9 @@ class ObjectStoreTarget(Target):
             else:
                 self.fs.pipe_file(path, data)
         except FileExistsError:
-            pass  # create-only and already there: the same bytes by construction
+            there = self.fs.cat_file(path)
+            if there != data:
+                raise ConflictError(f"{redact(path)} holds other bytes than these for the same byte range") from None
 
     def push(self, project: str, run_id: str, name: str, offset: int, data: bytes) -> int:
         size = self.remote_size(project, run_id, name)
@@ -126,7 +132,38 @@ class ObjectStoreTarget(Target):
             data, offset = data[overlap:], offset + overlap
         path = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(offset, offset + len(data))}"
         self._call("upload", self._pipe, path, data, True)
+        self._tidy(project, run_id, name)
         return offset + len(data)
+
+    def _tidy(self, project: str, run_id: str, name: str) -> None:
+        """After a chunk is written: another writer (a second server behind
+        one load balancer, a retried upload) may have written the same bytes
+        at once, in a chunk of another length, or made the file whole and
+        dropped its chunks. What the chain of chunks does not need goes, so
+        that each byte is stored once: a chunk the chain covers (its bytes
+        are the chain's, the file being append-only), or every chunk beside
+        a whole object."""
+        whole = f"{self._run(project, run_id)}/{name}"
+        try:
+            if self._call("stat", self.fs.info, whole, refresh=True).get("type") == "file":
+                self._drop_chunks(project, run_id, name)
+                return
+        except FileNotFoundError:
+            pass
+        chunks = self._chunks(project, run_id, name)
+        chain = fmt.chunk_cover(chunks)
+        if len(chain) == len(chunks) or not chain:
+            return
+        end = chain[-1][1]
+        kept = set(chain)
+        d = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}"
+        for start, stop in chunks:
+            if (start, stop) in kept or stop > end:
+                continue
+            try:
+                self.fs.rm_file(f"{d}/{fmt.chunk_name(start, stop)}")
+            except Exception:
+                pass  # a spare chunk left is read past, never used
 
     def read_range(self, project: str, run_id: str, name: str, start: int, end: int) -> bytes:
         whole = f"{self._run(project, run_id)}/{name}"
@@ -167,9 +204,13 @@ class ObjectStoreTarget(Target):
                 out.write(chunk)
 
     def _drop_chunks(self, project: str, run_id: str, name: str) -> None:
+        """Remove a whole file's chunks, as the store lists them now (not
+        fsspec's listing cache: another server may have written one since)."""
         d = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}"
         try:
-            self.fs.rm(d, recursive=True)
+            paths = fresh_ls(self.fs, d)
+            if paths:
+                self.fs.rm(paths)
         except FileNotFoundError:
             pass
         except Exception:

@@ -1,0 +1,172 @@
+"""Two `runship serve` processes over one moto S3 bucket, as behind a load
+balancer: 16 uploader processes of live runs alternate between them, some
+SIGKILLed midway, each pass a fresh process with its own state (another
+login node); at the end the bucket holds every run byte for byte, and no
+request got a 5xx."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+
+import pytest
+
+from runship.targets import open_target
+from tests.conftest import upload_cmd, upload_popen
+from tests.servers import RunshipServer
+
+WRITER = """
+import runship, sys, time
+run = runship.init(project="p", id=sys.argv[1], dir=sys.argv[2],
+                   settings={"quiet": True, "flush_interval": 0.02, "rotate_bytes": 30000, "system_metrics": False})
+for i in range(2500):
+    run.log({"i": i, "x": i * 0.5, "s": "row %d" % i})
+    if i % 100 == 0:
+        time.sleep(0.05)
+run.finish()
+"""
+
+
+@pytest.mark.heavy
+def test_two_servers_over_one_bucket_take_alternating_killed_uploads_with_nothing_lost_or_twice(tmp_path, moto):
+    moto.create_bucket("scale-out")
+    root = tmp_path / "runs"
+    bucket = "s3://scale-out/runs"
+    for n in range(2):
+        os.makedirs(tmp_path / f"srv{n}")
+    servers = [
+        RunshipServer(bucket, str(tmp_path / f"srv{n}"), global_args=["-o", f"endpoint_url={moto.endpoint}"]).start()
+        for n in range(2)
+    ]
+    env = {"RUNSHIP_TOKEN": RunshipServer.TOKEN}
+    rng = random.Random(7)
+    try:
+        writers = [_writer(WRITER, f"r{k}", str(root)) for k in range(6)]
+        uploads = 0
+        killed = 0
+        while any(w.poll() is None for w in writers) or uploads < 16:
+            if not os.path.isdir(root):
+                time.sleep(0.05)
+                continue
+            # four uploaders at once, two a server, each a fresh process with its own state (another
+            # login node, or a retry that the load balancer sent to the other server); some killed
+            procs = []
+            for n in range(4):
+                procs.append(upload_popen([root], servers[n % 2].url, tmp_path / f"state-{uploads}", env=env))
+                uploads += 1
+            time.sleep(rng.uniform(0.05, 0.5))
+            for proc in procs:
+                if rng.random() < 0.3 and proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    killed += 1
+            for proc in procs:
+                _, err = proc.communicate(timeout=120)
+                assert proc.returncode in (0, -9), err
+        for w in writers:
+            _, err = w.communicate(timeout=60)
+            assert w.returncode == 0, err
+        for n in range(2):  # the last passes, through each server
+            out = upload_cmd([root], servers[n].url, tmp_path / f"final-{n}", env=env)
+            assert out.returncode == 0, out.stderr
+        assert uploads >= 16 and killed >= 2
+    finally:
+        logs = []
+        for s in servers:
+            s.stop()
+            logs.append(s.log())
+    statuses = [json.loads(line)["status"] for log in logs for line in log.splitlines() if line.startswith('{"t"')]
+    assert statuses and all(st < 500 for st in statuses), [st for st in statuses if st >= 500]
+    assert all(any(st in (200, 201, 204) for st in statuses) for log in logs)
+    assert "Traceback" not in "".join(logs)
+    # the bucket holds every run's files byte for byte: whole objects, no chunk left, nothing twice
+    target = open_target(bucket, {"endpoint_url": moto.endpoint})
+    for k in range(6):
+        local = root / "p" / f"r{k}"
+        names = sorted(n for n in os.listdir(local) if n.endswith(".msgpack"))
+        assert len(names) > 1  # rotated: several files a run
+        for name in names:
+            data = (local / name).read_bytes()
+            assert target.remote_size("p", f"r{k}", name) == len(data)
+            assert target.read_range("p", f"r{k}", name, 0, len(data)) == data
+            # behind a server a stream file stays in chunks: they tile it, each byte stored once
+            chunks = sorted(target._chunks("p", f"r{k}", name))
+            assert sum(end - start for start, end in chunks) == len(data), chunks
+            assert [c[0] for c in chunks] == [0] + [c[1] for c in chunks[:-1]]
+
+
+def _writer(code: str, run_id: str, root: str):
+    import subprocess
+    import sys
+
+    from tests.conftest import child_env
+
+    return subprocess.Popen(
+        [sys.executable, "-c", code, run_id, root],
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.heavy
+def test_two_servers_racing_on_one_stream_store_each_byte_once(tmp_path, moto):
+    """The same stream file appended through both servers at once, at the
+    same offsets with different lengths (two uploaders that read the file
+    at different moments), many times over: the chunks in the bucket tile
+    the file; and different bytes for a range already stored are refused."""
+    import threading
+
+    from tests.servers import call
+    from tests.uploader.test_conformance import _batches, make_run
+
+    moto.create_bucket("race")
+    bucket = "s3://race/runs"
+    for n in range(2):
+        os.makedirs(tmp_path / f"srv{n}")
+    servers = [
+        RunshipServer(bucket, str(tmp_path / f"srv{n}"), global_args=["-o", f"endpoint_url={moto.endpoint}"]).start()
+        for n in range(2)
+    ]
+    try:
+        run = make_run(tmp_path / "runs", rows=400)
+        name, data, ends = _batches(run.run_dir)
+        assert len(ends) > 20
+        path = f"/v1/runs/p/r1/streams/{name}"
+        statuses: list[int] = []
+        offset = 0
+        for k in range(0, len(ends) - 3, 3):
+            a, b = ends[k + 1], ends[k + 2]  # two uploaders: one sends to batch k+1, the other to k+2
+
+            def send(server, upto, at=offset):
+                status, _, _ = call(server, "PATCH", path, data[at:upto], headers={"Upload-Offset": str(at)})
+                statuses.append(status)
+
+            threads = [
+                threading.Thread(target=send, args=(servers[0], a)),
+                threading.Thread(target=send, args=(servers[1], b)),
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            offset = int(call(servers[k % 2], "HEAD", path)[1]["upload-offset"])
+            assert offset in (a, b)
+        assert all(s in (204, 409) for s in statuses), statuses  # 409: the other one got there first, told the offset
+        target = open_target(bucket, {"endpoint_url": moto.endpoint})
+        size = target.remote_size("p", "r1", name)
+        assert target.read_range("p", "r1", name, 0, size) == data[:size]
+        chunks = sorted(target._chunks("p", "r1", name))
+        assert sum(end - start for start, end in chunks) == size, chunks  # each byte stored once
+        # different bytes for a range the bucket holds: refused, nothing overwritten
+        forged = bytearray(data[ends[0] : ends[1]])
+        forged[-9] ^= 0xFF
+        status, _, _ = call(servers[1], "PATCH", path, bytes(forged), headers={"Upload-Offset": str(ends[0])})
+        assert status in (409, 422)
+        assert target.read_range("p", "r1", name, 0, size) == data[:size]
+    finally:
+        for s in servers:
+            s.stop()
