@@ -154,7 +154,7 @@ def cli(
     cache = resolve_cache(False if no_cache else (cache_dir or True))
     if cache_dir and cache is None:
         raise click.UsageError(f"--cache-dir {cache_dir}: not a private directory of yours (it must not be a link)")
-    ctx.obj = {"root": root, "so": so, "cache": cache or False}
+    ctx.obj = {"root": root, "so": so, "so_pairs": tuple(storage_options), "cache": cache or False}
 
 
 def _fmt_time(t: float | None) -> str:
@@ -786,7 +786,8 @@ def upload_cmd(
         verify_remote=verify_remote,
         pass_timeout=pass_timeout,
         state_dir=state_dir,
-        storage_options=storage_options,
+        # `runship -o K=V upload` as `runship upload -o K=V` (the command's own win)
+        storage_options=tuple((ctx.obj or {}).get("so_pairs", ())) + tuple(storage_options),
         token_file=token_file,
         config_path=config_path,
         verbosity=0 if quiet else (2 if verbose else 1),

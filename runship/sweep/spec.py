@@ -16,6 +16,8 @@ import math
 import random
 from typing import Any
 
+from runship.errors import UsageError
+
 METHODS = ("grid", "random", "bayes")
 DISTRIBUTIONS = (
     "constant",
@@ -51,7 +53,7 @@ TOP_KEYS = {
 }
 
 
-class SweepSpecError(ValueError):
+class SweepSpecError(UsageError):
     """A sweep spec that cannot be run, and why."""
 
 

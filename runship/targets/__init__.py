@@ -63,6 +63,9 @@ class Target:
     needs_finalize: bool = False
     #: the most bytes one push may carry (a server's request limit), if known
     max_request: int | None = None
+    #: True when several threads may call it at once (the uploader then asks
+    #: sizes and puts closed files of a run several at a time)
+    concurrent: bool = False
 
     def remote_size(self, project: str, run_id: str, name: str) -> int:
         """Bytes of the stream file held by the remote (0 if none)."""
@@ -77,9 +80,11 @@ class Target:
         """Bytes [start, end) of a stored stream file (fewer if it is shorter)."""
         raise NotImplementedError
 
-    def finalize(self, project: str, run_id: str, name: str, src: BinaryIO, size: int) -> int:
+    def finalize(self, project: str, run_id: str, name: str, src: BinaryIO, size: int, fresh: bool = False) -> int:
         """The stream file is closed at ``size`` bytes (``src`` reads them from
-        the start): store it whole unless it is already. Returns the bytes sent."""
+        the start): store it whole unless it is already. ``fresh``: the
+        remote was just seen to hold nothing of it (no object, no chunk).
+        Returns the bytes sent."""
         return 0
 
     def put_file(self, project: str, run_id: str, rel: str, src: BinaryIO, size: int) -> None:

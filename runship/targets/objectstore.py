@@ -42,6 +42,7 @@ def _retryable(e: BaseException) -> bool:
 
 class ObjectStoreTarget(Target):
     needs_finalize = True
+    concurrent = True  # fsspec filesystems are called from many threads (s3fs: one event loop)
 
     def __init__(self, url: str, storage_options: dict):
         import fsspec
@@ -184,18 +185,20 @@ class ObjectStoreTarget(Target):
             pos = upto
         return b"".join(parts)
 
-    def finalize(self, project: str, run_id: str, name: str, src: BinaryIO, size: int) -> int:
+    def finalize(self, project: str, run_id: str, name: str, src: BinaryIO, size: int, fresh: bool = False) -> int:
         whole = f"{self._run(project, run_id)}/{name}"
-        try:
-            info = self._call("stat", self.fs.info, whole, refresh=True)
-            if info.get("type") == "file" and int(info["size"]) >= size:
-                self._drop_chunks(project, run_id, name)
-                return 0  # already whole (never replaced by a shorter copy)
-        except FileNotFoundError:
-            pass
+        if not fresh:  # (fresh: nothing there a moment ago; a racing copy would hold the same bytes)
+            try:
+                info = self._call("stat", self.fs.info, whole, refresh=True)
+                if info.get("type") == "file" and int(info["size"]) >= size:
+                    self._drop_chunks(project, run_id, name)
+                    return 0  # already whole (never replaced by a shorter copy)
+            except FileNotFoundError:
+                pass
         # the committed prefix only (a crash may have left an uncommitted tail)
         self._call("upload", self._stream, whole, Limited(src, size))
-        self._drop_chunks(project, run_id, name)
+        if not fresh:
+            self._drop_chunks(project, run_id, name)
         return size
 
     def _stream(self, path: str, src) -> None:

@@ -108,6 +108,9 @@ class Log:
         self._emit(f"WARNING {text}")
 
 
+PARALLEL = 8  # requests at once for the files of one run (sizes asked, closed files put whole)
+
+
 class Uploader:
     def __init__(
         self,
@@ -335,6 +338,15 @@ class Uploader:
         known = self.state.files(url, ref.project, ref.run_id)
         sent = 0
         corrupt: str | None = None
+        # what the remote holds of each file not known final, asked of several files at once
+        # (a run of many sessions, such as a distributed job's ranks, is many files)
+        asks = [
+            f.name
+            for f in files
+            if not ((fs0 := known.get(f.name)) is not None and fs0.final and not self.verify_remote)
+            and (ref.project, ref.run_id, f.name) not in self._verified
+        ]
+        remote = self._remote_sizes(ref, asks) if len(asks) > 1 and getattr(self.target, "concurrent", False) else {}
         # phase 1: what is committed and verified, and which sessions finished
         todo: list[tuple[tail.LocalFile, FileState]] = []
         finished_sessions: set[str] = set()
@@ -357,7 +369,7 @@ class Uploader:
             if fs is None or fs.fingerprint != fp:
                 fs = FileState(fp, 0, 0, False, False)
             if key not in self._verified:  # the remote is the truth: ask it once per process
-                fs.uploaded = self._remote_size(ref, f.name)
+                fs.uploaded = remote[f.name] if f.name in remote else self._remote_size(ref, f.name)
                 self._verified.add(key)
             # scan from what the remote holds (a commit boundary: pushes end
             # at one) when it is behind, so that every push can end at one
@@ -382,7 +394,12 @@ class Uploader:
                 finished_sessions.add(f.session)
             todo.append((f, fs))
         left = tail.left_files(files, finished_sessions)
-        # phase 2: push
+        # phase 2: push; closed files go up as whole objects, several at once
+        if not self.dry_run and self.target.needs_finalize:
+            whole = [(f, fs) for f, fs in todo if f.name in left and (fs.uploaded < fs.scanned or not fs.final)]
+            if len(whole) > 1 and getattr(self.target, "concurrent", False):
+                empty = {name for name, size in remote.items() if size == 0}  # asked this pass: nothing there
+                sent += self._finalize_many(ref, dfd, whole, empty)
         for f, fs in todo:
             if self.stop.is_set():
                 break
@@ -417,6 +434,48 @@ class Uploader:
         if sent:
             self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
         return sent, is_done
+
+    def _remote_sizes(self, ref: RunRef, names: list[str]) -> dict[str, int]:
+        """``_remote_size`` of several files, asked at once (a few threads)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(names))) as pool:
+            return dict(zip(names, pool.map(lambda name: self._remote_size(ref, name), names)))
+
+    def _finalize_many(
+        self, ref: RunRef, dfd: int, files: list[tuple[tail.LocalFile, FileState]], fresh_names: set[str]
+    ) -> int:
+        """Closed files as whole objects, several at once; each one's state
+        is written here (in this thread) once its object is in place."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(item: tuple[tail.LocalFile, FileState]) -> int:
+            f, fs = item
+            fresh = fs.uploaded == 0 and f.name in fresh_names
+            try:
+                with os.fdopen(safefile.open_regular(dfd, f.name), "rb") as src:
+                    return self.target.finalize(ref.project, ref.run_id, f.name, src, fs.scanned, fresh=fresh)
+            except TargetError as e:
+                raise RunError.of(e) from None
+            except OSError as e:
+                raise RunError(f"cannot read {os.path.join(ref.path, f.name)}: {e.strerror or e}") from None
+
+        sent = 0
+        failed: RunError | None = None
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(files))) as pool:
+            futures = [(item, pool.submit(one, item)) for item in files if not self.stop.is_set()]
+            for (f, fs), future in futures:
+                try:
+                    sent += future.result()
+                except RunError as e:
+                    failed = failed or e
+                    continue
+                fs.uploaded = fs.scanned
+                fs.final = True
+                self.state.set_file(self.target.url, ref.project, ref.run_id, f.name, fs)
+        if failed is not None:
+            raise failed
+        return sent
 
     def _remote_size(self, ref: RunRef, name: str) -> int:
         try:

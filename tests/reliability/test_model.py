@@ -39,6 +39,7 @@ class FaultyTarget:
         self.inner = inner
         self.url = inner.url
         self.needs_finalize = inner.needs_finalize
+        self.concurrent = inner.concurrent
         self.max_request = inner.max_request
         self.down = False
         self.crash_after: int | None = None
@@ -59,9 +60,9 @@ class FaultyTarget:
         self._gate()
         return self.inner.push(*a)
 
-    def finalize(self, *a):
+    def finalize(self, *a, **kw):
         self._gate()
-        return self.inner.finalize(*a)
+        return self.inner.finalize(*a, **kw)
 
     def put_file(self, *a):
         self._gate()
