@@ -273,3 +273,19 @@ def test_a_new_job_reusing_the_id_resets_the_run_and_drops_the_old_jobs_ranks(ro
     assert [r["loss"] for r in view.history()] == [9.0]
     assert [r["rank"] for r in view.ranks] == [0, 1]
     assert [s.placement["job"] for s in view.rank_sessions] == ["slurm:2.0"]
+
+
+def test_shared_puts_every_ranks_rows_in_the_runs_history_with_its_rank(root):
+    code = RANK_SCRIPT.format(rank_expr='int(os.environ["SLURM_PROCID"])').replace(
+        '"flush_interval": 0.05}', '"flush_interval": 0.05, "ranks": "shared"}'
+    )
+    envs = [_slurm_env(r, world=4, job="5") for r in (2, 0, 1, 3)]  # rank 0 not first
+    for env in envs:
+        out = run_python(code, env={"RUNSHIP_DIR": root, **env})
+        assert out.returncode == 0, out.stderr
+    view = runship.open_run(os.path.join(root, "dist", "slurm-5.0"))
+    history = view.history()
+    assert len(history) == 80 and sorted({r["rank"] for r in history}) == [0, 1, 2, 3]
+    assert [r["loss"] for r in view.history(rank=3)] == [1.0 / (1 + i) + 3 for i in range(20)]
+    assert [r["loss"] for r in history if r["rank"] == 0] == [1.0 / (1 + i) for i in range(20)]
+    assert [r["rank"] for r in view.ranks] == [0, 1, 2, 3] and not view.rank_sessions

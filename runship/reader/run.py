@@ -101,6 +101,12 @@ def _rank_of(start: dict[str, Any] | None) -> int | None:
     return rank if isinstance(rank, int) and not isinstance(rank, bool) else None
 
 
+def _apart(start: dict[str, Any] | None) -> bool:
+    """A rank's session folded apart from the run's (rank other than 0, not shared)."""
+    placement = (start or {}).get("placement")
+    return _rank_of(start) not in (None, 0) and not (isinstance(placement, dict) and placement.get("shared"))
+
+
 def _job_of(start: dict[str, Any] | None) -> str | None:
     placement = (start or {}).get("placement")
     job = placement.get("job") if isinstance(placement, dict) else None
@@ -212,7 +218,7 @@ class RunView:
         primary: list[Session] = []
         apart: list[Session] = []
         for s in sessions:
-            if _rank_of(self._first_start(s)) not in (None, 0):
+            if _apart(self._first_start(s)):
                 self._fold_apart(s)
                 apart.append(s)
                 continue
@@ -249,6 +255,8 @@ class RunView:
         the last one before it). Not those of a session that logged with
         explicit ``step=`` (it said so): they are kept as logged."""
         start = self._first_start(s) or {}
+        if _rank_of(start) not in (None, 0):
+            return  # a shared rank's rows count their own steps
         first = start.get("first_step", 0)
         if self.last_step is None or start.get("reset") or not isinstance(first, int) or isinstance(first, bool):
             return
@@ -670,7 +678,7 @@ class RunView:
             return self.sessions
         if isinstance(rank, bool) or not isinstance(rank, int):
             raise ValueError(f"rank must be a whole number, got {rank!r}")
-        return [s for s in self.rank_sessions if _rank_of(s.start) == rank]
+        return [s for s in [*self.sessions, *self.rank_sessions] if _rank_of(s.start) == rank]
 
     @property
     def ranks(self) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -146,6 +147,8 @@ def init(
             run_id = ranks.job_run_id(placement.job)
         if not placement.primary and s.ranks == "primary-only":
             run_mode = "disabled"
+        if s.ranks == "shared":
+            placement = dataclasses.replace(placement, shared=True)
     root = _root(dir)
     meta = _metadata(name, notes, group, job_type, entity, tags)
     cfg, defaults_problem = _config(config, config_include_keys, config_exclude_keys)
@@ -196,7 +199,7 @@ def init(
         not placement.primary
         or (
             placement.job is not None
-            and any(_job_of(st) == placement.job and _rank_of(st) == 0 for st in peers.values())
+            and any(_job_of(st) == placement.job and (_rank_of(st) == 0 or placement.shared) for st in peers.values())
         )
     )
     if resume_mode == "must" and not exists:

@@ -23,6 +23,7 @@ class Placement:
     node: str
     source: str  # "settings", "torchrun", "torch.distributed", "slurm", "openmpi", "pmi"
     job: str | None  # the job every rank shares ("slurm:1234.0"), None where none is known
+    shared: bool = False  # settings ranks="shared": this rank's rows go to the run's history
 
     @property
     def primary(self) -> bool:
@@ -36,6 +37,7 @@ class Placement:
             "node": self.node,
             "source": self.source,
             "job": self.job,
+            **({"shared": True} if self.shared else {}),
         }
 
 

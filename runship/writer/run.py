@@ -67,6 +67,9 @@ class Run:
         self.tags = tuple(meta.get("tags") or ())
         self._name = meta.get("name")
         self._sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else None
+        placed = meta.get("placement") if isinstance(meta.get("placement"), dict) else None
+        # settings ranks="shared": every rank's rows go to the run's history, each saying its rank
+        self._rank_tag = placed["rank"] if placed and placed.get("shared") else None
         self.root = root
         self.run_dir = os.path.join(root, project, run_id)
         self._step = int(prior.get("next_step", 0))
@@ -200,6 +203,8 @@ class Run:
             if not isinstance(data, Mapping):
                 raise TypeError(f"log() takes a dict, got {type(data).__name__}")
             data = dict(data)
+        if self._rank_tag is not None:
+            data = {**data, "rank": self._rank_tag}
         row: dict | None = data
         for k, v in data.items():
             if type(k) is not str:

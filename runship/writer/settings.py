@@ -45,10 +45,11 @@ _DEFAULTS: dict[str, object] = {
     "console": "auto",
     # Host, user, Python, packages, git, scheduler job: recorded once per session.
     "environment": True,
-    # A distributed job's ranks (see docs/DISTRIBUTED.md): "per-rank" (each
-    # rank's rows kept apart from rank 0's, the run's history; every rank's
-    # console and each node's system metrics), or "primary-only" (ranks
-    # other than 0 write nothing).
+    # A distributed job's ranks (README, "Distributed jobs"): "per-rank"
+    # (each rank's rows kept apart from rank 0's, the run's history; every
+    # rank's console and each node's system metrics), "shared" (every
+    # rank's rows in the run's history, each with a "rank" key), or
+    # "primary-only" (ranks other than 0 write nothing).
     "ranks": "per-rank",
     # This process's place in a distributed job, where the environment does
     # not say (torchrun, Slurm, Open MPI and PMI variables are read).
@@ -158,8 +159,8 @@ def _check(name: str, value: object) -> object:
             raise ValueError(f"settings.stats_source must be 'auto', 'psutil' or 'proc', got {value!r}")
         return value
     if name == "ranks":
-        if value not in ("per-rank", "primary-only"):
-            raise ValueError(f"settings.ranks must be 'per-rank' or 'primary-only', got {value!r}")
+        if value not in ("per-rank", "shared", "primary-only"):
+            raise ValueError(f"settings.ranks must be 'per-rank', 'shared' or 'primary-only', got {value!r}")
         return value
     if name in ("rank", "local_rank", "world_size"):
         if value is None:
