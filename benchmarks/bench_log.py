@@ -12,6 +12,7 @@ metric_0..metric_9 it reports:
 
 Usage:
     python benchmarks/bench_log.py [--rows 1000000] [--timed 200000] [--vs wandb]
+                                   [--values floats|numpy32|numpy64|int64|torch|mixed] [--keys 10] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -30,13 +31,39 @@ import time
 HERE = os.path.abspath(__file__)
 
 
-def _rows(n: int):
+VALUES = ("floats", "numpy32", "numpy64", "int64", "torch", "mixed")
+
+
+def _values(kind: str, count: int) -> list:
+    """``count`` values of a kind, made before any is timed."""
     rnd = random.Random(0)
-    vals = [rnd.random() for _ in range(1000)]
-    keys = [f"metric_{i}" for i in range(10)]
+    vals: list = [rnd.random() for _ in range(count)]
+    if kind == "floats":
+        return vals
+    if kind == "torch":
+        import torch
+
+        return [torch.tensor(v) for v in vals]
+    import numpy as np
+
+    if kind == "numpy32":
+        return [np.float32(v) for v in vals]
+    if kind == "numpy64":
+        return [np.float64(v) for v in vals]
+    if kind == "int64":
+        return [np.int64(int(v * 1000)) for v in vals]
+    import torch  # mixed: what a real loop logs, a bit of everything
+
+    makers = [float, np.float32, np.float64, torch.tensor, lambda v: int(v * 1000)]
+    return [makers[i % len(makers)](v) for i, v in enumerate(vals)]
+
+
+def _rows(n: int, kind: str = "floats", keys: int = 10):
+    vals = _values(kind, 1000 + keys)
+    names = [f"metric_{i}" for i in range(keys)]
     for i in range(n):
         base = i % 990
-        yield dict(zip(keys, vals[base : base + 10]))
+        yield dict(zip(names, vals[base : base + keys]))
 
 
 def _dir_bytes(path: str) -> int:
@@ -71,7 +98,7 @@ def _init(mod, lib: str, d: str):
     return mod.init(project="bench", dir=d, mode="offline", settings=mod.Settings(x_disable_stats=True, console="off"))
 
 
-def child(lib: str, phase: str, rows: int) -> dict:
+def child(lib: str, phase: str, rows: int, kind: str = "floats", keys: int = 10) -> dict:
     if phase == "bare":
         return {"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
     t0 = time.perf_counter()
@@ -88,7 +115,9 @@ def child(lib: str, phase: str, rows: int) -> dict:
             samples = []
             append = samples.append
             log = run.log
-            for row in _rows(rows):
+            made = list(_rows(min(rows, 1000), kind, keys))
+            for i in range(rows):
+                row = made[i % len(made)]
                 t = perf()
                 log(row)
                 append(perf() - t)
@@ -98,7 +127,7 @@ def child(lib: str, phase: str, rows: int) -> dict:
             out["log_p50_us"] = samples[len(samples) // 2] / 1000
             out["log_p99_us"] = samples[int(len(samples) * 0.99)] / 1000
         else:
-            data = list(_rows(1000))
+            data = list(_rows(1000, kind, keys))
             log = run.log
             t0 = time.perf_counter()
             for i in range(rows):
@@ -113,10 +142,23 @@ def child(lib: str, phase: str, rows: int) -> dict:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _spawn(lib: str, phase: str, rows: int) -> dict:
+def _spawn(lib: str, phase: str, rows: int, kind: str = "floats", keys: int = 10) -> dict:
     env = dict(os.environ)
     out = subprocess.run(
-        [sys.executable, HERE, "--child", lib, "--phase", phase, "--rows", str(rows)],
+        [
+            sys.executable,
+            HERE,
+            "--child",
+            lib,
+            "--phase",
+            phase,
+            "--rows",
+            str(rows),
+            "--values",
+            kind,
+            "--keys",
+            str(keys),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -127,23 +169,40 @@ def _spawn(lib: str, phase: str, rows: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(lib: str, rows: int, timed: int) -> dict:
+def measure(lib: str, rows: int, timed: int, kind: str = "floats", keys: int = 10, repeat: int = 5) -> dict:
+    """Each figure from fresh processes; the timed log() figures the median of ``repeat`` runs, with their spread."""
     bare = _spawn(lib, "bare", 0)["maxrss_kib"]
     imports = sorted(_spawn(lib, "import", 1)["import_s"] for _ in range(3))
-    t = _spawn(lib, "timed", timed)
-    full = _spawn(lib, "full", rows)
+    times = [_spawn(lib, "timed", timed, kind, keys) for _ in range(repeat)]
+    full = _spawn(lib, "full", rows, kind, keys)
+
+    def median(key: str) -> float:
+        got = sorted(t[key] for t in times)
+        return got[len(got) // 2]
+
+    def spread(key: str) -> str:
+        got = sorted(t[key] for t in times)
+        return f"{got[0]:.2f}-{got[-1]:.2f}"
+
+    t = times[0]
     return {
         "library": lib,
         "import_ms": imports[1] * 1000,
-        "init_ms": t["init_s"] * 1000,
-        "log_mean_us": t["log_mean_us"],
-        "log_p50_us": t["log_p50_us"],
-        "log_p99_us": t["log_p99_us"],
+        "init_ms": median("init_s") * 1000,
+        "log_mean_us": median("log_mean_us"),
+        "log_mean_spread": spread("log_mean_us"),
+        "log_p50_us": median("log_p50_us"),
+        "log_p99_us": median("log_p99_us"),
+        "log_p99_spread": spread("log_p99_us"),
         "rows_per_s": full["rows_per_s"],
         "bytes_per_row": full["bytes_per_row"],
         "peak_rss_over_bare_mib": (full["maxrss_kib"] - bare) / 1024,
         "rows": rows,
         "timed_rows": timed,
+        "values": kind,
+        "keys": keys,
+        "repeat": repeat,
+        "init_s_first": t["init_s"],
     }
 
 
@@ -153,16 +212,23 @@ def main() -> None:
     ap.add_argument("--timed", type=int, default=200_000, help="rows whose log() calls are timed one by one")
     ap.add_argument("--vs", choices=["wandb"], help="also measure wandb offline, in the same invocation")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--values", choices=VALUES, default="floats", help="what each row holds")
+    ap.add_argument("--keys", type=int, default=10, help="values a row")
+    ap.add_argument("--repeat", type=int, default=5, help="fresh processes for the timed log() figures")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.phase, args.rows)))
+        print(json.dumps(child(args.child, args.phase, args.rows, args.values, args.keys)))
         return
-    results = [measure("runship", args.rows, args.timed)]
+    load_before = os.getloadavg()
+    results = [measure("runship", args.rows, args.timed, args.values, args.keys, args.repeat)]
     if args.vs == "wandb":
         wandb_rows = min(args.rows, 100_000)
-        results.append(measure("wandb", wandb_rows, min(args.timed, wandb_rows)))
+        results.append(
+            measure("wandb", wandb_rows, min(args.timed, wandb_rows), args.values, args.keys, min(args.repeat, 3))
+        )
+    load_after = os.getloadavg()
     if args.json:
         print(json.dumps(results, indent=1))
         return
@@ -170,21 +236,37 @@ def main() -> None:
         ("import_ms", "import (ms)", "{:.1f}"),
         ("init_ms", "init() (ms)", "{:.2f}"),
         ("log_mean_us", "log() mean (us)", "{:.2f}"),
+        ("log_mean_spread", "  spread of the means", "{}"),
         ("log_p50_us", "log() p50 (us)", "{:.2f}"),
         ("log_p99_us", "log() p99 (us)", "{:.2f}"),
+        ("log_p99_spread", "  spread of the p99s", "{}"),
         ("rows_per_s", "rows/s incl. finish", "{:,.0f}"),
         ("bytes_per_row", "bytes on disk per row", "{:.1f}"),
         ("peak_rss_over_bare_mib", "peak RSS over bare (MiB)", "{:.1f}"),
         ("rows", "rows (throughput/RSS)", "{:,}"),
     ]
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=os.path.dirname(HERE)
+        ).stdout.strip()
+    except OSError:
+        commit = "?"
+    versions = [f"python {sys.version.split()[0]}", f"msgpack {__import__('msgpack').version}"]
+    for name in ("numpy", "torch"):
+        try:
+            versions.append(f"{name} {__import__(name).__version__}")
+        except ImportError:
+            pass
+    print(f"{', '.join(versions)}; {os.cpu_count()} CPUs; commit {commit}")
+    print(f"values: {args.values}, {args.keys} a row; timed log() figures: median of {args.repeat} fresh processes")
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
     head = f"{'':28}" + "".join(f"{r['library']:>14}" for r in results)
     if len(results) == 2:
         head += f"{'ratio':>10}"
     print(head)
     for key, label, f in fields:
         line = f"{label:28}" + "".join(f"{f.format(r[key]):>14}" for r in results)
-        if len(results) == 2 and key not in ("rows",):
+        if len(results) == 2 and key not in ("rows", "log_mean_spread", "log_p99_spread"):
             a, b = results[0][key], results[1][key]
             if a and b:
                 ratio = b / a if key != "rows_per_s" else a / b

@@ -17,7 +17,7 @@ from runship.schema import format as fmt
 from runship.schema.limits import SMALL_RECORD as _SMALL_RECORD
 from runship.schema.limits import LimitError, check_packed
 from runship.schema.metrics import Metrics, MetricSpec
-from runship.schema.values import SCALAR_TYPES, SerializationError, dict_key, to_plain
+from runship.schema.values import PLAIN_TYPES, SCALAR_TYPES, SerializationError, dict_key, plain_row, to_plain
 from runship.writer import files as _files
 from runship.writer.config import Config, Summary
 from runship.writer.files import Artifact, Saver
@@ -209,10 +209,12 @@ class Run:
         for k, v in data.items():
             if type(k) is not str:
                 raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
-            if type(v) not in SCALAR_TYPES:
+            if type(v) not in PLAIN_TYPES:
                 row = None
-        if row is None:
-            row = self._convert(data, self._step if step is None else step)
+        if row is None:  # numpy scalars and 0-d tensors quickly; media, arrays and maps the long way
+            row = plain_row(data)
+            if row is None:
+                row = self._convert(data, self._step if step is None else step)
         st = self._run_stream
         if st._queued - st._taken > self._max_buffer and not st.room():
             return  # dropped and counted ("drop" policy)

@@ -1,0 +1,44 @@
+"""torch values as log() records them (torch from the compat-test extra):
+0-d tensors of every float and int dtype, bfloat16, bool, NaN and
+infinities, tensors that require grad, and small 1-d tensors; each read
+back with the exact value ``.item()`` / ``.tolist()`` gives."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import runship
+
+
+@pytest.mark.compat
+def test_torch_tensors_of_every_dtype_read_back_exactly(tmp_path):
+    import torch
+
+    values = {
+        "f16": torch.tensor(0.1, dtype=torch.float16),
+        "bf16": torch.tensor(0.1, dtype=torch.bfloat16),
+        "f32": torch.tensor(0.1, dtype=torch.float32),
+        "f64": torch.tensor(0.1, dtype=torch.float64),
+        "nan": torch.tensor(float("nan")),
+        "inf": torch.tensor(float("-inf"), dtype=torch.bfloat16),
+        "i8": torch.tensor(-128, dtype=torch.int8),
+        "u8": torch.tensor(255, dtype=torch.uint8),
+        "i16": torch.tensor(-300, dtype=torch.int16),
+        "i32": torch.tensor(2**31 - 1, dtype=torch.int32),
+        "i64": torch.tensor(-(2**63), dtype=torch.int64),
+        "bool": torch.tensor(True),
+        "grad": (torch.tensor(2.0, requires_grad=True) * 3),
+        "vec": torch.tensor([1.5, 2.5], dtype=torch.bfloat16),
+    }
+    run = runship.init(project="t", id="tv", dir=str(tmp_path), settings={"quiet": True, "environment": False})
+    run.log(values)
+    run.finish()
+    (got,) = runship.open_run(run.run_dir).history()
+    for key, t in values.items():
+        want = t.detach().tolist()
+        if isinstance(want, float) and math.isnan(want):
+            assert math.isnan(got[key]), key
+        else:
+            assert got[key] == want and type(got[key]) is type(want), (key, got[key], want)

@@ -1,0 +1,187 @@
+"""What log() records of the values training code logs: numpy scalars of
+every type, 0-d and small arrays, NaN and infinities, each read back with
+its exact value; and a row's tensors on an accelerator copied to the host
+at once (one synchronisation a log() call, counted on a test double)."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import runship
+from runship.schema import values
+
+
+def _read_back(make_run, row: dict) -> dict:
+    run = make_run(id="vals")
+    run.log(row)
+    run.finish()
+    (got,) = runship.open_run(run.run_dir).history()
+    return {k: got[k] for k in row}
+
+
+NUMPY = [
+    np.float16(0.1),
+    np.float32(0.1),
+    np.float64(0.1),
+    np.float32(np.nan),
+    np.float64(-np.inf),
+    np.float32(np.inf),
+    np.int8(-128),
+    np.int16(-300),
+    np.int32(2**31 - 1),
+    np.int64(-(2**63)),
+    np.uint8(255),
+    np.uint16(65535),
+    np.uint32(2**32 - 1),
+    np.uint64(2**64 - 1),
+    np.bool_(True),
+    np.bool_(False),
+]
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and math.isnan(a):
+        return isinstance(b, float) and math.isnan(b)
+    return a == b and type(a) is type(b)
+
+
+def test_every_numpy_scalar_type_reads_back_exactly(make_run):
+    row = {f"v{i}_{type(v).__name__}": v for i, v in enumerate(NUMPY)}
+    got = _read_back(make_run, row)
+    for key, v in row.items():
+        want = v.item()  # numpy's own exact Python value (a float32's value widened to float64)
+        assert _same(got[key], want), (key, got[key], want)
+
+
+def test_zero_d_and_small_arrays(make_run):
+    row = {
+        "zero_d": np.array(2.5),
+        "zero_d_int": np.array(7, dtype=np.int16),
+        "small": np.array([1.5, np.nan, np.inf], dtype=np.float32),
+        "ints": np.arange(4, dtype=np.uint8),
+        "bools": np.array([True, False]),
+    }
+    got = _read_back(make_run, row)
+    assert got["zero_d"] == 2.5 and got["zero_d_int"] == 7 and type(got["zero_d_int"]) is int
+    assert got["small"][0] == 1.5 and math.isnan(got["small"][1]) and got["small"][2] == math.inf
+    assert got["ints"] == [0, 1, 2, 3] and got["bools"] == [True, False]
+
+
+def test_a_row_of_numpy_scalars_takes_the_fast_path_and_np_float64_is_written_as_it_is():
+    row = {"a": np.float32(0.25), "b": np.int64(3), "c": np.float64(1.5), "d": 1.0}
+    plain = values.plain_row(row)
+    assert plain == {"a": 0.25, "b": 3, "c": 1.5, "d": 1.0}
+    assert type(plain["a"]) is float and type(plain["b"]) is int
+    assert np.float64 in values.PLAIN_TYPES  # packed by msgpack as the float it is
+    assert values.plain_row({"img": np.zeros((2, 2))}) is None  # an array: the full conversion
+    assert values.plain_row({"z": np.complex64(1j)}) is None  # refused there, with its key named
+
+
+def test_a_complex_value_is_refused_naming_its_key(make_run):
+    run = make_run(id="cx")
+    with pytest.raises(TypeError, match="complex"):
+        run.log({"z": np.complex64(1j)})
+    run.log({"ok": 1.0})
+    run.finish()
+    assert runship.open_run(run.run_dir).history()[0]["ok"] == 1.0
+
+
+class _Syncs:
+    count = 0
+
+
+class _HostTensor:
+    """What ``.cpu()`` of the fake device tensor gives: values on the host."""
+
+    def __init__(self, floats: list[float]):
+        self.floats = floats
+
+    def tolist(self) -> list[float]:
+        return list(self.floats)
+
+    def view(self, dtype):
+        import struct
+
+        return _HostInts([struct.unpack("<q", struct.pack("<d", f))[0] for f in self.floats])
+
+
+class _HostInts:
+    def __init__(self, ints):
+        self.ints = ints
+
+    def tolist(self):
+        return list(self.ints)
+
+
+class _DType:
+    def __init__(self, name: str, floating: bool):
+        self.name, self.is_floating_point = name, floating
+
+
+class FakeTorch:
+    """The parts of torch that ``device_values`` uses, over fake CUDA tensors."""
+
+    float64 = _DType("float64", True)
+    float32 = _DType("float32", True)
+    bfloat16 = _DType("bfloat16", True)
+    int64 = _DType("int64", False)
+    bool = _DType("bool", False)
+
+    @staticmethod
+    def cat(parts):
+        return Tensor([f for p in parts for f in p.bits], FakeTorch.float64, raw=True)
+
+
+class Tensor:
+    """A 0-d tensor "on a GPU": every host read (``item``, ``cpu``, ``tolist``) is a synchronisation."""
+
+    __module__ = "torch"
+    ndim = 0
+    is_cpu = False
+
+    def __init__(self, value, dtype, raw=False):
+        self.dtype = dtype
+        self.bits = value if raw else [value]
+
+    def detach(self):
+        return self
+
+    def is_complex(self):
+        return False
+
+    def to(self, dtype):
+        v = self.bits[0]
+        return Tensor(float(v) if dtype.is_floating_point else int(v), dtype)
+
+    def reshape(self, n):
+        return self
+
+    def view(self, dtype):
+        import struct
+
+        return Tensor(struct.unpack("<d", struct.pack("<q", self.bits[0]))[0], dtype)
+
+    def cpu(self):
+        _Syncs.count += 1
+        return _HostTensor(self.bits)
+
+    def item(self):
+        _Syncs.count += 1
+        return self.bits[0]
+
+
+def test_a_rows_device_tensors_cost_one_synchronisation(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", FakeTorch)
+    row = {f"loss{i}": Tensor(0.5 + i, FakeTorch.float32) for i in range(8)}
+    row["step_count"] = Tensor(2**62 + 1, FakeTorch.int64)  # an int that a float64 would round
+    row["done"] = Tensor(True, FakeTorch.bool)
+    row["lr"] = 3e-4
+    _Syncs.count = 0
+    plain = values.plain_row(row)
+    assert _Syncs.count == 1  # one copy for ten tensors (item() on each would be ten)
+    assert plain == {**{f"loss{i}": 0.5 + i for i in range(8)}, "step_count": 2**62 + 1, "done": True, "lr": 3e-4}
+    assert type(plain["done"]) is bool and type(plain["step_count"]) is int
