@@ -36,6 +36,7 @@ DISTRIBUTIONS = (
     "log_normal",
     "q_log_normal",
 )
+RANGED = DISTRIBUTIONS[2:11]  # those drawn between min and max
 TOP_KEYS = {
     "method",
     "metric",
@@ -101,17 +102,7 @@ def _param(name: str, p: Any) -> dict[str, Any]:
                 raise SweepSpecError(f"parameters.{name}.probabilities must be as long as values")
             if abs(sum(_number(f"parameters.{name}.probabilities", x) for x in probs) - 1) > 1e-6:
                 raise SweepSpecError(f"parameters.{name}.probabilities must sum to 1")
-    if dist in (
-        "int_uniform",
-        "uniform",
-        "q_uniform",
-        "log_uniform",
-        "log_uniform_values",
-        "q_log_uniform",
-        "q_log_uniform_values",
-        "inv_log_uniform",
-        "inv_log_uniform_values",
-    ):
+    if dist in RANGED:
         for k in ("min", "max"):
             if k not in out:
                 raise SweepSpecError(f"parameters.{name}: distribution {dist} needs min and max")

@@ -35,12 +35,7 @@ def test_two_servers_over_one_bucket_take_alternating_killed_uploads_with_nothin
     moto.create_bucket("scale-out")
     root = tmp_path / "runs"
     bucket = "s3://scale-out/runs"
-    for n in range(2):
-        os.makedirs(tmp_path / f"srv{n}")
-    servers = [
-        RunshipServer(bucket, str(tmp_path / f"srv{n}"), global_args=["-o", f"endpoint_url={moto.endpoint}"]).start()
-        for n in range(2)
-    ]
+    servers = _servers(tmp_path, bucket, moto)
     env = {"RUNSHIP_TOKEN": RunshipServer.TOKEN}
     rng = random.Random(7)
     try:
@@ -97,6 +92,16 @@ def test_two_servers_over_one_bucket_take_alternating_killed_uploads_with_nothin
             assert [c[0] for c in chunks] == [0] + [c[1] for c in chunks[:-1]]
 
 
+def _servers(tmp_path, bucket: str, moto) -> list[RunshipServer]:
+    """Two `runship serve` over one bucket, each with its own working directory (another host)."""
+    for n in range(2):
+        os.makedirs(tmp_path / f"srv{n}")
+    return [
+        RunshipServer(bucket, str(tmp_path / f"srv{n}"), global_args=["-o", f"endpoint_url={moto.endpoint}"]).start()
+        for n in range(2)
+    ]
+
+
 def _writer(code: str, run_id: str, root: str):
     import subprocess
     import sys
@@ -125,12 +130,7 @@ def test_two_servers_racing_on_one_stream_store_each_byte_once(tmp_path, moto):
 
     moto.create_bucket("race")
     bucket = "s3://race/runs"
-    for n in range(2):
-        os.makedirs(tmp_path / f"srv{n}")
-    servers = [
-        RunshipServer(bucket, str(tmp_path / f"srv{n}"), global_args=["-o", f"endpoint_url={moto.endpoint}"]).start()
-        for n in range(2)
-    ]
+    servers = _servers(tmp_path, bucket, moto)
     try:
         run = make_run(tmp_path / "runs", rows=400)
         name, data, ends = _batches(run.run_dir)
