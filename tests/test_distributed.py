@@ -131,6 +131,12 @@ def test_detect_reads_each_launcher_and_settings_win():
     env = {"RANK": "3", "LOCAL_RANK": "1", "WORLD_SIZE": "8", "SLURM_JOB_ID": "9", "SLURM_STEP_ID": "2"}
     got = ranks.detect(env)
     assert (got.rank, got.local_rank, got.world_size, got.source, got.job) == (3, 1, 8, "torchrun", "slurm:9.2")
+    # torchrun's own rendezvous id names the launch; run twice in one batch script, two launches
+    assert ranks.detect({**env, "TORCHELASTIC_RUN_ID": "r1"}).job == "torchrun:r1"
+    in_batch = {"RANK": "3", "WORLD_SIZE": "8", "SLURM_JOB_ID": "9", "TORCHELASTIC_RUN_ID": "none"}
+    assert ranks.detect(in_batch).job is None  # no id to share: none derived (the ranks are told)
+    # a batch script (SLURM_PROCID and SLURM_NTASKS, no step) is one process, not rank 0 of a job
+    assert ranks.detect({"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_ID": "9"}) is None
     assert ranks.detect({"RANK": "0", "WORLD_SIZE": "1"}) is None  # one process is no distributed job
     assert ranks.detect({"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_ID": "5"}) is None
     assert ranks.detect({"RANK": "9", "WORLD_SIZE": "4"}) is None  # not a rank of that world
@@ -140,8 +146,9 @@ def test_detect_reads_each_launcher_and_settings_win():
         "SLURM_JOB_ID": "11",
         "SLURM_ARRAY_JOB_ID": "10",
         "SLURM_ARRAY_TASK_ID": "3",
+        "SLURM_STEP_ID": "0",
     }
-    assert ranks.detect(array).job == "slurm:10_3"
+    assert ranks.detect(array).job == "slurm:10_3.0"
     given = ranks.detect(env, runship.Settings(rank=5, world_size=6, node="n7"))
     assert (given.rank, given.world_size, given.node, given.source) == (5, 6, "n7", "settings")
     assert ranks.job_run_id("slurm:10_3.0") == "slurm-10_3.0"

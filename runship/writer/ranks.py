@@ -59,17 +59,23 @@ def slurm_job(environ: dict[str, str]) -> str | None:
     return f"slurm:{job}" + (f".{step}" if step else "")
 
 
+def _step_of(environ: dict[str, str]) -> str | None:
+    return environ.get("SLURM_STEP_ID") or environ.get("SLURM_STEPID")
+
+
 def _job(environ: dict[str, str]) -> str | None:
-    """The job all ranks share: the scheduler's, else the launcher's."""
-    slurm = slurm_job(environ)
-    if slurm:
-        return slurm
+    """The one launch all ranks share: a launcher's own id (torchrun's
+    rendezvous id, an MPI job), else the Slurm job step the ranks run in.
+    A Slurm job without a step (its batch script) is none: two programs
+    one after the other in one batch script are two launches, not one."""
     elastic = environ.get("TORCHELASTIC_RUN_ID")
     if elastic and elastic != "none":
         return f"torchrun:{elastic}"
     for name in ("PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid", "PMI_JOBID"):
         if environ.get(name):
             return f"mpi:{environ[name]}"
+    if _step_of(environ):
+        return slurm_job(environ)
     return None
 
 
@@ -93,7 +99,9 @@ def detect(environ: dict[str, str] | None = None, settings: Any = None) -> Place
     found: tuple[str, int | None, int | None, int | None] | None = None
     if _int(env.get("RANK")) is not None and _int(env.get("WORLD_SIZE")) is not None:
         found = ("torchrun", _int(env.get("RANK")), _int(env.get("LOCAL_RANK")), _int(env.get("WORLD_SIZE")))
-    elif _int(env.get("SLURM_PROCID")) is not None and _int(env.get("SLURM_NTASKS")) is not None:
+    elif (
+        _int(env.get("SLURM_PROCID")) is not None and _int(env.get("SLURM_NTASKS")) is not None and _step_of(env)
+    ):  # tasks of an srun step (a batch script has SLURM_PROCID and SLURM_NTASKS too, and runs once)
         found = ("slurm", _int(env.get("SLURM_PROCID")), _int(env.get("SLURM_LOCALID")), _int(env.get("SLURM_NTASKS")))
     elif _int(env.get("OMPI_COMM_WORLD_RANK")) is not None:
         found = (
