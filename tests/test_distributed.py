@@ -296,3 +296,48 @@ def test_shared_puts_every_ranks_rows_in_the_runs_history_with_its_rank(root):
     assert [r["loss"] for r in view.history(rank=3)] == [1.0 / (1 + i) + 3 for i in range(20)]
     assert [r["loss"] for r in history if r["rank"] == 0] == [1.0 / (1 + i) for i in range(20)]
     assert [r["rank"] for r in view.ranks] == [0, 1, 2, 3] and not view.rank_sessions
+
+
+def test_a_crafted_start_record_cannot_push_steps_out_of_range(tmp_path, monkeypatch):
+    """A blind session whose start record says it began far below zero (no
+    writer says so: a crafted file with valid checksums) keeps its steps as
+    logged instead of overflowing the reader's int64 steps."""
+    import importlib
+
+    init_mod = importlib.import_module("runship.writer.init")
+
+    def run(where, first_step=None):
+        if first_step is not None:
+            made = init_mod._start_record
+
+            class Forged(dict):  # init() sets first_step after making the record: this one keeps its own
+                def __setitem__(self, key, value):
+                    if key != "first_step":
+                        super().__setitem__(key, value)
+
+            monkeypatch.setattr(init_mod, "_start_record", lambda *a, **k: Forged(made(*a, **k), first_step=first_step))
+        r = runship.init(
+            project="p",
+            id="x",
+            dir=str(where),
+            resume="allow",
+            reinit="create_new",
+            settings={"quiet": True, "environment": False},
+        )
+        for i in range(3):
+            r.log({"v": float(i)})
+        r.finish()
+        monkeypatch.undo()
+        return r.run_dir
+
+    a = run(tmp_path / "a")
+    b = run(tmp_path / "b", first_step=-(2**63))
+    store = tmp_path / "store"
+    store.mkdir()
+    for d in (a, b):
+        for name in os.listdir(d):
+            if name.endswith(".msgpack"):
+                os.link(os.path.join(d, name), store / name)
+    view = runship.open_run(str(store))
+    assert [r["_step"] for r in view.history()] == [0, 1, 2, 0, 1, 2]
+    assert view.sessions[1].shifted_by == 0

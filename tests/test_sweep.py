@@ -324,3 +324,29 @@ run.finish()
     assert [t["state"] for t in trials] == ["finished", "finished", "stopped", "stopped", "stopped"]
     rows = [runship.open_run(os.path.join(root, "hb", t["run_id"])).steps for t in trials]
     assert rows[:2] == [40, 40] and all(r < 40 for r in rows[2:])
+
+
+def test_a_hostile_sweep_directory_neither_hangs_nor_crashes_a_reader(tmp_path):
+    """A sweep directory lives on a shared filesystem: a FIFO where a result
+    goes, a link where a claim goes, a spec nested past the decoder's
+    depth. Status passes over what it cannot read; an unreadable spec is
+    named."""
+    sweep = Sweep.create(str(tmp_path), "p", {"method": "grid", "parameters": {"a": {"values": [1, 2]}}})
+    trial = sweep.claim()
+    sweep.finish(trial, {"state": "finished", "metric": 1.0})
+    os.mkfifo(os.path.join(sweep.dir, "results", "1.json"))  # opened, it would block the reader
+    (tmp_path / "secret").write_text('{"params": {"a": "stolen"}}')
+    os.symlink(tmp_path / "secret", os.path.join(sweep.dir, "claims", "7.0"))
+    status = sweep.status()  # returns: nothing opened blocks
+    assert [t["params"] for t in status["trials"] if t["index"] == 0] == [{"a": 1}]
+    assert all(t["params"] != {"a": "stolen"} for t in status["trials"])
+    with open(os.path.join(sweep.dir, "spec.json"), "w") as f:
+        f.write("[" * 100_000)
+    out = subprocess.run(
+        [sys.executable, "-m", "runship.cli", "--root", str(tmp_path), "sweep", "status", f"p/{sweep.id}"],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1 and f"no sweep p/{sweep.id}" in out.stderr and "Traceback" not in out.stderr

@@ -95,6 +95,9 @@ class Session:
         }
 
 
+_MAX_STEP = 2**63 - 1  # steps are int64 columns
+
+
 def _rank_of(start: dict[str, Any] | None) -> int | None:
     placement = (start or {}).get("placement")
     rank = placement.get("rank") if isinstance(placement, dict) else None
@@ -265,7 +268,11 @@ class RunView:
         records = [rec for sf in s.files for _, rec in self._segment(sf).records]
         if any(rec["k"] == fmt.META and rec.get("explicit_steps") for rec in records):
             return
-        s.shifted_by = self.last_step + 1 - first
+        by = self.last_step + 1 - first
+        ends = [seg.last_step for sf in s.files if (seg := self._segment(sf)).last_step is not None]
+        if first < 0 or max(ends, default=0) + by >= _MAX_STEP:
+            return  # a start record no writer makes (steps would leave int64): its steps as logged
+        s.shifted_by = by
         for sf in s.files:
             self._shifts[sf.name] = s.shifted_by
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from runship import safefile
 from runship.errors import UsageError
 from runship.schema import names
 from runship.sweep import spec as specs
@@ -78,15 +79,14 @@ def _publish(path: str, data: bytes) -> bool:
 
 
 def _read_json(path: str, limit: int = 1 << 20) -> Any:
+    """A sweep file's JSON, or None: a link, a FIFO or anything but a
+    regular file is not opened (a sweep directory on a shared filesystem
+    is writable by others), nor is a file over ``limit`` or nested past
+    what the decoder can take read."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(limit)
-    try:
+        data = safefile.read_bytes(os.path.dirname(path), os.path.basename(path), limit)
         return json.loads(data)
-    except ValueError:
+    except (OSError, ValueError, RecursionError):
         return None
 
 
@@ -98,7 +98,9 @@ class Sweep:
         self.dir = os.path.join(root, project, SWEEPS, sweep_id)
         found = _read_json(os.path.join(self.dir, "spec.json"))
         if not isinstance(found, dict) or "spec" not in found:
-            raise UsageError(f"no sweep {project}/{sweep_id} under {root} (no {self.dir}/spec.json)")
+            raise UsageError(
+                f"no sweep {project}/{sweep_id} under {root} ({self.dir}/spec.json is missing or unreadable)"
+            )
         self.spec: dict[str, Any] = specs.check(found["spec"])
         self.seed = int(found.get("seed", 0))
         self.lost_after = float(found.get("lost_after", DEFAULT_LOST_AFTER))
