@@ -26,6 +26,8 @@ import sys
 import tempfile
 from typing import Any
 
+from runship import safefile
+
 _REPLAY = r"""
 import json, os, sys
 try:  # on Linux, die with the export that started this replay (a killed export leaves no replay running)
@@ -153,11 +155,10 @@ def _offline_rows(wandb_dir: str, view: Any, total: int) -> int:
     for path in glob.glob(
         os.path.join(glob.escape(wandb_dir), "wandb", f"offline-run-*-{glob.escape(view.id)}*", MARKER)
     ):
-        try:
-            with open(path, "rb") as f:
-                got = json.loads(f.read(4096))
+        try:  # no link followed, no FIFO opened: $WANDB_DIR may be shared
+            got = json.loads(safefile.read_bytes(os.path.dirname(path), MARKER, 4096))
             end = int(got["end"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             continue
         if got.get("id") == view.id and held < end <= total and got.get("mark") == mark_of(view, end):
             held = end
