@@ -34,6 +34,9 @@ from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.metrics import Metrics, MetricSpec
 from runship.schema.names import BadName, check_relpath
+from runship.schema.records import job_of as _job_of
+from runship.schema.records import placement_of
+from runship.schema.records import rank_of as _rank_of
 
 _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
 CACHE_LIVE_BYTES = 8 * 1024 * 1024  # a file still being written is cached once it holds this much
@@ -61,8 +64,7 @@ class Session:
     def placement(self) -> dict[str, Any] | None:
         """Where the session's process stood in a distributed job (rank,
         local_rank, world_size, node, source, job), None outside one."""
-        found = (self.start or {}).get("placement")
-        return found if isinstance(found, dict) else None
+        return placement_of(self.start)
 
     @property
     def blind(self) -> bool:
@@ -98,22 +100,9 @@ class Session:
 _MAX_STEP = 2**63 - 1  # steps are int64 columns
 
 
-def _rank_of(start: dict[str, Any] | None) -> int | None:
-    placement = (start or {}).get("placement")
-    rank = placement.get("rank") if isinstance(placement, dict) else None
-    return rank if isinstance(rank, int) and not isinstance(rank, bool) else None
-
-
 def _apart(start: dict[str, Any] | None) -> bool:
     """A rank's session folded apart from the run's (rank other than 0, not shared)."""
-    placement = (start or {}).get("placement")
-    return _rank_of(start) not in (None, 0) and not (isinstance(placement, dict) and placement.get("shared"))
-
-
-def _job_of(start: dict[str, Any] | None) -> str | None:
-    placement = (start or {}).get("placement")
-    job = placement.get("job") if isinstance(placement, dict) else None
-    return job if isinstance(job, str) else None
+    return _rank_of(start) not in (None, 0) and not (placement_of(start) or {}).get("shared")
 
 
 class RunView:

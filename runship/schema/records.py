@@ -175,3 +175,21 @@ def problem(rec: object) -> str | None:
             if why:
                 break
     return f"{kind} record: {why}" if why else None
+
+
+# ---- a session's place in a distributed job (its start record's ``placement``) ----------
+def placement_of(start: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ``placement`` map of a start record, None outside a distributed job
+    (or where it is not a map: a crafted record)."""
+    found = (start or {}).get("placement")
+    return found if isinstance(found, dict) else None
+
+
+def rank_of(start: dict[str, Any] | None) -> int | None:
+    rank = (placement_of(start) or {}).get("rank")
+    return rank if isinstance(rank, int) and not isinstance(rank, bool) else None
+
+
+def job_of(start: dict[str, Any] | None) -> str | None:
+    job = (placement_of(start) or {}).get("job")
+    return job if isinstance(job, str) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import sys
@@ -12,6 +11,7 @@ from typing import cast
 from runship.errors import UsageError
 from runship.schema import format as fmt
 from runship.schema import names
+from runship.schema.records import job_of, placement_of, rank_of
 from runship.writer import ranks
 from runship.writer import resume as _resume
 from runship.writer.config_input import filter_keys, load_config, load_defaults
@@ -148,7 +148,7 @@ def init(
         if not placement.primary and s.ranks == "primary-only":
             run_mode = "disabled"
         if s.ranks == "shared":
-            placement = dataclasses.replace(placement, shared=True)
+            placement = placement._replace(shared=True)
     root = _root(dir)
     meta = _metadata(name, notes, group, job_type, entity, tags)
     cfg, defaults_problem = _config(config, config_include_keys, config_exclude_keys)
@@ -192,14 +192,19 @@ def init(
     except OSError as e:
         raise UsageError(f"cannot read run directory {run_dir}: {e.strerror or e}") from None
     exists = bool(sessions)
-    peers = _resume.session_starts(run_dir) if exists and (placement is not None or resume_mode is not None) else {}
+    peers = (
+        # every session of a distributed run (a rank's twin may be any); a resume warns of recent ones
+        _resume.session_starts(run_dir, limit=4096 if placement is not None else 64)
+        if exists and (placement is not None or resume_mode is not None)
+        else {}
+    )
     # a rank other than 0 joins (never resets) the run; rank 0 joins one its job's rank 0 wrote before
     # (a requeue of the job), else starts it as any run starts (a reset, where another job's run was there)
     joining = placement is not None and (
         not placement.primary
         or (
             placement.job is not None
-            and any(_job_of(st) == placement.job and (_rank_of(st) == 0 or placement.shared) for st in peers.values())
+            and any(job_of(st) == placement.job and (rank_of(st) == 0 or placement.shared) for st in peers.values())
         )
     )
     if resume_mode == "must" and not exists:
@@ -304,16 +309,6 @@ def _sweep_trial() -> dict | None:
     return {"id": sweep_id.rsplit("/", 1)[-1], "trial": os.environ.get("RUNSHIP_SWEEP_TRIAL"), "params": params}
 
 
-def _job_of(start: dict) -> str | None:
-    placement = start.get("placement")
-    return placement.get("job") if isinstance(placement, dict) else None
-
-
-def _rank_of(start: dict) -> int | None:
-    placement = start.get("placement")
-    return placement.get("rank") if isinstance(placement, dict) else None
-
-
 def _claimed(run_dir: str, peers: dict[str, dict], placement: ranks.Placement | None) -> list[str]:
     """Warnings for live processes that write this run as this process
     will: the same rank of the same job, or (with no rank information)
@@ -321,9 +316,8 @@ def _claimed(run_dir: str, peers: dict[str, dict], placement: ranks.Placement | 
     here = f"host {os.uname().nodename} pid {os.getpid()}"
     out = []
     for session, start in peers.items():
-        theirs = start.get("placement") if isinstance(start.get("placement"), dict) else None
         if placement is not None:
-            if theirs is None or theirs.get("rank") != placement.rank or theirs.get("job") != placement.job:
+            if placement_of(start) is None or rank_of(start) != placement.rank or job_of(start) != placement.job:
                 continue
             what = f"rank {placement.rank} of this run is claimed by two processes"
         else:

@@ -11,12 +11,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):  # not a dataclass: dataclasses costs `import runship` 12 ms (inspect)
     rank: int
     local_rank: int | None
     world_size: int

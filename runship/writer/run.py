@@ -17,6 +17,7 @@ from runship.schema import format as fmt
 from runship.schema.limits import SMALL_RECORD as _SMALL_RECORD
 from runship.schema.limits import LimitError, check_packed
 from runship.schema.metrics import Metrics, MetricSpec
+from runship.schema.records import placement_of, rank_of
 from runship.schema.values import PLAIN_TYPES, SCALAR_TYPES, SerializationError, dict_key, plain_row, to_plain
 from runship.writer import files as _files
 from runship.writer.config import Config, Summary
@@ -67,9 +68,8 @@ class Run:
         self.tags = tuple(meta.get("tags") or ())
         self._name = meta.get("name")
         self._sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else None
-        placed = meta.get("placement") if isinstance(meta.get("placement"), dict) else None
         # settings ranks="shared": every rank's rows go to the run's history, each saying its rank
-        self._rank_tag = placed["rank"] if placed and placed.get("shared") else None
+        self._rank_tag = rank_of(meta) if (placement_of(meta) or {}).get("shared") else None
         self.root = root
         self.run_dir = os.path.join(root, project, run_id)
         self._step = int(prior.get("next_step", 0))
