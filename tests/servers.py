@@ -274,6 +274,7 @@ class FaultyHttpProxy:
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}
         self.hang = False
+        self.faults = self.FAULTS  # the mix drawn from; a test may narrow it to faults that always fail
         proxy = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -301,7 +302,7 @@ class FaultyHttpProxy:
             if self.hang:
                 fault = self.HANG
             else:
-                fault = self.rnd.choice(self.FAULTS) if self.rnd.random() < self.rate else "pass"
+                fault = self.rnd.choice(self.faults) if self.rnd.random() < self.rate else "pass"
             self.counts[fault] = self.counts.get(fault, 0) + 1
             return fault
 
