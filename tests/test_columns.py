@@ -10,11 +10,12 @@ import os
 import zlib
 
 import msgpack
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import runship
-from runship.reader.columns import MISSING, decode_segment, python_lists, rows_of
+from runship.reader.columns import MISSING, decode_segment, make_template, python_lists, rows_of
 from runship.reader.stream import StreamFile, iter_records
 from tests.hostile.craft import committed, row, start
 
@@ -76,7 +77,8 @@ scalars = (
     | st.none()
     | st.text(max_size=8)
 )
-values = scalars | st.lists(scalars, max_size=3) | st.dictionaries(st.text(max_size=4), scalars, max_size=2)
+float32s = st.floats(width=32, allow_nan=True, allow_infinity=True).map(np.float32)  # stored as msgpack float32
+values = scalars | float32s | st.lists(scalars, max_size=3) | st.dictionaries(st.text(max_size=4), scalars, max_size=2)
 keys = st.sampled_from(["loss", "acc", "lr", "val/loss", "epoch", "x" * 40])
 
 
@@ -111,7 +113,7 @@ def test_writer_runs_read_the_same_both_ways(tmp_path_factory, groups, first_ste
     for keyset, count, numbers_only in groups:
         for i in range(count):
             row_values = {
-                k: (float(i) * 0.5 if numbers_only and not isinstance(v, (int, float)) else v)
+                k: (float(i) * 0.5 if numbers_only and not isinstance(v, (int, float, np.float32)) else v)
                 for k, v in keyset.items()
             }
             run.log(row_values, step=step)
@@ -124,6 +126,26 @@ def test_writer_runs_read_the_same_both_ways(tmp_path_factory, groups, first_ste
         if name.endswith(".msgpack"):
             with open(os.path.join(run.run_dir, name), "rb") as f:
                 assert_equivalent(f.read())
+
+
+def test_float32_rows_are_read_by_template_exactly(tmp_path):
+    run = runship.init(project="p", dir=str(tmp_path), settings={"quiet": True, "environment": False, "console": "off"})
+    for i in range(300):
+        run.log({"loss": np.float32(1 / (i + 1)), "acc": np.float16(i / 512), "epoch": np.int64(i // 100)})
+    run.finish()
+    (name,) = [n for n in os.listdir(run.run_dir) if n.startswith("run-")]
+    with open(os.path.join(run.run_dir, name), "rb") as f:
+        data = f.read()
+    assert data.count(b"\xa4loss\xca") == 300  # 5-byte floats
+    assert_equivalent(data)
+    seg = decode_segment(data, _sf())
+    assert seg.rows == 300
+    # a float32 row has a template: such rows are matched as columns, not decoded one by one
+    head = msgpack.packb({"k": "row", "n": 9, "t": 1.7e9, "s": 0, "d": None})[:-1]
+    template = make_template(head + msgpack.packb({"loss": 0.5, "epoch": 2}, use_single_float=True))
+    assert template is not None and [(f.key, f.code) for f in template.fields] == [("loss", ">f4"), ("epoch", "fix")]
+    loss = seg.columns.table.column("k:loss").to_pylist()
+    assert loss == [float(np.float32(1 / (i + 1))) for i in range(300)]
 
 
 @settings(max_examples=200, deadline=None)

@@ -90,6 +90,41 @@ def test_a_complex_value_is_refused_naming_its_key(make_run):
     assert runship.open_run(run.run_dir).history()[0]["ok"] == 1.0
 
 
+def _run_stream_bytes(run_dir: str) -> bytes:
+    import os
+
+    names = sorted(n for n in os.listdir(run_dir) if n.startswith("run-") and n.endswith(".msgpack"))
+    out = b""
+    for n in names:
+        with open(os.path.join(run_dir, n), "rb") as f:
+            out += f.read()
+    return out
+
+
+def test_float32_values_are_stored_in_five_bytes_and_read_back_exactly(make_run):
+    import struct
+
+    f32 = np.float32(0.1)
+    run = make_run(id="f32")
+    # every float of the row a float32 (or narrower): msgpack float32, 5 bytes a value
+    run.log({"a": f32, "h": np.float16(-2.5), "nan": np.float32(np.nan), "inf": np.float32(-np.inf), "k": np.int64(3)})
+    run.log({"a": f32, "lr": 3e-4})  # with a float64: every float of the row as float64
+    run.log({"a": np.float32(0.5)}, step=5)  # an explicit step (the pending row) keeps float32
+    run.log({"a": np.float32(0.75)}, step=6, commit=True)
+    run.finish()
+    raw = _run_stream_bytes(run.run_dir)
+    assert raw.count(b"\xa1a\xca" + struct.pack(">f", f32)) == 1
+    assert raw.count(b"\xa1a\xcb" + struct.pack(">d", float(f32))) == 1
+    assert b"\xa1a\xca" + struct.pack(">f", 0.5) in raw and b"\xa1a\xca" + struct.pack(">f", 0.75) in raw
+    rows = runship.open_run(run.run_dir).history()
+    assert [r["_step"] for r in rows] == [0, 1, 5, 6]
+    assert _same(rows[0]["a"], float(f32)) and _same(rows[0]["h"], -2.5) and _same(rows[0]["k"], 3)
+    assert math.isnan(rows[0]["nan"]) and rows[0]["inf"] == -math.inf
+    assert _same(rows[1]["a"], float(f32)) and rows[1]["lr"] == 3e-4
+    assert rows[2]["a"] == 0.5 and rows[3]["a"] == 0.75
+    assert run.summary["a"] == 0.75 and type(run.summary["h"]) is float
+
+
 class _Syncs:
     count = 0
 
@@ -118,16 +153,16 @@ class _HostInts:
 
 
 class _DType:
-    def __init__(self, name: str, floating: bool):
-        self.name, self.is_floating_point = name, floating
+    def __init__(self, name: str, floating: bool, itemsize: int = 8):
+        self.name, self.is_floating_point, self.itemsize = name, floating, itemsize
 
 
 class FakeTorch:
     """The parts of torch that ``device_values`` uses, over fake CUDA tensors."""
 
     float64 = _DType("float64", True)
-    float32 = _DType("float32", True)
-    bfloat16 = _DType("bfloat16", True)
+    float32 = _DType("float32", True, 4)
+    bfloat16 = _DType("bfloat16", True, 2)
     int64 = _DType("int64", False)
     bool = _DType("bool", False)
 

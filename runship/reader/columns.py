@@ -158,6 +158,8 @@ def _scalar(raw: bytes, p: int, key: str) -> tuple[_Field, int] | None:
     b = raw[p]
     if b == 0xCB:
         return _Field(key, "f64", p, 8, ">f8"), p + 9
+    if b == 0xCA:  # a float32 value (the writer stores float32 metrics so, exactly)
+        return _Field(key, "f64", p, 4, ">f4"), p + 5
     if b < 0x80:
         return _Field(key, "i64", p, 0, "fix"), p + 1
     if b >= 0xE0:

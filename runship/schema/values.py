@@ -176,6 +176,18 @@ SLOW = object()  # a converter's answer for a value it does not take (a tensor o
 DEVICE = object()  # a converter's answer for a 0-d tensor on an accelerator (copied with the row's others)
 _CONVERTERS: dict[type, Any] = {}
 _UNKNOWN = object()
+#: types whose values are float64 (a row holding one is packed with float64s)
+FLOAT64_TYPES: set[type] = {float}
+#: numpy types whose values are float32 values (np.float32, np.float16)
+FLOAT32_TYPES: set[type] = set()
+
+
+class F32Row(dict[str, Any]):
+    """A plain row whose floats are all float32 values widened to Python
+    floats (numpy float32/float16, torch float32/float16/bfloat16): packed
+    with msgpack's float32 (5 bytes, not 9), which holds them exactly."""
+
+    __slots__ = ()
 
 
 def _numpy_scalar(t: type) -> Any:
@@ -183,8 +195,10 @@ def _numpy_scalar(t: type) -> Any:
 
     if issubclass(t, float):  # np.float64: msgpack packs it as the float it is
         PLAIN_TYPES.add(t)
+        FLOAT64_TYPES.add(t)
         return _same
     if issubclass(t, (np.float16, np.float32)):
+        FLOAT32_TYPES.add(t)
         return float  # exact: a float32's value widened (5x faster than .item())
     if issubclass(t, np.integer):
         return int
@@ -261,12 +275,20 @@ def plain_row(data: dict[str, Any]) -> dict[str, Any] | None:
     """A row whose values are plain scalars, numpy scalars and 0-d torch
     tensors, with every value a plain scalar (a row's tensors on a device
     copied to the host at once); None when a value needs more (media, an
-    array, a nested map): the full conversion then."""
+    array, a nested map) or a key is not a string: the full conversion then.
+
+    A row whose floats all come from float32 (or narrower) values is an
+    ``F32Row``: it is stored with 5-byte floats, exactly."""
     out = {}
     device: list[tuple[str, Any]] | None = None
+    f32 = f64 = False
     for k, v in data.items():
+        if type(k) is not str:
+            return None
         t = type(v)
-        if t in SCALAR_TYPES:
+        if t in PLAIN_TYPES:
+            if t in FLOAT64_TYPES:
+                f64 = True
             out[k] = v
             continue
         conv = _CONVERTERS.get(t, _UNKNOWN)
@@ -274,15 +296,27 @@ def plain_row(data: dict[str, Any]) -> dict[str, Any] | None:
             conv = scalar_converter(t)
         if conv is None:
             return None
-        x = conv(v)
-        if x is SLOW:
-            return None
-        if x is DEVICE:
-            if device is None:
-                device = []
-            device.append((k, v))
-        out[k] = x
+        if conv is _torch_scalar:
+            x = conv(v)
+            if x is SLOW:
+                return None
+            if type(x) is float or (x is DEVICE and v.dtype.is_floating_point):
+                if v.dtype.itemsize <= 4:  # float32, float16, bfloat16 (and float8): exact as float32
+                    f32 = True
+                else:
+                    f64 = True
+            if x is DEVICE:
+                if device is None:
+                    device = []
+                device.append((k, v))
+            out[k] = x
+            continue
+        if t in FLOAT32_TYPES:
+            f32 = True
+        elif conv is not int and conv is not bool:
+            f64 = True  # np.longdouble and the like: item() gives a float64
+        out[k] = conv(v)
     if device:
         for (k, _), x in zip(device, device_values([v for _, v in device])):
             out[k] = x
-    return out
+    return F32Row(out) if f32 and not f64 else out

@@ -18,7 +18,7 @@ from runship.schema.limits import SMALL_RECORD as _SMALL_RECORD
 from runship.schema.limits import LimitError, check_packed
 from runship.schema.metrics import Metrics, MetricSpec
 from runship.schema.records import placement_of, rank_of
-from runship.schema.values import PLAIN_TYPES, SCALAR_TYPES, SerializationError, dict_key, plain_row, to_plain
+from runship.schema.values import PLAIN_TYPES, SCALAR_TYPES, F32Row, SerializationError, dict_key, plain_row, to_plain
 from runship.writer import files as _files
 from runship.writer.config import Config, Summary
 from runship.writer.files import Artifact, Saver
@@ -29,6 +29,14 @@ from runship.writer.stream import Stream, Writer
 
 _MAX_STEP_WARNINGS = 10
 _time = time.time
+
+
+def _pack_row(st: Stream, step: int, row: dict) -> bytes:
+    """A row record packed (under the stream's lock); an F32Row's floats as msgpack float32."""
+    if type(row) is not F32Row:
+        return cast(bytes, st._pack({"k": fmt.ROW, "n": next(st._seq), "t": _time(), "s": step, "d": row}))
+    head = st._pack({"k": fmt.ROW, "n": next(st._seq), "t": _time(), "s": step, "d": None})
+    return cast(bytes, head[:-1] + st._pack32(row))  # the trailing nil is d's place
 
 
 class Run:
@@ -81,6 +89,7 @@ class Run:
         self._notices: set[str] = set()
         self._finished = False
         self._inactive = disabled  # log() returns at once when True
+        self._hot = False  # log() may take its inlined path: set once the run writes, cleared with _inactive
         self._exit_code: int | None = None
         self._state = "running"
         self._summary_items = dict(prior.get("summary") or {})
@@ -135,6 +144,7 @@ class Run:
         object.__setattr__(self.config, "_run", self)
         self.config.update(config or {}, allow_val_change=True if resumed else None)
         self._writer.start()
+        self._hot = self._rank_tag is None
 
     # ---- attributes ------------------------------------------------------
     @property
@@ -193,13 +203,57 @@ class Run:
         A value that cannot be recorded raises TypeError naming its key path;
         nothing of that call is recorded and nothing earlier is lost.
         """
+        if self._hot and type(data) is dict and step is None and commit is None:
+            # the common call, inlined: a plain row to the next step; anything else the long way
+            row: dict | None = data
+            for k, v in data.items():
+                if type(k) is not str or type(v) not in PLAIN_TYPES:
+                    row = plain_row(data)  # numpy scalars and 0-d tensors quickly; None: the long way
+                    break
+            if row is not None:
+                st = self._run_stream
+                if st._queued - st._taken > self._batch_bytes and not self._backlog(st):
+                    return  # dropped and counted ("drop" policy)
+                lock = self._lock
+                lock.acquire()
+                try:
+                    if self._pending is None and self._metrics is None and self._hot:
+                        n = self._step
+                        try:
+                            if type(row) is dict:
+                                b = st._pack({"k": "row", "n": next(st._seq), "t": _time(), "s": n, "d": row})
+                            else:
+                                b = _pack_row(st, n, row)
+                            if len(b) > _SMALL_RECORD:
+                                check_packed(b, f"log(): the row at step {n}")
+                        except LimitError as e:
+                            raise TypeError(str(e)) from None
+                        except (OverflowError, ValueError) as e:
+                            raise TypeError(f"log(): cannot pack row at step {n}: {e}") from None
+                        st._q.append(b)
+                        st._queued += len(b)
+                        self._step = n + 1
+                        self._summary_items.update(row)
+                        return
+                finally:
+                    lock.release()
+                data = row  # converted once (a row's device tensors are copied once)
+        self._log(data, step, commit)
+
+    def _backlog(self, st: Stream) -> bool:
+        """More than a batch is queued: wake the writer; False when the row must be dropped."""
+        if not self._wake.is_set():
+            self._wake.set()
+        return st._queued - st._taken <= self._max_buffer or st.room()
+
+    def _log(self, data: Mapping, step: int | None, commit: bool | None) -> None:
         if self._inactive:
             if not self.disabled:
                 self._notice(
                     "log() on a finished run is ignored" if self._finished else "log() in a forked child is ignored"
                 )
             return
-        if type(data) is not dict:
+        if not isinstance(data, dict):
             if not isinstance(data, Mapping):
                 raise TypeError(f"log() takes a dict, got {type(data).__name__}")
             data = dict(data)
@@ -227,7 +281,7 @@ class Run:
                 # the common case, inlined: pack the row and queue it
                 n = self._step
                 try:
-                    b = st._pack({"k": "row", "n": next(st._seq), "t": _time(), "s": n, "d": row})
+                    b = _pack_row(st, n, row)
                     if len(b) > _SMALL_RECORD:
                         check_packed(b, f"log(): the row at step {n}")
                 except LimitError as e:
@@ -321,10 +375,13 @@ class Run:
         return to_plain(v)
 
     def _merge_pending(self, row: dict) -> None:
-        if self._pending is None:
-            self._pending = dict(row)
+        pending = self._pending
+        if pending is None:
+            self._pending = F32Row(row) if type(row) is F32Row else dict(row)
         else:
-            self._pending.update(row)
+            if type(pending) is F32Row and type(row) is not F32Row:
+                pending = self._pending = dict(pending)  # floats of another width join it: all float64
+            pending.update(row)
 
     def _commit_pending(self) -> None:
         row, self._pending = self._pending, None
@@ -340,7 +397,7 @@ class Run:
             row = metrics.step_sync(row, self._last_logged)
             self._last_logged.update(row)
         try:
-            b = st._pack({"k": fmt.ROW, "n": next(st._seq), "t": _time(), "s": step, "d": row})
+            b = _pack_row(st, step, row)
             if len(b) > _SMALL_RECORD:
                 check_packed(b, f"log(): the row at step {step}")
         except LimitError as e:
@@ -559,10 +616,12 @@ class Run:
             if self._finished or self._writer is None or (self._inactive and not self.disabled):
                 self._finished = True
                 self._inactive = True
+                self._hot = False
                 PROCESS.unregister(self)
                 return
             self._finished = True
             self._inactive = True  # from here on log() returns at once
+            self._hot = False
             if self._pending is not None:
                 try:
                     self._commit_pending()
@@ -643,6 +702,7 @@ class Run:
 
     def _forked(self) -> None:
         self._inactive = True
+        self._hot = False
         if self._console is not None:
             for sink in self._console.sinks.values():
                 sink.stream = None  # the parent's streams are not ours

@@ -43,10 +43,13 @@ class Stream:
     def __init__(self, writer: Writer, name: str):
         self.name = name
         self._writer = writer
-        self._q: deque[bytes] = deque()
+        # a list, not a deque: callers append at its end while the writer takes
+        # a prefix with two C-level steps (a slice, then its deletion)
+        self._q: list[bytes] = []
         self._lock = threading.Lock()
         self._seq = itertools.count()
         self._pack = msgpack.Packer().pack  # used only under self._lock
+        self._pack32 = msgpack.Packer(use_single_float=True).pack  # the same (rows of float32 values)
         self._queued = 0  # bytes appended by callers
         self._taken = 0  # bytes taken by the writer
         # counters, reported in loss and finish records
@@ -117,10 +120,12 @@ class Stream:
     # ---- writer side (under the I/O lock) ----------------------------
     def _take(self) -> list[bytes]:
         q = self._q
-        pop = q.popleft
-        items = [pop() for _ in range(len(q))]
-        if items:
-            self._taken += sum(map(len, items))
+        n = len(q)
+        if not n:
+            return []
+        items = q[:n]
+        del q[:n]  # what callers appended meanwhile stays, in order
+        self._taken += sum(map(len, items))
         return items
 
     def _loss_record(self, now: float) -> bytes | None:
@@ -248,6 +253,9 @@ def _framed(parts: list[bytes], now: float) -> list[bytes]:
     """Records as batches, each followed by its commit record; a batch holds
     at most WRITER_BATCH_BYTES unless one record is larger (readers refuse
     batches past MAX_BATCH_BYTES)."""
+    if sum(map(len, parts)) <= limits.WRITER_BATCH_BYTES:  # the common case: one batch
+        data = b"".join(parts)
+        return [data, fmt.commit_record(len(data), fmt.crc32(data), now)]
     out: list[bytes] = []
     group: list[bytes] = []
     size = 0

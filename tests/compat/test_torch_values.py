@@ -42,3 +42,31 @@ def test_torch_tensors_of_every_dtype_read_back_exactly(tmp_path):
             assert math.isnan(got[key]), key
         else:
             assert got[key] == want and type(got[key]) is type(want), (key, got[key], want)
+
+
+@pytest.mark.compat
+def test_a_row_of_float32_tensors_is_stored_as_float32_exactly(tmp_path):
+    import os
+    import struct
+
+    import torch
+
+    row = {
+        "loss": torch.tensor(0.1),  # float32
+        "gnorm": torch.tensor(3.3, dtype=torch.bfloat16),
+        "half": torch.tensor(-0.3, dtype=torch.float16),
+        "step": torch.tensor(7),
+    }
+    run = runship.init(project="t", id="f32", dir=str(tmp_path), settings={"quiet": True, "environment": False})
+    run.log(row)
+    run.log({**row, "lr": torch.tensor(1e-4, dtype=torch.float64)})  # a float64 among them: all float64
+    run.finish()
+    data = b"".join(
+        open(os.path.join(run.run_dir, n), "rb").read() for n in sorted(os.listdir(run.run_dir)) if n.startswith("run-")
+    )
+    assert data.count(b"\xa4loss\xca" + struct.pack(">f", row["loss"].item())) == 1
+    assert data.count(b"\xa4loss\xcb" + struct.pack(">d", row["loss"].item())) == 1
+    first, second = runship.open_run(run.run_dir).history()
+    for got in (first, second):
+        for key, t in row.items():
+            assert got[key] == t.item() and type(got[key]) is type(t.item()), (key, got[key])
