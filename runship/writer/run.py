@@ -203,41 +203,44 @@ class Run:
         A value that cannot be recorded raises TypeError naming its key path;
         nothing of that call is recorded and nothing earlier is lost.
         """
-        if self._hot and type(data) is dict and step is None and commit is None:
-            # the common call, inlined: a plain row to the next step; anything else the long way
+        if self._hot and type(data) is dict:
             row: dict | None = data
             for k, v in data.items():
                 if type(k) is not str or type(v) not in PLAIN_TYPES:
                     row = plain_row(data)  # numpy scalars and 0-d tensors quickly; None: the long way
                     break
-            if row is not None:
-                st = self._run_stream
-                if st._queued - st._taken > self._batch_bytes and not self._backlog(st):
-                    return  # dropped and counted ("drop" policy)
-                lock = self._lock
-                lock.acquire()
-                try:
-                    if self._pending is None and self._metrics is None and self._hot:
-                        n = self._step
-                        try:
-                            if type(row) is dict:
-                                b = st._pack({"k": "row", "n": next(st._seq), "t": _time(), "s": n, "d": row})
-                            else:
-                                b = _pack_row(st, n, row)
-                            if len(b) > _SMALL_RECORD:
-                                check_packed(b, f"log(): the row at step {n}")
-                        except LimitError as e:
-                            raise TypeError(str(e)) from None
-                        except (OverflowError, ValueError) as e:
-                            raise TypeError(f"log(): cannot pack row at step {n}: {e}") from None
-                        st._q.append(b)
-                        st._queued += len(b)
-                        self._step = n + 1
-                        self._summary_items.update(row)
-                        return
-                finally:
-                    lock.release()
-                data = row  # converted once (a row's device tensors are copied once)
+            if row is None:
+                return self._log(data, step, commit)
+            if step is not None or commit is False:
+                return self._log(row, step, commit, plain=True)
+            # the common call, inlined: a plain row to the next step
+            st = self._run_stream
+            if st._queued - st._taken > self._batch_bytes and not self._backlog(st):
+                return  # dropped and counted ("drop" policy)
+            lock = self._lock
+            lock.acquire()
+            try:
+                if self._pending is None and self._metrics is None and self._hot:
+                    n = self._step
+                    try:
+                        if type(row) is dict:
+                            b = st._pack({"k": "row", "n": next(st._seq), "t": _time(), "s": n, "d": row})
+                        else:
+                            b = _pack_row(st, n, row)
+                        if len(b) > _SMALL_RECORD:
+                            check_packed(b, f"log(): the row at step {n}")
+                    except LimitError as e:
+                        raise TypeError(str(e)) from None
+                    except (OverflowError, ValueError) as e:
+                        raise TypeError(f"log(): cannot pack row at step {n}: {e}") from None
+                    st._q.append(b)
+                    st._queued += len(b)
+                    self._step = n + 1
+                    self._summary_items.update(row)
+                    return
+            finally:
+                lock.release()
+            return self._log(row, step, commit, plain=True)  # converted once (device tensors copied once)
         self._log(data, step, commit)
 
     def _backlog(self, st: Stream) -> bool:
@@ -246,29 +249,33 @@ class Run:
             self._wake.set()
         return st._queued - st._taken <= self._max_buffer or st.room()
 
-    def _log(self, data: Mapping, step: int | None, commit: bool | None) -> None:
+    def _log(self, data: Mapping, step: int | None, commit: bool | None, plain: bool = False) -> None:
+        """log() the long way; ``plain``: ``data`` is a dict of plain values with string keys already."""
         if self._inactive:
             if not self.disabled:
                 self._notice(
                     "log() on a finished run is ignored" if self._finished else "log() in a forked child is ignored"
                 )
             return
-        if not isinstance(data, dict):
-            if not isinstance(data, Mapping):
-                raise TypeError(f"log() takes a dict, got {type(data).__name__}")
-            data = dict(data)
-        if self._rank_tag is not None:
-            data = {**data, "rank": self._rank_tag}
-        row: dict | None = data
-        for k, v in data.items():
-            if type(k) is not str:
-                raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
-            if type(v) not in PLAIN_TYPES:
-                row = None
-        if row is None:  # numpy scalars and 0-d tensors quickly; media, arrays and maps the long way
-            row = plain_row(data)
-            if row is None:
-                row = self._convert(data, self._step if step is None else step)
+        row: dict | None = cast(dict, data)
+        if not plain:
+            if not isinstance(data, dict):
+                if not isinstance(data, Mapping):
+                    raise TypeError(f"log() takes a dict, got {type(data).__name__}")
+                data = dict(data)
+            if self._rank_tag is not None:
+                data = {**data, "rank": self._rank_tag}
+            row = data
+            for k, v in data.items():
+                if type(k) is not str:
+                    raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
+                if type(v) not in PLAIN_TYPES:
+                    row = None
+            if row is None:  # numpy scalars and 0-d tensors quickly; media, arrays and maps the long way
+                row = plain_row(data)
+                if row is None:
+                    row = self._convert(data, self._step if step is None else step)
+        row = cast(dict, row)
         st = self._run_stream
         if st._queued - st._taken > self._max_buffer and not st.room():
             return  # dropped and counted ("drop" policy)
