@@ -220,3 +220,6 @@ def test_a_rows_device_tensors_cost_one_synchronisation(monkeypatch):
     assert _Syncs.count == 1  # one copy for ten tensors (item() on each would be ten)
     assert plain == {**{f"loss{i}": 0.5 + i for i in range(8)}, "step_count": 2**62 + 1, "done": True, "lr": 3e-4}
     assert type(plain["done"]) is bool and type(plain["step_count"]) is int
+    assert type(plain) is dict  # lr is a float64: every float of the row stays float64
+    del row["lr"]
+    assert type(values.plain_row(row)) is values.F32Row  # float32 and ints only: stored as float32

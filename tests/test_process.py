@@ -194,7 +194,7 @@ def test_import_and_logging_path_need_only_msgpack(root):
         run.log({{"x": 1.0}})
         run.summary["y"] = 2
         run.finish()
-        heavy = sorted(m for m in ("click", "fsspec", "numpy", "pandas", "yaml", "s3fs") if m in sys.modules)
+        heavy = sorted(m for m in ("click", "fsspec", "numpy", "pandas", "torch", "yaml", "s3fs") if m in sys.modules)
         print("HEAVY", heavy)
         """
     )
