@@ -176,10 +176,16 @@ SLOW = object()  # a converter's answer for a value it does not take (a tensor o
 DEVICE = object()  # a converter's answer for a 0-d tensor on an accelerator (copied with the row's others)
 _CONVERTERS: dict[type, Any] = {}
 _UNKNOWN = object()
-#: types whose values are float64 (a row holding one is packed with float64s)
-FLOAT64_TYPES: set[type] = {float}
-#: numpy types whose values are float32 values (np.float32, np.float16)
-FLOAT32_TYPES: set[type] = set()
+# A row's values by type: (converter or None for "as it is", float width flag: 1 a float32
+# value, 2 a float64 value, 0 no float). Plain types, and numpy's scalar types once met.
+_F32, _F64 = 1, 2
+_KINDS: dict[type, tuple[Any, int]] = {
+    float: (None, _F64),
+    int: (None, 0),
+    bool: (None, 0),
+    str: (None, 0),
+    type(None): (None, 0),
+}
 
 
 class F32Row(dict[str, Any]):
@@ -196,16 +202,19 @@ def _numpy_scalar(t: type) -> Any:
 
     if issubclass(t, float):  # np.float64: msgpack packs it as the float it is
         PLAIN_TYPES.add(t)
-        FLOAT64_TYPES.add(t)
+        _KINDS[t] = (None, _F64)
         return _same
     if issubclass(t, (np.float16, np.float32)):
-        FLOAT32_TYPES.add(t)
-        return float  # exact: a float32's value widened (5x faster than .item())
+        _KINDS[t] = (float, _F32)  # exact: a float32's value widened (5x faster than .item())
+        return float
     if issubclass(t, np.integer):
+        _KINDS[t] = (int, 0)
         return int
     if issubclass(t, np.bool_):
+        _KINDS[t] = (bool, 0)
         return bool
     if issubclass(t, np.floating):
+        _KINDS[t] = (t.item, _F64)  # np.longdouble: item() gives a float64
         return t.item
     return None
 
@@ -282,44 +291,35 @@ def plain_row(data: dict[str, Any]) -> dict[str, Any] | None:
     ``F32Row``: it is stored with 5-byte floats, exactly."""
     out = {}
     device: list[tuple[str, Any]] | None = None
-    f32 = f64 = False
+    flags = 0  # _F32 | _F64: the widths of the row's floats
+    kind = _KINDS.get
     for k, v in data.items():
-        if type(k) is not str:
-            return None
-        t = type(v)
-        if t in PLAIN_TYPES:
-            if t in FLOAT64_TYPES:
-                f64 = True
-            out[k] = v
-            continue
-        conv = _CONVERTERS.get(t, _UNKNOWN)
-        if conv is _UNKNOWN:
-            conv = scalar_converter(t)
-        if conv is None:
-            return None
-        if conv is _torch_scalar:
-            x = conv(v)
-            if x is SLOW:
+        e = kind(type(v))
+        if e is None or type(k) is not str:
+            if type(k) is not str:
                 return None
-            if type(x) is float:
-                f64 = True  # a CPU tensor's float as float64: asking each tensor its dtype costs 15% of log()
-            elif x is DEVICE and v.dtype.is_floating_point:
-                if v.dtype.itemsize <= 4:  # float32, float16, bfloat16 (and float8): exact as float32
-                    f32 = True
-                else:
-                    f64 = True
-            if x is DEVICE:
-                if device is None:
-                    device = []
-                device.append((k, v))
-            out[k] = x
-            continue
-        if t in FLOAT32_TYPES:
-            f32 = True
-        elif conv is not int and conv is not bool:
-            f64 = True  # np.longdouble and the like: item() gives a float64
-        out[k] = conv(v)
+            conv = scalar_converter(type(v))  # a type not met yet, a tensor, or a value that needs more
+            e = kind(type(v))
+            if e is None:
+                if conv is not _torch_scalar:
+                    return None
+                x = conv(v)
+                if x is SLOW:
+                    return None
+                if type(x) is float:
+                    flags |= _F64  # a CPU tensor's float as float64: asking each tensor its dtype costs 15% of log()
+                elif x is DEVICE:
+                    if device is None:
+                        device = []
+                    device.append((k, v))
+                    if v.dtype.is_floating_point:  # float32, float16, bfloat16 (and float8): exact as float32
+                        flags |= _F32 if v.dtype.itemsize <= 4 else _F64
+                out[k] = x
+                continue
+        c, f = e
+        out[k] = v if c is None else c(v)
+        flags |= f
     if device:
         for (k, _), x in zip(device, device_values([v for _, v in device])):
             out[k] = x
-    return F32Row(out) if f32 and not f64 else out
+    return F32Row(out) if flags == _F32 else out

@@ -1,7 +1,7 @@
 """Record streams and the one background thread that writes them.
 
 Callers pack records in their own thread and append the bytes to a per-stream
-deque (``Stream.write``). The writer thread (``Writer``) wakes every
+list (``Stream.write``). The writer thread (``Writer``) wakes every
 ``flush_interval`` seconds, or sooner when a batch is large, takes what is
 queued, appends it to the stream's current segment file followed by a commit
 record (length + CRC32 of the batch), fsyncs on an interval, rotates segments
