@@ -206,6 +206,22 @@ def measure(lib: str, rows: int, timed: int, kind: str = "floats", keys: int = 1
     }
 
 
+def _cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (/proc/stat's first line), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def _steal_share(before: list[int] | None, after: list[int] | None) -> float | None:
+    if not before or not after or len(before) < 8:
+        return None
+    total = sum(after[:8]) - sum(before[:8])
+    return (after[7] - before[7]) / total if total > 0 else None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows for rows/s, bytes/row and RSS")
@@ -222,6 +238,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.phase, args.rows, args.values, args.keys)))
         return
     load_before = os.getloadavg()
+    cpu_before = _cpu_times()
     results = [measure("runship", args.rows, args.timed, args.values, args.keys, args.repeat)]
     if args.vs == "wandb":
         wandb_rows = min(args.rows, 100_000)
@@ -229,6 +246,7 @@ def main() -> None:
             measure("wandb", wandb_rows, min(args.timed, wandb_rows), args.values, args.keys, min(args.repeat, 3))
         )
     load_after = os.getloadavg()
+    steal = _steal_share(cpu_before, _cpu_times())
     if args.json:
         print(json.dumps(results, indent=1))
         return
@@ -259,7 +277,10 @@ def main() -> None:
             pass
     print(f"{', '.join(versions)}; {os.cpu_count()} CPUs; commit {commit}")
     print(f"values: {args.values}, {args.keys} a row; timed log() figures: median of {args.repeat} fresh processes")
-    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}", end="")
+    # on a virtual machine, time the hypervisor gave to others: the figures are only comparable
+    # with figures measured at a similar steal
+    print("" if steal is None else f"; CPU steal during the runs {steal:.1%}")
     head = f"{'':28}" + "".join(f"{r['library']:>14}" for r in results)
     if len(results) == 2:
         head += f"{'ratio':>10}"
