@@ -13,6 +13,7 @@ metric_0..metric_9 it reports:
 Usage:
     python benchmarks/bench_log.py [--rows 1000000] [--timed 200000] [--vs wandb]
                                    [--values floats|numpy32|numpy64|int64|torch|mixed] [--keys 10] [--repeat 5]
+    python benchmarks/bench_log.py --baseline ../other-checkout [--values ...] [--keys ...] [--repeat ...]
 """
 
 from __future__ import annotations
@@ -142,8 +143,10 @@ def child(lib: str, phase: str, rows: int, kind: str = "floats", keys: int = 10)
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _spawn(lib: str, phase: str, rows: int, kind: str = "floats", keys: int = 10) -> dict:
+def _spawn(lib: str, phase: str, rows: int, kind: str = "floats", keys: int = 10, code: str | None = None) -> dict:
     env = dict(os.environ)
+    if code is not None:  # another checkout's runship (--baseline)
+        env["PYTHONPATH"] = code + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     out = subprocess.run(
         [
             sys.executable,
@@ -222,6 +225,34 @@ def _steal_share(before: list[int] | None, after: list[int] | None) -> float | N
     return (after[7] - before[7]) / total if total > 0 else None
 
 
+def compare(baseline: str, timed: int, kind: str, keys: int, repeat: int) -> None:
+    """This checkout's log() against another checkout's (``--baseline DIR``),
+    their processes alternating, so that both meet the machine in the same
+    state (a virtual machine's speed drifts over minutes)."""
+    pairs = []
+    for _ in range(repeat):
+        now = _spawn("runship", "timed", timed, kind, keys)
+        base = _spawn("runship", "timed", timed, kind, keys, code=baseline)
+        pairs.append((base, now))
+
+    def med(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    print(f"values: {kind}, {keys} a row; {repeat} pairs of fresh processes, alternating; baseline {baseline}")
+    print(f"{'':22}{'baseline':>12}{'this':>12}{'this/baseline':>15}")
+    for key, label in (
+        ("log_mean_us", "log() mean (us)"),
+        ("log_p50_us", "log() p50 (us)"),
+        ("log_p99_us", "log() p99 (us)"),
+    ):
+        b = med([p[0][key] for p in pairs])
+        n = med([p[1][key] for p in pairs])
+        ratio = med([p[1][key] / p[0][key] for p in pairs])
+        print(f"{label:22}{b:>12.2f}{n:>12.2f}{ratio:>15.2f}")
+    spread = [f"{p[0]['log_mean_us']:.2f}/{p[1]['log_mean_us']:.2f}" for p in pairs]
+    print("means, pair by pair (baseline/this): " + " ".join(spread))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows for rows/s, bytes/row and RSS")
@@ -231,11 +262,15 @@ def main() -> None:
     ap.add_argument("--values", choices=VALUES, default="floats", help="what each row holds")
     ap.add_argument("--keys", type=int, default=10, help="values a row")
     ap.add_argument("--repeat", type=int, default=5, help="fresh processes for the timed log() figures")
+    ap.add_argument("--baseline", help="another checkout's root: compare log() with it, processes alternating")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.phase, args.rows, args.values, args.keys)))
+        return
+    if args.baseline:
+        compare(os.path.abspath(args.baseline), args.timed, args.values, args.keys, args.repeat)
         return
     load_before = os.getloadavg()
     cpu_before = _cpu_times()
