@@ -156,6 +156,12 @@ def test_damaged_and_crafted_files_read_the_same_both_ways(data):
         [row(40 + i, {"a": 1.0, "b": 2}, n=50 + i) for i in range(30)],
         [row(70, {"a": "text"}, n=90), {"k": "summary", "n": 91, "t": 1.7e9, "d": {"a": 1}}],
         [row(71 + i, {"a": 3.0, "b": 4}, n=92 + i) for i in range(25)],
+        # float32 values (as the writer stores float32 metrics), and a crafted row whose t is a float32
+        [
+            msgpack.packb(row(96 + i, {}, n=117 + i))[:-1] + msgpack.packb({"a": i / 3, "b": i}, use_single_float=True)
+            for i in range(20)
+        ]
+        + [msgpack.packb(row(116, {"a": 0.5}, n=137), use_single_float=True)],
     ]
     good = committed(batches)
     how = data.draw(st.sampled_from(["flip", "truncate", "insert", "junk-record", "fine"]))
