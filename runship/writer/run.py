@@ -301,25 +301,7 @@ class Run:
             # said once: a reader keeps these steps as logged where a blind session's are moved on
             self._explicit_steps = True
             self._record(fmt.META, {"explicit_steps": True})
-        with self._lock:  # the run stream's lock: one lock per log() call
-            if step is None and commit is not False and self._pending is None and self._metrics is None:
-                # the common case, inlined: pack the row and queue it
-                n = self._step
-                try:
-                    b = _pack_row(st, n, row)
-                    if len(b) > _SMALL_RECORD:
-                        check_packed(b, f"log(): the row at step {n}")
-                except LimitError as e:
-                    raise TypeError(str(e)) from None
-                except (OverflowError, ValueError) as e:
-                    raise TypeError(f"log(): cannot pack row at step {n}: {e}") from None
-                st._q.append(b)
-                st._queued += len(b)
-                self._step = n + 1
-                self._summary_items.update(row)
-                if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
-                    self._wake.set()
-                return
+        with self._lock:  # the run stream's lock: one lock per log() call (log() inlines the common case)
             if step is not None:
                 if type(step) is not int:
                     try:
