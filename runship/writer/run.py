@@ -33,7 +33,7 @@ _time = time.time
 
 
 # A row record's envelope, {"k": "row", "n": n, "t": t, "s": step, "d": <row>}, packed by struct
-# with n and the step as uint32 (msgpack's 0xce): a third of msgpack's time for a record, and one
+# with n and the step as uint32 (msgpack's 0xce): under half of msgpack's time for it, and one
 # byte layout for every row (a reader's templates match runs of rows at once). The row itself is
 # packed by msgpack. A sequence number or step of 2**32 or more: msgpack's encoding instead.
 _ROW_HEAD = struct.Struct(">10sI3sd3sI2s").pack
