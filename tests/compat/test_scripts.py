@@ -1081,25 +1081,37 @@ def test_export_to_mlflow_and_back(work, store, request):
     ]
 
 
-@pytest.mark.compat
-def test_duckdb_reads_a_project_exported_to_parquet_with_one_glob(work):
-    import duckdb
-
-    root = work / "runs"
-    want = {}
-    for n in range(3):
+def _lake_runs(root, prefix: str, count: int, rows: int, row) -> list[tuple[str, str]]:
+    """``count`` finished runs of project "lake" (ids prefix0, prefix1, ...; config lr 10**-n),
+    each logging ``row(n, i)`` for i < rows; their (id, run directory)."""
+    made = []
+    for n in range(count):
         run = runship.init(
             project="lake",
-            id=f"d{n}",
+            id=f"{prefix}{n}",
             dir=str(root),
             settings={"quiet": True, "environment": False},
             config={"lr": 10.0**-n},
             reinit="create_new",
         )
-        for i in range(100):
-            run.log({"loss": (n + 1) / (1 + i), **({"val/acc": i / 100} if i % 10 == 0 else {})})
+        for i in range(rows):
+            run.log(row(n, i))
         run.finish()
-        want[f"d{n}"] = runship.open_run(run.run_dir).history()
+        made.append((run.id, run.run_dir))
+    return made
+
+
+@pytest.mark.compat
+def test_duckdb_reads_a_project_exported_to_parquet_with_one_glob(work):
+    import duckdb
+
+    root = work / "runs"
+    want = {
+        run_id: runship.open_run(run_dir).history()
+        for run_id, run_dir in _lake_runs(
+            root, "d", 3, 100, lambda n, i: {"loss": (n + 1) / (1 + i), **({"val/acc": i / 100} if i % 10 == 0 else {})}
+        )
+    }
     runship_cli(work, "export", str(root), "--to", f"parquet:{work / 'lake'}", "--state", str(work / "state"))
     glob_ = str(work / "lake" / "lake" / "history" / "*" / "*.parquet")
     got = duckdb.sql(
@@ -1126,20 +1138,10 @@ def test_duckdb_reads_a_project_exported_to_the_object_store(work, moto):
 
     moto.create_bucket("lake")
     root = work / "runs"
-    want = {}
-    for n in range(2):
-        run = runship.init(
-            project="lake",
-            id=f"s{n}",
-            dir=str(root),
-            settings={"quiet": True, "environment": False},
-            config={"lr": 10.0**-n},
-            reinit="create_new",
-        )
-        for i in range(50):
-            run.log({"loss": (n + 1) / (1 + i)})
-        run.finish()
-        want[f"s{n}"] = max(r["loss"] for r in runship.open_run(run.run_dir).history())
+    want = {
+        run_id: max(r["loss"] for r in runship.open_run(run_dir).history())
+        for run_id, run_dir in _lake_runs(root, "s", 2, 50, lambda n, i: {"loss": (n + 1) / (1 + i)})
+    }
     env = {**_env(work), **S3_ENV}
     runship_cli(
         work,
