@@ -78,7 +78,13 @@ def rows(run_dir: str) -> list[tuple[int, dict]]:
     """(step, data) of every committed row of every session, in file order."""
     out = []
     for path in stream_files(run_dir):
-        out.extend((r["s"], r["d"]) for r in committed_records(path) if r["k"] == "row")
+        for r in committed_records(path):
+            if r["k"] == "row":
+                out.append((r["s"], r["d"]))
+            elif r["k"] == "rows":  # version 3: len(s) rows of len(keys) values each, one after another
+                width = len(r["keys"])
+                for i, step in enumerate(r["s"]):
+                    out.append((step, dict(zip(r["keys"], r["v"][i * width : (i + 1) * width]))))
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import zlib
 
 import msgpack
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 import runship
 from runship.reader.columns import MISSING, decode_segment, make_template, python_lists, rows_of
 from runship.reader.stream import StreamFile, iter_records
-from tests.hostile.craft import committed, row, start
+from tests.hostile.craft import committed, row, rows, start
 
 
 def _sf() -> StreamFile:
@@ -36,6 +37,19 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _rows_of(r: dict) -> list[dict]:
+    """A row record as it is; a rows block (format version 3) as the row records it holds."""
+    if r["k"] == "row":
+        return [r]
+    if r["k"] != "rows":
+        return []
+    width = len(r["keys"])
+    return [
+        {"s": step, "t": t, "d": dict(zip(r["keys"], r["v"][i * width : (i + 1) * width]))}
+        for i, (step, t) in enumerate(zip(r["s"], r["ts"]))
+    ]
+
+
 def assert_equivalent(data: bytes) -> None:
     slow_sf = _sf()
     slow = list(iter_records(data, slow_sf))
@@ -43,7 +57,7 @@ def assert_equivalent(data: bytes) -> None:
     seg = decode_segment(data, fast_sf)
     rows = list(rows_of(seg.columns))
     # the same rows, values and types
-    slow_rows = [r for r in slow if r["k"] == "row"]
+    slow_rows = [row for r in slow for row in _rows_of(r)]
     assert len(rows) == len(slow_rows)
     for got, want in zip(rows, slow_rows):
         assert got.pop("_step") == want["s"] and _same(got.pop("_timestamp"), want["t"])
@@ -52,8 +66,8 @@ def assert_equivalent(data: bytes) -> None:
     positions = []
     n = 0
     for r in slow:
-        if r["k"] == "row":
-            n += 1
+        if r["k"] in ("row", "rows"):
+            n += len(_rows_of(r))
         else:
             positions.append((n, r))
     assert len(positions) == len(seg.records)
@@ -128,7 +142,7 @@ def test_writer_runs_read_the_same_both_ways(tmp_path_factory, groups, first_ste
                 assert_equivalent(f.read())
 
 
-def test_float32_rows_are_read_by_template_exactly(tmp_path):
+def test_float32_rows_are_stored_as_float32_and_read_exactly(tmp_path):
     run = runship.init(project="p", dir=str(tmp_path), settings={"quiet": True, "environment": False, "console": "off"})
     for i in range(300):
         run.log({"loss": np.float32(1 / (i + 1)), "acc": np.float16(i / 512), "epoch": np.int64(i // 100)})
@@ -136,16 +150,20 @@ def test_float32_rows_are_read_by_template_exactly(tmp_path):
     (name,) = [n for n in os.listdir(run.run_dir) if n.startswith("run-")]
     with open(os.path.join(run.run_dir, name), "rb") as f:
         data = f.read()
-    assert data.count(b"\xa4loss\xca") == 300  # 5-byte floats
+    for i in range(300):  # 5-byte floats in the rows blocks, never 9-byte ones
+        loss = np.float32(1 / (i + 1))
+        assert b"\xca" + struct.pack(">f", loss) in data
+        assert i < 2 or b"\xcb" + struct.pack(">d", float(loss)) not in data  # (1.0 and 0.5 are elsewhere too)
     assert_equivalent(data)
     seg = decode_segment(data, _sf())
     assert seg.rows == 300
-    # a float32 row has a template: such rows are matched as columns, not decoded one by one
+    loss_col = seg.columns.table.column("k:loss").to_pylist()
+    assert loss_col == [float(np.float32(1 / (i + 1))) for i in range(300)]
+    # a float32 row record (as crafted, or from another writer) has a template:
+    # such rows are matched as columns, not decoded one by one
     head = msgpack.packb({"k": "row", "n": 9, "t": 1.7e9, "s": 0, "d": None})[:-1]
     template = make_template(head + msgpack.packb({"loss": 0.5, "epoch": 2}, use_single_float=True))
     assert template is not None and [(f.key, f.code) for f in template.fields] == [("loss", ">f4"), ("epoch", "fix")]
-    loss = seg.columns.table.column("k:loss").to_pylist()
-    assert loss == [float(np.float32(1 / (i + 1))) for i in range(300)]
 
 
 @settings(max_examples=200, deadline=None)
@@ -162,6 +180,15 @@ def test_damaged_and_crafted_files_read_the_same_both_ways(data):
             for i in range(20)
         ]
         + [msgpack.packb(row(116, {"a": 0.5}, n=137), use_single_float=True)],
+        # rows blocks (format version 3): floats, float32 floats, mixed kinds, ints past int64, maps
+        [
+            rows([117, 118, 119], ["a", "b"], [0.5, 1, 1.5, 2, 2.5, 3], n=138),
+            msgpack.packb(rows([120, 121], ["a", "b"], [], n=139))[:-1]
+            + msgpack.packb([i / 3 for i in range(4)], use_single_float=True),
+            rows([122, 123], ["a", "c"], [1.0, "x", 2, None], n=140),
+            rows([124, 125], ["big", "m"], [2**64 - 1, {"x": [1]}, -(2**63), {"x": [2]}], n=141),
+            rows([126], [], [], n=142),
+        ],
     ]
     good = committed(batches)
     how = data.draw(st.sampled_from(["flip", "truncate", "insert", "junk-record", "fine"]))

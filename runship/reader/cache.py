@@ -25,7 +25,7 @@ source of truth:
   only its pages); the least recently used entries are deleted once the
   cache is over its size (``$RUNSHIP_CACHE_MAX_BYTES``, default 2 GiB).
 
-Only version 2 files are cached (their commit records have a fixed size).
+Only files of version 2 and later are cached (their commit records have a fixed size).
 """
 
 from __future__ import annotations
@@ -203,11 +203,11 @@ def _remove(path: str) -> None:
 
 def identity(head: bytes, sf: StreamFile) -> str | None:
     """The identity of a stream file from its first bytes: a hash of its
-    header record (None without a version 2 header). Sets ``sf.header``."""
+    header record (None without a version 2 or later header). Sets ``sf.header``."""
     import io
 
     end = read_header(io.BytesIO(head), sf)
-    if not end or sf.version != fmt.FORMAT_VERSION:
+    if not end or sf.version < 2 or sf.version > fmt.FORMAT_VERSION:
         return None
     return hashlib.sha256(head[:end]).hexdigest()[:40]
 

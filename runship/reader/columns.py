@@ -386,6 +386,28 @@ class ColumnBuilder:
             self._parts.setdefault(key, []).append((idx, kind, arr))
         self.rows = start + len(steps)
 
+    def add_rows(self, keys: list[str], steps: list[int], times: list[float], values: list[Any]) -> None:
+        """A ``rows`` record's block: ``values`` holds len(steps) rows of
+        len(keys) values each, one row after another."""
+        self.seal()
+        start, n, width = self.rows, len(steps), len(keys)
+        self._steps.append(np.array(steps, np.int64))
+        self._times.append(np.array(times, np.float64))
+        idx = np.arange(start, start + n, dtype=np.int64)
+        parts = self._parts
+        for j, key in enumerate(keys):
+            col = values[j::width] if width > 1 else values
+            types = set(map(type, col))
+            if types == _FLOAT:
+                kind = "f64"
+            elif len(types) == 1:
+                kinds = set(map(_kind_of, col))  # ints past int64, or other kinds
+                kind = kinds.pop() if len(kinds) == 1 else "any"
+            else:
+                kind = "any"
+            parts.setdefault(key, []).append((idx, kind, _compact(kind, col)))
+        self.rows = start + n
+
     def finish(self) -> Columns:
         self.seal()
         n = self.rows
@@ -398,6 +420,7 @@ class ColumnBuilder:
         return Columns(pa.table(arrays))
 
 
+_FLOAT = {float}
 _NUMPY_KINDS: dict[str, Any] = {"f64": np.float64, "i64": np.int64, "bool": np.bool_}
 _ARROW_KINDS: dict[str, Any] = {
     "f64": pa.float64(),
@@ -547,7 +570,9 @@ def decode_batch(
                 raise _TooManyBad()
         else:
             sf.records += 1
-            if rec["k"] == fmt.ROW:
+            if rec["k"] == fmt.ROWS:
+                builder.add_rows(rec["keys"], rec["s"], rec["ts"], rec["v"])
+            elif rec["k"] == fmt.ROW:
                 builder.add_row(rec["s"], rec["t"], rec["d"])
                 if size is None and skip_templates <= 0:  # the layout of the rows that may follow
                     found = make_template(data[pos:nxt])

@@ -520,7 +520,7 @@ class RunView:
                         seg = None
         else:
             ident_or_none = identity(probe(f, size)[0], sf)
-            if ident_or_none is None:  # not a version 2 file: not cached
+            if ident_or_none is None:  # a version 1 file: not cached
                 sf.header = None
                 f.seek(0)
                 return decode_segment(f, sf)
@@ -769,14 +769,12 @@ class RunView:
         for s in self._sessions(stream):
             for sf in s.files:
                 for r in self._records(sf):
-                    if r["k"] != fmt.ROW:
-                        continue
-                    d = r["d"]
-                    if wanted is not None:
-                        d = {k: d[k] for k in wanted if k in d}
-                        if len(d) < need:
-                            continue
-                    yield {**d, "_step": r["s"], "_timestamp": r["t"]}
+                    for d, step, t in fmt.rows_of_record(r):
+                        if wanted is not None:
+                            d = {k: d[k] for k in wanted if k in d}
+                            if len(d) < need:
+                                continue
+                        yield {**d, "_step": step, "_timestamp": t}
 
     def history_keys(self) -> list[str]:
         """Every logged key of the history, in the order first logged (no

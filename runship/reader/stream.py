@@ -295,7 +295,7 @@ def fast_batches(source: Source, sf: StreamFile) -> Iterator[Batch]:
     version raises Fallback)."""
     f = _as_file(source)
     header_end = read_header(f, sf)
-    if sf.header is None or sf.version != fmt.FORMAT_VERSION:
+    if sf.header is None or sf.version < 2 or sf.version > fmt.FORMAT_VERSION:  # version 2's framing
         raise Fallback()
     marker, size = fmt.COMMIT_MARKER, fmt.COMMIT_SIZE
     f.seek(0)

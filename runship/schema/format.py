@@ -21,8 +21,10 @@ from runship.schema import names
 
 FORMAT_NAME = "runship"
 #: Version 2: the commit record's own bytes are covered by its checksum
-#: (see ``commit_record``). Readers read versions 1 and 2.
-FORMAT_VERSION = 2
+#: (see ``commit_record``). Version 3: history rows are written as ``rows``
+#: blocks (many rows with the same keys in one record); its framing is
+#: version 2's. Readers read versions 1 to 3.
+FORMAT_VERSION = 3
 
 #: File extension of every record stream file.
 STREAM_SUFFIX = ".msgpack"
@@ -35,7 +37,8 @@ HEADER = "header"  # first record of every file (framing, no sequence number)
 COMMIT = "commit"  # ends every batch: length and CRC32 of the batch (framing)
 START = "start"  # a session began: metadata, resume/reset, settings
 CONFIG = "config"  # config updates: {"d": {...}}
-ROW = "row"  # one history row: {"s": step, "d": {...}}
+ROW = "row"  # one history row: {"s": step, "d": {...}} (what versions 1 and 2 write)
+ROWS = "rows"  # history rows with the same keys: {"keys": [K], "s": [R steps], "ts": [R times], "v": [R*K values]}
 SUMMARY = "summary"  # explicit summary updates: {"d": {...}, "del": [...]}
 HEARTBEAT = "heartbeat"  # written when nothing else was written for a while
 SIGNAL = "signal"  # the process received a terminating signal
@@ -162,6 +165,22 @@ def chunk_cover(chunks: list[tuple[int, int]]) -> list[tuple[int, int]]:
             return chain
         chain.append(best)
         pos = best[1]
+
+
+def rows_of_record(rec: dict[str, Any]) -> list[tuple[dict[str, Any], int, float]]:
+    """The history rows a (checked) record holds, each as (values, step, time):
+    one for a ``row`` record, len(s) for a ``rows`` block, none for any other kind."""
+    kind = rec.get("k")
+    if kind == ROW:
+        return [(rec["d"], rec["s"], rec["t"])]
+    if kind != ROWS:
+        return []
+    keys, values = rec["keys"], rec["v"]
+    width = len(keys)
+    return [
+        (dict(zip(keys, values[i * width : (i + 1) * width])), step, t)
+        for i, (step, t) in enumerate(zip(rec["s"], rec["ts"]))
+    ]
 
 
 def header_record(*, t: float, project: str, run: str, session: str, stream: str, segment: int) -> dict[str, Any]:

@@ -127,10 +127,41 @@ def _loss(rec: dict[str, Any]) -> str | None:
     return None
 
 
+_TIME_TYPES = frozenset({float, int})
+
+
+def _rows(rec: dict[str, Any]) -> str | None:
+    """A block of rows: K distinct string keys, R >= 1 steps and times, R*K
+    values. Checked a list at a time (a block holds thousands of values)."""
+    keys, steps, times, values = rec.get("keys"), rec.get("s"), rec.get("ts"), rec.get("v")
+    if type(keys) is not list or not {str}.issuperset(map(type, keys)):
+        return "'keys' must be a list of strings"
+    if len(set(keys)) != len(keys):
+        return "'keys' must not repeat a key"
+    if type(steps) is not list or not steps or {type(s) for s in steps} != {int}:
+        return "'s' must be a non-empty list of integers"
+    if type(times) is not list or len(times) != len(steps):
+        return "'ts' must be a list of as many times as 's' has steps"
+    if not _TIME_TYPES.issuperset(map(type, times)) or not (min(times) >= 0 and max(times) < MAX_TIME):
+        return "'ts' holds a value that is not a time"
+    if any(t != t for t in times):  # NaN passes the comparisons above
+        return "'ts' holds a value that is not a time (NaN)"
+    if type(values) is not list or len(values) != len(keys) * len(steps):
+        return "'v' must be a list of len(keys) * len(s) values"
+    if not _SCALARS.issuperset(map(type, values)):
+        for x in values:
+            if type(x) not in _SCALARS:
+                why = _value_problem(x, 3)
+                if why:
+                    return f"{why} in 'v'"
+    return None
+
+
 _KIND_CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
     fmt.START: _start,
     fmt.CONFIG: lambda r: _map(r, "d"),
     fmt.ROW: lambda r: _int(r, "s", required=True) or _map(r, "d"),
+    fmt.ROWS: _rows,
     fmt.SUMMARY: _summary,
     fmt.META: lambda r: _strs(r, _META) or _str_list(r, "tags"),
     fmt.FILE: _file,
@@ -148,6 +179,9 @@ _KIND_CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
 
 
 _D_CHECKED = frozenset({fmt.ROW, fmt.CONFIG, fmt.STATS, fmt.SUMMARY})
+_D_WALKED = frozenset({"d"})
+_NONE_WALKED: frozenset[str] = frozenset()
+_WALKED = {fmt.ROWS: frozenset({"keys", "s", "ts", "v"})}  # the kind's check walked these already
 
 
 def problem(rec: object) -> str | None:
@@ -166,11 +200,11 @@ def problem(rec: object) -> str | None:
     check = _KIND_CHECKS.get(kind)
     why = check(rec) if check is not None else None
     if why is None:
-        walked = "d" if kind in _D_CHECKED else None
+        walked = _D_WALKED if kind in _D_CHECKED else _WALKED.get(kind, _NONE_WALKED)
         for key, v in rec.items():
             if type(key) is not str:
                 why = f"a key of type {type(key).__name__}"
-            elif type(v) not in _SCALARS and key != walked:
+            elif type(v) not in _SCALARS and key not in walked:
                 why = _value_problem(v, 1)
             if why:
                 break

@@ -145,7 +145,14 @@ class Summary(_Items):
 
     def __init__(self, run: Run | None, items: dict | None = None):
         self._run = run
-        self._items: dict = items if items is not None else {}
+        self._store: dict = items if items is not None else {}
+
+    @property
+    def _items(self) -> dict:  # type: ignore[override]
+        """The summary's items, the rows logged so far included (log() leaves the summary to a read)."""
+        if self._run is not None:
+            self._run._sync_summary()
+        return self._store
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]

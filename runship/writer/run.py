@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import sys
 import threading
 import time
@@ -15,7 +14,6 @@ from typing import Any, Literal, cast
 from runship import safefile
 from runship.errors import UsageError
 from runship.schema import format as fmt
-from runship.schema.limits import SMALL_RECORD as _SMALL_RECORD
 from runship.schema.limits import LimitError, check_packed
 from runship.schema.metrics import Metrics, MetricSpec
 from runship.schema.records import placement_of, rank_of
@@ -26,32 +24,32 @@ from runship.writer.files import Artifact, Saver
 from runship.writer.lifecycle import PROCESS
 from runship.writer.resume import forget as forget_resume
 from runship.writer.settings import Settings
-from runship.writer.stream import Stream, Writer
+from runship.writer.stream import BLOCK_BYTES, Stream, Writer
 
 _MAX_STEP_WARNINGS = 10
 _time = time.time
 
 
-# A row record's envelope, {"k": "row", "n": n, "t": t, "s": step, "d": <row>}, packed by struct
-# with n and the step as uint32 (msgpack's 0xce): under half of msgpack's time for it, and one
-# byte layout for every row (a reader's templates match runs of rows at once). The row itself is
-# packed by msgpack. A sequence number or step of 2**32 or more: msgpack's encoding instead.
-_ROW_HEAD = struct.Struct(">10sI3sd3sI2s").pack
-_H1 = b"\x85\xa1k\xa3row\xa1n\xce"
-_H2 = b"\xa1t\xcb"
-_H3 = b"\xa1s\xce"
-_H4 = b"\xa1d"
+_FLOATISH = frozenset({float, bool, type(None)})
+_NUMBERS = frozenset({float, int, bool, type(None)})
+_INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1  # what msgpack packs
+_BLOCK_KEYS, _BLOCK_KEY_CHARS = 2048, 16384  # a row with more keys, or longer ones, is a row record
 
 
-def _pack_row(st: Stream, step: int, row: dict, n: int | None = None) -> bytes:
-    """A row record packed (under the stream's lock); an F32Row's floats as msgpack float32."""
-    if n is None:
-        n = next(st._seq)
-    try:
-        head = _ROW_HEAD(_H1, n, _H2, _time(), _H3, step, _H4)
-    except struct.error:
-        head = st._pack({"k": fmt.ROW, "n": n, "t": _time(), "s": step, "d": None})[:-1]  # d's nil off
-    return cast(bytes, head + (st._pack32(row) if type(row) is F32Row else st._pack(row)))
+def _block_row(data: dict) -> dict | None:
+    """``data`` as a row of plain numbers (numpy scalars and 0-d tensors
+    converted), which a block takes without packing it first; None when a
+    value needs more (a string, an int past 64 bits, media, an array, a map):
+    the long way then."""
+    if not _NUMBERS.issuperset(map(type, data.values())):
+        row = plain_row(data)
+        if row is None or not _NUMBERS.issuperset(map(type, row.values())):
+            return None
+        data = row
+    for v in data.values():
+        if type(v) is int and not _INT_MIN <= v <= _UINT_MAX:
+            return None
+    return data
 
 
 class Run:
@@ -105,9 +103,12 @@ class Run:
         self._finished = False
         self._inactive = disabled  # log() returns at once when True
         self._hot = False  # log() may take its inlined path: set once the run writes, cleared with _inactive
+        self._fast = False  # _hot, no pending row and no metrics: checked by that path under the lock
         self._exit_code: int | None = None
         self._state = "running"
         self._summary_items = dict(prior.get("summary") or {})
+        # the open block's rows already in _summary_items: (its steps list, how many)
+        self._summary_mark: tuple[list | None, int] = (None, 0)
         self._metrics: Metrics | None = (
             prior.get("metrics") if prior.get("metrics") and prior["metrics"].specs else None
         )
@@ -132,6 +133,7 @@ class Run:
         )
         self._run_stream = self._writer.stream(fmt.RUN_STREAM)
         self._lock = self._run_stream._lock
+        self._run_stream.on_seal = self._sync_summary_locked
         self._max_buffer = self._writer.max_buffer
         self._batch_bytes = self._writer.batch_bytes
         self._wake = self._writer._wake
@@ -160,6 +162,7 @@ class Run:
         self.config.update(config or {}, allow_val_change=True if resumed else None)
         self._writer.start()
         self._hot = self._rank_tag is None
+        self._refresh_fast()
 
     # ---- attributes ------------------------------------------------------
     @property
@@ -219,47 +222,39 @@ class Run:
         nothing of that call is recorded and nothing earlier is lost.
         """
         if self._hot and type(data) is dict:
-            row: dict | None = data
-            for k, v in data.items():
-                if type(k) is not str or type(v) not in PLAIN_TYPES:
-                    row = plain_row(data)  # numpy scalars and 0-d tensors quickly; None: the long way
-                    break
+            row = data if _FLOATISH.issuperset(map(type, data.values())) else _block_row(data)
             if row is None:
                 return self._log(data, step, commit)
             if step is not None or commit is False:
                 return self._log(row, step, commit, plain=True)
-            # the common call, inlined: a plain row to the next step
+            # the common call, inlined: a row of plain numbers to the next step,
+            # added to the run stream's open block (packed later by the writer)
             st = self._run_stream
-            if st._queued - st._taken > self._batch_bytes and not self._backlog(st):
-                return  # dropped and counted ("drop" policy)
+            keys = tuple(row)
             lock = self._lock
             lock.acquire()
             try:
-                if self._pending is None and self._metrics is None and self._hot:
+                if self._fast:
+                    if (
+                        keys != st.block_keys or type(row) is not st.block_type or len(st.block_steps) >= st.block_rows
+                    ) and not self._open_block(st, keys, row):
+                        return  # dropped and counted ("drop" policy)
                     n = self._step
-                    seq = next(st._seq)
-                    try:
-                        try:  # _pack_row inlined
-                            b = _ROW_HEAD(_H1, seq, _H2, _time(), _H3, n, _H4) + (
-                                st._pack(row) if type(row) is dict else st._pack32(row)
-                            )
-                        except struct.error:  # n or the step past uint32
-                            b = _pack_row(st, n, row, seq)
-                        if len(b) > _SMALL_RECORD:
-                            check_packed(b, f"log(): the row at step {n}")
-                    except LimitError as e:
-                        raise TypeError(str(e)) from None
-                    except (OverflowError, ValueError) as e:
-                        raise TypeError(f"log(): cannot pack row at step {n}: {e}") from None
-                    st._q.append(b)
-                    st._queued += len(b)
+                    # locals first: a signal handler that seals the block between
+                    # these appends leaves this row out of it, never half in the next
+                    values, times, steps = st.block_values, st.block_times, st.block_steps
+                    values.extend(row.values())
+                    times.append(_time())
+                    steps.append(n)
                     self._step = n + 1
-                    self._summary_items.update(row)
                     return
             finally:
                 lock.release()
             return self._log(row, step, commit, plain=True)  # converted once (device tensors copied once)
         self._log(data, step, commit)
+
+    def _refresh_fast(self) -> None:
+        self._fast = self._hot and self._pending is None and self._metrics is None
 
     def _backlog(self, st: Stream) -> bool:
         """More than a batch is queued: wake the writer; False when the row must be dropped."""
@@ -385,6 +380,7 @@ class Run:
         pending = self._pending
         if pending is None:
             self._pending = F32Row(row) if type(row) is F32Row else dict(row)
+            self._fast = False
         else:
             if type(pending) is F32Row and type(row) is not F32Row:
                 pending = self._pending = dict(pending)  # floats of another width join it: all float64
@@ -392,33 +388,106 @@ class Run:
 
     def _commit_pending(self) -> None:
         row, self._pending = self._pending, None
+        self._refresh_fast()
         if row is not None:  # always: every caller checks self._pending first
             self._write_row(row)
 
     def _write_row(self, row: dict) -> None:
-        """Queue a committed row (the caller holds the run stream's lock)."""
+        """Add a committed row to the open block (the caller holds the run stream's lock)."""
         st = self._run_stream
         step = self._step
         metrics = self._metrics
         if metrics is not None:
             row = metrics.step_sync(row, self._last_logged)
             self._last_logged.update(row)
+        if _block_row(row) is not row:
+            return self._write_row_record(row)  # not plain numbers (strings, maps, lists, media)
+        keys = tuple(row)
+        if (
+            keys != st.block_keys or type(row) is not st.block_type or len(st.block_steps) >= st.block_rows
+        ) and not self._open_block(st, keys, row):
+            return  # dropped and counted ("drop" policy)
+        st.block_values.extend(row.values())
+        st.block_times.append(_time())
+        st.block_steps.append(step)
+        self._step = step + 1
+        if metrics is not None:  # the summary now (the hot path, without metrics, leaves it to _sync_summary)
+            self._sync_summary_locked()
+            self._summary_items.update(row)
+            metrics.observe(row, self._summary_items)
+            self._summary_mark = (st.block_steps, len(st.block_steps))
+
+    def _write_row_record(self, row: dict) -> None:
+        """A committed row as a row record of its own, packed now: a snapshot of
+        values the caller may change (the caller holds the run stream's lock)."""
+        st = self._run_stream
+        step = self._step
         try:
-            b = _pack_row(st, step, row)
-            if len(b) > _SMALL_RECORD:
-                check_packed(b, f"log(): the row at step {step}")
+            b = st._pack({"k": fmt.ROW, "n": 0, "t": _time(), "s": step, "d": row})
+            check_packed(b, f"log(): the row at step {step}")
         except LimitError as e:
             raise TypeError(str(e)) from None
         except (OverflowError, ValueError) as e:
             raise TypeError(f"log(): cannot pack row at step {step}: {e}") from None
+        if st.block_steps:
+            st.seal()  # the rows before it stay before it
+        # its sequence number, taken now that it is queued: "n"'s value is byte 9 of the packed map
+        b = b[:9] + st._pack(next(st._seq)) + b[10:]
         st._q.append(b)
         st._queued += len(b)
         self._summary_items.update(row)
-        if metrics is not None:
-            metrics.observe(row, self._summary_items)
+        if self._metrics is not None:
+            self._metrics.observe(row, self._summary_items)
         self._step = step + 1
         if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
             self._wake.set()
+
+    def _open_block(self, st: Stream, keys: tuple, row: dict) -> bool:
+        """Seal the run stream's open block and open one for rows like ``row``
+        (plain numbers); the queue is checked here, once a block (a full
+        queue waits, or drops the row: False). Raises TypeError for a key
+        that is not a string, before anything is recorded."""
+        for k in keys:
+            if type(k) is not str:
+                raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
+        if len(keys) > _BLOCK_KEYS or sum(map(len, keys)) > _BLOCK_KEY_CHARS:
+            self._write_row_record(row)  # a huge row: alone, checked against the record limits
+            return False
+        row_size = 9 * len(keys) + 18  # at most 9 bytes a value (a float64, an int64), a step and a time
+        st.open_block(keys, type(row), row_size, max(1, BLOCK_BYTES // row_size))
+        if st._queued - st._taken > self._batch_bytes and not self._backlog(st):
+            st.block_keys = None  # the next row checks again
+            return False
+        return True
+
+    def _sync_summary_locked(self) -> None:
+        """Bring the last row of the open block into the summary (the caller
+        holds the run stream's lock). log() leaves the summary to this: it runs
+        whenever the summary is read or set and before a block is sealed."""
+        st = self._run_stream
+        steps = st.block_steps
+        mark_list, mark_len = self._summary_mark
+        if not steps or (steps is mark_list and len(steps) == mark_len):
+            return
+        keys = cast(tuple, st.block_keys)
+        width = len(keys)
+        values = st.block_values
+        rows = min(len(steps), len(st.block_times), len(values) // width) if width else 0
+        if rows:
+            self._summary_items.update(zip(keys, values[(rows - 1) * width : rows * width]))
+        self._summary_mark = (steps, len(steps))
+
+    def _sync_summary(self) -> None:
+        """``_sync_summary_locked`` from outside the lock (a signal handler that
+        interrupted the lock's holder syncs without it after a while)."""
+        if self._run_stream is None:
+            return
+        locked = self._lock.acquire(timeout=0.2)
+        try:
+            self._sync_summary_locked()
+        finally:
+            if locked:
+                self._lock.release()
 
     def _warn_step(self, step: int) -> None:
         self._step_warnings += 1
@@ -473,6 +542,7 @@ class Run:
         with self._lock:
             if self._metrics is None:
                 self._metrics = Metrics()
+                self._fast = False
             if not overwrite:  # a further call of a name adds to it, as wandb (the record holds the result)
                 spec = self._metrics.merged(spec)
             self._metrics.define(spec)
@@ -623,12 +693,12 @@ class Run:
             if self._finished or self._writer is None or (self._inactive and not self.disabled):
                 self._finished = True
                 self._inactive = True
-                self._hot = False
+                self._hot = self._fast = False
                 PROCESS.unregister(self)
                 return
             self._finished = True
             self._inactive = True  # from here on log() returns at once
-            self._hot = False
+            self._hot = self._fast = False
             if self._pending is not None:
                 try:
                     self._commit_pending()
@@ -692,7 +762,7 @@ class Run:
 
         writer = cast(Writer, self._writer)  # set whenever the run stream is
         name = signal.Signals(signum).name
-        self._run_stream.write_nolock(fmt.SIGNAL, {"signal": signum, "name": name})
+        self._run_stream.write_nolock(fmt.SIGNAL, {"signal": signum, "name": name}, after_rows=True)
         self._state = "terminated"
         if writer.busy_here():
 
@@ -709,7 +779,7 @@ class Run:
 
     def _forked(self) -> None:
         self._inactive = True
-        self._hot = False
+        self._hot = self._fast = False
         if self._console is not None:
             for sink in self._console.sinks.values():
                 sink.stream = None  # the parent's streams are not ours
@@ -739,7 +809,7 @@ class Run:
                 "session": self.session,
                 "steps": self._step,
                 "config": self.config.as_dict(),
-                "summary": dict(self._summary_items),
+                "summary": self.summary.as_dict(),
                 "updated": time.time(),
             },
             strict_json=True,

@@ -1,7 +1,12 @@
 """Record streams and the one background thread that writes them.
 
 Callers pack records in their own thread and append the bytes to a per-stream
-list (``Stream.write``). The writer thread (``Writer``) wakes every
+list (``Stream.write``). History rows are not packed one by one: consecutive
+rows with the same keys are appended, as plain values, to the stream's open
+*block* (``Stream.block_keys`` and the three lists beside it), which is sealed
+into the queue when the keys change, when another record is queued, when it
+is full or when the writer takes the queue; the writer packs each sealed
+block as one ``rows`` record. The writer thread (``Writer``) wakes every
 ``flush_interval`` seconds, or sooner when a batch is large, takes what is
 queued, appends it to the stream's current segment file followed by a commit
 record (length + CRC32 of the batch), fsyncs on an interval, rotates segments
@@ -30,9 +35,31 @@ import msgpack
 
 from runship.schema import format as fmt
 from runship.schema import limits
+from runship.schema.values import F32Row
 from runship.writer.settings import Settings
 
 _packb = msgpack.packb
+#: a block is sealed once its rows would pack to about this many bytes: a
+#: ``rows`` record stays under limits.SMALL_RECORD (decoded without counting)
+BLOCK_BYTES = 60 * 1024
+_ROWS_HEAD = {"k": fmt.ROWS, "n": 0, "t": 0.0, "keys": None, "s": None, "ts": None, "v": None}
+
+
+class Block:
+    """A sealed block of rows, queued until the writer packs it."""
+
+    __slots__ = ("f32", "keys", "n", "size", "steps", "times", "values")
+
+    def __init__(self, n: int, keys: tuple, f32: bool, steps: list, times: list, values: list, size: int):
+        self.n = n  # its sequence number, taken when it was sealed
+        self.keys = keys
+        self.f32 = f32
+        self.steps = steps
+        self.times = times
+        self.values = values
+        self.size = size  # the bytes it was counted as in _queued
+
+
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -45,11 +72,27 @@ class Stream:
         self._writer = writer
         # a list, not a deque: callers append at its end while the writer takes
         # a prefix with two C-level steps (a slice, then its deletion)
-        self._q: list[bytes] = []
+        self._q: list[bytes | Block] = []
         self._lock = threading.Lock()
         self._seq = itertools.count()
         self._pack = msgpack.Packer().pack  # used only under self._lock
         self._pack32 = msgpack.Packer(use_single_float=True).pack  # the same (rows of float32 values)
+        # the open block (see the module's text): its keys (None: no block
+        # open), whether its floats pack as float32, its rows' steps, times
+        # and values (row after row), the rows it may take and the bytes a row
+        # is counted as. Changed only under self._lock, or by a signal handler
+        # that interrupted the lock's holder (see _take).
+        self.block_keys: tuple | None = None
+        self.block_type: type = dict  # dict, or F32Row: its floats pack as float32
+        self.block_steps: list[int] = []
+        self.block_times: list[float] = []
+        self.block_values: list = []
+        self.block_rows = 0
+        self.block_row_size = 0
+        #: called (with the block open) just before a block is sealed: the run keeps its summary
+        self.on_seal: Callable[[], None] | None = None
+        self._wpack = msgpack.Packer().pack  # the writer's own (blocks are packed under its I/O lock)
+        self._wpack32 = msgpack.Packer(use_single_float=True).pack
         self._queued = 0  # bytes appended by callers
         self._taken = 0  # bytes taken by the writer
         # counters, reported in loss and finish records
@@ -84,6 +127,8 @@ class Stream:
         w = self._writer
         self.room(droppable=False)
         with self._lock:
+            if self.block_steps:  # the rows logged before this record stay before it
+                self.seal()
             rec["n"] = next(self._seq)
             b = self._pack(rec)  # a failure here leaves a gap in "n", nothing else
             if len(b) > limits.SMALL_RECORD:
@@ -93,6 +138,45 @@ class Stream:
         if self._queued - self._taken > w.batch_bytes and not w._wake.is_set():
             w._wake.set()
         return True
+
+    def open_block(self, keys: tuple, kind: type, row_size: int, rows: int) -> None:
+        """Seal the open block (if any) and open one for rows of ``keys``
+        (under self._lock); ``row_size``: the bytes a row is counted as."""
+        if self.block_steps:
+            self.seal()
+        self.block_keys = keys
+        self.block_type = kind
+        self.block_row_size = row_size
+        self.block_rows = rows
+
+    def seal_now(self, wait: bool = True) -> None:
+        """Seal the open block from outside the lock. ``wait``: for the lock's
+        holder, a little: a signal handler that interrupted a log() of this
+        thread cannot have the lock, and seals without it after a while (the
+        log() it interrupted is suspended; a row it half added is left out).
+        Without ``wait``, a block whose lock is held stays open."""
+        locked = self._lock.acquire(timeout=0.2 if wait else 0)
+        try:
+            if locked or wait:
+                self.seal()
+        finally:
+            if locked:
+                self._lock.release()
+
+    def seal(self) -> None:
+        """Queue the open block (under self._lock, or in a signal handler)."""
+        steps = self.block_steps
+        if not steps:
+            return
+        if self.on_seal is not None:
+            self.on_seal()
+        times, values = self.block_times, self.block_values
+        self.block_steps, self.block_times, self.block_values = [], [], []
+        size = len(steps) * self.block_row_size
+        self._q.append(
+            Block(next(self._seq), cast(tuple, self.block_keys), self.block_type is F32Row, steps, times, values, size)
+        )
+        self._queued += size
 
     def room(self, droppable: bool = True) -> bool:
         """Make room before queueing: False if the record must be dropped."""
@@ -104,9 +188,12 @@ class Stream:
             w.wait_for_room(self)
         return True
 
-    def write_nolock(self, kind: str, fields: dict | None = None) -> None:
+    def write_nolock(self, kind: str, fields: dict | None = None, after_rows: bool = False) -> None:
         """Queue a record without taking the stream lock: for signal handlers,
-        which may interrupt a ``write`` in the same thread."""
+        which may interrupt a ``write`` in the same thread. ``after_rows``:
+        the open block is sealed first (see ``seal_now``)."""
+        if after_rows:
+            self.seal_now()
         rec = {"k": kind, "n": next(self._seq), "t": time.time()}
         if fields:
             rec.update(fields)
@@ -118,15 +205,49 @@ class Stream:
         self.dropped_records += 1  # callers only; the writer reads it
 
     # ---- writer side (under the I/O lock) ----------------------------
-    def _take(self) -> list[bytes]:
+    def _take(self, seal: bool = True) -> list[bytes]:
+        """What is queued, packed; with ``seal`` the open block too (a pass
+        of the writer's own tries for it without waiting: a log() holds the
+        lock, the block stays open until it is full or the next pass)."""
+        if self.block_steps:
+            self.seal_now(wait=seal)
         q = self._q
         n = len(q)
         if not n:
             return []
         items = q[:n]
         del q[:n]  # what callers appended meanwhile stays, in order
-        self._taken += sum(map(len, items))
-        return items
+        taken = 0
+        out: list[bytes] = []
+        for item in items:
+            if isinstance(item, Block):
+                taken += item.size
+                packed = self._pack_block(item)
+                if packed:
+                    out.append(packed)
+            else:
+                taken += len(item)
+                out.append(item)
+        self._taken += taken
+        return out
+
+    def _pack_block(self, b: Block) -> bytes:
+        """A sealed block as one ``rows`` record (empty if it cannot be packed:
+        counted as lost, which the values checked by log() never are)."""
+        width = len(b.keys)
+        rows = min(len(b.steps), len(b.times), len(b.values) // width if width else len(b.steps))
+        try:
+            if rows != len(b.steps) or width * rows != len(b.values):  # a row half added (see _take)
+                b.steps, b.times, b.values = b.steps[:rows], b.times[:rows], b.values[: width * rows]
+            if not rows:
+                return b""
+            head = dict(_ROWS_HEAD, n=b.n, t=b.times[0], keys=list(b.keys), s=b.steps, ts=b.times)
+            return cast(bytes, self._wpack(head)[:-1] + (self._wpack32 if b.f32 else self._wpack)(b.values))
+        except Exception as e:
+            self.lost_records += rows
+            self._lost_unreported.append((rows, f"rows that could not be packed: {type(e).__name__}: {e}"))
+            self._writer.report(f"{rows} rows could not be packed and are lost: {type(e).__name__}: {e}")
+            return b""
 
     def _loss_record(self, now: float) -> bytes | None:
         """A ``loss`` record for what was lost or dropped since the last one.
@@ -355,7 +476,7 @@ class Writer:
                     return
                 closing = self._closing
                 self._background(final=closing)
-                self._pass(fsync=closing)
+                self._pass(fsync=closing, seal=closing)
                 if closing:
                     return
         except BaseException as e:  # a bug here must not take training down
@@ -364,7 +485,9 @@ class Writer:
             with self._room:
                 self._room.notify_all()
 
-    def _pass(self, fsync: bool, timeout: float | None = None) -> bool:
+    def _pass(self, fsync: bool, timeout: float | None = None, seal: bool = True) -> bool:
+        """Write what is queued. ``seal``: the open blocks of rows too, waiting
+        for a log() that holds a stream's lock (flush(), close())."""
         if not self._acquire(timeout):
             return False
         if self._closed:
@@ -376,7 +499,7 @@ class Writer:
             # the run stream last: once a reader (the uploader) sees its finish
             # record, the other streams of the session are complete on disk
             streams = sorted(self.streams.values(), key=lambda s: s.name == fmt.RUN_STREAM)
-            taken = [s._take() for s in streams]
+            taken = [s._take(seal) for s in streams]
             if self._jobs:
                 # jobs queued before these records (media files their rows
                 # refer to) are done before the records are written
@@ -391,7 +514,7 @@ class Writer:
             elif mono - self._last_write >= self.heartbeat_interval and fmt.RUN_STREAM in self.streams:
                 run = self.streams[fmt.RUN_STREAM]
                 run.write_nolock(fmt.HEARTBEAT)
-                run._write_batch(now)
+                run._write_batch(now, run._take(seal))
                 self._last_write = mono
             if fsync or mono - self._last_fsync >= self.fsync_interval:
                 for s in self.streams.values():

@@ -22,6 +22,19 @@ def row(step: int, d: dict, n: int = 1, t: float = T) -> dict:
     return {"k": "row", "n": n, "t": t, "s": step, "d": d}
 
 
+def rows(steps: list[int], keys: list[str], values: list, n: int = 1, t: float = T) -> dict:
+    """A rows block (format version 3): len(steps) rows of len(keys) values each."""
+    return {
+        "k": "rows",
+        "n": n,
+        "t": t,
+        "keys": keys,
+        "s": steps,
+        "ts": [t + i for i in range(len(steps))],
+        "v": values,
+    }
+
+
 def committed(batches, project="p", run="r", session=SESSION, stream="run", segment=0) -> bytes:
     """A stream file: a header, then each batch (records as dicts or raw
     bytes) followed by a version-2 commit record that checks out."""
