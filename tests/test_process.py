@@ -250,3 +250,28 @@ def test_sigterm_during_flush_is_recorded(root):
         got = rows(run_dir)
         assert [s for s, _ in got] == list(range(len(got)))
         assert len(got) >= max([acked, *acks]) + 1
+
+
+def test_sigterm_reaches_a_main_thread_that_sleeps(root):
+    """runship's threads block the job signals: a SIGTERM goes to the main
+    thread, which it interrupts, even while that thread waits in C (here a
+    sleep); delivered to the writer thread, it waited for the sleep to end."""
+    for i in range(10):
+        proc = popen_python(
+            f"""
+            import time, runship
+            run = runship.init(project="p", id="sleepy{i}", dir={root!r}, settings={{"quiet": True, "flush_interval": 60}})
+            for i in range(1000):
+                run.log({{"a": i / 2}})
+            print("READY", flush=True)
+            time.sleep(120)
+            """
+        )
+        assert proc.stdout.readline().startswith("READY")
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+        assert proc.returncode == -signal.SIGTERM
+        run_dir = os.path.join(root, "p", f"sleepy{i}")
+        assert runship.open_run(run_dir).state == "terminated" and rows(run_dir) == [
+            (k, {"a": k / 2}) for k in range(1000)
+        ]

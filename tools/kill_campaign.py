@@ -43,7 +43,10 @@ print("START", run.step, flush=True)
 end = time.time() + seconds
 while time.time() < end:
     step = run.step
-    run.log({"v": step * 3 + 1, "pad": "p" * (step % 13)})
+    if step % 5 == 0:  # a row with a string: a row record of its own
+        run.log({"v": step * 3 + 1, "pad": "p" * (step % 13)})
+    else:  # plain numbers: rows blocks (sealed by the row records between them)
+        run.log({"v": step * 3 + 1, "x": step / 7})
     if (step + 1) % flush_every == 0:
         run.flush()
         print("ACK", step, flush=True)

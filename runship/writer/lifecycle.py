@@ -22,6 +22,28 @@ if TYPE_CHECKING:
     from runship.writer.run import Run
 
 
+#: signals a scheduler sends to stop or warn a job (Slurm: SIGTERM, then
+#: SIGKILL; --signal often USR1; a closed terminal: SIGHUP)
+_JOB_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
+
+
+def quiet_thread() -> None:
+    """Block the job signals in the calling thread (one of runship's own).
+
+    The kernel delivers a signal sent to the process to any thread that does
+    not block it; Python runs the handler in the main thread, but only once
+    that thread is between two bytecodes. A SIGTERM delivered to runship's
+    writer thread while the main thread sleeps or waits in C (a GPU, a data
+    loader) left the main thread where it was: the handler, and the default
+    action it chains to, waited for that call to return. Blocked here, such a
+    signal goes to the main thread (or a thread of the program), which it
+    interrupts."""
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _JOB_SIGNALS)
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without it
+        pass
+
+
 class _Process:
     def __init__(self) -> None:
         self.current: Run | None = None
