@@ -23,6 +23,10 @@ import msgpack
 SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 # what log() writes as it is: SCALAR_TYPES, and subclasses of float met since (np.float64)
 PLAIN_TYPES = set(SCALAR_TYPES)
+#: the types of values a rows block takes as they are (msgpack packs them as
+#: numbers); np.float64, a float, joins the first two once it is met
+FLOAT_TYPES = {float, bool, type(None)}
+NUMBER_TYPES = {float, int, bool, type(None)}
 MAX_DEPTH = 64
 
 
@@ -202,6 +206,8 @@ def _numpy_scalar(t: type) -> Any:
 
     if issubclass(t, float):  # np.float64: msgpack packs it as the float it is
         PLAIN_TYPES.add(t)
+        FLOAT_TYPES.add(t)
+        NUMBER_TYPES.add(t)
         _KINDS[t] = (None, _F64)
         return _same
     if issubclass(t, (np.float16, np.float32)):
@@ -279,6 +285,34 @@ def device_values(tensors: list[Any]) -> list[Any]:
     for kind, f, i in zip(kinds, floats, ints):
         out.append(f if kind == "f" else (bool(i) if kind == "b" else i))
     return out
+
+
+def values_of_one_type(data: dict[str, Any], t: type) -> tuple[list[Any], bool] | None:
+    """The values of ``data``, all of the numpy scalar type ``t`` (each
+    converted at C speed: ``list(map(converter, values))``) or all 0-d CPU
+    tensors, and whether they are float32 values; None for a type not met
+    yet or kept as it is, or tensors that need more (see plain_row)."""
+    e = _KINDS.get(t)
+    if e is None or e[0] is None:
+        if _CONVERTERS.get(t) is _torch_scalar:
+            return _cpu_tensor_values(data.values())
+        return None
+    conv, flags = e
+    return list(map(conv, data.values())), flags == _F32
+
+
+def _cpu_tensor_values(values: Any) -> tuple[list[Any], bool] | None:
+    """0-d CPU tensors' values (``item()``, exact; a float as float64: its
+    dtype is not asked); None if one is not such a tensor, or is complex."""
+    out: list[Any] = []
+    append = out.append
+    for v in values:
+        if v.ndim or not v.is_cpu:
+            return None
+        append(v.item())
+    if complex in set(map(type, out)):
+        return None
+    return out, False
 
 
 def plain_row(data: dict[str, Any]) -> dict[str, Any] | None:

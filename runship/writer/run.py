@@ -17,7 +17,18 @@ from runship.schema import format as fmt
 from runship.schema.limits import LimitError, check_packed
 from runship.schema.metrics import Metrics, MetricSpec
 from runship.schema.records import placement_of, rank_of
-from runship.schema.values import PLAIN_TYPES, SCALAR_TYPES, F32Row, SerializationError, dict_key, plain_row, to_plain
+from runship.schema.values import (
+    FLOAT_TYPES,
+    NUMBER_TYPES,
+    PLAIN_TYPES,
+    SCALAR_TYPES,
+    F32Row,
+    SerializationError,
+    dict_key,
+    plain_row,
+    to_plain,
+    values_of_one_type,
+)
 from runship.writer import files as _files
 from runship.writer.config import Config, Summary
 from runship.writer.files import Artifact, Saver
@@ -30,26 +41,38 @@ _MAX_STEP_WARNINGS = 10
 _time = time.time
 
 
-_FLOATISH = frozenset({float, bool, type(None)})
-_NUMBERS = frozenset({float, int, bool, type(None)})
+_FLOATISH = FLOAT_TYPES  # np.float64 joins them once met
+_NUMBERS = NUMBER_TYPES
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1  # what msgpack packs
 _BLOCK_KEYS, _BLOCK_KEY_CHARS = 2048, 16384  # a row with more keys, or longer ones, is a row record
 
 
-def _block_row(data: dict) -> dict | None:
-    """``data`` as a row of plain numbers (numpy scalars and 0-d tensors
-    converted), which a block takes without packing it first; None when a
-    value needs more (a string, an int past 64 bits, media, an array, a map):
-    the long way then."""
-    if not _NUMBERS.issuperset(map(type, data.values())):
+def _block_values(data: dict) -> tuple[Any, type] | None:
+    """The values of ``data`` as plain numbers (numpy scalars and 0-d tensors
+    converted), which a block takes without packing them first, and the kind
+    of row they make (dict, or F32Row: floats that pack as float32); None
+    when a value needs more (a string, an int past 64 bits, media, an array,
+    a map): the long way then. Keys are checked when a block opens."""
+    values: Any = data.values()
+    kind: type = F32Row if type(data) is F32Row else dict  # a row converted before (the pending row)
+    types = set(map(type, values))
+    if not types <= _NUMBERS:
+        if len(types) == 1:  # all np.float32, all np.int64, ...
+            got = values_of_one_type(data, types.pop())
+            if got is not None:
+                return got[0], F32Row if got[1] else dict
         row = plain_row(data)
-        if row is None or not _NUMBERS.issuperset(map(type, row.values())):
+        if row is None:
             return None
-        data = row
-    for v in data.values():
-        if type(v) is int and not _INT_MIN <= v <= _UINT_MAX:
+        values, kind = row.values(), type(row)
+        types = set(map(type, values))
+        if not types <= _NUMBERS:
             return None
-    return data
+    if int in types:
+        for v in values:
+            if type(v) is int and not _INT_MIN <= v <= _UINT_MAX:
+                return None
+    return values, kind
 
 
 class Run:
@@ -222,35 +245,41 @@ class Run:
         nothing of that call is recorded and nothing earlier is lost.
         """
         if self._hot and type(data) is dict:
-            row = data if _FLOATISH.issuperset(map(type, data.values())) else _block_row(data)
-            if row is None:
-                return self._log(data, step, commit)
+            if _FLOATISH.issuperset(map(type, data.values())):
+                vals: Any = data.values()
+                kind: type = dict
+            else:
+                got = _block_values(data)
+                if got is None:
+                    return self._log(data, step, commit)
+                vals, kind = got
             if step is not None or commit is False:
-                return self._log(row, step, commit, plain=True)
+                return self._log(kind(zip(data, vals)), step, commit, plain=True)
             # the common call, inlined: a row of plain numbers to the next step,
             # added to the run stream's open block (packed later by the writer)
             st = self._run_stream
-            keys = tuple(row)
+            keys = tuple(data)
             lock = self._lock
             lock.acquire()
             try:
                 if self._fast:
                     if (
-                        keys != st.block_keys or type(row) is not st.block_type or len(st.block_steps) >= st.block_rows
-                    ) and not self._open_block(st, keys, row):
+                        keys != st.block_keys or kind is not st.block_type or len(st.block_steps) >= st.block_rows
+                    ) and not self._open_block(st, keys, kind, data, vals):
                         return  # dropped and counted ("drop" policy)
                     n = self._step
                     # locals first: a signal handler that seals the block between
                     # these appends leaves this row out of it, never half in the next
                     values, times, steps = st.block_values, st.block_times, st.block_steps
-                    values.extend(row.values())
+                    values.extend(vals)
                     times.append(_time())
                     steps.append(n)
                     self._step = n + 1
                     return
             finally:
                 lock.release()
-            return self._log(row, step, commit, plain=True)  # converted once (device tensors copied once)
+            # converted once (device tensors copied once)
+            return self._log(kind(zip(data, vals)), step, commit, plain=True)
         self._log(data, step, commit)
 
     def _refresh_fast(self) -> None:
@@ -400,14 +429,16 @@ class Run:
         if metrics is not None:
             row = metrics.step_sync(row, self._last_logged)
             self._last_logged.update(row)
-        if _block_row(row) is not row:
+        got = _block_values(row)
+        if got is None:
             return self._write_row_record(row)  # not plain numbers (strings, maps, lists, media)
+        vals, kind = got
         keys = tuple(row)
         if (
-            keys != st.block_keys or type(row) is not st.block_type or len(st.block_steps) >= st.block_rows
-        ) and not self._open_block(st, keys, row):
+            keys != st.block_keys or kind is not st.block_type or len(st.block_steps) >= st.block_rows
+        ) and not self._open_block(st, keys, kind, row, vals):
             return  # dropped and counted ("drop" policy)
-        st.block_values.extend(row.values())
+        st.block_values.extend(vals)
         st.block_times.append(_time())
         st.block_steps.append(step)
         self._step = step + 1
@@ -442,19 +473,21 @@ class Run:
         if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
             self._wake.set()
 
-    def _open_block(self, st: Stream, keys: tuple, row: dict) -> bool:
-        """Seal the run stream's open block and open one for rows like ``row``
-        (plain numbers); the queue is checked here, once a block (a full
-        queue waits, or drops the row: False). Raises TypeError for a key
-        that is not a string, before anything is recorded."""
+    def _open_block(self, st: Stream, keys: tuple, kind: type, data: dict, vals: Any) -> bool:
+        """Seal the run stream's open block and open one for rows of ``keys``
+        whose values are plain numbers (``kind``: dict, or F32Row); the queue
+        is checked here, once a block (a full queue waits, or drops the row:
+        False). Raises TypeError for a key that is not a string, before
+        anything is recorded. A row too large for a block (``data``, its
+        values ``vals``) is written as a row record of its own (False)."""
         for k in keys:
             if type(k) is not str:
                 raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
         if len(keys) > _BLOCK_KEYS or sum(map(len, keys)) > _BLOCK_KEY_CHARS:
-            self._write_row_record(row)  # a huge row: alone, checked against the record limits
+            self._write_row_record(kind(zip(data, vals)))  # a huge row: alone, checked against the record limits
             return False
         row_size = 9 * len(keys) + 18  # at most 9 bytes a value (a float64, an int64), a step and a time
-        st.open_block(keys, type(row), row_size, max(1, BLOCK_BYTES // row_size))
+        st.open_block(keys, kind, row_size, max(1, BLOCK_BYTES // row_size))
         if st._queued - st._taken > self._batch_bytes and not self._backlog(st):
             st.block_keys = None  # the next row checks again
             return False

@@ -76,3 +76,36 @@ def test_float32_storage_never_narrows_a_tensor(tmp_path):
     want = {"acc": float(np.float32(0.7)), "loss": 0.1, "gnorm": row["gnorm"].item(), "step": 7}
     assert {k: first[k] for k in want} == want and type(first["step"]) is int
     assert second["acc"] == want["acc"]
+
+
+@pytest.mark.compat
+def test_rows_of_only_cpu_tensors_take_the_fast_path_and_read_back_exactly(tmp_path):
+    """A row whose values are all 0-d CPU tensors is converted in one loop
+    (values_of_one_type); a 1-element 1-d tensor among them, or a complex
+    one, sends the row the long way (a list; a clear error)."""
+    import torch
+
+    from runship.schema.values import values_of_one_type
+
+    zero_d = {
+        "f16": torch.tensor(0.1, dtype=torch.float16),
+        "bf16": torch.tensor(0.1, dtype=torch.bfloat16),
+        "f32": torch.tensor(0.1, dtype=torch.float32),
+        "i64": torch.tensor(-(2**63), dtype=torch.int64),
+        "u8": torch.tensor(255, dtype=torch.uint8),
+        "bool": torch.tensor(False),
+        "grad": (torch.tensor(2.0, requires_grad=True) * 3),
+    }
+    run = runship.init(project="t", id="fast", dir=str(tmp_path), settings={"quiet": True, "environment": False})
+    run.log(zero_d)
+    assert values_of_one_type(zero_d, torch.Tensor) is not None  # the fast path took this row
+    assert values_of_one_type({"a": torch.tensor(1.0), "b": torch.tensor([2.0])}, torch.Tensor) is None
+    run.log({"a": torch.tensor(1.5), "b": torch.tensor([2.0])})
+    with pytest.raises(TypeError, match="complex"):
+        run.log({"c": torch.tensor(1 + 2j)})
+    run.finish()
+    first, second = runship.open_run(run.run_dir).history()
+    for key, t in zero_d.items():
+        want = t.detach().item()
+        assert first[key] == want and type(first[key]) is type(want), (key, first[key], want)
+    assert second["a"] == 1.5 and second["b"] == [2.0] and second["_step"] == 1
