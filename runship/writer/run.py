@@ -263,14 +263,15 @@ class Run:
             lock.acquire()
             try:
                 if self._fast:
-                    if (
-                        keys != st.block_keys or kind is not st.block_type or len(st.block_steps) >= st.block_rows
-                    ) and not self._open_block(st, keys, kind, data, vals):
-                        return  # dropped and counted ("drop" policy)
-                    n = self._step
                     # locals first: a signal handler that seals the block between
-                    # these appends leaves this row out of it, never half in the next
-                    values, times, steps = st.block_values, st.block_times, st.block_steps
+                    # the appends below leaves this row out of it, never half in the next
+                    steps = st.block_steps
+                    if keys != st.block_keys or kind is not st.block_type or len(steps) >= st.block_rows:
+                        if not self._open_block(st, keys, kind, data, vals):
+                            return  # dropped and counted ("drop" policy)
+                        steps = st.block_steps
+                    n = self._step
+                    values, times = st.block_values, st.block_times
                     values.extend(vals)
                     times.append(_time())
                     steps.append(n)
