@@ -188,6 +188,7 @@ def test_damaged_and_crafted_files_read_the_same_both_ways(data):
             rows([122, 123], ["a", "c"], [1.0, "x", 2, None], n=140),
             rows([124, 125], ["big", "m"], [2**64 - 1, {"x": [1]}, -(2**63), {"x": [2]}], n=141),
             rows([126], [], [], n=142),
+            rows([127, 128, 129], ["a", "b"], [0.5, -0.0, float("nan"), float("inf"), 1e300, -2.5], n=143),
         ],
     ]
     good = committed(batches)

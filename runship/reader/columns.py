@@ -172,6 +172,103 @@ def _scalar(raw: bytes, p: int, key: str) -> tuple[_Field, int] | None:
     return None  # a uint64 (may not fit int64), a string, None, a container: decoded one by one
 
 
+# ---- rows blocks of floats, read with numpy ------------------------------------------------
+#: how the writer begins a rows record: a map of 7, "k": "rows", then "n"
+_ROWS_HEAD = b"\x87\xa1k\xa4rows\xa1n"
+_FLOAT_CODES = {0xCB: (9, ">f8"), 0xCA: (5, ">f4")}
+
+
+def _array_len(raw: bytes, p: int) -> tuple[int, int] | None:
+    b = raw[p]
+    if 0x90 <= b <= 0x9F:
+        return b & 0x0F, p + 1
+    if b == 0xDC:
+        return int.from_bytes(raw[p + 1 : p + 3], "big"), p + 3
+    if b == 0xDD:
+        return int.from_bytes(raw[p + 1 : p + 5], "big"), p + 5
+    return None
+
+
+def _floats_at(arr: np.ndarray, p: int, count: int, stop: int, marker: int) -> np.ndarray | None:
+    """``count`` msgpack floats at ``p``, each with ``marker`` (0xcb: float64,
+    0xca: float32), as float64; None if they are not all so."""
+    width, code = _FLOAT_CODES[marker]
+    end = p + count * width
+    if end > stop:
+        return None
+    cells = arr[p:end].reshape(count, width)
+    if not (cells[:, 0] == marker).all():
+        return None
+    return np.ascontiguousarray(cells[:, 1:]).view(code).reshape(count).astype(np.float64)
+
+
+def float_block(
+    data: bytes, arr: np.ndarray, view: memoryview, pos: int, stop: int
+) -> tuple[int, np.ndarray, np.ndarray, dict[str, tuple[str, np.ndarray]]] | None:
+    """A rows record at ``pos`` laid out as the writer writes it (keys k, n,
+    t, keys, s, ts, v in that order, ts all float64, v all float64 or all
+    float32, no larger than a small record) and holding nothing that
+    ``records.problem`` refuses: (its end, steps, times, each key's values),
+    read with numpy, no Python object a value. None for anything else (it is
+    then decoded the ordinary way, which says what is wrong with it)."""
+    if data[pos : pos + len(_ROWS_HEAD)] != _ROWS_HEAD:
+        return None
+    base = pos + len(_ROWS_HEAD)
+    limit = min(stop, pos + limits.SMALL_RECORD)
+    u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
+    u.feed(view[base:limit])
+    try:
+        n = u.unpack()
+        names = []
+        fields = []
+        for _ in range(3):
+            names.append(u.unpack())
+            fields.append(u.unpack())
+        names.append(u.unpack())
+        if names != ["t", "keys", "s", "ts"]:
+            return None
+        rows = u.read_array_header()  # the times, read below with numpy
+        p = base + u.tell()
+    except Exception:
+        return None
+    t, keys, steps = fields
+    if n is not None and type(n) is not int:
+        return None
+    if type(t) not in (float, int) or not 0 <= t < limits.MAX_TIME:
+        return None
+    if type(keys) is not list or not {str}.issuperset(map(type, keys)) or len(set(keys)) != len(keys):
+        return None
+    if type(steps) is not list or not steps or {type(x) for x in steps} != {int} or len(steps) != rows:
+        return None
+    times = _floats_at(arr, p, rows, limit, 0xCB)
+    if times is None or not (np.isfinite(times).all() and (times >= 0).all() and (times < limits.MAX_TIME).all()):
+        return None
+    p += rows * 9
+    if data[p : p + 2] != b"\xa1v":
+        return None
+    got = _array_len(data, p + 2) if p + 2 < limit else None
+    if got is None or got[0] != rows * len(keys):
+        return None
+    count, p = got
+    cols: dict[str, tuple[str, np.ndarray]] = {}
+    end = p
+    if count:
+        marker = data[p] if p < limit else 0
+        if marker not in _FLOAT_CODES:
+            return None
+        values = _floats_at(arr, p, count, limit, marker)
+        if values is None:
+            return None
+        end = p + count * _FLOAT_CODES[marker][0]
+        table = values.reshape(rows, len(keys))
+        cols = {key: ("f64", table[:, j].copy()) for j, key in enumerate(keys)}
+    try:
+        step_arr = np.array(steps, np.int64)
+    except OverflowError:
+        return None
+    return end, step_arr, times, cols
+
+
 def make_template(raw: bytes) -> Template | None:
     """The template of one packed row record, or None when rows like it must
     be decoded one by one (values that are not numbers or bools, fields other
@@ -528,6 +625,15 @@ def decode_batch(
             misses += 1
             skip_templates = min(1 << misses, 256)
         skip_templates -= 1
+        if size is None and data[pos] == 0x87:  # a rows block of floats: read with numpy
+            block = float_block(data, arr, view, pos, stop)
+            if block is not None:
+                nxt, steps, times, cols = block
+                builder.add_block(steps, times, cols)
+                sf.records += 1
+                pos = nxt
+                u = None
+                continue
         try:
             if fast:
                 u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
