@@ -190,6 +190,17 @@ def test_damaged_and_crafted_files_read_the_same_both_ways(data):
             rows([126], [], [], n=142),
             rows([127, 128, 129], ["a", "b"], [0.5, -0.0, float("nan"), float("inf"), 1e300, -2.5], n=143),
         ],
+        # ints that change width within a block (two byte layouts), bools, negative
+        # ints, float32; and a key that is an int, then a float (read as "any")
+        [
+            rows(
+                list(range(130, 150)),
+                ["i", "f", "b", "neg"],
+                [x for k in range(20) for x in (120 + k, k / 8, k % 2 == 0, -k * 40)],
+                n=144,
+            ),
+            rows(list(range(150, 170)), ["m"], [k if k < 10 else k / 2 for k in range(20)], n=145),
+        ],
     ]
     good = committed(batches)
     how = data.draw(st.sampled_from(["flip", "truncate", "insert", "junk-record", "fine"]))

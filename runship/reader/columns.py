@@ -172,7 +172,7 @@ def _scalar(raw: bytes, p: int, key: str) -> tuple[_Field, int] | None:
     return None  # a uint64 (may not fit int64), a string, None, a container: decoded one by one
 
 
-# ---- rows blocks of floats, read with numpy ------------------------------------------------
+# ---- rows blocks of numbers, read with numpy -----------------------------------------------
 #: how the writer begins a rows record: a map of 7, "k": "rows", then "n"
 _ROWS_HEAD = b"\x87\xa1k\xa4rows\xa1n"
 _FLOAT_CODES = {0xCB: (9, ">f8"), 0xCA: (5, ">f4")}
@@ -202,12 +202,77 @@ def _floats_at(arr: np.ndarray, p: int, count: int, stop: int, marker: int) -> n
     return np.ascontiguousarray(cells[:, 1:]).view(code).reshape(count).astype(np.float64)
 
 
-def float_block(
+def _row_layout(data: bytes, p: int, keys: list[str], limit: int) -> tuple[list[_Field], int] | None:
+    """The fields of the row of numbers at ``p`` (offsets from ``p``) and its width."""
+    fields = []
+    q = p
+    for key in keys:
+        if q >= limit:
+            return None
+        got = _scalar(data, q, key)
+        if got is None:
+            return None
+        f, q = got
+        f.offset -= p
+        fields.append(f)
+    return fields, q - p
+
+
+def _value_parts(
+    data: bytes, arr: np.ndarray, p: int, rows: int, keys: list[str], limit: int
+) -> tuple[int, dict[str, tuple[str, np.ndarray]]] | None:
+    """A block's values (``rows`` rows of numbers at ``p``, row after row):
+    (their end, each key's values). Rows share a byte layout (floats always;
+    ints while they keep their width) and are read a layout at a time; None
+    when a value is not a number of fixed layout (a string, nil, a uint64, a
+    map) or the layouts change too often (then decoded the ordinary way)."""
+    if not keys:
+        return p, {}
+    pieces: list[tuple[list[_Field], np.ndarray]] = []
+    done = 0
+    while done < rows:
+        layout = _row_layout(data, p, keys, limit)
+        if layout is None:
+            return None
+        fields, width = layout
+        left = min(rows - done, (limit - p) // width)
+        if left <= 0:
+            return None
+        block = arr[p : p + left * width].reshape(left, width)
+        ok = np.ones(left, bool)
+        for f in fields:
+            col = block[:, f.offset]
+            if f.code == "fix":
+                ok &= col < 0x80
+            elif f.code == "neg":
+                ok &= col >= 0xE0
+            elif f.code == "bool":
+                ok &= (col == 0xC2) | (col == 0xC3)
+            else:
+                ok &= col == data[p + f.offset]
+        good = left if ok.all() else int(np.argmin(ok))
+        if good < min(8, rows - done):  # a layout a few rows long: not worth it
+            return None
+        pieces.append((fields, block[:good]))
+        done += good
+        p += good * width
+    cols: dict[str, tuple[str, np.ndarray]] = {}
+    for j, key in enumerate(keys):
+        parts = [_field_values(block, fields[j]) for fields, block in pieces]
+        kinds = {fields[j].kind for fields, _ in pieces}
+        if len(kinds) != 1:
+            return None  # a key whose kind changes (a float, then an int): the ordinary way says "any"
+        cols[key] = (kinds.pop(), parts[0] if len(parts) == 1 else np.concatenate(parts))
+    return p, cols
+
+
+def number_block(
     data: bytes, arr: np.ndarray, view: memoryview, pos: int, stop: int
 ) -> tuple[int, np.ndarray, np.ndarray, dict[str, tuple[str, np.ndarray]]] | None:
     """A rows record at ``pos`` laid out as the writer writes it (keys k, n,
-    t, keys, s, ts, v in that order, ts all float64, v all float64 or all
-    float32, no larger than a small record) and holding nothing that
+    t, keys, s, ts, v in that order, ts all float64, v numbers whose byte
+    layout holds for many rows at a time, no larger than a small record) and
+    holding nothing that
     ``records.problem`` refuses: (its end, steps, times, each key's values),
     read with numpy, no Python object a value. None for anything else (it is
     then decoded the ordinary way, which says what is wrong with it)."""
@@ -249,19 +314,11 @@ def float_block(
     got = _array_len(data, p + 2) if p + 2 < limit else None
     if got is None or got[0] != rows * len(keys):
         return None
-    count, p = got
-    cols: dict[str, tuple[str, np.ndarray]] = {}
-    end = p
-    if count:
-        marker = data[p] if p < limit else 0
-        if marker not in _FLOAT_CODES:
-            return None
-        values = _floats_at(arr, p, count, limit, marker)
-        if values is None:
-            return None
-        end = p + count * _FLOAT_CODES[marker][0]
-        table = values.reshape(rows, len(keys))
-        cols = {key: ("f64", table[:, j].copy()) for j, key in enumerate(keys)}
+    _, p = got
+    parts = _value_parts(data, arr, p, rows, keys, limit)
+    if parts is None:
+        return None
+    end, cols = parts
     try:
         step_arr = np.array(steps, np.int64)
     except OverflowError:
@@ -625,8 +682,8 @@ def decode_batch(
             misses += 1
             skip_templates = min(1 << misses, 256)
         skip_templates -= 1
-        if size is None and data[pos] == 0x87:  # a rows block of floats: read with numpy
-            block = float_block(data, arr, view, pos, stop)
+        if size is None and data[pos] == 0x87:  # a rows block of numbers: read with numpy
+            block = number_block(data, arr, view, pos, stop)
             if block is not None:
                 nxt, steps, times, cols = block
                 builder.add_block(steps, times, cols)
