@@ -201,3 +201,73 @@ def test_crafted_blocks_are_reported_and_skipped(block, why):
         assert got == [4, 7]
         (p,) = sf.problems
         assert p.kind == "bad-record" and why in p.message and fmt.ROWS in p.message
+
+
+@pytest.mark.parametrize("explicit_step", [False, True])
+def test_a_sigterm_that_returns_mid_log_loses_and_shifts_nothing(root, monkeypatch, explicit_step):
+    """A SIGTERM handler that returns (the program's own, chained after
+    runship's) lets training go on. runship's handler seals and writes the
+    open block while log() is adding a row (here: between the row's values
+    and its time, the clock being log()'s next step): that row still goes in
+    whole, at its step, on the fast path and on the long one (step=)."""
+    import runship.writer.run as writer_run
+    from runship.writer.lifecycle import PROCESS
+
+    run = runship.init(project="p", id=f"mid{explicit_step}", dir=root, settings={"quiet": True, "environment": False})
+    seen = []
+    monkeypatch.setattr(PROCESS, "_prev_sigterm", lambda signum, frame: seen.append(signum))  # the program's handler
+    clock = writer_run._time
+    calls = []
+
+    def clock_with_a_signal() -> float:
+        calls.append(1)
+        if len(calls) == 3:  # during the row of step 2
+            PROCESS._on_sigterm(signal.SIGTERM, None)
+        return clock()
+
+    monkeypatch.setattr(writer_run, "_time", clock_with_a_signal)
+    for i in range(4):
+        if explicit_step:
+            run.log({"x": float(i)}, step=i, commit=True)
+        else:
+            run.log({"x": float(i)})
+    monkeypatch.setattr(writer_run, "_time", clock)
+    assert seen == [signal.SIGTERM] and run.summary["x"] == 3.0
+    run.finish()
+    assert rows(run.run_dir) == [(i, {"x": float(i)}) for i in range(4)]
+    assert runship.open_run(run.run_dir).lost == 0
+
+
+def test_bad_keys_and_steps_are_refused_on_every_path(make_run):
+    run = make_run(id="bad")
+    run.log({"a": 1.0})
+    for call in (
+        lambda: run.log({1: 0.5, "a": 1.0}, step=3),  # step=: the pending row
+        lambda: run.log({1: 0.5, "a": 1.0}, commit=False),
+        lambda: run.log({1: 0.5}),  # the fast path
+        lambda: run.log({(1, 2): np.float32(0.5)}),  # converted first
+    ):
+        with pytest.raises(TypeError, match="keys must be strings"):
+            call()
+    with pytest.raises(TypeError, match="below 2\\*\\*63"):
+        run.log({"a": 2.0}, step=2**63)
+    run.log({"a": 3.0})
+    run.finish()
+    assert rows(run.run_dir) == [(0, {"a": 1.0}), (1, {"a": 3.0})]
+    assert runship.open_run(run.run_dir).lost == 0
+
+
+def test_a_crafted_step_past_int64_is_a_bad_record():
+    from runship.reader.columns import decode_segment, rows_of
+    from tests.hostile.craft import committed, row, start
+    from tests.hostile.craft import rows as rows_block
+    from tests.test_columns import _sf, assert_equivalent
+
+    data = committed([[start(), row(2**63, {"a": 1.0}, n=1), rows_block([0, 2**64 - 1], ["a"], [1.0, 2.0], n=2)]])
+    assert_equivalent(data)
+    sf = _sf()
+    assert list(rows_of(decode_segment(data, sf).columns)) == []
+    assert [p.message for p in sf.problems] == [
+        "row record: 's' is a step past int64",
+        "rows record: 's' holds a step past int64",
+    ]

@@ -275,3 +275,24 @@ def test_sigterm_reaches_a_main_thread_that_sleeps(root):
         assert runship.open_run(run_dir).state == "terminated" and rows(run_dir) == [
             (k, {"a": k / 2}) for k in range(1000)
         ]
+
+
+def test_children_of_runship_threads_get_the_job_signals():
+    """runship's threads block SIGTERM and the like; a child they start (the
+    package lister, git) must not inherit that and outlive a SIGTERM."""
+    import threading
+
+    from runship.writer.lifecycle import quiet_thread, run_child
+
+    got = []
+
+    def in_a_runship_thread():
+        quiet_thread()
+        code = "import signal; print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))"
+        got.append(run_child([sys.executable, "-c", code], timeout=30).stdout.strip())
+        got.append(signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+    t = threading.Thread(target=in_a_runship_thread)
+    t.start()
+    t.join()
+    assert got == ["[]", True]  # the child blocks nothing; the thread still blocks SIGTERM

@@ -128,6 +128,11 @@ def _loss(rec: dict[str, Any]) -> str | None:
 
 
 _TIME_TYPES = frozenset({float, int})
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def _step(step: int) -> str | None:
+    return None if _I64_MIN <= step <= _I64_MAX else "'s' is a step past int64"
 
 
 def _rows(rec: dict[str, Any]) -> str | None:
@@ -140,6 +145,8 @@ def _rows(rec: dict[str, Any]) -> str | None:
         return "'keys' must not repeat a key"
     if type(steps) is not list or not steps or {type(s) for s in steps} != {int}:
         return "'s' must be a non-empty list of integers"
+    if min(steps) < _I64_MIN or max(steps) > _I64_MAX:
+        return "'s' holds a step past int64"
     if type(times) is not list or len(times) != len(steps):
         return "'ts' must be a list of as many times as 's' has steps"
     if not _TIME_TYPES.issuperset(map(type, times)) or not (min(times) >= 0 and max(times) < MAX_TIME):
@@ -160,7 +167,7 @@ def _rows(rec: dict[str, Any]) -> str | None:
 _KIND_CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
     fmt.START: _start,
     fmt.CONFIG: lambda r: _map(r, "d"),
-    fmt.ROW: lambda r: _int(r, "s", required=True) or _map(r, "d"),
+    fmt.ROW: lambda r: _int(r, "s", required=True) or _step(r["s"]) or _map(r, "d"),
     fmt.ROWS: _rows,
     fmt.SUMMARY: _summary,
     fmt.META: lambda r: _strs(r, _META) or _str_list(r, "tags"),

@@ -15,6 +15,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Callable
     from types import TracebackType
     from typing import Any
@@ -42,6 +43,33 @@ def quiet_thread() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, _JOB_SIGNALS)
     except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without it
         pass
+
+
+def run_child(args: list[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run(args, capture_output=True, text=True, ...)``, the child
+    started with the job signals unblocked: a child inherits the signal mask
+    of the thread that starts it, and runship's threads block them
+    (``quiet_thread``). Raises what subprocess.run raises (OSError,
+    TimeoutExpired: the child is killed first)."""
+    import subprocess
+
+    try:
+        old = signal.pthread_sigmask(signal.SIG_UNBLOCK, _JOB_SIGNALS)
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without it
+        old = None
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    with proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 class _Process:

@@ -44,7 +44,18 @@ _time = time.time
 _FLOATISH = FLOAT_TYPES  # np.float64 joins them once met
 _NUMBERS = NUMBER_TYPES
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1  # what msgpack packs
+_STEP_LIMIT = 2**63
 _BLOCK_KEYS, _BLOCK_KEY_CHARS = 2048, 16384  # a row with more keys, or longer ones, is a row record
+
+
+class _Full(Exception):
+    """The queue is past its buffer: log() waits for room outside the lock."""
+
+
+def _check_keys(keys: Any) -> None:
+    for k in keys:
+        if type(k) is not str:
+            raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
 
 
 def _block_values(data: dict) -> tuple[Any, type] | None:
@@ -130,8 +141,8 @@ class Run:
         self._exit_code: int | None = None
         self._state = "running"
         self._summary_items = dict(prior.get("summary") or {})
-        # the open block's rows already in _summary_items: (its steps list, how many)
-        self._summary_mark: tuple[list | None, int] = (None, 0)
+        # the open block's rows already in _summary_items: (the stream's block_serial, how many)
+        self._summary_mark: tuple[int, int] = (-1, 0)
         self._metrics: Metrics | None = (
             prior.get("metrics") if prior.get("metrics") and prior["metrics"].specs else None
         )
@@ -254,43 +265,43 @@ class Run:
                     return self._log(data, step, commit)
                 vals, kind = got
             if step is not None or commit is False:
+                _check_keys(data)
                 return self._log(kind(zip(data, vals)), step, commit, plain=True)
             # the common call, inlined: a row of plain numbers to the next step,
             # added to the run stream's open block (packed later by the writer)
             st = self._run_stream
             keys = tuple(data)
+            full = False
             lock = self._lock
             lock.acquire()
             try:
                 if self._fast:
-                    # locals first: a signal handler that seals the block between
-                    # the appends below leaves this row out of it, never half in the next
                     steps = st.block_steps
                     if keys != st.block_keys or kind is not st.block_type or len(steps) >= st.block_rows:
                         if not self._open_block(st, keys, kind, data, vals):
-                            return  # dropped and counted ("drop" policy)
+                            return  # dropped and counted ("drop" policy), or written as a row record
                         steps = st.block_steps
                     n = self._step
+                    # its values, its time, then its step (a seal without the lock, by a
+                    # signal handler, takes the rows whose step is in: Stream.seal)
                     values, times = st.block_values, st.block_times
                     values.extend(vals)
                     times.append(_time())
                     steps.append(n)
                     self._step = n + 1
                     return
+            except _Full:
+                full = True  # the queue is full: room is waited for outside the lock (by _log)
             finally:
                 lock.release()
+            if not full:
+                _check_keys(data)
             # converted once (device tensors copied once)
             return self._log(kind(zip(data, vals)), step, commit, plain=True)
         self._log(data, step, commit)
 
     def _refresh_fast(self) -> None:
         self._fast = self._hot and self._pending is None and self._metrics is None
-
-    def _backlog(self, st: Stream) -> bool:
-        """More than a batch is queued: wake the writer; False when the row must be dropped."""
-        if not self._wake.is_set():
-            self._wake.set()
-        return st._queued - st._taken <= self._max_buffer or st.room()
 
     def _log(self, data: Mapping, step: int | None, commit: bool | None, plain: bool = False) -> None:
         """log() the long way; ``plain``: ``data`` is a dict of plain values with string keys already."""
@@ -333,6 +344,8 @@ class Run:
                         step = int(step)
                     except (TypeError, ValueError):
                         raise TypeError(f"log() step must be an integer, got {step!r}") from None
+                if step >= _STEP_LIMIT:  # readers keep steps as int64
+                    raise TypeError(f"log() step must be below 2**63, got {step}")
                 if step < self._step:
                     self._warn_step(step)
                     return
@@ -437,8 +450,8 @@ class Run:
         keys = tuple(row)
         if (
             keys != st.block_keys or kind is not st.block_type or len(st.block_steps) >= st.block_rows
-        ) and not self._open_block(st, keys, kind, row, vals):
-            return  # dropped and counted ("drop" policy)
+        ) and not self._open_block(st, keys, kind, row, vals, wait=False):  # _log made room before the lock
+            return  # dropped and counted ("drop" policy), or written as a row record
         st.block_values.extend(vals)
         st.block_times.append(_time())
         st.block_steps.append(step)
@@ -447,7 +460,7 @@ class Run:
             self._sync_summary_locked()
             self._summary_items.update(row)
             metrics.observe(row, self._summary_items)
-            self._summary_mark = (st.block_steps, len(st.block_steps))
+            self._summary_mark = (st.block_serial, len(st.block_steps))
 
     def _write_row_record(self, row: dict) -> None:
         """A committed row as a row record of its own, packed now: a snapshot of
@@ -474,24 +487,35 @@ class Run:
         if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
             self._wake.set()
 
-    def _open_block(self, st: Stream, keys: tuple, kind: type, data: dict, vals: Any) -> bool:
+    def _open_block(self, st: Stream, keys: tuple, kind: type, data: dict, vals: Any, wait: bool = True) -> bool:
         """Seal the run stream's open block and open one for rows of ``keys``
-        whose values are plain numbers (``kind``: dict, or F32Row); the queue
-        is checked here, once a block (a full queue waits, or drops the row:
-        False). Raises TypeError for a key that is not a string, before
-        anything is recorded. A row too large for a block (``data``, its
-        values ``vals``) is written as a row record of its own (False)."""
-        for k in keys:
-            if type(k) is not str:
-                raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
+        whose values are plain numbers (``kind``: dict, or F32Row). Raises
+        TypeError for a key that is not a string, before anything is recorded.
+
+        The queue is checked here, once a block: past a batch the writer is
+        woken; past the buffer the row is dropped and counted (the "drop"
+        policy: False) or, with ``wait``, _Full is raised so that the caller
+        waits for room outside the lock (the writer may need it) and tries
+        again. A row too large for a block (``data``, its values ``vals``) is
+        written as a row record of its own (False)."""
+        _check_keys(keys)
+        if st._queued - st._taken > self._batch_bytes:
+            if not self._wake.is_set():
+                self._wake.set()
+            if st._queued - st._taken > self._max_buffer:
+                if self._writer is not None and self._writer.drop_when_full:
+                    st._count_drop()
+                    if st.block_steps:
+                        st.seal()  # the rows logged before this one are kept
+                    st.block_keys = None  # the next row checks again
+                    return False
+                if wait:
+                    raise _Full()
         if len(keys) > _BLOCK_KEYS or sum(map(len, keys)) > _BLOCK_KEY_CHARS:
             self._write_row_record(kind(zip(data, vals)))  # a huge row: alone, checked against the record limits
             return False
         row_size = 9 * len(keys) + 18  # at most 9 bytes a value (a float64, an int64), a step and a time
         st.open_block(keys, kind, row_size, max(1, BLOCK_BYTES // row_size))
-        if st._queued - st._taken > self._batch_bytes and not self._backlog(st):
-            st.block_keys = None  # the next row checks again
-            return False
         return True
 
     def _sync_summary_locked(self) -> None:
@@ -500,8 +524,7 @@ class Run:
         whenever the summary is read or set and before a block is sealed."""
         st = self._run_stream
         steps = st.block_steps
-        mark_list, mark_len = self._summary_mark
-        if not steps or (steps is mark_list and len(steps) == mark_len):
+        if not steps or self._summary_mark == (st.block_serial, len(steps)):
             return
         keys = cast(tuple, st.block_keys)
         width = len(keys)
@@ -509,7 +532,7 @@ class Run:
         rows = min(len(steps), len(st.block_times), len(values) // width) if width else 0
         if rows:
             self._summary_items.update(zip(keys, values[(rows - 1) * width : rows * width]))
-        self._summary_mark = (steps, len(steps))
+        self._summary_mark = (st.block_serial, len(steps))
 
     def _sync_summary(self) -> None:
         """``_sync_summary_locked`` from outside the lock (a signal handler that

@@ -90,6 +90,7 @@ class Stream:
         self.block_values: list = []
         self.block_rows = 0
         self.block_row_size = 0
+        self.block_serial = 0  # counts the blocks sealed: the run's summary knows what it took of the open one
         #: called (with the block open) just before a block is sealed: the run keeps its summary
         self.on_seal: Callable[[], None] | None = None
         self._wpack = msgpack.Packer().pack  # the writer's own (blocks are packed under its I/O lock)
@@ -152,27 +153,39 @@ class Stream:
 
     def seal_now(self, wait: bool = True) -> None:
         """Seal the open block from outside the lock. ``wait``: for the lock's
-        holder, a little: a signal handler that interrupted a log() of this
-        thread cannot have the lock, and seals without it after a while (the
-        log() it interrupted is suspended; a row it half added is left out).
-        Without ``wait``, a block whose lock is held stays open."""
+        holder, a little, then without the lock (``seal(in_place=True)``): a
+        signal handler that interrupted a log() of this thread cannot have
+        the lock. Without ``wait``, a block whose lock is held stays open."""
         locked = self._lock.acquire(timeout=0.2 if wait else 0)
         try:
-            if locked or wait:
+            if locked:
                 self.seal()
+            elif wait:
+                self.seal(in_place=True)
         finally:
             if locked:
                 self._lock.release()
 
-    def seal(self) -> None:
-        """Queue the open block (under self._lock, or in a signal handler)."""
+    def seal(self, in_place: bool = False) -> None:
+        """Queue the open block (under self._lock). ``in_place``: without the
+        lock, whose holder may be adding a row (its values, its time, then its
+        step, each one list operation; a signal handler runs between them):
+        the whole rows are taken out of the block's lists, which stay the open
+        block with the row being added, so that it is neither lost nor cut."""
         steps = self.block_steps
         if not steps:
             return
         if self.on_seal is not None:
             self.on_seal()
-        times, values = self.block_times, self.block_values
-        self.block_steps, self.block_times, self.block_values = [], [], []
+        if in_place:
+            rows = len(steps)  # a row's step is added last: these rows are whole
+            cut = rows * len(cast(tuple, self.block_keys))
+            steps, times, values = steps[:rows], self.block_times[:rows], self.block_values[:cut]
+            del self.block_steps[:rows], self.block_times[:rows], self.block_values[:cut]
+        else:
+            times, values = self.block_times, self.block_values
+            self.block_steps, self.block_times, self.block_values = [], [], []
+        self.block_serial += 1
         size = len(steps) * self.block_row_size
         self._q.append(
             Block(next(self._seq), cast(tuple, self.block_keys), self.block_type is F32Row, steps, times, values, size)

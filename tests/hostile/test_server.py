@@ -184,17 +184,28 @@ def test_concurrent_puts_of_one_derived_file_all_succeed(server):
     assert [n for n in os.listdir(os.path.join(server.root, "p", "r")) if n != "run.json"] == []
 
 
+def _access_entry(srv, path: str) -> dict:
+    """The access log's last entry for ``path`` (the server writes it once
+    the answer is sent: it may come a moment after the client has it)."""
+    deadline = time.monotonic() + 10
+    while True:
+        entries = [json.loads(line) for line in srv.log().splitlines() if line.startswith("{")]
+        found = [e for e in entries if e.get("path") == path]
+        if found or time.monotonic() > deadline:
+            assert found, f"no access log entry for {path}"
+            return found[-1]
+        time.sleep(0.02)
+
+
 def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(server, tmp_path):
     call(server, "GET", "/v1/projects", headers={"X-Forwarded-For": "6.6.6.6"})
-    entries = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
-    assert entries[-1]["client"] == "127.0.0.1"
+    assert _access_entry(server, "/v1/projects")["client"] == "127.0.0.1"
     os.makedirs(tmp_path / "proxied")
     proxied = RunshipServer(str(tmp_path / "p2"), str(tmp_path / "proxied"), extra=["--trusted-proxy", "127.0.0.1"])
     proxied.start()
     try:
         call(proxied, "GET", "/v1/projects", headers={"X-Forwarded-For": "6.6.6.6"})
-        entries = [json.loads(line) for line in proxied.log().splitlines() if line.startswith("{")]
-        assert entries[-1]["client"] == "6.6.6.6"
+        assert _access_entry(proxied, "/v1/projects")["client"] == "6.6.6.6"
     finally:
         proxied.stop()
 

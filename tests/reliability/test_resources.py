@@ -76,8 +76,8 @@ STALL = """
 import json, os, resource, threading, time, runship
 run = runship.init(project="p", id="stall", dir={root!r},
                    settings={{"quiet": True, "max_buffer_bytes": 4_000_000, "on_buffer_full": {policy!r}, "flush_interval": 0.05}})
-row = {{f"metric_{{k}}": 0.5 for k in range(10)}}
-for i in range(1000):
+row = {{f"metric_{{k}}": 0.5 for k in range({keys})}}
+for i in range(1000 if {keys} == 10 else 10):
     run.log(row)
 run.flush()
 def hwm():
@@ -86,24 +86,28 @@ base = hwm()
 io = run._writer._io
 io.acquire()  # the writer thread now blocks as on a write that does not return
 released = threading.Event()
+lock_held = []
 def release():
+    lock_held.append(run._lock.locked())  # log() waits for room without the stream's lock
     released.set()
     io.release()
 if {policy!r} == "wait":
     threading.Timer(1.0, release).start()  # the disk comes back after a while
-for i in range(200_000):  # ~40 MB of rows while the disk stalls
+for i in range({count}):  # ~40 MB of rows while the disk stalls
     run.log(row)
 during = released.is_set()  # False: every log() returned while the disk was still stalled
 if not released.is_set():
     release()
 peak = hwm()
 run.finish()
-print(json.dumps({{"rss_growth_kib": peak - base, "returned_while_stalled": not during, "dropped": run._run_stream.dropped_records}}))
+print(json.dumps({{"rss_growth_kib": peak - base, "returned_while_stalled": not during,
+                  "dropped": run._run_stream.dropped_records, "lock_held_while_waiting": lock_held[:1] == [True]}}))
 """
 
 
-def _stall(tmp_path, policy):
-    out = run_python(STALL.format(root=str(tmp_path / "runs"), policy=policy), timeout=120)
+def _stall(tmp_path, policy, keys=10, count=200_000):
+    code = STALL.format(root=str(tmp_path / "runs"), policy=policy, keys=keys, count=count)
+    out = run_python(code, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1]), str(tmp_path / "runs" / "p" / "stall")
 
@@ -124,5 +128,13 @@ def test_stalled_disk_wait_policy_loses_nothing(tmp_path):
     result, run_dir = _stall(tmp_path, "wait")
     assert result["rss_growth_kib"] < 4_000 + 16_000
     assert not result["returned_while_stalled"]  # log() waited for the disk to come back, then went on
+    assert not result["lock_held_while_waiting"]  # so the writer thread can take it meanwhile
     assert result["dropped"] == 0
     assert len(rows(run_dir)) == 201_000
+
+
+def test_stalled_disk_bounds_rows_too_wide_for_a_block(tmp_path):
+    """Rows of 3,000 keys are row records of their own: the buffer bounds them too."""
+    result, run_dir = _stall(tmp_path, "drop", keys=3000, count=2000)  # ~60 MB of rows
+    assert result["rss_growth_kib"] < 4_000 + 16_000
+    assert result["dropped"] > 1000 and len(rows(run_dir)) + result["dropped"] == 2010
