@@ -134,10 +134,6 @@ class Capture:
     def _pump(read_end: int, original: int, sink: LineSink) -> None:
         import codecs
 
-        from runship.writer.lifecycle import quiet_thread
-
-        quiet_thread()
-
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         try:
             while data := os.read(read_end, 65536):

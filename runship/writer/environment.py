@@ -72,11 +72,13 @@ def packages_and_platform() -> dict:
     import json
     import subprocess
 
-    from runship.writer.lifecycle import run_child
-
     try:
-        out = run_child(
-            [sys.executable, "-I", "-c", _LISTER, json.dumps(sys.path)], timeout=60, stdin=subprocess.DEVNULL
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", _LISTER, json.dumps(sys.path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
         )
         return json.loads(out.stdout)
     except (OSError, ValueError, subprocess.SubprocessError):

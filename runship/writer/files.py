@@ -164,11 +164,9 @@ def git_state(cwd: str) -> dict | None:
     """commit, branch, remote (without credentials), dirty, diff; None outside git."""
     import subprocess
 
-    from runship.writer.lifecycle import run_child
-
     def git(*args: str) -> str | None:
         try:
-            out = run_child(["git", *args], cwd=cwd, timeout=10)
+            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None

@@ -15,61 +15,11 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import subprocess
     from collections.abc import Callable
     from types import TracebackType
     from typing import Any
 
     from runship.writer.run import Run
-
-
-#: signals a scheduler sends to stop or warn a job (Slurm: SIGTERM, then
-#: SIGKILL; --signal often USR1; a closed terminal: SIGHUP)
-_JOB_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
-
-
-def quiet_thread() -> None:
-    """Block the job signals in the calling thread (one of runship's own).
-
-    The kernel delivers a signal sent to the process to any thread that does
-    not block it; Python runs the handler in the main thread, but only once
-    that thread is between two bytecodes. A SIGTERM delivered to runship's
-    writer thread while the main thread sleeps or waits in C (a GPU, a data
-    loader) left the main thread where it was: the handler, and the default
-    action it chains to, waited for that call to return. Blocked here, such a
-    signal goes to the main thread (or a thread of the program), which it
-    interrupts."""
-    try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _JOB_SIGNALS)
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without it
-        pass
-
-
-def run_child(args: list[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess:
-    """``subprocess.run(args, capture_output=True, text=True, ...)``, the child
-    started with the job signals unblocked: a child inherits the signal mask
-    of the thread that starts it, and runship's threads block them
-    (``quiet_thread``). Raises what subprocess.run raises (OSError,
-    TimeoutExpired: the child is killed first)."""
-    import subprocess
-
-    try:
-        old = signal.pthread_sigmask(signal.SIG_UNBLOCK, _JOB_SIGNALS)
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without it
-        old = None
-    try:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
-    finally:
-        if old is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-    with proc:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise
-    return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
 class _Process:

@@ -32,7 +32,7 @@ from runship.schema.values import (
 from runship.writer import files as _files
 from runship.writer.config import Config, Summary
 from runship.writer.files import Artifact, Saver
-from runship.writer.lifecycle import PROCESS, quiet_thread
+from runship.writer.lifecycle import PROCESS
 from runship.writer.resume import forget as forget_resume
 from runship.writer.settings import Settings
 from runship.writer.stream import BLOCK_BYTES, Stream, Writer
@@ -792,7 +792,6 @@ class Run:
         return False
 
     def _record_environment(self) -> None:
-        quiet_thread()
         try:
             from runship.writer.environment import collect
 

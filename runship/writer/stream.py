@@ -36,7 +36,6 @@ import msgpack
 from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.values import F32Row
-from runship.writer.lifecycle import quiet_thread
 from runship.writer.settings import Settings
 
 _packb = msgpack.packb
@@ -482,7 +481,6 @@ class Writer:
 
     # ---- the thread ----------------------------------------------------
     def _loop(self) -> None:
-        quiet_thread()
         try:
             while True:
                 self._wake.wait(self.flush_interval)
