@@ -41,8 +41,6 @@ _MAX_STEP_WARNINGS = 10
 _time = time.time
 
 
-_FLOATISH = FLOAT_TYPES  # np.float64 joins them once met
-_NUMBERS = NUMBER_TYPES
 _INT_MIN, _UINT_MAX = -(2**63), 2**64 - 1  # what msgpack packs
 _STEP_LIMIT = 2**63
 _BLOCK_KEYS, _BLOCK_KEY_CHARS = 2048, 16384  # a row with more keys, or longer ones, is a row record
@@ -67,7 +65,7 @@ def _block_values(data: dict) -> tuple[Any, type] | None:
     values: Any = data.values()
     kind: type = F32Row if type(data) is F32Row else dict  # a row converted before (the pending row)
     types = set(map(type, values))
-    if not types <= _NUMBERS:
+    if not types <= NUMBER_TYPES:
         if len(types) == 1:  # all np.float32, all np.int64, ...
             got = values_of_one_type(data, types.pop())
             if got is not None:
@@ -77,7 +75,7 @@ def _block_values(data: dict) -> tuple[Any, type] | None:
             return None
         values, kind = row.values(), type(row)
         types = set(map(type, values))
-        if not types <= _NUMBERS:
+        if not types <= NUMBER_TYPES:
             return None
     if int in types:
         for v in values:
@@ -256,7 +254,7 @@ class Run:
         nothing of that call is recorded and nothing earlier is lost.
         """
         if self._hot and type(data) is dict:
-            if _FLOATISH.issuperset(map(type, data.values())):
+            if FLOAT_TYPES.issuperset(map(type, data.values())):  # np.float64 joins them once met
                 vals: Any = data.values()
                 kind: type = dict
             else:

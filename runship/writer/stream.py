@@ -250,7 +250,7 @@ class Stream:
         width = len(b.keys)
         rows = min(len(b.steps), len(b.times), len(b.values) // width if width else len(b.steps))
         try:
-            if rows != len(b.steps) or width * rows != len(b.values):  # a row half added (see _take)
+            if rows != len(b.steps) or width * rows != len(b.values):  # never (seal takes whole rows): a safety net
                 b.steps, b.times, b.values = b.steps[:rows], b.times[:rows], b.values[: width * rows]
             if not rows:
                 return b""
