@@ -25,6 +25,7 @@ from runship.reader.cache import resolve_cache
 from runship.reader.listing import list_runs, resolve_run
 from runship.reader.stream import StreamFile, describe, iter_records
 from runship.schema import limits
+from runship.schema.format import ROW, ROWS, rows_of_record
 from runship.schema.values import json_safe
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -570,24 +571,36 @@ def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: in
 @cli.command("cat", context_settings=CONTEXT)
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--raw", is_flag=True, help="Every msgpack value with its byte offset, no checks.")
+@click.option(
+    "--rows",
+    "per_row",
+    is_flag=True,
+    help='Each block of rows (a "rows" record) as one line per row, shaped like a "row" record, with the block\'s n.',
+)
 @library_errors
-def cat_cmd(files: tuple[str, ...], raw: bool) -> None:
+def cat_cmd(files: tuple[str, ...], raw: bool, per_row: bool) -> None:
     """Print stream files as JSON lines, one file after another: each file's
     header, then its committed records; problems (uncommitted tail,
     corruption) go to stderr. Exit status 1 if a file is corrupt.
 
+    A block of history rows is one record (kind "rows", docs/FORMAT.md);
+    --rows prints each of its rows on a line of its own instead.
+
     \b
     Example:
         runship cat runship-runs/mnist/3k9x2m1a/run-*.msgpack
+        runship cat --rows runship-runs/mnist/3k9x2m1a/run-*.msgpack | tail -n 3
     """
+    if raw and per_row:
+        raise click.UsageError("--raw prints the bytes as they are: it cannot take --rows")
     corrupt = False
     for file in files:
-        corrupt |= _cat_one(file, raw)
+        corrupt |= _cat_one(file, raw, per_row)
     if corrupt:
         sys.exit(1)
 
 
-def _cat_one(file: str, raw: bool) -> bool:
+def _cat_one(file: str, raw: bool, per_row: bool = False) -> bool:
     """Print one file; True if it is corrupt."""
     sf = describe(file) or StreamFile(path=file, name=os.path.basename(file), stream="?", session="?", segment=0)
     if not raw and describe(file) is None:
@@ -600,7 +613,11 @@ def _cat_one(file: str, raw: bool) -> bool:
             if not header_shown and sf.header is not None:
                 click.echo(json.dumps(json_safe(sf.header)))
                 header_shown = True
-            click.echo(json.dumps(json_safe(rec)))
+            if per_row and rec["k"] == ROWS:
+                for values, step, t in rows_of_record(rec):
+                    click.echo(json.dumps(json_safe({"k": ROW, "block": rec["n"], "t": t, "s": step, "d": values})))
+            else:
+                click.echo(json.dumps(json_safe(rec)))
     if not header_shown and sf.header is not None:
         click.echo(json.dumps(json_safe(sf.header)))
     for p in sf.problems:

@@ -107,6 +107,29 @@ def test_cat(two_runs):
     assert out.exit_code == 1 and "not named like a stream file" in out.output
 
 
+def test_cat_rows_prints_each_row_of_a_block_on_its_own_line(two_runs):
+    _, a, _ = two_runs
+    (path,) = stream_files(a.run_dir)
+    recs = [json.loads(line) for line in invoke("cat", path).output.splitlines()]
+    blocks = [r for r in recs if r["k"] == "rows"]
+    assert blocks and sum(len(b["s"]) for b in blocks) == 10  # the ten number rows went to blocks
+    lines = [json.loads(line) for line in invoke("cat", "--rows", path).output.splitlines()]
+    assert not any(r["k"] == "rows" for r in lines)
+    rows = [r for r in lines if r["k"] == "row"]
+    assert [r["s"] for r in rows] == list(range(11))
+    assert [r["d"] for r in rows[:3]] == [
+        {"loss": 1.0, "acc": 0.0},
+        {"loss": 0.5, "acc": 0.1},
+        {"loss": 1 / 3, "acc": 0.2},
+    ]
+    assert rows[0]["block"] == blocks[0]["n"] and rows[0]["t"] == blocks[0]["ts"][0]
+    assert rows[-1]["d"] == {"val": {"top1": 0.5}} and "block" not in rows[-1]  # a row record as it is
+    # everything else is printed as without --rows
+    assert [r for r in lines if "block" not in r] == [r for r in recs if r["k"] != "rows"]
+    out = CliRunner().invoke(cli, ["cat", "--rows", "--raw", path])
+    assert out.exit_code == 2 and "cannot take --rows" in out.output
+
+
 def test_verify_ok_and_multiple(two_runs):
     root, a, b = two_runs
     out = invoke("verify", "vision/aaa111", "nlp/bbb222", root=root)
