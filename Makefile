@@ -46,7 +46,9 @@ demo: $(STAMP_DEMO)
 demo-stop:
 	@$(PY) tools/demo_ui.py --stop
 
-PYTEST_WORKERS ?= 2
+# most tests wait on subprocesses, servers and signals, not the CPU: 4 workers finish the
+# suite in 2.5 minutes on 2 cores where 2 take 3 (PYTEST_WORKERS=2 make test for fewer)
+PYTEST_WORKERS ?= 4
 
 lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check runship tests benchmarks examples tools
