@@ -128,6 +128,34 @@ def test_the_summary_after_a_flush_and_in_run_json_on_sigterm(root):
     assert view.state == "terminated" and view.summary == {"loss": 999 / 4, "i": 999}
 
 
+def test_the_summary_after_a_sigkill_and_on_resume_is_what_run_summary_said_at_flush(root):
+    code = f"""
+    import json, time, runship
+    run = runship.init(project="p", id="kill", dir={root!r}, settings={{"quiet": True, "flush_interval": 60}})
+    for i in range(500):
+        run.log({{"loss": i / 8, "i": i}})
+    run.summary["best"] = 7.5  # explicit: holds, as "loss" and "i" follow the rows
+    run.log({{"loss": 0.25}})  # another block: "i" keeps 499
+    run.flush()
+    print(json.dumps(dict(run.summary)), flush=True)
+    time.sleep(60)
+    """
+    proc = popen_python(code)
+    seen = json.loads(proc.stdout.readline())
+    assert seen == {"loss": 0.25, "i": 499, "best": 7.5}
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    run_dir = os.path.join(root, "p", "kill")
+    view = runship.open_run(run_dir)
+    assert view.state != "finished" and dict(view.summary) == seen  # no finish record: the rows say it
+    again = runship.init(project="p", id="kill", dir=root, resume="must", settings={"quiet": True})
+    assert dict(again.summary) == seen and again.step == 501
+    again.log({"i": 501})
+    assert dict(again.summary) == {**seen, "i": 501}
+    again.finish()
+    assert dict(runship.open_run(run_dir).summary) == {**seen, "i": 501}
+
+
 def test_resume_continues_steps_and_summary_after_blocks(root):
     run = runship.init(project="p", id="res", dir=root, settings={"quiet": True})
     for i in range(10):
