@@ -140,6 +140,102 @@ def test_sigterm_calls_previous_handler(root):
     assert view.state == "finished" and view.exit_code == 0
 
 
+def test_a_sigterm_the_main_thread_missed_in_a_blocking_call_is_sent_to_it_again(root):
+    """A signal taken by another thread (or just before a blocking call) does
+    not wake the main thread from ``time.sleep``: Python would run the handler
+    only after the sleep. Runship's watch thread sends it to the main thread
+    again, which runs the program's own handler (called by runship's) at once."""
+    code = f"""
+    import signal, sys, threading, time, runship
+    def program_handler(s, f):
+        print("program handler in", threading.current_thread().name, flush=True)
+        sys.exit(3)
+    signal.signal(signal.SIGTERM, program_handler)
+    run = runship.init(project="p", id="missed", dir={root!r}, settings={{"quiet": True}})
+    for i in range(100):
+        run.log({{"x": float(i)}})
+    def take_it():  # the signal delivered to this thread, not to the sleeping main thread
+        time.sleep(0.3)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+    threading.Thread(target=take_it).start()
+    time.sleep(60)
+    print("slept it out", flush=True)
+    """
+    proc = popen_python(code)
+    out, err = proc.communicate(timeout=30)  # well before the 60 s sleep ends
+    assert proc.returncode == 3, err
+    assert out.splitlines() == ["program handler in MainThread"]
+    run_dir = os.path.join(root, "p", "missed")
+    assert records(run_dir, "signal") and [s for s, _ in rows(run_dir)] == list(range(100))
+
+
+def test_a_main_thread_stuck_outside_python_still_ends_on_sigterm_with_its_rows(root):
+    """The main thread cannot take the signal at all (here: it blocks it; in
+    real jobs a wait in C++ that retries on EINTR, a long call that released
+    the GIL): the watch thread records the signal, flushes, and ends the
+    process with SIGTERM's default action, as it would have ended without runship."""
+    code = f"""
+    import signal, time, runship
+    run = runship.init(project="p", id="stuck", dir={root!r}, settings={{"quiet": True, "flush_interval": 60}})
+    for i in range(1000):
+        run.log({{"x": float(i)}})
+    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
+    print("READY", flush=True)
+    time.sleep(60)
+    """
+    proc = popen_python(code)
+    assert proc.stdout.readline().strip() == "READY"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM, err
+    run_dir = os.path.join(root, "p", "stuck")
+    assert [s for s, _ in rows(run_dir)] == list(range(1000))  # flushed by the watch thread
+    assert records(run_dir)[-1]["k"] == "signal"
+    view = runship.open_run(run_dir)
+    assert view.state == "terminated" and view.summary == {"x": 999.0}
+
+
+def test_a_forked_childs_sigterm_never_reaches_the_parent(root):
+    """The watch thread reads the interpreter's wakeup fd; a forked child's
+    own SIGTERM must not look like the parent's (and get the parent a SIGTERM)."""
+    code = f"""
+    import os, signal, time, runship
+    run = runship.init(project="p", id="parent", dir={root!r}, settings={{"quiet": True}})
+    run.log({{"x": 1.0}})
+    pid = os.fork()
+    if pid == 0:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    print("child", os.waitstatus_to_exitcode(status), flush=True)
+    time.sleep(3)  # longer than the watch thread waits before it acts
+    run.log({{"x": 2.0}})
+    run.finish()
+    print("parent done", flush=True)
+    """
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["child -15", "parent done"]
+    run_dir = os.path.join(root, "p", "parent")
+    assert not records(run_dir, "signal") and runship.open_run(run_dir).state == "finished"
+
+
+def test_another_librarys_wakeup_fd_is_left_alone(root):
+    code = f"""
+    import os, signal, threading, runship
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    signal.set_wakeup_fd(w)  # as asyncio's add_signal_handler does
+    run = runship.init(project="p", id="theirs", dir={root!r}, settings={{"quiet": True}})
+    print(signal.set_wakeup_fd(-1) == w, any(t.name == "runship-signals" for t in threading.enumerate()))
+    run.finish()
+    """
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
+
+
 @pytest.mark.parametrize(
     ("body", "exit_code"),
     [("pass", 0), ("raise RuntimeError('boom')", 1), ("raise KeyboardInterrupt", 130)],

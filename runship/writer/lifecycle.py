@@ -3,6 +3,19 @@
 These are process-wide by nature (there is one atexit, one SIGTERM handler and
 one ``runship.run`` per process), so they live in one small object,
 ``PROCESS``, and nowhere else.
+
+A Python-level SIGTERM handler runs only when the main thread is back in
+Python code. A signal that lands between the main thread's last check for
+signals and a blocking call it then makes (``time.sleep``, a wait in C++ that
+retries on EINTR, a long computation that released the GIL) would be handled
+only when that call returns, where the default action would have ended the
+process at once. So a watch thread reads the interpreter's wakeup fd (only
+when no other library has set one): if the handler has not started 0.2 s
+after a SIGTERM, it sends the signal again to the main thread (a blocking
+system call returns EINTR and Python runs the handler); if it still has not
+started 2 s later and the handler before runship's was the default action, the
+watch thread records the signal, flushes every run and ends the process with
+SIGTERM's default action itself.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,6 +34,9 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runship.writer.run import Run
+
+_POKE_AFTER = 0.2  # s after a SIGTERM without the handler started: the signal sent again, to the main thread
+_ACT_AFTER = 2.0  # s more: the watch thread does the handler's work and ends the process (default action only)
 
 
 class _Process:
@@ -30,6 +47,10 @@ class _Process:
         self.console_owner: Run | None = None  # the one run capturing stdout/stderr
         self._installed = False
         self._prev_sigterm: object = None
+        self._sigterm_runs = 0  # times the SIGTERM handler started (read by the watch thread)
+        self._claim = threading.Lock()  # the handler or the watch thread: who does a SIGTERM's work
+        self._watch_acting = False
+        self._watch_fds: tuple[int, int] | None = None
         self._prev_excepthook: Callable[[type[BaseException], BaseException, TracebackType | None], Any] | None = None
         self._lock = threading.RLock()
 
@@ -61,6 +82,89 @@ class _Process:
                 signal.signal(signal.SIGTERM, self._on_sigterm)
             except (ValueError, OSError):  # embedded interpreters
                 self._prev_sigterm = None
+            else:
+                self._start_watch()
+
+    # ---- the SIGTERM watch (see the module's docstring) ------------------------
+    def _start_watch(self) -> None:
+        r, w = os.pipe()  # close-on-exec: no child started with exec sees it
+        os.set_blocking(w, False)  # the interpreter's C handler never blocks on it
+        try:
+            old = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        except (ValueError, OSError):
+            old = None
+        if old != -1:  # another library's wakeup fd (asyncio, trio, twisted): theirs stays, no watch
+            if old is not None:
+                signal.set_wakeup_fd(old)
+            os.close(r)
+            os.close(w)
+            return
+        self._watch_fds = (r, w)
+        threading.Thread(target=self._watch, args=(r,), name="runship-signals", daemon=True).start()
+
+    def _watch(self, r: int) -> None:
+        seen = self._sigterm_runs
+        while True:
+            try:
+                data = os.read(r, 512)
+            except OSError:
+                return
+            if not data:
+                return
+            if signal.SIGTERM not in data:
+                continue  # SIGINT and other signals with a Python handler: not ours
+            if self._sigterm_runs == seen and not self._wait_for_handler(seen, _POKE_AFTER):
+                if not self._handler_is_ours():
+                    seen = self._sigterm_runs
+                    continue  # the program replaced runship's handler: its signal, its rules
+                try:
+                    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+                except (OSError, ValueError):
+                    pass
+                if not self._wait_for_handler(seen, _ACT_AFTER):
+                    self._act(seen)
+                self._drain(r)  # the byte of the signal sent again: already answered
+            seen = self._sigterm_runs
+
+    def _wait_for_handler(self, seen: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._sigterm_runs == seen:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _handler_is_ours(self) -> bool:
+        try:
+            return signal.getsignal(signal.SIGTERM) == self._on_sigterm
+        except (ValueError, OSError):
+            return False
+
+    def _act(self, seen: int) -> None:
+        """The main thread is stuck outside Python: if SIGTERM's action before
+        runship was the default, do the handler's work here and end the process."""
+        prev = self._prev_sigterm
+        if callable(prev) or prev == signal.SIG_IGN or not self._handler_is_ours():
+            return  # the program's own handler must run in the main thread: it will, when it can
+        with self._claim:
+            if self._sigterm_runs != seen:
+                return  # the handler started meanwhile
+            self._watch_acting = True
+        try:
+            self._record_signal(signal.SIGTERM, lambda: None)
+        finally:
+            _die_of(signal.SIGTERM)
+
+    @staticmethod
+    def _drain(r: int) -> None:
+        os.set_blocking(r, False)
+        try:
+            while os.read(r, 512):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.set_blocking(r, True)
 
     def _excepthook(self, etype, value, tb) -> None:
         self.exit_code = 130 if issubclass(etype, KeyboardInterrupt) else 1
@@ -76,6 +180,18 @@ class _Process:
                 print(f"runship: could not finish run {run.id}: {e}", file=sys.stderr)
 
     def _on_sigterm(self, signum, frame) -> None:
+        if self._claim.acquire(timeout=1.0):
+            self._sigterm_runs += 1
+            acting = self._watch_acting
+            self._claim.release()
+            if acting:
+                return  # the watch thread is recording this signal and ending the process
+        else:
+            self._sigterm_runs += 1
+        self._record_signal(signum, lambda: self._chain(signum, frame))
+
+    def _record_signal(self, signum: int, chain: Callable[[], None]) -> None:
+        """Every active run records the signal and flushes; ``chain`` runs once they have."""
         waiting = 0
 
         def then() -> None:
@@ -84,7 +200,7 @@ class _Process:
             nonlocal waiting
             waiting -= 1
             if waiting == 0:
-                self._chain(signum, frame)
+                chain()
 
         for run in list(self.active):
             try:
@@ -93,7 +209,7 @@ class _Process:
             except Exception:
                 pass
         if waiting == 0:
-            self._chain(signum, frame)
+            chain()
 
     def _chain(self, signum, frame) -> None:
         prev = self._prev_sigterm
@@ -109,11 +225,41 @@ class _Process:
         # A DataLoader worker or any other forked child: the parent's runs are
         # not ours. Never write into the parent's files.
         self._lock = threading.RLock()
+        self._claim = threading.Lock()
+        if self._watch_fds is not None:
+            # the child's signals must never reach the parent's watch thread (which would
+            # send the parent a SIGTERM): its wakeup fd now writes to /dev/null, with no watch
+            r, w = self._watch_fds
+            self._watch_fds = None
+            try:
+                null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+                os.dup2(null, w, inheritable=False)
+                os.close(null)
+                os.close(r)
+            except OSError:
+                pass
         # runship.run stays, as a run whose log() does nothing, so that code
         # calling runship.log() in a worker does not crash.
         for run in self.active:
             run._forked()
         self.active = []
+
+
+def _die_of(signum: int) -> None:
+    """End the process with ``signum``'s default action, from any thread
+    (Python sets handlers only from the main thread: libc does it here)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+        libc.signal.restype = ctypes.c_void_p
+        libc.signal(signum, None)  # SIG_DFL
+        os.kill(os.getpid(), signum)
+        time.sleep(1.0)
+    except Exception:
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 PROCESS = _Process()
