@@ -5,6 +5,7 @@ at once (one synchronisation a log() call, counted on a test double)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 
@@ -171,6 +172,15 @@ class FakeTorch:
     def cat(parts):
         return Tensor([f for p in parts for f in p.bits], FakeTorch.float64, raw=True)
 
+    @staticmethod
+    def stack(tensors):
+        assert len({t.dtype for t in tensors}) == 1 and len({t.device for t in tensors}) == 1
+        return Tensor([t.bits[0] for t in tensors], tensors[0].dtype, raw=True, device=tensors[0].device)
+
+    @staticmethod
+    def no_grad():
+        return contextlib.nullcontext()
+
 
 class Tensor:
     """A 0-d tensor "on a GPU": every host read (``item``, ``cpu``, ``tolist``) is a synchronisation."""
@@ -179,8 +189,9 @@ class Tensor:
     ndim = 0
     is_cpu = False
 
-    def __init__(self, value, dtype, raw=False):
+    def __init__(self, value, dtype, raw=False, device="cuda:0"):
         self.dtype = dtype
+        self.device = device
         self.bits = value if raw else [value]
 
     def detach(self):
@@ -190,16 +201,14 @@ class Tensor:
         return False
 
     def to(self, dtype):
-        v = self.bits[0]
-        return Tensor(float(v) if dtype.is_floating_point else int(v), dtype)
-
-    def reshape(self, n):
-        return self
+        conv = float if dtype.is_floating_point else int
+        return Tensor([conv(v) for v in self.bits], dtype, raw=True, device=self.device)
 
     def view(self, dtype):
         import struct
 
-        return Tensor(struct.unpack("<d", struct.pack("<q", self.bits[0]))[0], dtype)
+        floats = [struct.unpack("<d", struct.pack("<q", b))[0] for b in self.bits]
+        return Tensor(floats, dtype, raw=True, device=self.device)
 
     def cpu(self):
         _Syncs.count += 1
@@ -224,3 +233,26 @@ def test_a_rows_device_tensors_cost_one_synchronisation(monkeypatch):
     assert type(plain) is dict  # lr is a float64: every float of the row stays float64
     del row["lr"]
     assert type(values.plain_row(row)) is values.F32Row  # float32 and ints only: stored as float32
+
+
+def test_device_tensors_are_stacked_a_dtype_at_a_time_and_copied_once_a_device(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", FakeTorch)
+    stacks = []
+    real_stack = FakeTorch.stack
+    monkeypatch.setattr(FakeTorch, "stack", staticmethod(lambda ts: stacks.append(len(ts)) or real_stack(ts)))
+    f32, i64, b = FakeTorch.float32, FakeTorch.int64, FakeTorch.bool
+    # dtypes interleaved: every value must come back to its own key
+    row = {"a": Tensor(1.5, f32), "n": Tensor(-7, i64), "b": Tensor(2.5, f32), "ok": Tensor(False, b)}
+    row.update({"c": Tensor(3.5, f32), "m": Tensor(2**63 - 1, i64)})
+    row["other"] = Tensor(9.25, f32, device="cuda:1")  # another GPU: its own copy
+    _Syncs.count = 0
+    plain = values.plain_row(row)
+    assert plain == {"a": 1.5, "n": -7, "b": 2.5, "ok": False, "c": 3.5, "m": 2**63 - 1, "other": 9.25}
+    assert list(plain) == list(row) and type(plain["ok"]) is bool and type(plain["m"]) is int
+    assert _Syncs.count == 2  # one copy a device
+    assert sorted(stacks) == [1, 2, 3]  # one stack a dtype (cuda:1's one tensor: its item()), not one a value
+    stacks.clear()
+    _Syncs.count = 0
+    metrics = {f"m{i}": Tensor(i / 4, f32) for i in range(10)}  # the common row: float32 metrics
+    assert values.plain_row(metrics) == {f"m{i}": i / 4 for i in range(10)}
+    assert _Syncs.count == 1 and stacks == [10]

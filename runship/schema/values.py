@@ -261,29 +261,48 @@ def scalar_converter(t: type) -> Any:
 
 
 def device_values(tensors: list[Any]) -> list[Any]:
-    """Python values of 0-d tensors on an accelerator, copied to the host in
-    one transfer (one synchronisation, not one per value): floats as
-    float64, integers and bools bit for bit."""
+    """Python values of 0-d tensors on an accelerator, as ``.item()`` gives
+    them, copied to the host in one transfer a device (one synchronisation,
+    not one per value). The tensors of one dtype are stacked in one
+    operation: a row of float32 metrics costs a stack and the copy, however
+    many there are (one tensor alone: its ``.item()``). Several dtypes are
+    cast to float64 (floats) or reinterpreted as float64 (integers and bools,
+    bit for bit) to travel in one copy."""
     import torch
 
-    packed = []
-    kinds = []
-    for t in tensors:
-        t = t.detach()
+    out: list[Any] = [None] * len(tensors)
+    by_device: dict[Any, dict[Any, list[int]]] = {}
+    for i, t in enumerate(tensors):
         if t.is_complex():
             raise SerializationError("complex numbers cannot be logged; log .real and .imag")
-        if t.dtype.is_floating_point:
-            packed.append(t.to(torch.float64).reshape(1))
-            kinds.append("f")
-        else:
-            packed.append(t.to(torch.int64).reshape(1).view(torch.float64))
-            kinds.append("b" if t.dtype == torch.bool else "i")
-    host = torch.cat(packed).cpu()  # the one copy (and synchronisation)
-    floats = host.tolist()
-    ints = host.view(torch.int64).tolist()
-    out: list[Any] = []
-    for kind, f, i in zip(kinds, floats, ints):
-        out.append(f if kind == "f" else (bool(i) if kind == "b" else i))
+        by_device.setdefault(t.device, {}).setdefault(t.dtype, []).append(i)
+    with torch.no_grad():
+        for groups in by_device.values():
+            if len(groups) == 1:  # one dtype: its values as they are (a float32's float is exact)
+                (idx,) = groups.values()
+                got = (
+                    [tensors[idx[0]].item()] if len(idx) == 1 else torch.stack([tensors[i] for i in idx]).cpu().tolist()
+                )
+                for i, x in zip(idx, got):
+                    out[i] = x
+                continue
+            parts, spans = [], []
+            for dtype, idx in groups.items():
+                stacked = torch.stack([tensors[i] for i in idx])
+                if dtype.is_floating_point:
+                    parts.append(stacked.to(torch.float64))
+                    spans.append(("f", idx))
+                else:  # bit for bit: int64 in float64's bytes
+                    parts.append(stacked.to(torch.int64).view(torch.float64))
+                    spans.append(("b" if dtype == torch.bool else "i", idx))
+            host = torch.cat(parts).cpu()  # the one copy (and synchronisation)
+            floats = host.tolist()
+            ints = host.view(torch.int64).tolist()
+            pos = 0
+            for kind, idx in spans:
+                for i in idx:
+                    out[i] = floats[pos] if kind == "f" else (bool(ints[pos]) if kind == "b" else ints[pos])
+                    pos += 1
     return out
 
 

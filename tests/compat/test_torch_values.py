@@ -109,3 +109,34 @@ def test_rows_of_only_cpu_tensors_take_the_fast_path_and_read_back_exactly(tmp_p
         want = t.detach().item()
         assert first[key] == want and type(first[key]) is type(want), (key, first[key], want)
     assert second["a"] == 1.5 and second["b"] == [2.0] and second["_step"] == 1
+
+
+@pytest.mark.compat
+def test_the_device_copy_gives_item_s_values_for_every_dtype_with_real_torch():
+    """``device_values`` (a row's accelerator tensors: a stack a dtype, one
+    copy) run on real tensors. CPU tensors here, as CI has no GPU: the same
+    operations, and every value must be what ``.item()`` gives."""
+    import torch
+
+    from runship.schema.values import device_values
+
+    tensors = [
+        torch.tensor(0.1, dtype=torch.float32, requires_grad=True) * 3,
+        torch.tensor(-(2**63), dtype=torch.int64),
+        torch.tensor(0.1, dtype=torch.bfloat16),
+        torch.tensor(True),
+        torch.tensor(float("nan"), dtype=torch.float16),
+        torch.tensor(2.5, dtype=torch.float32),
+        torch.tensor(-7, dtype=torch.int8),
+        torch.tensor(255, dtype=torch.uint8),
+        torch.tensor(float("-inf"), dtype=torch.float64),
+        torch.tensor(2**62 + 1, dtype=torch.int64),
+        torch.tensor(False),
+    ]
+    got = device_values(tensors)
+    want = [t.item() for t in tensors]
+    assert [type(x) for x in got] == [type(x) for x in want]
+    assert all(g == w or (math.isnan(g) and math.isnan(w)) for g, w in zip(got, want)), (got, want)
+    for one_dtype in ([torch.tensor(v / 3) for v in range(5)], [torch.tensor(0.1, dtype=torch.bfloat16)]):
+        got = device_values(one_dtype)  # one dtype: a stack and a copy (one tensor: its item())
+        assert got == [t.item() for t in one_dtype] and all(type(x) is float for x in got)
