@@ -4,7 +4,7 @@
    float16, float64, int64, bool) through ``run.log`` against ``.item()`` on
    each value, counted by PyTorch itself (``torch.cuda.set_sync_debug_mode``
    warns once a synchronising operation); the values read back exactly.
-2. A real training loop (a small Transformer encoder, AdamW, gradient
+2. A real training loop (a Transformer encoder, AdamW, gradient
    clipping, a learning-rate schedule): step time without logging, with
    ``loss.item()`` alone (the one synchronisation any logging of the loss
    costs), with ``run.log`` of the loss, the grad norm and the learning rate
@@ -30,8 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import runship
 
 
-def count_syncs(torch, fn) -> int:
-    """Synchronising CUDA operations ``fn`` makes, as PyTorch counts them."""
+def count_syncs(torch, fn) -> list[str]:
+    """Synchronising CUDA operations ``fn`` makes, as PyTorch reports them:
+    the Python line that made each."""
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
@@ -39,7 +40,8 @@ def count_syncs(torch, fn) -> int:
             fn()
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in seen)
+    # (set_sync_debug_mode's own notice, "Synchronization debug mode is a prototype...", is not one)
+    return [f"{os.path.basename(w.filename)}:{w.lineno}" for w in seen if "called a synchronizing" in str(w.message)]
 
 
 def sync_check(torch, device: str, root: str) -> dict:
@@ -53,8 +55,10 @@ def sync_check(torch, device: str, root: str) -> dict:
     run = runship.init(project="gpu", id="syncs", dir=root, settings={"quiet": True})
     run.log(row)  # warm: converters met once
     torch.cuda.synchronize() if device == "cuda" else None
-    syncs_log = count_syncs(torch, lambda: run.log(row)) if device == "cuda" else None
-    syncs_item = count_syncs(torch, lambda: [v.item() for v in row.values()]) if device == "cuda" else None
+    syncs_log = count_syncs(torch, lambda: run.log(row)) if device == "cuda" else []
+    syncs_item = count_syncs(torch, lambda: [v.item() for v in row.values()]) if device == "cuda" else []
+    one = {"loss": row["m0"]}
+    syncs_one = count_syncs(torch, lambda: run.log(one)) if device == "cuda" else []
     # the cost of one such log() with the GPU idle, and of .item() on each value
     n = 200
     t0 = time.perf_counter()
@@ -65,14 +69,28 @@ def sync_check(torch, device: str, root: str) -> dict:
     for _ in range(n):
         {k: v.item() for k, v in row.items()}
     per_items = (time.perf_counter() - t0) / n
+    f32 = {f"f{i}": torch.tensor(i * 0.37 + 0.1, device=device) for i in range(10)}
+    run.log(f32)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        run.log(f32)
+    per_log_f32 = (time.perf_counter() - t0) / n
+    t0 = time.perf_counter()
+    for _ in range(n):
+        {k: v.item() for k, v in f32.items()}
+    per_items_f32 = (time.perf_counter() - t0) / n
     run.finish()
-    got = runship.open_run(run.run_dir).history()
+    got = [r for r in runship.open_run(run.run_dir).history() if "m1" in r]
     exact = all({k: r[k] for k in expected} == expected for r in got)
     return {
-        "syncs_per_log_of_10_tensors": syncs_log,
-        "syncs_item_on_each": syncs_item,
+        "syncs_per_log_of_10_tensors": len(syncs_log),
+        "syncs_item_on_each": len(syncs_item),
+        "syncs_per_log_of_1_tensor": len(syncs_one),
+        "where_log_synchronised": syncs_log + syncs_one,
         "log_us_10_cuda_tensors": per_log * 1e6,
         "item_on_each_us": per_items * 1e6,
+        "log_us_10_float32_cuda_tensors": per_log_f32 * 1e6,
+        "item_on_each_float32_us": per_items_f32 * 1e6,
         "rows_read_back": len(got),
         "read_back_exact": exact,
         "values": {k: [str(v.dtype).replace("torch.", ""), expected[k]] for k, v in row.items()},
@@ -81,9 +99,10 @@ def sync_check(torch, device: str, root: str) -> dict:
 
 def training_check(torch, device: str, root: str, steps: int, rounds: int) -> dict:
     torch.manual_seed(0)
-    d_model, seq, batch = (512, 256, 32) if device == "cuda" else (32, 8, 2)
+    # big enough that the GPU, not the launching of kernels, sets the step time, as in real training
+    d_model, seq, batch = (1024, 1024, 16) if device == "cuda" else (32, 8, 2)
     layer = torch.nn.TransformerEncoderLayer(d_model, 8, 4 * d_model, batch_first=True, dropout=0.0)
-    model = torch.nn.Sequential(torch.nn.TransformerEncoder(layer, 4), torch.nn.Linear(d_model, 1)).to(device)
+    model = torch.nn.Sequential(torch.nn.TransformerEncoder(layer, 6), torch.nn.Linear(d_model, 1)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 100))
     x = torch.randn(batch, seq, d_model, device=device)
@@ -113,23 +132,43 @@ def training_check(torch, device: str, root: str, steps: int, rounds: int) -> di
     for _ in range(20):  # warm-up: kernels chosen, allocator filled
         step()
     sync()
+    t0 = time.perf_counter()
+    for _ in range(5):
+        step()
+    sync()
+    if device == "cuda":  # blocks of about 2.5 s: the whole loop within a device check's minutes
+        steps = max(5, min(steps, int(2.5 / ((time.perf_counter() - t0) / 5))))
     times: dict[str, list[float]] = {m: [] for m in modes}
-    for _ in range(rounds):
-        for name, after in modes.items():
+    inside: dict[str, list[float]] = {m: [] for m in modes}
+    perf = time.perf_counter
+    for r in range(rounds):
+        order = list(modes.items()) if r % 2 == 0 else list(reversed(modes.items()))
+        for name, after in order:
             sync()
-            t0 = time.perf_counter()
+            spent = 0.0
+            t0 = perf()
             for _ in range(steps):
-                after(*step())
+                got = step()
+                t1 = perf()
+                after(*got)
+                spent += perf() - t1
             sync()
-            times[name].append((time.perf_counter() - t0) / steps * 1e3)
+            times[name].append((perf() - t0) / steps * 1e3)
+            inside[name].append(spent / steps * 1e6)
     run.finish()
     base = statistics.median(times["no logging"])
     out = {}
     for name, ts in times.items():
         med = statistics.median(ts)
-        out[name] = {"step_ms": med, "all_ms": ts, "overhead_pct": (med - base) / base * 100}
+        out[name] = {
+            "step_ms": med,
+            "overhead_pct": (med - base) / base * 100,
+            "in_the_call_us": statistics.median(inside[name]),
+            "all_ms": [round(t, 3) for t in ts],
+        }
     out["rows_logged"] = len(runship.open_run(run.run_dir).history())
-    out["model"] = f"TransformerEncoder 4 x d{d_model}, seq {seq}, batch {batch}, bf16 autocast, AdamW, clip, schedule"
+    out["steps_a_block"], out["blocks_a_mode"] = steps, rounds
+    out["model"] = f"TransformerEncoder 6 x d{d_model}, seq {seq}, batch {batch}, bf16 autocast, AdamW, clip, schedule"
     return out
 
 
@@ -149,7 +188,7 @@ def main() -> None:
         "syncs": sync_check(torch, device, root),
     }
     print(json.dumps(result["syncs"], indent=1), flush=True)
-    steps, rounds = (300, 3) if device == "cuda" else (5, 1)
+    steps, rounds = (100, 10) if device == "cuda" else (5, 2)
     result["training"] = training_check(torch, device, root, steps, rounds)
     print(json.dumps(result["training"], indent=1), flush=True)
     os.makedirs(out_dir, exist_ok=True)
