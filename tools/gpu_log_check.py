@@ -116,7 +116,9 @@ def training_check(torch, device: str, root: str, steps: int, rounds: int) -> di
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        lr = torch.tensor(sched.get_last_lr()[0], device=device)
+        # on the host, as a schedule's rate is: a tensor made on the GPU from a Python
+        # float is copied from pageable memory, which waits for the stream (a sync a step)
+        lr = torch.tensor(sched.get_last_lr()[0])
         return loss.detach(), gnorm, lr
 
     run = runship.init(project="gpu", id="train", dir=root, settings={"quiet": True})
@@ -138,6 +140,7 @@ def training_check(torch, device: str, root: str, steps: int, rounds: int) -> di
     sync()
     if device == "cuda":  # blocks of about 2.5 s: the whole loop within a device check's minutes
         steps = max(5, min(steps, int(2.5 / ((time.perf_counter() - t0) / 5))))
+    syncs_in_a_step = len(count_syncs(torch, step)) if device == "cuda" else 0  # without logging: should be 0
     times: dict[str, list[float]] = {m: [] for m in modes}
     inside: dict[str, list[float]] = {m: [] for m in modes}
     perf = time.perf_counter
@@ -168,6 +171,7 @@ def training_check(torch, device: str, root: str, steps: int, rounds: int) -> di
         }
     out["rows_logged"] = len(runship.open_run(run.run_dir).history())
     out["steps_a_block"], out["blocks_a_mode"] = steps, rounds
+    out["syncs_in_a_step_without_logging"] = syncs_in_a_step
     out["model"] = f"TransformerEncoder 6 x d{d_model}, seq {seq}, batch {batch}, bf16 autocast, AdamW, clip, schedule"
     return out
 
