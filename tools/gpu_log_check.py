@@ -44,6 +44,14 @@ def count_syncs(torch, fn) -> list[str]:
     return [f"{os.path.basename(w.filename)}:{w.lineno}" for w in seen if "called a synchronizing" in str(w.message)]
 
 
+def per_call(fn, n: int = 200) -> float:
+    """Seconds a call of ``fn``, over ``n`` calls."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
 def sync_check(torch, device: str, root: str) -> dict:
     dtypes = [torch.float32, torch.bfloat16, torch.float16, torch.float64, torch.int64, torch.bool]
     row = {}
@@ -60,25 +68,12 @@ def sync_check(torch, device: str, root: str) -> dict:
     one = {"loss": row["m0"]}
     syncs_one = count_syncs(torch, lambda: run.log(one)) if device == "cuda" else []
     # the cost of one such log() with the GPU idle, and of .item() on each value
-    n = 200
-    t0 = time.perf_counter()
-    for _ in range(n):
-        run.log(row)
-    per_log = (time.perf_counter() - t0) / n
-    t0 = time.perf_counter()
-    for _ in range(n):
-        {k: v.item() for k, v in row.items()}
-    per_items = (time.perf_counter() - t0) / n
     f32 = {f"f{i}": torch.tensor(i * 0.37 + 0.1, device=device) for i in range(10)}
     run.log(f32)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        run.log(f32)
-    per_log_f32 = (time.perf_counter() - t0) / n
-    t0 = time.perf_counter()
-    for _ in range(n):
-        {k: v.item() for k, v in f32.items()}
-    per_items_f32 = (time.perf_counter() - t0) / n
+    per_log = per_call(lambda: run.log(row))
+    per_items = per_call(lambda: {k: v.item() for k, v in row.items()})
+    per_log_f32 = per_call(lambda: run.log(f32))
+    per_items_f32 = per_call(lambda: {k: v.item() for k, v in f32.items()})
     run.finish()
     got = [r for r in runship.open_run(run.run_dir).history() if "m1" in r]
     exact = all({k: r[k] for k in expected} == expected for r in got)
