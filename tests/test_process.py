@@ -236,6 +236,27 @@ def test_another_librarys_wakeup_fd_is_left_alone(root):
     assert out.stdout.split() == ["True", "False"]
 
 
+def test_without_a_watch_thread_init_and_sigterm_work_as_before(root):
+    code = f"""
+    import signal, threading, runship
+    start = threading.Thread.start
+    def refuse(self):
+        if self.name == "runship-signals":
+            raise RuntimeError("can't start new thread")
+        start(self)
+    threading.Thread.start = refuse
+    run = runship.init(project="p", id="nowatch", dir={root!r}, settings={{"quiet": True}})
+    run.log({{"x": 1.0}})
+    print("wakeup fd left", signal.set_wakeup_fd(-1), flush=True)
+    signal.raise_signal(signal.SIGTERM)
+    """
+    out = run_python(code)
+    assert out.returncode == -signal.SIGTERM, out.stderr
+    assert out.stdout.split() == ["wakeup", "fd", "left", "-1"]  # no fd of runship's left set
+    run_dir = os.path.join(root, "p", "nowatch")
+    assert records(run_dir, "signal") and rows(run_dir) == [(0, {"x": 1.0})]
+
+
 @pytest.mark.parametrize(
     ("body", "exit_code"),
     [("pass", 0), ("raise RuntimeError('boom')", 1), ("raise KeyboardInterrupt", 130)],

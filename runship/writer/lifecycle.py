@@ -87,20 +87,29 @@ class _Process:
 
     # ---- the SIGTERM watch (see the module's docstring) ------------------------
     def _start_watch(self) -> None:
-        r, w = os.pipe()  # close-on-exec: no child started with exec sees it
-        os.set_blocking(w, False)  # the interpreter's C handler never blocks on it
+        """Start the watch thread; without it (another library's wakeup fd, a
+        platform without these calls, no thread to be had) the handler works alone."""
         try:
+            r, w = os.pipe()  # close-on-exec: no child started with exec sees it
+        except OSError:
+            return
+        old: int | None = None
+        try:
+            os.set_blocking(w, False)  # the interpreter's C handler never blocks on it
             old = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        except (ValueError, OSError):
-            old = None
-        if old != -1:  # another library's wakeup fd (asyncio, trio, twisted): theirs stays, no watch
+            if old == -1:
+                threading.Thread(target=self._watch, args=(r,), name="runship-signals", daemon=True).start()
+                self._watch_fds = (r, w)
+                return
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: can't start new thread
+            pass
+        try:  # another library's wakeup fd (asyncio, trio, twisted) stays theirs, and no watch
             if old is not None:
                 signal.set_wakeup_fd(old)
-            os.close(r)
-            os.close(w)
-            return
-        self._watch_fds = (r, w)
-        threading.Thread(target=self._watch, args=(r,), name="runship-signals", daemon=True).start()
+        except (OSError, ValueError):
+            pass
+        os.close(r)
+        os.close(w)
 
     def _watch(self, r: int) -> None:
         seen = self._sigterm_runs
