@@ -5,7 +5,8 @@ else around them: no run, no writer thread, no packing. The type check of
 the values, the keys as a tuple compared with the block's, the lock, the
 clock, three list appends and the step. Both are timed in one process, in
 alternating rounds over the same rows, so that the machine's drift (up to
-1.7x here over tens of minutes) applies to both.
+1.7x here over tens of minutes) applies to both. The copy is deliberate: when
+log()'s common call changes, change ``Floor.log`` with it.
 
     python benchmarks/bench_floor.py [--keys 1,10,100] [--calls 200000] [--rounds 5]
 """
