@@ -252,7 +252,7 @@ def runs_table(views: list[Any]) -> pa.Table:
             )
         }
         row["tags"] = json.dumps(list(info.get("tags") or []))
-        _flatten("config.", info.get("config") or {}, row)
-        _flatten("summary.", info.get("summary") or {}, row)
+        _flatten("config.", view.config, row)  # whole: a listing's info cuts a huge one
+        _flatten("summary.", view.summary, row)
         rows.append(row)
     return _table(rows)

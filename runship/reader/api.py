@@ -91,8 +91,8 @@ class Run:
         return self._loaded
 
     def _get(self, key: str, attr: str | None = None) -> Any:
-        if self._info is not None and self._loaded is None:
-            return self._info.get(key)
+        if self._info is not None and self._loaded is None and key not in (self._info.get("cut") or ()):
+            return self._info.get(key)  # a listing cuts a huge config or summary: those are read from the run
         return getattr(self._view, attr or key)
 
     id = property(lambda self: self._get("id"))

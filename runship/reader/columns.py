@@ -447,9 +447,14 @@ class Columns:
             self._present[key] = None if col.null_count == 0 else np.flatnonzero(arrow.valid(col))
         return self._present[key]
 
-    def last_values(self, start: int = 0, stop: int | None = None) -> dict[str, Any]:
-        """key -> its value in the last of rows [start, stop) that has it."""
+    def last_values(
+        self, start: int = 0, stop: int | None = None, budget: limits.Budget | None = None
+    ) -> dict[str, Any]:
+        """key -> its value in the last of rows [start, stop) that has it.
+        Maps and lists are decoded while ``budget`` (default: a new one)
+        holds them; past it a value is ``limits.NOT_KEPT``."""
         stop = self.rows if stop is None else stop
+        budget = limits.Budget() if budget is None else budget
         out = {}
         keys = self.keys()
         self.load([KEY_PREFIX + k for k in keys])
@@ -461,14 +466,21 @@ class Columns:
                 j = int(np.searchsorted(hits, stop)) - 1
                 i = int(hits[j]) if j >= 0 and hits[j] >= start else -1
             if i >= 0:
-                out[key] = python_value(self.named(KEY_PREFIX + key), i)
+                out[key] = python_value(self.named(KEY_PREFIX + key), i, budget)
         return out
 
 
-def python_value(col: pa.ChunkedArray, i: int) -> Any:
+def python_value(col: pa.ChunkedArray, i: int, budget: limits.Budget | None = None) -> Any:
+    """Row ``i``'s value; with a ``budget``, a map or list past it is
+    ``limits.NOT_KEPT`` (and none is decoded once the budget refused one)."""
     value = col[i].as_py()
     if pa.types.is_large_binary(col.type):
-        return msgpack.unpackb(value, **limits.DECODE)
+        if budget is not None and budget.refused:
+            return limits.NOT_KEPT
+        decoded = msgpack.unpackb(value, **limits.DECODE)
+        if budget is not None and budget.take(decoded) is None:
+            return limits.NOT_KEPT
+        return decoded
     return value
 
 
@@ -691,6 +703,11 @@ def decode_batch(
                 pos = nxt
                 u = None
                 continue
+        if sf.kept >= limits.KEPT_ITEMS:  # records other than rows are no longer kept: not even decoded
+            skipped = _past_kept(sf, data, view, pos, stop, size, at)
+            if skipped is not None:
+                pos, u = skipped, None
+                continue
         try:
             if fast:
                 u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
@@ -741,10 +758,78 @@ def decode_batch(
                     found = make_template(data[pos:nxt])
                     if found is not None:
                         tmpl = found
-            else:
+            elif _keep(sf, rec, at, nxt - pos):
                 other.append((builder.rows, rec))
         pos = nxt
     builder.seal()
+
+
+_ROW_KINDS = frozenset({fmt.ROW, fmt.ROWS})
+_STATE_KINDS = frozenset({fmt.FINISH, fmt.SIGNAL, fmt.LOSS})  # kept past the limit when small: they decide the state
+_SMALL_STATE = 64  # values
+
+
+def _keep(sf: Any, rec: dict[str, Any], at: int, size: int) -> bool:
+    """Does the file's budget of values kept decoded (``limits.KEPT_ITEMS``)
+    hold this record? If not it is a ``not-kept`` problem and, from then
+    on, records other than rows are not decoded (``_past_kept``)."""
+    n = limits.count_items(rec, limits.KEPT_ITEMS + limits.KEPT_RESERVE)
+    if sf.kept + n <= limits.KEPT_ITEMS:
+        sf.kept += n
+        return True
+    if rec["k"] in _STATE_KINDS and n <= _SMALL_STATE and sf.kept + n <= limits.KEPT_ITEMS + limits.KEPT_RESERVE:
+        sf.kept = max(sf.kept, limits.KEPT_ITEMS) + n
+        return True
+    sf.kept = max(sf.kept, limits.KEPT_ITEMS)
+    _not_kept(sf, at, str(rec["k"]), size)
+    return False
+
+
+def _not_kept(sf: Any, at: int, kind: str, size: int) -> None:
+    sf.add(
+        at,
+        "not-kept",
+        f"a {kind[:40]!r} record of {size} bytes not kept: this file's records already hold "
+        f"{limits.KEPT_ITEMS} values, what a reader keeps of one file",
+    )
+
+
+def peek_kind(data: bytes, pos: int) -> str | None:
+    """The kind of the record at ``pos`` as the writer lays it out (a map
+    whose first key is "k", a short string), without decoding it; None if
+    it is laid out otherwise."""
+    first = data[pos]
+    at = pos + 1 if 0x80 <= first <= 0x8F else pos + 3 if first == 0xDE else -1
+    if at < 0 or data[at : at + 2] != b"\xa1k" or at + 2 >= len(data) or not 0xA0 <= data[at + 2] <= 0xBF:
+        return None
+    n = data[at + 2] - 0xA0
+    try:
+        return bytes(data[at + 3 : at + 3 + n]).decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _past_kept(sf: Any, data: bytes, view: memoryview, pos: int, stop: int, size: int | None, at: int) -> int | None:
+    """Past the file's budget: skip the record at ``pos`` undecoded unless
+    it is a row, a small state record, or laid out in an unusual way (the
+    careful path reports that). Returns where the next record starts, or
+    None to decode this one."""
+    kind = peek_kind(data, pos)
+    if kind is None or kind in _ROW_KINDS:
+        return None
+    if size is None:
+        probe = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES, **limits.UNPACK_LIMITS)
+        probe.feed(view[pos:stop])
+        try:
+            probe.skip()
+        except Exception:
+            return None
+        size = probe.tell()
+    if kind in _STATE_KINDS and size <= 1024:
+        return None
+    sf.records += 1
+    _not_kept(sf, at, kind, size)
+    return pos + size
 
 
 def present_values(col: pa.ChunkedArray, start: int, stop: int) -> Any:
@@ -919,17 +1004,26 @@ class Segment:
         if self.rows > done:
             yield done, self.rows
 
-    def last_values(self, start: int, stop: int) -> dict[str, Any]:
+    def last_values(self, start: int, stop: int, budget: limits.Budget | None = None) -> dict[str, Any]:
         """Each key's last value in rows [start, stop): from ``lasts`` when
         it holds that stretch, else from the columns."""
         known = self.lasts.get(start)
         if known is not None and known[0] == stop:
             return known[1]
-        return self.columns.last_values(start, stop)
+        return self.columns.last_values(start, stop, budget)
 
     def fold_lasts(self) -> dict[int, tuple[int, dict[str, Any]]]:
-        """``lasts`` for every stretch (computed where missing)."""
-        return {a: (b, self.last_values(a, b)) for a, b in self.stretches()}
+        """``lasts`` for the stretches (computed where missing) while they
+        hold at most ``limits.KEPT_ITEMS`` values together; the others are
+        left out (read from the columns when folded)."""
+        out = {}
+        budget = limits.Budget()
+        for a, b in self.stretches():
+            lasts = self.last_values(a, b, budget)
+            if budget.refused:
+                break
+            out[a] = (b, lasts)
+        return out
 
 
 def decode_segment(source: Any, sf: Any, start: int = 0, header: dict[str, Any] | None = None) -> Segment:
@@ -940,6 +1034,7 @@ def decode_segment(source: Any, sf: Any, start: int = 0, header: dict[str, Any] 
     f = _as_file(source)
     if start == 0:
         sf.size = _size(f)
+        sf.kept = 0
     builder = ColumnBuilder()
     other: list[tuple[int, dict[str, Any]]] = []
     if start == 0:

@@ -31,7 +31,7 @@ import msgpack
 
 from runship.schema import limits
 
-INDEX_VERSION = 2  # 2: host and job_id
+INDEX_VERSION = 3  # 2: host and job_id; 3: config and summary cut (listed), "cut"
 FILE = "index.sqlite"
 _LIVE = ("running", "crashed")
 
@@ -40,6 +40,8 @@ def run_info(view: Any) -> dict[str, Any]:
     """What a listing needs of a run (``RunView``), msgpack-able."""
     last = view.sessions[-1] if view.sessions else None
     env = view.environment or {}
+    config, config_cut = listed(view.config)
+    summary, summary_cut = listed(view.summary)
     return {
         "location": view.location,
         "project": view.project,
@@ -58,8 +60,9 @@ def run_info(view: Any) -> dict[str, Any]:
         "last_write": view.last_write,
         "live_t": last.last_t if last is not None else None,
         "stale_after": view.stale_after if view.sessions else None,
-        "config": view.config,
-        "summary": view.summary,
+        "config": config,
+        "summary": summary,
+        "cut": [what for what, cut in (("config", config_cut), ("summary", summary_cut)) if cut],
         "lost": view.lost,
         "dropped": view.dropped,
         "sessions": len(view.all_sessions),
@@ -69,6 +72,64 @@ def run_info(view: Any) -> dict[str, Any]:
         "host": env.get("host") if isinstance(env.get("host"), str) else None,
         "job_id": job_id(env.get("scheduler")),
     }
+
+
+LISTED_KEYS = 200  # keys of a run's config or summary that a listing keeps
+LISTED_ITEMS = 2000  # elements of their maps and lists, together
+LISTED_TEXT = 64 * 1024  # characters of their strings, together
+LISTED_STRING = 1000  # characters of one string
+
+
+def listed(values: Any) -> tuple[dict[str, Any], bool]:
+    """What a listing keeps of a config or summary: at most LISTED_KEYS
+    keys (then ``"…": "N more keys"``), LISTED_ITEMS elements of maps and
+    lists, LISTED_TEXT characters, strings cut to LISTED_STRING. A listing
+    costs memory by what it shows, whatever a run holds. Returns the
+    values and whether anything was cut (a caller wanting it all then
+    reads the run)."""
+    if not isinstance(values, dict):
+        return {}, bool(values)
+    left = [LISTED_ITEMS, LISTED_TEXT]
+    out = _cut_map(values, left, LISTED_KEYS, 0)
+    return out, out is not values
+
+
+def _cut_map(values: dict[str, Any], left: list[int], keys: int, depth: int) -> Any:
+    out: dict[str, Any] = {}
+    changed = False
+    for i, (key, value) in enumerate(values.items()):
+        if i >= keys or left[0] <= 0:
+            out["…"] = f"{len(values) - i} more keys"
+            return out
+        left[0] -= 1
+        kept = _cut(value, left, depth + 1)
+        changed = changed or kept is not value
+        out[key] = kept
+    return out if changed else values
+
+
+def _cut(value: Any, left: list[int], depth: int) -> Any:
+    if isinstance(value, str):
+        if len(value) > min(LISTED_STRING, max(0, left[1])):
+            value = value[: min(LISTED_STRING, max(0, left[1]))] + f"… ({len(value)} characters)"
+        left[1] -= len(value)
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return value if len(value) <= 64 else f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return _cut_map(value, left, LISTED_KEYS, depth) if depth < 16 else "…"
+    if isinstance(value, list):
+        if depth >= 16:
+            return "…"
+        out = []
+        for i, item in enumerate(value):
+            if left[0] <= 0:
+                out.append(f"… {len(value) - i} more")
+                return out
+            left[0] -= 1
+            out.append(_cut(item, left, depth + 1))
+        return out if any(a is not b for a, b in zip(out, value)) else value
+    return value
 
 
 def job_id(scheduler: Any) -> str | None:

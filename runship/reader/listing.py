@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -216,6 +218,59 @@ def resolve_run(ref: str, root: str) -> str:
 
 # ---- listings from the run index ----------------------------------------------------------------
 LIST_WORKERS = 16  # runs of an object store opened at once
+MEMO_BYTES = 16 * 1024 * 1024  # what a ListingMemo keeps, as the infos' packed size
+
+
+class ListingMemo:
+    """What a long-lived caller (the server, ``runship ui``) keeps of the
+    runs it listed, so that a poll reads neither runs nor the index:
+    location -> (signature, info), the least recently listed dropped once
+    the infos pass ``max_bytes`` (packed; a listing's info is bounded by
+    ``index.listed``)."""
+
+    def __init__(self, max_bytes: int = MEMO_BYTES):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[str, dict[str, Any], int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, location: str) -> tuple[str, dict[str, Any]] | None:
+        with self._lock:
+            entry = self._entries.get(location)
+        return (entry[0], entry[1]) if entry is not None else None
+
+    def keep(self, location: str, signature: str, info: dict[str, Any], known: bool = False) -> None:
+        """Keep (or, ``known``: mark as just listed) a run's info."""
+        if self.max_bytes <= 0:
+            return
+        with self._lock:
+            if known and location in self._entries:
+                self._entries.move_to_end(location)
+                return
+        size = _packed_size(info)
+        with self._lock:
+            old = self._entries.pop(location, None)
+            self._bytes -= old[2] if old is not None else 0
+            if size > self.max_bytes:
+                return
+            self._entries[location] = (signature, info, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, _, n) = self._entries.popitem(last=False)
+                self._bytes -= n
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+
+def _packed_size(info: dict[str, Any]) -> int:
+    import msgpack
+
+    try:
+        return len(msgpack.packb(info, datetime=True, default=str))
+    except Exception:
+        return 1 << 20
 
 
 def list_runs(
@@ -226,7 +281,8 @@ def list_runs(
     stale_after: float | None = None,
     on_error: Callable[[str, OSError], None] | None = None,
     now: float | None = None,
-    memo: dict[str, tuple[str, dict[str, Any]]] | None = None,
+    memo: ListingMemo | None = None,
+    allowed: Callable[[str], bool] | None = None,
 ) -> list[dict[str, Any]]:
     """What a listing shows of every run under ``root`` (a directory or an
     fsspec URL): ``runship.reader.index.run_info`` of each, with ``state``
@@ -235,9 +291,9 @@ def list_runs(
     and the index is brought up to date. Never raises for one run: a run
     that cannot be read is an entry with ``state`` "unreadable".
 
-    ``memo``: a long-lived caller's dict of the last listing (location:
-    (signature, info)), used before the index and left holding this
-    listing's runs only."""
+    ``memo``: a long-lived caller's ``ListingMemo``, used before the index.
+    ``allowed(project)``: the projects to list (a token's scope), decided
+    before anything of the others is read."""
     from runship.reader.cache import resolve_cache
     from runship.reader.http import is_server_url
     from runship.reader.index import state_of
@@ -251,16 +307,17 @@ def list_runs(
     if is_server_url(root):
         found = [(d, None) for d in run_dirs(root, project, storage_options)]
     elif "://" in root:
-        found = _remote_signatures(root, project, storage_options, listing)
+        found = _remote_signatures(root, project, storage_options, listing, allowed)
     else:
-        found = _local_signatures(root, project, on_error)
-    held = memo if memo is not None else {}
-    asked = [loc for loc, sig in found if sig is not None and held.get(loc, ("",))[0] != sig]
+        found = _local_signatures(root, project, on_error, allowed)
+    held = memo if memo is not None else ListingMemo(0)
+    memo_hits = {loc: hit for loc, sig in found if sig is not None and (hit := held.get(loc)) and hit[0] == sig}
+    asked = [loc for loc, sig in found if sig is not None and loc not in memo_hits]
     known = index.get(asked) if index is not None and asked else {}
     infos: dict[str, dict[str, Any]] = {}
     todo = []
     for loc, sig in found:
-        hit = known.get(loc) or held.get(loc)
+        hit = memo_hits.get(loc) or known.get(loc)
         if sig is not None and hit is not None and hit[0] == sig:
             infos[loc] = hit[1]
         else:
@@ -269,9 +326,9 @@ def list_runs(
     if index is not None:
         index.put([(loc, sig, fresh[loc]) for loc, sig in todo if sig is not None and fresh[loc].get("error") is None])
     infos.update(fresh)
-    if memo is not None:
-        memo.clear()
-        memo.update((loc, (sig, infos[loc])) for loc, sig in found if sig is not None and loc in infos)
+    for loc, sig in found:
+        if sig is not None and loc in infos:
+            held.keep(loc, sig, infos[loc], known=loc in memo_hits)
     out = []
     for loc, sig in found:
         info = infos.get(loc)
@@ -332,7 +389,10 @@ def _read_infos(
 
 
 def _local_signatures(
-    root: str, project: str | None, on_error: Callable[[str, OSError], None] | None
+    root: str,
+    project: str | None,
+    on_error: Callable[[str, OSError], None] | None,
+    allowed: Callable[[str], bool] | None = None,
 ) -> list[tuple[str, str | None]]:
     """(run directory, signature) of every run under a local root, one
     directory listing per run (as ``run_dirs``: links are not followed; a
@@ -347,7 +407,7 @@ def _local_signatures(
     for p in projects:
         if p.name.startswith(".") or not p.is_dir(follow_symlinks=False):
             continue
-        if project is not None and p.name != project:
+        if (project is not None and p.name != project) or (allowed is not None and not allowed(p.name)):
             continue
         try:
             runs = sorted(os.scandir(p.path), key=lambda e: e.name)
@@ -381,7 +441,11 @@ def _local_signatures(
 
 
 def _remote_signatures(
-    url: str, project: str | None, storage_options: dict[str, Any] | None, listing: dict[str, Any] | None = None
+    url: str,
+    project: str | None,
+    storage_options: dict[str, Any] | None,
+    listing: dict[str, Any] | None = None,
+    allowed: Callable[[str], bool] | None = None,
 ) -> list[tuple[str, str | None]]:
     """(run URL, signature) of every run under an fsspec root, from one
     recursive listing (an object store lists its keys a thousand at a time).
@@ -413,6 +477,8 @@ def _remote_signatures(
     for path, entry in listed.items():
         rel = path[len(base) :].strip("/").split("/")
         if len(rel) < 3 or rel[0].startswith(".") or rel[1].startswith("."):
+            continue
+        if allowed is not None and not allowed(rel[0]):
             continue
         objects.setdefault((rel[0], rel[1]), {})[path] = entry
         name = "/".join(rel[2:])

@@ -137,6 +137,8 @@ class RunView:
         self.config: dict[str, Any] = {}
         self.summary: dict[str, Any] = {}
         self.meta: dict[str, Any] = {}
+        self._budget: limits.Budget = limits.Budget()
+        self._held: dict[tuple[str, str], int] = {}
         self.last_step: int | None = None
         self.steps = 0
         self.metrics = Metrics()
@@ -277,15 +279,17 @@ class RunView:
     def _fold_apart(self, s: Session) -> None:
         """Fold a rank's session on its own: the run's state is left as it was."""
         kept = (self.config, self.summary, self.meta, self.metrics, self.last_step, self.steps)
-        kept_more = (self.alerts, self.saved_files)
+        kept_more = (self.alerts, self.saved_files, self._budget, self._held)
         self._reset_state()
         self._fold_session(s, 0.0)
         s.saved_files = self.saved_files
         self.config, self.summary, self.meta, self.metrics, self.last_step, self.steps = kept
-        self.alerts, self.saved_files = kept_more
+        self.alerts, self.saved_files, self._budget, self._held = kept_more
 
     def _reset_state(self) -> None:
         self.config, self.summary, self.meta = {}, {}, {}
+        self._budget = limits.Budget()  # the maps and lists config and summary may hold, together
+        self._held = {}
         self.metrics = Metrics()
         self.last_step, self.steps = None, 0
         self.alerts = []
@@ -328,7 +332,7 @@ class RunView:
             lasts = seg.last_values(start, stop)
         except CacheDamaged:
             lasts = self._columns(sf, None).last_values(start, stop)
-        self.summary.update(lasts)
+        self._keep(self.summary, "summary", lasts)
         if not any(spec.summary is not None for spec in self.metrics.specs):
             return
         specced = [k for k in lasts if (spec := self.metrics.spec_for(k)) is not None and spec.summary is not None]
@@ -338,16 +342,36 @@ class RunView:
         for key in specced:
             self.metrics.observe_many(key, present_values(cols.named(KEY_PREFIX + key), start, stop), self.summary)
 
+    def _keep(self, target: dict[str, Any], what: str, values: dict[str, Any]) -> None:
+        """``target.update(values)`` while config and summary hold at most
+        ``limits.KEPT_ITEMS`` values in their maps and lists together; a
+        value past that is ``limits.NOT_KEPT`` (and said, once)."""
+        budget, held = self._budget, self._held
+        for key, value in values.items():
+            budget.give(held.pop((what, key), 0))
+            n = budget.take(value)
+            if n is None or (type(value) is str and value == limits.NOT_KEPT):
+                value = limits.NOT_KEPT
+                if not any(p.kind == "not-kept" and p.path == what for p in self.problems):
+                    message = (
+                        f"values of {what} not kept: past {limits.KEPT_ITEMS} values, what a reader keeps of a run"
+                    )
+                    self.problems.append(Problem(what, 0, "not-kept", message))
+            elif n:
+                held[(what, key)] = n
+            target[key] = value
+
     def _fold_record(self, s: Session, r: dict[str, Any]) -> None:
         """One record other than a row (its shape was checked)."""
         kind, t = r["k"], r["t"]
         config, summary, meta, metrics = self.config, self.summary, self.meta, self.metrics
         if kind == fmt.CONFIG:
-            config.update(r["d"])
+            self._keep(config, "config", r["d"])
         elif kind == fmt.SUMMARY:
-            summary.update(r.get("d") or {})
+            self._keep(summary, "summary", r.get("d") or {})
             for key in r.get("del") or ():
                 summary.pop(key, None)
+                self._budget.give(self._held.pop(("summary", key), 0))
         elif kind == fmt.METRIC:
             try:
                 metrics.define(MetricSpec.from_record(r))
@@ -512,6 +536,7 @@ class RunView:
             if size > cached:  # written since: decoded from there
                 f.seek(cached)
                 sf.ends = list(seg.ends) if seg.ends is not None else None
+                sf.kept = limits.count_items([rec for _, rec in seg.records], limits.KEPT_ITEMS)
                 tail = decode_segment(f, sf, start=cached, header=sf.header)
                 if tail.rows or tail.records:
                     try:

@@ -83,6 +83,7 @@ class StreamFile:
     ends: list[int] | None = None  # when a list: the offset past each good commit record
     dropped_problems: int = 0  # problems past MAX_PROBLEMS, counted only
     bad_records: int = 0
+    kept: int = 0  # values of its records other than rows kept decoded (limits.KEPT_ITEMS)
 
     @property
     def clean(self) -> bool:
@@ -96,6 +97,7 @@ class StreamFile:
     def reset(self) -> None:
         self.problems.clear()
         self.records = self.batches = self.committed = self.size = self.dropped_problems = self.bad_records = 0
+        self.kept = 0
         if self.ends is not None:
             self.ends.clear()
 

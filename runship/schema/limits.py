@@ -10,6 +10,8 @@ its content. ``docs/FORMAT.md`` lists them.
 from __future__ import annotations
 
 from collections.abc import Sized
+from itertools import chain, compress
+from typing import Any
 
 import msgpack
 
@@ -20,8 +22,13 @@ MAX_ITEMS = 1 << 18  # elements of all maps and arrays of one record, together
 MAX_DEPTH = 100  # nesting of maps and arrays in one record (user values: 64, see values.MAX_DEPTH)
 MAX_EXT_BYTES = 64  # extension values (the Timestamp extension uses at most 12)
 MAX_TIME = 1e10  # record timestamps: 0 <= t < MAX_TIME (the year 2286)
+_CONTAINERS = frozenset({dict, list})
+_DICT, _LIST = frozenset({dict}), frozenset({list})
 SMALL_RECORD = 64 * 1024  # records up to this size are decoded without counting their items
 READ_CHUNK = 1024 * 1024  # bytes read from a file at a time
+KEPT_ITEMS = 1 << 18  # values of records other than rows a reader keeps decoded, per stream file and per run fold
+KEPT_RESERVE = 1 << 16  # past KEPT_ITEMS: small finish/signal/loss records are still kept, up to this many values
+NOT_KEPT = "<not kept: past the reader's limit of values kept per run (runship/schema/limits.py KEPT_ITEMS)>"
 
 #: Unpacker limits (a single map or array may not hold more than MAX_ITEMS)
 UNPACK_LIMITS = dict(
@@ -53,6 +60,53 @@ def decode_counted(data: bytes | memoryview) -> object:
         return container
 
     return msgpack.unpackb(data, object_hook=counted, list_hook=counted, **DECODE)
+
+
+def count_items(value: object, limit: int) -> int:
+    """The elements of the maps and lists in ``value`` (each container
+    counts its length plus one), counted level by level until they pass
+    ``limit``; the work per element is done in C (``map``, ``chain``)."""
+    level: list[Any] = [value] if type(value) in _CONTAINERS else []
+    count = 0
+    while level:
+        count += sum(map(len, level)) + len(level)
+        if count > limit:
+            break
+        types = set(map(type, level))
+        lists: Any = compress(level, map(_LIST.__contains__, map(type, level))) if list in types else ()
+        dicts: Any = compress(level, map(_DICT.__contains__, map(type, level))) if dict in types else ()
+        children: list[Any] = list(chain(chain.from_iterable(lists), chain.from_iterable(map(dict.values, dicts))))
+        level = list(compress(children, map(_CONTAINERS.__contains__, map(type, children))))
+    return count
+
+
+class Budget:
+    """How many more values a reader may keep decoded (``KEPT_ITEMS``).
+    Past it, values are not kept: the caller keeps ``NOT_KEPT`` or a
+    problem instead. Once a value did not fit, no more containers are
+    taken (what is given back still counts), so refusing stays cheap."""
+
+    def __init__(self, limit: int = KEPT_ITEMS):
+        self.left = limit
+        self.refused = False
+
+    def take(self, value: object) -> int | None:
+        """The elements of ``value`` now counted against what is left (0
+        for a scalar), or None: it does not fit, do not keep it."""
+        if not isinstance(value, (dict, list)):
+            return 0
+        if self.refused:
+            return None
+        n = count_items(value, self.left)
+        if n > self.left:
+            self.refused = True
+            return None
+        self.left -= n
+        return n
+
+    def give(self, n: int) -> None:
+        """``n`` elements taken earlier are no longer kept."""
+        self.left += n
 
 
 def check_packed(data: bytes, what: str) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Callable
+from itertools import chain, compress
+from operator import not_
 from typing import Any
 
 from runship.schema import format as fmt
@@ -22,27 +24,33 @@ from runship.schema.names import BadName, check_relpath
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes, _dt.datetime})
 _STR_OR_NONE = (str, type(None))
+_CONTAINERS = frozenset({dict, list})
+_DICT, _LIST, _STR = frozenset({dict}), frozenset({list}), frozenset({str})
 
 
 def _value_problem(value: object, depth: int) -> str | None:
-    """Containers: string keys only, leaves of known types, depth bounded."""
-    stack = [(value, depth)]
-    while stack:
-        v, d = stack.pop()
-        if d > MAX_DEPTH:
+    """Containers: string keys only, leaves of known types, depth bounded.
+    Checked level by level with the work per element done in C (``map``,
+    ``chain``, ``compress``): a record of 65,000 empty lists takes
+    milliseconds, not a Python loop per element."""
+    level: list[Any] = [value]
+    while level:
+        if depth > MAX_DEPTH:
             return f"nested deeper than {MAX_DEPTH} levels"
-        if isinstance(v, dict):
-            for k, x in v.items():
-                if type(k) is not str:
-                    return f"a map key of type {type(k).__name__}"
-                if type(x) not in _LEAVES:
-                    stack.append((x, d + 1))
-        elif isinstance(v, list):
-            for x in v:
-                if type(x) not in _LEAVES:
-                    stack.append((x, d + 1))
-        elif type(v) not in _LEAVES:
-            return f"a value of type {type(v).__name__}"
+        types = set(map(type, level))
+        odd = types - _LEAVES - _CONTAINERS
+        if odd:
+            return f"a value of type {min(t.__name__ for t in odd)}"
+        dicts: list[Any] = list(compress(level, map(_DICT.__contains__, map(type, level)))) if dict in types else []
+        lists: list[Any] = list(compress(level, map(_LIST.__contains__, map(type, level)))) if list in types else []
+        key_types = set(map(type, chain.from_iterable(dicts)))
+        if key_types - _STR:
+            return f"a map key of type {min(t.__name__ for t in key_types - _STR)}"
+        children: list[Any] = list(chain(chain.from_iterable(lists), chain.from_iterable(map(dict.values, dicts))))
+        if set(map(type, children)) <= _LEAVES:
+            return None
+        level = list(compress(children, map(not_, map(_LEAVES.__contains__, map(type, children)))))
+        depth += 1
     return None
 
 

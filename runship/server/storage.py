@@ -17,6 +17,7 @@ from collections import OrderedDict
 
 from runship.errors import RunNotFound
 from runship.reader import open_run
+from runship.reader.listing import ListingMemo
 from runship.reader.source import open_source
 from runship.reader.stream import StreamFile, batches, read_header
 from runship.schema import format as fmt
@@ -58,6 +59,8 @@ class Storage:
         self._locks = [threading.Lock() for _ in range(STRIPES)]
         self._headers: OrderedDict[tuple[str, str, str], dict | None] = OrderedDict()
         self._headers_guard = threading.Lock()
+        self.listed = ListingMemo()  # what listings read of the runs, bounded by bytes
+        self._listing = threading.Lock()
 
     def lock(self, project: str, run_id: str, name: str) -> threading.Lock:
         """Writes of one file are serialised; different files mostly go in parallel."""
@@ -194,12 +197,14 @@ class Storage:
     def open(self, project: str, run_id: str):
         return open_run(self.run_location(project, run_id), storage_options=self.storage_options)
 
-    def list_infos(self, project: str) -> list[dict]:
-        """What the project listing shows of each run (``list_runs``)."""
+    def list_infos(self, project: str, cache: object = True) -> list[dict]:
+        """What the project listing shows of each run (``list_runs``). One
+        listing at a time: the next finds the runs read in ``self.listed``."""
         from runship.reader.listing import list_runs
 
         try:
-            return list_runs(self.root, project, self.storage_options)
+            with self._listing:
+                return list_runs(self.root, project, self.storage_options, cache=cache, memo=self.listed)
         except RunNotFound:
             return []
 

@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
 from runship.errors import RunNotFound
 from runship.ui import data
+from runship.ui.tables import TableCache
 
 COOKIE = "runship_ui"
 CSP = (
@@ -107,6 +108,7 @@ def _page(name: str, status: int = 200) -> Response:
 def add_ui(app: FastAPI, places: list[Any], auth: UIAuth) -> None:
     """The page, its files and its API, on ``app``."""
     readers = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="runship-ui-read")
+    tables = TableCache()  # the row spans of the table files last paged through
 
     def allowed(request: Request) -> Callable[[str], bool]:
         may = auth.check(_presented(request))
@@ -257,7 +259,7 @@ def add_ui(app: FastAPI, places: list[Any], auth: UIAuth) -> None:
         sort: str | None = Query(None, max_length=1000),
         desc: bool = Query(False),
     ) -> JSONResponse:
-        return answer(data.table_page(open_run(request, run), path, offset, limit, sort, desc))
+        return answer(data.table_page(open_run(request, run), path, offset, limit, sort, desc, tables))
 
     @app.get("/ui/api/file", tags=["ui"])
     @guarded

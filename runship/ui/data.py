@@ -16,16 +16,22 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from runship.errors import RunNotFound
+from runship.reader.listing import ListingMemo
 from runship.schema.names import BadName, check_id
+from runship.ui.tables import TableCache, TableError
+from runship.ui.tables import identity as table_identity
+from runship.ui.tables import page as table_rows
 
 MAX_SAMPLES = 4000
 MAX_MEDIA_ITEMS = 2000
 MAX_CONSOLE_LINES = 5000
-MAX_TABLE_BYTES = 64 * 1024 * 1024
+MAX_LINE_CHARS = 8192  # a console line shown is cut there (the search sees all of it)
+MAX_CONSOLE_CHARS = 2 * 1024 * 1024  # characters of one answer's lines; past it, lines are cut to 200
 MAX_SERIES_KEYS = 64
 MAX_SERIES_RUNS = 50
 MAX_DIFF_BYTES = 1024 * 1024
 DEFAULT_MEMORY_BYTES = 512 * 1024 * 1024
+ROW_MEMO_BYTES = 32 * 1024 * 1024  # runs-table rows kept made, with their JSON
 SYSTEM_STAT_KEYS = ("cpu", "memory", "disk", "network", "gpu", "proc")
 MEDIA_KINDS = {
     "image-file": "image",
@@ -86,18 +92,18 @@ class Place:
         self.storage_options = storage_options or {}
         self.cache = cache
         self.memo = RowMemo()
-        self._memos: dict[str | None, dict[str, Any]] = {}  # the last listing's infos, by project
-        self._lock = threading.Lock()
+        self.listed = ListingMemo()
+        self._lock = threading.Lock()  # one listing at a time: the next one finds the runs in the memo
 
-    def infos(self, project: str | None = None) -> list[dict[str, Any]]:
+    def infos(self, project: str | None = None, allowed: Callable[[str], bool] | None = None) -> list[dict[str, Any]]:
+        """The runs of one project or all, of the projects ``allowed``."""
         from runship.reader.listing import list_runs
 
-        with self._lock:
-            memo = self._memos.setdefault(project, {})
-            if project is None:  # a listing of every project stands for each one
-                self._memos = {None: memo}
         try:
-            return list_runs(self.root, project, self.storage_options, cache=self.cache, memo=memo)
+            with self._lock:
+                return list_runs(
+                    self.root, project, self.storage_options, cache=self.cache, memo=self.listed, allowed=allowed
+                )
         except RunNotFound:
             return []
 
@@ -122,21 +128,15 @@ class StorePlace:
         self.storage = storage
         self.cache = cache
         self.memo = RowMemo()
-        self._memos: dict[str, dict[str, Any]] = {}  # the last listing's infos, by project
-        self._lock = threading.Lock()
 
-    def infos(self, project: str | None = None) -> list[dict[str, Any]]:
-        from runship.reader.listing import list_runs
-
+    def infos(self, project: str | None = None, allowed: Callable[[str], bool] | None = None) -> list[dict[str, Any]]:
+        """The runs of one project or all, of the projects ``allowed``
+        (a token's scope: the others are not read)."""
         projects = [project] if project is not None else self.storage.projects()
         out = []
         for p in projects:
-            with self._lock:
-                memo = self._memos.setdefault(p, {})
-            try:
-                out += list_runs(self.storage.root, p, self.storage.storage_options, cache=self.cache, memo=memo)
-            except RunNotFound:
-                continue
+            if allowed is None or allowed(p):
+                out += self.storage.list_infos(p, cache=self.cache)
         return out
 
     def open(self, project: str, run_id: str) -> Any:
@@ -266,15 +266,19 @@ class RowMemo:
     row, nor encoded, again. Holds only the runs of the latest listing of
     each project (bounded by them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int = ROW_MEMO_BYTES) -> None:
         self._rows: dict[str | None, dict[str, tuple[Any, dict[str, Any], bytes]]] = {}
         self._lock = threading.Lock()
+        self.max_bytes = max_bytes  # rows past it are made again at each listing
 
     def rows(self, place: int, project: str | None, infos: list[dict[str, Any]]) -> list[tuple[dict[str, Any], bytes]]:
         with self._lock:
             before = self._rows.get(project, {})
         now: dict[str, tuple[Any, dict[str, Any], bytes]] = {}
         out = []
+        held = sum(len(e) for rows in self._rows.values() for _, _, e in rows.values()) - sum(
+            len(e) for _, _, e in before.values()
+        )
         for info in infos:
             loc, sig = info.get("location"), info.get("signature")
             key = (sig, info.get("state"))
@@ -284,8 +288,9 @@ class RowMemo:
             else:
                 row = run_row(place, info)
                 encoded = encode(row)
-            if sig is not None and isinstance(loc, str):
+            if sig is not None and isinstance(loc, str) and held + 2 * len(encoded) <= self.max_bytes:
                 now[loc] = (key, row, encoded)
+                held += 2 * len(encoded)  # the row and its JSON
             out.append((row, encoded))
         with self._lock:
             if project is None:
@@ -303,7 +308,7 @@ def runs(places: list[Any], project: str | None, allowed: Callable[[str], bool])
     rows: list[tuple[dict[str, Any], bytes]] = []
     projects: set[str] = set()
     for i, place in enumerate(places):
-        for row, encoded in place.memo.rows(i, project, place.infos(project)):
+        for row, encoded in place.memo.rows(i, project, place.infos(project, allowed)):
             if not allowed(row["project"]):
                 continue
             projects.add(row["project"])
@@ -453,7 +458,7 @@ def console(view: Any, offset: int, tail: int | None, limit: int, q: str | None)
     needle = q.lower() if q else None
     kept: deque[dict[str, Any]] | list[dict[str, Any]]
     kept = deque(maxlen=min(tail, limit)) if tail else []
-    total = 0
+    total = spent = 0
     for n, line in enumerate(view.console()):
         total = n + 1
         if n < offset:
@@ -466,6 +471,10 @@ def console(view: Any, offset: int, tail: int | None, limit: int, q: str | None)
             continue
         if isinstance(kept, list) and len(kept) >= limit:
             continue
+        if isinstance(kept, deque) and len(kept) == kept.maxlen:
+            spent -= len(kept[0]["text"])  # the line the append below drops
+        text = _cut_line(text, MAX_LINE_CHARS if spent < MAX_CONSOLE_CHARS else 200)
+        spent += len(text)
         t = line.get("t")
         kept.append(
             {"n": n, "t": t if isinstance(t, (int, float)) else None, "stream": line.get("stream"), "text": text}
@@ -474,6 +483,13 @@ def console(view: Any, offset: int, tail: int | None, limit: int, q: str | None)
     following = isinstance(kept, deque) or len(lines) < limit
     nxt = total if following else lines[-1]["n"] + 1
     return {"lines": lines, "total": total, "next": max(nxt, offset)}
+
+
+def _cut_line(text: str, most: int) -> str:
+    """A console line as shown: at most ``most`` characters, then how many more."""
+    if len(text) <= most:
+        return text
+    return f"{text[:most]}… ({len(text) - most} more characters)"
 
 
 # ---- media ------------------------------------------------------------------------------------------------------
@@ -504,35 +520,18 @@ def media(view: Any, key: str) -> dict[str, Any]:
     return {"kind": kind or kind_of(view.summary.get(key)), "items": items}
 
 
-def table_page(view: Any, path: str, offset: int, limit: int, sort: str | None, desc: bool) -> dict[str, Any]:
-    import json
-
-    try:
-        data = json.loads(view.read_file(path, MAX_TABLE_BYTES))
-    except ValueError as e:
-        raise BadRequest(f"{path}: not a table ({e})") from None
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("columns"), list)
-        or not isinstance(data.get("data"), list)
-    ):
-        raise BadRequest(f"{path}: not a table (no columns and data)")
-    columns = [str(c) for c in data["columns"]]
-    rows = [r for r in data["data"] if isinstance(r, list)]
-    if sort is not None:
-        if sort not in columns:
-            raise BadRequest(f"no column {sort[:100]!r} in {path}")
-        i = columns.index(sort)
-
-        def key(r: list[Any]) -> tuple[int, Any]:
-            v = r[i] if i < len(r) else None
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return (0, v) if v == v else (2, 0)
-            return (1, str(v)) if v is not None else (2, "")
-
-        rows.sort(key=key, reverse=desc)
+def table_page(
+    view: Any, path: str, offset: int, limit: int, sort: str | None, desc: bool, tables: TableCache
+) -> dict[str, Any]:
+    """A page of a run's table file (``runship.ui.tables``: memory bounded
+    by the page, the file's row spans cached by its identity)."""
     limit = max(1, min(limit, 1000))
-    return {"columns": columns, "rows": plain(rows[offset : offset + limit]), "total": len(rows)}
+    try:
+        with view.open_file(path) as f:
+            key = (str(view.location), path, *table_identity(f))
+            return table_rows(tables.get(key, f), f, offset, limit, sort, desc)
+    except TableError as e:
+        raise BadRequest(f"{path}: {e}") from None
 
 
 def file_type(path: str) -> str | None:
