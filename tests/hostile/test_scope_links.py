@@ -120,6 +120,32 @@ def _writes(p: str, r: str, stored: int) -> list[tuple[str, str, bytes, dict]]:
     ]
 
 
+def test_a_linked_run_is_404_to_every_read_of_the_server_and_its_app(planted, tmp_path):
+    """Every read API and every web-app endpoint that opens a run by name,
+    asked for the linked run with the projA-only token (and with an
+    all-projects one): 404, nothing of projB's in the answer. The same
+    requests for projB's real run, with a token that may read it: 200 with
+    projB's bytes (so the 404 is the link's, not the request's)."""
+    root, p, r = planted
+    server = RunshipServer(root, str(tmp_path)).start()
+    try:
+        for path in READS + _ui_reads("secret", "theirs"):
+            status, _, body = call(server, "GET", path.format(p="secret", r="theirs"), token=RunshipServer.READ_TOKEN)
+            assert status == 200, (path, status, body[:300])
+        assert SECRET.encode() in call(server, "GET", "/v1/runs/secret/theirs/derived/files/notes.txt")[2]
+        for token in (RunshipServer.MNIST_TOKEN, RunshipServer.READ_TOKEN):
+            for path in READS + _ui_reads(p, r):
+                status, _, body = call(server, "GET", path.format(p=p, r=r), token=token)
+                assert status == 404, (path, status, body[:300])
+                assert SECRET.encode() not in body, path
+        for method in ("HEAD", "GET"):  # the stored size of a stream file is not told either
+            status, headers, body = call(server, method, f"/v1/runs/{p}/{r}/streams/{STREAM}")
+            assert status == 404 and headers.get("upload-offset", "0") == "0", (method, status, headers)
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()
+
+
 def test_a_linked_run_is_404_to_every_write_and_the_other_project_is_unchanged(planted, tmp_path):
     """PATCH of a new and of an existing stream file, PUT of run.json and of
     a file, a derived file in parts, through the link with the projA-only
@@ -143,6 +169,28 @@ def test_a_linked_run_is_404_to_every_write_and_the_other_project_is_unchanged(p
         assert "Traceback" not in server.log()
     finally:
         server.stop()
+
+
+def test_runship_ui_does_not_follow_a_linked_project_or_run(planted, tmp_path):
+    """`runship ui` over the root: every endpoint that opens a run by name
+    answers 404 for the linked run, and the listing does not show it; the
+    real run reads (200) with the same requests."""
+    root, p, r = planted
+    ui = UIServer([root], str(tmp_path)).start()
+    try:
+        for path in _ui_reads("secret", "theirs"):
+            status, _, body = call(ui, "GET", path, token=UIServer.TOKEN)
+            assert status == 200, (path, status, body[:300])
+        for path in _ui_reads(p, r):
+            status, _, body = call(ui, "GET", path, token=UIServer.TOKEN)
+            assert status == 404, (path, status, body[:300])
+            assert SECRET.encode() not in body, path
+        status, _, body = call(ui, "GET", "/ui/api/runs", token=UIServer.TOKEN)
+        listed = {(row["project"], row["id"]) for row in json.loads(body)["runs"]}
+        assert status == 200 and (p, r) not in listed and ("secret", "theirs") in listed
+        assert "Traceback" not in ui.log()
+    finally:
+        ui.stop()
 
 
 @pytest.mark.parametrize("level", ["run", "project"])
