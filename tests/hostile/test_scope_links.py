@@ -215,3 +215,22 @@ def test_a_link_in_the_local_directory_target_does_not_redirect_writes(tmp_path,
     assert f"{linked}: a symlink" in out.stderr, out.stderr
     assert out.returncode != 0, out.stderr
     assert any(n.endswith(".msgpack") for n in os.listdir(remote / "q" / "ok")), out.stderr
+
+
+def test_a_link_inside_a_run_is_404_from_raw_and_derived_not_500(tmp_path):
+    """A link planted among a run's files on the server: raw and derived
+    answer 404 (not a 500), and the linked file's bytes are not sent."""
+    root = tmp_path / "served"
+    d = _run(root, "mnist", "mine", "mnist's own")
+    (tmp_path / "key").write_text(SECRET)
+    os.symlink(tmp_path / "key", os.path.join(d, "files", "key.txt"))
+    server = RunshipServer(str(root), str(tmp_path)).start()
+    try:
+        for kind in ("raw", "derived"):
+            status, _, body = call(server, "GET", f"/v1/runs/mnist/mine/{kind}/files/notes.txt")
+            assert status == 200 and body == b"mnist's own", kind
+            status, _, body = call(server, "GET", f"/v1/runs/mnist/mine/{kind}/files/key.txt")
+            assert status == 404 and SECRET.encode() not in body, (kind, status, body[:300])
+        assert "Traceback" not in server.log()
+    finally:
+        server.stop()
