@@ -56,15 +56,17 @@ def _snapshot(directory) -> dict[str, bytes]:
 @pytest.fixture(params=["run", "project"])
 def planted(request, tmp_path):
     """(root, project, run id) where the run is reached through a link:
-    ``mnist/steal -> ../secret/theirs`` or ``mnist -> secret``."""
-    root = tmp_path / "served"
+    ``mnist/steal -> ../secret/theirs`` or ``mnist -> secret``. The root
+    itself is a link too (the operator's choice: followed)."""
+    root = tmp_path / "store"
     _run(root, "secret", "theirs", SECRET)
+    os.symlink(root, tmp_path / "served")
     if request.param == "run":
         _run(root, "mnist", "mine", "mnist's own")
         os.symlink(os.path.join("..", "secret", "theirs"), root / "mnist" / "steal")
-        return str(root), "mnist", "steal"
+        return str(tmp_path / "served"), "mnist", "steal"
     os.symlink("secret", root / "mnist")
-    return str(root), "mnist", "theirs"
+    return str(tmp_path / "served"), "mnist", "theirs"
 
 
 READS = [
@@ -198,12 +200,13 @@ def test_a_link_in_the_local_directory_target_does_not_redirect_writes(tmp_path,
     """`runship upload --to file://TARGET` where TARGET/p/r1 (or TARGET/p)
     is a link another user planted to a directory of theirs: nothing is
     written through it, the run is reported as failed naming the link, and
-    a run beside it still goes up."""
+    a run beside it still goes up (TARGET itself is a link: followed)."""
     root, remote, elsewhere = tmp_path / "runs", tmp_path / "remote", tmp_path / "elsewhere"
     make_run(root, project="p", run_id="r1", rows=5)
     make_run(root, project="q", run_id="ok", rows=5)
     os.makedirs(elsewhere)
-    os.makedirs(remote)
+    os.makedirs(tmp_path / "mounted")
+    os.symlink(tmp_path / "mounted", remote)
     if level == "run":
         os.makedirs(remote / "p")
         os.symlink(elsewhere, remote / "p" / "r1")
