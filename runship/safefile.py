@@ -107,6 +107,19 @@ def open_subdir(dir_fd: int, rel: str) -> int:
     return _walk_dirs(dir_fd, _parts(rel), rel)
 
 
+def open_below(root: str, rel: str, create: bool = False) -> int:
+    """A descriptor of the directory ``rel`` (``project/run``) below
+    ``root``: the root may be a link (the operator chose it); every
+    component below it is entered with ``O_NOFOLLOW`` (NotRegular for a link
+    or anything else that is not a directory). ``create``: missing
+    directories are made on the way (never through a link)."""
+    root_fd = open_dir(root)
+    try:
+        return _walk_dirs(root_fd, _parts(rel), rel, create=create)
+    finally:
+        os.close(root_fd)
+
+
 def open_regular(dir_fd: int, rel: str) -> int:
     """A read-only descriptor of the regular file ``rel`` below ``dir_fd``.
     Raises NotRegular for anything else on the way, FileNotFoundError if
@@ -195,42 +208,52 @@ def write_atomic(directory: str, rel: str, source, mode: int = 0o644, fsync: boo
     """Write ``rel`` below ``directory`` from bytes or a binary file object:
     parents created without following links, a temporary file created
     exclusively, then renamed into place. Returns (size, sha256)."""
-    import hashlib
-
-    parts = _parts(rel)
     dfd = open_dir(directory)
     try:
-        parent = _walk_dirs(dfd, parts[:-1], rel, create=True)
+        return write_atomic_at(dfd, rel, source, mode, fsync)
     finally:
         os.close(dfd)
-    h = hashlib.sha256()
-    size = 0
+
+
+def write_atomic_at(dir_fd: int, rel: str, source, mode: int = 0o644, fsync: bool = False) -> tuple[int, str]:
+    """``write_atomic`` below the directory ``dir_fd``."""
+    parts = _parts(rel)
+    parent = _walk_dirs(dir_fd, parts[:-1], rel, create=True)
     try:
-        tmp = names.temp_name(parts[-1])
-        fd = os.open(tmp, _O_NEW, mode, dir_fd=parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                if isinstance(source, (bytes, bytearray, memoryview)):
-                    out.write(source)
-                    h.update(source)
-                    size = len(source)
-                else:
-                    while chunk := source.read(1 << 20):
-                        out.write(chunk)
-                        h.update(chunk)
-                        size += len(chunk)
-                if fsync:
-                    out.flush()
-                    os.fsync(out.fileno())
-            os.rename(tmp, parts[-1], src_dir_fd=parent, dst_dir_fd=parent)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=parent)
-            except OSError:
-                pass
-            raise
+        return _write_new(parent, parts[-1], source, mode, fsync)
     finally:
         os.close(parent)
+
+
+def _write_new(parent: int, name: str, source, mode: int, fsync: bool) -> tuple[int, str]:
+    """Write ``name`` in the directory ``parent`` through a temporary name."""
+    import hashlib
+
+    h = hashlib.sha256()
+    size = 0
+    tmp = names.temp_name(name)
+    fd = os.open(tmp, _O_NEW, mode, dir_fd=parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if isinstance(source, (bytes, bytearray, memoryview)):
+                out.write(source)
+                h.update(source)
+                size = len(source)
+            else:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+                    h.update(chunk)
+                    size += len(chunk)
+            if fsync:
+                out.flush()
+                os.fsync(out.fileno())
+        os.rename(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=parent)
+        except OSError:
+            pass
+        raise
     return size, h.hexdigest()
 
 

@@ -1212,6 +1212,7 @@ def open_run(
     strict: bool = False,
     storage_options: dict[str, Any] | None = None,
     cache: SegmentCache | str | bool | None = True,
+    root: str | None = None,
 ) -> RunView:
     """Open a run directory (a local path or an fsspec URL) for reading.
 
@@ -1220,10 +1221,13 @@ def open_run(
     the run's own settings). ``strict``: raise CorruptionError on corruption
     instead of reporting it in ``problems``. ``cache``: the columnar cache of
     decoded stream files (True: the default one, see ``runship.reader.cache``;
-    a directory or a ``SegmentCache``; False: none).
+    a directory or a ``SegmentCache``; False: none). ``root``: the run root
+    a local ``location`` (``root/project/run``) was named below: the project
+    and run directories are entered without following a link (a linked one
+    is not there: RunNotFound), so a name never leads out of its project.
     """
     return RunView(
-        open_source(location, storage_options),
+        open_source(location, storage_options, root=root),
         stale_after=stale_after,
         now=now,
         strict=strict,

@@ -41,15 +41,22 @@ class RunSource(Protocol):
 
 
 class LocalSource:
-    def __init__(self, path: str):
+    """A run directory on disk. ``root``: the run root it was named below
+    (``root/project/run``): the root may be a link, the project and run
+    directories are entered without following one, at every open."""
+
+    def __init__(self, path: str, root: str | None = None):
         self.location = os.path.abspath(os.fspath(path))
+        self._root, self._below = _below(self.location, root)
         try:
-            fd = safefile.open_dir(self.location)
+            fd = self._dir()
         except FileNotFoundError:
             raise RunNotFound(f"no run directory at {self.location}") from None
         except PermissionError:
             raise PermissionError(f"permission denied: cannot read run directory {self.location}") from None
-        except (NotADirectoryError, safefile.NotRegular):
+        except safefile.NotRegular as e:
+            raise RunNotFound(f"no run directory at {self.location} ({e.kind} on the way, not followed)") from None
+        except NotADirectoryError:
             raise RunNotFound(f"no run directory at {self.location} (not a directory)") from None
         try:
             self._entries = {name: (kind, size) for name, kind, size in safefile.entries(fd)}
@@ -57,6 +64,12 @@ class LocalSource:
             raise PermissionError(f"permission denied: cannot list run directory {self.location}") from None
         finally:
             os.close(fd)
+
+    def _dir(self) -> int:
+        """A descriptor of the run directory (the caller closes it)."""
+        if self._below is None:
+            return safefile.open_dir(self.location)
+        return safefile.open_below(self._root, self._below)
 
     def names(self) -> list[str]:
         return sorted(n for n in self._entries if n != fmt.CHUNK_DIR)
@@ -70,11 +83,18 @@ class LocalSource:
 
     def open(self, name: str) -> BinaryIO:
         """A binary file object of a regular file ``name`` (a relative path) of the run."""
-        f: BinaryIO = safefile.open_file(self.location, name)
-        return f
+        dfd = self._dir()
+        try:
+            return os.fdopen(safefile.open_regular(dfd, name), "rb")
+        finally:
+            os.close(dfd)
 
     def read(self, name: str, limit: int = 256 * 1024 * 1024) -> bytes:
-        return safefile.read_bytes(self.location, name, limit)
+        with self.open(name) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise ValueError(f"{self.join(name)} is larger than {limit} bytes")
+        return data
 
     def read_at(self, name: str, start: int, length: int) -> bytes:
         """``length`` bytes of a file from ``start`` (fewer at its end)."""
@@ -101,6 +121,18 @@ class LocalSource:
     @property
     def parent_name(self) -> str:
         return os.path.basename(os.path.dirname(self.location))
+
+
+def _below(location: str, root: str | None) -> tuple[str, str | None]:
+    """(root, the part of ``location`` below it), or (location, None)
+    without a root. ValueError if ``location`` is not below ``root``."""
+    if root is None:
+        return location, None
+    root = os.path.abspath(root[len("file://") :] if root.startswith("file://") else root)
+    rel = os.path.relpath(location, root)
+    if rel == "." or rel.split(os.sep, 1)[0] == "..":
+        raise ValueError(f"{location} is not below the root {root}")
+    return root, rel
 
 
 def fs_options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
@@ -357,7 +389,12 @@ class FsspecSource:
         return parts[-2] if len(parts) >= 2 else ""
 
 
-def open_source(location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None) -> RunSource:
+def open_source(
+    location: str | os.PathLike[str], storage_options: dict[str, Any] | None = None, root: str | None = None
+) -> RunSource:
+    """The source of a run directory. ``root``: the run root ``location``
+    was named below, for a local one: no link is followed below the root
+    (a linked project or run is not there: RunNotFound)."""
     text = os.fspath(location)
     if text.split("://", 1)[0].lower() in ("http", "https") and "://" in text:
         from runship.reader.http import HttpSource
@@ -367,4 +404,4 @@ def open_source(location: str | os.PathLike[str], storage_options: dict[str, Any
         return FsspecSource(text, storage_options)
     if text.startswith("file://"):
         text = text[len("file://") :]
-    return LocalSource(text)
+    return LocalSource(text, root)

@@ -41,7 +41,7 @@ from runship.schema.values import json_safe
 from runship.server.auth import Token, find_token
 from runship.server.guard import Limits, RequestGuard
 from runship.server.storage import BadData, BadName, Storage, check_derived, check_name, check_stream
-from runship.targets import ConflictError, GapError, TargetError
+from runship.targets import ConflictError, GapError, NotFollowed, TargetError
 from runship.ui.app import UIAuth, add_ui
 from runship.ui.data import StorePlace, app_cache
 
@@ -80,6 +80,8 @@ def _error_response(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
             {"detail": "different bytes at these offsets", "size": size}, 409, headers={"Upload-Offset": str(size)}
         )
+    if isinstance(exc, NotFollowed):  # a link in the store: a run that is not there
+        return JSONResponse({"detail": "no such run (a link in the store is not followed)"}, 404)
     if isinstance(exc, TargetError):
         return JSONResponse({"detail": f"storage: {exc}"}, 503 if exc.retryable else 500)
     for cls, status in ((BadName, 400), (BadData, 422), (RunNotFound, 404)):

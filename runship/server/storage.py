@@ -20,6 +20,7 @@ from runship.reader import open_run
 from runship.reader.listing import ListingMemo
 from runship.reader.source import open_source
 from runship.reader.stream import StreamFile, batches, read_header
+from runship.safefile import NotRegular
 from runship.schema import format as fmt
 from runship.schema.names import BadName, check_id, check_relpath, check_stream_name
 from runship.targets import open_target
@@ -152,7 +153,7 @@ class Storage:
             size = self.target.push(STAGING, area, name, offset, data)
             if size < total:
                 return size, False
-            source = open_source(self._staging_location(area), self.storage_options)
+            source = open_source(self._staging_location(area), self.storage_options, root=self.root)
             h = hashlib.sha256()
             with source.open(name) as f:
                 while chunk := f.read(1 << 20):
@@ -174,19 +175,19 @@ class Storage:
     def open_derived(self, project: str, run_id: str, rel: str):
         """A file object of a run's file, streamed (no fold of the run)."""
         try:
-            source = open_source(self.run_location(project, run_id), self.storage_options)
+            source = open_source(self.run_location(project, run_id), self.storage_options, root=self.root)
             return source.open(rel)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, RunNotFound):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegular):
             raise RunNotFound(f"no file {rel} in {project}/{run_id}") from None
 
     def open_file(self, project: str, run_id: str, rel: str):
         """(file object, size) of any file of a run: a stream file as stored
         (an object store's chunks put together) or a derived file."""
         try:
-            source = open_source(self.run_location(project, run_id), self.storage_options)
+            source = open_source(self.run_location(project, run_id), self.storage_options, root=self.root)
             size = source.size(rel)
             f = source.open(rel)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, RunNotFound):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegular):
             raise RunNotFound(f"no file {rel} in {project}/{run_id}") from None
         if size is None:
             size = f.seek(0, io.SEEK_END)
@@ -195,7 +196,8 @@ class Storage:
 
     # ---- reading -------------------------------------------------------------------
     def open(self, project: str, run_id: str):
-        return open_run(self.run_location(project, run_id), storage_options=self.storage_options)
+        """The run ``project/run_id``, its directories entered without following a link."""
+        return open_run(self.run_location(project, run_id), storage_options=self.storage_options, root=self.root)
 
     def list_infos(self, project: str, cache: object = True) -> list[dict]:
         """What the project listing shows of each run (``list_runs``). One

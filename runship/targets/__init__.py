@@ -45,6 +45,14 @@ class ConflictError(TargetError):
         super().__init__(message, retryable=False)
 
 
+class NotFollowed(TargetError):
+    """A project or run directory of a local target is a link (or not a
+    directory): never written, read or sized through."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
 class AuthError(TargetError):
     """The target refused the credentials (or needs some): every request of
     the pass would fail the same way."""

@@ -115,7 +115,9 @@ class Place:
     def open(self, project: str, run_id: str) -> Any:
         from runship.reader.run import open_run
 
-        return open_run(self.location(project, run_id), storage_options=self.storage_options, cache=self.cache)
+        return open_run(  # below a local root, no link is followed
+            self.location(project, run_id), storage_options=self.storage_options, cache=self.cache, root=self.root
+        )
 
     def __str__(self) -> str:
         return self.root
@@ -143,7 +145,9 @@ class StorePlace:
         from runship.reader.run import open_run
 
         location = self.storage.run_location(project, run_id)
-        return open_run(location, storage_options=self.storage.storage_options, cache=self.cache)
+        return open_run(
+            location, storage_options=self.storage.storage_options, cache=self.cache, root=self.storage.root
+        )
 
     def __str__(self) -> str:
         return str(self.storage.root)
