@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import sys
 
+from runship.schema import redact
+
 SCHEDULERS = {
     "slurm": {
         "job_id": "SLURM_JOB_ID",
@@ -105,7 +107,7 @@ def collect() -> dict:
         "python": sys.version.split()[0],
         "executable": sys.executable,
         "platform": listed.get("platform"),
-        "argv": list(sys.argv),
+        "argv": redact.argv(sys.argv),  # secret-looking values hidden, lengths kept
         "cwd": os.getcwd(),
         "cpu_count": os.cpu_count(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),

@@ -10,7 +10,7 @@ from typing import cast
 
 from runship.errors import UsageError
 from runship.schema import format as fmt
-from runship.schema import names
+from runship.schema import names, redact
 from runship.schema.records import job_of, placement_of, rank_of
 from runship.writer import ranks
 from runship.writer import resume as _resume
@@ -393,12 +393,12 @@ def _start_record(meta, session, resuming, exists, resume_mode, run_mode, s: Set
         "mode": run_mode,
         "host": os.uname().nodename,
         "pid": os.getpid(),
-        "argv": list(sys.argv),
+        "argv": redact.argv(sys.argv),  # secret-looking values hidden, lengths kept
         "cwd": os.getcwd(),
         "python": sys.version.split()[0],
         "runship": _version(),
-        "settings": s.to_dict(),
-        "args": args,
+        "settings": redact.values(s.to_dict()),  # upload_to="https://user:PASS@...": no PASS
+        "args": redact.values(args),
     }
 
 
@@ -536,7 +536,5 @@ def _start_follower(run: Run, s: Settings) -> str | None:
             pass
 
     threading.Thread(target=hand_over, name="runship-follower-secrets", daemon=True).start()
-    from runship.targets import redact
-
-    run.notice(f"uploading to {redact(target)} as the run goes (log: {state}/upload.log)")
+    run.notice(f"uploading to {redact.for_log(target)} as the run goes (log: {state}/upload.log)")
     return target
