@@ -81,6 +81,7 @@ def packages_and_platform() -> dict:
             text=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
+            env=redact.split_environment(os.environ)[0],  # no secret in a child's environment
         )
         return json.loads(out.stdout)
     except (OSError, ValueError, subprocess.SubprocessError):

@@ -164,9 +164,13 @@ def git_state(cwd: str) -> dict | None:
     """commit, branch, remote (its credentials redacted), dirty, diff; None outside git."""
     import subprocess
 
+    # git's own variables (GIT_DIR, GIT_CONFIG_GLOBAL, ...) and the allow-list; no secret
+    visible = redact.split_environment(os.environ)[0]
+    env = {**visible, **{k: v for k, v in os.environ.items() if k.startswith("GIT_") and not redact.looks_secret(k)}}
+
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, env=env)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
