@@ -223,7 +223,11 @@ VISIBLE_PREFIXES = ("LC_", "PYTHON", "XDG_")
 # (set in its own process once started, so never in /proc/<pid>/environ)
 HANDED_PREFIXES = ("RUNSHIP_", "AWS_", "AZURE_", "GOOGLE_", "GCSFS_", "CLOUDSDK_", "FSSPEC_", "HF_")
 HANDED = frozenset(
-    ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")
+    (
+        *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"),
+        "SSH_AUTH_SOCK",  # sftp:// and ssh:// targets
+        "KRB5CCNAME",  # Kerberos (webhdfs://, hdfs://)
+    )
 )
 
 
