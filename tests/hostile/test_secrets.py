@@ -143,6 +143,9 @@ def test_secret_looking_arguments_are_recorded_redacted_with_their_length(tmp_pa
         "0.1",
         "--use-auth-token",
         "--epochs=3",
+        "--tokenizer",
+        "gpt2",
+        "--max_tokens=512",
     ]
     expected = [
         f"--api-key={_marker(s['API'])}",
@@ -159,6 +162,9 @@ def test_secret_looking_arguments_are_recorded_redacted_with_their_length(tmp_pa
         "0.1",
         "--use-auth-token",
         "--epochs=3",
+        "--tokenizer",
+        "gpt2",
+        "--max_tokens=512",
     ]
     script = _script(
         tmp_path,
