@@ -16,7 +16,11 @@ duplicate a record. Targets are chosen by URL scheme (``open_target``):
 from __future__ import annotations
 
 from typing import BinaryIO
-from urllib.parse import urlsplit, urlunsplit
+
+from runship.schema import redact as _redact
+
+# URLs in log lines and errors: without user, password or query
+redact = _redact.for_log
 
 
 class TargetError(Exception):
@@ -127,19 +131,6 @@ class Limited:
         data = self._src.read(self._left if n is None or n < 0 else min(n, self._left))
         self._left -= len(data)
         return data
-
-
-def redact(url: str) -> str:
-    """The URL without user, password or query (never log credentials)."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
-        parts = parts._replace(netloc=host)
-    if parts.query:
-        parts = parts._replace(query="")
-    return urlunsplit(parts)
 
 
 def open_target(

@@ -26,8 +26,7 @@ import os
 from dataclasses import dataclass, field
 
 from runship.errors import UsageError
-
-_SECRET_WORDS = ("secret", "password", "token", "key")
+from runship.schema import redact
 
 
 @dataclass
@@ -119,9 +118,5 @@ def _positive(text: str, what: str) -> float:
 
 
 def describe_options(options: dict) -> str:
-    """Storage options for a log line: keys only for anything secret-looking."""
-    parts = []
-    for k, v in sorted(options.items()):
-        secret = any(w in k.lower() for w in _SECRET_WORDS) and k != "endpoint_url"
-        parts.append(f"{k}=***" if secret else f"{k}={v}")
-    return ", ".join(parts)
+    """Storage options for a log line: secret-looking ones by name only."""
+    return redact.options(options)

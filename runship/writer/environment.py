@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import sys
 
+from runship.schema import redact
+
 SCHEDULERS = {
     "slurm": {
         "job_id": "SLURM_JOB_ID",
@@ -79,6 +81,7 @@ def packages_and_platform() -> dict:
             text=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
+            env=redact.split_environment(os.environ)[0],  # no secret in a child's environment
         )
         return json.loads(out.stdout)
     except (OSError, ValueError, subprocess.SubprocessError):
@@ -105,7 +108,7 @@ def collect() -> dict:
         "python": sys.version.split()[0],
         "executable": sys.executable,
         "platform": listed.get("platform"),
-        "argv": list(sys.argv),
+        "argv": redact.argv(sys.argv),  # secret-looking values hidden, lengths kept
         "cwd": os.getcwd(),
         "cpu_count": os.cpu_count(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, cast
 from runship import safefile
 from runship.errors import UsageError
 from runship.schema import format as fmt
-from runship.schema import names
+from runship.schema import names, redact
 from runship.schema.values import to_plain
 
 if TYPE_CHECKING:
@@ -161,12 +161,16 @@ def save_code(run: Run) -> None:
 
 
 def git_state(cwd: str) -> dict | None:
-    """commit, branch, remote (without credentials), dirty, diff; None outside git."""
+    """commit, branch, remote (its credentials redacted), dirty, diff; None outside git."""
     import subprocess
+
+    # git's own variables (GIT_DIR, GIT_CONFIG_GLOBAL, ...) and the allow-list; no secret
+    visible = redact.split_environment(os.environ)[0]
+    env = {**visible, **{k: v for k, v in os.environ.items() if k.startswith("GIT_") and not redact.looks_secret(k)}}
 
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+            out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, env=env)
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
@@ -175,9 +179,8 @@ def git_state(cwd: str) -> dict | None:
     if commit is None:
         return None
     remote = git("config", "--get", "remote.origin.url")
-    if remote and "@" in remote and "://" in remote:  # https://user:token@host/...
-        scheme, rest = remote.split("://", 1)
-        remote = f"{scheme}://{rest.split('@', 1)[1]}"
+    if remote:  # https://user:TOKEN@host/x.git?access_token=...: both hidden, lengths kept
+        remote = redact.text(remote)
     diff = git("diff", "HEAD") or ""
     return {
         "commit": commit,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import cast
 
 from runship.errors import UsageError
 from runship.schema import format as fmt
-from runship.schema import names
+from runship.schema import names, redact
 from runship.schema.records import job_of, placement_of, rank_of
 from runship.writer import ranks
 from runship.writer import resume as _resume
@@ -393,12 +392,12 @@ def _start_record(meta, session, resuming, exists, resume_mode, run_mode, s: Set
         "mode": run_mode,
         "host": os.uname().nodename,
         "pid": os.getpid(),
-        "argv": list(sys.argv),
+        "argv": redact.argv(sys.argv),  # secret-looking values hidden, lengths kept
         "cwd": os.getcwd(),
         "python": sys.version.split()[0],
         "runship": _version(),
-        "settings": s.to_dict(),
-        "args": args,
+        "settings": redact.values(s.to_dict()),  # upload_to="https://user:PASS@...": no PASS
+        "args": redact.values(args),
     }
 
 
@@ -468,20 +467,17 @@ def _version() -> str:
     return __version__
 
 
-# names of environment variables that may hold secrets: a child started by
-# runship never gets them in its environment (see _start_follower)
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
-
-
 def _start_follower(run: Run, s: Settings) -> str | None:
     """mode="online": a detached ``runship upload --watch`` that follows this
     run until it is finished and uploaded (or this process is gone), then
     exits. Training never waits on it.
 
-    No secret goes on its command line or into its environment: the target
-    URL (it may hold credentials) and every variable whose name looks like a
-    secret (tokens, AWS keys, ...) are handed over as JSON on an inherited
-    pipe, which the child reads once at start."""
+    No secret goes on its command line or into its environment: that holds
+    only the allow-listed variables (``redact.split_environment``); the
+    target URL (it may hold credentials) and the variables the uploader may
+    need to reach it (RUNSHIP_*, AWS_*, AZURE_*, proxies, ...) are handed
+    over as JSON on an inherited pipe, which the child reads once at start.
+    Any other variable (DATABASE_URL, WANDB_API_KEY, ...) it never gets."""
     import json
     import subprocess
     import threading
@@ -494,10 +490,8 @@ def _start_follower(run: Run, s: Settings) -> str | None:
         return None
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     state = os.path.join(base, "runship", "follow", run.project, run.id)
-    child_env = {k: v for k, v in os.environ.items() if not _SECRET_NAME.search(k) and k != "RUNSHIP_UPLOAD_TO"}
-    secrets = json.dumps(
-        {"to": target, "env": {k: v for k, v in os.environ.items() if _SECRET_NAME.search(k)}}
-    ).encode()
+    child_env, handed = redact.split_environment(os.environ)
+    secrets = json.dumps({"to": target, "env": handed}).encode()
     try:
         os.makedirs(state, mode=0o700, exist_ok=True)
         r, w = os.pipe()
@@ -536,7 +530,5 @@ def _start_follower(run: Run, s: Settings) -> str | None:
             pass
 
     threading.Thread(target=hand_over, name="runship-follower-secrets", daemon=True).start()
-    from runship.targets import redact
-
-    run.notice(f"uploading to {redact(target)} as the run goes (log: {state}/upload.log)")
+    run.notice(f"uploading to {redact.for_log(target)} as the run goes (log: {state}/upload.log)")
     return target
