@@ -15,11 +15,14 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from runship.schema import format as fmt
 from tests.conftest import RUNSHIP, child_env
 from tests.hostile.craft import SESSION, committed, row, start
 
 ROWS = [[start(), row(0, {"loss": 1.0}, n=1), row(1, {"loss": 0.5}, n=2)]]
+KINDS = ["parquet", pytest.param("tensorboard", marks=pytest.mark.compat)]
 
 
 def env() -> dict:
@@ -47,6 +50,68 @@ def crafted_run(root, header_project: str, header_run: str, project: str = "p", 
     with open(os.path.join(d, fmt.stream_file_name(fmt.RUN_STREAM, SESSION, 0)), "wb") as f:
         f.write(committed(ROWS, header_project, header_run))
     return d
+
+
+def snapshot(top, leave_out) -> dict[str, tuple]:
+    """Every entry below ``top`` but those under ``leave_out``: its kind, size,
+    content and modification time (links not followed)."""
+    seen = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in leave_out]
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            content = None
+            if os.path.islink(path):
+                content = os.readlink(path)
+            elif os.path.isfile(path):
+                with open(path, "rb") as f:
+                    content = f.read()
+            seen[path] = (st.st_mode, st.st_size, st.st_mtime_ns, content)
+    return seen
+
+
+def stored(dest) -> list[str]:
+    return sorted(os.path.relpath(os.path.join(d, n), dest) for d, _, names in os.walk(dest) for n in names)
+
+
+# what a header may say: a project that climbs out, an absolute path, a run id with a separator
+HOSTILE = {
+    "climbing-project": ("../../ESCAPED", "r"),
+    "absolute-project": ("{abs}", "r"),
+    "run-with-a-slash": ("p", "../../../../ESCAPED-RUN/x"),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("header", sorted(HOSTILE))
+def test_a_hostile_header_writes_nothing_outside_the_destination_and_the_run_is_reported(tmp_path, kind, header):
+    work = tmp_path / "work"
+    root, state, dest = work / "runs", tmp_path / "state", work / "out" / "deep" / "dest"
+    victims = work / "victims"
+    project, run = HOSTILE[header]
+    project = project.replace("{abs}", str(victims))
+    bad = crafted_run(root, project, run)
+    good = crafted_run(root, "p", "good", run="good")
+    # what a header would reach if believed: there already, with a file of the
+    # exporter's own naming (which it deletes in its own directory)
+    for target in (victims / "r", work / "out" / "ESCAPED" / "r", work / "ESCAPED-RUN" / "x"):
+        target.mkdir(parents=True)
+        (target / "events.out.tfevents.1.host.rows-000000000000").write_bytes(b"someone else's")
+    dest.mkdir(parents=True)
+    before = snapshot(tmp_path, {str(dest), str(state)})
+
+    out = export([root], kind, dest, state)
+
+    assert snapshot(tmp_path, {str(dest), str(state)}) == before, out.stderr
+    assert out.returncode == 1, out.stderr
+    lines = [line for line in out.stderr.splitlines() if bad in line]
+    assert lines and "header" in lines[0], out.stderr
+    assert "1 failed" in out.stdout
+    # the good run beside it was exported, below the destination
+    assert any(p.startswith(os.path.join("p", "")) and "good" in p for p in stored(dest)), stored(dest)
+    assert not any("ESCAPED" in p or "victims" in p for p in stored(dest)), stored(dest)
+    assert good not in out.stderr
 
 
 def test_a_header_disagreeing_with_its_directory_is_reported_by_show_and_verify(tmp_path):
