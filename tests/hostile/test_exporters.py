@@ -131,3 +131,58 @@ def test_a_header_disagreeing_with_its_directory_is_reported_by_show_and_verify(
     assert "ok p/r:" in checked.stdout and "note: " + renamed in checked.stdout, checked.stdout
     assert "CORRUPT p/r2:" in checked.stdout and "error: " + climbing in checked.stdout, checked.stdout
     assert "'../../ESCAPED'" in checked.stdout and "header-name" in checked.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_link_planted_in_the_destination_is_not_followed(tmp_path, kind):
+    root, state, dest, elsewhere = tmp_path / "runs", tmp_path / "state", tmp_path / "dest", tmp_path / "elsewhere"
+    crafted_run(root, "p", "r")
+    dest.mkdir()
+    elsewhere.mkdir()
+    os.symlink(elsewhere, dest / "p")
+
+    out = export([root], kind, dest, state)
+
+    assert os.listdir(elsewhere) == [], out.stderr
+    assert out.returncode == 1
+    assert "p/r" in out.stderr and "symlink" in out.stderr, out.stderr
+
+
+@pytest.mark.compat
+def test_the_tensorboard_export_deletes_only_its_own_leftovers(tmp_path):
+    root, state, dest = tmp_path / "runs", tmp_path / "state", tmp_path / "dest"
+    crafted_run(root, "p", "r")
+    logdir = dest / "p" / "r"
+    logdir.mkdir(parents=True)
+    (logdir / "notes.rows-000000000000").write_text("mine, not the exporter's")
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    os.symlink(victim, logdir / "events.out.tfevents.1.host.rows-000000000000")
+    stale = logdir / "events.out.tfevents.2.host.rows-000000000000"
+    stale.write_bytes(b"a killed export's file")
+
+    out = export([root], "tensorboard", dest, state)
+
+    assert out.returncode == 0, out.stderr
+    assert (logdir / "notes.rows-000000000000").read_text() == "mine, not the exporter's"
+    assert os.path.islink(logdir / "events.out.tfevents.1.host.rows-000000000000")
+    assert victim.read_text() == "keep"
+    assert not stale.exists()  # the exporter's own leftover past what is done: gone
+    assert any(n.startswith("events.out.tfevents.") and n.endswith(".rows-000000000000") for n in os.listdir(logdir))
+
+
+def test_the_parquet_export_deletes_only_its_own_parts(tmp_path):
+    root, state, dest = tmp_path / "runs", tmp_path / "state", tmp_path / "dest"
+    crafted_run(root, "p", "r")
+    history = dest / "p" / "history" / "run_id=r"
+    history.mkdir(parents=True)
+    (history / "part-9-notes.txt").write_text("not a part")
+    stale = history / "part-000000000000-000000000009.parquet"
+    stale.write_bytes(b"a killed export's part")
+
+    out = export([root], "parquet", dest, state)
+
+    assert out.returncode == 0, out.stderr
+    assert (history / "part-9-notes.txt").read_text() == "not a part"
+    assert not stale.exists()
+    assert sorted(os.listdir(history)) == ["part-000000000000-000000000002.parquet", "part-9-notes.txt"]
