@@ -53,7 +53,9 @@ class EventFile:
         self._file.write(header + struct.pack("I", self._crc(header)) + data + struct.pack("I", self._crc(data)))
 
     def close(self) -> None:
-        self._file.close()
+        with self._file:
+            self._file.flush()
+            os.fsync(self._file.fileno())  # as tensorboardX's writer: the file is whole once the state says so
 
 
 def _remove_leftovers(dir_fd: int, done_rows: int) -> None:
