@@ -101,10 +101,11 @@ def _walk_dirs(dir_fd: int, parts: list[str], rel: str, create: bool = False) ->
         raise
 
 
-def open_subdir(dir_fd: int, rel: str) -> int:
+def open_subdir(dir_fd: int, rel: str, create: bool = False) -> int:
     """A descriptor of the directory ``rel`` below ``dir_fd``, reached
-    without following links (NotRegular if a component is not a directory)."""
-    return _walk_dirs(dir_fd, _parts(rel), rel)
+    without following links (NotRegular if a component is not a directory);
+    ``create``: directories that are missing are made."""
+    return _walk_dirs(dir_fd, _parts(rel), rel, create)
 
 
 def open_below(root: str, rel: str, create: bool = False) -> int:

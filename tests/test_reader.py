@@ -65,7 +65,7 @@ def test_truncation_at_every_offset_of_last_batches(make_run, tmp_path):
     ends = _commit_ends(data)
     start = ends[-4]  # the last three batches, byte by byte
     full = [h for h in runship.open_run(run.run_dir).history()]
-    work = tmp_path / "cut"
+    work = tmp_path / "cut" / run.project / run.id  # where its header says it is
     for k in range(start, len(data) + 1):
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(run.run_dir, work)

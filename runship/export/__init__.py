@@ -37,9 +37,9 @@ def run_files(view: Any, into: str) -> list[tuple[str, str]]:
     this account to MLflow or W&B."""
     out = []
     for rel in sorted(view.saved_files):
-        if not rel.startswith("files/") or rel.startswith("files/media/"):
+        if not rel.startswith("files/") or rel.startswith("files/media/") or not _relpath_ok(rel):
             continue
-        sub = rel[len("files/") :]
+        sub = rel[len("files/") :]  # a valid file path: no "..", no empty or absolute component
         local = os.path.join(into, sub)
         try:
             with view.open_file(rel) as src:
@@ -51,6 +51,16 @@ def run_files(view: Any, into: str) -> list[tuple[str, str]]:
             continue  # gone, not a regular file, or a link: not exported
         out.append((sub, local))
     return out
+
+
+def _relpath_ok(rel: str) -> bool:
+    from runship.schema.names import BadName, check_relpath
+
+    try:
+        check_relpath(rel)
+    except BadName:
+        return False
+    return True
 
 
 def parse_since(text: str) -> float:
@@ -124,7 +134,9 @@ def export(
     stops the others: it is said in one line and left for the next export.
     ``since``: only runs written to since that time (seconds since the epoch)."""
     from runship.export.parquet import ParquetDest, runs_table
+    from runship.export.place import skip_reason
     from runship.reader.run import open_run
+    from runship.schema.names import check_id
     from runship.uploader.state import State
 
     kind, dest_url = parse_target(to)
@@ -160,6 +172,11 @@ def export(
                     continue
                 if since is not None and not (isinstance(view.last_write, (int, float)) and view.last_write >= since):
                     continue
+                why = skip_reason(view)
+                if why is not None:  # its header names no name, or another run: not exported anywhere
+                    failed += 1
+                    log(f"{run_dir}: skipped: {why}")
+                    continue
                 by_project.setdefault(view.project, []).append(view)
                 try:
                     new = _one(view, kind, dest, target, state, offline)
@@ -172,7 +189,11 @@ def export(
                     log(f"{view.project}/{view.id}: {new[1] - new[0]} new rows ({new[1]} in all)")
         if kind == "parquet":
             for name, views in by_project.items():
-                dest.write_table(runs_table(views), name, "runs.parquet")
+                try:
+                    dest.write_table(runs_table(views), check_id(name, "project"), "runs.parquet")
+                except Exception as e:  # the next export writes it again
+                    failed += 1
+                    log(f"{name}/runs.parquet: not written: {type(e).__name__}: {e}")
     finally:
         state.close()
     return changed, failed
@@ -184,7 +205,9 @@ def _one(view: Any, kind: str, dest: Any, target: str, state: Any, offline: bool
     from runship.export import tensorboard as tb
     from runship.export import wandb as wb
     from runship.export.parquet import export_run, mark_of
+    from runship.export.place import run_names
 
+    run_names(view)  # a project or id that is no name is never a path, nor a name elsewhere
     stamp = state.derived(target, view.project, view.id).get(_DONE, "")
     done, _, mark = stamp.partition(":")
     done_rows = int(done) if done.isdigit() else 0

@@ -26,21 +26,29 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import posixpath
+import re
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from runship import safefile
+from runship.export.place import component, run_names
 from runship.reader import arrow
 from runship.reader.index import run_info
 
 PART = "part-{first:012d}-{end:012d}.parquet"
+OURS = re.compile(r"part-([0-9]{12})-[0-9]{12}\.parquet")  # the parts PART names
 
 
 class ParquetDest:
-    """A destination: a directory or fsspec URL."""
+    """A destination: a directory or fsspec URL. Every path is the root
+    joined with single components (``place.component``); on a local
+    directory, files are written and listed below it without following a
+    link (``runship.safefile``)."""
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
         import fsspec
@@ -48,40 +56,75 @@ class ParquetDest:
         self.url = url.rstrip("/")
         self.fs, self.root = fsspec.core.url_to_fs(self.url, **(storage_options or {}))
         self.root = self.root.rstrip("/")
+        protocol = self.fs.protocol
+        self.local = protocol in ("file", "local") or "file" in (protocol or ())
+        if self.local:
+            self.root = os.path.abspath(self.root)
 
     def path(self, *parts: str) -> str:
-        return posixpath.join(self.root, *parts)
+        return posixpath.join(self.root, *(component(p) for p in parts))
 
     def write_table(self, table: pa.Table, *parts: str) -> None:
-        """Write a whole file: to a temporary name then moved where the
-        filesystem can move (object stores write whole objects anyway)."""
+        """Write a whole file: locally to a temporary name then renamed (no
+        link followed); an object store writes whole objects anyway."""
         path = self.path(*parts)
-        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
         buf = io.BytesIO()
         # dictionaries for text only: numbers rarely repeat, and trying costs twice the time of the write
         text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         pq.write_table(table, buf, compression="zstd", use_dictionary=text)
         data = buf.getvalue()
-        if self.fs.protocol in ("file", "local") or "file" in (self.fs.protocol or ()):
-            tmp = path + ".tmp"
-            with self.fs.open(tmp, "wb") as f:
-                f.write(data)
-            self.fs.mv(tmp, path)
+        if self.local:
+            os.makedirs(self.root, exist_ok=True)
+            safefile.write_atomic(self.root, "/".join(parts), data)
         else:
+            self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
             with self.fs.open(path, "wb") as f:
                 f.write(data)
 
     def parts(self, *parts: str) -> list[str]:
+        """The names of the files in a directory below the root (a link in
+        the way of a local one: NotRegular)."""
+        if self.local:
+            try:
+                return [name for name, kind, _ in _local_entries(self.root, parts) if kind == "file"]
+            except FileNotFoundError:
+                return []
         try:
             return sorted(posixpath.basename(p) for p in self.fs.ls(self.path(*parts), detail=False))
         except FileNotFoundError:
             return []
 
     def remove(self, *parts: str) -> None:
+        if self.local:
+            where = _open_local(self.root, parts[:-1])
+            try:
+                os.unlink(component(parts[-1]), dir_fd=where)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(where)
+            return
         try:
             self.fs.rm(self.path(*parts))
         except FileNotFoundError:
             pass
+
+
+def _open_local(root: str, parts: tuple[str, ...]) -> int:
+    """A descriptor of the existing directory ``root/parts...``, no link followed."""
+    top = safefile.open_dir(root)
+    try:
+        return safefile.open_subdir(top, "/".join(component(p) for p in parts))
+    finally:
+        os.close(top)
+
+
+def _local_entries(root: str, parts: tuple[str, ...]) -> list[tuple[str, str, int]]:
+    where = _open_local(root, parts)
+    try:
+        return safefile.entries(where)
+    finally:
+        os.close(where)
 
 
 def _column(values: list[Any]) -> pa.Array:
@@ -207,10 +250,11 @@ def export_run(view: Any, dest: ParquetDest, done_rows: int) -> int:
     """Export one run's new history rows (after ``done_rows``), its system
     metrics and console; returns the number of history rows exported in all.
     Only the stream files that hold the new rows are read."""
-    project, run_id = view.project, view.id
+    project, run_id = run_names(view)
     where = (project, "history", f"run_id={run_id}")
-    for name in dest.parts(*where):  # a killed export's parts past what is known done
-        if name.startswith("part-") and int(name.split("-")[1]) >= done_rows:
+    for name in dest.parts(*where):  # a killed export's parts past what is known done (ours only)
+        m = OURS.fullmatch(name)
+        if m and int(m.group(1)) >= done_rows:
             dest.remove(*where, name)
     tables = [table for _, table in view.history_tables(done_rows)]
     new = sum(t.num_rows for t in tables)

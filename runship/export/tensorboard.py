@@ -9,27 +9,64 @@ HParams tab); system metrics under ``system/`` (their sample number as the
 step). Each export writes the rows after those already exported into a new
 event file whose name ends ``.rows-<first>``; an export that was killed
 left such a file past what the state knows, which the next one deletes
-before writing it again."""
+before writing it again (only a regular file named as this module names
+them). ``DIR/<project>/<run id>`` is made and entered without following a
+link (``runship.export.place``), and each event file is created anew
+(``O_EXCL``, ``O_NOFOLLOW``) in it."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import re
+import socket
+import struct
+import time
 from typing import Any
 
 SUFFIX = ".rows-{first:012d}"
+#: the event files this module writes (tensorboardX's names, with SUFFIX)
+OURS = re.compile(r"events\.out\.tfevents\.[0-9]+\.[^/]*\.rows-([0-9]{12})")
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _writer(logdir: str, first: int) -> Any:
-    """tensorboardX's synchronous event file writer (its ``SummaryWriter``
+class EventFile:
+    """An event file written synchronously (tensorboardX's ``SummaryWriter``
     hands each event to a thread through a multiprocessing queue: half the
-    time of an export went there)."""
-    try:
-        from tensorboardX.event_file_writer import EventsWriter
-    except ImportError:
-        raise ImportError("exporting to TensorBoard needs tensorboardX: pip install tensorboardX") from None
-    return EventsWriter(os.path.join(logdir, "events"), SUFFIX.format(first=first))
+    time of an export went there), created in a directory's descriptor."""
+
+    def __init__(self, dir_fd: int, first: int):
+        try:
+            from tensorboardX.proto.event_pb2 import Event
+            from tensorboardX.record_writer import masked_crc32c
+        except ImportError:
+            raise ImportError("exporting to TensorBoard needs tensorboardX: pip install tensorboardX") from None
+        self._crc = masked_crc32c
+        name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}{SUFFIX.format(first=first)}"
+        self._file = os.fdopen(os.open(name, _NEW, 0o644, dir_fd=dir_fd), "wb")
+        self.write_event(Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def write_event(self, event: Any) -> None:
+        data = event.SerializeToString()
+        header = struct.pack("Q", len(data))
+        self._file.write(header + struct.pack("I", self._crc(header)) + data + struct.pack("I", self._crc(data)))
+
+    def close(self) -> None:
+        with self._file:
+            self._file.flush()
+            os.fsync(self._file.fileno())  # as tensorboardX's writer: the file is whole once the state says so
+
+
+def _remove_leftovers(dir_fd: int, done_rows: int) -> None:
+    """Delete what a killed export left: this module's event files of rows
+    at or past ``done_rows`` (regular files only; nothing else is touched)."""
+    from runship import safefile
+
+    for name, kind, _ in safefile.entries(dir_fd):
+        m = OURS.fullmatch(name)
+        if m and kind == "file" and int(m.group(1)) >= done_rows:
+            os.unlink(name, dir_fd=dir_fd)
 
 
 def _number(v: Any) -> float | None:
@@ -44,7 +81,19 @@ MEDIA_BYTES = 64 * 1024 * 1024  # an image file larger than this is not copied i
 
 
 def export_run(view: Any, dest: str, done_rows: int) -> int:
-    """Write the run's rows after ``done_rows``; returns the rows exported in all."""
+    """Write the run's rows after ``done_rows`` into ``dest/<project>/<run
+    id>``; returns the rows exported in all."""
+    from runship.export.place import open_below, run_names
+
+    logdir = open_below(dest, *run_names(view))
+    try:
+        _remove_leftovers(logdir, done_rows)
+        return _write_rows(view, logdir, done_rows)
+    finally:
+        os.close(logdir)
+
+
+def _write_rows(view: Any, logdir: int, done_rows: int) -> int:
     import numpy as np
     import pyarrow as pa
     from tensorboardX.proto.event_pb2 import Event
@@ -54,13 +103,6 @@ def export_run(view: Any, dest: str, done_rows: int) -> int:
     from runship.reader.columns import MISSING, python_lists
 
     value_of = Summary.Value  # a scalar as TensorBoard stores it (simple_value), made directly
-    logdir = os.path.join(dest, view.project, view.id)
-    os.makedirs(logdir, exist_ok=True)
-    for name in os.listdir(logdir):  # a killed export's file past what is known done
-        if ".rows-" in name:
-            first = name.rsplit(".rows-", 1)[1]
-            if first.isdigit() and int(first) >= done_rows:
-                os.unlink(os.path.join(logdir, name))
     writer: Any = None
     end = done_rows
 
@@ -70,7 +112,7 @@ def export_run(view: Any, dest: str, done_rows: int) -> int:
     try:
         for first, table in view.history_tables(done_rows):
             if writer is None:
-                writer = _writer(logdir, done_rows)
+                writer = EventFile(logdir, done_rows)
                 if done_rows == 0:
                     _write_config(writer, view)
             n = table.num_rows

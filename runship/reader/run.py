@@ -33,7 +33,7 @@ from runship.safefile import NotRegular
 from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.metrics import Metrics, MetricSpec
-from runship.schema.names import BadName, check_relpath
+from runship.schema.names import BadName, check_id, check_relpath
 from runship.schema.records import job_of as _job_of
 from runship.schema.records import placement_of
 from runship.schema.records import rank_of as _rank_of
@@ -149,6 +149,7 @@ class RunView:
         self._shifted: dict[str, _Shifted] = {}
         self._cache = cache
         self._segments: dict[str, Segment] = {}
+        self._names = (source.parent_name, source.basename)
         self._fold()
 
     # ---- reading -------------------------------------------------------------
@@ -240,6 +241,7 @@ class RunView:
         for files in self.files.values():
             for sf in files:
                 self.problems.extend(sf.problems)
+        self._check_names()
 
     def _shift_blind(self, s: Session) -> None:
         """A blind session (resumed where it could not see the sessions
@@ -586,11 +588,33 @@ class RunView:
 
     @property
     def id(self) -> str:
-        return str(self.header.get("run") or self._source.basename)
+        return self._names[1]
 
     @property
     def project(self) -> str:
-        return str(self.header.get("project") or self._source.parent_name)
+        return self._names[0]
+
+    def _check_names(self) -> None:
+        """The run's project and id (``_names``): its directory's, checked
+        against each stream header read so far. A header whose project or
+        run fails the name validator is a problem of kind ``header-name``
+        (corruption: no writer wrote it); one naming another run is a
+        problem of kind ``header-mismatch`` (a note: a copied run is one).
+        A header's name is taken only where the directory's is no name."""
+        where = (self._source.parent_name, self._source.basename)
+        names = list(where)
+        problems: dict[str, Problem] = {}
+        for files in self.files.values():
+            for sf in files:
+                for i, field_ in enumerate(("project", "run")):
+                    said = (sf.header or {}).get(field_)
+                    kind, why = _name_problem(said, where[i], field_)
+                    if kind:
+                        problems.setdefault(why, Problem(sf.path, 0, kind, why))
+                    if kind == "header-mismatch" and not _valid_id(names[i]):
+                        names[i] = str(said)
+        self._names = (names[0], names[1])
+        self.problems.extend(problems.values())
 
     @property
     def name(self) -> str:
@@ -1022,7 +1046,8 @@ class RunView:
                     pass
                 problems.extend(sf.problems)
         self.problems = problems
-        return problems
+        self._check_names()  # every file's header is read now
+        return self.problems
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1053,6 +1078,26 @@ class RunView:
 
     def __repr__(self) -> str:
         return f"<RunView {self.project}/{self.id} {self.state} steps={self.steps}>"
+
+
+def _valid_id(value: object) -> bool:
+    try:
+        check_id(value, "name")
+    except BadName:
+        return False
+    return True
+
+
+def _name_problem(said: object, directory: str, field_: str) -> tuple[str, str]:
+    """(kind, what is wrong) of the project or run a stream header names,
+    ("", "") when it names none or the directory's."""
+    if not said or said == directory:
+        return "", ""
+    try:
+        check_id(said, f"the stream header's {field_}")
+    except BadName as e:
+        return "header-name", f"{e} (the run is named by its directory)"
+    return "header-mismatch", f"the stream header names {field_} {said!r}, not the directory's {directory!r}"
 
 
 def _match(match: str) -> str:

@@ -25,6 +25,10 @@ What is found, by kind:
   reading goes on.
 - ``newer-version``: the file's header names a format version newer than this
   reader knows; the file is not read.
+- ``header-name`` (corruption) and ``header-mismatch`` (a note): the
+  header's project or run is no name (the name validator's), or not the
+  run directory's; the run's names are its directory's
+  (``RunView._check_names``).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.records import problem as record_problem
 
-CORRUPTION = frozenset({"corrupt", "newer-version", "bad-record"})
+CORRUPTION = frozenset({"corrupt", "newer-version", "bad-record", "header-name"})
 MAX_PROBLEMS = 20  # per file; more are counted, not kept
 MAX_BAD_RECORDS = 1000  # per file: past this many, the file is not runship's and reading it stops
 _MAP_FIRST = frozenset([*range(0x80, 0x90), 0xDE, 0xDF])
