@@ -169,10 +169,11 @@ def _agent_measured(root, limit_mb: float, timeout: float = 60) -> tuple[subproc
     def cap() -> None:  # never let a bomb take the machine: 3 GiB of address space at most
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 
+    argv = [sys.executable, "-m", "runship.cli", "--root", str(root), "sweep", "agent", "p/s1", "--count", "1"]
+    argv += ["--no-wait", "--", sys.executable, "-c", "pass"]
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runship.cli", "--root", str(root), "sweep", "agent", "p/s1", "--count", "1"]
-        + ["--no-wait", "--", sys.executable, "-c", "pass"],
+        argv,
         env=child_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -250,7 +251,10 @@ BOUNDED = {
         "parameters",
     ),
     "parameters nested 40 deep": (
-        {"method": "random", "parameters": json.loads('{"a": {"parameters": ' * 40 + '{"b": {"value": 1}}' + "}}" * 40)},
+        {
+            "method": "random",
+            "parameters": json.loads('{"a": {"parameters": ' * 40 + '{"b": {"value": 1}}' + "}}" * 40),
+        },
         "nested",
     ),
 }
