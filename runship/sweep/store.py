@@ -134,6 +134,8 @@ class Sweep:
     def __init__(self, root: str, project: str, sweep_id: str):
         self.root, self.project, self.id = root, project, sweep_id
         self.dir = os.path.join(root, project, SWEEPS, sweep_id)
+        if not names.segment_ok(sweep_id) or not names.segment_ok(project):
+            raise UsageError(f"not a sweep id or project name: {project!r}/{sweep_id!r}")
         try:
             with self._at("") as fd:
                 found, st = _read_spec(fd)

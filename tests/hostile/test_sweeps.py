@@ -39,6 +39,7 @@ def _plant(root, spec, *, seed=1, lost_after=600.0, project="p", sweep_id="s1") 
         os.makedirs(os.path.join(where, sub))
     with open(os.path.join(where, "spec.json"), "w") as f:
         json.dump({"spec": spec, "seed": seed, "lost_after": lost_after}, f)
+    os.chmod(os.path.join(where, "spec.json"), 0o644)  # whatever the umask: only its owner may write it
     return where
 
 
@@ -392,3 +393,22 @@ def test_a_link_at_the_agents_progress_file_is_not_followed(tmp_path):
     assert victim.read_text() == "precious\n"
     with open(os.path.join(progress, "0.0")) as f:  # the progress itself was written, in its place
         assert json.load(f)["1"] == 1.0
+
+
+def test_a_fifo_or_huge_spec_json_in_a_sweep_directory_is_refused_fast(tmp_path):
+    """spec.json replaced by a FIFO (opening it would block) or by 50 MB:
+    the agent says so in one line, fast, and claims nothing."""
+    spec = {"method": "grid", "parameters": {"a": {"values": [1, 2]}}}
+    for kind, said in (("fifo", "spec.json is a fifo"), ("huge", "spec.json is larger than")):
+        where = _plant(tmp_path / kind, spec)
+        os.unlink(os.path.join(where, "spec.json"))
+        if kind == "fifo":
+            os.mkfifo(os.path.join(where, "spec.json"))
+        else:
+            with open(os.path.join(where, "spec.json"), "w") as f:
+                f.write('{"spec": {"description": "' + "x" * 50_000_000 + '"}}')
+        started = time.monotonic()
+        ran = _cli(tmp_path / kind, "agent", "p/s1", "--count", "1", "--no-wait", "--", sys.executable, "-c", "pass")
+        _one_line_error(ran, "p/s1", said)
+        assert time.monotonic() - started < 30
+        assert _claims(where) == []
