@@ -1100,7 +1100,8 @@ def sweep_agent_cmd(
     ctx: click.Context, sweep: str, command: tuple[str, ...], count: int | None, with_args: bool, no_wait: bool
 ) -> None:
     """Claim trials of SWEEP one after another and run COMMAND for each
-    (after `--`; default: the spec's program with python). The trial's
+    (after `--`; default: the spec's program with python, when the spec is
+    yours alone, with the params as --name=value). The trial's
     params reach the script as its run's config; its result is the run's
     summary value of the sweep's metric.
 
