@@ -16,6 +16,7 @@ every number, list and string is bounded (the limits below)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -30,7 +31,7 @@ MAX_SPEC_DEPTH = 32  # nesting of the spec's maps and lists
 MAX_PARAMS = 64  # parameters (leaves, nested ones counted)
 MAX_PARAM_DEPTH = 8  # parameters nested in parameters
 MAX_VALUES = 10_000  # a values (or probabilities) list
-MAX_VALUE_BYTES = 1024  # one value (value, an item of values) as JSON
+MAX_VALUE_BYTES = 1024  # one value (value, an item of values) as JSON: a trial's params fit one env variable (128 KiB)
 MAX_NUMBER = 1e15  # magnitude of min, max, mu, sigma, q
 MAX_EXPONENT = 700.0  # log_uniform, q_log_uniform, inv_log_uniform: min and max (exp stays finite); log_normal: mu
 MAX_TRIALS = 1_000_000  # run_cap, and a grid's points
@@ -115,7 +116,7 @@ def _json_size(value: Any, where: str, limit: int) -> int:
             for k, v in item.items():
                 if not isinstance(k, str):
                     raise SweepSpecError(f"{where} has a key that is not a string: {_shown(k)}")
-                size += len(k)
+                size += len(json.dumps(k))
                 stack.append((v, depth + 1))
         elif isinstance(item, list):
             size += 2 + len(item)
@@ -123,7 +124,7 @@ def _json_size(value: Any, where: str, limit: int) -> int:
         elif isinstance(item, str):
             if "\x00" in item:
                 raise SweepSpecError(f"{where} holds a NUL character")
-            size += len(item) + 2
+            size += len(json.dumps(item))  # as JSON writes it: é is 6 bytes (\u00e9)
         elif item is None or isinstance(item, bool):
             size += 5
         elif isinstance(item, (int, float)):
@@ -471,8 +472,6 @@ def _read_text(path: str) -> str:
 
 def _parse(path: str, text: str) -> Any:
     if path.endswith(".json"):
-        import json
-
         try:
             return json.loads(text)
         except (ValueError, RecursionError) as e:

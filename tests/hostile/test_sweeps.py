@@ -247,6 +247,10 @@ BOUNDED = {
         "parameters.a",
     ),
     "a string of 1 MB": ({"method": "random", "parameters": {"a": {"value": "x" * 900_000}}}, "parameters.a"),
+    "64 values of 1,000 non-ASCII characters (past what one environment variable holds)": (
+        {"method": "grid", "parameters": {f"p{i}": {"value": "é" * 1000} for i in range(64)}},
+        "parameters.p0.value",
+    ),
     "1,000 parameters": (
         {"method": "random", "parameters": {f"p{i}": {"value": i} for i in range(1000)}},
         "parameters",
