@@ -120,7 +120,8 @@ def _json_size(value: Any, where: str, limit: int) -> int:
                 stack.append((v, depth + 1))
         elif isinstance(item, list):
             size += 2 + len(item)
-            stack.extend((v, depth + 1) for v in item)
+            if size <= limit:
+                stack.extend((v, depth + 1) for v in item)
         elif isinstance(item, str):
             if "\x00" in item:
                 raise SweepSpecError(f"{where} holds a NUL character")

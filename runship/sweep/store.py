@@ -157,7 +157,10 @@ class Sweep:
         """A descriptor of the sweep directory (or its ``sub``), reached from
         the root without following links below it."""
         rel = f"{self.project}/{SWEEPS}/{self.id}" + (f"/{sub}" if sub else "")
-        root_fd = safefile.open_dir(self.root)  # the root is the operator's: it may be a link
+        try:
+            root_fd = safefile.open_dir(self.root)  # the root is the operator's: it may be a link
+        except FileNotFoundError:
+            raise _NoSweep(f"{self.root} is missing") from None
         try:
             fd = safefile.open_subdir(root_fd, rel)
         except safefile.NotRegular as e:
