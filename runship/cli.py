@@ -1100,7 +1100,8 @@ def sweep_agent_cmd(
     ctx: click.Context, sweep: str, command: tuple[str, ...], count: int | None, with_args: bool, no_wait: bool
 ) -> None:
     """Claim trials of SWEEP one after another and run COMMAND for each
-    (after `--`; default: the spec's program with python). The trial's
+    (after `--`; default: the spec's program with python, when the spec is
+    yours alone, with the params as --name=value). The trial's
     params reach the script as its run's config; its result is the run's
     summary value of the sweep's metric.
 
@@ -1112,14 +1113,27 @@ def sweep_agent_cmd(
     from runship.sweep.agent import agent
 
     found = Sweep.open(ctx.obj["root"], sweep)
-    cmd = list(command)
-    if not cmd:
-        program = found.spec.get("program")
-        if not program:
-            raise click.UsageError("give the command after --, e.g. -- python train.py (the spec has no program)")
-        cmd = [sys.executable, str(program)]
+    cmd = list(command) or _spec_program(found)
     ran = agent(found, command=cmd, count=count, args=with_args or not command, wait=not no_wait)
     click.echo(f"runship agent: ran {ran} trial(s) of {found.project}/{found.id}", err=True)
+
+
+def _spec_program(found) -> list[str]:
+    """``python <program>`` for the spec's program: only from a spec that is
+    this user's alone (another user's spec chooses no code to run), and only
+    a file (the spec checked it is a path, not an option)."""
+    name = f"{found.project}/{found.id}"
+    program = found.spec.get("program")
+    if not program:
+        raise click.UsageError("give the command after --, e.g. -- python train.py (the spec has no program)")
+    if not found.program_trusted():
+        raise click.ClickException(
+            f"sweep {name}: {found.untrusted}, so its program {program!r} is not run; "
+            "give the command after --, e.g. -- python train.py"
+        )
+    if not os.path.isfile(program):
+        raise click.ClickException(f"sweep {name}: its program {program!r} is not a file here ({os.getcwd()})")
+    return [sys.executable, program]
 
 
 @sweep_group.command("status", context_settings=CONTEXT)

@@ -11,7 +11,9 @@ length bound.
 - stream file names: ``<stream>-<session>-<segment>.msgpack``;
 - file paths inside a run (``run.json``, ``files/...``): ``/``-separated
   segments of ``[A-Za-z0-9._+=@,~-]``, none ``.``/``..``, none a writer's
-  temporary name; ``safe_relpath`` maps any other name onto one that is.
+  temporary name; ``safe_relpath`` maps any other name onto one that is;
+- sweep parameter names (they become ``--name=value`` arguments): a letter
+  or ``_``, then letters, digits and ``_ - . /``, at most 128 characters.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ MAX_NAME_LEN = 128  # a project or run id
 MAX_SEGMENT_LEN = 200  # one component of a file path inside a run
 MAX_PATH_LEN = 512  # a file path inside a run
 MAX_PATH_DEPTH = 32  # components of a file path inside a run
+MAX_PARAM_LEN = 128  # a sweep parameter's name, nested names joined with '.'
 
 # project and run ids: anything printable but separators, controls and DEL
 _ID_BAD = re.compile(r"[/\\\x00-\x1f\x7f-\x9f]")
 # stream files: run-20261127T001036039Zrd4f10-000000.msgpack
 STREAM_RE = re.compile(r"([a-z][a-z0-9_]{0,31})-([0-9A-Za-z]{1,64})-([0-9]{6,12})\.msgpack")
 _SEGMENT_RE = re.compile(rf"[A-Za-z0-9._+=@,~-]{{1,{MAX_SEGMENT_LEN}}}")
+_PARAM_RE = re.compile(rf"[A-Za-z_][A-Za-z0-9_./-]{{0,{MAX_PARAM_LEN - 1}}}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=@,~-]+")
 #: the writer's temporary files (write, then rename into place): the only
 #: files the uploader leaves behind on purpose
@@ -162,3 +166,16 @@ def safe_relpath(rel: str) -> str:
     parts = [p for p in rel.replace(os.sep, "/").split("/") if p not in ("", ".", "..")]
     parts = parts[-(MAX_PATH_DEPTH - 2) :] or ["file"]
     return "/".join(safe_segment(p) for p in parts)
+
+
+def check_param_name(name: object, what: str = "parameter name") -> str:
+    """A sweep parameter's name, as it goes on a command line (``--name=value``):
+    identifier-like, never an option or anything a shell or Python would
+    read as more than a name. Returns it, or raises BadName naming it."""
+    if not isinstance(name, str) or _PARAM_RE.fullmatch(name) is None:
+        shown = name[:60] if isinstance(name, str) else name
+        raise BadName(
+            f"bad {what} {shown!r}: a letter or _ first, then letters, digits and _ - . / "
+            f"(at most {MAX_PARAM_LEN} characters)"
+        )
+    return name

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from runship.schema import names
 from runship.sweep.store import Sweep, Trial
 
 ENV_SWEEP = "RUNSHIP_SWEEP_ID"
@@ -103,7 +104,7 @@ class _Watch:
         while not self._done.wait(look):
             now = time.monotonic()
             if now >= next_beat:
-                Sweep.heartbeat(self.trial)
+                self.sweep.heartbeat(self.trial)
                 next_beat = now + beat
             if self._brackets and not self.stopped:
                 try:
@@ -147,11 +148,29 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
+def trial_args(params: dict[str, Any]) -> list[str]:
+    """A trial's params as ``--name=value`` arguments (wandb's ``${args}``):
+    one argument each, names checked (names.check_param_name), values
+    without a NUL; BadName or ValueError otherwise."""
+    out = []
+    for k, v in _flat(params).items():
+        names.check_param_name(k)
+        value = v if isinstance(v, str) else json.dumps(v)
+        if "\x00" in value:
+            raise ValueError(f"the value of parameter {k} holds a NUL character")
+        out.append(f"--{k}={value}")
+    return out
+
+
 def run_command(sweep: Sweep, trial: Trial, command: list[str], args: bool = False) -> dict[str, Any]:
-    """Run one trial as a command; its result."""
+    """Run one trial as a command (an argv: no shell); its result."""
     cmd = list(command)
     if args:
-        cmd += [f"--{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in _flat(trial.params).items()]
+        try:
+            cmd += trial_args(trial.params)
+        except ValueError as e:  # BadName too: a categorical's value can be a map
+            print(f"runship agent: trial {trial.index} not run: {e}", file=sys.stderr)
+            return {"state": "failed", "exit_code": None, "metric": None, "rows": 0, "seconds": 0.0}
     env = {**os.environ, **trial_env(sweep, trial)}
     env.pop("RUNSHIP_RESUME", None)
     started = time.time()

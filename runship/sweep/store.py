@@ -13,15 +13,26 @@ A trial whose newest claim has no result and has not been touched for
 ``lost_after`` seconds (its agent died with its node) is offered again as
 the next attempt; the first claim's params are kept (a grid point is one
 grid point however many times it is run). O_EXCL and link are atomic on
-local disks, NFSv3+ and Lustre: no ``flock`` crosses nodes."""
+local disks, NFSv3+ and Lustre: no ``flock`` crosses nodes.
+
+A sweep directory may be written by another user: everything in it is
+input. Below the root, its directories and files are reached relative to
+a descriptor without following links (``runship.safefile``), files are
+read only when regular and at most MAX_FILE_BYTES, the spec is checked
+again on every open, params from a claim are used only when they fit the
+spec, and the spec's program is trusted only when spec.json is this
+user's (or root's) and no one else may write it (``program_trusted``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import random
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +45,16 @@ from runship.sweep import spec as specs
 
 SWEEPS = ".sweeps"
 DEFAULT_LOST_AFTER = 600.0
+LOST_AFTER_RANGE = (1.0, 1e7)  # seconds, spec.json's lost_after (`sweep create --lost-after`)
+MAX_SEED = 2**63  # spec.json's seed: 0 <= seed < MAX_SEED
+MAX_FILE_BYTES = 1 << 20  # any file of a sweep directory, read
+MAX_INDEX_DIGITS = 7  # claims/ and results/ names: a trial index below 10^7, an attempt below 10^7
+SUBDIRS = ("claims", "results", "progress")
+_O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _NoSweep(UsageError):
+    """No sweep directory, or no sweep's spec.json in it."""
 
 
 @dataclass
@@ -45,11 +66,12 @@ class Trial:
     claim: str  # the claim file's path (touched as the heartbeat)
 
 
-def _write_new(path: str, data: bytes, sync: bool = False) -> bool:
-    """Create ``path`` holding ``data``; False if it exists (someone else won).
+def _write_new(dir_fd: int, name: str, data: bytes, sync: bool = False) -> bool:
+    """Create ``name`` in ``dir_fd`` holding ``data``; False if it exists
+    (someone else won; a link there counts as existing and is not followed).
     A claim is not synced: one lost with its node is a trial offered again."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        fd = os.open(name, _O_NEW, 0o644, dir_fd=dir_fd)
     except FileExistsError:
         return False
     with os.fdopen(fd, "wb") as f:
@@ -60,34 +82,50 @@ def _write_new(path: str, data: bytes, sync: bool = False) -> bool:
     return True
 
 
-def _publish(path: str, data: bytes) -> bool:
-    """Make ``path`` appear whole (a private file linked into place); False if it exists."""
-    tmp = f"{path}.{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    with open(tmp, "wb") as f:
+def _private_temp(dir_fd: int, name: str, data: bytes) -> str:
+    """A new file in ``dir_fd`` under a random temporary name, holding
+    ``data``, synced; its name. (O_EXCL: a link planted there fails it.)"""
+    tmp = f".{name}.{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, _O_NEW, 0o644, dir_fd=dir_fd)
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    return tmp
+
+
+def _publish(dir_fd: int, name: str, data: bytes) -> bool:
+    """Make ``name`` appear whole (a private file linked into place); False if it exists."""
+    tmp = _private_temp(dir_fd, name, data)
     try:
-        os.link(tmp, path)
+        os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
         return True
     except FileExistsError:
         return False
     except OSError:  # a filesystem without hard links: O_EXCL (a reader may see it half written)
-        return _write_new(path, data, sync=True)
+        return _write_new(dir_fd, name, data, sync=True)
     finally:
-        os.unlink(tmp)
+        os.unlink(tmp, dir_fd=dir_fd)
 
 
-def _read_json(path: str, limit: int = 1 << 20) -> Any:
+def _read_json(dir_fd: int, name: str, limit: int = MAX_FILE_BYTES) -> Any:
     """A sweep file's JSON, or None: a link, a FIFO or anything but a
-    regular file is not opened (a sweep directory on a shared filesystem
-    is writable by others), nor is a file over ``limit`` or nested past
+    regular file is not opened, nor is a file over ``limit`` or nested past
     what the decoder can take read."""
     try:
-        data = safefile.read_bytes(os.path.dirname(path), os.path.basename(path), limit)
-        return json.loads(data)
+        with os.fdopen(safefile.open_regular(dir_fd, name), "rb") as f:
+            data = f.read(limit + 1)
+        return json.loads(data) if len(data) <= limit else None
     except (OSError, ValueError, RecursionError):
         return None
+
+
+def _index_name(name: str, sep: str) -> tuple[int, str] | None:
+    """(index, the rest) of a claim (``<index>.<attempt>``) or result (``<index>.json``) name."""
+    index, dot, rest = name.partition(sep)
+    if not dot or not index.isascii() or not index.isdigit() or len(index) > MAX_INDEX_DIGITS:
+        return None
+    return int(index), rest
 
 
 class Sweep:
@@ -96,14 +134,51 @@ class Sweep:
     def __init__(self, root: str, project: str, sweep_id: str):
         self.root, self.project, self.id = root, project, sweep_id
         self.dir = os.path.join(root, project, SWEEPS, sweep_id)
-        found = _read_json(os.path.join(self.dir, "spec.json"))
-        if not isinstance(found, dict) or "spec" not in found:
-            raise UsageError(
-                f"no sweep {project}/{sweep_id} under {root} ({self.dir}/spec.json is missing or unreadable)"
-            )
-        self.spec: dict[str, Any] = specs.check(found["spec"])
-        self.seed = int(found.get("seed", 0))
-        self.lost_after = float(found.get("lost_after", DEFAULT_LOST_AFTER))
+        if not names.segment_ok(sweep_id) or not names.segment_ok(project):
+            raise UsageError(f"not a sweep id or project name: {project!r}/{sweep_id!r}")
+        try:
+            with self._at("") as fd:
+                found, st = _read_spec(fd)
+            for sub in SUBDIRS:
+                with self._at(sub):
+                    pass
+            self.spec: dict[str, Any] = specs.check(found["spec"])
+            self.seed = _seed(found.get("seed", 0))
+            self.lost_after = _lost_after(found.get("lost_after", DEFAULT_LOST_AFTER))
+        except _NoSweep as e:
+            raise UsageError(f"no sweep {project}/{sweep_id} under {root} ({e})") from None
+        except UsageError as e:
+            raise type(e)(f"sweep {project}/{sweep_id}: {e}") from None
+        #: why the spec's program may not be run (None: it may): see ``program_trusted``
+        self.untrusted = _untrusted(st)
+
+    @contextlib.contextmanager
+    def _at(self, sub: str) -> Iterator[int]:
+        """A descriptor of the sweep directory (or its ``sub``), reached from
+        the root without following links below it."""
+        rel = f"{self.project}/{SWEEPS}/{self.id}" + (f"/{sub}" if sub else "")
+        try:
+            root_fd = safefile.open_dir(self.root)  # the root is the operator's: it may be a link
+        except FileNotFoundError:
+            raise _NoSweep(f"{self.root} is missing") from None
+        try:
+            fd = safefile.open_subdir(root_fd, rel)
+        except safefile.NotRegular as e:
+            raise UsageError(f"{os.path.join(self.root, rel)} is a {e.kind}, not a directory; not followed") from None
+        except FileNotFoundError:
+            raise _NoSweep(f"{os.path.join(self.root, rel)} is missing") from None
+        finally:
+            os.close(root_fd)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    def program_trusted(self) -> bool:
+        """May the agent run the spec's program? Only when spec.json is this
+        user's (or root's) and neither group nor others may write it: a spec
+        written by someone else chooses no code to run."""
+        return self.untrusted is None
 
     # ---- making and finding ---------------------------------------------------------------------------------
     @classmethod
@@ -117,20 +192,27 @@ class Sweep:
         lost_after: float = DEFAULT_LOST_AFTER,
     ) -> Sweep:
         checked = specs.check(spec)
+        lost_after = _lost_after(lost_after)
         sweep_id = sweep_id or "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
         if not names.segment_ok(sweep_id) or not names.segment_ok(project):
             raise UsageError(f"not a sweep id or project name: {project!r}/{sweep_id!r}")
-        base = os.path.join(root, project, SWEEPS)
-        os.makedirs(base, exist_ok=True)
-        where = os.path.join(base, sweep_id)
+        os.makedirs(root, exist_ok=True)
+        fd = _make_dirs(root, [project, SWEEPS])
         try:
-            os.mkdir(where)
-        except FileExistsError:
-            raise UsageError(f"sweep {project}/{sweep_id} exists already under {root}") from None
-        for sub in ("claims", "results", "progress"):
-            os.mkdir(os.path.join(where, sub))
-        body = {"spec": checked, "seed": random.SystemRandom().randrange(2**31), "lost_after": float(lost_after)}
-        _publish(os.path.join(where, "spec.json"), json.dumps(body, indent=1).encode())
+            try:
+                os.mkdir(sweep_id, dir_fd=fd)
+            except FileExistsError:
+                raise UsageError(f"sweep {project}/{sweep_id} exists already under {root}") from None
+            where = safefile.open_subdir(fd, sweep_id)
+        finally:
+            os.close(fd)
+        try:
+            for sub in SUBDIRS:
+                os.mkdir(sub, dir_fd=where)
+            body = {"spec": checked, "seed": random.SystemRandom().randrange(2**31), "lost_after": lost_after}
+            _publish(where, "spec.json", json.dumps(body, indent=1).encode())
+        finally:
+            os.close(where)
         return cls(root, project, sweep_id)
 
     @classmethod
@@ -145,7 +227,7 @@ class Sweep:
             projects = sorted(os.listdir(root))
         except OSError:
             projects = []
-        found = [p for p in projects if os.path.isfile(os.path.join(root, p, SWEEPS, sweep, "spec.json"))]
+        found = [p for p in projects if os.path.lexists(os.path.join(root, p, SWEEPS, sweep, "spec.json"))]
         if len(found) != 1:
             where = "no project" if not found else f"projects {', '.join(found)}"
             raise UsageError(f"sweep {sweep!r}: {where} under {root} has it; give PROJECT/{sweep}")
@@ -153,32 +235,33 @@ class Sweep:
 
     # ---- what is there --------------------------------------------------------------------------------------
     def _claims(self) -> dict[int, list[tuple[int, str, float]]]:
-        """index -> [(attempt, path, mtime)], attempts in order."""
+        """index -> [(attempt, claim file name, mtime)], attempts in order."""
         out: dict[int, list[tuple[int, str, float]]] = {}
-        where = os.path.join(self.dir, "claims")
-        for name in os.listdir(where):
-            index, _, attempt = name.partition(".")
-            if not (index.isdigit() and attempt.isdigit()):
-                continue
-            path = os.path.join(where, name)
-            try:
-                mtime = os.lstat(path).st_mtime
-            except OSError:
-                continue
-            out.setdefault(int(index), []).append((int(attempt), path, mtime))
+        with self._at("claims") as fd:
+            for name in os.listdir(fd):
+                parsed = _index_name(name, ".")
+                if parsed is None or not parsed[1].isascii() or not parsed[1].isdigit():
+                    continue
+                if len(parsed[1]) > MAX_INDEX_DIGITS:
+                    continue
+                try:
+                    mtime = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mtime
+                except OSError:
+                    continue
+                out.setdefault(parsed[0], []).append((int(parsed[1]), name, mtime))
         for attempts in out.values():
             attempts.sort()
         return out
 
     def results(self) -> dict[int, dict[str, Any]]:
         out = {}
-        where = os.path.join(self.dir, "results")
-        for name in os.listdir(where):
-            stem, _, ext = name.partition(".")
-            if ext == "json" and stem.isdigit():
-                found = _read_json(os.path.join(where, name))
-                if isinstance(found, dict):
-                    out[int(stem)] = found
+        with self._at("results") as fd:
+            for name in os.listdir(fd):
+                parsed = _index_name(name, ".")
+                if parsed is not None and parsed[1] == "json":
+                    found = _read_json(fd, name)
+                    if isinstance(found, dict):
+                        out[parsed[0]] = found
         return out
 
     def size(self) -> int | None:
@@ -199,12 +282,9 @@ class Sweep:
     # ---- claiming -------------------------------------------------------------------------------------------
     def _finished(self) -> set[int]:
         """Trials with a result (names only: no file is read)."""
-        out = set()
-        for name in os.listdir(os.path.join(self.dir, "results")):
-            stem, _, ext = name.partition(".")
-            if ext == "json" and stem.isdigit():
-                out.add(int(stem))
-        return out
+        with self._at("results") as fd:
+            parsed = [_index_name(name, ".") for name in os.listdir(fd)]
+        return {p[0] for p in parsed if p is not None and p[1] == "json"}
 
     def claim(self, now: float | None = None) -> Trial | None:
         """The next trial for this agent, claimed (no other agent gets it):
@@ -216,7 +296,7 @@ class Sweep:
         for index in sorted(claims):
             attempts = claims[index]
             last_attempt, _, touched = attempts[-1]
-            if index in finished or t - touched < self.lost_after:
+            if index in finished or t - touched < self.lost_after or last_attempt + 1 >= 10**MAX_INDEX_DIGITS:
                 continue
             params = self._params_of(attempts)
             if params is None:
@@ -240,7 +320,7 @@ class Sweep:
             yield from (i for i in range(size or 0) if i not in claims)
             return
         nxt = max(claims) + 1 if claims else 0
-        while size is None or nxt < size:
+        while (size is None or nxt < size) and nxt < 10**MAX_INDEX_DIGITS:
             yield nxt
             nxt += 1
 
@@ -257,50 +337,59 @@ class Sweep:
         return bayes.suggest(self.spec, results, running, random.Random(f"{self.seed}:{index}:{time.time()}"))
 
     def _params_of(self, attempts: list[tuple[int, str, float]]) -> dict[str, Any] | None:
-        for _, path, _ in attempts:
-            found = _read_json(path)
-            if isinstance(found, dict) and isinstance(found.get("params"), dict):
-                return found["params"]
+        """The params of a trial's first claim that holds params of this spec
+        (a claim is written by whoever claimed: others are passed over)."""
+        with self._at("claims") as fd:
+            for _, name, _ in attempts:
+                found = _read_json(fd, name)
+                if isinstance(found, dict) and specs.fits(self.spec, found.get("params")):
+                    return found["params"]
         return None
 
     def _try(self, index: int, attempt: int, params: dict[str, Any]) -> Trial | None:
         run_id = self.run_id(index, attempt)
         body = {"params": params, "run_id": run_id, "host": socket.gethostname(), "pid": os.getpid(), "t": time.time()}
-        path = os.path.join(self.dir, "claims", f"{index}.{attempt}")
-        if not _write_new(path, json.dumps(body).encode()):
-            return None
-        return Trial(index, attempt, params, run_id, path)
+        name = f"{index}.{attempt}"
+        with self._at("claims") as fd:
+            if not _write_new(fd, name, json.dumps(body).encode()):
+                return None
+        return Trial(index, attempt, params, run_id, os.path.join(self.dir, "claims", name))
 
     # ---- while a trial runs, and after ----------------------------------------------------------------------
-    @staticmethod
-    def heartbeat(trial: Trial) -> None:
+    def heartbeat(self, trial: Trial) -> None:
+        """Touch the trial's claim (never through a link)."""
         try:
-            os.utime(trial.claim)
-        except OSError:
+            with self._at("claims") as fd:
+                os.utime(os.path.basename(trial.claim), dir_fd=fd, follow_symlinks=False)
+        except (OSError, UsageError):
             pass
 
     def progress(self, trial: Trial, brackets: dict[int, float]) -> None:
         """A running trial's metric at each hyperband bracket so far (replaced whole)."""
-        path = os.path.join(self.dir, "progress", f"{trial.index}.{trial.attempt}")
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump({str(k): v for k, v in brackets.items()}, f)
-        os.replace(tmp, path)
+        name = f"{trial.index}.{trial.attempt}"
+        data = json.dumps({str(k): v for k, v in brackets.items()}).encode()
+        with self._at("progress") as fd:
+            tmp = _private_temp(fd, name, data)
+            try:
+                os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            except BaseException:
+                os.unlink(tmp, dir_fd=fd)
+                raise
 
     def bracket_values(self) -> dict[int, list[float]]:
         """Every trial's metric at each bracket (running trials' and finished ones')."""
         out: dict[int, list[float]] = {}
         per_trial: dict[str, dict[str, float]] = {}
-        where = os.path.join(self.dir, "progress")
-        for name in os.listdir(where):
-            if name.endswith(".tmp"):
-                continue
-            found = _read_json(os.path.join(where, name))
-            if isinstance(found, dict):
-                per_trial[name] = found
+        with self._at("progress") as fd:
+            for name in os.listdir(fd):
+                if name.endswith(".tmp"):
+                    continue
+                found = _read_json(fd, name)
+                if isinstance(found, dict):
+                    per_trial[name] = found
         for found in per_trial.values():
             for k, v in found.items():
-                if k.isdigit() and isinstance(v, (int, float)):
+                if k.isascii() and k.isdigit() and len(k) <= MAX_INDEX_DIGITS and _finite(v):
                     out.setdefault(int(k), []).append(float(v))
         return out
 
@@ -313,7 +402,8 @@ class Sweep:
             "params": trial.params,
             **result,
         }
-        return _publish(os.path.join(self.dir, "results", f"{trial.index}.json"), json.dumps(body).encode())
+        with self._at("results") as fd:
+            return _publish(fd, f"{trial.index}.json", json.dumps(body).encode())
 
     # ---- status ---------------------------------------------------------------------------------------------
     def status(self, now: float | None = None) -> dict[str, Any]:
@@ -321,6 +411,8 @@ class Sweep:
         t = time.time() if now is None else now
         claims, results = self._claims(), self.results()
         trials: list[dict[str, Any]] = []
+        with self._at("claims") as fd:
+            newest = {i: _read_json(fd, a[-1][1]) for i, a in claims.items()}
         for index in sorted(set(claims) | set(results)):
             attempts = claims.get(index, [])
             res = results.get(index)
@@ -330,7 +422,8 @@ class Sweep:
                 state = "lost"
             else:
                 state = "running"
-            found = _read_json(attempts[-1][1]) if attempts else None
+            found = newest.get(index)
+            found = found if isinstance(found, dict) else {}
             trials.append(
                 {
                     "index": index,
@@ -338,25 +431,96 @@ class Sweep:
                     "attempts": len(attempts),
                     "params": (res or {}).get("params") or self._params_of(attempts),
                     "metric": (res or {}).get("metric"),
-                    "run_id": (res or {}).get("run_id") or (found or {}).get("run_id"),
-                    "host": (found or {}).get("host"),
-                    "pid": (found or {}).get("pid"),
+                    "run_id": (res or {}).get("run_id") or found.get("run_id"),
+                    "host": found.get("host"),
+                    "pid": found.get("pid"),
                 }
             )
-        metric = self.spec.get("metric")
-        best = None
-        if metric:
-            scored = [
-                x for x in trials if isinstance(x["metric"], (int, float)) and x["state"] in ("finished", "stopped")
-            ]
-            if scored:
-                pick = min if metric["goal"] == "minimize" else max
-                best = pick(scored, key=lambda x: x["metric"])
         return {
             "sweep": f"{self.project}/{self.id}",
             "method": self.spec["method"],
-            "metric": metric,
+            "metric": self.spec.get("metric"),
             "size": self.size(),
             "trials": trials,
-            "best": best,
+            "best": self._best(trials),
         }
+
+    def _best(self, trials: list[dict[str, Any]]) -> dict[str, Any] | None:
+        metric = self.spec.get("metric")
+        if not metric:
+            return None
+        scored = [x for x in trials if _finite(x["metric"]) and x["state"] in ("finished", "stopped")]
+        if not scored:
+            return None
+        pick = min if metric["goal"] == "minimize" else max
+        return pick(scored, key=lambda x: x["metric"])
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _read_spec(sweep_fd: int) -> tuple[dict[str, Any], os.stat_result]:
+    """spec.json's JSON and its stat (of the file read, not of a name)."""
+    try:
+        fd = safefile.open_regular(sweep_fd, "spec.json")
+    except safefile.NotRegular as e:
+        raise UsageError(f"spec.json is a {e.kind}; not followed or read") from None
+    except OSError as e:
+        raise _NoSweep(f"spec.json is missing or unreadable: {e.strerror or e}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"spec.json is larger than {MAX_FILE_BYTES:,} bytes")
+    try:
+        found = json.loads(data)
+    except (ValueError, RecursionError):
+        found = None
+    if not isinstance(found, dict) or "spec" not in found:
+        raise _NoSweep("spec.json is not a sweep's: JSON with spec, seed, lost_after")
+    return found, st
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_SEED:
+        raise UsageError(f"spec.json: seed must be a whole number from 0 to 2^63, got {str(value)[:40]!r}")
+    return value
+
+
+def _lost_after(value: Any) -> float:
+    low, high = LOST_AFTER_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise UsageError(f"lost_after must be {low:g} to {high:g} seconds, got {str(value)[:40]!r}")
+    return float(value)
+
+
+def _untrusted(st: os.stat_result) -> str | None:
+    """Why a spec.json with this stat may not choose a program to run, or None."""
+    if st.st_uid not in (os.getuid(), 0):
+        return f"its spec.json belongs to another user (uid {st.st_uid})"
+    if st.st_mode & 0o022:
+        return f"its spec.json is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})"
+    return None
+
+
+def _make_dirs(root: str, parts: list[str]) -> int:
+    """A descriptor of ``root/parts...``, each made if missing, none followed if a link."""
+    fd, shown = safefile.open_dir(root), root
+    try:
+        for part in parts:
+            shown = os.path.join(shown, part)
+            try:
+                os.mkdir(part, dir_fd=fd)
+            except FileExistsError:
+                pass
+            try:
+                nxt = safefile.open_subdir(fd, part)
+            except safefile.NotRegular as e:
+                raise UsageError(f"{shown} is a {e.kind}, not a directory; not followed") from None
+            os.close(fd)
+            fd = nxt
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
