@@ -878,6 +878,40 @@ def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_fil
             click.echo(f"  {r['project']}/{r['id']}: {what}")
 
 
+def guard_options(fn):
+    """The connection guard's options, the same for ``serve`` and ``ui``."""
+    options = [
+        click.option(
+            "--head-timeout",
+            type=click.FloatRange(0.1),
+            help="Seconds a client may take to send a request's head. [10]",
+        ),
+        click.option(
+            "--body-timeout", type=click.FloatRange(0.1), help="Seconds of silence allowed while a body is sent. [30]"
+        ),
+        click.option(
+            "--max-connections",
+            type=click.IntRange(16),
+            help="Open connections at most. [the open-file limit less 128 less the listen backlog]",
+        ),
+        click.option(
+            "--per-client", type=click.IntRange(1), help="Open connections of one client address at most. [256]"
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def guard_limits(head_timeout, body_timeout, max_connections, per_client):
+    """The guard's ``Limits``: the options given, defaults for the rest."""
+    from runship.server.guard import Limits
+
+    given = {"head_timeout": head_timeout, "body_timeout": body_timeout}
+    given.update(max_connections=max_connections, per_client=per_client)
+    return Limits(**{k: v for k, v in given.items() if v is not None})
+
+
 @cli.command("serve", context_settings=CONTEXT)
 @click.option("--root", "serve_root", required=True, help="Where runs are stored: a directory or an fsspec URL.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -900,16 +934,7 @@ def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_fil
     metavar="IP",
     help="Believe X-Forwarded-For/-Proto from this address (a reverse proxy); repeatable. [default: from nobody]",
 )
-@click.option(
-    "--head-timeout", type=click.FloatRange(0.1), help="Seconds a client may take to send a request's head. [10]"
-)
-@click.option(
-    "--body-timeout", type=click.FloatRange(0.1), help="Seconds of silence allowed while a body is sent. [30]"
-)
-@click.option(
-    "--max-connections", type=click.IntRange(16), help="Open connections at most. [the open-file limit less 128]"
-)
-@click.option("--per-client", type=click.IntRange(1), help="Open connections of one client address at most. [256]")
+@guard_options
 @click.pass_context
 def serve_cmd(
     ctx,
@@ -1263,8 +1288,20 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: 
     help="A file (mode 600) holding the token the page asks for. [default: $RUNSHIP_UI_TOKEN, else a new random one]",
 )
 @click.option("--no-token", is_flag=True, help="Ask for no token (refused unless --host is a loopback address).")
+@guard_options
 @click.pass_context
-def ui_cmd(ctx, roots: tuple[str, ...], host: str, port: int, ui_token_file: str | None, no_token: bool) -> None:
+def ui_cmd(
+    ctx,
+    roots: tuple[str, ...],
+    host: str,
+    port: int,
+    ui_token_file: str | None,
+    no_token: bool,
+    head_timeout: float | None,
+    body_timeout: float | None,
+    max_connections: int | None,
+    per_client: int | None,
+) -> None:
     """Look at runs in a browser: a runs table, charts, comparison, system
     metrics, console, files and media. ROOTS are run roots, fsspec URLs
     (s3://...) or runship servers (http(s)://); default --root.
@@ -1298,6 +1335,7 @@ def ui_cmd(ctx, roots: tuple[str, ...], host: str, port: int, ui_token_file: str
             no_token=no_token,
             storage_options=ctx.obj["so"],
             cache=ctx.obj["cache"],
+            limits=guard_limits(head_timeout, body_timeout, max_connections, per_client),
             log=lambda m: click.echo(m, err=True),
         )
     except (ValueError, RuntimeError, OSError) as e:

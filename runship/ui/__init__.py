@@ -22,13 +22,15 @@ def serve_ui(
     no_token: bool = False,
     storage_options: dict[str, Any] | None = None,
     cache: Any = True,
+    limits: Any = None,
     log=print,
     ready=None,
 ) -> None:
     """Serve the app until SIGINT/SIGTERM. ``token``: the one to ask for
     (default: a new random one); ``no_token``: ask for none (loopback
-    addresses only). Prints the URL to open. ``ready(url)`` is called once
-    the socket listens."""
+    addresses only); ``limits``: the connection guard's (``Limits``).
+    Prints the URL to open. ``ready(url)`` is called once the socket
+    listens."""
     import uvicorn
 
     from runship.server.guard import GuardedH11Protocol, Limits, quiet_logs
@@ -56,7 +58,7 @@ def serve_ui(
     log(f"  open {url}" + ("  (sign in with your token)" if token else ""))
     if no_token:
         log("WARNING: --no-token: anyone on this machine can read these runs through this page")
-    limits = Limits()
+    limits = limits or Limits()
     config = uvicorn.Config(
         app,
         access_log=False,
