@@ -897,6 +897,14 @@ def guard_options(fn):
         click.option(
             "--per-client", type=click.IntRange(1), help="Open connections of one client address at most. [256]"
         ),
+        click.option(
+            "--allow-host",
+            "allow_hosts",
+            multiple=True,
+            metavar="NAME",
+            help="Answer requests whose Host is NAME (a reverse proxy's name), besides the loopback names and "
+            "--host; repeatable. Others get 400 (DNS rebinding). [any name when --host is 0.0.0.0 or ::]",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -953,6 +961,7 @@ def serve_cmd(
     body_timeout,
     max_connections,
     per_client,
+    allow_hosts,
 ) -> None:
     """Run the runship server: the uploader pushes to it (http(s)://), and
     it serves runs, state and history over HTTP. One JSON access-log line
@@ -983,6 +992,7 @@ def serve_cmd(
             body_timeout=body_timeout,
             max_connections=max_connections,
             per_client=per_client,
+            allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
     except (ValueError, RuntimeError, OSError) as e:
@@ -1301,6 +1311,7 @@ def ui_cmd(
     body_timeout: float | None,
     max_connections: int | None,
     per_client: int | None,
+    allow_hosts: tuple[str, ...],
 ) -> None:
     """Look at runs in a browser: a runs table, charts, comparison, system
     metrics, console, files and media. ROOTS are run roots, fsspec URLs
@@ -1336,6 +1347,7 @@ def ui_cmd(
             storage_options=ctx.obj["so"],
             cache=ctx.obj["cache"],
             limits=guard_limits(head_timeout, body_timeout, max_connections, per_client),
+            allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
     except (ValueError, RuntimeError, OSError) as e:
