@@ -1318,7 +1318,8 @@ def ui_cmd(
     (s3://...) or runship servers (http(s)://); default --root.
 
     Other users of this machine can reach 127.0.0.1, so the page asks for a
-    token: open the URL printed (it carries a new random token, which then
+    token: open the URL printed (it carries a new random token after #,
+    which the browser never sends: the page posts it once and it then
     lives in a cookie). A token is never taken from the command line, where
     every user could read it: use --ui-token-file or $RUNSHIP_UI_TOKEN.
 

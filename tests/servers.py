@@ -456,7 +456,7 @@ class UIServer:
             time.sleep(0.05)
         self.signin_url = found.group(1)
         if self.random_token:
-            self.token = self.signin_url.partition("#token=")[2] or self.signin_url.partition("?token=")[2]
+            self.token = self.signin_url.partition("#token=")[2]
         return self
 
     def stop(self) -> None:

@@ -32,8 +32,9 @@ def serve_ui(
     addresses only); ``limits``: the connection guard's (``Limits``);
     requests are answered under the loopback names, ``host`` and
     ``allow_hosts`` only (any name on a wildcard address). Prints the URL
-    to open: a new random token rides in its fragment (``#token=``), which
-    the browser never sends; the page posts it once. ``ready(url)`` is
+    to open: a new random token rides in its fragment
+    (``/ui/signin#token=``), which the browser never sends; the sign-in
+    page posts it once. ``ready(url)`` is
     called once the socket listens."""
     import uvicorn
 
@@ -69,7 +70,7 @@ def serve_ui(
     # proxy's log; the page takes it out of the address bar and the session
     # history and posts it once. A token of the user's own (a file, the
     # environment) is never printed.
-    url = f"http://{shown}:{bound}/" + (f"#token={secret}" if secret and not token else "")
+    url = f"http://{shown}:{bound}/" + (f"ui/signin#token={secret}" if secret and not token else "")
     log(f"runship ui: {', '.join(roots)}")
     log(f"  open {url}" + ("  (sign in with your token)" if token else ""))
     if no_token:

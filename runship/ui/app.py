@@ -6,9 +6,9 @@ serve``, so both serve the same code.
 Who may look: ``UIAuth``. Under ``runship ui`` one random token (or none,
 on loopback, when asked); under ``runship serve`` the server's read tokens
 with their project scopes. The token arrives once, in the body of a POST
-to ``/ui/login`` (the sign-in form, or the page's script with the token
-of the printed URL's fragment, ``/#token=...``, which the browser never
-sends) and lives on as an HttpOnly, SameSite=Strict cookie named for the
+to ``/ui/login`` (the sign-in form, or the sign-in page's script with the
+token of the printed URL's fragment, ``/ui/signin#token=...``, which the
+browser never sends) and lives on as an HttpOnly, SameSite=Strict cookie named for the
 port (``runship_ui_<port>``: cookies ignore ports, so each UI on a host
 keeps its own); scripts may send ``Authorization: Bearer``.
 """
@@ -158,8 +158,14 @@ def add_ui(app: FastAPI, places: list[Any], auth: UIAuth) -> None:
     def index(request: Request) -> Response:
         # a token in the query (the old /?token=) is not taken: it would reach logs and the history
         if auth.check(_presented(request)) is None:
-            return _page("login.html", 401)  # its script signs in with the URL's #token=
+            return _page("login.html", 401)
         return _page("index.html")
+
+    @app.get("/ui/signin", include_in_schema=False)
+    def signin() -> Response:
+        """The sign-in page, which holds no data: the printed URL opens it
+        (``/ui/signin#token=...``) and its script posts the fragment."""
+        return _page("login.html")
 
     @app.post("/ui/login", include_in_schema=False)
     async def login(request: Request) -> Response:

@@ -293,13 +293,16 @@ def test_allow_host_names_a_proxy_name_and_a_wildcard_address_takes_any(runs, tm
 
 def test_the_printed_url_carries_the_token_in_its_fragment(runs, tmp_path):
     """The URL printed holds the token after `#`, which a browser never
-    sends; the page posts it once. A token in the query (`/?token=`) is no
-    longer taken: it would reach the server's and proxies' logs."""
+    sends; the sign-in page (no data, 200) posts it once. A token in the
+    query (`/?token=`) is no longer taken: it would reach the server's and
+    proxies' logs."""
     s = UIServer([runs], str(tmp_path), random_token=True).start()
     try:
-        assert re.fullmatch(rf"http://127\.0\.0\.1:{s.port}/#token=[A-Za-z0-9_-]{{43}}", s.signin_url), s.signin_url
-        status, headers, body = _get(s.port, "/", f"127.0.0.1:{s.port}")
-        assert status == 401 and b'src="/ui/static/login.js"' in body
+        pattern = rf"http://127\.0\.0\.1:{s.port}/ui/signin#token=[A-Za-z0-9_-]{{43}}"
+        assert re.fullmatch(pattern, s.signin_url), s.signin_url
+        status, headers, body = _get(s.port, "/ui/signin", f"127.0.0.1:{s.port}")
+        assert status == 200 and b'src="/ui/static/login.js"' in body and b"input" in body
+        assert _get(s.port, "/", f"127.0.0.1:{s.port}")[0] == 401
         status, headers, _ = _get(s.port, f"/?token={s.token}", f"127.0.0.1:{s.port}")
         assert status == 401 and "set-cookie" not in headers
         status, headers, _ = _get(

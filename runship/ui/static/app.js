@@ -2599,5 +2599,5 @@
   });
   window.addEventListener('hashchange', route);
   if (typeof uPlot === 'undefined') setStatus('the chart library (uPlot) did not load');
-  if (!window.runshipSigningIn) route(); // login.js loads the page again once signed in
+  route();
 })();

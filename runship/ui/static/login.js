@@ -1,21 +1,19 @@
-// Sign-in with the URL that `runship ui` prints: http://127.0.0.1:PORT/#token=...
+// Sign-in with the URL that `runship ui` prints: http://127.0.0.1:PORT/ui/signin#token=...
 // The fragment is never sent to the server (no log, no proxy, no Referer sees
 // it). This script takes it out of the address bar and the session history at
 // once (history.replaceState), posts it once in a request body to /ui/login,
 // which answers with the HttpOnly cookie, and then loads the app with
-// location.replace (no new history entry). Runs on the sign-in page and on the
-// app's page (a URL opened again while signed in), before app.js.
+// location.replace (no new history entry).
 (function () {
   'use strict';
   const found = /^#token=([^&]*)/.exec(location.hash);
   if (!found) return;
   history.replaceState(null, '', location.pathname + location.search);
-  window.runshipSigningIn = true; // app.js waits for the page to load again
   let token = '';
   try { token = decodeURIComponent(found[1]); } catch (e) { token = ''; }
 
   function say(text) {
-    const where = document.getElementById('signin-status') || document.getElementById('status');
+    const where = document.getElementById('signin-status');
     if (!where) return;
     where.textContent = text;
     where.hidden = false;
