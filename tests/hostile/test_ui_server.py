@@ -240,8 +240,11 @@ def test_a_page_of_another_host_name_gets_400_from_the_ui(runs, tmp_path):
         s.stop()
 
 
-def test_a_page_of_another_host_name_cannot_write_through_serve(tmp_path):
-    s = RunshipServer(str(tmp_path / "served"), str(tmp_path), no_auth=True).start()
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_page_of_another_host_name_cannot_write_through_serve(tmp_path, workers):
+    """--no-auth, one process or workers (which read the names from their
+    configuration file): a PUT under another name is refused, unwritten."""
+    s = RunshipServer(str(tmp_path / "served"), str(tmp_path), no_auth=True, extra=["--workers", workers]).start()
     try:
         path = "/v1/runs/p/r/derived/run.json"
         status, _, _ = _get(s.port, path, "rebind.example", method="PUT", body=b"{}")
