@@ -8,9 +8,9 @@ on loopback, when asked); under ``runship serve`` the server's read tokens
 with their project scopes. The token arrives once, in the body of a POST
 to ``/ui/login`` (the sign-in form, or the sign-in page's script with the
 token of the printed URL's fragment, ``/ui/signin#token=...``, which the
-browser never sends) and lives on as an HttpOnly, SameSite=Strict cookie named for the
-port (``runship_ui_<port>``: cookies ignore ports, so each UI on a host
-keeps its own); scripts may send ``Authorization: Bearer``.
+browser never sends) and lives on as an HttpOnly, SameSite=Strict cookie
+named for the port (``runship_ui_<port>``: cookies ignore ports, so each
+UI on a host keeps its own); scripts may send ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
