@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 
 from bench_read import child, make_many  # noqa: E402
 
-from tests.browser.chromium import CHROMIUM_FLAGS  # noqa: E402
+from tests.browser.chromium import CHROMIUM_FLAGS, sign_in  # noqa: E402
 from tests.browser.chromium import until as until_true  # noqa: E402
 
 SETTINGS = {"quiet": True, "environment": False, "console": "off", "system_metrics": False}
@@ -209,7 +209,7 @@ def main() -> None:
 def signed_in(browser, ui, width: int, height: int):
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
-    page.goto(f"{ui.url}/?token={TOKEN}")
+    sign_in(page, ui.url, TOKEN)  # as the printed URL does: the token after #, posted by the page
     return page
 
 

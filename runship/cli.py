@@ -878,6 +878,48 @@ def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_fil
             click.echo(f"  {r['project']}/{r['id']}: {what}")
 
 
+def guard_options(fn):
+    """The connection guard's options, the same for ``serve`` and ``ui``."""
+    options = [
+        click.option(
+            "--head-timeout",
+            type=click.FloatRange(0.1),
+            help="Seconds a client may take to send a request's head. [10]",
+        ),
+        click.option(
+            "--body-timeout", type=click.FloatRange(0.1), help="Seconds of silence allowed while a body is sent. [30]"
+        ),
+        click.option(
+            "--max-connections",
+            type=click.IntRange(16),
+            help="Open connections at most. [the open-file limit less 128 less the listen backlog]",
+        ),
+        click.option(
+            "--per-client", type=click.IntRange(1), help="Open connections of one client address at most. [256]"
+        ),
+        click.option(
+            "--allow-host",
+            "allow_hosts",
+            multiple=True,
+            metavar="NAME",
+            help="Answer requests whose Host is NAME (a reverse proxy's name), besides the loopback names and "
+            "--host; repeatable. Others get 400 (DNS rebinding). [any name when --host is 0.0.0.0 or ::]",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def guard_limits(head_timeout, body_timeout, max_connections, per_client):
+    """The guard's ``Limits``: the options given, defaults for the rest."""
+    from runship.server.guard import Limits
+
+    given = {"head_timeout": head_timeout, "body_timeout": body_timeout}
+    given.update(max_connections=max_connections, per_client=per_client)
+    return Limits(**{k: v for k, v in given.items() if v is not None})
+
+
 @cli.command("serve", context_settings=CONTEXT)
 @click.option("--root", "serve_root", required=True, help="Where runs are stored: a directory or an fsspec URL.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -900,16 +942,7 @@ def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_fil
     metavar="IP",
     help="Believe X-Forwarded-For/-Proto from this address (a reverse proxy); repeatable. [default: from nobody]",
 )
-@click.option(
-    "--head-timeout", type=click.FloatRange(0.1), help="Seconds a client may take to send a request's head. [10]"
-)
-@click.option(
-    "--body-timeout", type=click.FloatRange(0.1), help="Seconds of silence allowed while a body is sent. [30]"
-)
-@click.option(
-    "--max-connections", type=click.IntRange(16), help="Open connections at most. [the open-file limit less 128]"
-)
-@click.option("--per-client", type=click.IntRange(1), help="Open connections of one client address at most. [256]")
+@guard_options
 @click.pass_context
 def serve_cmd(
     ctx,
@@ -928,6 +961,7 @@ def serve_cmd(
     body_timeout,
     max_connections,
     per_client,
+    allow_hosts,
 ) -> None:
     """Run the runship server: the uploader pushes to it (http(s)://), and
     it serves runs, state and history over HTTP. One JSON access-log line
@@ -958,6 +992,7 @@ def serve_cmd(
             body_timeout=body_timeout,
             max_connections=max_connections,
             per_client=per_client,
+            allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
     except (ValueError, RuntimeError, OSError) as e:
@@ -1277,14 +1312,28 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: 
     help="A file (mode 600) holding the token the page asks for. [default: $RUNSHIP_UI_TOKEN, else a new random one]",
 )
 @click.option("--no-token", is_flag=True, help="Ask for no token (refused unless --host is a loopback address).")
+@guard_options
 @click.pass_context
-def ui_cmd(ctx, roots: tuple[str, ...], host: str, port: int, ui_token_file: str | None, no_token: bool) -> None:
+def ui_cmd(
+    ctx,
+    roots: tuple[str, ...],
+    host: str,
+    port: int,
+    ui_token_file: str | None,
+    no_token: bool,
+    head_timeout: float | None,
+    body_timeout: float | None,
+    max_connections: int | None,
+    per_client: int | None,
+    allow_hosts: tuple[str, ...],
+) -> None:
     """Look at runs in a browser: a runs table, charts, comparison, system
     metrics, console, files and media. ROOTS are run roots, fsspec URLs
     (s3://...) or runship servers (http(s)://); default --root.
 
     Other users of this machine can reach 127.0.0.1, so the page asks for a
-    token: open the URL printed (it carries a new random token, which then
+    token: open the URL printed (it carries a new random token after #,
+    which the browser never sends: the page posts it once and it then
     lives in a cookie). A token is never taken from the command line, where
     every user could read it: use --ui-token-file or $RUNSHIP_UI_TOKEN.
 
@@ -1312,6 +1361,8 @@ def ui_cmd(ctx, roots: tuple[str, ...], host: str, port: int, ui_token_file: str
             no_token=no_token,
             storage_options=ctx.obj["so"],
             cache=ctx.obj["cache"],
+            limits=guard_limits(head_timeout, body_timeout, max_connections, per_client),
+            allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
     except (ValueError, RuntimeError, OSError) as e:

@@ -175,7 +175,9 @@ class RunshipServer:
         extra: list[str] | None = None,
         global_args: list[str] | None = None,
         nofile: int | None = None,
+        no_auth: bool = False,
     ):
+        self.no_auth = no_auth  # --no-auth instead of the token file
         self.nofile = nofile  # the server's open-file limit (soft and hard), as a small systemd unit might set
         self.root = root
         self.global_args = global_args or []
@@ -207,8 +209,7 @@ class RunshipServer:
                 self.root,
                 "--port",
                 str(self.port),
-                "--token-file",
-                self.token_file,
+                *(["--no-auth"] if self.no_auth else ["--token-file", self.token_file]),
                 *self.extra,
             ],
             env=env,
@@ -376,26 +377,43 @@ class FaultyHttpProxy:
 
 
 class UIServer:
-    """``runship ui ROOTS`` in a subprocess on 127.0.0.1 and a free port,
-    with a token of the test's (``--ui-token-file``) unless ``no_token``."""
+    """``runship ui ROOTS`` in a subprocess on 127.0.0.1 (or ``host``) and a
+    free port, with a token of the test's (``--ui-token-file``) unless
+    ``no_token``, or ``random_token``: the one it makes and prints (then
+    ``token`` and ``signin_url`` are read from what it printed)."""
 
     TOKEN = "ui-token-0123456789abcdef0123456789"
 
-    def __init__(self, roots: list[str], workdir: str, no_token: bool = False, extra: list[str] | None = None):
+    def __init__(
+        self,
+        roots: list[str],
+        workdir: str,
+        no_token: bool = False,
+        extra: list[str] | None = None,
+        token: str | None = None,
+        nofile: int | None = None,
+        host: str = "127.0.0.1",
+        random_token: bool = False,
+    ):
         self.roots = roots
+        self.host = host
+        self.random_token = random_token
+        self.signin_url = ""
         self.port = free_port()
         self.no_token = no_token
         self.extra = extra or []
-        self.token_file = os.path.join(workdir, "ui-token")
+        self.token = token or self.TOKEN
+        self.nofile = nofile  # the server's open-file limit (soft and hard), as for RunshipServer
+        self.token_file = os.path.join(workdir, f"ui-token-{self.port}")
         self.log_path = os.path.join(workdir, f"ui-{self.port}.log")
         fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(self.TOKEN + "\n")
+            f.write(self.token + "\n")
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> UIServer:
         root_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -403,24 +421,43 @@ class UIServer:
         env.update(PYTHONPATH=root_dir, **S3_ENV)
         if os.environ.get("XDG_CACHE_HOME"):
             env["XDG_CACHE_HOME"] = os.environ["XDG_CACHE_HOME"]
-        auth = ["--no-token"] if self.no_token else ["--ui-token-file", self.token_file]
+        auth = ["--no-token"] if self.no_token else [] if self.random_token else ["--ui-token-file", self.token_file]
+        if self.host != "127.0.0.1":
+            auth += ["--host", self.host]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runship.cli", "ui", *self.roots, "--port", str(self.port), *auth, *self.extra],
             env=env,
             stdout=self._log,
             stderr=self._log,
+            preexec_fn=self._limit if self.nofile else None,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    pass
             except OSError:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"runship ui exited: {self.log()[-2000:]}")
                 time.sleep(0.05)
+                continue
+            return self._read_url()
         raise RuntimeError("runship ui did not start")
+
+    def _read_url(self) -> UIServer:
+        """The URL it printed (printed as it starts to listen), and its token when random."""
+        import re
+
+        deadline = time.time() + 10
+        while (found := re.search(r"open (http://\S+)", self.log())) is None:
+            if time.time() > deadline:
+                raise RuntimeError(f"runship ui printed no URL: {self.log()[-2000:]}")
+            time.sleep(0.05)
+        self.signin_url = found.group(1)
+        if self.random_token:
+            self.token = self.signin_url.partition("#token=")[2]
+        return self
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -428,6 +465,11 @@ class UIServer:
             self.proc.wait(30)
             self.proc = None
             self._log.close()
+
+    def _limit(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def log(self) -> str:
         with open(self.log_path) as f:

@@ -25,7 +25,7 @@ def call(server, path: str, token: str | None = None, cookie: str | None = None,
     if token is not None:
         h["Authorization"] = f"Bearer {token}"
     if cookie is not None:
-        h["Cookie"] = f"runship_ui={cookie}"
+        h["Cookie"] = f"runship_ui_{server.port}={cookie}"
     conn.request(method, path, body=body, headers=h)
     r = conn.getresponse()
     data = r.read()
@@ -102,25 +102,29 @@ def test_nothing_is_answered_without_the_token(ui):
         assert call(ui, path)[0] == 404, path
 
 
-def test_the_printed_url_becomes_a_strict_httponly_cookie(ui):
-    status, headers, _ = call(ui, f"/?token={UIServer.TOKEN}")
-    assert status == 303 and headers["location"] == "/"  # the token leaves the address bar
+def sign_in(server, token: str):
+    """The sign-in POST (the form's, or the page's script with the printed URL's #token=)."""
+    return call(
+        server,
+        "/ui/login",
+        method="POST",
+        body=urllib.parse.urlencode({"token": token}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
+def test_the_token_posted_once_becomes_a_strict_httponly_cookie(ui):
+    # the token comes in the body, never the URL (the printed URL holds it after #: see login.js)
+    status, headers, _ = sign_in(ui, UIServer.TOKEN)
+    assert status == 303 and headers["location"] == "/"
     cookie = headers["set-cookie"]
-    assert f"runship_ui={UIServer.TOKEN}" in cookie
+    assert f"runship_ui_{ui.port}={UIServer.TOKEN}" in cookie
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
     status, headers, body = call(ui, "/", cookie=UIServer.TOKEN)
     assert status == 200 and b"/ui/static/app.js" in body
     assert "script-src 'self'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
-    # the sign-in form posts the token in the body, never the URL
-    status, headers, _ = call(
-        ui,
-        "/ui/login",
-        method="POST",
-        body=f"token={UIServer.TOKEN}",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    assert status == 303 and UIServer.TOKEN in headers["set-cookie"]
+    assert sign_in(ui, "not-the-token")[0] == 401
     assert UIServer.TOKEN not in ui.log()  # the test's token file: never printed, never logged
 
 
@@ -301,7 +305,7 @@ def test_serve_shows_the_app_with_the_servers_read_tokens(runs_root, tmp_path):
     try:
         assert call(s, "/")[0] == 401
         assert call(s, "/ui/api/runs")[0] == 401
-        status, headers, _ = call(s, f"/?token={RunshipServer.READ_TOKEN}")
+        status, headers, _ = sign_in(s, RunshipServer.READ_TOKEN)
         assert status == 303 and "HttpOnly" in headers["set-cookie"]
         assert call(s, "/", cookie=RunshipServer.READ_TOKEN)[0] == 200
         everything = api(s, "runs", token=RunshipServer.READ_TOKEN)
@@ -386,7 +390,7 @@ def test_many_tabs_polling_a_live_run_cost_a_bounded_amount(tmp_path):
         def tab(n: int) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
             for i in range(n):
-                conn.request("GET", paths[i % len(paths)], headers={"Cookie": f"runship_ui={UIServer.TOKEN}"})
+                conn.request("GET", paths[i % len(paths)], headers={"Cookie": f"runship_ui_{s.port}={UIServer.TOKEN}"})
                 r = conn.getresponse()
                 r.read()
                 statuses.append(r.status)

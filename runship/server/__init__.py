@@ -32,15 +32,25 @@ def serve(
     body_timeout: float | None = None,
     max_connections: int | None = None,
     per_client: int | None = None,
+    allow_hosts: tuple[str, ...] = (),
     log=print,
 ) -> None:
-    """Run the server until SIGTERM/SIGINT (in-flight requests finish first)."""
+    """Run the server until SIGTERM/SIGINT (in-flight requests finish first).
+    Requests are answered under the loopback names, ``host`` and
+    ``allow_hosts`` only (any name when ``host`` is a wildcard address)."""
     try:
         import uvicorn
 
         from runship.server.app import DEFAULT_MAX_BODY, ServerConfig, create_app
         from runship.server.auth import load_tokens
-        from runship.server.guard import GuardedH11Protocol, Limits, accept_backlog, quiet_logs, raise_open_file_limit
+        from runship.server.guard import (
+            GuardedH11Protocol,
+            Limits,
+            accept_backlog,
+            allowed_hosts,
+            quiet_logs,
+            raise_open_file_limit,
+        )
     except ImportError as e:
         raise RuntimeError(f"runship serve cannot start: {e} (reinstall runship: pip install runship)") from None
     if token_file is None and not no_auth:
@@ -65,6 +75,7 @@ def serve(
         storage_options or {},
         public_docs=public_docs,
         limits=limits,
+        allowed_hosts=allowed_hosts(host, allow_hosts),
     )
     options: dict[str, Any] = dict(
         host=host,
@@ -96,6 +107,7 @@ def serve(
                     "storage_options": config.storage_options,
                     "public_docs": public_docs,
                     "limits": dataclasses.asdict(limits),
+                    "allowed_hosts": None if config.allowed_hosts is None else sorted(config.allowed_hosts),
                 },
                 f,
             )

@@ -39,7 +39,7 @@ from runship import __version__
 from runship.errors import RunNotFound
 from runship.schema.values import json_safe
 from runship.server.auth import Token, find_token
-from runship.server.guard import Limits, RequestGuard
+from runship.server.guard import LOOPBACK_NAMES, Limits, RequestGuard
 from runship.server.storage import BadData, BadName, Storage, check_derived, check_name, check_stream
 from runship.targets import ConflictError, GapError, NotFollowed, TargetError
 from runship.ui.app import UIAuth, add_ui
@@ -64,6 +64,7 @@ class ServerConfig:
     access_log: bool = True
     public_docs: bool = False
     limits: Limits = field(default_factory=Limits)
+    allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES  # Host header names answered; None: any
 
 
 def _finite(value):
@@ -115,6 +116,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         max_body=config.max_body,
         body_timeout=config.limits.body_timeout,
         access_log=config.access_log,
+        allowed_hosts=config.allowed_hosts,
     )
     return app
 
@@ -401,5 +403,6 @@ def app_from_env() -> FastAPI:
             raw.get("storage_options") or {},
             public_docs=bool(raw.get("public_docs")),
             limits=Limits(**(raw.get("limits") or {})),
+            allowed_hosts=None if raw.get("allowed_hosts") is None else frozenset(raw["allowed_hosts"]),
         )
     )

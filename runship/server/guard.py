@@ -17,6 +17,10 @@ requests (slowloris) exhaust the process's descriptors and every later
   second overall) and stay within ``max_body`` bytes, declared or chunked
   (413); one JSON access-log line per request; every response says the
   body limit (``Runship-Max-Body``) so that clients can size their requests;
+- ``RequestGuard`` also answers 400 to a request whose ``Host`` header is
+  not a name the server was started for (``allowed_hosts``): a page of
+  another site whose name resolves to 127.0.0.1 (DNS rebinding) reaches
+  the server's address but not under its name;
 - ``quiet_logs``: repeated warnings (bad requests, accept errors) are
   logged at most a few times a minute, so that no client can grow the log
   without bound.
@@ -37,6 +41,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 MIN_RATE = 16 * 1024  # bytes per second a body must average (past body_timeout)
 RESERVED_FDS = 128  # descriptors kept for storage, logs and the thread pool
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+WILDCARD_ADDRESSES = frozenset({"", "0.0.0.0", "::"})
 
 
 @dataclass
@@ -76,6 +82,43 @@ def connection_cap(limits: Limits) -> int:
     if limits.max_connections:
         return limits.max_connections
     return max(16, _open_files() - RESERVED_FDS - accept_backlog())
+
+
+def allowed_hosts(bind_host: str, extra: tuple[str, ...] | list[str] = ()) -> frozenset[str] | None:
+    """The names a server listening on ``bind_host`` answers to: the
+    loopback names, ``bind_host`` and ``extra`` (``--allow-host``), any
+    port. None (any name) on a wildcard address, which has no one name and
+    is never without a token (``--no-auth``/``--no-token`` are refused
+    there)."""
+    if bind_host.strip("[]") in WILDCARD_ADDRESSES:
+        return None
+    return LOOPBACK_NAMES | {_host_name(bind_host)} | {_host_name(h) for h in extra}
+
+
+def _host_name(name: str) -> str:
+    return name.strip().strip("[]").rstrip(".").lower()
+
+
+def host_allowed(header: bytes | None, allowed: frozenset[str]) -> bool:
+    """Is ``header`` (a Host header's value) one of ``allowed``, with or
+    without a port? ``[v6]`` and ``[v6]:port`` for IPv6 addresses."""
+    if not header or len(header) > 300:
+        return False
+    try:
+        value = header.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    if value.startswith("["):
+        name, sep, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+        if not sep or (rest and port is None):
+            return False
+    else:
+        name, sep, port_text = value.partition(":")
+        port = port_text if sep else None
+    if port is not None and not (port.isdigit() and len(port) <= 5):
+        return False
+    return _host_name(name) in allowed
 
 
 class _Connections:
@@ -204,11 +247,19 @@ class RequestGuard:
     """ASGI middleware: body size and pace limits, the access log, and the
     ``Runship-Max-Body`` header (see the module's docstring)."""
 
-    def __init__(self, app, max_body: int, body_timeout: float = 30.0, access_log: bool = True):
+    def __init__(
+        self,
+        app,
+        max_body: int,
+        body_timeout: float = 30.0,
+        access_log: bool = True,
+        allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES,
+    ):
         self.app = app
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.access_log = access_log
+        self.allowed_hosts = allowed_hosts  # None: any Host header
         self._limit_header = (b"runship-max-body", str(max_body).encode())
 
     async def __call__(self, scope, receive, send):
@@ -217,13 +268,19 @@ class RequestGuard:
         t0 = time.perf_counter()
         state = {"status": 500, "started": False, "bytes": 0}
         declared = None
+        hosts = []
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
+            elif name == b"host":
+                hosts.append(value)
         try:
+            if self.allowed_hosts is not None and not (len(hosts) == 1 and host_allowed(hosts[0], self.allowed_hosts)):
+                await _answer(send, state, 400, _HOST_REFUSED, self._limit_header)
+                return
             if declared is not None and (declared < 0 or declared > self.max_body):
                 if declared < 0:
                     await _answer(send, state, 400, "a Content-Length that is not a number", self._limit_header)
@@ -278,6 +335,12 @@ class RequestGuard:
                     "bytes_in": state["bytes"],
                 }
                 print(json.dumps(entry), file=sys.stderr, flush=True)
+
+
+_HOST_REFUSED = (
+    "a Host header this server does not answer to: it answers to 127.0.0.1, localhost, [::1], "
+    "the address it listens on and the names given with --allow-host"
+)
 
 
 async def _answer(send, state: dict, status: int, detail: str, extra: tuple) -> None:

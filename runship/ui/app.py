@@ -5,9 +5,12 @@ serve``, so both serve the same code.
 
 Who may look: ``UIAuth``. Under ``runship ui`` one random token (or none,
 on loopback, when asked); under ``runship serve`` the server's read tokens
-with their project scopes. The token arrives once (``/?token=...`` or the
-sign-in form's POST) and lives on as an HttpOnly, SameSite=Strict cookie;
-scripts may send ``Authorization: Bearer``.
+with their project scopes. The token arrives once, in the body of a POST
+to ``/ui/login`` (the sign-in form, or the sign-in page's script with the
+token of the printed URL's fragment, ``/ui/signin#token=...``, which the
+browser never sends) and lives on as an HttpOnly, SameSite=Strict cookie
+named for the port (``runship_ui_<port>``: cookies ignore ports, so each
+UI on a host keeps its own); scripts may send ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 
 from runship.errors import RunNotFound
+from runship.server.guard import LOOPBACK_NAMES, Limits, RequestGuard
 from runship.ui import data
 from runship.ui.tables import TableCache
 
@@ -77,11 +81,33 @@ class UIAuth:
         return lambda project: token.allows("r", project)
 
 
+def cookie_name(request: Request) -> str:
+    """``runship_ui_<port>``, the port the browser sees: a browser sends a
+    cookie of 127.0.0.1 to every port there, so one name for all would let
+    a second UI's cookie replace the first's."""
+    port = request.url.port or (443 if request.url.scheme == "https" else 80)
+    return f"{COOKIE}_{port}"
+
+
 def _presented(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.cookies.get(COOKIE)
+    return request.cookies.get(cookie_name(request))
+
+
+async def _small_body(request: Request, limit: int) -> bytes:
+    """The request's body, read only while it stays within ``limit`` bytes:
+    413 for one declared or sent larger, before the rest is read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HTTPException(413, f"a sign-in body is at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"a sign-in body is at most {limit} bytes")
+    return bytes(body)
 
 
 def _static(name: str) -> bytes | None:
@@ -131,22 +157,21 @@ def add_ui(app: FastAPI, places: list[Any], auth: UIAuth) -> None:
 
     # ---- the page and its files ----------------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
-    def index(request: Request, token: str | None = Query(None)) -> Response:
-        if token is not None:  # the ready-to-open URL: the token becomes a cookie, the address loses it
-            if auth.check(token) is None:
-                return _page("login.html", 401)
-            response = RedirectResponse("/", 303, headers=HEADERS)
-            _set_cookie(response, token, request)
-            return response
+    def index(request: Request) -> Response:
+        # a token in the query (the old /?token=) is not taken: it would reach logs and the history
         if auth.check(_presented(request)) is None:
             return _page("login.html", 401)
         return _page("index.html")
 
+    @app.get("/ui/signin", include_in_schema=False)
+    def signin() -> Response:
+        """The sign-in page, which holds no data: the printed URL opens it
+        (``/ui/signin#token=...``) and its script posts the fragment."""
+        return _page("login.html")
+
     @app.post("/ui/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_LOGIN_BODY:
-            raise HTTPException(413, "too large")
+        body = await _small_body(request, MAX_LOGIN_BODY)
         token = (parse_qs(body.decode("utf-8", "replace")).get("token") or [""])[0].strip()
         if auth.check(token) is None:
             return _page("login.html", 401)
@@ -284,7 +309,7 @@ def _quote(name: str) -> str:
 
 def _set_cookie(response: Response, token: str, request: Request) -> None:
     response.set_cookie(
-        COOKIE,
+        cookie_name(request),
         token,
         httponly=True,
         samesite="strict",
@@ -293,8 +318,24 @@ def _set_cookie(response: Response, token: str, request: Request) -> None:
     )
 
 
-def create_ui_app(places: list[Any], auth: UIAuth) -> FastAPI:
-    """The app of ``runship ui``: the web app alone, no docs."""
+def create_ui_app(
+    places: list[Any],
+    auth: UIAuth,
+    *,
+    limits: Limits | None = None,
+    allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES,
+) -> FastAPI:
+    """The app of ``runship ui``: the web app alone, no docs, behind the
+    request guard of ``runship serve`` (no body over the sign-in form's
+    8 KiB, ``limits.body_timeout``, only ``allowed_hosts`` in the Host
+    header: None for any, as an in-process test client may need)."""
     app = FastAPI(title="runship ui", openapi_url=None, docs_url=None, redoc_url=None)
     add_ui(app, places, auth)
+    app.add_middleware(
+        RequestGuard,
+        max_body=MAX_LOGIN_BODY,
+        body_timeout=(limits or Limits()).body_timeout,
+        access_log=False,
+        allowed_hosts=allowed_hosts,
+    )
     return app

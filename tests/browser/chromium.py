@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from urllib.parse import quote
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -52,3 +53,11 @@ def until(page, expr: str, timeout: float = 15_000) -> None:
         }})"""
     )
     assert ok, f"not true within {timeout / 1000:.0f} s: {expr}"
+
+
+def sign_in(page, base: str, token: str, timeout: float = 15_000) -> None:
+    """Open ``base/ui/signin#token=TOKEN``, as the URL ``runship ui``
+    prints, and wait until the app's page, which the sign-in page's script
+    loads once the token is posted and the cookie set, has loaded."""
+    page.goto(f"{base}/ui/signin#token={quote(token, safe='')}")
+    page.wait_for_url(lambda url: url.partition("#")[0] == base + "/", wait_until="load", timeout=timeout)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.chromium import CHROMIUM_FLAGS, chromium_path
+from tests.browser.chromium import CHROMIUM_FLAGS, chromium_path, sign_in
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ class Watched:
 @pytest.fixture
 def open_page(browser):
     """open_page(server, token=...) -> Watched, signed in (the cookie set
-    from the printed URL), viewport 1400x900."""
+    from a URL like the printed one, ``/ui/signin#token=...``), viewport 1400x900."""
     contexts = []
     watched: list[Watched] = []
 
@@ -56,7 +56,7 @@ def open_page(browser):
         w = Watched(page, server.url)
         watched.append(w)
         if token is not None:
-            page.goto(f"{server.url}/?token={token}")  # sets the cookie, redirects to /
+            sign_in(page, server.url, token)  # the page posts the fragment's token: the cookie is set
         page.goto(server.url + path)
         return w
 

@@ -15,6 +15,7 @@ import pytest
 
 import runship
 from tests.browser.chromium import until
+from tests.browser.conftest import Watched
 from tests.conftest import popen_python
 from tests.servers import UIServer
 
@@ -155,11 +156,41 @@ def test_without_the_token_the_page_and_api_say_401(ui, browser):
         page.fill("input[name=token]", UIServer.TOKEN)
         page.click("button[type=submit]")
         page.wait_for_selector("#runs-table tbody tr[data-ref]")
-        cookie = next(c for c in context.cookies() if c["name"] == "runship_ui")
+        cookie = next(c for c in context.cookies() if c["name"] == f"runship_ui_{ui.port}")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
         assert "token" not in page.url
     finally:
         context.close()
+
+
+def test_the_printed_url_signs_in_and_its_token_leaves_no_trace_in_the_page(root, browser, tmp_path):
+    """The URL runship ui prints (a random token after #): the page posts
+    the token once, and it is in no URL the browser keeps (address bar,
+    session history) or sends (every request's URL); the app works."""
+    s = UIServer([root], str(tmp_path), random_token=True).start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        w = Watched(page, s.url)
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(f"{r.method} {r.url} {r.post_data or ''}"))
+        assert "#token=" in s.signin_url
+        page.goto(s.signin_url)
+        page.wait_for_selector("#runs-table tbody tr[data-ref]")
+        assert set(rows(page)) == {"adam", "sgd", EVIL, "crashy"}
+        assert s.token not in page.url and s.token not in page.evaluate("() => location.href")
+        history = context.new_cdp_session(page).send("Page.getNavigationHistory")["entries"]
+        assert [e["url"] for e in history if s.token in e["url"]] == []
+        assert page.evaluate("() => history.length") == len(history)
+        posted = [r for r in sent if s.token in r]
+        assert [r.split(" ", 1)[0] for r in posted] == ["POST"], posted  # once, in a body
+        assert all(s.token not in u.partition("#")[0] for u in w.requests)
+        cookie = next(c for c in context.cookies() if c["name"] == f"runship_ui_{s.port}")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        w.check_clean()
+    finally:
+        context.close()
+        s.stop()
 
 
 def test_the_table_lists_runs_with_states_and_values(ui, open_page):

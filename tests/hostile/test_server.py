@@ -78,7 +78,7 @@ def test_a_thousand_slow_connections_do_not_stop_health(tmp_path, caps):
 def test_a_slow_body_gets_408_and_an_idle_connection_is_closed(server):
     c = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     c.sendall(
-        b"PUT /v1/runs/p/r/derived/run.json HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        b"PUT /v1/runs/p/r/derived/run.json HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
         + TOKEN.encode()
         + b"\r\nContent-Length: 1000\r\n\r\n0123456789"
     )
