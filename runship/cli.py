@@ -1255,7 +1255,7 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: 
     from runship.integration.tensorboard import import_logdir
 
     try:
-        runs = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"])
+        runs = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"], warn=_warn)
     except (ImportError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
     for run in runs:

@@ -16,6 +16,8 @@ import subprocess
 import time
 import zlib
 
+import pytest
+
 from tests.conftest import ROOT, RUNSHIP, child_env
 
 BLOCK = 32 * 1024
@@ -303,3 +305,79 @@ def test_an_existing_run_is_not_appended_to_without_resume(tmp_path):
 
     assert out.returncode == 0, out.stderr
     assert [r["_step"] for r in history_of(root, "wb/again")] == [0, 1, 2, 3, 4, 5]  # a new session, appended
+
+
+# ---- runship import tensorboard: the same rules for event files -----------------------------------
+def _tfrecord(data: bytes) -> bytes:
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    length = struct.pack("<Q", len(data))
+    return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
+
+
+def _event(step: int, loss: float) -> bytes:
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    value = summary_pb2.Summary.Value(tag="loss", simple_value=loss)
+    return event_pb2.Event(
+        step=step, wall_time=1.7e9 + step, summary=summary_pb2.Summary(value=[value])
+    ).SerializeToString()
+
+
+def import_tensorboard(root, logdir, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*RUNSHIP, "--root", str(root), "import", "tensorboard", str(logdir), "--project", "tb"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _tb_rows(root) -> list[tuple[int, float]]:
+    (run_id,) = os.listdir(root / "tb")
+    return [(r["global_step"], r["loss"]) for r in history_of(root, f"tb/{run_id}")]
+
+
+@pytest.mark.compat
+def test_tensorboard_event_files_that_are_links_or_fifos_are_named_and_not_read(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "events.out.tfevents.1.other").write_bytes(_tfrecord(_event(7, 7.0)))
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    (logdir / "events.out.tfevents.2.own").write_bytes(_tfrecord(_event(0, 0.5)))
+    os.symlink("/dev/zero", logdir / "events.out.tfevents.3.zero")
+    os.symlink(elsewhere / "events.out.tfevents.1.other", logdir / "events.out.tfevents.4.linked")
+    os.mkfifo(logdir / "events.out.tfevents.5.fifo")
+    root = tmp_path / "runs"
+
+    out = import_tensorboard(root, logdir, timeout=60)
+
+    assert out.returncode == 0, out.stderr
+    for name in ("3.zero", "4.linked", "5.fifo"):
+        assert f"events.out.tfevents.{name}" in out.stderr, out.stderr
+    assert _tb_rows(root) == [(0, 0.5)]
+
+
+@pytest.mark.compat
+def test_tensorboard_records_past_the_limit_or_with_a_bad_crc_are_reported_and_skipped(tmp_path):
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    bad = bytearray(_tfrecord(_event(1, 1.0)))
+    bad[-5] ^= 0x01  # the event's last byte: its CRC no longer matches
+    first = _tfrecord(_event(0, 0.0)) + bytes(bad) + _tfrecord(_event(2, 2.0))
+    (logdir / "events.out.tfevents.1.a").write_bytes(first)
+    length = struct.pack("<Q", 1 << 40)  # a terabyte, its length CRC right
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    huge = length + struct.pack("<I", masked_crc32c(length)) + b"\0" * 1024
+    (logdir / "events.out.tfevents.2.b").write_bytes(_tfrecord(_event(3, 3.0)) + huge)
+    root = tmp_path / "runs"
+
+    out = import_tensorboard(root, logdir, timeout=60)
+
+    assert out.returncode == 0, out.stderr
+    assert f"events.out.tfevents.1.a: byte {len(_tfrecord(_event(0, 0.0)))}: bad CRC" in out.stderr, out.stderr
+    assert "larger than" in out.stderr and "MemoryError" not in out.stderr, out.stderr
+    assert _tb_rows(root) == [(0, 0.0), (2, 2.0), (3, 3.0)]
