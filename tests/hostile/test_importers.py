@@ -13,6 +13,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import time
 import zlib
 
@@ -137,6 +138,29 @@ def import_wandb(root, *args, timeout: float = 120) -> subprocess.CompletedProce
     )
 
 
+# runs its arguments as a child and prints the child's peak resident set size (KiB) last
+_PEAK = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:]).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, flush=True)\n"
+    "sys.exit(code)\n"
+)
+
+
+def import_wandb_peak(root, *args, timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
+    """``import_wandb``, and the import's peak resident set size in MiB."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, *RUNSHIP, "--root", str(root), "import", "wandb", *map(str, args)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    *lines, peak = out.stdout.splitlines()
+    out.stdout = "\n".join(lines)
+    return out, int(peak) / 1024
+
+
 def history_of(root, run: str) -> list[dict]:
     out = subprocess.run(
         [*RUNSHIP, "--root", str(root), "history", run, "--format", "jsonl"],
@@ -246,20 +270,24 @@ def test_a_record_with_a_bad_crc_is_reported_and_skipped(tmp_path):
 
 
 def test_a_record_past_the_limit_is_skipped_in_bounded_time_and_memory(tmp_path):
+    small_dir, log = offline_run(tmp_path, "small", rows=2)
+    finish(small_dir, log, "small")
     run_dir, log = offline_run(tmp_path, "huge", rows=1)
     log.add(history({"_step": 1, "blob": "x" * (64 * 1024 * 1024)}))  # 64 MiB, in 2,049 fragments
     log.add(history({"loss": 2.0, "_step": 2}))
     finish(run_dir, log, "huge")
     root = tmp_path / "runs"
+    _, base = import_wandb_peak(root, small_dir)  # the libraries' own memory
     started = time.monotonic()
 
-    out = import_wandb(root, run_dir, timeout=300)
+    out, peak = import_wandb_peak(root, run_dir)
 
     took = time.monotonic() - started
     assert out.returncode == 0, out.stderr
     assert "larger than 16777216 bytes" in out.stderr and "skipped" in out.stderr, out.stderr
     assert [(r["_step"], r.get("loss")) for r in history_of(root, "wb/huge")] == [(0, 0.0), (2, 2.0)]
     assert took < 20, took  # the file is read once, the record's fragments dropped as they come
+    assert peak - base < 40, f"{peak - base:.0f} MiB more than a small import's {base:.0f} MiB"
 
 
 def test_a_record_split_across_many_blocks_is_joined_whole(tmp_path):
