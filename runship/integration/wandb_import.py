@@ -21,7 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 from runship import safefile
 from runship.integration import wandb_log, wandb_records
@@ -70,7 +70,7 @@ def _decoded(texts: dict[tuple[str, ...], str], path: str, what: str, warn: Warn
     return out
 
 
-def read_records(f: Any, path: str, warn: Warn = _stderr) -> dict[str, Any]:
+def read_records(f: BinaryIO, path: str, warn: Warn = _stderr) -> dict[str, Any]:
     """{"run": {id, project, name, group, job_type, tags, notes}, "history":
     [rows], "summary", "config", "exit_code"} of the wandb run log open as
     ``f``; a record that cannot be read is reported and skipped."""
@@ -79,7 +79,7 @@ def read_records(f: Any, path: str, warn: Warn = _stderr) -> dict[str, Any]:
     summary_text: dict[tuple[str, ...], str] = {}
     config_text: dict[tuple[str, ...], str] = {}
     exit_code = None
-    seen = 0
+    seen = bad = 0
     for n, data in enumerate(wandb_log.records(f, path, warn)):
         seen += 1
         try:
@@ -88,6 +88,10 @@ def read_records(f: Any, path: str, warn: Warn = _stderr) -> dict[str, Any]:
                 history.append(_row(content))
         except ValueError as e:  # not a wandb record, or a value that is not JSON
             warn(f"{path}: record {n}: {e}: skipped")
+            bad += 1
+            if bad >= wandb_log.MAX_PROBLEMS:
+                warn(f"{path}: {bad} records that cannot be read: the rest of the file is not read")
+                break
             continue
         if kind == "summary":  # written at every step: only each key's last text is decoded, at the end
             summary_text.update((key, text) for key, text in content if key)
@@ -160,6 +164,22 @@ def _check_new(root: str | None, project: str, run_id: str | None) -> None:
         )
 
 
+def _log_rows(run: Any, found: dict[str, Any]) -> None:
+    """The history rows (each at its own step) and the summary of a wandb log, into ``run``."""
+    logged = False
+    for row in found["history"]:
+        step = row.get("_step")
+        values = {k: v for k, v in row.items() if not k.startswith("_") and not _media(v)}
+        if values:
+            run.log(values, step=int(step) if isinstance(step, int) else None)
+            logged = True
+    if logged:
+        run.log({}, commit=True)  # the last row written before the summary, which must stand after it
+    for key, value in found["summary"].items():
+        if not key.startswith("_") and not _media(value):
+            run.summary[key] = value
+
+
 def _new_run(found: dict[str, Any], root: str | None, project: str | None, resume: bool) -> Any:
     """The runship run of a wandb log's records, started (or, with
     ``resume``, resumed); FileExistsError if it exists and not ``resume``."""
@@ -200,24 +220,13 @@ def import_offline_run(
         os.close(dir_fd)
     try:
         run = _new_run(found, root, project, resume)
-    except BaseException:
+        _log_rows(run, found)
+        if files is not None:
+            copy_regular(run, files[0], files[1], os.path.join(run_dir, "files"), warn)  # closes files[0]
+            files = None
+    finally:
         if files is not None:
             os.close(files[0])
-        raise
-    logged = False
-    for row in found["history"]:
-        step = row.get("_step")
-        values = {k: v for k, v in row.items() if not k.startswith("_") and not _media(v)}
-        if values:
-            run.log(values, step=int(step) if isinstance(step, int) else None)
-            logged = True
-    if logged:
-        run.log({}, commit=True)  # the last row written before the summary, which must stand after it
-    for key, value in found["summary"].items():
-        if not key.startswith("_") and not _media(value):
-            run.summary[key] = value
-    if files is not None:
-        copy_regular(run, files[0], files[1], os.path.join(run_dir, "files"), warn)  # closes files[0]
     run.finish(exit_code=found["exit_code"] or 0)
     return run
 
