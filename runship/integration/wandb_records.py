@@ -76,28 +76,82 @@ def _text(data: bytes, start: int, end: int) -> str:
         raise ValueError("a string that is not UTF-8") from None
 
 
+def _skip(data: bytes, pos: int, end: int, wire: int) -> int:
+    """The position after a field's value of wire type ``wire`` at ``pos``."""
+    if wire == VARINT:
+        return _varint(data, pos, end)[1]
+    if wire == LENGTH:
+        length, pos = _varint(data, pos, end)
+        return pos + length
+    if wire in (FIXED64, FIXED32):
+        return pos + (8 if wire == FIXED64 else 4)
+    raise ValueError(f"a field of wire type {wire}, not one of wandb's records")
+
+
 def _item(data: bytes, pos: int, end: int) -> Item:
-    """A HistoryItem, SummaryItem or ConfigItem: (its key path, its value_json)."""
+    """A HistoryItem, SummaryItem or ConfigItem: (its key path, its
+    value_json). The hot loop of an import (millions of items): tags of up
+    to two bytes and lengths of one are read inline, and strings decoded in
+    place (UnicodeDecodeError is a ValueError)."""
     key, nested, value = "", [], ""
-    for number, wire, start, stop in _fields(data, pos, end):
-        if wire != LENGTH:
+    while pos < end:
+        tag = data[pos]
+        pos += 1
+        if tag >= 0x80:
+            if pos < end and data[pos] < 0x80:
+                tag = (tag & 0x7F) | data[pos] << 7
+                pos += 1
+            else:
+                tag, pos = _varint(data, pos - 1, end)
+        if tag & 7 != LENGTH:
+            pos = _skip(data, pos, end, tag & 7)
             continue
-        if number == 1:
-            key = _text(data, start, stop)
-        elif number == 2:
-            nested.append(_text(data, start, stop))
-        elif number == 16:
-            value = _text(data, start, stop)
+        length = data[pos] if pos < end else 0x80
+        if length < 0x80:
+            pos += 1
+        else:
+            length, pos = _varint(data, pos, end)
+        stop = pos + length
+        if stop > end:
+            raise ValueError("a field runs past its message")
+        if tag == 0x82:  # 16, value_json
+            value = data[pos:stop].decode()
+        elif tag == 0x12:  # 2, nested_key
+            nested.append(data[pos:stop].decode())
+        elif tag == 0x0A:  # 1, key
+            key = data[pos:stop].decode()
+        pos = stop
+    if pos > end:
+        raise ValueError("a field runs past its message")
     return ((key,) if key else tuple(nested)), value
 
 
 def _items(data: bytes, pos: int, end: int, field: int = 1) -> list[Item]:
-    """The items of a History-, Summary- or ConfigRecord (``field``: update/item)."""
-    return [
-        _item(data, start, stop)
-        for number, wire, start, stop in _fields(data, pos, end)
-        if (number, wire) == (field, LENGTH)
-    ]
+    """The items of a History-, Summary- or ConfigRecord (``field``: item or update)."""
+    wanted = field << 3 | LENGTH
+    out = []
+    while pos < end:
+        tag = data[pos]
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = _varint(data, pos, end)
+        if tag != wanted:
+            pos = _skip(data, pos, end, tag & 7)
+            continue
+        length = data[pos] if pos < end else 0x80
+        if length < 0x80:
+            pos += 1
+        else:
+            length, pos = _varint(data, pos, end)
+        stop = pos + length
+        if stop > end:
+            raise ValueError("an item runs past its record")
+        out.append(_item(data, pos, stop))
+        pos = stop
+    if pos > end:
+        raise ValueError("a field runs past its record")
+    return out
 
 
 def _run(data: bytes, pos: int, end: int) -> dict[str, Any]:

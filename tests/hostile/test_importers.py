@@ -269,6 +269,25 @@ def test_a_record_with_a_bad_crc_is_reported_and_skipped(tmp_path):
     assert [(r["_step"], r["loss"]) for r in history_of(root, "wb/crc")] == [(0, 0.0), (2, 2.0), (4, 4.0)]
 
 
+def test_records_that_are_not_wandb_records_are_reported_and_skipped(tmp_path):
+    run_dir, log = offline_run(tmp_path, "garbage", rows=1)
+    log.add(_field(2, b"\x0a\xff\xff\xff\xff\x0f"))  # an item 4 GiB long in a record of 8 bytes
+    log.add(b"\xff" * 11)  # a varint of 11 bytes
+    log.add(_field(2, _field(1, _field(16, b"\xff\xfe"))))  # a value that is not UTF-8
+    log.add(history({"loss": 1.0, "_step": 1, "bad": float("nan")}).replace(b"NaN", b"NaX"))  # not JSON
+    log.add(history({"loss": 2.0, "_step": 2}))
+    finish(run_dir, log, "garbage")
+    root = tmp_path / "runs"
+
+    out = import_wandb(root, run_dir)
+
+    assert out.returncode == 0, out.stderr
+    for n in (2, 3, 4, 5):  # record 0 is the run's, 1 the first row
+        assert f"run-garbage.wandb: record {n}: " in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+    assert [(r["_step"], r["loss"]) for r in history_of(root, "wb/garbage")] == [(0, 0.0), (2, 2.0)]
+
+
 def test_a_record_past_the_limit_is_skipped_in_bounded_time_and_memory(tmp_path):
     small_dir, log = offline_run(tmp_path, "small", rows=2)
     finish(small_dir, log, "small")
