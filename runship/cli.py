@@ -1227,16 +1227,23 @@ def import_group() -> None:
     """
 
 
+def _warn(message: str) -> None:
+    click.echo(f"runship: {message}", err=True)
+
+
 @import_group.command("wandb", context_settings=CONTEXT)
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--project", help="The project of the new runs. [default: each wandb run's own]")
+@click.option("--resume", is_flag=True, help="Add each import to its run as a new session when that run exists.")
 @click.pass_context
 @library_errors
-def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str | None) -> None:
+def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str | None, resume: bool) -> None:
     """Runs (under --root) from wandb's offline run directories
     (wandb/offline-run-*): config, history at its steps, summary, tags,
-    group, job type and files, under the same run ids. Needs the wandb
-    package (to decode its records).
+    group, job type and files, under the same run ids. A run that exists
+    is left alone unless --resume is given. Links, FIFOs and devices in a
+    run directory are reported, never read; a record with a bad CRC or
+    larger than 16 MiB is reported and skipped.
 
     \b
     Example:
@@ -1246,8 +1253,10 @@ def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str
 
     for run_dir in run_dirs:
         try:
-            run = import_offline_run(run_dir, root=ctx.obj["root"], project=project)
-        except (ImportError, FileNotFoundError, ValueError) as e:
+            run = import_offline_run(run_dir, root=ctx.obj["root"], project=project, resume=resume, warn=_warn)
+        except safefile.NotRegular as e:
+            raise click.ClickException(f"{e.filename}: {e.strerror}") from None
+        except (FileNotFoundError, FileExistsError, ValueError) as e:
             raise click.ClickException(f"{run_dir}: {e}") from None
         click.echo(f"imported {run_dir} as {run.project}/{run.id} ({run.step} steps) in {run.run_dir}")
 
@@ -1295,7 +1304,7 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: 
     from runship.integration.tensorboard import import_logdir
 
     try:
-        runs = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"])
+        runs = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"], warn=_warn)
     except (ImportError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
     for run in runs:

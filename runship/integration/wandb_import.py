@@ -3,58 +3,38 @@
 config, history (each row at its own ``_step``), summary, tags, group,
 job type and files.
 
-The log is LevelDB's log format: a 7-byte header (``:W&B``, magic,
-version), then 32 KiB blocks of records, each ``crc32c (4) | length (2) |
-type (1) | data``, a payload split across blocks as FIRST, MIDDLE...,
-LAST. Each payload is a ``wandb_internal_pb2.Record``, decoded with the
-wandb package's own generated classes (``pip install wandb``: the one
-thing this needs)."""
+An offline run directory is input, whoever wrote it. The log is read
+through the uploader's safe-file layer (``runship.safefile``): opened
+without following a link and only when it is a regular file (a FIFO
+never blocks, a device is never read), one 32 KiB block at a time, its
+CRCs checked and its records bounded (``wandb_log``); each record is
+decoded from protobuf's wire format by runship itself (``wandb_records``:
+no wandb package needed). ``files/`` is entered and copied the same way:
+a link, FIFO, socket or device there (or ``files`` itself a link) is
+reported and never read. A run that already exists is never appended to
+unless ``resume`` is given."""
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import json
 import os
-import struct
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
-BLOCK = 32 * 1024
-HEADER = 7
-FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+from runship import safefile
+from runship.integration import wandb_log, wandb_records
+from runship.schema import names
 
-__all__ = ["import_offline_run", "payloads", "read_log"]
+__all__ = ["import_offline_run", "read_log"]
+
+Warn = Callable[[str], None]
+_NOT_IMPORTED = {"wandb-metadata.json", "wandb-summary.json", "config.yaml", "output.log", "requirements.txt"}
 
 
-def payloads(path: str) -> list[bytes]:
-    """The records of a wandb log file, as bytes (a torn tail is dropped)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:4] != b":W&B":
-        raise ValueError(f"{path}: not a wandb run log (no ':W&B' header)")
-    out, pending, pos = [], b"", HEADER
-    while pos + HEADER <= len(data):
-        left_in_block = BLOCK - (pos % BLOCK)
-        if left_in_block < HEADER:  # the block's tail is padding
-            pos += left_in_block
-            continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
-        if kind == 0 and length == 0:
-            pos += left_in_block
-            continue
-        if pos + HEADER + length > len(data):
-            break  # torn: written while the run was killed
-        chunk = data[pos + HEADER : pos + HEADER + length]
-        pos += HEADER + length
-        if kind == FULL:
-            out.append(chunk)
-        elif kind == FIRST:
-            pending = chunk
-        elif kind == MIDDLE:
-            pending += chunk
-        elif kind == LAST:
-            out.append(pending + chunk)
-            pending = b""
-    return out
+def _stderr(message: str) -> None:
+    print(f"runship: {message}", file=sys.stderr, flush=True)
 
 
 def _put(into: dict[str, Any], path: list[str], value: Any) -> None:
@@ -64,102 +44,128 @@ def _put(into: dict[str, Any], path: list[str], value: Any) -> None:
     into[path[-1]] = value
 
 
-def read_log(path: str) -> dict[str, Any]:
+def _row(items: list[wandb_records.Item]) -> dict[str, Any]:
+    """One history row (ValueError for a value that is not one JSON value)."""
+    # one JSON text a row, not one a value: a third of the time of an import
+    values = json.loads("[" + ",".join([text for _, text in items]) + "]")
+    if len(values) != len(items):  # a value_json that was not one value
+        raise ValueError("a history value that is not one JSON value")
+    row: dict[str, Any] = {}
+    for (path, _), value in zip(items, values):
+        if len(path) == 1:
+            row[path[0]] = value
+        elif path:  # wandb >= 0.19 names every key by its path
+            _put(row, list(path), value)
+    return row
+
+
+def _decoded(texts: dict[tuple[str, ...], str], path: str, what: str, warn: Warn) -> dict[str, Any]:
+    """Each key's last JSON text, decoded (one that is not JSON reported and left out)."""
+    out: dict[str, Any] = {}
+    for key, text in texts.items():
+        try:
+            _put(out, list(key), json.loads(text))
+        except ValueError:
+            warn(f"{path}: the {what} value of {'.'.join(key)!r} is not JSON: left out")
+    return out
+
+
+def read_records(f: BinaryIO, path: str, warn: Warn = _stderr) -> dict[str, Any]:
     """{"run": {id, project, name, group, job_type, tags, notes}, "history":
-    [rows], "summary", "config", "exit_code"} of one wandb run log."""
-    try:
-        from wandb.proto import wandb_internal_pb2 as pb
-    except ImportError:
-        raise ImportError("reading wandb's run logs needs the wandb package: pip install wandb") from None
-    records: Any = pb  # generated protobuf classes: no types to check against
+    [rows], "summary", "config", "exit_code"} of the wandb run log open as
+    ``f``; a record that cannot be read is reported and skipped."""
     history: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {}
-    config: dict[str, Any] = {}
     run: dict[str, Any] = {}
     summary_text: dict[tuple[str, ...], str] = {}
     config_text: dict[tuple[str, ...], str] = {}
     exit_code = None
-    found = payloads(path)
-    if not found:
-        raise ValueError(f"{path}: a wandb run log with no whole record in it")
-    for n, data in enumerate(found):
-        rec = records.Record()
+    seen = bad = 0
+    for n, data in enumerate(wandb_log.records(f, path, warn)):
+        seen += 1
         try:
-            rec.ParseFromString(data)
-        except Exception as e:  # protobuf's DecodeError: bytes that are not a record
-            raise ValueError(f"{path}: record {n} is not a wandb record ({type(e).__name__})") from None
-        kind = rec.WhichOneof("record_type")
-        if kind == "history":
-            row: dict[str, Any] = {}
-            items = rec.history.item
-            try:  # one JSON text a row, not one a value: a third of the time of an import
-                values = json.loads("[" + ",".join([i.value_json for i in items]) + "]")
-            except ValueError:
-                raise ValueError(f"{path}: record {n}: a history value that is not JSON") from None
-            if len(values) != len(items):  # a value_json that was not one value
-                raise ValueError(f"{path}: record {n}: a history value that is not one JSON value")
-            for i, value in zip(items, values):
-                key = i.key
-                if key:
-                    row[key] = value
-                else:  # wandb >= 0.19 names every key by its path, most of one part
-                    path_ = i.nested_key
-                    if len(path_) == 1:
-                        row[path_[0]] = value
-                    else:
-                        _put(row, list(path_), value)
-            history.append(row)
-        elif kind == "summary":  # written at every step: only each key's last text is decoded, at the end
-            for i in rec.summary.update:
-                path_ = i.nested_key
-                summary_text[(i.key,) if i.key else (path_[0],) if len(path_) == 1 else tuple(path_)] = i.value_json
-        elif kind in ("run", "config"):
-            updates = rec.run.config.update if kind == "run" else rec.config.update
-            for i in updates:
-                config_text[(i.key,) if i.key else tuple(i.nested_key)] = i.value_json
-            if kind == "run":
-                r = rec.run
-                run = {
-                    "id": r.run_id,
-                    "project": r.project or None,
-                    "name": r.display_name or None,
-                    "group": r.run_group or None,
-                    "job_type": r.job_type or None,
-                    "tags": list(r.tags),
-                    "notes": r.notes or None,
-                }
+            kind, content = wandb_records.decode(data)
+            if kind == "history":
+                history.append(_row(content))
+        except ValueError as e:  # not a wandb record, or a value that is not JSON
+            warn(f"{path}: record {n}: {e}: skipped")
+            bad += 1
+            if bad >= wandb_log.MAX_PROBLEMS:
+                warn(f"{path}: {bad} records that cannot be read: the rest of the file is not read")
+                break
+            continue
+        if kind == "summary":  # written at every step: only each key's last text is decoded, at the end
+            summary_text.update((key, text) for key, text in content if key)
+        elif kind == "config":
+            config_text.update((key, text) for key, text in content if key)
+        elif kind == "run":
+            config_text.update((key, text) for key, text in content.pop("config") if key)
+            run = {k: content.get(k) or None for k in ("id", "project", "name", "group", "job_type", "notes")}
+            run["tags"] = content["tags"]
         elif kind == "exit":
-            exit_code = rec.exit.exit_code
-    for texts, into in ((summary_text, summary), (config_text, config)):
-        for key, text in texts.items():
-            try:
-                _put(into, list(key), json.loads(text))
-            except ValueError:
-                raise ValueError(f"{path}: the value of {'.'.join(key)!r} is not JSON") from None
+            exit_code = content
+    if not seen:
+        raise ValueError(f"{path}: a wandb run log with no whole record in it")
+    summary = _decoded(summary_text, path, "summary", warn)
+    config = _decoded(config_text, path, "config", warn)
     return {"run": run, "history": history, "summary": summary, "config": config, "exit_code": exit_code}
 
 
-def import_offline_run(run_dir: str, *, root: str | None = None, project: str | None = None) -> Any:
-    """A runship run made from one wandb offline run directory (same id)."""
-    from runship.integration import imported_run
+def read_log(path: str, warn: Warn = _stderr) -> dict[str, Any]:
+    """``read_records`` of the log at ``path`` (its directory may be a link;
+    the log itself must be a regular file)."""
+    with safefile.open_file(os.path.dirname(path) or ".", os.path.basename(path)) as f:
+        return read_records(f, path, warn)
 
-    logs = sorted(glob.glob(os.path.join(run_dir, "run-*.wandb")))
+
+def _log_name(dir_fd: int, run_dir: str) -> str:
+    """The name of the run's log (the last ``run-*.wandb``), which must be a regular file."""
+    logs = [(name, kind) for name, kind, _ in safefile.entries(dir_fd) if fnmatch.fnmatchcase(name, "run-*.wandb")]
     if not logs:
         raise FileNotFoundError(f"{run_dir}: no wandb run log (run-*.wandb)")
-    found = read_log(logs[-1])
-    meta = found["run"]
-    config = {k: v for k, v in found["config"].items() if k != "_wandb"}
-    run: Any = imported_run(
-        root,
-        project=project or meta.get("project") or "imported",
-        id=meta.get("id") or None,
-        name=meta.get("name"),
-        group=meta.get("group"),
-        job_type=meta.get("job_type"),
-        tags=meta.get("tags") or None,
-        notes=meta.get("notes"),
-        config=config,
-    )
+    name, kind = logs[-1]
+    if kind != "file":
+        raise safefile.NotRegular(os.path.join(run_dir, name), kind)
+    return name
+
+
+def _files_to_copy(dir_fd: int, run_dir: str, warn: Warn) -> tuple[int, list[str]] | None:
+    """(descriptor of files/, the regular files below it to import), or None
+    when there is no files/ directory; anything else there is reported."""
+    shown = os.path.join(run_dir, "files")
+    try:
+        files_fd = safefile.open_subdir(dir_fd, "files")
+    except FileNotFoundError:
+        return None
+    except safefile.NotRegular as e:
+        warn(f"{shown}: a {e.kind}, not a directory: not followed, no file of it imported")
+        return None
+    rels = []
+    for rel, kind, _size in safefile.walk(files_fd):
+        if kind != "file":
+            warn(f"{shown}/{rel}: not a regular file ({kind}): not followed or read, not imported")
+        elif os.path.basename(rel) not in _NOT_IMPORTED:
+            rels.append(rel)
+    return files_fd, rels
+
+
+def _check_new(root: str | None, project: str, run_id: str | None) -> None:
+    """FileExistsError when the run ``project/run_id`` already has sessions under ``root``."""
+    from runship.writer.resume import run_sessions
+
+    if run_id is None:
+        return
+    names.check_id(project, "project")
+    names.check_id(run_id, "run id")
+    root = os.path.abspath(root if root is not None else names.default_root())
+    if run_sessions(os.path.join(root, project, run_id)):
+        raise FileExistsError(
+            f"run {project}/{run_id} already exists under {root}: "
+            "--resume (resume=True) adds this import to it as a new session"
+        )
+
+
+def _log_rows(run: Any, found: dict[str, Any]) -> None:
+    """The history rows (each at its own step) and the summary of a wandb log, into ``run``."""
     logged = False
     for row in found["history"]:
         step = row.get("_step")
@@ -172,14 +178,55 @@ def import_offline_run(run_dir: str, *, root: str | None = None, project: str | 
     for key, value in found["summary"].items():
         if not key.startswith("_") and not _media(value):
             run.summary[key] = value
-    files = os.path.join(run_dir, "files")
-    if os.path.isdir(files):
-        skip = {"wandb-metadata.json", "wandb-summary.json", "config.yaml", "output.log", "requirements.txt"}
-        for base, _dirs, names in os.walk(files, followlinks=False):
-            for name in names:
-                path = os.path.join(base, name)
-                if name not in skip and not os.path.islink(path):
-                    run.save(path, base_path=files, policy="now")
+
+
+def _new_run(found: dict[str, Any], root: str | None, project: str | None, resume: bool) -> Any:
+    """The runship run of a wandb log's records, started (or, with
+    ``resume``, resumed); FileExistsError if it exists and not ``resume``."""
+    from runship.integration import imported_run
+
+    meta = found["run"]
+    project = project or meta.get("project") or "imported"
+    if not resume:
+        _check_new(root, project, meta.get("id"))
+    return imported_run(
+        root,
+        resume="allow" if resume else "never",
+        project=project,
+        id=meta.get("id") or None,
+        name=meta.get("name"),
+        group=meta.get("group"),
+        job_type=meta.get("job_type"),
+        tags=meta.get("tags") or None,
+        notes=meta.get("notes"),
+        config={k: v for k, v in found["config"].items() if k != "_wandb"},
+    )
+
+
+def import_offline_run(
+    run_dir: str, *, root: str | None = None, project: str | None = None, resume: bool = False, warn: Warn = _stderr
+) -> Any:
+    """A runship run made from one wandb offline run directory (same id).
+    FileExistsError if that run exists, unless ``resume`` (a new session of it)."""
+    from runship.writer.files import copy_regular
+
+    dir_fd = safefile.open_dir(run_dir)  # the directory named may be a link: what is below it is not followed
+    try:
+        name = _log_name(dir_fd, run_dir)
+        with os.fdopen(safefile.open_regular(dir_fd, name), "rb") as f:
+            found = read_records(f, os.path.join(run_dir, name), warn)
+        files = _files_to_copy(dir_fd, run_dir, warn)
+    finally:
+        os.close(dir_fd)
+    try:
+        run = _new_run(found, root, project, resume)
+        _log_rows(run, found)
+        if files is not None:
+            copy_regular(run, files[0], files[1], os.path.join(run_dir, "files"), warn)  # closes files[0]
+            files = None
+    finally:
+        if files is not None:
+            os.close(files[0])
     run.finish(exit_code=found["exit_code"] or 0)
     return run
 

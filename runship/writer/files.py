@@ -41,6 +41,32 @@ def copy_file(run_dir: str, src: str, rel: str) -> tuple[int, str]:
         return safefile.write_atomic(run_dir, rel, fin)
 
 
+def copy_regular(run: Run, dir_fd: int, rels: list[str], source: str, warn: Callable[[str], None]) -> None:
+    """Copy the regular files ``rels`` below the directory ``dir_fd`` (named
+    ``source`` in records and warnings) into the run's ``files/``, on the
+    writer thread, each opened without following links (one that is no
+    longer a regular file is reported with ``warn`` and skipped). Takes
+    ``dir_fd`` and closes it."""
+
+    def job() -> None:
+        try:
+            for rel in rels:
+                try:
+                    fd = safefile.open_regular(dir_fd, rel)
+                except OSError as e:  # safefile.NotRegular: replaced since it was listed
+                    warn(f"{source}/{rel}: {e.strerror or e}: not imported")
+                    continue
+                target = "files/" + stored_path(rel)
+                with os.fdopen(fd, "rb") as fin:
+                    size, digest = safefile.write_atomic(run.run_dir, target, fin)
+                renamed = rel if target != "files/" + rel else None
+                run._file_record(target, size, digest, policy="now", source=f"{source}/{rel}", name=renamed)
+        finally:
+            os.close(dir_fd)
+
+    cast("Writer", run._writer).submit_background(job)
+
+
 def stored_path(rel: str) -> str:
     """Where a file saved under ``files/`` as ``rel`` is stored: ``rel``
     itself when every component is a name runship stores, else a safe name
