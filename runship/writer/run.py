@@ -793,7 +793,9 @@ class Run:
         try:
             from runship.writer.environment import collect
 
-            self._run_stream.write(fmt.ENVIRONMENT, collect())
+            found = collect()
+            if self._state != "terminated":  # nothing after a signal record: the process is ending
+                self._run_stream.write(fmt.ENVIRONMENT, found)
         except Exception as e:  # never into training
             self._notice(f"the environment could not be recorded: {type(e).__name__}: {e}")
 

@@ -340,7 +340,7 @@ def test_save_code_records_git_state(work):
     (code,) = records(run._view.location, "code")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, capture_output=True, text=True).stdout.strip()
     assert code["git"]["commit"] == head and code["git"]["dirty"] is True
-    assert code["git"]["remote"] == "https://example.invalid/repo.git"  # no credentials
+    assert code["git"]["remote"] == "https://user:<redacted:6>@example.invalid/repo.git"  # no credentials
     assert all("secret" not in open(p, "rb").read().decode("latin-1") for p in stream_files(run._view.location))
 
 
