@@ -161,12 +161,26 @@ def _table(rows: list[dict[str, Any]], first: list[str] | None = None) -> pa.Tab
     return pa.table({k: _column([r.get(k) for r in rows]) for k in keys})
 
 
-def _flatten(prefix: str, mapping: dict[str, Any], out: dict[str, Any], depth: int = 0) -> None:
-    for k, v in mapping.items():
+MAX_RUN_COLUMNS = 4096  # columns of runs.parquet made of one run's config (and as many of its summary)
+
+
+def _flatten(
+    prefix: str, mapping: dict[str, Any], out: dict[str, Any], depth: int = 0, left: list | None = None
+) -> None:
+    """Nested maps as dotted columns, at most MAX_RUN_COLUMNS of them for
+    one ``prefix``; past that ``<prefix>…`` says how many keys were left
+    out (a run's config of 100,000 keys is not 100,000 columns)."""
+    left = [MAX_RUN_COLUMNS] if left is None else left
+    for i, (k, v) in enumerate(mapping.items()):
+        if left[0] <= 0:
+            out[f"{prefix}…"] = f"{len(mapping) - i} more keys"
+            return
         key = f"{prefix}{k}"
         if isinstance(v, dict) and "_type" not in v and depth < 6:
-            _flatten(key + ".", v, out, depth + 1)
-        elif isinstance(v, (bool, int, float, str)) or v is None:
+            _flatten(key + ".", v, out, depth + 1, left)
+            continue
+        left[0] -= 1
+        if isinstance(v, (bool, int, float, str)) or v is None:
             out[key] = v
         else:
             out[key] = json.dumps(_plain(v))

@@ -29,6 +29,7 @@ from typing import Any
 import msgpack
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from runship.reader import arrow
 from runship.schema import format as fmt
@@ -864,8 +865,32 @@ def rows_of(
     elif len(names) < need:
         return
     stop = columns.rows if stop is None else stop
-    for at in range(start, stop, ROWS_WINDOW):
-        yield from _window(columns, names, need, at, min(stop, at + ROWS_WINDOW), runtime)
+    at = start
+    while at < stop:
+        end = _window_end(columns, names, at, min(stop, at + ROWS_WINDOW))
+        yield from _window(columns, names, need, at, end, runtime)
+        at = end
+
+
+WINDOW_PACKED = 1 << 20  # packed bytes of maps and lists a window of rows decodes at most (one row whatever it is)
+
+
+def _window_end(columns: Columns, names: list[str], start: int, stop: int) -> int:
+    """Where a window of rows from ``start`` ends: at ``stop``, or sooner
+    where the rows' packed maps and lists pass WINDOW_PACKED, so that rows
+    of wide values (65,000 empty lists a row) are made a few at a time."""
+    sizes = None
+    for name in names:
+        col = columns.named(KEY_PREFIX + name)
+        if not pa.types.is_large_binary(col.type):
+            continue
+        part = pc.binary_length(col.slice(start, stop - start)).fill_null(0)
+        length = arrow.values(part).astype(np.int64)
+        sizes = length if sizes is None else sizes + length
+    if sizes is None or int(sizes.sum()) <= WINDOW_PACKED:
+        return stop
+    over = int(np.searchsorted(np.cumsum(sizes), WINDOW_PACKED, side="right"))
+    return start + max(1, over)
 
 
 def _window(

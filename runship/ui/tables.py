@@ -121,6 +121,8 @@ def _columns(buf: bytes, at: int) -> list[str]:
         columns = json.loads(buf[at:end])
     except ValueError as e:
         raise TableError(f"the table's columns are not JSON ({e})") from None
+    except RecursionError:
+        raise TableError("the table's columns are nested too deep") from None
     if not isinstance(columns, list):
         raise TableError("the table's columns are not a list")
     return [str(c) for c in columns]
@@ -203,6 +205,8 @@ def _decoded(raw: bytes) -> list[Any]:
         row = json.loads(raw)
     except ValueError as e:
         return [f"<a row that is not JSON: {e}>"]
+    except RecursionError:
+        return ["<a row nested too deep to show>"]
     return row if isinstance(row, list) else [row]
 
 
