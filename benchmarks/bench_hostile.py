@@ -12,6 +12,14 @@ content is hostile):
   which the server refuses;
 - "rows": ordinary rows of 10 floats, for comparison.
 
+Then the crafted 16 MiB uploads of one write token that the reader keeps
+bounded (issue 24), each on a fresh server: ``config`` and ``summary``
+records of 65,000 empty lists each, rows whose values are such lists, a
+30 MB table of empty rows, and console lines of NUL characters (six in
+JSON each); after each, three listings at once, the run page and, for the
+table and the console, three pages at once, with the server's peak RSS.
+``--only crafted`` runs just these.
+
 Figures go to stdout; nothing is asserted.
 """
 
@@ -24,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 
@@ -110,10 +119,94 @@ def child_peak(cmd: list[str]) -> tuple[float, float, int]:
     return time.monotonic() - t0, peak, proc.returncode
 
 
+def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def at_once(port: int, paths: list[str]) -> list[tuple[int, float]]:
+    """(status, seconds) of GETs of ``paths`` sent together."""
+    out: list[tuple[int, float]] = [(0, 0.0)] * len(paths)
+
+    def one(i: int) -> None:
+        t0 = time.monotonic()
+        status, _ = request(port, "GET", paths[i])
+        out[i] = (status, time.monotonic() - t0)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(paths))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def crafted(kind: str) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The uploads ((path, body) of PATCH or PUT) of a variant and the pages to ask for after them."""
+    from tests.hostile.craft import SESSION, T, empty_rows_table, repeated, wide_run_file
+
+    run = "/v1/runs/p/r/streams/" + fmt.stream_file_name("run", SESSION, 0)
+    pages = ["/ui/api/run?run=0:p/r"]
+    if kind in ("config", "summary", "row values"):
+        return [(run, wide_run_file(kind))], pages
+    small = repeated([{"k": "row", "t": T, "s": 0, "d": {"x": 1}}], size=4096)
+    if kind == "table":
+        table = "files/media/table/t_0.table.json"
+        ref = {"_type": "table-file", "path": table, "ncols": 1, "nrows": 1}
+        runfile = repeated([{"k": "row", "t": T, "s": 0, "d": {"t": ref}}], size=4096)
+        page = f"/ui/api/table?run=0:p/r&path={table}"
+        uploads = [(run, runfile), ("/v1/runs/p/r/derived/" + table, empty_rows_table(10_000_000))]
+        return uploads, [*pages, page, page + "&offset=500", page + "&sort=a"]
+    console = "/v1/runs/p/r/streams/" + fmt.stream_file_name("console", SESSION, 0)
+    lines = repeated([{"k": fmt.OUT, "t": T, "s": "stdout", "text": "\x00" * 60_000}], "console")
+    return [(run, small), (console, lines)], [*pages, *["/ui/api/console?run=0:p/r&limit=5000"] * 3]
+
+
+def bench_crafted(work: str) -> None:
+    print("crafted 16 MiB uploads (a fresh server each); the reader keeps at most 262,144 values a file")
+    for i, kind in enumerate(("config", "summary", "row values", "table", "console")):
+        port = free_port()
+        server = start_server(os.path.join(work, f"crafted-{i}"), port)
+        try:
+            rest = current_mib(server.pid)
+            uploads, pages = crafted(kind)
+            for path, data in uploads:
+                method = "PATCH" if "/streams/" in path else "PUT"
+                status, _ = request(port, method, path, data, {"Upload-Offset": "0"})
+                assert status == 204, (kind, path, status)
+            del uploads
+            listings = [at_once(port, ["/ui/api/runs", "/v1/projects/p/runs", "/ui/api/runs?project=p"])]
+            listings.append(at_once(port, ["/ui/api/runs", "/v1/projects/p/runs", "/ui/api/runs?project=p"]))
+            shown = at_once(port, pages)
+            first, poll = (max(t for _, t in ls) for ls in listings)
+            statuses = sorted({s for ls in [*listings, shown] for s, _ in ls})
+            print(
+                f"{kind:>11}: 3 listings at once {first:.2f} s (then {poll:.2f} s), {len(pages)} pages "
+                f"{max(t for _, t in shown):.2f} s, HTTP {statuses}; server RSS {rest:.0f} MiB at rest, "
+                f"peak {peak_mib(server.pid):.0f} MiB"
+            )
+        finally:
+            server.terminate()
+            server.wait()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mib", type=int, default=64, help="body size in MiB (the server's default limit is 64)")
+    ap.add_argument("--only", choices=["bodies", "crafted"], help="one part of the benchmark")
     args = ap.parse_args()
+    if args.only != "bodies":
+        work = tempfile.mkdtemp(prefix="runship-bench-crafted-")
+        try:
+            bench_crafted(work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.only == "crafted":
+        return
     size = args.mib * 1024 * 1024
     work = tempfile.mkdtemp(prefix="runship-bench-hostile-")
     port = free_port()

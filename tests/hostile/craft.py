@@ -58,6 +58,46 @@ def write_run(root, batches, project="p", run="r", stream="run") -> str:
     return d
 
 
+WIDE = [[]] * 65000  # under 64 KiB packed, 65,000 empty lists decoded: the most objects a byte buys
+
+
+def repeated(records: list[dict], stream: str = fmt.RUN_STREAM, size: int = 16 << 20) -> bytes:
+    """A new stream file of ``records`` repeated up to about ``size``
+    bytes, in batches of about 1 MiB, each with its commit record."""
+    header = msgpack.packb(fmt.header_record(t=T, project="p", run="r", session=SESSION, stream=stream, segment=0))
+    out, batch, first = bytearray(), bytearray(header), True
+    i = 0
+    while len(out) + len(batch) < size:
+        rec = dict(records[i % len(records)])
+        rec["n"] = i
+        for key in ("d",):
+            if isinstance(rec.get(key), dict):
+                rec[key] = {k.replace("#", str(i)): v for k, v in rec[key].items()}
+        batch += msgpack.packb(rec)
+        i += 1
+        if len(batch) >= 1 << 20:
+            out += batch + fmt.commit_record(len(batch), zlib.crc32(batch), T)
+            batch, first = bytearray(), False
+    if batch and not (first and len(batch) == len(header)):
+        out += batch + fmt.commit_record(len(batch), zlib.crc32(batch), T)
+    return bytes(out)
+
+
+def wide_run_file(kind: str) -> bytes:
+    if kind == "config":
+        recs = [{"k": "config", "t": T, "d": {"c#": WIDE}}]
+    elif kind == "summary":
+        recs = [{"k": "summary", "t": T, "d": {"s#": WIDE}}]
+    else:  # rows whose values are wide: their last values make the summary
+        recs = [{"k": "row", "t": T, "s": 0, "d": {"m#": WIDE}}]
+    return repeated(recs)
+
+
+def empty_rows_table(rows: int) -> bytes:
+    """A table file (wandb.Table JSON) of ``rows`` empty rows: 3 bytes a row."""
+    return b'{"columns": ["a"], "data": [' + b",".join([b"[]"] * rows) + b"]}"
+
+
 def nested(depth: int) -> list:
     value: list = []
     for _ in range(depth):

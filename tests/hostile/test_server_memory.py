@@ -10,41 +10,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-import zlib
 
-import msgpack
 import pytest
 
 from runship.schema import format as fmt
-from tests.hostile.craft import SESSION, T, peak_rss_mb
+from tests.hostile.craft import SESSION, T, empty_rows_table, peak_rss_mb, repeated, wide_run_file
 from tests.servers import RunshipServer, call
 
 TOKEN, READ = RunshipServer.TOKEN, RunshipServer.READ_TOKEN
 RSS_LIMIT_MB = 300
 LISTING_SECONDS = 2.0
-WIDE = [[]] * 65000  # one record under 64 KiB packed: 65,000 empty lists
-
-
-def _stream(records: list[dict], stream: str = fmt.RUN_STREAM, size: int = 16 << 20) -> bytes:
-    """A new stream file of ``records`` repeated up to about ``size``
-    bytes, in batches of about 1 MiB, each with its commit record."""
-    header = msgpack.packb(fmt.header_record(t=T, project="p", run="r", session=SESSION, stream=stream, segment=0))
-    out, batch, first = bytearray(), bytearray(header), True
-    i = 0
-    while len(out) + len(batch) < size:
-        rec = dict(records[i % len(records)])
-        rec["n"] = i
-        for key in ("d",):
-            if isinstance(rec.get(key), dict):
-                rec[key] = {k.replace("#", str(i)): v for k, v in rec[key].items()}
-        batch += msgpack.packb(rec)
-        i += 1
-        if len(batch) >= 1 << 20:
-            out += batch + fmt.commit_record(len(batch), zlib.crc32(batch), T)
-            batch, first = bytearray(), False
-    if batch and not (first and len(batch) == len(header)):
-        out += batch + fmt.commit_record(len(batch), zlib.crc32(batch), T)
-    return bytes(out)
 
 
 def _upload(server, name: str, body: bytes) -> None:
@@ -52,16 +27,6 @@ def _upload(server, name: str, body: bytes) -> None:
         server, "PATCH", f"/v1/runs/p/r/streams/{name}", body, headers={"Upload-Offset": "0"}, timeout=120
     )
     assert status == 204, (status, text[:300])
-
-
-def _run_file(kind: str) -> bytes:
-    if kind == "config":
-        recs = [{"k": "config", "t": T, "d": {"c#": WIDE}}]
-    elif kind == "summary":
-        recs = [{"k": "summary", "t": T, "d": {"s#": WIDE}}]
-    else:  # rows whose values are wide: their last values make the summary
-        recs = [{"k": "row", "t": T, "s": 0, "d": {"m#": WIDE}}]
-    return _stream(recs)
 
 
 def _listings(server, out: dict) -> None:
@@ -91,7 +56,7 @@ def server(tmp_path):
 @pytest.mark.parametrize("kind", ["config", "summary", "row values"])
 def test_a_crafted_16_mib_upload_costs_the_listing_bounded_memory(server, kind):
     name = fmt.stream_file_name(fmt.RUN_STREAM, SESSION, 0)
-    _upload(server, name, _run_file(kind))
+    _upload(server, name, wide_run_file(kind))
     for poll in range(2):  # the first listing reads the run; the second is what a poll costs
         timings: dict = {}
         _listings(server, timings)
@@ -114,10 +79,10 @@ def test_a_crafted_16_mib_upload_costs_the_listing_bounded_memory(server, kind):
 
 
 def test_a_crafted_table_is_paged_in_bounded_memory(server):
-    table = b'{"columns": ["a"], "data": [' + b",".join([b"[]"] * (10_000_000)) + b"]}"  # 30 MB of empty rows
+    table = empty_rows_table(10_000_000)  # 30 MB
     name = fmt.stream_file_name(fmt.RUN_STREAM, SESSION, 0)
     ref = {"_type": "table-file", "path": "files/media/table/t_0.table.json", "ncols": 1, "nrows": 1}
-    _upload(server, name, _stream([{"k": "row", "t": T, "s": 0, "d": {"t": ref}}], size=4096))
+    _upload(server, name, repeated([{"k": "row", "t": T, "s": 0, "d": {"t": ref}}], size=4096))
     status, _, text = call(server, "PUT", "/v1/runs/p/r/derived/files/media/table/t_0.table.json", table, timeout=120)
     assert status == 204, text
     out: dict = {}
@@ -145,8 +110,8 @@ def test_a_crafted_console_is_paged_in_bounded_memory(server):
     line = "\x00" * 60_000  # every character is six in JSON
     recs = [{"k": fmt.OUT, "t": T, "s": "stdout", "text": line}]
     run_name = fmt.stream_file_name(fmt.RUN_STREAM, SESSION, 0)
-    _upload(server, run_name, _stream([{"k": "row", "t": T, "s": 0, "d": {"x": 1}}], size=4096))
-    _upload(server, fmt.stream_file_name(fmt.CONSOLE_STREAM, SESSION, 0), _stream(recs, fmt.CONSOLE_STREAM))
+    _upload(server, run_name, repeated([{"k": "row", "t": T, "s": 0, "d": {"x": 1}}], size=4096))
+    _upload(server, fmt.stream_file_name(fmt.CONSOLE_STREAM, SESSION, 0), repeated(recs, fmt.CONSOLE_STREAM))
     out: dict = {}
 
     def page(i: int) -> None:
