@@ -29,7 +29,6 @@ from typing import Any
 import msgpack
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from runship.reader import arrow
 from runship.schema import format as fmt
@@ -872,6 +871,16 @@ def rows_of(
         at = end
 
 
+def _packed_lengths(col: pa.ChunkedArray) -> Any:
+    """Each value's length in bytes, from a large binary column's offsets
+    (numpy over the buffers: pyarrow's compute would import pandas)."""
+    parts = []
+    for chunk in col.chunks:
+        offsets = np.frombuffer(chunk.buffers()[1], np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+        parts.append(np.diff(offsets))
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
 WINDOW_PACKED = 1 << 20  # packed bytes of maps and lists a window of rows decodes at most (one row whatever it is)
 
 
@@ -884,8 +893,7 @@ def _window_end(columns: Columns, names: list[str], start: int, stop: int) -> in
         col = columns.named(KEY_PREFIX + name)
         if not pa.types.is_large_binary(col.type):
             continue
-        part = pc.binary_length(col.slice(start, stop - start)).fill_null(0)
-        length = arrow.values(part).astype(np.int64)
+        length = _packed_lengths(col.slice(start, stop - start))
         sizes = length if sizes is None else sizes + length
     if sizes is None or int(sizes.sum()) <= WINDOW_PACKED:
         return stop
