@@ -33,8 +33,11 @@ SORT_TEXT = 200  # characters of a string that a sort compares
 
 _WS = re.compile(rb"\s*")
 _FLAT_ROW = re.compile(rb"\[[^\[\]{}\"]*\]")  # a row of numbers, booleans and nulls: found in one C call
-_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# a string (its closing quote optional, so that one never closed is matched
+# once, to the end of the bytes, not tried again from each quote inside it:
+# that was quadratic), or a bracket
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*("?)|[\[\]{}]', re.DOTALL)
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _SCALAR = re.compile(rb"[^,\]\s]*")
 _KEY = re.compile(rb'"(columns|data)"\s*:\s*\[')
 
@@ -161,7 +164,10 @@ def _value_end(buf: bytes, pos: int) -> int | None:
         depth = 0
         for m in _TOKEN.finditer(buf, pos):
             c = m.group()[:1]
-            if c in (b"[", b"{"):
+            if c == b'"':
+                if not m.group(1):
+                    return None  # a string the bytes end in
+            elif c in (b"[", b"{"):
                 depth += 1
             elif c in (b"]", b"}"):
                 depth -= 1
