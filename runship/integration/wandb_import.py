@@ -38,16 +38,28 @@ def _stderr(message: str) -> None:
 
 
 def _put(into: dict[str, Any], path: list[str], value: Any) -> None:
-    """A value at a nested key (wandb writes a media value's fields one by one)."""
+    """A value at a nested key (wandb writes a media value's fields one by
+    one); ValueError where a key on the path already holds a value that is
+    not a dict (``a`` = 1, then ``a.b`` = 2)."""
     for part in path[:-1]:
         into = into.setdefault(part, {})
+        if type(into) is not dict:
+            raise ValueError(f"the key {'.'.join(path)!r} is below a value that is not a dict")
     into[path[-1]] = value
+
+
+def _loads(text: str) -> Any:
+    """json.loads, with a value nested too deep for Python's parser a ValueError too."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("a value nested too deep") from None
 
 
 def _row(items: list[wandb_records.Item]) -> dict[str, Any]:
     """One history row (ValueError for a value that is not one JSON value)."""
     # one JSON text a row, not one a value: a third of the time of an import
-    values = json.loads("[" + ",".join([text for _, text in items]) + "]")
+    values = _loads("[" + ",".join([text for _, text in items]) + "]")
     if len(values) != len(items):  # a value_json that was not one value
         raise ValueError("a history value that is not one JSON value")
     row: dict[str, Any] = {}
@@ -64,9 +76,9 @@ def _decoded(texts: dict[tuple[str, ...], str], path: str, what: str, warn: Warn
     out: dict[str, Any] = {}
     for key, text in texts.items():
         try:
-            _put(out, list(key), json.loads(text))
-        except ValueError:
-            warn(f"{path}: the {what} value of {'.'.join(key)!r} is not JSON: left out")
+            _put(out, list(key), _loads(text))
+        except ValueError as e:
+            warn(f"{path}: the {what} value of {'.'.join(key)!r} cannot be kept ({e}): left out")
     return out
 
 
@@ -164,20 +176,29 @@ def _check_new(root: str | None, project: str, run_id: str | None) -> None:
         )
 
 
-def _log_rows(run: Any, found: dict[str, Any]) -> None:
-    """The history rows (each at its own step) and the summary of a wandb log, into ``run``."""
+def _log_rows(run: Any, found: dict[str, Any], path: str, warn: Warn) -> None:
+    """The history rows (each at its own step) and the summary of a wandb
+    log, into ``run``; a row or summary value that a run cannot record
+    (nested too deep, a step past 2**63) is reported and left out."""
     logged = False
-    for row in found["history"]:
+    for n, row in enumerate(found["history"]):
         step = row.get("_step")
         values = {k: v for k, v in row.items() if not k.startswith("_") and not _media(v)}
         if values:
-            run.log(values, step=int(step) if isinstance(step, int) else None)
+            try:
+                run.log(values, step=int(step) if isinstance(step, int) else None)
+            except (TypeError, ValueError) as e:  # checked before anything of the row is recorded
+                warn(f"{path}: history row {n} (step {step}): {e}: skipped")
+                continue
             logged = True
     if logged:
         run.log({}, commit=True)  # the last row written before the summary, which must stand after it
     for key, value in found["summary"].items():
         if not key.startswith("_") and not _media(value):
-            run.summary[key] = value
+            try:
+                run.summary[key] = value
+            except (TypeError, ValueError) as e:
+                warn(f"{path}: the summary value of {key!r}: {e}: left out")
 
 
 def _new_run(found: dict[str, Any], root: str | None, project: str | None, resume: bool) -> Any:
@@ -220,7 +241,7 @@ def import_offline_run(
         os.close(dir_fd)
     try:
         run = _new_run(found, root, project, resume)
-        _log_rows(run, found)
+        _log_rows(run, found, os.path.join(run_dir, name), warn)
         if files is not None:
             copy_regular(run, files[0], files[1], os.path.join(run_dir, "files"), warn)  # closes files[0]
             files = None

@@ -5,7 +5,10 @@ wandb's ``wandb_internal.proto`` (stable across wandb's releases); every
 other field is skipped by its wire type. So no wandb package is needed,
 and a record is decoded by a few bounded loops: its bytes (at most
 ``wandb_log.MAX_RECORD_BYTES``) are walked once, nested messages as ranges
-of them, never copied. Bytes that are not a record raise ValueError.
+of them, never copied; a record holds at most ``MAX_RECORD_ITEMS`` items
+and an item's key path at most ``MAX_KEY_PARTS`` parts, checked as they
+are decoded (two bytes of log could otherwise make a Python object of a
+hundred). Bytes that are not a record raise ValueError.
 
 Record: history 2, summary 3, config 5, run 17, exit 18 (one of them).
 HistoryRecord.item 1, SummaryRecord.update 1, ConfigRecord.update 1: items
@@ -19,11 +22,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from runship.schema import limits, values
+
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 HISTORY, SUMMARY, CONFIG, RUN, EXIT = 2, 3, 5, 17, 18
 _NOT_RECORD_TYPE = {1, 16, 19, 200}  # Record.num, control, uuid, _info: beside the record's type
 _KINDS = {HISTORY: "history", SUMMARY: "summary", CONFIG: "config", RUN: "run", EXIT: "exit"}
 _RUN_TEXT = {1: "id", 3: "project", 6: "group", 7: "job_type", 8: "name", 9: "notes"}
+
+#: parts of one item's key path (nested_key): the nesting a run keeps
+MAX_KEY_PARTS = values.MAX_DEPTH
+#: items of one record: the format's limit on the values of one record
+MAX_RECORD_ITEMS = limits.MAX_ITEMS
 
 Item = tuple[tuple[str, ...], str]  # (key path, value as JSON text)
 
@@ -93,7 +103,8 @@ def _item(data: bytes, pos: int, end: int) -> Item:
     value_json). The hot loop of an import (millions of items): tags of up
     to two bytes and lengths of one are read inline, and strings decoded in
     place (UnicodeDecodeError is a ValueError)."""
-    key, nested, value = "", [], ""
+    key, value = "", ""
+    nested: list[str] = []
     while pos < end:
         tag = data[pos]
         pos += 1
@@ -117,6 +128,8 @@ def _item(data: bytes, pos: int, end: int) -> Item:
         if tag == 0x82:  # 16, value_json
             value = data[pos:stop].decode()
         elif tag == 0x12:  # 2, nested_key
+            if len(nested) >= MAX_KEY_PARTS:
+                raise ValueError(f"a key of more than {MAX_KEY_PARTS} parts")
             nested.append(data[pos:stop].decode())
         elif tag == 0x0A:  # 1, key
             key = data[pos:stop].decode()
@@ -129,7 +142,7 @@ def _item(data: bytes, pos: int, end: int) -> Item:
 def _items(data: bytes, pos: int, end: int, field: int = 1) -> list[Item]:
     """The items of a History-, Summary- or ConfigRecord (``field``: item or update)."""
     wanted = field << 3 | LENGTH
-    out = []
+    out: list[Item] = []
     while pos < end:
         tag = data[pos]
         if tag < 0x80:
@@ -147,6 +160,8 @@ def _items(data: bytes, pos: int, end: int, field: int = 1) -> list[Item]:
         stop = pos + length
         if stop > end:
             raise ValueError("an item runs past its record")
+        if len(out) >= MAX_RECORD_ITEMS:
+            raise ValueError(f"more than {MAX_RECORD_ITEMS} items in one record")
         out.append(_item(data, pos, stop))
         pos = stop
     if pos > end:
@@ -162,6 +177,8 @@ def _run(data: bytes, pos: int, end: int) -> dict[str, Any]:
         if number in _RUN_TEXT:
             run[_RUN_TEXT[number]] = _text(data, start, stop)
         elif number == 10:
+            if len(run["tags"]) >= MAX_RECORD_ITEMS:
+                raise ValueError(f"more than {MAX_RECORD_ITEMS} tags in one record")
             run["tags"].append(_text(data, start, stop))
         elif number == 4:
             run["config"] = _items(data, start, stop)

@@ -88,3 +88,78 @@ def test_a_table_of_unterminated_escaped_strings_is_answered_at_once(server):
     status, body, seconds = out[good_path]
     assert status == 200 and seconds < 5, (status, body[:300], seconds)
     assert json.loads(body)["rows"] == [[1], [2]]
+
+
+# ---- runship import wandb: records that decode but do not make a row --------------------------
+def _item_at(path: list[str], value_json: str) -> bytes:
+    """A HistoryItem/SummaryItem named by its nested_key path (wandb >= 0.19)."""
+    return b"".join(_field(2, p) for p in path) + _field(16, value_json)
+
+
+def _write(run_dir, run_id: str, records: list[bytes]) -> None:
+    os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
+    log = Log()
+    for r in records:
+        log.add(r)
+    with open(os.path.join(run_dir, f"run-{run_id}.wandb"), "wb") as f:
+        f.write(log.data)
+
+
+def test_wandb_records_whose_keys_or_values_make_no_row_are_reported_and_skipped(tmp_path):
+    """Records that decode but whose keys clash (``a`` = 1 and ``a.b`` = 2
+    in one row or one summary), whose key path is 5,000 levels deep or
+    whose value is nested past what a run keeps: each ended the whole
+    import with one line (``TypeError: 'int' object does not support item
+    assignment``), the deep one after the run was started, leaving it
+    unfinished. Now each is reported and skipped like any undecodable
+    record; the other rows, the summary and the exit code are imported."""
+    run_dir = tmp_path / "offline-run-20260101_000000-clash"
+    deep_value = "[" * 80 + "]" * 80  # valid JSON, nested past the 64 levels a run keeps
+    records = [
+        run_record("clash"),
+        history({"loss": 0.0, "_step": 0}),
+        _field(
+            2,
+            _field(1, _item_at(["a"], "1"))
+            + _field(1, _item_at(["a", "b"], "2"))
+            + _field(1, _item_at(["_step"], "1")),
+        ),
+        _field(2, _field(1, _item_at(["k"] * 5000, "1")) + _field(1, _item_at(["_step"], "2"))),
+        _field(2, _field(1, _item_at(["deep"], deep_value)) + _field(1, _item_at(["_step"], "3"))),
+        _field(2, _field(1, _item_at(["huge"], "[" * 100_000 + "]" * 100_000)) + _field(1, _item_at(["_step"], "4"))),
+        history({"loss": 5.0, "_step": 5}),
+        _field(3, _field(1, _item_at(["s"], '"x"')) + _field(1, _item_at(["s", "t"], "2"))),
+        summary({"best": 1.5}),
+        exit_record(3),
+    ]
+    _write(run_dir, "clash", records)
+    out = import_wandb(tmp_path / "root", run_dir)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr and "TypeError" not in out.stderr
+    for n in (2, 3, 5):  # the clash, the deep key, the value too deep for Python's parser
+        assert f"record {n}:" in out.stderr, out.stderr
+    assert "history row 1 (step 3): log(): nested deeper than 64 levels" in out.stderr, out.stderr
+    assert "the summary value of 's.t' cannot be kept" in out.stderr, out.stderr
+    rows = history_of(tmp_path / "root", "wb/clash")
+    assert [(r.get("_step"), r.get("loss")) for r in rows] == [(0, 0.0), (5, 5.0)], rows
+    run_json = json.loads((tmp_path / "root" / "wb" / "clash" / "run.json").read_text())
+    assert run_json["summary"]["best"] == 1.5 and run_json["state"] == "failed" and run_json["exit_code"] == 3
+
+
+def test_a_wandb_record_of_empty_key_parts_is_imported_in_bounded_memory(tmp_path):
+    """One history record under the 16 MiB record limit holding a single
+    item whose key path is 7 million empty nested_key parts (two bytes
+    each): every part became a Python string and then a nested dict, so the
+    import took about 2 GB for 14 MB of log. A key path is now at most 64
+    parts (the nesting a run keeps) and a record at most 262,144 items (the
+    format's MAX_ITEMS), checked as they are decoded: the record is
+    reported and skipped in a small, bounded memory."""
+    run_dir = tmp_path / "offline-run-20260101_000000-parts"
+    parts = _field(2, _field(1, b"\x12\x00" * 7_000_000 + _field(16, "1")))
+    items = _field(2, b"\x0a\x00" * 7_000_000)  # 7 million empty items
+    _write(run_dir, "parts", [run_record("parts"), parts, items, history({"loss": 1.0, "_step": 1}), exit_record(0)])
+    out, peak = import_wandb_peak(tmp_path / "root", run_dir)
+    assert out.returncode == 0, out.stderr
+    assert "record 1:" in out.stderr and "record 2:" in out.stderr, out.stderr
+    assert peak < 250, f"peak RSS {peak:.0f} MiB"
+    assert [r.get("loss") for r in history_of(tmp_path / "root", "wb/parts")] == [1.0]
