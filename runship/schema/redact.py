@@ -20,7 +20,8 @@ what looks secret and how it is hidden.
   name does not look secret; a password (``user:PASS@``) is hidden and the
   user kept; a user alone (``TOKEN@host``, as GitHub tokens are given) is
   hidden, except for ``ssh``, ``git``, ``sftp`` URLs.
-- Command-line arguments: the value of ``--NAME=VALUE``, ``NAME=VALUE`` and
+- Command-line arguments: the value of ``--NAME=VALUE``, ``NAME=VALUE``
+  (also as Hydra's ``+NAME=VALUE``, ``++NAME=VALUE``, ``~NAME=VALUE``) and
   of ``--NAME VALUE`` (the next argument, unless it starts with ``--``) when
   NAME looks secret; every URL in any other argument as above. Short
   options (``-p``) are left alone.
@@ -69,8 +70,9 @@ _SECRET_JOINED = (
 # scheme://... up to whitespace or a quote
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"']+")
 _MARK = re.compile(r"<redacted:[0-9]+>")
-# an option or argument name: --api-key, -token, WANDB_API_KEY, db.password
-_NAME = re.compile(r"-{0,2}[A-Za-z_][A-Za-z0-9_.-]{0,127}")
+# an option or argument name: --api-key, -token, WANDB_API_KEY, db.password,
+# and Hydra's overrides +db.password (append), ++db.password (force), ~db.password
+_NAME = re.compile(r"(?:-{0,2}|\+{1,2}|~)[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 # URL schemes whose user name is a login, never a token
 _LOGIN_SCHEMES = frozenset(("ssh", "git", "git+ssh", "ssh+git", "sftp", "scp"))
 

@@ -163,3 +163,39 @@ def test_a_wandb_record_of_empty_key_parts_is_imported_in_bounded_memory(tmp_pat
     assert "record 1:" in out.stderr and "record 2:" in out.stderr, out.stderr
     assert peak < 250, f"peak RSS {peak:.0f} MiB"
     assert [r.get("loss") for r in history_of(tmp_path / "root", "wb/parts")] == [1.0]
+
+
+# ---- secrets in argv --------------------------------------------------------------------------
+def test_hydra_append_overrides_with_secret_names_are_redacted(tmp_path):
+    """Hydra's ``+key=value`` (append) and ``++key=value`` (force) overrides
+    (and ``~key=value``, delete) name a key like ``key=value`` does, but the name pattern wanted a
+    letter, ``_`` or ``-`` first, so ``+wandb.api_key=SECRET`` was recorded
+    as given. Now the ``+``/``++`` prefix is part of the name."""
+    s = {k: _secret(k) for k in ("PLUS", "FORCE")}
+    s["DEL"] = _secret("DEL")
+    args = [
+        f"+wandb.api_key={s['PLUS']}",
+        f"++db.password={s['FORCE']}",
+        f"~hf_token={s['DEL']}",
+        "+trainer.max_epochs=3",
+    ]
+    expected = [
+        f"+wandb.api_key={_marker(s['PLUS'])}",
+        f"++db.password={_marker(s['FORCE'])}",
+        f"~hf_token={_marker(s['DEL'])}",
+        "+trainer.max_epochs=3",
+    ]
+    script = _script(
+        tmp_path,
+        f"""
+        import runship
+        run = runship.init(project="p", id="r", dir={str(tmp_path / "runs")!r},
+                           settings={{"quiet": True, "console": "off", "system_metrics": False}})
+        run.log({{"loss": 0.5}})
+        run.finish()
+        """,
+    )
+    _run_script(script, args, tmp_path)
+    (start,) = _records(str(tmp_path / "runs" / "p" / "r"), "start")
+    assert start["argv"] == [script, *expected]
+    assert _files_holding(tmp_path / "runs", *s.values()) == []
