@@ -376,9 +376,21 @@ class RunView:
                 self._budget.give(self._held.pop(("summary", key), 0))
         elif kind == fmt.METRIC:
             try:
-                metrics.define(MetricSpec.from_record(r))
+                spec = MetricSpec.from_record(r)
             except Exception:
-                pass  # a definition this reader cannot use: ignore it
+                return  # a definition this reader cannot use: ignore it
+            if spec.name not in metrics and (
+                len(metrics) >= limits.KEPT_METRICS
+                or (spec.name.endswith("*") and metrics.globs >= limits.KEPT_METRIC_GLOBS)
+            ):
+                if not any(p.kind == "not-kept" and p.path == "metrics" for p in self.problems):
+                    message = (
+                        f"metric definitions not kept: past {limits.KEPT_METRICS} names "
+                        f"({limits.KEPT_METRIC_GLOBS} globs), what a reader keeps of a run"
+                    )
+                    self.problems.append(Problem("metrics", 0, "not-kept", message))
+                return
+            metrics.define(spec)
         elif kind == fmt.START and s.start is None:
             s.start = r
             s.start_t = t

@@ -82,15 +82,36 @@ class Metrics:
     """The metric definitions of a run, and the running aggregates they need."""
 
     def __init__(self) -> None:
-        self.specs: list[MetricSpec] = []
+        # by name, in the order last defined: a define is O(1) (it was a copy
+        # of the list: a run of many definitions cost its reader quadratic time)
+        self._specs: dict[str, MetricSpec] = {}
+        self._globs: dict[str, MetricSpec] = {}  # by prefix (the name without its "*")
+        self._glob_lengths: tuple[int, ...] = ()  # of the prefixes, shortest first
+        self._merged: dict[tuple[str, ...], MetricSpec] = {}  # what a chain of globs makes
         self._cache: dict[str, MetricSpec | None] = {}
         self._agg: dict[str, _Agg] = {}
+
+    @property
+    def specs(self) -> list[MetricSpec]:
+        """The definitions, the latest of each name, in the order last defined."""
+        return list(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    @property
+    def globs(self) -> int:
+        """How many of the definitions are globs (``name*``)."""
+        return len(self._globs)
 
     def merged(self, spec: MetricSpec) -> MetricSpec:
         """``spec`` as a further define_metric() call of its name makes it,
         as wandb: fields it sets override, summary ops add to those defined
         before ("none" alone clears them)."""
-        before = next((s for s in self.specs if s.name == spec.name), None)
+        before = self._specs.get(spec.name)
         if before is None:
             return spec
         out = MetricSpec(spec.name)
@@ -105,8 +126,15 @@ class Metrics:
 
     def define(self, spec: MetricSpec) -> None:
         # the latest definition of a name wins; exact names win over globs
-        self.specs = [s for s in self.specs if s.name != spec.name] + [spec]
-        self._cache.clear()
+        self._specs.pop(spec.name, None)
+        self._specs[spec.name] = spec
+        if spec.name.endswith("*"):
+            self._globs[spec.name[:-1]] = spec
+            self._glob_lengths = tuple(sorted({len(p) for p in self._globs}))
+            self._cache.clear()
+            self._merged.clear()
+        else:  # an exact name changes what its own key gets, no other
+            self._cache.pop(spec.name, None)
 
     def spec_for(self, key: str) -> MetricSpec | None:
         try:
@@ -115,17 +143,20 @@ class Metrics:
             pass
         # globs (shorter first, keys starting with "_" never match one), then
         # the exact definition: each one's fields override where they are set
-        globs = [s for s in self.specs if s.name.endswith("*") and not key.startswith("_") and s.matches(key)]
-        globs.sort(key=lambda s: len(s.name))
-        chain = globs + [s for s in self.specs if s.name == key]
+        # a key matches at most one glob of each length: looked up by its prefixes, shortest first
+        globs: list[MetricSpec] = []
+        if self._globs and not key.startswith("_"):
+            get = self._globs.get
+            globs = [g for g in map(get, [key[:n] for n in self._glob_lengths]) if g is not None]
+        exact = self._specs.get(key)
         found = None
-        if chain:
-            found = MetricSpec(key)
-            for spec in chain:
-                for field in ("step_metric", "step_sync", "hidden", "summary", "goal"):
-                    value = getattr(spec, field)
-                    if value is not None:
-                        setattr(found, field, value)
+        if exact is not None:
+            found = _merge(key, [*globs, exact])
+        elif globs:  # the keys a set of globs match share what they make
+            chain = tuple(g.name for g in globs)
+            found = self._merged.get(chain)
+            if found is None:
+                found = self._merged[chain] = _merge(chain[-1], globs)
         self._cache[key] = found
         return found
 
@@ -178,6 +209,18 @@ class Metrics:
         if extra:
             return {**row, **extra}
         return row
+
+
+def _merge(name: str, chain: list[MetricSpec]) -> MetricSpec:
+    """A spec named ``name`` with the fields of ``chain``, each set one
+    overriding those before it."""
+    found = MetricSpec(name)
+    for spec in chain:
+        for field in ("step_metric", "step_sync", "hidden", "summary", "goal"):
+            value = getattr(spec, field)
+            if value is not None:
+                setattr(found, field, value)
+    return found
 
 
 class _Agg:

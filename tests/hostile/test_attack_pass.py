@@ -10,10 +10,11 @@ import os
 import threading
 import time
 
+import msgpack
 import pytest
 
 from runship.schema import format as fmt
-from tests.hostile.craft import SESSION, T, repeated
+from tests.hostile.craft import SESSION, T, committed, repeated
 from tests.hostile.test_importers import (
     Log,
     _field,
@@ -88,6 +89,50 @@ def test_a_table_of_unterminated_escaped_strings_is_answered_at_once(server):
     status, body, seconds = out[good_path]
     assert status == 200 and seconds < 5, (status, body[:300], seconds)
     assert json.loads(body)["rows"] == [[1], [2]]
+
+
+# ---- what a reader folds of a run: metric definitions -------------------------------------------
+def _metric_definitions(size: int) -> bytes:
+    """A run stream of about ``size`` bytes of define_metric records, each of a new name."""
+    batches, batch, total, n = [], [], 0, 0
+    while total < size:
+        packed = msgpack.packb({"k": "metric", "n": n, "t": T, "name": f"m{n}", "summary": "max"})
+        batch.append(packed)
+        total += len(packed)
+        n += 1
+        if len(batch) >= 20_000:
+            batches.append(batch)
+            batch = []
+    return committed([*batches, batch] if batch else batches)
+
+
+def test_many_metric_definitions_cost_the_server_linear_time(server):
+    """16 MiB of define_metric records, each of a new name (330,000 of
+    them): each definition copied the list of those before it, so reading
+    the run was quadratic; the listing took over a minute, the run page
+    and /v1/runs/p/r about 40 s each, every time the run was read again.
+    Now a definition is O(1) and a reader keeps at most 4,096 names (256
+    globs) of a run; the rest are a problem that the run page shows."""
+    name = fmt.stream_file_name(fmt.RUN_STREAM, SESSION, 0)
+    status, _, text = call(
+        server,
+        "PATCH",
+        f"/v1/runs/p/r/streams/{name}",
+        _metric_definitions(16 << 20),
+        headers={"Upload-Offset": "0"},
+        timeout=120,
+    )
+    assert status == 204, text[:300]
+    for path in ("/ui/api/runs", "/ui/api/run?run=0:p/r", "/v1/runs/p/r"):
+        t0 = time.monotonic()
+        try:
+            status, _, body = call(server, "GET", path, token=READ, timeout=30)
+        except OSError as e:
+            status, body = None, str(e).encode()
+        seconds = time.monotonic() - t0
+        assert status == 200 and seconds < 15, (path, status, body[:300], seconds)
+    detail = json.loads(body)
+    assert any("metric definitions not kept" in str(p) for p in detail["problems"]), detail["problems"]
 
 
 # ---- runship import wandb: records that decode but do not make a row --------------------------
