@@ -242,6 +242,11 @@ def _events(top_fd: int, rel: str, shown: str, warn: Callable[[str], None]) -> I
     with os.fdopen(safefile.open_regular(top_fd, rel), "rb") as f:
         for data in tfrecord.records(f, shown, warn):
             try:
+                tfrecord.check_event(data)
+            except ValueError as e:
+                warn(f"{shown}: an event that is not read ({e}): skipped")
+                continue
+            try:
                 yield event_pb2.Event.FromString(data)
             except Exception as e:  # protobuf's DecodeError: bytes that are not an event
                 warn(f"{shown}: a record that is not an event ({type(e).__name__}): skipped")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from runship.schema import limits
 
@@ -22,7 +22,16 @@ from runship.schema import limits
 MAX_RECORD_BYTES = limits.MAX_BATCH_BYTES
 _HEAD = struct.Struct("<QI")
 
-__all__ = ["MAX_RECORD_BYTES", "records"]
+#: fields of one event walked (its summary's values, their tensors' shapes
+#: and strings): each of those that is a message costs the protobuf parser
+#: a hundred bytes or so, and takes two bytes of the record
+MAX_EVENT_FIELDS = limits.MAX_ITEMS
+# the messages of an Event that may repeat: Event.summary 5 > Summary.value 1
+# > Value.tensor 8 > TensorProto.tensor_shape 2 > dim 2, string_val 8
+# (None: counted, not walked into)
+_REPEATED: dict[int, Any] = {5: {1: {8: {2: {2: None}, 8: None}}}}
+
+__all__ = ["MAX_EVENT_FIELDS", "MAX_RECORD_BYTES", "check_event", "records"]
 
 
 def _crc32c() -> Callable[[bytes], int]:
@@ -62,3 +71,46 @@ def records(f: BinaryIO, path: str, warn: Callable[[str], None], limit: int = MA
         else:
             yield data
         offset += _HEAD.size + length + 4
+
+
+def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    result = shift = 0
+    while pos < end and shift < 70:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+    raise ValueError("a varint runs past its message")
+
+
+def check_event(data: bytes, limit: int = MAX_EVENT_FIELDS) -> None:
+    """ValueError if the event's bytes hold more than ``limit`` fields where
+    an event's messages repeat (summary values, tensor dimensions and
+    strings): two bytes of a record could otherwise make a parsed message
+    of a hundred. Walks at most ``limit`` fields; never parses."""
+    seen = 0
+    stack = [(0, len(data), _REPEATED)]
+    while stack:
+        pos, end, inner = stack.pop()
+        while pos < end:
+            seen += 1
+            if seen > limit:
+                raise ValueError(f"more than {limit} fields in its summary")
+            tag, pos = _varint(data, pos, end)
+            wire = tag & 7
+            if wire == 0:
+                pos = _varint(data, pos, end)[1]
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            elif wire == 2:
+                length, pos = _varint(data, pos, end)
+                walk = inner.get(tag >> 3)
+                if walk is not None and pos + length <= end:
+                    stack.append((pos, pos + length, walk))
+                pos += length
+            else:
+                return  # groups: not an event's; the parser decides

@@ -17,7 +17,10 @@ from runship.schema import format as fmt
 from tests.hostile.craft import SESSION, T, committed, repeated
 from tests.hostile.test_importers import (
     Log,
+    _event,
     _field,
+    _tb_rows,
+    _tfrecord,
     exit_record,
     history,
     history_of,
@@ -208,6 +211,63 @@ def test_a_wandb_record_of_empty_key_parts_is_imported_in_bounded_memory(tmp_pat
     assert "record 1:" in out.stderr and "record 2:" in out.stderr, out.stderr
     assert peak < 250, f"peak RSS {peak:.0f} MiB"
     assert [r.get("loss") for r in history_of(tmp_path / "root", "wb/parts")] == [1.0]
+
+
+@pytest.mark.compat
+def test_a_tensorboard_event_of_many_empty_values_is_skipped_in_bounded_memory(tmp_path):
+    """An event record (up to 64 MiB are read) whose summary holds 7
+    million empty values, two bytes each: protobuf's parser made each a
+    message of about a hundred bytes, so 14 MB of event file took the
+    import about 800 MB (a 64 MiB record, 3.7 GB). The fields where an
+    event's messages repeat are now counted on its bytes before it is
+    parsed, at most 262,144 (limits.MAX_ITEMS): the event is reported and
+    skipped, the events around it imported."""
+    import struct
+    import subprocess
+    import sys
+
+    from tests.conftest import RUNSHIP
+    from tests.hostile.test_importers import _PEAK, _env
+
+    logdir = tmp_path / "tb"
+    logdir.mkdir()
+    values = b"\x0a\x00" * 7_000_000
+    length = len(values)
+    size = bytearray()
+    while True:
+        size.append((length & 0x7F) | (0x80 if length > 0x7F else 0))
+        length >>= 7
+        if not length:
+            break
+    hostile = b"\x09" + struct.pack("<d", 1.7e9) + b"\x10\x01" + b"\x2a" + bytes(size) + values
+    (logdir / "events.out.tfevents.1.host").write_bytes(
+        _tfrecord(_event(0, 0.5)) + _tfrecord(hostile) + _tfrecord(_event(2, 2.5))
+    )
+    root = tmp_path / "root"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _PEAK,
+            *RUNSHIP,
+            "--root",
+            str(root),
+            "import",
+            "tensorboard",
+            str(logdir),
+            "--project",
+            "tb",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    peak = int(out.stdout.splitlines()[-1]) / 1024
+    assert peak < 250, f"peak RSS {peak:.0f} MiB"
+    assert "an event that is not read (more than 262144 fields" in out.stderr, out.stderr
+    assert _tb_rows(root) == [(0, 0.5), (2, 2.5)]
 
 
 # ---- secrets in argv --------------------------------------------------------------------------
