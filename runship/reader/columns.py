@@ -515,6 +515,14 @@ class ColumnBuilder:
         # key -> parts in row order: (row indices, kind, values: numpy for numbers, Arrow otherwise)
         self._parts: dict[str, list[tuple[np.ndarray, str, Any]]] = {}
         self._single: dict[str, list[tuple[int, Any]]] = {}
+        self.not_kept = 0  # values of keys past limits.KEPT_COLUMNS, not kept
+
+    def _room(self, key: str) -> bool:
+        """May ``key`` have a column? Every key known, and new ones up to ``limits.KEPT_COLUMNS``."""
+        if key in self._parts or key in self._single or len(self._parts) + len(self._single) < limits.KEPT_COLUMNS:
+            return True
+        self.not_kept += 1
+        return False
 
     def seal(self) -> None:
         """Turn the rows added one by one so far into arrays."""
@@ -537,7 +545,8 @@ class ColumnBuilder:
         for key, value in d.items():
             got = single.get(key)
             if got is None:
-                single[key] = [(i, value)]
+                if self._room(key):
+                    single[key] = [(i, value)]
             else:
                 got.append((i, value))
         self.rows = i + 1
@@ -549,7 +558,8 @@ class ColumnBuilder:
         self._times.append(times)
         idx = np.arange(start, start + len(steps), dtype=np.int64)
         for key, (kind, arr) in values.items():
-            self._parts.setdefault(key, []).append((idx, kind, arr))
+            if self._room(key):
+                self._parts.setdefault(key, []).append((idx, kind, arr))
         self.rows = start + len(steps)
 
     def add_rows(self, keys: list[str], steps: list[int], times: list[float], values: list[Any]) -> None:
@@ -562,6 +572,8 @@ class ColumnBuilder:
         idx = np.arange(start, start + n, dtype=np.int64)
         parts = self._parts
         for j, key in enumerate(keys):
+            if key not in parts and not self._room(key):
+                continue
             col = values[j::width] if width > 1 else values
             types = set(map(type, col))
             if types == _FLOAT:
@@ -574,13 +586,41 @@ class ColumnBuilder:
             parts.setdefault(key, []).append((idx, kind, _compact(kind, col)))
         self.rows = start + n
 
-    def finish(self) -> Columns:
+    def finish(self, sf: Any = None) -> Columns:
+        """The columns, each as long as the file has rows. At most
+        ``limits.KEPT_CELLS`` cells (rows x keys), or ``CELLS_PER_BYTE``
+        per byte of the file (``sf.size``), are built: a file of rows that
+        each bring a new key would otherwise cost the square of its rows
+        (20,000 rows of 46 bytes: 3 GB); and at most ``KEPT_COLUMNS`` keys
+        (each column costs Arrow a few KiB however short). Past that, the
+        columns of the keys with the fewest values are not built, a
+        ``not-kept`` problem of ``sf``."""
         self.seal()
         n = self.rows
         steps = np.concatenate(self._steps) if self._steps else np.zeros(0, np.int64)
         times = np.concatenate(self._times) if self._times else np.zeros(0, np.float64)
         arrays: dict[str, Any] = {"_step": arrow.numbers(steps, pa.int64()), "_t": arrow.numbers(times, pa.float64())}
-        for key, parts in self._parts.items():
+        parts_of = self._parts
+        cells = max(limits.KEPT_CELLS, limits.CELLS_PER_BYTE * int(getattr(sf, "size", 0) or 0))
+        if self.not_kept and sf is not None:
+            sf.add(
+                0,
+                "not-kept",
+                f"{self.not_kept} values of history keys past the first {limits.KEPT_COLUMNS} keys of this file not kept",
+            )
+        if n * len(parts_of) > cells:
+            fit = cells // n
+            counts = sorted(parts_of, key=lambda k: -sum(len(idx) for idx, _, _ in parts_of[k]))
+            kept = set(counts[:fit])
+            if sf is not None:
+                sf.add(
+                    0,
+                    "not-kept",
+                    f"{len(parts_of) - fit} history keys of {len(parts_of)} not kept (those with the fewest values): "
+                    f"{n} rows x {len(parts_of)} keys are over what a reader builds of one file",
+                )
+            parts_of = {k: p for k, p in parts_of.items() if k in kept}
+        for key, parts in parts_of.items():
             arrays[KEY_PREFIX + key] = _column(n, parts)
         self._parts = {}
         return Columns(pa.table(arrays))
@@ -1082,7 +1122,7 @@ def decode_segment(source: Any, sf: Any, start: int = 0, header: dict[str, Any] 
             _careful(f, sf, 0, builder, other)
     else:
         _careful(f, sf, start, builder, other)
-    columns = builder.finish()
+    columns = builder.finish(sf)
     steps = columns.named("_step")
     last_step = int(steps[len(steps) - 1].as_py()) if len(steps) else None
     return Segment(columns, other, *_times(columns, other, sf.header if start == 0 else header), last_step=last_step)

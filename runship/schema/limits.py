@@ -28,6 +28,11 @@ SMALL_RECORD = 64 * 1024  # records up to this size are decoded without counting
 READ_CHUNK = 1024 * 1024  # bytes read from a file at a time
 KEPT_ITEMS = 1 << 18  # values of records other than rows a reader keeps decoded, per stream file and per run fold
 KEPT_RESERVE = 1 << 16  # past KEPT_ITEMS: small finish/signal/loss records are still kept, up to this many values
+KEPT_CELLS = 1 << 24  # cells (rows x keys) of one stream file's history columns a reader builds, at least
+CELLS_PER_BYTE = 16  # ... or this many per byte of the file: past both, its sparsest keys' columns are not built
+KEPT_COLUMNS = (
+    1 << 14
+)  # history keys (columns) of one stream file a reader builds; values of later new keys are not kept
 KEPT_METRICS = 4096  # metric definitions (define_metric names) a reader keeps per run; later new names: a problem
 KEPT_METRIC_GLOBS = 32  # of them, globs ("train/*"): each is tried against every key a summary folds
 NOT_KEPT = "<not kept: past the reader's limit of values kept per run (runship/schema/limits.py KEPT_ITEMS)>"

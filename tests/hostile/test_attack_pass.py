@@ -14,7 +14,7 @@ import msgpack
 import pytest
 
 from runship.schema import format as fmt
-from tests.hostile.craft import SESSION, T, committed, repeated
+from tests.hostile.craft import SESSION, T, committed, peak_rss_mb, repeated, row
 from tests.hostile.test_importers import (
     Log,
     _event,
@@ -92,6 +92,33 @@ def test_a_table_of_unterminated_escaped_strings_is_answered_at_once(server):
     status, body, seconds = out[good_path]
     assert status == 200 and seconds < 5, (status, body[:300], seconds)
     assert json.loads(body)["rows"] == [[1], [2]]
+
+
+# ---- history columns of rows that each bring a new key ---------------------------------------------
+def test_rows_that_each_bring_a_new_key_cost_the_server_bounded_memory(server):
+    """12,000 row records of 46 bytes, each with a key of its own (550 KB
+    uploaded): the reader built every key's column as long as the file
+    has rows, 144 million cells, and the server's RSS went past 1 GB on
+    the first listing (20,000 rows: 3.3 GB; it grows with the square of
+    the rows). Now one file's columns hold at most 16 million cells (or 16
+    a byte of the file) and 16,384 keys; the keys with the fewest values
+    past that are not built, a not-kept problem the run page shows."""
+    batches = [
+        [row(i * 1000 + j, {f"k{i * 1000 + j}": 1.0}, n=i * 1000 + j + 1) for j in range(1000)] for i in range(12)
+    ]
+    name = fmt.stream_file_name(fmt.RUN_STREAM, SESSION, 0)
+    status, _, text = call(
+        server, "PATCH", f"/v1/runs/p/r/streams/{name}", committed(batches), headers={"Upload-Offset": "0"}, timeout=60
+    )
+    assert status == 204, text[:300]
+    for path in ("/ui/api/runs", "/v1/projects/p/runs", "/ui/api/run?run=0:p/r", "/v1/runs/p/r/history?keys=k1"):
+        status, _, body = call(server, "GET", path, token=READ, timeout=120)
+        assert status == 200, (path, body[:300])
+        peak = peak_rss_mb(server.proc.pid)
+        assert peak < 400, f"{path}: server peak RSS {peak:.0f} MiB"
+    assert json.loads(body) == [{"k1": 1.0, "_step": 1, "_timestamp": T, "_runtime": 0.0}]
+    status, _, body = call(server, "GET", "/ui/api/run?run=0:p/r", token=READ, timeout=120)
+    assert "history keys of 12000 not kept" in body.decode(), body[:2000]
 
 
 # ---- what a reader folds of a run: metric definitions -------------------------------------------
