@@ -39,7 +39,7 @@ def _crc32c() -> Callable[[bytes], int]:
     try:
         from crc32c import crc32c
     except ImportError:
-        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c  # type: ignore[no-redef]
+        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c  # type: ignore[no-redef,unused-ignore]
     return crc32c
 
 
