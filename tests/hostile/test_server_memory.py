@@ -53,7 +53,8 @@ def server(tmp_path):
     s.stop()
 
 
-@pytest.mark.parametrize("kind", ["config", "summary", "row values"])
+# rows of wide values cost the first reading ~15 s of CPU (in proportion to their bytes): make test-heavy
+@pytest.mark.parametrize("kind", ["config", "summary", pytest.param("row values", marks=pytest.mark.heavy)])
 def test_a_crafted_16_mib_upload_costs_the_listing_bounded_memory(server, kind):
     name = fmt.stream_file_name(fmt.RUN_STREAM, SESSION, 0)
     _upload(server, name, wide_run_file(kind))
