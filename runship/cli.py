@@ -773,8 +773,10 @@ def upload_cmd(
     new committed bytes, resuming where the last pass stopped.
 
     Exit status: 0 everything reachable is uploaded; 1 something failed (the
-    summary line says what); 2 bad arguments; 75 another uploader holds the
-    state directory.
+    summary line says what); 2 bad arguments; 75 try again: another uploader
+    holds the state directory, or files of a live run changed in the last
+    seconds and were left to settle (named on stderr). A run that has
+    finished or crashed has all its files shipped in the same pass.
 
     \b
     Example:
@@ -871,6 +873,11 @@ def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_fil
     ]
     headers = ["PROJECT", "ID", "STATE", "LOCAL", "UPLOADED", "UPLOAD", "SKIPPED", "LAST UPLOAD", "ERROR"]
     click.echo(_table(body, headers))
+    waiting = [(r, w) for r in rows for w in r.get("waiting") or []]
+    if waiting:
+        click.echo("\nwaiting (changed in the last seconds of a live run; the next pass ships them):")
+        for r, what in waiting:
+            click.echo(f"  {r['project']}/{r['id']}: {what}")
     skipped = [(r, s) for r in rows for s in r["skipped"]]
     if skipped:
         click.echo("\nskipped (not regular files, or names runship does not store; never uploaded):")

@@ -17,7 +17,8 @@ from runship.uploader import tail
 from runship.uploader.state import FileState, State
 
 CHUNK_BYTES = 8 * 1024 * 1024  # the most bytes one push carries
-STABLE_SECONDS = 2.0  # a derived file unchanged this long is uploaded
+STABLE_SECONDS = 2.0  # a derived file of a live run unchanged this long is uploaded
+OVER = ("finished", "failed", "terminated", "crashed")  # run states with no writer left: its files are final
 UNREACHABLE_AFTER = 3  # consecutive runs failing with retryable errors end a pass
 
 
@@ -46,6 +47,7 @@ class PassStats:
     done: set[str] = field(default_factory=set)  # paths of runs fully uploaded
     skipped: int = 0  # files not uploaded on purpose (links, FIFOs, devices, bad names)
     missing_roots: list[str] = field(default_factory=list)
+    waiting: list[tuple[str, list[str]]] = field(default_factory=list)  # (run, files of a live run still settling)
 
     def summary(self) -> str:
         line = (
@@ -54,9 +56,16 @@ class PassStats:
         )
         if self.skipped:
             line += f", {self.skipped} files skipped (not regular files, or names no target accepts)"
+        if self.waiting:
+            n = sum(len(w) for _, w in self.waiting)
+            line += f", {n} {_files(n)} waiting to become stable (runs still writing)"
         if self.unreachable:
             line += " (target unreachable: pass cut short)"
         return line
+
+
+def _files(n: int) -> str:
+    return "file" if n == 1 else "files"
 
 
 def _human(n: float) -> str:
@@ -408,17 +417,20 @@ class Uploader:
                     stats.pending.append((ref.name, f.name, fs.scanned - fs.uploaded))
                 continue
             sent += self._push_file(ref, dfd, f, fs, final=f.name in left)
-        derived_pending = False
+        waiting: list[str] = []
         if not self.dry_run:
-            derived_sent, derived_pending = self._derived(ref, dfd, stats, skipped)
+            newest = files[-1].session if files else None
+            derived_sent, waiting = self._derived(
+                ref, dfd, stats, skipped, lambda: newest in finished_sessions or _run_over(ref.path)
+            )
             sent += derived_sent
+            if waiting:
+                stats.waiting.append((ref.name, waiting))
         if corrupt:
             raise RunError(corrupt)
         all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
         newest = files[-1].session if files else None
-        is_done = (
-            bool(files) and all_final and newest in finished_sessions and not derived_pending and not self.stop.is_set()
-        )
+        is_done = bool(files) and all_final and newest in finished_sessions and not waiting and not self.stop.is_set()
         if not self.dry_run:
             self.state.set_run(
                 url,
@@ -430,6 +442,7 @@ class Uploader:
                 error=None,
                 uploaded=sent,
                 skipped=skipped,
+                waiting=waiting,
             )
         if sent:
             self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
@@ -532,15 +545,20 @@ class Uploader:
         self.state.set_file(url, ref.project, ref.run_id, f.name, fs)
         return sent
 
-    def _derived(self, ref: RunRef, dfd: int, stats: PassStats, skipped: list[str]) -> tuple[int, bool]:
-        """run.json and files/: uploaded when changed and stable. Returns
-        (bytes sent, whether a changed file waits to become stable). Regular
+    def _derived(
+        self, ref: RunRef, dfd: int, stats: PassStats, skipped: list[str], over: Callable[[], bool]
+    ) -> tuple[int, list[str]]:
+        """run.json and files/: uploaded when changed and stable, or at once
+        when the run is over (``over()``: finished, or its writer gone: its
+        files are final). Returns (bytes sent, the files of a live run that
+        changed too recently and wait to become stable). Regular
         files only, never through a link; the writer's temporary files are
         left out; a name no target accepts is skipped and counted."""
         known = {} if self.verify_remote else self.state.derived(self.target.url, ref.project, ref.run_id)
         now = time.time()
         sent = 0
-        pending = False
+        pending: list[str] = []
+        is_over: bool | None = None  # asked once, when a file is young
         for rel, kind in _derived_files(dfd):
             if self.stop.is_set():
                 break
@@ -568,8 +586,11 @@ class Uploader:
                 if known.get(rel) == stamp:
                     continue
                 if rel != "run.json" and now - st.st_mtime < self.stable_seconds:
-                    pending = True  # may still be being written (run.json is replaced atomically)
-                    continue
+                    if is_over is None:
+                        is_over = over()
+                    if not is_over:
+                        pending.append(rel)  # may still be being written (run.json is replaced atomically)
+                        continue
                 try:
                     self.target.put_file(ref.project, ref.run_id, rel, src, st.st_size)
                 except TargetError as e:
@@ -587,6 +608,14 @@ def _signature(path: str) -> str | None:
         return str(os.stat(path, follow_symlinks=False).st_mtime_ns)
     except OSError:
         return None
+
+
+def _run_over(path: str) -> bool:
+    """Whether the run has no writer left: it finished, failed or was
+    terminated, or it crashed (no finish record, heartbeat overdue)."""
+    from runship.reader.listing import summarize
+
+    return summarize(path).get("state") in OVER
 
 
 def _derived_files(dfd: int):

@@ -18,6 +18,7 @@ from runship.uploader.state import Busy, State, default_state_dir
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BUSY = 75  # EX_TEMPFAIL: another uploader holds the state; try later
+EXIT_WAITING = 75  # EX_TEMPFAIL: files of a live run were left to settle; run again
 EXIT_SIGNAL = 143  # stopped by SIGTERM before the pass in flight could end
 STOP_GRACE = 5.0  # seconds a pass may take to end after SIGTERM before the process exits
 
@@ -190,7 +191,18 @@ class UploadCommand:
             if stop.is_set():
                 return EXIT_FAILED
             failed = stats.failures or stats.unreachable or stats.missing_roots
-            return EXIT_FAILED if failed else EXIT_OK
+            if failed:
+                return EXIT_FAILED
+            if stats.waiting:
+                for run, names in stats.waiting:
+                    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                    log.warning(
+                        f"{run}: {len(names)} {'file' if len(names) == 1 else 'files'} of the live run "
+                        f"changed in the last {uploader.stable_seconds:g} s and wait to become stable ({shown}): "
+                        f"not complete; run again (exit {EXIT_WAITING})"
+                    )
+                return EXIT_WAITING
+            return EXIT_OK
         finally:
             _restore(previous)
             state.close()
@@ -342,6 +354,7 @@ def upload_status(
                         "last_upload": row.get("last_upload"),
                         "error": row.get("error"),
                         "skipped": row.get("skipped") or [],
+                        "waiting": row.get("waiting") or [],
                         "location": run_dir,
                     }
                 )
@@ -360,6 +373,9 @@ def _upload_state(run_state: str, done: bool, local: int, uploaded: int, row: di
         return "failing"
     if not row:
         return "not uploaded"
+    waiting = row.get("waiting") or []
+    if waiting:  # a live run's files that changed too recently at the last pass
+        return f"{len(waiting)} {'file' if len(waiting) == 1 else 'files'} waiting (run still writing)"
     if uploaded >= local and run_state in ("crashed", "terminated"):
         return f"uploaded (run {run_state})"  # it ended without a finish record: nothing more will come
     if uploaded >= local:

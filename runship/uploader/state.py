@@ -78,6 +78,8 @@ class State:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         if "skipped" not in columns:  # a state database from before skipped files were counted
             self.db.execute("ALTER TABLE runs ADD COLUMN skipped TEXT")
+        if "waiting" not in columns:  # from before files waiting to become stable were kept
+            self.db.execute("ALTER TABLE runs ADD COLUMN waiting TEXT")
 
     @classmethod
     def for_dry_run(cls, directory: str) -> State:
@@ -96,6 +98,7 @@ class State:
             self.db = sqlite3.connect(":memory:", isolation_level=None)
             self.db.executescript(SCHEMA)
             self.db.execute("ALTER TABLE runs ADD COLUMN skipped TEXT")
+            self.db.execute("ALTER TABLE runs ADD COLUMN waiting TEXT")
         return self
 
     def close(self) -> None:
@@ -122,16 +125,19 @@ class State:
         error: str | None,
         uploaded: int,
         skipped: list[str] | None = None,
+        waiting: list[str] | None = None,
     ) -> None:
         """``skipped``: files of the run that are not uploaded on purpose
-        (links, FIFOs, devices, names no target accepts), as "path (why)"."""
+        (links, FIFOs, devices, names no target accepts), as "path (why)";
+        ``waiting``: files of a live run left for a later pass because they
+        changed too recently (relative paths)."""
         now = time.time()
         self.db.execute(
-            "INSERT INTO runs (target, project, run, path, done, signature, last_upload, error, bytes, skipped) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(target, project, run, path) DO UPDATE SET "
+            "INSERT INTO runs (target, project, run, path, done, signature, last_upload, error, bytes, skipped, waiting) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(target, project, run, path) DO UPDATE SET "
             "done=excluded.done, signature=excluded.signature, error=excluded.error, "
             "last_upload=CASE WHEN excluded.bytes > 0 THEN excluded.last_upload ELSE runs.last_upload END, "
-            "bytes=runs.bytes + excluded.bytes, skipped=excluded.skipped",
+            "bytes=runs.bytes + excluded.bytes, skipped=excluded.skipped, waiting=excluded.waiting",
             (
                 target,
                 project,
@@ -143,16 +149,20 @@ class State:
                 error,
                 uploaded,
                 json.dumps(skipped) if skipped else None,
+                json.dumps(waiting) if waiting else None,
             ),
         )
 
     def runs(self, target: str | None = None) -> list[dict]:
-        q = "SELECT target, project, run, path, done, last_upload, error, bytes, skipped FROM runs"
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+        waiting = "waiting" if "waiting" in columns else "NULL"  # a read-only state from an older runship
+        q = f"SELECT target, project, run, path, done, last_upload, error, bytes, skipped, {waiting} FROM runs"
         rows = self.db.execute(q + (" WHERE target=?" if target else ""), (target,) if target else ())
-        keys = ("target", "project", "run", "path", "done", "last_upload", "error", "bytes", "skipped")
+        keys = ("target", "project", "run", "path", "done", "last_upload", "error", "bytes", "skipped", "waiting")
         out = [dict(zip(keys, r)) for r in rows.fetchall()]
         for r in out:
             r["skipped"] = json.loads(r["skipped"]) if r["skipped"] else []
+            r["waiting"] = json.loads(r["waiting"]) if r["waiting"] else []
         return out
 
     # ---- files -------------------------------------------------------------------
