@@ -770,13 +770,17 @@ def upload_cmd(
     verbose,
 ) -> None:
     """Upload run directories under ROOT... (default: --root) to URL: only
-    new committed bytes, resuming where the last pass stopped.
+    new committed bytes, resuming where the last pass stopped. A ROOT may
+    also be a project directory or a run directory (same names in the target).
 
     Exit status: 0 everything reachable is uploaded; 1 something failed (the
-    summary line says what); 2 bad arguments; 75 try again: another uploader
-    holds the state directory, or files of a live run changed in the last
-    seconds and were left to settle (named on stderr). A run that has
-    finished or crashed has all its files shipped in the same pass.
+    summary line says what), or a path does not exist or holds no run (not
+    with --watch, which stops at the start only for a path that does not
+    exist); 2 bad arguments (a file, a directory inside a run); 75 try again:
+    another uploader holds the state directory, or files of a live run
+    changed in the last seconds and were left to settle (named on stderr). A
+    run that has finished or crashed has all its files shipped in the same
+    pass.
 
     \b
     Example:
@@ -1039,8 +1043,8 @@ def export_cmd(
     interval: float,
     state_dir: str | None,
 ) -> None:
-    """Export runs (run directories, or every run under a root) to another
-    tool's form, incrementally: a second export sends only what is new, an
+    """Export runs (run directories, project directories, or every run under
+    a root) to another tool's form, incrementally: a second export sends only what is new, an
     interrupted one goes on where the last ended.
 
     \b
@@ -1052,8 +1056,13 @@ def export_cmd(
     import threading
 
     from runship.export import export, parse_since
+    from runship.reader.listing import classify_local
     from runship.uploader.state import Busy, default_state_dir
 
+    for source in sources:
+        located = classify_local(source)
+        if not located.usable:  # a file, or a directory inside a run: a bad argument, at once
+            raise click.UsageError(located.reason)
     start_after = parse_since(since) if since else None
     stop = threading.Event()
     if watch:
@@ -1070,6 +1079,7 @@ def export_cmd(
                 offline=offline,
                 since=start_after,
                 log=lambda m: click.echo(m, err=True),
+                allow_empty=watch,  # a one-shot export of a path with no run fails; a --watch waits for runs
             )
         except Busy as e:
             raise click.ClickException(str(e)) from None

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from runship.errors import RunNotFound, UsageError
+from runship.errors import UsageError
 
 __all__ = ["KINDS", "export"]
 
@@ -101,21 +101,17 @@ def parse_target(to: str) -> tuple[str, str]:
     return kind, dest
 
 
-def _runs_under(source: str, project: str | None) -> list[str]:
-    """Run directories: ``source`` itself when it is one, else those under it (a root)."""
-    from runship.reader.listing import run_dirs
-    from runship.schema import format as fmt
+def _runs_under(source: str, project: str | None, allow_empty: bool = True) -> list[str]:
+    """The run directories of ``source``: a run directory, a project
+    directory or a root (``runship.reader.listing.classify_local``); any other
+    path is a UsageError saying what it is, and so is a directory with no run
+    unless ``allow_empty`` (``--watch``: a fresh root)."""
+    from runship.reader.listing import classify_local, local_runs
 
-    try:
-        names = os.listdir(source)
-    except OSError as e:
-        raise UsageError(f"{source}: {e.strerror or e}") from None
-    if any(fmt.parse_stream_file_name(n) for n in names):
-        return [source]
-    try:
-        return list(run_dirs(source, project))
-    except RunNotFound:
-        return []
+    located = classify_local(source)
+    if not located.usable or (located.kind == "empty" and not allow_empty):
+        raise UsageError(located.reason)
+    return local_runs(located, project)
 
 
 def export(
@@ -128,11 +124,14 @@ def export(
     offline: bool = False,
     since: float | None = None,
     log: Callable[[str], None] = print,
+    allow_empty: bool = True,
 ) -> tuple[int, int]:
     """Export the runs of ``sources`` to ``to`` (``KIND:DEST``); returns
     (runs that had something new, runs that failed). One run failing never
     stops the others: it is said in one line and left for the next export.
-    ``since``: only runs written to since that time (seconds since the epoch)."""
+    ``since``: only runs written to since that time (seconds since the epoch).
+    A source that is not a root, project or run directory raises UsageError,
+    as does one with no run unless ``allow_empty``."""
     from runship.export.parquet import ParquetDest, runs_table
     from runship.export.place import skip_reason
     from runship.reader.run import open_run
@@ -141,6 +140,7 @@ def export(
 
     kind, dest_url = parse_target(to)
     _require(kind)
+    runs = [run_dir for source in sources for run_dir in _runs_under(source, project, allow_empty)]
     dest: Any
     if kind == "mlflow":
         dest = dest_url
@@ -160,33 +160,32 @@ def export(
     changed = failed = 0
     by_project: dict[str, list[Any]] = {}
     try:
-        for source in sources:
-            for run_dir in _runs_under(source, project):
-                try:
-                    view = open_run(run_dir, cache=True)
-                except Exception as e:
-                    failed += 1
-                    log(f"{run_dir}: cannot be read: {type(e).__name__}: {e}")
-                    continue
-                if project is not None and view.project != project:
-                    continue
-                if since is not None and not (isinstance(view.last_write, (int, float)) and view.last_write >= since):
-                    continue
-                why = skip_reason(view)
-                if why is not None:  # its header names no name, or another run: not exported anywhere
-                    failed += 1
-                    log(f"{run_dir}: skipped: {why}")
-                    continue
-                by_project.setdefault(view.project, []).append(view)
-                try:
-                    new = _one(view, kind, dest, target, state, offline)
-                except Exception as e:  # the next export tries this run again
-                    failed += 1
-                    log(f"{view.project}/{view.id}: not exported: {type(e).__name__}: {e}")
-                    continue
-                if new:
-                    changed += 1
-                    log(f"{view.project}/{view.id}: {new[1] - new[0]} new rows ({new[1]} in all)")
+        for run_dir in runs:
+            try:
+                view = open_run(run_dir, cache=True)
+            except Exception as e:
+                failed += 1
+                log(f"{run_dir}: cannot be read: {type(e).__name__}: {e}")
+                continue
+            if project is not None and view.project != project:
+                continue
+            if since is not None and not (isinstance(view.last_write, (int, float)) and view.last_write >= since):
+                continue
+            why = skip_reason(view)
+            if why is not None:  # its header names no name, or another run: not exported anywhere
+                failed += 1
+                log(f"{run_dir}: skipped: {why}")
+                continue
+            by_project.setdefault(view.project, []).append(view)
+            try:
+                new = _one(view, kind, dest, target, state, offline)
+            except Exception as e:  # the next export tries this run again
+                failed += 1
+                log(f"{view.project}/{view.id}: not exported: {type(e).__name__}: {e}")
+                continue
+            if new:
+                changed += 1
+                log(f"{view.project}/{view.id}: {new[1] - new[0]} new rows ({new[1]} in all)")
         if kind == "parquet":
             for name, views in by_project.items():
                 try:

@@ -7,6 +7,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from runship.errors import RunNotFound
@@ -52,6 +53,94 @@ def run_dirs(
         for r in runs:
             if r.is_dir(follow_symlinks=False) and _has_run_stream(r.path):
                 yield r.path
+
+
+#: what to give instead of a path that is not runship's
+GIVE = "give a runship root (holding <project>/<run>/ directories), a project directory or a run directory"
+_UP = 4  # ancestors looked at for a run that a path lies inside (files/media/<key>/...)
+
+
+@dataclass(frozen=True)
+class LocalPath:
+    """What a local path given to ``upload`` or ``export`` is.
+
+    ``kind``: ``"root"``, ``"project"`` (its subdirectories are runs),
+    ``"run"`` (it holds stream files), ``"empty"`` (a directory holding no
+    run down to its runs' depth: a root whose runs have not come yet, or a
+    wrong path), ``"missing"`` (does not exist), ``"file"`` (not a
+    directory), ``"inside"`` (a directory inside the run ``run_dir``).
+    ``reason``: one line saying what is wrong and what to give instead
+    (empty for a root, project or run)."""
+
+    path: str
+    kind: str
+    reason: str = ""
+    run_dir: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Runs can be found here, now or later."""
+        return self.kind in ("root", "project", "run", "empty")
+
+
+def classify_local(path: str) -> LocalPath:
+    """Is ``path`` a root, a project directory, a run directory, or none of
+    these (and why)? Only names are read, and no link below ``path`` is
+    followed; the first run found decides."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.exists(path):
+        return LocalPath(path, "missing", f"no run root at {path}: it does not exist; {GIVE}")
+    if not os.path.isdir(path):
+        return LocalPath(path, "file", f"{path} is a file, not a directory; {GIVE}")
+    if _holds_stream(path):
+        return LocalPath(path, "run")
+    children = _subdirs(path)
+    if any(_holds_stream(c) for c in children):
+        return LocalPath(path, "project")
+    if any(_holds_stream(g) for c in children for g in _subdirs(c)):
+        return LocalPath(path, "root")
+    up = path
+    for _ in range(_UP):
+        parent = os.path.dirname(up)
+        if parent == up:
+            break
+        up = parent
+        if _holds_stream(up):
+            return LocalPath(
+                path, "inside", f"{path} is inside the run directory {up}, not a run root; give {up} (or its root)", up
+            )
+    what = "an empty directory" if not _entries(path) else "no run directories (holding run stream files) in it"
+    return LocalPath(path, "empty", f"no runs at {path}: {what}; {GIVE}")
+
+
+def local_runs(located: LocalPath, project: str | None = None) -> list[str]:
+    """The run directories of a classified local path (``classify_local``)."""
+    if located.kind == "run":
+        return [located.path]
+    if located.kind == "project":
+        return [c for c in _subdirs(located.path) if _has_run_stream(c)]
+    if located.kind == "root":
+        return list(run_dirs(located.path, project))
+    return []
+
+
+def _entries(path: str) -> list[os.DirEntry[str]]:
+    try:
+        return sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError:
+        return []
+
+
+def _subdirs(path: str) -> list[str]:
+    """Subdirectories, not links, not hidden."""
+    return [e.path for e in _entries(path) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+
+
+def _holds_stream(path: str) -> bool:
+    try:
+        return any(fmt.parse_stream_file_name(n) for n in os.listdir(path))
+    except OSError:
+        return False
 
 
 def _remote_run_dirs(url: str, project: str | None, storage_options: dict[str, Any] | None) -> Iterator[str]:

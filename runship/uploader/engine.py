@@ -48,6 +48,7 @@ class PassStats:
     skipped: int = 0  # files not uploaded on purpose (links, FIFOs, devices, bad names)
     missing_roots: list[str] = field(default_factory=list)
     waiting: list[tuple[str, list[str]]] = field(default_factory=list)  # (run, files of a live run still settling)
+    empty_roots: list[str] = field(default_factory=list)  # why each root that holds no run is empty
 
     def summary(self) -> str:
         line = (
@@ -164,12 +165,32 @@ class Uploader:
         """Run directories under the roots. A root is the operator's choice
         and may be a link; below it, links are never followed: a linked
         project or run directory is skipped with a warning."""
+        from runship.reader.listing import classify_local
+
         stats = stats if stats is not None else PassStats()
         refs = []
         for root in self.roots:
-            if self._is_run_dir(root):
+            # a run or project directory is uploaded under the same
+            # <project>/<run> names as from its root
+            located = classify_local(root)
+            if not located.usable:
+                self.log.error(located.reason)
+                stats.missing_roots.append(root)
+                continue
+            if located.kind == "empty":
+                stats.empty_roots.append(located.reason)  # a fresh root (--watch), or a wrong path (a pass fails)
+                continue
+            if located.kind == "run":
                 parent = os.path.dirname(root)
-                refs.append(RunRef(os.path.dirname(parent), os.path.basename(parent), os.path.basename(root), root))
+                ref = RunRef(os.path.dirname(parent), os.path.basename(parent), os.path.basename(root), root)
+                if self._selected(ref) and not (self.project and ref.project != self.project):
+                    refs.append(ref)
+                continue
+            if located.kind == "project":
+                parent, project = os.path.dirname(root), os.path.basename(root)
+                if self.project and project != self.project:
+                    continue
+                refs.extend(ref for ref in self._runs_of(parent, None, project, stats) if self._selected(ref))
                 continue
             try:
                 root_fd = safefile.open_dir(root)
@@ -196,9 +217,14 @@ class Uploader:
                 os.close(root_fd)
         return refs
 
-    def _runs_of(self, root: str, root_fd: int, project: str, stats: PassStats) -> list[RunRef]:
+    def _runs_of(self, root: str, root_fd: int | None, project: str, stats: PassStats) -> list[RunRef]:
+        """The runs of ``<root>/<project>``; ``root_fd`` None: the project
+        directory was named as a root (and may be a link: the operator's choice)."""
         try:
-            pfd = safefile.open_subdir(root_fd, project)
+            if root_fd is None:
+                pfd = safefile.open_dir(os.path.join(root, project))
+            else:
+                pfd = safefile.open_subdir(root_fd, project)
         except OSError as e:
             self.log.error(f"cannot read {os.path.join(root, project)}: {e.strerror or e}")
             return []
@@ -216,12 +242,6 @@ class Uploader:
         finally:
             os.close(pfd)
 
-    def _is_run_dir(self, path: str) -> bool:
-        try:
-            return any(fmt.parse_stream_file_name(n) for n in os.listdir(path))
-        except OSError:
-            return False
-
     def _selected(self, ref: RunRef) -> bool:
         if not self.run:
             return True
@@ -232,6 +252,13 @@ class Uploader:
         following a link on the way."""
         if ref.path in self.roots:
             return safefile.open_dir(ref.path)  # a run directory named as a root: the operator's choice
+        project_dir = os.path.dirname(ref.path)
+        if project_dir in self.roots:  # a project directory named as a root
+            pfd = safefile.open_dir(project_dir)
+            try:
+                return safefile.open_subdir(pfd, ref.run_id)
+            finally:
+                os.close(pfd)
         root_fd = safefile.open_dir(ref.root)
         try:
             return safefile.open_subdir(root_fd, f"{ref.project}/{ref.run_id}")

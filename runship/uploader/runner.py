@@ -129,6 +129,7 @@ class UploadCommand:
                 interval=self.interval,
                 secrets=self.secrets,
             )
+            _check_roots(r.roots, watching=self.mode == "watch")
             target = open_target(
                 r.to, r.options, token=r.token, allow_insecure_http=self.allow_insecure_http, create=not self.dry_run
             )
@@ -186,11 +187,15 @@ class UploadCommand:
                     print(f"{run}/{name}: {n} bytes")
                 total = sum(n for *_, n in stats.pending)
                 print(f"dry run: {len(stats.pending)} files, {total} bytes would be uploaded to {target.url}")
-                return EXIT_FAILED if stats.missing_roots else EXIT_OK
+                for why in stats.empty_roots:
+                    log.error(why)
+                return EXIT_FAILED if stats.missing_roots or stats.empty_roots else EXIT_OK
+            for why in stats.empty_roots:  # a one-shot pass at a path with no run: cron must notice
+                log.error(why)
             _report(log, stats, daemon=False)
             if stop.is_set():
                 return EXIT_FAILED
-            failed = stats.failures or stats.unreachable or stats.missing_roots
+            failed = stats.failures or stats.unreachable or stats.missing_roots or stats.empty_roots
             if failed:
                 return EXIT_FAILED
             if stats.waiting:
@@ -209,6 +214,19 @@ class UploadCommand:
             target.close()
 
 
+def _check_roots(roots: list[str], watching: bool) -> None:
+    """A path that can never hold runs is a bad argument: a file, or a
+    directory inside a run. A path that does not exist fails a one-shot pass
+    (exit 1, as a pass that finds nothing) and stops a daemon at its start (a
+    typo); a directory with no runs yet is a fresh root to a daemon."""
+    from runship.reader.listing import classify_local
+
+    for root in roots:
+        located = classify_local(root)
+        if located.kind in ("file", "inside") or (watching and located.kind == "missing"):
+            raise UsageError(located.reason)
+
+
 def _traceback(verbosity: int) -> None:
     if verbosity >= 2:
         import traceback
@@ -220,7 +238,7 @@ def _report(log: Log, stats: PassStats, daemon: bool) -> None:
     """The summary line of a pass. Quiet (-q): nothing unless something
     failed; a daemon: a line only for a pass that did something or failed."""
     line = stats.summary()
-    failed = bool(stats.failures or stats.unreachable or stats.missing_roots)
+    failed = bool(stats.failures or stats.unreachable or stats.missing_roots or (stats.empty_roots and not daemon))
     if failed:
         log.error(line)
     elif log.level == 0 or (daemon and not stats.bytes):
