@@ -6,6 +6,7 @@ line naming what it is, and a one-shot pass that finds no runs exits non-zero
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -133,3 +134,18 @@ def test_watch_keeps_an_empty_root(tmp_path):
             proc.wait()
     assert proc.returncode == 0, err
     assert uploaded(remote) == ["p/r1"]
+
+
+def test_status_of_a_project_directory(root, tmp_path):
+    """``runship status`` takes the same paths as ``runship upload``."""
+    remote = tmp_path / "remote"
+    assert cli("upload", root / "mnist", "--to", f"file://{remote}", "--state", tmp_path / "s").returncode == 0
+    out = cli("status", root / "mnist", "--to", f"file://{remote}", "--state", tmp_path / "s", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert sorted((r["project"], r["id"], r["upload"]) for r in rows) == [
+        ("mnist", "r1", "complete"),
+        ("mnist", "r2", "complete"),
+    ]
+    out = cli("status", root / "mnist" / "r1" / "files", "--to", f"file://{remote}", "--state", tmp_path / "s")
+    assert out.returncode != 0 and "inside the run directory" in out.stderr, out
