@@ -97,7 +97,8 @@ def classify_local(path: str) -> LocalPath:
     children = _subdirs(path)
     if any(_holds_stream(c) for c in children):
         return LocalPath(path, "project")
-    if any(_holds_stream(g) for c in children for g in _subdirs(c)):
+    # a run another user keeps from us still makes a root (listings name it unreadable)
+    if any(_holds_stream(g, unreadable=True) for c in children for g in _subdirs(c)):
         return LocalPath(path, "root")
     up = path
     for _ in range(_UP):
@@ -136,9 +137,13 @@ def _subdirs(path: str) -> list[str]:
     return [e.path for e in _entries(path) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
 
 
-def _holds_stream(path: str) -> bool:
+def _holds_stream(path: str, unreadable: bool = False) -> bool:
+    """Does the directory hold a stream file? ``unreadable``: the answer for
+    one that cannot be listed (permission denied)."""
     try:
         return any(fmt.parse_stream_file_name(n) for n in os.listdir(path))
+    except PermissionError:
+        return unreadable
     except OSError:
         return False
 

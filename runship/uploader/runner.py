@@ -325,7 +325,7 @@ def upload_status(
 ) -> list[dict]:
     """Per run under the roots (the same configuration as ``runship upload``):
     local and uploaded bytes, whether it is all up, and how the run ended."""
-    from runship.reader.listing import run_dirs, summarize
+    from runship.reader.listing import summarize
     from runship.uploader import tail
 
     r = resolve(
@@ -346,7 +346,7 @@ def upload_status(
     out = []
     try:
         for root in r.roots:
-            for run_dir in run_dirs(root):
+            for run_dir in _status_runs(root):
                 info = summarize(run_dir)
                 try:
                     entries = safefile.entries_of(run_dir)
@@ -381,6 +381,20 @@ def upload_status(
         if target is not None:
             target.close()
     return out
+
+
+def _status_runs(root: str) -> list[str]:
+    """The run directories of a root, a project directory or a run directory,
+    as ``runship upload`` takes them."""
+    from runship.errors import RunNotFound
+    from runship.reader.listing import classify_local, local_runs
+
+    located = classify_local(root)
+    if located.kind == "missing":
+        raise RunNotFound(located.reason)
+    if not located.usable:
+        raise UsageError(located.reason)
+    return local_runs(located)
 
 
 def _upload_state(run_state: str, done: bool, local: int, uploaded: int, row: dict) -> str:
