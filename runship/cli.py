@@ -833,8 +833,8 @@ def upload_cmd(
 @click.pass_context
 @library_errors
 def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_file, config_path, as_json) -> None:
-    """Per run under ROOT... (default: as `runship upload`: the config file,
-    $RUNSHIP_UPLOAD_ROOTS, --root): local bytes, uploaded bytes, state, last
+    """Per run under ROOT... (a root, a project or a run directory; default:
+    as `runship upload`: the config file, $RUNSHIP_UPLOAD_ROOTS, --root): local bytes, uploaded bytes, state, last
     upload, last error, files skipped on purpose.
 
     \b
