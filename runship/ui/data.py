@@ -533,9 +533,11 @@ def table_page(
     try:
         with view.open_file(path) as f:
             key = (str(view.location), path, *table_identity(f))
-            return table_rows(tables.get(key, f), f, offset, limit, sort, desc)
+            out = table_rows(tables.get(key, f), f, offset, limit, sort, desc)
     except TableError as e:
         raise BadRequest(f"{path}: {e}") from None
+    out["rows"] = plain(out["rows"])  # as JSON can hold them: NaN as text, nesting cut at 20 levels
+    return out
 
 
 def file_type(path: str) -> str | None:
