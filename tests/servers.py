@@ -142,6 +142,21 @@ class TcpProxy:
                 pass
 
 
+def still_open(sockets) -> int:
+    """How many of these client sockets the server has not closed (nothing
+    to read and no end of stream within 10 ms: still open)."""
+    n = 0
+    for c in sockets:
+        c.settimeout(0.01)
+        try:
+            n += c.recv(1) != b""
+        except TimeoutError:
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
 def call(server, method, path, body=None, token="default", headers=None, timeout=30):
     """One request to a RunshipServer: (status, lower-case headers, body).
     ``token``: the writer token by default, None for none."""
