@@ -132,49 +132,24 @@ def export(
     ``since``: only runs written to since that time (seconds since the epoch).
     A source that is not a root, project or run directory raises UsageError,
     as does one with no run unless ``allow_empty``."""
-    from runship.export.parquet import ParquetDest, runs_table
-    from runship.export.place import skip_reason
-    from runship.reader.run import open_run
+    from runship.export.parquet import runs_table
     from runship.schema.names import check_id
     from runship.uploader.state import State
 
     kind, dest_url = parse_target(to)
     _require(kind)
     runs = [run_dir for source in sources for run_dir in _runs_under(source, project, allow_empty)]
-    dest: Any
-    if kind == "mlflow":
-        dest = dest_url
-        target = f"{kind}:{dest}"
-    elif kind == "wandb":
-        dest = dest_url.strip("/")
-        target = f"{kind}:{dest}" + (":offline" if offline else "")
-    elif kind == "tensorboard":
-        if "://" in dest_url:
-            raise UsageError(f"--to {to!r}: TensorBoard event files go to a local directory")
-        dest = os.path.abspath(dest_url)
-        target = f"{kind}:{dest}"
-    else:
-        dest = ParquetDest(dest_url, storage_options)
-        target = f"{kind}:{dest.url}"
+    dest, target = _destination(kind, dest_url, to, storage_options, offline)
     state = State(state_dir)
     changed = failed = 0
     by_project: dict[str, list[Any]] = {}
     try:
         for run_dir in runs:
-            try:
-                view = open_run(run_dir, cache=True)
-            except Exception as e:
+            view, why = _selected(run_dir, project, since)
+            if why is not None:
                 failed += 1
-                log(f"{run_dir}: cannot be read: {type(e).__name__}: {e}")
-                continue
-            if project is not None and view.project != project:
-                continue
-            if since is not None and not (isinstance(view.last_write, (int, float)) and view.last_write >= since):
-                continue
-            why = skip_reason(view)
-            if why is not None:  # its header names no name, or another run: not exported anywhere
-                failed += 1
-                log(f"{run_dir}: skipped: {why}")
+                log(f"{run_dir}: {why}")
+            if view is None:
                 continue
             by_project.setdefault(view.project, []).append(view)
             try:
@@ -196,6 +171,45 @@ def export(
     finally:
         state.close()
     return changed, failed
+
+
+def _destination(
+    kind: str, dest_url: str, to: str, storage_options: dict[str, Any] | None, offline: bool
+) -> tuple[Any, str]:
+    """(what the exporter of ``kind`` writes to, the target's name in the state)."""
+    if kind == "mlflow":
+        return dest_url, f"{kind}:{dest_url}"
+    if kind == "wandb":
+        dest = dest_url.strip("/")
+        return dest, f"{kind}:{dest}" + (":offline" if offline else "")
+    if kind == "tensorboard":
+        if "://" in dest_url:
+            raise UsageError(f"--to {to!r}: TensorBoard event files go to a local directory")
+        dest = os.path.abspath(dest_url)
+        return dest, f"{kind}:{dest}"
+    from runship.export.parquet import ParquetDest
+
+    parquet = ParquetDest(dest_url, storage_options)
+    return parquet, f"{kind}:{parquet.url}"
+
+
+def _selected(run_dir: str, project: str | None, since: float | None) -> tuple[Any, str | None]:
+    """(the run's view, or None when it is not exported; why it failed, or None)."""
+    from runship.export.place import skip_reason
+    from runship.reader.run import open_run
+
+    try:
+        view = open_run(run_dir, cache=True)
+    except Exception as e:
+        return None, f"cannot be read: {type(e).__name__}: {e}"
+    if project is not None and view.project != project:
+        return None, None
+    if since is not None and not (isinstance(view.last_write, (int, float)) and view.last_write >= since):
+        return None, None
+    why = skip_reason(view)
+    if why is not None:  # its header names no name, or another run: not exported anywhere
+        return None, f"skipped: {why}"
+    return view, None
 
 
 def _one(view: Any, kind: str, dest: Any, target: str, state: Any, offline: bool) -> tuple[int, int] | None:

@@ -705,7 +705,7 @@ def decode_batch(
     first, and anything unusual (a problem of any kind, a record that is
     not a map, a commit or header record inside, records that do not end
     exactly at the batch's end) raises ``stream.Fallback``."""
-    from runship.reader.stream import MAX_BAD_RECORDS, Fallback, _record_size, _TooManyBad
+    from runship.reader.stream import Fallback, _record_size
 
     data = batch.data
     arr = np.frombuffer(data, np.uint8)
@@ -723,44 +723,26 @@ def decode_batch(
         size = batch.big.get(at)
         if tmpl is not None and size is None and skip_templates <= 0:
             k = tmpl.match(arr, pos, stop)
-            if k:
-                steps, times, values = tmpl.values(arr, pos, k)
-                builder.add_block(steps, times, values)
+            if k:  # rows laid out as the last one: k of them at once
+                builder.add_block(*tmpl.values(arr, pos, k))
                 sf.records += k
-                pos += k * tmpl.length
-                u = None
-                misses = 0
+                pos, u, misses = pos + k * tmpl.length, None, 0
                 continue
             misses += 1
             skip_templates = min(1 << misses, 256)
         skip_templates -= 1
         if size is None and data[pos] == 0x87:  # a rows block of numbers: read with numpy
-            block = number_block(data, arr, view, pos, stop)
-            if block is not None:
-                nxt, steps, times, cols = block
-                builder.add_block(steps, times, cols)
-                sf.records += 1
-                pos = nxt
-                u = None
+            after = _add_number_block(data, arr, view, pos, stop, builder, sf)
+            if after is not None:
+                pos, u = after, None
                 continue
-        if sf.kept >= limits.KEPT_ITEMS:  # records other than rows are no longer kept: not even decoded
-            skipped = _past_kept(sf, data, view, pos, stop, size, at)
-            if skipped is not None:
-                pos, u = skipped, None
-                continue
+        # past the file's budget, records other than rows are no longer kept: not even decoded
+        if sf.kept >= limits.KEPT_ITEMS and (skipped := _past_kept(sf, data, view, pos, stop, size, at)) is not None:
+            pos, u = skipped, None
+            continue
         try:
             if fast:
-                u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
-                u.feed(view[pos : pos + limits.SMALL_RECORD])
-                try:
-                    rec = u.unpack()
-                    nxt = pos + u.tell()
-                except msgpack.OutOfData:  # more than SMALL_RECORD bytes: count its items
-                    probe = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES)
-                    probe.feed(view[pos:stop])
-                    probe.skip()
-                    nxt = pos + probe.tell()
-                    rec = limits.decode_counted(view[pos:nxt])
+                rec, nxt = _fast_record(view, pos, stop)
                 u = None
             elif size is not None:
                 rec = limits.decode_counted(view[pos : pos + size])
@@ -783,11 +765,7 @@ def decode_batch(
             if fast and (why is not None or rec["k"] in (fmt.COMMIT, fmt.HEADER) or nxt > stop):
                 raise Fallback()
         if why is not None:
-            sf.bad_records += 1
-            sf.add(at, "bad-record", why)
-            if sf.bad_records > MAX_BAD_RECORDS:
-                sf.add(at, "corrupt", f"more than {MAX_BAD_RECORDS} bad records: the rest is not read")
-                raise _TooManyBad()
+            _bad_record(sf, at, why)
         else:
             sf.records += 1
             if rec["k"] == fmt.ROWS:
@@ -795,13 +773,51 @@ def decode_batch(
             elif rec["k"] == fmt.ROW:
                 builder.add_row(rec["s"], rec["t"], rec["d"])
                 if size is None and skip_templates <= 0:  # the layout of the rows that may follow
-                    found = make_template(data[pos:nxt])
-                    if found is not None:
-                        tmpl = found
+                    tmpl = make_template(data[pos:nxt]) or tmpl
             elif _keep(sf, rec, at, nxt - pos):
                 other.append((builder.rows, rec))
         pos = nxt
     builder.seal()
+
+
+def _add_number_block(
+    data: bytes, arr: Any, view: memoryview, pos: int, stop: int, builder: ColumnBuilder, sf: Any
+) -> int | None:
+    """A rows block of numbers at ``pos`` read with numpy into ``builder``;
+    where the next record starts, or None if it is not laid out so."""
+    block = number_block(data, arr, view, pos, stop)
+    if block is None:
+        return None
+    nxt, steps, times, cols = block
+    builder.add_block(steps, times, cols)
+    sf.records += 1
+    return nxt
+
+
+def _fast_record(view: memoryview, pos: int, stop: int) -> tuple[Any, int]:
+    """(the record at ``pos``, where the next starts), its size found first;
+    one over SMALL_RECORD bytes is decoded counting its items."""
+    u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
+    u.feed(view[pos : pos + limits.SMALL_RECORD])
+    try:
+        return u.unpack(), pos + u.tell()
+    except msgpack.OutOfData:
+        probe = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES)
+        probe.feed(view[pos:stop])
+        probe.skip()
+        nxt = pos + probe.tell()
+        return limits.decode_counted(view[pos:nxt]), nxt
+
+
+def _bad_record(sf: Any, at: int, why: str) -> None:
+    """A record that failed its checks: reported; past MAX_BAD_RECORDS the file is not read on."""
+    from runship.reader.stream import MAX_BAD_RECORDS, _TooManyBad
+
+    sf.bad_records += 1
+    sf.add(at, "bad-record", why)
+    if sf.bad_records > MAX_BAD_RECORDS:
+        sf.add(at, "corrupt", f"more than {MAX_BAD_RECORDS} bad records: the rest is not read")
+        raise _TooManyBad()
 
 
 _ROW_KINDS = frozenset({fmt.ROW, fmt.ROWS})

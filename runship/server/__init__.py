@@ -53,12 +53,7 @@ def serve(
         )
     except ImportError as e:
         raise RuntimeError(f"runship serve cannot start: {e} (reinstall runship: pip install runship)") from None
-    if token_file is None and not no_auth:
-        raise ValueError("token auth is on by default: give --token-file, or --no-auth (loopback addresses only)")
-    if no_auth and not is_loopback(host):
-        raise ValueError(f"--no-auth is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
-    if (certfile is None) != (keyfile is None):
-        raise ValueError("TLS needs both --cert and --key")
+    _check_options(host, token_file, no_auth, certfile, keyfile)
     tokens = load_tokens(token_file) if token_file else None
     if no_auth:
         log(f"WARNING: runship serve without authentication on {host}:{port}: anyone on this machine can write runs")
@@ -95,22 +90,7 @@ def serve(
     )
     config_file = None
     if workers > 1:
-        # the workers read their configuration from a file only this user
-        # can read (storage options may hold keys: never the environment)
-        fd, config_file = tempfile.mkstemp(prefix="runship-serve-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(
-                {
-                    "root": root,
-                    "token_file": os.path.abspath(token_file) if token_file else None,
-                    "max_body": config.max_body,
-                    "storage_options": config.storage_options,
-                    "public_docs": public_docs,
-                    "limits": dataclasses.asdict(limits),
-                    "allowed_hosts": None if config.allowed_hosts is None else sorted(config.allowed_hosts),
-                },
-                f,
-            )
+        config_file = _workers_config(config, token_file)
         os.environ["RUNSHIP_SERVE_CONFIG"] = config_file
         uv = uvicorn.Config("runship.server.app:app_from_env", factory=True, workers=workers, **options)
     else:
@@ -130,3 +110,32 @@ def serve(
     finally:
         if config_file:
             os.unlink(config_file)
+
+
+def _check_options(host: str, token_file: str | None, no_auth: bool, certfile: str | None, keyfile: str | None) -> None:
+    if token_file is None and not no_auth:
+        raise ValueError("token auth is on by default: give --token-file, or --no-auth (loopback addresses only)")
+    if no_auth and not is_loopback(host):
+        raise ValueError(f"--no-auth is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
+    if (certfile is None) != (keyfile is None):
+        raise ValueError("TLS needs both --cert and --key")
+
+
+def _workers_config(config: Any, token_file: str | None) -> str:
+    """The workers' configuration, in a file only this user can read
+    (storage options may hold keys: never the environment); its path."""
+    fd, path = tempfile.mkstemp(prefix="runship-serve-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(
+            {
+                "root": config.root,
+                "token_file": os.path.abspath(token_file) if token_file else None,
+                "max_body": config.max_body,
+                "storage_options": config.storage_options,
+                "public_docs": config.public_docs,
+                "limits": dataclasses.asdict(config.limits),
+                "allowed_hosts": None if config.allowed_hosts is None else sorted(config.allowed_hosts),
+            },
+            f,
+        )
+    return path

@@ -181,37 +181,37 @@ class UploadCommand:
                 )
                 log.info("stopped")
                 return EXIT_OK
-            stats = uploader.run_pass()
-            if self.dry_run:
-                for run, name, n in stats.pending:
-                    print(f"{run}/{name}: {n} bytes")
-                total = sum(n for *_, n in stats.pending)
-                print(f"dry run: {len(stats.pending)} files, {total} bytes would be uploaded to {target.url}")
-                for why in stats.empty_roots:
-                    log.error(why)
-                return EXIT_FAILED if stats.missing_roots or stats.empty_roots else EXIT_OK
-            for why in stats.empty_roots:  # a one-shot pass at a path with no run: cron must notice
-                log.error(why)
-            _report(log, stats, daemon=False)
-            if stop.is_set():
-                return EXIT_FAILED
-            failed = stats.failures or stats.unreachable or stats.missing_roots or stats.empty_roots
-            if failed:
-                return EXIT_FAILED
-            if stats.waiting:
-                for run, names in stats.waiting:
-                    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-                    log.warning(
-                        f"{run}: {len(names)} {'file' if len(names) == 1 else 'files'} of the live run "
-                        f"changed in the last {uploader.stable_seconds:g} s and wait to become stable ({shown}): "
-                        f"not complete; run again (exit {EXIT_WAITING})"
-                    )
-                return EXIT_WAITING
-            return EXIT_OK
+            return _one_pass(uploader, log, stop, target.url, dry_run=self.dry_run)
         finally:
             _restore(previous)
             state.close()
             target.close()
+
+
+def _one_pass(uploader: Uploader, log: Log, stop: threading.Event, url: str, dry_run: bool) -> int:
+    """A one-shot pass (``--once``, ``--dry-run``) and its exit status."""
+    stats = uploader.run_pass()
+    if dry_run:
+        for run, name, n in stats.pending:
+            print(f"{run}/{name}: {n} bytes")
+        total = sum(n for *_, n in stats.pending)
+        print(f"dry run: {len(stats.pending)} files, {total} bytes would be uploaded to {url}")
+        for why in stats.empty_roots:
+            log.error(why)
+        return EXIT_FAILED if stats.missing_roots or stats.empty_roots else EXIT_OK
+    for why in stats.empty_roots:  # a one-shot pass at a path with no run: cron must notice
+        log.error(why)
+    _report(log, stats, daemon=False)
+    if stop.is_set() or stats.failures or stats.unreachable or stats.missing_roots or stats.empty_roots:
+        return EXIT_FAILED
+    for run, names in stats.waiting:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        log.warning(
+            f"{run}: {len(names)} {'file' if len(names) == 1 else 'files'} of the live run "
+            f"changed in the last {uploader.stable_seconds:g} s and wait to become stable ({shown}): "
+            f"not complete; run again (exit {EXIT_WAITING})"
+        )
+    return EXIT_WAITING if stats.waiting else EXIT_OK
 
 
 def _check_roots(roots: list[str], watching: bool) -> None:
