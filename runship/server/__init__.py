@@ -44,9 +44,7 @@ def serve(
         from runship.server.app import DEFAULT_MAX_BODY, ServerConfig, create_app
         from runship.server.auth import load_tokens
         from runship.server.guard import (
-            GuardedH11Protocol,
             Limits,
-            accept_backlog,
             allowed_hosts,
             quiet_logs,
             raise_open_file_limit,
@@ -72,22 +70,7 @@ def serve(
         limits=limits,
         allowed_hosts=allowed_hosts(host, allow_hosts),
     )
-    options: dict[str, Any] = dict(
-        host=host,
-        port=port,
-        access_log=False,  # runship logs one JSON line per request itself
-        log_level="warning",
-        timeout_graceful_shutdown=30,
-        timeout_keep_alive=5,
-        ssl_certfile=certfile,
-        ssl_keyfile=keyfile,
-        http=GuardedH11Protocol,
-        backlog=accept_backlog(),
-        # X-Forwarded-For and -Proto are believed only from the given proxies
-        proxy_headers=bool(trusted_proxies),
-        forwarded_allow_ips=",".join(trusted_proxies) if trusted_proxies else None,
-        server_header=False,
-    )
+    options = _uvicorn_options(host, port, certfile, keyfile, trusted_proxies)
     config_file = None
     if workers > 1:
         config_file = _workers_config(config, token_file)
@@ -139,3 +122,27 @@ def _workers_config(config: Any, token_file: str | None) -> str:
             f,
         )
     return path
+
+
+def _uvicorn_options(
+    host: str, port: int, certfile: str | None, keyfile: str | None, trusted_proxies: tuple[str, ...]
+) -> dict[str, Any]:
+    """uvicorn's settings for runship serve (and its workers)."""
+    from runship.server.guard import GuardedH11Protocol, accept_backlog
+
+    return dict(
+        host=host,
+        port=port,
+        access_log=False,  # runship logs one JSON line per request itself
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+        timeout_keep_alive=5,
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
+        http=GuardedH11Protocol,
+        backlog=accept_backlog(),
+        # X-Forwarded-For and -Proto are believed only from the given proxies
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=",".join(trusted_proxies) if trusted_proxies else None,
+        server_header=False,
+    )
