@@ -401,31 +401,9 @@ class Uploader:
                 continue
             except OSError as e:
                 raise RunError(f"cannot read {os.path.join(ref.path, f.name)}: {e.strerror or e}") from None
-            key = (ref.project, ref.run_id, f.name)
             if fs is None or fs.fingerprint != fp:
                 fs = FileState(fp, 0, 0, False, False)
-            if key not in self._verified:  # the remote is the truth: ask it once per process
-                fs.uploaded = remote[f.name] if f.name in remote else self._remote_size(ref, f.name)
-                self._verified.add(key)
-            # scan from what the remote holds (a commit boundary: pushes end
-            # at one) when it is behind, so that every push can end at one
-            start = fs.uploaded if fs.uploaded < fs.scanned else fs.scanned
-            ends: list[int] = []
-            if f.size > start:
-                try:
-                    sc = tail.scan(dfd, f.name, start, f.size)
-                except OSError as e:
-                    raise RunError(f"cannot read {os.path.join(ref.path, f.name)}: {e.strerror or e}") from None
-                fs.scanned = max(fs.scanned, sc.boundary)
-                fs.finished = fs.finished or sc.finished
-                ends = sc.ends
-                bad = sc.corrupt
-                if bad is not None:
-                    where = os.path.join(ref.path, f.name)
-                    corrupt = (
-                        f"{where}: {bad.message} (byte {bad.offset}, {bad.kind}) - not uploaded past byte {sc.boundary}"
-                    )
-            self._ends[f.name] = ends
+            corrupt = self._scan_file(ref, dfd, f, fs, remote) or corrupt
             if fs.finished and f.stream == fmt.RUN_STREAM:
                 finished_sessions.add(f.session)
             todo.append((f, fs))
@@ -459,21 +437,54 @@ class Uploader:
         newest = files[-1].session if files else None
         is_done = bool(files) and all_final and newest in finished_sessions and not waiting and not self.stop.is_set()
         if not self.dry_run:
-            self.state.set_run(
-                url,
-                ref.project,
-                ref.run_id,
-                ref.path,
-                done=is_done,
-                signature=signature or "",
-                error=None,
-                uploaded=sent,
-                skipped=skipped,
-                waiting=waiting,
-            )
+            self._record_run(ref, is_done, signature, sent, skipped, waiting)
         if sent:
             self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
         return sent, is_done
+
+    def _record_run(
+        self, ref: RunRef, done: bool, signature: str | None, sent: int, skipped: list[str], waiting: list[str]
+    ) -> None:
+        """What this pass left of the run, in the state store."""
+        self.state.set_run(
+            self.target.url,
+            ref.project,
+            ref.run_id,
+            ref.path,
+            done=done,
+            signature=signature or "",
+            error=None,
+            uploaded=sent,
+            skipped=skipped,
+            waiting=waiting,
+        )
+
+    def _scan_file(self, ref: RunRef, dfd: int, f: tail.LocalFile, fs: FileState, remote: dict[str, int]) -> str | None:
+        """Bring ``fs`` up to date with the file and the remote (asked once
+        per process) and keep its commit ends for the push; a corruption
+        found, said as the run's error, or None."""
+        key = (ref.project, ref.run_id, f.name)
+        if key not in self._verified:  # the remote is the truth: ask it once per process
+            fs.uploaded = remote[f.name] if f.name in remote else self._remote_size(ref, f.name)
+            self._verified.add(key)
+        # scan from what the remote holds (a commit boundary: pushes end
+        # at one) when it is behind, so that every push can end at one
+        start = fs.uploaded if fs.uploaded < fs.scanned else fs.scanned
+        self._ends[f.name] = []
+        if f.size <= start:
+            return None
+        where = os.path.join(ref.path, f.name)
+        try:
+            sc = tail.scan(dfd, f.name, start, f.size)
+        except OSError as e:
+            raise RunError(f"cannot read {where}: {e.strerror or e}") from None
+        fs.scanned = max(fs.scanned, sc.boundary)
+        fs.finished = fs.finished or sc.finished
+        self._ends[f.name] = sc.ends
+        bad = sc.corrupt
+        if bad is None:
+            return None
+        return f"{where}: {bad.message} (byte {bad.offset}, {bad.kind}) - not uploaded past byte {sc.boundary}"
 
     def _remote_sizes(self, ref: RunRef, names: list[str]) -> dict[str, int]:
         """``_remote_size`` of several files, asked at once (a few threads)."""
