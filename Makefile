@@ -34,12 +34,12 @@ demo: $(STAMP_DEMO)
 	RUNSHIP_DIR=$(DEMO_DIR) $(PY) examples/train.py --steps 3000
 	$(VENV)/bin/runship --root $(DEMO_DIR) ls
 	$(VENV)/bin/runship --root $(DEMO_DIR) show demo/$$(ls $(DEMO_DIR)/demo | head -n 1)
-	@echo "== upload to the embedded default target (a local directory standing in for object storage)"
+	@echo "== upload to a local directory, file://$(DEMO_REMOTE), standing in for object storage (no service needed)"
 	$(VENV)/bin/runship upload $(DEMO_DIR) --to file://$(DEMO_REMOTE) --state .runship-demo-state --once
 	@echo "== the same run, read back from the target"
 	$(VENV)/bin/runship ls file://$(DEMO_REMOTE)
 	$(VENV)/bin/runship verify $(DEMO_REMOTE)/demo/$$(ls $(DEMO_DIR)/demo | head -n 1)
-	@echo "== a small sweep to look at: five runs, two groups, images, histograms, a table, one that fails"
+	@echo "== five more runs to look at (a hand-made grid of lr, batch size, optimizer; not a runship sweep): two groups, images, histograms, a table, one that fails"
 	RUNSHIP_DIR=$(DEMO_DIR) $(PY) examples/demo_runs.py --steps 2000 > /dev/null
 	$(PY) tools/demo_ui.py $(DEMO_DIR)
 
