@@ -186,7 +186,8 @@ def test_run_resumed_into_another_root_continues_the_remote_run(target_kind, tmp
     assert len(remote.all_sessions) == 2
     names = {sf.name for fs in remote.files.values() for sf in fs}
     local_names = {
-        os.path.basename(p) for p in stream_files(str(node_a / "p" / "r1")) + stream_files(str(node_b / "p" / "r1"))
+        os.path.basename(p)
+        for p in all_stream_files(str(node_a / "p" / "r1")) + all_stream_files(str(node_b / "p" / "r1"))
     }
     assert names == local_names
 
