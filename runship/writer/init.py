@@ -180,7 +180,7 @@ def init(
             disabled=True,
             mode="disabled",
         )
-        PROCESS.register(run, make_current=policy != "create_new")
+        PROCESS.register(run, make_current=policy != "create_new", interactive=_ipython_shell() is not None)
         return run
 
     resume_mode = _resume_mode(resume if resume is not None else env("RESUME"))
@@ -281,7 +281,7 @@ def init(
     if save_code:
         save_code_files(run)
     _resume.remember(root, project, run_id)
-    PROCESS.register(run, make_current=policy != "create_new")
+    PROCESS.register(run, make_current=policy != "create_new", interactive=_ipython_shell() is not None)
     run._write_snapshot()
     run._follower = _start_follower(run, s) if run_mode == "online" else None
     if not s.quiet:
@@ -439,14 +439,18 @@ def _reinit_policy(value: object) -> str:
 
 
 def _in_notebook() -> bool:
+    return type(_ipython_shell()).__name__ == "ZMQInteractiveShell"
+
+
+def _ipython_shell() -> object:
+    """The IPython shell running this code (a notebook's or a terminal's), else None."""
     ipython = sys.modules.get("IPython")
     if ipython is None:
-        return False
+        return None
     try:
-        shell = ipython.get_ipython()
+        return ipython.get_ipython()
     except Exception:
-        return False
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+        return None
 
 
 def _tags(value: object) -> tuple[str, ...]:
