@@ -285,10 +285,18 @@ def init(
     run._write_snapshot()
     run._follower = _start_follower(run, s) if run_mode == "online" else None
     if not s.quiet:
-        how = "resumed" if resuming else ("reset" if exists else "started")
         ship = "uploading as it goes" if run._follower else "ship it with `runship upload`"
-        print(f"runship: {how} run {project}/{run_id} in {run_dir} ({ship})", file=sys.stderr)
+        print(
+            f"runship: {_started(project, run_id, placement, resuming, exists)} in {run_dir} ({ship})", file=sys.stderr
+        )
     return run
+
+
+def _started(project: str, run_id: str, placement: ranks.Placement | None, resuming: bool, exists: bool) -> str:
+    """What init() did, as its line says: a rank other than 0 joins its job's run."""
+    if placement is not None and not placement.primary:
+        return f"joined run {project}/{run_id} as rank {placement.rank}"
+    return f"{'resumed' if resuming else ('reset' if exists else 'started')} run {project}/{run_id}"
 
 
 def _sweep_trial() -> dict | None:
