@@ -269,13 +269,7 @@ def init(
     for other in claims:
         run.notice(other, warning=True)
     if requested:
-        asked = ", ".join(f"{k}={v!r}" for k, v in requested.items())
-        run.notice(
-            f"init({asked}) is ignored in a trial of sweep {env('SWEEP_ID')}: its run is {project}/{run_id} "
-            f"in {root}, where the agent reads the trial's result",
-            warning=True,
-            requested=requested,
-        )
+        _say_sweep_won(run, requested)
     if sync_tensorboard or tensorboard:  # mirror TensorBoard writers into the history, as wandb
         from runship.integration import tensorboard as tb
 
@@ -327,6 +321,16 @@ def _sweep_wins(trial: dict | None, given: dict[str, Any]) -> tuple[dict[str, An
         if (os.path.abspath(asked) != os.path.abspath(agents)) if arg == "dir" else asked != agents:
             wins[arg], requested[arg] = None, asked
     return wins, requested
+
+
+def _say_sweep_won(run: Run, requested: dict[str, str]) -> None:
+    asked = ", ".join(f"{k}={v!r}" for k, v in requested.items())
+    run.notice(
+        f"init({asked}) is ignored in a trial of sweep {env('SWEEP_ID')}: its run is {run.project}/{run.id} "
+        f"in {run.root}, where the agent reads the trial's result",
+        warning=True,
+        requested=requested,
+    )
 
 
 def _sweep_trial() -> dict | None:
