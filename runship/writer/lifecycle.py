@@ -16,6 +16,16 @@ system call returns EINTR and Python runs the handler); if it still has not
 started 2 s later and the handler before runship's was the default action, the
 watch thread records the signal, flushes every run and ends the process with
 SIGTERM's default action itself.
+
+The exit code a run records at exit is the interpreter's: 1 (130 for an
+interrupt) after an uncaught exception, which ``sys.excepthook`` sees, and
+the code given to ``sys.exit()`` in the main thread, which no hook of the
+interpreter's sees (``SystemExit`` never reaches ``sys.excepthook`` and
+atexit is not told the code): so, as wandb does, ``sys.exit`` is wrapped;
+the wrapper notes the code and exits as it would have. A
+``raise SystemExit(n)`` (or the builtin ``exit(n)``), which bypasses
+``sys.exit``, is not seen. Under IPython (a notebook or its terminal shell,
+which catch ``SystemExit`` and go on) ``sys.exit`` is left alone.
 """
 
 from __future__ import annotations
