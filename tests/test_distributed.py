@@ -103,6 +103,23 @@ def test_eight_slurm_tasks_make_one_run_with_the_primary_history_and_every_rank_
     assert console.stdout == "hello from rank 6\n", console.stderr
 
 
+def test_a_rank_after_rank_0_on_a_new_run_says_it_joined_the_run_as_its_rank(root):
+    said = []
+    for rank in (0, 1, 2):
+        out = run_python(
+            'import runship; runship.init(project="dist", settings={"environment": False}).finish(quiet=True)',
+            env={"RUNSHIP_DIR": root, **_slurm_env(rank, world=3, job="77")},
+        )
+        assert out.returncode == 0, out.stderr
+        said += [line for line in out.stderr.splitlines() if " run dist/" in line]
+    run_dir = os.path.join(root, "dist", "slurm-77.0")
+    assert [line.split(" (")[0] for line in said] == [
+        f"runship: started run dist/slurm-77.0 in {run_dir}",
+        f"runship: joined run dist/slurm-77.0 as rank 1 in {run_dir}",
+        f"runship: joined run dist/slurm-77.0 as rank 2 in {run_dir}",
+    ]
+
+
 @pytest.mark.parametrize(
     "launcher",
     [

@@ -259,22 +259,77 @@ def test_without_a_watch_thread_init_and_sigterm_work_as_before(root):
 
 @pytest.mark.parametrize(
     ("body", "exit_code"),
-    [("pass", 0), ("raise RuntimeError('boom')", 1), ("raise KeyboardInterrupt", 130)],
-    ids=["clean", "exception", "keyboard-interrupt"],
+    [
+        ("pass", 0),
+        ("raise RuntimeError('boom')", 1),
+        ("raise KeyboardInterrupt", 130),
+        ("sys.exit(3)", 3),
+        ("sys.exit('out of data')", 1),
+        ("sys.exit(0)", 0),
+        ("sys.exit()", 0),
+        ("sys.exit(None)", 0),
+        ("sys.exit(True)", 1),
+        ("threading.Thread(target=sys.exit, args=(2,)).start()", 0),  # ends the thread, not the process
+        ("with run: sys.exit(4)", 4),
+        ("with run: raise KeyboardInterrupt", 130),
+    ],
+    ids=[
+        "clean",
+        "exception",
+        "keyboard-interrupt",
+        "exit-3",
+        "exit-message",
+        "exit-0",
+        "exit",
+        "exit-none",
+        "exit-true",
+        "exit-in-a-thread",
+        "exit-in-with",
+        "interrupt-in-with",
+    ],
 )
 def test_atexit_finishes_with_exit_code(root, body, exit_code):
     out = run_python(
         f"""
-        import runship
+        import sys, threading, runship
         run = runship.init(project="p", id="ax", dir={root!r}, settings={{"quiet": True}})
         run.log({{"a": 1}})
         {body}
         """
     )
-    assert (out.returncode != 0) == (exit_code != 0), out.stderr
+    if exit_code == 130:  # an interrupt ends the interpreter by SIGINT (130 in a shell)
+        assert out.returncode != 0, out.stderr
+    else:  # the interpreter's own exit status is what the run records
+        assert out.returncode == exit_code, out.stderr
     view = runship.open_run(os.path.join(root, "p", "ax"))
     assert view.state == ("finished" if exit_code == 0 else "failed") and view.exit_code == exit_code
     assert view.history()[0]["a"] == 1
+
+
+@pytest.mark.parametrize(
+    ("end", "said", "state"),
+    [
+        ("sys.exit(3)", "failed (exit 3), 1 step", "failed (exit code 3)"),
+        ("pass", "finished, 1 step", "finished (exit code 0)"),
+    ],
+    ids=["exit-3", "clean"],
+)
+def test_the_end_of_run_line_and_show_say_the_state_and_exit_code(root, end, said, state):
+    out = run_python(
+        f"""
+        import sys, runship
+        run = runship.init(project="p", id="ex", dir={root!r})
+        run.log({{"a": 1}})
+        {end}
+        """
+    )
+    run_dir = os.path.join(root, "p", "ex")
+    assert f"runship: run p/ex {said}, in {run_dir}" in out.stderr.splitlines()[-1], out.stderr
+    from click.testing import CliRunner
+
+    show = CliRunner().invoke(cli, ["--root", root, "show", "p/ex"])
+    assert show.exit_code == 0, show.output
+    assert [line.split(None, 1)[1] for line in show.output.splitlines() if line.startswith("state")] == [state]
 
 
 def test_forked_child_never_writes_parent_files(root):

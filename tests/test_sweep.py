@@ -247,6 +247,55 @@ def test_the_cli_creates_runs_and_reports_a_sweep_and_names_a_bad_spec(tmp_path)
     assert missing.returncode == 1 and "no sweep cli/nosuch" in missing.stderr
 
 
+def test_a_trial_whose_script_asks_for_another_project_id_and_dir_keeps_its_result(tmp_path):
+    root = str(tmp_path / "runs")
+    (tmp_path / "train.py").write_text(
+        "import runship\n"
+        'run = runship.init(project="other", id="mine", dir="elsewhere", config={"lr": 1.0},\n'
+        '                   settings={"environment": False})\n'
+        'run.log({"loss": run.config["lr"] * 2})\n'
+    )
+    (tmp_path / "sweep.yaml").write_text(
+        "method: grid\nmetric: {name: loss, goal: minimize}\nparameters:\n  lr: {values: [0.1, 0.4]}\n"
+    )
+    cli = [sys.executable, "-m", "runship.cli", "--root", root, "sweep"]
+    made = subprocess.run(
+        [*cli, "create", "sweep.yaml", "--project", "swept"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    name = made.stdout.strip()
+    agent = subprocess.run(
+        [*cli, "agent", name, "--", sys.executable, "train.py"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert agent.returncode == 0, agent.stderr
+    status = Sweep.open(root, name).status()
+    assert [(t["state"], t["metric"]) for t in status["trials"]] == [("finished", 0.2), ("finished", 0.8)]
+    shown = subprocess.run([*cli, "status", name], cwd=tmp_path, env=child_env(), capture_output=True, text=True)
+    assert "2 of 2 trials: 2 finished" in shown.stdout and "best: trial 0" in shown.stdout, shown.stdout
+    # the runs are where the sweep put them, and nothing went where the script asked
+    assert sorted(os.listdir(root)) == ["swept"] and not os.path.exists(tmp_path / "elsewhere")
+    sweep_id = name.split("/")[1]
+    for index in (0, 1):
+        view = runship.open_run(os.path.join(root, "swept", f"{sweep_id}-{index}"))
+        wanted = {"project": "other", "id": "mine", "dir": "elsewhere"}
+        assert view.sessions[-1].start["sweep"]["requested"] == wanted
+    # said once a trial, on the trial's stderr (which the agent passes on)
+    warned = [line for line in agent.stderr.splitlines() if "is ignored in a trial of sweep" in line]
+    assert len(warned) == 2, agent.stderr
+    assert warned[0] == (
+        f"runship: init(project='other', id='mine', dir='elsewhere') is ignored in a trial of sweep {name}: "
+        f"its run is swept/{sweep_id}-0 in {root}, where the agent reads the trial's result"
+    )
+
+
 def test_wandb_sweep_and_agent_functions_run_trials_in_this_process(tmp_path):
     out = subprocess.run(
         [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from typing import cast
+from typing import Any, cast
 
 from runship.errors import UsageError
 from runship.schema import format as fmt
@@ -135,6 +135,9 @@ def init(
         for active in list(PROCESS.active):
             active.finish()
 
+    trial = _sweep_trial()
+    wins, requested = _sweep_wins(trial, {"project": project, "id": id, "dir": dir})
+    project, id, dir = wins["project"], wins["id"], wins["dir"]
     run_mode = _mode(mode if mode is not None else env("MODE"))
     project = fmt.validate_name(project if project is not None else (env("PROJECT") or "uncategorized"), "project")
     run_id = id if id is not None else env("RUN_ID")
@@ -151,10 +154,9 @@ def init(
     root = _root(dir)
     meta = _metadata(name, notes, group, job_type, entity, tags)
     cfg, defaults_problem = _config(config, config_include_keys, config_exclude_keys)
-    trial = _sweep_trial()
     if trial is not None:  # a trial of a sweep: its params win over the script's config, as wandb
         cfg = {**cfg, **trial["params"]}
-        meta["sweep"] = {"id": trial["id"], "trial": trial["trial"]}
+        meta["sweep"] = {"id": trial["id"], "trial": trial["trial"], **({"requested": requested} if requested else {})}
     no_effect = {
         k: v
         for k, v in dict(
@@ -180,7 +182,7 @@ def init(
             disabled=True,
             mode="disabled",
         )
-        PROCESS.register(run, make_current=policy != "create_new")
+        PROCESS.register(run, make_current=policy != "create_new", interactive=_ipython_shell() is not None)
         return run
 
     resume_mode = _resume_mode(resume if resume is not None else env("RESUME"))
@@ -266,6 +268,8 @@ def init(
             )
     for other in claims:
         run.notice(other, warning=True)
+    if requested:
+        _say_sweep_won(run, requested)
     if sync_tensorboard or tensorboard:  # mirror TensorBoard writers into the history, as wandb
         from runship.integration import tensorboard as tb
 
@@ -281,14 +285,52 @@ def init(
     if save_code:
         save_code_files(run)
     _resume.remember(root, project, run_id)
-    PROCESS.register(run, make_current=policy != "create_new")
+    PROCESS.register(run, make_current=policy != "create_new", interactive=_ipython_shell() is not None)
     run._write_snapshot()
     run._follower = _start_follower(run, s) if run_mode == "online" else None
     if not s.quiet:
-        how = "resumed" if resuming else ("reset" if exists else "started")
         ship = "uploading as it goes" if run._follower else "ship it with `runship upload`"
-        print(f"runship: {how} run {project}/{run_id} in {run_dir} ({ship})", file=sys.stderr)
+        print(
+            f"runship: {_started(project, run_id, placement, resuming, exists)} in {run_dir} ({ship})", file=sys.stderr
+        )
     return run
+
+
+def _started(project: str, run_id: str, placement: ranks.Placement | None, resuming: bool, exists: bool) -> str:
+    """What init() did, as its line says: a rank other than 0 joins its job's run."""
+    if placement is not None and not placement.primary:
+        return f"joined run {project}/{run_id} as rank {placement.rank}"
+    return f"{'resumed' if resuming else ('reset' if exists else 'started')} run {project}/{run_id}"
+
+
+_SWEEP_WINS = (("project", "PROJECT"), ("id", "RUN_ID"), ("dir", "DIR"))  # init()'s argument, the agent's variable
+
+
+def _sweep_wins(trial: dict | None, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """init()'s ``project``, ``id`` and ``dir`` in a sweep trial: the agent's,
+    where it reads the trial's result (wandb too ignores project, entity and id
+    in a sweep), and those the script asked for instead."""
+    if trial is None:
+        return given, {}
+    wins, requested = dict(given), {}
+    for arg, var in _SWEEP_WINS:
+        value, agents = given[arg], env(var)
+        if value is None or agents is None:
+            continue
+        asked = str(os.fspath(value)) if arg == "dir" else str(value)
+        if (os.path.abspath(asked) != os.path.abspath(agents)) if arg == "dir" else asked != agents:
+            wins[arg], requested[arg] = None, asked
+    return wins, requested
+
+
+def _say_sweep_won(run: Run, requested: dict[str, str]) -> None:
+    asked = ", ".join(f"{k}={v!r}" for k, v in requested.items())
+    run.notice(
+        f"init({asked}) is ignored in a trial of sweep {env('SWEEP_ID')}: its run is {run.project}/{run.id} "
+        f"in {run.root}, where the agent reads the trial's result",
+        warning=True,
+        requested=requested,
+    )
 
 
 def _sweep_trial() -> dict | None:
@@ -439,14 +481,18 @@ def _reinit_policy(value: object) -> str:
 
 
 def _in_notebook() -> bool:
+    return type(_ipython_shell()).__name__ == "ZMQInteractiveShell"
+
+
+def _ipython_shell() -> object:
+    """The IPython shell running this code (a notebook's or a terminal's), else None."""
     ipython = sys.modules.get("IPython")
     if ipython is None:
-        return False
+        return None
     try:
-        shell = ipython.get_ipython()
+        return ipython.get_ipython()
     except Exception:
-        return False
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+        return None
 
 
 def _tags(value: object) -> tuple[str, ...]:

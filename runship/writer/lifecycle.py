@@ -1,4 +1,4 @@
-"""Process-wide hooks: the current run, atexit, SIGTERM, uncaught exceptions, fork.
+"""Process-wide hooks: the current run, atexit, SIGTERM, uncaught exceptions, sys.exit, fork.
 
 These are process-wide by nature (there is one atexit, one SIGTERM handler and
 one ``runship.run`` per process), so they live in one small object,
@@ -16,6 +16,16 @@ system call returns EINTR and Python runs the handler); if it still has not
 started 2 s later and the handler before runship's was the default action, the
 watch thread records the signal, flushes every run and ends the process with
 SIGTERM's default action itself.
+
+The exit code a run records at exit is the interpreter's: 1 (130 for an
+interrupt) after an uncaught exception, which ``sys.excepthook`` sees, and
+the code given to ``sys.exit()`` in the main thread, which no hook of the
+interpreter's sees (``SystemExit`` never reaches ``sys.excepthook`` and
+atexit is not told the code): so, as wandb does, ``sys.exit`` is wrapped;
+the wrapper notes the code and exits as it would have. A
+``raise SystemExit(n)`` (or the builtin ``exit(n)``), which bypasses
+``sys.exit``, is not seen. Under IPython (a notebook or its terminal shell,
+which catch ``SystemExit`` and go on) ``sys.exit`` is left alone.
 """
 
 from __future__ import annotations
@@ -26,7 +36,7 @@ import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +53,7 @@ class _Process:
     def __init__(self) -> None:
         self.current: Run | None = None
         self.active: list[Run] = []
-        self.exit_code: int | None = None  # set by the excepthook
+        self.exit_code: int | None = None  # set by the excepthook and by sys.exit in the main thread
         self.console_owner: Run | None = None  # the one run capturing stdout/stderr
         self._installed = False
         self._prev_sigterm: object = None
@@ -52,11 +62,13 @@ class _Process:
         self._watch_acting = False
         self._watch_fds: tuple[int, int] | None = None
         self._prev_excepthook: Callable[[type[BaseException], BaseException, TracebackType | None], Any] | None = None
+        self._prev_exit: Callable[..., NoReturn] | None = None
         self._lock = threading.RLock()
 
-    def register(self, run: Run, make_current: bool) -> None:
+    def register(self, run: Run, make_current: bool, interactive: bool = False) -> None:
+        """``interactive``: under a shell that catches SystemExit (IPython)."""
         with self._lock:
-            self._install()
+            self._install(interactive)
             self.active.append(run)
             if make_current or self.current is None:
                 self.current = run
@@ -68,13 +80,16 @@ class _Process:
             if self.current is run:
                 self.current = self.active[-1] if self.active else None
 
-    def _install(self) -> None:
+    def _install(self, interactive: bool) -> None:
         if self._installed:
             return
         self._installed = True
         atexit.register(self._atexit)
         self._prev_excepthook = sys.excepthook
         sys.excepthook = self._excepthook
+        if not interactive:
+            self._prev_exit = sys.exit
+            sys.exit = self._exit
         os.register_at_fork(after_in_child=self._after_fork_in_child)
         if threading.current_thread() is threading.main_thread():
             try:
@@ -176,9 +191,16 @@ class _Process:
             os.set_blocking(r, True)
 
     def _excepthook(self, etype, value, tb) -> None:
-        self.exit_code = 130 if issubclass(etype, KeyboardInterrupt) else 1
+        self.exit_code = 130 if issubclass(etype, KeyboardInterrupt) else 1  # never SystemExit: not sent here
         hook = self._prev_excepthook or sys.__excepthook__
         hook(etype, value, tb)
+
+    def _exit(self, status: object = None) -> NoReturn:
+        """``sys.exit`` while runship is installed: the main thread's code noted
+        (in any other thread ``SystemExit`` ends only that thread)."""
+        if threading.current_thread() is threading.main_thread():
+            self.exit_code = exit_status(status)
+        (self._prev_exit or _raise_exit)(status)
 
     def _atexit(self) -> None:
         code = self.exit_code if self.exit_code is not None else 0
@@ -252,6 +274,29 @@ class _Process:
         for run in self.active:
             run._forked()
         self.active = []
+
+
+def exit_status(status: object) -> int:
+    """The interpreter's exit status for ``sys.exit(status)``: None is 0, an
+    int (a bool too) itself, anything else (a message) 1."""
+    if status is None:
+        return 0
+    if isinstance(status, int):
+        return int(status)
+    return 1
+
+
+def exit_code_of(error: BaseException | None) -> int:
+    """The exit status of a process that ``error`` ends (None: a clean end)."""
+    if error is None:
+        return 0
+    if isinstance(error, SystemExit):
+        return exit_status(error.code)
+    return 130 if isinstance(error, KeyboardInterrupt) else 1
+
+
+def _raise_exit(status: object = None) -> NoReturn:
+    raise SystemExit(status)
 
 
 def _die_of(signum: int) -> None:

@@ -32,7 +32,7 @@ from runship.schema.values import (
 from runship.writer import files as _files
 from runship.writer.config import Config, Summary
 from runship.writer.files import Artifact, Saver
-from runship.writer.lifecycle import PROCESS
+from runship.writer.lifecycle import PROCESS, exit_code_of
 from runship.writer.resume import forget as forget_resume
 from runship.writer.settings import Settings
 from runship.writer.stream import BLOCK_BYTES, Stream, Writer
@@ -777,16 +777,16 @@ class Run:
         if lost or dropped:
             self._notice(f"run {self.id}: {lost} records could not be written, {dropped} were dropped")
         if not (self.settings.quiet if quiet is None else quiet):
-            print(
-                f"runship: run {self.project}/{self.id} finished, {self._step} steps, in {self.run_dir}",
-                file=sys.stderr,
-            )
+            ended = self._state if code == 0 else f"{self._state} (exit {code})"
+            steps = f"{self._step} step" + ("" if self._step == 1 else "s")
+            print(f"runship: run {self.project}/{self.id} {ended}, {steps}, in {self.run_dir}", file=sys.stderr)
 
     def __enter__(self) -> Run:
         return self
 
     def __exit__(self, etype, value, tb) -> Literal[False]:
-        self.finish(exit_code=0 if etype is None else 1)
+        # the code the process would end with: sys.exit(3) in the block, 3; an interrupt, 130
+        self.finish(exit_code=exit_code_of(value) if isinstance(value, BaseException) else int(etype is not None))
         return False
 
     def _record_environment(self) -> None:
