@@ -1303,29 +1303,41 @@ def import_mlflow_cmd(ctx: click.Context, uri: str, experiment: str, project: st
 
 @import_group.command("tensorboard", context_settings=CONTEXT)
 @click.argument("logdir", type=click.Path(exists=True, file_okay=False))
-@click.option("--project", required=True, help="The project of the new run.")
+@click.option("--project", help="The project of the runs. [default: LOGDIR's name, made a valid project name]")
 @click.option("--name", help="The name of LOGDIR's own run, the prefix of the others'. [default: LOGDIR's name]")
 @click.pass_context
 @library_errors
-def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: str | None) -> None:
+def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None, name: str | None) -> None:
     """Runs (under --root) from the TensorBoard event files under LOGDIR:
     one per directory holding event files, as TensorBoard shows them;
     scalars, histograms, images and text as history rows, each with the
-    writer's step as global_step. Needs the tensorboard package.
+    writer's step as global_step. Importing the same LOGDIR again adds only
+    the events written since to the same runs (a record still being written
+    waits for the next import). Needs the tensorboard package.
 
     \b
     Example:
-        runship --root runship-runs import tensorboard runs/CartPole-v1__ppo__1 --project cleanrl
+        runship --root runship-runs import tensorboard runs/CartPole-v1__ppo__1    # project CartPole-v1__ppo__1
         runship --root runship-runs import tensorboard runs --project cleanrl    # every run under runs/
     """
-    from runship.integration.tensorboard import import_logdir
+    from runship.integration.tensorboard_import import import_logdir
+    from runship.schema import names
 
+    if project is None:
+        project = names.safe_id(os.path.basename(os.path.abspath(logdir)), "tensorboard")
+        _warn(f"project {project} (the name of {logdir}; --project chooses another)")
     try:
-        runs = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"], warn=_warn)
-    except (ImportError, FileNotFoundError) as e:
+        done = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"], warn=_warn)
+    except (ImportError, FileNotFoundError, FileExistsError) as e:
         raise click.ClickException(str(e)) from None
-    for run in runs:
-        click.echo(f"imported {run.name} as {run.project}/{run.id} ({run.step} rows) in {run.run_dir}")
+    for run in done:
+        where = f"{run.project}/{run.run_id}"
+        if run.added:
+            click.echo(f"imported {run.name} as {where} ({run.added} rows added, {run.rows} in all) in {run.run_dir}")
+        elif run.rows:
+            click.echo(f"{run.name}: nothing new since the last import into {where} ({run.rows} rows)")
+        else:
+            click.echo(f"{run.name}: no values in its event files yet: no run made")
 
 
 @cli.command("ui", context_settings=CONTEXT)
