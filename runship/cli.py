@@ -1251,14 +1251,18 @@ def _warn(message: str) -> None:
 @import_group.command("wandb", context_settings=CONTEXT)
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--project", help="The project of the new runs. [default: each wandb run's own]")
-@click.option("--resume", is_flag=True, help="Add each import to its run as a new session when that run exists.")
+@click.option(
+    "--resume", is_flag=True, help="When a run exists, add what the log holds past its last step as a new session."
+)
 @click.pass_context
 @library_errors
 def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str | None, resume: bool) -> None:
     """Runs (under --root) from wandb's offline run directories
     (wandb/offline-run-*): config, history at its steps, summary, tags,
     group, job type and files, under the same run ids. A run that exists
-    is left alone unless --resume is given. Links, FIFOs and devices in a
+    is left alone unless --resume is given; then only the rows at steps
+    past the run's are added (nothing, and no new session, when the log
+    holds nothing new). Links, FIFOs and devices in a
     run directory are reported, never read; a record with a bad CRC or
     larger than 16 MiB is reported and skipped.
 
@@ -1275,7 +1279,10 @@ def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str
             raise click.ClickException(f"{e.filename}: {e.strerror}") from None
         except (FileNotFoundError, FileExistsError, ValueError) as e:
             raise click.ClickException(f"{run_dir}: {e}") from None
-        click.echo(f"imported {run_dir} as {run.project}/{run.id} ({run.step} steps) in {run.run_dir}")
+        if run is None:
+            click.echo(f"{run_dir}: nothing new since its last import")
+        else:
+            click.echo(f"imported {run_dir} as {run.project}/{run.id} ({run.step} steps) in {run.run_dir}")
 
 
 @import_group.command("mlflow", context_settings=CONTEXT)

@@ -1,6 +1,6 @@
-"""``runship import tensorboard`` run again over the same source: one run
-per source, and only what is new since the last import added to it
-(nothing twice, nothing lost, no step repeated).
+"""``runship import tensorboard`` and ``runship import wandb --resume`` run
+again over the same source: one run per source, and only what is new since
+the last import added to it (nothing twice, nothing lost, no step repeated).
 
 Event files are written by TensorBoard's own writer (left open between
 imports where a test appends) or runship's (``runship.export``), imported
@@ -9,6 +9,7 @@ by real ``runship import`` processes and read back with ``runship.reader``."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 
@@ -16,6 +17,7 @@ import pytest
 
 from runship.reader import open_run
 from tests.conftest import RUNSHIP, child_env
+from tests.hostile.test_importers import finish, import_wandb, offline_run
 
 
 def _import(root, logdir, *args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -217,3 +219,33 @@ def test_a_directory_name_becomes_a_valid_project_name():
             assert got == value  # a name that is valid already stays
 
     check()
+
+
+# ---- runship import wandb: the same run, only its new rows ------------------------------------
+def _wandb_rows(root, run: str) -> list[tuple[int, float]]:
+    view = open_run(os.path.join(root, run), cache=False)
+    return [(r["_step"], r["loss"]) for r in view.scan_history()]
+
+
+def test_importing_a_wandb_offline_run_again_with_resume_adds_only_its_new_rows(tmp_path):
+    run_dir, log = offline_run(tmp_path, "again", rows=3)
+    finish(run_dir, log, "again")
+    root = tmp_path / "runs"
+    _ok(import_wandb(root, run_dir))
+
+    out = import_wandb(root, run_dir, "--resume")  # nothing new
+
+    assert out.returncode == 0, out.stderr
+    assert "nothing new" in out.stdout, out.stdout
+    assert _wandb_rows(root, "wb/again") == [(0, 0.0), (1, 1.0), (2, 2.0)]
+    assert len(open_run(os.path.join(root, "wb", "again"), cache=False).sessions) == 1
+
+    # the offline run went on (wandb sync of a live run): its log holds the old rows and new ones
+    shutil.rmtree(run_dir)
+    run_dir, log = offline_run(tmp_path, "again", rows=5)
+    finish(run_dir, log, "again")
+    out = import_wandb(root, run_dir, "--resume")
+
+    assert out.returncode == 0, out.stderr
+    assert "log() to step" not in out.stderr, out.stderr
+    assert _wandb_rows(root, "wb/again") == [(n, float(n)) for n in range(5)]
