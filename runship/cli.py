@@ -1335,7 +1335,7 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None,
         _warn(f"project {project} (the name of {logdir}; --project chooses another)")
     try:
         done = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"], warn=_warn)
-    except (ImportError, FileNotFoundError, FileExistsError) as e:
+    except (ImportError, FileNotFoundError, FileExistsError, BlockingIOError) as e:
         raise click.ClickException(str(e)) from None
     for run in done:
         where = f"{run.project}/{run.run_id}"

@@ -162,6 +162,34 @@ def test_an_event_file_being_written_is_read_to_its_last_whole_record_then_the_r
 
 
 @pytest.mark.compat
+def test_a_second_import_while_one_runs_or_over_a_run_it_did_not_make_is_refused(tmp_path):
+    import fcntl
+
+    import runship
+    from runship.integration.tensorboard_import import run_id_of
+
+    root, logdir = tmp_path / "runs", tmp_path / "logs"
+    w = _writer(logdir)
+    _write(w, range(3))
+    w.close()
+    fd = os.open(logdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as an import still running holds it
+        out = _import(root, logdir, "--project", "tb")
+    finally:
+        os.close(fd)
+    assert out.returncode == 1 and "another import" in out.stderr and str(logdir) in out.stderr, out.stderr
+    assert not (root / "tb").exists()
+
+    other = runship.init(dir=str(root), project="tb", id=run_id_of(os.path.realpath(logdir)), settings={"quiet": True})
+    other.log({"mine": 1.0})
+    other.finish()
+    out = _import(root, logdir, "--project", "tb")
+    assert out.returncode == 1 and "not appended to" in out.stderr, out.stderr
+    assert [r["mine"] for r in open_run(os.path.join(root, "tb", other.id), cache=False).scan_history()] == [1.0]
+
+
+@pytest.mark.compat
 def test_an_import_killed_midway_is_taken_up_without_a_row_twice(tmp_path):
     """SIGKILL while rows are being written: the rows the killed import
     wrote after its last record of how far it had read are not written again."""

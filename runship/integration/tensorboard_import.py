@@ -13,7 +13,9 @@ adds only the rows of events written since. A record still being written
 (torn) is left for the next import; an import that finds nothing new opens
 no session. Rows a killed import wrote after its last ``_import`` record
 are recognised by their number (the run's step against ``rows``) and not
-written again.
+written again. Two imports of one directory never run at once (a lock on
+the directory, flock); a run at the derived id that no import of the
+directory made is refused, never appended to.
 
 Event files are input, whoever wrote them: nothing below LOGDIR is reached
 through a link; an event file that is not a regular file, a record past
@@ -175,7 +177,10 @@ def _prior(run_dir: str, source: str) -> tuple[dict[str, Any], int]:
     prior = prior_state(run_dir)
     mark = prior["summary"].get(MARK)
     if not isinstance(mark, dict) or mark.get("source") != source or not isinstance(mark.get("files"), dict):
-        raise FileExistsError(f"{run_dir}: a run that is not an import of {source} (its id is that import's)")
+        raise FileExistsError(
+            f"{run_dir}: a run that no import of {source} made is there, under the id derived from that "
+            "directory: not appended to (move it, or import with another --project)"
+        )
     return mark, int(prior["next_step"])
 
 
@@ -198,14 +203,47 @@ def _read(top_fd: int, top: str, rel: str, size: int, sink: _Sink, mirror: Mirro
     sink.done(key, end)
 
 
-def _import_dir(top_fd: int, top: str, rel: str, files_found: list[tuple[str, int]], say: Warn, **run: Any) -> Imported:
-    """One directory's new events into its run (``run``: imported_run's arguments but the id)."""
-    from runship.integration import imported_run
+def _lock(top_fd: int, rel: str, shown: str) -> int:
+    """A descriptor of the directory ``rel`` below ``top_fd``, locked
+    (flock) so that two imports of it never run at once (cron's next run
+    while one is still importing); BlockingIOError naming it when another
+    holds it. Where the filesystem has no flock, no lock is taken."""
+    import fcntl
 
+    from runship import safefile
+
+    fd = os.dup(top_fd) if rel == "." else safefile.open_subdir(top_fd, rel)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BlockingIOError(f"{shown}: another import of these event files is running: not imported now") from None
+    except OSError:
+        pass  # no flock on this filesystem: imports are not kept apart
+    return fd
+
+
+def _import_dir(top_fd: int, top: str, rel: str, files_found: list[tuple[str, int]], say: Warn, **run: Any) -> Imported:
+    """One directory's new events into its run (``run``: imported_run's
+    arguments but the id), no other import of it running meanwhile."""
     source = os.path.normpath(os.path.join(os.path.realpath(top), rel))
     run_id = run_id_of(source)
     root = os.path.abspath(run["root"] if run["root"] is not None else _default_root())
     run_dir = os.path.join(root, run["project"], run_id)
+    lock = _lock(top_fd, rel, os.path.join(top, rel) if rel != "." else top)
+    try:
+        return _import_locked(top_fd, top, rel, files_found, say, source, run_dir, run)
+    finally:
+        os.close(lock)
+
+
+def _import_locked(
+    top_fd: int, top: str, rel: str, files_found: list[tuple[str, int]], say: Warn, source: str, run_dir: str, run: Any
+) -> Imported:
+    """``_import_dir``'s work, under its lock: the run at ``run_dir``."""
+    from runship.integration import imported_run
+
+    run_id = os.path.basename(run_dir)
     mark, next_step = _prior(run_dir, source)
     rows = int(mark.get("rows") or 0)
     sizes = dict(files_found)
