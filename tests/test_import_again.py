@@ -188,6 +188,13 @@ def test_a_second_import_while_one_runs_or_over_a_run_it_did_not_make_is_refused
     assert out.returncode == 1 and "not appended to" in out.stderr, out.stderr
     assert [r["mine"] for r in open_run(os.path.join(root, "tb", other.id), cache=False).scan_history()] == [1.0]
 
+    # an _import record naming this source but not as an import writes it: refused all the same
+    other = runship.init(dir=str(root), project="tb", id=other.id, resume="must", settings={"quiet": True})
+    other.summary["_import"] = {"source": os.path.realpath(logdir), "rows": 1, "files": {"x": "far"}}
+    other.finish()
+    out = _import(root, logdir, "--project", "tb")
+    assert out.returncode == 1 and "not appended to" in out.stderr and "Traceback" not in out.stderr, out.stderr
+
 
 @pytest.mark.compat
 def test_an_import_killed_midway_is_taken_up_without_a_row_twice(tmp_path):

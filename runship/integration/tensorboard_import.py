@@ -176,7 +176,7 @@ def _prior(run_dir: str, source: str) -> tuple[dict[str, Any], int]:
         return {}, 0
     prior = prior_state(run_dir)
     mark = prior["summary"].get(MARK)
-    if not isinstance(mark, dict) or mark.get("source") != source or not isinstance(mark.get("files"), dict):
+    if not _mark_of(mark, source):
         raise FileExistsError(
             f"{run_dir}: a run that no import of {source} made is there, under the id derived from that "
             "directory: not appended to (move it, or import with another --project)"
@@ -184,12 +184,26 @@ def _prior(run_dir: str, source: str) -> tuple[dict[str, Any], int]:
     return mark, int(prior["next_step"])
 
 
+def _mark_of(mark: Any, source: str) -> bool:
+    """Is ``mark`` an ``_import`` record of ``source`` as ``_Sink.mark`` writes them?"""
+    if not isinstance(mark, dict) or mark.get("source") != source:
+        return False
+    files, rows, reading = mark.get("files"), mark.get("rows"), mark.get("reading")
+    return (
+        isinstance(files, dict)
+        and all(isinstance(v, int) and v >= 0 for v in files.values())
+        and isinstance(rows, int)
+        and rows >= 0
+        and (reading is None or reading in files)
+    )
+
+
 def _read(top_fd: int, top: str, rel: str, size: int, sink: _Sink, mirror: Mirror, base: str, say: Warn) -> None:
     """The events of one event file written since its last import, into ``mirror``."""
     key = _key(rel)
     start = sink.files.get(key, 0)
     if size < start:
-        say(f"{os.path.join(top, rel)}: {size} bytes, shorter than the {start} already imported: not read again")
+        say(f"{os.path.join(top, rel)}: {size} bytes, fewer than the {start} already imported: not read again")
         return
     if size == start:
         return
@@ -245,7 +259,7 @@ def _import_locked(
 
     run_id = os.path.basename(run_dir)
     mark, next_step = _prior(run_dir, source)
-    rows = int(mark.get("rows") or 0)
+    rows = mark.get("rows", 0)
     sizes = dict(files_found)
     reading = mark.get("reading") if next_step > rows else None  # a killed import's rows: not again
     if reading is not None and reading not in {_key(p) for p in sizes}:
