@@ -29,7 +29,7 @@ import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from runship.integration.tensorboard import Mirror
@@ -126,7 +126,7 @@ class _Sink:
     skip: int = 0
     run: Any = None
     reading: tuple[str, int, int] | None = None  # the file being read, where it started, the step then
-    added: int = field(default=0)
+    added: int = 0
     active = True
 
     def log(self, row: dict[str, Any]) -> None:

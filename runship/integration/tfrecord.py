@@ -82,9 +82,9 @@ def positioned(
         tail = f.read(4)
         if len(data) < length or len(tail) < 4:
             return  # torn: still being written
-        offset += _HEAD.size + length + 4
+        at, offset = offset, offset + _HEAD.size + length + 4
         if _masked(crc32c(data)) != struct.unpack("<I", tail)[0]:
-            warn(f"{path}: byte {offset - length - 4 - _HEAD.size}: bad CRC: the record is skipped")
+            warn(f"{path}: byte {at}: bad CRC: the record is skipped")
             yield offset, None
         else:
             yield offset, data
