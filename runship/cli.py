@@ -1251,14 +1251,18 @@ def _warn(message: str) -> None:
 @import_group.command("wandb", context_settings=CONTEXT)
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--project", help="The project of the new runs. [default: each wandb run's own]")
-@click.option("--resume", is_flag=True, help="Add each import to its run as a new session when that run exists.")
+@click.option(
+    "--resume", is_flag=True, help="When a run exists, add what the log holds past its last step as a new session."
+)
 @click.pass_context
 @library_errors
 def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str | None, resume: bool) -> None:
     """Runs (under --root) from wandb's offline run directories
     (wandb/offline-run-*): config, history at its steps, summary, tags,
     group, job type and files, under the same run ids. A run that exists
-    is left alone unless --resume is given. Links, FIFOs and devices in a
+    is left alone unless --resume is given; then only the rows at steps
+    past the run's are added (nothing, and no new session, when the log
+    holds nothing new). Links, FIFOs and devices in a
     run directory are reported, never read; a record with a bad CRC or
     larger than 16 MiB is reported and skipped.
 
@@ -1275,7 +1279,10 @@ def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str
             raise click.ClickException(f"{e.filename}: {e.strerror}") from None
         except (FileNotFoundError, FileExistsError, ValueError) as e:
             raise click.ClickException(f"{run_dir}: {e}") from None
-        click.echo(f"imported {run_dir} as {run.project}/{run.id} ({run.step} steps) in {run.run_dir}")
+        if run is None:
+            click.echo(f"{run_dir}: nothing new since its last import")
+        else:
+            click.echo(f"imported {run_dir} as {run.project}/{run.id} ({run.step} steps) in {run.run_dir}")
 
 
 @import_group.command("mlflow", context_settings=CONTEXT)
@@ -1303,29 +1310,41 @@ def import_mlflow_cmd(ctx: click.Context, uri: str, experiment: str, project: st
 
 @import_group.command("tensorboard", context_settings=CONTEXT)
 @click.argument("logdir", type=click.Path(exists=True, file_okay=False))
-@click.option("--project", required=True, help="The project of the new run.")
+@click.option("--project", help="The project of the runs. [default: LOGDIR's name, made a valid project name]")
 @click.option("--name", help="The name of LOGDIR's own run, the prefix of the others'. [default: LOGDIR's name]")
 @click.pass_context
 @library_errors
-def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: str | None) -> None:
+def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None, name: str | None) -> None:
     """Runs (under --root) from the TensorBoard event files under LOGDIR:
     one per directory holding event files, as TensorBoard shows them;
     scalars, histograms, images and text as history rows, each with the
-    writer's step as global_step. Needs the tensorboard package.
+    writer's step as global_step. Importing the same LOGDIR again adds only
+    the events written since to the same runs (a record still being written
+    waits for the next import). Needs the tensorboard package.
 
     \b
     Example:
-        runship --root runship-runs import tensorboard runs/CartPole-v1__ppo__1 --project cleanrl
+        runship --root runship-runs import tensorboard runs/CartPole-v1__ppo__1    # project CartPole-v1__ppo__1
         runship --root runship-runs import tensorboard runs --project cleanrl    # every run under runs/
     """
-    from runship.integration.tensorboard import import_logdir
+    from runship.integration.tensorboard_import import import_logdir
+    from runship.schema import names
 
+    if project is None:
+        project = names.safe_id(os.path.basename(os.path.abspath(logdir)), "tensorboard")
+        _warn(f"project {project} (the name of {logdir}; --project chooses another)")
     try:
-        runs = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"], warn=_warn)
-    except (ImportError, FileNotFoundError) as e:
+        done = import_logdir(logdir, project=project, name=name, root=ctx.obj["root"], warn=_warn)
+    except (ImportError, FileNotFoundError, FileExistsError, BlockingIOError) as e:
         raise click.ClickException(str(e)) from None
-    for run in runs:
-        click.echo(f"imported {run.name} as {run.project}/{run.id} ({run.step} rows) in {run.run_dir}")
+    for run in done:
+        where = f"{run.project}/{run.run_id}"
+        if run.added:
+            click.echo(f"imported {run.name} as {where} ({run.added} rows added, {run.rows} in all) in {run.run_dir}")
+        elif run.rows:
+            click.echo(f"{run.name}: nothing new since the last import into {where} ({run.rows} rows)")
+        else:
+            click.echo(f"{run.name}: no values in its event files yet: no run made")
 
 
 @cli.command("ui", context_settings=CONTEXT)

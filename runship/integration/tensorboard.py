@@ -1,7 +1,8 @@
 """TensorBoard into runship: ``init(sync_tensorboard=True)`` (or
 ``patch(run)``) mirrors what ``torch.utils.tensorboard`` and ``tensorboardX``
-writers write into the run's history, as wandb does; ``import_logdir``
-reads event files written without runship (``runship import tensorboard``).
+writers write into the run's history, as wandb does; ``Mirror`` also
+turns the events of files written without runship into rows
+(``tensorboard_import``: ``runship import tensorboard``).
 
 Each event's values (scalars, histograms, images, text) become one history
 row holding the writer's step as ``global_step``; consecutive events of
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 STEP_KEY = "global_step"
@@ -211,97 +212,3 @@ def unpatch(mirror: Mirror | None = None) -> None:
         for cls, own in list(_PATCHED.items()):
             cls.add_event = own
             del _PATCHED[cls]
-
-
-def _event_files(top_fd: int, logdir: str, warn: Callable[[str], None]) -> dict[str, list[str]]:
-    """{directory relative to ``logdir`` ("." for itself): [its event files,
-    relative to ``logdir``]}, found without following links; an event file
-    that is a link, FIFO, socket or device is named with ``warn``, never read."""
-    from runship import safefile
-
-    by_dir: dict[str, list[str]] = {}
-    for rel, kind, _size in safefile.walk(top_fd):
-        if "tfevents" not in os.path.basename(rel):
-            continue
-        if kind != "file":
-            warn(f"{os.path.join(logdir, rel)}: not a regular file ({kind}): not followed or read")
-            continue
-        by_dir.setdefault(os.path.dirname(rel) or ".", []).append(rel)
-    return by_dir
-
-
-def _events(top_fd: int, rel: str, shown: str, warn: Callable[[str], None]) -> Iterator[Any]:
-    """The events of one event file (opened without following links), each
-    record bounded and checked (``tfrecord``); one that is not an event is
-    reported and skipped."""
-    from tensorboard.compat.proto import event_pb2
-
-    from runship import safefile
-    from runship.integration import tfrecord
-
-    with os.fdopen(safefile.open_regular(top_fd, rel), "rb") as f:
-        for data in tfrecord.records(f, shown, warn):
-            try:
-                tfrecord.check_event(data)
-            except ValueError as e:
-                warn(f"{shown}: an event that is not read ({e}): skipped")
-                continue
-            try:
-                yield event_pb2.Event.FromString(data)
-            except Exception as e:  # protobuf's DecodeError: bytes that are not an event
-                warn(f"{shown}: a record that is not an event ({type(e).__name__}): skipped")
-
-
-def import_logdir(
-    logdir: str,
-    *,
-    project: str,
-    name: str | None = None,
-    root: str | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> list[Any]:
-    """runship runs made from the event files under ``logdir``: one run per
-    directory that holds event files (what TensorBoard calls a run), named
-    by its path under ``logdir`` (``name``: the run of ``logdir`` itself,
-    or the prefix of the others' names). Each directory's files are read
-    in name order; their values become history rows with ``global_step``.
-    Nothing below ``logdir`` is reached through a link; event files that
-    are not regular files, records past ``tfrecord.MAX_RECORD_BYTES`` and
-    records with a bad CRC are reported with ``warn`` (default: stderr) and
-    skipped. Needs the tensorboard package."""
-    import sys
-
-    from runship import safefile
-
-    try:
-        import tensorboard.compat.proto.event_pb2  # noqa: F401
-    except ImportError:
-        raise ImportError("reading TensorBoard event files needs tensorboard: pip install tensorboard") from None
-    from runship.integration import imported_run
-
-    say = warn or (lambda message: print(f"runship: {message}", file=sys.stderr, flush=True))
-    top = os.path.abspath(logdir)
-    top_fd = safefile.open_dir(top)  # the directory named may be a link: what is below it is not followed
-    try:
-        by_dir = _event_files(top_fd, top, say)
-        if not by_dir:
-            raise FileNotFoundError(f"no TensorBoard event files (events.out.tfevents.*) under {logdir}")
-        runs = []
-        for rel in sorted(by_dir):
-            own = name or os.path.basename(top)
-            run_name = own if rel == "." else (f"{name}/{rel}" if name else rel)
-            run: Any = imported_run(root, project=project, name=run_name)
-            base = os.path.join(top, rel) if rel != "." else top
-            mirror = Mirror(run, root_logdir=base, text=True)
-            try:
-                for path in sorted(by_dir[rel]):
-                    for event in _events(top_fd, path, os.path.join(top, path), say):
-                        mirror.add(event, base)
-                    mirror.flush()
-            finally:
-                mirror.flush()
-                run.finish()
-            runs.append(run)
-        return runs
-    finally:
-        os.close(top_fd)

@@ -6,7 +6,8 @@ wrote it: a length whose CRC does not match ends the file (nothing after
 it can be trusted), reported; a record longer than ``MAX_RECORD_BYTES`` is
 reported and skipped without being read; a record whose data CRC does not
 match is reported and skipped, and reading goes on; a torn tail (a file
-still being written) ends the file quietly.
+still being written) ends the file quietly, and ``positioned`` says where
+a later read goes on from.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ MAX_EVENT_FIELDS = limits.MAX_ITEMS
 # (None: counted, not walked into)
 _REPEATED: dict[int, Any] = {5: {1: {8: {2: {2: None}, 8: None}}}}
 
-__all__ = ["MAX_EVENT_FIELDS", "MAX_RECORD_BYTES", "check_event", "records"]
+__all__ = ["MAX_EVENT_FIELDS", "MAX_RECORD_BYTES", "check_event", "positioned", "records"]
 
 
 def _crc32c() -> Callable[[bytes], int]:
@@ -50,8 +51,22 @@ def _masked(crc: int) -> int:
 def records(f: BinaryIO, path: str, warn: Callable[[str], None], limit: int = MAX_RECORD_BYTES) -> Iterator[bytes]:
     """The records of the event file open as ``f`` (named ``path`` in what
     ``warn`` is given), each checked and read whole, at most ``limit`` bytes."""
+    for _end, data in positioned(f, path, warn, limit=limit):
+        if data is not None:
+            yield data
+
+
+def positioned(
+    f: BinaryIO, path: str, warn: Callable[[str], None], start: int = 0, limit: int = MAX_RECORD_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
+    """(offset past it, its data) of each record of ``f`` from byte
+    ``start`` (a record's own start), data None for one skipped (too large,
+    bad CRC): the last offset given is where a later read of the same file
+    goes on. A torn record (still being written) or a bad length CRC ends
+    the records given before it, so the next read starts there again."""
     crc32c = _crc32c()
-    offset = 0
+    offset = start
+    f.seek(start)
     while len(head := f.read(_HEAD.size)) == _HEAD.size:
         length, length_crc = _HEAD.unpack(head)
         if _masked(crc32c(head[:8])) != length_crc:
@@ -61,16 +76,18 @@ def records(f: BinaryIO, path: str, warn: Callable[[str], None], limit: int = MA
             warn(f"{path}: byte {offset}: a record of {length} bytes, larger than {limit} bytes: skipped")
             offset += _HEAD.size + length + 4
             f.seek(offset)
+            yield offset, None
             continue
         data = f.read(length)
         tail = f.read(4)
         if len(data) < length or len(tail) < 4:
             return  # torn: still being written
+        at, offset = offset, offset + _HEAD.size + length + 4
         if _masked(crc32c(data)) != struct.unpack("<I", tail)[0]:
-            warn(f"{path}: byte {offset}: bad CRC: the record is skipped")
+            warn(f"{path}: byte {at}: bad CRC: the record is skipped")
+            yield offset, None
         else:
-            yield data
-        offset += _HEAD.size + length + 4
+            yield offset, data
 
 
 def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:

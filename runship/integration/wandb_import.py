@@ -12,7 +12,9 @@ decoded from protobuf's wire format by runship itself (``wandb_records``:
 no wandb package needed). ``files/`` is entered and copied the same way:
 a link, FIFO, socket or device there (or ``files`` itself a link) is
 reported and never read. A run that already exists is never appended to
-unless ``resume`` is given."""
+unless ``resume`` is given, and then only with the rows at steps past its
+last one (importing the same log again adds what was written since, or
+leaves the run alone when nothing was)."""
 
 from __future__ import annotations
 
@@ -160,20 +162,37 @@ def _files_to_copy(dir_fd: int, run_dir: str, warn: Warn) -> tuple[int, list[str
     return files_fd, rels
 
 
-def _check_new(root: str | None, project: str, run_id: str | None) -> None:
-    """FileExistsError when the run ``project/run_id`` already has sessions under ``root``."""
+def _imported_before(root: str | None, project: str, run_id: str | None, resume: bool) -> tuple[int, int | None] | None:
+    """(next step, exit code) of the run ``project/run_id`` under ``root``,
+    None when there is none; FileExistsError when there is one and not ``resume``."""
+    from runship.reader import open_run
     from runship.writer.resume import run_sessions
 
     if run_id is None:
-        return
+        return None
     names.check_id(project, "project")
     names.check_id(run_id, "run id")
-    root = os.path.abspath(root if root is not None else names.default_root())
-    if run_sessions(os.path.join(root, project, run_id)):
+    run_dir = os.path.join(os.path.abspath(root if root is not None else names.default_root()), project, run_id)
+    if not run_sessions(run_dir):
+        return None
+    if not resume:
         raise FileExistsError(
-            f"run {project}/{run_id} already exists under {root}: "
-            "--resume (resume=True) adds this import to it as a new session"
+            f"run {project}/{run_id} already exists under {os.path.dirname(os.path.dirname(run_dir))}: "
+            "--resume (resume=True) adds what this log holds past it as a new session"
         )
+    view = open_run(run_dir, cache=False)
+    return view.next_step, view.exit_code
+
+
+def _new_since(found: dict[str, Any], before: tuple[int, int | None]) -> dict[str, Any] | None:
+    """``found`` less the history rows at steps the run has already (an
+    earlier import of the same log's), None when nothing is new: no row
+    past them and the same exit code."""
+    next_step, exit_code = before
+    rows = [r for r in found["history"] if not isinstance(r.get("_step"), int) or r["_step"] >= next_step]
+    if not rows and (found["exit_code"] or 0) == exit_code:
+        return None
+    return {**found, "history": rows}
 
 
 def _log_rows(run: Any, found: dict[str, Any], path: str, warn: Warn) -> None:
@@ -201,15 +220,12 @@ def _log_rows(run: Any, found: dict[str, Any], path: str, warn: Warn) -> None:
                 warn(f"{path}: the summary value of {key!r}: {e}: left out")
 
 
-def _new_run(found: dict[str, Any], root: str | None, project: str | None, resume: bool) -> Any:
+def _new_run(found: dict[str, Any], root: str | None, project: str, resume: bool) -> Any:
     """The runship run of a wandb log's records, started (or, with
-    ``resume``, resumed); FileExistsError if it exists and not ``resume``."""
+    ``resume``, resumed)."""
     from runship.integration import imported_run
 
     meta = found["run"]
-    project = project or meta.get("project") or "imported"
-    if not resume:
-        _check_new(root, project, meta.get("id"))
     return imported_run(
         root,
         resume="allow" if resume else "never",
@@ -228,7 +244,10 @@ def import_offline_run(
     run_dir: str, *, root: str | None = None, project: str | None = None, resume: bool = False, warn: Warn = _stderr
 ) -> Any:
     """A runship run made from one wandb offline run directory (same id).
-    FileExistsError if that run exists, unless ``resume`` (a new session of it)."""
+    FileExistsError if that run exists, unless ``resume``: then a new session
+    of it with the rows at steps past the run's (a log imported again adds
+    only what was written since), or None, the run left alone, when
+    nothing is new."""
     from runship.writer.files import copy_regular
 
     dir_fd = safefile.open_dir(run_dir)  # the directory named may be a link: what is below it is not followed
@@ -240,6 +259,13 @@ def import_offline_run(
     finally:
         os.close(dir_fd)
     try:
+        project = project or found["run"].get("project") or "imported"
+        before = _imported_before(root, project, found["run"].get("id"), resume)
+        if before is not None:
+            new = _new_since(found, before)
+            if new is None:
+                return None
+            found = new
         run = _new_run(found, root, project, resume)
         _log_rows(run, found, os.path.join(run_dir, name), warn)
         if files is not None:

@@ -87,6 +87,19 @@ def check_id(value: object, what: str) -> str:
     return value
 
 
+def safe_id(value: str, fallback: str) -> str:
+    """A project or run id made from ``value`` (a directory's name, say) by
+    the rules of ``check_id``: each run of separators, controls and other
+    unprintable characters becomes ``_``, ``..`` becomes ``.``, leading dots
+    and whitespace go, at most ``MAX_NAME_LEN`` characters; ``fallback``
+    when nothing is left."""
+    out = "".join(c if c.isprintable() and not _ID_BAD.match(c) else "\0" for c in value)
+    out = re.sub("\0+", "_", out)
+    out = re.sub(r"\.{2,}", ".", out).lstrip(". \t").strip()
+    out = out[:MAX_NAME_LEN].rstrip()
+    return check_id(out or fallback, "name")
+
+
 def parse_stream_name(name: str) -> tuple[str, str, int] | None:
     """``(stream, session, segment)`` of a stream file's base name, else None."""
     m = STREAM_RE.fullmatch(name)
