@@ -92,12 +92,28 @@ def redact(url: str) -> str:
     return _redact(url) if "://" in url else url
 
 
+def _location(ctx: click.Context, param: click.Parameter, value):
+    """Click callback: each root or destination given is a path or a
+    well-formed URL (``runship.targets.location``), else a usage error (exit 2)."""
+    from runship.errors import UsageError
+    from runship.targets.location import check_location
+
+    for v in value if isinstance(value, tuple) else (value,):
+        if v is not None:
+            try:
+                check_location(v, "")
+            except UsageError as e:
+                raise click.BadParameter(str(e), ctx, param) from None
+    return value
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(runship.__version__, "--version", "-V", prog_name="runship")
 @click.option(
     "--root",
     type=click.Path(file_okay=False),
     default=default_root,
+    callback=_location,
     show_default="$RUNSHIP_DIR or ./runship-runs",
     help="Run root that RUN arguments (project/id or id) are looked up in.",
 )
@@ -181,7 +197,7 @@ def _value(v) -> str:
 
 
 @cli.command("ls", context_settings=CONTEXT)
-@click.argument("root", required=False, type=click.Path(file_okay=False))
+@click.argument("root", required=False, type=click.Path(file_okay=False), callback=_location)
 @click.option("--project", help="Only runs of this project.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
 @click.pass_context
@@ -932,7 +948,13 @@ def guard_limits(head_timeout, body_timeout, max_connections, per_client):
 
 
 @cli.command("serve", context_settings=CONTEXT)
-@click.option("--root", "serve_root", required=True, help="Where runs are stored: a directory or an fsspec URL.")
+@click.option(
+    "--root",
+    "serve_root",
+    required=True,
+    callback=_location,
+    help="Where runs are stored: a directory or an fsspec URL.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option(
@@ -1010,12 +1032,25 @@ def serve_cmd(
         raise click.ClickException(str(e)) from None
 
 
+def _export_target(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Click callback: ``KIND:DEST`` with a well-formed DEST, else a usage error (exit 2)."""
+    from runship.errors import UsageError
+    from runship.export import parse_target
+
+    try:
+        parse_target(value)
+    except UsageError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+    return value
+
+
 @cli.command("export", context_settings=CONTEXT)
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option(
     "--to",
     "to",
     required=True,
+    callback=_export_target,
     metavar="KIND:DEST",
     help="parquet:DIR_OR_URL (any fsspec URL), tensorboard:DIR, wandb:ENTITY/PROJECT, mlflow:TRACKING_URI.",
 )
@@ -1329,7 +1364,7 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: 
 
 
 @cli.command("ui", context_settings=CONTEXT)
-@click.argument("roots", nargs=-1)
+@click.argument("roots", nargs=-1, callback=_location)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option(

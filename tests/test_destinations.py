@@ -1,0 +1,53 @@
+"""Destinations and roots given on the command line (issue 25, items 3, 4,
+9, 12): one parser for every place a command is given, each root of the
+UI checked at start and isolated at run time, a TLS mismatch said as such,
+an unknown project or config section named."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import RUNSHIP, child_env
+from tests.uploader.test_conformance import make_run
+
+
+def run_cli(*args, env=None, cwd=None, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*RUNSHIP, *map(str, args)], env=child_env(env), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+# 3 -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dest", ["s3:/x", "htp://x/y", "s3://", "file:/x"])
+def test_3_export_refuses_a_malformed_destination(tmp_path, dest):
+    """``export --to parquet:s3:/x`` used to write ./s3:/x/... and say it had
+    exported: a malformed URL is a usage error naming it, and nothing is made."""
+    make_run(tmp_path / "runs", rows=2)
+    out = run_cli("export", tmp_path / "runs", "--to", f"parquet:{dest}", "--state", tmp_path / "s", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert repr(dest) in out.stderr and "s3://bucket/prefix" in out.stderr  # the bad value and the form wanted
+    assert sorted(os.listdir(tmp_path)) == ["runs"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ls", "s3:/x"],
+        ["--root", "htp://x", "ls"],
+        ["--root", "s3:/x", "show", "p/r1"],
+        ["serve", "--root", "s3:/x", "--no-auth"],
+        ["upload", "runs", "--to", "s3:/x"],
+        ["upload", "runs", "--to", "gs://"],
+    ],
+)
+def test_3_every_command_refuses_a_malformed_root_or_target(tmp_path, args):
+    """The same parser for every root and target: exit 2, the value named."""
+    make_run(tmp_path / "runs", rows=2)
+    full = [*args, *(["--state", tmp_path / "s"] if args[0] == "upload" else [])]
+    out = run_cli(*full, cwd=tmp_path, timeout=30)
+    bad = next(a for a in args if ":" in a)
+    assert out.returncode == 2 and repr(bad) in out.stderr, out.stdout + out.stderr
+    assert sorted(os.listdir(tmp_path)) == ["runs"]
