@@ -217,6 +217,13 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
         for r in rows:
             click.echo(json.dumps(json_safe(r)))
         return
+    if not rows and project is not None:
+        # a mistyped project is a failed lookup (exit 1, as `show` of a run that is not there), not an empty root
+        from runship.reader.listing import project_names
+
+        known = project_names(root, so)
+        where = f"its projects: {', '.join(known)}" if known else "it holds no runs"
+        raise click.ClickException(f"no project {project!r} under {root}; {where}")
     if not rows:
         click.echo(f"no runs under {root}")
         return

@@ -51,3 +51,26 @@ def test_3_every_command_refuses_a_malformed_root_or_target(tmp_path, args):
     bad = next(a for a in args if ":" in a)
     assert out.returncode == 2 and repr(bad) in out.stderr, out.stdout + out.stderr
     assert sorted(os.listdir(tmp_path)) == ["runs"]
+
+
+# 12 ------------------------------------------------------------------------------------
+def test_12_ls_of_an_unknown_project_names_the_projects(tmp_path):
+    """``ls --project nonexist`` said "no runs under ROOT" (exit 0) while
+    other projects had runs: the project is unknown, and the others are named."""
+    make_run(tmp_path / "runs", project="mnist", rows=2)
+    make_run(tmp_path / "runs", project="cifar", run_id="r2", rows=2)
+    out = run_cli("ls", tmp_path / "runs", "--project", "mnsit")
+    assert out.returncode == 1
+    assert "no project 'mnsit'" in out.stderr and "cifar, mnist" in out.stderr
+    assert "r2" in run_cli("ls", tmp_path / "runs", "--project", "cifar").stdout
+
+
+def test_12_an_unknown_config_section_is_named(tmp_path):
+    """An ``[uplaod]`` section was ignored: its settings silently unread."""
+    make_run(tmp_path / "runs", rows=2)
+    config = tmp_path / "upload.ini"
+    config.write_text(f"[uplaod]\nto = file://{tmp_path / 'remote'}\n")
+    out = run_cli("upload", tmp_path / "runs", "--config", config, "--state", tmp_path / "s")
+    assert out.returncode == 2, out.stderr
+    assert "[uplaod]" in out.stderr and "[upload], [storage_options]" in out.stderr
+    assert not (tmp_path / "remote").exists()
