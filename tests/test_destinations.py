@@ -74,3 +74,29 @@ def test_12_an_unknown_config_section_is_named(tmp_path):
     assert out.returncode == 2, out.stderr
     assert "[uplaod]" in out.stderr and "[upload], [storage_options]" in out.stderr
     assert not (tmp_path / "remote").exists()
+
+
+# 9 -------------------------------------------------------------------------------------
+def test_9_https_to_a_plain_http_server_says_tls_failed(tmp_path):
+    """``upload --to https://`` at a plain-http ``runship serve`` retried an
+    SSL error 4 times a run and then said the target "is not answering": a
+    TLS failure is said once, as such, with the http:// URL to use instead."""
+    from tests.servers import RunshipServer
+
+    for i in range(3):
+        make_run(tmp_path / "runs", run_id=f"r{i}", rows=2)
+    server = RunshipServer(str(tmp_path / "stored"), str(tmp_path)).start()
+    try:
+        tokens = tmp_path / "token"
+        tokens.write_text(RunshipServer.TOKEN)
+        tokens.chmod(0o600)
+        to = f"https://127.0.0.1:{server.port}"
+        out = run_cli("upload", tmp_path / "runs", "--to", to, "--state", tmp_path / "s", "--token-file", tokens)
+        log = server.log()
+    finally:
+        server.stop()
+    assert out.returncode == 1, out.stderr
+    assert "TLS failed" in out.stderr and f"use http://127.0.0.1:{server.port}" in out.stderr
+    assert "not answering" not in out.stderr and "attempts" not in out.stderr
+    assert out.stderr.count("TLS failed") == 1  # once for the pass, not once a run
+    assert log.count("Invalid HTTP request") == 1, log  # one handshake tried, not retried
