@@ -1422,7 +1422,7 @@ def ui_cmd(
             raise click.UsageError(f"{ui_token_file}: empty")
     try:
         serve_ui(
-            list(roots) or [ctx.obj["root"]],
+            _ui_roots(list(roots) or [ctx.obj["root"]]),
             host=host,
             port=port,
             token=None if no_token else token,
@@ -1435,6 +1435,20 @@ def ui_cmd(
         )
     except (ValueError, RuntimeError, OSError) as e:
         raise click.ClickException(str(e)) from None
+
+
+def _ui_roots(roots: list[str]) -> list[str]:
+    """The UI's roots, each checked at start: a local one must be a
+    directory (a typo would show an empty table), else a usage error (exit 2).
+    A URL's store is asked at each listing, where its failure is shown."""
+    for root in roots:
+        path = root[len("file://") :] if root.startswith("file://") else root
+        if "://" not in path and not os.path.isdir(os.path.expanduser(path)):
+            what = "a file" if os.path.exists(path) else "no such directory"
+            raise click.UsageError(
+                f"run root {root!r}: {what}; give a run root (holding <project>/<run>/ directories) or a URL"
+            )
+    return roots
 
 
 def main() -> None:

@@ -100,3 +100,48 @@ def test_9_https_to_a_plain_http_server_says_tls_failed(tmp_path):
     assert "not answering" not in out.stderr and "attempts" not in out.stderr
     assert out.stderr.count("TLS failed") == 1  # once for the pass, not once a run
     assert log.count("Invalid HTTP request") == 1, log  # one handshake tried, not retried
+
+
+# 4 -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "roots", [["/nonexistent/runs"], ["s3:/x"], ["GOOD", "htp://x"], ["GOOD", "GOOD/p/r1/run.json"]]
+)
+def test_4_ui_checks_each_root_at_start(tmp_path, roots):
+    """``runship ui /nonexistent`` and ``runship ui s3:/x`` started and showed
+    an empty table; ``runship ui ROOT htp://x`` started and answered every
+    listing with 400. Each root is checked at start: exit 2, the root named."""
+    make_run(tmp_path / "runs", rows=2)
+    roots = [r.replace("GOOD", str(tmp_path / "runs")) for r in roots]
+    out = run_cli("ui", *roots, "--no-token", timeout=20)
+    assert out.returncode == 2, out.stderr
+    assert repr(roots[-1]) in out.stderr
+
+
+def test_4_a_root_that_fails_at_run_time_is_shown_and_the_others_still_listed(tmp_path):
+    """A server root that goes away, a local root removed: each is an error
+    in the listing's answer (and on the page), the other roots' runs listed."""
+    import json
+    import shutil
+
+    from tests.servers import RunshipServer, UIServer
+    from tests.test_ui_api import call
+
+    for name in ("runs", "gone", "served"):
+        make_run(tmp_path / name, project=name, run_id="r1", rows=2)
+    server = RunshipServer(str(tmp_path / "served"), str(tmp_path), no_auth=True).start()
+    ui = UIServer([str(tmp_path / "runs"), str(tmp_path / "gone"), server.url], str(tmp_path)).start()
+    try:
+        status, _, body = call(ui, "/ui/api/runs", token=UIServer.TOKEN)
+        assert status == 200 and {r["project"] for r in json.loads(body)["runs"]} == {"runs", "gone", "served"}
+        server.stop()
+        shutil.rmtree(tmp_path / "gone")
+        status, _, body = call(ui, "/ui/api/runs", token=UIServer.TOKEN)
+        assert status == 200, body[:500]
+        answer = json.loads(body)
+        assert [r["project"] for r in answer["runs"]] == ["runs"]
+        failed = {e["root"]: e["error"] for e in answer["errors"]}
+        assert set(failed) == {str(tmp_path / "gone"), server.url}
+        assert "no run root" in failed[str(tmp_path / "gone")] and "Connection refused" in failed[server.url]
+    finally:
+        ui.stop()
+        server.stop()
