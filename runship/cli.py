@@ -845,7 +845,7 @@ def upload_cmd(
 
 @cli.command("status", context_settings=CONTEXT)
 @click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
-@click.option("--to", "to", metavar="URL", help="The upload target. [$RUNSHIP_UPLOAD_TO]")
+@click.option("--to", "to", metavar="URL", callback=_location, help="The upload target. [$RUNSHIP_UPLOAD_TO]")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False), help="The uploader's state directory.")
 @click.option(
     "--remote", "ask_remote", is_flag=True, help="Ask the target for its sizes instead of trusting the state."

@@ -41,6 +41,7 @@ def test_3_export_refuses_a_malformed_destination(tmp_path, dest):
         ["serve", "--root", "s3:/x", "--no-auth"],
         ["upload", "runs", "--to", "s3:/x"],
         ["upload", "runs", "--to", "gs://"],
+        ["status", "runs", "--to", "s3:/x"],
     ],
 )
 def test_3_every_command_refuses_a_malformed_root_or_target(tmp_path, args):
