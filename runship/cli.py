@@ -92,12 +92,28 @@ def redact(url: str) -> str:
     return _redact(url) if "://" in url else url
 
 
+def _location(ctx: click.Context, param: click.Parameter, value):
+    """Click callback: each root or destination given is a path or a
+    well-formed URL (``runship.targets.location``), else a usage error (exit 2)."""
+    from runship.errors import UsageError
+    from runship.targets.location import check_location
+
+    for v in value if isinstance(value, tuple) else (value,):
+        if v is not None:
+            try:
+                check_location(v, "")
+            except UsageError as e:
+                raise click.BadParameter(str(e), ctx, param) from None
+    return value
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(runship.__version__, "--version", "-V", prog_name="runship")
 @click.option(
     "--root",
     type=click.Path(file_okay=False),
     default=default_root,
+    callback=_location,
     show_default="$RUNSHIP_DIR or ./runship-runs",
     help="Run root that RUN arguments (project/id or id) are looked up in.",
 )
@@ -181,7 +197,7 @@ def _value(v) -> str:
 
 
 @cli.command("ls", context_settings=CONTEXT)
-@click.argument("root", required=False, type=click.Path(file_okay=False))
+@click.argument("root", required=False, type=click.Path(file_okay=False), callback=_location)
 @click.option("--project", help="Only runs of this project.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
 @click.pass_context
@@ -201,6 +217,13 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
         for r in rows:
             click.echo(json.dumps(json_safe(r)))
         return
+    if not rows and project is not None:
+        # a mistyped project is a failed lookup (exit 1, as `show` of a run that is not there), not an empty root
+        from runship.reader.listing import project_names
+
+        known = project_names(root, so)
+        where = f"its projects: {', '.join(known)}" if known else "it holds no runs"
+        raise click.ClickException(f"no project {project!r} under {root}; {where}")
     if not rows:
         click.echo(f"no runs under {root}")
         return
@@ -822,7 +845,7 @@ def upload_cmd(
 
 @cli.command("status", context_settings=CONTEXT)
 @click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
-@click.option("--to", "to", metavar="URL", help="The upload target. [$RUNSHIP_UPLOAD_TO]")
+@click.option("--to", "to", metavar="URL", callback=_location, help="The upload target. [$RUNSHIP_UPLOAD_TO]")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False), help="The uploader's state directory.")
 @click.option(
     "--remote", "ask_remote", is_flag=True, help="Ask the target for its sizes instead of trusting the state."
@@ -932,7 +955,13 @@ def guard_limits(head_timeout, body_timeout, max_connections, per_client):
 
 
 @cli.command("serve", context_settings=CONTEXT)
-@click.option("--root", "serve_root", required=True, help="Where runs are stored: a directory or an fsspec URL.")
+@click.option(
+    "--root",
+    "serve_root",
+    required=True,
+    callback=_location,
+    help="Where runs are stored: a directory or an fsspec URL.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option(
@@ -1010,12 +1039,25 @@ def serve_cmd(
         raise click.ClickException(str(e)) from None
 
 
+def _export_target(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Click callback: ``KIND:DEST`` with a well-formed DEST, else a usage error (exit 2)."""
+    from runship.errors import UsageError
+    from runship.export import parse_target
+
+    try:
+        parse_target(value)
+    except UsageError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+    return value
+
+
 @cli.command("export", context_settings=CONTEXT)
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option(
     "--to",
     "to",
     required=True,
+    callback=_export_target,
     metavar="KIND:DEST",
     help="parquet:DIR_OR_URL (any fsspec URL), tensorboard:DIR, wandb:ENTITY/PROJECT, mlflow:TRACKING_URI.",
 )
@@ -1348,7 +1390,7 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None,
 
 
 @cli.command("ui", context_settings=CONTEXT)
-@click.argument("roots", nargs=-1)
+@click.argument("roots", nargs=-1, callback=_location)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
 @click.option(
@@ -1399,7 +1441,7 @@ def ui_cmd(
             raise click.UsageError(f"{ui_token_file}: empty")
     try:
         serve_ui(
-            list(roots) or [ctx.obj["root"]],
+            _ui_roots(list(roots) or [ctx.obj["root"]]),
             host=host,
             port=port,
             token=None if no_token else token,
@@ -1412,6 +1454,20 @@ def ui_cmd(
         )
     except (ValueError, RuntimeError, OSError) as e:
         raise click.ClickException(str(e)) from None
+
+
+def _ui_roots(roots: list[str]) -> list[str]:
+    """The UI's roots, each checked at start: a local one must be a
+    directory (a typo would show an empty table), else a usage error (exit 2).
+    A URL's store is asked at each listing, where its failure is shown."""
+    for root in roots:
+        path = root[len("file://") :] if root.startswith("file://") else root
+        if "://" not in path and not os.path.isdir(os.path.expanduser(path)):
+            what = "a file" if os.path.exists(path) else "no such directory"
+            raise click.UsageError(
+                f"run root {root!r}: {what}; give a run root (holding <project>/<run>/ directories) or a URL"
+            )
+    return roots
 
 
 def main() -> None:

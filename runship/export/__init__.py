@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runship.errors import UsageError
+from runship.targets.location import check_location
 
 __all__ = ["KINDS", "export"]
 
@@ -98,6 +99,8 @@ def parse_target(to: str) -> tuple[str, str]:
     kind, sep, dest = to.partition(":")
     if not sep or kind not in KINDS or not dest:
         raise UsageError(f"--to {to!r}: give KIND:DEST, KIND one of {', '.join(KINDS)} (e.g. parquet:/data/runs)")
+    if kind in ("parquet", "tensorboard"):  # a directory or a URL: s3:/x must not become ./s3:/x
+        check_location(dest, f"--to {to!r}: the destination")
     return kind, dest
 
 

@@ -55,6 +55,11 @@ def run_dirs(
                 yield r.path
 
 
+def project_names(root: str, storage_options: dict[str, Any] | None = None) -> list[str]:
+    """The projects that hold runs under ``root`` (names only are read)."""
+    return sorted({d.rstrip("/").rsplit("/", 2)[-2] for d in run_dirs(root, None, storage_options)})
+
+
 #: what to give instead of a path that is not runship's
 GIVE = "give a runship root (holding <project>/<run>/ directories), a project directory or a run directory"
 _UP = 4  # ancestors looked at for a run that a path lies inside (files/media/<key>/...)

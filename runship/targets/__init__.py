@@ -65,6 +65,15 @@ class AuthError(TargetError):
         super().__init__(message, retryable=False)
 
 
+class TlsError(TargetError):
+    """The TLS handshake with an https:// target failed in a way a retry
+    cannot mend (the server speaks plain HTTP, its certificate is not
+    trusted): every request of the pass would fail the same way."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
 class Target:
     """What the uploader (and the server's storage) need from a place to store runs."""
 

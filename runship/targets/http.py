@@ -23,13 +23,40 @@ import time
 from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
-from runship.targets import AuthError, ConflictError, GapError, Limited, Target, TargetError, redact
+from runship.targets import AuthError, ConflictError, GapError, Limited, Target, TargetError, TlsError, redact
 
 TIMEOUT = 30.0
 ATTEMPTS = 4
 BACKOFF = 0.5
 MAX_BODY_HEADER = "runship-max-body"
 LIST_BYTES = 256 * 1024 * 1024  # the most of a listing answer read
+
+
+#: OpenSSL's reasons for a handshake with a server that does not speak TLS at all
+_NOT_TLS = (
+    "WRONG_VERSION_NUMBER",
+    "UNKNOWN_PROTOCOL",
+    "RECORD_LAYER_FAILURE",
+    "HTTP_REQUEST",
+    "PACKET_LENGTH_TOO_LONG",
+)
+
+
+def _tls_failure(e: ssl.SSLError, url: str) -> TlsError | None:
+    """The permanent error for a TLS failure a retry cannot mend (a plain
+    HTTP server, an untrusted certificate), None for one that may pass (a
+    connection cut during the handshake)."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return TlsError(
+            f"{url}: TLS failed: the server's certificate is not trusted ({e.verify_message or e.reason}); "
+            "give the CA with SSL_CERT_FILE=/path/ca.pem"
+        )
+    if e.reason in _NOT_TLS:
+        return TlsError(
+            f"{url}: TLS failed ({e.reason}): the server does not seem to speak TLS; "
+            f"if it is a plain-HTTP runship serve, use {'http://' + url.split('://', 1)[-1]}"
+        )
+    return None
 
 
 def is_loopback(host: str) -> bool:
@@ -132,6 +159,12 @@ class HttpTarget(Target):
                     self.close()
                     continue
                 return resp.status, headers_out, data
+            except ssl.SSLError as e:
+                self.close()
+                permanent = _tls_failure(e, self.url)
+                if permanent is not None:  # not retried: every attempt would fail the same way
+                    raise permanent from None
+                last = f"{type(e).__name__}: {e}"
             except (OSError, http.client.HTTPException) as e:
                 last = f"{type(e).__name__}: {e}"
                 self.close()

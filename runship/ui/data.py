@@ -17,7 +17,9 @@ from typing import Any
 
 from runship.errors import RunNotFound
 from runship.reader.listing import ListingMemo
+from runship.schema import redact
 from runship.schema.names import BadName, check_id
+from runship.targets import TargetError
 from runship.ui.tables import TableCache, TableError
 from runship.ui.tables import identity as table_identity
 from runship.ui.tables import page as table_rows
@@ -105,7 +107,9 @@ class Place:
                     self.root, project, self.storage_options, cache=self.cache, memo=self.listed, allowed=allowed
                 )
         except RunNotFound:
-            return []
+            if "://" in self.root:  # an object store holds no prefix until its first run comes
+                return []
+            raise  # a local root that went away: said, not shown as an empty table
 
     def location(self, project: str, run_id: str) -> str:
         if "://" in self.root:
@@ -308,18 +312,37 @@ def encode(value: Any) -> bytes:
 
 
 def runs(places: list[Any], project: str | None, allowed: Callable[[str], bool]) -> bytes:
-    """The runs table as JSON bytes (rows already encoded are reused)."""
+    """The runs table as JSON bytes (rows already encoded are reused). A
+    place that cannot be listed (a server gone, a root removed) is an entry
+    of ``errors`` (its root and why); the other places' runs are listed."""
     rows: list[tuple[dict[str, Any], bytes]] = []
     projects: set[str] = set()
+    errors: list[dict[str, Any]] = []
     for i, place in enumerate(places):
-        for row, encoded in place.memo.rows(i, project, place.infos(project, allowed)):
+        try:
+            infos = place.infos(project, allowed)
+        except Exception as e:  # one root failing never hides the others' runs
+            errors.append({"place": i, "root": redact.for_log(str(place)), "error": _why(e)})
+            continue
+        for row, encoded in place.memo.rows(i, project, infos):
             if not allowed(row["project"]):
                 continue
             projects.add(row["project"])
             rows.append((row, encoded))
     rows.sort(key=lambda r: -(r[0]["start_time"] or 0))
-    head = encode({"now": time.time(), "projects": sorted(projects)})
+    head = encode({"now": time.time(), "projects": sorted(projects), "errors": errors})
     return head[:-1] + b',"runs":[' + b",".join(e for _, e in rows) + b"]}"
+
+
+def _why(e: Exception) -> str:
+    """One line saying why a place could not be listed (no traceback, no credentials)."""
+    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    elif isinstance(e, (ValueError, OSError, TargetError)):
+        text = str(e)
+    else:
+        text = f"{type(e).__name__}: {e}"
+    return redact.for_log(" ".join(text.split()))[:500]
 
 
 def run_detail(ref: str, view: Any) -> dict[str, Any]:

@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from runship.errors import UsageError
 from runship.schema import redact
 
+#: the sections a config file may have
+SECTIONS = ("upload", "storage_options")
+
 
 @dataclass
 class UploadConfig:
@@ -85,6 +88,12 @@ def load(path: str | None) -> UploadConfig:
             raise UsageError(f"cannot read config file {path}: {e.strerror or e}") from None
         except configparser.Error as e:
             raise UsageError(f"config file {path} is not valid INI: {e}") from None
+        unknown_sections = [name for name in parser.sections() if name not in SECTIONS]
+        if unknown_sections:  # [uplaod]: a typo would otherwise leave every setting unread
+            raise UsageError(
+                f"config file {path}: unknown section {', '.join(f'[{n}]' for n in unknown_sections)};"
+                f" the sections are {', '.join(f'[{n}]' for n in SECTIONS)}"
+            )
         if parser.has_section("upload"):
             sec = parser["upload"]
             unknown = set(sec) - {"to", "roots", "interval", "state"}

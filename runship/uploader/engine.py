@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from runship import safefile
 from runship.schema import format as fmt
 from runship.schema import names
-from runship.targets import AuthError, ConflictError, GapError, Target, TargetError
+from runship.targets import AuthError, ConflictError, GapError, Target, TargetError, TlsError
 from runship.uploader import tail
 from runship.uploader.state import FileState, State
 
@@ -88,7 +88,7 @@ class RunError(Exception):
 
     @classmethod
     def of(cls, e: TargetError) -> RunError:
-        return cls(str(e), retryable=e.retryable, whole_pass=isinstance(e, AuthError))
+        return cls(str(e), retryable=e.retryable, whole_pass=isinstance(e, (AuthError, TlsError)))
 
 
 class Log:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from runship import safefile
 from runship.errors import UsageError
 from runship.targets import TargetError, open_target, redact
+from runship.targets.location import check_location
 from runship.uploader import config as _config
 from runship.uploader.engine import Log, PassStats, Uploader, watch
 from runship.uploader.state import Busy, State, default_state_dir
@@ -53,7 +54,7 @@ def resolve(
     target = to or secrets.get("to") or cfg.to
     if not target:
         raise UsageError("no upload target: give --to URL, set RUNSHIP_UPLOAD_TO, or 'to' in the config file")
-    check_target(target)
+    check_location(target, "--to", absolute=True)
     options = {
         **cfg.storage_options,
         **_config.parse_storage_options(storage_options),
@@ -67,28 +68,6 @@ def resolve(
         state_dir=state_dir or cfg.state or default_state_dir(),
         interval=interval or cfg.interval,
     )
-
-
-def check_target(url: str) -> None:
-    """A target is a URL of a scheme runship or fsspec knows, or an absolute
-    path: ``s3:/bucket`` (one slash) or ``backup`` must not become a local
-    directory named after a typo."""
-    if "://" in url:
-        scheme = url.split("://", 1)[0].lower()
-        if scheme in ("file", "http", "https") or _fsspec_knows(scheme):
-            return
-        raise UsageError(f"--to {url!r}: {scheme}:// is not a storage scheme runship or fsspec knows")
-    if os.path.isabs(os.path.expanduser(url)):
-        return
-    raise UsageError(
-        f"--to {url!r} is neither a URL (s3://bucket/prefix, file:///path, https://server) nor an absolute path"
-    )
-
-
-def _fsspec_knows(scheme: str) -> bool:
-    from fsspec.registry import known_implementations, registry
-
-    return scheme in known_implementations or scheme in registry
 
 
 @dataclass

@@ -402,3 +402,23 @@ def test_wandb_plot_charts_are_drawn(ui, open_page):
     cells = page.locator('.media[data-key="cm"] table.confusion tbody tr').all_inner_texts()
     assert [c.split() for c in cells] == [["no", "1", "0"], ["yes", "1", "1"]]
     w.check_clean()
+
+
+def test_a_root_that_cannot_be_listed_is_named_and_the_others_still_shown(root, tmp_path, open_page):
+    """Issue 25 item 4: a root removed while the UI runs is named above the
+    table with why; the other root's runs are still listed."""
+    import shutil
+
+    gone = str(tmp_path / "gone")
+    run = runship.init(project="g", name="lost", dir=gone, settings=SETTINGS, reinit="create_new")
+    run.finish(quiet=True)
+    s = UIServer([root, gone], str(tmp_path)).start()
+    try:
+        shutil.rmtree(gone)
+        w = open_page(s, UIServer.TOKEN)
+        w.page.wait_for_selector("#root-errors li")
+        assert f"could not list {gone}: no run root at {gone}" in w.page.locator("#root-errors").inner_text()
+        assert "adam" in names(w.page) and "lost" not in names(w.page)
+        w.check_clean()
+    finally:
+        s.stop()

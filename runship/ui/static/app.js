@@ -1416,9 +1416,11 @@
     const count = h('span', { class: 'count' });
     const table = h('table', { id: 'runs-table', class: 'grid-table' });
     const chartsHost = h('div', { id: 'runs-charts' });
+    const rootErrors = h('ul', { id: 'root-errors', class: 'error', hidden: true }); // roots that could not be listed
     main.append(
       h('div', { class: 'toolbar' }, h('label', null, 'Project', projectSel), h('span', { class: 'filter-box' }, filterIn, filterErr)),
       h('div', { class: 'toolbar' }, stateSel, tagSel, groupSel, h('label', null, 'Group by', groupBy), columns, selShown, clearSel, compareBtn, count),
+      rootErrors,
       h('div', { class: 'table-wrap' }, table),
       chartsHost);
 
@@ -1641,6 +1643,9 @@
       const fresh = !tableDone;
       if (statusEl() && !statusEl().hidden && !fresh) clearStatus();
       const listed = Array.isArray(res.runs) ? res.runs : [];
+      const failed = Array.isArray(res.errors) ? res.errors : [];
+      rootErrors.replaceChildren(...failed.map((e) => h('li', { text: 'could not list ' + e.root + ': ' + e.error })));
+      rootErrors.hidden = !failed.length;
       if (!project) assignColors(listed, true);
       else if (listed.some((r) => !colorMap.has(String(r.ref)))) assignColors(listed, false);
       runs = listed.map(prepRun);
@@ -1662,7 +1667,8 @@
       render(!fresh);
       tableDone = true;
       maybeReady();
-      if (runs.some((r) => r.live)) refreshTimer = ctx.later(load, 5000);
+      const live = runs.some((r) => r.live);
+      if (live || failed.length) refreshTimer = ctx.later(load, live ? 5000 : 10000); // a failed root is asked again
     }
 
     await load();
