@@ -26,7 +26,7 @@ from runship.reader.listing import list_runs, resolve_run
 from runship.reader.stream import StreamFile, describe, iter_records
 from runship.schema import limits
 from runship.schema.format import ROW, ROWS, rows_of_record
-from runship.schema.values import json_safe
+from runship.schema.values import format_value, json_safe
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DERIVED = ("_step", "_timestamp", "_runtime")
@@ -171,15 +171,6 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _value(v) -> str:
-    if isinstance(v, float):
-        text = f"{v:.6g}"
-        return text if any(c in text for c in ".en") else text + ".0"
-    if isinstance(v, (dict, list)):
-        return json.dumps(json_safe(v), separators=(",", ":"))
-    return "" if v is None else str(v)
-
-
 @cli.command("ls", context_settings=CONTEXT)
 @click.argument("root", required=False, type=click.Path(file_okay=False))
 @click.option("--project", help="Only runs of this project.")
@@ -292,7 +283,7 @@ def _show_values(view) -> None:
     for title, mapping in (("config", view.config), ("summary", view.summary)):
         click.echo(f"\n{title}:" + ("" if mapping else " (empty)"))
         for k in sorted(mapping):
-            click.echo(f"  {k}: {_value(mapping[k])}")
+            click.echo(f"  {k}: {format_value(mapping[k])}")
 
 
 def _show_definitions(view) -> None:
@@ -516,7 +507,9 @@ def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str, times: bo
         for row in rows:
             w.writerow([_csv_value(row.get(c)) for c in columns])
         return found
-    body = [[_iso(row.get(c)) if times and c == "_timestamp" else _value(row.get(c)) for c in columns] for row in rows]
+    body = [
+        [_iso(row.get(c)) if times and c == "_timestamp" else format_value(row.get(c)) for c in columns] for row in rows
+    ]
     text = _table(body, columns) if body else empty
     if sys.stdout.isatty() and text.count("\n") >= shutil.get_terminal_size().lines:
         click.echo_via_pager(text + "\n")
@@ -527,7 +520,7 @@ def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str, times: bo
 
 def _iso(t) -> str:
     if not isinstance(t, (int, float)):
-        return _value(t)
+        return format_value(t)
     return datetime.datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
 
 
@@ -1219,7 +1212,7 @@ def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
             str(t["index"]),
             t["state"],
             str(t["attempts"]),
-            _value(t["metric"]) if t["metric"] is not None else "",
+            format_value(t["metric"]) if t["metric"] is not None else "",
             str(t["run_id"] or ""),
             json.dumps(t["params"], sort_keys=True)[:80],
         ]
@@ -1230,7 +1223,7 @@ def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
     best = status["best"]
     if best is not None:
         click.echo(
-            f"best: trial {best['index']} ({best['run_id']}): {metric['name']} = {_value(best['metric'])}, {json.dumps(best['params'], sort_keys=True)}"
+            f"best: trial {best['index']} ({best['run_id']}): {metric['name']} = {format_value(best['metric'])}, {json.dumps(best['params'], sort_keys=True)}"
         )
 
 
