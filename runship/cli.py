@@ -1139,28 +1139,61 @@ def sweep_create_cmd(
 @click.option("--count", type=click.IntRange(1), help="Run at most this many trials. [default: until none is left]")
 @click.option("--args", "with_args", is_flag=True, help="Also give the trial's params as --name=value arguments.")
 @click.option("--no-wait", is_flag=True, help="Leave when nothing can be claimed, even while other agents' trials run.")
+@click.option(
+    "--kill-after",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="Seconds a trial has to end after the agent is stopped (SIGINT, SIGTERM) before it is killed.",
+)
 @click.pass_context
 @library_errors
 def sweep_agent_cmd(
-    ctx: click.Context, sweep: str, command: tuple[str, ...], count: int | None, with_args: bool, no_wait: bool
+    ctx: click.Context,
+    sweep: str,
+    command: tuple[str, ...],
+    count: int | None,
+    with_args: bool,
+    no_wait: bool,
+    kill_after: float,
 ) -> None:
     """Claim trials of SWEEP one after another and run COMMAND for each
     (after `--`; default: the spec's program with python, when the spec is
     yours alone, with the params as --name=value). The trial's
     params reach the script as its run's config; its result is the run's
-    summary value of the sweep's metric.
+    summary value of the sweep's metric. Exits 1 when no trial it ran
+    succeeded (0 when it ran none: the sweep was done). Stopped (Ctrl-C,
+    SIGTERM from scancel), it passes the signal to the trial, kills it after
+    --kill-after seconds, releases it (offered again at once) and exits 130
+    (SIGINT) or 143 (SIGTERM).
 
     \b
     Example:
         runship sweep agent mnist/k2j4h5g6 --count 1 -- python train.py
     """
     from runship.sweep import Sweep
-    from runship.sweep.agent import agent
+    from runship.sweep.agent import Interrupt, agent
 
     found = Sweep.open(ctx.obj["root"], sweep)
     cmd = list(command) or _spec_program(found)
-    ran = agent(found, command=cmd, count=count, args=with_args or not command, wait=not no_wait)
-    click.echo(f"runship agent: ran {ran} trial(s) of {found.project}/{found.id}", err=True)
+    interrupt = Interrupt(kill_after)
+    interrupt.install()
+    tally = agent(found, command=cmd, count=count, args=with_args or not command, wait=not no_wait, interrupt=interrupt)
+    name = f"{found.project}/{found.id}"
+    ran = f"ran {tally.ran} trial(s) of {name}, {tally.succeeded} succeeded"
+    if interrupt.signum is not None:
+        import signal
+
+        left = (
+            f"trial {tally.released.index} left unfinished: released, offered again at once to the next agent"
+            if tally.released is not None
+            else "no trial was running"
+        )
+        click.echo(f"runship agent: interrupted ({signal.Signals(interrupt.signum).name}): {left}; {ran}", err=True)
+        sys.exit(128 + interrupt.signum)
+    click.echo(f"runship agent: {ran}", err=True)
+    if tally.ran and not tally.succeeded:
+        raise click.ClickException(f"none of the {tally.ran} trial(s) this agent ran succeeded")
 
 
 def _spec_program(found) -> list[str]:
@@ -1187,7 +1220,7 @@ def _spec_program(found) -> list[str]:
 @click.pass_context
 @library_errors
 def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
-    """Trials of SWEEP: state (finished, failed, stopped, running, lost),
+    """Trials of SWEEP: state (finished, failed, stopped, running, lost, interrupted),
     attempts, params, metric, run; and the best so far."""
     from runship.sweep import Sweep
 

@@ -350,3 +350,135 @@ def test_a_hostile_sweep_directory_neither_hangs_nor_crashes_a_reader(tmp_path):
         timeout=60,
     )
     assert out.returncode == 1 and f"no sweep p/{sweep.id}" in out.stderr and "Traceback" not in out.stderr
+
+
+STOPPABLE = """
+import os, signal, sys, time, runship
+run = runship.init(settings={"quiet": True, "environment": False, "flush_interval": 0.05})
+if os.environ.get("IGNORE_TERM"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a script that will not stop: the agent kills it
+run.log({"loss": 1.0})
+with open(os.environ["MARK"] + "." + os.environ["RUNSHIP_SWEEP_TRIAL"], "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(float(os.environ.get("TRIAL_SLEEP", "0")))
+run.finish()
+"""
+
+
+def _wait_for(path, proc, timeout=60.0):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+    return int(open(path).read() or 0)
+
+
+@pytest.mark.parametrize(
+    "sig, ignore, code", [(signal.SIGTERM, False, 143), (signal.SIGINT, False, 130), (signal.SIGTERM, True, 143)]
+)
+def test_a_stopped_agent_ends_its_trial_and_releases_it_to_the_next_agent_at_once(tmp_path, sig, ignore, code):
+    """scancel (SIGTERM) or Ctrl-C (SIGINT) on an agent mid-trial: the trial's
+    child is stopped (killed after --kill-after when it ignores the signal),
+    the trial is marked interrupted and the next agent gets it at once,
+    although lost_after (600 s) has not passed."""
+    root, work, mark = str(tmp_path / "runs"), tmp_path, str(tmp_path / "started")
+    (work / "train.py").write_text(STOPPABLE)
+    spec = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"}, "parameters": {"x": {"values": [1]}}}
+    sweep = Sweep.create(root, "st", spec)
+    env = {"MARK": mark, "TRIAL_SLEEP": "300", **({"IGNORE_TERM": "1"} if ignore else {})}
+    first = subprocess.Popen(
+        [
+            *_CLI,
+            "--root",
+            root,
+            "sweep",
+            "agent",
+            f"st/{sweep.id}",
+            *(["--kill-after", "1"] if ignore else []),
+            "--",
+            sys.executable,
+            "train.py",
+        ],
+        cwd=work,
+        env=child_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the signal reaches the agent only: it must pass it on
+    )
+    child = _wait_for(mark + ".0.0", first)
+    first.send_signal(sig)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == code, err
+    assert f"interrupted ({sig.name}): trial 0 left unfinished: released" in err, err
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # the trial's child is gone with its agent
+    status = subprocess.run(
+        [*_CLI, "--root", root, "sweep", "status", f"st/{sweep.id}"], env=child_env(), capture_output=True, text=True
+    )
+    assert "1 interrupted" in status.stdout, status.stdout + status.stderr
+    # the next agent takes it at once (--no-wait: it would leave at once if the trial were still claimed)
+    second = subprocess.run(
+        [*_CLI, "--root", root, "sweep", "agent", f"st/{sweep.id}", "--no-wait", "--", sys.executable, "train.py"],
+        cwd=work,
+        env=child_env({"MARK": mark}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 0, second.stderr
+    assert "trial 0 (attempt 2)" in second.stderr
+    (trial,) = sweep.status()["trials"]
+    assert (trial["state"], trial["attempts"], trial["run_id"]) == ("finished", 2, f"{sweep.id}-0-r1")
+
+
+_CLI = [sys.executable, "-m", "runship.cli"]
+
+
+def test_an_agent_whose_trials_all_failed_exits_1_and_metrics_read_as_in_status(tmp_path):
+    """An agent none of whose trials succeeded exits 1 (a Slurm array task
+    shows red); one with a success, or one that found the sweep done, exits
+    0. The agent's log and `sweep status` print a metric alike (0.855)."""
+    root = str(tmp_path / "runs")
+    (tmp_path / "train.py").write_text(
+        """
+import os, sys, runship
+run = runship.init(settings={"quiet": True, "environment": False})
+run.log({"acc": 0.043 + 0.812})  # 0.8550000000000001 as a float
+run.finish()
+sys.exit(0 if run.config["ok"] else 3)
+"""
+    )
+
+    def make(values):
+        spec = {
+            "method": "grid",
+            "metric": {"name": "acc", "goal": "maximize"},
+            "parameters": {"ok": {"values": values}},
+        }
+        return f"p/{Sweep.create(root, 'p', spec).id}"
+
+    def agent(name):
+        return subprocess.run(
+            [*_CLI, "--root", root, "sweep", "agent", name, "--", sys.executable, "train.py"],
+            cwd=tmp_path,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    failing = make([0, 0])
+    out = agent(failing)
+    assert out.returncode == 1 and "none of the 2 trial(s) this agent ran succeeded" in out.stderr, out.stderr
+    mixed = make([0, 1])
+    out = agent(mixed)
+    assert out.returncode == 0, out.stderr
+    assert "trial 1 finished (metric 0.855)" in out.stderr and "0.8550000000000001" not in out.stderr, out.stderr
+    status = subprocess.run(
+        [*_CLI, "--root", root, "sweep", "status", mixed], env=child_env(), capture_output=True, text=True
+    )
+    assert "acc = 0.855," in status.stdout, status.stdout
+    again = agent(failing)  # the sweep is done: nothing run, nothing failed
+    assert again.returncode == 0 and "ran 0 trial(s)" in again.stderr, again.stderr
