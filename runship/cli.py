@@ -10,6 +10,7 @@ import errno
 import functools
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -1125,10 +1126,17 @@ def sweep_create_cmd(
     name = project or spec.get("project") or env("PROJECT") or "uncategorized"
     made = Sweep.create(ctx.obj["root"], name, spec, sweep_id=sweep_id, lost_after=lost_after)
     size = made.size()
+    program = made.spec.get("program")
+    # the agent runs the spec's program itself (python PROGRAM --name=value ...); else the command is the user's
+    how = (
+        f"(runs python {shlex.quote(program)} with the params as --name=value)"
+        if program
+        else "-- python YOUR_SCRIPT.py"
+    )
     click.echo(f"{made.project}/{made.id}")
     click.echo(
         f"created sweep {made.project}/{made.id} ({spec['method']}, {size if size is not None else 'no limit to the'} trials) "
-        f"in {made.dir}; run agents with: runship sweep agent {made.project}/{made.id} -- python train.py",
+        f"in {made.dir}; run agents with: runship sweep agent {made.project}/{made.id} {how}",
         err=True,
     )
 

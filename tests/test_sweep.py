@@ -482,3 +482,29 @@ sys.exit(0 if run.config["ok"] else 3)
     assert "acc = 0.855," in status.stdout, status.stdout
     again = agent(failing)  # the sweep is done: nothing run, nothing failed
     assert again.returncode == 0 and "ran 0 trial(s)" in again.stderr, again.stderr
+
+
+def test_a_bayes_sweep_is_refused_where_optuna_cannot_be_imported_and_the_hint_names_the_program(tmp_path):
+    """`sweep create` of a bayes spec in a Python where `import optuna`
+    fails (sys.modules["optuna"] = None: Python's own way to make an import
+    fail as for a missing package) exits 1 naming the install, and makes no
+    sweep. Created, the hint names the spec's own program."""
+    root = str(tmp_path / "runs")
+    (tmp_path / "bayes.yaml").write_text(
+        "method: bayes\nprogram: fit model.py\nmetric: {name: loss, goal: minimize}\nparameters:\n  lr: {min: 0.0, max: 1.0}\n"
+    )
+    without_optuna = (
+        "import runpy, sys; sys.modules['optuna'] = None; sys.argv[0] = 'runship'; "
+        "runpy.run_module('runship.cli', run_name='__main__')"
+    )
+    args = ["--root", root, "sweep", "create", "bayes.yaml", "--project", "b"]
+    out = subprocess.run(
+        [sys.executable, "-c", without_optuna, *args], cwd=tmp_path, env=child_env(), capture_output=True, text=True
+    )
+    assert out.returncode == 1, out.stderr
+    assert "method bayes needs Optuna" in out.stderr and "pip install 'runship[sweep]'" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not os.path.exists(os.path.join(root, "b", ".sweeps"))
+    made = subprocess.run([*_CLI, *args], cwd=tmp_path, env=child_env(), capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    assert f"runship sweep agent {made.stdout.strip()} (runs python 'fit model.py'" in made.stderr, made.stderr
+    assert "train.py" not in made.stderr

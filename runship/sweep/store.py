@@ -196,6 +196,12 @@ class Sweep:
         lost_after: float = DEFAULT_LOST_AFTER,
     ) -> Sweep:
         checked = specs.check(spec)
+        if checked["method"] == "bayes":  # a sweep every agent would fail: refused here, with how to install
+            from runship.sweep import bayes
+
+            why = bayes.missing()
+            if why is not None:
+                raise UsageError(why)
         lost_after = _lost_after(lost_after)
         sweep_id = sweep_id or "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
         if not names.segment_ok(sweep_id) or not names.segment_ok(project):
