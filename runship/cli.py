@@ -1229,10 +1229,20 @@ def _spec_program(found) -> list[str]:
 @library_errors
 def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
     """Trials of SWEEP: state (finished, failed, stopped, running, lost, interrupted),
-    attempts, params, metric, run; and the best so far."""
-    from runship.sweep import Sweep
+    attempts, params, metric, run; and the best so far. The root may be
+    where `runship upload` sent the runs (a directory, file:// or an object
+    store such as s3://): their sweeps went with them.
 
-    status = Sweep.open(ctx.obj["root"], sweep).status()
+    \b
+    Example:
+        runship --root s3://bucket/runs sweep status mnist/k2j4h5g6
+    """
+    import tempfile
+
+    from runship.sweep.remote import open_sweep
+
+    with tempfile.TemporaryDirectory(prefix="runship-sweep-") as workdir:
+        status = open_sweep(ctx.obj["root"], sweep, ctx.obj["so"], workdir).status()
     if as_json:
         click.echo(json.dumps(json_safe(status, strict_json=True), indent=1))
         return

@@ -508,3 +508,65 @@ def test_a_bayes_sweep_is_refused_where_optuna_cannot_be_imported_and_the_hint_n
     assert made.returncode == 0, made.stderr
     assert f"runship sweep agent {made.stdout.strip()} (runs python 'fit model.py'" in made.stderr, made.stderr
     assert "train.py" not in made.stderr
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_sweeps_go_up_with_the_runs_and_sweep_status_reads_them_on_the_target(tmp_path, kind, request):
+    """`runship upload` of a root sends its sweep directories beside the
+    runs (a sweep's own files only: a link planted in results/ and a stray
+    file are not sent), and `runship --root URL sweep status` reads the
+    sweep there as it reads it in the root."""
+    from tests.conftest import upload_cmd
+    from tests.servers import S3_ENV
+
+    root = str(tmp_path / "runs")
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "secret").write_text('{"index": 7, "state": "finished", "metric": 0.0}')
+    spec = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"lr": {"values": [0.1, 0.4]}},
+    }
+    sweep = Sweep.create(root, "up", spec)
+    agent = subprocess.run(
+        [*_CLI, "--root", root, "sweep", "agent", f"up/{sweep.id}", "--", sys.executable, "train.py"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert agent.returncode == 0, agent.stderr
+    os.symlink(tmp_path / "secret", os.path.join(sweep.dir, "results", "7.json"))
+    (tmp_path / "runs" / "up" / ".sweeps" / sweep.id / "claims" / "notes.txt").write_text("not a sweep's")
+    if kind == "file":
+        to, env = f"file://{tmp_path / 'remote'}", {}
+    else:
+        moto = request.getfixturevalue("moto")
+        bucket = f"sweeps-{os.getpid()}-{len(os.listdir(tmp_path))}-{time.monotonic_ns() % 10**9}"
+        moto.create_bucket(bucket)
+        to, env = f"s3://{bucket}/prefix", {"AWS_ENDPOINT_URL": moto.endpoint, **S3_ENV}
+    up = upload_cmd([root], to, tmp_path / "state", "--once", env=env)
+    assert up.returncode == 0, up.stderr
+    assert "7.json: a symlink" in up.stderr, up.stderr
+
+    def status(where, *extra):
+        out = subprocess.run(
+            [*_CLI, "--root", where, "sweep", "status", f"up/{sweep.id}", *extra],
+            env=child_env(env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    assert status(to) == status(root)
+    assert "2 of 2 trials: 2 finished" in status(to)
+    remote = json.loads(status(to, "--json"))
+    assert [t["index"] for t in remote["trials"]] == [0, 1] and remote["best"]["index"] == 1
+    import fsspec
+
+    fs, base = fsspec.core.url_to_fs(to, **({"endpoint_url": env["AWS_ENDPOINT_URL"]} if env else {}))
+    sent = sorted(p.split(f"/.sweeps/{sweep.id}/", 1)[1] for p in fs.find(f"{base}/up/.sweeps"))
+    assert sent == ["claims/0.0", "claims/1.0", "results/0.json", "results/1.json", "spec.json"]

@@ -124,6 +124,25 @@ def _read_json(dir_fd: int, name: str, limit: int = MAX_FILE_BYTES) -> Any:
         return None
 
 
+def is_sweep_file(rel: str) -> bool:
+    """Is ``rel`` (relative to a sweep directory) one of a sweep's files:
+    ``spec.json``, ``claims/<index>.<attempt>[.interrupted]``,
+    ``results/<index>.json``, ``progress/<index>.<attempt>``? (What the
+    uploader sends and a remote status reads; nothing else is.)"""
+    if rel == "spec.json":
+        return True
+    sub, slash, name = rel.partition("/")
+    parsed = _index_name(name, ".") if slash and "/" not in name else None
+    if parsed is None:
+        return False
+    rest = parsed[1]
+    if sub == "results":
+        return rest == "json"
+    if sub == "claims" and rest.endswith(INTERRUPTED):
+        rest = rest[: -len(INTERRUPTED)]
+    return sub in ("claims", "progress") and rest.isascii() and rest.isdigit() and len(rest) <= MAX_INDEX_DIGITS
+
+
 def _index_name(name: str, sep: str) -> tuple[int, str] | None:
     """(index, the rest) of a claim (``<index>.<attempt>``) or result (``<index>.json``) name."""
     index, dot, rest = name.partition(sep)
