@@ -570,3 +570,35 @@ def test_sweeps_go_up_with_the_runs_and_sweep_status_reads_them_on_the_target(tm
     fs, base = fsspec.core.url_to_fs(to, **({"endpoint_url": env["AWS_ENDPOINT_URL"]} if env else {}))
     sent = sorted(p.split(f"/.sweeps/{sweep.id}/", 1)[1] for p in fs.find(f"{base}/up/.sweeps"))
     assert sent == ["claims/0.0", "claims/1.0", "results/0.json", "results/1.json", "spec.json"]
+
+
+def test_runship_agent_in_a_script_releases_its_trial_on_ctrl_c(tmp_path):
+    """`runship.agent(sweep, function=train)` in a script stopped by
+    Ctrl-C (SIGINT: KeyboardInterrupt in the function) releases the trial
+    as the command's agent does: interrupted, offered again at once."""
+    root, mark = str(tmp_path / "runs"), str(tmp_path / "started")
+    spec = {"method": "grid", "parameters": {"w": {"values": [8, 16]}}}
+    sweep = Sweep.create(root, "fn", spec)
+    script = f"""
+import os, time, runship
+def train():
+    runship.init(settings={{"quiet": True, "environment": False}})
+    open({mark!r}, "w").write(str(os.getpid()))
+    time.sleep(300)
+runship.agent("fn/{sweep.id}", function=train)
+"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=child_env({"RUNSHIP_DIR": root}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    _wait_for(mark, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "KeyboardInterrupt" in err and proc.returncode != 0, err
+    first = sweep.status()["trials"][0]
+    assert (first["index"], first["state"]) == (0, "interrupted")
+    assert sweep.claim().index == 0  # at once, although lost_after (600 s) has not passed
