@@ -10,6 +10,7 @@ import errno
 import functools
 import json
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -26,7 +27,7 @@ from runship.reader.listing import list_runs, resolve_run
 from runship.reader.stream import StreamFile, describe, iter_records
 from runship.schema import limits
 from runship.schema.format import ROW, ROWS, rows_of_record
-from runship.schema.values import json_safe
+from runship.schema.values import format_value, json_safe
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DERIVED = ("_step", "_timestamp", "_runtime")
@@ -187,15 +188,6 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _value(v) -> str:
-    if isinstance(v, float):
-        text = f"{v:.6g}"
-        return text if any(c in text for c in ".en") else text + ".0"
-    if isinstance(v, (dict, list)):
-        return json.dumps(json_safe(v), separators=(",", ":"))
-    return "" if v is None else str(v)
-
-
 @cli.command("ls", context_settings=CONTEXT)
 @click.argument("root", required=False, type=click.Path(file_okay=False), callback=_location)
 @click.option("--project", help="Only runs of this project.")
@@ -315,7 +307,7 @@ def _show_values(view) -> None:
     for title, mapping in (("config", view.config), ("summary", view.summary)):
         click.echo(f"\n{title}:" + ("" if mapping else " (empty)"))
         for k in sorted(mapping):
-            click.echo(f"  {k}: {_value(mapping[k])}")
+            click.echo(f"  {k}: {format_value(mapping[k])}")
 
 
 def _show_definitions(view) -> None:
@@ -539,7 +531,9 @@ def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str, times: bo
         for row in rows:
             w.writerow([_csv_value(row.get(c)) for c in columns])
         return found
-    body = [[_iso(row.get(c)) if times and c == "_timestamp" else _value(row.get(c)) for c in columns] for row in rows]
+    body = [
+        [_iso(row.get(c)) if times and c == "_timestamp" else format_value(row.get(c)) for c in columns] for row in rows
+    ]
     text = _table(body, columns) if body else empty
     if sys.stdout.isatty() and text.count("\n") >= shutil.get_terminal_size().lines:
         click.echo_via_pager(text + "\n")
@@ -550,7 +544,7 @@ def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str, times: bo
 
 def _iso(t) -> str:
     if not isinstance(t, (int, float)):
-        return _value(t)
+        return format_value(t)
     return datetime.datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
 
 
@@ -1174,10 +1168,17 @@ def sweep_create_cmd(
     name = project or spec.get("project") or env("PROJECT") or "uncategorized"
     made = Sweep.create(ctx.obj["root"], name, spec, sweep_id=sweep_id, lost_after=lost_after)
     size = made.size()
+    program = made.spec.get("program")
+    # the agent runs the spec's program itself (python PROGRAM --name=value ...); else the command is the user's
+    how = (
+        f"(runs python {shlex.quote(program)} with the params as --name=value)"
+        if program
+        else "-- python YOUR_SCRIPT.py"
+    )
     click.echo(f"{made.project}/{made.id}")
     click.echo(
         f"created sweep {made.project}/{made.id} ({spec['method']}, {size if size is not None else 'no limit to the'} trials) "
-        f"in {made.dir}; run agents with: runship sweep agent {made.project}/{made.id} -- python train.py",
+        f"in {made.dir}; run agents with: runship sweep agent {made.project}/{made.id} {how}",
         err=True,
     )
 
@@ -1188,28 +1189,61 @@ def sweep_create_cmd(
 @click.option("--count", type=click.IntRange(1), help="Run at most this many trials. [default: until none is left]")
 @click.option("--args", "with_args", is_flag=True, help="Also give the trial's params as --name=value arguments.")
 @click.option("--no-wait", is_flag=True, help="Leave when nothing can be claimed, even while other agents' trials run.")
+@click.option(
+    "--kill-after",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="Seconds a trial has to end after the agent is stopped (SIGINT, SIGTERM) before it is killed.",
+)
 @click.pass_context
 @library_errors
 def sweep_agent_cmd(
-    ctx: click.Context, sweep: str, command: tuple[str, ...], count: int | None, with_args: bool, no_wait: bool
+    ctx: click.Context,
+    sweep: str,
+    command: tuple[str, ...],
+    count: int | None,
+    with_args: bool,
+    no_wait: bool,
+    kill_after: float,
 ) -> None:
     """Claim trials of SWEEP one after another and run COMMAND for each
     (after `--`; default: the spec's program with python, when the spec is
     yours alone, with the params as --name=value). The trial's
     params reach the script as its run's config; its result is the run's
-    summary value of the sweep's metric.
+    summary value of the sweep's metric. Exits 1 when no trial it ran
+    succeeded (0 when it ran none: the sweep was done). Stopped (Ctrl-C,
+    SIGTERM from scancel), it passes the signal to the trial, kills it after
+    --kill-after seconds, releases it (offered again at once) and exits 130
+    (SIGINT) or 143 (SIGTERM).
 
     \b
     Example:
         runship sweep agent mnist/k2j4h5g6 --count 1 -- python train.py
     """
     from runship.sweep import Sweep
-    from runship.sweep.agent import agent
+    from runship.sweep.agent import Interrupt, agent
 
     found = Sweep.open(ctx.obj["root"], sweep)
     cmd = list(command) or _spec_program(found)
-    ran = agent(found, command=cmd, count=count, args=with_args or not command, wait=not no_wait)
-    click.echo(f"runship agent: ran {ran} trial(s) of {found.project}/{found.id}", err=True)
+    interrupt = Interrupt(kill_after)
+    interrupt.install()
+    tally = agent(found, command=cmd, count=count, args=with_args or not command, wait=not no_wait, interrupt=interrupt)
+    name = f"{found.project}/{found.id}"
+    ran = f"ran {tally.ran} trial(s) of {name}, {tally.succeeded} succeeded"
+    if interrupt.signum is not None:
+        import signal
+
+        left = (
+            f"trial {tally.released.index} left unfinished: released, offered again at once to the next agent"
+            if tally.released is not None
+            else "no trial was running"
+        )
+        click.echo(f"runship agent: interrupted ({signal.Signals(interrupt.signum).name}): {left}; {ran}", err=True)
+        sys.exit(128 + interrupt.signum)
+    click.echo(f"runship agent: {ran}", err=True)
+    if tally.ran and not tally.succeeded:
+        raise click.ClickException(f"none of the {tally.ran} trial(s) this agent ran succeeded")
 
 
 def _spec_program(found) -> list[str]:
@@ -1236,11 +1270,21 @@ def _spec_program(found) -> list[str]:
 @click.pass_context
 @library_errors
 def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
-    """Trials of SWEEP: state (finished, failed, stopped, running, lost),
-    attempts, params, metric, run; and the best so far."""
-    from runship.sweep import Sweep
+    """Trials of SWEEP: state (finished, failed, stopped, running, lost, interrupted),
+    attempts, params, metric, run; and the best so far. The root may be
+    where `runship upload` sent the runs (a directory, file:// or an object
+    store such as s3://): their sweeps went with them.
 
-    status = Sweep.open(ctx.obj["root"], sweep).status()
+    \b
+    Example:
+        runship --root s3://bucket/runs sweep status mnist/k2j4h5g6
+    """
+    import tempfile
+
+    from runship.sweep.remote import open_sweep
+
+    with tempfile.TemporaryDirectory(prefix="runship-sweep-") as workdir:
+        status = open_sweep(ctx.obj["root"], sweep, ctx.obj["so"], workdir).status()
     if as_json:
         click.echo(json.dumps(json_safe(status, strict_json=True), indent=1))
         return
@@ -1261,7 +1305,7 @@ def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
             str(t["index"]),
             t["state"],
             str(t["attempts"]),
-            _value(t["metric"]) if t["metric"] is not None else "",
+            format_value(t["metric"]) if t["metric"] is not None else "",
             str(t["run_id"] or ""),
             json.dumps(t["params"], sort_keys=True)[:80],
         ]
@@ -1272,7 +1316,7 @@ def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
     best = status["best"]
     if best is not None:
         click.echo(
-            f"best: trial {best['index']} ({best['run_id']}): {metric['name']} = {_value(best['metric'])}, {json.dumps(best['params'], sort_keys=True)}"
+            f"best: trial {best['index']} ({best['run_id']}): {metric['name']} = {format_value(best['metric'])}, {json.dumps(best['params'], sort_keys=True)}"
         )
 
 

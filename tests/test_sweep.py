@@ -399,3 +399,255 @@ def test_a_hostile_sweep_directory_neither_hangs_nor_crashes_a_reader(tmp_path):
         timeout=60,
     )
     assert out.returncode == 1 and f"no sweep p/{sweep.id}" in out.stderr and "Traceback" not in out.stderr
+
+
+STOPPABLE = """
+import os, signal, sys, time, runship
+run = runship.init(settings={"quiet": True, "environment": False, "flush_interval": 0.05})
+if os.environ.get("IGNORE_TERM"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a script that will not stop: the agent kills it
+run.log({"loss": 1.0})
+with open(os.environ["MARK"] + "." + os.environ["RUNSHIP_SWEEP_TRIAL"], "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(float(os.environ.get("TRIAL_SLEEP", "0")))
+run.finish()
+"""
+
+
+def _wait_for(path, proc, timeout=60.0):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+    return int(open(path).read() or 0)
+
+
+@pytest.mark.parametrize(
+    "sig, ignore, code", [(signal.SIGTERM, False, 143), (signal.SIGINT, False, 130), (signal.SIGTERM, True, 143)]
+)
+def test_a_stopped_agent_ends_its_trial_and_releases_it_to_the_next_agent_at_once(tmp_path, sig, ignore, code):
+    """scancel (SIGTERM) or Ctrl-C (SIGINT) on an agent mid-trial: the trial's
+    child is stopped (killed after --kill-after when it ignores the signal),
+    the trial is marked interrupted and the next agent gets it at once,
+    although lost_after (600 s) has not passed."""
+    root, work, mark = str(tmp_path / "runs"), tmp_path, str(tmp_path / "started")
+    (work / "train.py").write_text(STOPPABLE)
+    spec = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"}, "parameters": {"x": {"values": [1]}}}
+    sweep = Sweep.create(root, "st", spec)
+    env = {"MARK": mark, "TRIAL_SLEEP": "300", **({"IGNORE_TERM": "1"} if ignore else {})}
+    first = subprocess.Popen(
+        [
+            *_CLI,
+            "--root",
+            root,
+            "sweep",
+            "agent",
+            f"st/{sweep.id}",
+            *(["--kill-after", "1"] if ignore else []),
+            "--",
+            sys.executable,
+            "train.py",
+        ],
+        cwd=work,
+        env=child_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the signal reaches the agent only: it must pass it on
+    )
+    child = _wait_for(mark + ".0.0", first)
+    first.send_signal(sig)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == code, err
+    assert f"interrupted ({sig.name}): trial 0 left unfinished: released" in err, err
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # the trial's child is gone with its agent
+    status = subprocess.run(
+        [*_CLI, "--root", root, "sweep", "status", f"st/{sweep.id}"], env=child_env(), capture_output=True, text=True
+    )
+    assert "1 interrupted" in status.stdout, status.stdout + status.stderr
+    # the next agent takes it at once (--no-wait: it would leave at once if the trial were still claimed)
+    second = subprocess.run(
+        [*_CLI, "--root", root, "sweep", "agent", f"st/{sweep.id}", "--no-wait", "--", sys.executable, "train.py"],
+        cwd=work,
+        env=child_env({"MARK": mark}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 0, second.stderr
+    assert "trial 0 (attempt 2)" in second.stderr
+    (trial,) = sweep.status()["trials"]
+    assert (trial["state"], trial["attempts"], trial["run_id"]) == ("finished", 2, f"{sweep.id}-0-r1")
+
+
+_CLI = [sys.executable, "-m", "runship.cli"]
+
+
+def test_an_agent_whose_trials_all_failed_exits_1_and_metrics_read_as_in_status(tmp_path):
+    """An agent none of whose trials succeeded exits 1 (a Slurm array task
+    shows red); one with a success, or one that found the sweep done, exits
+    0. The agent's log and `sweep status` print a metric alike (0.855)."""
+    root = str(tmp_path / "runs")
+    (tmp_path / "train.py").write_text(
+        """
+import os, sys, runship
+run = runship.init(settings={"quiet": True, "environment": False})
+run.log({"acc": 0.043 + 0.812})  # 0.8550000000000001 as a float
+run.finish()
+sys.exit(0 if run.config["ok"] else 3)
+"""
+    )
+
+    def make(values):
+        spec = {
+            "method": "grid",
+            "metric": {"name": "acc", "goal": "maximize"},
+            "parameters": {"ok": {"values": values}},
+        }
+        return f"p/{Sweep.create(root, 'p', spec).id}"
+
+    def agent(name):
+        return subprocess.run(
+            [*_CLI, "--root", root, "sweep", "agent", name, "--", sys.executable, "train.py"],
+            cwd=tmp_path,
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    failing = make([0, 0])
+    out = agent(failing)
+    assert out.returncode == 1 and "none of the 2 trial(s) this agent ran succeeded" in out.stderr, out.stderr
+    mixed = make([0, 1])
+    out = agent(mixed)
+    assert out.returncode == 0, out.stderr
+    assert "trial 1 finished (metric 0.855)" in out.stderr and "0.8550000000000001" not in out.stderr, out.stderr
+    status = subprocess.run(
+        [*_CLI, "--root", root, "sweep", "status", mixed], env=child_env(), capture_output=True, text=True
+    )
+    assert "acc = 0.855," in status.stdout, status.stdout
+    again = agent(failing)  # the sweep is done: nothing run, nothing failed
+    assert again.returncode == 0 and "ran 0 trial(s)" in again.stderr, again.stderr
+
+
+def test_a_bayes_sweep_is_refused_where_optuna_cannot_be_imported_and_the_hint_names_the_program(tmp_path):
+    """`sweep create` of a bayes spec in a Python where `import optuna`
+    fails (sys.modules["optuna"] = None: Python's own way to make an import
+    fail as for a missing package) exits 1 naming the install, and makes no
+    sweep. Created, the hint names the spec's own program."""
+    root = str(tmp_path / "runs")
+    (tmp_path / "bayes.yaml").write_text(
+        "method: bayes\nprogram: fit model.py\nmetric: {name: loss, goal: minimize}\nparameters:\n  lr: {min: 0.0, max: 1.0}\n"
+    )
+    without_optuna = (
+        "import runpy, sys; sys.modules['optuna'] = None; sys.argv[0] = 'runship'; "
+        "runpy.run_module('runship.cli', run_name='__main__')"
+    )
+    args = ["--root", root, "sweep", "create", "bayes.yaml", "--project", "b"]
+    out = subprocess.run(
+        [sys.executable, "-c", without_optuna, *args], cwd=tmp_path, env=child_env(), capture_output=True, text=True
+    )
+    assert out.returncode == 1, out.stderr
+    assert "method bayes needs Optuna" in out.stderr and "pip install 'runship[sweep]'" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr and not os.path.exists(os.path.join(root, "b", ".sweeps"))
+    made = subprocess.run([*_CLI, *args], cwd=tmp_path, env=child_env(), capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    assert f"runship sweep agent {made.stdout.strip()} (runs python 'fit model.py'" in made.stderr, made.stderr
+    assert "train.py" not in made.stderr
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_sweeps_go_up_with_the_runs_and_sweep_status_reads_them_on_the_target(tmp_path, kind, request):
+    """`runship upload` of a root sends its sweep directories beside the
+    runs (a sweep's own files only: a link planted in results/ and a stray
+    file are not sent), and `runship --root URL sweep status` reads the
+    sweep there as it reads it in the root."""
+    from tests.conftest import upload_cmd
+    from tests.servers import S3_ENV
+
+    root = str(tmp_path / "runs")
+    (tmp_path / "train.py").write_text(TRAIN)
+    (tmp_path / "secret").write_text('{"index": 7, "state": "finished", "metric": 0.0}')
+    spec = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"lr": {"values": [0.1, 0.4]}},
+    }
+    sweep = Sweep.create(root, "up", spec)
+    agent = subprocess.run(
+        [*_CLI, "--root", root, "sweep", "agent", f"up/{sweep.id}", "--", sys.executable, "train.py"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert agent.returncode == 0, agent.stderr
+    os.symlink(tmp_path / "secret", os.path.join(sweep.dir, "results", "7.json"))
+    (tmp_path / "runs" / "up" / ".sweeps" / sweep.id / "claims" / "notes.txt").write_text("not a sweep's")
+    if kind == "file":
+        to, env = f"file://{tmp_path / 'remote'}", {}
+    else:
+        moto = request.getfixturevalue("moto")
+        bucket = f"sweeps-{os.getpid()}-{len(os.listdir(tmp_path))}-{time.monotonic_ns() % 10**9}"
+        moto.create_bucket(bucket)
+        to, env = f"s3://{bucket}/prefix", {"AWS_ENDPOINT_URL": moto.endpoint, **S3_ENV}
+    up = upload_cmd([root], to, tmp_path / "state", "--once", env=env)
+    assert up.returncode == 0, up.stderr
+    assert "7.json: a symlink" in up.stderr, up.stderr
+
+    def status(where, *extra):
+        out = subprocess.run(
+            [*_CLI, "--root", where, "sweep", "status", f"up/{sweep.id}", *extra],
+            env=child_env(env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    assert status(to) == status(root)
+    assert "2 of 2 trials: 2 finished" in status(to)
+    remote = json.loads(status(to, "--json"))
+    assert [t["index"] for t in remote["trials"]] == [0, 1] and remote["best"]["index"] == 1
+    import fsspec
+
+    fs, base = fsspec.core.url_to_fs(to, **({"endpoint_url": env["AWS_ENDPOINT_URL"]} if env else {}))
+    sent = sorted(p.split(f"/.sweeps/{sweep.id}/", 1)[1] for p in fs.find(f"{base}/up/.sweeps"))
+    assert sent == ["claims/0.0", "claims/1.0", "results/0.json", "results/1.json", "spec.json"]
+
+
+def test_runship_agent_in_a_script_releases_its_trial_on_ctrl_c(tmp_path):
+    """`runship.agent(sweep, function=train)` in a script stopped by
+    Ctrl-C (SIGINT: KeyboardInterrupt in the function) releases the trial
+    as the command's agent does: interrupted, offered again at once."""
+    root, mark = str(tmp_path / "runs"), str(tmp_path / "started")
+    spec = {"method": "grid", "parameters": {"w": {"values": [8, 16]}}}
+    sweep = Sweep.create(root, "fn", spec)
+    script = f"""
+import os, time, runship
+def train():
+    runship.init(settings={{"quiet": True, "environment": False}})
+    open({mark!r}, "w").write(str(os.getpid()))
+    time.sleep(300)
+runship.agent("fn/{sweep.id}", function=train)
+"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=child_env({"RUNSHIP_DIR": root}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    _wait_for(mark, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "KeyboardInterrupt" in err and proc.returncode != 0, err
+    first = sweep.status()["trials"][0]
+    assert (first["index"], first["state"]) == (0, "interrupted")
+    assert sweep.claim().index == 0  # at once, although lost_after (600 s) has not passed

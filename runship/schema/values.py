@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -166,6 +167,19 @@ def json_safe(value: object, strict_json: bool = False) -> object:
     if isinstance(value, bytes):
         return value.hex()
     return value
+
+
+def format_value(v: object) -> str:
+    """A value as the CLI shows it in one cell or line: floats to 6
+    significant digits (0.855, not 0.8550000000000001), maps and lists as
+    compact JSON, None as nothing. The CLI's tables and the sweep agent's
+    log both use it, so one value reads the same in both."""
+    if isinstance(v, float):
+        text = f"{v:.6g}"
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(v, (dict, list)):
+        return json.dumps(json_safe(v), separators=(",", ":"))
+    return "" if v is None else str(v)
 
 
 def is_finite_number(v: object) -> bool:

@@ -10,7 +10,12 @@ the script passes to ``init``), the run id ``<sweep>-<index>``, and
 function runs. The trial's result is the run's summary value of the
 metric. While it runs the agent touches its claim (the heartbeat) and,
 with ``early_terminate: hyperband``, stops it (SIGTERM) at a bracket where
-its metric is not among the best 1/eta of the trials' there."""
+its metric is not among the best 1/eta of the trials' there.
+
+An agent stopped by SIGINT or SIGTERM (``Interrupt``: Ctrl-C, Slurm's
+``scancel``) passes the signal to its trial's child, kills it if it has not
+ended ``grace`` seconds later, and releases the trial: marked interrupted,
+it is offered again at once to the next agent (``Sweep.release``)."""
 
 from __future__ import annotations
 
@@ -23,14 +28,83 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from runship.schema import names
+from runship.schema.values import format_value
 from runship.sweep.store import Sweep, Trial
 
 ENV_SWEEP = "RUNSHIP_SWEEP_ID"
 ENV_PARAMS = "RUNSHIP_SWEEP_PARAMS"
 ENV_TRIAL = "RUNSHIP_SWEEP_TRIAL"
+STOP_GRACE = 10.0  # s a trial's child has to end after the agent is stopped, then SIGKILL (Slurm waits 30 s)
+
+
+class Interrupt:
+    """SIGINT/SIGTERM to the agent (``install`` in the main thread): the
+    running trial's child gets the signal (a SIGINT only when a terminal has
+    not sent it to the child's process group already) and SIGKILL ``grace``
+    seconds later or at a second signal; the agent then releases the trial
+    and returns. ``signum``: the first signal, None while none came."""
+
+    def __init__(self, grace: float = STOP_GRACE):
+        self.grace = grace
+        self.signum: int | None = None
+        self.event = threading.Event()
+        self.hit = False  # the signal came while the current trial's child ran
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._timer: threading.Timer | None = None
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self.handle)
+
+    def handle(self, signum: int, frame: object = None) -> None:
+        again = self.signum is not None
+        self.signum = self.signum or signum
+        self.event.set()
+        self._to_child(again)
+
+    def watch(self, proc: subprocess.Popen[bytes] | None) -> None:
+        """The trial's child now running (None: it has ended)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._proc, self.hit = proc, False
+        if proc is not None and self.signum is not None:  # the signal came before the child started
+            self._to_child(False)
+
+    def _to_child(self, again: bool) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        self.hit = True
+        if again:
+            proc.kill()
+            return
+        assert self.signum is not None
+        if not _terminal_sent(self.signum, proc):
+            proc.send_signal(self.signum)
+        if self._timer is None:
+            self._timer = threading.Timer(self.grace, proc.kill)
+            self._timer.daemon = True
+            self._timer.start()
+
+
+def _terminal_sent(signum: int, proc: subprocess.Popen[bytes]) -> bool:
+    """Did a Ctrl-C typed at a terminal reach the child already? The
+    terminal signals its whole foreground process group: the agent's, which
+    the child shares. (A SIGTERM is always passed on: twice is harmless.)"""
+    if signum != signal.SIGINT:
+        return False
+    for fd in (0, 1, 2):
+        try:
+            if os.tcgetpgrp(fd) == os.getpgrp() == os.getpgid(proc.pid):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def trial_env(sweep: Sweep, trial: Trial) -> dict[str, str]:
@@ -162,15 +236,24 @@ def trial_args(params: dict[str, Any]) -> list[str]:
     return out
 
 
-def run_command(sweep: Sweep, trial: Trial, command: list[str], args: bool = False) -> dict[str, Any]:
-    """Run one trial as a command (an argv: no shell); its result."""
+def _not_run(state: str) -> dict[str, Any]:
+    return {"state": state, "exit_code": None, "metric": None, "rows": 0, "seconds": 0.0}
+
+
+def run_command(
+    sweep: Sweep, trial: Trial, command: list[str], args: bool = False, interrupt: Interrupt | None = None
+) -> dict[str, Any]:
+    """Run one trial as a command (an argv: no shell); its result (state
+    ``interrupted`` when ``interrupt`` came while it ran)."""
+    if interrupt is not None and interrupt.event.is_set():
+        return _not_run("interrupted")
     cmd = list(command)
     if args:
         try:
             cmd += trial_args(trial.params)
         except ValueError as e:  # BadName too: a categorical's value can be a map
             print(f"runship agent: trial {trial.index} not run: {e}", file=sys.stderr)
-            return {"state": "failed", "exit_code": None, "metric": None, "rows": 0, "seconds": 0.0}
+            return _not_run("failed")
     env = {**os.environ, **trial_env(sweep, trial)}
     env.pop("RUNSHIP_RESUME", None)
     started = time.time()
@@ -179,10 +262,18 @@ def run_command(sweep: Sweep, trial: Trial, command: list[str], args: bool = Fal
     def stop() -> None:
         proc.send_signal(signal.SIGTERM)
 
-    with _Watch(sweep, trial, stop) as watch:
-        code = proc.wait()
+    if interrupt is not None:
+        interrupt.watch(proc)
+    try:
+        with _Watch(sweep, trial, stop) as watch:
+            code = proc.wait()
+    finally:
+        hit = interrupt is not None and interrupt.hit
+        if interrupt is not None:
+            interrupt.watch(None)
     value, rows = _metric(sweep, trial.run_id)
     state = "stopped" if watch.stopped else ("finished" if code == 0 else "failed")
+    state = "interrupted" if hit else state
     return {"state": state, "exit_code": code, "metric": value, "rows": rows, "seconds": time.time() - started}
 
 
@@ -228,6 +319,16 @@ def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+@dataclass
+class Tally:
+    """What an agent did: trials run, those that succeeded (finished, or
+    stopped by hyperband), and the trial it released when interrupted."""
+
+    ran: int = 0
+    succeeded: int = 0
+    released: Trial | None = None
+
+
 def agent(
     sweep: Sweep,
     *,
@@ -238,31 +339,44 @@ def agent(
     wait: bool = True,
     poll: float = 2.0,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
-) -> int:
-    """Claim and run trials until ``count`` are run or the sweep has none
-    left; with ``wait``, an agent with nothing to claim waits while other
-    agents' trials run (one may be lost and offered again). Returns the
-    trials run."""
-    done = 0
-    while count is None or done < count:
+    interrupt: Interrupt | None = None,
+) -> Tally:
+    """Claim and run trials until ``count`` are run, the sweep has none
+    left or ``interrupt`` comes; with ``wait``, an agent with nothing to
+    claim waits while other agents' trials run (one may be lost and offered
+    again). A trial interrupted (or left by an exception, KeyboardInterrupt
+    too) is released: offered again at once."""
+    tally = Tally()
+    stopping = interrupt.event if interrupt is not None else threading.Event()
+    while (count is None or tally.ran < count) and not stopping.is_set():
         trial = sweep.claim()
         if trial is None:
             if sweep.done() or not wait or not _anything_running(sweep):
-                return done
-            time.sleep(poll)
+                break
+            stopping.wait(poll)
             continue
         again = f" (attempt {trial.attempt + 1})" if trial.attempt else ""
         log(f"runship agent: trial {trial.index}{again} of {sweep.project}/{sweep.id}: {json.dumps(trial.params)}")
-        if function is not None:
-            result = run_function(sweep, trial, function)
-        else:
-            assert command is not None
-            result = run_command(sweep, trial, command, args=args)
+        try:
+            if function is not None:
+                result = run_function(sweep, trial, function)
+            else:
+                assert command is not None
+                result = run_command(sweep, trial, command, args=args, interrupt=interrupt)
+        except BaseException:
+            sweep.release(trial, {"state": "interrupted"})
+            raise
+        if result["state"] == "interrupted":
+            sweep.release(trial, result)
+            tally.released = trial
+            break
         if not sweep.finish(trial, result):
             log(f"runship agent: trial {trial.index} had a result already (run twice); the first stands")
-        log(f"runship agent: trial {trial.index} {result['state']} (metric {result['metric']})")
-        done += 1
-    return done
+        metric = f"metric {format_value(result['metric'])}" if result["metric"] is not None else "no metric"
+        log(f"runship agent: trial {trial.index} {result['state']} ({metric})")
+        tally.ran += 1
+        tally.succeeded += result["state"] in ("finished", "stopped")
+    return tally
 
 
 def _anything_running(sweep: Sweep) -> bool:

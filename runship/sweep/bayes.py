@@ -11,9 +11,23 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from typing import Any
 
 from runship.sweep import spec as specs
+
+
+def missing() -> str | None:
+    """Why a bayes sweep cannot run in this Python (Optuna cannot be
+    imported), with how to install it; None when it can."""
+    try:
+        import optuna  # noqa: F401
+    except ImportError as e:
+        return (
+            f"method bayes needs Optuna, which this Python ({sys.executable}) cannot import ({e}); "
+            "install it where the sweep's agents run: pip install 'runship[sweep]'"
+        )
+    return None
 
 
 def _distributions(spec: dict[str, Any]) -> dict[str, Any]:

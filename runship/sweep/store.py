@@ -6,6 +6,9 @@ Layout, under ``<root>/<project>/.sweeps/<sweep id>/``::
     spec.json                   the spec (runship.sweep.spec.check), the seed, lost_after
     claims/<index>.<attempt>    created with O_EXCL by the agent that runs the trial (one winner);
                                 JSON: params, run id, host, pid, time; its mtime is the agent's heartbeat
+    claims/<index>.<attempt>.interrupted
+                                made by an agent stopped (SIGINT, SIGTERM) while it ran that attempt:
+                                the trial is offered again at once, not after lost_after
     progress/<index>.<attempt>  hyperband: the metric at each bracket so far (replaced whole)
     results/<index>.json        made by link(2) from a private file: exactly one per trial, or EEXIST
 
@@ -50,6 +53,7 @@ MAX_SEED = 2**63  # spec.json's seed: 0 <= seed < MAX_SEED
 MAX_FILE_BYTES = 1 << 20  # any file of a sweep directory, read
 MAX_INDEX_DIGITS = 7  # claims/ and results/ names: a trial index below 10^7, an attempt below 10^7
 SUBDIRS = ("claims", "results", "progress")
+INTERRUPTED = ".interrupted"  # claims/<index>.<attempt>.interrupted: an attempt released by its stopped agent
 _O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -118,6 +122,25 @@ def _read_json(dir_fd: int, name: str, limit: int = MAX_FILE_BYTES) -> Any:
         return json.loads(data) if len(data) <= limit else None
     except (OSError, ValueError, RecursionError):
         return None
+
+
+def is_sweep_file(rel: str) -> bool:
+    """Is ``rel`` (relative to a sweep directory) one of a sweep's files:
+    ``spec.json``, ``claims/<index>.<attempt>[.interrupted]``,
+    ``results/<index>.json``, ``progress/<index>.<attempt>``? (What the
+    uploader sends and a remote status reads; nothing else is.)"""
+    if rel == "spec.json":
+        return True
+    sub, slash, name = rel.partition("/")
+    parsed = _index_name(name, ".") if slash and "/" not in name else None
+    if parsed is None:
+        return False
+    rest = parsed[1]
+    if sub == "results":
+        return rest == "json"
+    if sub == "claims" and rest.endswith(INTERRUPTED):
+        rest = rest[: -len(INTERRUPTED)]
+    return sub in ("claims", "progress") and rest.isascii() and rest.isdigit() and len(rest) <= MAX_INDEX_DIGITS
 
 
 def _index_name(name: str, sep: str) -> tuple[int, str] | None:
@@ -192,6 +215,12 @@ class Sweep:
         lost_after: float = DEFAULT_LOST_AFTER,
     ) -> Sweep:
         checked = specs.check(spec)
+        if checked["method"] == "bayes":  # a sweep every agent would fail: refused here, with how to install
+            from runship.sweep import bayes
+
+            why = bayes.missing()
+            if why is not None:
+                raise UsageError(why)
         lost_after = _lost_after(lost_after)
         sweep_id = sweep_id or "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
         if not names.segment_ok(sweep_id) or not names.segment_ok(project):
@@ -234,12 +263,18 @@ class Sweep:
         return cls(root, found[0], sweep)
 
     # ---- what is there --------------------------------------------------------------------------------------
-    def _claims(self) -> dict[int, list[tuple[int, str, float]]]:
-        """index -> [(attempt, claim file name, mtime)], attempts in order."""
+    def _claims(self, interrupted: set[tuple[int, int]] | None = None) -> dict[int, list[tuple[int, str, float]]]:
+        """index -> [(attempt, claim file name, mtime)], attempts in order;
+        the (index, attempt) of each attempt released as interrupted are
+        added to ``interrupted`` (names only: nothing is read)."""
         out: dict[int, list[tuple[int, str, float]]] = {}
         with self._at("claims") as fd:
             for name in os.listdir(fd):
                 parsed = _index_name(name, ".")
+                if parsed is not None and interrupted is not None and parsed[1].endswith(INTERRUPTED):
+                    attempt = parsed[1][: -len(INTERRUPTED)]
+                    if attempt.isascii() and attempt.isdigit() and len(attempt) <= MAX_INDEX_DIGITS:
+                        interrupted.add((parsed[0], int(attempt)))
                 if parsed is None or not parsed[1].isascii() or not parsed[1].isdigit():
                     continue
                 if len(parsed[1]) > MAX_INDEX_DIGITS:
@@ -291,12 +326,16 @@ class Sweep:
         a lost trial first, else a new one; None when none is left now.
         Two directory listings, then one O_EXCL create per trial tried:
         an agent that loses a trial to another tries the next one."""
-        claims, finished = self._claims(), self._finished()
+        interrupted: set[tuple[int, int]] = set()
+        claims, finished = self._claims(interrupted), self._finished()
         t = time.time() if now is None else now
         for index in sorted(claims):
             attempts = claims[index]
             last_attempt, _, touched = attempts[-1]
-            if index in finished or t - touched < self.lost_after or last_attempt + 1 >= 10**MAX_INDEX_DIGITS:
+            released = (index, last_attempt) in interrupted
+            if index in finished or (t - touched < self.lost_after and not released):
+                continue
+            if last_attempt + 1 >= 10**MAX_INDEX_DIGITS:
                 continue
             params = self._params_of(attempts)
             if params is None:
@@ -364,6 +403,19 @@ class Sweep:
         except (OSError, UsageError):
             pass
 
+    def release(self, trial: Trial, result: dict[str, Any]) -> None:
+        """The trial's agent was stopped while it ran (SIGINT, SIGTERM): the
+        attempt is marked interrupted and the trial offered again at once.
+        (A marker already there, or one that cannot be made, leaves the
+        trial to be offered again after lost_after.)"""
+        body = {"state": "interrupted", "exit_code": result.get("exit_code"), "host": socket.gethostname()}
+        body["pid"], body["t"] = os.getpid(), time.time()
+        try:
+            with self._at("claims") as fd:
+                _write_new(fd, f"{trial.index}.{trial.attempt}{INTERRUPTED}", json.dumps(body).encode())
+        except (OSError, UsageError):
+            pass
+
     def progress(self, trial: Trial, brackets: dict[int, float]) -> None:
         """A running trial's metric at each hyperband bracket so far (replaced whole)."""
         name = f"{trial.index}.{trial.attempt}"
@@ -407,9 +459,11 @@ class Sweep:
 
     # ---- status ---------------------------------------------------------------------------------------------
     def status(self, now: float | None = None) -> dict[str, Any]:
-        """Every trial so far: its state (finished, failed, stopped, running, lost), params, metric, run."""
+        """Every trial so far: its state (finished, failed, stopped, running,
+        lost, interrupted: offered again), params, metric, run."""
         t = time.time() if now is None else now
-        claims, results = self._claims(), self.results()
+        interrupted: set[tuple[int, int]] = set()
+        claims, results = self._claims(interrupted), self.results()
         trials: list[dict[str, Any]] = []
         with self._at("claims") as fd:
             newest = {i: _read_json(fd, a[-1][1]) for i, a in claims.items()}
@@ -418,6 +472,8 @@ class Sweep:
             res = results.get(index)
             if res is not None:
                 state = str(res.get("state", "finished"))
+            elif attempts and (index, attempts[-1][0]) in interrupted:
+                state = "interrupted"
             elif attempts and t - attempts[-1][2] >= self.lost_after:
                 state = "lost"
             else:

@@ -87,6 +87,9 @@ class Target:
     #: True when several threads may call it at once (the uploader then asks
     #: sizes and puts closed files of a run several at a time)
     concurrent: bool = False
+    #: True when sweep directories (``<project>/.sweeps/<id>/``) are stored
+    #: beside the runs (files and object stores; a runship server holds none)
+    holds_sweeps: bool = False
 
     def remote_size(self, project: str, run_id: str, name: str) -> int:
         """Bytes of the stream file held by the remote (0 if none)."""

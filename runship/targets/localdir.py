@@ -21,6 +21,7 @@ _O_READ_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 class LocalDirTarget(Target):
     needs_finalize = False
+    holds_sweeps = True
 
     def __init__(self, root: str, create: bool = True):
         self.root = os.path.abspath(os.path.expanduser(root))

@@ -43,6 +43,7 @@ def _retryable(e: BaseException) -> bool:
 class ObjectStoreTarget(Target):
     needs_finalize = True
     concurrent = True  # fsspec filesystems are called from many threads (s3fs: one event loop)
+    holds_sweeps = True
 
     def __init__(self, url: str, storage_options: dict):
         import fsspec

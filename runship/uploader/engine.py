@@ -345,8 +345,27 @@ class Uploader:
                 stats.bytes += sent
             if is_done:
                 stats.done.add(ref.path)
+        if not (self.dry_run or self.run or self.stop.is_set() or stats.unreachable):
+            self._send_sweeps(stats)
         stats.seconds = time.monotonic() - t0
         return stats
+
+    def _send_sweeps(self, stats: PassStats) -> None:
+        """The roots' sweep directories, beside the runs (runship.uploader.sweeps)."""
+        from runship.uploader import sweeps
+
+        try:
+            stats.bytes += sweeps.send(
+                self.target,
+                self.state,
+                self.roots,
+                self.project,
+                lambda path, why: self._skip(stats, None, path, why),
+                self.stop,
+            )
+        except TargetError as e:
+            stats.failures.append((f"{self.target.url} (sweeps)", str(e)))
+            self.log.error(f"sweeps: {e}")
 
     def upload_run(self, ref: RunRef, signature: str | None, stats: PassStats) -> tuple[int, bool]:
         """Push what is new in one run; return (bytes sent, fully uploaded)."""

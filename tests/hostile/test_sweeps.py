@@ -416,3 +416,27 @@ def test_a_fifo_or_huge_spec_json_in_a_sweep_directory_is_refused_fast(tmp_path)
         _one_line_error(ran, "p/s1", said)
         assert time.monotonic() - started < 30
         assert _claims(where) == []
+
+
+def test_a_sweep_read_on_a_file_target_follows_no_link_and_opens_no_fifo(tmp_path):
+    """`runship --root file://TARGET sweep status`: the target's sweep
+    directory (where uploads went; another user may write there) is copied
+    file by file from the root down: a result linked to a file elsewhere,
+    a FIFO as a claim and a result over 1 MiB are passed over, the sweep's
+    own files are read, and the command returns."""
+    spec = {"method": "grid", "metric": {"name": "m", "goal": "maximize"}, "parameters": {"a": {"values": [1, 2, 3]}}}
+    where = _plant(tmp_path / "target", spec)
+    with open(os.path.join(where, "claims", "0.0"), "w") as f:
+        json.dump({"params": {"a": 1}, "run_id": "s1-0"}, f)
+    with open(os.path.join(where, "results", "0.json"), "w") as f:
+        json.dump({"index": 0, "params": {"a": 1}, "state": "finished", "metric": 0.5, "run_id": "s1-0"}, f)
+    (tmp_path / "secret").write_text(json.dumps({"index": 1, "state": "finished", "metric": 99.0}))
+    os.symlink(tmp_path / "secret", os.path.join(where, "results", "1.json"))
+    os.mkfifo(os.path.join(where, "claims", "2.0"))  # opened, it would block the reader
+    with open(os.path.join(where, "results", "2.json"), "w") as f:
+        f.write(json.dumps({"index": 2, "state": "finished", "metric": 98.0, "pad": "x" * (2 << 20)}))
+    out = _cli(f"file://{tmp_path / 'target'}", "status", "p/s1", "--json")
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert [(t["index"], t["metric"]) for t in status["trials"]] == [(0, 0.5)]
+    assert status["best"]["metric"] == 0.5
