@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -18,7 +19,7 @@ import click
 import msgpack
 
 import runship
-from runship import safefile
+from runship import interrupts, safefile
 from runship.errors import Error
 from runship.reader import open_run
 from runship.reader.cache import resolve_cache
@@ -544,6 +545,7 @@ def _csv_value(v):
 @click.option("--rank", type=click.IntRange(0), help="A distributed run: only this rank's lines.")
 @click.pass_context
 @library_errors
+@interrupts.leaving("the lines written after this were not shown")
 def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: int | None) -> None:
     """Print what a run wrote to stdout and stderr. In a distributed run
     every rank's lines, each after its rank (``[3] ...``), or --rank's.
@@ -778,9 +780,10 @@ def upload_cmd(
     with --watch, which stops at the start only for a path that does not
     exist); 2 bad arguments (a file, a directory inside a run); 75 try again:
     another uploader holds the state directory, or files of a live run
-    changed in the last seconds and were left to settle (named on stderr). A
-    run that has finished or crashed has all its files shipped in the same
-    pass.
+    changed in the last seconds and were left to settle (named on stderr);
+    130 (143) interrupted by SIGINT (SIGTERM), the next pass goes on from
+    there (--watch: SIGTERM is its stop, exit 0). A run that has finished or
+    crashed has all its files shipped in the same pass.
 
     \b
     Example:
@@ -955,6 +958,7 @@ def guard_limits(head_timeout, body_timeout, max_connections, per_client):
 )
 @guard_options
 @click.pass_context
+@interrupts.until_stopped("requests in flight were answered, no new ones are taken")
 def serve_cmd(
     ctx,
     serve_root,
@@ -1032,6 +1036,7 @@ def serve_cmd(
 )
 @click.pass_context
 @library_errors
+@interrupts.leaving("the next export goes on from where this one stopped")
 def export_cmd(
     ctx: click.Context,
     sources: tuple[str, ...],
@@ -1052,7 +1057,6 @@ def export_cmd(
         runship -o endpoint_url=http://minio:9000 export /scratch/$USER/runship-runs --to parquet:s3://lake/runship
         duckdb -c "SELECT * FROM read_parquet('lake/mnist/history/*/*.parquet', hive_partitioning=true, union_by_name=true)"
     """
-    import signal
     import threading
 
     from runship.export import export, parse_since
@@ -1065,9 +1069,15 @@ def export_cmd(
             raise click.UsageError(located.reason)
     start_after = parse_since(since) if since else None
     stop = threading.Event()
-    if watch:
+    stopped_by: list[int] = []
+    if watch:  # the export in flight ends first; SIGTERM is a daemon's stop, SIGINT an interrupt (runship.interrupts)
+
+        def on_signal(signum, frame) -> None:
+            stopped_by.append(signum)
+            stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, on_signal)
     while True:
         try:
             changed, failed = export(
@@ -1086,6 +1096,8 @@ def export_cmd(
         click.echo(f"exported to {to}: {changed} run(s) with new rows" + (f", {failed} failed" if failed else ""))
         if not watch or stop.wait(interval):
             break
+    if stopped_by[:1] == [signal.SIGINT]:
+        raise interrupts.Interrupted(signal.SIGINT, "between exports, nothing left unfinished", "runship export")
     # as runship upload: 1 when a run could not be exported (the next export tries it again)
     sys.exit(1 if failed else 0)
 
@@ -1340,6 +1352,7 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str, name: 
 @click.option("--no-token", is_flag=True, help="Ask for no token (refused unless --host is a loopback address).")
 @guard_options
 @click.pass_context
+@interrupts.until_stopped("the page is no longer served")
 def ui_cmd(
     ctx,
     roots: tuple[str, ...],
@@ -1397,7 +1410,9 @@ def ui_cmd(
 
 def main() -> None:
     """Entry point: ``runship`` on the command line. A closed pipe
-    (``runship history ... | head``) ends any command quietly, exit 0."""
+    (``runship history ... | head``) ends any command quietly, exit 0; a
+    signal as runship.interrupts says (130 after Ctrl-C)."""
+    interrupts.raising(_command_path)
     try:
         cli.main(prog_name="runship", standalone_mode=False)
         code = 0
@@ -1406,9 +1421,10 @@ def main() -> None:
     except click.ClickException as e:
         e.show()
         code = e.exit_code
-    except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
-        code = 1
+    except click.exceptions.Abort as e:
+        code = _aborted(e.__cause__ or e.__context__)
+    except KeyboardInterrupt as e:  # after click let go
+        code = _aborted(e)
     except BrokenPipeError:
         code = _closed_pipe()
     except OSError as e:
@@ -1416,6 +1432,23 @@ def main() -> None:
             raise
         code = _closed_pipe()
     sys.exit(code)
+
+
+def _command_path() -> str:
+    """The command running now (``runship upload``): named by an interrupt."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else "runship"
+
+
+def _aborted(cause: BaseException | None) -> int:
+    """Ctrl-C or SIGTERM: one line, 128 + the signal (runship.interrupts)."""
+    if not isinstance(cause, KeyboardInterrupt):
+        click.echo("Aborted!", err=True)  # click's own abort (none of runship's commands asks a question)
+        return 1
+    if not isinstance(cause, interrupts.Interrupted):
+        cause = interrupts.Interrupted(signal.SIGINT)
+    click.echo(cause.line(), err=True)
+    return cause.exit_code
 
 
 def _closed_pipe() -> int:

@@ -84,15 +84,39 @@ def serve(
     try:
         server = uvicorn.Server(uv)
         if workers > 1:
-            from uvicorn.supervisors import Multiprocess
-
-            sock = uv.bind_socket()
-            Multiprocess(uv, sockets=[sock]).run()
+            _supervise(uv)
         else:
             server.run()
     finally:
         if config_file:
             os.unlink(config_file)
+
+
+def _supervise(uv: Any) -> None:
+    """uvicorn's worker supervisor until SIGINT/SIGTERM; then the signal
+    is raised again with the handlers from before (runship.interrupts'), as
+    uvicorn's single-process Server does: the supervisor takes the signals
+    over for good and would end as if nothing had stopped it."""
+    import signal
+
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def handle_int(self) -> None:
+            taken.append(signal.SIGINT)
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            taken.append(signal.SIGTERM)
+            super().handle_term()
+
+    taken: list[int] = []
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    Supervisor(uv, sockets=[uv.bind_socket()]).run()
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+    if taken:
+        signal.raise_signal(taken[0])
 
 
 def _check_options(host: str, token_file: str | None, no_auth: bool, certfile: str | None, keyfile: str | None) -> None:
