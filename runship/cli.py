@@ -20,7 +20,7 @@ import msgpack
 
 import runship
 from runship import interrupts, safefile
-from runship.errors import Error
+from runship.errors import Error, UsageError
 from runship.reader import open_run
 from runship.reader.cache import resolve_cache
 from runship.reader.listing import list_runs, resolve_run
@@ -53,6 +53,8 @@ def library_errors(fn):
             raise click.exceptions.Exit(0) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except UsageError as e:  # an argument that cannot work: exit 2, as click's own checks
+            raise click.UsageError(str(e)) from None
         except Exception as e:
             raise click.ClickException(_one_line(e)) from None
 
@@ -145,7 +147,10 @@ def cli(
     """
     from runship.uploader.config import parse_storage_options
 
-    so = parse_storage_options(storage_options)
+    try:
+        so = parse_storage_options(storage_options)
+    except UsageError as e:
+        raise click.UsageError(str(e)) from None
     if token_file:
         try:
             so["token"] = safefile.read_private(token_file, "token file", limit=64 * 1024).strip()
@@ -707,7 +712,7 @@ def _uploader_config(fn):
 @click.option("--follow", is_flag=True, help="With --watch --run: exit once that run is finished and uploaded.")
 @click.option(
     "--pass-timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=3600.0,
     show_default=True,
     help="A pass longer than this ends the process with status 1 (a call that never returned).",
@@ -937,7 +942,7 @@ def guard_limits(head_timeout, body_timeout, max_connections, per_client):
 @cli.command("serve", context_settings=CONTEXT)
 @click.option("--root", "serve_root", required=True, help="Where runs are stored: a directory or an fsspec URL.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--token-file",
     type=click.Path(dir_okay=False),
@@ -1010,6 +1015,8 @@ def serve_cmd(
             allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
+    except UsageError as e:
+        raise click.UsageError(str(e)) from None
     except (ValueError, RuntimeError, OSError) as e:
         raise click.ClickException(str(e)) from None
 
@@ -1404,6 +1411,8 @@ def ui_cmd(
             allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
+    except UsageError as e:
+        raise click.UsageError(str(e)) from None
     except (ValueError, RuntimeError, OSError) as e:
         raise click.ClickException(str(e)) from None
 

@@ -9,6 +9,7 @@ import os
 import tempfile
 from typing import Any
 
+from runship.errors import UsageError
 from runship.targets.http import is_loopback
 
 __all__ = ["is_loopback", "serve"]
@@ -121,11 +122,11 @@ def _supervise(uv: Any) -> None:
 
 def _check_options(host: str, token_file: str | None, no_auth: bool, certfile: str | None, keyfile: str | None) -> None:
     if token_file is None and not no_auth:
-        raise ValueError("token auth is on by default: give --token-file, or --no-auth (loopback addresses only)")
+        raise UsageError("token auth is on by default: give --token-file, or --no-auth (loopback addresses only)")
     if no_auth and not is_loopback(host):
-        raise ValueError(f"--no-auth is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
+        raise UsageError(f"--no-auth is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
     if (certfile is None) != (keyfile is None):
-        raise ValueError("TLS needs both --cert and --key")
+        raise UsageError("TLS needs both --cert and --key")
 
 
 def _workers_config(config: Any, token_file: str | None) -> str:
