@@ -1076,15 +1076,8 @@ def export_cmd(
             raise click.UsageError(located.reason)
     start_after = parse_since(since) if since else None
     stop = threading.Event()
-    stopped_by: list[int] = []
-    if watch:  # the export in flight ends first; SIGTERM is a daemon's stop, SIGINT an interrupt (runship.interrupts)
-
-        def on_signal(signum, frame) -> None:
-            stopped_by.append(signum)
-            stop.set()
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, on_signal)
+    # --watch: the export in flight ends first; SIGTERM is a daemon's stop, SIGINT an interrupt
+    stopped_by = interrupts.stopping(stop) if watch else []
     while True:
         try:
             changed, failed = export(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +59,20 @@ def raising(command: Callable[[], str] = lambda: "") -> dict:
 def restore(previous: dict) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
+
+
+def stopping(stop: threading.Event) -> list[int]:
+    """Handlers for SIGINT and SIGTERM that set ``stop`` (what is in
+    flight ends first); the list the signals that came are added to."""
+    came: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        came.append(signum)
+        stop.set()
+
+    for sig in SIGNALS:
+        signal.signal(sig, handler)
+    return came
 
 
 def until_stopped(left: str):

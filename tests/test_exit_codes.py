@@ -170,3 +170,19 @@ def test_what_fails_at_run_time_still_exits_1(tmp_path, args):
     out = subprocess.run([*RUNSHIP, *argv], env=child_env(), capture_output=True, text=True, timeout=120)
     assert out.returncode == 1, out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_on_export_watch(tmp_path, sig):
+    """SIGINT: 130; SIGTERM: the daemon's stop, 0."""
+    _make_runs(tmp_path / "runs", 1)
+    lake = f"parquet:{tmp_path / 'lake'}"
+    argv = [*RUNSHIP, "export", str(tmp_path / "runs"), "--to", lake, "--state", str(tmp_path / "s"), "--watch"]
+    proc = subprocess.Popen(argv, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("exported to ")  # the first export is over
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert "between exports, nothing left unfinished" in _interrupted(proc.returncode, err, "export")
+    else:
+        assert proc.returncode == 0 and "Traceback" not in err, err
