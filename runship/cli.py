@@ -611,7 +611,7 @@ def _cat_one(file: str, raw: bool, per_row: bool = False) -> bool:
     """Print one file; True if it is corrupt."""
     sf = describe(file) or StreamFile(path=file, name=os.path.basename(file), stream="?", session="?", segment=0)
     if not raw and describe(file) is None:
-        raise click.ClickException(f"{file} is not named like a stream file (<stream>-<session>-<segment>.msgpack)")
+        raise click.UsageError(f"{file} is not named like a stream file (<stream>-<session>-<segment>.msgpack)")
     with safefile.open_file(os.path.dirname(os.path.abspath(file)), os.path.basename(file)) as f:
         if raw:
             return _cat_raw(f)
@@ -802,7 +802,10 @@ def upload_cmd(
     if interval is not None and not watch:
         raise click.UsageError("--interval is for --watch")
     mode = "watch" if watch else "once"
-    secrets = read_secrets(secrets_fd) if secrets_fd is not None else None
+    try:
+        secrets = read_secrets(secrets_fd) if secrets_fd is not None else None
+    except (UsageError, OSError) as e:
+        raise click.UsageError(f"--secrets-fd {secrets_fd}: {e}") from None
     code = UploadCommand(
         roots=list(roots) or None,
         default_root=ctx.obj["root"],

@@ -143,6 +143,8 @@ BAD_ARGUMENTS = [
     (["ui", "ROOT", "--no-token", "--host", "0.0.0.0"], "--no-token is refused on 0.0.0.0"),
     (["-o", "endpoint", "ls", "ROOT"], "--storage-option takes KEY=VALUE"),
     (["upload", "ROOT", "--to", "file://REMOTE", "--pass-timeout", "0"], "'--pass-timeout'"),
+    (["upload", "ROOT", "--to", "file://REMOTE", "--secrets-fd", "99"], "--secrets-fd 99"),
+    (["cat", "ROOT/p/r00/run.json"], "not named like a stream file"),
 ]
 
 
