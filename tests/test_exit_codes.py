@@ -39,13 +39,15 @@ def _interrupted(code: int, err: str, command: str, sig=signal.SIGINT) -> str:
     return line
 
 
-def test_ctrl_c_on_runship_ui(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_on_runship_ui(tmp_path, sig):
     _make_runs(tmp_path / "runs", 1)
     ui = UIServer([str(tmp_path / "runs")], str(tmp_path)).start()
-    ui.proc.send_signal(signal.SIGINT)
-    code = ui.proc.wait(60)
-    ui._log.close()
-    _interrupted(code, ui.log(), "ui")
+    code = ui.kill(sig)
+    if sig == signal.SIGINT:
+        _interrupted(code, ui.log(), "ui")
+    else:  # a server's stop
+        assert code == 0 and "runship ui: stopped (SIGTERM)" in ui.log() and "Traceback" not in ui.log()
 
 
 @pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 2)])
