@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import sys
 import time
 
@@ -19,8 +20,8 @@ import click
 import msgpack
 
 import runship
-from runship import safefile
-from runship.errors import Error
+from runship import interrupts, safefile
+from runship.errors import Error, UsageError
 from runship.reader import open_run
 from runship.reader.cache import resolve_cache
 from runship.reader.listing import list_runs, resolve_run
@@ -53,6 +54,8 @@ def library_errors(fn):
             raise click.exceptions.Exit(0) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except UsageError as e:  # an argument that cannot work: exit 2, as click's own checks
+            raise click.UsageError(str(e)) from None
         except Exception as e:
             raise click.ClickException(_one_line(e)) from None
 
@@ -161,7 +164,10 @@ def cli(
     """
     from runship.uploader.config import parse_storage_options
 
-    so = parse_storage_options(storage_options)
+    try:
+        so = parse_storage_options(storage_options)
+    except UsageError as e:
+        raise click.UsageError(str(e)) from None
     if token_file:
         try:
             so["token"] = safefile.read_private(token_file, "token file", limit=64 * 1024).strip()
@@ -561,6 +567,7 @@ def _csv_value(v):
 @click.option("--rank", type=click.IntRange(0), help="A distributed run: only this rank's lines.")
 @click.pass_context
 @library_errors
+@interrupts.leaving("the lines written after this were not shown")
 def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: int | None) -> None:
     """Print what a run wrote to stdout and stderr. In a distributed run
     every rank's lines, each after its rank (``[3] ...``), or --rank's.
@@ -621,7 +628,7 @@ def _cat_one(file: str, raw: bool, per_row: bool = False) -> bool:
     """Print one file; True if it is corrupt."""
     sf = describe(file) or StreamFile(path=file, name=os.path.basename(file), stream="?", session="?", segment=0)
     if not raw and describe(file) is None:
-        raise click.ClickException(f"{file} is not named like a stream file (<stream>-<session>-<segment>.msgpack)")
+        raise click.UsageError(f"{file} is not named like a stream file (<stream>-<session>-<segment>.msgpack)")
     with safefile.open_file(os.path.dirname(os.path.abspath(file)), os.path.basename(file)) as f:
         if raw:
             return _cat_raw(f)
@@ -722,7 +729,7 @@ def _uploader_config(fn):
 @click.option("--follow", is_flag=True, help="With --watch --run: exit once that run is finished and uploaded.")
 @click.option(
     "--pass-timeout",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=3600.0,
     show_default=True,
     help="A pass longer than this ends the process with status 1 (a call that never returned).",
@@ -795,9 +802,10 @@ def upload_cmd(
     with --watch, which stops at the start only for a path that does not
     exist); 2 bad arguments (a file, a directory inside a run); 75 try again:
     another uploader holds the state directory, or files of a live run
-    changed in the last seconds and were left to settle (named on stderr). A
-    run that has finished or crashed has all its files shipped in the same
-    pass.
+    changed in the last seconds and were left to settle (named on stderr);
+    130 (143) interrupted by SIGINT (SIGTERM), the next pass goes on from
+    there (--watch: SIGTERM is its stop, exit 0). A run that has finished or
+    crashed has all its files shipped in the same pass.
 
     \b
     Example:
@@ -811,7 +819,10 @@ def upload_cmd(
     if interval is not None and not watch:
         raise click.UsageError("--interval is for --watch")
     mode = "watch" if watch else "once"
-    secrets = read_secrets(secrets_fd) if secrets_fd is not None else None
+    try:
+        secrets = read_secrets(secrets_fd) if secrets_fd is not None else None
+    except (UsageError, OSError) as e:
+        raise click.UsageError(f"--secrets-fd {secrets_fd}: {e}") from None
     code = UploadCommand(
         roots=list(roots) or None,
         default_root=ctx.obj["root"],
@@ -957,7 +968,7 @@ def guard_limits(head_timeout, body_timeout, max_connections, per_client):
     help="Where runs are stored: a directory or an fsspec URL.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--token-file",
     type=click.Path(dir_okay=False),
@@ -978,6 +989,7 @@ def guard_limits(head_timeout, body_timeout, max_connections, per_client):
 )
 @guard_options
 @click.pass_context
+@interrupts.until_stopped("requests in flight were answered, no new ones are taken")
 def serve_cmd(
     ctx,
     serve_root,
@@ -1029,6 +1041,8 @@ def serve_cmd(
             allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
+    except UsageError as e:
+        raise click.UsageError(str(e)) from None
     except (ValueError, RuntimeError, OSError) as e:
         raise click.ClickException(str(e)) from None
 
@@ -1068,6 +1082,7 @@ def _export_target(ctx: click.Context, param: click.Parameter, value: str) -> st
 )
 @click.pass_context
 @library_errors
+@interrupts.leaving("the next export goes on from where this one stopped")
 def export_cmd(
     ctx: click.Context,
     sources: tuple[str, ...],
@@ -1088,7 +1103,6 @@ def export_cmd(
         runship -o endpoint_url=http://minio:9000 export /scratch/$USER/runship-runs --to parquet:s3://lake/runship
         duckdb -c "SELECT * FROM read_parquet('lake/mnist/history/*/*.parquet', hive_partitioning=true, union_by_name=true)"
     """
-    import signal
     import threading
 
     from runship.export import export, parse_since
@@ -1101,9 +1115,8 @@ def export_cmd(
             raise click.UsageError(located.reason)
     start_after = parse_since(since) if since else None
     stop = threading.Event()
-    if watch:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+    # --watch: the export in flight ends first; SIGTERM is a daemon's stop, SIGINT an interrupt
+    stopped_by = interrupts.stopping(stop) if watch else []
     while True:
         try:
             changed, failed = export(
@@ -1122,6 +1135,8 @@ def export_cmd(
         click.echo(f"exported to {to}: {changed} run(s) with new rows" + (f", {failed} failed" if failed else ""))
         if not watch or stop.wait(interval):
             break
+    if stopped_by[:1] == [signal.SIGINT]:
+        raise interrupts.Interrupted(signal.SIGINT, "between exports, nothing left unfinished", "runship export")
     # as runship upload: 1 when a run could not be exported (the next export tries it again)
     sys.exit(1 if failed else 0)
 
@@ -1445,6 +1460,7 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None,
 @click.option("--no-token", is_flag=True, help="Ask for no token (refused unless --host is a loopback address).")
 @guard_options
 @click.pass_context
+@interrupts.until_stopped("the page is no longer served")
 def ui_cmd(
     ctx,
     roots: tuple[str, ...],
@@ -1496,6 +1512,8 @@ def ui_cmd(
             allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
+    except UsageError as e:
+        raise click.UsageError(str(e)) from None
     except (ValueError, RuntimeError, OSError) as e:
         raise click.ClickException(str(e)) from None
 
@@ -1516,7 +1534,9 @@ def _ui_roots(roots: list[str]) -> list[str]:
 
 def main() -> None:
     """Entry point: ``runship`` on the command line. A closed pipe
-    (``runship history ... | head``) ends any command quietly, exit 0."""
+    (``runship history ... | head``) ends any command quietly, exit 0; a
+    signal as runship.interrupts says (130 after Ctrl-C)."""
+    interrupts.raising(_command_path)
     try:
         cli.main(prog_name="runship", standalone_mode=False)
         code = 0
@@ -1525,9 +1545,10 @@ def main() -> None:
     except click.ClickException as e:
         e.show()
         code = e.exit_code
-    except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
-        code = 1
+    except click.exceptions.Abort as e:
+        code = _aborted(e.__cause__ or e.__context__)
+    except KeyboardInterrupt as e:  # after click let go
+        code = _aborted(e)
     except BrokenPipeError:
         code = _closed_pipe()
     except OSError as e:
@@ -1535,6 +1556,23 @@ def main() -> None:
             raise
         code = _closed_pipe()
     sys.exit(code)
+
+
+def _command_path() -> str:
+    """The command running now (``runship upload``): named by an interrupt."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else "runship"
+
+
+def _aborted(cause: BaseException | None) -> int:
+    """Ctrl-C or SIGTERM: one line, 128 + the signal (runship.interrupts)."""
+    if not isinstance(cause, KeyboardInterrupt):
+        click.echo("Aborted!", err=True)  # click's own abort (none of runship's commands asks a question)
+        return 1
+    if not isinstance(cause, interrupts.Interrupted):
+        cause = interrupts.Interrupted(signal.SIGINT)
+    click.echo(cause.line(), err=True)
+    return cause.exit_code
 
 
 def _closed_pipe() -> int:

@@ -481,6 +481,16 @@ class UIServer:
             self.proc = None
             self._log.close()
 
+    def kill(self, sig: int) -> int:
+        """Send ``sig``; the exit status it ended with (as RunshipServer.kill)."""
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(sig)
+        code = self.proc.wait(60)
+        self.proc = None
+        self._log.close()
+        return code
+
     def _limit(self) -> None:
         import resource
 

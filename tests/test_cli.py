@@ -104,7 +104,7 @@ def test_cat(two_runs):
     raw = [json.loads(line) for line in invoke("cat", "--raw", path).output.splitlines()]
     assert raw[0]["offset"] == 0 and raw[-1]["value"]["k"] == "commit"
     out = CliRunner().invoke(cli, ["cat", os.path.join(a.run_dir, "run.json")])
-    assert out.exit_code == 1 and "not named like a stream file" in out.output
+    assert out.exit_code == 2 and "not named like a stream file" in out.output
 
 
 def test_cat_rows_prints_each_row_of_a_block_on_its_own_line(two_runs):

@@ -107,13 +107,17 @@ def parse_target(to: str) -> tuple[str, str]:
 def _runs_under(source: str, project: str | None, allow_empty: bool = True) -> list[str]:
     """The run directories of ``source``: a run directory, a project
     directory or a root (``runship.reader.listing.classify_local``); any other
-    path is a UsageError saying what it is, and so is a directory with no run
-    unless ``allow_empty`` (``--watch``: a fresh root)."""
+    path is a UsageError saying what it is. A directory with no run is
+    RunNotFound (a failure, not a bad argument: the CLI's exit 1, as
+    ``runship upload``'s) unless ``allow_empty`` (``--watch``: a fresh root)."""
+    from runship.errors import RunNotFound
     from runship.reader.listing import classify_local, local_runs
 
     located = classify_local(source)
-    if not located.usable or (located.kind == "empty" and not allow_empty):
+    if not located.usable:
         raise UsageError(located.reason)
+    if located.kind == "empty" and not allow_empty:
+        raise RunNotFound(located.reason)
     return local_runs(located, project)
 
 

@@ -9,6 +9,7 @@ import os
 import tempfile
 from typing import Any
 
+from runship.errors import UsageError
 from runship.targets.http import is_loopback
 
 __all__ = ["is_loopback", "serve"]
@@ -84,10 +85,7 @@ def serve(
     try:
         server = uvicorn.Server(uv)
         if workers > 1:
-            from uvicorn.supervisors import Multiprocess
-
-            sock = uv.bind_socket()
-            Multiprocess(uv, sockets=[sock]).run()
+            _supervise(uv)
         else:
             server.run()
     finally:
@@ -95,13 +93,40 @@ def serve(
             os.unlink(config_file)
 
 
+def _supervise(uv: Any) -> None:
+    """uvicorn's worker supervisor until SIGINT/SIGTERM; then the signal
+    is raised again with the handlers from before (runship.interrupts'), as
+    uvicorn's single-process Server does: the supervisor takes the signals
+    over for good and would end as if nothing had stopped it."""
+    import signal
+
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def handle_int(self) -> None:
+            taken.append(signal.SIGINT)
+            super().handle_int()
+
+        def handle_term(self) -> None:
+            taken.append(signal.SIGTERM)
+            super().handle_term()
+
+    taken: list[int] = []
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    Supervisor(uv, sockets=[uv.bind_socket()]).run()
+    for sig, handler in before.items():
+        signal.signal(sig, handler)
+    if taken:
+        signal.raise_signal(taken[0])
+
+
 def _check_options(host: str, token_file: str | None, no_auth: bool, certfile: str | None, keyfile: str | None) -> None:
     if token_file is None and not no_auth:
-        raise ValueError("token auth is on by default: give --token-file, or --no-auth (loopback addresses only)")
+        raise UsageError("token auth is on by default: give --token-file, or --no-auth (loopback addresses only)")
     if no_auth and not is_loopback(host):
-        raise ValueError(f"--no-auth is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
+        raise UsageError(f"--no-auth is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
     if (certfile is None) != (keyfile is None):
-        raise ValueError("TLS needs both --cert and --key")
+        raise UsageError("TLS needs both --cert and --key")
 
 
 def _workers_config(config: Any, token_file: str | None) -> str:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runship import safefile
-from runship.errors import UsageError
+from runship.errors import Error, UsageError
 from runship.schema import names
 from runship.sweep import spec as specs
 
@@ -55,6 +55,11 @@ MAX_INDEX_DIGITS = 7  # claims/ and results/ names: a trial index below 10^7, an
 SUBDIRS = ("claims", "results", "progress")
 INTERRUPTED = ".interrupted"  # claims/<index>.<attempt>.interrupted: an attempt released by its stopped agent
 _O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class SweepNotUsable(Error, ValueError):
+    """No sweep where one was named, or one whose stored spec cannot be
+    used: a failure at run time (the CLI's exit 1), not a bad argument."""
 
 
 class _NoSweep(UsageError):
@@ -169,9 +174,9 @@ class Sweep:
             self.seed = _seed(found.get("seed", 0))
             self.lost_after = _lost_after(found.get("lost_after", DEFAULT_LOST_AFTER))
         except _NoSweep as e:
-            raise UsageError(f"no sweep {project}/{sweep_id} under {root} ({e})") from None
+            raise SweepNotUsable(f"no sweep {project}/{sweep_id} under {root} ({e})") from None
         except UsageError as e:
-            raise type(e)(f"sweep {project}/{sweep_id}: {e}") from None
+            raise SweepNotUsable(f"sweep {project}/{sweep_id}: {e}") from None
         #: why the spec's program may not be run (None: it may): see ``program_trusted``
         self.untrusted = _untrusted(st)
 

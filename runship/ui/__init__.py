@@ -8,6 +8,7 @@ import secrets
 import socket
 from typing import Any
 
+from runship.errors import UsageError
 from runship.targets.http import is_loopback
 
 __all__ = ["serve_ui"]
@@ -50,9 +51,9 @@ def serve_ui(
     from runship.ui.data import Place, app_cache
 
     if no_token and token:
-        raise ValueError("a token and --no-token: choose one")
+        raise UsageError("a token and --no-token: choose one")
     if no_token and not is_loopback(host):
-        raise ValueError(f"--no-token is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
+        raise UsageError(f"--no-token is refused on {host}: only on a loopback address (127.0.0.1, ::1)")
     if not roots:
         raise ValueError("no run root to show")
     secret = None if no_token else (token or secrets.token_urlsafe(32))

@@ -49,6 +49,8 @@ class PassStats:
     missing_roots: list[str] = field(default_factory=list)
     waiting: list[tuple[str, list[str]]] = field(default_factory=list)  # (run, files of a live run still settling)
     empty_roots: list[str] = field(default_factory=list)  # why each root that holds no run is empty
+    runs_found: int = 0  # runs the pass set out to go through
+    cut: str = ""  # the run in flight when the pass was stopped (SIGINT/SIGTERM): maybe part-way
 
     def summary(self) -> str:
         line = (
@@ -63,6 +65,15 @@ class PassStats:
         if self.unreachable:
             line += " (target unreachable: pass cut short)"
         return line
+
+    def left(self) -> str:
+        """What a pass stopped by a signal left, in words (what went up is
+        recorded per object: the next pass goes on from there)."""
+        through = self.runs_seen - (1 if self.cut else 0)
+        text = f"{through} of {self.runs_found} runs done ({_human(self.bytes)} sent)"
+        if self.cut:
+            text += f", {self.cut} part-way"
+        return text + "; the next pass goes on from there"
 
 
 def _files(n: int) -> str:
@@ -298,6 +309,7 @@ class Uploader:
         done = self.state.done_runs(self.target.url)
         refs = self.discover(stats)
         failing = 0
+        stats.runs_found = len(refs)
         items = self.progress(refs) if self.progress else refs
         for ref in items:
             if self.stop.is_set():
@@ -340,6 +352,8 @@ class Uploader:
                     self.log.error(f"{self.target.url} is not answering; ending this pass")
                     break
                 continue
+            if self.stop.is_set():
+                stats.cut = ref.name
             if sent:
                 stats.runs_uploaded += 1
                 stats.bytes += sent

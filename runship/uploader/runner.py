@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from runship import safefile
 from runship.errors import UsageError
+from runship.interrupts import Interrupted
 from runship.targets import TargetError, open_target, redact
 from runship.targets.location import check_location
 from runship.uploader import config as _config
@@ -20,7 +21,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BUSY = 75  # EX_TEMPFAIL: another uploader holds the state; try later
 EXIT_WAITING = 75  # EX_TEMPFAIL: files of a live run were left to settle; run again
-EXIT_SIGNAL = 143  # stopped by SIGTERM before the pass in flight could end
 STOP_GRACE = 5.0  # seconds a pass may take to end after SIGTERM before the process exits
 
 
@@ -129,7 +129,8 @@ class UploadCommand:
             print(f"Error: cannot use the state directory {r.state_dir}: {e.strerror or e}", file=sys.stderr)
             return 2
         stop = threading.Event()
-        previous = _install_stop(stop)
+        signals: list[int] = []  # the signals that set ``stop``, in order
+        previous = _install_stop(stop, signals)
         progress = None
         if self.mode == "once" and self.verbosity and log.tty and not self.dry_run:
             progress = _progress
@@ -150,26 +151,49 @@ class UploadCommand:
         log.detail(f"{', '.join(uploader.roots)} -> {target.url}{detail}")
         try:
             if self.mode == "watch":
-                log.info(f"watching {', '.join(uploader.roots)} -> {target.url} every {r.interval:g} s")
-                watch(
-                    uploader,
-                    interval=r.interval,
-                    follow=self.run_filter if self.follow else None,
-                    follow_pid=self.follow_pid,
-                    on_pass=lambda s: _report(log, s, daemon=True),
-                )
-                log.info("stopped")
-                return EXIT_OK
-            return _one_pass(uploader, log, stop, target.url, dry_run=self.dry_run)
+                follow = self.run_filter if self.follow else None
+                return _watch(uploader, log, signals, r.interval, follow, self.follow_pid)
+            return _one_pass(uploader, log, signals, target.url, dry_run=self.dry_run)
         finally:
             _restore(previous)
             state.close()
             target.close()
 
 
-def _one_pass(uploader: Uploader, log: Log, stop: threading.Event, url: str, dry_run: bool) -> int:
-    """A one-shot pass (``--once``, ``--dry-run``) and its exit status."""
+def _watch(
+    uploader: Uploader, log: Log, signals: list[int], interval: float, follow: str | None, follow_pid: int | None
+) -> int:
+    """``--watch``: passes until a signal (or, with ``follow``, the run is up)."""
+    log.info(f"watching {', '.join(uploader.roots)} -> {uploader.target.url} every {interval:g} s")
+    last: list[PassStats] = []
+
+    def on_pass(stats: PassStats) -> None:
+        last[:] = [stats]
+        if not uploader.stop.is_set():  # a pass a signal cut short is told of by _stopped
+            _report(log, stats, daemon=True)
+
+    watch(uploader, interval=interval, follow=follow, follow_pid=follow_pid, on_pass=on_pass)
+    return _stopped(log, signals, last)
+
+
+def _stopped(log: Log, signals: list[int], last: list[PassStats]) -> int:
+    """The end of ``--watch``: SIGTERM is a daemon's stop (exit 0); SIGINT
+    an interrupt (runship.interrupts). Either says what the pass in flight
+    left, if one was."""
+    cut = last and (last[0].cut or last[0].runs_seen < last[0].runs_found)
+    left = last[0].left() if cut else "between passes, nothing left unfinished"
+    if signals and signals[0] != signal.SIGTERM:
+        raise Interrupted(signals[0], left, "runship upload")
+    log.info(f"stopped: {left}" if signals else "stopped")
+    return EXIT_OK
+
+
+def _one_pass(uploader: Uploader, log: Log, signals: list[int], url: str, dry_run: bool) -> int:
+    """A one-shot pass (``--once``, ``--dry-run``) and its exit status; a
+    pass stopped by a signal is no failure: it raises ``Interrupted``."""
     stats = uploader.run_pass()
+    if signals:
+        raise Interrupted(signals[0], "the list is incomplete" if dry_run else stats.left(), "runship upload")
     if dry_run:
         for run, name, n in stats.pending:
             print(f"{run}/{name}: {n} bytes")
@@ -181,7 +205,7 @@ def _one_pass(uploader: Uploader, log: Log, stop: threading.Event, url: str, dry
     for why in stats.empty_roots:  # a one-shot pass at a path with no run: cron must notice
         log.error(why)
     _report(log, stats, daemon=False)
-    if stop.is_set() or stats.failures or stats.unreachable or stats.missing_roots or stats.empty_roots:
+    if stats.failures or stats.unreachable or stats.missing_roots or stats.empty_roots:
         return EXIT_FAILED
     for run, names in stats.waiting:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
@@ -265,26 +289,38 @@ def _token(token_file: str | None) -> str | None:
     return os.environ.get("RUNSHIP_TOKEN") or None
 
 
-def _install_stop(stop: threading.Event, grace: float = STOP_GRACE) -> dict:
-    """SIGTERM/SIGINT: the object in flight finishes and the pass ends; if
-    that takes longer than ``grace`` seconds (a call that does not return,
-    a file that blocks), or a second signal comes, the process exits at once.
-    Progress is committed per object, so the next run continues."""
+def _install_stop(stop: threading.Event, signals: list[int], grace: float = STOP_GRACE) -> dict:
+    """SIGTERM/SIGINT (noted in ``signals``): the object in flight finishes
+    and the pass ends; if that takes longer than ``grace`` seconds (a call
+    that does not return, a file that blocks), or a second signal comes,
+    the process exits at once, with 128 + the first signal. Progress is
+    committed per object, so the next run continues."""
     previous: dict = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
 
     def handler(signum, frame):
         if stop.is_set():
-            os._exit(EXIT_SIGNAL)
+            _exit_now(signals[0], "a second signal")
+        signals.append(signum)
         stop.set()
-        timer = threading.Timer(grace, os._exit, args=(EXIT_SIGNAL,))
+        timer = threading.Timer(grace, _exit_now, args=(signum, f"the pass did not end within {grace:g} s"))
         timer.daemon = True
         timer.start()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous[sig] = signal.signal(sig, handler)
     return previous
+
+
+def _exit_now(signum: int, why: str) -> None:
+    line = Interrupted(
+        signum, f"{why}: stopped at once; the next pass goes on from the last object up", "runship upload"
+    )
+    try:
+        print(line.line(), file=sys.stderr, flush=True)
+    finally:
+        os._exit(line.exit_code)
 
 
 def _restore(previous: dict) -> None:

@@ -162,11 +162,11 @@ def test_refuses_to_start_without_auth_or_off_loopback(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT}
     serve = [sys.executable, "-m", "runship.cli", "serve", "--root", str(tmp_path / "r"), "--port", str(free_port())]
     out = subprocess.run(serve, env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1 and "token auth is on by default" in out.stderr
+    assert out.returncode == 2 and "token auth is on by default" in out.stderr  # a bad argument, as click says
     out = subprocess.run(
         [*serve, "--no-auth", "--host", "0.0.0.0"], env=env, capture_output=True, text=True, timeout=60
     )
-    assert out.returncode == 1 and "only on a loopback address" in out.stderr
+    assert out.returncode == 2 and "only on a loopback address" in out.stderr
     bad = tmp_path / "tokens"
     bad.write_text("short\n")
     bad.chmod(0o600)
