@@ -135,7 +135,7 @@ def test_one_shot_upload_interrupted_mid_pass(tmp_path, sig):
 BAD_ARGUMENTS = [
     # (arguments, what the error names); ROOT: a root holding a run, REMOTE: a place to write to
     (["status", "ROOT"], "give --to URL"),
-    (["status", "ROOT", "--to", "s3:/x"], "--to 's3:/x'"),
+    (["status", "ROOT", "--to", "s3:/x"], "'--to': 's3:/x'"),
     (["export", "ROOT", "--to", "nonsense:x"], "--to 'nonsense:x': give KIND:DEST"),
     (["export", "ROOT", "--to", "parquet:REMOTE", "--since", "soon"], "--since 'soon'"),
     (["serve", "--root", "ROOT"], "give --token-file"),

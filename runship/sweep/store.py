@@ -224,8 +224,8 @@ class Sweep:
             from runship.sweep import bayes
 
             why = bayes.missing()
-            if why is not None:
-                raise UsageError(why)
+            if why is not None:  # the command is right, this Python lacks a package: a failure (1), not a usage error
+                raise Error(why)
         lost_after = _lost_after(lost_after)
         sweep_id = sweep_id or "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
         if not names.segment_ok(sweep_id) or not names.segment_ok(project):
