@@ -262,3 +262,33 @@ def test_a_chunk_both_servers_wrote_and_the_other_dropped_before_it_was_compared
         for s in servers:
             s.stop()
         proxy.stop()
+
+
+def test_a_5xx_names_a_request_id_and_the_server_logs_its_cause_without_the_token(tmp_path, moto):
+    """A server over a bucket that is not there answers a PATCH 500: the
+    answer carries a request id (X-Request-Id and the body), and the log
+    line of that request id names the cause (type and message) and the
+    token's label, never the token. Every answer carries a request id."""
+    from tests.servers import call
+    from tests.uploader.test_conformance import _batches, make_run
+
+    server = RunshipServer(
+        "s3://no-such-bucket/runs", str(tmp_path), global_args=["-o", f"endpoint_url={moto.endpoint}"]
+    )
+    server.start()
+    try:
+        name, data, ends = _batches(make_run(tmp_path / "runs", rows=20).run_dir)
+        path = f"/v1/runs/p/r1/streams/{name}"
+        status, headers, body = call(server, "PATCH", path, data[: ends[0]], headers={"Upload-Offset": "0"})
+        ok = call(server, "GET", "/health", token=None)
+    finally:
+        server.stop()
+    assert status >= 500, (status, body)
+    rid = headers["x-request-id"]
+    assert json.loads(body)["request_id"] == rid
+    assert ok[0] == 200 and ok[1]["x-request-id"] not in ("", rid)
+    log = server.log()
+    assert RunshipServer.TOKEN not in log
+    (line,) = [json.loads(x) for x in log.splitlines() if f'"request_id": "{rid}"' in x]
+    assert line["status"] == status and line["token"] == "writer"
+    assert line["error"].startswith("TargetError: upload on s3://no-such-bucket/runs"), line
