@@ -138,16 +138,19 @@ def _auth(config: ServerConfig):
                 return None
             header = request.headers.get("authorization", "")
             if not header.lower().startswith("bearer "):
+                request.state.auth = "no token"
                 raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
             token = find_token(config.tokens, header[7:].strip())
             if token is None:
+                request.state.auth = "unknown token"  # (what was sent is never logged)
                 raise HTTPException(401, "token not accepted", headers={"WWW-Authenticate": "Bearer"})
+            request.state.token = token.name  # logged for refused requests too
             project = request.path_params.get("project")
             if not token.allows(access, project):
+                request.state.auth = "not allowed"
                 raise HTTPException(
                     403, f"this token may not {'write' if access == 'w' else 'read'} {project or 'this'}"
                 )
-            request.state.token = token.name
             return token
 
         return Depends(check)

@@ -376,6 +376,8 @@ def _log_entry(scope, state: dict, t0: float) -> dict:
         "token": notes.get("token"),
         "bytes_in": state["bytes"],
     }
+    if notes.get("auth"):  # a refused token: "no token", "unknown token" or "not allowed" (with its label)
+        entry["auth"] = notes["auth"]
     if state["status"] >= 500:
         error = str(notes.get("error") or "no cause recorded")
         for name, value in scope.get("headers", []):
