@@ -189,6 +189,27 @@ def test_oversized_body_is_413(tmp_path):
         s.stop()
 
 
+def test_serve_says_where_it_listens_its_root_and_its_tokens_by_label(tmp_path):
+    """At start: the URL, the root, the tokens (labels and scopes, never a
+    value); a warning when it listens off loopback without TLS."""
+    os.makedirs(tmp_path / "wild")
+    servers = [
+        RunshipServer(str(tmp_path / "served"), str(tmp_path)),
+        RunshipServer(str(tmp_path / "served"), str(tmp_path / "wild"), extra=["--host", "0.0.0.0"]),
+    ]
+    for s in servers:
+        s.start().stop()
+    local, wild = (s.log() for s in servers)
+    assert f"runship serve: listening on http://127.0.0.1:{servers[0].port}" in local
+    assert f"root: {tmp_path / 'served'}" in local
+    assert "tokens: 3: writer (rw, all projects), reader (r, all projects), mnist-only (rw, mnist)" in local
+    assert "WARNING" not in local
+    assert f"listening on http://0.0.0.0:{servers[1].port}" in wild
+    assert "WARNING: listening on 0.0.0.0 without TLS" in wild
+    for token in (TOKEN, RunshipServer.READ_TOKEN, RunshipServer.MNIST_TOKEN):
+        assert token not in local + wild
+
+
 def test_refuses_to_start_without_auth_or_off_loopback(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT}
     serve = [sys.executable, "-m", "runship.cli", "serve", "--root", str(tmp_path / "r"), "--port", str(free_port())]
