@@ -292,3 +292,52 @@ def test_a_5xx_names_a_request_id_and_the_server_logs_its_cause_without_the_toke
     (line,) = [json.loads(x) for x in log.splitlines() if f'"request_id": "{rid}"' in x]
     assert line["status"] == status and line["token"] == "writer"
     assert line["error"].startswith("TargetError: upload on s3://no-such-bucket/runs"), line
+
+
+def test_a_staged_upload_the_other_server_finished_while_this_one_checks_it_is_answered_409(tmp_path, moto):
+    """A file sent in parts through server A: as A reads the staged upload
+    whole to check its checksum, the other server, which got the same last
+    part, has finished it and removed the staging (run here at that exact
+    moment through the same target code). A answers 409 with Upload-Offset
+    0, which the uploader follows (it sends the parts again), not a 500."""
+    import base64
+    import hashlib
+
+    from tests.servers import FaultyHttpProxy, call
+
+    moto.create_bucket("staged")
+    bucket = "s3://staged/runs"
+    proxy = FaultyHttpProxy(moto.port, rate=0)
+    servers = _servers(tmp_path, bucket, moto, [proxy.endpoint, moto.endpoint])
+    other = open_target(bucket, {"endpoint_url": moto.endpoint})
+    try:
+        blob = os.urandom(3000)
+        path = "/v1/runs/p/r1/derived/files/blob.bin"
+        checksum = "sha256 " + base64.b64encode(hashlib.sha256(blob).digest()).decode()
+
+        def part(server, start, end):
+            headers = {"Upload-Offset": str(start), "Upload-Length": str(len(blob)), "Upload-Checksum": checksum}
+            return call(server, "PATCH", path, blob[start:end], headers=headers)
+
+        assert part(servers[1], 0, 1000)[0] == 204
+        finished = []
+
+        def finish_elsewhere(method: str, target: str) -> None:
+            where = target.split("?")[0]
+            if method == "GET" and "/.uploads/" in where and "/.chunks/" in where and not finished:
+                area, _, rest = where.split("/.uploads/", 1)[1].partition("/.chunks/")
+                other.remove(".uploads", area, rest.split("/")[0])
+                finished.append(where)
+
+        proxy.before = finish_elsewhere
+        status, headers, body = part(servers[0], 1000, 3000)
+        assert finished  # A read the staging after the other server removed it
+        assert status == 409, (status, body, servers[0].log()[-1500:])
+        assert headers["upload-offset"] == "0"
+        proxy.before = None
+        assert part(servers[0], 0, 3000)[0] == 204  # the uploader's next try: the file is put in place
+        assert other.read_range("p", "r1", "files/blob.bin", 0, 3000) == blob
+    finally:
+        for s in servers:
+            s.stop()
+        proxy.stop()
