@@ -15,6 +15,7 @@ import shutil
 import signal
 import sys
 import time
+from typing import Any
 
 import click
 import msgpack
@@ -22,8 +23,6 @@ import msgpack
 import runship
 from runship import interrupts, safefile
 from runship.errors import Error, UsageError
-from runship.reader import open_run
-from runship.reader.cache import resolve_cache
 from runship.reader.listing import list_runs, resolve_run
 from runship.reader.stream import StreamFile, describe, iter_records
 from runship.schema import limits
@@ -32,6 +31,25 @@ from runship.schema.values import format_value, json_safe
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DERIVED = ("_step", "_timestamp", "_runtime")
+
+
+def _open(ctx: click.Context, location: str) -> Any:
+    """The run at ``location``, read with the command line's storage
+    options and cache (the reader, pyarrow with it, is imported here: a
+    command that reads no run starts without it)."""
+    from runship.reader import open_run
+
+    return open_run(location, storage_options=ctx.obj["so"], cache=_cache(ctx))
+
+
+def _cache(ctx: click.Context) -> Any:
+    """The read cache of this command (False for none), found on first use
+    and kept for the command's other reads."""
+    if ctx.obj["cache"] is True:
+        from runship.reader.cache import resolve_cache
+
+        ctx.obj["cache"] = resolve_cache(True) or False
+    return ctx.obj["cache"]
 
 
 def default_root() -> str:
@@ -175,10 +193,14 @@ def cli(
             raise click.UsageError(str(e)) from None
     if no_cache and cache_dir:
         raise click.UsageError("--cache-dir and --no-cache: choose one")
-    cache = resolve_cache(False if no_cache else (cache_dir or True))
-    if cache_dir and cache is None:
-        raise click.UsageError(f"--cache-dir {cache_dir}: not a private directory of yours (it must not be a link)")
-    ctx.obj = {"root": root, "so": so, "so_pairs": tuple(storage_options), "cache": cache or False}
+    cache: Any = not no_cache  # the environment's cache: found when a command first reads a run (_cache)
+    if cache_dir:
+        from runship.reader.cache import resolve_cache
+
+        cache = resolve_cache(cache_dir)
+        if cache is None:
+            raise click.UsageError(f"--cache-dir {cache_dir}: not a private directory of yours (it must not be a link)")
+    ctx.obj = {"root": root, "so": so, "so_pairs": tuple(storage_options), "cache": cache}
 
 
 def _fmt_time(t: float | None) -> str:
@@ -210,7 +232,7 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
     """
     root = root or ctx.obj["root"]
     so = ctx.obj["so"]
-    rows = list_runs(root, project, so, cache=ctx.obj["cache"])
+    rows = list_runs(root, project, so, cache=_cache(ctx))
     if as_json:
         for r in rows:
             click.echo(json.dumps(json_safe(r)))
@@ -274,7 +296,7 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
         runship show mnist/3k9x2m1a
         runship show ./runship-runs/mnist/3k9x2m1a --json
     """
-    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
+    view = _open(ctx, resolve_run(run, ctx.obj["root"]))
     view.verify()
     if as_json:
         click.echo(json.dumps(json_safe(view.to_dict(), strict_json=True), indent=1))
@@ -452,7 +474,7 @@ def history_cmd(
         runship history mnist/3k9x2m1a --last 20
         runship history mnist/3k9x2m1a --keys loss --samples 1000
     """
-    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
+    view = _open(ctx, resolve_run(run, ctx.obj["root"]))
     wanted = _split_keys(keys)
     match = "any" if any_key else "all"
     if samples is None and x != "_step":
@@ -488,7 +510,7 @@ def system_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None
     Example:
         runship system mnist/3k9x2m1a --keys cpu,gpu.0.gpu,gpu.0.memoryAllocated
     """
-    view = open_run(resolve_run(run, ctx.obj["root"]), storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
+    view = _open(ctx, resolve_run(run, ctx.obj["root"]))
     wanted = _split_keys(keys)
     found = _print_rows(view.system(wanted), fmt, None, empty="no system metrics recorded", times=fmt == "table")
     _warn_unknown(wanted, found, lambda: (k for row in view.system() for k in row))
@@ -580,7 +602,7 @@ def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: in
     location = resolve_run(run, ctx.obj["root"])
     shown = 0
     while True:
-        view = open_run(location, storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
+        view = _open(ctx, location)
         lines = list(view.console(rank=rank))
         for line in lines[shown:]:
             if which in ("both", line["stream"]):
@@ -685,7 +707,7 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
     """
     failed = 0
     for ref in runs:
-        view = open_run(resolve_run(ref, ctx.obj["root"]), storage_options=ctx.obj["so"], cache=ctx.obj["cache"])
+        view = _open(ctx, resolve_run(ref, ctx.obj["root"]))
         problems = view.verify()
         files = [sf for fs in view.files.values() for sf in fs]
         records = sum(sf.records for sf in files)
@@ -1509,7 +1531,7 @@ def ui_cmd(
             token=None if no_token else token,
             no_token=no_token,
             storage_options=ctx.obj["so"],
-            cache=ctx.obj["cache"],
+            cache=_cache(ctx),
             limits=guard_limits(head_timeout, body_timeout, max_connections, per_client),
             allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
