@@ -57,21 +57,13 @@ lint: $(STAMP_TEST)
 
 # the suite, in PYTEST_WORKERS processes (tests start their own servers on free ports);
 # the reliability campaign (stateful models against every target, faults, kills) is
-# `make test-heavy`, which CI runs after it
-# the browser tests (tests/browser) run whenever a Chromium is there, and it is said loudly when not
+# `make test-heavy`, which CI runs after it; the browser tests of `runship ui` (tests/browser,
+# a real headless Chromium) are `make test-browser`, which CI runs too
 test: lint
-	@if [ -n "$(CHROMIUM)" ]; then \
-		RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not compat"; \
-	else \
-		$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser and not compat" && \
-		echo "" && echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" && \
-		echo "!!! NO CHROMIUM: the browser tests of runship ui (tests/browser) DID NOT RUN.   !!!" && \
-		echo "!!! Install Debian's chromium (apt-get install chromium), then make test again. !!!" && \
-		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
-	fi
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser and not compat"
 
 test-browser: $(STAMP_TEST)
-	@test -n "$(CHROMIUM)" || { echo "no Chromium: apt-get install chromium" >&2; exit 1; }
+	@test -n "$(CHROMIUM)" || { echo "no Chromium: the browser tests need Debian's chromium (apt-get install chromium); nothing downloads one" >&2; exit 1; }
 	RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m browser
 
 $(STAMP_COMPAT): pyproject.toml | $(PY)

@@ -17,7 +17,7 @@ def browser():
 
     path = chromium_path()
     if path is None:
-        raise RuntimeError("no Chromium: install Debian's chromium (make test runs these tests only when it is there)")
+        raise RuntimeError("no Chromium: install Debian's chromium (apt-get install chromium), then make test-browser")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
         yield b

@@ -25,6 +25,8 @@ from runship.uploader.engine import Log
 from tests.hostile.craft import SESSION, T, nested, peak_rss_mb, write_run
 from tests.servers import RunshipServer
 
+pytestmark = pytest.mark.heavy  # hundreds of generated runs through reader, uploader and server: `make test-heavy`
+
 KINDS = ["start", "row", "config", "summary", "meta", "file", "metric", "alert", "finish", "signal", "loss",
          "environment", "header", "commit", "stats", "out", "heartbeat", "", "x"]  # fmt: skip
 FIELDS = ["s", "d", "del", "n", "path", "size", "settings", "tags", "name", "exit_code", "lost", "text", "version"]

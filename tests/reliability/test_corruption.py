@@ -65,6 +65,7 @@ def test_truncation_at_every_offset(small_file, tmp_path):
         assert sf.committed == max([e for _, _, e in batches if e <= k], default=0)
 
 
+@pytest.mark.heavy  # every byte flipped two ways (a minute on 2 cores): `make test-heavy`
 def test_every_flipped_byte(small_file, tmp_path):
     path, data, batches, records = small_file
     cut = tmp_path / os.path.basename(path)
