@@ -41,12 +41,16 @@ def api(server, endpoint: str, token: str = UIServer.TOKEN, **params):
     return json.loads(body)
 
 
-@pytest.fixture
-def runs_root(tmp_path, make_run):
+def _make_run(**kwargs):
+    settings = {"quiet": True, "environment": False, "console": "off", **kwargs.pop("settings", {})}
+    return runship.init(settings=settings, reinit="create_new", **kwargs)
+
+
+def _write_runs(tmp_path) -> str:
     """Three finished runs of two projects, one failed, with config, summary,
     media, a table, a saved file and one spike among 20,000 steps."""
     root = str(tmp_path / "runs")
-    a = make_run(
+    a = _make_run(
         dir=root,
         project="vision",
         name="adam",
@@ -68,13 +72,18 @@ def runs_root(tmp_path, make_run):
     a.save(os.path.join(str(tmp_path), "notes.txt"), base_path=str(tmp_path))
     a.summary["val/acc"] = 0.95
     a.finish()
-    b = make_run(dir=root, project="vision", name="sgd", config={"lr": 1e-2, "model": {"width": 128}}, group="g2")
+    b = _make_run(dir=root, project="vision", name="sgd", config={"lr": 1e-2, "model": {"width": 128}}, group="g2")
     b.log({"train/loss": 2.0})
     b.finish(exit_code=3)
-    c = make_run(dir=root, project="nlp", name="<script>alert(1)</script>", config={"lr": 5e-4})
+    c = _make_run(dir=root, project="nlp", name="<script>alert(1)</script>", config={"lr": 5e-4})
     c.log({"train/loss": 0.5})
     c.finish()
     return root
+
+
+@pytest.fixture
+def runs_root(tmp_path):
+    return _write_runs(tmp_path)
 
 
 @pytest.fixture
@@ -84,22 +93,31 @@ def ui(runs_root, tmp_path):
     s.stop()
 
 
+@pytest.fixture(scope="module")
+def ui_to_read(tmp_path_factory):
+    """The same runs and UI shared by the tests that only read them."""
+    tmp_path = tmp_path_factory.mktemp("ui")
+    s = UIServer([_write_runs(tmp_path)], str(tmp_path)).start()
+    yield s
+    s.stop()
+
+
 def refs(server) -> dict[str, dict]:
     return {r["name"]: r for r in api(server, "runs")["runs"]}
 
 
-def test_nothing_is_answered_without_the_token(ui):
+def test_nothing_is_answered_without_the_token(ui_to_read):
     for path in ("/", "/ui/api/runs", "/ui/api/run?run=0:vision/x", "/ui/api/file?run=0:vision/x&path=run.json"):
-        status, _, body = call(ui, path)
+        status, _, body = call(ui_to_read, path)
         assert status == 401, path
         assert b"alert" not in body
-    assert call(ui, "/ui/api/runs", token="wrong")[0] == 401
-    assert call(ui, "/ui/api/runs", cookie="wrong")[0] == 401
-    assert call(ui, "/?token=wrong")[0] == 401
+    assert call(ui_to_read, "/ui/api/runs", token="wrong")[0] == 401
+    assert call(ui_to_read, "/ui/api/runs", cookie="wrong")[0] == 401
+    assert call(ui_to_read, "/?token=wrong")[0] == 401
     # the page's own files carry no data: they need no token, but nothing outside them is served
-    assert call(ui, "/ui/static/vendor/uPlot.min.css")[0] == 200
+    assert call(ui_to_read, "/ui/static/vendor/uPlot.min.css")[0] == 200
     for path in ("/ui/static/../data.py", "/ui/static/%2e%2e/app.py", "/ui/static/login.html", "/ui/static/.x"):
-        assert call(ui, path)[0] == 404, path
+        assert call(ui_to_read, path)[0] == 404, path
 
 
 def sign_in(server, token: str):
@@ -181,35 +199,37 @@ def test_live_crashed_and_scheduler_runs(tmp_path):
         s.stop()
 
 
-def test_series_keep_a_spike_and_a_zoom_is_read_at_full_resolution(ui):
-    adam = refs(ui)["adam"]["ref"]
-    out = api(ui, "series", run=adam, keys="train/loss,epoch,nope", samples=200)
+def test_series_keep_a_spike_and_a_zoom_is_read_at_full_resolution(ui_to_read):
+    adam = refs(ui_to_read)["adam"]["ref"]
+    out = api(ui_to_read, "series", run=adam, keys="train/loss,epoch,nope", samples=200)
     loss = out["runs"][adam]["train/loss"]
     assert len(loss["x"]) <= 4 * 200 + 8 and 99.0 in loss["y"]  # the one spike among 20,000 points
     assert loss["x"] == sorted(loss["x"]) and loss["x"][0] == 0 and loss["x"][-1] == 19_999
     assert out["runs"][adam]["nope"] == {"x": [], "y": []}
     # zoomed to 101 steps, with buckets to spare (4 points a bucket): every point of the range
-    zoom = api(ui, "series", run=adam, keys="train/loss", samples=800, lo=12_300, hi=12_400)["runs"][adam]["train/loss"]
+    zoom = api(ui_to_read, "series", run=adam, keys="train/loss", samples=800, lo=12_300, hi=12_400)["runs"][adam][
+        "train/loss"
+    ]
     assert zoom["x"] == list(range(12_300, 12_401))
     assert zoom["y"][45] == 99.0 and zoom["y"][0] == 1.0 / 12_301
-    by_epoch = api(ui, "series", run=adam, keys="train/loss", samples=50, x="epoch")["runs"][adam]["train/loss"]
+    by_epoch = api(ui_to_read, "series", run=adam, keys="train/loss", samples=50, x="epoch")["runs"][adam]["train/loss"]
     assert set(by_epoch["x"]) <= set(range(20)) and 99.0 in by_epoch["y"]
 
 
-def test_run_page_console_media_table_and_files(ui):
-    runs = refs(ui)
+def test_run_page_console_media_table_and_files(ui_to_read):
+    runs = refs(ui_to_read)
     adam = runs["adam"]["ref"]
-    run = api(ui, "run", run=adam)
+    run = api(ui_to_read, "run", run=adam)
     kinds = {k["key"]: k["kind"] for k in run["keys"]}
     assert kinds["train/loss"] == "number" and kinds["img"] == "image" and kinds["weights"] == "histogram"
     assert kinds["preds"] == "table"
     assert run["config"] == {"lr": 1e-3, "model": {"width": 256}} and run["exit_code"] == 0
     assert "files/notes.txt" in [f["path"] for f in run["files"]]
-    img = api(ui, "media", run=adam, key="img")
+    img = api(ui_to_read, "media", run=adam, key="img")
     assert img["kind"] == "image" and [i["step"] for i in img["items"]] == [0, 5000, 10000, 15000]
     assert img["items"][1]["value"]["caption"] == "at 5000"
     status, headers, body = call(
-        ui,
+        ui_to_read,
         "/ui/api/file?" + urllib.parse.urlencode({"run": adam, "path": img["items"][0]["value"]["path"]}),
         token=UIServer.TOKEN,
     )
@@ -217,15 +237,17 @@ def test_run_page_console_media_table_and_files(ui):
     assert headers["x-content-type-options"] == "nosniff"
     # a file of the run is a download, never a page of this origin
     status, headers, body = call(
-        ui, "/ui/api/file?" + urllib.parse.urlencode({"run": adam, "path": "files/notes.txt"}), token=UIServer.TOKEN
+        ui_to_read,
+        "/ui/api/file?" + urllib.parse.urlencode({"run": adam, "path": "files/notes.txt"}),
+        token=UIServer.TOKEN,
     )
     assert status == 200 and headers["content-type"] == "application/octet-stream"
     assert headers["content-disposition"].startswith("attachment") and b"<script>" in body
     assert "sandbox" in headers["content-security-policy"]
-    hist = api(ui, "media", run=adam, key="weights")
+    hist = api(ui_to_read, "media", run=adam, key="weights")
     assert hist["kind"] == "histogram" and len(hist["items"][0]["value"]["values"]) > 0
-    path = api(ui, "media", run=adam, key="preds")["items"][0]["value"]["path"]
-    page = api(ui, "table", run=adam, path=path, offset=10, limit=5, sort="i", desc="true")
+    path = api(ui_to_read, "media", run=adam, key="preds")["items"][0]["value"]["path"]
+    page = api(ui_to_read, "table", run=adam, path=path, offset=10, limit=5, sort="i", desc="true")
     assert page["total"] == 30 and page["columns"] == ["i", "label"]
     assert [r[0] for r in page["rows"]] == [19, 18, 17, 16, 15]
 
@@ -276,9 +298,9 @@ def test_console_tail_follow_and_search(tmp_path):
         ("/ui/api/console?run={adam}&offset=-1", 422),
     ],
 )
-def test_bad_requests_say_what_was_wrong(ui, path, status):
-    adam = urllib.parse.quote(refs(ui)["adam"]["ref"])
-    got, _, body = call(ui, path.format(adam=adam), token=UIServer.TOKEN)
+def test_bad_requests_say_what_was_wrong(ui_to_read, path, status):
+    adam = urllib.parse.quote(refs(ui_to_read)["adam"]["ref"])
+    got, _, body = call(ui_to_read, path.format(adam=adam), token=UIServer.TOKEN)
     assert got == status, body[:300]
     assert json.loads(body)["detail"]
 
