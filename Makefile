@@ -6,6 +6,7 @@ PIP    := $(PY) -m pip
 STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_COMPAT := $(VENV)/.installed-compat
+STAMP_BROWSER := $(VENV)/.installed-browser
 DEMO_DIR ?= runship-demo
 
 .PHONY: demo demo-stop test test-heavy test-browser test-compat lint bench clean
@@ -62,7 +63,11 @@ lint: $(STAMP_TEST)
 test: lint
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser and not compat"
 
-test-browser: $(STAMP_TEST)
+$(STAMP_BROWSER): pyproject.toml | $(PY)
+	$(PIP) install --quiet -e '.[browser-test]'
+	touch $@ $(STAMP_TEST) $(STAMP_DEMO)
+
+test-browser: $(STAMP_BROWSER)
 	@test -n "$(CHROMIUM)" || { echo "no Chromium: the browser tests need Debian's chromium (apt-get install chromium); nothing downloads one" >&2; exit 1; }
 	RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m browser
 

@@ -16,7 +16,6 @@ import threading
 from collections import OrderedDict
 
 from runship.errors import RunNotFound
-from runship.reader import open_run
 from runship.reader.listing import ListingMemo
 from runship.reader.source import open_source
 from runship.reader.stream import StreamFile, batches, read_header
@@ -209,6 +208,8 @@ class Storage:
     # ---- reading -------------------------------------------------------------------
     def open(self, project: str, run_id: str):
         """The run ``project/run_id``, its directories entered without following a link."""
+        from runship.reader import open_run  # pyarrow with it: a server that only takes uploads starts without it
+
         return open_run(self.run_location(project, run_id), storage_options=self.storage_options, root=self.root)
 
     def list_infos(self, project: str, cache: object = True) -> list[dict]:
