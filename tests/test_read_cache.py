@@ -210,6 +210,7 @@ def test_deleting_or_damaging_any_cache_file_changes_no_result(tmp_path, how):
         assert reads(run_dir, cache_dir) == want
 
 
+@pytest.mark.heavy  # every byte of an entry damaged: `make test-heavy`
 def test_every_byte_of_an_entry_damaged_is_caught(tmp_path):
     """A byte flipped anywhere in a cache entry: the read equals the read
     without a cache (Parquet's page checksums, runship's metadata checksum
@@ -233,6 +234,7 @@ def test_every_byte_of_an_entry_damaged_is_caught(tmp_path):
             f.write(good)
 
 
+@pytest.mark.heavy  # two processes racing for seconds: `make test-heavy`
 def test_two_processes_reading_and_rebuilding_at_once_agree(tmp_path):
     run_dirs = [make_run(tmp_path / "runs", f"r{i}", rows=2000, rotate=8000) for i in range(3)]
     cache_dir = str(tmp_path / "cache")

@@ -371,6 +371,7 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+@pytest.mark.heavy  # many pollers against a live run: `make test-heavy`
 def test_many_tabs_polling_a_live_run_cost_a_bounded_amount(tmp_path):
     """50 clients polling a live run's table, series and console as open
     tabs do, in three rounds: every answer is 200 (or 503 when over the

@@ -136,6 +136,7 @@ def _metric_definitions(size: int) -> bytes:
     return committed([*batches, batch] if batch else batches)
 
 
+@pytest.mark.heavy  # timing many definitions against a server: `make test-heavy`
 def test_many_metric_definitions_cost_the_server_linear_time(server):
     """16 MiB of define_metric records, each of a new name (330,000 of
     them): each definition copied the list of those before it, so reading

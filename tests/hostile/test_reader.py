@@ -102,6 +102,7 @@ def test_a_batch_of_empty_maps_costs_neither_memory_nor_time(tmp_path):
     assert verify.returncode == 1 and "maps too small to be records" in verify.stdout
 
 
+@pytest.mark.heavy  # a file of hundreds of MiB: `make test-heavy`
 def test_reading_a_huge_file_streams(tmp_path):
     """A 150 MB stream file of legitimate-looking records: opening it holds
     its history columns once (about the file's size: no amplification),

@@ -39,6 +39,7 @@ def server(tmp_path):
 @pytest.mark.parametrize(
     "caps", [[], ["--per-client", "5000", "--max-connections", "200"]], ids=["per-client cap", "process cap"]
 )
+@pytest.mark.heavy  # a thousand connections held open: `make test-heavy`
 def test_a_thousand_slow_connections_do_not_stop_health(tmp_path, caps):
     """1,000 half-sent requests from one client, against a server whose
     open-file limit is systemd's default of 1,024 (soft and hard): /health

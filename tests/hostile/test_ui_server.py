@@ -158,6 +158,7 @@ def test_slow_sign_in_bodies_get_408_and_are_closed(ui):
             c.close()
 
 
+@pytest.mark.heavy  # a thousand connections held open: `make test-heavy`
 def test_a_thousand_slow_heads_do_not_stop_the_ui(runs, tmp_path):
     """As test_server.py::test_a_thousand_slow_connections_do_not_stop_health,
     against `runship ui` with an open-file limit of 1,024: its files still

@@ -175,6 +175,7 @@ def test_two_servers_racing_on_one_stream_store_each_byte_once(tmp_path, moto):
             s.stop()
 
 
+@pytest.mark.heavy  # two servers and moto: `make test-heavy`
 def test_a_chunk_the_other_server_drops_between_listing_and_reading_is_read_from_the_longer_one(tmp_path, moto):
     """Server A lists a stream file's chunks to check an overlap, and before
     it reads the chunk it found, the other server writes a longer chunk from
@@ -216,6 +217,7 @@ def test_a_chunk_the_other_server_drops_between_listing_and_reading_is_read_from
         proxy.stop()
 
 
+@pytest.mark.heavy  # two servers and moto: `make test-heavy`
 def test_a_chunk_both_servers_wrote_and_the_other_dropped_before_it_was_compared_is_checked_in_the_longer_one(
     tmp_path, moto
 ):
@@ -294,6 +296,7 @@ def test_a_5xx_names_a_request_id_and_the_server_logs_its_cause_without_the_toke
     assert line["error"].startswith("TargetError: upload on s3://no-such-bucket/runs"), line
 
 
+@pytest.mark.heavy  # two servers and moto: `make test-heavy`
 def test_a_staged_upload_the_other_server_finished_while_this_one_checks_it_is_answered_409(tmp_path, moto):
     """A file sent in parts through server A: as A reads the staged upload
     whole to check its checksum, the other server, which got the same last

@@ -328,6 +328,7 @@ def _same_rows(local, stored_dir) -> bool:
     return remote.state == "finished" and remote.history() == local.history()
 
 
+@pytest.mark.heavy  # generated requests: `make test-heavy`
 def test_schemathesis_fuzz_finds_no_server_error(server):
     """A bounded schema-driven fuzz of every operation of the OpenAPI
     description, with a valid token: no 5xx, no traceback."""
