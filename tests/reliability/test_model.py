@@ -41,6 +41,7 @@ class FaultyTarget:
         self.needs_finalize = inner.needs_finalize
         self.concurrent = inner.concurrent
         self.max_request = inner.max_request
+        self.holds_sweeps = inner.holds_sweeps  # the pass sends sweeps through put_file, gated as the rest
         self.down = False
         self.crash_after: int | None = None
 
