@@ -8,7 +8,7 @@ STAMP_TEST := $(VENV)/.installed-test
 STAMP_COMPAT := $(VENV)/.installed-compat
 DEMO_DIR ?= runship-demo
 
-.PHONY: demo demo-stop test test-heavy test-browser test-compat lint bench clean
+.PHONY: demo demo-stop test test-heavy test-browser test-compat test-soak lint bench clean
 
 # the browser tests drive Debian's chromium (never a downloaded browser)
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
@@ -61,9 +61,9 @@ lint: $(STAMP_TEST)
 # the browser tests (tests/browser) run whenever a Chromium is there, and it is said loudly when not
 test: lint
 	@if [ -n "$(CHROMIUM)" ]; then \
-		RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not compat"; \
+		RUNSHIP_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not compat and not soak"; \
 	else \
-		$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser and not compat" && \
+		$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser and not compat and not soak" && \
 		echo "" && echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" && \
 		echo "!!! NO CHROMIUM: the browser tests of runship ui (tests/browser) DID NOT RUN.   !!!" && \
 		echo "!!! Install Debian's chromium (apt-get install chromium), then make test again. !!!" && \
@@ -84,6 +84,14 @@ test-compat: $(STAMP_COMPAT)
 
 test-heavy: $(STAMP_TEST)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m heavy
+
+# the soak test: an uploader daemon and two servers over one bucket for SOAK_SECONDS while
+# writers are killed and requeued, the target drops out and a server restarts (one process:
+# the test is the load); its figures go to SOAK_REPORT (docs/RELIABILITY.md, "The soak test")
+SOAK_SECONDS ?= 1800
+SOAK_REPORT ?= soak-report.json
+test-soak: $(STAMP_TEST)
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_REPORT=$(SOAK_REPORT) $(PY) -m pytest -q -s -n 0 -m soak tests/soak
 
 bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_log.py
