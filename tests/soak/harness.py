@@ -519,7 +519,8 @@ def server_errors(soak: Soak) -> dict:
                 entry = json.loads(line)
                 if entry["status"] >= 500:
                     logged.append(f"server-{name} {entry['method']} {entry['path']} {entry['status']}")
-    tracebacks["daemon"] = soak.daemon_log().count("Traceback")
+    daemon = soak.daemon_log()
+    tracebacks["daemon"] = daemon.count("Traceback")
     ports = {s.port: f"server-{n}" for n, s in zip("ab", soak.servers)}
     seen = [f"{ports[p]} {m} {path} {st}" for p, m, path, st in soak.proxy.upstream_5xx]
     return {
@@ -530,6 +531,10 @@ def server_errors(soak: Soak) -> dict:
         "5xx_logged": len(logged),
         "5xx_examples": sorted(set(seen + logged))[:10],
         "tracebacks": tracebacks,
+        # the daemon's passes that shipped something or failed (a quiet pass prints nothing), and its
+        # ERROR lines: a run's upload that failed while the target was away, retried by the next pass
+        "daemon_passes_logged": daemon.count(" runs seen, "),
+        "daemon_error_lines": daemon.count(" ERROR "),
     }
 
 
