@@ -273,7 +273,10 @@ class RunshipServer:
 class FaultyHttpProxy:
     """An HTTP proxy on 127.0.0.1 that injects faults into a share of the
     requests: 500, 503 SlowDown, connection resets before or after the
-    upstream saw the request, truncated responses, multi-second delays."""
+    upstream saw the request, truncated responses, multi-second delays.
+    ``before(method, target)``, when set, is called before a request that
+    passes is sent upstream: a test acts there, at that exact moment, as
+    another client of the upstream would."""
 
     FAULTS = ("500", "503", "reset", "reset-after", "truncate", "delay")
     HANG = "hang"  # accept the request, never answer (not in the random mix)
@@ -291,6 +294,7 @@ class FaultyHttpProxy:
         self.counts: dict[str, int] = {}
         self.hang = False
         self.faults = self.FAULTS  # the mix drawn from; a test may narrow it to faults that always fail
+        self.before = None  # called with (method, target) before a request goes upstream
         proxy = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -353,6 +357,8 @@ class FaultyHttpProxy:
                 return
             if fault == "delay":
                 time.sleep(self.delay)
+            if self.before is not None:
+                self.before(method, target)
             status, reason, out_headers, data = forward(self.upstream, method, target, headers, body)
             if fault == "reset-after":  # the upstream did it; the client never hears
                 return reset()

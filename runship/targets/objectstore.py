@@ -16,6 +16,7 @@ from runship.schema import format as fmt
 from runship.targets import ConflictError, GapError, Limited, Target, TargetError, redact
 
 PART_BYTES = 8 * 1024 * 1024  # buffered per part of a streamed upload (S3's minimum part is 5 MiB)
+READ_TRIES = 5  # listings of a file's chunks a read makes when chunks it listed vanish before it reads them
 
 # errors from botocore/aiohttp/fsspec that mean "try again later"
 _RETRYABLE_NAMES = (
@@ -73,7 +74,7 @@ class ObjectStoreTarget(Target):
         except TargetError:
             raise
         except FileNotFoundError as e:
-            if what in ("stat", "list"):
+            if what in ("stat", "list", "read chunk"):
                 raise  # "not there" is an answer
             raise TargetError(f"{what} on {self.url}: {e} (does the bucket exist?)", retryable=False) from None
         except Exception as e:
@@ -101,11 +102,13 @@ class ObjectStoreTarget(Target):
         chain = fmt.chunk_cover(self._chunks(project, run_id, name))
         return chain[-1][1] if chain else 0
 
-    def _pipe(self, path: str, data: bytes, create: bool) -> None:
+    def _pipe(self, path: str, data: bytes, create: bool) -> bool:
         """Write an object; ``create``: only where none is (S3's If-None-Match:
         two writers racing on one chunk, such as two servers behind one load
         balancer, cannot both win). The loser checks that the winner's bytes
-        are its own: a chunk is named by its byte range, so they must be."""
+        are its own: a chunk is named by its byte range, so they must be.
+        False: the winner's chunk was gone before it could be read (dropped,
+        covered by a longer one): the caller checks the bytes there instead."""
         try:
             if create:
                 try:
@@ -115,9 +118,14 @@ class ObjectStoreTarget(Target):
             else:
                 self.fs.pipe_file(path, data)
         except FileExistsError:
-            there = self.fs.cat_file(path)
+            self.fs.invalidate_cache(path)  # (s3fs answers "no such file" from a listing that predates it)
+            try:
+                there = self.fs.cat_file(path)
+            except FileNotFoundError:
+                return False
             if there != data:
                 raise ConflictError(f"{redact(path)} holds other bytes than these for the same byte range") from None
+        return True
 
     def push(self, project: str, run_id: str, name: str, offset: int, data: bytes) -> int:
         size = self.remote_size(project, run_id, name)
@@ -132,7 +140,9 @@ class ObjectStoreTarget(Target):
                 return size
             data, offset = data[overlap:], offset + overlap
         path = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(offset, offset + len(data))}"
-        self._call("upload", self._pipe, path, data, True)
+        written = self._call("upload", self._pipe, path, data, True)
+        if not written and self.read_range(project, run_id, name, offset, offset + len(data)) != data:
+            raise ConflictError(f"{where} holds other bytes than these at {offset}..{offset + len(data)}")
         self._tidy(project, run_id, name)
         return offset + len(data)
 
@@ -167,6 +177,19 @@ class ObjectStoreTarget(Target):
                 pass  # a spare chunk left is read past, never used
 
     def read_range(self, project: str, run_id: str, name: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) (fewer where the file is shorter). A chunk listed
+        and then gone before it is read was dropped by another writer (a
+        second server) because a longer chunk or the whole object now holds
+        its bytes: listed again and read from there, never an error."""
+        for _ in range(READ_TRIES):
+            try:
+                return self._read_range(project, run_id, name, start, end)
+            except FileNotFoundError:
+                continue
+        where = f"{self.url}/{project}/{run_id}/{name}"
+        raise TargetError(f"read {where}: its chunks changed under {READ_TRIES} reads in a row", retryable=True)
+
+    def _read_range(self, project: str, run_id: str, name: str, start: int, end: int) -> bytes:
         whole = f"{self._run(project, run_id)}/{name}"
         try:
             info = self._call("stat", self.fs.info, whole, refresh=True)
@@ -181,7 +204,7 @@ class ObjectStoreTarget(Target):
                 continue
             path = f"{self._run(project, run_id)}/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(c_start, c_end)}"
             upto = min(end, c_end)
-            parts.append(self._call("download", self.fs.cat_file, path, start=pos - c_start, end=upto - c_start))
+            parts.append(self._call("read chunk", self.fs.cat_file, path, start=pos - c_start, end=upto - c_start))
             pos = upto
         return b"".join(parts)
 

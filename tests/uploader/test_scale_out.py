@@ -92,12 +92,15 @@ def test_two_servers_over_one_bucket_take_alternating_killed_uploads_with_nothin
             assert [c[0] for c in chunks] == [0] + [c[1] for c in chunks[:-1]]
 
 
-def _servers(tmp_path, bucket: str, moto) -> list[RunshipServer]:
-    """Two `runship serve` over one bucket, each with its own working directory (another host)."""
+def _servers(tmp_path, bucket: str, moto, endpoints: list[str] | None = None) -> list[RunshipServer]:
+    """Two `runship serve` over one bucket, each with its own working
+    directory (another host); ``endpoints``: each one's way to the bucket
+    (moto's by default)."""
+    endpoints = endpoints or [moto.endpoint, moto.endpoint]
     for n in range(2):
         os.makedirs(tmp_path / f"srv{n}")
     return [
-        RunshipServer(bucket, str(tmp_path / f"srv{n}"), global_args=["-o", f"endpoint_url={moto.endpoint}"]).start()
+        RunshipServer(bucket, str(tmp_path / f"srv{n}"), global_args=["-o", f"endpoint_url={endpoints[n]}"]).start()
         for n in range(2)
     ]
 
@@ -170,3 +173,92 @@ def test_two_servers_racing_on_one_stream_store_each_byte_once(tmp_path, moto):
     finally:
         for s in servers:
             s.stop()
+
+
+def test_a_chunk_the_other_server_drops_between_listing_and_reading_is_read_from_the_longer_one(tmp_path, moto):
+    """Server A lists a stream file's chunks to check an overlap, and before
+    it reads the chunk it found, the other server writes a longer chunk from
+    the same offset and drops the one it covers (its tidy-up, run here at
+    that exact moment through the same target code, in the request's path
+    to the bucket). A reads the bytes from the longer chunk: 204, not 500."""
+    from runship.schema import format as fmt
+    from tests.servers import FaultyHttpProxy, call
+    from tests.uploader.test_conformance import _batches, make_run
+
+    moto.create_bucket("vanish")
+    bucket = "s3://vanish/runs"
+    proxy = FaultyHttpProxy(moto.port, rate=0)  # A's way to the bucket; B's is direct
+    servers = _servers(tmp_path, bucket, moto, [proxy.endpoint, moto.endpoint])
+    other = open_target(bucket, {"endpoint_url": moto.endpoint})
+    try:
+        name, data, ends = _batches(make_run(tmp_path / "runs", rows=60).run_dir)
+        path = f"/v1/runs/p/r1/streams/{name}"
+        assert call(servers[1], "PATCH", path, data[: ends[1]], headers={"Upload-Offset": "0"})[0] == 204
+        first = f"/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(0, ends[1])}"
+        dropped = []
+
+        def tidy_first(method: str, target: str) -> None:
+            if method == "GET" and target.split("?")[0].endswith(first) and not dropped:
+                longer = f"vanish/runs/p/r1/{fmt.CHUNK_DIR}/{name}/{fmt.chunk_name(0, ends[2])}"
+                other._pipe(longer, data[: ends[2]], True)
+                other._tidy("p", "r1", name)
+                dropped.append(target)
+
+        proxy.before = tidy_first
+        status, headers, body = call(servers[0], "PATCH", path, data[: ends[3]], headers={"Upload-Offset": "0"})
+        assert dropped  # A did read the chunk the other server dropped
+        assert status == 204, (status, body, servers[0].log()[-1500:])
+        assert int(headers["upload-offset"]) == ends[3]
+        assert other.read_range("p", "r1", name, 0, ends[3]) == data[: ends[3]]
+    finally:
+        for s in servers:
+            s.stop()
+        proxy.stop()
+
+
+def test_a_chunk_both_servers_wrote_and_the_other_dropped_before_it_was_compared_is_checked_in_the_longer_one(
+    tmp_path, moto
+):
+    """Server A writes a chunk create-only and finds it there already (the
+    other server sent the same bytes at once: two uploaders at the same
+    point), a chunk A's last listing did not show; then, before A reads it
+    to compare, the other server writes a longer chunk and drops this one.
+    A compares its bytes with the bucket's: 204, not 500."""
+    from runship.schema import format as fmt
+    from tests.servers import FaultyHttpProxy, call
+    from tests.uploader.test_conformance import _batches, make_run
+
+    moto.create_bucket("twice")
+    bucket = "s3://twice/runs"
+    proxy = FaultyHttpProxy(moto.port, rate=0)
+    servers = _servers(tmp_path, bucket, moto, [proxy.endpoint, moto.endpoint])
+    other = open_target(bucket, {"endpoint_url": moto.endpoint})
+    try:
+        name, data, ends = _batches(make_run(tmp_path / "runs", rows=60).run_dir)
+        path = f"/v1/runs/p/r1/streams/{name}"
+        assert call(servers[1], "PATCH", path, data[: ends[1]], headers={"Upload-Offset": "0"})[0] == 204
+        chunks = f"twice/runs/p/r1/{fmt.CHUNK_DIR}/{name}"
+        mine = f"{chunks}/{fmt.chunk_name(ends[1], ends[2])}"
+        seen = []
+
+        def race(method: str, target: str) -> None:
+            if not target.split("?")[0].endswith(mine):
+                return
+            seen.append(method)
+            if method == "PUT" and seen.count("PUT") == 1:  # the other server's copy lands first
+                other._pipe(mine, data[ends[1] : ends[2]], True)
+            elif method == "GET" and seen.count("GET") == 1:  # and is dropped, covered, before A compares
+                other._pipe(f"{chunks}/{fmt.chunk_name(ends[1], ends[3])}", data[ends[1] : ends[3]], True)
+                other._tidy("p", "r1", name)
+
+        proxy.before = race
+        status, headers, body = call(
+            servers[0], "PATCH", path, data[ends[1] : ends[2]], headers={"Upload-Offset": str(ends[1])}
+        )
+        assert status == 204, (status, body, servers[0].log()[-1500:])
+        assert seen[0] == "PUT" and "GET" in seen  # A found the chunk there, and read it after it was dropped
+        assert other.read_range("p", "r1", name, 0, ends[3]) == data[: ends[3]]
+    finally:
+        for s in servers:
+            s.stop()
+        proxy.stop()
