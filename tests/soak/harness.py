@@ -443,8 +443,7 @@ class Soak:
                     out.append((run_id, name, os.path.getsize(os.path.join(project, run_id, name))))
         return out
 
-    def stop_services(self, moto: bool = True) -> None:
-        """Everything stopped: the daemon first (SIGTERM), moto (the bucket) only with ``moto``."""
+    def stop_daemon(self) -> None:
         if self.daemon is not None and self.daemon.poll() is None:
             self.daemon.send_signal(signal.SIGTERM)
             try:
@@ -452,6 +451,10 @@ class Soak:
             except subprocess.TimeoutExpired:
                 self.daemon.kill()
                 self.daemon.wait()
+
+    def stop_services(self) -> None:
+        """Everything stopped: the daemon first (SIGTERM), the bucket last."""
+        self.stop_daemon()
         if self.proxy is not None:
             self.proxy.stop()
         for server in self.servers:
@@ -460,12 +463,12 @@ class Soak:
             if slot.proc is not None:
                 slot.proc.kill()
                 slot.proc.wait()
-        if moto:
-            self.moto.stop()
+        self.moto.stop()
 
 
 def read_rows(location: str, storage_options: dict | None = None) -> list[tuple[int, int]]:
-    """The (w, seq) of every row of a run, read with runship's reader (committed records only)."""
+    """The (w, seq) of every row of a run, read with runship's reader (committed records only):
+    a local run directory, a run in the bucket (s3://) or one through a server (http://)."""
     import runship
     from runship.errors import RunNotFound
 
@@ -486,6 +489,8 @@ def compare(soak: Soak) -> dict:
         ("runs", "rows_flushed", "rows_acknowledged", "rows_found", "rows_missing", "rows_duplicated"), 0
     )
     out.update(rows_unexpected=0, flushed_not_acknowledged=0, acknowledged_twice_locally=0, examples=[])
+    out["runs_read_otherwise_via_server"] = 0  # server A's read path: the same rows as the bucket's, in order
+    via = f"{soak.servers[0].url}/{PROJECT}"
     for run_id in sorted(os.listdir(os.path.join(soak.root, PROJECT))):
         local = read_rows(os.path.join(soak.root, PROJECT, run_id))
         remote = read_rows(f"{soak.bucket}/{PROJECT}/{run_id}", soak.s3_options)
@@ -499,6 +504,7 @@ def compare(soak: Soak) -> dict:
         out["rows_missing"] += len(acked - found)
         out["rows_duplicated"] += len(remote) - len(found)
         out["rows_unexpected"] += len(found - acked)
+        out["runs_read_otherwise_via_server"] += read_rows(f"{via}/{run_id}", {"token": RunshipServer.TOKEN}) != remote
         if (acked != found or len(remote) != len(found)) and len(out["examples"]) < 5:
             out["examples"].append({"run": run_id, "missing": sorted(acked - found)[:5], "local": len(local)})
     return out
@@ -561,7 +567,7 @@ def run_soak(work: str, opts: Options) -> dict:
         soak.churn()
         soak.stop_writers()
         drain_s = soak.drain()
-        soak.stop_services(moto=False)
+        soak.stop_daemon()
         rows = compare(soak)
         errors = server_errors(soak)
     finally:

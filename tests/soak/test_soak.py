@@ -33,6 +33,7 @@ def test_soak_daemon_and_two_servers_lose_nothing_and_stay_flat(tmp_path):
     assert figures["rows_missing"] == 0 and figures["rows_duplicated"] == 0, figures
     assert figures["rows_unexpected"] == 0 and figures["acknowledged_twice_locally"] == 0, figures
     assert figures["rows_found"] == figures["rows_acknowledged"], figures
+    assert figures["runs_read_otherwise_via_server"] == 0, figures
     # no tracebacks; memory and descriptors flat (bounds: harness.BOUNDS, FLOORS)
     assert not any(figures["tracebacks"].values()), figures["tracebacks"]
     for name, g in figures["processes"].items():
