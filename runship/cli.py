@@ -975,8 +975,10 @@ def serve_cmd(
     allow_hosts,
 ) -> None:
     """Run the runship server: the uploader pushes to it (http(s)://), and
-    it serves runs, state and history over HTTP. One JSON access-log line
-    per request on stderr; SIGTERM finishes in-flight requests.
+    it serves runs, state and history over HTTP. At start it prints its URL,
+    root and tokens (labels and scopes); then one JSON access-log line per
+    request on stderr (a 5xx's with its cause and request id); SIGTERM
+    finishes in-flight requests.
 
     \b
     Example:

@@ -81,18 +81,65 @@ def serve(
     # runship's own attribute on uvicorn's Config (deliberate): read by GuardedH11Protocol, in every worker
     uv.runship_limits = limits  # type: ignore[attr-defined]
     quiet_logs()
+    lines = _banner(root, host, port, certfile is not None, tokens, workers)
     try:
-        server = uvicorn.Server(uv)
-        if workers > 1:
-            from uvicorn.supervisors import Multiprocess
-
-            sock = uv.bind_socket()
-            Multiprocess(uv, sockets=[sock]).run()
-        else:
-            server.run()
+        _run(uv, workers, lines, log)
     finally:
         if config_file:
             os.unlink(config_file)
+
+
+def _run(uv: Any, workers: int, lines: list[str], log) -> None:
+    """uvicorn until stopped; ``lines`` are logged once the socket listens
+    (a port in use: uvicorn's error, and no banner)."""
+    import uvicorn
+
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        sock = uv.bind_socket()
+        for line in lines:
+            log(line)
+        Multiprocess(uv, sockets=[sock]).run()
+        return
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                for line in lines:
+                    log(line)
+
+    Server(uv).run()
+
+
+def _banner(root: str, host: str, port: int, tls: bool, tokens: list | None, workers: int) -> list[str]:
+    """What ``serve`` says when it listens: its URL, root and tokens (each
+    by its label and scope, never its value); a warning when tokens would
+    cross a network in clear text."""
+    from runship.targets import redact
+
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    url = f"{'https' if tls else 'http'}://{shown}:{port}"
+    lines = [f"runship serve: listening on {url}" + (f" ({workers} workers)" if workers > 1 else "")]
+    lines.append(f"  root: {redact(root) if '://' in root else os.path.abspath(root)}")
+    if tokens is None:
+        lines.append("  tokens: none (--no-auth)")
+    else:
+        lines.append(f"  tokens: {len(tokens)}: " + ", ".join(_token_scope(t) for t in tokens))
+    if not tls and not is_loopback(host):
+        lines.append(
+            f"WARNING: listening on {host} without TLS: tokens and runs cross the network in clear text; "
+            "give --cert and --key, or listen on 127.0.0.1 behind a TLS reverse proxy"
+        )
+    return lines
+
+
+def _token_scope(token: Any) -> str:
+    """``label (rw, all projects)``: a token as the banner shows it."""
+    access = ("r" if token.read else "") + ("w" if token.write else "")
+    projects = "all projects" if token.projects is None else ",".join(sorted(token.projects))
+    return f"{token.name} ({access}, {projects})"
 
 
 def _check_options(host: str, token_file: str | None, no_auth: bool, certfile: str | None, keyfile: str | None) -> None:

@@ -73,22 +73,29 @@ def _finite(value):
 
 
 def _error_response(request: Request, exc: Exception) -> JSONResponse:
-    """The one place where library errors become HTTP answers."""
+    """The one place where library errors become HTTP answers. A 5xx names
+    the request id; its cause goes to the log (``RequestGuard``)."""
+    status, body, headers = _answer_for(request, exc)
+    if status >= 500:
+        request.state.error = f"{type(exc).__name__}: {exc}"
+        body["request_id"] = getattr(request.state, "request_id", None)
+    return JSONResponse(body, status, headers=headers)
+
+
+def _answer_for(request: Request, exc: Exception) -> tuple[int, dict, dict | None]:
     if isinstance(exc, GapError):
-        return JSONResponse({"detail": "gap", "size": exc.size}, 409, headers={"Upload-Offset": str(exc.size)})
+        return 409, {"detail": "gap", "size": exc.size}, {"Upload-Offset": str(exc.size)}
     if isinstance(exc, ConflictError):
         size = getattr(request.state, "stored_size", 0)
-        return JSONResponse(
-            {"detail": "different bytes at these offsets", "size": size}, 409, headers={"Upload-Offset": str(size)}
-        )
+        return 409, {"detail": "different bytes at these offsets", "size": size}, {"Upload-Offset": str(size)}
     if isinstance(exc, NotFollowed):  # a link in the store: a run that is not there
-        return JSONResponse({"detail": "no such run (a link in the store is not followed)"}, 404)
+        return 404, {"detail": "no such run (a link in the store is not followed)"}, None
     if isinstance(exc, TargetError):
-        return JSONResponse({"detail": f"storage: {exc}"}, 503 if exc.retryable else 500)
+        return 503 if exc.retryable else 500, {"detail": f"storage: {exc}"}, None
     for cls, status in ((BadName, 400), (BadData, 422), (RunNotFound, 404)):
         if isinstance(exc, cls):
-            return JSONResponse({"detail": str(exc)}, status)
-    return JSONResponse({"detail": "internal error"}, 500)
+            return status, {"detail": str(exc)}, None
+    return 500, {"detail": "internal error"}, None
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -131,16 +138,19 @@ def _auth(config: ServerConfig):
                 return None
             header = request.headers.get("authorization", "")
             if not header.lower().startswith("bearer "):
+                request.state.auth = "no token"
                 raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
             token = find_token(config.tokens, header[7:].strip())
             if token is None:
+                request.state.auth = "unknown token"  # (what was sent is never logged)
                 raise HTTPException(401, "token not accepted", headers={"WWW-Authenticate": "Bearer"})
+            request.state.token = token.name  # logged for refused requests too
             project = request.path_params.get("project")
             if not token.allows(access, project):
+                request.state.auth = "not allowed"
                 raise HTTPException(
                     403, f"this token may not {'write' if access == 'w' else 'read'} {project or 'this'}"
                 )
-            request.state.token = token.name
             return token
 
         return Depends(check)

@@ -34,6 +34,7 @@ import logging
 import resource
 import sys
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -266,7 +267,29 @@ class RequestGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         t0 = time.perf_counter()
-        state = {"status": 500, "started": False, "bytes": 0}
+        rid = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = rid
+        state = {
+            "status": 500,
+            "started": False,
+            "bytes": 0,
+            "extra": (self._limit_header, (b"x-request-id", rid.encode())),
+        }
+        try:
+            refusal, declared = self._refusal(scope)
+            if refusal is not None:
+                await _answer(send, state, *refusal)
+                return
+            await self._guarded(scope, receive, send, state, declared)
+        finally:
+            entry = _log_entry(scope, state, t0)
+            if self.access_log or entry["status"] >= 500:  # a 5xx is logged with its cause, access log or not
+                print(json.dumps(entry), file=sys.stderr, flush=True)
+
+    def _refusal(self, scope) -> tuple[tuple[int, str] | None, int | None]:
+        """((status, detail) for a request refused on its head: a Host header
+        not answered to, a bad or too large Content-Length, or None; the
+        declared Content-Length)."""
         declared = None
         hosts = []
         for name, value in scope.get("headers", []):
@@ -277,64 +300,92 @@ class RequestGuard:
                     declared = -1
             elif name == b"host":
                 hosts.append(value)
-        try:
-            if self.allowed_hosts is not None and not (len(hosts) == 1 and host_allowed(hosts[0], self.allowed_hosts)):
-                await _answer(send, state, 400, _HOST_REFUSED, self._limit_header)
-                return
-            if declared is not None and (declared < 0 or declared > self.max_body):
-                if declared < 0:
-                    await _answer(send, state, 400, "a Content-Length that is not a number", self._limit_header)
-                else:
-                    await _answer(send, state, 413, f"request body over {self.max_body} bytes", self._limit_header)
-                return
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.body_timeout + (declared or 0) / MIN_RATE
+        if self.allowed_hosts is not None and not (len(hosts) == 1 and host_allowed(hosts[0], self.allowed_hosts)):
+            return (400, _HOST_REFUSED), declared
+        if declared is not None and declared < 0:
+            return (400, "a Content-Length that is not a number"), declared
+        if declared is not None and declared > self.max_body:
+            return (413, f"request body over {self.max_body} bytes"), declared
+        return None, declared
 
-            async def guarded_receive():
-                left = deadline - loop.time()
-                if left <= 0:
-                    raise _TooSlow()
-                try:
-                    message = await asyncio.wait_for(receive(), min(left, self.body_timeout))
-                except asyncio.TimeoutError:
-                    raise _TooSlow() from None
-                if message["type"] == "http.request":
-                    state["bytes"] += len(message.get("body", b""))
-                    if state["bytes"] > self.max_body:
-                        raise _TooBig()
-                return message
+    async def _guarded(self, scope, receive, send, state: dict, declared: int | None) -> None:
+        """The app, its body read within the limits; an error it raises is
+        answered 500 with the request id (and logged with its cause)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout + (declared or 0) / MIN_RATE
 
-            async def guarded_send(message):
-                if message["type"] == "http.response.start":
-                    state["status"] = message["status"]
-                    state["started"] = True
-                    message = {**message, "headers": [*message.get("headers", []), self._limit_header]}
-                await send(message)
-
+        async def guarded_receive():
+            left = deadline - loop.time()
+            if left <= 0:
+                raise _TooSlow()
             try:
-                await self.app(scope, guarded_receive, guarded_send)
-            except _TooBig:
-                if state["started"]:
-                    raise
-                await _answer(send, state, 413, f"request body over {self.max_body} bytes", self._limit_header)
-            except _TooSlow:
-                if state["started"]:
-                    raise
-                await _answer(send, state, 408, "the request body came too slowly", self._limit_header)
-        finally:
-            if self.access_log:
-                client = scope.get("client")
-                entry = {
-                    "t": round(time.time(), 3),
-                    "method": scope.get("method"),
-                    "path": scope.get("path", "")[:300],
-                    "status": state["status"],
-                    "ms": round((time.perf_counter() - t0) * 1000, 2),
-                    "client": client[0] if client else None,
-                    "token": (scope.get("state") or {}).get("token"),
-                    "bytes_in": state["bytes"],
-                }
-                print(json.dumps(entry), file=sys.stderr, flush=True)
+                message = await asyncio.wait_for(receive(), min(left, self.body_timeout))
+            except asyncio.TimeoutError:
+                raise _TooSlow() from None
+            if message["type"] == "http.request":
+                state["bytes"] += len(message.get("body", b""))
+                if state["bytes"] > self.max_body:
+                    raise _TooBig()
+            return message
+
+        async def guarded_send(message):
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                state["started"] = True
+                message = {**message, "headers": [*message.get("headers", []), *state["extra"]]}
+            await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, guarded_send)
+        except (_TooBig, _TooSlow) as e:
+            if state["started"]:
+                raise
+            too_big = isinstance(e, _TooBig)
+            detail = f"request body over {self.max_body} bytes" if too_big else "the request body came too slowly"
+            await _answer(send, state, 413 if too_big else 408, detail)
+        except Exception as e:  # a bug or an unforeseen failure: its cause goes to the log, never a traceback
+            scope["state"]["error"] = _cause(e)
+            if state["started"]:
+                raise
+            await _answer(send, state, 500, "internal error")
+
+
+def _cause(exc: BaseException) -> str:
+    """An exception's type and message, and where it was raised."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f" (at {tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-1]}:{tb.tb_lineno})" if tb is not None else ""
+    return f"{type(exc).__name__}: {exc}{where}"[:2000]
+
+
+def _log_entry(scope, state: dict, t0: float) -> dict:
+    """The access-log line of a request; a 5xx's names its cause. The token
+    is named by its label; its value is never written (and is cut out of a
+    cause that happens to quote it)."""
+    client = scope.get("client")
+    notes = scope.get("state") or {}
+    entry = {
+        "t": round(time.time(), 3),
+        "request_id": notes.get("request_id"),
+        "method": scope.get("method"),
+        "path": scope.get("path", "")[:300],
+        "status": state["status"],
+        "ms": round((time.perf_counter() - t0) * 1000, 2),
+        "client": client[0] if client else None,
+        "token": notes.get("token"),
+        "bytes_in": state["bytes"],
+    }
+    if notes.get("auth"):  # a refused token: "no token", "unknown token" or "not allowed" (with its label)
+        entry["auth"] = notes["auth"]
+    if state["status"] >= 500:
+        error = str(notes.get("error") or "no cause recorded")
+        for name, value in scope.get("headers", []):
+            secret = value.decode("latin-1").partition(" ")[2].strip() if name == b"authorization" else ""
+            if len(secret) >= 8:
+                error = error.replace(secret, "[token]")
+        entry["error"] = error
+    return entry
 
 
 _HOST_REFUSED = (
@@ -343,8 +394,11 @@ _HOST_REFUSED = (
 )
 
 
-async def _answer(send, state: dict, status: int, detail: str, extra: tuple) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _answer(send, state: dict, status: int, detail: str) -> None:
+    """A JSON answer from the guard itself; it names the request id (a 5xx's
+    is in the log with its cause)."""
+    rid = state["extra"][1][1].decode()
+    body = json.dumps({"detail": detail, "request_id": rid}).encode()
     state["status"] = status
     state["started"] = True
     await send(
@@ -355,7 +409,7 @@ async def _answer(send, state: dict, status: int, detail: str, extra: tuple) -> 
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
-                extra,
+                *state["extra"],
             ],
         }
     )

@@ -23,7 +23,7 @@ from runship.reader.stream import StreamFile, batches, read_header
 from runship.safefile import NotRegular
 from runship.schema import format as fmt
 from runship.schema.names import BadName, check_id, check_relpath, check_stream_name
-from runship.targets import open_target
+from runship.targets import GapError, open_target
 
 STRIPES = 256  # locks serialising writes of one file (a fixed table: bounded whatever the requests)
 STAGING = ".uploads"  # derived files sent in parts are staged under <root>/.uploads/
@@ -153,19 +153,31 @@ class Storage:
             size = self.target.push(STAGING, area, name, offset, data)
             if size < total:
                 return size, False
-            source = open_source(self._staging_location(area), self.storage_options, root=self.root)
-            h = hashlib.sha256()
-            with source.open(name) as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
             try:
-                if h.hexdigest() != digest:
-                    raise BadData("refused: the parts do not add up to the declared Upload-Checksum")
-                with source.open(name) as f:
-                    self.target.put_file(project, run_id, rel, f, total)
-            finally:
-                self.target.remove(STAGING, area, name)
+                self._place_staged(project, run_id, rel, area, name, digest, total)
+            except FileNotFoundError:  # (as it is read: a failure to put it in place is not this)
+                if self.target.remote_size(STAGING, area, name) == 0:
+                    # another server (given the same last part) finished it and removed the staging while
+                    # this one read it: 409 from 0, and the uploader sends the parts again
+                    raise GapError(f"the staged upload of {project}/{run_id}/{rel} was finished elsewhere", 0) from None
+                raise
             return total, True
+
+    def _place_staged(self, project: str, run_id: str, rel: str, area: str, name: str, digest: str, total: int) -> None:
+        """Check a whole staged upload against its digest, move it into place
+        and remove the staging (refused or not)."""
+        source = open_source(self._staging_location(area), self.storage_options, root=self.root)
+        h = hashlib.sha256()
+        with source.open(name) as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        try:
+            if h.hexdigest() != digest:
+                raise BadData("refused: the parts do not add up to the declared Upload-Checksum")
+            with source.open(name) as f:
+                self.target.put_file(project, run_id, rel, f, total)
+        finally:
+            self.target.remove(STAGING, area, name)
 
     def _staging_location(self, area: str) -> str:
         if "://" in self.root:

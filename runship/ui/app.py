@@ -80,6 +80,14 @@ class UIAuth:
             return None
         return lambda project: token.allows("r", project)
 
+    def label(self, presented: str | None) -> str | None:
+        """What the access log names an accepted token by (the server's
+        token's label; None for runship ui's one token): never its value."""
+        from runship.server.auth import find_token
+
+        token = find_token(self.tokens or [], presented) if presented and self.tokens else None
+        return token.name if token is not None else None
+
 
 def cookie_name(request: Request) -> str:
     """``runship_ui_<port>``, the port the browser sees: a browser sends a
@@ -137,15 +145,19 @@ def add_ui(app: FastAPI, places: list[Any], auth: UIAuth) -> None:
     tables = TableCache()  # the row spans of the table files last paged through
 
     def allowed(request: Request) -> Callable[[str], bool]:
-        may = auth.check(_presented(request))
+        presented = _presented(request)
+        may = auth.check(presented)
         if may is None:
+            request.state.auth = "unknown token" if presented else "no token"
             raise HTTPException(401, "not signed in: open the URL that runship ui printed (it carries the token)")
+        request.state.token = auth.label(presented)  # the access log's (its label, never its value)
         return may
 
     def open_run(request: Request, ref: str) -> Any:
         may = allowed(request)
         index, project, run_id = data.parse_ref(ref, len(places))
         if not may(project):
+            request.state.auth = "not allowed"
             raise HTTPException(403, f"this token may not read {project}")
         try:
             return places[index].open(project, run_id)
@@ -214,6 +226,7 @@ def add_ui(app: FastAPI, places: list[Any], auth: UIAuth) -> None:
         if project is not None:
             data.check_project(project)
             if not may(project):
+                request.state.auth = "not allowed"
                 raise HTTPException(403, f"this token may not read {project}")
         body = data.runs(places, project, may)
         return Response(body, media_type="application/json", headers={**HEADERS, "Cache-Control": "no-store"})

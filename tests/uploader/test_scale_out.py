@@ -262,3 +262,82 @@ def test_a_chunk_both_servers_wrote_and_the_other_dropped_before_it_was_compared
         for s in servers:
             s.stop()
         proxy.stop()
+
+
+def test_a_5xx_names_a_request_id_and_the_server_logs_its_cause_without_the_token(tmp_path, moto):
+    """A server over a bucket that is not there answers a PATCH 500: the
+    answer carries a request id (X-Request-Id and the body), and the log
+    line of that request id names the cause (type and message) and the
+    token's label, never the token. Every answer carries a request id."""
+    from tests.servers import call
+    from tests.uploader.test_conformance import _batches, make_run
+
+    server = RunshipServer(
+        "s3://no-such-bucket/runs", str(tmp_path), global_args=["-o", f"endpoint_url={moto.endpoint}"]
+    )
+    server.start()
+    try:
+        name, data, ends = _batches(make_run(tmp_path / "runs", rows=20).run_dir)
+        path = f"/v1/runs/p/r1/streams/{name}"
+        status, headers, body = call(server, "PATCH", path, data[: ends[0]], headers={"Upload-Offset": "0"})
+        ok = call(server, "GET", "/health", token=None)
+    finally:
+        server.stop()
+    assert status >= 500, (status, body)
+    rid = headers["x-request-id"]
+    assert json.loads(body)["request_id"] == rid
+    assert ok[0] == 200 and ok[1]["x-request-id"] not in ("", rid)
+    log = server.log()
+    assert RunshipServer.TOKEN not in log
+    (line,) = [json.loads(x) for x in log.splitlines() if f'"request_id": "{rid}"' in x]
+    assert line["status"] == status and line["token"] == "writer"
+    assert line["error"].startswith("TargetError: upload on s3://no-such-bucket/runs"), line
+
+
+def test_a_staged_upload_the_other_server_finished_while_this_one_checks_it_is_answered_409(tmp_path, moto):
+    """A file sent in parts through server A: as A reads the staged upload
+    whole to check its checksum, the other server, which got the same last
+    part, has finished it and removed the staging (run here at that exact
+    moment through the same target code). A answers 409 with Upload-Offset
+    0, which the uploader follows (it sends the parts again), not a 500."""
+    import base64
+    import hashlib
+
+    from tests.servers import FaultyHttpProxy, call
+
+    moto.create_bucket("staged")
+    bucket = "s3://staged/runs"
+    proxy = FaultyHttpProxy(moto.port, rate=0)
+    servers = _servers(tmp_path, bucket, moto, [proxy.endpoint, moto.endpoint])
+    other = open_target(bucket, {"endpoint_url": moto.endpoint})
+    try:
+        blob = os.urandom(3000)
+        path = "/v1/runs/p/r1/derived/files/blob.bin"
+        checksum = "sha256 " + base64.b64encode(hashlib.sha256(blob).digest()).decode()
+
+        def part(server, start, end):
+            headers = {"Upload-Offset": str(start), "Upload-Length": str(len(blob)), "Upload-Checksum": checksum}
+            return call(server, "PATCH", path, blob[start:end], headers=headers)
+
+        assert part(servers[1], 0, 1000)[0] == 204
+        finished = []
+
+        def finish_elsewhere(method: str, target: str) -> None:
+            where = target.split("?")[0]
+            if method == "GET" and "/.uploads/" in where and "/.chunks/" in where and not finished:
+                area, _, rest = where.split("/.uploads/", 1)[1].partition("/.chunks/")
+                other.remove(".uploads", area, rest.split("/")[0])
+                finished.append(where)
+
+        proxy.before = finish_elsewhere
+        status, headers, body = part(servers[0], 1000, 3000)
+        assert finished  # A read the staging after the other server removed it
+        assert status == 409, (status, body, servers[0].log()[-1500:])
+        assert headers["upload-offset"] == "0"
+        proxy.before = None
+        assert part(servers[0], 0, 3000)[0] == 204  # the uploader's next try: the file is put in place
+        assert other.read_range("p", "r1", "files/blob.bin", 0, 3000) == blob
+    finally:
+        for s in servers:
+            s.stop()
+        proxy.stop()

@@ -122,6 +122,37 @@ def test_auth(server, tmp_path):
     assert '"token": "writer"' in log and '"status": 401' in log
 
 
+def test_refused_requests_are_logged_with_the_tokens_label_never_its_value(server, tmp_path):
+    """A 403 names the label of the token that was refused; a 401 says
+    whether no token or an unknown one came, with no label and never what
+    was sent. Each answer's X-Request-Id finds its log line."""
+    name, data, _ = _batches(make_run(tmp_path / "runs", rows=5).run_dir)
+    path = f"/v1/runs/mnist/r1/streams/{name}"
+    unknown = "unknown-token-0123456789abcdef"
+    sent = {
+        "reader": (RunshipServer.READ_TOKEN, "PATCH", path),  # may read, not write
+        "mnist-only": (RunshipServer.MNIST_TOKEN, "GET", "/v1/projects/nlp/runs"),  # another project
+        "ui": (RunshipServer.MNIST_TOKEN, "GET", "/ui/api/runs?project=nlp"),  # the web app's API too
+        "unknown": (unknown, "GET", "/v1/projects"),
+        "none": (None, "GET", "/v1/projects"),
+    }
+    ids = {}
+    for what, (token, method, url) in sent.items():
+        status, headers, _ = call(server, method, url, data if method == "PATCH" else None, token=token)
+        assert status == (401 if what in ("unknown", "none") else 403), what
+        ids[what] = headers["x-request-id"]
+    server.stop()
+    log = server.log()
+    lines = {json.loads(x)["request_id"]: json.loads(x) for x in log.splitlines() if x.startswith('{"t"')}
+    assert lines[ids["reader"]]["token"] == "reader" and lines[ids["reader"]]["auth"] == "not allowed"
+    assert lines[ids["mnist-only"]]["token"] == "mnist-only"
+    assert lines[ids["ui"]]["token"] == "mnist-only" and lines[ids["ui"]]["auth"] == "not allowed"
+    assert lines[ids["unknown"]]["token"] is None and lines[ids["unknown"]]["auth"] == "unknown token"
+    assert lines[ids["none"]]["token"] is None and lines[ids["none"]]["auth"] == "no token"
+    for token in (unknown, RunshipServer.READ_TOKEN, RunshipServer.MNIST_TOKEN, TOKEN):
+        assert token not in log
+
+
 @pytest.mark.parametrize(
     "path",
     [
@@ -156,6 +187,27 @@ def test_oversized_body_is_413(tmp_path):
         assert stored_files(s.root) == []
     finally:
         s.stop()
+
+
+def test_serve_says_where_it_listens_its_root_and_its_tokens_by_label(tmp_path):
+    """At start: the URL, the root, the tokens (labels and scopes, never a
+    value); a warning when it listens off loopback without TLS."""
+    os.makedirs(tmp_path / "wild")
+    servers = [
+        RunshipServer(str(tmp_path / "served"), str(tmp_path)),
+        RunshipServer(str(tmp_path / "served"), str(tmp_path / "wild"), extra=["--host", "0.0.0.0"]),
+    ]
+    for s in servers:
+        s.start().stop()
+    local, wild = (s.log() for s in servers)
+    assert f"runship serve: listening on http://127.0.0.1:{servers[0].port}" in local
+    assert f"root: {tmp_path / 'served'}" in local
+    assert "tokens: 3: writer (rw, all projects), reader (r, all projects), mnist-only (rw, mnist)" in local
+    assert "WARNING" not in local
+    assert f"listening on http://0.0.0.0:{servers[1].port}" in wild
+    assert "WARNING: listening on 0.0.0.0 without TLS" in wild
+    for token in (TOKEN, RunshipServer.READ_TOKEN, RunshipServer.MNIST_TOKEN):
+        assert token not in local + wild
 
 
 def test_refuses_to_start_without_auth_or_off_loopback(tmp_path):
