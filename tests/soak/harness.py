@@ -521,9 +521,9 @@ def server_errors(soak: Soak) -> dict:
         text = server.log()
         tracebacks[f"server-{name}"] = text.count("Traceback")
         for line in text.splitlines():
-            if line.startswith('{"t"'):
+            if line.startswith("{"):  # an access log line (JSON)
                 entry = json.loads(line)
-                if entry["status"] >= 500:
+                if entry.get("status", 0) >= 500:
                     logged.append(f"server-{name} {entry['method']} {entry['path']} {entry['status']}")
     daemon = soak.daemon_log()
     tracebacks["daemon"] = daemon.count("Traceback")
