@@ -9,7 +9,7 @@ STAMP_COMPAT := $(VENV)/.installed-compat
 STAMP_BROWSER := $(VENV)/.installed-browser
 DEMO_DIR ?= runship-demo
 
-.PHONY: demo demo-stop test test-heavy test-browser test-compat lint bench clean
+.PHONY: demo demo-stop test test-heavy test-browser test-compat test-soak lint bench clean
 
 # the browser tests drive Debian's chromium (never a downloaded browser)
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser))
@@ -61,7 +61,7 @@ lint: $(STAMP_TEST)
 # `make test-heavy`, which CI runs after it; the browser tests of `runship ui` (tests/browser,
 # a real headless Chromium) are `make test-browser`, which CI runs too
 test: lint
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser and not compat"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m "not heavy and not browser and not compat and not soak"
 
 $(STAMP_BROWSER): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[browser-test]'
@@ -81,6 +81,14 @@ test-compat: $(STAMP_COMPAT)
 
 test-heavy: $(STAMP_TEST)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) -m heavy
+
+# the soak test: an uploader daemon and two servers over one bucket for SOAK_SECONDS while
+# writers are killed and requeued, the target drops out and a server restarts (one process:
+# the test is the load); its figures go to SOAK_REPORT (docs/RELIABILITY.md, "The soak test")
+SOAK_SECONDS ?= 1800
+SOAK_REPORT ?= soak-report.json
+test-soak: $(STAMP_TEST)
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_REPORT=$(SOAK_REPORT) $(PY) -m pytest -q -s -n 0 -m soak tests/soak
 
 bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_log.py

@@ -327,26 +327,11 @@ class FaultyHttpProxy:
             return fault
 
     def _handle(self, sock: socket.socket) -> None:
-        import http.client
         import struct
 
         f = sock.makefile("rb")
-        while True:
-            line = f.readline()
-            if not line:
-                return
-            method, target, _ = line.decode("latin-1").split(" ", 2)
-            headers = []
-            length = 0
-            while (h := f.readline()) not in (b"\r\n", b"\n", b""):
-                name, value = h.decode("latin-1").split(":", 1)
-                headers.append((name.strip(), value.strip()))
-                if name.strip().lower() == "content-length":
-                    length = int(value)
-            if any(k.lower() == "expect" and v.lower() == "100-continue" for k, v in headers):
-                sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                headers = [(k, v) for k, v in headers if k.lower() != "expect"]
-            body = f.read(length) if length else b""
+        while (request := read_request(f, sock)) is not None:
+            method, target, headers, body = request
             fault = self._pick()
 
             def reset():
@@ -374,27 +359,165 @@ class FaultyHttpProxy:
                 time.sleep(self.delay)
             if self.before is not None:
                 self.before(method, target)
-            up = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=30)
-            hdrs = {k: v for k, v in headers if k.lower() not in ("connection", "content-length")}
-            up.request(method, target, body=body if body or method in ("PUT", "POST", "PATCH") else None, headers=hdrs)
-            resp = up.getresponse()
-            data = resp.read()
-            out_headers = [
-                (k, v)
-                for k, v in resp.getheaders()
-                if k.lower() not in ("connection", "content-length", "transfer-encoding")
-            ]
-            up.close()
+            status, reason, out_headers, data = forward(self.upstream, method, target, headers, body)
             if fault == "reset-after":  # the upstream did it; the client never hears
                 return reset()
-            head = f"HTTP/1.1 {resp.status} {resp.reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out_headers)
-            head += f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
             if fault == "truncate" and method != "HEAD" and len(data) > 1:
-                sock.sendall(head.encode("latin-1") + data[: len(data) // 2])
+                send_response(sock, method, status, reason, out_headers, data, cut=len(data) // 2)
                 return reset()
-            sock.sendall(head.encode("latin-1") + (b"" if method == "HEAD" else data))
+            send_response(sock, method, status, reason, out_headers, data)
             sock.close()
             return
+
+
+def read_request(f, sock: socket.socket) -> tuple[str, str, list, bytes] | None:
+    """One HTTP/1.1 request from a client (Content-Length bodies, as runship's
+    and botocore's clients send): (method, target, headers, body), None at
+    the end of the connection. Answers ``Expect: 100-continue`` itself."""
+    line = f.readline()
+    if not line:
+        return None
+    method, target, _ = line.decode("latin-1").split(" ", 2)
+    headers = []
+    length = 0
+    while (h := f.readline()) not in (b"\r\n", b"\n", b""):
+        name, value = h.decode("latin-1").split(":", 1)
+        headers.append((name.strip(), value.strip()))
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    if any(k.lower() == "expect" and v.lower() == "100-continue" for k, v in headers):
+        sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        headers = [(k, v) for k, v in headers if k.lower() != "expect"]
+    body = f.read(length) if length else b""
+    return method, target, headers, body
+
+
+def forward(port: int, method: str, target: str, headers: list, body: bytes, timeout: float = 30):
+    """The request sent on to 127.0.0.1:port: (status, reason, headers, body)
+    of its answer, the hop-by-hop headers left out. A refused connection
+    raises ConnectionRefusedError before anything was sent."""
+    import http.client
+
+    up = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        up.connect()
+        hdrs = {k: v for k, v in headers if k.lower() not in ("connection", "content-length")}
+        up.request(method, target, body=body if body or method in ("PUT", "POST", "PATCH") else None, headers=hdrs)
+        resp = up.getresponse()
+        data = resp.read()
+    finally:
+        up.close()
+    skip = ("connection", "content-length", "transfer-encoding")
+    return resp.status, resp.reason, [(k, v) for k, v in resp.getheaders() if k.lower() not in skip], data
+
+
+def send_response(sock, method: str, status: int, reason: str, headers: list, data: bytes, cut: int | None = None):
+    """An answer with ``Connection: close`` (the client's next request comes
+    on a new connection); ``cut``: only that many bytes of the body."""
+    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    head += f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    body = b"" if method == "HEAD" else data if cut is None else data[:cut]
+    sock.sendall(head.encode("latin-1") + body)
+
+
+class BalancingProxy:
+    """A load balancer on 127.0.0.1 in front of several servers (as nginx's
+    round-robin ``upstream``): each request goes to the next upstream in turn
+    (every answer closes its connection, so a client's next request may reach
+    another server); an upstream that refuses the connection is skipped for
+    the next (nginx's ``proxy_next_upstream error``); with none left the
+    answer is 502. ``stop()`` takes the whole service away (refused
+    connections, requests in flight cut); ``start()`` brings it back on the
+    same port. Counts requests per upstream and 5xx answered by upstreams."""
+
+    def __init__(self, upstream_ports: list[int], port: int | None = None):
+        import threading
+
+        self.upstreams = list(upstream_ports)
+        self.port = port or free_port()
+        self.lock = threading.Lock()
+        self.turn = 0
+        self.requests = dict.fromkeys(self.upstreams, 0)
+        self.upstream_5xx: list[tuple[int, str, str, int]] = []  # (port, method, path, status)
+        self.skipped = 0  # requests that found an upstream down and went to the next
+        self.no_upstream = 0  # 502s: every upstream down
+        self._server = None
+        self._socks: set[socket.socket] = set()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> BalancingProxy:
+        import socketserver
+        import threading
+
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                proxy._handle(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        with self.lock:
+            socks, self._socks = self._socks, set()
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _order(self) -> list[int]:
+        with self.lock:
+            self.turn += 1
+            k = self.turn % len(self.upstreams)
+        return self.upstreams[k:] + self.upstreams[:k]
+
+    def _handle(self, sock: socket.socket) -> None:
+        import http.client
+
+        with self.lock:
+            self._socks.add(sock)
+        try:
+            request = read_request(sock.makefile("rb"), sock)
+            if request is not None:
+                self._relay(sock, *request)
+        except (OSError, http.client.HTTPException):
+            pass  # the client went away, stop() cut the connection, or the upstream died mid-answer
+        finally:
+            with self.lock:
+                self._socks.discard(sock)
+            sock.close()
+
+    def _relay(self, sock: socket.socket, method: str, target: str, headers: list, body: bytes) -> None:
+        for port in self._order():
+            try:
+                status, reason, out_headers, data = forward(port, method, target, headers, body)
+            except ConnectionRefusedError:
+                with self.lock:
+                    self.skipped += 1
+                continue
+            with self.lock:
+                self.requests[port] += 1
+                if status >= 500:
+                    self.upstream_5xx.append((port, method, target.split("?")[0], status))
+            send_response(sock, method, status, reason, out_headers, data)
+            return
+        with self.lock:
+            self.no_upstream += 1
+        send_response(sock, method, 502, "Bad Gateway", [], b"no upstream answers")
 
 
 class UIServer:
