@@ -135,13 +135,18 @@ def _below(location: str, root: str | None) -> tuple[str, str | None]:
     return root, rel
 
 
-def fs_options(url: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
+def fs_options(url: str, storage_options: dict[str, Any] | None, listings: bool = True) -> dict[str, Any]:
     """Storage options for ``url`` with runship's defaults: for S3, the
     standard ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL`` variables (MinIO,
-    Ceph RGW) and timeouts, so that no call can hang a pass."""
+    Ceph RGW) and timeouts, so that no call can hang a pass; with
+    ``listings`` False, no listing cache (s3fs keeps every listing it made
+    for good: a writer, which asks the store itself each time, does not
+    need them)."""
     opts = dict(storage_options or {})
     if url.split("://", 1)[0].lower() not in ("s3", "s3a"):
         return opts
+    if not listings:
+        opts.setdefault("use_listings_cache", False)
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint and "endpoint_url" not in opts and "endpoint_url" not in opts.get("client_kwargs", {}):
         opts["endpoint_url"] = endpoint

@@ -56,7 +56,9 @@ class ObjectStoreTarget(Target):
                 import s3fs  # noqa: F401
             except ImportError:
                 raise TargetError("s3:// needs s3fs: pip install 'runship[s3]'", retryable=False) from None
-        storage_options = fs_options(url, storage_options)
+        # no listing cache: every size and chunk list is read from the store (another server writes there
+        # too), and s3fs's cache kept each listing for good, 2.5 KiB a request (the soak test's finding)
+        storage_options = fs_options(url, storage_options, listings=False)
         try:
             self.fs, self.base = fsspec.core.url_to_fs(url.rstrip("/"), **storage_options)
         except ImportError as e:

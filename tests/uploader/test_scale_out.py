@@ -344,3 +344,34 @@ def test_a_staged_upload_the_other_server_finished_while_this_one_checks_it_is_a
         for s in servers:
             s.stop()
         proxy.stop()
+
+
+@pytest.mark.heavy  # 500 pushes under tracemalloc: `make test-heavy`
+def test_an_object_store_targets_memory_does_not_grow_with_its_pushes(moto):
+    """A server (or uploader) over S3 writes for weeks: what it holds must
+    not grow with every request. s3fs kept each chunk listing it made, for
+    good (2.5 KiB a push; the soak test saw the servers climb 13-16 MiB an
+    hour)."""
+    import tracemalloc
+
+    from runship.targets.objectstore import ObjectStoreTarget
+
+    moto.create_bucket("flat")
+    target = ObjectStoreTarget("s3://flat/runs", {"endpoint_url": moto.endpoint})
+    name = "run-20261206T000000000Zaaaaaa-000000.msgpack"
+
+    def pushes(first: int, runs: int) -> None:
+        for run in range(first, first + runs):
+            offset = 0
+            for _ in range(10):
+                offset += target.push("p", f"r{run}", name, offset, os.urandom(300)) - offset
+
+    tracemalloc.start()
+    try:
+        pushes(0, 10)  # connections, clients and parsers made once
+        before = tracemalloc.get_traced_memory()[0]
+        pushes(10, 50)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 256 * 1024, f"{grown} bytes more after 500 pushes"
