@@ -15,6 +15,7 @@ duration and raises ``Interrupted`` itself once it has."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import signal
 import sys
@@ -54,6 +55,28 @@ def raising(command: Callable[[], str] = lambda: "") -> dict:
         raise Interrupted(signum, command=command())
 
     return {sig: signal.signal(sig, handler) for sig in SIGNALS}
+
+
+@contextlib.contextmanager
+def serving(server: Any):
+    """Around uvicorn's ``server.run()``: a signal that comes before uvicorn
+    has put in its own handlers (or after it took them out) asks the server
+    to stop (``should_exit``) instead of raising into asyncio's set-up (a
+    coroutine never awaited, a traceback from the event loop); it is raised
+    again once the server has stopped."""
+    taken: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        taken.append(signum)
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        restore(previous)
+    if taken:
+        signal.raise_signal(taken[0])
 
 
 def restore(previous: dict) -> None:

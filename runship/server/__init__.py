@@ -9,6 +9,7 @@ import os
 import tempfile
 from typing import Any
 
+from runship import interrupts
 from runship.errors import UsageError
 from runship.targets.http import is_loopback
 
@@ -136,7 +137,9 @@ def _run(uv: Any, workers: int, lines: list[str], log) -> None:
                 for line in lines:
                     log(line)
 
-    Server(uv).run()
+    server = Server(uv)
+    with interrupts.serving(server):
+        server.run()
 
 
 def _banner(root: str, host: str, port: int, tls: bool, tokens: list | None, workers: int) -> list[str]:

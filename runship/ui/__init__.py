@@ -8,6 +8,7 @@ import secrets
 import socket
 from typing import Any
 
+from runship import interrupts
 from runship.errors import UsageError
 from runship.targets.http import is_loopback
 
@@ -90,4 +91,5 @@ def serve_ui(
     server = uvicorn.Server(config)
     if ready is not None:
         ready(url)
-    server.run(sockets=[sock])
+    with interrupts.serving(server):
+        server.run(sockets=[sock])
