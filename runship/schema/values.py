@@ -119,26 +119,9 @@ def to_plain(value: object, depth: int = 0) -> object:
     media = getattr(value, "_runship_media_", None)
     if media is not None and callable(media):
         return to_plain(media(), depth + 1)
-    # numpy arrays and scalars, torch tensors, jax arrays: all have tolist();
-    # tensors on an accelerator are copied to the host by tolist().
-    tolist = getattr(value, "tolist", None)
-    if tolist is not None and callable(tolist):
-        detach = getattr(value, "detach", None)
-        if detach is not None and callable(detach):
-            value = detach()
-            tolist = getattr(value, "tolist", tolist)
-        try:
-            return to_plain(tolist(), depth + 1)
-        except SerializationError:
-            raise
-        except Exception as e:  # a broken tolist() must not look like our bug
-            raise SerializationError(f"{t.__name__}.tolist() failed: {e}") from e
-    item = getattr(value, "item", None)
-    if item is not None and callable(item) and not isinstance(value, Mapping):
-        try:
-            return to_plain(item(), depth + 1)
-        except Exception as e:
-            raise SerializationError(f"{t.__name__}.item() failed: {e}") from e
+    found, plain = _array_like(value, t, depth)
+    if found:
+        return plain
     if hasattr(value, "__dataclass_fields__"):
         return to_plain({f: getattr(value, f) for f in value.__dataclass_fields__}, depth + 1)
     if t.__name__ == "Namespace" and hasattr(value, "__dict__"):
@@ -146,6 +129,31 @@ def to_plain(value: object, depth: int = 0) -> object:
     if isinstance(value, complex):
         raise SerializationError("complex numbers cannot be logged; log .real and .imag")
     raise SerializationError(f"cannot record a value of type {t.__module__}.{t.__qualname__}")
+
+
+def _array_like(value: object, t: type, depth: int) -> tuple[bool, object]:
+    """(True, plain value) for numpy arrays and scalars, torch tensors, jax
+    arrays (``tolist()``; a tensor on an accelerator is copied to the host
+    by it) and other scalars with ``item()``; (False, None) otherwise."""
+    tolist = getattr(value, "tolist", None)
+    if tolist is not None and callable(tolist):
+        detach = getattr(value, "detach", None)
+        if detach is not None and callable(detach):
+            value = detach()
+            tolist = getattr(value, "tolist", tolist)
+        try:
+            return True, to_plain(tolist(), depth + 1)
+        except SerializationError:
+            raise
+        except Exception as e:  # a broken tolist() must not look like our bug
+            raise SerializationError(f"{t.__name__}.tolist() failed: {e}") from e
+    item = getattr(value, "item", None)
+    if item is not None and callable(item) and not isinstance(value, Mapping):
+        try:
+            return True, to_plain(item(), depth + 1)
+        except Exception as e:
+            raise SerializationError(f"{t.__name__}.item() failed: {e}") from e
+    return False, None
 
 
 def json_safe(value: object, strict_json: bool = False) -> object:
