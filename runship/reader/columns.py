@@ -766,18 +766,27 @@ def decode_batch(
                 raise Fallback()
         if why is not None:
             _bad_record(sf, at, why)
-        else:
-            sf.records += 1
-            if rec["k"] == fmt.ROWS:
-                builder.add_rows(rec["keys"], rec["s"], rec["ts"], rec["v"])
-            elif rec["k"] == fmt.ROW:
-                builder.add_row(rec["s"], rec["t"], rec["d"])
-                if size is None and skip_templates <= 0:  # the layout of the rows that may follow
-                    tmpl = make_template(data[pos:nxt]) or tmpl
-            elif _keep(sf, rec, at, nxt - pos):
-                other.append((builder.rows, rec))
+        elif _take(rec, sf, builder, other, at, nxt - pos) and size is None and skip_templates <= 0:
+            tmpl = make_template(data[pos:nxt]) or tmpl  # the layout of the rows that may follow
         pos = nxt
     builder.seal()
+
+
+def _take(
+    rec: dict[str, Any], sf: Any, builder: ColumnBuilder, other: list[tuple[int, dict[str, Any]]], at: int, span: int
+) -> bool:
+    """A checked record of a batch into ``builder`` (rows) or ``other`` (kept
+    as the file's budget allows); True for a single row, whose layout the
+    rows after it may share."""
+    sf.records += 1
+    if rec["k"] == fmt.ROWS:
+        builder.add_rows(rec["keys"], rec["s"], rec["ts"], rec["v"])
+    elif rec["k"] == fmt.ROW:
+        builder.add_row(rec["s"], rec["t"], rec["d"])
+        return True
+    elif _keep(sf, rec, at, span):
+        other.append((builder.rows, rec))
+    return False
 
 
 def _add_number_block(
