@@ -155,12 +155,23 @@ class Run:
         if disabled:
             self.config.update(config or {})
             return
+        writer = self._open_streams(project, run_id, cast(str, session), meta)  # session: None only when disabled
+        object.__setattr__(self.config, "_run", self)
+        self.config.update(config or {}, allow_val_change=True if resumed else None)
+        writer.start()
+        self._hot = self._rank_tag is None
+        self._refresh_fast()
+
+    def _open_streams(self, project: str, run_id: str, session: str, meta: dict) -> Writer:
+        """The run's writer (not started yet) and streams, its start record,
+        and the threads and ticks the settings ask for (system metrics,
+        console, environment)."""
         self._writer = Writer(
             self.run_dir,
             project=project,
             run_id=run_id,
-            session=cast(str, session),  # None only for a disabled run
-            settings=settings,
+            session=session,
+            settings=self.settings,
             report=self._notice,
         )
         self._run_stream = self._writer.stream(fmt.RUN_STREAM)
@@ -174,27 +185,26 @@ class Run:
         self._writer.ticks.append(self._saver.tick)
         self._console = None
         self._env_thread = None
-        if settings.system_metrics:
+        if self.settings.system_metrics:
             from runship.writer.system import Sampler
 
-            sampler = Sampler(self._writer.stream(fmt.SYSTEM_STREAM), settings.stats_interval, settings.stats_source)
+            sampler = Sampler(
+                self._writer.stream(fmt.SYSTEM_STREAM), self.settings.stats_interval, self.settings.stats_source
+            )
             self._writer.ticks.append(sampler.tick)
-        if settings.console != "off" and PROCESS.console_owner is None:
+        if self.settings.console != "off" and PROCESS.console_owner is None:
             from runship.writer.console import Capture
 
-            self._console = Capture(self._writer.stream(fmt.CONSOLE_STREAM), settings.console)
-            self._console.start()
+            console = Capture(self._writer.stream(fmt.CONSOLE_STREAM), self.settings.console)
+            console.start()
+            self._console = console
             PROCESS.console_owner = self
-        if settings.environment:
+        if self.settings.environment:
             self._env_thread = threading.Thread(
                 target=self._record_environment, name="runship-environment", daemon=True
             )
             self._env_thread.start()
-        object.__setattr__(self.config, "_run", self)
-        self.config.update(config or {}, allow_val_change=True if resumed else None)
-        self._writer.start()
-        self._hot = self._rank_tag is None
-        self._refresh_fast()
+        return self._writer
 
     # ---- attributes ------------------------------------------------------
     @property
