@@ -124,7 +124,7 @@ def _as_nobody(args: list[str]) -> subprocess.CompletedProcess:
     code = (
         "import os, sys, configparser, json, csv, datetime, shutil, traceback, fsspec\n"
         "import runship.cli, runship.reader.run, runship.reader.listing, runship.reader.api, runship.reader.http\n"
-        "import runship.uploader.config, runship.targets.http\n"
+        "import runship.uploader.config, runship.targets.http, runship.targets.location, runship.reader.cache\n"
         f"{drop}\nsys.argv = ['runship', *{args!r}]\nrunship.cli.main()\n"
     )
     return subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60)
