@@ -123,7 +123,7 @@ def _static(name: str) -> bytes | None:
     parts = name.split("/")
     if not name or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         return None
-    node = resources.files("runship.ui").joinpath("static")
+    node = resources.files("runship.web").joinpath("static")
     for p in parts:
         node = node.joinpath(p)
     try:

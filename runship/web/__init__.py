@@ -1,0 +1,1 @@
+"""The web app: ``runship serve`` and ``runship ui``, its views and the page's static files."""
