@@ -242,6 +242,10 @@ def __getattr__(name: str):
     if module is not None:
         import importlib
 
+        if name == "Api":  # the reader's columns: numpy and pyarrow, an extra
+            from runship.extras import require_extra
+
+            require_extra("read", what="runship.Api")
         value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value
