@@ -216,7 +216,11 @@ def agent(sweep_id, function=None, entity=None, project=None, count=None) -> Non
 
 
 def open_run(path, **kwargs):
-    """Open a run directory for reading (see runship.reader.open_run)."""
+    """Open a run directory for reading (see runship.reader.open_run); needs
+    the ``read`` extra (numpy, pyarrow)."""
+    from runship.extras import require_extra
+
+    require_extra("read", what="runship.open_run")
     from runship.reader import open_run as _open
 
     return _open(path, **kwargs)

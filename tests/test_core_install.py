@@ -192,21 +192,25 @@ def test_a_command_that_needs_an_extra_names_it_in_one_line(core, tmp_path, comm
     assert not (tmp_path / "out").exists()
 
 
-def test_the_api_names_its_extra(core):
+def test_the_python_reading_api_names_its_extra(core):
     run, _ = core
     code = textwrap.dedent(
         """
         import runship
         from runship.extras import MissingExtra
-        try:
-            runship.Api().run("core/plain").history()
-        except ImportError as e:
-            print(type(e).__name__, isinstance(e, MissingExtra), e)
+        for read in (lambda: runship.Api().run("core/plain").history(), lambda: runship.open_run("x").history()):
+            try:
+                read()
+            except ImportError as e:
+                print(type(e).__name__, isinstance(e, MissingExtra), e)
         """
     )
     out = run(sys.executable, "-c", code)
     assert out.returncode == 0, out.stderr
-    assert out.stdout == "MissingExtra True runship.Api needs numpy, pyarrow: pip install 'runship[read]'\n"
+    assert out.stdout.splitlines() == [
+        "MissingExtra True runship.Api needs numpy, pyarrow: pip install 'runship[read]'",
+        "MissingExtra True runship.open_run needs numpy, pyarrow: pip install 'runship[read]'",
+    ]
 
 
 def test_an_import_error_met_anywhere_names_the_extra_of_an_absent_package_only(core):
