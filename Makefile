@@ -18,10 +18,13 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# the demo looks at runs (ls, show, verify: runship[read]) and serves the page (runship[ui],
+# which brings read); a plain `pip install runship` is the writer, the uploader and click
 $(STAMP_DEMO): pyproject.toml | $(PY)
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e '.[ui]'
 	touch $@
 
+# the test extra brings every extra the suite uses (read, ui, s3, yaml, pandas, sweep, system)
 $(STAMP_TEST): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e '.[test]'
 	touch $@ $(STAMP_DEMO)

@@ -216,7 +216,11 @@ def agent(sweep_id, function=None, entity=None, project=None, count=None) -> Non
 
 
 def open_run(path, **kwargs):
-    """Open a run directory for reading (see runship.reader.open_run)."""
+    """Open a run directory for reading (see runship.reader.open_run); needs
+    the ``read`` extra (numpy, pyarrow)."""
+    from runship.extras import require_extra
+
+    require_extra("read", what="runship.open_run")
     from runship.reader import open_run as _open
 
     return _open(path, **kwargs)
@@ -242,6 +246,10 @@ def __getattr__(name: str):
     if module is not None:
         import importlib
 
+        if name == "Api":  # the reader's columns: numpy and pyarrow, an extra
+            from runship.extras import require_extra
+
+            require_extra("read", what="runship.Api")
         value = getattr(importlib.import_module(module), name)
         globals()[name] = value
         return value

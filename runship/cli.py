@@ -23,6 +23,7 @@ import msgpack
 import runship
 from runship import interrupts, safefile
 from runship.errors import Error, UsageError
+from runship.extras import missing_extra, require_extra
 from runship.reader.listing import list_runs, resolve_run
 from runship.reader.stream import StreamFile, describe, iter_records
 from runship.schema import limits
@@ -37,6 +38,7 @@ def _open(ctx: click.Context, location: str) -> Any:
     """The run at ``location``, read with the command line's storage
     options and cache (the reader, pyarrow with it, is imported here: a
     command that reads no run starts without it)."""
+    require_extra("read", what=ctx.command_path)
     from runship.reader import open_run
 
     return open_run(location, storage_options=ctx.obj["so"], cache=_cache(ctx))
@@ -86,6 +88,9 @@ def _one_line(e: BaseException) -> str:
         import traceback
 
         traceback.print_exception(e, file=sys.stderr)
+    extra = missing_extra(e, ctx.command_path if ctx is not None else "runship")
+    if extra is not None:  # one line naming what to install, whatever the command's arguments
+        return str(extra)
     from runship.targets import TargetError
 
     if isinstance(e, (Error, TargetError)) or (isinstance(e, OSError) and e.filename is None and not e.strerror):
@@ -230,6 +235,7 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
     Example:
         runship ls /scratch/$USER/runship-runs --project mnist
     """
+    require_extra("read", what=ctx.command_path)
     root = root or ctx.obj["root"]
     so = ctx.obj["so"]
     rows = list_runs(root, project, so, cache=_cache(ctx))
@@ -1042,6 +1048,7 @@ def serve_cmd(
         runship serve --root /srv/runship --host 0.0.0.0 --port 8443 --token-file /etc/runship/tokens --cert c.pem --key k.pem
         runship upload /scratch/$USER/runship-runs --to https://runs.example.org:8443 --token-file ~/.runship-token
     """
+    require_extra("server", what="runship serve")
     from runship.server import serve
 
     try:
@@ -1513,6 +1520,7 @@ def ui_cmd(
         runship ui /scratch/$USER/runship-runs
         runship ui s3://bucket/runs -o endpoint_url=http://minio:9000
     """
+    require_extra("ui", what="runship ui")
     from runship.ui import serve_ui
 
     token = os.environ.get("RUNSHIP_UI_TOKEN") or None
@@ -1579,6 +1587,12 @@ def main() -> None:
         if e.errno != errno.EPIPE:
             raise
         code = _closed_pipe()
+    except ImportError as e:  # a package of an extra, met where no check named it first
+        extra = missing_extra(e, "this command")
+        if extra is None:
+            raise
+        click.echo(f"Error: {extra}", err=True)
+        code = 1
     sys.exit(code)
 
 

@@ -21,13 +21,8 @@ from runship.targets.location import check_location
 __all__ = ["KINDS", "export"]
 
 KINDS = ("parquet", "tensorboard", "wandb", "mlflow")
-#: what each kind needs installed: (module, extra)
-NEEDS = {
-    "parquet": ("pyarrow", "parquet"),
-    "tensorboard": ("tensorboardX", "tensorboard"),
-    "mlflow": ("mlflow", "mlflow"),
-    "wandb": ("wandb", "wandb"),
-}
+#: the extra each kind writes with (each also reads the runs' rows: the extra "read")
+NEEDS = {"parquet": "parquet", "tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb"}
 _DONE = "history-rows"
 
 
@@ -84,15 +79,11 @@ def parse_since(text: str) -> float:
 
 
 def _require(kind: str) -> None:
-    """The library a kind writes with, checked once before any run: its
-    absence is one clear error, not one failure a run."""
-    import importlib.util
+    """The libraries a kind reads and writes with, checked once before any
+    run: their absence is one clear error, not one failure a run."""
+    from runship.extras import require_extra
 
-    module, extra = NEEDS[kind]
-    if kind == "parquet":
-        return  # pyarrow, which writes Parquet, is one of the reader's own dependencies
-    if importlib.util.find_spec(module) is None:
-        raise UsageError(f"exporting to {kind} needs {module}: pip install 'runship[{extra}]'")
+    require_extra(NEEDS[kind], "read", what=f"exporting to {kind}")
 
 
 def parse_target(to: str) -> tuple[str, str]:
@@ -139,12 +130,12 @@ def export(
     ``since``: only runs written to since that time (seconds since the epoch).
     A source that is not a root, project or run directory raises UsageError,
     as does one with no run unless ``allow_empty``."""
+    kind, dest_url = parse_target(to)
+    _require(kind)
     from runship.export.parquet import runs_table
     from runship.schema.names import check_id
     from runship.uploader.state import State
 
-    kind, dest_url = parse_target(to)
-    _require(kind)
     runs = [run_dir for source in sources for run_dir in _runs_under(source, project, allow_empty)]
     dest, target = _destination(kind, dest_url, to, storage_options, offline)
     state = State(state_dir)

@@ -52,7 +52,7 @@ def serve(
             raise_open_file_limit,
         )
     except ImportError as e:
-        raise RuntimeError(f"runship serve cannot start: {e} (reinstall runship: pip install runship)") from None
+        raise RuntimeError(f"runship serve cannot start: {e} (pip install 'runship[server]')") from None
     _check_options(host, token_file, no_auth, certfile, keyfile)
     tokens = load_tokens(token_file) if token_file else None
     if no_auth:
