@@ -9,6 +9,35 @@ import { debounce, fmtTime, isMissing, isNum, isPlainObject } from './util.js';
 /** @typedef {import('./router.js').Params} Params */
 /** @typedef {import('./router.js').ViewCtx} ViewCtx */
 
+/** Lines kept in the page at most (the oldest go first). */
+const MAX_LINES = 20000;
+
+/** @param {any} l a console line: {n, t, stream, text} */
+const lineEl = (l) => h('div', {
+  class: 'line', dataset: { stream: l.stream === 'stderr' ? 'stderr' : 'stdout', n: isMissing(l.n) ? '' : l.n, line: isNum(l.n) ? l.n + 1 : '' }, title: isNum(l.t) ? fmtTime(l.t) : null,
+}, l.text === undefined || l.text === null ? '' : String(l.text));
+
+/**
+ * Lines into the console box: in place of what it shows (replace), or after it, following
+ * the end when the box was scrolled to it.
+ * @param {HTMLElement} box
+ * @param {any[]} lines
+ * @param {boolean} replace
+ */
+function appendLines(box, lines, replace) {
+  const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 8;
+  const frag = document.createDocumentFragment();
+  for (const l of lines) if (isPlainObject(l)) frag.append(lineEl(l));
+  if (replace) box.replaceChildren(frag);
+  else {
+    const first = box.firstElementChild;
+    if (first && first.classList.contains('empty')) first.remove();
+    box.append(frag);
+  }
+  while (box.childElementCount > MAX_LINES) box.firstElementChild?.remove();
+  if (replace || atBottom) box.scrollTop = box.scrollHeight;
+}
+
 /**
  * @param {ViewCtx} ctx
  * @param {HTMLElement} body
@@ -19,7 +48,6 @@ import { debounce, fmtTime, isMissing, isNum, isPlainObject } from './util.js';
  * @param {OnRunUpdate} onRunUpdate
  */
 export async function consoleTab(ctx, body, ref, run, params, save, onRunUpdate) {
-  const MAX_LINES = 20000;
   const search = h('input', { id: 'console-search', type: 'search', spellcheck: 'false', placeholder: 'search the console (case-insensitive)', value: params.get('cq') });
   const info = h('span', { class: 'muted console-info' });
   const box = h('div', { id: 'console', class: 'console' });
@@ -30,26 +58,10 @@ export async function consoleTab(ctx, body, ref, run, params, save, onRunUpdate)
   let timer = null;
   let live = !!run.live, mode = 'tail', token = 0, shownTotal = 0;
 
-  /** @param {any} l a console line: {n, t, stream, text} */
-  const lineEl = (l) => h('div', {
-    class: 'line', dataset: { stream: l.stream === 'stderr' ? 'stderr' : 'stdout', n: isMissing(l.n) ? '' : l.n, line: isNum(l.n) ? l.n + 1 : '' }, title: isNum(l.t) ? fmtTime(l.t) : null,
-  }, l.text === undefined || l.text === null ? '' : String(l.text));
   /** @param {string} text */
   const empty = (text) => box.replaceChildren(h('div', { class: 'muted pad empty', text }));
   /** @param {any[]} lines @param {boolean} replace */
-  const append = (lines, replace) => {
-    const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 8;
-    const frag = document.createDocumentFragment();
-    for (const l of lines) if (isPlainObject(l)) frag.append(lineEl(l));
-    if (replace) box.replaceChildren(frag);
-    else {
-      const first = box.firstElementChild;
-      if (first && first.classList.contains('empty')) first.remove();
-      box.append(frag);
-    }
-    while (box.childElementCount > MAX_LINES) box.firstElementChild?.remove();
-    if (replace || atBottom) box.scrollTop = box.scrollHeight;
-  };
+  const append = (lines, replace) => appendLines(box, lines, replace);
   const schedulePoll = () => { if (live && mode === 'tail' && timer === null && isNum(next)) timer = ctx.later(poll, 2000); };
   async function poll() {
     timer = null;

@@ -446,13 +446,12 @@ export class ChartsView {
     p.sig = '';
   }
 
-  /** @param {string} key */
-  draw(key) {
-    const p = this.panels.get(key), d = this.data.get(key);
-    if (!p || !d || this.dead) return;
-    const width = p.plot.clientWidth;
-    if (width < 40) { p.needsDraw = true; return; }
-    p.needsDraw = false;
+  /**
+   * A panel's lines: each shown run's values (null: none, or not positive on a log scale),
+   * smoothed; and how many values came.
+   * @param {Record<string, XY>} d the panel's series by ref
+   */
+  linesOf(d) {
     const w = this.smooth, log = this.log;
     /** @type {Line[]} */
     const lines = [];
@@ -467,70 +466,29 @@ export class ChartsView {
       for (const v of raw) if (v !== null && v !== undefined) points++;
       lines.push({ run: r, x: lx, raw, vals, sm: w > 0 ? ema(vals, w) : vals });
     }
+    return { lines, points };
+  }
+
+  /** @param {string} key */
+  draw(key) {
+    const p = this.panels.get(key), d = this.data.get(key);
+    if (!p || !d || this.dead) return;
+    const width = p.plot.clientWidth;
+    if (width < 40) { p.needsDraw = true; return; }
+    p.needsDraw = false;
+    const { lines, points } = this.linesOf(d);
     p.el.dataset.points = String(points);
     const anyValue = lines.some((l) => l.vals.some((v) => v !== null));
     if (!lines.length || !anyValue) {
       this.destroyPlot(p);
-      this.placeholder(p, !lines.length ? 'no data' + (this.zoomRange ? ' in this range' : '') : log ? 'no positive values' : 'no finite values');
+      this.placeholder(p, !lines.length ? 'no data' + (this.zoomRange ? ' in this range' : '') : this.log ? 'no positive values' : 'no finite values');
       p.legend.replaceChildren();
       p.legendItems = null;
       this.setHook(p, lines.map((l) => ({ ref: l.run.ref, label: l.run.label, color: l.run.color, x: l.x, y: l.sm, raw: l.raw })));
       return;
     }
-    const xs = unionSorted(lines.map((l) => l.x));
-    /** @type {Map<number, number>} */
-    const at = new Map();
-    xs.forEach((v, i) => at.set(v, i));
-    /** @param {number[]} lx @param {(number | null)[]} ly */
-    const align = (lx, ly) => {
-      /** @type {(number | null)[]} */
-      const out = new Array(xs.length).fill(null);
-      for (let i = 0; i < lx.length; i++) {
-        if (ly[i] === null) continue;
-        const j = at.get(lx[i]);
-        if (j !== undefined) out[j] = ly[i];
-      }
-      return out;
-    };
-    /** @type {uPlot.Series[]} */
-    const series = [{ label: this.x }];
-    /** @type {uPlot.Data} */
-    const data = [xs];
-    /** @type {uPlot.Band[]} */
-    const bands = [];
-    /** @type {HookSeries[]} */
-    const hook = [];
-    /** @type {LegendLine[]} */
-    const legend = [];
-    if (!this.groups) {
-      if (w > 0) for (const l of lines) { series.push(faintSeries(l.run.label, l.run.color)); data.push(align(l.x, l.vals)); }
-      for (const l of lines) {
-        series.push(lineSeries(l.run.label, l.run.color, 1.5));
-        data.push(align(l.x, l.sm));
-        hook.push({ ref: l.run.ref, label: l.run.label, color: l.run.color, x: l.x, y: l.sm, raw: l.raw });
-        legend.push({ label: l.run.label, color: l.run.color, x: l.x, y: l.sm });
-      }
-    } else {
-      // per group: mean line, min-max band, on the aligned x values
-      for (const g of this.groups) {
-        const members = lines.filter((l) => g.refs.includes(l.run.ref));
-        if (!members.length) continue;
-        const agg = aggregate(xs.length, members.map((l) => interpOnto(xs, l.x, l.sm)));
-        const rawAgg = aggregate(xs.length, members.map((l) => interpOnto(xs, l.x, l.vals)));
-        const label = `${g.label} (${members.length})`;
-        const lo = series.length;
-        series.push(edgeSeries(g.color)); data.push(agg.min);
-        const hi = series.length;
-        series.push(edgeSeries(g.color)); data.push(agg.max);
-        bands.push({ series: [hi, lo], fill: rgba(g.color, 0.14) });
-        if (w > 0) { series.push(faintSeries(label, g.color)); data.push(rawAgg.mean); }
-        series.push(lineSeries(label, g.color, 2));
-        data.push(agg.mean);
-        hook.push({ ref: null, group: g.label, refs: members.map((l) => l.run.ref), label, color: g.color, x: xs, y: agg.mean, raw: rawAgg.mean, min: agg.min, max: agg.max });
-        legend.push({ label, color: g.color, x: xs, y: agg.mean, min: agg.min, max: agg.max });
-      }
-    }
-    const sig = [lines.map((l) => l.run.ref).join(','), series.length, log, w > 0, this.x].join('|');
+    const { series, data, bands, hook, legend } = this.plotData(lines);
+    const sig = [lines.map((l) => l.run.ref).join(','), series.length, this.log, this.smooth > 0, this.x].join('|');
     const u = p.u;
     if (u && p.sig === sig) {
       u.batch(() => {
@@ -550,6 +508,76 @@ export class ChartsView {
     p.legendLines = legend;
     this.buildLegend(p);
     this.setHook(p, hook);
+  }
+
+  /**
+   * The plot's series and data on the lines' merged x values: a line per run (under it, when
+   * smoothed, its raw values faint), or per group its mean and a min-max band; with the
+   * lines for the hooks and the legend.
+   * @param {Line[]} lines
+   */
+  plotData(lines) {
+    const xs = unionSorted(lines.map((l) => l.x));
+    /** @type {Map<number, number>} */
+    const at = new Map();
+    xs.forEach((v, i) => at.set(v, i));
+    /** @param {number[]} lx @param {(number | null)[]} ly */
+    const align = (lx, ly) => {
+      /** @type {(number | null)[]} */
+      const out = new Array(xs.length).fill(null);
+      for (let i = 0; i < lx.length; i++) {
+        if (ly[i] === null) continue;
+        const j = at.get(lx[i]);
+        if (j !== undefined) out[j] = ly[i];
+      }
+      return out;
+    };
+    const pd = {
+      /** @type {uPlot.Series[]} */ series: [{ label: this.x }],
+      /** @type {uPlot.Data} */ data: [xs],
+      /** @type {uPlot.Band[]} */ bands: [],
+      /** @type {HookSeries[]} */ hook: [],
+      /** @type {LegendLine[]} */ legend: [],
+    };
+    const { series, data, hook, legend } = pd;
+    if (!this.groups) {
+      if (this.smooth > 0) for (const l of lines) { series.push(faintSeries(l.run.label, l.run.color)); data.push(align(l.x, l.vals)); }
+      for (const l of lines) {
+        series.push(lineSeries(l.run.label, l.run.color, 1.5));
+        data.push(align(l.x, l.sm));
+        hook.push({ ref: l.run.ref, label: l.run.label, color: l.run.color, x: l.x, y: l.sm, raw: l.raw });
+        legend.push({ label: l.run.label, color: l.run.color, x: l.x, y: l.sm });
+      }
+    } else this.groupData(pd, lines, xs, this.groups);
+    return pd;
+  }
+
+  /**
+   * Per group: mean line, min-max band, on the aligned x values.
+   * @param {{series: uPlot.Series[], data: uPlot.Data, bands: uPlot.Band[], hook: HookSeries[], legend: LegendLine[]}} pd
+   * @param {Line[]} lines
+   * @param {number[]} xs
+   * @param {ChartGroup[]} groups
+   */
+  groupData(pd, lines, xs, groups) {
+    const { series, data, bands, hook, legend } = pd;
+    for (const g of groups) {
+      const members = lines.filter((l) => g.refs.includes(l.run.ref));
+      if (!members.length) continue;
+      const agg = aggregate(xs.length, members.map((l) => interpOnto(xs, l.x, l.sm)));
+      const rawAgg = aggregate(xs.length, members.map((l) => interpOnto(xs, l.x, l.vals)));
+      const label = `${g.label} (${members.length})`;
+      const lo = series.length;
+      series.push(edgeSeries(g.color)); data.push(agg.min);
+      const hi = series.length;
+      series.push(edgeSeries(g.color)); data.push(agg.max);
+      bands.push({ series: [hi, lo], fill: rgba(g.color, 0.14) });
+      if (this.smooth > 0) { series.push(faintSeries(label, g.color)); data.push(rawAgg.mean); }
+      series.push(lineSeries(label, g.color, 2));
+      data.push(agg.mean);
+      hook.push({ ref: null, group: g.label, refs: members.map((l) => l.run.ref), label, color: g.color, x: xs, y: agg.mean, raw: rawAgg.mean, min: agg.min, max: agg.max });
+      legend.push({ label, color: g.color, x: xs, y: agg.mean, min: agg.min, max: agg.max });
+    }
   }
 
   /** @param {Panel} p @param {HookSeries[]} series */
