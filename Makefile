@@ -7,6 +7,9 @@ STAMP_DEMO := $(VENV)/.installed-demo
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_COMPAT := $(VENV)/.installed-compat
 STAMP_BROWSER := $(VENV)/.installed-browser
+# the page's type checker (typescript, a dev tool pinned in package.json/package-lock.json,
+# from the npm registry into ./node_modules; the package ships plain JavaScript)
+STAMP_NODE := node_modules/.installed
 DEMO_DIR ?= runship-demo
 
 .PHONY: demo demo-stop test test-heavy test-browser test-compat test-soak lint bench clean
@@ -54,10 +57,18 @@ demo-stop:
 # suite in 2.5 minutes on 2 cores where 2 take 3 (PYTEST_WORKERS=2 make test for fewer)
 PYTEST_WORKERS ?= 4
 
-lint: $(STAMP_TEST)
+$(STAMP_NODE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make lint needs Node.js and npm: the page's type checker (typescript) comes from the npm registry" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Python: ruff and mypy; the page (runship/web/static, JavaScript with JSDoc types): tsc --checkJs
+# --strict, no output (tsconfig.json; types/ declares the vendored uPlot global)
+lint: $(STAMP_TEST) $(STAMP_NODE)
 	$(VENV)/bin/ruff check runship tests benchmarks examples tools
 	$(VENV)/bin/ruff format --check runship tests benchmarks examples tools
 	$(VENV)/bin/mypy
+	node_modules/.bin/tsc -p tsconfig.json
 
 # the suite, in PYTEST_WORKERS processes (tests start their own servers on free ports);
 # the reliability campaign (stateful models against every target, faults, kills) is
@@ -103,4 +114,4 @@ bench: $(STAMP_TEST)
 
 clean:
 	-@$(PY) tools/demo_ui.py --stop 2>/dev/null
-	rm -rf .runship-demo-ui $(VENV) $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state .pytest_cache .ruff_cache
+	rm -rf .runship-demo-ui $(VENV) $(DEMO_DIR) $(DEMO_REMOTE) .runship-demo-state .pytest_cache .ruff_cache node_modules

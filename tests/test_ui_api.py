@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import time
 import urllib.parse
@@ -118,6 +119,35 @@ def test_nothing_is_answered_without_the_token(ui_to_read):
     assert call(ui_to_read, "/ui/static/vendor/uPlot.min.css")[0] == 200
     for path in ("/ui/static/../data.py", "/ui/static/%2e%2e/app.py", "/ui/static/login.html", "/ui/static/.x"):
         assert call(ui_to_read, path)[0] == 404, path
+
+
+def test_the_page_is_es_modules_served_as_javascript(ui_to_read):
+    """The page is native ES modules (static/app.js importing static/js/*.js, no build
+    step): a browser runs a module only when it comes as JavaScript, and only from
+    the page's own origin. Every module the page imports, followed from app.js, is
+    served, as JavaScript, whatever the system's table of file types says."""
+    status, headers, body = call(ui_to_read, "/", token=UIServer.TOKEN)
+    assert status == 200 and b'<script type="module" src="/ui/static/app.js">' in body
+    assert "script-src 'self'" in headers["content-security-policy"]
+    seen: set[str] = set()
+    todo = ["/ui/static/app.js"]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        status, headers, body = call(ui_to_read, path)
+        assert status == 200, path
+        assert headers["content-type"] == "text/javascript; charset=utf-8", path
+        assert headers["x-content-type-options"] == "nosniff"
+        for spec in re.findall(r"""^(?:import|export)\b[^'"]*\bfrom '([^']+)';$""", body.decode(), re.M):
+            assert spec.startswith(("./", "../")) and spec.endswith(".js"), (path, spec)  # no bare names: no bundler
+            todo.append(urllib.parse.urljoin(path, spec))
+    shipped = {
+        f"/ui/static/js/{name}"
+        for name in os.listdir(os.path.join(os.path.dirname(runship.__file__), "web", "static", "js"))
+    }
+    assert seen == shipped | {"/ui/static/app.js"}  # each module is used, none is missing
 
 
 def sign_in(server, token: str):

@@ -46,6 +46,9 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+# the page's own files by suffix, not by the system's table of types (some call .js text/plain,
+# and a browser runs no module script that is not served as JavaScript)
+STATIC_TYPES = {"js": "text/javascript", "css": "text/css"}
 MAX_LOGIN_BODY = 8192
 READ_THREADS = 4  # runs of one request read at once
 
@@ -196,7 +199,7 @@ def add_ui(app: FastAPI, places: list[Any], auth: UIAuth) -> None:
         body = _static(name)
         if body is None or name.endswith(".html"):
             raise HTTPException(404, "no such file")
-        media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        media = STATIC_TYPES.get(name.rpartition(".")[2]) or mimetypes.guess_type(name)[0] or "application/octet-stream"
         if media.startswith("text/") or media.endswith("javascript"):
             media += "; charset=utf-8"
         return Response(body, media_type=media, headers={**HEADERS, "Cache-Control": "no-cache"})

@@ -12,6 +12,7 @@
   let token = '';
   try { token = decodeURIComponent(found[1]); } catch (e) { token = ''; }
 
+  /** @param {string} text */
   function say(text) {
     const where = document.getElementById('signin-status');
     if (!where) return;

@@ -1,0 +1,126 @@
+/* The run page's Charts tab (the run's metrics) and System tab (its system metrics, by
+ * device: cpu, memory, disk, network, gpu.N), both a ChartsView of one run. */
+
+import { api, fetchSeries, report } from './api.js';
+import { colorOf } from './colors.js';
+import { ChartsView } from './panels.js';
+import { DERIVED_X, numberKeysOf, xOptionsOf } from './series.js';
+import { naturalCompare } from './util.js';
+
+/** @typedef {import('./api.js').XY} XY */
+/** @typedef {import('./router.js').Params} Params */
+/** @typedef {import('./router.js').ViewCtx} ViewCtx */
+/** @typedef {(fn: (run: any) => void) => void} OnRunUpdate calls fn with each newer /ui/api/run answer of a live run */
+
+/**
+ * @param {ViewCtx} ctx
+ * @param {HTMLElement} body
+ * @param {string} ref
+ * @param {any} run the /ui/api/run answer
+ * @param {Params} params
+ * @param {() => void} save
+ * @param {OnRunUpdate} onRunUpdate
+ */
+export function chartsTab(ctx, body, ref, run, params, save, onRunUpdate) {
+  /** @param {any} r */
+  const make = (r) => new ChartsView(ctx, body, {
+    runs: [{ ref, label: String(r.name || r.id || ref), color: colorOf(ref), live: !!r.live }],
+    keys: numberKeysOf([r]), xOptions: xOptionsOf([r]), params, save,
+    fetch: (ks, q) => fetchSeries(ctx.signal, [ref], ks, q),
+    onFirstRender: () => ctx.ready(),
+  });
+  let view = make(run);
+  let sig = numberKeysOf([run]).join('\n') + '|' + xOptionsOf([run]).join(',');
+  ctx.onCleanup(() => view.destroy());
+  onRunUpdate((r) => {
+    const s = numberKeysOf([r]).join('\n') + '|' + xOptionsOf([r]).join(',');
+    if (s !== sig) {
+      sig = s;
+      view.destroy();
+      view = make(r);
+    } else view.setLive(new Set(r.live ? [ref] : []));
+  });
+}
+
+// ---- system tab
+/** @param {string} key */
+function systemSection(key) {
+  const m = /^gpu\.(\d+)\./.exec(key);
+  if (m) return 'gpu.' + m[1];
+  if (key.startsWith('gpu')) return 'gpu';
+  if (/cpu/i.test(key)) return 'cpu';
+  if (/mem/i.test(key)) return 'memory';
+  if (key.startsWith('disk')) return 'disk';
+  if (key.startsWith('network') || key.startsWith('net.')) return 'network';
+  return 'other';
+}
+/** @param {string} s */
+function systemRank(s) {
+  const i = ['cpu', 'memory', 'disk', 'network'].indexOf(s);
+  if (i >= 0) return i;
+  if (s === 'gpu') return 9;
+  const m = /^gpu\.(\d+)$/.exec(s);
+  return m ? 10 + Number(m[1]) : 1e9;
+}
+
+/**
+ * @param {ViewCtx} ctx
+ * @param {HTMLElement} body
+ * @param {string} ref
+ * @param {any} run the /ui/api/run answer
+ * @param {Params} params
+ * @param {() => void} save
+ * @param {OnRunUpdate} onRunUpdate
+ */
+export async function systemTab(ctx, body, ref, run, params, save, onRunUpdate) {
+  /** @type {{t: number, p: Promise<any>} | null} */
+  let cache = null; // one /ui/api/system answer shared by the panel batches, fetched again after 2.5 s
+  /** @param {number} samples @returns {Promise<any>} */
+  const getAll = (samples) => {
+    const now = Date.now();
+    if (!cache || now - cache.t > 2500) {
+      const c = { t: now, p: api('system', { run: ref, samples }, ctx.signal) };
+      c.p.catch(() => { if (cache === c) cache = null; });
+      cache = c;
+    }
+    return cache.p;
+  };
+  /** @type {string[]} */
+  let keys = (Array.isArray(run.system_keys) ? run.system_keys : []).map((/** @type {any} */ k) => (typeof k === 'string' ? k : k && k.key)).filter((/** @type {any} */ k) => typeof k === 'string');
+  if (!keys.length) {
+    try {
+      const res = await getAll(800);
+      keys = Object.keys((res && res.series) || {});
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      report(e);
+    }
+  }
+  if (!ctx.alive) return;
+  keys = keys.filter((k) => !DERIVED_X.includes(k)).sort(naturalCompare);
+  const runs = [{ ref, label: String(run.name || run.id || ref), color: colorOf(ref), live: !!run.live }];
+  const view = new ChartsView(ctx, body, {
+    runs, keys, xOptions: ['_runtime'], fixedX: '_runtime', params, save, liveMs: 5000, collapseKey: 'system',
+    sectionOf: systemSection, sectionOrder: (a, b) => systemRank(a) - systemRank(b) || naturalCompare(a, b),
+    emptyText: 'No system metrics recorded.',
+    fetch: async (ks, q) => {
+      const res = await getAll(q.samples);
+      /** @type {Record<string, XY>} */
+      const out = {};
+      for (const k of ks) {
+        const s = res && res.series && res.series[k];
+        if (!s || !Array.isArray(s.x) || !Array.isArray(s.y)) continue;
+        if (q.lo === null) { out[k] = s; continue; }
+        /** @type {number[]} */
+        const x = [], y = [];
+        const hi = /** @type {number} */ (q.hi);
+        for (let i = 0; i < s.x.length; i++) if (s.x[i] >= q.lo && s.x[i] <= hi) { x.push(s.x[i]); y.push(s.y[i]); }
+        out[k] = { x, y };
+      }
+      return { [ref]: out };
+    },
+    onFirstRender: () => ctx.ready(),
+  });
+  ctx.onCleanup(() => view.destroy());
+  onRunUpdate((r) => view.setLive(new Set(r.live ? [ref] : [])));
+}

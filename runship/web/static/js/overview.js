@@ -1,0 +1,131 @@
+/* The run page's Overview tab: config and summary (nested), the run's fields, problems,
+ * environment (git, scheduler job, packages), sessions and alerts. */
+
+import { h, stateBadge } from './dom.js';
+import { fmtDuration, fmtTime, fmtValue, isMediaRef, isMissing, isNum, isPlainObject } from './util.js';
+
+/** @typedef {import('./dom.js').Kid} Kid */
+
+/** @param {string} title @param {...Kid} content */
+const card = (title, ...content) => h('div', { class: 'card' }, h('h3', { text: title }), ...content);
+
+/** Nested config/summary as an indented key/value table; rows carry data-key (dotted path). @param {unknown} obj @param {string} id */
+function nestedTable(obj, id) {
+  const tbody = h('tbody');
+  /** @param {Record<string, any>} o @param {number} depth @param {string} prefix */
+  const walk = (o, depth, prefix) => {
+    for (const [k, v] of Object.entries(o)) {
+      const path = prefix ? prefix + '.' + k : k;
+      const kc = h('td', { class: 'k', text: k });
+      kc.style.paddingLeft = 6 + depth * 16 + 'px';
+      if (isPlainObject(v) && Object.keys(v).length && !isMediaRef(v)) {
+        tbody.append(h('tr', { class: 'branch', dataset: { key: path } }, kc, h('td', { class: 'v' })));
+        walk(v, depth + 1, path);
+      } else {
+        tbody.append(h('tr', { dataset: { key: path } }, kc, h('td', { class: 'v', text: fmtValue(v) })));
+      }
+    }
+  };
+  if (isPlainObject(obj)) walk(obj, 0, '');
+  if (!tbody.children.length) tbody.append(h('tr', null, h('td', { class: 'muted', colspan: 2, text: '(empty)' })));
+  return h('table', { id, class: 'kv' }, tbody);
+}
+
+/** Pairs as a key/value table (empty values left out). @param {[string, any][]} pairs @param {string} id */
+function kvTable(pairs, id) {
+  /** @param {string} k @param {any} v */
+  const show = (k, v) => (v instanceof Node ? v : TIME_KEYS.test(k) && isNum(v) && v > 1e8 ? fmtTime(v) : fmtValue(v));
+  const rows = pairs.filter(([, v]) => !isMissing(v)).map(([k, v]) => h('tr', { dataset: { key: k } },
+    h('td', { class: 'k', text: k }), h('td', { class: 'v' }, show(k, v))));
+  return h('table', { id, class: 'kv' }, h('tbody', null, rows.length ? rows : h('tr', null, h('td', { class: 'muted', text: '(none)' }))));
+}
+
+/** @param {unknown} list @param {string} key @returns {number} */
+const sumOf = (list, key) => (Array.isArray(list) ? list.reduce((s, x) => s + (isPlainObject(x) && isNum(x[key]) ? x[key] : 0), 0) : 0);
+
+/** @param {HTMLElement} body @param {string} ref @param {any} run the /ui/api/run answer */
+export function overviewTab(body, ref, run) {
+  const lost = isNum(run.lost) ? run.lost : sumOf(run.sessions, 'lost');
+  const dropped = isNum(run.dropped) ? run.dropped : sumOf(run.sessions, 'dropped');
+  const info = kvTable([
+    ['name', run.name], ['id', run.id], ['project', run.project], ['state', stateBadge(run.state, !!run.live)],
+    ['exit code', run.exit_code], ['group', run.group], ['job type', run.job_type],
+    ['tags', Array.isArray(run.tags) && run.tags.length ? run.tags.join(', ') : null], ['host', run.host], ['job id', run.job_id],
+    ['started', fmtTime(run.start_time)], ['last write', fmtTime(run.last_write)], ['duration', fmtDuration(run.duration)],
+    ['steps', run.steps], ['lost records', lost], ['dropped rows', dropped], ['ref', ref],
+  ], 'run-info');
+  const notes = !isMissing(run.notes) ? h('pre', { class: 'block', text: String(run.notes) }) : null;
+  const left = h('div', null,
+    card('Config', nestedTable(run.config, 'config-table')),
+    card('Summary', nestedTable(run.summary, 'summary-table')));
+  const right = h('div', null,
+    card('Run', info, notes),
+    card('Problems', problemsBlock(run.problems)),
+    card('Environment', envBlock(run.environment, run)),
+    card('Sessions', sessionsTable(run.sessions)),
+    card('Alerts', alertsBlock(run.alerts)));
+  body.replaceChildren(h('div', { class: 'overview' }, left, right));
+}
+
+/** @param {unknown} env @param {any} run @returns {Kid} */
+function envBlock(env, run) {
+  if (!isPlainObject(env)) return h('p', { class: 'muted', text: 'no environment recorded' });
+  const known = ['host', 'user', 'python', 'platform', 'executable', 'argv', 'cwd', 'pid', 'cpu_count', 'cuda_visible_devices'];
+  const skip = ['git', 'scheduler', 'packages', 'diff', 'git_diff'];
+  /** @type {[string, any][]} */
+  const pairs = known.filter((k) => k in env).map((k) => [k, k === 'argv' && Array.isArray(env.argv) ? env.argv.join(' ') : env[k]]);
+  for (const [k, v] of Object.entries(env)) if (!known.includes(k) && !skip.includes(k)) pairs.push([k, v]);
+  /** @type {HTMLElement[]} */
+  const out = [kvTable(pairs, 'env-table')];
+  const git = isPlainObject(env.git) ? env.git : isPlainObject(run.git) ? run.git : null;
+  if (git) out.push(h('h4', { text: 'git' }), kvTable(Object.entries(git).filter(([k]) => k !== 'diff'), 'git-table'));
+  const diff = [git && git.diff, env.diff, env.git_diff, run.diff].find((d) => typeof d === 'string' && d);
+  if (diff) {
+    out.push(h('details', { class: 'git-diff' }, h('summary', { text: `git diff (${diff.split('\n').length} lines)` }), h('pre', { class: 'diff', text: diff })));
+  }
+  if (isPlainObject(env.scheduler)) out.push(h('h4', { text: 'scheduler job' }), kvTable(Object.entries(env.scheduler), 'scheduler-table'));
+  if (Array.isArray(env.packages) && env.packages.length) {
+    out.push(h('details', null, h('summary', { text: `packages (${env.packages.length})` }), h('pre', { class: 'block', text: env.packages.map(String).join('\n') })));
+  }
+  return out;
+}
+
+const TIME_KEYS = /^(t|start|end|last|time|start_time|end_time|last_write|started|ended)$/;
+
+/** @param {unknown} sessions */
+function sessionsTable(sessions) {
+  if (!Array.isArray(sessions) || !sessions.length) return h('p', { class: 'muted', text: 'no sessions' });
+  /** @type {string[]} */
+  const cols = [];
+  for (const s of sessions) if (isPlainObject(s)) for (const k of Object.keys(s)) if (!cols.includes(k)) cols.push(k);
+  /** @param {string} k @param {unknown} v */
+  const cell = (k, v) => {
+    if (TIME_KEYS.test(k) && isNum(v) && v > 1e8) return h('td', { text: fmtTime(v), title: String(v) });
+    if (Array.isArray(v)) {
+      return v.length > 3 ? h('td', { text: `${v.length} items`, title: v.map(fmtValue).join('\n') }) : h('td', { text: v.map(fmtValue).join(', ') });
+    }
+    return h('td', { class: typeof v === 'number' ? 'num' : null, text: fmtValue(v) });
+  };
+  const rows = sessions.filter(isPlainObject).map((s) => h('tr', { class: s.reset ? 'reset-row' : null, dataset: { session: s.id } }, cols.map((k) => cell(k, s[k]))));
+  return h('div', { class: 'table-scroll' }, h('table', { id: 'sessions-table', class: 'grid-table' },
+    h('thead', null, h('tr', null, cols.map((c) => h('th', { text: c })))), h('tbody', null, rows)));
+}
+
+/** @param {unknown} alerts */
+function alertsBlock(alerts) {
+  if (!Array.isArray(alerts) || !alerts.length) return h('p', { class: 'muted', text: 'no alerts' });
+  return h('div', { class: 'table-scroll' }, h('table', { id: 'alerts-table', class: 'grid-table' },
+    h('thead', null, h('tr', null, ['time', 'level', 'title', 'text'].map((c) => h('th', { text: c })))),
+    h('tbody', null, alerts.filter(isPlainObject).map((a) => h('tr', { class: 'alert-' + (['INFO', 'WARN', 'ERROR'].includes(a.level) ? a.level : 'INFO') },
+      h('td', { text: fmtTime(a.t) }), h('td', { text: fmtValue(a.level) }), h('td', { text: fmtValue(a.title) }), h('td', { text: fmtValue(a.text) }))))));
+}
+
+/** @param {unknown} problems */
+function problemsBlock(problems) {
+  const list = Array.isArray(problems) ? problems : isNum(problems) && problems > 0 ? [`${problems} problem(s)`] : [];
+  if (!list.length) return h('p', { class: 'no-problems', text: 'no problems' });
+  return h('div', { id: 'problems' }, list.map((p) => h('div', {
+    class: 'problem',
+    text: isPlainObject(p) ? `${fmtValue(p.path)}: ${fmtValue(p.message)} (byte ${fmtValue(p.offset)}, ${fmtValue(p.kind)})` : fmtValue(p),
+  })));
+}
