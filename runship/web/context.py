@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, NoReturn, cast
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -142,7 +142,8 @@ def _reader(request: Request) -> Callable[[str], bool]:
 Reader = Annotated[Callable[[str], bool], Depends(_reader)]
 
 
-def refuse(request: Request, project: str) -> None:
+def refuse(request: Request, project: str) -> NoReturn:
+    """403: the caller's token may not read ``project``."""
     request.state.auth = "not allowed"
     raise HTTPException(403, f"this token may not read {project}")
 

@@ -16,7 +16,7 @@ from runship import interrupts
 from runship.errors import UsageError
 from runship.targets.http import is_loopback
 
-__all__ = ["is_loopback", "serve", "serve_ui"]
+__all__ = ["serve", "serve_ui"]
 
 Log = Callable[[str], Any]
 
@@ -63,8 +63,7 @@ def serve(
         os.makedirs(root, exist_ok=True)
     raise_open_file_limit()
     config = ServeConfig(root, tokens, max_body or DEFAULT_MAX_BODY, storage_options or {}, public_docs=public_docs)
-    config.limits = limits or Limits()
-    config.allowed_hosts = allowed_hosts(host, allow_hosts)
+    config.limits, config.allowed_hosts = limits or Limits(), allowed_hosts(host, allow_hosts)
     options = _serve_options(host, port, certfile, keyfile, trusted_proxies)
     config_file = None
     if workers > 1:
