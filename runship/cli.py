@@ -978,9 +978,12 @@ def guard_options(fn):
     return fn
 
 
-def guard_limits(head_timeout, body_timeout, max_connections, per_client):
+def guard_limits(command, head_timeout, body_timeout, max_connections, per_client):
     """The guard's ``Limits``: the options given, defaults for the rest."""
-    from runship.server.guard import Limits
+    try:
+        from runship.web.guard import Limits
+    except ImportError as e:
+        raise RuntimeError(f"runship {command} cannot start: {e} (reinstall runship: pip install runship)") from None
 
     given = {"head_timeout": head_timeout, "body_timeout": body_timeout}
     given.update(max_connections=max_connections, per_client=per_client)
@@ -1049,7 +1052,7 @@ def serve_cmd(
         runship upload /scratch/$USER/runship-runs --to https://runs.example.org:8443 --token-file ~/.runship-token
     """
     require_extra("server", what="runship serve")
-    from runship.server import serve
+    from runship.web.launch import serve
 
     try:
         serve(
@@ -1065,10 +1068,7 @@ def serve_cmd(
             storage_options=ctx.obj["so"],
             public_docs=public_docs,
             trusted_proxies=trusted_proxies,
-            head_timeout=head_timeout,
-            body_timeout=body_timeout,
-            max_connections=max_connections,
-            per_client=per_client,
+            limits=guard_limits("serve", head_timeout, body_timeout, max_connections, per_client),
             allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )
@@ -1521,7 +1521,7 @@ def ui_cmd(
         runship ui s3://bucket/runs -o endpoint_url=http://minio:9000
     """
     require_extra("ui", what="runship ui")
-    from runship.ui import serve_ui
+    from runship.web.launch import serve_ui
 
     token = os.environ.get("RUNSHIP_UI_TOKEN") or None
     if ui_token_file:
@@ -1540,7 +1540,7 @@ def ui_cmd(
             no_token=no_token,
             storage_options=ctx.obj["so"],
             cache=_cache(ctx),
-            limits=guard_limits(head_timeout, body_timeout, max_connections, per_client),
+            limits=guard_limits("ui", head_timeout, body_timeout, max_connections, per_client),
             allow_hosts=allow_hosts,
             log=lambda m: click.echo(m, err=True),
         )

@@ -76,11 +76,11 @@ def test_eight_slurm_tasks_make_one_run_with_the_primary_history_and_every_rank_
     assert {s["_node"] for s in view.system(node="node1")} == {"node1"}
     assert all(isinstance(s["_runtime"], float) for s in view.system())
     # the dashboard's system page: each node's metrics apart; its console: each line's rank
-    from runship.ui import data
+    from runship.web.views import console, series
 
-    charts = data.system_series(view, 50)["series"]
+    charts = series.system_series(view, 50)["series"]
     assert {k.split("/", 1)[0] for k in charts} == {"node0", "node1"} and "node1/cpu" in charts
-    assert sorted(line["text"] for line in data.console(view, 0, None, 100, None)["lines"]) == [
+    assert sorted(line["text"] for line in console.console(view, 0, None, 100, None)["lines"]) == [
         f"[{r}] hello from rank {r}" for r in range(8)
     ]
     # the same through Api and the CLI

@@ -58,7 +58,7 @@ def _table_run(server, tables: dict[str, bytes]) -> None:
         assert status == 204, text
 
 
-# ---- the table scanner (runship/ui/tables.py) ---------------------------------------------------
+# ---- the table scanner (runship/web/tables.py) ---------------------------------------------------
 def test_a_table_of_unterminated_escaped_strings_is_answered_at_once(server):
     """A row holding a string that never ends, made of escaped quotes
     (``"\\"\\"\\"...``): the scanner's string pattern tried each quote as

@@ -241,7 +241,7 @@ def test_the_worst_body_costs_memory_in_proportion_to_its_size(server):
 
 
 def test_the_lock_table_stays_bounded(tmp_path):
-    from runship.server.storage import STRIPES, Storage
+    from runship.web.storage import STRIPES, Storage
 
     storage = Storage(str(tmp_path / "s"))
     data = committed([[start(), row(0, {"x": 1})]], run="r")

@@ -158,6 +158,51 @@ def test_slow_sign_in_bodies_get_408_and_are_closed(ui):
             c.close()
 
 
+def _closed_by_server(sockets: list[socket.socket], within: float) -> bool:
+    """Whether the server closes every one of these connections within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while still_open(sockets):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.mark.parametrize("command", ["ui", "serve"])
+def test_both_web_entry_points_cut_off_slow_and_oversized_clients_alike(runs, tmp_path, command):
+    """The one web app under either command, with the same limits (a 2 s
+    head, a 1 s body pause, 4 connections a client, an 8 KiB body): a
+    client over the connection cap loses its oldest idle connections at
+    once, a head never finished is closed, a body that stops gets 408 and
+    a body declared too large 413; the page's files are served throughout."""
+    limits = ["--head-timeout", "2", "--body-timeout", "1", "--per-client", "4"]
+    if command == "ui":
+        s = UIServer([runs], str(tmp_path), extra=limits).start()
+    else:
+        s = RunshipServer(str(tmp_path / "served"), str(tmp_path), extra=[*limits, "--max-body", str(LOGIN_LIMIT)])
+        s.start()
+    held: list[socket.socket] = []
+    try:
+        for _ in range(8):  # half-sent heads, one client: the first four are closed to let the last four in
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\n".encode())
+            held.append(c)
+            time.sleep(0.05)  # (admitted in this order)
+        assert _closed_by_server(held[:4], within=1.5)
+        assert _closed_by_server(held[4:], within=10)  # their heads overdue
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(_login_head(s.port, "Content-Length: 1000\r\n") + b"token=0123")
+            assert _status_line(c, timeout=10).startswith(b"HTTP/1.1 408")
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as c:
+            c.sendall(_login_head(s.port, f"Content-Length: {LOGIN_LIMIT + 1}\r\n") + b"token=")
+            assert _status_line(c, timeout=10).startswith(b"HTTP/1.1 413")
+        assert _get(s.port, "/ui/static/app.css", f"127.0.0.1:{s.port}")[0] == 200
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
 @pytest.mark.heavy  # a thousand connections held open: `make test-heavy`
 def test_a_thousand_slow_heads_do_not_stop_the_ui(runs, tmp_path):
     """As test_server.py::test_a_thousand_slow_connections_do_not_stop_health,

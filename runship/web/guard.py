@@ -37,8 +37,12 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
 
 MIN_RATE = 16 * 1024  # bytes per second a body must average (past body_timeout)
 RESERVED_FDS = 128  # descriptors kept for storage, logs and the thread pool
@@ -151,7 +155,7 @@ class _Connections:
             if not mine:
                 del self.by_client[conn.peer]
 
-    def _evict(self, group: OrderedDict, why: str, newcomer: GuardedH11Protocol) -> None:
+    def _evict(self, group: OrderedDict[GuardedH11Protocol, None], why: str, newcomer: GuardedH11Protocol) -> None:
         victim = next((c for c in group if c is not newcomer and c.waiting_for_head), None)
         if victim is None:
             victim = next((c for c in group if c is not newcomer), newcomer)
@@ -175,11 +179,19 @@ class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a request-head deadline and connection caps
     (see the module's docstring). Limits come from ``config.runship_limits``."""
 
-    def __init__(self, config, server_state, app_state, _loop=None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         conns = getattr(server_state, "runship_connections", None)
         if conns is None:
-            conns = server_state.runship_connections = _Connections(getattr(config, "runship_limits", Limits()))
+            conns = _Connections(getattr(config, "runship_limits", Limits()))
+            # runship's own attribute on uvicorn's ServerState (deliberate): one table for the process's connections
+            server_state.runship_connections = conns  # type: ignore[attr-defined]
         self._conns: _Connections = conns
         self._head_timer: asyncio.TimerHandle | None = None
         self.peer = "?"
@@ -188,14 +200,15 @@ class GuardedH11Protocol(H11Protocol):
     def waiting_for_head(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
 
-    def connection_made(self, transport) -> None:
+    # (asyncio's signature says BaseTransport; uvicorn's h11 protocol is given, and overrides with, a Transport)
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.peer = self.client[0] if self.client else "?"
         self._conns.admit(self)
         if not transport.is_closing():
             self._arm()
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         self._conns.leave(self)
         super().connection_lost(exc)
@@ -250,12 +263,12 @@ class RequestGuard:
 
     def __init__(
         self,
-        app,
+        app: ASGIApp,
         max_body: int,
         body_timeout: float = 30.0,
         access_log: bool = True,
         allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES,
-    ):
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.body_timeout = body_timeout
@@ -263,13 +276,14 @@ class RequestGuard:
         self.allowed_hosts = allowed_hosts  # None: any Host header
         self._limit_header = (b"runship-max-body", str(max_body).encode())
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         t0 = time.perf_counter()
         rid = uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = rid
-        state = {
+        state: dict[str, Any] = {
             "status": 500,
             "started": False,
             "bytes": 0,
@@ -286,12 +300,12 @@ class RequestGuard:
             if self.access_log or entry["status"] >= 500:  # a 5xx is logged with its cause, access log or not
                 print(json.dumps(entry), file=sys.stderr, flush=True)
 
-    def _refusal(self, scope) -> tuple[tuple[int, str] | None, int | None]:
+    def _refusal(self, scope: Scope) -> tuple[tuple[int, str] | None, int | None]:
         """((status, detail) for a request refused on its head: a Host header
         not answered to, a bad or too large Content-Length, or None; the
         declared Content-Length)."""
         declared = None
-        hosts = []
+        hosts: list[bytes] = []
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -308,13 +322,15 @@ class RequestGuard:
             return (413, f"request body over {self.max_body} bytes"), declared
         return None, declared
 
-    async def _guarded(self, scope, receive, send, state: dict, declared: int | None) -> None:
+    async def _guarded(
+        self, scope: Scope, receive: Receive, send: Send, state: dict[str, Any], declared: int | None
+    ) -> None:
         """The app, its body read within the limits; an error it raises is
         answered 500 with the request id (and logged with its cause)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.body_timeout + (declared or 0) / MIN_RATE
 
-        async def guarded_receive():
+        async def guarded_receive() -> Message:
             left = deadline - loop.time()
             if left <= 0:
                 raise _TooSlow()
@@ -328,7 +344,7 @@ class RequestGuard:
                     raise _TooBig()
             return message
 
-        async def guarded_send(message):
+        async def guarded_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
                 state["started"] = True
@@ -344,13 +360,13 @@ class RequestGuard:
             detail = f"request body over {self.max_body} bytes" if too_big else "the request body came too slowly"
             await _answer(send, state, 413 if too_big else 408, detail)
         except Exception as e:  # a bug or an unforeseen failure: its cause goes to the log, never a traceback
-            scope["state"]["error"] = _cause(e)
+            scope["state"]["error"] = cause(e)
             if state["started"]:
                 raise
             await _answer(send, state, 500, "internal error")
 
 
-def _cause(exc: BaseException) -> str:
+def cause(exc: BaseException) -> str:
     """An exception's type and message, and where it was raised."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
@@ -359,7 +375,7 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"[:2000]
 
 
-def _log_entry(scope, state: dict, t0: float) -> dict:
+def _log_entry(scope: Scope, state: dict[str, Any], t0: float) -> dict[str, Any]:
     """The access-log line of a request; a 5xx's names its cause. The token
     is named by its label; its value is never written (and is cut out of a
     cause that happens to quote it)."""
@@ -394,7 +410,7 @@ _HOST_REFUSED = (
 )
 
 
-async def _answer(send, state: dict, status: int, detail: str) -> None:
+async def _answer(send: Send, state: dict[str, Any], status: int, detail: str) -> None:
     """A JSON answer from the guard itself; it names the request id (a 5xx's
     is in the log with its cause)."""
     rid = state["extra"][1][1].decode()

@@ -1,4 +1,4 @@
-"""The server's storage: run directories under a root (a local directory or
+"""``runship serve``'s storage: run directories under a root (a local directory or
 an fsspec URL), written through a target (``runship.targets``) and read
 through the reader. Every appended byte is checked to be whole, committed
 batches before it is stored; nothing is decoded beyond the records' framing
@@ -14,6 +14,7 @@ import io
 import os
 import threading
 from collections import OrderedDict
+from typing import IO, Any
 
 from runship.errors import RunNotFound
 from runship.reader.listing import ListingMemo
@@ -23,17 +24,14 @@ from runship.safefile import NotRegular
 from runship.schema import format as fmt
 from runship.schema.names import BadName, check_id, check_relpath, check_stream_name
 from runship.targets import GapError, open_target
+from runship.web.errors import BadData
 
 STRIPES = 256  # locks serialising writes of one file (a fixed table: bounded whatever the requests)
 STAGING = ".uploads"  # derived files sent in parts are staged under <root>/.uploads/
 _HEADER_CACHE = 4096
 _HEADER_READ = 64 * 1024
 
-__all__ = ["BadData", "BadName", "Storage", "check_derived", "check_name", "check_stream"]
-
-
-class BadData(ValueError):
-    pass
+__all__ = ["BadData", "BadName", "Storage", "check_derived", "check_name", "check_names", "check_stream"]
 
 
 def check_name(value: str, what: str) -> str:
@@ -49,15 +47,23 @@ def check_derived(path: str) -> str:
     return check_relpath(path)
 
 
+def check_names(project: str, run_id: str, stream: str | None = None) -> None:
+    """A project's and a run's names (and a stream file's), or BadName."""
+    check_name(project, "project")
+    check_name(run_id, "run id")
+    if stream is not None:
+        check_stream(stream)
+
+
 class Storage:
-    def __init__(self, root: str, storage_options: dict | None = None):
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None) -> None:
         self.root = root.rstrip("/")
         self.storage_options = storage_options or {}
         self.target = open_target(
             self.root if "://" in self.root else f"file://{os.path.abspath(self.root)}", self.storage_options
         )
         self._locks = [threading.Lock() for _ in range(STRIPES)]
-        self._headers: OrderedDict[tuple[str, str, str], dict | None] = OrderedDict()
+        self._headers: OrderedDict[tuple[str, str, str], dict[str, Any] | None] = OrderedDict()
         self._headers_guard = threading.Lock()
         self.listed = ListingMemo()  # what listings read of the runs, bounded by bytes
         self._listing = threading.Lock()
@@ -86,7 +92,7 @@ class Storage:
                 self._check_batches(project, run_id, name, data, size - offset, new_file=size == 0)
             return self.target.push(project, run_id, name, offset, data)
 
-    def _header(self, project: str, run_id: str, name: str) -> dict | None:
+    def _header(self, project: str, run_id: str, name: str) -> dict[str, Any] | None:
         key = (project, run_id, name)
         with self._headers_guard:
             if key in self._headers:
@@ -183,7 +189,7 @@ class Storage:
             return f"{self.root}/{STAGING}/{area}"
         return os.path.join(self.root, STAGING, area)
 
-    def open_derived(self, project: str, run_id: str, rel: str):
+    def open_derived(self, project: str, run_id: str, rel: str) -> IO[bytes]:
         """A file object of a run's file, streamed (no fold of the run)."""
         try:
             source = open_source(self.run_location(project, run_id), self.storage_options, root=self.root)
@@ -191,7 +197,7 @@ class Storage:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegular):
             raise RunNotFound(f"no file {rel} in {project}/{run_id}") from None
 
-    def open_file(self, project: str, run_id: str, rel: str):
+    def open_file(self, project: str, run_id: str, rel: str) -> tuple[IO[bytes], int]:
         """(file object, size) of any file of a run: a stream file as stored
         (an object store's chunks put together) or a derived file."""
         try:
@@ -206,13 +212,13 @@ class Storage:
         return f, size
 
     # ---- reading -------------------------------------------------------------------
-    def open(self, project: str, run_id: str):
+    def open(self, project: str, run_id: str) -> Any:
         """The run ``project/run_id``, its directories entered without following a link."""
         from runship.reader import open_run  # pyarrow with it: a server that only takes uploads starts without it
 
         return open_run(self.run_location(project, run_id), storage_options=self.storage_options, root=self.root)
 
-    def list_infos(self, project: str, cache: object = True) -> list[dict]:
+    def list_infos(self, project: str, cache: object = True) -> list[dict[str, Any]]:
         """What the project listing shows of each run (``list_runs``). One
         listing at a time: the next finds the runs read in ``self.listed``."""
         from runship.reader.listing import list_runs

@@ -49,10 +49,10 @@ class TableError(ValueError):
 @dataclass
 class Table:
     columns: list[str]
-    starts: array
-    ends: array
+    starts: array[int]
+    ends: array[int]
     more: bool  # rows past MAX_TABLE_ROWS, not shown
-    orders: OrderedDict[tuple[str, bool], array] = field(default_factory=OrderedDict)
+    orders: OrderedDict[tuple[str, bool], array[int]] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -131,7 +131,7 @@ def _columns(buf: bytes, at: int) -> list[str]:
     return [str(c) for c in columns]
 
 
-def _rows(buf: bytes, pos: int, starts: array, ends: array) -> bool:
+def _rows(buf: bytes, pos: int, starts: array[int], ends: array[int]) -> bool:
     """Fill the spans of the rows (lists) of the data array from ``pos``;
     True if rows past MAX_TABLE_ROWS were left out."""
     n = len(buf)
@@ -216,7 +216,7 @@ def _decoded(raw: bytes) -> list[Any]:
     return row if isinstance(row, list) else [row]
 
 
-def _order(table: Table, f: Any, sort: str, desc: bool) -> array:
+def _order(table: Table, f: Any, sort: str, desc: bool) -> array[int]:
     if sort not in table.columns:
         raise TableError(f"no column {sort[:100]!r}")
     with table.lock:
