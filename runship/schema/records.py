@@ -64,18 +64,23 @@ class CommitFields(TypedDict):
     crc: int
 
 
-class StartFields(TypedDict, total=False):
-    session: str
-    resumed: bool
-    reset: bool
-    resume: str | None
-    mode: str
+class _Names(TypedDict, total=False):
+    """What a session says about its run (in ``start``, and ``meta`` when changed)."""
+
     name: str | None
     notes: str | None
     group: str | None
     job_type: str | None
     entity: str | None
     tags: list[str]
+
+
+class StartFields(_Names, total=False):
+    session: str
+    resumed: bool
+    reset: bool
+    resume: str | None
+    mode: str
     host: str
     pid: int
     argv: list[str]
@@ -109,13 +114,7 @@ class RowsFields(TypedDict):
 SummaryFields = TypedDict("SummaryFields", {"d": dict[str, Any], "del": list[str]}, total=False)
 
 
-class MetaFields(TypedDict, total=False):
-    name: str | None
-    notes: str | None
-    group: str | None
-    job_type: str | None
-    entity: str | None
-    tags: list[str]
+class MetaFields(_Names, total=False):
     explicit_steps: bool
     link: dict[str, Any]
 
