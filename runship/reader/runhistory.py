@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
+
 from runship.reader.columns import KEY_PREFIX, Columns, rows_of
 from runship.reader.fold import Fold, Session, sessions_of
 from runship.reader.history import DERIVED_X, Part, Stack, derived, frame, key_arrays, matching, rows_at, sample
@@ -151,10 +153,10 @@ class RunHistory:
         keys: Iterable[str] | None = None,
         match: str = "all",
         *,
+        rank: int | None = None,
         samples: int | None = None,
         x: str = "_step",
         xrange: tuple[float, float] | None = None,
-        rank: int | None = None,
     ) -> list[dict[str, Any]]:
         """History rows (see ``scan_history``; ``rank``: a distributed job's
         rank's rows, not with ``samples``). With ``samples``: at most
@@ -168,10 +170,7 @@ class RunHistory:
             return list(self.scan_history(keys, match=match, rank=rank))
         if rank not in (None, 0):
             raise ValueError("history(): rank= does not go with samples= (a rank's rows are read whole)")
-        wanted = self._sampled_keys(keys, x)
-        parts = self._parts([*wanted, x])
-        together = keys is not None and _match(match) == "all"
-        rows, kept = sample(parts, wanted, _samples(samples), x, xrange, together)
+        _, parts, rows, kept = self._sampled(keys, match, samples, x, xrange)
         return list(rows_at(parts, rows, kept, x))
 
     def series(
@@ -199,10 +198,16 @@ class RunHistory:
             out[key] = (xs[rows], values[rows])
         return out
 
-    def _sampled_keys(self, keys: Iterable[str] | None, x: str) -> list[str]:
-        if keys is None:
-            return [k for k in self.history_keys() if k != x]
-        return list(dict.fromkeys(keys))
+    def _sampled(
+        self, keys: Iterable[str] | None, match: str, samples: int, x: str, xrange: tuple[float, float] | None
+    ) -> tuple[list[str], Stack, np.ndarray, dict[str, np.ndarray]]:
+        """What ``history`` and ``history_df`` keep with ``samples``: (the
+        keys, their rows' parts, the rows kept, each key's rows kept)."""
+        wanted = [k for k in self.history_keys() if k != x] if keys is None else list(dict.fromkeys(keys))
+        parts = self._parts([*wanted, x])
+        together = keys is not None and _match(match) == "all"
+        rows, kept = sample(parts, wanted, _samples(samples), x, xrange, together)
+        return wanted, parts, rows, kept
 
     def history_df(
         self,
@@ -224,10 +229,7 @@ class RunHistory:
         if match not in ("all", "any"):
             raise ValueError(f"match must be 'all' or 'any', got {match!r}")
         if samples is not None:
-            wanted = self._sampled_keys(keys, x)
-            parts = self._parts([*wanted, x])
-            together = keys is not None and match == "all"
-            rows, kept = sample(parts, wanted, _samples(samples), x, xrange, together)
+            wanted, parts, rows, kept = self._sampled(keys, match, samples, x, xrange)
             return frame(parts, wanted, rows, kept)
         if xrange is not None or x != "_step":
             raise ValueError("history_df(): x= and xrange= go with samples=")
