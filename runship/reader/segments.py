@@ -54,6 +54,7 @@ class RunFiles:
         self._segments: dict[str, Segment] = {}
 
     def records(self, sf: StreamFile) -> Iterator[dict[str, Any]]:
+        """The committed records of a stream file, read from its start (not kept)."""
         sf.reset()
         try:
             f = self.source.open(sf.name)
@@ -68,10 +69,7 @@ class RunFiles:
                 yield from iter_records(f, sf)
             except OSError as e:  # the storage failed part-way (a vanished file, a network error)
                 sf.add(sf.committed, "unreadable", f"reading stopped: {e.strerror or e}")
-        if self._strict:
-            for p in sf.problems:
-                if p.is_corruption:
-                    raise CorruptionError(p.path, p.offset, p.message)
+        self.check_strict(sf)
 
     def prefetch(self) -> None:
         """Read a remote run's run stream files several at once (each is a
@@ -88,6 +86,7 @@ class RunFiles:
             self.check_strict(sf)
 
     def check_strict(self, sf: StreamFile) -> None:
+        """With ``strict``: CorruptionError for the first corruption found in ``sf``."""
         if self._strict:
             for p in sf.problems:
                 if p.is_corruption:
