@@ -351,10 +351,10 @@ def _name_problem(said: object, directory: str, field_: str) -> tuple[str, str]:
 
 
 class _NoSource:
-    """The source of a run directory that could not be opened."""
+    """The source of a run directory that could not be opened: no files."""
 
     def __init__(self, location: str, project: str, run_id: str):
-        self.location, self._project, self._run_id = location, project, run_id
+        self.location, self.parent_name, self.basename = location, project, run_id
 
     def names(self) -> list[str]:
         return []
@@ -365,28 +365,23 @@ class _NoSource:
     def size(self, name: str) -> int | None:
         return None
 
-    def open(self, name: str) -> BinaryIO:
-        raise FileNotFoundError(f"{self.location}/{name}: the run could not be read")
-
-    def read(self, name: str, limit: int = 0) -> bytes:
-        raise FileNotFoundError(f"{self.location}/{name}: the run could not be read")
-
-    def read_at(self, name: str, start: int, length: int) -> bytes:
-        raise FileNotFoundError(f"{self.location}/{name}: the run could not be read")
-
     def stamp(self, name: str, length: int) -> str | None:
         return None
 
     def join(self, name: str) -> str:
         return f"{self.location}/{name}"
 
-    @property
-    def basename(self) -> str:
-        return self._run_id
+    def open(self, name: str) -> BinaryIO:
+        raise self._gone(name)
 
-    @property
-    def parent_name(self) -> str:
-        return self._project
+    def read(self, name: str, limit: int = 0) -> bytes:
+        raise self._gone(name)
+
+    def read_at(self, name: str, start: int, length: int) -> bytes:
+        raise self._gone(name)
+
+    def _gone(self, name: str) -> FileNotFoundError:
+        return FileNotFoundError(f"{self.join(name)}: the run could not be read")
 
 
 def unreadable_run(location: str, project: str, run_id: str, error: OSError) -> RunView:
