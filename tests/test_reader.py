@@ -307,3 +307,18 @@ def test_the_plain_msgpack_recipe_in_format_md_reads_a_run(make_run, tmp_path, m
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "FORMAT.md", "exec"), {})
     assert capsys.readouterr().out.splitlines() == [f"{i} {{'x': {i}}}" for i in range(5)]
+
+
+def test_api_artifact_is_a_name_that_cannot_be_downloaded(root):
+    """``Api().artifact`` names an artifact (entity/project/ and :version
+    dropped); offline there is no store: download() says so, wait() is itself."""
+    from runship.errors import UsageError
+
+    art = runship.Api(root).artifact("me/proj/weights:v3", type="model")
+    assert (art.name, art.type, art.version, art.aliases) == ("weights", "model", None, [])
+    assert art.wait() is art and art.save() is None
+    assert repr(art) == "<runship.Artifact weights:unlogged (0 files)>"
+    with pytest.raises(UsageError, match="cannot be downloaded"):
+        art.download()
+    with pytest.raises(ValueError, match="artifact name"):
+        runship.Api(root).artifact("a/..")

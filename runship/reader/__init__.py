@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from runship.reader.stream import Problem, StreamFile, iter_records, read_all
 
 if TYPE_CHECKING:
-    from runship.reader.run import RunView, Session, open_run
+    from runship.reader.fold import Session
+    from runship.reader.run import RunView, open_run
 
-_LAZY = {"RunView": "runship.reader.run", "Session": "runship.reader.run", "open_run": "runship.reader.run"}
+_LAZY = {"RunView": "runship.reader.run", "Session": "runship.reader.fold", "open_run": "runship.reader.run"}
 
 __all__ = ["Problem", "RunView", "Session", "StreamFile", "iter_records", "open_run", "read_all"]
 

@@ -20,6 +20,7 @@ from runship.reader.cache import resolve_cache
 from runship.reader.listing import list_runs
 from runship.reader.run import RunView, open_run
 from runship.reader.source import open_source
+from runship.schema.artifacts import ArtifactBase
 from runship.schema.names import default_root
 from runship.schema.values import json_safe
 
@@ -320,10 +321,10 @@ class Api:
         runs.sort(key=lambda r: _sort_key(_field(r, key)), reverse=reverse)
         return Runs(runs, per_page)
 
-    def artifact(self, name: str, type: str | None = None) -> Any:
-        from runship.writer.files import Artifact
-
-        return Artifact(str(name).rsplit("/", 1)[-1].split(":", 1)[0], type or "unspecified")
+    def artifact(self, name: str, type: str | None = None) -> ArtifactBase:
+        """The artifact named ``[entity/project/]name[:version]``: its name
+        and type only (offline there is no artifact store to fetch it from)."""
+        return ArtifactBase(str(name).rsplit("/", 1)[-1].split(":", 1)[0], type or "unspecified")
 
 
 def _sort_key(value: object) -> tuple[bool, object]:

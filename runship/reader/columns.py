@@ -24,13 +24,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
 import msgpack
 import numpy as np
 import pyarrow as pa
 
 from runship.reader import arrow
+from runship.reader.stream import (
+    Batch,
+    Fallback,
+    RecordReader,
+    StreamFile,
+    TooManyBad,
+    as_file,
+    batches,
+    fast_batches,
+    file_size,
+)
 from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.records import problem as record_problem
@@ -145,13 +156,29 @@ def _str_at(raw: bytes, p: int) -> tuple[str, int] | None:
         return None
 
 
-def _map_len(raw: bytes, p: int) -> tuple[int, int] | None:
+def _container_len(raw: bytes, p: int, fix: int, wide: dict[int, int]) -> tuple[int, int] | None:
+    """(the length of the map or array at ``p``, where its items start): a
+    fix one (``fix`` to ``fix`` + 15), or one whose marker ``wide`` gives the
+    width of its length; None for anything else."""
     b = raw[p]
-    if 0x80 <= b <= 0x8F:
+    if fix <= b <= fix + 0x0F:
         return b & 0x0F, p + 1
-    if b == 0xDE:
-        return int.from_bytes(raw[p + 1 : p + 3], "big"), p + 3
-    return None
+    width = wide.get(b)
+    if width is None:
+        return None
+    return int.from_bytes(raw[p + 1 : p + 1 + width], "big"), p + 1 + width
+
+
+_MAP16 = {0xDE: 2}
+_ARRAY16_32 = {0xDC: 2, 0xDD: 4}
+
+
+def _map_len(raw: bytes, p: int) -> tuple[int, int] | None:
+    return _container_len(raw, p, 0x80, _MAP16)
+
+
+def _array_len(raw: bytes, p: int) -> tuple[int, int] | None:
+    return _container_len(raw, p, 0x90, _ARRAY16_32)
 
 
 def _scalar(raw: bytes, p: int, key: str) -> tuple[_Field, int] | None:
@@ -176,17 +203,6 @@ def _scalar(raw: bytes, p: int, key: str) -> tuple[_Field, int] | None:
 #: how the writer begins a rows record: a map of 7, "k": "rows", then "n"
 _ROWS_HEAD = b"\x87\xa1k\xa4rows\xa1n"
 _FLOAT_CODES = {0xCB: (9, ">f8"), 0xCA: (5, ">f4")}
-
-
-def _array_len(raw: bytes, p: int) -> tuple[int, int] | None:
-    b = raw[p]
-    if 0x90 <= b <= 0x9F:
-        return b & 0x0F, p + 1
-    if b == 0xDC:
-        return int.from_bytes(raw[p + 1 : p + 3], "big"), p + 3
-    if b == 0xDD:
-        return int.from_bytes(raw[p + 1 : p + 5], "big"), p + 5
-    return None
 
 
 def _floats_at(arr: np.ndarray, p: int, count: int, stop: int, marker: int) -> np.ndarray | None:
@@ -586,7 +602,7 @@ class ColumnBuilder:
             parts.setdefault(key, []).append((idx, kind, _compact(kind, col)))
         self.rows = start + n
 
-    def finish(self, sf: Any = None) -> Columns:
+    def finish(self, sf: StreamFile | None = None) -> Columns:
         """The columns, each as long as the file has rows. At most
         ``limits.KEPT_CELLS`` cells (rows x keys), or ``CELLS_PER_BYTE``
         per byte of the file (``sf.size``), are built: a file of rows that
@@ -694,86 +710,94 @@ def _column(n: int, parts: list[tuple[np.ndarray, str, Any]]) -> pa.Array | pa.C
 
 # ---- decoding a batch --------------------------------------------------------------------
 def decode_batch(
-    batch: Any, sf: Any, builder: ColumnBuilder, other: list[tuple[int, dict[str, Any]]], fast: bool = False
+    batch: Batch, sf: StreamFile, builder: ColumnBuilder, other: list[tuple[int, dict[str, Any]]], fast: bool = False
 ) -> None:
     """Decode a verified batch (``stream.Batch``): its rows into ``builder``,
     its other records, checked, into ``other`` as (rows before it, record).
-    Records that fail their checks are reported in ``sf`` and skipped, as
-    ``stream.decode`` does. Raises ``stream._TooManyBad`` past the limit.
+    Records are decoded and checked by ``stream.RecordReader``, as
+    ``stream.decode`` does; those that fail are reported in ``sf`` and
+    skipped. Raises ``stream.TooManyBad`` past the limit. Rows laid out as
+    the row before them and rows blocks of numbers are read with numpy.
     ``fast``: the batch was found by ``stream.fast_batches``, which did not
     walk its records: every generic record is decoded with its size found
     first, and anything unusual (a problem of any kind, a record that is
     not a map, a commit or header record inside, records that do not end
     exactly at the batch's end) raises ``stream.Fallback``."""
-    from runship.reader.stream import Fallback, _record_size
-
+    reader = RecordReader(batch, sf)
     data = batch.data
     arr = np.frombuffer(data, np.uint8)
-    view = memoryview(data)
     stop = len(data)
     pos = batch.first - batch.start
-    tmpl: Template | None = None
-    skip_templates = 0  # consecutive misses make template attempts rarer
-    misses = 0
-    u: Any = None
-    u_base = 0
-    rec: Any
+    templates = _Templates(arr, builder, sf)
     while pos < stop:
         at = batch.start + pos
         size = batch.big.get(at)
-        if tmpl is not None and size is None and skip_templates <= 0:
-            k = tmpl.match(arr, pos, stop)
-            if k:  # rows laid out as the last one: k of them at once
-                builder.add_block(*tmpl.values(arr, pos, k))
-                sf.records += k
-                pos, u, misses = pos + k * tmpl.length, None, 0
-                continue
-            misses += 1
-            skip_templates = min(1 << misses, 256)
-        skip_templates -= 1
-        if size is None and data[pos] == 0x87:  # a rows block of numbers: read with numpy
-            after = _add_number_block(data, arr, view, pos, stop, builder, sf)
-            if after is not None:
-                pos, u = after, None
-                continue
+        after = templates.read(pos, stop, size is None)
+        if after is None and size is None and data[pos] == 0x87:  # a rows block of numbers: read with numpy
+            after = _add_number_block(data, arr, reader.view, pos, stop, builder, sf)
         # past the file's budget, records other than rows are no longer kept: not even decoded
-        if sf.kept >= limits.KEPT_ITEMS and (skipped := _past_kept(sf, data, view, pos, stop, size, at)) is not None:
-            pos, u = skipped, None
+        if after is None and sf.kept >= limits.KEPT_ITEMS:
+            after = _past_kept(sf, data, reader.view, pos, stop, size, at)
+        if after is not None:
+            pos = after
+            reader.forget()
             continue
-        try:
-            if fast:
-                rec, nxt = _fast_record(view, pos, stop)
-                u = None
-            elif size is not None:
-                rec = limits.decode_counted(view[pos : pos + size])
-                nxt, u = pos + size, None
-            else:
-                if u is None:
-                    u = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES, **limits.DECODE)
-                    u.feed(view[pos:stop])
-                    u_base = pos
-                rec = u.unpack()
-                nxt = u_base + u.tell()
-        except Exception as e:
-            if fast:
-                raise Fallback() from None
-            nxt, u = pos + (size or _record_size(view[pos : pos + limits.SMALL_RECORD])), None
-            why: str | None = f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})"
-            rec = None
-        else:
-            why = record_problem(rec)
-            if fast and (why is not None or rec["k"] in (fmt.COMMIT, fmt.HEADER) or nxt > stop):
-                raise Fallback()
-        if why is not None:
-            _bad_record(sf, at, why)
-        elif _take(rec, sf, builder, other, at, nxt - pos) and size is None and skip_templates <= 0:
-            tmpl = make_template(data[pos:nxt]) or tmpl  # the layout of the rows that may follow
+        rec, nxt = _read_fast(reader, pos, stop) if fast else reader.read(pos)
+        if rec is not None and _take(rec, sf, builder, other, at, nxt - pos) and size is None:
+            templates.learn(data[pos:nxt])  # the layout of the rows that may follow
         pos = nxt
     builder.seal()
 
 
+class _Templates:
+    """The layout of the last single row decoded, tried on the bytes after
+    it; consecutive misses make the tries rarer."""
+
+    def __init__(self, arr: np.ndarray, builder: ColumnBuilder, sf: StreamFile):
+        self.arr, self.builder, self.sf = arr, builder, sf
+        self.tmpl: Template | None = None
+        self.skip = 0
+        self.misses = 0
+
+    def read(self, pos: int, stop: int, small: bool) -> int | None:
+        """Rows at ``pos`` laid out as the last one, all added: where they
+        end; None if there are none (or no try now)."""
+        tmpl = self.tmpl
+        if tmpl is not None and small and self.skip <= 0:
+            k = tmpl.match(self.arr, pos, stop)
+            if k:  # rows laid out as the last one: k of them at once
+                self.builder.add_block(*tmpl.values(self.arr, pos, k))
+                self.sf.records += k
+                self.misses = 0
+                return pos + k * tmpl.length
+            self.misses += 1
+            self.skip = min(1 << self.misses, 256)
+        self.skip -= 1
+        return None
+
+    def learn(self, raw: bytes) -> None:
+        if self.skip <= 0:
+            self.tmpl = make_template(raw) or self.tmpl
+
+
+def _read_fast(reader: RecordReader, pos: int, stop: int) -> tuple[dict[str, Any], int]:
+    """A record of a batch ``fast_batches`` found; Fallback for anything unusual."""
+    try:
+        rec, nxt = reader.read_alone(pos, stop)
+    except Exception:
+        raise Fallback() from None
+    if record_problem(rec) is not None or rec["k"] in (fmt.COMMIT, fmt.HEADER) or nxt > stop:
+        raise Fallback()
+    return cast("dict[str, Any]", rec), nxt
+
+
 def _take(
-    rec: dict[str, Any], sf: Any, builder: ColumnBuilder, other: list[tuple[int, dict[str, Any]]], at: int, span: int
+    rec: dict[str, Any],
+    sf: StreamFile,
+    builder: ColumnBuilder,
+    other: list[tuple[int, dict[str, Any]]],
+    at: int,
+    span: int,
 ) -> bool:
     """A checked record of a batch into ``builder`` (rows) or ``other`` (kept
     as the file's budget allows); True for a single row, whose layout the
@@ -790,7 +814,7 @@ def _take(
 
 
 def _add_number_block(
-    data: bytes, arr: Any, view: memoryview, pos: int, stop: int, builder: ColumnBuilder, sf: Any
+    data: bytes, arr: Any, view: memoryview, pos: int, stop: int, builder: ColumnBuilder, sf: StreamFile
 ) -> int | None:
     """A rows block of numbers at ``pos`` read with numpy into ``builder``;
     where the next record starts, or None if it is not laid out so."""
@@ -803,38 +827,12 @@ def _add_number_block(
     return nxt
 
 
-def _fast_record(view: memoryview, pos: int, stop: int) -> tuple[Any, int]:
-    """(the record at ``pos``, where the next starts), its size found first;
-    one over SMALL_RECORD bytes is decoded counting its items."""
-    u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
-    u.feed(view[pos : pos + limits.SMALL_RECORD])
-    try:
-        return u.unpack(), pos + u.tell()
-    except msgpack.OutOfData:
-        probe = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES)
-        probe.feed(view[pos:stop])
-        probe.skip()
-        nxt = pos + probe.tell()
-        return limits.decode_counted(view[pos:nxt]), nxt
-
-
-def _bad_record(sf: Any, at: int, why: str) -> None:
-    """A record that failed its checks: reported; past MAX_BAD_RECORDS the file is not read on."""
-    from runship.reader.stream import MAX_BAD_RECORDS, _TooManyBad
-
-    sf.bad_records += 1
-    sf.add(at, "bad-record", why)
-    if sf.bad_records > MAX_BAD_RECORDS:
-        sf.add(at, "corrupt", f"more than {MAX_BAD_RECORDS} bad records: the rest is not read")
-        raise _TooManyBad()
-
-
 _ROW_KINDS = frozenset({fmt.ROW, fmt.ROWS})
 _STATE_KINDS = frozenset({fmt.FINISH, fmt.SIGNAL, fmt.LOSS})  # kept past the limit when small: they decide the state
 _SMALL_STATE = 64  # values
 
 
-def _keep(sf: Any, rec: dict[str, Any], at: int, size: int) -> bool:
+def _keep(sf: StreamFile, rec: dict[str, Any], at: int, size: int) -> bool:
     """Does the file's budget of values kept decoded (``limits.KEPT_ITEMS``)
     hold this record? If not it is a ``not-kept`` problem and, from then
     on, records other than rows are not decoded (``_past_kept``)."""
@@ -850,7 +848,7 @@ def _keep(sf: Any, rec: dict[str, Any], at: int, size: int) -> bool:
     return False
 
 
-def _not_kept(sf: Any, at: int, kind: str, size: int) -> None:
+def _not_kept(sf: StreamFile, at: int, kind: str, size: int) -> None:
     sf.add(
         at,
         "not-kept",
@@ -874,7 +872,9 @@ def peek_kind(data: bytes, pos: int) -> str | None:
         return None
 
 
-def _past_kept(sf: Any, data: bytes, view: memoryview, pos: int, stop: int, size: int | None, at: int) -> int | None:
+def _past_kept(
+    sf: StreamFile, data: bytes, view: memoryview, pos: int, stop: int, size: int | None, at: int
+) -> int | None:
     """Past the file's budget: skip the record at ``pos`` undecoded unless
     it is a row, a small state record, or laid out in an unusual way (the
     careful path reports that). Returns where the next record starts, or
@@ -1124,14 +1124,12 @@ class Segment:
         return out
 
 
-def decode_segment(source: Any, sf: Any, start: int = 0, header: dict[str, Any] | None = None) -> Segment:
+def decode_segment(source: Any, sf: StreamFile, start: int = 0, header: dict[str, Any] | None = None) -> Segment:
     """Read a stream file (a file object or bytes) from ``start`` (0, or a
     commit boundary with ``sf.header`` set) into a Segment; fills ``sf``."""
-    from runship.reader.stream import Fallback, _as_file, _size, _TooManyBad, fast_batches
-
-    f = _as_file(source)
+    f = as_file(source)
     if start == 0:
-        sf.size = _size(f)
+        sf.size = file_size(f)
         sf.kept = 0
     builder = ColumnBuilder()
     other: list[tuple[int, dict[str, Any]]] = []
@@ -1139,10 +1137,10 @@ def decode_segment(source: Any, sf: Any, start: int = 0, header: dict[str, Any] 
         try:
             for batch in fast_batches(f, sf):
                 decode_batch(batch, sf, builder, other, fast=batch.fast)
-        except (Fallback, _TooManyBad):  # something unusual: the careful way, from the start
+        except (Fallback, TooManyBad):  # something unusual: the careful way, from the start
             sf.reset()
             sf.header = None
-            sf.size = _size(f)
+            sf.size = file_size(f)
             builder, other = ColumnBuilder(), []
             _careful(f, sf, 0, builder, other)
     else:
@@ -1153,13 +1151,13 @@ def decode_segment(source: Any, sf: Any, start: int = 0, header: dict[str, Any] 
     return Segment(columns, other, *_times(columns, other, sf.header if start == 0 else header), last_step=last_step)
 
 
-def _careful(f: Any, sf: Any, start: int, builder: ColumnBuilder, other: list[tuple[int, dict[str, Any]]]) -> None:
-    from runship.reader.stream import _TooManyBad, batches
-
+def _careful(
+    f: Any, sf: StreamFile, start: int, builder: ColumnBuilder, other: list[tuple[int, dict[str, Any]]]
+) -> None:
     try:
         for batch in batches(f, sf, start):
             decode_batch(batch, sf, builder, other)
-    except _TooManyBad:
+    except TooManyBad:
         pass
 
 

@@ -34,15 +34,30 @@ def run_dirs(
     if "://" in root:
         yield from _remote_run_dirs(root, project, storage_options)
         return
+    for r in _local_run_entries(root, project, on_error):
+        if _has_run_stream(r.path):
+            yield r.path
+
+
+def _local_run_entries(
+    root: str,
+    project: str | None,
+    on_error: Callable[[str, OSError], None] | None,
+    allowed: Callable[[str], bool] | None = None,
+) -> Iterator[os.DirEntry[str]]:
+    """The directories two levels below a local root (``<project>/<run>``),
+    in name order: of ``project`` only, or of the projects ``allowed``
+    says. Links below a root are not followed (as the uploader does not);
+    ``on_error(path, error)`` hears of project directories that cannot be
+    read. RunNotFound where there is no root."""
     try:
         projects = sorted(os.scandir(root), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         raise RunNotFound(f"no run root at {root}") from None
     for p in projects:
-        # links below a root are not followed (as the uploader does not)
         if p.name.startswith(".") or not p.is_dir(follow_symlinks=False):
             continue
-        if project is not None and p.name != project:
+        if (project is not None and p.name != project) or (allowed is not None and not allowed(p.name)):
             continue
         try:
             runs = sorted(os.scandir(p.path), key=lambda e: e.name)
@@ -50,9 +65,7 @@ def run_dirs(
             if on_error is not None:
                 on_error(p.path, e)
             continue
-        for r in runs:
-            if r.is_dir(follow_symlinks=False) and _has_run_stream(r.path):
-                yield r.path
+        yield from (r for r in runs if r.is_dir(follow_symlinks=False))
 
 
 def project_names(root: str, storage_options: dict[str, Any] | None = None) -> list[str]:
@@ -498,44 +511,27 @@ def _local_signatures(
     run directory that cannot be listed is kept, to be said unreadable)."""
     import hashlib
 
-    try:
-        projects = sorted(os.scandir(root), key=lambda e: e.name)
-    except (FileNotFoundError, NotADirectoryError):
-        raise RunNotFound(f"no run root at {root}") from None
     out: list[tuple[str, str | None]] = []
-    for p in projects:
-        if p.name.startswith(".") or not p.is_dir(follow_symlinks=False):
-            continue
-        if (project is not None and p.name != project) or (allowed is not None and not allowed(p.name)):
-            continue
+    for r in _local_run_entries(root, project, on_error, allowed):
+        h = hashlib.sha256()
+        found = False
         try:
-            runs = sorted(os.scandir(p.path), key=lambda e: e.name)
-        except OSError as e:
-            if on_error is not None:
-                on_error(p.path, e)
+            with os.scandir(r.path) as it:
+                entries = sorted((entry.name, entry) for entry in it)
+            for name, entry in entries:
+                parsed = fmt.parse_stream_file_name(name)
+                if parsed is None or parsed[0] != fmt.RUN_STREAM:
+                    continue
+                found = True
+                st = entry.stat(follow_symlinks=False)
+                h.update(f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except PermissionError:
+            out.append((r.path, None))  # listed as unreadable
             continue
-        for r in runs:
-            if not r.is_dir(follow_symlinks=False):
-                continue
-            h = hashlib.sha256()
-            found = False
-            try:
-                with os.scandir(r.path) as it:
-                    entries = sorted((entry.name, entry) for entry in it)
-                for name, entry in entries:
-                    parsed = fmt.parse_stream_file_name(name)
-                    if parsed is None or parsed[0] != fmt.RUN_STREAM:
-                        continue
-                    found = True
-                    st = entry.stat(follow_symlinks=False)
-                    h.update(f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            except PermissionError:
-                out.append((r.path, None))  # listed as unreadable
-                continue
-            except OSError:
-                continue
-            if found:
-                out.append((r.path, h.hexdigest()))
+        except OSError:
+            continue
+        if found:
+            out.append((r.path, h.hexdigest()))
     return out
 
 

@@ -150,7 +150,7 @@ class Batch:
 Source = BinaryIO | bytes | bytearray | memoryview
 
 
-def _as_file(source: Source) -> BinaryIO:
+def as_file(source: Source) -> BinaryIO:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(source)
     return source
@@ -182,12 +182,10 @@ def batches(
     ``start`` is 0. Otherwise the file's version comes from ``sf.header``:
     call ``read_header`` first. ``keep=False``: check framing only (the
     yielded batches carry no data; nothing is copied)."""
-    f = _as_file(source)
-    if first is None:
-        first = start == 0
-    if first:
+    f = as_file(source)
+    header_end = 0
+    if first or (first is None and start == 0):
         header_end = read_header(f, sf)
-        version = sf.version
         if sf.header is not None and sf.version > fmt.FORMAT_VERSION:
             sf.add(
                 0,
@@ -196,92 +194,130 @@ def batches(
                 f"(up to {fmt.FORMAT_VERSION}); upgrade runship to read this file",
             )
             return
-    else:
-        header_end = 0
-        version = sf.version
-    f.seek(start)
-    remaining = None if end is None else max(0, end - start)
-    u = msgpack.Unpacker(max_buffer_size=limits.MAX_RECORD_BYTES + limits.READ_CHUNK)
-    skip, tell = u.skip, u.tell
-    win = bytearray()  # the file's bytes [base, base + len(win))
-    base = batch_start = pos = last_start = start
-    first_record = start
-    big: dict[int, int] = {}
-    finish_at: list[tuple[int, int]] = []
-    junk = 0  # maps too small to be a record (a record has at least k and t)
-    eof = False
-    # the loop runs once per record: names looked up once
-    map_first, marker, finish_key = _MAP_FIRST, fmt.COMMIT_MARKER, _FINISH_KEY
-    small, max_batch = limits.SMALL_RECORD, limits.MAX_BATCH_BYTES
-    startswith = win.startswith
-    while True:
-        try:
-            skip()
-        except msgpack.OutOfData:
-            if eof:
-                break
-            n = limits.READ_CHUNK if remaining is None else min(limits.READ_CHUNK, remaining)
-            chunk = f.read(n) if n else b""
-            if not chunk:
-                eof = True
-                continue
-            if remaining is not None:
-                remaining -= len(chunk)
+    yield from _Framer(f, sf, start, end, header_end, keep).run()
+
+
+class _Framer:
+    """The careful walk of ``batches``: every record's boundary found with
+    ``Unpacker.skip`` (nothing decoded), each commit record checked against
+    the bytes of its batch. ``win`` holds the file's bytes [base, base + len(win))."""
+
+    def __init__(self, f: BinaryIO, sf: StreamFile, start: int, end: int | None, header_end: int, keep: bool):
+        self.f, self.sf, self.start, self.header_end, self.keep = f, sf, start, header_end, keep
+        self.version = sf.version
+        f.seek(start)
+        self.remaining = None if end is None else max(0, end - start)
+        self.u = msgpack.Unpacker(max_buffer_size=limits.MAX_RECORD_BYTES + limits.READ_CHUNK)
+        self.win = bytearray()
+        self.base = self.batch_start = self.pos = self.last_start = self.first_record = start
+        self.big: dict[int, int] = {}
+        self.finish_at: list[tuple[int, int]] = []
+        self.junk = 0  # maps too small to be a record (a record has at least k and t)
+        self.eof = False
+
+    def run(self) -> Iterator[Batch]:
+        # the loop runs once per record: names looked up once
+        skip, tell, win, start = self.u.skip, self.u.tell, self.win, self.start
+        map_first, marker = _MAP_FIRST, fmt.COMMIT_MARKER
+        startswith = win.startswith
+        while True:
             try:
-                u.feed(chunk)
-            except msgpack.BufferFull:
-                _stop(
-                    f, win, base, pos, batch_start, sf, version, f"a record larger than {limits.MAX_RECORD_BYTES} bytes"
-                )
-                return
-            win += chunk
-            continue
-        except Exception as e:  # FormatError, StackError, ValueError, ...
-            _stop(f, win, base, pos, batch_start, sf, version, f"undecodable bytes ({type(e).__name__}: {e})")
-            return
-        rec_end = start + tell()
-        at = pos - base
-        last_start = pos
-        lead = win[at]
-        if lead not in map_first:
-            _stop(f, win, base, pos, batch_start, sf, version, f"a record that is not a map (byte 0x{lead:02x})")
-            return
-        if lead == 0x84 and startswith(marker, at):
-            with memoryview(win) as w:
-                why = fmt.check_commit(version, w[batch_start - base : at], w[at : rec_end - base])
-                batch = bytes(w[batch_start - base : at]) if keep and why is None else b""
-            if why is not None:
-                sf.add(batch_start, "corrupt", f"{why} (commit record at byte {pos})")
-                return
-            yield Batch(batch_start, pos, batch, first_record, big, finish_at)
-            del win[: rec_end - base]
-            base = batch_start = first_record = rec_end
-            big, finish_at = {}, []
-            sf.batches += 1
-            sf.committed = rec_end
-            if sf.ends is not None:
-                sf.ends.append(rec_end)
-        elif pos == start and header_end:
-            first_record = rec_end  # the header: read already
-        else:
-            size = rec_end - pos
-            if size > small:
-                big[pos] = size
-            elif lead < 0x82:
-                junk += 1
-                if junk > MAX_BAD_RECORDS:
-                    sf.add(batch_start, "corrupt", f"more than {MAX_BAD_RECORDS} maps too small to be records")
+                skip()
+            except msgpack.OutOfData:
+                if self.eof:
+                    break
+                if not self._refill():
                     return
-            if startswith(finish_key, at + 1):
-                finish_at.append((pos, size))
-            if rec_end - batch_start > max_batch:
-                sf.add(batch_start, "corrupt", f"no commit record within {limits.MAX_BATCH_BYTES} bytes")
+                continue
+            except Exception as e:  # FormatError, StackError, ValueError, ...
+                self._stop(f"undecodable bytes ({type(e).__name__}: {e})")
                 return
-        pos = rec_end
-    with memoryview(win) as w:
-        tail = bytes(w[batch_start - base :])
-    whole = pos == base + len(win) and last_start >= batch_start
-    _tail(tail, batch_start, tail[last_start - batch_start :] if whole else None, sf, version)
+            rec_end = start + tell()
+            pos = self.last_start = self.pos
+            at = pos - self.base
+            lead = win[at]
+            if lead not in map_first:
+                self._stop(f"a record that is not a map (byte 0x{lead:02x})")
+                return
+            if lead == 0x84 and startswith(marker, at):
+                batch = self._batch(pos, at, rec_end)
+                if batch is None:
+                    return
+                yield batch
+                self._committed(rec_end)
+            elif pos == start and self.header_end:
+                self.first_record = rec_end  # the header: read already
+            elif not self._record(pos, at, lead, rec_end):
+                return
+            self.pos = rec_end
+        self._end()
+
+    def _refill(self) -> bool:
+        """Feed the unpacker the next chunk (at the end of the bytes: ``eof``);
+        False when the chunk holds a record over the format's limit (reported)."""
+        n = limits.READ_CHUNK if self.remaining is None else min(limits.READ_CHUNK, self.remaining)
+        chunk = self.f.read(n) if n else b""
+        if not chunk:
+            self.eof = True
+            return True
+        if self.remaining is not None:
+            self.remaining -= len(chunk)
+        try:
+            self.u.feed(chunk)
+        except msgpack.BufferFull:
+            self._stop(f"a record larger than {limits.MAX_RECORD_BYTES} bytes")
+            return False
+        self.win += chunk
+        return True
+
+    def _batch(self, pos: int, at: int, rec_end: int) -> Batch | None:
+        """The batch a commit record at ``pos`` ends, or None (reported) if it does not check out."""
+        base, batch_start = self.base, self.batch_start
+        with memoryview(self.win) as w:
+            why = fmt.check_commit(self.version, w[batch_start - base : at], w[at : rec_end - base])
+            data = bytes(w[batch_start - base : at]) if self.keep and why is None else b""
+        if why is not None:
+            self.sf.add(batch_start, "corrupt", f"{why} (commit record at byte {pos})")
+            return None
+        return Batch(batch_start, pos, data, self.first_record, self.big, self.finish_at)
+
+    def _committed(self, rec_end: int) -> None:
+        del self.win[: rec_end - self.base]
+        self.base = self.batch_start = self.first_record = rec_end
+        self.big, self.finish_at = {}, []
+        sf = self.sf
+        sf.batches += 1
+        sf.committed = rec_end
+        if sf.ends is not None:
+            sf.ends.append(rec_end)
+
+    def _record(self, pos: int, at: int, lead: int, rec_end: int) -> bool:
+        """Note a data record of the batch; False past a limit (reported)."""
+        size = rec_end - pos
+        if size > limits.SMALL_RECORD:
+            self.big[pos] = size
+        elif lead < 0x82:
+            self.junk += 1
+            if self.junk > MAX_BAD_RECORDS:
+                self.sf.add(self.batch_start, "corrupt", f"more than {MAX_BAD_RECORDS} maps too small to be records")
+                return False
+        if self.win.startswith(_FINISH_KEY, at + 1):
+            self.finish_at.append((pos, size))
+        if rec_end - self.batch_start > limits.MAX_BATCH_BYTES:
+            self.sf.add(self.batch_start, "corrupt", f"no commit record within {limits.MAX_BATCH_BYTES} bytes")
+            return False
+        return True
+
+    def _stop(self, what: str) -> None:
+        _stop(self.f, self.win, self.base, self.pos, self.batch_start, self.sf, self.version, what)
+
+    def _end(self) -> None:
+        """The bytes after the last commit record (if any) judged."""
+        batch_start = self.batch_start
+        with memoryview(self.win) as w:
+            tail = bytes(w[batch_start - self.base :])
+        whole = self.pos == self.base + len(self.win) and self.last_start >= batch_start
+        _tail(tail, batch_start, tail[self.last_start - batch_start :] if whole else None, self.sf, self.version)
 
 
 class Fallback(Exception):
@@ -299,7 +335,7 @@ def fast_batches(source: Source, sf: StreamFile) -> Iterator[Batch]:
     bytes after the last commit record are always judged by ``batches``.
     Yields no batch before the header has been read (a file of another
     version raises Fallback)."""
-    f = _as_file(source)
+    f = as_file(source)
     header_end = read_header(f, sf)
     if sf.header is None or sf.version < 2 or sf.version > fmt.FORMAT_VERSION:  # version 2's framing
         raise Fallback()
@@ -346,13 +382,13 @@ def fast_batches(source: Source, sf: StreamFile) -> Iterator[Batch]:
 def iter_records(source: Source, sf: StreamFile, start: int = 0) -> Iterator[dict[str, Any]]:
     """Yield the committed data records of a file object or bytes (header
     and commit records excluded), each checked for shape; fill ``sf``."""
-    f = _as_file(source)
+    f = as_file(source)
     if start == 0:
-        sf.size = _size(f)
+        sf.size = file_size(f)
     try:
         for batch in batches(f, sf, start):
             yield from decode(batch, sf)
-    except _TooManyBad:
+    except TooManyBad:
         return
 
 
@@ -360,50 +396,106 @@ def decode(batch: Batch, sf: StreamFile) -> Iterator[dict[str, Any]]:
     """The records of a verified batch, decoded with the format's limits and
     checked for shape; a record that fails is reported and skipped (past
     MAX_BAD_RECORDS in a file, the rest of the file is not read)."""
-    view = memoryview(batch.data)
+    reader = RecordReader(batch, sf)
     stop = batch.end - batch.start
     pos = batch.first - batch.start
-    u = None
-    rec: Any
     while pos < stop:
+        rec, pos = reader.read(pos)
+        if rec is not None:
+            sf.records += 1
+            yield rec
+
+
+class TooManyBad(Exception):
+    """More than MAX_BAD_RECORDS bad records in one file: the rest is not read."""
+
+
+class RecordReader:
+    """Decodes a verified batch's records (``Batch``), at the offsets its
+    reader asks for: the one way both ``decode`` and the columnar decoder
+    (``columns.decode_batch``) turn a record's bytes into a checked record.
+    A record larger than SMALL_RECORD (``batch.big``) is decoded counting
+    its items; the others through one unpacker over the batch's bytes, kept
+    while the reader reads on from where the last record ended (``forget``
+    when it skipped bytes itself). A record that fails is reported in
+    ``sf`` (``bad_record``)."""
+
+    def __init__(self, batch: Batch, sf: StreamFile):
+        self.batch, self.sf = batch, sf
+        self.view = memoryview(batch.data)
+        self._u: Any = None
+        self._u_base = 0
+
+    def forget(self) -> None:
+        """The next read is not where the last one ended."""
+        self._u = None
+
+    def read(self, pos: int) -> tuple[dict[str, Any] | None, int]:
+        """(the record at ``pos`` of the batch, None if it failed its checks),
+        and where the next record starts."""
+        batch, view = self.batch, self.view
         size = batch.big.get(batch.start + pos)
+        rec: Any
         try:
             if size is not None:
                 rec = limits.decode_counted(view[pos : pos + size])
-                nxt, u = pos + size, None
+                nxt, self._u = pos + size, None
             else:
+                u = self._u
                 if u is None:  # reads the batch's bytes in place (BytesIO shares them)
                     data = io.BytesIO(batch.data)
                     data.seek(pos)
-                    u = msgpack.Unpacker(
+                    u = self._u = msgpack.Unpacker(
                         data, read_size=limits.READ_CHUNK, max_buffer_size=limits.MAX_RECORD_BYTES, **limits.DECODE
                     )
-                    u_base = pos
+                    self._u_base = pos
                 rec = u.unpack()
-                nxt = u_base + u.tell()
+                nxt = self._u_base + u.tell()
         except Exception as e:
-            nxt, u = pos + (size or _record_size(view[pos : pos + limits.SMALL_RECORD])), None
-            why: str | None = f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})"
-            rec = None
-        else:
-            why = record_problem(rec)
+            self._u = None
+            nxt = pos + (size or record_size(view[pos : pos + limits.SMALL_RECORD]))
+            bad_record(
+                self.sf,
+                batch.start + pos,
+                f"a record that cannot be decoded within the format's limits ({type(e).__name__}: {e})",
+            )
+            return None, nxt
+        why = record_problem(rec)
         if why is not None:
-            sf.bad_records += 1
-            sf.add(batch.start + pos, "bad-record", why)
-            if sf.bad_records > MAX_BAD_RECORDS:
-                sf.add(batch.start + pos, "corrupt", f"more than {MAX_BAD_RECORDS} bad records: the rest is not read")
-                raise _TooManyBad()
-        else:
-            sf.records += 1
-            yield rec
-        pos = nxt
+            bad_record(self.sf, batch.start + pos, why)
+            return None, nxt
+        return rec, nxt
+
+    def read_alone(self, pos: int, stop: int) -> tuple[Any, int]:
+        """(the record at ``pos``, where the next starts), its size found
+        first, nothing checked (a batch ``fast_batches`` found: its records
+        were not walked); one over SMALL_RECORD bytes is decoded counting
+        its items. Raises what msgpack raises."""
+        self._u = None
+        view = self.view
+        u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
+        u.feed(view[pos : pos + limits.SMALL_RECORD])
+        try:
+            return u.unpack(), pos + u.tell()
+        except msgpack.OutOfData:
+            probe = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES)
+            probe.feed(view[pos:stop])
+            probe.skip()
+            nxt = pos + probe.tell()
+            return limits.decode_counted(view[pos:nxt]), nxt
 
 
-class _TooManyBad(Exception):
-    pass
+def bad_record(sf: StreamFile, at: int, why: str) -> None:
+    """A record at file offset ``at`` failed its checks: reported; past
+    MAX_BAD_RECORDS the file is not read on (TooManyBad)."""
+    sf.bad_records += 1
+    sf.add(at, "bad-record", why)
+    if sf.bad_records > MAX_BAD_RECORDS:
+        sf.add(at, "corrupt", f"more than {MAX_BAD_RECORDS} bad records: the rest is not read")
+        raise TooManyBad()
 
 
-def _record_size(view: memoryview) -> int:
+def record_size(view: memoryview) -> int:
     """The size of the (small) record at the start of ``view``."""
     u = msgpack.Unpacker(max_buffer_size=max(len(view), 1))
     u.feed(view)
@@ -414,7 +506,7 @@ def _record_size(view: memoryview) -> int:
     return int(u.tell())
 
 
-def _size(f: BinaryIO) -> int:
+def file_size(f: BinaryIO) -> int:
     try:
         here = f.tell()
         size = f.seek(0, io.SEEK_END)

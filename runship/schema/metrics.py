@@ -167,15 +167,9 @@ class Metrics:
             spec = self.spec_for(key)
             if spec is None or spec.summary is None:
                 continue
-            agg = self._agg.get(key)
-            if agg is None:
-                agg = self._agg[key] = _Agg()
+            agg = self._agg_of(key)
             agg.add(value)
-            result = agg.summary(spec.summary, spec.goal)
-            if result is None:
-                summary.pop(key, None)
-            else:
-                summary[key] = result
+            _put(summary, key, agg.summary(spec.summary, spec.goal))
 
     def observe_many(self, key: str, values: Any, summary: dict[str, Any]) -> None:
         """Fold a key's values of consecutive rows (a numpy array, or a list)
@@ -184,15 +178,15 @@ class Metrics:
         spec = self.spec_for(key)
         if spec is None or spec.summary is None or not len(values):
             return
+        agg = self._agg_of(key)
+        agg.add_many(values)
+        _put(summary, key, agg.summary(spec.summary, spec.goal))
+
+    def _agg_of(self, key: str) -> _Agg:
         agg = self._agg.get(key)
         if agg is None:
             agg = self._agg[key] = _Agg()
-        agg.add_many(values)
-        result = agg.summary(spec.summary, spec.goal)
-        if result is None:
-            summary.pop(key, None)
-        else:
-            summary[key] = result
+        return agg
 
     def step_sync(self, row: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
         """wandb's step_sync: a row with a key whose metric has a step_metric
@@ -221,6 +215,14 @@ def _merge(name: str, chain: list[MetricSpec]) -> MetricSpec:
             if value is not None:
                 setattr(found, field, value)
     return found
+
+
+def _put(summary: dict[str, Any], key: str, result: Any) -> None:
+    """A key's summary: its aggregate, or none (None: the ops give nothing)."""
+    if result is None:
+        summary.pop(key, None)
+    else:
+        summary[key] = result
 
 
 class _Agg:

@@ -1,11 +1,26 @@
-"""Shape checks of decoded records: what the reader accepts before it uses one.
+"""The record kinds of the format, typed, and the checks a reader makes of them.
+
+Records are plain maps on the wire and in memory. Each kind is described here
+twice over, once for each side of the format:
+
+- ``<Kind>Fields`` (a ``TypedDict``): the fields the writer passes for a
+  record of that kind (``Stream.write(kind, fields)``), that is everything
+  but the envelope ``k``, ``t`` and ``n``; ``<Kind>Record`` is the same
+  with the envelope, what a reader gets back. A ``TypedDict`` is a plain
+  ``dict`` at run time: constructing one costs what the literal costs.
+  ``RECORD_TYPES`` maps each kind to its record class.
+- ``check_<kind>(rec)``: what is wrong with a decoded record of that kind,
+  or None. ``problem(rec)`` checks the envelope, the kind's fields and every
+  other value; ``parse_record(obj)`` is the reader's one entry: the record,
+  typed, or what is wrong with it.
 
 A record that passed its batch's checksum may still hold anything (a file
-crafted by hand, another program's bug). ``problem(rec)`` says what is wrong
-with a record, or None; the reader reports a record with a problem and
-skips it, so that nothing downstream (the fold, JSON output, time
-formatting) ever meets a value of the wrong type, a nesting deeper than
-``MAX_DEPTH`` or a timestamp out of range.
+crafted by hand, another program's bug). The reader reports a record with
+a problem and skips it, so that nothing downstream (the fold, JSON output,
+time formatting) ever meets a value of the wrong type, a nesting deeper than
+``MAX_DEPTH`` or a timestamp out of range. Fields a check does not name are
+only checked to hold values of known types (``_value_problem``): readers
+ignore fields they do not know (``docs/FORMAT.md``, "Record kinds").
 """
 
 from __future__ import annotations
@@ -15,17 +30,337 @@ import math
 from collections.abc import Callable
 from itertools import chain, compress
 from operator import not_
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from runship.schema import format as fmt
 from runship.schema.limits import MAX_DEPTH, MAX_TIME
 from runship.schema.names import BadName, check_relpath
 
+
+# ---- the envelope and the kinds ----------------------------------------------------------
+class Envelope(TypedDict):
+    """What every record has: its kind and the wall-clock time it was made."""
+
+    k: str
+    t: float
+
+
+class _Numbered(Envelope, total=False):
+    n: int  # a data record's sequence number (framing records have none)
+
+
+class HeaderFields(TypedDict):
+    format: str
+    version: int
+    project: str
+    run: str
+    session: str
+    stream: str
+    segment: int
+
+
+class CommitFields(TypedDict):
+    len: int
+    crc: int
+
+
+class _Names(TypedDict, total=False):
+    """What a session says about its run (in ``start``, and ``meta`` when changed)."""
+
+    name: str | None
+    notes: str | None
+    group: str | None
+    job_type: str | None
+    entity: str | None
+    tags: list[str]
+
+
+class StartFields(_Names, total=False):
+    session: str
+    resumed: bool
+    reset: bool
+    resume: str | None
+    mode: str
+    host: str
+    pid: int
+    argv: list[str]
+    cwd: str
+    python: str
+    runship: str
+    settings: dict[str, Any]
+    args: dict[str, Any]
+    first_step: int
+    blind: bool
+    placement: dict[str, Any]
+
+
+class ConfigFields(TypedDict):
+    d: dict[str, Any]
+
+
+class RowFields(TypedDict):
+    s: int
+    d: dict[str, Any]
+
+
+class RowsFields(TypedDict):
+    keys: list[str]
+    s: list[int]
+    ts: list[float]
+    v: list[Any]
+
+
+#: ``d``: the keys set; ``del``: the keys deleted (a Python keyword, hence this form)
+SummaryFields = TypedDict("SummaryFields", {"d": dict[str, Any], "del": list[str]}, total=False)
+
+
+class MetaFields(_Names, total=False):
+    explicit_steps: bool
+    link: dict[str, Any]
+
+
+class _FileRequired(TypedDict):
+    path: str
+    size: int
+    sha256: str
+    policy: str
+
+
+class FileFields(_FileRequired, total=False):
+    source: str
+    name: str
+
+
+class MetricFields(TypedDict, total=False):
+    name: str
+    step_metric: str | None
+    step_sync: bool | None
+    hidden: bool | None
+    summary: list[str] | None
+    goal: str | None
+
+
+class AlertFields(TypedDict, total=False):
+    title: str
+    text: str
+    level: str
+    wait_duration: float | None
+
+
+class CodeFields(TypedDict, total=False):
+    program: str
+    git: dict[str, Any] | None
+
+
+class ArtifactFields(TypedDict, total=False):
+    name: str
+    type: str
+    version: str | None
+    aliases: list[str]
+    tags: list[str]
+    description: str | None
+    metadata: dict[str, Any]
+    files: list[str]
+    references: list[dict[str, Any]]
+
+
+class EnvironmentFields(TypedDict, total=False):
+    host: str
+    user: str
+    pid: int
+    python: str
+    executable: str
+    platform: str
+    argv: list[str]
+    cwd: str
+    cpu_count: int | None
+    cuda_visible_devices: str | None
+    scheduler: dict[str, Any] | None
+    git: dict[str, Any] | None
+    packages: list[str]
+
+
+class StatsFields(TypedDict):
+    d: dict[str, Any]
+
+
+class OutFields(TypedDict):
+    s: str  # "stdout" or "stderr"
+    text: str
+
+
+class _NoticeRequired(TypedDict):
+    message: str
+
+
+class NoticeFields(_NoticeRequired, total=False):
+    arg: str
+    setting: str
+
+
+class EmptyFields(TypedDict):
+    """``heartbeat`` and ``preempting``: the envelope only."""
+
+
+class SignalFields(TypedDict):
+    signal: int
+    name: str
+
+
+class LossFields(TypedDict, total=False):
+    lost: int
+    reason: str
+    dropped: int
+
+
+class FinishFields(TypedDict, total=False):
+    exit_code: int | None
+    lost: int
+    dropped: int
+
+
+class HeaderRecord(Envelope, HeaderFields):
+    pass
+
+
+class CommitRecord(Envelope, CommitFields):
+    pass
+
+
+class StartRecord(_Numbered, StartFields):
+    pass
+
+
+class ConfigRecord(_Numbered, ConfigFields):
+    pass
+
+
+class RowRecord(_Numbered, RowFields):
+    pass
+
+
+class RowsRecord(_Numbered, RowsFields):
+    pass
+
+
+class SummaryRecord(_Numbered, SummaryFields):
+    pass
+
+
+class MetaRecord(_Numbered, MetaFields):
+    pass
+
+
+class FileRecord(_Numbered, FileFields):
+    pass
+
+
+class MetricRecord(_Numbered, MetricFields):
+    pass
+
+
+class AlertRecord(_Numbered, AlertFields):
+    pass
+
+
+class CodeRecord(_Numbered, CodeFields):
+    pass
+
+
+class ArtifactRecord(_Numbered, ArtifactFields):
+    pass
+
+
+class EnvironmentRecord(_Numbered, EnvironmentFields):
+    pass
+
+
+class StatsRecord(_Numbered, StatsFields):
+    pass
+
+
+class OutRecord(_Numbered, OutFields):
+    pass
+
+
+class NoticeRecord(_Numbered, NoticeFields):
+    pass
+
+
+class EmptyRecord(_Numbered, EmptyFields):
+    pass
+
+
+class SignalRecord(_Numbered, SignalFields):
+    pass
+
+
+class LossRecord(_Numbered, LossFields):
+    pass
+
+
+class FinishRecord(_Numbered, FinishFields):
+    pass
+
+
+Record = (
+    HeaderRecord
+    | CommitRecord
+    | StartRecord
+    | ConfigRecord
+    | RowRecord
+    | RowsRecord
+    | SummaryRecord
+    | MetaRecord
+    | FileRecord
+    | MetricRecord
+    | AlertRecord
+    | CodeRecord
+    | ArtifactRecord
+    | EnvironmentRecord
+    | StatsRecord
+    | OutRecord
+    | NoticeRecord
+    | EmptyRecord
+    | SignalRecord
+    | LossRecord
+    | FinishRecord
+)
+
+#: each kind's record class (kinds not listed here are read as an ``Envelope``)
+RECORD_TYPES: dict[str, type[Any]] = {
+    fmt.HEADER: HeaderRecord,
+    fmt.COMMIT: CommitRecord,
+    fmt.START: StartRecord,
+    fmt.CONFIG: ConfigRecord,
+    fmt.ROW: RowRecord,
+    fmt.ROWS: RowsRecord,
+    fmt.SUMMARY: SummaryRecord,
+    fmt.META: MetaRecord,
+    fmt.FILE: FileRecord,
+    fmt.METRIC: MetricRecord,
+    fmt.ALERT: AlertRecord,
+    fmt.CODE: CodeRecord,
+    fmt.ARTIFACT: ArtifactRecord,
+    fmt.ENVIRONMENT: EnvironmentRecord,
+    fmt.STATS: StatsRecord,
+    fmt.OUT: OutRecord,
+    fmt.NOTICE: NoticeRecord,
+    fmt.HEARTBEAT: EmptyRecord,
+    fmt.PREEMPTING: EmptyRecord,
+    fmt.SIGNAL: SignalRecord,
+    fmt.LOSS: LossRecord,
+    fmt.FINISH: FinishRecord,
+}
+
+
+# ---- the checks --------------------------------------------------------------------------
 _SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 _LEAVES = frozenset({str, int, float, bool, type(None), bytes, _dt.datetime})
 _STR_OR_NONE = (str, type(None))
 _CONTAINERS = frozenset({dict, list})
 _DICT, _LIST, _STR = frozenset({dict}), frozenset({list}), frozenset({str})
+Check = Callable[[dict[str, Any]], "str | None"]
 
 
 def _value_problem(value: object, depth: int) -> str | None:
@@ -54,13 +389,21 @@ def _value_problem(value: object, depth: int) -> str | None:
     return None
 
 
-def _map(rec: dict[str, Any], key: str, required: bool = True) -> str | None:
+def _typed(rec: dict[str, Any], key: str, want: type, what: str, required: bool) -> str | None:
+    """``rec[key]`` is of type ``want`` (or absent/None where not ``required``)."""
     v = rec.get(key)
     if v is None and not required:
         return None
-    if type(v) is not dict:
-        return f"'{key}' must be a map, got {type(v).__name__}"
-    for k, x in v.items():
+    if type(v) is not want:
+        return f"'{key}' must be {what}, got {type(v).__name__}"
+    return None
+
+
+def _map(rec: dict[str, Any], key: str, required: bool = True) -> str | None:
+    why = _typed(rec, key, dict, "a map", required)
+    if why is not None or rec.get(key) is None:
+        return why
+    for k, x in rec[key].items():
         if type(k) is not str:
             return f"a key of type {type(k).__name__} in '{key}'"
         if type(x) not in _SCALARS:
@@ -71,12 +414,7 @@ def _map(rec: dict[str, Any], key: str, required: bool = True) -> str | None:
 
 
 def _int(rec: dict[str, Any], key: str, required: bool = False) -> str | None:
-    v = rec.get(key)
-    if v is None and not required:
-        return None
-    if type(v) is not int:
-        return f"'{key}' must be an integer, got {type(v).__name__}"
-    return None
+    return _typed(rec, key, int, "an integer", required)
 
 
 def _strs(rec: dict[str, Any], keys: tuple[str, ...]) -> str | None:
@@ -98,7 +436,7 @@ def _str_list(rec: dict[str, Any], key: str) -> str | None:
 _META = ("name", "notes", "group", "job_type", "entity")
 
 
-def _start(rec: dict[str, Any]) -> str | None:
+def check_start(rec: dict[str, Any]) -> str | None:
     why = _strs(rec, (*_META, "session", "host", "mode")) or _str_list(rec, "tags") or _int(rec, "pid")
     if why:
         return why
@@ -113,7 +451,7 @@ def _start(rec: dict[str, Any]) -> str | None:
     return None
 
 
-def _file(rec: dict[str, Any]) -> str | None:
+def check_file(rec: dict[str, Any]) -> str | None:
     try:
         check_relpath(rec.get("path"), "'path'")
     except BadName as e:
@@ -121,11 +459,11 @@ def _file(rec: dict[str, Any]) -> str | None:
     return _int(rec, "size") or _strs(rec, ("sha256", "policy"))
 
 
-def _summary(rec: dict[str, Any]) -> str | None:
+def check_summary(rec: dict[str, Any]) -> str | None:
     return _map(rec, "d", required=False) or _str_list(rec, "del")
 
 
-def _loss(rec: dict[str, Any]) -> str | None:
+def check_loss(rec: dict[str, Any]) -> str | None:
     for key in ("lost", "dropped"):
         why = _int(rec, key)
         if why:
@@ -139,11 +477,14 @@ _TIME_TYPES = frozenset({float, int})
 _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 
 
-def _step(step: int) -> str | None:
-    return None if _I64_MIN <= step <= _I64_MAX else "'s' is a step past int64"
+def check_row(rec: dict[str, Any]) -> str | None:
+    why = _int(rec, "s", required=True)
+    if why is None and not _I64_MIN <= rec["s"] <= _I64_MAX:
+        why = "'s' is a step past int64"
+    return why or _map(rec, "d")
 
 
-def _rows(rec: dict[str, Any]) -> str | None:
+def check_rows(rec: dict[str, Any]) -> str | None:
     """A block of rows: K distinct string keys, R >= 1 steps and times, R*K
     values. Checked a list at a time (a block holds thousands of values)."""
     keys, steps, times, values = rec.get("keys"), rec.get("s"), rec.get("ts"), rec.get("v")
@@ -172,24 +513,59 @@ def _rows(rec: dict[str, Any]) -> str | None:
     return None
 
 
-_KIND_CHECKS: dict[str, Callable[[dict[str, Any]], str | None]] = {
-    fmt.START: _start,
-    fmt.CONFIG: lambda r: _map(r, "d"),
-    fmt.ROW: lambda r: _int(r, "s", required=True) or _step(r["s"]) or _map(r, "d"),
-    fmt.ROWS: _rows,
-    fmt.SUMMARY: _summary,
-    fmt.META: lambda r: _strs(r, _META) or _str_list(r, "tags"),
-    fmt.FILE: _file,
-    fmt.METRIC: lambda r: _strs(r, ("name", "step_metric", "goal")),
-    fmt.ALERT: lambda r: _strs(r, ("title", "text", "level")),
-    fmt.FINISH: lambda r: _int(r, "exit_code") or _loss(r),
-    fmt.SIGNAL: lambda r: _int(r, "signal") or _strs(r, ("name",)),
-    fmt.LOSS: _loss,
-    fmt.STATS: lambda r: _map(r, "d"),
-    fmt.OUT: lambda r: _strs(r, ("s", "text")),
-    fmt.HEADER: lambda r: (
-        _strs(r, ("format", "project", "run", "session", "stream")) or _int(r, "version") or _int(r, "segment")
-    ),
+def check_config(rec: dict[str, Any]) -> str | None:
+    return _map(rec, "d")
+
+
+def check_stats(rec: dict[str, Any]) -> str | None:
+    return _map(rec, "d")
+
+
+def check_meta(rec: dict[str, Any]) -> str | None:
+    return _strs(rec, _META) or _str_list(rec, "tags")
+
+
+def check_metric(rec: dict[str, Any]) -> str | None:
+    return _strs(rec, ("name", "step_metric", "goal"))
+
+
+def check_alert(rec: dict[str, Any]) -> str | None:
+    return _strs(rec, ("title", "text", "level"))
+
+
+def check_finish(rec: dict[str, Any]) -> str | None:
+    return _int(rec, "exit_code") or check_loss(rec)
+
+
+def check_signal(rec: dict[str, Any]) -> str | None:
+    return _int(rec, "signal") or _strs(rec, ("name",))
+
+
+def check_out(rec: dict[str, Any]) -> str | None:
+    return _strs(rec, ("s", "text"))
+
+
+def check_header(rec: dict[str, Any]) -> str | None:
+    return _strs(rec, ("format", "project", "run", "session", "stream")) or _int(rec, "version") or _int(rec, "segment")
+
+
+#: each kind's check of its own fields (a kind not here: its values' types only)
+KIND_CHECKS: dict[str, Check] = {
+    fmt.START: check_start,
+    fmt.CONFIG: check_config,
+    fmt.ROW: check_row,
+    fmt.ROWS: check_rows,
+    fmt.SUMMARY: check_summary,
+    fmt.META: check_meta,
+    fmt.FILE: check_file,
+    fmt.METRIC: check_metric,
+    fmt.ALERT: check_alert,
+    fmt.FINISH: check_finish,
+    fmt.SIGNAL: check_signal,
+    fmt.LOSS: check_loss,
+    fmt.STATS: check_stats,
+    fmt.OUT: check_out,
+    fmt.HEADER: check_header,
 }
 
 
@@ -199,10 +575,7 @@ _NONE_WALKED: frozenset[str] = frozenset()
 _WALKED = {fmt.ROWS: frozenset({"keys", "s", "ts", "v"})}  # the kind's check walked these already
 
 
-def problem(rec: object) -> str | None:
-    """What is wrong with a decoded record, or None if the reader may use it."""
-    if type(rec) is not dict:
-        return f"a record that is not a map ({type(rec).__name__})"
+def _envelope_problem(rec: dict[Any, Any]) -> str | None:
     kind = rec.get("k")
     if type(kind) is not str:
         return "a record without a string kind 'k'"
@@ -212,7 +585,18 @@ def problem(rec: object) -> str | None:
     n = rec.get("n")
     if n is not None and type(n) is not int:
         return f"{kind} record with a sequence number 'n' that is not an integer"
-    check = _KIND_CHECKS.get(kind)
+    return None
+
+
+def problem(rec: object) -> str | None:
+    """What is wrong with a decoded record, or None if the reader may use it."""
+    if type(rec) is not dict:
+        return f"a record that is not a map ({type(rec).__name__})"
+    why = _envelope_problem(rec)
+    if why is not None:
+        return why
+    kind = rec["k"]
+    check = KIND_CHECKS.get(kind)
     why = check(rec) if check is not None else None
     if why is None:
         walked = _D_WALKED if kind in _D_CHECKED else _WALKED.get(kind, _NONE_WALKED)
@@ -224,6 +608,16 @@ def problem(rec: object) -> str | None:
             if why:
                 break
     return f"{kind} record: {why}" if why else None
+
+
+def parse_record(obj: object) -> tuple[Record | None, str | None]:
+    """A decoded map as a typed record: (the record, None), or (None, what
+    is wrong with it). The record is ``obj`` itself (no copy): its type is
+    that of its kind in ``RECORD_TYPES`` (check ``rec["k"]`` to narrow)."""
+    why = problem(obj)
+    if why is not None:
+        return None, why
+    return cast(Record, obj), None
 
 
 # ---- a session's place in a distributed job (its start record's ``placement``) ----------
