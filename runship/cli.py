@@ -86,7 +86,7 @@ def _one_line(e: BaseException) -> str:
         import traceback
 
         traceback.print_exception(e, file=sys.stderr)
-    from runship.targets import TargetError
+    from runship.store import TargetError
 
     if isinstance(e, (Error, TargetError)) or (isinstance(e, OSError) and e.filename is None and not e.strerror):
         text = str(e)
@@ -109,16 +109,16 @@ def _one_line(e: BaseException) -> str:
 
 
 def redact(url: str) -> str:
-    from runship.targets import redact as _redact
+    from runship.store.location import shown
 
-    return _redact(url) if "://" in url else url
+    return shown(url)
 
 
 def _location(ctx: click.Context, param: click.Parameter, value):
     """Click callback: each root or destination given is a path or a
-    well-formed URL (``runship.targets.location``), else a usage error (exit 2)."""
+    well-formed URL (``runship.store.location``), else a usage error (exit 2)."""
     from runship.errors import UsageError
-    from runship.targets.location import check_location
+    from runship.store.location import check_location
 
     for v in value if isinstance(value, tuple) else (value,):
         if v is not None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runship.errors import UsageError
-from runship.targets.location import check_location
+from runship.store.location import check_location
 
 __all__ = ["KINDS", "export"]
 

@@ -26,7 +26,8 @@ def run_dirs(
     hears of project directories that cannot be read."""
     if root.startswith("file://"):
         root = root[len("file://") :]
-    from runship.reader.http import is_server_url, server_run_urls
+    from runship.store.http import server_run_urls
+    from runship.store.location import is_server_url
 
     if is_server_url(root):
         yield from server_run_urls(root, project, storage_options)
@@ -156,7 +157,7 @@ def _holds_stream(path: str, unreadable: bool = False) -> bool:
 def _remote_run_dirs(url: str, project: str | None, storage_options: dict[str, Any] | None) -> Iterator[str]:
     import fsspec
 
-    from runship.reader.source import fresh_ls, fs_options
+    from runship.store.objectstore import fresh_ls, fs_options
 
     fs, base = fsspec.core.url_to_fs(url.rstrip("/"), **fs_options(url, storage_options))
     base = base.rstrip("/")
@@ -394,8 +395,8 @@ def list_runs(
     ``allowed(project)``: the projects to list (a token's scope), decided
     before anything of the others is read."""
     from runship.reader.cache import resolve_cache
-    from runship.reader.http import is_server_url
     from runship.reader.index import state_of
+    from runship.store.location import is_server_url
 
     if root.startswith("file://"):
         root = root[len("file://") :]
@@ -452,7 +453,7 @@ def _read_infos(
 
     def one(loc: str) -> tuple[str, dict[str, Any] | None]:
         from runship.reader.run import RunView, open_run, unreadable_run
-        from runship.reader.source import FsspecSource
+        from runship.store.objectstore import FsspecSource
 
         name = loc.rstrip("/").rsplit("/", 1)[-1]
         parent = loc.rstrip("/").rsplit("/", 2)[-2] if "/" in loc.rstrip("/") else ""
@@ -550,7 +551,7 @@ def _remote_signatures(
     recursive listing (an object store lists its keys a thousand at a time).
     ``listing`` is filled with "fs" and "runs": each run URL's objects."""
     from runship.reader.index import remote_signature
-    from runship.reader.source import url_to_fs
+    from runship.store.objectstore import url_to_fs
 
     fs, base = url_to_fs(url, storage_options)
     url = url.rstrip("/")

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
+from runship import store
 from runship.errors import CorruptionError
 from runship.reader.cache import CacheDamaged, SegmentCache, commit_at, identity, probe, resolve_cache, tail_after
 from runship.reader.columns import (
@@ -27,7 +28,6 @@ from runship.reader.columns import (
     rows_of,
 )
 from runship.reader.history import DERIVED_X, Part, Stack, derived, frame, key_arrays, matching, rows_at, sample
-from runship.reader.source import RunSource, open_source
 from runship.reader.stream import Problem, StreamFile, describe, iter_records
 from runship.safefile import NotRegular
 from runship.schema import format as fmt
@@ -37,6 +37,8 @@ from runship.schema.names import BadName, check_id, check_relpath
 from runship.schema.records import job_of as _job_of
 from runship.schema.records import placement_of
 from runship.schema.records import rank_of as _rank_of
+from runship.store import RunSource
+from runship.store.protocol import NamedRun
 
 _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
 CACHE_LIVE_BYTES = 8 * 1024 * 1024  # a file still being written is cached once it holds this much
@@ -183,7 +185,7 @@ class RunView:
         """Read a remote run's run stream files several at once (each is a
         few requests: cache probes, or the whole file)."""
         todo = [sf for sf in self.files.get(fmt.RUN_STREAM, []) if sf.name not in self._segments]
-        if not getattr(self._source, "concurrent", False) or len(todo) < 2:
+        if not self._source.concurrent or len(todo) < 2:
             return
         from concurrent.futures import ThreadPoolExecutor
 
@@ -447,7 +449,7 @@ class RunView:
         hit = None
         access = _Access(self._source, sf.name)
         if cache is not None and size is not None:
-            if getattr(self._source, "concurrent", False) and size <= SMALL_REMOTE_FILE:
+            if self._source.concurrent and size <= SMALL_REMOTE_FILE:
                 access.whole = size  # one request when the file must be read, not three
             try:
                 hit = self._lookup(sf, size, cache, access)
@@ -1166,11 +1168,13 @@ def _samples(samples: int) -> int:
     return samples
 
 
-class _NoSource:
+class _NoSource(NamedRun):
     """The source of a run directory that could not be opened."""
 
+    concurrent = False
+
     def __init__(self, location: str, project: str, run_id: str):
-        self.location, self._project, self._run_id = location, project, run_id
+        self.location, self.project, self.run_id = location, project, run_id
 
     def names(self) -> list[str]:
         return []
@@ -1192,17 +1196,6 @@ class _NoSource:
 
     def stamp(self, name: str, length: int) -> str | None:
         return None
-
-    def join(self, name: str) -> str:
-        return f"{self.location}/{name}"
-
-    @property
-    def basename(self) -> str:
-        return self._run_id
-
-    @property
-    def parent_name(self) -> str:
-        return self._project
 
 
 class _Shifted(Columns):
@@ -1284,7 +1277,7 @@ def open_run(
     is not there: RunNotFound), so a name never leads out of its project.
     """
     return RunView(
-        open_source(location, storage_options, root=root),
+        store.open_run(location, storage_options, root=root),
         stale_after=stale_after,
         now=now,
         strict=strict,

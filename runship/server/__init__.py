@@ -11,7 +11,7 @@ from typing import Any
 
 from runship import interrupts
 from runship.errors import UsageError
-from runship.targets.http import is_loopback
+from runship.store.http import is_loopback
 
 __all__ = ["is_loopback", "serve"]
 
@@ -146,7 +146,7 @@ def _banner(root: str, host: str, port: int, tls: bool, tokens: list | None, wor
     """What ``serve`` says when it listens: its URL, root and tokens (each
     by its label and scope, never its value); a warning when tokens would
     cross a network in clear text."""
-    from runship.targets import redact
+    from runship.store import redact
 
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     url = f"{'https' if tls else 'http'}://{shown}:{port}"

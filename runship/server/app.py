@@ -41,7 +41,7 @@ from runship.schema.values import json_safe
 from runship.server.auth import Token, find_token
 from runship.server.guard import LOOPBACK_NAMES, Limits, RequestGuard
 from runship.server.storage import BadData, BadName, Storage, check_derived, check_name, check_stream
-from runship.targets import ConflictError, GapError, NotFollowed, TargetError
+from runship.store import ConflictError, GapError, NotFollowed, TargetError
 from runship.ui.app import UIAuth, add_ui
 from runship.ui.data import StorePlace, app_cache
 

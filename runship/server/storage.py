@@ -1,5 +1,5 @@
 """The server's storage: run directories under a root (a local directory or
-an fsspec URL), written through a target (``runship.targets``) and read
+an fsspec URL), written through a backend (``runship.store``) and read
 through the reader. Every appended byte is checked to be whole, committed
 batches before it is stored; nothing is decoded beyond the records' framing
 and the file's header, so a request of N bytes costs O(N) memory whatever
@@ -15,14 +15,14 @@ import os
 import threading
 from collections import OrderedDict
 
+from runship import store
 from runship.errors import RunNotFound
 from runship.reader.listing import ListingMemo
-from runship.reader.source import open_source
 from runship.reader.stream import StreamFile, batches, read_header
 from runship.safefile import NotRegular
 from runship.schema import format as fmt
 from runship.schema.names import BadName, check_id, check_relpath, check_stream_name
-from runship.targets import GapError, open_target
+from runship.store import GapError
 
 STRIPES = 256  # locks serialising writes of one file (a fixed table: bounded whatever the requests)
 STAGING = ".uploads"  # derived files sent in parts are staged under <root>/.uploads/
@@ -53,7 +53,7 @@ class Storage:
     def __init__(self, root: str, storage_options: dict | None = None):
         self.root = root.rstrip("/")
         self.storage_options = storage_options or {}
-        self.target = open_target(
+        self.target = store.open(
             self.root if "://" in self.root else f"file://{os.path.abspath(self.root)}", self.storage_options
         )
         self._locks = [threading.Lock() for _ in range(STRIPES)]
@@ -93,7 +93,7 @@ class Storage:
                 self._headers.move_to_end(key)
                 return self._headers[key]
         sf = StreamFile(path=name, name=name, stream="?", session="?", segment=0)
-        read_header(io.BytesIO(self.target.read_range(project, run_id, name, 0, _HEADER_READ)), sf)
+        read_header(io.BytesIO(self.target.read_at(project, run_id, name, 0, _HEADER_READ)), sf)
         with self._headers_guard:
             self._headers[key] = sf.header
             while len(self._headers) > _HEADER_CACHE:
@@ -165,7 +165,7 @@ class Storage:
     def _place_staged(self, project: str, run_id: str, rel: str, area: str, name: str, digest: str, total: int) -> None:
         """Check a whole staged upload against its digest, move it into place
         and remove the staging (refused or not)."""
-        source = open_source(self._staging_location(area), self.storage_options, root=self.root)
+        source = store.open_run(self._staging_location(area), self.storage_options, root=self.root)
         h = hashlib.sha256()
         with source.open(name) as f:
             while chunk := f.read(1 << 20):
@@ -186,7 +186,7 @@ class Storage:
     def open_derived(self, project: str, run_id: str, rel: str):
         """A file object of a run's file, streamed (no fold of the run)."""
         try:
-            source = open_source(self.run_location(project, run_id), self.storage_options, root=self.root)
+            source = store.open_run(self.run_location(project, run_id), self.storage_options, root=self.root)
             return source.open(rel)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegular):
             raise RunNotFound(f"no file {rel} in {project}/{run_id}") from None
@@ -195,7 +195,7 @@ class Storage:
         """(file object, size) of any file of a run: a stream file as stored
         (an object store's chunks put together) or a derived file."""
         try:
-            source = open_source(self.run_location(project, run_id), self.storage_options, root=self.root)
+            source = store.open_run(self.run_location(project, run_id), self.storage_options, root=self.root)
             size = source.size(rel)
             f = source.open(rel)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegular):

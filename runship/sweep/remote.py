@@ -31,8 +31,8 @@ def open_sweep(root: str, sweep: str, storage_options: dict[str, Any] | None, wo
     ``workdir``)."""
     if "://" not in root:
         return Sweep.open(root, sweep)
-    from runship.reader.http import is_server_url
-    from runship.reader.source import url_to_fs
+    from runship.store.location import is_server_url
+    from runship.store.objectstore import url_to_fs
 
     if is_server_url(root):
         raise UsageError(
@@ -66,7 +66,7 @@ def _locate(fs: Any, base: str, root: str, sweep: str) -> tuple[str, str]:
 
 def _copy(fs: Any, src: str, dest: str) -> None:
     """A sweep's own files of ``src`` on ``fs`` into the new directory ``dest``."""
-    from runship.reader.source import fresh_ls
+    from runship.store.objectstore import fresh_ls
 
     wanted: dict[str, tuple[str, float]] = {}  # remote path -> (relative path, mtime)
     total = 0

@@ -10,7 +10,7 @@ from typing import Any
 
 from runship import interrupts
 from runship.errors import UsageError
-from runship.targets.http import is_loopback
+from runship.store.http import is_loopback
 
 __all__ = ["serve_ui"]
 

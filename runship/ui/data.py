@@ -19,7 +19,7 @@ from runship.errors import RunNotFound
 from runship.reader.listing import ListingMemo
 from runship.schema import redact
 from runship.schema.names import BadName, check_id
-from runship.targets import TargetError
+from runship.store import TargetError
 from runship.ui.tables import TableCache, TableError
 from runship.ui.tables import identity as table_identity
 from runship.ui.tables import page as table_rows

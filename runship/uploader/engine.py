@@ -6,13 +6,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from runship import safefile
 from runship.schema import format as fmt
 from runship.schema import names
-from runship.targets import AuthError, ConflictError, GapError, Target, TargetError, TlsError
+from runship.store import AuthError, Backend, ConflictError, GapError, TargetError, TlsError
 from runship.uploader import tail
 from runship.uploader.state import FileState, State
 
@@ -105,7 +106,7 @@ class RunError(Exception):
 class Log:
     """Plain lines on stderr (timestamped when not a terminal)."""
 
-    def __init__(self, level: int = 1, stream=None):
+    def __init__(self, level: int = 1, stream: TextIO | None = None):
         self.level = level  # 0 quiet, 1 normal, 2 verbose
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -135,7 +136,7 @@ PARALLEL = 8  # requests at once for the files of one run (sizes asked, closed f
 class Uploader:
     def __init__(
         self,
-        target: Target,
+        target: Backend,
         state: State,
         roots: list[str],
         *,
@@ -146,7 +147,7 @@ class Uploader:
         stop: threading.Event | None = None,
         stable_seconds: float = STABLE_SECONDS,
         chunk_bytes: int = CHUNK_BYTES,
-        progress: Callable | None = None,
+        progress: Callable[[list[RunRef]], Iterable[RunRef]] | None = None,
         verify_remote: bool = False,
         pass_timeout: float | None = None,
     ):
@@ -415,7 +416,7 @@ class Uploader:
             if not ((fs0 := known.get(f.name)) is not None and fs0.final and not self.verify_remote)
             and (ref.project, ref.run_id, f.name) not in self._verified
         ]
-        remote = self._remote_sizes(ref, asks) if len(asks) > 1 and getattr(self.target, "concurrent", False) else {}
+        remote = self._remote_sizes(ref, asks) if len(asks) > 1 and self.target.capabilities.concurrent else {}
         # phase 1: what is committed and verified, and which sessions finished
         todo: list[tuple[tail.LocalFile, FileState]] = []
         finished_sessions: set[str] = set()
@@ -442,9 +443,9 @@ class Uploader:
             todo.append((f, fs))
         left = tail.left_files(files, finished_sessions)
         # phase 2: push; closed files go up as whole objects, several at once
-        if not self.dry_run and self.target.needs_finalize:
+        if not self.dry_run and self.target.capabilities.needs_finalize:
             whole = [(f, fs) for f, fs in todo if f.name in left and (fs.uploaded < fs.scanned or not fs.final)]
-            if len(whole) > 1 and getattr(self.target, "concurrent", False):
+            if len(whole) > 1 and self.target.capabilities.concurrent:
                 empty = {name for name, size in remote.items() if size == 0}  # asked this pass: nothing there
                 sent += self._finalize_many(ref, dfd, whole, empty)
         for f, fs in todo:
@@ -570,7 +571,7 @@ class Uploader:
     def _push_file(self, ref: RunRef, dfd: int, f: tail.LocalFile, fs: FileState, final: bool) -> int:
         sent = 0
         url = self.target.url
-        if final and self.target.needs_finalize:
+        if final and self.target.capabilities.needs_finalize:
             # closed: one whole object (any chunks pushed earlier are dropped)
             if fs.uploaded < fs.scanned or not fs.final:
                 try:
@@ -689,7 +690,7 @@ def _run_over(path: str) -> bool:
     return summarize(path).get("state") in OVER
 
 
-def _derived_files(dfd: int):
+def _derived_files(dfd: int) -> Iterator[tuple[str, str]]:
     """(relative path, kind) of run.json and everything below files/."""
     for name, kind, _ in safefile.entries(dfd):
         if name == "run.json":
