@@ -1547,8 +1547,10 @@ def _ui_roots(roots: list[str]) -> list[str]:
     directory (a typo would show an empty table), else a usage error (exit 2).
     A URL's store is asked at each listing, where its failure is shown."""
     for root in roots:
-        path = root[len("file://") :] if root.startswith("file://") else root
-        if "://" not in path and not os.path.isdir(os.path.expanduser(path)):
+        from runship.store.location import is_url, local_path
+
+        path = local_path(root)
+        if not is_url(path) and not os.path.isdir(os.path.expanduser(path)):
             what = "a file" if os.path.exists(path) else "no such directory"
             raise click.UsageError(
                 f"run root {root!r}: {what}; give a run root (holding <project>/<run>/ directories) or a URL"

@@ -22,6 +22,7 @@ from runship.reader.listing import list_runs
 from runship.reader.run import RunView, open_run
 from runship.schema.names import default_root
 from runship.schema.values import json_safe
+from runship.store.location import is_server_url, is_url
 
 
 class File:
@@ -262,13 +263,12 @@ class Api:
         self._cache = resolve_cache(cache)  # columns and the run index (see runship.reader.cache)
 
     def _join(self, *parts: str) -> str:
-        if "://" in self.root:
+        if is_url(self.root):
             return "/".join([self.root.rstrip("/"), *parts])
         return os.path.join(self.root, *parts)
 
     def _list(self, location: str) -> list[str]:
         from runship.store.http import server_run_urls
-        from runship.store.location import is_server_url
 
         if is_server_url(self.root):  # a runship server: its listings
             urls = server_run_urls(self.root, None, self._storage_options)

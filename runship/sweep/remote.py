@@ -29,9 +29,10 @@ def open_sweep(root: str, sweep: str, storage_options: dict[str, Any] | None, wo
     """The sweep ``[PROJECT/]ID`` of the run root ``root`` (a path, a
     ``file://`` URL or an fsspec URL; an object store's copied into
     ``workdir``)."""
-    if "://" not in root:
+    from runship.store.location import is_local, is_server_url, is_url
+
+    if not is_url(root):
         return Sweep.open(root, sweep)
-    from runship.store.location import is_server_url
     from runship.store.objectstore import url_to_fs
 
     if is_server_url(root):
@@ -42,7 +43,7 @@ def open_sweep(root: str, sweep: str, storage_options: dict[str, Any] | None, wo
     fs, base = url_to_fs(root, storage_options)
     project, sweep_id = _locate(fs, base, root, sweep)
     dest = os.path.join(workdir, project, SWEEPS, sweep_id)
-    if root.startswith("file://"):
+    if is_local(root):
         _copy_local(base, f"{project}/{SWEEPS}/{sweep_id}", dest)
     else:
         _copy(fs, f"{base}/{project}/{SWEEPS}/{sweep_id}", dest)

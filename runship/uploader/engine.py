@@ -406,8 +406,6 @@ class Uploader:
         for name, kind in odd:
             self._skip(stats, skipped, os.path.join(ref.path, name), f"a {kind}, not a regular file")
         known = self.state.files(url, ref.project, ref.run_id)
-        sent = 0
-        corrupt: str | None = None
         # what the remote holds of each file not known final, asked of several files at once
         # (a run of many sessions, such as a distributed job's ranks, is many files)
         asks = [
@@ -417,7 +415,43 @@ class Uploader:
             and (ref.project, ref.run_id, f.name) not in self._verified
         ]
         remote = self._remote_sizes(ref, asks) if len(asks) > 1 and self.target.capabilities.concurrent else {}
-        # phase 1: what is committed and verified, and which sessions finished
+        todo, finished_sessions, corrupt = self._scan_run(ref, dfd, files, known, remote, stats, skipped)
+        left = tail.left_files(files, finished_sessions)
+        sent = self._push_run(ref, dfd, todo, left, remote, stats)
+        waiting: list[str] = []
+        if not self.dry_run:
+            newest = files[-1].session if files else None
+            derived_sent, waiting = self._derived(
+                ref, dfd, stats, skipped, lambda: newest in finished_sessions or _run_over(ref.path)
+            )
+            sent += derived_sent
+            if waiting:
+                stats.waiting.append((ref.name, waiting))
+        if corrupt:
+            raise RunError(corrupt)
+        all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
+        newest = files[-1].session if files else None
+        is_done = bool(files) and all_final and newest in finished_sessions and not waiting and not self.stop.is_set()
+        if not self.dry_run:
+            self._record_run(ref, is_done, signature, sent, skipped, waiting)
+        if sent:
+            self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
+        return sent, is_done
+
+    def _scan_run(
+        self,
+        ref: RunRef,
+        dfd: int,
+        files: list[tail.LocalFile],
+        known: dict[str, FileState],
+        remote: dict[str, int],
+        stats: PassStats,
+        skipped: list[str],
+    ) -> tuple[list[tuple[tail.LocalFile, FileState]], set[str], str | None]:
+        """Phase 1 of a run: what is committed and verified of each file not
+        known final, and which sessions finished. Returns (the files to push
+        with their state, the finished sessions, a corruption found or None)."""
+        corrupt: str | None = None
         todo: list[tuple[tail.LocalFile, FileState]] = []
         finished_sessions: set[str] = set()
         for f in files:
@@ -441,11 +475,26 @@ class Uploader:
             if fs.finished and f.stream == fmt.RUN_STREAM:
                 finished_sessions.add(f.session)
             todo.append((f, fs))
-        left = tail.left_files(files, finished_sessions)
-        # phase 2: push; closed files go up as whole objects, several at once
-        if not self.dry_run and self.target.capabilities.needs_finalize:
+        return todo, finished_sessions, corrupt
+
+    def _push_run(
+        self,
+        ref: RunRef,
+        dfd: int,
+        todo: list[tuple[tail.LocalFile, FileState]],
+        left: set[str],
+        remote: dict[str, int],
+        stats: PassStats,
+    ) -> int:
+        """Phase 2 of a run: push what is new; closed files (not in ``left``)
+        go up as whole objects where the backend needs it, several at once
+        where it may be called so. A dry run counts what is pending. Returns
+        the bytes sent."""
+        sent = 0
+        caps = self.target.capabilities
+        if not self.dry_run and caps.needs_finalize:
             whole = [(f, fs) for f, fs in todo if f.name in left and (fs.uploaded < fs.scanned or not fs.final)]
-            if len(whole) > 1 and self.target.capabilities.concurrent:
+            if len(whole) > 1 and caps.concurrent:
                 empty = {name for name, size in remote.items() if size == 0}  # asked this pass: nothing there
                 sent += self._finalize_many(ref, dfd, whole, empty)
         for f, fs in todo:
@@ -456,25 +505,7 @@ class Uploader:
                     stats.pending.append((ref.name, f.name, fs.scanned - fs.uploaded))
                 continue
             sent += self._push_file(ref, dfd, f, fs, final=f.name in left)
-        waiting: list[str] = []
-        if not self.dry_run:
-            newest = files[-1].session if files else None
-            derived_sent, waiting = self._derived(
-                ref, dfd, stats, skipped, lambda: newest in finished_sessions or _run_over(ref.path)
-            )
-            sent += derived_sent
-            if waiting:
-                stats.waiting.append((ref.name, waiting))
-        if corrupt:
-            raise RunError(corrupt)
-        all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
-        newest = files[-1].session if files else None
-        is_done = bool(files) and all_final and newest in finished_sessions and not waiting and not self.stop.is_set()
-        if not self.dry_run:
-            self._record_run(ref, is_done, signature, sent, skipped, waiting)
-        if sent:
-            self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
-        return sent, is_done
+        return sent
 
     def _record_run(
         self, ref: RunRef, done: bool, signature: str | None, sent: int, skipped: list[str], waiting: list[str]
