@@ -239,3 +239,52 @@ def test_the_registry_imports_a_backend_on_first_use():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["MemoryBackend", "False", "False"]
+
+
+def test_the_uploader_ships_a_run_to_memory_and_it_reads_the_same(tmp_path):
+    """The memory backend behind the real uploader: what a test needs of a
+    remote without a server or a bucket."""
+    from runship.uploader import State, Uploader
+
+    run = runship.init(
+        project="p",
+        id="m1",
+        dir=str(tmp_path / "runs"),
+        settings={"quiet": True, "environment": False, "console": "off"},
+        reinit="create_new",
+    )
+    for i in range(20):
+        run.log({"loss": 1 / (i + 1)})
+    run.finish()
+    url = f"mem://up{uuid.uuid4().hex[:8]}"
+    state = State(str(tmp_path / "state"))
+    try:
+        stats = Uploader(store.open(url), state, [str(tmp_path / "runs")], stable_seconds=0).run_pass()
+    finally:
+        state.close()
+    assert (stats.runs_uploaded, stats.failures) == (1, [])
+    assert store.open(url).list_runs() == [("p", "m1")]
+    remote = runship.open_run(f"{url}/p/m1")
+    assert remote.history() == runship.open_run(run.run_dir).history()
+    assert remote.summary == runship.open_run(run.run_dir).summary
+
+
+def test_the_store_imports_nothing_above_it():
+    """store sits right above schema: no reader, writer, uploader, web app or CLI."""
+    import ast
+    import pathlib
+
+    allowed = {"store", "schema", "errors", "safefile", "util", "interrupts"}
+    here = pathlib.Path(store.__file__).parent
+    for path in here.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] if node.module != "runship" else [f"runship.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "runship":
+                    assert len(parts) > 1 and parts[1] in allowed, f"{path.name} imports {name}"
