@@ -55,9 +55,9 @@ def _make_run(root: str, run_id: str, rows: int, flush_every: int) -> tuple[str,
 
 def _push(args) -> tuple[int, int, float]:
     url, run_id, name, data, ends = args
-    from runship.targets.http import HttpTarget
+    from runship.store.http import HttpBackend
 
-    t = HttpTarget(url, token=TOKEN)
+    t = HttpBackend(url, token=TOKEN)
     t0 = time.perf_counter()
     pos = 0
     for end in ends:

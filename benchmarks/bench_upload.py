@@ -27,13 +27,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 import runship  # noqa: E402
-from runship.uploader import State, Uploader, open_target  # noqa: E402
+from runship import store  # noqa: E402
+from runship.uploader import State, Uploader  # noqa: E402
 
 
 def _pass(url: str, roots: list[str], state: str):
     st = State(state)
     try:
-        return Uploader(open_target(url), st, roots, stable_seconds=0).run_pass()
+        return Uploader(store.open(url), st, roots, stable_seconds=0).run_pass()
     finally:
         st.close()
 

@@ -91,7 +91,7 @@ def _one_line(e: BaseException) -> str:
     extra = missing_extra(e, ctx.command_path if ctx is not None else "runship")
     if extra is not None:  # one line naming what to install, whatever the command's arguments
         return str(extra)
-    from runship.targets import TargetError
+    from runship.store import TargetError
 
     if isinstance(e, (Error, TargetError)) or (isinstance(e, OSError) and e.filename is None and not e.strerror):
         text = str(e)
@@ -114,16 +114,16 @@ def _one_line(e: BaseException) -> str:
 
 
 def redact(url: str) -> str:
-    from runship.targets import redact as _redact
+    from runship.store.location import shown
 
-    return _redact(url) if "://" in url else url
+    return shown(url)
 
 
 def _location(ctx: click.Context, param: click.Parameter, value):
     """Click callback: each root or destination given is a path or a
-    well-formed URL (``runship.targets.location``), else a usage error (exit 2)."""
+    well-formed URL (``runship.store.location``), else a usage error (exit 2)."""
     from runship.errors import UsageError
-    from runship.targets.location import check_location
+    from runship.store.location import check_location
 
     for v in value if isinstance(value, tuple) else (value,):
         if v is not None:
@@ -1555,8 +1555,10 @@ def _ui_roots(roots: list[str]) -> list[str]:
     directory (a typo would show an empty table), else a usage error (exit 2).
     A URL's store is asked at each listing, where its failure is shown."""
     for root in roots:
-        path = root[len("file://") :] if root.startswith("file://") else root
-        if "://" not in path and not os.path.isdir(os.path.expanduser(path)):
+        from runship.store.location import is_url, local_path
+
+        path = local_path(root)
+        if not is_url(path) and not os.path.isdir(os.path.expanduser(path)):
             what = "a file" if os.path.exists(path) else "no such directory"
             raise click.UsageError(
                 f"run root {root!r}: {what}; give a run root (holding <project>/<run>/ directories) or a URL"

@@ -123,8 +123,9 @@ def _as_nobody(args: list[str]) -> subprocess.CompletedProcess:
     drop = "os.setgid(65534); os.setuid(65534)" if os.geteuid() == 0 else ""
     code = (
         "import os, sys, configparser, json, csv, datetime, shutil, traceback, fsspec\n"
-        "import runship.cli, runship.reader.run, runship.reader.listing, runship.reader.api, runship.reader.http\n"
-        "import runship.uploader.config, runship.targets.http, runship.targets.location, runship.reader.cache\n"
+        "import runship.cli, runship.reader.run, runship.reader.listing, runship.reader.api, runship.store.http\n"
+        "import runship.uploader.config, runship.store.local, runship.store.location, runship.store.registry\n"
+        "import runship.reader.cache, runship.store.objectstore\n"
         f"{drop}\nsys.argv = ['runship', *{args!r}]\nrunship.cli.main()\n"
     )
     return subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60)

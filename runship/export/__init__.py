@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runship.errors import UsageError
-from runship.targets.location import check_location
+from runship.store.location import check_location, is_url
 
 __all__ = ["KINDS", "export"]
 
@@ -181,7 +181,7 @@ def _destination(
         dest = dest_url.strip("/")
         return dest, f"{kind}:{dest}" + (":offline" if offline else "")
     if kind == "tensorboard":
-        if "://" in dest_url:
+        if is_url(dest_url):
             raise UsageError(f"--to {to!r}: TensorBoard event files go to a local directory")
         dest = os.path.abspath(dest_url)
         return dest, f"{kind}:{dest}"

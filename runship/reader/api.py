@@ -15,14 +15,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from runship import store
 from runship.errors import RunNotFound
 from runship.reader.cache import resolve_cache
 from runship.reader.listing import list_runs
 from runship.reader.run import RunView, open_run
-from runship.reader.source import open_source
 from runship.schema.artifacts import ArtifactBase
 from runship.schema.names import default_root
 from runship.schema.values import json_safe
+from runship.store.location import is_server_url, is_url
 
 
 class File:
@@ -263,19 +264,19 @@ class Api:
         self._cache = resolve_cache(cache)  # columns and the run index (see runship.reader.cache)
 
     def _join(self, *parts: str) -> str:
-        if "://" in self.root:
+        if is_url(self.root):
             return "/".join([self.root.rstrip("/"), *parts])
         return os.path.join(self.root, *parts)
 
     def _list(self, location: str) -> list[str]:
-        from runship.reader.http import is_server_url, server_run_urls
+        from runship.store.http import server_run_urls
 
         if is_server_url(self.root):  # a runship server: its listings
             urls = server_run_urls(self.root, None, self._storage_options)
             prefix = location.rstrip("/") + "/"
             return sorted({u[len(prefix) :].split("/", 1)[0] for u in urls if u.startswith(prefix)})
         try:
-            src = open_source(location, self._storage_options)
+            src = store.open_run(location, self._storage_options)
         except RunNotFound:
             return []
         return [n for n in src.names() if src.kind(n) == "directory" and not n.startswith(".")]

@@ -12,6 +12,7 @@ from typing import Any
 
 from runship.errors import RunNotFound
 from runship.schema import format as fmt
+from runship.store.location import is_server_url, is_url, local_path
 
 
 def run_dirs(
@@ -24,14 +25,13 @@ def run_dirs(
     stream files, and those that cannot be read (so that a listing says so).
     ``root`` may be a local path or an fsspec URL. ``on_error(path, error)``
     hears of project directories that cannot be read."""
-    if root.startswith("file://"):
-        root = root[len("file://") :]
-    from runship.reader.http import is_server_url, server_run_urls
+    from runship.store.http import server_run_urls
 
+    root = local_path(root)
     if is_server_url(root):
         yield from server_run_urls(root, project, storage_options)
         return
-    if "://" in root:
+    if is_url(root):
         yield from _remote_run_dirs(root, project, storage_options)
         return
     for r in _local_run_entries(root, project, on_error):
@@ -169,7 +169,7 @@ def _holds_stream(path: str, unreadable: bool = False) -> bool:
 def _remote_run_dirs(url: str, project: str | None, storage_options: dict[str, Any] | None) -> Iterator[str]:
     import fsspec
 
-    from runship.reader.source import fresh_ls, fs_options
+    from runship.store.objectstore import fresh_ls, fs_options
 
     fs, base = fsspec.core.url_to_fs(url.rstrip("/"), **fs_options(url, storage_options))
     base = base.rstrip("/")
@@ -236,7 +236,7 @@ def summarize(
 
 
 def _summarize(run_dir: str, stale_after: float | None, storage_options: dict[str, Any] | None) -> dict[str, Any]:
-    snap = _fresh_snapshot(run_dir) if "://" not in run_dir else None
+    snap = _fresh_snapshot(run_dir) if not is_url(run_dir) else None
     if snap is not None:
         return {
             "project": snap.get("project"),
@@ -309,7 +309,7 @@ def _fresh_snapshot(run_dir: str) -> dict[str, Any] | None:
 def resolve_run(ref: str, root: str) -> str:
     """A RUN argument: a run directory path, ``project/id`` under ``root``, or
     an ``id`` found under any project of ``root``. URLs are returned as given."""
-    if "://" in ref:
+    if is_url(ref):
         return ref
     if os.path.isdir(ref) and _has_run_stream(ref):
         return ref
@@ -407,18 +407,16 @@ def list_runs(
     ``allowed(project)``: the projects to list (a token's scope), decided
     before anything of the others is read."""
     from runship.reader.cache import resolve_cache
-    from runship.reader.http import is_server_url
     from runship.reader.index import state_of
 
-    if root.startswith("file://"):
-        root = root[len("file://") :]
+    root = local_path(root)
     cache = resolve_cache(cache)
     index = cache.index() if cache is not None else None
     found: list[tuple[str, str | None]]
     listing: dict[str, Any] = {}
     if is_server_url(root):
         found = [(d, None) for d in run_dirs(root, project, storage_options)]
-    elif "://" in root:
+    elif is_url(root):
         found = _remote_signatures(root, project, storage_options, listing, allowed)
     else:
         found = _local_signatures(root, project, on_error, allowed)
@@ -434,7 +432,7 @@ def list_runs(
             infos[loc] = hit[1]
         else:
             todo.append((loc, sig))
-    fresh = _read_infos(todo, storage_options, cache, parallel="://" in root, listing=listing)
+    fresh = _read_infos(todo, storage_options, cache, parallel=is_url(root), listing=listing)
     if index is not None:
         index.put([(loc, sig, fresh[loc]) for loc, sig in todo if sig is not None and fresh[loc].get("error") is None])
     infos.update(fresh)
@@ -465,7 +463,7 @@ def _read_infos(
 
     def one(loc: str) -> tuple[str, dict[str, Any] | None]:
         from runship.reader.run import RunView, open_run, unreadable_run
-        from runship.reader.source import FsspecSource
+        from runship.store.objectstore import FsspecSource
 
         name = loc.rstrip("/").rsplit("/", 1)[-1]
         parent = loc.rstrip("/").rsplit("/", 2)[-2] if "/" in loc.rstrip("/") else ""
@@ -546,7 +544,7 @@ def _remote_signatures(
     recursive listing (an object store lists its keys a thousand at a time).
     ``listing`` is filled with "fs" and "runs": each run URL's objects."""
     from runship.reader.index import remote_signature
-    from runship.reader.source import url_to_fs
+    from runship.store.objectstore import url_to_fs
 
     fs, base = url_to_fs(url, storage_options)
     url = url.rstrip("/")

@@ -15,15 +15,17 @@ import time
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from runship import store
 from runship.reader.cache import SegmentCache, resolve_cache
 from runship.reader.fold import Fold, Session, ranks_of, sessions_of
 from runship.reader.runhistory import RunHistory
 from runship.reader.segments import RunFiles
-from runship.reader.source import RunSource, open_source
 from runship.reader.stream import Problem, StreamFile
 from runship.schema import format as fmt
 from runship.schema.metrics import Metrics
 from runship.schema.names import BadName, check_id, check_relpath
+from runship.store import RunSource
+from runship.store.protocol import NamedRun
 
 #: what ``to_dict`` says of a run, first: these attributes as they are
 _DICT_FIELDS = (
@@ -350,11 +352,13 @@ def _name_problem(said: object, directory: str, field_: str) -> tuple[str, str]:
     return "header-mismatch", f"the stream header names {field_} {said!r}, not the directory's {directory!r}"
 
 
-class _NoSource:
+class _NoSource(NamedRun):
     """The source of a run directory that could not be opened: no files."""
 
+    concurrent = False
+
     def __init__(self, location: str, project: str, run_id: str):
-        self.location, self.parent_name, self.basename = location, project, run_id
+        self.location, self.project, self.run_id = location, project, run_id
 
     def names(self) -> list[str]:
         return []
@@ -367,9 +371,6 @@ class _NoSource:
 
     def stamp(self, name: str, length: int) -> str | None:
         return None
-
-    def join(self, name: str) -> str:
-        return f"{self.location}/{name}"
 
     def open(self, name: str) -> BinaryIO:
         raise self._gone(name)
@@ -416,7 +417,7 @@ def open_run(
     is not there: RunNotFound), so a name never leads out of its project.
     """
     return RunView(
-        open_source(location, storage_options, root=root),
+        store.open_run(location, storage_options, root=root),
         stale_after=stale_after,
         now=now,
         strict=strict,

@@ -19,11 +19,11 @@ from typing import Any, BinaryIO
 from runship.errors import CorruptionError
 from runship.reader.cache import CacheDamaged, SegmentCache, commit_at, identity, probe, tail_after
 from runship.reader.columns import Columns, Segment, decode_segment, empty_segment
-from runship.reader.source import RunSource
 from runship.reader.stream import StreamFile, describe, iter_records
 from runship.safefile import NotRegular
 from runship.schema import format as fmt
 from runship.schema import limits
+from runship.store import RunSource
 
 CACHE_LIVE_BYTES = 8 * 1024 * 1024  # a file still being written is cached once it holds this much
 SMALL_REMOTE_FILE = 1 << 20  # a remote stream file this small is fetched whole at once
@@ -75,7 +75,7 @@ class RunFiles:
         """Read a remote run's run stream files several at once (each is a
         few requests: cache probes, or the whole file)."""
         todo = [sf for sf in self.files.get(fmt.RUN_STREAM, []) if sf.name not in self._segments]
-        if not getattr(self.source, "concurrent", False) or len(todo) < 2:
+        if not self.source.concurrent or len(todo) < 2:
             return
         from concurrent.futures import ThreadPoolExecutor
 
@@ -128,7 +128,7 @@ class RunFiles:
         hit = None
         access = _Access(self.source, sf.name)
         if cache is not None and size is not None:
-            if getattr(self.source, "concurrent", False) and size <= SMALL_REMOTE_FILE:
+            if self.source.concurrent and size <= SMALL_REMOTE_FILE:
                 access.whole = size  # one request when the file must be read, not three
             try:
                 hit = self._lookup(sf, size, cache, access)

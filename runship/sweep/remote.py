@@ -29,10 +29,11 @@ def open_sweep(root: str, sweep: str, storage_options: dict[str, Any] | None, wo
     """The sweep ``[PROJECT/]ID`` of the run root ``root`` (a path, a
     ``file://`` URL or an fsspec URL; an object store's copied into
     ``workdir``)."""
-    if "://" not in root:
+    from runship.store.location import is_local, is_server_url, is_url
+
+    if not is_url(root):
         return Sweep.open(root, sweep)
-    from runship.reader.http import is_server_url
-    from runship.reader.source import url_to_fs
+    from runship.store.objectstore import url_to_fs
 
     if is_server_url(root):
         raise UsageError(
@@ -42,7 +43,7 @@ def open_sweep(root: str, sweep: str, storage_options: dict[str, Any] | None, wo
     fs, base = url_to_fs(root, storage_options)
     project, sweep_id = _locate(fs, base, root, sweep)
     dest = os.path.join(workdir, project, SWEEPS, sweep_id)
-    if root.startswith("file://"):
+    if is_local(root):
         _copy_local(base, f"{project}/{SWEEPS}/{sweep_id}", dest)
     else:
         _copy(fs, f"{base}/{project}/{SWEEPS}/{sweep_id}", dest)
@@ -66,7 +67,7 @@ def _locate(fs: Any, base: str, root: str, sweep: str) -> tuple[str, str]:
 
 def _copy(fs: Any, src: str, dest: str) -> None:
     """A sweep's own files of ``src`` on ``fs`` into the new directory ``dest``."""
-    from runship.reader.source import fresh_ls
+    from runship.store.objectstore import fresh_ls
 
     wanted: dict[str, tuple[str, float]] = {}  # remote path -> (relative path, mtime)
     total = 0

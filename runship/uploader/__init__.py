@@ -19,17 +19,13 @@ _NAMES = {
     "State": "state",
     "default_state_dir": "state",
 }
-# the storage interface lives below the uploader (the server uses it too)
-_TARGETS = ("ConflictError", "GapError", "Target", "TargetError", "open_target")
 
-__all__ = sorted([*_NAMES, *_TARGETS])
+__all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str):
-    if name in _TARGETS:
-        import runship.targets
-
-        return getattr(runship.targets, name)
+def __getattr__(name: str) -> object:
+    """A name of the uploader, its module imported now (the backends it
+    writes to are ``runship.store``'s: ``store.open(url)``)."""
     module = _NAMES.get(name)
     if module is None:
         raise AttributeError(f"module 'runship.uploader' has no attribute {name!r}")

@@ -24,6 +24,7 @@ import configparser
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from runship.errors import UsageError
 from runship.schema import redact
@@ -38,7 +39,7 @@ class UploadConfig:
     roots: list[str] = field(default_factory=list)
     interval: float = 60.0
     state: str | None = None
-    storage_options: dict = field(default_factory=dict)
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
 
 def default_config_path() -> str | None:
@@ -50,7 +51,7 @@ def default_config_path() -> str | None:
     return path if os.path.isfile(path) else None
 
 
-def parse_value(text: str):
+def parse_value(text: str) -> Any:
     """``true``/``false``/numbers/JSON as such, anything else as a string."""
     low = text.strip().lower()
     if low in ("true", "yes", "on"):
@@ -63,8 +64,8 @@ def parse_value(text: str):
         return text
 
 
-def parse_storage_options(pairs: tuple[str, ...] | list[str]) -> dict:
-    out: dict = {}
+def parse_storage_options(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for pair in pairs:
         if "=" not in pair:
             raise UsageError(f"--storage-option takes KEY=VALUE, got {pair!r}")
@@ -126,6 +127,6 @@ def _positive(text: str, what: str) -> float:
     return value
 
 
-def describe_options(options: dict) -> str:
+def describe_options(options: dict[str, Any]) -> str:
     """Storage options for a log line: secret-looking ones by name only."""
     return redact.options(options)

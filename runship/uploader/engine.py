@@ -6,13 +6,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from runship import safefile
 from runship.schema import format as fmt
 from runship.schema import names
-from runship.targets import AuthError, ConflictError, GapError, Target, TargetError, TlsError
+from runship.store import AuthError, Backend, ConflictError, GapError, TargetError, TlsError
 from runship.uploader import tail
 from runship.uploader.state import FileState, State
 
@@ -105,7 +106,7 @@ class RunError(Exception):
 class Log:
     """Plain lines on stderr (timestamped when not a terminal)."""
 
-    def __init__(self, level: int = 1, stream=None):
+    def __init__(self, level: int = 1, stream: TextIO | None = None):
         self.level = level  # 0 quiet, 1 normal, 2 verbose
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -135,7 +136,7 @@ PARALLEL = 8  # requests at once for the files of one run (sizes asked, closed f
 class Uploader:
     def __init__(
         self,
-        target: Target,
+        target: Backend,
         state: State,
         roots: list[str],
         *,
@@ -146,7 +147,7 @@ class Uploader:
         stop: threading.Event | None = None,
         stable_seconds: float = STABLE_SECONDS,
         chunk_bytes: int = CHUNK_BYTES,
-        progress: Callable | None = None,
+        progress: Callable[[list[RunRef]], Iterable[RunRef]] | None = None,
         verify_remote: bool = False,
         pass_timeout: float | None = None,
     ):
@@ -405,8 +406,6 @@ class Uploader:
         for name, kind in odd:
             self._skip(stats, skipped, os.path.join(ref.path, name), f"a {kind}, not a regular file")
         known = self.state.files(url, ref.project, ref.run_id)
-        sent = 0
-        corrupt: str | None = None
         # what the remote holds of each file not known final, asked of several files at once
         # (a run of many sessions, such as a distributed job's ranks, is many files)
         asks = [
@@ -415,8 +414,44 @@ class Uploader:
             if not ((fs0 := known.get(f.name)) is not None and fs0.final and not self.verify_remote)
             and (ref.project, ref.run_id, f.name) not in self._verified
         ]
-        remote = self._remote_sizes(ref, asks) if len(asks) > 1 and getattr(self.target, "concurrent", False) else {}
-        # phase 1: what is committed and verified, and which sessions finished
+        remote = self._remote_sizes(ref, asks) if len(asks) > 1 and self.target.capabilities.concurrent else {}
+        todo, finished_sessions, corrupt = self._scan_run(ref, dfd, files, known, remote, stats, skipped)
+        left = tail.left_files(files, finished_sessions)
+        sent = self._push_run(ref, dfd, todo, left, remote, stats)
+        waiting: list[str] = []
+        if not self.dry_run:
+            newest = files[-1].session if files else None
+            derived_sent, waiting = self._derived(
+                ref, dfd, stats, skipped, lambda: newest in finished_sessions or _run_over(ref.path)
+            )
+            sent += derived_sent
+            if waiting:
+                stats.waiting.append((ref.name, waiting))
+        if corrupt:
+            raise RunError(corrupt)
+        all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
+        newest = files[-1].session if files else None
+        is_done = bool(files) and all_final and newest in finished_sessions and not waiting and not self.stop.is_set()
+        if not self.dry_run:
+            self._record_run(ref, is_done, signature, sent, skipped, waiting)
+        if sent:
+            self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
+        return sent, is_done
+
+    def _scan_run(
+        self,
+        ref: RunRef,
+        dfd: int,
+        files: list[tail.LocalFile],
+        known: dict[str, FileState],
+        remote: dict[str, int],
+        stats: PassStats,
+        skipped: list[str],
+    ) -> tuple[list[tuple[tail.LocalFile, FileState]], set[str], str | None]:
+        """Phase 1 of a run: what is committed and verified of each file not
+        known final, and which sessions finished. Returns (the files to push
+        with their state, the finished sessions, a corruption found or None)."""
+        corrupt: str | None = None
         todo: list[tuple[tail.LocalFile, FileState]] = []
         finished_sessions: set[str] = set()
         for f in files:
@@ -440,11 +475,26 @@ class Uploader:
             if fs.finished and f.stream == fmt.RUN_STREAM:
                 finished_sessions.add(f.session)
             todo.append((f, fs))
-        left = tail.left_files(files, finished_sessions)
-        # phase 2: push; closed files go up as whole objects, several at once
-        if not self.dry_run and self.target.needs_finalize:
+        return todo, finished_sessions, corrupt
+
+    def _push_run(
+        self,
+        ref: RunRef,
+        dfd: int,
+        todo: list[tuple[tail.LocalFile, FileState]],
+        left: set[str],
+        remote: dict[str, int],
+        stats: PassStats,
+    ) -> int:
+        """Phase 2 of a run: push what is new; closed files (not in ``left``)
+        go up as whole objects where the backend needs it, several at once
+        where it may be called so. A dry run counts what is pending. Returns
+        the bytes sent."""
+        sent = 0
+        caps = self.target.capabilities
+        if not self.dry_run and caps.needs_finalize:
             whole = [(f, fs) for f, fs in todo if f.name in left and (fs.uploaded < fs.scanned or not fs.final)]
-            if len(whole) > 1 and getattr(self.target, "concurrent", False):
+            if len(whole) > 1 and caps.concurrent:
                 empty = {name for name, size in remote.items() if size == 0}  # asked this pass: nothing there
                 sent += self._finalize_many(ref, dfd, whole, empty)
         for f, fs in todo:
@@ -455,25 +505,7 @@ class Uploader:
                     stats.pending.append((ref.name, f.name, fs.scanned - fs.uploaded))
                 continue
             sent += self._push_file(ref, dfd, f, fs, final=f.name in left)
-        waiting: list[str] = []
-        if not self.dry_run:
-            newest = files[-1].session if files else None
-            derived_sent, waiting = self._derived(
-                ref, dfd, stats, skipped, lambda: newest in finished_sessions or _run_over(ref.path)
-            )
-            sent += derived_sent
-            if waiting:
-                stats.waiting.append((ref.name, waiting))
-        if corrupt:
-            raise RunError(corrupt)
-        all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
-        newest = files[-1].session if files else None
-        is_done = bool(files) and all_final and newest in finished_sessions and not waiting and not self.stop.is_set()
-        if not self.dry_run:
-            self._record_run(ref, is_done, signature, sent, skipped, waiting)
-        if sent:
-            self.log.detail(f"{ref.name}: {sent} bytes to {target.url}")
-        return sent, is_done
+        return sent
 
     def _record_run(
         self, ref: RunRef, done: bool, signature: str | None, sent: int, skipped: list[str], waiting: list[str]
@@ -570,7 +602,7 @@ class Uploader:
     def _push_file(self, ref: RunRef, dfd: int, f: tail.LocalFile, fs: FileState, final: bool) -> int:
         sent = 0
         url = self.target.url
-        if final and self.target.needs_finalize:
+        if final and self.target.capabilities.needs_finalize:
             # closed: one whole object (any chunks pushed earlier are dropped)
             if fs.uploaded < fs.scanned or not fs.final:
                 try:
@@ -689,7 +721,7 @@ def _run_over(path: str) -> bool:
     return summarize(path).get("state") in OVER
 
 
-def _derived_files(dfd: int):
+def _derived_files(dfd: int) -> Iterator[tuple[str, str]]:
     """(relative path, kind) of run.json and everything below files/."""
     for name, kind, _ in safefile.entries(dfd):
         if name == "run.json":

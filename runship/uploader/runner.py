@@ -6,15 +6,18 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
-from runship import safefile
+from runship import safefile, store
 from runship.errors import UsageError
 from runship.interrupts import Interrupted
-from runship.targets import TargetError, open_target, redact
-from runship.targets.location import check_location
+from runship.store import TargetError, redact
+from runship.store.location import check_location, is_url
 from runship.uploader import config as _config
-from runship.uploader.engine import Log, PassStats, Uploader, watch
+from runship.uploader.engine import Log, PassStats, RunRef, Uploader, watch
 from runship.uploader.state import Busy, State, default_state_dir
 
 EXIT_OK = 0
@@ -31,23 +34,23 @@ class Resolved:
 
     to: str
     roots: list[str]
-    options: dict
+    options: dict[str, Any]
     token: str | None
     state_dir: str
     interval: float
 
 
 def resolve(
-    *,
     to: str | None,
     roots: list[str] | None,
     default_root: str,
-    storage_options: tuple | list = (),
+    storage_options: tuple[str, ...] | list[str] = (),
     token_file: str | None = None,
     config_path: str | None = None,
     state_dir: str | None = None,
+    *,
     interval: float | None = None,
-    secrets: dict | None = None,
+    secrets: dict[str, Any] | None = None,
 ) -> Resolved:
     cfg = _config.load(config_path or _config.default_config_path())
     secrets = secrets or {}
@@ -85,12 +88,12 @@ class UploadCommand:
     verify_remote: bool = False
     pass_timeout: float = 3600.0
     state_dir: str | None = None
-    storage_options: tuple = ()
+    storage_options: tuple[str, ...] = ()
     token_file: str | None = None
     config_path: str | None = None
     verbosity: int = 1
     allow_insecure_http: bool = False
-    secrets: dict | None = None  # from an inherited descriptor (mode="online"): token, storage options
+    secrets: dict[str, Any] | None = None  # from an inherited descriptor (mode="online"): token, storage options
 
     def run(self) -> int:
         log = Log(self.verbosity)
@@ -109,7 +112,7 @@ class UploadCommand:
                 secrets=self.secrets,
             )
             _check_roots(r.roots, watching=self.mode == "watch")
-            target = open_target(
+            target = store.open(
                 r.to, r.options, token=r.token, allow_insecure_http=self.allow_insecure_http, create=not self.dry_run
             )
         except (UsageError, safefile.InsecureFile) as e:
@@ -250,13 +253,13 @@ def _report(log: Log, stats: PassStats, daemon: bool) -> None:
         log.info(line)
 
 
-def _progress(items):
+def _progress(items: list[RunRef]) -> Iterable[RunRef]:
     import click
 
     return click.progressbar(items, label="uploading", file=sys.stderr, item_show_func=lambda r: r.name if r else "")
 
 
-def read_secrets(fd: int) -> dict:
+def read_secrets(fd: int) -> dict[str, Any]:
     """Secrets handed over on an inherited descriptor (never on a command line
     or in an environment variable a child could show): JSON with ``to``,
     ``token``, ``storage_options`` and ``env`` (variables set in this process
@@ -289,17 +292,17 @@ def _token(token_file: str | None) -> str | None:
     return os.environ.get("RUNSHIP_TOKEN") or None
 
 
-def _install_stop(stop: threading.Event, signals: list[int], grace: float = STOP_GRACE) -> dict:
+def _install_stop(stop: threading.Event, signals: list[int], grace: float = STOP_GRACE) -> dict[int, Any]:
     """SIGTERM/SIGINT (noted in ``signals``): the object in flight finishes
     and the pass ends; if that takes longer than ``grace`` seconds (a call
     that does not return, a file that blocks), or a second signal comes,
     the process exits at once, with 128 + the first signal. Progress is
     committed per object, so the next run continues."""
-    previous: dict = {}
+    previous: dict[int, Any] = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             _exit_now(signals[0], "a second signal")
         signals.append(signum)
@@ -323,7 +326,7 @@ def _exit_now(signum: int, why: str) -> None:
         os._exit(line.exit_code)
 
 
-def _restore(previous: dict) -> None:
+def _restore(previous: dict[int, Any]) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
 
@@ -334,68 +337,68 @@ def upload_status(
     to: str | None,
     state_dir: str | None,
     ask_remote: bool,
-    storage_options,
+    storage_options: tuple[str, ...] | list[str],
     token_file: str | None = None,
     config_path: str | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Per run under the roots (the same configuration as ``runship upload``):
     local and uploaded bytes, whether it is all up, and how the run ended."""
-    from runship.reader.listing import summarize
-    from runship.uploader import tail
-
-    r = resolve(
-        to=to,
-        roots=roots,
-        default_root=default_root,
-        storage_options=storage_options,
-        token_file=token_file,
-        config_path=config_path,
-        state_dir=state_dir,
-    )
-    target = open_target(r.to, r.options, token=r.token, create=False) if ask_remote else None
+    r = resolve(to, roots, default_root, storage_options, token_file, config_path, state_dir)
+    target = store.open(r.to, r.options, token=r.token, create=False) if ask_remote else None
     url = target.url if target else redact(r.to.rstrip("/"))
-    if url.startswith("/") or "://" not in url:
+    if not is_url(url):
         url = "file://" + os.path.abspath(url)
     state = State.for_dry_run(r.state_dir)
     known_runs = {(x["project"], x["run"], x["path"]): x for x in state.runs(url)}
-    out = []
     try:
-        for root in r.roots:
-            for run_dir in _status_runs(root):
-                info = summarize(run_dir)
-                try:
-                    entries = safefile.entries_of(run_dir)
-                except OSError:
-                    entries = []
-                files, _ = tail.stream_files(entries)
-                local = sum(f.size for f in files)
-                if target is not None:
-                    uploaded = sum(target.remote_size(info["project"], info["id"], f.name) for f in files)
-                else:
-                    known = state.files(url, info["project"], info["id"])
-                    uploaded = sum(known[f.name].uploaded for f in files if f.name in known)
-                row = known_runs.get((info["project"], info["id"], os.path.abspath(run_dir)), {})
-                out.append(
-                    {
-                        "project": info["project"],
-                        "id": info["id"],
-                        "state": info["state"],
-                        "local_bytes": local,
-                        "uploaded_bytes": uploaded,
-                        "complete": bool(row.get("done")),
-                        "upload": _upload_state(info["state"], bool(row.get("done")), local, uploaded, row),
-                        "last_upload": row.get("last_upload"),
-                        "error": row.get("error"),
-                        "skipped": row.get("skipped") or [],
-                        "waiting": row.get("waiting") or [],
-                        "location": run_dir,
-                    }
-                )
+        return [
+            _status_row(run_dir, target, state, url, known_runs) for root in r.roots for run_dir in _status_runs(root)
+        ]
     finally:
         state.close()
         if target is not None:
             target.close()
-    return out
+
+
+def _status_row(
+    run_dir: str,
+    target: store.Backend | None,
+    state: State,
+    url: str,
+    known_runs: dict[tuple[str, str, str], dict[str, Any]],
+) -> dict[str, Any]:
+    """One run's line of ``upload_status``: uploaded bytes from the target
+    (when asked) or from the state database."""
+    from runship.reader.listing import summarize
+    from runship.uploader import tail
+
+    info = summarize(run_dir)
+    try:
+        entries = safefile.entries_of(run_dir)
+    except OSError:
+        entries = []
+    files, _ = tail.stream_files(entries)
+    local = sum(f.size for f in files)
+    if target is not None:
+        uploaded = sum(target.remote_size(info["project"], info["id"], f.name) for f in files)
+    else:
+        known = state.files(url, info["project"], info["id"])
+        uploaded = sum(known[f.name].uploaded for f in files if f.name in known)
+    row = known_runs.get((info["project"], info["id"], os.path.abspath(run_dir)), {})
+    return {
+        "project": info["project"],
+        "id": info["id"],
+        "state": info["state"],
+        "local_bytes": local,
+        "uploaded_bytes": uploaded,
+        "complete": bool(row.get("done")),
+        "upload": _upload_state(info["state"], bool(row.get("done")), local, uploaded, row),
+        "last_upload": row.get("last_upload"),
+        "error": row.get("error"),
+        "skipped": row.get("skipped") or [],
+        "waiting": row.get("waiting") or [],
+        "location": run_dir,
+    }
 
 
 def _status_runs(root: str) -> list[str]:
@@ -412,7 +415,7 @@ def _status_runs(root: str) -> list[str]:
     return local_runs(located)
 
 
-def _upload_state(run_state: str, done: bool, local: int, uploaded: int, row: dict) -> str:
+def _upload_state(run_state: str, done: bool, local: int, uploaded: int, row: dict[str, Any]) -> str:
     """What is true of a run's upload, in words."""
     if done:
         return "complete"

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -153,7 +154,7 @@ class State:
             ),
         )
 
-    def runs(self, target: str | None = None) -> list[dict]:
+    def runs(self, target: str | None = None) -> list[dict[str, Any]]:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
         waiting = "waiting" if "waiting" in columns else "NULL"  # a read-only state from an older runship
         q = f"SELECT target, project, run, path, done, last_upload, error, bytes, skipped, {waiting} FROM runs"

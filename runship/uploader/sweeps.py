@@ -8,7 +8,7 @@ only a sweep's own files are sent (``store.is_sweep_file``), regular files
 of at most ``store.MAX_FILE_BYTES``, reached from the root without
 following a link; a link or other odd file there is skipped with a
 warning, as in a run directory. A runship server holds no sweeps: nothing
-is sent to one (``Target.holds_sweeps``)."""
+is sent to one (``Capabilities.holds_sweeps``)."""
 
 from __future__ import annotations
 
@@ -19,17 +19,19 @@ from collections.abc import Callable
 from runship import safefile
 from runship.reader.listing import classify_local
 from runship.schema import names
+from runship.store import Backend
 from runship.sweep.store import MAX_FILE_BYTES, SWEEPS, is_sweep_file
-from runship.targets import Target
 from runship.uploader.state import State
 
 Skip = Callable[[str, str], None]  # (path, why): a file not sent on purpose
 
 
-def send(target: Target, state: State, roots: list[str], project: str | None, skip: Skip, stop: threading.Event) -> int:
+def send(
+    target: Backend, state: State, roots: list[str], project: str | None, skip: Skip, stop: threading.Event
+) -> int:
     """Send what changed in the sweeps of the roots' projects (a root, or a
     project directory given as one); bytes sent. TargetError passes up."""
-    if not target.holds_sweeps:
+    if not target.capabilities.holds_sweeps:
         return 0
     sent = 0
     for root in roots:
@@ -62,7 +64,7 @@ def _entries(root: str) -> list[tuple[str, str, int]]:
 
 
 def _send_project(
-    target: Target, state: State, pfd: int, where: str, project: str, skip: Skip, stop: threading.Event
+    target: Backend, state: State, pfd: int, where: str, project: str, skip: Skip, stop: threading.Event
 ) -> int:
     try:
         sfd = safefile.open_subdir(pfd, SWEEPS)
@@ -96,7 +98,7 @@ def _send_project(
 
 
 def _send_sweep(
-    target: Target, state: State, dfd: int, where: str, sweep: tuple[str, str], known: dict[str, str], skip: Skip
+    target: Backend, state: State, dfd: int, where: str, sweep: tuple[str, str], known: dict[str, str], skip: Skip
 ) -> int:
     """The changed files of one sweep directory (``dfd``); bytes sent."""
     project, sweep_id = sweep

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from runship.errors import RunNotFound
 from runship.schema.names import BadName
-from runship.targets import ConflictError, GapError, NotFollowed, TargetError
+from runship.store import ConflictError, GapError, NotFollowed, TargetError
 from runship.web.guard import cause
 
 HANDLED: tuple[type[Exception], ...] = (ValueError, OSError, TargetError)  # what error_answer is registered for

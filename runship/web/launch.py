@@ -14,7 +14,8 @@ from typing import Any
 
 from runship import interrupts
 from runship.errors import UsageError
-from runship.targets.http import is_loopback
+from runship.store.http import is_loopback
+from runship.store.location import is_url
 
 __all__ = ["serve", "serve_ui"]
 
@@ -59,7 +60,7 @@ def serve(
     tokens = load_tokens(token_file) if token_file else None
     if no_auth:
         log(f"WARNING: runship serve without authentication on {host}:{port}: anyone on this machine can write runs")
-    if "://" not in root:
+    if not is_url(root):
         os.makedirs(root, exist_ok=True)
     raise_open_file_limit()
     config = ServeConfig(root, tokens, max_body or DEFAULT_MAX_BODY, storage_options or {}, public_docs=public_docs)
@@ -245,7 +246,7 @@ def _banner(root: str, host: str, port: int, tls: bool, tokens: list[Any] | None
     """What ``serve`` says when it listens: its URL, root and tokens (each
     by its label and scope, never its value); a warning when tokens would
     cross a network in clear text."""
-    from runship.targets import redact
+    from runship.store import redact
 
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     url = f"{'https' if tls else 'http'}://{shown}:{port}"

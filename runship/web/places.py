@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from runship.errors import RunNotFound
 from runship.reader.listing import ListingMemo
+from runship.store.location import is_url
 from runship.web.serialize import RowMemo
 from runship.web.storage import Storage
 
@@ -74,12 +75,12 @@ class Place:
                     self.root, project, self.storage_options, cache=self.cache, memo=self.listed, allowed=allowed
                 )
         except RunNotFound:
-            if "://" in self.root:  # an object store holds no prefix until its first run comes
+            if is_url(self.root):  # an object store holds no prefix until its first run comes
                 return []
             raise  # a local root that went away: said, not shown as an empty table
 
     def location(self, project: str, run_id: str) -> str:
-        if "://" in self.root:
+        if is_url(self.root):
             return f"{self.root.rstrip('/')}/{project}/{run_id}"
         return os.path.join(self.root, project, run_id)
 

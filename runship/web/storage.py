@@ -1,5 +1,5 @@
 """``runship serve``'s storage: run directories under a root (a local directory or
-an fsspec URL), written through a target (``runship.targets``) and read
+an fsspec URL), written through a backend (``runship.store``) and read
 through the reader. Every appended byte is checked to be whole, committed
 batches before it is stored; nothing is decoded beyond the records' framing
 and the file's header, so a request of N bytes costs O(N) memory whatever
@@ -16,14 +16,15 @@ import threading
 from collections import OrderedDict
 from typing import IO, Any
 
+from runship import store
 from runship.errors import RunNotFound
 from runship.reader.listing import ListingMemo
-from runship.reader.source import open_source
 from runship.reader.stream import StreamFile, batches, read_header
 from runship.safefile import NotRegular
 from runship.schema import format as fmt
 from runship.schema.names import BadName, check_id, check_relpath, check_stream_name
-from runship.targets import GapError, open_target
+from runship.store import GapError
+from runship.store.location import is_url
 from runship.web.errors import BadData
 
 STRIPES = 256  # locks serialising writes of one file (a fixed table: bounded whatever the requests)
@@ -59,8 +60,8 @@ class Storage:
     def __init__(self, root: str, storage_options: dict[str, Any] | None = None) -> None:
         self.root = root.rstrip("/")
         self.storage_options = storage_options or {}
-        self.target = open_target(
-            self.root if "://" in self.root else f"file://{os.path.abspath(self.root)}", self.storage_options
+        self.target = store.open(
+            self.root if is_url(self.root) else f"file://{os.path.abspath(self.root)}", self.storage_options
         )
         self._locks = [threading.Lock() for _ in range(STRIPES)]
         self._headers: OrderedDict[tuple[str, str, str], dict[str, Any] | None] = OrderedDict()
@@ -73,7 +74,7 @@ class Storage:
         return self._locks[hash((project, run_id, name)) % STRIPES]
 
     def run_location(self, project: str, run_id: str) -> str:
-        if "://" in self.root:
+        if is_url(self.root):
             return f"{self.root}/{project}/{run_id}"
         return os.path.join(self.root, project, run_id)
 
@@ -99,7 +100,7 @@ class Storage:
                 self._headers.move_to_end(key)
                 return self._headers[key]
         sf = StreamFile(path=name, name=name, stream="?", session="?", segment=0)
-        read_header(io.BytesIO(self.target.read_range(project, run_id, name, 0, _HEADER_READ)), sf)
+        read_header(io.BytesIO(self.target.read_at(project, run_id, name, 0, _HEADER_READ)), sf)
         with self._headers_guard:
             self._headers[key] = sf.header
             while len(self._headers) > _HEADER_CACHE:
@@ -171,7 +172,7 @@ class Storage:
     def _place_staged(self, project: str, run_id: str, rel: str, area: str, name: str, digest: str, total: int) -> None:
         """Check a whole staged upload against its digest, move it into place
         and remove the staging (refused or not)."""
-        source = open_source(self._staging_location(area), self.storage_options, root=self.root)
+        source = store.open_run(self._staging_location(area), self.storage_options, root=self.root)
         h = hashlib.sha256()
         with source.open(name) as f:
             while chunk := f.read(1 << 20):
@@ -185,14 +186,14 @@ class Storage:
             self.target.remove(STAGING, area, name)
 
     def _staging_location(self, area: str) -> str:
-        if "://" in self.root:
+        if is_url(self.root):
             return f"{self.root}/{STAGING}/{area}"
         return os.path.join(self.root, STAGING, area)
 
     def open_derived(self, project: str, run_id: str, rel: str) -> IO[bytes]:
         """A file object of a run's file, streamed (no fold of the run)."""
         try:
-            source = open_source(self.run_location(project, run_id), self.storage_options, root=self.root)
+            source = store.open_run(self.run_location(project, run_id), self.storage_options, root=self.root)
             return source.open(rel)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegular):
             raise RunNotFound(f"no file {rel} in {project}/{run_id}") from None
@@ -201,7 +202,7 @@ class Storage:
         """(file object, size) of any file of a run: a stream file as stored
         (an object store's chunks put together) or a derived file."""
         try:
-            source = open_source(self.run_location(project, run_id), self.storage_options, root=self.root)
+            source = store.open_run(self.run_location(project, run_id), self.storage_options, root=self.root)
             size = source.size(rel)
             f = source.open(rel)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, NotRegular):

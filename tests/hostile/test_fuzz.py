@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import runship
+from runship import store
 from runship.reader import read_all
 from runship.schema import format as fmt
-from runship.uploader import State, Uploader, open_target
+from runship.uploader import State, Uploader
 from runship.uploader.engine import Log
 from tests.hostile.craft import SESSION, T, nested, peak_rss_mb, write_run
 from tests.servers import RunshipServer
@@ -105,7 +106,7 @@ def test_open_run_verify_show_and_upload_never_raise(fuzz_root, batch_list):
     state = State(str(fuzz_root / f"state-{run_id}"))
     try:
         uploader = Uploader(
-            open_target(f"file://{fuzz_root / 'remote'}"),
+            store.open(f"file://{fuzz_root / 'remote'}"),
             state,
             [str(fuzz_root / "runs")],
             run=run_id,

@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import runship
-from runship.uploader import State, TargetError, Uploader, open_target
+from runship import store
+from runship.store import TargetError
+from runship.uploader import State, Uploader
 from tests.plain import all_stream_files, committed_records, stream_files
 from tests.servers import RunshipServer
 
@@ -38,10 +40,8 @@ class FaultyTarget:
     def __init__(self, inner):
         self.inner = inner
         self.url = inner.url
-        self.needs_finalize = inner.needs_finalize
-        self.concurrent = inner.concurrent
+        self.capabilities = inner.capabilities  # the pass sends sweeps through put_file, gated as the rest
         self.max_request = inner.max_request
-        self.holds_sweeps = inner.holds_sweeps  # the pass sends sweeps through put_file, gated as the rest
         self.down = False
         self.crash_after: int | None = None
 
@@ -85,7 +85,7 @@ class WriterUploader(RuleBasedStateMachine):
         self.state_dir = os.path.join(self.tmp, "state")
         self.project = f"p{uuid.uuid4().hex[:8]}"  # one remote may serve many examples
         self.url = self.make_url()
-        self.target = FaultyTarget(open_target(self.url, dict(self.options), token=self.token))
+        self.target = FaultyTarget(store.open(self.url, dict(self.options), token=self.token))
         self.run = None
         self.next_i = 0
         self.start_writer()

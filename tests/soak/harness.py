@@ -421,9 +421,9 @@ class Soak:
         """Seconds until the bucket held every local stream file whole (the
         daemon's passes went on meanwhile), None if it did not within
         ``opts.drain_timeout``."""
-        from runship.targets import open_target
+        from runship import store
 
-        target = open_target(self.bucket, self.s3_options)
+        target = store.open(self.bucket, self.s3_options)
         t0 = time.monotonic()
         try:
             while time.monotonic() - t0 < self.opts.drain_timeout:

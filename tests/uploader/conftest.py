@@ -25,9 +25,9 @@ class TargetKind:
         self.stored = stored  # where a server keeps what it was sent
 
     def open(self):
-        from runship.uploader import open_target
+        from runship import store
 
-        return open_target(self.url, self.options, token=self.token)
+        return store.open(self.url, self.options, token=self.token)
 
     def run_url(self, project: str, run_id: str) -> str:
         if self.stored is not None:

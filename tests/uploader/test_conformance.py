@@ -289,7 +289,7 @@ def _batches(run_dir):
 
 
 def test_push_is_idempotent_refuses_gaps_and_different_bytes(target_kind, tmp_path):
-    from runship.uploader import ConflictError, GapError
+    from runship.store import ConflictError, GapError
 
     run = make_run(tmp_path / "runs", rows=40)
     name, data, ends = _batches(run.run_dir)

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from runship.targets import open_target
+from runship import store
 from tests.conftest import upload_cmd, upload_popen
 from tests.servers import RunshipServer
 
@@ -77,7 +77,7 @@ def test_two_servers_over_one_bucket_take_alternating_killed_uploads_with_nothin
     assert all(any(st in (200, 201, 204) for st in statuses) for log in logs)
     assert "Traceback" not in "".join(logs)
     # the bucket holds every run's files byte for byte: whole objects, no chunk left, nothing twice
-    target = open_target(bucket, {"endpoint_url": moto.endpoint})
+    target = store.open(bucket, {"endpoint_url": moto.endpoint})
     for k in range(6):
         local = root / "p" / f"r{k}"
         names = sorted(n for n in os.listdir(local) if n.endswith(".msgpack"))
@@ -85,7 +85,7 @@ def test_two_servers_over_one_bucket_take_alternating_killed_uploads_with_nothin
         for name in names:
             data = (local / name).read_bytes()
             assert target.remote_size("p", f"r{k}", name) == len(data)
-            assert target.read_range("p", f"r{k}", name, 0, len(data)) == data
+            assert target.read_at("p", f"r{k}", name, 0, len(data)) == data
             # behind a server a stream file stays in chunks: they tile it, each byte stored once
             chunks = sorted(target._chunks("p", f"r{k}", name))
             assert sum(end - start for start, end in chunks) == len(data), chunks
@@ -159,9 +159,9 @@ def test_two_servers_racing_on_one_stream_store_each_byte_once(tmp_path, moto):
             offset = int(call(servers[k % 2], "HEAD", path)[1]["upload-offset"])
             assert offset in (a, b)
         assert all(s in (204, 409) for s in statuses), statuses  # 409: the other one got there first, told the offset
-        target = open_target(bucket, {"endpoint_url": moto.endpoint})
+        target = store.open(bucket, {"endpoint_url": moto.endpoint})
         size = target.remote_size("p", "r1", name)
-        assert target.read_range("p", "r1", name, 0, size) == data[:size]
+        assert target.read_at("p", "r1", name, 0, size) == data[:size]
         chunks = sorted(target._chunks("p", "r1", name))
         assert sum(end - start for start, end in chunks) == size, chunks  # each byte stored once
         # different bytes for a range the bucket holds: refused, nothing overwritten
@@ -169,7 +169,7 @@ def test_two_servers_racing_on_one_stream_store_each_byte_once(tmp_path, moto):
         forged[-9] ^= 0xFF
         status, _, _ = call(servers[1], "PATCH", path, bytes(forged), headers={"Upload-Offset": str(ends[0])})
         assert status in (409, 422)
-        assert target.read_range("p", "r1", name, 0, size) == data[:size]
+        assert target.read_at("p", "r1", name, 0, size) == data[:size]
     finally:
         for s in servers:
             s.stop()
@@ -190,7 +190,7 @@ def test_a_chunk_the_other_server_drops_between_listing_and_reading_is_read_from
     bucket = "s3://vanish/runs"
     proxy = FaultyHttpProxy(moto.port, rate=0)  # A's way to the bucket; B's is direct
     servers = _servers(tmp_path, bucket, moto, [proxy.endpoint, moto.endpoint])
-    other = open_target(bucket, {"endpoint_url": moto.endpoint})
+    other = store.open(bucket, {"endpoint_url": moto.endpoint})
     try:
         name, data, ends = _batches(make_run(tmp_path / "runs", rows=60).run_dir)
         path = f"/v1/runs/p/r1/streams/{name}"
@@ -210,7 +210,7 @@ def test_a_chunk_the_other_server_drops_between_listing_and_reading_is_read_from
         assert dropped  # A did read the chunk the other server dropped
         assert status == 204, (status, body, servers[0].log()[-1500:])
         assert int(headers["upload-offset"]) == ends[3]
-        assert other.read_range("p", "r1", name, 0, ends[3]) == data[: ends[3]]
+        assert other.read_at("p", "r1", name, 0, ends[3]) == data[: ends[3]]
     finally:
         for s in servers:
             s.stop()
@@ -234,7 +234,7 @@ def test_a_chunk_both_servers_wrote_and_the_other_dropped_before_it_was_compared
     bucket = "s3://twice/runs"
     proxy = FaultyHttpProxy(moto.port, rate=0)
     servers = _servers(tmp_path, bucket, moto, [proxy.endpoint, moto.endpoint])
-    other = open_target(bucket, {"endpoint_url": moto.endpoint})
+    other = store.open(bucket, {"endpoint_url": moto.endpoint})
     try:
         name, data, ends = _batches(make_run(tmp_path / "runs", rows=60).run_dir)
         path = f"/v1/runs/p/r1/streams/{name}"
@@ -259,7 +259,7 @@ def test_a_chunk_both_servers_wrote_and_the_other_dropped_before_it_was_compared
         )
         assert status == 204, (status, body, servers[0].log()[-1500:])
         assert seen[0] == "PUT" and "GET" in seen  # A found the chunk there, and read it after it was dropped
-        assert other.read_range("p", "r1", name, 0, ends[3]) == data[: ends[3]]
+        assert other.read_at("p", "r1", name, 0, ends[3]) == data[: ends[3]]
     finally:
         for s in servers:
             s.stop()
@@ -312,7 +312,7 @@ def test_a_staged_upload_the_other_server_finished_while_this_one_checks_it_is_a
     bucket = "s3://staged/runs"
     proxy = FaultyHttpProxy(moto.port, rate=0)
     servers = _servers(tmp_path, bucket, moto, [proxy.endpoint, moto.endpoint])
-    other = open_target(bucket, {"endpoint_url": moto.endpoint})
+    other = store.open(bucket, {"endpoint_url": moto.endpoint})
     try:
         blob = os.urandom(3000)
         path = "/v1/runs/p/r1/derived/files/blob.bin"
@@ -339,7 +339,7 @@ def test_a_staged_upload_the_other_server_finished_while_this_one_checks_it_is_a
         assert headers["upload-offset"] == "0"
         proxy.before = None
         assert part(servers[0], 0, 3000)[0] == 204  # the uploader's next try: the file is put in place
-        assert other.read_range("p", "r1", "files/blob.bin", 0, 3000) == blob
+        assert other.read_at("p", "r1", "files/blob.bin", 0, 3000) == blob
     finally:
         for s in servers:
             s.stop()
@@ -354,10 +354,10 @@ def test_an_object_store_targets_memory_does_not_grow_with_its_pushes(moto):
     hour)."""
     import tracemalloc
 
-    from runship.targets.objectstore import ObjectStoreTarget
+    from runship.store.objectstore import ObjectStoreBackend
 
     moto.create_bucket("flat")
-    target = ObjectStoreTarget("s3://flat/runs", {"endpoint_url": moto.endpoint})
+    target = ObjectStoreBackend("s3://flat/runs", {"endpoint_url": moto.endpoint})
     name = "run-20261206T000000000Zaaaaaa-000000.msgpack"
 
     def pushes(first: int, runs: int) -> None:

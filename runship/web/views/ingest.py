@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from runship.targets import ConflictError
+from runship.store import ConflictError
 from runship.web.context import WriteToken, store
 from runship.web.storage import check_derived, check_names
 

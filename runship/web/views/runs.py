@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from runship.schema import redact
-from runship.targets import TargetError
+from runship.store import TargetError
 from runship.web.context import NO_STORE, Reader, ReadToken, refuse, store, web
 from runship.web.places import Runs
 from runship.web.serialize import check_project, encode, summary_entry

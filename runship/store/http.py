@@ -1,6 +1,6 @@
-"""A runship server (``runship serve``) as the target, over HTTP(S).
+"""A runship server (``runship serve``) over HTTP(S), both ways.
 
-Speaks the server's tus-style protocol: HEAD for a stream file's stored size,
+Writing speaks the server's tus-style protocol: HEAD for a stream file's stored size,
 PATCH with ``Upload-Offset`` to append, PUT for derived files, and for a
 derived file larger than the server's request limit (``Runship-Max-Body``
 on every response), PATCHes of parts to a staging upload named by the file's
@@ -8,6 +8,13 @@ SHA-256, which the server moves into place once whole and checked. Retries
 with backoff on 5xx and connection errors; every call has a timeout. A token
 is never sent over plain ``http://`` to a host that is not this machine
 unless that is asked for (``allow_insecure_http``).
+
+Reading: a run is ``<server>/<project>/<run_id>``; its files are listed by
+``GET /v1/runs/{project}/{run}/files`` and read with ranged
+``GET /v1/runs/{project}/{run}/raw/{name}`` requests, so that the reader
+streams them exactly as it streams local files. The reader's token comes
+from the storage options (``token``, which the CLI fills from
+``--token-file``) or ``$RUNSHIP_TOKEN``.
 """
 
 from __future__ import annotations
@@ -15,21 +22,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import io
 import ipaddress
 import json
+import os
 import socket
 import ssl
 import time
-from typing import BinaryIO
-from urllib.parse import quote, urlsplit
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from runship.targets import AuthError, ConflictError, GapError, Limited, Target, TargetError, TlsError, redact
+from runship.errors import RunNotFound
+from runship.store.errors import AuthError, ConflictError, GapError, TargetError, TlsError
+from runship.store.fileobj import Limited, RangeFile
+from runship.store.location import redact
+from runship.store.protocol import Capabilities, NamedRun, ReadWhole, RunReads, RunSource
 
 TIMEOUT = 30.0
 ATTEMPTS = 4
 BACKOFF = 0.5
 MAX_BODY_HEADER = "runship-max-body"
 LIST_BYTES = 256 * 1024 * 1024  # the most of a listing answer read
+READ_BYTES = 1 << 20  # the most one range request of a read asks for
 
 
 #: OpenSSL's reasons for a handshake with a server that does not speak TLS at all
@@ -70,8 +84,10 @@ def is_loopback(host: str) -> bool:
             return False
 
 
-class HttpTarget(Target):
-    needs_finalize = False
+class HttpBackend(RunReads):
+    # a server stores whole what it is sent, keeps no sweeps and deletes nothing over HTTP
+    capabilities = Capabilities(removes=False)
+    max_request: int | None = None
 
     def __init__(
         self,
@@ -100,6 +116,29 @@ class HttpTarget(Target):
         self._attempts = attempts
         self._conn: http.client.HTTPConnection | None = None
 
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        storage_options: dict[str, Any],
+        *,
+        token: str | None = None,
+        allow_insecure_http: bool = False,
+        **kwargs: Any,
+    ) -> HttpBackend:
+        return cls(
+            url,
+            token=token,
+            timeout=float(storage_options.get("timeout", TIMEOUT)),
+            attempts=int(storage_options.get("attempts", ATTEMPTS)),
+            allow_insecure_http=allow_insecure_http,
+        )
+
+    @classmethod
+    def open_run(cls, location: str, storage_options: dict[str, Any] | None, root: str | None) -> RunSource:
+        base, project, run_id = split_run_url(location)
+        return HttpSource(server(base, storage_options), project, run_id, location)
+
     # ---- transport ---------------------------------------------------------------
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -122,10 +161,10 @@ class HttpTarget(Target):
         method: str,
         path: str,
         body: bytes | None = None,
-        headers: dict | None = None,
+        headers: dict[str, str] | None = None,
         stream: tuple[BinaryIO, int] | None = None,
         max_answer: int = 1 << 20,
-    ) -> tuple[int, dict, bytes]:
+    ) -> tuple[int, dict[str, str], bytes]:
         """One request, retried on connection errors and 5xx. ``stream``: a
         file object and a length to send as the body (rewound on a retry).
         At most ``max_answer`` bytes of the answer are read."""
@@ -170,7 +209,7 @@ class HttpTarget(Target):
                 self.close()
         raise TargetError(f"{method} {self.url}{path}: {last} (after {self._attempts} attempts)", retryable=True)
 
-    def _learn(self, headers: dict) -> None:
+    def _learn(self, headers: dict[str, str]) -> None:
         value = headers.get(MAX_BODY_HEADER)
         if value and value.isdigit():
             self.max_request = int(value)
@@ -275,17 +314,136 @@ class HttpTarget(Target):
             self._check(status, body, what)
             offset = int(hdrs.get("upload-offset", offset + n))
 
-    def list_runs(self) -> list[tuple[str, str]]:
-        status, _, body = self._request("GET", "/v1/projects", max_answer=LIST_BYTES)
-        self._check(status, body, "list projects")
+    def get_json(self, path: str, what: str) -> Any:
+        """A JSON answer of the server (RunNotFound on 404: no ``what``)."""
+        status, _, body = self._request("GET", path, max_answer=LIST_BYTES)
+        if status == 404:
+            raise RunNotFound(f"{self.url}: no {what}")
+        self._check(status, body, what)
+        return json.loads(body)
+
+    def list_runs(self, only: str | None = None) -> list[tuple[str, str]]:
+        """(project, run_id) of every run the token may read (of project ``only``)."""
         out: list[tuple[str, str]] = []
-        for project in json.loads(body):
-            status, _, runs = self._request(
-                "GET", f"/v1/projects/{quote(project, safe='')}/runs", max_answer=LIST_BYTES
-            )
-            self._check(status, runs, f"list runs of {project}")
-            out.extend((project, r["id"]) for r in json.loads(runs))
+        for project in self.get_json("/v1/projects", "projects"):
+            if only is not None and project != only:
+                continue
+            runs = self.get_json(f"/v1/projects/{quote(project, safe='')}/runs", f"runs of {project}")
+            out.extend((project, r["id"]) for r in runs if isinstance(r, dict) and "id" in r)
         return out
+
+    def run(self, project: str, run_id: str) -> RunSource:
+        return HttpSource(self, project, run_id, f"{self.url}/{project}/{run_id}")
+
+    def read_at(self, project: str, run_id: str, name: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        path = f"{self._run_path(project, run_id)}/raw/{quote(name, safe='/')}"
+        return HttpRangeFile(self, path, start + length, missing_ok=True).fetch_all(start, start + length)
+
+    def remove(self, project: str, run_id: str, name: str) -> None:
+        raise TargetError(f"{self.url}: a runship server deletes nothing over HTTP", retryable=False)
+
+
+def server(url: str, storage_options: dict[str, Any] | None = None) -> HttpBackend:
+    """A reading connection to the server at ``url`` (its base: scheme, host,
+    port, prefix); the token from the options or ``$RUNSHIP_TOKEN``."""
+    opts = storage_options or {}
+    token = opts.get("token") or os.environ.get("RUNSHIP_TOKEN") or None
+    return HttpBackend.from_url(url, opts, token=token, allow_insecure_http=bool(opts.get("allow_insecure_http")))
+
+
+def split_run_url(url: str) -> tuple[str, str, str]:
+    """(server base URL, project, run id) of ``http(s)://host/prefix/<project>/<run>``."""
+    parts = urlsplit(url.rstrip("/"))
+    segments = parts.path.split("/")
+    if len(segments) < 3 or not segments[-1] or not segments[-2]:
+        raise RunNotFound(f"not a run on a runship server (http(s)://HOST/<project>/<run>): {url}")
+    base = urlunsplit(parts._replace(path="/".join(segments[:-2]), query="", fragment=""))
+    return base, segments[-2], segments[-1]
+
+
+class HttpRangeFile(RangeFile):
+    """A file of a run on a server, read with HTTP range requests
+    (``missing_ok``: a file or range that is not there reads as empty)."""
+
+    def __init__(self, conn: HttpBackend, path: str, size: int, missing_ok: bool = False):
+        super().__init__(size)
+        self._conn = conn
+        self._path = path
+        self._missing_ok = missing_ok
+
+    def _fetch(self, start: int, end: int) -> bytes:
+        end = min(end, start + READ_BYTES)
+        try:
+            status, _, data = self._conn._request(
+                "GET", self._path, headers={"Range": f"bytes={start}-{end - 1}"}, max_answer=READ_BYTES
+            )
+        except TargetError as e:
+            raise OSError(str(e)) from None
+        if self._missing_ok and status in (404, 416):
+            return b""
+        if status not in (200, 206):
+            raise OSError(f"{self._conn.url}{self._path}: HTTP {status}")
+        return data
+
+
+class HttpSource(NamedRun, ReadWhole):
+    """A run directory behind a runship server, listed when opened."""
+
+    concurrent = False
+
+    def __init__(self, conn: HttpBackend, project: str, run_id: str, location: str):
+        self.location = location.rstrip("/")
+        self.project, self.run_id = project, run_id
+        self._conn = conn
+        self._prefix = HttpBackend._run_path(project, run_id)
+        try:
+            listed = conn.get_json(f"{self._prefix}/files", f"run {project}/{run_id}")
+        except TargetError as e:
+            raise OSError(str(e)) from None
+        self._sizes = {f["name"]: f.get("size") for f in listed if isinstance(f, dict) and "name" in f}
+
+    def names(self) -> list[str]:
+        return sorted(n for n in self._sizes if "/" not in n)
+
+    def kind(self, name: str) -> str:
+        return "file"
+
+    def size(self, name: str) -> int | None:
+        size = self._sizes.get(name)
+        return None if size is None else int(size)
+
+    def open(self, name: str) -> BinaryIO:
+        size = self._sizes.get(name)
+        path = f"{self._prefix}/raw/{quote(name, safe='/')}"
+        if size is None:  # not listed (run.json): ask for its size
+            status, headers, _ = self._conn._request("GET", path, headers={"Range": "bytes=0-0"}, max_answer=1)
+            if status not in (200, 206):
+                raise FileNotFoundError(f"{self.location}/{name}")
+            size = int(headers.get("content-range", "/0").rsplit("/", 1)[-1] or 0)
+        return io.BufferedReader(HttpRangeFile(self._conn, path, int(size)), buffer_size=READ_BYTES)
+
+    def stamp(self, name: str, length: int) -> str | None:
+        return None  # the server says sizes only: a cached prefix is trusted by its commit record
+
+    def read_at(self, name: str, start: int, length: int) -> bytes:
+        """``length`` bytes of a file from ``start``, in one range request."""
+        size = self.size(name)
+        end = start + length if size is None else min(size, start + length)
+        if end <= start:
+            return b""
+        path = f"{self._prefix}/raw/{quote(name, safe='/')}"
+        return HttpRangeFile(self._conn, path, end)._fetch(start, end)
+
+
+def server_run_urls(url: str, project: str | None, storage_options: dict[str, Any] | None) -> list[str]:
+    """``<url>/<project>/<run>`` of every run the server holds (that the token may read)."""
+    conn = server(url, storage_options)
+    try:
+        return [f"{url.rstrip('/')}/{p}/{r}" for p, r in conn.list_runs(project)]
+    finally:
+        conn.close()
 
 
 def _detail(body: bytes) -> str:

@@ -14,12 +14,49 @@ import os
 import re
 
 from runship.errors import UsageError
+from runship.schema import redact as _redact
+from runship.store.registry import KNOWN
+
+#: URLs in log lines and errors: without user, password or query
+redact = _redact.for_log
 
 #: the forms a location may take, for errors
 FORM = "a path, or a URL such as s3://bucket/prefix, file:///path or https://server:port"
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(.*)", re.S)
 _OWN = ("file", "http", "https")
+#: schemes whose locations are a runship server
+SERVER_SCHEMES = ("http", "https")
+
+
+def is_url(value: str) -> bool:
+    """Does ``value`` name a URL (``scheme://...``) rather than a local path?"""
+    return "://" in value
+
+
+def scheme_of(value: str) -> str:
+    """The lower-case scheme of a location: ``file`` for a local path."""
+    return value.split("://", 1)[0].lower() if is_url(value) else "file"
+
+
+def is_local(value: str) -> bool:
+    """A local path or a ``file://`` URL."""
+    return scheme_of(value) == "file"
+
+
+def is_server_url(value: str) -> bool:
+    """An ``http(s)://`` URL: a runship server."""
+    return scheme_of(value) in SERVER_SCHEMES
+
+
+def local_path(value: str) -> str:
+    """The path of a local location (``file://`` taken off)."""
+    return value[len("file://") :] if value[:7].lower() == "file://" else value
+
+
+def shown(value: str) -> str:
+    """A location for a log line: a URL without credentials, a path as it is."""
+    return redact(value) if is_url(value) else value
 
 
 def check_location(value: str, what: str, *, absolute: bool = False) -> str:
@@ -52,6 +89,8 @@ def check_location(value: str, what: str, *, absolute: bool = False) -> str:
 def known_scheme(scheme: str) -> bool:
     """A scheme runship opens itself or fsspec has an implementation for."""
     if scheme in _OWN:
+        return True
+    if scheme in KNOWN:
         return True
     from fsspec.registry import known_implementations, registry
 
