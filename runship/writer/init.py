@@ -12,6 +12,7 @@ from runship.schema import format as fmt
 from runship.schema import names, redact
 from runship.schema.records import job_of, placement_of, rank_of
 from runship.writer import ranks
+from runship.writer import prior as _prior
 from runship.writer import resume as _resume
 from runship.writer.config_input import filter_keys, load_config, load_defaults
 from runship.writer.files import save_code as save_code_files
@@ -214,7 +215,7 @@ def init(
         raise UsageError(f"resume='never' but run {project}/{run_id} already exists under {root}")
     resuming = exists and (resume_mode in ("allow", "must", "auto") or joining)
     primary = placement is None or placement.primary
-    prior = _resume.prior_state(run_dir) if resuming and primary else None
+    prior = _prior.prior_state(run_dir, peers) if resuming and primary else None
     claims = _claimed(run_dir, peers, placement) if resuming else []
     if prior:
         for key, value in (prior.get("meta") or {}).items():

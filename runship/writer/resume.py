@@ -7,6 +7,7 @@ import json
 import os
 
 from runship.schema import format as fmt
+from runship.writer import prior
 
 MARKER = ".runship-resume.json"
 
@@ -23,21 +24,6 @@ def run_sessions(run_dir: str) -> list[str]:
         if parsed and parsed[0] == fmt.RUN_STREAM:
             sessions.add(parsed[1])
     return sorted(sessions)
-
-
-def prior_state(run_dir: str) -> dict:
-    """What a resumed session continues from: next step, config, summary, metadata."""
-    from runship.reader import open_run
-
-    run = open_run(run_dir)
-    last = run.last_step
-    return {
-        "next_step": 0 if last is None else last + 1,
-        "config": run.config,
-        "summary": run.summary,
-        "meta": run.meta,
-        "metrics": run.metrics,
-    }
 
 
 def remember(root: str, project: str, run_id: str) -> None:
@@ -73,33 +59,12 @@ def session_starts(run_dir: str, limit: int = 4096) -> dict[str, dict]:
     first records of its first run stream file, oldest first; at most
     ``limit`` sessions (the newest). A file that is a link or cannot be
     read is passed over."""
-    from runship import safefile
-    from runship.reader.stream import describe, iter_records
-
-    try:
-        names = sorted(os.listdir(run_dir))
-    except OSError:
-        return {}
-    first: dict[str, str] = {}
-    for name in names:
-        parsed = fmt.parse_stream_file_name(name)
-        if parsed and parsed[0] == fmt.RUN_STREAM and parsed[1] not in first:
-            first[parsed[1]] = name
     out: dict[str, dict] = {}
-    for session in sorted(first)[-limit:]:
-        sf = describe(os.path.join(run_dir, first[session]))
-        if sf is None:
-            continue
-        try:
-            with safefile.open_file(run_dir, first[session]) as f:
-                for n, rec in enumerate(iter_records(f, sf)):
-                    if rec.get("k") == fmt.START:
-                        out[session] = rec
-                        break
-                    if n >= 8:
-                        break
-        except (OSError, ValueError):
-            continue
+    sessions = prior.run_files(run_dir)
+    for session in list(sessions)[-limit:]:
+        start = prior.first_start(run_dir, sessions[session][0])
+        if start is not None:
+            out[session] = start
     return out
 
 

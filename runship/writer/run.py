@@ -30,6 +30,7 @@ from runship.schema.values import (
     values_of_one_type,
 )
 from runship.writer import files as _files
+from runship.writer import prior as _prior
 from runship.writer.config import Config, Summary
 from runship.writer.files import Artifact, Saver
 from runship.writer.lifecycle import PROCESS, exit_code_of
@@ -145,6 +146,9 @@ class Run:
             prior.get("metrics") if prior.get("metrics") and prior["metrics"].specs else None
         )
         self._last_logged: dict = dict(prior.get("summary") or {})
+        # the run's metadata as readers fold it, kept in the state file at the end (writer/prior.py)
+        self._meta_state = {**(prior.get("meta") or {}), **_prior.start_meta(meta)}
+        self._keeps_state = not _prior.apart(meta)  # a rank's session, folded apart, keeps none
         self._artifact_versions: dict[str, int] = {}
         self._follower: str | None = None  # mode="online": where its uploader ships the run
         self.summary = Summary(None if disabled else self, self._summary_items)
@@ -567,7 +571,34 @@ class Run:
     def _record(self, kind: str, fields: dict) -> None:
         if self._inactive or self._run_stream is None:
             return
+        if kind == fmt.META:
+            self._meta_state.update(_prior.meta_of(fields))
         self._run_stream.write(kind, fields)
+
+    def _save_state(self) -> None:
+        """Keep the run's state beside its streams for a later resume
+        (writer/prior.py), once everything this session logged is on disk:
+        not where a record was lost or dropped, a row is still pending, or
+        the run stream's lock is held (a signal cut a log() short)."""
+        writer = self._writer
+        if not self._keeps_state or writer is None or self.session is None or self._pending is not None:
+            return
+        if any(s.lost_records or s.dropped_records for s in writer.streams.values()):
+            return
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._sync_summary_locked()
+            state = _prior.Prior(
+                last_step=self._step - 1 if self._step > 0 else None,
+                config=self.config.as_dict(),
+                summary=dict(self._summary_items),
+                meta=dict(self._meta_state),
+                metrics=self._metrics if self._metrics is not None else Metrics(),
+            )
+        finally:
+            self._lock.release()
+        _prior.save(self.run_dir, self.session, state)
 
     def _notice(self, message: str, once: bool = True) -> None:
         if once:
@@ -778,6 +809,7 @@ class Run:
         self._last_write = _time()
         self._run_stream.write(fmt.FINISH, {"exit_code": code, "lost": lost, "dropped": dropped}, t=self._last_write)
         self._writer.close()
+        self._save_state()
         self._state = "finished" if code == 0 else ("terminated" if self._state == "terminated" else "failed")
         self._write_snapshot()
         if code == 0:
@@ -841,6 +873,7 @@ class Run:
             writer.deferred = finish_signal
             return False
         writer.flush(fsync=True, timeout=10.0)
+        self._save_state()
         self._write_snapshot()
         return True
 
