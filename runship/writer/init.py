@@ -11,8 +11,8 @@ from runship.errors import UsageError
 from runship.schema import format as fmt
 from runship.schema import names, redact
 from runship.schema.records import job_of, placement_of, rank_of
-from runship.writer import ranks
 from runship.writer import prior as _prior
+from runship.writer import ranks
 from runship.writer import resume as _resume
 from runship.writer.config_input import filter_keys, load_config, load_defaults
 from runship.writer.files import save_code as save_code_files
@@ -196,7 +196,7 @@ def init(
     exists = bool(sessions)
     peers = (
         # every session of a distributed run (a rank's twin may be any); a resume warns of recent ones
-        _resume.session_starts(run_dir, limit=4096 if placement is not None else 64)
+        _resume.session_starts(run_dir, limit=4096 if placement is not None else 64, known=_prior.known_starts(run_dir))
         if exists and (placement is not None or resume_mode is not None)
         else {}
     )

@@ -56,10 +56,13 @@ def _version(f: Any) -> int | None:
     return None
 
 
-def records(run_dir: str, name: str, start: int = 0) -> Iterator[dict[str, Any]]:
+def records(run_dir: str, name: str, start: int = 0, first: int | None = None) -> Iterator[dict[str, Any]]:
     """The committed data records of the stream file ``name`` from byte
     ``start`` (0, or the end of a commit record), header and commit records
-    left out, bad records skipped; reading stops at the first damaged batch."""
+    left out, bad records skipped; reading stops at the first damaged batch.
+    The file is read as far as the caller takes records; ``first``: only
+    the first that many records of the batch they begin (the rest of the
+    batch is checked, not decoded)."""
     try:
         f = safefile.open_file(run_dir, name)
     except OSError:
@@ -69,42 +72,57 @@ def records(run_dir: str, name: str, start: int = 0) -> Iterator[dict[str, Any]]
         if version is None or version > fmt.FORMAT_VERSION:
             return
         f.seek(start)
-        data = f.read()
-    yield from _committed(data, version, header=start == 0)
+        yield from _committed(f, version, start == 0, first)
 
 
-def _committed(data: bytes, version: int, header: bool) -> Iterator[dict[str, Any]]:
-    u = msgpack.Unpacker(max_buffer_size=max(len(data), 1), **limits.DECODE)
-    u.feed(data)
-    batch_start = pos = 0
+def _committed(f: Any, version: int, header: bool, first: int | None) -> Iterator[dict[str, Any]]:
+    u = msgpack.Unpacker(max_buffer_size=limits.MAX_RECORD_BYTES + limits.READ_CHUNK, **limits.DECODE)
+    win = bytearray()  # the bytes of the batch being read, from its start
+    base = pos = 0  # file offsets (from ``start``) of win[0] and of the next record
     pending: list[dict[str, Any]] = []
+    rec: Any = None
     while True:
+        at = pos - base
         try:
-            rec = u.unpack()
+            if first is not None and len(pending) >= first and not win.startswith(fmt.COMMIT_MARKER, at):
+                u.skip()  # past what the caller wants: framing only, up to the commit record
+                rec = None
+            else:
+                rec = u.unpack()
         except msgpack.OutOfData:
-            return  # an uncommitted tail, or the end
+            chunk = f.read(limits.READ_CHUNK)
+            if not chunk:
+                return  # an uncommitted tail, or the end
+            u.feed(chunk)
+            win += chunk
+            continue
         except Exception:
             return
         end = u.tell()
-        if type(rec) is not dict:
+        if rec is not None and type(rec) is not dict:
             return
-        if rec.get("k") == fmt.COMMIT and data.startswith(fmt.COMMIT_MARKER, pos):
-            if fmt.check_commit(version, memoryview(data)[batch_start:pos], data[pos:end]) is not None:
+        if rec is not None and rec.get("k") == fmt.COMMIT and win.startswith(fmt.COMMIT_MARKER, at):
+            with memoryview(win) as w:
+                if fmt.check_commit(version, w[:at], w[at : end - base]) is not None:
+                    return
+            for found in pending:  # checked as taken: a caller that wants the first records checks those only
+                if problem(found) is None:
+                    yield found
+            if first is not None:
                 return
-            yield from pending
-            pending, batch_start = [], end
-        elif not (header and pos == 0 and rec.get("k") == fmt.HEADER) and problem(rec) is None:
+            pending = []
+            del win[: end - base]
+            base = end
+        elif rec is not None and not (header and pos == 0 and rec.get("k") == fmt.HEADER):
             pending.append(rec)
         pos = end
 
 
 def first_start(run_dir: str, name: str) -> dict[str, Any] | None:
     """The start record among the first records of a run stream file."""
-    for n, rec in enumerate(records(run_dir, name)):
+    for rec in records(run_dir, name, first=9):
         if rec["k"] == fmt.START:
             return rec
-        if n >= 8:
-            break
     return None
 
 
@@ -149,6 +167,7 @@ class Prior:
     meta: dict[str, Any] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     folded: dict[str, int] = field(default_factory=dict)  # run stream file -> bytes folded
+    starts: dict[str, dict[str, Any]] = field(default_factory=dict)  # session -> its start record
 
     @property
     def next_step(self) -> int:
@@ -162,6 +181,7 @@ class Prior:
             "summary": self.summary,
             "meta": self.meta,
             "metrics": self.metrics,
+            "starts": self.starts,
         }
 
     def fold_record(self, rec: dict[str, Any], shift: int) -> None:
@@ -225,7 +245,7 @@ def _session_shift(prior: Prior, start: dict[str, Any] | None, names: list[str],
 def _fold_session(prior: Prior, run_dir: str, names: list[str], start: dict[str, Any] | None) -> Prior:
     """A whole session of the run folded onto ``prior`` (a new fold where it resets the run)."""
     if (start or {}).get("reset"):
-        prior = Prior(folded=prior.folded)
+        prior = Prior(folded=prior.folded, starts=prior.starts)
     shift = _session_shift(prior, start, names, run_dir)
     for name in names:
         _fold_file(prior, run_dir, name, 0, shift)
@@ -261,7 +281,8 @@ def save(run_dir: str, session: str, prior: Prior) -> bool:
     disk) as the run's state file, with the size of every run stream file
     of the directory now; False where it could not be written."""
     sizes: dict[str, int] = {}
-    for names in run_files(run_dir).values():
+    sessions = run_files(run_dir)
+    for names in sessions.values():
         for name in names:
             try:
                 sizes[name] = os.lstat(os.path.join(run_dir, name)).st_size
@@ -277,6 +298,7 @@ def save(run_dir: str, session: str, prior: Prior) -> bool:
         "summary": prior.summary,
         "meta": prior.meta,
         "metrics": _metrics_state(prior.metrics),
+        "starts": {s: rec for s, rec in prior.starts.items() if s in sessions},
     }
     try:
         data = msgpack.packb(state, datetime=True)
@@ -305,6 +327,7 @@ def _load(run_dir: str) -> Prior | None:
             meta=dict(state["meta"]),
             metrics=_metrics_from(state["metrics"]),
             folded={str(k): int(v) for k, v in files.items()},
+            starts={str(k): v for k, v in (state.get("starts") or {}).items() if isinstance(v, dict)},
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, msgpack.ExtraData):
         return None
@@ -318,12 +341,13 @@ def prior_state(run_dir: str, starts: dict[str, dict[str, Any]] | None = None) -
     session before its own is not in it). ``starts``: the sessions' start
     records already read (session id -> record)."""
     sessions = run_files(run_dir)
-    known = dict(starts or {})
     found = _load(run_dir)
+    known = {**(found.starts if found is not None else {}), **(starts or {})}
     if found is not None and not _fits(found, run_dir, sessions, known):
         found = None
     stated = set(found.folded) if found is not None else set()
     prior = found or Prior()
+    prior.starts = known
     for session, names in sessions.items():
         if stated.intersection(names):  # a session the state saw: what it wrote past that, if anything
             for name in names:
@@ -334,6 +358,14 @@ def prior_state(run_dir: str, starts: dict[str, dict[str, Any]] | None = None) -
         if not apart(start):
             prior = _fold_session(prior, run_dir, names, start)
     return prior.as_prior()
+
+
+def known_starts(run_dir: str) -> dict[str, dict[str, Any]]:
+    """The sessions' start records the state file keeps (a session's first
+    file, where its start record is, is never written again once its first
+    batch is); {} without one."""
+    found = _load(run_dir)
+    return found.starts if found is not None else {}
 
 
 def _start(run_dir: str, session: str, names: list[str], known: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -360,6 +392,10 @@ def _fits(prior: Prior, run_dir: str, sessions: dict[str, list[str]], known: dic
             return False
     newest = max((fmt.parse_stream_file_name(n) or ("", "", 0))[1] for n in prior.folded) if prior.folded else ""
     for session, names in sessions.items():
-        if session < newest and not set(names) & set(prior.folded) and not apart(_start(run_dir, session, names, known)):
+        if (
+            session < newest
+            and not set(names) & set(prior.folded)
+            and not apart(_start(run_dir, session, names, known))
+        ):
             return False
     return True

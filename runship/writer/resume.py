@@ -54,15 +54,16 @@ def forget(root: str, project: str, run_id: str) -> None:
             pass
 
 
-def session_starts(run_dir: str, limit: int = 4096) -> dict[str, dict]:
+def session_starts(run_dir: str, limit: int = 4096, known: dict[str, dict] | None = None) -> dict[str, dict]:
     """Each session's start record (session id -> record), read from the
     first records of its first run stream file, oldest first; at most
     ``limit`` sessions (the newest). A file that is a link or cannot be
-    read is passed over."""
+    read is passed over. ``known``: start records read before (the run's
+    state file keeps them), taken as they are."""
     out: dict[str, dict] = {}
     sessions = prior.run_files(run_dir)
     for session in list(sessions)[-limit:]:
-        start = prior.first_start(run_dir, sessions[session][0])
+        start = (known or {}).get(session) or prior.first_start(run_dir, sessions[session][0])
         if start is not None:
             out[session] = start
     return out

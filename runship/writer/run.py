@@ -149,6 +149,7 @@ class Run:
         # the run's metadata as readers fold it, kept in the state file at the end (writer/prior.py)
         self._meta_state = {**(prior.get("meta") or {}), **_prior.start_meta(meta)}
         self._keeps_state = not _prior.apart(meta)  # a rank's session, folded apart, keeps none
+        self._starts: dict[str, dict] = {**(prior.get("starts") or {}), **({session: meta} if session else {})}
         self._artifact_versions: dict[str, int] = {}
         self._follower: str | None = None  # mode="online": where its uploader ships the run
         self.summary = Summary(None if disabled else self, self._summary_items)
@@ -595,6 +596,7 @@ class Run:
                 summary=dict(self._summary_items),
                 meta=dict(self._meta_state),
                 metrics=self._metrics if self._metrics is not None else Metrics(),
+                starts=self._starts,
             )
         finally:
             self._lock.release()
