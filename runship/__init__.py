@@ -13,14 +13,26 @@ Importing runship and logging use only the standard library and msgpack.
 from __future__ import annotations
 
 import sys as _sys
+from collections.abc import Callable
 
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
 from runship.writer import PROCESS as _PROCESS
 from runship.writer import Config, Run, Settings, Summary, init
+from runship.writer import hooks as _hooks
 from runship.writer.config import AlertLevel
 from runship.writer.files import Artifact
 
 __version__ = "0.1.0"
+
+
+def _sync_tensorboard(run: Run) -> Callable[[], None] | None:
+    from runship.integration.tensorboard import sync
+
+    return sync(run)
+
+
+# what the writer calls and never imports (runship/writer/hooks.py)
+_hooks.install(version=__version__, sync_tensorboard=_sync_tensorboard)
 
 __all__ = [
     "AlertLevel",

@@ -16,6 +16,7 @@ from runship.writer import ranks
 from runship.writer import resume as _resume
 from runship.writer.config_input import filter_keys, load_config, load_defaults
 from runship.writer.files import save_code as save_code_files
+from runship.writer.hooks import HOOKS
 from runship.writer.lifecycle import PROCESS
 from runship.writer.run import Run
 from runship.writer.settings import Settings
@@ -272,9 +273,8 @@ def init(
     if requested:
         _say_sweep_won(run, requested)
     if sync_tensorboard or tensorboard:  # mirror TensorBoard writers into the history, as wandb
-        from runship.integration import tensorboard as tb
-
-        run._tb_mirror = tb.patch(run)
+        hook = HOOKS.sync_tensorboard
+        run._tb_mirror = hook(run) if hook is not None else None
         if run._tb_mirror is None:
             run.notice(
                 "sync_tensorboard=True: no TensorBoard writer is installed (torch.utils.tensorboard, tensorboardX)"
@@ -509,9 +509,7 @@ def _tags(value: object) -> tuple[str, ...]:
 
 
 def _version() -> str:
-    from runship import __version__
-
-    return __version__
+    return HOOKS.version
 
 
 def _start_follower(run: Run, s: Settings) -> str | None:

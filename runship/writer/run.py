@@ -33,6 +33,7 @@ from runship.writer import files as _files
 from runship.writer import prior as _prior
 from runship.writer.config import Config, Summary
 from runship.writer.files import Artifact, Saver
+from runship.writer.hooks import Stop
 from runship.writer.lifecycle import PROCESS, exit_code_of
 from runship.writer.resume import forget as forget_resume
 from runship.writer.settings import Settings
@@ -88,7 +89,7 @@ def _block_values(data: dict) -> tuple[Any, type] | None:
 class Run:
     """One process's tenure of a run (a *session*). Created by ``runship.init``."""
 
-    _tb_mirror: Any = None  # sync_tensorboard: the mirror of TensorBoard writers (runship.integration.tensorboard)
+    _tb_mirror: Stop | None = None  # sync_tensorboard: what stops the mirror of TensorBoard writers (hooks.py)
 
     def __init__(
         self,
@@ -781,12 +782,10 @@ class Run:
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Commit the pending row, write the finish record, fsync and close."""
-        mirror = getattr(self, "_tb_mirror", None)
-        if mirror is not None:  # sync_tensorboard: its last row, then the writers as they were
-            from runship.integration import tensorboard
-
+        stop_mirror = self._tb_mirror
+        if stop_mirror is not None:  # sync_tensorboard: its last row, then the writers as they were
             self._tb_mirror = None
-            tensorboard.unpatch(mirror)
+            stop_mirror()
         with self._lock:
             if self._finished or self._writer is None or (self._inactive and not self.disabled):
                 self._finished = True
