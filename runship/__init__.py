@@ -203,12 +203,12 @@ def sweep(sweep=None, entity=None, project=None, prior_runs=None) -> str:
     import os
 
     from runship.sweep import Sweep
-    from runship.writer.init import _root, env
+    from runship.writer.init import env, root
 
     if not isinstance(sweep, dict):
         raise UsageError("runship.sweep() takes the sweep's spec as a dict (method, metric, parameters)")
     name = project or sweep.get("project") or env("PROJECT") or "uncategorized"
-    made = Sweep.create(_root(None), name, sweep)
+    made = Sweep.create(root(None), name, sweep)
     if (os.environ.get("RUNSHIP_SILENT") or os.environ.get("WANDB_SILENT") or "").lower() not in ("1", "true", "yes"):
         print(f"runship: created sweep {made.project}/{made.id} in {made.dir}", file=_sys.stderr)
     return made.id
@@ -219,11 +219,11 @@ def agent(sweep_id, function=None, entity=None, project=None, count=None) -> Non
     them, else until none is left), each in its own run, in this process."""
     from runship.sweep import Sweep
     from runship.sweep.agent import agent as run_agent
-    from runship.writer.init import _root, env
+    from runship.writer.init import env, root
 
     if function is None:
         raise UsageError("runship.agent() needs function=: the training function each trial runs")
-    found = Sweep.open(_root(None), str(sweep_id), project or env("PROJECT"))
+    found = Sweep.open(root(None), str(sweep_id), project or env("PROJECT"))
     run_agent(found, function=function, count=count)
 
 

@@ -766,6 +766,12 @@ class Run:
         self._run_stream.write(fmt.FILE, fields)
 
     # ---- flush and finish -------------------------------------------------------
+    def flush_start(self) -> None:
+        """Write what is queued (the start record) to the OS now, without an
+        fsync: the other ranks of a distributed run look for it."""
+        if self._writer is not None:
+            self._writer.flush(fsync=False)
+
     def flush(self) -> None:
         """Return once everything logged (and saved) before this call is
         written and fsynced.
