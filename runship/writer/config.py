@@ -11,7 +11,7 @@ from runship.schema import format as fmt
 from runship.schema.values import SerializationError, to_plain
 
 if TYPE_CHECKING:
-    from runship.writer.run import Run
+    from runship.writer.ports import RunRecords
 
 
 class AlertLevel(str, enum.Enum):
@@ -95,7 +95,7 @@ class Config(_Items):
     _what = "config"
     _key_error = ConfigError
 
-    def __init__(self, run: Run | None, items: dict | None = None, allow_val_change: bool = False):
+    def __init__(self, run: RunRecords | None, items: dict | None = None, allow_val_change: bool = False):
         object.__setattr__(self, "_run", run)
         object.__setattr__(self, "_items", dict(items or {}))
         object.__setattr__(self, "_allow", allow_val_change)
@@ -121,7 +121,7 @@ class Config(_Items):
         if changed:
             self._items.update(changed)
             if self._run is not None:
-                self._run._record(fmt.CONFIG, {"d": changed})
+                self._run.record(fmt.CONFIG, {"d": changed})
 
     def setdefaults(self, d: Mapping) -> None:
         self.update({k: v for k, v in dict(d).items() if k not in self._items})
@@ -143,7 +143,7 @@ class Summary(_Items):
     _what = "summary"
     _hidden = "_"
 
-    def __init__(self, run: Run | None, items: dict | None = None):
+    def __init__(self, run: RunRecords | None, items: dict | None = None):
         self._run = run
         self._store: dict = items if items is not None else {}
 
@@ -151,16 +151,16 @@ class Summary(_Items):
     def _items(self) -> dict:  # type: ignore[override]
         """The summary's items, the rows logged so far included (log() leaves the summary to a read)."""
         if self._run is not None:
-            self._run._sync_summary()
+            self._run.sync_summary()
         return self._store
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]
         if self._run is not None:
-            self._run._record(fmt.SUMMARY, {"d": {}, "del": [key]})
+            self._run.record(fmt.SUMMARY, {"d": {}, "del": [key]})
 
     def update(self, d: Mapping) -> None:
         values = {key: self._plain(key, value) for key, value in dict(d).items()}
         self._items.update(values)
         if self._run is not None and values:
-            self._run._record(fmt.SUMMARY, {"d": values})
+            self._run.record(fmt.SUMMARY, {"d": values})

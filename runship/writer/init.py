@@ -18,41 +18,23 @@ from runship.writer.files import save_code as save_code_files
 from runship.writer.hooks import HOOKS
 from runship.writer.lifecycle import PROCESS
 from runship.writer.plan import Plan, Process, env, reinit_policy, resolve_root, resolve_start
-from runship.writer.run import Run
+from runship.writer.run import Run, port
 from runship.writer.settings import Settings
 
 __all__ = ["OnDisk", "env", "init", "root", "start", "this_process"]
 
 
-def init(
-    job_type: str | None = None,
-    dir: str | os.PathLike | None = None,
-    config: object = None,
-    project: str | None = None,
-    entity: str | None = None,
-    reinit: bool | str | None = None,
-    tags: Sequence[str] | None = None,
-    group: str | None = None,
-    name: str | None = None,
-    notes: str | None = None,
-    magic: object = None,
-    config_exclude_keys: list[str] | None = None,
-    config_include_keys: list[str] | None = None,
-    anonymous: str | None = None,
-    mode: str | None = None,
-    allow_val_change: bool | None = None,
-    resume: bool | str | None = None,
-    force: bool | None = None,
-    tensorboard: bool | None = None,
-    sync_tensorboard: bool | None = None,
-    monitor_gym: bool | None = None,
-    save_code: bool | None = None,
-    id: str | None = None,
-    settings: Settings | dict | None = None,
-    *,
-    resume_from: str | None = None,
-    fork_from: str | None = None,
-) -> Run:
+def init(  # wandb.init's signature, parameter for parameter
+    job_type: str | None = None, dir: str | os.PathLike | None = None, config: object = None,
+    project: str | None = None, entity: str | None = None, reinit: bool | str | None = None,
+    tags: Sequence[str] | None = None, group: str | None = None, name: str | None = None, notes: str | None = None,
+    magic: object = None, config_exclude_keys: list[str] | None = None,
+    config_include_keys: list[str] | None = None, anonymous: str | None = None, mode: str | None = None,
+    allow_val_change: bool | None = None, resume: bool | str | None = None, force: bool | None = None,
+    tensorboard: bool | None = None, sync_tensorboard: bool | None = None, monitor_gym: bool | None = None,
+    save_code: bool | None = None, id: str | None = None, settings: Settings | dict | None = None,
+    *, resume_from: str | None = None, fork_from: str | None = None,
+) -> Run:  # fmt: skip
     """Start (or resume) a run and return it. The signature is wandb.init's.
 
     Writes ``<root>/<project>/<id>/`` where root is ``dir``, else
@@ -97,7 +79,15 @@ def init(
     args = dict(locals())
     notebook = _in_notebook()
     s = Settings().update(settings)
-    policy = reinit_policy(reinit if reinit is not None else s.reinit, notebook)
+    previous = _previous(reinit_policy(reinit if reinit is not None else s.reinit, notebook))
+    if previous is not None:
+        return previous
+    return start(resolve_start(args, this_process(s, notebook), OnDisk()))
+
+
+def _previous(policy: str) -> Run | None:
+    """The active run init() returns instead of starting one ("return_previous");
+    with "finish_previous", the active runs finished first."""
     current = PROCESS.current
     if policy == "return_previous" and current is not None and current.active:
         current._notice(
@@ -108,7 +98,7 @@ def init(
     if policy == "finish_previous":
         for active in list(PROCESS.active):
             active.finish()
-    return start(resolve_start(args, this_process(s, notebook), OnDisk()))
+    return None
 
 
 def this_process(settings: Settings | None, notebook: bool = False) -> Process:
@@ -172,39 +162,29 @@ def start(plan: Plan) -> Run:
     """Start the run ``plan`` says: its directory, streams, start record and
     threads; the notices, hooks and code it asks for; made the current run."""
     interactive = _ipython_shell() is not None
-    if plan.disabled:
-        run = Run(
-            root=plan.root,
-            project=plan.project,
-            run_id=plan.run_id,
-            settings=plan.settings,
-            meta=plan.start,
-            session=None,
-            config=plan.config,
-            allow_val_change=plan.allow_val_change,
-            disabled=True,
-            mode="disabled",
-        )
-        PROCESS.register(run, make_current=plan.policy != "create_new", interactive=interactive)
-        return run
     run_dir = plan.run_dir
-    try:
-        os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot create run directory {run_dir}: {e.strerror or e}") from None
+    if not plan.disabled:
+        try:
+            os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create run directory {run_dir}: {e.strerror or e}") from None
     run = Run(
         root=plan.root,
         project=plan.project,
         run_id=plan.run_id,
         settings=plan.settings,
         meta=plan.start,
-        session=plan.session,
+        session=plan.session,  # None for a disabled run
         resumed=plan.resuming,
         prior=plan.prior,
         config=plan.config,
         allow_val_change=plan.allow_val_change,
+        disabled=plan.disabled,
         mode=plan.mode,
     )
+    if plan.disabled:
+        PROCESS.register(run, port(run), make_current=plan.policy != "create_new", interactive=interactive)
+        return run
     if plan.placement is not None:
         run.flush_start()  # the start record on disk now: the other ranks look for it
     _say(run, plan.notices)
@@ -217,9 +197,9 @@ def start(plan: Plan) -> Run:
             )
     _say(run, plan.later)
     if plan.save_code:
-        save_code_files(run)
+        save_code_files(port(run))
     _resume.remember(plan.root, plan.project, plan.run_id)
-    PROCESS.register(run, make_current=plan.policy != "create_new", interactive=interactive)
+    PROCESS.register(run, port(run), make_current=plan.policy != "create_new", interactive=interactive)
     run._write_snapshot()
     run._follower = _start_follower(run, plan.settings) if plan.mode == "online" else None
     if not plan.settings.quiet:

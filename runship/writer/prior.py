@@ -20,6 +20,7 @@ from its last readable step.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,15 +46,12 @@ _MAX_STEP = 2**63
 def _version(f: Any) -> int | None:
     """The format version in a stream file's header; None without one."""
     f.seek(0)
-    u = msgpack.Unpacker(max_buffer_size=limits.SMALL_RECORD, **limits.DECODE)
-    u.feed(f.read(limits.SMALL_RECORD))
     try:
-        head = u.unpack()
+        head = next(msgpack.Unpacker(io.BytesIO(f.read(limits.SMALL_RECORD)), **limits.DECODE))
     except Exception:
         return None
-    if type(head) is dict and head.get("k") == fmt.HEADER and isinstance(head.get("version"), int):
-        return int(head["version"])
-    return None
+    ok = type(head) is dict and head.get("k") == fmt.HEADER and type(head.get("version")) is int
+    return int(head["version"]) if ok else None
 
 
 def records(run_dir: str, name: str, start: int = 0, first: int | None = None) -> Iterator[dict[str, Any]]:

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, cast
 
 from runship import safefile
@@ -108,6 +108,7 @@ class Run:
         mode: str = "offline",
     ):
         prior = prior or {}
+        self._port = _Port(self)
         self.id = run_id
         self.project = project
         self.settings = settings
@@ -153,7 +154,7 @@ class Run:
         self._starts: dict[str, dict] = {**(prior.get("starts") or {}), **({session: meta} if session else {})}
         self._artifact_versions: dict[str, int] = {}
         self._follower: str | None = None  # mode="online": where its uploader ships the run
-        self.summary = Summary(None if disabled else self, self._summary_items)
+        self.summary = Summary(None if disabled else self._port, self._summary_items)
         self.config = Config(None, prior.get("config"), allow_val_change)
         self._writer: Writer | None = None
         # None only for a disabled run, which never writes (log() returns at once)
@@ -162,7 +163,7 @@ class Run:
             self.config.update(config or {})
             return
         writer = self._open_streams(project, run_id, cast(str, session), meta)  # session: None only when disabled
-        object.__setattr__(self.config, "_run", self)
+        object.__setattr__(self.config, "_run", self._port)
         self.config.update(config or {}, allow_val_change=True if resumed else None)
         writer.start()
         self._hot = self._rank_tag is None
@@ -187,7 +188,7 @@ class Run:
         self._batch_bytes = self._writer.batch_bytes
         self._wake = self._writer._wake
         self._run_stream.write(fmt.START, meta)
-        self._saver = Saver(self)
+        self._saver = Saver(self._port)
         self._writer.ticks.append(self._saver.tick)
         self._console = None
         self._env_thread = None
@@ -664,7 +665,7 @@ class Run:
         into ``files/code/``."""
         if self.disabled or self._inactive:
             return None
-        _files.log_code(self, root, name, include_fn, exclude_fn)
+        _files.log_code(self._port, root, name, include_fn, exclude_fn)
         return None
 
     def alert(self, title: str, text: str, level=None, wait_duration=None) -> None:
@@ -692,7 +693,7 @@ class Run:
         """Copy an Artifact's files (or a path) into ``files/artifacts/<name>/v<N>/``."""
         if self.disabled or self._inactive:
             return artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact(name or "artifact")
-        return _files.log_artifact(self, artifact_or_path, name, type, aliases, tags)
+        return _files.log_artifact(self._port, artifact_or_path, name, type, aliases, tags)
 
     def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None) -> Artifact:
         """Offline there is no artifact store: returns a placeholder whose
@@ -932,3 +933,61 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<runship.Run {self.project}/{self.id} {'disabled' if self.disabled else self.run_dir}>"
+
+
+class _Port:
+    """A run as the writer's other modules see it (writer/ports.py: RunRecords,
+    RunFiles, ProcessEvents): a few operations, none of the Run's state."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    @property
+    def id(self) -> str:
+        return self._run.id
+
+    @property
+    def root(self) -> str:
+        return self._run.root
+
+    @property
+    def run_dir(self) -> str:
+        return self._run.run_dir
+
+    @property
+    def artifact_versions(self) -> dict[str, int]:
+        return self._run._artifact_versions
+
+    def notice(self, message: str, **fields: Any) -> None:
+        self._run.notice(message, **fields)
+
+    def record(self, kind: str, fields: dict[str, Any]) -> None:
+        self._run._record(kind, fields)
+
+    def sync_summary(self) -> None:
+        self._run._sync_summary()
+
+    def file_record(
+        self, rel: str, size: int, digest: str, policy: str, source: str | None = None, name: str | None = None
+    ) -> None:
+        self._run._file_record(rel, size, digest, policy, source, name)
+
+    def write(self, kind: str, fields: dict[str, Any]) -> None:
+        self._run._run_stream.write(kind, fields)
+
+    def background(self, job: Callable[[], None]) -> None:
+        cast(Writer, self._run._writer).submit_background(job)  # never asked of a disabled run (no writer)
+
+    def on_signal(self, signum: int, then: Callable[[], None]) -> bool:
+        return self._run._on_signal(signum, then)
+
+    def forked(self) -> None:
+        self._run._forked()
+
+
+def port(run: Run) -> _Port:
+    """``run`` as the writer's other modules (and the importers that write
+    into a run) see it: writer/ports.py."""
+    return run._port
