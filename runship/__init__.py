@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys as _sys
 from collections.abc import Callable
+from typing import Any
 
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
 from runship.writer import PROCESS as _PROCESS
@@ -116,7 +117,7 @@ def _current(what: str) -> Run:
     return run
 
 
-def log(data: dict, step: int | None = None, commit: bool | None = None) -> None:
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     """``runship.run.log(...)`` for the current run (see Run.log)."""
     _current("log").log(data, step=step, commit=commit)
 

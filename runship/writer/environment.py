@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from runship.schema import redact
@@ -41,7 +42,7 @@ SCHEDULERS = {
 }
 
 
-def scheduler(environ=None) -> dict | None:
+def scheduler(environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     env = os.environ if environ is None else environ
     for name, keys in SCHEDULERS.items():
         if env.get(keys["job_id"]):
@@ -67,7 +68,7 @@ print(json.dumps({"packages": [seen[k] for k in sorted(seen)], "platform": platf
 """
 
 
-def packages_and_platform() -> dict:
+def packages_and_platform() -> dict[str, Any]:
     """``name==version`` of every distribution this interpreter can import (a
     requirements.txt) and the platform string, worked out in a child process:
     scanning every installed package's metadata would otherwise hold the
@@ -84,7 +85,8 @@ def packages_and_platform() -> dict:
             stdin=subprocess.DEVNULL,
             env=redact.split_environment(os.environ)[0],  # no secret in a child's environment
         )
-        return json.loads(out.stdout)
+        found: dict[str, Any] = json.loads(out.stdout)
+        return found
     except (OSError, ValueError, subprocess.SubprocessError):
         return {"packages": None, "platform": None}
 

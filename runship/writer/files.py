@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from runship import safefile
 from runship.errors import UsageError
@@ -78,11 +78,13 @@ class Saver:
 
     def __init__(self, run: RunFiles):
         self.run = run
-        self.specs: list[dict] = []
+        self.specs: list[dict[str, Any]] = []
         self._copied: dict[str, tuple[int, int]] = {}  # source -> (mtime_ns, size) copied
         self._last_check = 0.0
 
-    def save(self, glob_str, base_path=None, policy: str = "live") -> list[str]:
+    def save(
+        self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None, policy: str = "live"
+    ) -> list[str]:
         if policy not in POLICIES:
             raise ValueError(f"save(): policy must be one of {', '.join(POLICIES)}, got {policy!r}")
         glob_str = os.fspath(glob_str)
@@ -120,7 +122,7 @@ class Saver:
         """The run-relative stored path of ``source`` saved relative to ``base``."""
         return "files/" + stored_path(os.path.relpath(source, base))
 
-    def _copy_spec(self, spec: dict, force: bool = False) -> None:
+    def _copy_spec(self, spec: dict[str, Any], force: bool = False) -> None:
         import glob as _glob
 
         for source in sorted(_glob.glob(spec["pattern"])):
@@ -185,7 +187,7 @@ def save_code(run: RunFiles) -> None:
     run.background(job)  # never called for a disabled run (no writer)
 
 
-def git_state(cwd: str) -> dict | None:
+def git_state(cwd: str) -> dict[str, Any] | None:
     """commit, branch, remote (its credentials redacted), dirty, diff; None outside git."""
     import subprocess
 
@@ -225,8 +227,8 @@ def log_code(
     run: RunFiles,
     root: str = ".",
     name: str | None = None,
-    include_fn: Callable | None = None,
-    exclude_fn: Callable | None = None,
+    include_fn: Callable[..., Any] | None = None,
+    exclude_fn: Callable[..., Any] | None = None,
 ) -> None:
     root = os.path.abspath(root)
     include = include_fn or default_code_filter
@@ -254,7 +256,14 @@ class Artifact:
     by ``log_artifact``. Downloading artifacts needs a server: offline,
     ``download()`` says so."""
 
-    def __init__(self, name: str, type: str = "unspecified", description: str | None = None, metadata=None, **_):
+    def __init__(
+        self,
+        name: str,
+        type: str = "unspecified",
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
         if not isinstance(name, str) or not names.segment_ok(name) or len(name) > names.MAX_NAME_LEN:
             raise ValueError(
                 f"artifact name {name!r:.80} must be 1 to {names.MAX_NAME_LEN} letters, digits, '.', '_' or '-' "
@@ -267,16 +276,16 @@ class Artifact:
         self.aliases: list[str] = []
         self.version: str | None = None
         self._entries: dict[str, str] = {}
-        self._references: list[dict] = []
+        self._references: list[dict[str, Any]] = []
         self._tmp: str | None = None
 
-    def add_file(self, local_path, name: str | None = None, **_) -> None:
+    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None, **_: Any) -> None:
         path = os.fspath(local_path)
         if not os.path.isfile(path):
             raise ValueError(f"Artifact.add_file: no file at {path!r}")
         self._entries[name or os.path.basename(path)] = os.path.abspath(path)
 
-    def add_dir(self, local_path, name: str | None = None, **_) -> None:
+    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None, **_: Any) -> None:
         root = os.fspath(local_path)
         if not os.path.isdir(root):
             raise ValueError(f"Artifact.add_dir: no directory at {root!r}")
@@ -286,7 +295,7 @@ class Artifact:
                 rel = os.path.relpath(path, root)
                 self._entries[os.path.join(name, rel) if name else rel] = os.path.abspath(path)
 
-    def new_file(self, name: str, mode: str = "w", encoding: str | None = None):
+    def new_file(self, name: str, mode: str = "w", encoding: str | None = None) -> IO[Any]:
         import tempfile
 
         if self._tmp is None:
@@ -296,26 +305,33 @@ class Artifact:
         self._entries[name] = path
         return open(path, mode, encoding=encoding)
 
-    def add_reference(self, uri: str, name: str | None = None, **_) -> None:
+    def add_reference(self, uri: str, name: str | None = None, **_: Any) -> None:
         self._references.append({"uri": str(uri), "name": name})
 
-    def download(self, *args, **kwargs):
+    def download(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise UsageError(
             f"artifact {self.name!r} cannot be downloaded: runship runs offline and has no artifact store; "
             "copy the files to the node and read them from disk"
         )
 
-    def wait(self, *args, **kwargs) -> Artifact:
+    def wait(self, *args: Any, **kwargs: Any) -> Artifact:
         return self
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         return None
 
     def __repr__(self) -> str:
         return f"<runship.Artifact {self.name}:{self.version or 'unlogged'} ({len(self._entries)} files)>"
 
 
-def log_artifact(run: RunFiles, artifact_or_path, name=None, type=None, aliases=None, tags=None) -> Artifact:
+def log_artifact(
+    run: RunFiles,
+    artifact_or_path: Artifact | str | os.PathLike[str],
+    name: str | None = None,
+    type: str | None = None,
+    aliases: list[str] | None = None,
+    tags: list[str] | None = None,
+) -> Artifact:
     if isinstance(artifact_or_path, Artifact):
         art = artifact_or_path
     else:

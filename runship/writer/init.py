@@ -25,14 +25,14 @@ __all__ = ["OnDisk", "env", "init", "root", "start", "this_process"]
 
 
 def init(  # wandb.init's signature, parameter for parameter
-    job_type: str | None = None, dir: str | os.PathLike | None = None, config: object = None,
+    job_type: str | None = None, dir: str | os.PathLike[str] | None = None, config: object = None,
     project: str | None = None, entity: str | None = None, reinit: bool | str | None = None,
     tags: Sequence[str] | None = None, group: str | None = None, name: str | None = None, notes: str | None = None,
     magic: object = None, config_exclude_keys: list[str] | None = None,
     config_include_keys: list[str] | None = None, anonymous: str | None = None, mode: str | None = None,
     allow_val_change: bool | None = None, resume: bool | str | None = None, force: bool | None = None,
     tensorboard: bool | None = None, sync_tensorboard: bool | None = None, monitor_gym: bool | None = None,
-    save_code: bool | None = None, id: str | None = None, settings: Settings | dict | None = None,
+    save_code: bool | None = None, id: str | None = None, settings: Settings | dict[str, Any] | None = None,
     *, resume_from: str | None = None, fork_from: str | None = None,
 ) -> Run:  # fmt: skip
     """Start (or resume) a run and return it. The signature is wandb.init's.

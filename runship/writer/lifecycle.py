@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
+    from types import FrameType, TracebackType
     from typing import Any
 
     from runship.writer.ports import ProcessEvents
@@ -195,7 +195,7 @@ class _Process:
         finally:
             os.set_blocking(r, True)
 
-    def _excepthook(self, etype, value, tb) -> None:
+    def _excepthook(self, etype: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         self.exit_code = 130 if issubclass(etype, KeyboardInterrupt) else 1  # never SystemExit: not sent here
         hook = self._prev_excepthook or sys.__excepthook__
         hook(etype, value, tb)
@@ -215,7 +215,7 @@ class _Process:
             except Exception as e:  # never turn a clean exit into a traceback
                 print(f"runship: could not finish run {run.id}: {e}", file=sys.stderr)
 
-    def _on_sigterm(self, signum, frame) -> None:
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if self._claim.acquire(timeout=1.0):
             self._sigterm_runs += 1
             acting = self._watch_acting
@@ -247,7 +247,7 @@ class _Process:
         if waiting == 0:
             chain()
 
-    def _chain(self, signum, frame) -> None:
+    def _chain(self, signum: int, frame: FrameType | None) -> None:
         prev = self._prev_sigterm
         if callable(prev):
             prev(signum, frame)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from runship.schema import format as fmt
 from runship.writer import prior
@@ -54,13 +55,15 @@ def forget(root: str, project: str, run_id: str) -> None:
             pass
 
 
-def session_starts(run_dir: str, limit: int = 4096, known: dict[str, dict] | None = None) -> dict[str, dict]:
+def session_starts(
+    run_dir: str, limit: int = 4096, known: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
     """Each session's start record (session id -> record), read from the
     first records of its first run stream file, oldest first; at most
     ``limit`` sessions (the newest). A file that is a link or cannot be
     read is passed over. ``known``: start records read before (the run's
     state file keeps them), taken as they are."""
-    out: dict[str, dict] = {}
+    out: dict[str, dict[str, Any]] = {}
     sessions = prior.run_files(run_dir)
     for session in list(sessions)[-limit:]:
         start = (known or {}).get(session) or prior.first_start(run_dir, sessions[session][0])
@@ -69,7 +72,7 @@ def session_starts(run_dir: str, limit: int = 4096, known: dict[str, dict] | Non
     return out
 
 
-def session_alive(run_dir: str, session: str, start: dict) -> bool:
+def session_alive(run_dir: str, session: str, start: dict[str, Any]) -> bool:
     """Whether the process of a session still writes: on this host, its pid
     lives; elsewhere, its files were written to within the time after
     which readers call a silent run crashed."""
@@ -84,7 +87,7 @@ def session_alive(run_dir: str, session: str, start: dict) -> bool:
             pass  # another user's process: it exists
         return True
     found = start.get("settings")
-    settings: dict = found if isinstance(found, dict) else {}
+    settings: dict[str, Any] = found if isinstance(found, dict) else {}
     try:
         stale = 3 * float(settings.get("heartbeat_interval") or 30) + 2 * float(settings.get("flush_interval") or 1)
     except (TypeError, ValueError):

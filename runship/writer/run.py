@@ -58,7 +58,7 @@ def _check_keys(keys: Any) -> None:
             raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
 
 
-def _block_values(data: dict) -> tuple[Any, type] | None:
+def _block_values(data: dict[str, Any]) -> tuple[Any, type] | None:
     """The values of ``data`` as plain numbers (numpy scalars and 0-d tensors
     converted), which a block takes without packing them first, and the kind
     of row they make (dict, or F32Row: floats that pack as float32); None
@@ -98,11 +98,11 @@ class Run:
         project: str,
         run_id: str,
         settings: Settings,
-        meta: dict,
+        meta: dict[str, Any],
         session: str | None,
         resumed: bool = False,
-        prior: dict | None = None,
-        config: dict | None = None,
+        prior: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
         allow_val_change: bool = False,
         disabled: bool = False,
         mode: str = "offline",
@@ -131,7 +131,7 @@ class Run:
         self._step = int(prior.get("next_step", 0))
         self._start_time = time.time()
         self._lock = threading.Lock()
-        self._pending: dict | None = None
+        self._pending: dict[str, Any] | None = None
         self._step_warnings = 0
         self._explicit_steps = False
         self._notices: set[str] = set()
@@ -147,11 +147,14 @@ class Run:
         self._metrics: Metrics | None = (
             prior.get("metrics") if prior.get("metrics") and prior["metrics"].specs else None
         )
-        self._last_logged: dict = dict(prior.get("summary") or {})
+        self._last_logged: dict[str, Any] = dict(prior.get("summary") or {})
         # the run's metadata as readers fold it, kept in the state file at the end (writer/prior.py)
         self._meta_state = {**(prior.get("meta") or {}), **_prior.start_meta(meta)}
         self._keeps_state = not _prior.apart(meta)  # a rank's session, folded apart, keeps none
-        self._starts: dict[str, dict] = {**(prior.get("starts") or {}), **({session: meta} if session else {})}
+        self._starts: dict[str, dict[str, Any]] = {
+            **(prior.get("starts") or {}),
+            **({session: meta} if session else {}),
+        }
         self._artifact_versions: dict[str, int] = {}
         self._follower: str | None = None  # mode="online": where its uploader ships the run
         self.summary = Summary(None if disabled else self._port, self._summary_items)
@@ -169,7 +172,7 @@ class Run:
         self._hot = self._rank_tag is None
         self._refresh_fast()
 
-    def _open_streams(self, project: str, run_id: str, session: str, meta: dict) -> Writer:
+    def _open_streams(self, project: str, run_id: str, session: str, meta: dict[str, Any]) -> Writer:
         """The run's writer (not started yet) and streams, its start record,
         and the threads and ticks the settings ask for (system metrics,
         console, environment)."""
@@ -257,7 +260,7 @@ class Run:
         return None
 
     # ---- logging -----------------------------------------------------------
-    def log(self, data: Mapping, step: int | None = None, commit: bool | None = None) -> None:
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
         """Log a row of values. wandb's step rules:
 
         - ``step=None``: the row goes to the current step; ``commit`` (default
@@ -318,7 +321,7 @@ class Run:
     def _refresh_fast(self) -> None:
         self._fast = self._hot and self._pending is None and self._metrics is None
 
-    def _log(self, data: Mapping, step: int | None, commit: bool | None, plain: bool = False) -> None:
+    def _log(self, data: Mapping[str, Any], step: int | None, commit: bool | None, plain: bool = False) -> None:
         """log() the long way; ``plain``: ``data`` is a dict of plain values with string keys already."""
         if self._inactive:
             if not self.disabled:
@@ -326,7 +329,7 @@ class Run:
                     "log() on a finished run is ignored" if self._finished else "log() in a forked child is ignored"
                 )
             return
-        row: dict | None = cast(dict, data)
+        row: dict[str, Any] | None = cast("dict[str, Any]", data)
         if not plain:
             if not isinstance(data, dict):
                 if not isinstance(data, Mapping):
@@ -344,7 +347,7 @@ class Run:
                 row = plain_row(data)
                 if row is None:
                     row = self._convert(data, self._step if step is None else step)
-        row = cast(dict, row)
+        row = cast("dict[str, Any]", row)
         st = self._run_stream
         if st._queued - st._taken > self._max_buffer and not st.room():
             return  # dropped and counted ("drop" policy)
@@ -380,10 +383,10 @@ class Run:
             else:
                 self._write_row(row)
 
-    def _convert(self, data: dict, step: int) -> dict:
+    def _convert(self, data: dict[str, Any], step: int) -> dict[str, Any]:
         """Values of a row made plain: media become references (their files are
         written by the writer), arrays of more than 32 elements histograms."""
-        jobs: list = []
+        jobs: list[Any] = []
         out = {}
         for k, v in data.items():
             try:
@@ -395,7 +398,7 @@ class Run:
             cast(Writer, self._writer).submit(job)  # a disabled run never converts
         return out
 
-    def _convert_value(self, key: str, v, step: int, jobs: list, depth: int = 0):
+    def _convert_value(self, key: str, v, step: int, jobs: list[Any], depth: int = 0):
         if type(v) in SCALAR_TYPES:
             return v
         if hasattr(v, "_runship_media_") and hasattr(v, "_bind"):
@@ -434,7 +437,7 @@ class Run:
                 return hist
         return to_plain(v)
 
-    def _merge_pending(self, row: dict) -> None:
+    def _merge_pending(self, row: dict[str, Any]) -> None:
         pending = self._pending
         if pending is None:
             self._pending = F32Row(row) if type(row) is F32Row else dict(row)
@@ -450,7 +453,7 @@ class Run:
         if row is not None:  # always: every caller checks self._pending first
             self._write_row(row)
 
-    def _write_row(self, row: dict) -> None:
+    def _write_row(self, row: dict[str, Any]) -> None:
         """Add a committed row to the open block (the caller holds the run stream's lock)."""
         st = self._run_stream
         step = self._step
@@ -477,7 +480,7 @@ class Run:
             metrics.observe(row, self._summary_items)
             self._summary_mark = (st.block_serial, len(st.block_steps))
 
-    def _write_row_record(self, row: dict) -> None:
+    def _write_row_record(self, row: dict[str, Any]) -> None:
         """A committed row as a row record of its own, packed now: a snapshot of
         values the caller may change (the caller holds the run stream's lock)."""
         st = self._run_stream
@@ -502,7 +505,9 @@ class Run:
         if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
             self._wake.set()
 
-    def _open_block(self, st: Stream, keys: tuple, kind: type, data: dict, vals: Any, wait: bool = True) -> bool:
+    def _open_block(
+        self, st: Stream, keys: tuple[Any, ...], kind: type, data: dict[str, Any], vals: Any, wait: bool = True
+    ) -> bool:
         """Seal the run stream's open block and open one for rows of ``keys``
         whose values are plain numbers (``kind``: dict, or F32Row). Raises
         TypeError for a key that is not a string, before anything is recorded.
@@ -541,7 +546,7 @@ class Run:
         steps = st.block_steps
         if not steps or self._summary_mark == (st.block_serial, len(steps)):
             return
-        keys = cast(tuple, st.block_keys)
+        keys = cast("tuple[Any, ...]", st.block_keys)
         width = len(keys)
         values = st.block_values
         rows = min(len(steps), len(st.block_times), len(values) // width) if width else 0
@@ -571,7 +576,7 @@ class Run:
                 once=False,
             )
 
-    def _record(self, kind: str, fields: dict) -> None:
+    def _record(self, kind: str, fields: dict[str, Any]) -> None:
         if self._inactive or self._run_stream is None:
             return
         if kind == fmt.META:
@@ -895,7 +900,7 @@ class Run:
             self._writer.abandon()
 
     # ---- the derived snapshot ---------------------------------------------------
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         from runship.schema.values import json_safe
 
         snap = json_safe(
@@ -922,7 +927,7 @@ class Run:
             },
             strict_json=True,
         )
-        return cast(dict, snap)  # json_safe of a dict is a dict
+        return cast("dict[str, Any]", snap)  # json_safe of a dict is a dict
 
     def _write_snapshot(self) -> None:
         try:
