@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys as _sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
 from runship.writer import PROCESS as _PROCESS
@@ -22,6 +22,9 @@ from runship.writer import Config, Run, Settings, Summary, init
 from runship.writer import hooks as _hooks
 from runship.writer.config import AlertLevel
 from runship.writer.files import Artifact
+
+if TYPE_CHECKING:
+    from runship.schema.metrics import MetricSpec
 
 __version__ = "0.1.0"
 
@@ -129,35 +132,44 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
         run.finish(exit_code=exit_code, quiet=quiet)
 
 
-def define_metric(name: str, *args, **kwargs):
+def define_metric(name: str, *args: Any, **kwargs: Any) -> MetricSpec:
     return _current("define_metric").define_metric(name, *args, **kwargs)
 
 
-def save(glob_str=None, base_path=None, policy: str = "live"):
+def save(glob_str: Any = None, base_path: Any = None, policy: str = "live") -> list[str] | bool:
     return _current("save").save(glob_str, base_path, policy)
 
 
-def alert(title: str, text: str, level=None, wait_duration=None) -> None:
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
     _current("alert").alert(title, text, level, wait_duration)
 
 
-def watch(models=None, criterion=None, log="gradients", log_freq: int = 1000, idx=None, log_graph=False):
+def watch(
+    models: Any = None,
+    criterion: Any = None,
+    log: str | None = "gradients",
+    log_freq: int = 1000,
+    idx: int | None = None,
+    log_graph: bool = False,
+) -> None:
     return _current("watch").watch(models, criterion, log, log_freq, idx, log_graph)
 
 
-def unwatch(models=None) -> None:
+def unwatch(models: Any = None) -> None:
     return None
 
 
-def log_code(root: str = ".", name: str | None = None, include_fn=None, exclude_fn=None):
+def log_code(root: str = ".", name: str | None = None, include_fn: Any = None, exclude_fn: Any = None) -> None:
     return _current("log_code").log_code(root, name, include_fn, exclude_fn)
 
 
-def log_artifact(artifact_or_path, name=None, type=None, aliases=None, tags=None):
+def log_artifact(
+    artifact_or_path: Any, name: str | None = None, type: str | None = None, aliases: Any = None, tags: Any = None
+) -> Artifact:
     return _current("log_artifact").log_artifact(artifact_or_path, name, type, aliases, tags)
 
 
-def use_artifact(artifact_or_name, type=None, aliases=None, use_as=None):
+def use_artifact(artifact_or_name: Any, type: str | None = None, aliases: Any = None, use_as: Any = None) -> Artifact:
     return _current("use_artifact").use_artifact(artifact_or_name, type, aliases, use_as)
 
 
@@ -165,12 +177,12 @@ def mark_preempting() -> None:
     _current("mark_preempting").mark_preempting()
 
 
-def login(*args, **kwargs) -> bool:
+def login(*args: Any, **kwargs: Any) -> bool:
     """Nothing to log in to: runship writes files. Returns True."""
     return True
 
 
-def setup(*args, **kwargs) -> None:
+def setup(*args: Any, **kwargs: Any) -> None:
     return None
 
 
@@ -189,15 +201,15 @@ def termlog(string: str = "", newline: bool = True, repeat: bool = True, prefix:
     print(("runship: " if prefix else "") + str(string), file=_sys.stderr, end="\n" if newline else "")
 
 
-def termwarn(string: str, repeat: bool = True, **kwargs) -> None:
+def termwarn(string: str, repeat: bool = True, **kwargs: Any) -> None:
     termlog(f"WARNING {string}")
 
 
-def termerror(string: str, repeat: bool = True, **kwargs) -> None:
+def termerror(string: str, repeat: bool = True, **kwargs: Any) -> None:
     termlog(f"ERROR {string}")
 
 
-def sweep(sweep=None, entity=None, project=None, prior_runs=None) -> str:
+def sweep(sweep: Any = None, entity: str | None = None, project: str | None = None, prior_runs: Any = None) -> str:
     """wandb.sweep: create a sweep from its spec (a dict, as wandb's sweep
     YAML) under the run root ($RUNSHIP_DIR, else ./runship-runs), with no
     server; returns its id for ``runship.agent`` (see runship.sweep)."""
@@ -215,7 +227,13 @@ def sweep(sweep=None, entity=None, project=None, prior_runs=None) -> str:
     return made.id
 
 
-def agent(sweep_id, function=None, entity=None, project=None, count=None) -> None:
+def agent(
+    sweep_id: str,
+    function: Callable[[], object] | None = None,
+    entity: str | None = None,
+    project: str | None = None,
+    count: int | None = None,
+) -> None:
     """wandb.agent: run ``function`` for trials of a sweep (``count`` of
     them, else until none is left), each in its own run, in this process."""
     from runship.sweep import Sweep
@@ -228,14 +246,14 @@ def agent(sweep_id, function=None, entity=None, project=None, count=None) -> Non
     run_agent(found, function=function, count=count)
 
 
-def open_run(path, **kwargs):
+def open_run(path: Any, **kwargs: Any) -> Any:
     """Open a run directory for reading (see runship.reader.open_run)."""
     from runship.reader import open_run as _open
 
     return _open(path, **kwargs)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # runship.run, runship.config and runship.summary follow the current run.
     if name == "run":
         return _PROCESS.current

@@ -398,7 +398,7 @@ class Run:
             cast(Writer, self._writer).submit(job)  # a disabled run never converts
         return out
 
-    def _convert_value(self, key: str, v, step: int, jobs: list[Any], depth: int = 0):
+    def _convert_value(self, key: str, v: Any, step: int, jobs: list[Any], depth: int = 0) -> Any:
         if type(v) in SCALAR_TYPES:
             return v
         if hasattr(v, "_runship_media_") and hasattr(v, "_bind"):
@@ -424,7 +424,8 @@ class Run:
         ):
             from runship.media import Table, figure_media
 
-            media = figure_media(v) if not kind.startswith("pandas") else None
+            as_media: Callable[[Any], Any] = figure_media  # runship.media is not annotated
+            media = as_media(v) if not kind.startswith("pandas") else None
             if media is None and kind.startswith("pandas") and hasattr(v, "columns") and hasattr(v, "to_numpy"):
                 media = Table(dataframe=v)  # a DataFrame logged as a value: a table, as wandb does
             if media is not None:
@@ -432,7 +433,8 @@ class Run:
         if hasattr(v, "tolist"):
             from runship.media import auto_histogram
 
-            hist = auto_histogram(v)
+            as_histogram: Callable[[Any], Any] = auto_histogram  # runship.media is not annotated
+            hist = as_histogram(v)
             if hist is not None:
                 return hist
         return to_plain(v)
@@ -617,7 +619,7 @@ class Run:
         if not self.settings.quiet:
             print(f"runship: {message}", file=sys.stderr, flush=True)
 
-    def notice(self, message: str, **fields) -> None:
+    def notice(self, message: str, **fields: Any) -> None:
         """Record a notice in the stream and show it once on stderr."""
         self._record(fmt.NOTICE, {"message": message, **fields})
         self._notice(message)
@@ -654,7 +656,12 @@ class Run:
         self._record(fmt.METRIC, spec.to_record())
         return spec
 
-    def save(self, glob_str=None, base_path=None, policy: str = "live") -> list[str] | bool:
+    def save(
+        self,
+        glob_str: str | os.PathLike[str] | None = None,
+        base_path: str | os.PathLike[str] | None = None,
+        policy: str = "live",
+    ) -> list[str] | bool:
         """Copy files matching ``glob_str`` into ``files/`` (relative to
         ``base_path``, default the working directory). "live": now, again
         whenever they change, and at finish; "now": once; "end": at finish.
@@ -665,7 +672,13 @@ class Run:
             return []
         return self._saver.save(glob_str, base_path, policy)
 
-    def log_code(self, root: str = ".", name: str | None = None, include_fn=None, exclude_fn=None) -> None:
+    def log_code(
+        self,
+        root: str = ".",
+        name: str | None = None,
+        include_fn: Callable[..., Any] | None = None,
+        exclude_fn: Callable[..., Any] | None = None,
+    ) -> None:
         """Copy source files (``*.py``, requirements, Dockerfile) under ``root``
         into ``files/code/``."""
         if self.disabled or self._inactive:
@@ -673,7 +686,7 @@ class Run:
         _files.log_code(self._port, root, name, include_fn, exclude_fn)
         return None
 
-    def alert(self, title: str, text: str, level=None, wait_duration=None) -> None:
+    def alert(self, title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
         """Record an alert (shown by ``runship show``); nothing is sent anywhere."""
         level_name = getattr(level, "value", level) or "INFO"
         if level_name not in ("INFO", "WARN", "ERROR"):
@@ -683,24 +696,41 @@ class Run:
         self._record(fmt.ALERT, {"title": str(title), "text": str(text), "level": level_name, "wait_duration": wait})
         self._notice(f"alert [{level_name}] {title}: {text}", once=False)
 
-    def watch(self, models=None, criterion=None, log="gradients", log_freq: int = 1000, idx=None, log_graph=False):
+    def watch(
+        self,
+        models: Any = None,
+        criterion: Any = None,
+        log: str | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+    ) -> None:
         """Accepted; runship records no gradients or parameters."""
         self.notice("watch() has no effect in runship: gradients and parameters are not recorded")
 
-    def unwatch(self, models=None) -> None:
+    def unwatch(self, models: Any = None) -> None:
         return None
 
     def mark_preempting(self) -> None:
         """Record that the run expects to be preempted (and resumed)."""
         self._record(fmt.PREEMPTING, {})
 
-    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None, tags=None) -> Artifact:
+    def log_artifact(
+        self,
+        artifact_or_path: Artifact | str | os.PathLike[str],
+        name: str | None = None,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> Artifact:
         """Copy an Artifact's files (or a path) into ``files/artifacts/<name>/v<N>/``."""
         if self.disabled or self._inactive:
             return artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact(name or "artifact")
         return _files.log_artifact(self._port, artifact_or_path, name, type, aliases, tags)
 
-    def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None) -> Artifact:
+    def use_artifact(
+        self, artifact_or_name: Artifact | str, type: str | None = None, aliases: Any = None, use_as: Any = None
+    ) -> Artifact:
         """Offline there is no artifact store: returns a placeholder whose
         ``download()`` raises a clear error."""
         if isinstance(artifact_or_name, Artifact):
@@ -709,7 +739,9 @@ class Run:
         self.notice(f"use_artifact({artifact_or_name!r}): runship has no artifact store offline; nothing was fetched")
         return Artifact(name, type or "unspecified")
 
-    def log_model(self, path, name: str | None = None, aliases=None) -> Artifact:
+    def log_model(
+        self, path: str | os.PathLike[str], name: str | None = None, aliases: list[str] | None = None
+    ) -> Artifact:
         """A model file or directory logged as a ``model`` artifact (copied
         into ``files/artifacts/<name>/v<N>/``), as wandb's."""
         base = os.path.basename(os.fspath(path).rstrip("/"))
@@ -729,14 +761,20 @@ class Run:
         self.flush()  # the artifact's files are copied by the writer thread: there once this returns
         return os.path.join(self.run_dir, "files", "artifacts", art, v)
 
-    def link_model(self, path, registered_model_name: str, name: str | None = None, aliases=None) -> Artifact:
+    def link_model(
+        self,
+        path: str | os.PathLike[str],
+        registered_model_name: str,
+        name: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Artifact:
         """log_model, and the registry link recorded in the run (offline
         there is no registry: ``runship upload`` ships the record)."""
         artifact = self.log_model(path, name=name, aliases=aliases)
         self.link_artifact(artifact, registered_model_name, aliases)
         return artifact
 
-    def link_artifact(self, artifact, target_path: str, aliases=None) -> None:
+    def link_artifact(self, artifact: Artifact | str, target_path: str, aliases: list[str] | None = None) -> None:
         """Recorded in the run: which artifact was meant for which registry path."""
         name = artifact.name if isinstance(artifact, Artifact) else str(artifact)
         version = getattr(artifact, "version", None)
@@ -755,7 +793,7 @@ class Run:
     def get_url(self) -> None:
         return None
 
-    def _label(self, *args, **kwargs) -> None:  # used by integrations for telemetry
+    def _label(self, *args: Any, **kwargs: Any) -> None:  # used by integrations for telemetry
         return None
 
     def _file_record(
@@ -839,7 +877,9 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, etype, value, tb) -> Literal[False]:
+    def __exit__(
+        self, etype: type[BaseException] | None, value: BaseException | None, tb: types.TracebackType | None
+    ) -> Literal[False]:
         # the code the process would end with: sys.exit(3) in the block, 3; an interrupt, 130
         self.finish(exit_code=exit_code_of(value) if isinstance(value, BaseException) else int(etype is not None))
         return False
@@ -864,7 +904,7 @@ class Run:
                 PROCESS.console_owner = None
 
     # ---- process events -----------------------------------------------------------
-    def _on_signal(self, signum: int, then) -> bool:
+    def _on_signal(self, signum: int, then: Callable[[], None]) -> bool:
         """Record a terminating signal and flush. If the signal interrupted a
         write of this very thread, the flush (and ``then``) run as soon as that
         write is over; returns False in that case."""

@@ -286,7 +286,8 @@ class Stream:
         if dropped:
             fields["dropped"] = dropped
             self._dropped_pending = dropped
-        return _packb(fields)
+        packed: bytes = _packb(fields)
+        return packed
 
     def _path(self, segment: int) -> str:
         w = self._writer
@@ -304,11 +305,11 @@ class Stream:
         else:  # pragma: no cover - would need 1000 colliding files
             raise OSError(errno.EEXIST, "no free segment name", self._path(self._segment))
         self._size = 0
-        return _packb(
-            fmt.header_record(
-                t=now, project=w.project, run=w.run_id, session=w.session, stream=self.name, segment=self._segment
-            )
+        header = fmt.header_record(
+            t=now, project=w.project, run=w.run_id, session=w.session, stream=self.name, segment=self._segment
         )
+        packed: bytes = _packb(header)
+        return packed
 
     def _leave_segment(self, fsync: bool) -> None:
         fd, self._fd = self._fd, None

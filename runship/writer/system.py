@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ class NvmlSource:
         nv = self.nvml
         out = {}
         for i, h in self.devices:
-            for key, read in (
+            readers: tuple[tuple[str, Callable[[Any], Any]], ...] = (
                 ("gpu", lambda h: nv.nvmlDeviceGetUtilizationRates(h).gpu),
                 ("memory", lambda h: nv.nvmlDeviceGetUtilizationRates(h).memory),
                 ("memoryAllocatedBytes", lambda h: nv.nvmlDeviceGetMemoryInfo(h).used),
@@ -200,7 +201,8 @@ class NvmlSource:
                 ),
                 ("temp", lambda h: nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU)),
                 ("powerWatts", lambda h: nv.nvmlDeviceGetPowerUsage(h) / 1000.0),
-            ):
+            )
+            for key, read in readers:
                 try:
                     out[f"gpu.{i}.{key}"] = read(h)
                 except Exception:
