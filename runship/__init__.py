@@ -144,14 +144,10 @@ def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -
     _current("alert").alert(title, text, level, wait_duration)
 
 
-def watch(
-    models: Any = None,
-    criterion: Any = None,
-    log: str | None = "gradients",
-    log_freq: int = 1000,
-    idx: int | None = None,
-    log_graph: bool = False,
-) -> None:
+def watch(  # wandb.watch's signature
+    models: Any = None, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+    idx: int | None = None, log_graph: bool = False,
+) -> None:  # fmt: skip
     return _current("watch").watch(models, criterion, log, log_freq, idx, log_graph)
 
 

@@ -324,14 +324,8 @@ class Artifact:
         return f"<runship.Artifact {self.name}:{self.version or 'unlogged'} ({len(self._entries)} files)>"
 
 
-def log_artifact(
-    run: RunFiles,
-    artifact_or_path: Artifact | str | os.PathLike[str],
-    name: str | None = None,
-    type: str | None = None,
-    aliases: list[str] | None = None,
-    tags: list[str] | None = None,
-) -> Artifact:
+def log_artifact(run: RunFiles, artifact_or_path: Any, name: Any, type: Any, aliases: Any, tags: Any) -> Artifact:
+    """``Run.log_artifact`` (its arguments as it takes them)."""
     if isinstance(artifact_or_path, Artifact):
         art = artifact_or_path
     else:

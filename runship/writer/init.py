@@ -168,20 +168,7 @@ def start(plan: Plan) -> Run:
             os.makedirs(os.path.join(run_dir, "files"), exist_ok=True)
         except OSError as e:
             raise UsageError(f"cannot create run directory {run_dir}: {e.strerror or e}") from None
-    run = Run(
-        root=plan.root,
-        project=plan.project,
-        run_id=plan.run_id,
-        settings=plan.settings,
-        meta=plan.start,
-        session=plan.session,  # None for a disabled run
-        resumed=plan.resuming,
-        prior=plan.prior,
-        config=plan.config,
-        allow_val_change=plan.allow_val_change,
-        disabled=plan.disabled,
-        mode=plan.mode,
-    )
+    run = Run(plan)
     if plan.disabled:
         PROCESS.register(run, port(run), make_current=plan.policy != "create_new", interactive=interactive)
         return run

@@ -149,19 +149,19 @@ def resolve_start(args: Mapping[str, Any], process: Process, disk: Disk) -> Plan
         meta["sweep"] = {"id": trial["id"], "trial": trial["trial"], **({"requested": requested} if requested else {})}
     plan = Plan(
         settings=s,
+        run_id=run_id or fmt.new_run_id(),
         policy=policy,
         mode=run_mode,
+        allow_val_change=bool(args.get("allow_val_change")),
         root=root,
         project=project,
-        run_id=run_id or fmt.new_run_id(),
+        sync_tensorboard=bool(args.get("sync_tensorboard") or args.get("tensorboard")),
         session=None,
         start=meta,
+        save_code=bool(args.get("save_code")),
         config=cfg,
-        allow_val_change=bool(args.get("allow_val_change")),
         placement=placement,
         id_given=id_given,
-        sync_tensorboard=bool(args.get("sync_tensorboard") or args.get("tensorboard")),
-        save_code=bool(args.get("save_code")),
     )
     if run_mode == "disabled":
         return plan

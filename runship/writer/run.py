@@ -9,7 +9,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from runship import safefile
 from runship.errors import UsageError
@@ -36,8 +36,10 @@ from runship.writer.files import Artifact, Saver
 from runship.writer.hooks import Stop
 from runship.writer.lifecycle import PROCESS, exit_code_of
 from runship.writer.resume import forget as forget_resume
-from runship.writer.settings import Settings
 from runship.writer.stream import BLOCK_BYTES, Stream, Writer
+
+if TYPE_CHECKING:
+    from runship.writer.plan import Plan
 
 _MAX_STEP_WARNINGS = 10
 _time = time.time
@@ -91,32 +93,14 @@ class Run:
 
     _tb_mirror: Stop | None = None  # sync_tensorboard: what stops the mirror of TensorBoard writers (hooks.py)
 
-    def __init__(
-        self,
-        *,
-        root: str,
-        project: str,
-        run_id: str,
-        settings: Settings,
-        meta: dict[str, Any],
-        session: str | None,
-        resumed: bool = False,
-        prior: dict[str, Any] | None = None,
-        config: dict[str, Any] | None = None,
-        allow_val_change: bool = False,
-        disabled: bool = False,
-        mode: str = "offline",
-    ):
-        prior = prior or {}
+    def __init__(self, plan: Plan) -> None:
+        """The run ``plan`` says (writer/plan.py), writing from now on:
+        ``runship.init`` resolves the plan and starts it (writer/init.py)."""
+        prior, meta, disabled, root = plan.prior or {}, plan.start, plan.disabled, plan.root
+        project, run_id, session, config = plan.project, plan.run_id, plan.session, plan.config
         self._port = _Port(self)
-        self.id = run_id
-        self.project = project
-        self.settings = settings
-        self.session = session
-        self.resumed = resumed
-        self.disabled = disabled
-        self.offline = not disabled
-        self.mode = mode
+        self.id, self.project, self.settings, self.session = run_id, project, plan.settings, session
+        self.resumed, self.disabled, self.offline, self.mode = plan.resuming, disabled, not disabled, plan.mode
         self.entity = meta.get("entity")
         self.group = meta.get("group")
         self.job_type = meta.get("job_type")
@@ -158,7 +142,7 @@ class Run:
         self._artifact_versions: dict[str, int] = {}
         self._follower: str | None = None  # mode="online": where its uploader ships the run
         self.summary = Summary(None if disabled else self._port, self._summary_items)
-        self.config = Config(None, prior.get("config"), allow_val_change)
+        self.config = Config(None, prior.get("config"), plan.allow_val_change)
         self._writer: Writer | None = None
         # None only for a disabled run, which never writes (log() returns at once)
         self._run_stream: Stream = cast(Stream, None)
@@ -167,7 +151,7 @@ class Run:
             return
         writer = self._open_streams(project, run_id, cast(str, session), meta)  # session: None only when disabled
         object.__setattr__(self.config, "_run", self._port)
-        self.config.update(config or {}, allow_val_change=True if resumed else None)
+        self.config.update(config or {}, allow_val_change=True if plan.resuming else None)
         writer.start()
         self._hot = self._rank_tag is None
         self._refresh_fast()
