@@ -90,7 +90,7 @@ def _previous(policy: str) -> Run | None:
     with "finish_previous", the active runs finished first."""
     current = PROCESS.current
     if policy == "return_previous" and current is not None and current.active:
-        current._notice(
+        port(current).say(
             "init() called while a run is active: returning that run "
             "(pass reinit='finish_previous' or 'create_new' for a new one)"
         )
@@ -177,8 +177,9 @@ def start(plan: Plan) -> Run:
     _say(run, plan.notices)
     if plan.sync_tensorboard:  # mirror TensorBoard writers into the history, as wandb
         hook = HOOKS.sync_tensorboard
-        run._tb_mirror = hook(run) if hook is not None else None
-        if run._tb_mirror is None:
+        stop = hook(run) if hook is not None else None
+        port(run).mirror(stop)
+        if stop is None:
             run.notice(
                 "sync_tensorboard=True: no TensorBoard writer is installed (torch.utils.tensorboard, tensorboardX)"
             )
@@ -187,10 +188,11 @@ def start(plan: Plan) -> Run:
         save_code_files(port(run))
     _resume.remember(plan.root, plan.project, plan.run_id)
     PROCESS.register(run, port(run), make_current=plan.policy != "create_new", interactive=interactive)
-    run._write_snapshot()
-    run._follower = _start_follower(run, plan.settings) if plan.mode == "online" else None
+    port(run).write_snapshot()
+    follower = _start_follower(run, plan.settings) if plan.mode == "online" else None
+    port(run).follow(follower)
     if not plan.settings.quiet:
-        ship = "uploading as it goes" if run._follower else "ship it with `runship upload`"
+        ship = "uploading as it goes" if follower else "ship it with `runship upload`"
         print(f"runship: {_started(plan)} in {run_dir} ({ship})", file=sys.stderr)
     return run
 

@@ -54,6 +54,26 @@ class RunFiles(Protocol):
         ...
 
 
+class RunStart(Protocol):
+    """What init()'s ``start`` (init.py) does to a run it made."""
+
+    def say(self, message: str) -> None:
+        """Show ``message`` once on stderr (unless quiet), recording nothing."""
+        ...
+
+    def mirror(self, stop: Callable[[], None] | None) -> None:
+        """What stops sync_tensorboard's mirror at finish()."""
+        ...
+
+    def follow(self, target: str | None) -> None:
+        """mode="online": where the detached uploader ships the run."""
+        ...
+
+    def write_snapshot(self) -> None:
+        """Write run.json now."""
+        ...
+
+
 class ProcessEvents(Protocol):
     """What lifecycle.py tells a run of the process's events."""
 

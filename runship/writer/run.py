@@ -1012,6 +1012,18 @@ class _Port:
     def on_signal(self, signum: int, then: Callable[[], None]) -> bool:
         return self._run._on_signal(signum, then)
 
+    def say(self, message: str) -> None:
+        self._run._notice(message)
+
+    def mirror(self, stop: Callable[[], None] | None) -> None:
+        self._run._tb_mirror = stop
+
+    def follow(self, target: str | None) -> None:
+        self._run._follower = target
+
+    def write_snapshot(self) -> None:
+        self._run._write_snapshot()
+
     def forked(self) -> None:
         self._run._forked()
 
