@@ -13,14 +13,30 @@ Importing runship and logging use only the standard library and msgpack.
 from __future__ import annotations
 
 import sys as _sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
 from runship.writer import PROCESS as _PROCESS
 from runship.writer import Config, Run, Settings, Summary, init
+from runship.writer import hooks as _hooks
 from runship.writer.config import AlertLevel
 from runship.writer.files import Artifact
 
+if TYPE_CHECKING:
+    from runship.schema.metrics import MetricSpec
+
 __version__ = "0.1.0"
+
+
+def _sync_tensorboard(run: Run) -> Callable[[], None] | None:
+    from runship.integration.tensorboard import sync
+
+    return sync(run)
+
+
+# what the writer calls and never imports (runship/writer/hooks.py)
+_hooks.install(version=__version__, sync_tensorboard=_sync_tensorboard)
 
 __all__ = [
     "AlertLevel",
@@ -104,7 +120,7 @@ def _current(what: str) -> Run:
     return run
 
 
-def log(data: dict, step: int | None = None, commit: bool | None = None) -> None:
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     """``runship.run.log(...)`` for the current run (see Run.log)."""
     _current("log").log(data, step=step, commit=commit)
 
@@ -116,35 +132,40 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
         run.finish(exit_code=exit_code, quiet=quiet)
 
 
-def define_metric(name: str, *args, **kwargs):
+def define_metric(name: str, *args: Any, **kwargs: Any) -> MetricSpec:
     return _current("define_metric").define_metric(name, *args, **kwargs)
 
 
-def save(glob_str=None, base_path=None, policy: str = "live"):
+def save(glob_str: Any = None, base_path: Any = None, policy: str = "live") -> list[str] | bool:
     return _current("save").save(glob_str, base_path, policy)
 
 
-def alert(title: str, text: str, level=None, wait_duration=None) -> None:
+def alert(title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
     _current("alert").alert(title, text, level, wait_duration)
 
 
-def watch(models=None, criterion=None, log="gradients", log_freq: int = 1000, idx=None, log_graph=False):
+def watch(  # wandb.watch's signature
+    models: Any = None, criterion: Any = None, log: str | None = "gradients", log_freq: int = 1000,
+    idx: int | None = None, log_graph: bool = False,
+) -> None:  # fmt: skip
     return _current("watch").watch(models, criterion, log, log_freq, idx, log_graph)
 
 
-def unwatch(models=None) -> None:
+def unwatch(models: Any = None) -> None:
     return None
 
 
-def log_code(root: str = ".", name: str | None = None, include_fn=None, exclude_fn=None):
+def log_code(root: str = ".", name: str | None = None, include_fn: Any = None, exclude_fn: Any = None) -> None:
     return _current("log_code").log_code(root, name, include_fn, exclude_fn)
 
 
-def log_artifact(artifact_or_path, name=None, type=None, aliases=None, tags=None):
+def log_artifact(
+    artifact_or_path: Any, name: str | None = None, type: str | None = None, aliases: Any = None, tags: Any = None
+) -> Artifact:
     return _current("log_artifact").log_artifact(artifact_or_path, name, type, aliases, tags)
 
 
-def use_artifact(artifact_or_name, type=None, aliases=None, use_as=None):
+def use_artifact(artifact_or_name: Any, type: str | None = None, aliases: Any = None, use_as: Any = None) -> Artifact:
     return _current("use_artifact").use_artifact(artifact_or_name, type, aliases, use_as)
 
 
@@ -152,12 +173,12 @@ def mark_preempting() -> None:
     _current("mark_preempting").mark_preempting()
 
 
-def login(*args, **kwargs) -> bool:
+def login(*args: Any, **kwargs: Any) -> bool:
     """Nothing to log in to: runship writes files. Returns True."""
     return True
 
 
-def setup(*args, **kwargs) -> None:
+def setup(*args: Any, **kwargs: Any) -> None:
     return None
 
 
@@ -176,46 +197,52 @@ def termlog(string: str = "", newline: bool = True, repeat: bool = True, prefix:
     print(("runship: " if prefix else "") + str(string), file=_sys.stderr, end="\n" if newline else "")
 
 
-def termwarn(string: str, repeat: bool = True, **kwargs) -> None:
+def termwarn(string: str, repeat: bool = True, **kwargs: Any) -> None:
     termlog(f"WARNING {string}")
 
 
-def termerror(string: str, repeat: bool = True, **kwargs) -> None:
+def termerror(string: str, repeat: bool = True, **kwargs: Any) -> None:
     termlog(f"ERROR {string}")
 
 
-def sweep(sweep=None, entity=None, project=None, prior_runs=None) -> str:
+def sweep(sweep: Any = None, entity: str | None = None, project: str | None = None, prior_runs: Any = None) -> str:
     """wandb.sweep: create a sweep from its spec (a dict, as wandb's sweep
     YAML) under the run root ($RUNSHIP_DIR, else ./runship-runs), with no
     server; returns its id for ``runship.agent`` (see runship.sweep)."""
     import os
 
     from runship.sweep import Sweep
-    from runship.writer.init import _root, env
+    from runship.writer.init import env, root
 
     if not isinstance(sweep, dict):
         raise UsageError("runship.sweep() takes the sweep's spec as a dict (method, metric, parameters)")
     name = project or sweep.get("project") or env("PROJECT") or "uncategorized"
-    made = Sweep.create(_root(None), name, sweep)
+    made = Sweep.create(root(None), name, sweep)
     if (os.environ.get("RUNSHIP_SILENT") or os.environ.get("WANDB_SILENT") or "").lower() not in ("1", "true", "yes"):
         print(f"runship: created sweep {made.project}/{made.id} in {made.dir}", file=_sys.stderr)
     return made.id
 
 
-def agent(sweep_id, function=None, entity=None, project=None, count=None) -> None:
+def agent(
+    sweep_id: str,
+    function: Callable[[], object] | None = None,
+    entity: str | None = None,
+    project: str | None = None,
+    count: int | None = None,
+) -> None:
     """wandb.agent: run ``function`` for trials of a sweep (``count`` of
     them, else until none is left), each in its own run, in this process."""
     from runship.sweep import Sweep
     from runship.sweep.agent import agent as run_agent
-    from runship.writer.init import _root, env
+    from runship.writer.init import env, root
 
     if function is None:
         raise UsageError("runship.agent() needs function=: the training function each trial runs")
-    found = Sweep.open(_root(None), str(sweep_id), project or env("PROJECT"))
+    found = Sweep.open(root(None), str(sweep_id), project or env("PROJECT"))
     run_agent(found, function=function, count=count)
 
 
-def open_run(path, **kwargs):
+def open_run(path: Any, **kwargs: Any) -> Any:
     """Open a run directory for reading (see runship.reader.open_run); needs
     the ``read`` extra (numpy, pyarrow)."""
     from runship.extras import require_extra
@@ -226,7 +253,7 @@ def open_run(path, **kwargs):
     return _open(path, **kwargs)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # runship.run, runship.config and runship.summary follow the current run.
     if name == "run":
         return _PROCESS.current

@@ -106,11 +106,6 @@ def test_training_under_import_runship_as_wandb_needs_no_extra(core, tmp_path):
     assert view.summary["best"] == 0.95 and view.summary["loss"] == 1.0 / 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resume folds the run with the columnar reader (numpy, pyarrow) until the light writer of "
-    "issue 26 item 3 lands; remove this mark then",
-)
 def test_resume_needs_no_extra(core, tmp_path):
     from runship.reader import open_run
 

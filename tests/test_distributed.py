@@ -321,18 +321,18 @@ def test_a_crafted_start_record_cannot_push_steps_out_of_range(tmp_path, monkeyp
     logged instead of overflowing the reader's int64 steps."""
     import importlib
 
-    init_mod = importlib.import_module("runship.writer.init")
+    plan_mod = importlib.import_module("runship.writer.plan")
 
     def run(where, first_step=None):
         if first_step is not None:
-            made = init_mod._start_record
+            made = plan_mod.start_record
 
             class Forged(dict):  # init() sets first_step after making the record: this one keeps its own
                 def __setitem__(self, key, value):
                     if key != "first_step":
                         super().__setitem__(key, value)
 
-            monkeypatch.setattr(init_mod, "_start_record", lambda *a, **k: Forged(made(*a, **k), first_step=first_step))
+            monkeypatch.setattr(plan_mod, "start_record", lambda *a, **k: Forged(made(*a, **k), first_step=first_step))
         r = runship.init(
             project="p",
             id="x",

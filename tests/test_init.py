@@ -329,3 +329,37 @@ def test_init_is_fast_enough_to_not_need_a_service(make_run):
     assert {t.name for t in started} <= {"runship-writer", "runship-environment"} and all(t.daemon for t in started)
     assert "runship-writer" in {t.name for t in started}
     run.finish()
+
+
+def test_the_writer_calls_the_hooks_the_runship_package_installs(tmp_path):
+    # the writer imports neither runship.integration nor the runship package for
+    # sync_tensorboard and its version: `import runship` installs both (writer/hooks.py)
+    out = run_python(
+        f"""
+        import json, sys
+        import runship
+        from runship.writer.hooks import HOOKS, install
+        installed = HOOKS.sync_tensorboard is not None and HOOKS.version == runship.__version__
+        calls = []
+        def hook(run):
+            calls.append(("start", run.id))
+            return lambda: calls.append(("stop", run.id))
+        install(sync_tensorboard=hook)
+        run = runship.init(project="p", id="tb", dir={str(tmp_path)!r}, sync_tensorboard=True,
+                           settings={{"quiet": True, "environment": False, "console": "off"}})
+        started = list(calls)
+        run.finish()
+        print(json.dumps({{"installed": installed, "started": started, "calls": calls,
+                          "integration": "runship.integration.tensorboard" in sys.modules}}))
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    said = json.loads(out.stdout.splitlines()[-1])
+    assert said == {
+        "installed": True,
+        "started": [["start", "tb"]],
+        "calls": [["start", "tb"], ["stop", "tb"]],
+        "integration": False,
+    }
+    start = records(str(tmp_path / "p" / "tb"), "start")[0]
+    assert start["runship"] == runship.__version__

@@ -216,3 +216,31 @@ def test_init_stays_fast_with_environment_on(tmp_path):
     view = runship.open_run(next(str(p) for p in (tmp_path / "p").iterdir()))
     assert view.environment is not None  # finish() waited for it
     assert took < 5  # not a speed claim (see the benchmark): init did not wait for the package list
+
+
+@pytest.mark.parametrize("mode", ["wrap", "redirect"])
+def test_short_runs_in_one_process_each_record_console_and_environment(tmp_path, mode):
+    # folds of a cross-validation in one process: finish() returns with each run's
+    # last console line recorded and its environment record written (the package
+    # list is worked out once a process, then given to every run)
+    out = run_python(
+        f"""
+        import os, sys, runship
+        for fold in range(3):
+            run = runship.init(project="p", id=f"fold{{fold}}", dir={str(tmp_path)!r}, reinit="finish_previous",
+                               settings={{"quiet": True, "console": {mode!r}}})
+            run.log({{"loss": float(fold)}})
+            sys.stdout.write(f"fold {{fold}} done")
+            run.finish()
+            sys.stdout.write("\\n")
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    for fold in range(3):
+        view = runship.open_run(str(tmp_path / "p" / f"fold{fold}"))
+        lines = [(line["stream"], line["text"]) for line in view.console()]
+        assert lines[-1] == ("stdout", f"fold {fold} done")
+        assert view.environment is not None and any(
+            p.lower().startswith("msgpack==") for p in view.environment["packages"]
+        )
+        assert view.summary["loss"] == float(fold)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 STEP_KEY = "global_step"
@@ -141,9 +141,9 @@ class Mirror:
     def run(self) -> Any:
         if self._run is not None:
             return self._run
-        import runship
+        from runship.writer import PROCESS
 
-        return runship.run
+        return PROCESS.current
 
     def _fail(self, e: Exception) -> None:
         if not self._failed and self.run is not None:
@@ -198,6 +198,15 @@ def patch(run: Any = None, root_logdir: str | None = None) -> Mirror | None:
 
 
 _CURRENT: dict[str, Mirror | None] = {"mirror": None}
+
+
+def sync(run: Any) -> Callable[[], None] | None:
+    """``init(sync_tensorboard=True)``'s hook (runship.writer.hooks, installed
+    by the ``runship`` package): mirror into ``run``; what stops the mirror."""
+    mirror = patch(run)
+    if mirror is None:
+        return None
+    return lambda: unpatch(mirror)
 
 
 def unpatch(mirror: Mirror | None = None) -> None:

@@ -170,7 +170,8 @@ def _prior(run_dir: str, source: str) -> tuple[dict[str, Any], int]:
     """(the last ``_import`` record, the run's next step) of the run at
     ``run_dir``: ({}, 0) when there is none; FileExistsError when a run is
     there that is no import of ``source``."""
-    from runship.writer.resume import prior_state, run_sessions
+    from runship.writer.prior import prior_state
+    from runship.writer.resume import run_sessions
 
     if not run_sessions(run_dir):
         return {}, 0

@@ -249,6 +249,7 @@ def import_offline_run(
     only what was written since), or None, the run left alone, when
     nothing is new."""
     from runship.writer.files import copy_regular
+    from runship.writer.run import port
 
     dir_fd = safefile.open_dir(run_dir)  # the directory named may be a link: what is below it is not followed
     try:
@@ -269,7 +270,7 @@ def import_offline_run(
         run = _new_run(found, root, project, resume)
         _log_rows(run, found, os.path.join(run_dir, name), warn)
         if files is not None:
-            copy_regular(run, files[0], files[1], os.path.join(run_dir, "files"), warn)  # closes files[0]
+            copy_regular(port(run), files[0], files[1], os.path.join(run_dir, "files"), warn)  # closes files[0]
             files = None
     finally:
         if files is not None:

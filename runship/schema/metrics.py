@@ -188,6 +188,20 @@ class Metrics:
             agg = self._agg[key] = _Agg()
         return agg
 
+    def aggregates(self) -> dict[str, list[Any]]:
+        """The running aggregates of the keys with summary ops (key ->
+        [count, total, min, max, first, last]), as ``restore_aggregates`` takes them."""
+        return {k: [a.count, a.total, a.min, a.max, a.first, a.last] for k, a in self._agg.items()}
+
+    def restore_aggregates(self, found: object) -> None:
+        """Aggregates kept by ``aggregates`` (a resumed writer's); entries of another shape are passed over."""
+        if not isinstance(found, dict):
+            return
+        for key, values in found.items():
+            if isinstance(key, str) and isinstance(values, list) and len(values) == 6:
+                agg = self._agg[key] = _Agg()
+                agg.count, agg.total, agg.min, agg.max, agg.first, agg.last = values
+
     def step_sync(self, row: dict[str, Any], last: dict[str, Any]) -> dict[str, Any]:
         """wandb's step_sync: a row with a key whose metric has a step_metric
         gets the step metric's last value when it does not carry one."""

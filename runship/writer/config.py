@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from typing import TYPE_CHECKING, Any
 
 from runship.errors import ConfigError
 from runship.schema import format as fmt
 from runship.schema.values import SerializationError, to_plain
 
 if TYPE_CHECKING:
-    from runship.writer.run import Run
+    from runship.writer.ports import RunRecords
 
 
 class AlertLevel(str, enum.Enum):
@@ -25,12 +25,12 @@ class _Items:
     access, item assignment through ``update``, and turning given values into
     recorded ones."""
 
-    _items: dict
+    _items: dict[str, Any]
     _what = "items"  # for messages
     _hidden = "__"  # attribute names with this prefix are never keys
     _key_error: type[Exception] = TypeError
 
-    def update(self, d):  # pragma: no cover - each subclass defines it
+    def update(self, d: Any) -> None:  # pragma: no cover - each subclass defines it
         raise NotImplementedError
 
     def _plain(self, key: object, value: object) -> object:
@@ -43,13 +43,13 @@ class _Items:
             e.path.insert(0, key)
             raise TypeError(f"{self._what}: {e.reason} - at `{e.where(self._what)}`") from None
 
-    def __getitem__(self, key: str):
+    def __getitem__(self, key: str) -> Any:
         return self._items[key]
 
-    def __setitem__(self, key: str, value) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         self.update({key: value})
 
-    def __getattr__(self, key: str):
+    def __getattr__(self, key: str) -> Any:
         if key.startswith(self._hidden):
             raise AttributeError(key)
         try:
@@ -66,19 +66,19 @@ class _Items:
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         return self._items.get(key, default)
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._items.keys()
 
-    def values(self):
+    def values(self) -> ValuesView[Any]:
         return self._items.values()
 
-    def items(self):
+    def items(self) -> ItemsView[str, Any]:
         return self._items.items()
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self._items)
 
     def __repr__(self) -> str:
@@ -95,12 +95,12 @@ class Config(_Items):
     _what = "config"
     _key_error = ConfigError
 
-    def __init__(self, run: Run | None, items: dict | None = None, allow_val_change: bool = False):
+    def __init__(self, run: RunRecords | None, items: dict[str, Any] | None = None, allow_val_change: bool = False):
         object.__setattr__(self, "_run", run)
         object.__setattr__(self, "_items", dict(items or {}))
         object.__setattr__(self, "_allow", allow_val_change)
 
-    def update(self, d: Mapping | object, allow_val_change: bool | None = None) -> None:
+    def update(self, d: Mapping[str, Any] | object, allow_val_change: bool | None = None) -> None:
         from runship.writer.config_input import load_config
 
         values = load_config(d)
@@ -121,12 +121,12 @@ class Config(_Items):
         if changed:
             self._items.update(changed)
             if self._run is not None:
-                self._run._record(fmt.CONFIG, {"d": changed})
+                self._run.record(fmt.CONFIG, {"d": changed})
 
-    def setdefaults(self, d: Mapping) -> None:
+    def setdefaults(self, d: Mapping[str, Any]) -> None:
         self.update({k: v for k, v in dict(d).items() if k not in self._items})
 
-    def __setattr__(self, key: str, value) -> None:
+    def __setattr__(self, key: str, value: Any) -> None:
         self.update({key: value})
 
     def __delitem__(self, key: str) -> None:
@@ -143,24 +143,24 @@ class Summary(_Items):
     _what = "summary"
     _hidden = "_"
 
-    def __init__(self, run: Run | None, items: dict | None = None):
+    def __init__(self, run: RunRecords | None, items: dict[str, Any] | None = None):
         self._run = run
-        self._store: dict = items if items is not None else {}
+        self._store: dict[str, Any] = items if items is not None else {}
 
     @property
-    def _items(self) -> dict:  # type: ignore[override]
+    def _items(self) -> dict[str, Any]:  # type: ignore[override]
         """The summary's items, the rows logged so far included (log() leaves the summary to a read)."""
         if self._run is not None:
-            self._run._sync_summary()
+            self._run.sync_summary()
         return self._store
 
     def __delitem__(self, key: str) -> None:
         del self._items[key]
         if self._run is not None:
-            self._run._record(fmt.SUMMARY, {"d": {}, "del": [key]})
+            self._run.record(fmt.SUMMARY, {"d": {}, "del": [key]})
 
-    def update(self, d: Mapping) -> None:
+    def update(self, d: Mapping[str, Any]) -> None:
         values = {key: self._plain(key, value) for key, value in dict(d).items()}
         self._items.update(values)
         if self._run is not None and values:
-            self._run._record(fmt.SUMMARY, {"d": values})
+            self._run.record(fmt.SUMMARY, {"d": values})

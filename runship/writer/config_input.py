@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from typing import Any
 
 
-def load_config(config: object) -> dict:
+def load_config(config: object) -> dict[str, Any]:
     if config is None:
         return {}
     if isinstance(config, Mapping):
@@ -31,7 +32,7 @@ def load_config(config: object) -> dict:
     )
 
 
-def _load_file(path: str) -> dict:
+def _load_file(path: str) -> dict[str, Any]:
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".yaml", ".yml", ".json"):
         raise ValueError(f"config file {path!r}: expected a .yaml, .yml or .json file")
@@ -63,7 +64,7 @@ def _load_file(path: str) -> dict:
     return data
 
 
-def _unwrap_wandb_layout(data: dict) -> dict:
+def _unwrap_wandb_layout(data: dict[str, Any]) -> dict[str, Any]:
     """wandb's config files store ``key: {value: v, desc: ...}``; take the values."""
     items = {k: v for k, v in data.items() if k not in ("wandb_version", "_wandb")}
     if items and all(isinstance(v, dict) and "value" in v for v in items.values()):
@@ -71,7 +72,7 @@ def _unwrap_wandb_layout(data: dict) -> dict:
     return items
 
 
-def filter_keys(config: dict, include: list | None, exclude: list | None) -> dict:
+def filter_keys(config: dict[str, Any], include: list[Any] | None, exclude: list[Any] | None) -> dict[str, Any]:
     if include:
         config = {k: v for k, v in config.items() if k in set(include)}
     if exclude:
@@ -82,7 +83,7 @@ def filter_keys(config: dict, include: list | None, exclude: list | None) -> dic
 DEFAULTS_FILE = "config-defaults.yaml"
 
 
-def load_defaults(cwd: str | None = None) -> tuple[dict, str | None]:
+def load_defaults(cwd: str | None = None) -> tuple[dict[str, Any], str | None]:
     """wandb's ``config-defaults.yaml`` in the working directory, if any.
 
     Returns (values, problem): a file that cannot be read is reported, never

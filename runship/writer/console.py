@@ -19,6 +19,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from runship.writer.stream import Stream
 
 MAX_LINE = 16 * 1024
 MODES = ("auto", "wrap", "redirect", "off")
@@ -27,7 +32,7 @@ MODES = ("auto", "wrap", "redirect", "off")
 class LineSink:
     """Turns written text into line records, collapsing carriage returns."""
 
-    def __init__(self, stream, name: str):
+    def __init__(self, stream: Stream | None, name: str) -> None:
         self.stream = stream
         self.name = name
         self._line: list[str] = []
@@ -74,34 +79,34 @@ class LineSink:
 class _Tee:
     """Stands in for sys.stdout/sys.stderr: writes through, and copies."""
 
-    def __init__(self, original, sink: LineSink):
+    def __init__(self, original: TextIO, sink: LineSink) -> None:
         self._original = original
         self._sink = sink
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         n = self._original.write(text)
         if isinstance(text, str):
             self._sink.feed(text)
         return n
 
-    def writelines(self, lines) -> None:
+    def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
         self._original.flush()
 
-    def __getattr__(self, name):  # fileno, isatty, encoding, buffer, ...
+    def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding, buffer, ...
         return getattr(self._original, name)
 
 
 class Capture:
-    def __init__(self, stream, mode: str):
+    def __init__(self, stream: Stream, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"settings.console must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = "wrap" if mode == "auto" else mode
         self.sinks = {name: LineSink(stream, name) for name in ("stdout", "stderr")}
-        self._saved: dict = {}
+        self._saved: dict[str, Any] = {}
         self._threads: list[threading.Thread] = []
         self.active = False
 

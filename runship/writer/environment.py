@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from runship.schema import redact
 
@@ -40,7 +42,7 @@ SCHEDULERS = {
 }
 
 
-def scheduler(environ=None) -> dict | None:
+def scheduler(environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     env = os.environ if environ is None else environ
     for name, keys in SCHEDULERS.items():
         if env.get(keys["job_id"]):
@@ -66,7 +68,7 @@ print(json.dumps({"packages": [seen[k] for k in sorted(seen)], "platform": platf
 """
 
 
-def packages_and_platform() -> dict:
+def packages_and_platform() -> dict[str, Any]:
     """``name==version`` of every distribution this interpreter can import (a
     requirements.txt) and the platform string, worked out in a child process:
     scanning every installed package's metadata would otherwise hold the
@@ -83,24 +85,42 @@ def packages_and_platform() -> dict:
             stdin=subprocess.DEVNULL,
             env=redact.split_environment(os.environ)[0],  # no secret in a child's environment
         )
-        return json.loads(out.stdout)
+        found: dict[str, Any] = json.loads(out.stdout)
+        return found
     except (OSError, ValueError, subprocess.SubprocessError):
         return {"packages": None, "platform": None}
 
 
-def collect() -> dict:
-    import getpass
+# (cwd, interpreter, sys.path) -> (git state, packages and platform): worked out
+# once a process, so that many short runs in one process (folds, a sweep agent's
+# trials) do not each wait for a child process at finish()
+_SEEN: dict[tuple[str, str, tuple[str, ...]], tuple[dict[str, Any] | None, dict[str, Any]]] = {}
 
+
+def _slow_parts() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The git state of the working directory and the installed packages:
+    the parts that take child processes, the same for every run of this
+    process from the same directory."""
     from runship.writer.files import git_state
 
+    key = (os.getcwd(), sys.executable, tuple(sys.path))
+    found = _SEEN.get(key)
+    if found is None:
+        git = git_state(key[0])
+        if git is not None:
+            git.pop("diff", None)
+        found = _SEEN[key] = (git, packages_and_platform())
+    return found
+
+
+def collect() -> dict[str, Any]:
+    import getpass
+
     try:
-        user = getpass.getuser()
+        user: str | None = getpass.getuser()
     except Exception:
         user = None
-    git = git_state(os.getcwd())
-    if git is not None:
-        git.pop("diff", None)
-    listed = packages_and_platform()
+    git, listed = _slow_parts()
     return {
         "host": os.uname().nodename,
         "user": user,
@@ -113,6 +133,6 @@ def collect() -> dict:
         "cpu_count": os.cpu_count(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "scheduler": scheduler(),
-        "git": git,
+        "git": dict(git) if git is not None else None,
         "packages": listed.get("packages"),
     }

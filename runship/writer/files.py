@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from runship import safefile
 from runship.errors import UsageError
@@ -23,8 +23,7 @@ from runship.schema import names, redact
 from runship.schema.values import to_plain
 
 if TYPE_CHECKING:
-    from runship.writer.run import Run
-    from runship.writer.stream import Writer
+    from runship.writer.ports import RunFiles
 
 POLICIES = ("live", "now", "end")
 LIVE_CHECK_SECONDS = 2.0
@@ -41,7 +40,7 @@ def copy_file(run_dir: str, src: str, rel: str) -> tuple[int, str]:
         return safefile.write_atomic(run_dir, rel, fin)
 
 
-def copy_regular(run: Run, dir_fd: int, rels: list[str], source: str, warn: Callable[[str], None]) -> None:
+def copy_regular(run: RunFiles, dir_fd: int, rels: list[str], source: str, warn: Callable[[str], None]) -> None:
     """Copy the regular files ``rels`` below the directory ``dir_fd`` (named
     ``source`` in records and warnings) into the run's ``files/``, on the
     writer thread, each opened without following links (one that is no
@@ -60,11 +59,11 @@ def copy_regular(run: Run, dir_fd: int, rels: list[str], source: str, warn: Call
                 with os.fdopen(fd, "rb") as fin:
                     size, digest = safefile.write_atomic(run.run_dir, target, fin)
                 renamed = rel if target != "files/" + rel else None
-                run._file_record(target, size, digest, policy="now", source=f"{source}/{rel}", name=renamed)
+                run.file_record(target, size, digest, policy="now", source=f"{source}/{rel}", name=renamed)
         finally:
             os.close(dir_fd)
 
-    cast("Writer", run._writer).submit_background(job)
+    run.background(job)
 
 
 def stored_path(rel: str) -> str:
@@ -77,13 +76,15 @@ def stored_path(rel: str) -> str:
 class Saver:
     """The run's save() registrations and the copies they make."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: RunFiles):
         self.run = run
-        self.specs: list[dict] = []
+        self.specs: list[dict[str, Any]] = []
         self._copied: dict[str, tuple[int, int]] = {}  # source -> (mtime_ns, size) copied
         self._last_check = 0.0
 
-    def save(self, glob_str, base_path=None, policy: str = "live") -> list[str]:
+    def save(
+        self, glob_str: str | os.PathLike[str], base_path: str | os.PathLike[str] | None = None, policy: str = "live"
+    ) -> list[str]:
         if policy not in POLICIES:
             raise ValueError(f"save(): policy must be one of {', '.join(POLICIES)}, got {policy!r}")
         glob_str = os.fspath(glob_str)
@@ -114,14 +115,14 @@ class Saver:
         targets = [os.path.join(self.run.run_dir, self._target(m, base)) for m in sorted(_glob.glob(pattern))]
         if policy in ("now", "live"):
             # a disabled run (the one without a writer) returns before saving
-            cast("Writer", self.run._writer).submit_background(lambda: self._copy_spec(spec, force=True))
+            self.run.background(lambda: self._copy_spec(spec, force=True))
         return targets
 
     def _target(self, source: str, base: str) -> str:
         """The run-relative stored path of ``source`` saved relative to ``base``."""
         return "files/" + stored_path(os.path.relpath(source, base))
 
-    def _copy_spec(self, spec: dict, force: bool = False) -> None:
+    def _copy_spec(self, spec: dict[str, Any], force: bool = False) -> None:
         import glob as _glob
 
         for source in sorted(_glob.glob(spec["pattern"])):
@@ -142,7 +143,7 @@ class Saver:
         size, digest = copy_file(self.run.run_dir, source, rel)
         original = os.path.relpath(source, base).replace(os.sep, "/")
         renamed = original if rel != "files/" + original else None
-        self.run._file_record(rel, size, digest, policy=policy, source=source, name=renamed)
+        self.run.file_record(rel, size, digest, policy=policy, source=source, name=renamed)
 
     def tick(self, final: bool) -> None:
         """Called by the writer thread: re-copy live files that changed, and at
@@ -160,7 +161,7 @@ class Saver:
                 self._copy_spec(spec)
 
 
-def save_code(run: Run) -> None:
+def save_code(run: RunFiles) -> None:
     """The entry script (or notebook) and the git state, under files/code/."""
     main = __import__("sys").modules.get("__main__")
     program = os.environ.get("JPY_SESSION_NAME") or getattr(main, "__file__", None)
@@ -173,20 +174,20 @@ def save_code(run: Run) -> None:
 
         rel = "files/code/" + stored_path(os.path.basename(program))
         size, digest = copy_file(run.run_dir, program, rel)
-        run._file_record(rel, size, digest, policy="now", source=program)
+        run.file_record(rel, size, digest, policy="now", source=program)
         git = git_state(os.path.dirname(os.path.abspath(program)))
         if git is not None:
             diff = git.pop("diff", "")
             if diff:
                 data = diff.encode()
                 safefile.write_atomic(run.run_dir, "files/code/diff.patch", data)
-                run._file_record("files/code/diff.patch", len(data), hashlib.sha256(data).hexdigest(), policy="now")
-        run._run_stream.write(fmt.CODE, {"program": rel, "git": git})
+                run.file_record("files/code/diff.patch", len(data), hashlib.sha256(data).hexdigest(), policy="now")
+        run.write(fmt.CODE, {"program": rel, "git": git})
 
-    cast("Writer", run._writer).submit_background(job)  # never called for a disabled run (no writer)
+    run.background(job)  # never called for a disabled run (no writer)
 
 
-def git_state(cwd: str) -> dict | None:
+def git_state(cwd: str) -> dict[str, Any] | None:
     """commit, branch, remote (its credentials redacted), dirty, diff; None outside git."""
     import subprocess
 
@@ -223,11 +224,11 @@ def default_code_filter(path: str, root: str) -> bool:
 
 
 def log_code(
-    run: Run,
+    run: RunFiles,
     root: str = ".",
     name: str | None = None,
-    include_fn: Callable | None = None,
-    exclude_fn: Callable | None = None,
+    include_fn: Callable[..., Any] | None = None,
+    exclude_fn: Callable[..., Any] | None = None,
 ) -> None:
     root = os.path.abspath(root)
     include = include_fn or default_code_filter
@@ -245,9 +246,9 @@ def log_code(
         for path in files:
             rel = target + stored_path(os.path.relpath(path, root))
             size, digest = copy_file(run.run_dir, path, rel)
-            run._file_record(rel, size, digest, policy="now", source=path)
+            run.file_record(rel, size, digest, policy="now", source=path)
 
-    cast("Writer", run._writer).submit_background(job)  # never called for a disabled run (no writer)
+    run.background(job)  # never called for a disabled run (no writer)
 
 
 class Artifact:
@@ -255,7 +256,14 @@ class Artifact:
     by ``log_artifact``. Downloading artifacts needs a server: offline,
     ``download()`` says so."""
 
-    def __init__(self, name: str, type: str = "unspecified", description: str | None = None, metadata=None, **_):
+    def __init__(
+        self,
+        name: str,
+        type: str = "unspecified",
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
         if not isinstance(name, str) or not names.segment_ok(name) or len(name) > names.MAX_NAME_LEN:
             raise ValueError(
                 f"artifact name {name!r:.80} must be 1 to {names.MAX_NAME_LEN} letters, digits, '.', '_' or '-' "
@@ -268,16 +276,16 @@ class Artifact:
         self.aliases: list[str] = []
         self.version: str | None = None
         self._entries: dict[str, str] = {}
-        self._references: list[dict] = []
+        self._references: list[dict[str, Any]] = []
         self._tmp: str | None = None
 
-    def add_file(self, local_path, name: str | None = None, **_) -> None:
+    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None, **_: Any) -> None:
         path = os.fspath(local_path)
         if not os.path.isfile(path):
             raise ValueError(f"Artifact.add_file: no file at {path!r}")
         self._entries[name or os.path.basename(path)] = os.path.abspath(path)
 
-    def add_dir(self, local_path, name: str | None = None, **_) -> None:
+    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None, **_: Any) -> None:
         root = os.fspath(local_path)
         if not os.path.isdir(root):
             raise ValueError(f"Artifact.add_dir: no directory at {root!r}")
@@ -287,7 +295,7 @@ class Artifact:
                 rel = os.path.relpath(path, root)
                 self._entries[os.path.join(name, rel) if name else rel] = os.path.abspath(path)
 
-    def new_file(self, name: str, mode: str = "w", encoding: str | None = None):
+    def new_file(self, name: str, mode: str = "w", encoding: str | None = None) -> IO[Any]:
         import tempfile
 
         if self._tmp is None:
@@ -297,33 +305,34 @@ class Artifact:
         self._entries[name] = path
         return open(path, mode, encoding=encoding)
 
-    def add_reference(self, uri: str, name: str | None = None, **_) -> None:
+    def add_reference(self, uri: str, name: str | None = None, **_: Any) -> None:
         self._references.append({"uri": str(uri), "name": name})
 
-    def download(self, *args, **kwargs):
+    def download(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise UsageError(
             f"artifact {self.name!r} cannot be downloaded: runship runs offline and has no artifact store; "
             "copy the files to the node and read them from disk"
         )
 
-    def wait(self, *args, **kwargs) -> Artifact:
+    def wait(self, *args: Any, **kwargs: Any) -> Artifact:
         return self
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         return None
 
     def __repr__(self) -> str:
         return f"<runship.Artifact {self.name}:{self.version or 'unlogged'} ({len(self._entries)} files)>"
 
 
-def log_artifact(run: Run, artifact_or_path, name=None, type=None, aliases=None, tags=None) -> Artifact:
+def log_artifact(run: RunFiles, artifact_or_path: Any, name: Any, type: Any, aliases: Any, tags: Any) -> Artifact:
+    """``Run.log_artifact`` (its arguments as it takes them)."""
     if isinstance(artifact_or_path, Artifact):
         art = artifact_or_path
     else:
         path = os.fspath(artifact_or_path)
         art = Artifact(name or f"run-{run.id}-{os.path.basename(path.rstrip('/'))}", type or "unspecified")
         (art.add_dir if os.path.isdir(path) else art.add_file)(path)
-    versions = run._artifact_versions
+    versions = run.artifact_versions
     n = versions.get(art.name, 0)
     versions[art.name] = n + 1
     art.version = f"v{n}"
@@ -336,9 +345,9 @@ def log_artifact(run: Run, artifact_or_path, name=None, type=None, aliases=None,
         for entry, source in sorted(entries.items()):
             rel = target + stored_path(entry)
             size, digest = copy_file(run.run_dir, source, rel)
-            run._file_record(rel, size, digest, policy="artifact", source=source)
+            run.file_record(rel, size, digest, policy="artifact", source=source)
             files.append(rel)
-        run._run_stream.write(
+        run.write(
             fmt.ARTIFACT,
             {
                 "name": art.name,
@@ -353,5 +362,5 @@ def log_artifact(run: Run, artifact_or_path, name=None, type=None, aliases=None,
             },
         )
 
-    cast("Writer", run._writer).submit_background(job)  # never called for a disabled run (no writer)
+    run.background(job)  # never called for a disabled run (no writer)
     return art

@@ -40,9 +40,10 @@ from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
+    from types import FrameType, TracebackType
     from typing import Any
 
+    from runship.writer.ports import ProcessEvents
     from runship.writer.run import Run
 
 _POKE_AFTER = 0.2  # s after a SIGTERM without the handler started: the signal sent again, to the main thread
@@ -55,6 +56,7 @@ class _Process:
         self.active: list[Run] = []
         self.exit_code: int | None = None  # set by the excepthook and by sys.exit in the main thread
         self.console_owner: Run | None = None  # the one run capturing stdout/stderr
+        self._events: dict[int, ProcessEvents] = {}  # id(run) -> what is told of signals and forks
         self._installed = False
         self._prev_sigterm: object = None
         self._sigterm_runs = 0  # times the SIGTERM handler started (read by the watch thread)
@@ -65,11 +67,13 @@ class _Process:
         self._prev_exit: Callable[..., NoReturn] | None = None
         self._lock = threading.RLock()
 
-    def register(self, run: Run, make_current: bool, interactive: bool = False) -> None:
-        """``interactive``: under a shell that catches SystemExit (IPython)."""
+    def register(self, run: Run, events: ProcessEvents, make_current: bool, interactive: bool = False) -> None:
+        """``events``: what is told of the process's signals and forks for
+        ``run``; ``interactive``: under a shell that catches SystemExit (IPython)."""
         with self._lock:
             self._install(interactive)
             self.active.append(run)
+            self._events[id(run)] = events
             if make_current or self.current is None:
                 self.current = run
 
@@ -77,6 +81,7 @@ class _Process:
         with self._lock:
             if run in self.active:
                 self.active.remove(run)
+                self._events.pop(id(run), None)
             if self.current is run:
                 self.current = self.active[-1] if self.active else None
 
@@ -190,7 +195,7 @@ class _Process:
         finally:
             os.set_blocking(r, True)
 
-    def _excepthook(self, etype, value, tb) -> None:
+    def _excepthook(self, etype: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         self.exit_code = 130 if issubclass(etype, KeyboardInterrupt) else 1  # never SystemExit: not sent here
         hook = self._prev_excepthook or sys.__excepthook__
         hook(etype, value, tb)
@@ -210,7 +215,7 @@ class _Process:
             except Exception as e:  # never turn a clean exit into a traceback
                 print(f"runship: could not finish run {run.id}: {e}", file=sys.stderr)
 
-    def _on_sigterm(self, signum, frame) -> None:
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if self._claim.acquire(timeout=1.0):
             self._sigterm_runs += 1
             acting = self._watch_acting
@@ -235,14 +240,14 @@ class _Process:
 
         for run in list(self.active):
             try:
-                if not run._on_signal(signum, then):
+                if not self._events[id(run)].on_signal(signum, then):
                     waiting += 1
             except Exception:
                 pass
         if waiting == 0:
             chain()
 
-    def _chain(self, signum, frame) -> None:
+    def _chain(self, signum: int, frame: FrameType | None) -> None:
         prev = self._prev_sigterm
         if callable(prev):
             prev(signum, frame)
@@ -272,8 +277,9 @@ class _Process:
         # runship.run stays, as a run whose log() does nothing, so that code
         # calling runship.log() in a worker does not crash.
         for run in self.active:
-            run._forked()
+            self._events[id(run)].forked()
         self.active = []
+        self._events = {}
 
 
 def exit_status(status: object) -> int:

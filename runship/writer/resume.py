@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from runship.schema import format as fmt
+from runship.writer import prior
 
 MARKER = ".runship-resume.json"
 
@@ -23,21 +25,6 @@ def run_sessions(run_dir: str) -> list[str]:
         if parsed and parsed[0] == fmt.RUN_STREAM:
             sessions.add(parsed[1])
     return sorted(sessions)
-
-
-def prior_state(run_dir: str) -> dict:
-    """What a resumed session continues from: next step, config, summary, metadata."""
-    from runship.reader import open_run
-
-    run = open_run(run_dir)
-    last = run.last_step
-    return {
-        "next_step": 0 if last is None else last + 1,
-        "config": run.config,
-        "summary": run.summary,
-        "meta": run.meta,
-        "metrics": run.metrics,
-    }
 
 
 def remember(root: str, project: str, run_id: str) -> None:
@@ -68,42 +55,24 @@ def forget(root: str, project: str, run_id: str) -> None:
             pass
 
 
-def session_starts(run_dir: str, limit: int = 4096) -> dict[str, dict]:
+def session_starts(
+    run_dir: str, limit: int = 4096, known: dict[str, dict[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
     """Each session's start record (session id -> record), read from the
     first records of its first run stream file, oldest first; at most
     ``limit`` sessions (the newest). A file that is a link or cannot be
-    read is passed over."""
-    from runship import safefile
-    from runship.reader.stream import describe, iter_records
-
-    try:
-        names = sorted(os.listdir(run_dir))
-    except OSError:
-        return {}
-    first: dict[str, str] = {}
-    for name in names:
-        parsed = fmt.parse_stream_file_name(name)
-        if parsed and parsed[0] == fmt.RUN_STREAM and parsed[1] not in first:
-            first[parsed[1]] = name
-    out: dict[str, dict] = {}
-    for session in sorted(first)[-limit:]:
-        sf = describe(os.path.join(run_dir, first[session]))
-        if sf is None:
-            continue
-        try:
-            with safefile.open_file(run_dir, first[session]) as f:
-                for n, rec in enumerate(iter_records(f, sf)):
-                    if rec.get("k") == fmt.START:
-                        out[session] = rec
-                        break
-                    if n >= 8:
-                        break
-        except (OSError, ValueError):
-            continue
+    read is passed over. ``known``: start records read before (the run's
+    state file keeps them), taken as they are."""
+    out: dict[str, dict[str, Any]] = {}
+    sessions = prior.run_files(run_dir)
+    for session in list(sessions)[-limit:]:
+        start = (known or {}).get(session) or prior.first_start(run_dir, sessions[session][0])
+        if start is not None:
+            out[session] = start
     return out
 
 
-def session_alive(run_dir: str, session: str, start: dict) -> bool:
+def session_alive(run_dir: str, session: str, start: dict[str, Any]) -> bool:
     """Whether the process of a session still writes: on this host, its pid
     lives; elsewhere, its files were written to within the time after
     which readers call a silent run crashed."""
@@ -118,7 +87,7 @@ def session_alive(run_dir: str, session: str, start: dict) -> bool:
             pass  # another user's process: it exists
         return True
     found = start.get("settings")
-    settings: dict = found if isinstance(found, dict) else {}
+    settings: dict[str, Any] = found if isinstance(found, dict) else {}
     try:
         stale = 3 * float(settings.get("heartbeat_interval") or 30) + 2 * float(settings.get("flush_interval") or 1)
     except (TypeError, ValueError):

@@ -8,8 +8,8 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Mapping
-from typing import Any, Literal, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from runship import safefile
 from runship.errors import UsageError
@@ -30,12 +30,16 @@ from runship.schema.values import (
     values_of_one_type,
 )
 from runship.writer import files as _files
+from runship.writer import prior as _prior
 from runship.writer.config import Config, Summary
 from runship.writer.files import Artifact, Saver
+from runship.writer.hooks import Stop
 from runship.writer.lifecycle import PROCESS, exit_code_of
 from runship.writer.resume import forget as forget_resume
-from runship.writer.settings import Settings
 from runship.writer.stream import BLOCK_BYTES, Stream, Writer
+
+if TYPE_CHECKING:
+    from runship.writer.plan import Plan
 
 _MAX_STEP_WARNINGS = 10
 _time = time.time
@@ -56,7 +60,7 @@ def _check_keys(keys: Any) -> None:
             raise TypeError(f"log() keys must be strings, got {type(k).__name__} {k!r}")
 
 
-def _block_values(data: dict) -> tuple[Any, type] | None:
+def _block_values(data: dict[str, Any]) -> tuple[Any, type] | None:
     """The values of ``data`` as plain numbers (numpy scalars and 0-d tensors
     converted), which a block takes without packing them first, and the kind
     of row they make (dict, or F32Row: floats that pack as float32); None
@@ -87,33 +91,16 @@ def _block_values(data: dict) -> tuple[Any, type] | None:
 class Run:
     """One process's tenure of a run (a *session*). Created by ``runship.init``."""
 
-    _tb_mirror: Any = None  # sync_tensorboard: the mirror of TensorBoard writers (runship.integration.tensorboard)
+    _tb_mirror: Stop | None = None  # sync_tensorboard: what stops the mirror of TensorBoard writers (hooks.py)
 
-    def __init__(
-        self,
-        *,
-        root: str,
-        project: str,
-        run_id: str,
-        settings: Settings,
-        meta: dict,
-        session: str | None,
-        resumed: bool = False,
-        prior: dict | None = None,
-        config: dict | None = None,
-        allow_val_change: bool = False,
-        disabled: bool = False,
-        mode: str = "offline",
-    ):
-        prior = prior or {}
-        self.id = run_id
-        self.project = project
-        self.settings = settings
-        self.session = session
-        self.resumed = resumed
-        self.disabled = disabled
-        self.offline = not disabled
-        self.mode = mode
+    def __init__(self, plan: Plan) -> None:
+        """The run ``plan`` says (writer/plan.py), writing from now on:
+        ``runship.init`` resolves the plan and starts it (writer/init.py)."""
+        prior, meta, disabled, root = plan.prior or {}, plan.start, plan.disabled, plan.root
+        project, run_id, session, config = plan.project, plan.run_id, plan.session, plan.config
+        self._port = _Port(self)
+        self.id, self.project, self.settings, self.session = run_id, project, plan.settings, session
+        self.resumed, self.disabled, self.offline, self.mode = plan.resuming, disabled, not disabled, plan.mode
         self.entity = meta.get("entity")
         self.group = meta.get("group")
         self.job_type = meta.get("job_type")
@@ -128,7 +115,7 @@ class Run:
         self._step = int(prior.get("next_step", 0))
         self._start_time = time.time()
         self._lock = threading.Lock()
-        self._pending: dict | None = None
+        self._pending: dict[str, Any] | None = None
         self._step_warnings = 0
         self._explicit_steps = False
         self._notices: set[str] = set()
@@ -144,11 +131,18 @@ class Run:
         self._metrics: Metrics | None = (
             prior.get("metrics") if prior.get("metrics") and prior["metrics"].specs else None
         )
-        self._last_logged: dict = dict(prior.get("summary") or {})
+        self._last_logged: dict[str, Any] = dict(prior.get("summary") or {})
+        # the run's metadata as readers fold it, kept in the state file at the end (writer/prior.py)
+        self._meta_state = {**(prior.get("meta") or {}), **_prior.start_meta(meta)}
+        self._keeps_state = not _prior.apart(meta)  # a rank's session, folded apart, keeps none
+        self._starts: dict[str, dict[str, Any]] = {
+            **(prior.get("starts") or {}),
+            **({session: meta} if session else {}),
+        }
         self._artifact_versions: dict[str, int] = {}
         self._follower: str | None = None  # mode="online": where its uploader ships the run
-        self.summary = Summary(None if disabled else self, self._summary_items)
-        self.config = Config(None, prior.get("config"), allow_val_change)
+        self.summary = Summary(None if disabled else self._port, self._summary_items)
+        self.config = Config(None, prior.get("config"), plan.allow_val_change)
         self._writer: Writer | None = None
         # None only for a disabled run, which never writes (log() returns at once)
         self._run_stream: Stream = cast(Stream, None)
@@ -156,13 +150,13 @@ class Run:
             self.config.update(config or {})
             return
         writer = self._open_streams(project, run_id, cast(str, session), meta)  # session: None only when disabled
-        object.__setattr__(self.config, "_run", self)
-        self.config.update(config or {}, allow_val_change=True if resumed else None)
+        object.__setattr__(self.config, "_run", self._port)
+        self.config.update(config or {}, allow_val_change=True if plan.resuming else None)
         writer.start()
         self._hot = self._rank_tag is None
         self._refresh_fast()
 
-    def _open_streams(self, project: str, run_id: str, session: str, meta: dict) -> Writer:
+    def _open_streams(self, project: str, run_id: str, session: str, meta: dict[str, Any]) -> Writer:
         """The run's writer (not started yet) and streams, its start record,
         and the threads and ticks the settings ask for (system metrics,
         console, environment)."""
@@ -181,7 +175,7 @@ class Run:
         self._batch_bytes = self._writer.batch_bytes
         self._wake = self._writer._wake
         self._run_stream.write(fmt.START, meta)
-        self._saver = Saver(self)
+        self._saver = Saver(self._port)
         self._writer.ticks.append(self._saver.tick)
         self._console = None
         self._env_thread = None
@@ -250,7 +244,7 @@ class Run:
         return None
 
     # ---- logging -----------------------------------------------------------
-    def log(self, data: Mapping, step: int | None = None, commit: bool | None = None) -> None:
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
         """Log a row of values. wandb's step rules:
 
         - ``step=None``: the row goes to the current step; ``commit`` (default
@@ -311,7 +305,7 @@ class Run:
     def _refresh_fast(self) -> None:
         self._fast = self._hot and self._pending is None and self._metrics is None
 
-    def _log(self, data: Mapping, step: int | None, commit: bool | None, plain: bool = False) -> None:
+    def _log(self, data: Mapping[str, Any], step: int | None, commit: bool | None, plain: bool = False) -> None:
         """log() the long way; ``plain``: ``data`` is a dict of plain values with string keys already."""
         if self._inactive:
             if not self.disabled:
@@ -319,7 +313,7 @@ class Run:
                     "log() on a finished run is ignored" if self._finished else "log() in a forked child is ignored"
                 )
             return
-        row: dict | None = cast(dict, data)
+        row: dict[str, Any] | None = cast("dict[str, Any]", data)
         if not plain:
             if not isinstance(data, dict):
                 if not isinstance(data, Mapping):
@@ -337,7 +331,7 @@ class Run:
                 row = plain_row(data)
                 if row is None:
                     row = self._convert(data, self._step if step is None else step)
-        row = cast(dict, row)
+        row = cast("dict[str, Any]", row)
         st = self._run_stream
         if st._queued - st._taken > self._max_buffer and not st.room():
             return  # dropped and counted ("drop" policy)
@@ -373,10 +367,10 @@ class Run:
             else:
                 self._write_row(row)
 
-    def _convert(self, data: dict, step: int) -> dict:
+    def _convert(self, data: dict[str, Any], step: int) -> dict[str, Any]:
         """Values of a row made plain: media become references (their files are
         written by the writer), arrays of more than 32 elements histograms."""
-        jobs: list = []
+        jobs: list[Any] = []
         out = {}
         for k, v in data.items():
             try:
@@ -388,7 +382,7 @@ class Run:
             cast(Writer, self._writer).submit(job)  # a disabled run never converts
         return out
 
-    def _convert_value(self, key: str, v, step: int, jobs: list, depth: int = 0):
+    def _convert_value(self, key: str, v: Any, step: int, jobs: list[Any], depth: int = 0) -> Any:
         if type(v) in SCALAR_TYPES:
             return v
         if hasattr(v, "_runship_media_") and hasattr(v, "_bind"):
@@ -414,7 +408,8 @@ class Run:
         ):
             from runship.media import Table, figure_media
 
-            media = figure_media(v) if not kind.startswith("pandas") else None
+            as_media: Callable[[Any], Any] = figure_media  # runship.media is not annotated
+            media = as_media(v) if not kind.startswith("pandas") else None
             if media is None and kind.startswith("pandas") and hasattr(v, "columns") and hasattr(v, "to_numpy"):
                 media = Table(dataframe=v)  # a DataFrame logged as a value: a table, as wandb does
             if media is not None:
@@ -422,12 +417,13 @@ class Run:
         if hasattr(v, "tolist"):
             from runship.media import auto_histogram
 
-            hist = auto_histogram(v)
+            as_histogram: Callable[[Any], Any] = auto_histogram  # runship.media is not annotated
+            hist = as_histogram(v)
             if hist is not None:
                 return hist
         return to_plain(v)
 
-    def _merge_pending(self, row: dict) -> None:
+    def _merge_pending(self, row: dict[str, Any]) -> None:
         pending = self._pending
         if pending is None:
             self._pending = F32Row(row) if type(row) is F32Row else dict(row)
@@ -443,7 +439,7 @@ class Run:
         if row is not None:  # always: every caller checks self._pending first
             self._write_row(row)
 
-    def _write_row(self, row: dict) -> None:
+    def _write_row(self, row: dict[str, Any]) -> None:
         """Add a committed row to the open block (the caller holds the run stream's lock)."""
         st = self._run_stream
         step = self._step
@@ -470,7 +466,7 @@ class Run:
             metrics.observe(row, self._summary_items)
             self._summary_mark = (st.block_serial, len(st.block_steps))
 
-    def _write_row_record(self, row: dict) -> None:
+    def _write_row_record(self, row: dict[str, Any]) -> None:
         """A committed row as a row record of its own, packed now: a snapshot of
         values the caller may change (the caller holds the run stream's lock)."""
         st = self._run_stream
@@ -495,7 +491,9 @@ class Run:
         if st._queued - st._taken > self._batch_bytes and not self._wake.is_set():
             self._wake.set()
 
-    def _open_block(self, st: Stream, keys: tuple, kind: type, data: dict, vals: Any, wait: bool = True) -> bool:
+    def _open_block(
+        self, st: Stream, keys: tuple[Any, ...], kind: type, data: dict[str, Any], vals: Any, wait: bool = True
+    ) -> bool:
         """Seal the run stream's open block and open one for rows of ``keys``
         whose values are plain numbers (``kind``: dict, or F32Row). Raises
         TypeError for a key that is not a string, before anything is recorded.
@@ -534,7 +532,7 @@ class Run:
         steps = st.block_steps
         if not steps or self._summary_mark == (st.block_serial, len(steps)):
             return
-        keys = cast(tuple, st.block_keys)
+        keys = cast("tuple[Any, ...]", st.block_keys)
         width = len(keys)
         values = st.block_values
         rows = min(len(steps), len(st.block_times), len(values) // width) if width else 0
@@ -564,10 +562,38 @@ class Run:
                 once=False,
             )
 
-    def _record(self, kind: str, fields: dict) -> None:
+    def _record(self, kind: str, fields: dict[str, Any]) -> None:
         if self._inactive or self._run_stream is None:
             return
+        if kind == fmt.META:
+            self._meta_state.update(_prior.meta_of(fields))
         self._run_stream.write(kind, fields)
+
+    def _save_state(self) -> None:
+        """Keep the run's state beside its streams for a later resume
+        (writer/prior.py), once everything this session logged is on disk:
+        not where a record was lost or dropped, a row is still pending, or
+        the run stream's lock is held (a signal cut a log() short)."""
+        writer = self._writer
+        if not self._keeps_state or writer is None or self.session is None or self._pending is not None:
+            return
+        if any(s.lost_records or s.dropped_records for s in writer.streams.values()):
+            return
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._sync_summary_locked()
+            state = _prior.Prior(
+                last_step=self._step - 1 if self._step > 0 else None,
+                config=self.config.as_dict(),
+                summary=dict(self._summary_items),
+                meta=dict(self._meta_state),
+                metrics=self._metrics if self._metrics is not None else Metrics(),
+                starts=self._starts,
+            )
+        finally:
+            self._lock.release()
+        _prior.save(self.run_dir, self.session, state)
 
     def _notice(self, message: str, once: bool = True) -> None:
         if once:
@@ -577,7 +603,7 @@ class Run:
         if not self.settings.quiet:
             print(f"runship: {message}", file=sys.stderr, flush=True)
 
-    def notice(self, message: str, **fields) -> None:
+    def notice(self, message: str, **fields: Any) -> None:
         """Record a notice in the stream and show it once on stderr."""
         self._record(fmt.NOTICE, {"message": message, **fields})
         self._notice(message)
@@ -614,7 +640,12 @@ class Run:
         self._record(fmt.METRIC, spec.to_record())
         return spec
 
-    def save(self, glob_str=None, base_path=None, policy: str = "live") -> list[str] | bool:
+    def save(
+        self,
+        glob_str: str | os.PathLike[str] | None = None,
+        base_path: str | os.PathLike[str] | None = None,
+        policy: str = "live",
+    ) -> list[str] | bool:
         """Copy files matching ``glob_str`` into ``files/`` (relative to
         ``base_path``, default the working directory). "live": now, again
         whenever they change, and at finish; "now": once; "end": at finish.
@@ -625,15 +656,21 @@ class Run:
             return []
         return self._saver.save(glob_str, base_path, policy)
 
-    def log_code(self, root: str = ".", name: str | None = None, include_fn=None, exclude_fn=None) -> None:
+    def log_code(
+        self,
+        root: str = ".",
+        name: str | None = None,
+        include_fn: Callable[..., Any] | None = None,
+        exclude_fn: Callable[..., Any] | None = None,
+    ) -> None:
         """Copy source files (``*.py``, requirements, Dockerfile) under ``root``
         into ``files/code/``."""
         if self.disabled or self._inactive:
             return None
-        _files.log_code(self, root, name, include_fn, exclude_fn)
+        _files.log_code(self._port, root, name, include_fn, exclude_fn)
         return None
 
-    def alert(self, title: str, text: str, level=None, wait_duration=None) -> None:
+    def alert(self, title: str, text: str, level: Any = None, wait_duration: Any = None) -> None:
         """Record an alert (shown by ``runship show``); nothing is sent anywhere."""
         level_name = getattr(level, "value", level) or "INFO"
         if level_name not in ("INFO", "WARN", "ERROR"):
@@ -643,24 +680,41 @@ class Run:
         self._record(fmt.ALERT, {"title": str(title), "text": str(text), "level": level_name, "wait_duration": wait})
         self._notice(f"alert [{level_name}] {title}: {text}", once=False)
 
-    def watch(self, models=None, criterion=None, log="gradients", log_freq: int = 1000, idx=None, log_graph=False):
+    def watch(
+        self,
+        models: Any = None,
+        criterion: Any = None,
+        log: str | None = "gradients",
+        log_freq: int = 1000,
+        idx: int | None = None,
+        log_graph: bool = False,
+    ) -> None:
         """Accepted; runship records no gradients or parameters."""
         self.notice("watch() has no effect in runship: gradients and parameters are not recorded")
 
-    def unwatch(self, models=None) -> None:
+    def unwatch(self, models: Any = None) -> None:
         return None
 
     def mark_preempting(self) -> None:
         """Record that the run expects to be preempted (and resumed)."""
         self._record(fmt.PREEMPTING, {})
 
-    def log_artifact(self, artifact_or_path, name=None, type=None, aliases=None, tags=None) -> Artifact:
+    def log_artifact(
+        self,
+        artifact_or_path: Artifact | str | os.PathLike[str],
+        name: str | None = None,
+        type: str | None = None,
+        aliases: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> Artifact:
         """Copy an Artifact's files (or a path) into ``files/artifacts/<name>/v<N>/``."""
         if self.disabled or self._inactive:
             return artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact(name or "artifact")
-        return _files.log_artifact(self, artifact_or_path, name, type, aliases, tags)
+        return _files.log_artifact(self._port, artifact_or_path, name, type, aliases, tags)
 
-    def use_artifact(self, artifact_or_name, type=None, aliases=None, use_as=None) -> Artifact:
+    def use_artifact(
+        self, artifact_or_name: Artifact | str, type: str | None = None, aliases: Any = None, use_as: Any = None
+    ) -> Artifact:
         """Offline there is no artifact store: returns a placeholder whose
         ``download()`` raises a clear error."""
         if isinstance(artifact_or_name, Artifact):
@@ -669,7 +723,9 @@ class Run:
         self.notice(f"use_artifact({artifact_or_name!r}): runship has no artifact store offline; nothing was fetched")
         return Artifact(name, type or "unspecified")
 
-    def log_model(self, path, name: str | None = None, aliases=None) -> Artifact:
+    def log_model(
+        self, path: str | os.PathLike[str], name: str | None = None, aliases: list[str] | None = None
+    ) -> Artifact:
         """A model file or directory logged as a ``model`` artifact (copied
         into ``files/artifacts/<name>/v<N>/``), as wandb's."""
         base = os.path.basename(os.fspath(path).rstrip("/"))
@@ -689,14 +745,20 @@ class Run:
         self.flush()  # the artifact's files are copied by the writer thread: there once this returns
         return os.path.join(self.run_dir, "files", "artifacts", art, v)
 
-    def link_model(self, path, registered_model_name: str, name: str | None = None, aliases=None) -> Artifact:
+    def link_model(
+        self,
+        path: str | os.PathLike[str],
+        registered_model_name: str,
+        name: str | None = None,
+        aliases: list[str] | None = None,
+    ) -> Artifact:
         """log_model, and the registry link recorded in the run (offline
         there is no registry: ``runship upload`` ships the record)."""
         artifact = self.log_model(path, name=name, aliases=aliases)
         self.link_artifact(artifact, registered_model_name, aliases)
         return artifact
 
-    def link_artifact(self, artifact, target_path: str, aliases=None) -> None:
+    def link_artifact(self, artifact: Artifact | str, target_path: str, aliases: list[str] | None = None) -> None:
         """Recorded in the run: which artifact was meant for which registry path."""
         name = artifact.name if isinstance(artifact, Artifact) else str(artifact)
         version = getattr(artifact, "version", None)
@@ -715,7 +777,7 @@ class Run:
     def get_url(self) -> None:
         return None
 
-    def _label(self, *args, **kwargs) -> None:  # used by integrations for telemetry
+    def _label(self, *args: Any, **kwargs: Any) -> None:  # used by integrations for telemetry
         return None
 
     def _file_record(
@@ -732,6 +794,12 @@ class Run:
         self._run_stream.write(fmt.FILE, fields)
 
     # ---- flush and finish -------------------------------------------------------
+    def flush_start(self) -> None:
+        """Write what is queued (the start record) to the OS now, without an
+        fsync: the other ranks of a distributed run look for it."""
+        if self._writer is not None:
+            self._writer.flush(fsync=False)
+
     def flush(self) -> None:
         """Return once everything logged (and saved) before this call is
         written and fsynced.
@@ -748,12 +816,10 @@ class Run:
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Commit the pending row, write the finish record, fsync and close."""
-        mirror = getattr(self, "_tb_mirror", None)
-        if mirror is not None:  # sync_tensorboard: its last row, then the writers as they were
-            from runship.integration import tensorboard
-
+        stop_mirror = self._tb_mirror
+        if stop_mirror is not None:  # sync_tensorboard: its last row, then the writers as they were
             self._tb_mirror = None
-            tensorboard.unpatch(mirror)
+            stop_mirror()
         with self._lock:
             if self._finished or self._writer is None or (self._inactive and not self.disabled):
                 self._finished = True
@@ -778,6 +844,7 @@ class Run:
         self._last_write = _time()
         self._run_stream.write(fmt.FINISH, {"exit_code": code, "lost": lost, "dropped": dropped}, t=self._last_write)
         self._writer.close()
+        self._save_state()
         self._state = "finished" if code == 0 else ("terminated" if self._state == "terminated" else "failed")
         self._write_snapshot()
         if code == 0:
@@ -794,7 +861,9 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, etype, value, tb) -> Literal[False]:
+    def __exit__(
+        self, etype: type[BaseException] | None, value: BaseException | None, tb: types.TracebackType | None
+    ) -> Literal[False]:
         # the code the process would end with: sys.exit(3) in the block, 3; an interrupt, 130
         self.finish(exit_code=exit_code_of(value) if isinstance(value, BaseException) else int(etype is not None))
         return False
@@ -819,7 +888,7 @@ class Run:
                 PROCESS.console_owner = None
 
     # ---- process events -----------------------------------------------------------
-    def _on_signal(self, signum: int, then) -> bool:
+    def _on_signal(self, signum: int, then: Callable[[], None]) -> bool:
         """Record a terminating signal and flush. If the signal interrupted a
         write of this very thread, the flush (and ``then``) run as soon as that
         write is over; returns False in that case."""
@@ -841,6 +910,7 @@ class Run:
             writer.deferred = finish_signal
             return False
         writer.flush(fsync=True, timeout=10.0)
+        self._save_state()
         self._write_snapshot()
         return True
 
@@ -854,7 +924,7 @@ class Run:
             self._writer.abandon()
 
     # ---- the derived snapshot ---------------------------------------------------
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         from runship.schema.values import json_safe
 
         snap = json_safe(
@@ -881,7 +951,7 @@ class Run:
             },
             strict_json=True,
         )
-        return cast(dict, snap)  # json_safe of a dict is a dict
+        return cast("dict[str, Any]", snap)  # json_safe of a dict is a dict
 
     def _write_snapshot(self) -> None:
         try:
@@ -892,3 +962,73 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<runship.Run {self.project}/{self.id} {'disabled' if self.disabled else self.run_dir}>"
+
+
+class _Port:
+    """A run as the writer's other modules see it (writer/ports.py: RunRecords,
+    RunFiles, ProcessEvents): a few operations, none of the Run's state."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    @property
+    def id(self) -> str:
+        return self._run.id
+
+    @property
+    def root(self) -> str:
+        return self._run.root
+
+    @property
+    def run_dir(self) -> str:
+        return self._run.run_dir
+
+    @property
+    def artifact_versions(self) -> dict[str, int]:
+        return self._run._artifact_versions
+
+    def notice(self, message: str, **fields: Any) -> None:
+        self._run.notice(message, **fields)
+
+    def record(self, kind: str, fields: dict[str, Any]) -> None:
+        self._run._record(kind, fields)
+
+    def sync_summary(self) -> None:
+        self._run._sync_summary()
+
+    def file_record(
+        self, rel: str, size: int, digest: str, policy: str, source: str | None = None, name: str | None = None
+    ) -> None:
+        self._run._file_record(rel, size, digest, policy, source, name)
+
+    def write(self, kind: str, fields: dict[str, Any]) -> None:
+        self._run._run_stream.write(kind, fields)
+
+    def background(self, job: Callable[[], None]) -> None:
+        cast(Writer, self._run._writer).submit_background(job)  # never asked of a disabled run (no writer)
+
+    def on_signal(self, signum: int, then: Callable[[], None]) -> bool:
+        return self._run._on_signal(signum, then)
+
+    def say(self, message: str) -> None:
+        self._run._notice(message)
+
+    def mirror(self, stop: Callable[[], None] | None) -> None:
+        self._run._tb_mirror = stop
+
+    def follow(self, target: str | None) -> None:
+        self._run._follower = target
+
+    def write_snapshot(self) -> None:
+        self._run._write_snapshot()
+
+    def forked(self) -> None:
+        self._run._forked()
+
+
+def port(run: Run) -> _Port:
+    """``run`` as the writer's other modules (and the importers that write
+    into a run) see it: writer/ports.py."""
+    return run._port

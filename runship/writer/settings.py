@@ -117,7 +117,7 @@ class Settings:
             self.console = cast(str, _check("console", console))  # _check returns console values unchanged
         self.update(kwargs)
 
-    def update(self, values: dict | Settings | None) -> Settings:
+    def update(self, values: dict[str, Any] | Settings | None) -> Settings:
         if values is None:
             return self
         if isinstance(values, Settings):

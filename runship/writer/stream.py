@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import msgpack
 
@@ -50,7 +50,9 @@ class Block:
 
     __slots__ = ("f32", "keys", "n", "size", "steps", "times", "values")
 
-    def __init__(self, n: int, keys: tuple, f32: bool, steps: list, times: list, values: list, size: int):
+    def __init__(
+        self, n: int, keys: tuple[Any, ...], f32: bool, steps: list[Any], times: list[Any], values: list[Any], size: int
+    ):
         self.n = n  # its sequence number, taken when it was sealed
         self.keys = keys
         self.f32 = f32
@@ -82,11 +84,11 @@ class Stream:
         # and values (row after row), the rows it may take and the bytes a row
         # is counted as. Changed only under self._lock, or by a signal handler
         # that interrupted the lock's holder (see _take).
-        self.block_keys: tuple | None = None
+        self.block_keys: tuple[Any, ...] | None = None
         self.block_type: type = dict  # dict, or F32Row: its floats pack as float32
         self.block_steps: list[int] = []
         self.block_times: list[float] = []
-        self.block_values: list = []
+        self.block_values: list[Any] = []
         self.block_rows = 0
         self.block_row_size = 0
         self.block_serial = 0  # counts the blocks sealed: the run's summary knows what it took of the open one
@@ -112,7 +114,7 @@ class Stream:
         self._dirty = False
 
     # ---- caller side -------------------------------------------------
-    def write(self, kind: str, fields: dict | None = None, t: float | None = None) -> bool:
+    def write(self, kind: str, fields: dict[str, Any] | None = None, t: float | None = None) -> bool:
         """Pack ``{"k": kind, "n": seq, "t": t, **fields}`` and queue it.
 
         Raises TypeError/ValueError from packing before anything is queued.
@@ -122,7 +124,7 @@ class Stream:
             rec.update(fields)
         return self.put(rec)
 
-    def put(self, rec: dict) -> bool:
+    def put(self, rec: dict[str, Any]) -> bool:
         """Queue ``rec`` (a dict with "k", "n" and "t" keys first); "n" is set here.
         Waits for room when the buffer is full: only rows are ever dropped."""
         w = self._writer
@@ -140,7 +142,7 @@ class Stream:
             w._wake.set()
         return True
 
-    def open_block(self, keys: tuple, kind: type, row_size: int, rows: int) -> None:
+    def open_block(self, keys: tuple[Any, ...], kind: type, row_size: int, rows: int) -> None:
         """Seal the open block (if any) and open one for rows of ``keys``
         (under self._lock); ``row_size``: the bytes a row is counted as."""
         if self.block_steps:
@@ -178,7 +180,7 @@ class Stream:
             self.on_seal()
         if in_place:
             rows = len(steps)  # a row's step is added last: these rows are whole
-            cut = rows * len(cast(tuple, self.block_keys))
+            cut = rows * len(cast("tuple[Any, ...]", self.block_keys))
             steps, times, values = steps[:rows], self.block_times[:rows], self.block_values[:cut]
             del self.block_steps[:rows], self.block_times[:rows], self.block_values[:cut]
         else:
@@ -187,7 +189,15 @@ class Stream:
         self.block_serial += 1
         size = len(steps) * self.block_row_size
         self._q.append(
-            Block(next(self._seq), cast(tuple, self.block_keys), self.block_type is F32Row, steps, times, values, size)
+            Block(
+                next(self._seq),
+                cast("tuple[Any, ...]", self.block_keys),
+                self.block_type is F32Row,
+                steps,
+                times,
+                values,
+                size,
+            )
         )
         self._queued += size
 
@@ -201,7 +211,7 @@ class Stream:
             w.wait_for_room(self)
         return True
 
-    def write_nolock(self, kind: str, fields: dict | None = None, after_rows: bool = False) -> None:
+    def write_nolock(self, kind: str, fields: dict[str, Any] | None = None, after_rows: bool = False) -> None:
         """Queue a record without taking the stream lock: for signal handlers,
         which may interrupt a ``write`` in the same thread. ``after_rows``:
         the open block is sealed first (see ``seal_now``)."""
@@ -269,14 +279,15 @@ class Stream:
         dropped = self.dropped_records - self._dropped_reported
         if not lost and not dropped:
             return None
-        fields: dict = {"k": fmt.LOSS, "n": next(self._seq), "t": now}
+        fields: dict[str, Any] = {"k": fmt.LOSS, "n": next(self._seq), "t": now}
         if lost:
             fields["lost"] = sum(c for c, _ in lost)
             fields["reason"] = lost[0][1]
         if dropped:
             fields["dropped"] = dropped
             self._dropped_pending = dropped
-        return _packb(fields)
+        packed: bytes = _packb(fields)
+        return packed
 
     def _path(self, segment: int) -> str:
         w = self._writer
@@ -294,11 +305,11 @@ class Stream:
         else:  # pragma: no cover - would need 1000 colliding files
             raise OSError(errno.EEXIST, "no free segment name", self._path(self._segment))
         self._size = 0
-        return _packb(
-            fmt.header_record(
-                t=now, project=w.project, run=w.run_id, session=w.session, stream=self.name, segment=self._segment
-            )
+        header = fmt.header_record(
+            t=now, project=w.project, run=w.run_id, session=w.session, stream=self.name, segment=self._segment
         )
+        packed: bytes = _packb(header)
+        return packed
 
     def _leave_segment(self, fsync: bool) -> None:
         fd, self._fd = self._fd, None
@@ -460,7 +471,7 @@ class Writer:
         self._closed = False
         self._last_write = time.monotonic()
         self._last_fsync = time.monotonic()
-        self._jobs: deque[Callable[[], list]] = deque()
+        self._jobs: deque[Callable[[], list[Any]]] = deque()
         self._background_jobs: deque[Callable[[], None]] = deque()
         #: called with ``final`` on every pass of the thread, outside any lock
         self.ticks: list[Callable[[bool], None]] = []
@@ -543,7 +554,7 @@ class Writer:
         return True
 
     # ---- jobs: files written by the writer, off the caller's thread ----------
-    def submit(self, job: Callable[[], list]) -> None:
+    def submit(self, job: Callable[[], list[Any]]) -> None:
         """Run ``job`` in the writer before the records queued after this call
         are written. It returns ``[(kind, fields), ...]`` for the run stream.
         For small files (media): it runs while the writer holds its I/O lock."""

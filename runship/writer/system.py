@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runship.writer.stream import Stream
 
 MB = 1024 * 1024
 
@@ -33,11 +38,11 @@ class ProcSource:
     def __init__(self) -> None:
         self._ticks = os.sysconf("SC_CLK_TCK")
         self._page = os.sysconf("SC_PAGE_SIZE")
-        self._last: dict | None = None
+        self._last: dict[str, Any] | None = None
         if not os.path.exists("/proc/self/stat"):
             raise OSError("no /proc")
 
-    def _read(self) -> dict:
+    def _read(self) -> dict[str, Any]:
         now = time.monotonic()
         with open("/proc/self/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -78,7 +83,7 @@ class ProcSource:
             "disk_r": disk_r, "disk_w": disk_w, "net_r": net_r, "net_s": net_s,
         }  # fmt: skip
 
-    def sample(self) -> dict:
+    def sample(self) -> dict[str, Any]:
         cur = self._read()
         last, self._last = self._last, cur
         mem = cur["mem"]
@@ -119,7 +124,7 @@ class PsutilSource:
         # (time, disk read bytes, disk written bytes, network received bytes, sent bytes)
         self._last: tuple[float, float, float, float, float] | None = None
 
-    def sample(self) -> dict:
+    def sample(self) -> dict[str, Any]:
         ps = self.psutil
         now = time.monotonic()
         vm = ps.virtual_memory()
@@ -182,11 +187,11 @@ class NvmlSource:
         if not self.devices:
             raise OSError("no visible NVIDIA GPU")
 
-    def sample(self) -> dict:
+    def sample(self) -> dict[str, Any]:
         nv = self.nvml
         out = {}
         for i, h in self.devices:
-            for key, read in (
+            readers: tuple[tuple[str, Callable[[Any], Any]], ...] = (
                 ("gpu", lambda h: nv.nvmlDeviceGetUtilizationRates(h).gpu),
                 ("memory", lambda h: nv.nvmlDeviceGetUtilizationRates(h).memory),
                 ("memoryAllocatedBytes", lambda h: nv.nvmlDeviceGetMemoryInfo(h).used),
@@ -196,7 +201,8 @@ class NvmlSource:
                 ),
                 ("temp", lambda h: nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU)),
                 ("powerWatts", lambda h: nv.nvmlDeviceGetPowerUsage(h) / 1000.0),
-            ):
+            )
+            for key, read in readers:
                 try:
                     out[f"gpu.{i}.{key}"] = read(h)
                 except Exception:
@@ -204,10 +210,10 @@ class NvmlSource:
         return out
 
 
-def open_sources(prefer: str = "auto") -> list:
+def open_sources(prefer: str = "auto") -> list[Any]:
     """The sources that work here. ``prefer``: "auto" (/proc, else psutil),
     "psutil", "proc"; NVML is added whenever it works."""
-    sources: list = []
+    sources: list[Any] = []
     # /proc first on Linux: no import into the training process
     order = {"auto": (ProcSource, PsutilSource), "psutil": (PsutilSource,), "proc": (ProcSource,)}.get(
         prefer, (ProcSource,)
@@ -228,11 +234,11 @@ def open_sources(prefer: str = "auto") -> list:
 class Sampler:
     """Called on each writer pass; samples every ``interval`` seconds."""
 
-    def __init__(self, stream, interval: float, prefer: str = "auto"):
+    def __init__(self, stream: Stream, interval: float, prefer: str = "auto") -> None:
         self.stream = stream
         self.interval = interval
         self.prefer = prefer
-        self.sources: list | None = None  # opened on the writer thread, not in init()
+        self.sources: list[Any] | None = None  # opened on the writer thread, not in init()
         self._next = 0.0
 
     def tick(self, final: bool) -> None:
@@ -242,7 +248,7 @@ class Sampler:
         self._next = now + self.interval
         if self.sources is None:
             self.sources = open_sources(self.prefer)
-        data: dict = {}
+        data: dict[str, Any] = {}
         for source in self.sources:
             try:
                 data.update(source.sample())
