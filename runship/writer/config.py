@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from runship.errors import ConfigError
 from runship.schema import format as fmt
+from runship.schema.records import ConfigFields, SummaryFields
 from runship.schema.values import SerializationError, to_plain
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class Config(_Items):
         if changed:
             self._items.update(changed)
             if self._run is not None:
-                self._run.record(fmt.CONFIG, {"d": changed})
+                self._run.record(fmt.CONFIG, ConfigFields(d=changed))
 
     def setdefaults(self, d: Mapping[str, Any]) -> None:
         self.update({k: v for k, v in dict(d).items() if k not in self._items})
@@ -157,10 +158,10 @@ class Summary(_Items):
     def __delitem__(self, key: str) -> None:
         del self._items[key]
         if self._run is not None:
-            self._run.record(fmt.SUMMARY, {"d": {}, "del": [key]})
+            self._run.record(fmt.SUMMARY, SummaryFields({"d": {}, "del": [key]}))
 
     def update(self, d: Mapping[str, Any]) -> None:
         values = {key: self._plain(key, value) for key, value in dict(d).items()}
         self._items.update(values)
         if self._run is not None and values:
-            self._run.record(fmt.SUMMARY, {"d": values})
+            self._run.record(fmt.SUMMARY, SummaryFields(d=values))

@@ -22,6 +22,9 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from runship.schema import format as fmt
+from runship.schema.records import OutFields
+
 if TYPE_CHECKING:
     from runship.writer.stream import Stream
 
@@ -64,7 +67,7 @@ class LineSink:
         if self.stream is None:  # in a forked child
             return
         try:
-            self.stream.write("out", {"s": self.name, "text": line})
+            self.stream.write(fmt.OUT, OutFields(s=self.name, text=line))
         except Exception:
             pass  # the console must never break printing
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from runship import safefile
-from runship.errors import UsageError
 from runship.schema import format as fmt
 from runship.schema import names, redact
+from runship.schema.artifacts import ArtifactBase
+from runship.schema.records import ArtifactFields, CodeFields
 from runship.schema.values import to_plain
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def save_code(run: RunFiles) -> None:
                 data = diff.encode()
                 safefile.write_atomic(run.run_dir, "files/code/diff.patch", data)
                 run.file_record("files/code/diff.patch", len(data), hashlib.sha256(data).hexdigest(), policy="now")
-        run.write(fmt.CODE, {"program": rel, "git": git})
+        run.write(fmt.CODE, CodeFields(program=rel, git=git))
 
     run.background(job)  # never called for a disabled run (no writer)
 
@@ -251,10 +252,10 @@ def log_code(
     run.background(job)  # never called for a disabled run (no writer)
 
 
-class Artifact:
+class Artifact(ArtifactBase):
     """Files grouped under a name, copied into ``files/artifacts/<name>/v<N>/``
     by ``log_artifact``. Downloading artifacts needs a server: offline,
-    ``download()`` says so."""
+    ``download()`` says so (``ArtifactBase``: the name's check, the fields)."""
 
     def __init__(
         self,
@@ -264,18 +265,7 @@ class Artifact:
         metadata: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
-        if not isinstance(name, str) or not names.segment_ok(name) or len(name) > names.MAX_NAME_LEN:
-            raise ValueError(
-                f"artifact name {name!r:.80} must be 1 to {names.MAX_NAME_LEN} letters, digits, '.', '_' or '-' "
-                "(and ' +=@,~'), not '.' or '..'"
-            )
-        self.name = name
-        self.type = type
-        self.description = description
-        self.metadata = dict(metadata or {})
-        self.aliases: list[str] = []
-        self.version: str | None = None
-        self._entries: dict[str, str] = {}
+        super().__init__(name, type, description, metadata)
         self._references: list[dict[str, Any]] = []
         self._tmp: str | None = None
 
@@ -308,21 +298,6 @@ class Artifact:
     def add_reference(self, uri: str, name: str | None = None, **_: Any) -> None:
         self._references.append({"uri": str(uri), "name": name})
 
-    def download(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise UsageError(
-            f"artifact {self.name!r} cannot be downloaded: runship runs offline and has no artifact store; "
-            "copy the files to the node and read them from disk"
-        )
-
-    def wait(self, *args: Any, **kwargs: Any) -> Artifact:
-        return self
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def __repr__(self) -> str:
-        return f"<runship.Artifact {self.name}:{self.version or 'unlogged'} ({len(self._entries)} files)>"
-
 
 def log_artifact(run: RunFiles, artifact_or_path: Any, name: Any, type: Any, aliases: Any, tags: Any) -> Artifact:
     """``Run.log_artifact`` (its arguments as it takes them)."""
@@ -349,17 +324,17 @@ def log_artifact(run: RunFiles, artifact_or_path: Any, name: Any, type: Any, ali
             files.append(rel)
         run.write(
             fmt.ARTIFACT,
-            {
-                "name": art.name,
-                "type": art.type,
-                "version": art.version,
-                "aliases": art.aliases,
-                "tags": list(tags or []),
-                "description": art.description,
-                "metadata": to_plain(art.metadata),
-                "files": files,
-                "references": art._references,
-            },
+            ArtifactFields(
+                name=art.name,
+                type=art.type,
+                version=art.version,
+                aliases=art.aliases,
+                tags=list(tags or []),
+                description=art.description,
+                metadata=cast("dict[str, Any]", to_plain(art.metadata)),
+                files=files,
+                references=art._references,
+            ),
         )
 
     run.background(job)  # never called for a disabled run (no writer)

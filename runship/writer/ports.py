@@ -4,14 +4,14 @@ view, which satisfies all three."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 
 class RunRecords(Protocol):
     """What ``Config`` and ``Summary`` (config.py) need of their run."""
 
-    def record(self, kind: str, fields: dict[str, Any]) -> None:
+    def record(self, kind: str, fields: Mapping[str, Any]) -> None:
         """Write a record to the run stream (nothing once the run has ended)."""
         ...
 
@@ -45,7 +45,7 @@ class RunFiles(Protocol):
         """Record a file written under the run directory as ``rel`` (from the writer thread)."""
         ...
 
-    def write(self, kind: str, fields: dict[str, Any]) -> None:
+    def write(self, kind: str, fields: Mapping[str, Any]) -> None:
         """Write a record to the run stream (from the writer thread)."""
         ...
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +144,7 @@ def start_meta(start: dict[str, Any]) -> dict[str, Any]:
     return {k: start[k] for k in _META_KEYS if start.get(k) not in (None, [], ())}
 
 
-def meta_of(rec: dict[str, Any]) -> dict[str, Any]:
+def meta_of(rec: Mapping[str, Any]) -> dict[str, Any]:
     """The metadata a meta record sets."""
     return {k: rec[k] for k in _META_KEYS if k in rec}
 

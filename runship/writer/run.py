@@ -16,7 +16,7 @@ from runship.errors import UsageError
 from runship.schema import format as fmt
 from runship.schema.limits import LimitError, check_packed
 from runship.schema.metrics import Metrics, MetricSpec
-from runship.schema.records import placement_of, rank_of
+from runship.schema.records import AlertFields, EmptyFields, FileFields, MetaFields, placement_of, rank_of
 from runship.schema.values import (
     FLOAT_TYPES,
     NUMBER_TYPES,
@@ -208,7 +208,7 @@ class Run:
     @name.setter
     def name(self, value: str) -> None:
         self._name = str(value)
-        self._record(fmt.META, {"name": self._name})
+        self._record(fmt.META, MetaFields(name=self._name))
 
     @property
     def dir(self) -> str:
@@ -338,7 +338,7 @@ class Run:
         if step is not None and not self._explicit_steps:
             # said once: a reader keeps these steps as logged where a blind session's are moved on
             self._explicit_steps = True
-            self._record(fmt.META, {"explicit_steps": True})
+            self._record(fmt.META, MetaFields(explicit_steps=True))
         with self._lock:  # the run stream's lock: one lock per log() call (log() inlines the common case)
             if step is not None:
                 if type(step) is not int:
@@ -562,7 +562,7 @@ class Run:
                 once=False,
             )
 
-    def _record(self, kind: str, fields: dict[str, Any]) -> None:
+    def _record(self, kind: str, fields: Mapping[str, Any]) -> None:
         if self._inactive or self._run_stream is None:
             return
         if kind == fmt.META:
@@ -677,7 +677,7 @@ class Run:
             raise ValueError(f"alert(): level must be AlertLevel.INFO, WARN or ERROR, got {level!r}")
         seconds = getattr(wait_duration, "total_seconds", None)
         wait = seconds() if callable(seconds) else wait_duration
-        self._record(fmt.ALERT, {"title": str(title), "text": str(text), "level": level_name, "wait_duration": wait})
+        self._record(fmt.ALERT, AlertFields(title=str(title), text=str(text), level=level_name, wait_duration=wait))
         self._notice(f"alert [{level_name}] {title}: {text}", once=False)
 
     def watch(
@@ -697,7 +697,7 @@ class Run:
 
     def mark_preempting(self) -> None:
         """Record that the run expects to be preempted (and resumed)."""
-        self._record(fmt.PREEMPTING, {})
+        self._record(fmt.PREEMPTING, EmptyFields())
 
     def log_artifact(
         self,
@@ -764,14 +764,9 @@ class Run:
         version = getattr(artifact, "version", None)
         self._record(
             fmt.META,
-            {
-                "link": {
-                    "artifact": name,
-                    "version": version,
-                    "target": str(target_path),
-                    "aliases": list(aliases or []),
-                }
-            },
+            MetaFields(
+                link={"artifact": name, "version": version, "target": str(target_path), "aliases": list(aliases or [])}
+            ),
         )
 
     def get_url(self) -> None:
@@ -786,7 +781,7 @@ class Run:
         """Record a file written under the run directory as ``rel`` (from the
         writer thread); ``name``: the name it was saved as, when that is not
         a name runship stores and ``rel`` was made from it."""
-        fields = {"path": rel, "size": size, "sha256": digest, "policy": policy}
+        fields = FileFields(path=rel, size=size, sha256=digest, policy=policy)
         if source is not None:
             fields["source"] = source
         if name is not None:
@@ -992,7 +987,7 @@ class _Port:
     def notice(self, message: str, **fields: Any) -> None:
         self._run.notice(message, **fields)
 
-    def record(self, kind: str, fields: dict[str, Any]) -> None:
+    def record(self, kind: str, fields: Mapping[str, Any]) -> None:
         self._run._record(kind, fields)
 
     def sync_summary(self) -> None:
@@ -1003,7 +998,7 @@ class _Port:
     ) -> None:
         self._run._file_record(rel, size, digest, policy, source, name)
 
-    def write(self, kind: str, fields: dict[str, Any]) -> None:
+    def write(self, kind: str, fields: Mapping[str, Any]) -> None:
         self._run._run_stream.write(kind, fields)
 
     def background(self, job: Callable[[], None]) -> None:

@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import msgpack
@@ -114,7 +114,7 @@ class Stream:
         self._dirty = False
 
     # ---- caller side -------------------------------------------------
-    def write(self, kind: str, fields: dict[str, Any] | None = None, t: float | None = None) -> bool:
+    def write(self, kind: str, fields: Mapping[str, Any] | None = None, t: float | None = None) -> bool:
         """Pack ``{"k": kind, "n": seq, "t": t, **fields}`` and queue it.
 
         Raises TypeError/ValueError from packing before anything is queued.
@@ -211,7 +211,7 @@ class Stream:
             w.wait_for_room(self)
         return True
 
-    def write_nolock(self, kind: str, fields: dict[str, Any] | None = None, after_rows: bool = False) -> None:
+    def write_nolock(self, kind: str, fields: Mapping[str, Any] | None = None, after_rows: bool = False) -> None:
         """Queue a record without taking the stream lock: for signal handlers,
         which may interrupt a ``write`` in the same thread. ``after_rows``:
         the open block is sealed first (see ``seal_now``)."""

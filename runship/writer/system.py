@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from runship.schema import format as fmt
+from runship.schema.records import StatsFields
+
 if TYPE_CHECKING:
     from runship.writer.stream import Stream
 
@@ -255,4 +258,4 @@ class Sampler:
             except Exception:
                 continue
         if data:
-            self.stream.write("stats", {"d": data})
+            self.stream.write(fmt.STATS, StatsFields(d=data))
