@@ -91,7 +91,7 @@ def export_run(view: Any, dest: str, done_rows: int) -> int:
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), MAX_PARAMS):
             client.log_batch(run_id, params=items[i : i + MAX_PARAMS])
-        from runship.export import run_files
+        from runship.export.files import run_files
 
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "config.json")

@@ -85,7 +85,7 @@ def export_run(view: Any, dest: str, done_rows: int, offline: bool = False) -> i
     rows = [_plain_row(row) for row in view.rows_from(done_rows)]
     if not rows and done_rows:
         return max(total, done_rows)
-    from runship.export import run_files
+    from runship.export.files import run_files
 
     staging = ""
     if offline:
