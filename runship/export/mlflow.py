@@ -130,7 +130,7 @@ def export_run(view: Any, dest: str, done_rows: int) -> int:
                 )
         return out
 
-    total = view.history_length()
+    total: int = view.history_length()
     for n, row in enumerate(view.rows_from(done_rows), start=done_rows):
         new = points(row, int(row["_timestamp"] * 1000), int(row["_step"]))
         if len(batch) + len(new) > MAX_BATCH - 1:  # a batch ends at a row's end (one entity left for the tag)

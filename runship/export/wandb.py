@@ -78,7 +78,7 @@ def export_run(view: Any, dest: str, done_rows: int, offline: bool = False) -> i
     from runship.export.parquet import mark_of
 
     entity, _, project = dest.rpartition("/")
-    total = view.history_length()
+    total: int = view.history_length()
     wandb_dir = os.environ.get("WANDB_DIR") or os.getcwd()
     if offline:  # rows an export sent but could not note in the state (killed between the two)
         done_rows = max(done_rows, _offline_rows(wandb_dir, view, total))
