@@ -16,9 +16,11 @@ import importlib.abc
 import importlib.machinery
 import importlib.metadata
 import os
+import pathlib
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import runship
 from runship.errors import ConfigError, Error, UsageError
@@ -45,7 +47,7 @@ class _WandbModule(types.ModuleType):
     plot: types.ModuleType
     tensorboard: types.ModuleType
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         try:
             return getattr(runship, name)
         except AttributeError:
@@ -63,7 +65,9 @@ class _MissingWandbModules(importlib.abc.MetaPathFinder):
     """``import wandb.<something runship does not provide>``: an ImportError
     that says so (not "No module named"), naming the docs."""
 
-    def find_spec(self, fullname: str, path=None, target=None):
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname.startswith("wandb.") and isinstance(sys.modules.get("wandb"), _WandbModule):
             target_name = ALIASES.get(fullname)
             if target_name is not None:  # runship's own module of that name, imported when asked for
@@ -73,7 +77,9 @@ class _MissingWandbModules(importlib.abc.MetaPathFinder):
             )
         return None
 
-    def find_distributions(self, context=None):
+    def find_distributions(
+        self, context: importlib.metadata.DistributionFinder.Context | None = None
+    ) -> Iterator[importlib.metadata.Distribution]:
         """A ``wandb`` distribution while runship stands in for it, so that
         code checking ``importlib.metadata`` for wandb (Lightning's
         ``RequirementCache("wandb>=0.12.10")``) accepts it; nothing is
@@ -106,10 +112,10 @@ class _AliasLoader(importlib.abc.Loader):
     def __init__(self, target: str):
         self.target = target
 
-    def create_module(self, spec):
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         return importlib.import_module(self.target)
 
-    def exec_module(self, module) -> None:
+    def exec_module(self, module: types.ModuleType) -> None:
         return None
 
 
@@ -123,14 +129,14 @@ class _WandbDistribution(importlib.metadata.Distribution):
             )
         return None
 
-    def locate_file(self, path):
-        return os.path.join(os.path.dirname(runship.__file__), str(path))
+    def locate_file(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        return pathlib.Path(os.path.dirname(runship.__file__), str(path))
 
 
 _FINDER = _MissingWandbModules()
 
 
-def _module(name: str, **attrs) -> types.ModuleType:
+def _module(name: str, **attrs: object) -> types.ModuleType:
     mod = types.ModuleType(name)
     mod.__spec__ = importlib.machinery.ModuleSpec(name, None)
     mod.__dict__.update(attrs)

@@ -20,12 +20,19 @@ import functools
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130, as a shell reports a command ended by Ctrl-C
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+#: a signal's handler as ``signal.signal`` takes and returns it
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -47,7 +54,7 @@ class Interrupted(KeyboardInterrupt):
         return f"{self.command or command}: {how}" + (f": {self.left}" if self.left else "")
 
 
-def raising(command: Callable[[], str] = lambda: "") -> dict:
+def raising(command: Callable[[], str] = lambda: "") -> dict[signal.Signals, Handler]:
     """Handlers that raise ``Interrupted`` for SIGINT and SIGTERM, naming
     ``command()`` (called when the signal comes); the previous handlers."""
 
@@ -58,7 +65,7 @@ def raising(command: Callable[[], str] = lambda: "") -> dict:
 
 
 @contextlib.contextmanager
-def serving(server: Any):
+def serving(server: Any) -> Iterator[None]:
     """Around uvicorn's ``server.run()``: a signal that comes before uvicorn
     has put in its own handlers (or after it took them out) asks the server
     to stop (``should_exit``) instead of raising into asyncio's set-up (a
@@ -79,7 +86,7 @@ def serving(server: Any):
         signal.raise_signal(taken[0])
 
 
-def restore(previous: dict) -> None:
+def restore(previous: dict[signal.Signals, Handler]) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
 
@@ -98,38 +105,40 @@ def stopping(stop: threading.Event) -> list[int]:
     return came
 
 
-def until_stopped(left: str):
+def _catching(handle: Callable[[Interrupted], T]) -> Callable[[Callable[P, R]], Callable[P, R | T]]:
+    """A decorator: an ``Interrupted`` the function raises goes to
+    ``handle``, which raises another or says what the function returns."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R | T]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | T:
+            try:
+                return fn(*args, **kwargs)
+            except Interrupted as e:
+                return handle(e)
+
+        return wrapper
+
+    return decorate
+
+
+def until_stopped(left: str) -> Callable[[Callable[P, R]], Callable[P, R | None]]:
     """For a command that runs until it is told to stop (a server): SIGTERM
     is that request (a line saying so, exit 0); SIGINT an interrupt that
     leaves ``left``."""
 
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except Interrupted as e:
-                if e.signum != signal.SIGTERM:
-                    raise Interrupted(e.signum, left, e.command) from None
-                print(f"{e.command or 'runship'}: stopped (SIGTERM); {left}", file=sys.stderr)
-                return None
+    def handle(e: Interrupted) -> None:
+        if e.signum != signal.SIGTERM:
+            raise Interrupted(e.signum, left, e.command) from None
+        print(f"{e.command or 'runship'}: stopped (SIGTERM); {left}", file=sys.stderr)
 
-        return wrapper
-
-    return decorate
+    return _catching(handle)
 
 
-def leaving(left: str):
+def leaving(left: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """For a command whose interrupt leaves something to say: ``left``."""
 
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except Interrupted as e:
-                raise Interrupted(e.signum, e.left or left, e.command) from None
+    def handle(e: Interrupted) -> NoReturn:
+        raise Interrupted(e.signum, e.left or left, e.command) from None
 
-        return wrapper
-
-    return decorate
+    return _catching(handle)

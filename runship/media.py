@@ -17,8 +17,9 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Sized
-from typing import cast
+from collections.abc import Callable, Mapping, Sequence, Sized
+from types import ModuleType
+from typing import Any, cast
 
 from runship import safefile
 from runship.schema.values import json_safe, to_plain
@@ -27,8 +28,15 @@ MAX_HISTOGRAM_BINS = 512
 AUTO_HISTOGRAM_SIZE = 32  # arrays with more elements are logged as histograms
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
+#: a media value as its row holds it (``{"_type": "image-file", "path": ...}``)
+Ref = dict[str, Any]
+#: a record a writer job makes: (kind, fields), e.g. ("file", {"path": ..., "sha256": ...})
+JobRecord = tuple[str, dict[str, Any]]
+#: work for the run's writer thread (writing a media file); returns the records it made
+Job = Callable[[], list[JobRecord]]
 
-def _need(module: str, what: str, extra: str):
+
+def _need(module: str, what: str, extra: str) -> ModuleType:
     try:
         return __import__(module)
     except ImportError:
@@ -46,20 +54,20 @@ class Media:
 
     _type = "media"
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         """Return the row's reference and a job for the writer (or None)."""
         raise NotImplementedError
 
-    def _runship_media_(self) -> dict:
+    def _runship_media_(self) -> Ref:
         # logged outside a row (config, summary): the inline description only
         raise TypeError(f"{type(self).__name__} can only be logged in a row (run.log)")
 
 
-def _file_job(run_dir: str, rel: str, produce, extra: dict | None = None):
+def _file_job(run_dir: str, rel: str, produce: Callable[[], bytes], extra: dict[str, Any] | None = None) -> Job:
     """A writer job that writes ``produce()`` bytes to ``run_dir/rel``
     (write-then-rename) and returns the ``file`` record."""
 
-    def job() -> list:
+    def job() -> list[JobRecord]:
         data = produce()
         safefile.write_atomic(run_dir, rel, data)
         fields = {"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "policy": "media"}
@@ -79,13 +87,18 @@ class Image(Media):
     """
 
     _type = "image-file"
+    #: a matplotlib figure's lines (``figure_data``), written beside its picture
+    _figure_data: dict[str, Any] | None = None
+    format: str
+    width: int | None
+    height: int | None
 
-    def __init__(self, data_or_path, mode: str | None = None, caption: str | None = None, **kwargs):
+    def __init__(self, data_or_path: Any, mode: str | None = None, caption: str | None = None, **kwargs: Any) -> None:
         self.caption = caption
         self.mode = mode
-        self._path = None
-        self._pil = None
-        self._array = None
+        self._path: str | None = None
+        self._pil: Any = None  # a PIL image
+        self._array: Any = None  # a numpy array
         self._png: bytes | None = None
         if kwargs:
             self.ignored = sorted(kwargs)  # grouping, boxes, masks, classes, ...
@@ -165,13 +178,13 @@ class Image(Media):
             h.update(f"{self._path}:{st.st_size}:{st.st_mtime_ns}".encode())
         return h.hexdigest()[:20]
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         rel = f"files/media/images/{safe_key(key)}_{step}_{self._digest()}.{self.format}"
-        ref = {"_type": self._type, "path": rel, "format": self.format, "width": self.width, "height": self.height}
+        ref: Ref = {"_type": self._type, "path": rel, "format": self.format, "width": self.width, "height": self.height}
         if self.caption is not None:
             ref["caption"] = str(self.caption)
         job = _file_job(run_dir, rel, self._bytes)
-        data = getattr(self, "_figure_data", None)
+        data = self._figure_data
         if data is None:
             return ref, job
         # a matplotlib figure: its lines' data too, so that a reader can draw them again
@@ -181,11 +194,11 @@ class Image(Media):
         return ref, _jobs(job, _file_job(run_dir, data_rel, lambda: body))
 
 
-def _jobs(*jobs):
+def _jobs(*jobs: Job) -> Job:
     """One writer job running several, their records together."""
 
-    def job() -> list:
-        out: list = []
+    def job() -> list[JobRecord]:
+        out: list[JobRecord] = []
         for j in jobs:
             out += j()
         return out
@@ -194,7 +207,7 @@ def _jobs(*jobs):
 
 
 # ---- figures (matplotlib, plotly) --------------------------------------------------------
-def matplotlib_figure(value):
+def matplotlib_figure(value: Any) -> Any:
     """The matplotlib Figure that ``value`` is (a Figure, or the pyplot
     module: its current figure), else None. matplotlib is never imported
     here: a value of its classes means the caller imported it."""
@@ -206,7 +219,7 @@ def matplotlib_figure(value):
     return None
 
 
-def figure_png(figure) -> bytes:
+def figure_png(figure: Any) -> bytes:
     import io
 
     buf = io.BytesIO()
@@ -214,7 +227,7 @@ def figure_png(figure) -> bytes:
     return buf.getvalue()
 
 
-def figure_data(figure) -> dict:
+def figure_data(figure: Any) -> dict[str, Any]:
     """Each axes' title, labels and lines (label, x, y): what a chart needs to draw the figure again."""
     axes = []
     for ax in figure.get_axes():
@@ -234,13 +247,13 @@ def _png_size(png: bytes) -> tuple[int | None, int | None]:
     return None, None
 
 
-def plotly_figure(value):
+def plotly_figure(value: Any) -> Any:
     """``value`` if it is a plotly figure (never imports plotly)."""
     module = type(value).__module__ or ""
     return value if module.startswith("plotly.") and hasattr(value, "to_json") else None
 
 
-def figure_media(value):
+def figure_media(value: Any) -> Media | None:
     """The media a figure is logged as: a matplotlib figure (or pyplot) as a
     PNG plus its lines' data (wandb turns it into a plotly chart when it can,
     else an image); a plotly figure as its JSON. None: not a figure."""
@@ -265,23 +278,23 @@ class Plotly(Media):
 
     _type = "plotly-file"
 
-    def __init__(self, val):
+    def __init__(self, val: Any) -> None:
         figure = matplotlib_figure(val)
         if figure is not None:
             tools = _need("plotly.tools", "Plotly(matplotlib figure)", "plotly")
             val = tools.tools.mpl_to_plotly(figure) if hasattr(tools, "tools") else tools.mpl_to_plotly(figure)
         if plotly_figure(val) is None and not isinstance(val, dict):
             raise TypeError(f"Plotly takes a plotly figure, a matplotlib figure or a dict, got {type(val).__name__}")
-        self._json = val.to_json() if hasattr(val, "to_json") else json.dumps(json_safe(val, strict_json=True))
+        self._json: str = val.to_json() if hasattr(val, "to_json") else json.dumps(json_safe(val, strict_json=True))
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         body = self._json.encode()
         digest = hashlib.sha256(body).hexdigest()
         rel = f"files/media/plotly/{safe_key(key)}_{step}_{digest[:20]}.plotly.json"
         return {"_type": self._type, "path": rel, "sha256": digest}, _file_job(run_dir, rel, lambda: body)
 
 
-def _to_uint8(np, arr):
+def _to_uint8(np: ModuleType, arr: Any) -> Any:
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype.kind == "b":
@@ -297,7 +310,7 @@ def _to_uint8(np, arr):
     return np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
 
 
-def _png(arr) -> bytes:
+def _png(arr: Any) -> bytes:
     """Encode an HxW (gray), HxWx3 (RGB) or HxWx4 (RGBA) array as PNG."""
     import numpy as np
 
@@ -330,7 +343,8 @@ def _image_size(path: str) -> tuple[int | None, int | None]:
         from PIL import Image as PILImage
 
         with PILImage.open(path) as im:
-            return im.size
+            width, height = im.size
+            return int(width), int(height)
     except Exception:
         return None, None
 
@@ -346,7 +360,7 @@ class Histogram(Media):
 
     _type = "histogram"
 
-    def __init__(self, sequence=None, np_histogram=None, num_bins: int = 64):
+    def __init__(self, sequence: Any = None, np_histogram: Any = None, num_bins: int = 64) -> None:
         if np_histogram is not None:
             if len(np_histogram) != 2:
                 raise ValueError("Histogram: np_histogram must be a (values, bin_edges) pair")
@@ -364,17 +378,17 @@ class Histogram(Media):
         self.values = values
         self.bins = bins
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Ref:
         return {"_type": self._type, "values": self.values, "bins": self.bins}
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         return self.to_dict(), None
 
-    def _runship_media_(self) -> dict:
+    def _runship_media_(self) -> Ref:
         return self.to_dict()
 
 
-def _histogram(sequence, num_bins: int) -> tuple[list, list]:
+def _histogram(sequence: Any, num_bins: int) -> tuple[list[int], list[float]]:
     if hasattr(sequence, "detach"):
         sequence = sequence.detach().cpu().numpy()
     if type(sequence).__module__ == "numpy":
@@ -404,7 +418,14 @@ class Table(Media):
 
     _type = "table-file"
 
-    def __init__(self, columns=None, data=None, rows=None, dataframe=None, **kwargs) -> None:
+    def __init__(
+        self,
+        columns: Sequence[str | int] | None = None,
+        data: Any = None,
+        rows: Any = None,
+        dataframe: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if dataframe is not None:
             _need("pandas", "Table(dataframe=...)", "pandas")
             columns = [str(c) for c in dataframe.columns]
@@ -418,19 +439,19 @@ class Table(Media):
         for c in columns:
             if not isinstance(c, (str, int)):
                 raise TypeError(f"Table: column names must be str or int, got {type(c).__name__} {c!r}")
-        self.columns = list(columns)
-        self.data: list[list] = []
+        self.columns: list[str | int] = list(columns)
+        self.data: list[list[Any]] = []
         for row in data:
             self.add_data(*row)
 
-    def add_data(self, *data) -> None:
+    def add_data(self, *data: Any) -> None:
         if len(data) != len(self.columns):
             raise ValueError(f"This table expects {len(self.columns)} columns: {self.columns}, found {len(data)}")
         self.data.append([_cell(v) for v in data])
 
     add_row = add_data
 
-    def add_column(self, name, data) -> None:
+    def add_column(self, name: str | int, data: Any) -> None:
         """A new column of ``data`` (one value a row; for an empty table, its rows)."""
         if not isinstance(name, (str, int)):
             raise TypeError(f"Table: column names must be str or int, got {type(name).__name__} {name!r}")
@@ -445,7 +466,7 @@ class Table(Media):
         for row, value in zip(self.data, values):
             row.append(_cell(value))
 
-    def get_column(self, name, convert_to=None):
+    def get_column(self, name: str | int, convert_to: str | None = None) -> Any:
         """One column's values (``convert_to="numpy"``: a numpy array)."""
         if name not in self.columns:
             raise ValueError(f"Table has no column {name!r}; its columns: {self.columns}")
@@ -460,18 +481,18 @@ class Table(Media):
     def get_index(self) -> list[int]:
         return list(range(len(self.data)))
 
-    def add_computed_columns(self, fn) -> None:
+    def add_computed_columns(self, fn: Callable[[int, dict[str | int, Any]], Mapping[str, Any]]) -> None:
         """``fn(index, row) -> {name: value}`` for each row (row: {column: value}); the keys become columns."""
         computed = [fn(i, dict(zip(self.columns, row))) for i, row in enumerate(self.data)]
         names = list(dict.fromkeys(k for c in computed for k in c))
         for name in names:
             self.add_column(name, [c.get(name) for c in computed])
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
-        jobs = []
-        cells: list[list] = []
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
+        jobs: list[Job] = []
+        cells: list[list[Any]] = []
         for r, row in enumerate(self.data):
-            out = []
+            out: list[Any] = []
             for c, value in enumerate(row):
                 if isinstance(value, Media):  # an image in a cell: its own file, a reference in the cell
                     ref, job = value._bind(run_dir, f"{key}.r{r}c{c}", step)
@@ -494,7 +515,7 @@ class Table(Media):
         return ref, _jobs(*jobs, _file_job(run_dir, rel, lambda: body))
 
 
-def _cell(value):
+def _cell(value: Any) -> Any:
     if isinstance(value, Histogram):
         return value.to_dict()
     if isinstance(value, Media):
@@ -510,19 +531,19 @@ class _FileMedia(Media):
 
     _kind = "files"
 
-    def __init__(self, data_or_path, caption: str | None = None, **kwargs):
+    def __init__(self, data_or_path: str | os.PathLike[str], caption: str | None = None, **kwargs: Any) -> None:
         if not isinstance(data_or_path, (str, os.PathLike)) or not os.path.isfile(data_or_path):
             raise TypeError(f"runship.{type(self).__name__} takes the path of an existing file")
         self._path = os.fspath(data_or_path)
         self.caption = caption
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         st = os.stat(self._path)
         digest = hashlib.sha256(f"{self._path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:20]
         ext = os.path.splitext(self._path)[1]
         ext = f".{safe_key(ext.lstrip('.'))[:16]}" if ext.strip(".") else ""
         rel = f"files/media/{self._kind}/{safe_key(key)}_{step}_{digest}{ext}"
-        ref = {"_type": self._type, "path": rel}
+        ref: Ref = {"_type": self._type, "path": rel}
         if self.caption is not None:
             ref["caption"] = str(self.caption)
 
@@ -540,6 +561,7 @@ class _BytesMedia(Media):
     _kind = "files"
     _ext = ".bin"
     _data: bytes | None = None
+    caption: str | None
 
     def _init_bytes(self, data: bytes, caption: str | None = None, ext: str | None = None) -> None:
         self._data = data
@@ -547,11 +569,11 @@ class _BytesMedia(Media):
         if ext:
             self._ext = ext
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         data = self._data or b""
         digest = hashlib.sha256(data).hexdigest()
         rel = f"files/media/{self._kind}/{safe_key(key)}_{step}_{digest[:20]}{self._ext}"
-        ref = {"_type": self._type, "path": rel, "sha256": digest, "size": len(data)}
+        ref: Ref = {"_type": self._type, "path": rel, "sha256": digest, "size": len(data)}
         if getattr(self, "caption", None) is not None:
             ref["caption"] = str(self.caption)
         return ref, _file_job(run_dir, rel, lambda: data)
@@ -566,7 +588,9 @@ class Audio(_FileMedia, _BytesMedia):
     _type = "audio-file"
     _kind = "audio"
 
-    def __init__(self, data_or_path, sample_rate: int | None = None, caption: str | None = None, **kwargs):
+    def __init__(
+        self, data_or_path: Any, sample_rate: int | None = None, caption: str | None = None, **kwargs: Any
+    ) -> None:
         if isinstance(data_or_path, (str, os.PathLike)):
             _FileMedia.__init__(self, data_or_path, caption=caption)
             self._data = None
@@ -593,7 +617,7 @@ class Audio(_FileMedia, _BytesMedia):
         self._init_bytes(buf.getvalue(), caption, ".wav")
         self.sample_rate = int(sample_rate)
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         if getattr(self, "_data", None) is None:
             return _FileMedia._bind(self, run_dir, key, step)
         ref, job = _BytesMedia._bind(self, run_dir, key, step)
@@ -610,7 +634,9 @@ class Video(_FileMedia, _BytesMedia):
     _type = "video-file"
     _kind = "videos"
 
-    def __init__(self, data_or_path, caption: str | None = None, fps: int = 4, format: str | None = None, **kwargs):
+    def __init__(
+        self, data_or_path: Any, caption: str | None = None, fps: int = 4, format: str | None = None, **kwargs: Any
+    ) -> None:
         if isinstance(data_or_path, (str, os.PathLike)):
             _FileMedia.__init__(self, data_or_path, caption=caption)
             self._data = None
@@ -635,7 +661,7 @@ class Video(_FileMedia, _BytesMedia):
             data = v3.imwrite("<bytes>", frames, extension=f".{fmt_name}", fps=fps)
         self._init_bytes(data, caption, f".{fmt_name}")
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         if getattr(self, "_data", None) is None:
             return _FileMedia._bind(self, run_dir, key, step)
         return _BytesMedia._bind(self, run_dir, key, step)
@@ -648,7 +674,7 @@ class Html(_BytesMedia):
     _type = "html-file"
     _kind = "html"
 
-    def __init__(self, data, inject: bool = True, data_is_not_path: bool = False, **kwargs):
+    def __init__(self, data: Any, inject: bool = True, data_is_not_path: bool = False, **kwargs: Any) -> None:
         if hasattr(data, "read"):
             text = data.read()
         elif isinstance(data, (str, os.PathLike)) and not data_is_not_path and os.path.isfile(data):
@@ -671,7 +697,7 @@ class Object3D(_FileMedia, _BytesMedia):
     _kind = "object3D"
     FORMATS = (".obj", ".gltf", ".glb", ".babylon", ".stl", ".pts.json")
 
-    def __init__(self, data_or_path, caption: str | None = None, **kwargs):
+    def __init__(self, data_or_path: Any, caption: str | None = None, **kwargs: Any) -> None:
         if isinstance(data_or_path, (str, os.PathLike)):
             if not str(data_or_path).lower().endswith(self.FORMATS):
                 raise ValueError(f"Object3D: a file must be one of {', '.join(self.FORMATS)}, got {data_or_path!r}")
@@ -685,7 +711,7 @@ class Object3D(_FileMedia, _BytesMedia):
         body = json.dumps({"type": "lidar/beta", "points": points.tolist()}).encode()
         self._init_bytes(body, caption, ".pts.json")
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         if getattr(self, "_data", None) is None:
             return _FileMedia._bind(self, run_dir, key, step)
         return _BytesMedia._bind(self, run_dir, key, step)
@@ -698,13 +724,13 @@ class Molecule(_FileMedia):
     _kind = "molecule"
     FORMATS = (".pdb", ".pqr", ".mmcif", ".mcif", ".cif", ".sdf", ".sd", ".gro", ".mol2", ".mmtf")
 
-    def __init__(self, data_or_path, caption: str | None = None, **kwargs):
+    def __init__(self, data_or_path: Any, caption: str | None = None, **kwargs: Any) -> None:
         if not isinstance(data_or_path, (str, os.PathLike)) or not str(data_or_path).lower().endswith(self.FORMATS):
             raise ValueError(f"Molecule takes the path of a {', '.join(self.FORMATS)} file, got {data_or_path!r}")
         super().__init__(data_or_path, caption=caption)
 
 
-def auto_histogram(value):
+def auto_histogram(value: Any) -> Ref | None:
     """wandb's rule for arrays in history: more than 32 elements become a
     32-bin histogram; one element a scalar; the rest lists. None if ``value``
     is not an array or tensor."""

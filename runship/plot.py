@@ -13,10 +13,10 @@ No dependency beyond numpy (for the curves); scikit-learn is not needed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runship.media import Media, Table
+from runship.media import Job, Media, Ref, Table
 
 __all__ = [
     "CustomChart",
@@ -56,7 +56,7 @@ class CustomChart(Media):
         self.string_fields = dict(string_fields or {})
         self.split_table = split_table
 
-    def _bind(self, run_dir: str, key: str, step: int) -> tuple[dict, object]:
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
         ref, job = self.table._bind(run_dir, f"{key}_table", step)
         out = {
             "_type": self._type,
@@ -83,7 +83,9 @@ def plot_table(
     return CustomChart(data_table, vega_spec_name, fields, string_fields, split_table)
 
 
-def line(table: Table, x: str, y: str, stroke: str | None = None, title: str = "", split_table: bool = False):
+def line(
+    table: Table, x: str, y: str, stroke: str | None = None, title: str = "", split_table: bool = False
+) -> CustomChart:
     fields = {"x": x, "y": y} | ({"stroke": stroke} if stroke else {})
     return CustomChart(table, "wandb/line/v0", fields, _title(title), split_table)
 
@@ -180,7 +182,10 @@ def confusion_matrix(
     )
 
 
-def _per_class(y_true: Any, y_probas: Any, labels: Sequence[str] | None, classes_to_plot: Sequence[Any] | None):
+def _per_class(
+    y_true: Any, y_probas: Any, labels: Sequence[str] | None, classes_to_plot: Sequence[Any] | None
+) -> Iterator[tuple[str, Any, Any]]:
+    """(name, 1 where the label is the class else 0, the class's probabilities) of each class plotted."""
     import numpy as np
 
     truth = np.asarray(y_true)
@@ -225,12 +230,8 @@ def roc_curve(
         p, n = max(1, int(positive.sum())), max(1, int(len(positive) - positive.sum()))
         for f, t in zip(np.r_[0, fps / n].tolist(), np.r_[0, tps / p].tolist()):
             table.add_data(name, round(f, 6), round(t, 6))
-    return CustomChart(
-        table,
-        "wandb/area-under-curve/v0",
-        {"x": "fpr", "y": "tpr", "class": "class"},
-        {"title": title or "ROC", "x-axis-title": "False positive rate", "y-axis-title": "True positive rate"},
-        split_table,
+    return _area_chart(
+        table, ("fpr", "False positive rate"), ("tpr", "True positive rate"), title or "ROC", split_table
     )
 
 
@@ -260,10 +261,18 @@ def pr_curve(
         values = np.where(at < len(best), best[np.minimum(at, len(best) - 1)], 0.0)
         for r, p in zip(grid.tolist(), values.tolist()):
             table.add_data(name, round(p, 6), round(r, 6))
+    return _area_chart(
+        table, ("recall", "Recall"), ("precision", "Precision"), title or "Precision v. Recall", split_table
+    )
+
+
+def _area_chart(table: Table, x: tuple[str, str], y: tuple[str, str], title: str, split_table: bool) -> CustomChart:
+    """A curve per class (wandb's area-under-curve preset): ``x`` and ``y``
+    are (column, axis title)."""
     return CustomChart(
         table,
         "wandb/area-under-curve/v0",
-        {"x": "recall", "y": "precision", "class": "class"},
-        {"title": title or "Precision v. Recall", "x-axis-title": "Recall", "y-axis-title": "Precision"},
+        {"x": x[0], "y": y[0], "class": "class"},
+        {"title": title, "x-axis-title": x[1], "y-axis-title": y[1]},
         split_table,
     )

@@ -15,7 +15,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Protocol
 
 from runship.schema import names
 
@@ -25,6 +26,16 @@ _O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_DEPTH = names.MAX_PATH_DEPTH
 
 
+class Readable(Protocol):
+    """A binary file object, as far as ``write_atomic`` reads it."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+#: what ``write_atomic`` writes: bytes, or a binary file object read to its end
+Source = bytes | bytearray | memoryview | Readable
+
+
 class NotRegular(OSError):
     """Not a regular file (or, for a directory component, not a directory):
     ``kind`` says what it is: symlink, fifo, socket, device, directory, other."""
@@ -32,6 +43,13 @@ class NotRegular(OSError):
     def __init__(self, path: str, kind: str):
         super().__init__(errno.EPERM, f"not a regular file ({kind}); not followed or read", path)
         self.kind = kind
+        #: in a walk through directories (``open_subdir``): the path, from
+        #: where the walk began, of the component that is not a directory
+        self.at: str | None = None
+
+
+class TooLarge(ValueError):
+    """A file larger than what its reader takes."""
 
 
 def kind_of(mode: int) -> str:
@@ -77,22 +95,17 @@ def open_dir(path: str, follow: bool = True) -> int:
     return _open_component(path, flags, None, path)
 
 
-def _walk_dirs(dir_fd: int, parts: list[str], rel: str, create: bool = False) -> int:
+def _walk_dirs(dir_fd: int, parts: list[str], rel: str, create: bool = False, mode: int = 0o755) -> int:
     """Descend through ``parts`` (directories) from ``dir_fd``; returns a new
     descriptor (the caller closes it)."""
     fd = os.dup(dir_fd)
     try:
-        for part in parts:
+        for i, part in enumerate(parts):
             try:
-                nxt = _open_component(part, _O_DIR, fd, rel)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                try:
-                    os.mkdir(part, 0o755, dir_fd=fd)
-                except FileExistsError:
-                    pass
-                nxt = _open_component(part, _O_DIR, fd, rel)
+                nxt = _enter(fd, part, rel, create, mode)
+            except NotRegular as e:
+                e.at = "/".join(parts[: i + 1])
+                raise
             os.close(fd)
             fd = nxt
         return fd
@@ -101,11 +114,27 @@ def _walk_dirs(dir_fd: int, parts: list[str], rel: str, create: bool = False) ->
         raise
 
 
-def open_subdir(dir_fd: int, rel: str, create: bool = False) -> int:
+def _enter(fd: int, part: str, rel: str, create: bool, mode: int) -> int:
+    """A descriptor of the directory ``part`` in ``fd``, made (``mode``) if
+    missing and ``create``."""
+    try:
+        return _open_component(part, _O_DIR, fd, rel)
+    except FileNotFoundError:
+        if not create:
+            raise
+        try:
+            os.mkdir(part, mode, dir_fd=fd)
+        except FileExistsError:
+            pass
+        return _open_component(part, _O_DIR, fd, rel)
+
+
+def open_subdir(dir_fd: int, rel: str, create: bool = False, mode: int = 0o755) -> int:
     """A descriptor of the directory ``rel`` below ``dir_fd``, reached
-    without following links (NotRegular if a component is not a directory);
-    ``create``: directories that are missing are made."""
-    return _walk_dirs(dir_fd, _parts(rel), rel, create)
+    without following links (NotRegular if a component is not a directory:
+    its ``at`` names which); ``create``: directories that are missing are
+    made with ``mode`` (less the umask)."""
+    return _walk_dirs(dir_fd, _parts(rel), rel, create, mode)
 
 
 def open_below(root: str, rel: str, create: bool = False) -> int:
@@ -142,7 +171,7 @@ def open_regular(dir_fd: int, rel: str) -> int:
         raise
 
 
-def open_file(directory: str, rel: str, follow_dir: bool = True):
+def open_file(directory: str, rel: str, follow_dir: bool = True) -> BinaryIO:
     """``open_regular`` from a directory path; returns a binary file object."""
     dfd = open_dir(directory, follow=follow_dir)
     try:
@@ -205,7 +234,7 @@ def walk(dir_fd: int, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, s
             os.close(sub)
 
 
-def write_atomic(directory: str, rel: str, source, mode: int = 0o644, fsync: bool = False) -> tuple[int, str]:
+def write_atomic(directory: str, rel: str, source: Source, mode: int = 0o644, fsync: bool = False) -> tuple[int, str]:
     """Write ``rel`` below ``directory`` from bytes or a binary file object:
     parents created without following links, a temporary file created
     exclusively, then renamed into place. Returns (size, sha256)."""
@@ -216,7 +245,7 @@ def write_atomic(directory: str, rel: str, source, mode: int = 0o644, fsync: boo
         os.close(dfd)
 
 
-def write_atomic_at(dir_fd: int, rel: str, source, mode: int = 0o644, fsync: bool = False) -> tuple[int, str]:
+def write_atomic_at(dir_fd: int, rel: str, source: Source, mode: int = 0o644, fsync: bool = False) -> tuple[int, str]:
     """``write_atomic`` below the directory ``dir_fd``."""
     parts = _parts(rel)
     parent = _walk_dirs(dir_fd, parts[:-1], rel, create=True)
@@ -226,7 +255,7 @@ def write_atomic_at(dir_fd: int, rel: str, source, mode: int = 0o644, fsync: boo
         os.close(parent)
 
 
-def _write_new(parent: int, name: str, source, mode: int, fsync: bool) -> tuple[int, str]:
+def _write_new(parent: int, name: str, source: Source, mode: int, fsync: bool) -> tuple[int, str]:
     """Write ``name`` in the directory ``parent`` through a temporary name."""
     import hashlib
 
@@ -262,18 +291,36 @@ class InsecureFile(PermissionError):
     """A file holding secrets that others may read or write."""
 
 
+def read_named(path: str, limit: int, check: Callable[[os.stat_result], None] | None = None) -> bytes:
+    """The bytes of the regular file at ``path``, a path a user named (links
+    followed), opened without blocking so that a FIFO never hangs: NotRegular
+    if it is not a regular file, then ``check`` on its stat (it raises to
+    refuse the file), then TooLarge if it holds more than ``limit`` bytes;
+    OSError if it cannot be opened."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # before fdopen, which refuses a directory itself
+            raise NotRegular(path, kind_of(st.st_mode))
+        if check is not None:
+            check(st)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"{path} is larger than {limit} bytes")
+    return data
+
+
 def read_private(path: str, what: str, limit: int = 1 << 20) -> str:
     """The text of a file holding secrets (tokens, keys), refused, as ssh
     refuses a private key, when its group or others have any access to it or
     when it belongs to another user (root excepted)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as e:
-        raise OSError(e.errno, f"cannot read {what} {path}: {e.strerror or e}") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InsecureFile(f"{what} {path} is not a regular file ({kind_of(st.st_mode)})")
+
+    def check(st: os.stat_result) -> None:
         if st.st_mode & 0o077:
             raise InsecureFile(
                 f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(st.st_mode):04o}); "
@@ -281,9 +328,17 @@ def read_private(path: str, what: str, limit: int = 1 << 20) -> str:
             )
         if st.st_uid not in (os.getuid(), 0):
             raise InsecureFile(f"{what} {path} belongs to another user (uid {st.st_uid}); it holds secrets")
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{what} {path} is larger than {limit} bytes")
+
+    try:
+        data = read_named(path, limit, check)
+    except NotRegular as e:
+        raise InsecureFile(f"{what} {path} is not a regular file ({e.kind})") from None
+    except TooLarge:
+        raise ValueError(f"{what} {path} is larger than {limit} bytes") from None
+    except InsecureFile:
+        raise
+    except OSError as e:
+        raise OSError(e.errno, f"cannot read {what} {path}: {e.strerror or e}") from None
     return data.decode("utf-8", "replace")
 
 

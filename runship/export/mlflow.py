@@ -81,27 +81,10 @@ def find_run(client: Any, view: Any) -> tuple[str, bool]:
 
 
 def export_run(view: Any, dest: str, done_rows: int) -> int:
-    from mlflow.entities import Metric, Param
-
     client = _client(dest)
     run_id, made = find_run(client, view)
     if made or done_rows == 0:
-        params: dict[str, str] = {}
-        _flat("", view.config, params)
-        items = [Param(k, v) for k, v in params.items()]
-        for i in range(0, len(items), MAX_PARAMS):
-            client.log_batch(run_id, params=items[i : i + MAX_PARAMS])
-        from runship.export import run_files
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "config.json")
-            with open(path, "w") as f:
-                json.dump(view.config, f, default=str, indent=1)
-            client.log_artifact(run_id, path, artifact_path="runship")
-            for sub, local in run_files(view, os.path.join(tmp, "files")):
-                client.log_artifact(run_id, local, artifact_path=os.path.dirname(sub) or None)
-    from mlflow.entities import RunTag
-
+        _send_config(client, run_id, view)
     # rows already in MLflow: each batch carries the count of rows it completes as the tag
     # runship.rows, in the same call, so an export killed between a batch and the state's
     # update resumes after what MLflow holds and logs no point twice
@@ -109,6 +92,58 @@ def export_run(view: Any, dest: str, done_rows: int) -> int:
         held = client.get_run(run_id).data.tags.get(ROWS_TAG, "")
         if held.isdigit() and done_rows < int(held) <= done_rows + 10**9:
             done_rows = int(held)
+    total: int = view.history_length()
+    _send_rows(client, run_id, view, done_rows)
+    _send_system(client, run_id, view)
+    state = view.state
+    if state in STATUS:
+        end = int(view.last_write * 1000) if isinstance(view.last_write, (int, float)) else None
+        client.set_terminated(run_id, status=STATUS[state], end_time=end)
+    return max(total, done_rows)
+
+
+def _send_config(client: Any, run_id: str, view: Any) -> None:
+    """The config as params (flattened) and as ``runship/config.json``, the saved files as artifacts."""
+    from mlflow.entities import Param
+
+    from runship.export.files import run_files
+
+    params: dict[str, str] = {}
+    _flat("", view.config, params)
+    items = [Param(k, v) for k, v in params.items()]
+    for i in range(0, len(items), MAX_PARAMS):
+        client.log_batch(run_id, params=items[i : i + MAX_PARAMS])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "config.json")
+        with open(path, "w") as f:
+            json.dump(view.config, f, default=str, indent=1)
+        client.log_artifact(run_id, path, artifact_path="runship")
+        for sub, local in run_files(view, os.path.join(tmp, "files")):
+            client.log_artifact(run_id, local, artifact_path=os.path.dirname(sub) or None)
+
+
+def _points(row: dict[str, Any], ms: int, step: int, prefix: str = "") -> list[Any]:
+    """A row's numbers as MLflow metrics (booleans as 0/1, non-finite as NaN)."""
+    from mlflow.entities import Metric
+
+    out = []
+    for key, value in row.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, (int, float)):
+            out.append(
+                Metric(f"{prefix}{key}"[:MAX_KEY], float(value) if math.isfinite(value) else float("nan"), ms, step)
+            )
+    return out
+
+
+def _send_rows(client: Any, run_id: str, view: Any, done_rows: int) -> None:
+    """The history rows after ``done_rows``, in batches that each end at a
+    row's end and say (tag runship.rows) how many rows they complete."""
+    from mlflow.entities import RunTag
+
     batch: list[Any] = []
     rows_done = done_rows
 
@@ -117,47 +152,34 @@ def export_run(view: Any, dest: str, done_rows: int) -> int:
             client.log_batch(run_id, metrics=batch, tags=[RunTag(ROWS_TAG, str(rows_done))])
             batch.clear()
 
-    def points(row: dict[str, Any], ms: int, step: int, prefix: str = "") -> list[Any]:
-        out = []
-        for key, value in row.items():
-            if key.startswith("_"):
-                continue
-            if isinstance(value, bool):
-                value = float(value)
-            if isinstance(value, (int, float)):
-                out.append(
-                    Metric(f"{prefix}{key}"[:MAX_KEY], float(value) if math.isfinite(value) else float("nan"), ms, step)
-                )
-        return out
-
-    total = view.history_length()
     for n, row in enumerate(view.rows_from(done_rows), start=done_rows):
-        new = points(row, int(row["_timestamp"] * 1000), int(row["_step"]))
+        new = _points(row, int(row["_timestamp"] * 1000), int(row["_step"]))
         if len(batch) + len(new) > MAX_BATCH - 1:  # a batch ends at a row's end (one entity left for the tag)
             flush()
         batch.extend(new[: MAX_BATCH - 1])
         rows_done = n + 1
     flush()
-    # system metrics: the samples after those MLflow holds (tag runship.system), their sample number as the step
+
+
+def _send_system(client: Any, run_id: str, view: Any) -> None:
+    """System metrics: the samples after those MLflow holds (tag
+    runship.system), their sample number as the step."""
+    from mlflow.entities import RunTag
+
     held_system = client.get_run(run_id).data.tags.get(SYSTEM_TAG, "0")
     sent = int(held_system) if held_system.isdigit() else 0
+    batch: list[Any] = []
     samples = 0
     for i, sample in enumerate(view.system()):
         samples = i + 1
         t = sample.get("_timestamp")
         if i >= sent and isinstance(t, (int, float)):
-            batch.extend(points(sample, int(t * 1000), i, "system/"))
+            batch.extend(_points(sample, int(t * 1000), i, "system/"))
             if len(batch) >= MAX_BATCH - 1:
                 client.log_batch(run_id, metrics=batch, tags=[RunTag(SYSTEM_TAG, str(i + 1))])
                 batch.clear()
     if batch:
         client.log_batch(run_id, metrics=batch, tags=[RunTag(SYSTEM_TAG, str(samples))])
-        batch.clear()
-    state = view.state
-    if state in STATUS:
-        end = int(view.last_write * 1000) if isinstance(view.last_write, (int, float)) else None
-        client.set_terminated(run_id, status=STATUS[state], end_time=end)
-    return max(total, done_rows)
 
 
 def import_experiment(uri: str, experiment: str, *, root: str | None = None, project: str | None = None) -> list[Any]:

@@ -165,7 +165,7 @@ MAX_RUN_COLUMNS = 4096  # columns of runs.parquet made of one run's config (and 
 
 
 def _flatten(
-    prefix: str, mapping: dict[str, Any], out: dict[str, Any], depth: int = 0, left: list | None = None
+    prefix: str, mapping: dict[str, Any], out: dict[str, Any], depth: int = 0, left: list[int] | None = None
 ) -> None:
     """Nested maps as dotted columns, at most MAX_RUN_COLUMNS of them for
     one ``prefix``; past that ``<prefix>…`` says how many keys were left
@@ -271,7 +271,7 @@ def export_run(view: Any, dest: ParquetDest, done_rows: int) -> int:
         if m and int(m.group(1)) >= done_rows:
             dest.remove(*where, name)
     tables = [table for _, table in view.history_tables(done_rows)]
-    new = sum(t.num_rows for t in tables)
+    new: int = sum(t.num_rows for t in tables)
     end = done_rows + new
     if new:
         dest.write_table(history_part(tables), *where, PART.format(first=done_rows, end=end))

@@ -75,25 +75,42 @@ def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def export_run(view: Any, dest: str, done_rows: int, offline: bool = False) -> int:
     """Replay the rows after ``done_rows``; returns the rows exported in all."""
-    from runship.export.parquet import mark_of
+    from runship.export.files import run_files
 
-    entity, _, project = dest.rpartition("/")
-    total = view.history_length()
+    total: int = view.history_length()
     wandb_dir = os.environ.get("WANDB_DIR") or os.getcwd()
     if offline:  # rows an export sent but could not note in the state (killed between the two)
         done_rows = max(done_rows, _offline_rows(wandb_dir, view, total))
     rows = [_plain_row(row) for row in view.rows_from(done_rows)]
     if not rows and done_rows:
         return max(total, done_rows)
-    from runship.export import run_files
-
     staging = ""
     if offline:
         _sweep_staging(wandb_dir)
         staging = tempfile.mkdtemp(prefix=f"{STAGING}{os.getpid()}-", dir=wandb_dir)
     copies = tempfile.mkdtemp(prefix="runship-wandb-files-")
     files = [local for _, local in run_files(view, copies)] if done_rows == 0 else []
-    job = {
+    job = _job(view, dest, rows, files, copies)
+    job.update({"dir": staging if offline else wandb_dir, "mode": "offline" if offline else "online"})
+    fd, path = tempfile.mkstemp(prefix="runship-wandb-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(job, f, default=str)
+        _replay(path, view)
+        if offline:  # whole, or not at all: only a finished offline run is where `wandb sync` looks
+            _publish(staging, wandb_dir, view, done_rows, total)
+    finally:
+        os.unlink(path)
+        shutil.rmtree(copies, ignore_errors=True)
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
+    return total
+
+
+def _job(view: Any, dest: str, rows: list[dict[str, Any]], files: list[str], base: str) -> dict[str, Any]:
+    """What the replay process does: the run to make in ``dest`` (ENTITY/PROJECT), its rows, summary and files."""
+    entity, _, project = dest.rpartition("/")
+    return {
         "entity": entity or None,
         "project": project or view.project,
         "id": view.id,
@@ -106,43 +123,41 @@ def export_run(view: Any, dest: str, done_rows: int, offline: bool = False) -> i
         "rows": rows,
         "summary": {k: v for k, v in view.summary.items() if not (isinstance(v, dict) and "_type" in v)},
         "files": files,
-        "base": copies,
+        "base": base,
         "exit_code": view.exit_code or 0,
-        "dir": staging if offline else wandb_dir,
-        "mode": "offline" if offline else "online",
     }
-    fd, path = tempfile.mkstemp(prefix="runship-wandb-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(job, f, default=str)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSHIP_")}
-        env.setdefault("WANDB_SILENT", "true")
-        out = subprocess.run(
-            [sys.executable, "-c", _REPLAY, path, str(os.getpid())], env=env, capture_output=True, text=True
-        )
-        if out.returncode != 0:
-            tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            if "No module named 'wandb'" in out.stderr:
-                raise ImportError("exporting to W&B needs the wandb package: pip install wandb")
-            raise RuntimeError(f"wandb replay of {view.project}/{view.id} failed: {tail[0]}")
-        if offline:  # whole, or not at all: only a finished offline run is where `wandb sync` looks
-            into = os.path.join(wandb_dir, "wandb")
-            os.makedirs(into, exist_ok=True)
-            for name in sorted(os.listdir(os.path.join(staging, "wandb"))):
-                if name.startswith("offline-run-"):
-                    with open(os.path.join(staging, "wandb", name, MARKER), "w") as f:
-                        json.dump({"id": view.id, "first": done_rows, "end": total, "mark": mark_of(view, total)}, f)
-                    target, n = os.path.join(into, name), 1
-                    while os.path.lexists(target):  # two replays of a run within one second
-                        n += 1
-                        target = os.path.join(into, f"{name}-{n}")
-                    os.rename(os.path.join(staging, "wandb", name), target)
-    finally:
-        os.unlink(path)
-        shutil.rmtree(copies, ignore_errors=True)
-        if staging:
-            shutil.rmtree(staging, ignore_errors=True)
-    return total
+
+
+def _replay(job_path: str, view: Any) -> None:
+    """Run the replay of the job in ``job_path`` through the wandb SDK, in a process of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSHIP_")}
+    env.setdefault("WANDB_SILENT", "true")
+    out = subprocess.run(
+        [sys.executable, "-c", _REPLAY, job_path, str(os.getpid())], env=env, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        if "No module named 'wandb'" in out.stderr:
+            raise ImportError("exporting to W&B needs the wandb package: pip install wandb")
+        raise RuntimeError(f"wandb replay of {view.project}/{view.id} failed: {tail[0]}")
+
+
+def _publish(staging: str, wandb_dir: str, view: Any, done_rows: int, total: int) -> None:
+    """Move a finished offline replay from ``staging`` into ``wandb_dir/wandb``,
+    its marker saying which rows it holds."""
+    from runship.export.parquet import mark_of
+
+    into = os.path.join(wandb_dir, "wandb")
+    os.makedirs(into, exist_ok=True)
+    for name in sorted(os.listdir(os.path.join(staging, "wandb"))):
+        if name.startswith("offline-run-"):
+            with open(os.path.join(staging, "wandb", name, MARKER), "w") as f:
+                json.dump({"id": view.id, "first": done_rows, "end": total, "mark": mark_of(view, total)}, f)
+            target, n = os.path.join(into, name), 1
+            while os.path.lexists(target):  # two replays of a run within one second
+                n += 1
+                target = os.path.join(into, f"{name}-{n}")
+            os.rename(os.path.join(staging, "wandb", name), target)
 
 
 def _offline_rows(wandb_dir: str, view: Any, total: int) -> int:

@@ -27,7 +27,7 @@ def _plain(value: Any) -> Any:
         return value
 
 
-class WandbMetricsLogger(keras.callbacks.Callback):
+class WandbMetricsLogger(keras.callbacks.Callback):  # type: ignore[misc, unused-ignore]  # keras ships no types: Any (an error under --strict only)
     """The ``logs`` of each epoch as ``epoch/<name>`` against ``epoch/epoch``
     (``log_freq="batch"`` or N: every N batches as ``batch/<name>`` against
     ``batch/batch_step``), with the optimizer's learning rate."""
@@ -83,7 +83,7 @@ class WandbMetricsLogger(keras.callbacks.Callback):
         self.on_batch_end(batch, logs)
 
 
-class WandbModelCheckpoint(keras.callbacks.ModelCheckpoint):
+class WandbModelCheckpoint(keras.callbacks.ModelCheckpoint):  # type: ignore[misc, unused-ignore]  # keras ships no types: Any (an error under --strict only)
     """Keras's ``ModelCheckpoint``, each checkpoint also saved into the run
     (``files/``) and recorded as a model artifact, as wandb's."""
 
@@ -113,7 +113,7 @@ class WandbModelCheckpoint(keras.callbacks.ModelCheckpoint):
         run.log_artifact(artifact, aliases=[f"epoch_{epoch}"] if epoch is not None else None)
 
 
-class WandbEvalCallback(keras.callbacks.Callback):
+class WandbEvalCallback(keras.callbacks.Callback):  # type: ignore[misc, unused-ignore]  # keras ships no types: Any (an error under --strict only)
     """wandb's abstract evaluation-table callback: subclasses fill
     ``self.data_table`` in ``add_ground_truth`` (once, at the start of
     training) and ``self.pred_table`` in ``add_model_predictions`` (each

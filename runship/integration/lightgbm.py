@@ -4,6 +4,7 @@ logging to the current run as wandb's do."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import runship
@@ -12,7 +13,7 @@ from runship.errors import UsageError
 __all__ = ["log_summary", "wandb_callback"]
 
 
-def wandb_callback(log_params: bool = True, define_metric: bool = True):
+def wandb_callback(log_params: bool = True, define_metric: bool = True) -> Callable[[Any], None]:
     """Each iteration: ``{<data>_<metric>: value, "iteration": i}``; the
     parameters into the config once."""
     if runship.run is None:

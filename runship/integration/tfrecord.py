@@ -16,6 +16,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from runship.integration.protowire import varint
 from runship.schema import limits
 
 #: the largest event read: runship's batch limit (an event's images are
@@ -90,18 +91,6 @@ def positioned(
             yield offset, data
 
 
-def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while pos < end and shift < 70:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-    raise ValueError("a varint runs past its message")
-
-
 def check_event(data: bytes, limit: int = MAX_EVENT_FIELDS) -> None:
     """ValueError if the event's bytes hold more than ``limit`` fields where
     an event's messages repeat (summary values, tensor dimensions and
@@ -115,16 +104,16 @@ def check_event(data: bytes, limit: int = MAX_EVENT_FIELDS) -> None:
             seen += 1
             if seen > limit:
                 raise ValueError(f"more than {limit} fields in its summary")
-            tag, pos = _varint(data, pos, end)
+            tag, pos = varint(data, pos, end)
             wire = tag & 7
             if wire == 0:
-                pos = _varint(data, pos, end)[1]
+                pos = varint(data, pos, end)[1]
             elif wire == 1:
                 pos += 8
             elif wire == 5:
                 pos += 4
             elif wire == 2:
-                length, pos = _varint(data, pos, end)
+                length, pos = varint(data, pos, end)
                 walk = inner.get(tag >> 3)
                 if walk is not None and pos + length <= end:
                     stack.append((pos, pos + length, walk))

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from runship.integration.protowire import FIXED32, FIXED64, LENGTH, VARINT, varint
 from runship.schema import limits, values
 
-VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 HISTORY, SUMMARY, CONFIG, RUN, EXIT = 2, 3, 5, 17, 18
 _NOT_RECORD_TYPE = {1, 16, 19, 200}  # Record.num, control, uuid, _info: beside the record's type
 _KINDS = {HISTORY: "history", SUMMARY: "summary", CONFIG: "config", RUN: "run", EXIT: "exit"}
@@ -40,33 +40,19 @@ Item = tuple[tuple[str, ...], str]  # (key path, value as JSON text)
 __all__ = ["decode"]
 
 
-def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while pos < end:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 70:
-            raise ValueError("a varint longer than 10 bytes")
-    raise ValueError("a varint runs past its message")
-
-
 def _fields(data: bytes, pos: int, end: int) -> Iterator[tuple[int, int, int, int]]:
     """(field number, wire type, value, end of value) of each field of the
     message ``data[pos:end]``: a varint's value, or a length-delimited
     field's start (its bytes are ``data[value:end of value]``); fixed-size
     fields are skipped."""
     while pos < end:
-        tag, pos = _varint(data, pos, end)
+        tag, pos = varint(data, pos, end)
         number, wire = tag >> 3, tag & 7
         if wire == VARINT:
-            value, pos = _varint(data, pos, end)
+            value, pos = varint(data, pos, end)
             yield number, wire, value, pos
         elif wire == LENGTH:
-            length, start = _varint(data, pos, end)
+            length, start = varint(data, pos, end)
             pos = start + length
             if pos > end:
                 raise ValueError(f"field {number} runs past its message")
@@ -89,40 +75,51 @@ def _text(data: bytes, start: int, end: int) -> str:
 def _skip(data: bytes, pos: int, end: int, wire: int) -> int:
     """The position after a field's value of wire type ``wire`` at ``pos``."""
     if wire == VARINT:
-        return _varint(data, pos, end)[1]
+        return varint(data, pos, end)[1]
     if wire == LENGTH:
-        length, pos = _varint(data, pos, end)
+        length, pos = varint(data, pos, end)
         return pos + length
     if wire in (FIXED64, FIXED32):
         return pos + (8 if wire == FIXED64 else 4)
     raise ValueError(f"a field of wire type {wire}, not one of wandb's records")
 
 
+def _field(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, start, stop) of the field at ``pos``: a length-delimited
+    field's value is ``data[start:stop]`` (``stop`` may lie past ``end``:
+    the caller says what ran past what); a field of another wire type is
+    skipped (``start == stop``, the position after it). The hot loop of an
+    import (millions of items): tags of up to two bytes and lengths of one
+    are read inline."""
+    tag = data[pos]
+    pos += 1
+    if tag >= 0x80:
+        if pos < end and data[pos] < 0x80:
+            tag = (tag & 0x7F) | data[pos] << 7
+            pos += 1
+        else:
+            tag, pos = varint(data, pos - 1, end)
+    if tag & 7 != LENGTH:
+        pos = _skip(data, pos, end, tag & 7)
+        return tag, pos, pos
+    length = data[pos] if pos < end else 0x80
+    if length < 0x80:
+        pos += 1
+    else:
+        length, pos = varint(data, pos, end)
+    return tag, pos, pos + length
+
+
 def _item(data: bytes, pos: int, end: int) -> Item:
     """A HistoryItem, SummaryItem or ConfigItem: (its key path, its
-    value_json). The hot loop of an import (millions of items): tags of up
-    to two bytes and lengths of one are read inline, and strings decoded in
-    place (UnicodeDecodeError is a ValueError)."""
+    value_json), strings decoded in place (UnicodeDecodeError is a
+    ValueError)."""
     key, value = "", ""
     nested: list[str] = []
     while pos < end:
-        tag = data[pos]
-        pos += 1
-        if tag >= 0x80:
-            if pos < end and data[pos] < 0x80:
-                tag = (tag & 0x7F) | data[pos] << 7
-                pos += 1
-            else:
-                tag, pos = _varint(data, pos - 1, end)
+        tag, pos, stop = _field(data, pos, end)
         if tag & 7 != LENGTH:
-            pos = _skip(data, pos, end, tag & 7)
             continue
-        length = data[pos] if pos < end else 0x80
-        if length < 0x80:
-            pos += 1
-        else:
-            length, pos = _varint(data, pos, end)
-        stop = pos + length
         if stop > end:
             raise ValueError("a field runs past its message")
         if tag == 0x82:  # 16, value_json
@@ -144,20 +141,10 @@ def _items(data: bytes, pos: int, end: int, field: int = 1) -> list[Item]:
     wanted = field << 3 | LENGTH
     out: list[Item] = []
     while pos < end:
-        tag = data[pos]
-        if tag < 0x80:
-            pos += 1
-        else:
-            tag, pos = _varint(data, pos, end)
+        tag, pos, stop = _field(data, pos, end)
         if tag != wanted:
-            pos = _skip(data, pos, end, tag & 7)
+            pos = stop
             continue
-        length = data[pos] if pos < end else 0x80
-        if length < 0x80:
-            pos += 1
-        else:
-            length, pos = _varint(data, pos, end)
-        stop = pos + length
         if stop > end:
             raise ValueError("an item runs past its record")
         if len(out) >= MAX_RECORD_ITEMS:

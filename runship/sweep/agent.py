@@ -279,7 +279,7 @@ def run_command(
 
 def run_function(sweep: Sweep, trial: Trial, function: Callable[[], Any]) -> dict[str, Any]:
     """Run one trial as a function in this process (``runship.agent``)."""
-    import runship
+    from runship.writer import PROCESS  # the process's runs (runship.run is its current one)
 
     saved = {k: os.environ.get(k) for k in trial_env(sweep, trial)}
     os.environ.update(trial_env(sweep, trial))
@@ -292,8 +292,9 @@ def run_function(sweep: Sweep, trial: Trial, function: Callable[[], Any]) -> dic
         code = 1
         print(f"runship agent: trial {trial.index} failed: {type(e).__name__}: {e}", file=sys.stderr)
     finally:
-        if runship.run is not None and getattr(runship.run, "active", False):
-            runship.run.finish(exit_code=code)
+        current = PROCESS.current
+        if current is not None and getattr(current, "active", False):
+            current.finish(exit_code=code)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import stat
 from typing import Any
 
+from runship import safefile
 from runship.errors import UsageError
 from runship.schema import names
 
@@ -458,16 +457,13 @@ def load(path: str) -> dict[str, Any]:
 
 def _read_text(path: str) -> str:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        data = safefile.read_named(path, MAX_SPEC_BYTES)
+    except safefile.NotRegular:
+        raise SweepSpecError(f"{path}: not a regular file; a sweep spec is a YAML or JSON file") from None
+    except safefile.TooLarge:
+        raise SweepSpecError(f"{path}: larger than {MAX_SPEC_BYTES:,} bytes; a sweep spec is smaller") from None
     except OSError as e:
         raise SweepSpecError(f"{path}: cannot read it: {e.strerror or e}") from None
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise SweepSpecError(f"{path}: not a regular file; a sweep spec is a YAML or JSON file")
-        data = f.read(MAX_SPEC_BYTES + 1)
-    if len(data) > MAX_SPEC_BYTES:
-        raise SweepSpecError(f"{path}: larger than {MAX_SPEC_BYTES:,} bytes; a sweep spec is smaller")
     return data.decode("utf-8", "replace")
 
 

@@ -387,7 +387,8 @@ class Sweep:
             for _, name, _ in attempts:
                 found = _read_json(fd, name)
                 if isinstance(found, dict) and specs.fits(self.spec, found.get("params")):
-                    return found["params"]
+                    params: dict[str, Any] = found["params"]  # fits: a dict of the spec's parameters
+                    return params
         return None
 
     def _try(self, index: int, attempt: int, params: dict[str, Any]) -> Trial | None:
@@ -567,21 +568,11 @@ def _untrusted(st: os.stat_result) -> str | None:
 
 def _make_dirs(root: str, parts: list[str]) -> int:
     """A descriptor of ``root/parts...``, each made if missing, none followed if a link."""
-    fd, shown = safefile.open_dir(root), root
+    fd = safefile.open_dir(root)
     try:
-        for part in parts:
-            shown = os.path.join(shown, part)
-            try:
-                os.mkdir(part, dir_fd=fd)
-            except FileExistsError:
-                pass
-            try:
-                nxt = safefile.open_subdir(fd, part)
-            except safefile.NotRegular as e:
-                raise UsageError(f"{shown} is a {e.kind}, not a directory; not followed") from None
-            os.close(fd)
-            fd = nxt
-        return fd
-    except BaseException:
+        return safefile.open_subdir(fd, "/".join(parts), create=True, mode=0o777)
+    except safefile.NotRegular as e:
+        shown = os.path.join(root, e.at or "/".join(parts))
+        raise UsageError(f"{shown} is a {e.kind}, not a directory; not followed") from None
+    finally:
         os.close(fd)
-        raise
