@@ -1,7 +1,7 @@
 """A sweep read where ``runship upload`` sent it with its runs
 (``runship --root URL sweep status``): a local path is opened in place; a
 ``file://`` URL or an object store (``s3://``, any fsspec URL) is copied,
-a sweep's own files only (``store.is_sweep_file``), each a regular file
+a sweep's own files only (``schema.sweeps.is_sweep_file``), each a regular file
 or object of at most ``MAX_FILE_BYTES`` and ``MAX_COPY_BYTES`` in all
 (a target holds no empty directories), into a temporary directory with
 each one's modification time as its mtime (an uploaded claim's is when
@@ -20,7 +20,8 @@ from typing import Any
 
 from runship.errors import UsageError
 from runship.schema import names
-from runship.sweep.store import MAX_FILE_BYTES, SUBDIRS, SWEEPS, Sweep, is_sweep_file
+from runship.schema.sweeps import MAX_FILE_BYTES, SUBDIRS, SWEEPS, is_sweep_file
+from runship.sweep.store import Sweep
 
 MAX_COPY_BYTES = 256 << 20  # a sweep copied from a remote, in all
 

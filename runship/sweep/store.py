@@ -44,16 +44,19 @@ from typing import Any
 from runship import safefile
 from runship.errors import Error, UsageError
 from runship.schema import names
+from runship.schema.sweeps import (
+    INTERRUPTED,
+    MAX_FILE_BYTES,
+    MAX_INDEX_DIGITS,
+    SUBDIRS,
+    SWEEPS,
+    index_name,
+)
 from runship.sweep import spec as specs
 
-SWEEPS = ".sweeps"
 DEFAULT_LOST_AFTER = 600.0
 LOST_AFTER_RANGE = (1.0, 1e7)  # seconds, spec.json's lost_after (`sweep create --lost-after`)
 MAX_SEED = 2**63  # spec.json's seed: 0 <= seed < MAX_SEED
-MAX_FILE_BYTES = 1 << 20  # any file of a sweep directory, read
-MAX_INDEX_DIGITS = 7  # claims/ and results/ names: a trial index below 10^7, an attempt below 10^7
-SUBDIRS = ("claims", "results", "progress")
-INTERRUPTED = ".interrupted"  # claims/<index>.<attempt>.interrupted: an attempt released by its stopped agent
 _O_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -127,33 +130,6 @@ def _read_json(dir_fd: int, name: str, limit: int = MAX_FILE_BYTES) -> Any:
         return json.loads(data) if len(data) <= limit else None
     except (OSError, ValueError, RecursionError):
         return None
-
-
-def is_sweep_file(rel: str) -> bool:
-    """Is ``rel`` (relative to a sweep directory) one of a sweep's files:
-    ``spec.json``, ``claims/<index>.<attempt>[.interrupted]``,
-    ``results/<index>.json``, ``progress/<index>.<attempt>``? (What the
-    uploader sends and a remote status reads; nothing else is.)"""
-    if rel == "spec.json":
-        return True
-    sub, slash, name = rel.partition("/")
-    parsed = _index_name(name, ".") if slash and "/" not in name else None
-    if parsed is None:
-        return False
-    rest = parsed[1]
-    if sub == "results":
-        return rest == "json"
-    if sub == "claims" and rest.endswith(INTERRUPTED):
-        rest = rest[: -len(INTERRUPTED)]
-    return sub in ("claims", "progress") and rest.isascii() and rest.isdigit() and len(rest) <= MAX_INDEX_DIGITS
-
-
-def _index_name(name: str, sep: str) -> tuple[int, str] | None:
-    """(index, the rest) of a claim (``<index>.<attempt>``) or result (``<index>.json``) name."""
-    index, dot, rest = name.partition(sep)
-    if not dot or not index.isascii() or not index.isdigit() or len(index) > MAX_INDEX_DIGITS:
-        return None
-    return int(index), rest
 
 
 class Sweep:
@@ -275,7 +251,7 @@ class Sweep:
         out: dict[int, list[tuple[int, str, float]]] = {}
         with self._at("claims") as fd:
             for name in os.listdir(fd):
-                parsed = _index_name(name, ".")
+                parsed = index_name(name, ".")
                 if parsed is not None and interrupted is not None and parsed[1].endswith(INTERRUPTED):
                     attempt = parsed[1][: -len(INTERRUPTED)]
                     if attempt.isascii() and attempt.isdigit() and len(attempt) <= MAX_INDEX_DIGITS:
@@ -297,7 +273,7 @@ class Sweep:
         out = {}
         with self._at("results") as fd:
             for name in os.listdir(fd):
-                parsed = _index_name(name, ".")
+                parsed = index_name(name, ".")
                 if parsed is not None and parsed[1] == "json":
                     found = _read_json(fd, name)
                     if isinstance(found, dict):
@@ -323,7 +299,7 @@ class Sweep:
     def _finished(self) -> set[int]:
         """Trials with a result (names only: no file is read)."""
         with self._at("results") as fd:
-            parsed = [_index_name(name, ".") for name in os.listdir(fd)]
+            parsed = [index_name(name, ".") for name in os.listdir(fd)]
         return {p[0] for p in parsed if p is not None and p[1] == "json"}
 
     def claim(self, now: float | None = None) -> Trial | None:

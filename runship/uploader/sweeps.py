@@ -4,8 +4,8 @@ whole), so that ``runship --root URL sweep status`` reads the sweep where
 its runs are.
 
 A sweep directory may be written by another user (runship.sweep.store):
-only a sweep's own files are sent (``store.is_sweep_file``), regular files
-of at most ``store.MAX_FILE_BYTES``, reached from the root without
+only a sweep's own files are sent (``schema.sweeps.is_sweep_file``), regular files
+of at most ``schema.sweeps.MAX_FILE_BYTES``, reached from the root without
 following a link; a link or other odd file there is skipped with a
 warning, as in a run directory. A runship server holds no sweeps: nothing
 is sent to one (``Capabilities.holds_sweeps``)."""
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from runship import safefile
 from runship.reader.listing import classify_local
 from runship.schema import names
+from runship.schema.sweeps import MAX_FILE_BYTES, SWEEPS, is_sweep_file
 from runship.store import Backend
-from runship.sweep.store import MAX_FILE_BYTES, SWEEPS, is_sweep_file
 from runship.uploader.state import State
 
 Skip = Callable[[str, str], None]  # (path, why): a file not sent on purpose
