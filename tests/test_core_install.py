@@ -280,6 +280,33 @@ def test_the_python_reading_api_names_its_extra(core):
     ]
 
 
+def test_the_reader_folds_a_run_without_the_read_extra_and_names_it_for_history(core, tmp_path):
+    """``runship.reader.open_run`` reads a run's state with msgpack alone;
+    its history columns name the extra."""
+    run, root = core
+    assert _train(core, tmp_path).returncode == 0
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from runship.reader import open_run
+        view = open_run({str(root / "core" / "plain")!r})
+        print(view.state, view.steps, view.last_step, view.config, sorted(view.summary), len(view.sessions))
+        try:
+            view.history(["loss"])
+        except ImportError as e:
+            print(type(e).__name__, e)
+        print([m for m in sys.modules if m.split(".")[0] in ("numpy", "pyarrow")])
+        """
+    )
+    out = run(sys.executable, "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "finished 20 19 {'lr': 0.1, 'layers': 2, 'batch': 32} ['acc', 'best', 'loss'] 1",
+        "MissingExtra reading a run's history needs numpy, pyarrow: pip install 'runship[read]'",
+        "[]",
+    ]
+
+
 def test_an_import_error_met_anywhere_names_the_extra_of_an_absent_package_only(core):
     """``missing_extra``, the CLI's net under the checks: a package an extra
     brings and that is absent becomes the one line; any other ImportError
