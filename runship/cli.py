@@ -36,9 +36,8 @@ DERIVED = ("_step", "_timestamp", "_runtime")
 
 def _open(ctx: click.Context, location: str) -> Any:
     """The run at ``location``, read with the command line's storage
-    options and cache (the reader, pyarrow with it, is imported here: a
-    command that reads no run starts without it)."""
-    require_extra("read", what=ctx.command_path)
+    options and cache (the reader is imported here: a command that reads no
+    run starts without it)."""
     from runship.reader import open_run
 
     return open_run(location, storage_options=ctx.obj["so"], cache=_cache(ctx))
@@ -48,9 +47,9 @@ def _cache(ctx: click.Context) -> Any:
     """The read cache of this command (False for none), found on first use
     and kept for the command's other reads."""
     if ctx.obj["cache"] is True:
-        from runship.reader.cache import resolve_cache
+        from runship.reader.segments import read_cache
 
-        ctx.obj["cache"] = resolve_cache(True) or False
+        ctx.obj["cache"] = read_cache(True) or False
     return ctx.obj["cache"]
 
 
@@ -235,7 +234,6 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
     Example:
         runship ls /scratch/$USER/runship-runs --project mnist
     """
-    require_extra("read", what=ctx.command_path)
     root = root or ctx.obj["root"]
     so = ctx.obj["so"]
     rows = list_runs(root, project, so, cache=_cache(ctx))
@@ -480,6 +478,7 @@ def history_cmd(
         runship history mnist/3k9x2m1a --last 20
         runship history mnist/3k9x2m1a --keys loss --samples 1000
     """
+    require_extra("read", what=ctx.command_path)
     view = _open(ctx, resolve_run(run, ctx.obj["root"]))
     wanted = _split_keys(keys)
     match = "any" if any_key else "all"

@@ -1,10 +1,12 @@
 """Decoding rows into columns (templates matched with numpy, the optimistic
 framing of version 2 files) gives exactly what decoding every record with
 msgpack gives: the same values of the same types, the same other records,
-the same problems, for runs made by the writer and for damaged files."""
+the same problems, for runs made by the writer and for damaged files. So
+does the fold's decoding without numpy and pyarrow (``reader.plain``)."""
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import struct
@@ -16,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import runship
-from runship.reader.columns import MISSING, decode_segment, make_template, python_lists, rows_of
+from runship.reader.columns import MISSING, decode_segment, make_template, present_values, python_lists, rows_of
+from runship.reader.plain import decode_plain
 from runship.reader.stream import StreamFile, iter_records
 from tests.hostile.craft import committed, row, rows, start
 
@@ -82,6 +85,44 @@ def assert_equivalent(data: bytes) -> None:
         slow_sf.batches,
         slow_sf.records,
     )
+    assert_plain_equivalent(data, seg, fast_sf)
+
+
+def assert_plain_equivalent(data: bytes, seg, seg_sf: StreamFile) -> None:
+    """What the fold reads of a file decoded with msgpack alone (a plain
+    install's ``reader.plain``) is what it reads of its columns: the other
+    records at the same places, times, last step, each stretch's last
+    values, the findings."""
+    sf = _sf()
+    plain = decode_plain(io.BytesIO(data), sf)
+    assert (plain.rows, plain.first_t, plain.last_t, plain.last_step) == (
+        seg.rows,
+        seg.first_t,
+        seg.last_t,
+        seg.last_step,
+    )
+    assert len(plain.records) == len(seg.records)
+    for (pos, rec), (got_pos, got_rec) in zip(seg.records, plain.records):
+        assert pos == got_pos and _same(got_rec, rec)
+    for a, b in [*seg.stretches(), (0, seg.rows)]:
+        want, got = seg.last_values(a, b), plain.last_values(a, b)
+        assert list(got) == list(want) and _same(got, want), (got, want)
+        for key in want:
+            expected = present_values(seg.columns.column(key), a, b)
+            assert _same(plain.plain.present(key, a, b), [_py(v) for v in expected]), key
+    assert [(p.kind, p.offset, p.message) for p in sf.problems] == [
+        (p.kind, p.offset, p.message) for p in seg_sf.problems
+    ]
+    assert (sf.committed, sf.batches, sf.records, sf.size) == (
+        seg_sf.committed,
+        seg_sf.batches,
+        seg_sf.records,
+        seg_sf.size,
+    )
+
+
+def _py(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 scalars = (

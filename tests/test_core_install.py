@@ -10,6 +10,7 @@ training environment that has none."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -171,9 +172,6 @@ def test_upload_to_a_runship_server_needs_no_extra(core, tmp_path):
             ["export", "{root}", "--to", "tensorboard:{out}"],
             "exporting to tensorboard needs tensorboardX, numpy, pyarrow: pip install 'runship[tensorboard,read]'",
         ),
-        (["ls"], "runship ls needs numpy, pyarrow: pip install 'runship[read]'"),
-        (["show", "core/plain"], "runship show needs numpy, pyarrow: pip install 'runship[read]'"),
-        (["verify", "core/plain"], "runship verify needs numpy, pyarrow: pip install 'runship[read]'"),
         (["history", "core/plain"], "runship history needs numpy, pyarrow: pip install 'runship[read]'"),
     ],
 )
@@ -185,6 +183,80 @@ def test_a_command_that_needs_an_extra_names_it_in_one_line(core, tmp_path, comm
     assert out.stderr == f"Error: {line}\n"
     assert out.stdout == ""
     assert not (tmp_path / "out").exists()
+
+
+RUNS = """
+import os
+import sys
+
+import runship
+
+kind = sys.argv[1]
+if kind == "finished":
+    run = runship.init(project="core", id="done", config={"lr": 0.1, "nested": {"a": [1, 2], "b": None}})
+    run.define_metric("loss", summary="min,max,mean")
+    for i in range(60):
+        run.log({"loss": 1.0 / (i + 1), "acc": i, "mixed": f"s{i}" if i % 7 == 0 else 1.5, "big": 2**62 if i % 2 else True})
+        if i == 30:
+            run.summary["best"] = {"at": i, "tags": ["x", "y"]}
+    run.alert(title="halfway", text="30 steps")
+    run.finish()
+elif kind == "crashed":  # a heartbeat so short that the run reads as crashed at once
+    run = runship.init(project="core", id="crashed", settings={"heartbeat_interval": 0.01, "flush_interval": 0.01})
+    for i in range(10):
+        run.log({"loss": float(i)})
+    run.flush()
+    os._exit(3)
+else:  # resumed, or torn (to get a corrupt tail below)
+    run = runship.init(project="core", id=kind, resume="allow", config={"n": 1})
+    for i in range(5):
+        run.log({"x": i, "y": [i, {"z": i}]})
+    run.finish()
+"""
+
+
+def _inspected_runs(tmp_path, root) -> list[str]:
+    """Runs written by a full install (finished, crashed, resumed twice, a
+    torn tail, a flipped byte): project/id of each."""
+    script = tmp_path / "runs.py"
+    script.write_text(RUNS)
+    env = child_env({"RUNSHIP_DIR": str(root)})
+    for kind in ("finished", "crashed", "resumed", "resumed", "torn", "rot"):
+        out = subprocess.run([sys.executable, str(script), kind], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == (3 if kind == "crashed" else 0), out.stderr
+    torn = sorted((root / "core" / "torn").glob("run-*.msgpack"))[-1]
+    with open(torn, "ab") as f:
+        f.write(b"\x86\xa1k\xa3row\xa1n")  # a record cut short: a crash while writing
+    rot = sorted((root / "core" / "rot").glob("run-*.msgpack"))[-1]
+    data = bytearray(rot.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    rot.write_bytes(bytes(data))
+    return ["core/done", "core/crashed", "core/resumed", "core/torn", "core/rot"]
+
+
+def test_inspect_commands_say_the_same_without_the_read_extra(core, tmp_path):
+    """ls, show, verify, status, system and console read no history column:
+    a plain install prints exactly what a full one does, for runs finished,
+    crashed, resumed, torn and corrupt."""
+    run, root = core
+    refs = _inspected_runs(tmp_path, root)
+    full_env = child_env({"RUNSHIP_DIR": str(root), "RUNSHIP_CACHE_DIR": str(tmp_path / "cache")})
+    commands = [["ls"], ["ls", "--json"], ["verify", *refs]]
+    commands += [[what, ref] for ref in refs for what in ("show", "system", "console")]
+    commands += [["show", "--json", ref] for ref in refs]
+    for command in commands:
+        full = subprocess.run([*RUNSHIP, *command], env=full_env, capture_output=True, text=True, timeout=120)
+        plain = run(*RUNSHIP, *command)
+        assert full.returncode in (0, 1) and not full.stderr.startswith("Traceback"), full.stderr
+        assert (plain.returncode, plain.stdout, plain.stderr) == (full.returncode, full.stdout, full.stderr), command
+    shown = run(*RUNSHIP, "show", "core/done").stdout  # the summary ops of define_metric, from the rows
+    assert '  loss: {"min":0.016666666666666666,"max":1.0,"mean":' in shown
+    assert '  best: {"at":30,"tags":["x","y"]}\n  big: 4611686018427387904\n' in shown
+    listed = run(*RUNSHIP, "ls").stdout
+    assert re.search(r"core +crashed +crashed +crashed +10 ", listed), listed
+    assert re.search(r"core +resumed +resumed +finished +10 ", listed), listed
+    assert "uncommitted-tail" in run(*RUNSHIP, "verify", "core/torn").stdout
+    assert "CORRUPT core/rot" in run(*RUNSHIP, "verify", "core/rot").stdout
 
 
 def test_the_python_reading_api_names_its_extra(core):
@@ -205,6 +277,33 @@ def test_the_python_reading_api_names_its_extra(core):
     assert out.stdout.splitlines() == [
         "MissingExtra True runship.Api needs numpy, pyarrow: pip install 'runship[read]'",
         "MissingExtra True runship.open_run needs numpy, pyarrow: pip install 'runship[read]'",
+    ]
+
+
+def test_the_reader_folds_a_run_without_the_read_extra_and_names_it_for_history(core, tmp_path):
+    """``runship.reader.open_run`` reads a run's state with msgpack alone;
+    its history columns name the extra."""
+    run, root = core
+    assert _train(core, tmp_path).returncode == 0
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from runship.reader import open_run
+        view = open_run({str(root / "core" / "plain")!r})
+        print(view.state, view.steps, view.last_step, view.config, sorted(view.summary), len(view.sessions))
+        try:
+            view.history(["loss"])
+        except ImportError as e:
+            print(type(e).__name__, e)
+        print([m for m in sys.modules if m.split(".")[0] in ("numpy", "pyarrow")])
+        """
+    )
+    out = run(sys.executable, "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "finished 20 19 {'lr': 0.1, 'layers': 2, 'batch': 32} ['acc', 'best', 'loss'] 1",
+        "MissingExtra reading a run's history needs numpy, pyarrow: pip install 'runship[read]'",
+        "[]",
     ]
 
 

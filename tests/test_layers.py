@@ -16,7 +16,17 @@ ROOT = Path(runship.__file__).parent
 
 # lowest first; a module may import its own layer and the ones below
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("schema", ("runship.schema", "runship.errors", "runship.extras", "runship.safefile", "runship.util", "runship.interrupts")),
+    (
+        "schema",
+        (
+            "runship.schema",
+            "runship.errors",
+            "runship.extras",
+            "runship.safefile",
+            "runship.util",
+            "runship.interrupts",
+        ),
+    ),
     ("store", ("runship.store",)),
     ("reader | writer", ("runship.reader", "runship.writer", "runship.media", "runship.plot")),
     ("uploader", ("runship.uploader",)),
@@ -28,7 +38,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("runship.cli",)),
 ]
 # in the same layer and never importing each other: the two sides of a run directory
-SIBLINGS = (("runship.reader", "runship.writer"), ("runship.reader", "runship.media"), ("runship.reader", "runship.plot"))
+SIBLINGS = (
+    ("runship.reader", "runship.writer"),
+    ("runship.reader", "runship.media"),
+    ("runship.reader", "runship.plot"),
+)
 
 
 def _modules() -> dict[str, Path]:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import runship
-import runship.reader.segments as segments_module
+import runship.reader.decode as decode_module
 from runship.reader.cache import SegmentCache
 from runship.reader.listing import list_runs
 from tests.conftest import child_env
@@ -142,7 +142,7 @@ def test_reads_through_the_cache_equal_reads_without_it(tmp_path_factory, sessio
 def test_a_live_run_read_between_appends(tmp_path, monkeypatch, live_bytes):
     """A file still being written: cached once it holds ``live_bytes``
     (here: every commit, or never), then read from the cached length on."""
-    monkeypatch.setattr(segments_module, "CACHE_LIVE_BYTES", live_bytes)
+    monkeypatch.setattr(decode_module, "CACHE_LIVE_BYTES", live_bytes)
     cache_dir = str(tmp_path / "cache")
     run = runship.init(project="p", id="live", dir=str(tmp_path / "runs"), settings={**SETTINGS, "rotate_bytes": 4000})
     for step in range(6):

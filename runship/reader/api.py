@@ -17,9 +17,9 @@ from typing import Any
 
 from runship import store
 from runship.errors import RunNotFound
-from runship.reader.cache import resolve_cache
 from runship.reader.listing import list_runs
 from runship.reader.run import RunView, open_run
+from runship.reader.segments import read_cache
 from runship.schema.artifacts import ArtifactBase
 from runship.schema.names import default_root
 from runship.schema.values import json_safe
@@ -261,7 +261,7 @@ class Api:
         root = root_or_url or default_root()
         self.root = os.fspath(root)
         self._storage_options = storage_options
-        self._cache = resolve_cache(cache)  # columns and the run index (see runship.reader.cache)
+        self._cache = read_cache(cache)  # columns and the run index (see runship.reader.cache)
 
     def _join(self, *parts: str) -> str:
         if is_url(self.root):

@@ -43,8 +43,9 @@ import msgpack
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from runship.reader.columns import KEY_PREFIX, Columns, Segment
+from runship.reader.columns import Columns, Segment
 from runship.reader.index import RunIndex
+from runship.reader.plain import KEY_PREFIX
 from runship.reader.stream import Problem, StreamFile, read_header
 from runship.schema import format as fmt
 from runship.schema import limits, names

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from runship.reader import arrow
+from runship.reader.plain import KEY_PREFIX, kept_keys, kind_of, past_kept, take, times_of
 from runship.reader.stream import (
     Batch,
     Fallback,
@@ -46,9 +47,6 @@ from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.records import problem as record_problem
 
-KEY_PREFIX = "k:"  # column names of logged keys (the derived ones are _step and _t)
-_I64_MAX = 2**63 - 1
-_I64_MIN = -(2**63)
 MISSING = object()
 
 
@@ -548,7 +546,7 @@ class ColumnBuilder:
             self._pending_steps, self._pending_times = [], []
         for key, pairs in self._single.items():
             idx = np.fromiter((i for i, _ in pairs), np.int64, len(pairs))
-            kinds = {_kind_of(v) for _, v in pairs}
+            kinds = {kind_of(v) for _, v in pairs}
             kind = kinds.pop() if len(kinds) == 1 else "any"
             self._parts.setdefault(key, []).append((idx, kind, _compact(kind, [v for _, v in pairs])))
         self._single = {}
@@ -595,7 +593,7 @@ class ColumnBuilder:
             if types == _FLOAT:
                 kind = "f64"
             elif len(types) == 1:
-                kinds = set(map(_kind_of, col))  # ints past int64, or other kinds
+                kinds = set(map(kind_of, col))  # ints past int64, or other kinds
                 kind = kinds.pop() if len(kinds) == 1 else "any"
             else:
                 kind = "any"
@@ -617,24 +615,9 @@ class ColumnBuilder:
         times = np.concatenate(self._times) if self._times else np.zeros(0, np.float64)
         arrays: dict[str, Any] = {"_step": arrow.numbers(steps, pa.int64()), "_t": arrow.numbers(times, pa.float64())}
         parts_of = self._parts
-        cells = max(limits.KEPT_CELLS, limits.CELLS_PER_BYTE * int(getattr(sf, "size", 0) or 0))
-        if self.not_kept and sf is not None:
-            sf.add(
-                0,
-                "not-kept",
-                f"{self.not_kept} values of history keys past the first {limits.KEPT_COLUMNS} keys of this file not kept",
-            )
-        if n * len(parts_of) > cells:
-            fit = cells // n
-            counts = sorted(parts_of, key=lambda k: -sum(len(idx) for idx, _, _ in parts_of[k]))
-            kept = set(counts[:fit])
-            if sf is not None:
-                sf.add(
-                    0,
-                    "not-kept",
-                    f"{len(parts_of) - fit} history keys of {len(parts_of)} not kept (those with the fewest values): "
-                    f"{n} rows x {len(parts_of)} keys are over what a reader builds of one file",
-                )
+        counts = {k: sum(len(idx) for idx, _, _ in p) for k, p in parts_of.items()}
+        kept = kept_keys(n, counts, self.not_kept, sf)
+        if kept is not None:
             parts_of = {k: p for k, p in parts_of.items() if k in kept}
         for key, parts in parts_of.items():
             arrays[KEY_PREFIX + key] = _column(n, parts)
@@ -651,19 +634,6 @@ _ARROW_KINDS: dict[str, Any] = {
     "str": pa.large_string(),
     "any": pa.large_binary(),
 }
-
-
-def _kind_of(value: Any) -> str:
-    t = type(value)
-    if t is float:
-        return "f64"
-    if t is int and _I64_MIN <= value <= _I64_MAX:
-        return "i64"
-    if t is bool:
-        return "bool"
-    if t is str:
-        return "str"
-    return "any"
 
 
 def _compact(kind: str, values: list[Any]) -> Any:
@@ -737,13 +707,13 @@ def decode_batch(
             after = _add_number_block(data, arr, reader.view, pos, stop, builder, sf)
         # past the file's budget, records other than rows are no longer kept: not even decoded
         if after is None and sf.kept >= limits.KEPT_ITEMS:
-            after = _past_kept(sf, data, reader.view, pos, stop, size, at)
+            after = past_kept(sf, data, reader.view, pos, stop, size, at)
         if after is not None:
             pos = after
             reader.forget()
             continue
         rec, nxt = _read_fast(reader, pos, stop) if fast else reader.read(pos)
-        if rec is not None and _take(rec, sf, builder, other, at, nxt - pos) and size is None:
+        if rec is not None and take(rec, sf, builder, other, at, nxt - pos) and size is None:
             templates.learn(data[pos:nxt])  # the layout of the rows that may follow
         pos = nxt
     builder.seal()
@@ -791,28 +761,6 @@ def _read_fast(reader: RecordReader, pos: int, stop: int) -> tuple[dict[str, Any
     return cast("dict[str, Any]", rec), nxt
 
 
-def _take(
-    rec: dict[str, Any],
-    sf: StreamFile,
-    builder: ColumnBuilder,
-    other: list[tuple[int, dict[str, Any]]],
-    at: int,
-    span: int,
-) -> bool:
-    """A checked record of a batch into ``builder`` (rows) or ``other`` (kept
-    as the file's budget allows); True for a single row, whose layout the
-    rows after it may share."""
-    sf.records += 1
-    if rec["k"] == fmt.ROWS:
-        builder.add_rows(rec["keys"], rec["s"], rec["ts"], rec["v"])
-    elif rec["k"] == fmt.ROW:
-        builder.add_row(rec["s"], rec["t"], rec["d"])
-        return True
-    elif _keep(sf, rec, at, span):
-        other.append((builder.rows, rec))
-    return False
-
-
 def _add_number_block(
     data: bytes, arr: Any, view: memoryview, pos: int, stop: int, builder: ColumnBuilder, sf: StreamFile
 ) -> int | None:
@@ -825,76 +773,6 @@ def _add_number_block(
     builder.add_block(steps, times, cols)
     sf.records += 1
     return nxt
-
-
-_ROW_KINDS = frozenset({fmt.ROW, fmt.ROWS})
-_STATE_KINDS = frozenset({fmt.FINISH, fmt.SIGNAL, fmt.LOSS})  # kept past the limit when small: they decide the state
-_SMALL_STATE = 64  # values
-
-
-def _keep(sf: StreamFile, rec: dict[str, Any], at: int, size: int) -> bool:
-    """Does the file's budget of values kept decoded (``limits.KEPT_ITEMS``)
-    hold this record? If not it is a ``not-kept`` problem and, from then
-    on, records other than rows are not decoded (``_past_kept``)."""
-    n = limits.count_items(rec, limits.KEPT_ITEMS + limits.KEPT_RESERVE)
-    if sf.kept + n <= limits.KEPT_ITEMS:
-        sf.kept += n
-        return True
-    if rec["k"] in _STATE_KINDS and n <= _SMALL_STATE and sf.kept + n <= limits.KEPT_ITEMS + limits.KEPT_RESERVE:
-        sf.kept = max(sf.kept, limits.KEPT_ITEMS) + n
-        return True
-    sf.kept = max(sf.kept, limits.KEPT_ITEMS)
-    _not_kept(sf, at, str(rec["k"]), size)
-    return False
-
-
-def _not_kept(sf: StreamFile, at: int, kind: str, size: int) -> None:
-    sf.add(
-        at,
-        "not-kept",
-        f"a {kind[:40]!r} record of {size} bytes not kept: this file's records already hold "
-        f"{limits.KEPT_ITEMS} values, what a reader keeps of one file",
-    )
-
-
-def peek_kind(data: bytes, pos: int) -> str | None:
-    """The kind of the record at ``pos`` as the writer lays it out (a map
-    whose first key is "k", a short string), without decoding it; None if
-    it is laid out otherwise."""
-    first = data[pos]
-    at = pos + 1 if 0x80 <= first <= 0x8F else pos + 3 if first == 0xDE else -1
-    if at < 0 or data[at : at + 2] != b"\xa1k" or at + 2 >= len(data) or not 0xA0 <= data[at + 2] <= 0xBF:
-        return None
-    n = data[at + 2] - 0xA0
-    try:
-        return bytes(data[at + 3 : at + 3 + n]).decode()
-    except UnicodeDecodeError:
-        return None
-
-
-def _past_kept(
-    sf: StreamFile, data: bytes, view: memoryview, pos: int, stop: int, size: int | None, at: int
-) -> int | None:
-    """Past the file's budget: skip the record at ``pos`` undecoded unless
-    it is a row, a small state record, or laid out in an unusual way (the
-    careful path reports that). Returns where the next record starts, or
-    None to decode this one."""
-    kind = peek_kind(data, pos)
-    if kind is None or kind in _ROW_KINDS:
-        return None
-    if size is None:
-        probe = msgpack.Unpacker(max_buffer_size=limits.MAX_BATCH_BYTES, **limits.UNPACK_LIMITS)
-        probe.feed(view[pos:stop])
-        try:
-            probe.skip()
-        except Exception:
-            return None
-        size = probe.tell()
-    if kind in _STATE_KINDS and size <= 1024:
-        return None
-    sf.records += 1
-    _not_kept(sf, at, kind, size)
-    return pos + size
 
 
 def present_values(col: pa.ChunkedArray, start: int, stop: int) -> Any:
@@ -1165,15 +1043,6 @@ def _times(
     columns: Columns, other: list[tuple[int, dict[str, Any]]], header: dict[str, Any] | None
 ) -> tuple[float | None, float | None]:
     times = arrow.values(columns.named("_t"))
-    last = float(times.max()) if len(times) else None
-    for _, rec in other:
-        if last is None or rec["t"] > last:
-            last = rec["t"]
-    first: float | None = None
-    if header is not None and isinstance(header.get("t"), (int, float)):
-        first = header["t"]
-    elif other and (other[0][0] == 0 or not len(times)):
-        first = other[0][1]["t"]
-    elif len(times):
-        first = float(times[0])
-    return first, last
+    if not len(times):
+        return times_of(None, None, other, header)
+    return times_of(float(times[0]), float(times.max()), other, header)

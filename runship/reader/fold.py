@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runship.reader.cache import CacheDamaged
-from runship.reader.columns import KEY_PREFIX, Segment, present_values
 from runship.reader.segments import RunFiles
 from runship.reader.stream import Problem, StreamFile
 from runship.schema import format as fmt
@@ -235,33 +233,30 @@ class Fold:
             done = 0
             for pos, rec in seg.records:
                 if pos > done:
-                    self._fold_rows(sf, seg, done, pos)
+                    self._fold_rows(sf, done, pos)
                     done = pos
                 self._fold_record(s, rec)
             if seg.rows > done:
-                self._fold_rows(sf, seg, done, seg.rows)
+                self._fold_rows(sf, done, seg.rows)
             if seg.last_step is not None:
                 self.last_step = seg.last_step + self._files.shifts.get(sf.name, 0)
             s.rows += seg.rows
             self.steps += seg.rows
 
-    def _fold_rows(self, sf: StreamFile, seg: Segment, start: int, stop: int) -> None:
+    def _fold_rows(self, sf: StreamFile, start: int, stop: int) -> None:
         """Rows [start, stop) of a file into the summary: each key's last
         value, or for a key whose metric definition asks for summary ops,
         their aggregate over every row so far (as the writer's run.summary)."""
-        try:
-            lasts = seg.last_values(start, stop)
-        except CacheDamaged:
-            lasts = self._files.columns(sf, None).last_values(start, stop)
+        lasts = self._files.last_values(sf, start, stop)
         self._keep(self.summary, "summary", lasts)
         if not any(spec.summary is not None for spec in self.metrics.specs):
             return
         specced = [k for k in lasts if (spec := self.metrics.spec_for(k)) is not None and spec.summary is not None]
         if not specced:
             return
-        cols = self._files.columns(sf, [KEY_PREFIX + k for k in specced])
+        values = self._files.present(sf, specced, start, stop)
         for key in specced:
-            self.metrics.observe_many(key, present_values(cols.named(KEY_PREFIX + key), start, stop), self.summary)
+            self.metrics.observe_many(key, values[key], self.summary)
 
     def _keep(self, target: dict[str, Any], what: str, values: dict[str, Any]) -> None:
         """``target.update(values)`` while config and summary hold at most

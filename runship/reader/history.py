@@ -25,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 from runship.reader import arrow
-from runship.reader.columns import KEY_PREFIX, MISSING, Columns, python_lists
+from runship.reader.columns import MISSING, Columns, python_lists
+from runship.reader.plain import KEY_PREFIX
 
 DERIVED_X = ("_step", "_runtime", "_timestamp")
 

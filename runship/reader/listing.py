@@ -406,11 +406,11 @@ def list_runs(
     ``memo``: a long-lived caller's ``ListingMemo``, used before the index.
     ``allowed(project)``: the projects to list (a token's scope), decided
     before anything of the others is read."""
-    from runship.reader.cache import resolve_cache
     from runship.reader.index import state_of
+    from runship.reader.segments import read_cache
 
     root = local_path(root)
-    cache = resolve_cache(cache)
+    cache = read_cache(cache)
     index = cache.index() if cache is not None else None
     found: list[tuple[str, str | None]]
     listing: dict[str, Any] = {}

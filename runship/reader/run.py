@@ -13,19 +13,21 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runship import store
-from runship.reader.cache import SegmentCache, resolve_cache
 from runship.reader.fold import Fold, Session, ranks_of, sessions_of
 from runship.reader.runhistory import RunHistory
-from runship.reader.segments import RunFiles
+from runship.reader.segments import RunFiles, read_cache
 from runship.reader.stream import Problem, StreamFile
 from runship.schema import format as fmt
 from runship.schema.metrics import Metrics
 from runship.schema.names import BadName, check_id, check_relpath
 from runship.store import RunSource
 from runship.store.protocol import NamedRun
+
+if TYPE_CHECKING:
+    from runship.reader.cache import SegmentCache
 
 #: what ``to_dict`` says of a run, first: these attributes as they are
 _DICT_FIELDS = (
@@ -411,7 +413,8 @@ def open_run(
     the run's own settings). ``strict``: raise CorruptionError on corruption
     instead of reporting it in ``problems``. ``cache``: the columnar cache of
     decoded stream files (True: the default one, see ``runship.reader.cache``;
-    a directory or a ``SegmentCache``; False: none). ``root``: the run root
+    a directory or a ``SegmentCache``; False: none; none either without the
+    ``read`` extra, whose columns it holds). ``root``: the run root
     a local ``location`` (``root/project/run``) was named below: the project
     and run directories are entered without following a link (a linked one
     is not there: RunNotFound), so a name never leads out of its project.
@@ -421,5 +424,5 @@ def open_run(
         stale_after=stale_after,
         now=now,
         strict=strict,
-        cache=resolve_cache(cache),
+        cache=read_cache(cache),
     )

@@ -11,17 +11,22 @@ records of the ``system`` and ``console`` streams. It reads the columns of
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from runship.reader.columns import KEY_PREFIX, Columns, rows_of
 from runship.reader.fold import Fold, Session, sessions_of
-from runship.reader.history import DERIVED_X, Part, Stack, derived, frame, key_arrays, matching, rows_at, sample
+from runship.reader.plain import KEY_PREFIX, need_columns
 from runship.reader.segments import RunFiles
 from runship.reader.stream import StreamFile
 from runship.schema import format as fmt
 from runship.schema.records import rank_of
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from runship.reader.history import Stack
+
+#: what a query of the history columns says it needs without the ``read`` extra
+_COLUMNS = "reading a run's history"
 
 
 class RunHistory:
@@ -51,6 +56,9 @@ class RunHistory:
         if stream != fmt.RUN_STREAM:
             yield from self._raw_history(stream, wanted, need)
             return
+        need_columns(_COLUMNS)
+        from runship.reader.columns import rows_of
+
         for s in self._of_rank(rank):
             runtime = (s.runtime_base, s.start_t) if s.start_t is not None else None
             for sf in s.files:
@@ -91,6 +99,7 @@ class RunHistory:
         text are Arrow's own types; any other value is msgpack-packed
         (``large_binary``). Only the files the rows are in are read: what an
         incremental export needs."""
+        need_columns(_COLUMNS)
         import pyarrow as pa
 
         from runship.reader import arrow
@@ -115,6 +124,9 @@ class RunHistory:
     def rows_from(self, start: int) -> Iterator[dict[str, Any]]:
         """History rows (as ``scan_history``) from row number ``start`` on;
         only the files they are in are read."""
+        need_columns(_COLUMNS)
+        from runship.reader.columns import Columns, rows_of
+
         for s, sf, _, lo in self._files_from(start):
             runtime = (s.runtime_base, s.start_t) if s.start_t is not None else None
             cols = self._files.columns(sf, None)
@@ -139,11 +151,14 @@ class RunHistory:
         keys: dict[str, None] = {}
         for s in self._fold.sessions:
             for sf in s.files:
-                keys.update(dict.fromkeys(self._files.segment(sf).columns.keys()))
+                keys.update(dict.fromkeys(self._files.keys(sf)))
         return list(keys)
 
     def _parts(self, keys: Iterable[str]) -> Stack:
         """Every run stream file's rows in order, with these keys' columns read."""
+        need_columns(_COLUMNS)
+        from runship.reader.history import Part, Stack
+
         wanted = ["_step", "_t", *(KEY_PREFIX + k for k in keys)]
         files = [(s, sf) for s in self._fold.sessions for sf in s.files]
         return Stack([Part(self._files.columns(sf, wanted), s.runtime_base, s.start_t) for s, sf in files])
@@ -171,6 +186,8 @@ class RunHistory:
         if rank not in (None, 0):
             raise ValueError("history(): rank= does not go with samples= (a rank's rows are read whole)")
         _, parts, rows, kept = self._sampled(keys, match, samples, x, xrange)
+        from runship.reader.history import rows_at
+
         return list(rows_at(parts, rows, kept, x))
 
     def series(
@@ -187,6 +204,8 @@ class RunHistory:
         numbers has none; ``x`` and ``xrange`` as ``history``."""
         wanted = [k for k in dict.fromkeys(keys) if k != x]
         parts = self._parts([*wanted, x])
+        from runship.reader.history import DERIVED_X, derived, key_arrays, sample
+
         _, kept = sample(parts, wanted, _samples(samples), x, xrange, False)
         xs = derived(parts, x) if x in DERIVED_X else key_arrays(parts, x)[1]
         out: dict[str, tuple[Any, Any]] = {}
@@ -205,6 +224,8 @@ class RunHistory:
         keys, their rows' parts, the rows kept, each key's rows kept)."""
         wanted = [k for k in self.history_keys() if k != x] if keys is None else list(dict.fromkeys(keys))
         parts = self._parts([*wanted, x])
+        from runship.reader.history import sample
+
         together = keys is not None and _match(match) == "all"
         rows, kept = sample(parts, wanted, _samples(samples), x, xrange, together)
         return wanted, parts, rows, kept
@@ -228,6 +249,9 @@ class RunHistory:
             raise ImportError("history_df() needs pandas: pip install pandas") from None
         if match not in ("all", "any"):
             raise ValueError(f"match must be 'all' or 'any', got {match!r}")
+        need_columns(_COLUMNS)
+        from runship.reader.history import frame, matching
+
         if samples is not None:
             wanted, parts, rows, kept = self._sampled(keys, match, samples, x, xrange)
             return frame(parts, wanted, rows, kept)
