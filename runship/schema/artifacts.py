@@ -38,6 +38,8 @@ class ArtifactBase:
         self.aliases: list[str] = []
         self.version: str | None = None
         self._entries: dict[str, str] = {}  # name in the artifact -> the file it is made of
+        self._references: list[dict[str, Any]] = []  # add_reference: URIs named, not copied
+        self._tmp: str | None = None  # new_file: where the files it makes are written
 
     def download(self, *args: object, **kwargs: object) -> NoReturn:
         raise UsageError(

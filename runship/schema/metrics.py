@@ -10,6 +10,9 @@ SUMMARY_OPS = ("min", "max", "mean", "first", "last", "best", "copy", "none")
 GOALS = ("minimize", "maximize")
 
 
+_RECORD_KEYS = ("name", "step_metric", "step_sync", "hidden", "summary", "goal")  # a metric record, in order
+
+
 class MetricSpec:
     """One define_metric() call. ``name`` may end in ``*`` (a prefix glob)."""
 
@@ -46,14 +49,9 @@ class MetricSpec:
         return key == self.name
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "step_metric": self.step_metric,
-            "step_sync": self.step_sync,
-            "hidden": self.hidden,
-            "summary": list(self.summary) if self.summary is not None else None,
-            "goal": self.goal,
-        }
+        record = {key: getattr(self, key) for key in _RECORD_KEYS}
+        record["summary"] = list(self.summary) if self.summary is not None else None
+        return record
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> MetricSpec:

@@ -257,18 +257,6 @@ class Artifact(ArtifactBase):
     by ``log_artifact``. Downloading artifacts needs a server: offline,
     ``download()`` says so (``ArtifactBase``: the name's check, the fields)."""
 
-    def __init__(
-        self,
-        name: str,
-        type: str = "unspecified",
-        description: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        **_: Any,
-    ) -> None:
-        super().__init__(name, type, description, metadata)
-        self._references: list[dict[str, Any]] = []
-        self._tmp: str | None = None
-
     def add_file(self, local_path: str | os.PathLike[str], name: str | None = None, **_: Any) -> None:
         path = os.fspath(local_path)
         if not os.path.isfile(path):

@@ -154,6 +154,9 @@ def apart(start: dict[str, Any] | None) -> bool:
     return rank_of(start) not in (None, 0) and not (placement_of(start) or {}).get("shared")
 
 
+_PRIOR_KEYS = ("config", "summary", "meta", "metrics", "starts")  # what as_prior passes on as they are
+
+
 # ---- the fold ------------------------------------------------------------------------------
 @dataclass
 class Prior:
@@ -173,14 +176,7 @@ class Prior:
 
     def as_prior(self) -> dict[str, Any]:
         """The map ``Run`` takes as ``prior``."""
-        return {
-            "next_step": self.next_step,
-            "config": self.config,
-            "summary": self.summary,
-            "meta": self.meta,
-            "metrics": self.metrics,
-            "starts": self.starts,
-        }
+        return {"next_step": self.next_step, **{key: getattr(self, key) for key in _PRIOR_KEYS}}
 
     def fold_record(self, rec: dict[str, Any], shift: int) -> None:
         kind = rec["k"]

@@ -28,15 +28,10 @@ class Placement(NamedTuple):  # not a dataclass: dataclasses costs `import runsh
         return self.rank == 0
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank,
-            "local_rank": self.local_rank,
-            "world_size": self.world_size,
-            "node": self.node,
-            "source": self.source,
-            "job": self.job,
-            **({"shared": True} if self.shared else {}),
-        }
+        record = self._asdict()
+        if not record.pop("shared"):
+            return record
+        return {**record, "shared": True}  # said only where it holds
 
 
 def _int(value: str | None) -> int | None:
