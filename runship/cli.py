@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypedDict, TypeVar
 
 import click
 import msgpack
@@ -33,6 +33,8 @@ from runship.schema.format import ROW, ROWS, rows_of_record
 from runship.schema.values import format_value, json_safe
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from runship.reader.run import RunView
     from runship.sweep import Sweep
     from runship.web.guard import Limits
@@ -989,22 +991,26 @@ def guard_options(fn: F) -> F:
     return fn
 
 
-def guard_limits(
-    command: str,
-    head_timeout: float | None,
-    body_timeout: float | None,
-    max_connections: int | None,
-    per_client: int | None,
-) -> Limits:
+class GuardArgs(TypedDict):
+    """What ``guard_options`` hands a command: the limits given (None: the
+    default) and the extra Host names."""
+
+    head_timeout: float | None
+    body_timeout: float | None
+    max_connections: int | None
+    per_client: int | None
+    allow_hosts: tuple[str, ...]
+
+
+def guard_limits(command: str, guard: GuardArgs) -> Limits:
     """The guard's ``Limits``: the options given, defaults for the rest."""
     try:
         from runship.web.guard import Limits
     except ImportError as e:
         raise RuntimeError(f"runship {command} cannot start: {e} (reinstall runship: pip install runship)") from None
 
-    given: dict[str, Any] = {"head_timeout": head_timeout, "body_timeout": body_timeout}
-    given.update(max_connections=max_connections, per_client=per_client)
-    return Limits(**{k: v for k, v in given.items() if v is not None})
+    given: dict[str, Any] = {k: v for k, v in guard.items() if k != "allow_hosts" and v is not None}
+    return Limits(**given)
 
 
 @contextlib.contextmanager
@@ -1063,11 +1069,7 @@ def serve_cmd(
     key: str | None,
     public_docs: bool,
     trusted_proxies: tuple[str, ...],
-    head_timeout: float | None,
-    body_timeout: float | None,
-    max_connections: int | None,
-    per_client: int | None,
-    allow_hosts: tuple[str, ...],
+    **guard: Unpack[GuardArgs],
 ) -> None:
     """Run the runship server: the uploader pushes to it (http(s)://), and
     it serves runs, state and history over HTTP. At start it prints its URL,
@@ -1097,8 +1099,8 @@ def serve_cmd(
             storage_options=ctx.obj["so"],
             public_docs=public_docs,
             trusted_proxies=trusted_proxies,
-            limits=guard_limits("serve", head_timeout, body_timeout, max_connections, per_client),
-            allow_hosts=allow_hosts,
+            limits=guard_limits("serve", guard),
+            allow_hosts=guard["allow_hosts"],
             log=lambda m: click.echo(m, err=True),
         )
 
@@ -1527,11 +1529,7 @@ def ui_cmd(
     port: int,
     ui_token_file: str | None,
     no_token: bool,
-    head_timeout: float | None,
-    body_timeout: float | None,
-    max_connections: int | None,
-    per_client: int | None,
-    allow_hosts: tuple[str, ...],
+    **guard: Unpack[GuardArgs],
 ) -> None:
     """Look at runs in a browser: a runs table, charts, comparison, system
     metrics, console, files and media. ROOTS are run roots, fsspec URLs
@@ -1568,8 +1566,8 @@ def ui_cmd(
             no_token=no_token,
             storage_options=ctx.obj["so"],
             cache=_cache(ctx),
-            limits=guard_limits("ui", head_timeout, body_timeout, max_connections, per_client),
-            allow_hosts=allow_hosts,
+            limits=guard_limits("ui", guard),
+            allow_hosts=guard["allow_hosts"],
             log=lambda m: click.echo(m, err=True),
         )
 
