@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO, ParamSpec, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Concatenate, ParamSpec, TypedDict, TypeVar
 
 import click
 import msgpack
@@ -93,6 +93,12 @@ def library_errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise click.ClickException(_one_line(e)) from None
 
     return wrapper
+
+
+def with_context(fn: Callable[Concatenate[click.Context, P], R]) -> Callable[P, R]:
+    """A command given its context (``ctx.obj``: the root, storage options
+    and cache) whose errors are shown as ``library_errors`` says."""
+    return click.pass_context(library_errors(fn))
 
 
 def _one_line(e: BaseException) -> str:
@@ -236,8 +242,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 @click.argument("root", required=False, type=click.Path(file_okay=False), callback=_location)
 @click.option("--project", help="Only runs of this project.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
-@click.pass_context
-@library_errors
+@with_context
 def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: bool) -> None:
     """List the runs under ROOT (default: --root): project, id, name, state,
     steps, last write.
@@ -300,8 +305,7 @@ def _text(value: object) -> str:
 @cli.command("show", context_settings=CONTEXT)
 @click.argument("run")
 @click.option("--json", "as_json", is_flag=True, help="Everything as one JSON object.")
-@click.pass_context
-@library_errors
+@with_context
 def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
     """Show a run: metadata, state, config, summary, sessions, integrity.
 
@@ -468,8 +472,7 @@ def _show_integrity(view: RunView) -> None:
     "--x", "x", default="_step", show_default=True, help="With --samples: _step, _runtime, _timestamp or a key."
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True)
-@click.pass_context
-@library_errors
+@with_context
 def history_cmd(
     ctx: click.Context,
     run: str,
@@ -518,8 +521,7 @@ def history_cmd(
 @click.argument("run")
 @click.option("--keys", help="Comma-separated metrics, e.g. cpu,gpu.0.gpu.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True)
-@click.pass_context
-@library_errors
+@with_context
 def system_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None:
     """Print a run's system metrics: CPU, memory, disk, network, GPUs.
 
@@ -606,8 +608,7 @@ def _csv_value(v: object) -> object:
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends (Ctrl-C to stop).")
 @click.option("--stream", "which", type=click.Choice(["both", "stdout", "stderr"]), default="both", show_default=True)
 @click.option("--rank", type=click.IntRange(0), help="A distributed run: only this rank's lines.")
-@click.pass_context
-@library_errors
+@with_context
 @interrupts.leaving("the lines written after this were not shown")
 def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: int | None) -> None:
     """Print what a run wrote to stdout and stderr. In a distributed run
@@ -712,8 +713,7 @@ def _cat_raw(f: BinaryIO) -> bool:
 
 @cli.command("verify", context_settings=CONTEXT)
 @click.argument("runs", nargs=-1, required=True)
-@click.pass_context
-@library_errors
+@with_context
 def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
     """Check every stream file of each RUN: every batch against its checksum.
 
@@ -892,8 +892,7 @@ def upload_cmd(
 @_storage_option()
 @_uploader_config
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
-@click.pass_context
-@library_errors
+@with_context
 def status_cmd(
     ctx: click.Context,
     roots: tuple[str, ...],
@@ -1143,8 +1142,7 @@ def _export_target(ctx: click.Context, param: click.Parameter, value: str) -> st
     type=click.Path(file_okay=False),
     help="Where what was exported is kept (the uploader's state store). [default: the uploader's]",
 )
-@click.pass_context
-@library_errors
+@with_context
 @interrupts.leaving("the next export goes on from where this one stopped")
 def export_cmd(
     ctx: click.Context,
@@ -1227,8 +1225,7 @@ def sweep_group() -> None:
     600.0,
     "Seconds without a heartbeat after which a trial's agent is taken for dead and the trial is offered again.",
 )
-@click.pass_context
-@library_errors
+@with_context
 def sweep_create_cmd(
     ctx: click.Context, spec_file: str, project: str | None, sweep_id: str | None, lost_after: float
 ) -> None:
@@ -1272,8 +1269,7 @@ def sweep_create_cmd(
     10.0,
     "Seconds a trial has to end after the agent is stopped (SIGINT, SIGTERM) before it is killed.",
 )
-@click.pass_context
-@library_errors
+@with_context
 def sweep_agent_cmd(
     ctx: click.Context,
     sweep: str,
@@ -1343,8 +1339,7 @@ def _spec_program(found: Sweep) -> list[str]:
 @sweep_group.command("status", context_settings=CONTEXT)
 @click.argument("sweep")
 @click.option("--json", "as_json", is_flag=True, help="The trials as JSON.")
-@click.pass_context
-@library_errors
+@with_context
 def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
     """Trials of SWEEP: state (finished, failed, stopped, running, lost, interrupted),
     attempts, params, metric, run; and the best so far. The root may be
@@ -1416,8 +1411,7 @@ def _warn(message: str) -> None:
 @click.option(
     "--resume", is_flag=True, help="When a run exists, add what the log holds past its last step as a new session."
 )
-@click.pass_context
-@library_errors
+@with_context
 def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str | None, resume: bool) -> None:
     """Runs (under --root) from wandb's offline run directories
     (wandb/offline-run-*): config, history at its steps, summary, tags,
@@ -1451,8 +1445,7 @@ def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str
 @click.argument("uri")
 @click.option("--experiment", required=True, help="The MLflow experiment whose runs are imported.")
 @click.option("--project", help="The project of the new runs. [default: the experiment's name]")
-@click.pass_context
-@library_errors
+@with_context
 def import_mlflow_cmd(ctx: click.Context, uri: str, experiment: str, project: str | None) -> None:
     """Runs (under --root) from an MLflow experiment: params as config, each
     metric's history at its steps, tags. Needs mlflow.
@@ -1474,8 +1467,7 @@ def import_mlflow_cmd(ctx: click.Context, uri: str, experiment: str, project: st
 @click.argument("logdir", type=click.Path(exists=True, file_okay=False))
 @click.option("--project", help="The project of the runs. [default: LOGDIR's name, made a valid project name]")
 @click.option("--name", help="The name of LOGDIR's own run, the prefix of the others'. [default: LOGDIR's name]")
-@click.pass_context
-@library_errors
+@with_context
 def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None, name: str | None) -> None:
     """Runs (under --root) from the TensorBoard event files under LOGDIR:
     one per directory holding event files, as TensorBoard shows them;
