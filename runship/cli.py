@@ -4,6 +4,7 @@ the uploader and server). No logic of its own beyond formatting."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import datetime
 import errno
@@ -15,7 +16,8 @@ import shutil
 import signal
 import sys
 import time
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Concatenate, ParamSpec, TypedDict, TypeVar
 
 import click
 import msgpack
@@ -30,11 +32,23 @@ from runship.schema import limits
 from runship.schema.format import ROW, ROWS, rows_of_record
 from runship.schema.values import format_value, json_safe
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from runship.reader.run import RunView
+    from runship.sweep import Sweep
+    from runship.web.guard import Limits
+
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+Locations = str | tuple[str, ...] | None  # a click option's or argument's value: one or many
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DERIVED = ("_step", "_timestamp", "_runtime")
 
 
-def _open(ctx: click.Context, location: str) -> Any:
+def _open(ctx: click.Context, location: str) -> RunView:
     """The run at ``location``, read with the command line's storage
     options and cache (the reader is imported here: a command that reads no
     run starts without it)."""
@@ -59,13 +73,13 @@ def default_root() -> str:
     return _default()
 
 
-def library_errors(fn):
+def library_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Show any error of the library or of a storage or network library
     (botocore, aiohttp, fsspec, ...) as one line naming the target and the
     cause, not a traceback; ``runship -v`` shows the traceback too."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except BrokenPipeError:  # `runship history ... | head`: a quiet end (click would exit 1)
@@ -79,6 +93,12 @@ def library_errors(fn):
             raise click.ClickException(_one_line(e)) from None
 
     return wrapper
+
+
+def with_context(fn: Callable[Concatenate[click.Context, P], R]) -> Callable[P, R]:
+    """A command given its context (``ctx.obj``: the root, storage options
+    and cache) whose errors are shown as ``library_errors`` says."""
+    return click.pass_context(library_errors(fn))
 
 
 def _one_line(e: BaseException) -> str:
@@ -118,7 +138,7 @@ def redact(url: str) -> str:
     return shown(url)
 
 
-def _location(ctx: click.Context, param: click.Parameter, value):
+def _location(ctx: click.Context, param: click.Parameter, value: Locations) -> Locations:
     """Click callback: each root or destination given is a path or a
     well-formed URL (``runship.store.location``), else a usage error (exit 2)."""
     from runship.errors import UsageError
@@ -133,6 +153,11 @@ def _location(ctx: click.Context, param: click.Parameter, value):
     return value
 
 
+def _storage_option(text: str | None = None) -> Callable[[F], F]:
+    """``--storage-option``/``-o KEY=VALUE`` (repeatable), as ``runship``, ``upload`` and ``status`` take it."""
+    return click.option("--storage-option", "-o", "storage_options", multiple=True, metavar="KEY=VALUE", help=text)
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(runship.__version__, "--version", "-V", prog_name="runship")
 @click.option(
@@ -143,14 +168,7 @@ def _location(ctx: click.Context, param: click.Parameter, value):
     show_default="$RUNSHIP_DIR or ./runship-runs",
     help="Run root that RUN arguments (project/id or id) are looked up in.",
 )
-@click.option(
-    "--storage-option",
-    "-o",
-    "storage_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="fsspec storage option for URLs, e.g. endpoint_url=http://minio:9000 (repeatable).",
-)
+@_storage_option("fsspec storage option for URLs, e.g. endpoint_url=http://minio:9000 (repeatable).")
 @click.option(
     "--token-file",
     type=click.Path(dir_okay=False),
@@ -224,8 +242,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 @click.argument("root", required=False, type=click.Path(file_okay=False), callback=_location)
 @click.option("--project", help="Only runs of this project.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
-@click.pass_context
-@library_errors
+@with_context
 def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: bool) -> None:
     """List the runs under ROOT (default: --root): project, id, name, state,
     steps, last write.
@@ -267,7 +284,7 @@ def ls_cmd(ctx: click.Context, root: str | None, project: str | None, as_json: b
     click.echo(_table(body, ["PROJECT", "ID", "NAME", "STATE", "STEPS", "LAST WRITE"]))
 
 
-def _ago(t) -> str:
+def _ago(t: object) -> str:
     """ "last write 75 s ago": a live run is judged crashed only once its
     heartbeat is overdue (92 s by default), so say how old its last write is."""
     if not isinstance(t, (int, float)):
@@ -278,7 +295,7 @@ def _ago(t) -> str:
     return f"last write {age / 60:.0f} min ago"
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     """A name for a table cell: one line, bounded (a run's name is the run's to choose)."""
     text = "" if value is None else str(value)
     text = "".join(c if c.isprintable() else "?" for c in text)
@@ -288,8 +305,7 @@ def _text(value) -> str:
 @cli.command("show", context_settings=CONTEXT)
 @click.argument("run")
 @click.option("--json", "as_json", is_flag=True, help="Everything as one JSON object.")
-@click.pass_context
-@library_errors
+@with_context
 def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
     """Show a run: metadata, state, config, summary, sessions, integrity.
 
@@ -309,7 +325,7 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
         part(view)
 
 
-def _show_overview(view) -> None:
+def _show_overview(view: RunView) -> None:
     state = view.state
     if view.exit_code is not None:
         state += f" (exit code {view.exit_code})"
@@ -335,14 +351,14 @@ def _show_overview(view) -> None:
         click.echo(f"{k.ljust(width)}  {v}")
 
 
-def _show_values(view) -> None:
+def _show_values(view: RunView) -> None:
     for title, mapping in (("config", view.config), ("summary", view.summary)):
         click.echo(f"\n{title}:" + ("" if mapping else " (empty)"))
         for k in sorted(mapping):
             click.echo(f"  {k}: {format_value(mapping[k])}")
 
 
-def _show_definitions(view) -> None:
+def _show_definitions(view: RunView) -> None:
     """define_metric() definitions, alerts and saved files."""
     if view.metrics.specs:
         click.echo("\nmetrics:")
@@ -365,13 +381,13 @@ def _show_definitions(view) -> None:
             click.echo(f"  {rel}  {rec.get('size')} bytes  ({rec.get('policy')}{saved_as})")
 
 
-def _show_environment(view) -> None:
+def _show_environment(view: RunView) -> None:
     env = view.environment
     if not env:
         return
     click.echo("\nenvironment:")
-    git = env.get("git") if isinstance(env.get("git"), dict) else {}
-    sched = env.get("scheduler") if isinstance(env.get("scheduler"), dict) else {}
+    git = env["git"] if isinstance(env.get("git"), dict) else {}
+    sched = env["scheduler"] if isinstance(env.get("scheduler"), dict) else {}
     packages = env.get("packages")
     dirty = " (dirty)" if git.get("dirty") else ""
     items = [
@@ -394,7 +410,7 @@ def _show_environment(view) -> None:
             click.echo(f"  {k}: {v}")
 
 
-def _show_sessions(view) -> None:
+def _show_sessions(view: RunView) -> None:
     ranks = view.ranks
     if ranks:
         nodes = sorted({str(r["node"]) for r in ranks})
@@ -430,7 +446,7 @@ def _show_sessions(view) -> None:
         click.echo("  " + line)
 
 
-def _show_integrity(view) -> None:
+def _show_integrity(view: RunView) -> None:
     files = [sf for fs in view.files.values() for sf in fs]
     size = sum(sf.size for sf in files)
     if not view.problems:
@@ -456,8 +472,7 @@ def _show_integrity(view) -> None:
     "--x", "x", default="_step", show_default=True, help="With --samples: _step, _runtime, _timestamp or a key."
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True)
-@click.pass_context
-@library_errors
+@with_context
 def history_cmd(
     ctx: click.Context,
     run: str,
@@ -506,8 +521,7 @@ def history_cmd(
 @click.argument("run")
 @click.option("--keys", help="Comma-separated metrics, e.g. cpu,gpu.0.gpu.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table", show_default=True)
-@click.pass_context
-@library_errors
+@with_context
 def system_cmd(ctx: click.Context, run: str, keys: str | None, fmt: str) -> None:
     """Print a run's system metrics: CPU, memory, disk, network, GPUs.
 
@@ -525,7 +539,7 @@ def _split_keys(keys: str | None) -> list[str] | None:
     return [k.strip() for k in keys.split(",") if k.strip()] if keys else None
 
 
-def _warn_unknown(wanted: list[str] | None, found: set[str], every_key) -> None:
+def _warn_unknown(wanted: list[str] | None, found: set[str], every_key: Callable[[], Iterable[str]]) -> None:
     """Name the keys asked for that no printed row had, and whether the run
     has them at all (a typo is said, not silently dropped)."""
     missing = [k for k in wanted or () if k not in found]
@@ -540,12 +554,14 @@ def _warn_unknown(wanted: list[str] | None, found: set[str], every_key) -> None:
         click.echo(f"runship: no row has all of {', '.join(map(repr, wanted or ()))} together; try --any", err=True)
 
 
-def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str, times: bool = False) -> set[str]:
+def _print_rows(
+    rows: Iterable[dict[str, Any]], fmt: str, columns: list[str] | None, empty: str, times: bool = False
+) -> set[str]:
     """Rows of dicts as JSON lines, CSV or an aligned table (history, system);
     returns the keys seen. ``times``: _timestamp as local ISO 8601."""
     found: set[str] = set()
 
-    def noting(rows):
+    def noting(rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for row in rows:
             found.update(row)
             yield row
@@ -575,13 +591,13 @@ def _print_rows(rows, fmt: str, columns: list[str] | None, empty: str, times: bo
     return found
 
 
-def _iso(t) -> str:
+def _iso(t: object) -> str:
     if not isinstance(t, (int, float)):
         return format_value(t)
     return datetime.datetime.fromtimestamp(t).astimezone().isoformat(timespec="milliseconds")
 
 
-def _csv_value(v):
+def _csv_value(v: object) -> object:
     if isinstance(v, (dict, list)):
         return json.dumps(json_safe(v), separators=(",", ":"))
     return "" if v is None else v
@@ -592,8 +608,7 @@ def _csv_value(v):
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends (Ctrl-C to stop).")
 @click.option("--stream", "which", type=click.Choice(["both", "stdout", "stderr"]), default="both", show_default=True)
 @click.option("--rank", type=click.IntRange(0), help="A distributed run: only this rank's lines.")
-@click.pass_context
-@library_errors
+@with_context
 @interrupts.leaving("the lines written after this were not shown")
 def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: int | None) -> None:
     """Print what a run wrote to stdout and stderr. In a distributed run
@@ -676,7 +691,7 @@ def _cat_one(file: str, raw: bool, per_row: bool = False) -> bool:
     return any(p.is_corruption for p in sf.problems)
 
 
-def _cat_raw(f) -> bool:
+def _cat_raw(f: BinaryIO) -> bool:
     """Every msgpack value of a file with its byte offset, streamed, decoded
     with the format's limits; True if undecodable bytes stop it."""
     unpacker = msgpack.Unpacker(f, read_size=1 << 20, max_buffer_size=limits.MAX_RECORD_BYTES, **limits.DECODE)
@@ -698,8 +713,7 @@ def _cat_raw(f) -> bool:
 
 @cli.command("verify", context_settings=CONTEXT)
 @click.argument("runs", nargs=-1, required=True)
-@click.pass_context
-@library_errors
+@with_context
 def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
     """Check every stream file of each RUN: every batch against its checksum.
 
@@ -730,7 +744,7 @@ def verify_cmd(ctx: click.Context, runs: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def _uploader_config(fn):
+def _uploader_config(fn: F) -> F:
     """--token-file and --config, as `runship upload` and `runship status` take them."""
     fn = click.option(
         "--config", "config_path", type=click.Path(dir_okay=False), help="INI config file. [$RUNSHIP_UPLOAD_CONFIG]"
@@ -785,40 +799,33 @@ def _uploader_config(fn):
     type=click.Path(file_okay=False),
     help="State directory. [default: $XDG_STATE_HOME/runship/upload]",
 )
-@click.option(
-    "--storage-option",
-    "-o",
-    "storage_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="fsspec storage option, e.g. endpoint_url=http://minio:9000 (repeatable).",
-)
+@_storage_option("fsspec storage option, e.g. endpoint_url=http://minio:9000 (repeatable).")
 @_uploader_config
 @click.option("--quiet", "-q", is_flag=True, help="Only errors and the summary line.")
 @click.option("--verbose", "-v", is_flag=True, help="A line per run uploaded.")
 @click.pass_context
 def upload_cmd(
-    ctx,
-    roots,
-    to,
-    once,
-    watch,
-    interval,
-    project,
-    run_filter,
-    follow,
-    pass_timeout,
-    follow_pid,
-    secrets_fd,
-    allow_insecure_http,
-    dry_run,
-    verify_remote,
-    state_dir,
-    storage_options,
-    token_file,
-    config_path,
-    quiet,
-    verbose,
+    ctx: click.Context,
+    roots: tuple[str, ...],
+    to: str | None,
+    once: bool,
+    watch: bool,
+    interval: float | None,
+    project: str | None,
+    run_filter: str | None,
+    follow: bool,
+    pass_timeout: float,
+    follow_pid: int | None,
+    secrets_fd: int | None,
+    allow_insecure_http: bool,
+    dry_run: bool,
+    verify_remote: bool,
+    state_dir: str | None,
+    storage_options: tuple[str, ...],
+    token_file: str | None,
+    config_path: str | None,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """Upload run directories under ROOT... (default: --root) to URL: only
     new committed bytes, resuming where the last pass stopped. A ROOT may
@@ -882,12 +889,21 @@ def upload_cmd(
 @click.option(
     "--remote", "ask_remote", is_flag=True, help="Ask the target for its sizes instead of trusting the state."
 )
-@click.option("--storage-option", "-o", "storage_options", multiple=True, metavar="KEY=VALUE")
+@_storage_option()
 @_uploader_config
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run.")
-@click.pass_context
-@library_errors
-def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_file, config_path, as_json) -> None:
+@with_context
+def status_cmd(
+    ctx: click.Context,
+    roots: tuple[str, ...],
+    to: str | None,
+    state_dir: str | None,
+    ask_remote: bool,
+    storage_options: tuple[str, ...],
+    token_file: str | None,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
     """Per run under ROOT... (a root, a project or a run directory; default:
     as `runship upload`: the config file, $RUNSHIP_UPLOAD_ROOTS, --root): local bytes, uploaded bytes, state, last
     upload, last error, files skipped on purpose.
@@ -944,25 +960,22 @@ def status_cmd(ctx, roots, to, state_dir, ask_remote, storage_options, token_fil
             click.echo(f"  {r['project']}/{r['id']}: {what}")
 
 
-def guard_options(fn):
+GUARD_LIMITS = (  # the connection guard's limits: option, type, help
+    ("--head-timeout", click.FloatRange(0.1), "Seconds a client may take to send a request's head. [10]"),
+    ("--body-timeout", click.FloatRange(0.1), "Seconds of silence allowed while a body is sent. [30]"),
+    (
+        "--max-connections",
+        click.IntRange(16),
+        "Open connections at most. [the open-file limit less 128 less the listen backlog]",
+    ),
+    ("--per-client", click.IntRange(1), "Open connections of one client address at most. [256]"),
+)
+
+
+def guard_options(fn: F) -> F:
     """The connection guard's options, the same for ``serve`` and ``ui``."""
-    options = [
-        click.option(
-            "--head-timeout",
-            type=click.FloatRange(0.1),
-            help="Seconds a client may take to send a request's head. [10]",
-        ),
-        click.option(
-            "--body-timeout", type=click.FloatRange(0.1), help="Seconds of silence allowed while a body is sent. [30]"
-        ),
-        click.option(
-            "--max-connections",
-            type=click.IntRange(16),
-            help="Open connections at most. [the open-file limit less 128 less the listen backlog]",
-        ),
-        click.option(
-            "--per-client", type=click.IntRange(1), help="Open connections of one client address at most. [256]"
-        ),
+    options = [click.option(name, type=kind, help=text) for name, kind, text in GUARD_LIMITS]
+    options.append(
         click.option(
             "--allow-host",
             "allow_hosts",
@@ -970,23 +983,45 @@ def guard_options(fn):
             metavar="NAME",
             help="Answer requests whose Host is NAME (a reverse proxy's name), besides the loopback names and "
             "--host; repeatable. Others get 400 (DNS rebinding). [any name when --host is 0.0.0.0 or ::]",
-        ),
-    ]
+        )
+    )
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def guard_limits(command, head_timeout, body_timeout, max_connections, per_client):
+class GuardArgs(TypedDict):
+    """What ``guard_options`` hands a command: the limits given (None: the
+    default) and the extra Host names."""
+
+    head_timeout: float | None
+    body_timeout: float | None
+    max_connections: int | None
+    per_client: int | None
+    allow_hosts: tuple[str, ...]
+
+
+def guard_limits(command: str, guard: GuardArgs) -> Limits:
     """The guard's ``Limits``: the options given, defaults for the rest."""
     try:
         from runship.web.guard import Limits
     except ImportError as e:
         raise RuntimeError(f"runship {command} cannot start: {e} (reinstall runship: pip install runship)") from None
 
-    given = {"head_timeout": head_timeout, "body_timeout": body_timeout}
-    given.update(max_connections=max_connections, per_client=per_client)
-    return Limits(**{k: v for k, v in given.items() if v is not None})
+    given: dict[str, Any] = {k: v for k, v in guard.items() if k != "allow_hosts" and v is not None}
+    return Limits(**given)
+
+
+@contextlib.contextmanager
+def _starting() -> Iterator[None]:
+    """A web command's start (``serve``, ``ui``): an argument that cannot work
+    is a usage error (exit 2), any other failure one line (exit 1)."""
+    try:
+        yield
+    except UsageError as e:
+        raise click.UsageError(str(e)) from None
+    except (ValueError, RuntimeError, OSError) as e:
+        raise click.ClickException(str(e)) from None
 
 
 @cli.command("serve", context_settings=CONTEXT)
@@ -1021,23 +1056,19 @@ def guard_limits(command, head_timeout, body_timeout, max_connections, per_clien
 @click.pass_context
 @interrupts.until_stopped("requests in flight were answered, no new ones are taken")
 def serve_cmd(
-    ctx,
-    serve_root,
-    host,
-    port,
-    token_file,
-    no_auth,
-    workers,
-    max_body,
-    cert,
-    key,
-    public_docs,
-    trusted_proxies,
-    head_timeout,
-    body_timeout,
-    max_connections,
-    per_client,
-    allow_hosts,
+    ctx: click.Context,
+    serve_root: str,
+    host: str,
+    port: int,
+    token_file: str | None,
+    no_auth: bool,
+    workers: int,
+    max_body: int | None,
+    cert: str | None,
+    key: str | None,
+    public_docs: bool,
+    trusted_proxies: tuple[str, ...],
+    **guard: Unpack[GuardArgs],
 ) -> None:
     """Run the runship server: the uploader pushes to it (http(s)://), and
     it serves runs, state and history over HTTP. At start it prints its URL,
@@ -1053,7 +1084,7 @@ def serve_cmd(
     require_extra("server", what="runship serve")
     from runship.web.launch import serve
 
-    try:
+    with _starting():
         serve(
             serve_root,
             host=host,
@@ -1067,14 +1098,15 @@ def serve_cmd(
             storage_options=ctx.obj["so"],
             public_docs=public_docs,
             trusted_proxies=trusted_proxies,
-            limits=guard_limits("serve", head_timeout, body_timeout, max_connections, per_client),
-            allow_hosts=allow_hosts,
+            limits=guard_limits("serve", guard),
+            allow_hosts=guard["allow_hosts"],
             log=lambda m: click.echo(m, err=True),
         )
-    except UsageError as e:
-        raise click.UsageError(str(e)) from None
-    except (ValueError, RuntimeError, OSError) as e:
-        raise click.ClickException(str(e)) from None
+
+
+def _seconds(name: str, at_least: float, default: float, text: str) -> Callable[[F], F]:
+    """An option of seconds, at least ``at_least``, its default shown in the help."""
+    return click.option(name, type=click.FloatRange(at_least), default=default, show_default=True, help=text)
 
 
 def _export_target(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -1103,15 +1135,14 @@ def _export_target(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option("--project", help="Only runs of this project.")
 @click.option("--since", help="Only runs written to since then: a date (2026-11-01) or an age (2h, 30m, 7d).")
 @click.option("--watch", is_flag=True, help="Export again every --interval seconds until stopped (SIGTERM, Ctrl-C).")
-@click.option("--interval", type=click.FloatRange(1), default=60.0, show_default=True, help="Seconds between exports.")
+@_seconds("--interval", 1, 60.0, "Seconds between exports.")
 @click.option(
     "--state",
     "state_dir",
     type=click.Path(file_okay=False),
     help="Where what was exported is kept (the uploader's state store). [default: the uploader's]",
 )
-@click.pass_context
-@library_errors
+@with_context
 @interrupts.leaving("the next export goes on from where this one stopped")
 def export_cmd(
     ctx: click.Context,
@@ -1188,15 +1219,13 @@ def sweep_group() -> None:
 @click.argument("spec_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--project", help="The project its runs go to. [default: the spec's project, else $RUNSHIP_PROJECT]")
 @click.option("--id", "sweep_id", help="The sweep's id. [default: 8 random characters]")
-@click.option(
+@_seconds(
     "--lost-after",
-    type=click.FloatRange(1),
-    default=600.0,
-    show_default=True,
-    help="Seconds without a heartbeat after which a trial's agent is taken for dead and the trial is offered again.",
+    1,
+    600.0,
+    "Seconds without a heartbeat after which a trial's agent is taken for dead and the trial is offered again.",
 )
-@click.pass_context
-@library_errors
+@with_context
 def sweep_create_cmd(
     ctx: click.Context, spec_file: str, project: str | None, sweep_id: str | None, lost_after: float
 ) -> None:
@@ -1234,15 +1263,13 @@ def sweep_create_cmd(
 @click.option("--count", type=click.IntRange(1), help="Run at most this many trials. [default: until none is left]")
 @click.option("--args", "with_args", is_flag=True, help="Also give the trial's params as --name=value arguments.")
 @click.option("--no-wait", is_flag=True, help="Leave when nothing can be claimed, even while other agents' trials run.")
-@click.option(
+@_seconds(
     "--kill-after",
-    type=click.FloatRange(0),
-    default=10.0,
-    show_default=True,
-    help="Seconds a trial has to end after the agent is stopped (SIGINT, SIGTERM) before it is killed.",
+    0,
+    10.0,
+    "Seconds a trial has to end after the agent is stopped (SIGINT, SIGTERM) before it is killed.",
 )
-@click.pass_context
-@library_errors
+@with_context
 def sweep_agent_cmd(
     ctx: click.Context,
     sweep: str,
@@ -1291,7 +1318,7 @@ def sweep_agent_cmd(
         raise click.ClickException(f"none of the {tally.ran} trial(s) this agent ran succeeded")
 
 
-def _spec_program(found) -> list[str]:
+def _spec_program(found: Sweep) -> list[str]:
     """``python <program>`` for the spec's program: only from a spec that is
     this user's alone (another user's spec chooses no code to run), and only
     a file (the spec checked it is a path, not an option)."""
@@ -1312,8 +1339,7 @@ def _spec_program(found) -> list[str]:
 @sweep_group.command("status", context_settings=CONTEXT)
 @click.argument("sweep")
 @click.option("--json", "as_json", is_flag=True, help="The trials as JSON.")
-@click.pass_context
-@library_errors
+@with_context
 def sweep_status_cmd(ctx: click.Context, sweep: str, as_json: bool) -> None:
     """Trials of SWEEP: state (finished, failed, stopped, running, lost, interrupted),
     attempts, params, metric, run; and the best so far. The root may be
@@ -1385,8 +1411,7 @@ def _warn(message: str) -> None:
 @click.option(
     "--resume", is_flag=True, help="When a run exists, add what the log holds past its last step as a new session."
 )
-@click.pass_context
-@library_errors
+@with_context
 def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str | None, resume: bool) -> None:
     """Runs (under --root) from wandb's offline run directories
     (wandb/offline-run-*): config, history at its steps, summary, tags,
@@ -1420,8 +1445,7 @@ def import_wandb_cmd(ctx: click.Context, run_dirs: tuple[str, ...], project: str
 @click.argument("uri")
 @click.option("--experiment", required=True, help="The MLflow experiment whose runs are imported.")
 @click.option("--project", help="The project of the new runs. [default: the experiment's name]")
-@click.pass_context
-@library_errors
+@with_context
 def import_mlflow_cmd(ctx: click.Context, uri: str, experiment: str, project: str | None) -> None:
     """Runs (under --root) from an MLflow experiment: params as config, each
     metric's history at its steps, tags. Needs mlflow.
@@ -1443,8 +1467,7 @@ def import_mlflow_cmd(ctx: click.Context, uri: str, experiment: str, project: st
 @click.argument("logdir", type=click.Path(exists=True, file_okay=False))
 @click.option("--project", help="The project of the runs. [default: LOGDIR's name, made a valid project name]")
 @click.option("--name", help="The name of LOGDIR's own run, the prefix of the others'. [default: LOGDIR's name]")
-@click.pass_context
-@library_errors
+@with_context
 def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None, name: str | None) -> None:
     """Runs (under --root) from the TensorBoard event files under LOGDIR:
     one per directory holding event files, as TensorBoard shows them;
@@ -1492,17 +1515,13 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None,
 @click.pass_context
 @interrupts.until_stopped("the page is no longer served")
 def ui_cmd(
-    ctx,
+    ctx: click.Context,
     roots: tuple[str, ...],
     host: str,
     port: int,
     ui_token_file: str | None,
     no_token: bool,
-    head_timeout: float | None,
-    body_timeout: float | None,
-    max_connections: int | None,
-    per_client: int | None,
-    allow_hosts: tuple[str, ...],
+    **guard: Unpack[GuardArgs],
 ) -> None:
     """Look at runs in a browser: a runs table, charts, comparison, system
     metrics, console, files and media. ROOTS are run roots, fsspec URLs
@@ -1530,7 +1549,7 @@ def ui_cmd(
             raise click.UsageError(str(e)) from None
         if not token:
             raise click.UsageError(f"{ui_token_file}: empty")
-    try:
+    with _starting():
         serve_ui(
             _ui_roots(list(roots) or [ctx.obj["root"]]),
             host=host,
@@ -1539,14 +1558,10 @@ def ui_cmd(
             no_token=no_token,
             storage_options=ctx.obj["so"],
             cache=_cache(ctx),
-            limits=guard_limits("ui", head_timeout, body_timeout, max_connections, per_client),
-            allow_hosts=allow_hosts,
+            limits=guard_limits("ui", guard),
+            allow_hosts=guard["allow_hosts"],
             log=lambda m: click.echo(m, err=True),
         )
-    except UsageError as e:
-        raise click.UsageError(str(e)) from None
-    except (ValueError, RuntimeError, OSError) as e:
-        raise click.ClickException(str(e)) from None
 
 
 def _ui_roots(roots: list[str]) -> list[str]:
