@@ -196,7 +196,7 @@ class WriterUploader(RuleBasedStateMachine):
             for sf in files:
                 assert sf.name in local_files, sf.name
                 local = committed_records(local_files[sf.name])
-                got = list(remote._records(sf))
+                got = list(remote._files.records(sf))  # one file's records, as the view decoded them
                 assert got == local[: len(got)], sf.name  # a prefix: no gap, no duplicate, no change
                 assert not [p for p in sf.problems if p.is_corruption]
 
