@@ -31,6 +31,7 @@ BLOCKED = (
     "s3fs",
     "yaml",
     "tensorboardX",
+    "tensorboard",
     "optuna",
 )
 
@@ -170,7 +171,7 @@ def test_upload_to_a_runship_server_needs_no_extra(core, tmp_path):
         ),
         (
             ["export", "{root}", "--to", "tensorboard:{out}"],
-            "exporting to tensorboard needs tensorboardX, numpy, pyarrow: pip install 'runship[tensorboard,read]'",
+            "exporting to tensorboard needs tensorboardX, tensorboard, numpy, pyarrow: pip install 'runship[tensorboard,read]'",
         ),
         (["history", "core/plain"], "runship history needs numpy, pyarrow: pip install 'runship[read]'"),
     ],

@@ -122,10 +122,11 @@ def _as_nobody(args: list[str]) -> subprocess.CompletedProcess:
     imports first, then the privileges go (the checkout may be 0700)."""
     drop = "os.setgid(65534); os.setuid(65534)" if os.geteuid() == 0 else ""
     code = (
-        "import os, sys, configparser, json, csv, datetime, shutil, traceback, fsspec\n"
-        "import runship.cli, runship.reader.run, runship.reader.listing, runship.reader.api, runship.store.http\n"
-        "import runship.uploader.config, runship.store.local, runship.store.location, runship.store.registry\n"
-        "import runship.reader.cache, runship.store.objectstore\n"
+        "import os, sys, configparser, json, csv, datetime, shutil, traceback, fsspec, importlib, pkgutil\n"
+        "import runship.cli, runship.reader, runship.store, runship.uploader\n"
+        "for pkg in (runship.reader, runship.store, runship.uploader):\n"
+        "    for mod in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(mod.name)\n"
         f"{drop}\nsys.argv = ['runship', *{args!r}]\nrunship.cli.main()\n"
     )
     return subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60)

@@ -1,5 +1,5 @@
-"""The one web app (``runship.web``), in process with an ASGI client over
-real run directories: the factory's two shapes (``serve``: ingest, read and
+"""The one web app (``runship.web``), served by uvicorn on a loopback port in
+this process and asked over real HTTP, over real run directories: the factory's two shapes (``serve``: ingest, read and
 the web app; ``ui``: the web app alone) answering the web app's API alike,
 the page's files with their types, the one token model, the one summary
 of a run behind both APIs' listings, the one error mapper, and system
@@ -7,11 +7,17 @@ metrics thinned by the reader's downsampler."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
+import uvicorn
 
 from runship.reader import open_run
 from runship.reader.index import run_info
@@ -23,6 +29,7 @@ from runship.web.serialize import summary_entry, summary_row
 from runship.web.views.pages import media_type
 from runship.web.views.series import system_series
 from tests.hostile.craft import T, row, start, write_run
+from tests.servers import free_port
 
 SECRET = "ui-secret-0123456789abcdef"
 WRITER = Token("writer-0123456789abcdef", label="writer")
@@ -45,15 +52,67 @@ def root(tmp_path):
     return str(root)
 
 
-def _apps(root):
-    """The same runs under runship ui and under runship serve (the test client's Host: any name)."""
+class Answer:
+    def __init__(self, status: int, headers: dict[str, str], content: bytes):
+        self.status_code, self.headers, self.content = status, headers, content
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class Client:
+    """Requests to an app served on 127.0.0.1 (``http.client``: real sockets, real HTTP)."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, headers=None) -> Answer:
+        if params:
+            path += "?" + urllib.parse.urlencode(params)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, headers={"Host": f"127.0.0.1:{self.port}", **(headers or {})})
+            got = conn.getresponse()
+            return Answer(got.status, {k.lower(): v for k, v in got.getheaders()}, got.read())
+        finally:
+            conn.close()
+
+    def get(self, path: str, **kwargs: Any) -> Answer:
+        return self.request("GET", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Answer:
+        return self.request("HEAD", path, **kwargs)
+
+
+def _served(app: Any) -> Iterator[Client]:
+    """``app`` under uvicorn on a free loopback port until the generator is closed."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.02)
+    try:
+        yield Client(server.config.port)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def apps(root):
+    """The same runs under runship ui and under runship serve, each on its own port."""
     ui = ui_app([Place(root)], Gate([ui_token(SECRET)]), Limits(), allowed_hosts=None)
     served = serve_app(ServeConfig(root, [WRITER], allowed_hosts=None))
-    return {"ui": (TestClient(ui), SECRET), "serve": (TestClient(served), WRITER.secret)}
+    running = [_served(ui), _served(served)]
+    clients = [next(r) for r in running]
+    yield {"ui": (clients[0], SECRET), "serve": (clients[1], WRITER.secret)}
+    for r in running:
+        r.close()
 
 
-def test_serve_is_ingest_read_and_the_web_app_and_ui_the_web_app_alone(root):
-    apps = _apps(root)
+def test_serve_is_ingest_read_and_the_web_app_and_ui_the_web_app_alone(apps):
     for name, (client, token) in apps.items():
         auth = {"Authorization": f"Bearer {token}"}
         serving = name == "serve"
@@ -66,11 +125,11 @@ def test_serve_is_ingest_read_and_the_web_app_and_ui_the_web_app_alone(root):
         assert client.get("/openapi.json", headers=auth).status_code == (200 if serving else 404)
 
 
-def test_both_apps_answer_the_web_apps_api_alike(root):
+def test_both_apps_answer_the_web_apps_api_alike(apps):
     """The runs table, a run's page and its system metrics: the same JSON
     from runship ui and runship serve over the same runs."""
     got = {}
-    for name, (client, token) in _apps(root).items():
+    for name, (client, token) in apps.items():
         auth = {"Authorization": f"Bearer {token}"}
         runs = client.get("/ui/api/runs", headers=auth).json()
         page = client.get("/ui/api/run", params={"run": "0:p/r1"}, headers=auth).json()
@@ -86,8 +145,8 @@ def test_both_apps_answer_the_web_apps_api_alike(root):
     assert page["ref"] == "0:p/r1" and page["keys"] == [{"key": "loss", "kind": "number"}]
 
 
-def test_every_file_of_the_page_is_served_with_its_type(root):
-    client, _ = _apps(root)["ui"]
+def test_every_file_of_the_page_is_served_with_its_type(apps):
+    client, _ = apps["ui"]
     served = []
     for folder, _, names in os.walk(STATIC):
         for name in names:
@@ -103,7 +162,7 @@ def test_every_file_of_the_page_is_served_with_its_type(root):
     assert "app.css" in served and any("/" in rel for rel in served)  # nested folders too
     assert media_type("js/views/run.js") == media_type("x.mjs") == "text/javascript; charset=utf-8"
     assert media_type("app.css") == "text/css; charset=utf-8"
-    assert client.get("/ui/static/../app.py").status_code == 404
+    assert client.get("/ui/static/%2e%2e/app.py").status_code == 404
 
 
 def test_the_ui_secret_is_a_token_that_reads_every_project_and_writes_none():
@@ -139,8 +198,8 @@ def test_one_summary_behind_the_runs_table_and_v1s_listing(root):
     assert "problems" not in summary_entry(good)
 
 
-def test_v1_answers_its_own_shapes_from_the_same_runs(root):
-    client, _ = _apps(root)["serve"]
+def test_v1_answers_its_own_shapes_from_the_same_runs(root, apps):
+    client, _ = apps["serve"]
     auth = {"Authorization": f"Bearer {WRITER.secret}"}
     listing = client.get("/v1/projects/p/runs", headers=auth).json()
     table = client.get("/ui/api/runs", headers=auth).json()["runs"]
