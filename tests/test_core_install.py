@@ -9,6 +9,7 @@ training environment that has none."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -235,6 +236,27 @@ def _inspected_runs(tmp_path, root) -> list[str]:
     return ["core/done", "core/crashed", "core/resumed", "core/torn", "core/rot"]
 
 
+# each command as `runship ...` would run it, one after another in one interpreter (the CLI's
+# imports paid once): (exit code, stdout, stderr) of each, as JSON
+COMMANDS = """
+import contextlib, io, json, sys
+from runship.cli import main
+
+said = []
+for command in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = ["runship", *command]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code or 0
+    said.append([code, out.getvalue(), err.getvalue()])
+print(json.dumps(said))
+"""
+
+
 def test_inspect_commands_say_the_same_without_the_read_extra(core, tmp_path):
     """ls, show, verify, status, system and console read no history column:
     a plain install prints exactly what a full one does, for runs finished,
@@ -245,11 +267,15 @@ def test_inspect_commands_say_the_same_without_the_read_extra(core, tmp_path):
     commands = [["ls"], ["ls", "--json"], ["verify", *refs]]
     commands += [[what, ref] for ref in refs for what in ("show", "system", "console")]
     commands += [["show", "--json", ref] for ref in refs]
-    for command in commands:
-        full = subprocess.run([*RUNSHIP, *command], env=full_env, capture_output=True, text=True, timeout=120)
-        plain = run(*RUNSHIP, *command)
-        assert full.returncode in (0, 1) and not full.stderr.startswith("Traceback"), full.stderr
-        assert (plain.returncode, plain.stdout, plain.stderr) == (full.returncode, full.stdout, full.stderr), command
+    driver = [sys.executable, "-c", COMMANDS, json.dumps(commands)]
+    full_run = subprocess.run(driver, env=full_env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    plain_run = run(*driver)
+    assert full_run.returncode == 0 == plain_run.returncode, (full_run.stderr, plain_run.stderr)
+    full, plain = json.loads(full_run.stdout), json.loads(plain_run.stdout)
+    assert len(full) == len(plain) == len(commands)
+    for command, said_full, said_plain in zip(commands, full, plain):
+        assert said_full[0] in (0, 1) and "Traceback" not in said_full[2], (command, said_full)
+        assert said_plain == said_full, command
     shown = run(*RUNSHIP, "show", "core/done").stdout  # the summary ops of define_metric, from the rows
     assert '  loss: {"min":0.016666666666666666,"max":1.0,"mean":' in shown
     assert '  best: {"at":30,"tags":["x","y"]}\n  big: 4611686018427387904\n' in shown
