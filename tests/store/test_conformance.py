@@ -60,6 +60,14 @@ def kind(request, tmp_path):
 
 
 @pytest.fixture
+def backend(kind):
+    """The backend opened, closed after the test."""
+    opened = kind.open()
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
 def stream(tmp_path):
     """(project, run_id, file name, bytes, commit ends) of a real stream file:
     the server takes whole committed batches under a header naming the run."""
@@ -85,138 +93,110 @@ def stream(tmp_path):
     return "p", "r1", os.path.basename(path), data, ends
 
 
-def test_capabilities_are_typed_and_frozen(kind):
-    backend = kind.open()
-    try:
-        assert isinstance(backend, Backend)
-        assert type(backend.capabilities) is Capabilities
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            backend.capabilities.concurrent = True  # type: ignore[misc]
-        expected = {"local": (False, True, True), "memory": (False, True, True), "s3": (True, True, True)}
-        flags = (backend.capabilities.needs_finalize, backend.capabilities.holds_sweeps, backend.capabilities.removes)
-        assert flags == expected.get(kind.name, (False, False, False))
-    finally:
-        backend.close()
+def test_capabilities_are_typed_and_frozen(kind, backend):
+    assert isinstance(backend, Backend)
+    assert type(backend.capabilities) is Capabilities
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        backend.capabilities.concurrent = True  # type: ignore[misc]
+    expected = {"local": (False, True, True), "memory": (False, True, True), "s3": (True, True, True)}
+    flags = (backend.capabilities.needs_finalize, backend.capabilities.holds_sweeps, backend.capabilities.removes)
+    assert flags == expected.get(kind.name, (False, False, False))
 
 
-def test_push_then_every_read_sees_it(kind, stream):
+def test_push_then_every_read_sees_it(kind, stream, backend):
     project, run_id, name, data, ends = stream
-    backend = kind.open()
-    try:
-        assert backend.remote_size(project, run_id, name) == 0
-        assert backend.read_at(project, run_id, name, 0, 10) == b""
-        assert backend.push(project, run_id, name, 0, data[: ends[0]]) == ends[0]
-        assert backend.push(project, run_id, name, 0, data[: ends[0]]) == ends[0]  # a repeat: success
+    assert backend.remote_size(project, run_id, name) == 0
+    assert backend.read_at(project, run_id, name, 0, 10) == b""
+    assert backend.push(project, run_id, name, 0, data[: ends[0]]) == ends[0]
+    assert backend.push(project, run_id, name, 0, data[: ends[0]]) == ends[0]  # a repeat: success
+    assert backend.remote_size(project, run_id, name) == ends[0]
+    first = backend.stamp(project, run_id, name, ends[0])
+    assert backend.push(project, run_id, name, ends[0], data[ends[0] : ends[-1]]) == ends[-1]
+    assert backend.remote_size(project, run_id, name) == ends[-1]
+    assert backend.read_at(project, run_id, name, 0, ends[-1]) == data[: ends[-1]]
+    assert backend.read_at(project, run_id, name, 5, 20) == data[5:25]
+    assert backend.read_at(project, run_id, name, ends[-1] - 3, 100) == data[ends[-1] - 3 : ends[-1]]
+    assert (project, run_id) in backend.list_runs()
+    assert name in backend.names(project, run_id)
+    with backend.open(project, run_id, name) as f:
+        assert f.read() == data[: ends[-1]]
+    later = backend.stamp(project, run_id, name, ends[-1])
+    if kind.name == "http":
+        assert (first, later) == (None, None)  # the server says sizes only
+    else:
+        assert first is not None and later is not None and first != later
+
+
+def test_a_gap_and_other_bytes_are_refused(kind, stream, backend):
+    project, run_id, name, data, ends = stream
+    backend.push(project, run_id, name, 0, data[: ends[0]])
+    with pytest.raises(GapError) as gap:
+        backend.push(project, run_id, name, ends[1], data[ends[1] : ends[2]])
+    assert gap.value.size == ends[0] and not gap.value.retryable
+    other = bytearray(data[: ends[0]])
+    other[ends[0] // 2] ^= 0xFF
+    with pytest.raises(ConflictError):
+        backend.push(project, run_id, name, 0, bytes(other))
+    assert backend.read_at(project, run_id, name, 0, ends[0]) == data[: ends[0]]  # never overwritten
+
+
+def test_finalize_stores_the_file_whole(kind, stream, backend):
+    project, run_id, name, data, ends = stream
+    backend.push(project, run_id, name, 0, data[: ends[0]])
+    backend.push(project, run_id, name, ends[0], data[ends[0] : ends[-1]])
+    size = ends[-1]
+    sent = backend.finalize(project, run_id, name, io.BytesIO(data + b"uncommitted tail"), size)
+    assert sent == (size if backend.capabilities.needs_finalize else 0)
+    assert backend.finalize(project, run_id, name, io.BytesIO(data), size) == 0  # whole already
+    assert backend.remote_size(project, run_id, name) == size
+    assert backend.read_at(project, run_id, name, 0, size + 100) == data[:size]
+    assert backend.names(project, run_id) == [name]  # chunks are not files of the run
+
+
+def test_put_file_creates_and_replaces(kind, stream, backend):
+    project, run_id, name, data, ends = stream
+    backend.push(project, run_id, name, 0, data[: ends[0]])
+    backend.put_file(project, run_id, "files/note.txt", io.BytesIO(b"first version, and more"), 13)
+    with backend.open(project, run_id, "files/note.txt") as f:
+        assert f.read() == b"first version"
+    body = b'{"state": "finished"}'
+    backend.put_file(project, run_id, "run.json", io.BytesIO(body), len(body))
+    backend.put_file(project, run_id, "files/note.txt", io.BytesIO(b"second"), 6)
+    with backend.open(project, run_id, "files/note.txt") as f:
+        assert f.read() == b"second"
+    assert backend.run(project, run_id).read("run.json") == body
+    assert ("run.json" in backend.names(project, run_id)) == (kind.name != "http")  # a server lists streams
+
+
+def test_remove_deletes_where_it_can(kind, stream, backend):
+    project, run_id, name, data, ends = stream
+    backend.push(project, run_id, name, 0, data[: ends[0]])
+    if not backend.capabilities.removes:
+        with pytest.raises(TargetError):
+            backend.remove(project, run_id, name)
         assert backend.remote_size(project, run_id, name) == ends[0]
-        first = backend.stamp(project, run_id, name, ends[0])
-        assert backend.push(project, run_id, name, ends[0], data[ends[0] : ends[-1]]) == ends[-1]
-        assert backend.remote_size(project, run_id, name) == ends[-1]
-        assert backend.read_at(project, run_id, name, 0, ends[-1]) == data[: ends[-1]]
-        assert backend.read_at(project, run_id, name, 5, 20) == data[5:25]
-        assert backend.read_at(project, run_id, name, ends[-1] - 3, 100) == data[ends[-1] - 3 : ends[-1]]
-        assert (project, run_id) in backend.list_runs()
-        assert name in backend.names(project, run_id)
-        with backend.open(project, run_id, name) as f:
-            assert f.read() == data[: ends[-1]]
-        later = backend.stamp(project, run_id, name, ends[-1])
-        if kind.name == "http":
-            assert (first, later) == (None, None)  # the server says sizes only
-        else:
-            assert first is not None and later is not None and first != later
-    finally:
-        backend.close()
+        return
+    backend.push(project, run_id, "other.msgpack", 0, b"x")
+    backend.remove(project, run_id, name)
+    backend.remove(project, run_id, name)  # not there: nothing to do
+    assert backend.remote_size(project, run_id, name) == 0
+    assert backend.read_at(project, run_id, name, 0, 10) == b""
+    assert backend.names(project, run_id) == ["other.msgpack"]
 
 
-def test_a_gap_and_other_bytes_are_refused(kind, stream):
+def test_a_run_reads_the_same_by_its_location(kind, stream, backend):
     project, run_id, name, data, ends = stream
-    backend = kind.open()
-    try:
-        backend.push(project, run_id, name, 0, data[: ends[0]])
-        with pytest.raises(GapError) as gap:
-            backend.push(project, run_id, name, ends[1], data[ends[1] : ends[2]])
-        assert gap.value.size == ends[0] and not gap.value.retryable
-        other = bytearray(data[: ends[0]])
-        other[ends[0] // 2] ^= 0xFF
-        with pytest.raises(ConflictError):
-            backend.push(project, run_id, name, 0, bytes(other))
-        assert backend.read_at(project, run_id, name, 0, ends[0]) == data[: ends[0]]  # never overwritten
-    finally:
-        backend.close()
-
-
-def test_finalize_stores_the_file_whole(kind, stream):
-    project, run_id, name, data, ends = stream
-    backend = kind.open()
-    try:
-        backend.push(project, run_id, name, 0, data[: ends[0]])
-        backend.push(project, run_id, name, ends[0], data[ends[0] : ends[-1]])
-        size = ends[-1]
-        sent = backend.finalize(project, run_id, name, io.BytesIO(data + b"uncommitted tail"), size)
-        assert sent == (size if backend.capabilities.needs_finalize else 0)
-        assert backend.finalize(project, run_id, name, io.BytesIO(data), size) == 0  # whole already
-        assert backend.remote_size(project, run_id, name) == size
-        assert backend.read_at(project, run_id, name, 0, size + 100) == data[:size]
-        assert backend.names(project, run_id) == [name]  # chunks are not files of the run
-    finally:
-        backend.close()
-
-
-def test_put_file_creates_and_replaces(kind, stream):
-    project, run_id, name, data, ends = stream
-    backend = kind.open()
-    try:
-        backend.push(project, run_id, name, 0, data[: ends[0]])
-        backend.put_file(project, run_id, "files/note.txt", io.BytesIO(b"first version, and more"), 13)
-        with backend.open(project, run_id, "files/note.txt") as f:
-            assert f.read() == b"first version"
-        body = b'{"state": "finished"}'
-        backend.put_file(project, run_id, "run.json", io.BytesIO(body), len(body))
-        backend.put_file(project, run_id, "files/note.txt", io.BytesIO(b"second"), 6)
-        with backend.open(project, run_id, "files/note.txt") as f:
-            assert f.read() == b"second"
-        assert backend.run(project, run_id).read("run.json") == body
-        assert ("run.json" in backend.names(project, run_id)) == (kind.name != "http")  # a server lists streams
-    finally:
-        backend.close()
-
-
-def test_remove_deletes_where_it_can(kind, stream):
-    project, run_id, name, data, ends = stream
-    backend = kind.open()
-    try:
-        backend.push(project, run_id, name, 0, data[: ends[0]])
-        if not backend.capabilities.removes:
-            with pytest.raises(TargetError):
-                backend.remove(project, run_id, name)
-            assert backend.remote_size(project, run_id, name) == ends[0]
-            return
-        backend.push(project, run_id, "other.msgpack", 0, b"x")
-        backend.remove(project, run_id, name)
-        backend.remove(project, run_id, name)  # not there: nothing to do
-        assert backend.remote_size(project, run_id, name) == 0
-        assert backend.read_at(project, run_id, name, 0, 10) == b""
-        assert backend.names(project, run_id) == ["other.msgpack"]
-    finally:
-        backend.close()
-
-
-def test_a_run_reads_the_same_by_its_location(kind, stream):
-    project, run_id, name, data, ends = stream
-    backend = kind.open()
-    try:
-        backend.push(project, run_id, name, 0, data[: ends[-1]])
-        by_backend = backend.run(project, run_id)
-        by_location = store.open_run(kind.run_location(project, run_id), kind.read_options())
-        for source in (by_backend, by_location):
-            assert isinstance(source, RunSource)
-            assert source.names() == [name]
-            assert (source.kind(name), source.size(name)) == ("file", ends[-1])
-            assert source.read_at(name, 3, 7) == data[3:10]
-            assert source.read(name) == data[: ends[-1]]
-            assert (source.parent_name, source.basename) == (project, run_id)
-        assert runship.open_run(kind.run_location(project, run_id), storage_options=kind.read_options()).history()
-    finally:
-        backend.close()
+    backend.push(project, run_id, name, 0, data[: ends[-1]])
+    by_backend = backend.run(project, run_id)
+    by_location = store.open_run(kind.run_location(project, run_id), kind.read_options())
+    for source in (by_backend, by_location):
+        assert isinstance(source, RunSource)
+        assert source.names() == [name]
+        assert (source.kind(name), source.size(name)) == ("file", ends[-1])
+        assert source.read_at(name, 3, 7) == data[3:10]
+        assert source.read(name) == data[: ends[-1]]
+        assert (source.parent_name, source.basename) == (project, run_id)
+    assert runship.open_run(kind.run_location(project, run_id), storage_options=kind.read_options()).history()
 
 
 @pytest.mark.parametrize("bad", ["s3:/bucket/runs", "s3:bucket", "htp://host/runs", "mem:/x", ""])
