@@ -244,3 +244,23 @@ def test_short_runs_in_one_process_each_record_console_and_environment(tmp_path,
             p.lower().startswith("msgpack==") for p in view.environment["packages"]
         )
         assert view.summary["loss"] == float(fold)
+
+
+def test_the_package_list_reads_names_from_metadata_and_versions_from_folders(tmp_path, monkeypatch):
+    """The environment record's packages without a child process: each
+    ``*.dist-info`` folder's version, its metadata's spelling of the name,
+    the first of a name on sys.path, an egg's too; nothing else counted."""
+    from runship.writer.environment import packages_and_platform
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    (first / "scikit_learn-1.5.2.dist-info").mkdir(parents=True)
+    (first / "scikit_learn-1.5.2.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: scikit-learn\n")
+    (first / "bare_pkg-0.1.dist-info").mkdir()  # no METADATA: the folder's name stands
+    (second / "scikit_learn-0.9.dist-info").mkdir(parents=True)  # shadowed by the first on the path
+    (second / "oldegg-2.0-py3.11.egg-info").mkdir()
+    (second / "oldegg-2.0-py3.11.egg-info" / "PKG-INFO").write_text("Name: OldEgg\n")
+    (second / "not-a-package.txt").write_text("x")
+    monkeypatch.setattr(sys, "path", [str(first), str(second), str(tmp_path / "missing")])
+    found = packages_and_platform()
+    assert found["packages"] == ["bare_pkg==0.1", "OldEgg==2.0", "scikit-learn==1.5.2"]
+    assert found["platform"]

@@ -52,43 +52,52 @@ def scheduler(environ: Mapping[str, str] | None = None) -> dict[str, Any] | None
     return None
 
 
-_LISTER = """
-import json, platform, sys
-sys.path[:] = json.loads(sys.argv[1])
-from importlib import metadata
-seen = {}
-for dist in metadata.distributions():
+_META_FILES = {".dist-info": "METADATA", ".egg-info": "PKG-INFO"}
+_NAME_LINES = 16  # a metadata file names its distribution in its first lines ("Name: ...")
+
+
+def _installed(entry: os.DirEntry[str]) -> tuple[str, str] | None:
+    """(name, version) of a ``<name>-<version>.dist-info`` (or ``.egg-info``)
+    entry: the version from the entry's name (the wheel spec's), the name as
+    its metadata spells it (``scikit-learn``, not the folder's ``scikit_learn``)."""
+    suffix = next((x for x in _META_FILES if entry.name.endswith(x)), None)
+    if suffix is None:
+        return None
+    name, dash, rest = entry.name[: -len(suffix)].partition("-")
+    if not name or not dash:
+        return None
+    version = rest.partition("-")[0]  # an egg's "-py3.11" dropped
     try:
-        name = dist.metadata["Name"]
-    except Exception:
-        continue
-    if name:
-        seen[name.lower()] = name + "==" + dist.version
-print(json.dumps({"packages": [seen[k] for k in sorted(seen)], "platform": platform.platform()}))
-"""
+        if entry.is_dir(follow_symlinks=False):
+            with open(os.path.join(entry.path, _META_FILES[suffix]), encoding="utf-8", errors="replace") as f:
+                for _, line in zip(range(_NAME_LINES), f):
+                    if line.startswith("Name:"):
+                        name = line[5:].strip() or name
+                        break
+    except OSError:
+        pass  # the folder's name stands
+    return name, version
 
 
 def packages_and_platform() -> dict[str, Any]:
-    """``name==version`` of every distribution this interpreter can import (a
-    requirements.txt) and the platform string, worked out in a child process:
-    scanning every installed package's metadata would otherwise hold the
-    training process's GIL for a good part of a second."""
-    import json
-    import subprocess
+    """``name==version`` of every distribution on ``sys.path`` (a
+    requirements.txt; the first of a name wins, as imports find it) and the
+    platform string. The names of the ``*.dist-info`` folders and the first
+    lines of their metadata only, so a few milliseconds and no child process
+    (importlib.metadata parses every file, holding the GIL for a good part of
+    a second)."""
+    import platform
 
-    try:
-        out = subprocess.run(
-            [sys.executable, "-I", "-c", _LISTER, json.dumps(sys.path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            env=redact.split_environment(os.environ)[0],  # no secret in a child's environment
-        )
-        found: dict[str, Any] = json.loads(out.stdout)
-        return found
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return {"packages": None, "platform": None}
+    seen: dict[str, str] = {}
+    for folder in list(sys.path):
+        try:
+            with os.scandir(folder or ".") as entries:
+                found = [got for entry in entries if (got := _installed(entry)) is not None]
+        except OSError:
+            continue
+        for name, version in sorted(found):
+            seen.setdefault(name.lower().replace("_", "-"), f"{name}=={version}")
+    return {"packages": [seen[k] for k in sorted(seen)], "platform": platform.platform()}
 
 
 # (cwd, interpreter, sys.path) -> (git state, packages and platform): worked out
