@@ -175,6 +175,10 @@ def test_upload_to_a_runship_server_needs_no_extra(core, tmp_path):
             "exporting to tensorboard needs tensorboardX, tensorboard, numpy, pyarrow: pip install 'runship[tensorboard,read]'",
         ),
         (["history", "core/plain"], "runship history needs numpy, pyarrow: pip install 'runship[read]'"),
+        (
+            ["upload", "{root}", "--to", "s3://bucket/runs", "--once", "--state", "{out}-state"],
+            "s3:// needs s3fs: pip install 'runship[s3]'",
+        ),
     ],
 )
 def test_a_command_that_needs_an_extra_names_it_in_one_line(core, tmp_path, command, line):

@@ -307,7 +307,9 @@ def import_logdir(
     try:
         import tensorboard.compat.proto.event_pb2  # noqa: F401
     except ImportError:
-        raise ImportError("reading TensorBoard event files needs tensorboard: pip install tensorboard") from None
+        raise ImportError(
+            "reading TensorBoard event files needs tensorboard: pip install 'runship[tensorboard]'"
+        ) from None
     say = warn or (lambda message: print(f"runship: {message}", file=sys.stderr, flush=True))
     top = os.path.abspath(logdir)
     top_fd = safefile.open_dir(top)  # the directory named may be a link: what is below it is not followed

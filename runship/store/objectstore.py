@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from runship.errors import RunNotFound
+from runship.extras import require_extra
 from runship.schema import format as fmt
 from runship.store.errors import ConflictError, GapError, TargetError
 from runship.store.fileobj import Limited, RangeFile
@@ -273,10 +274,7 @@ class ObjectStoreBackend(RunReads):
         self._location = url.rstrip("/")
         protocol = url.split("://", 1)[0]
         if protocol in ("s3", "s3a"):
-            try:
-                import s3fs  # noqa: F401
-            except ImportError:
-                raise TargetError("s3:// needs s3fs: pip install 'runship[s3]'", retryable=False) from None
+            require_extra("s3", what=f"{protocol}://")  # one line naming the extra, exit 1 from the CLI
         # no listing cache: every size and chunk list is read from the store (another server writes there
         # too), and s3fs's cache kept each listing for good, 2.5 KiB a request (the soak test's finding)
         storage_options = fs_options(url, storage_options, listings=False)

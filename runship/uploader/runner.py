@@ -13,6 +13,7 @@ from typing import Any
 
 from runship import safefile, store
 from runship.errors import UsageError
+from runship.extras import MissingExtra
 from runship.interrupts import Interrupted
 from runship.store import TargetError, redact
 from runship.store.location import check_location, is_url
@@ -122,6 +123,9 @@ class UploadCommand:
             _traceback(self.verbosity)
             print(f"Error: {e}", file=sys.stderr)
             return EXIT_FAILED if e.retryable else 2
+        except MissingExtra as e:  # a package the target needs (s3fs): a failure at run time, as elsewhere
+            print(f"Error: {e}", file=sys.stderr)
+            return EXIT_FAILED
         try:
             state = State.for_dry_run(r.state_dir) if self.dry_run else State(r.state_dir)
         except Busy as e:
