@@ -270,6 +270,25 @@ class RunshipServer:
             return f.read()
 
 
+def serve_connections(port: int, handle) -> object:
+    """A threading TCP server on 127.0.0.1:``port`` (0: a free one) calling
+    ``handle(sock)`` for each connection, serving in a daemon thread."""
+    import socketserver
+    import threading
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            handle(self.request)
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = Server(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 class FaultyHttpProxy:
     """An HTTP proxy on 127.0.0.1 that injects faults into a share of the
     requests: 500, 503 SlowDown, connection resets before or after the
@@ -283,7 +302,6 @@ class FaultyHttpProxy:
 
     def __init__(self, upstream_port: int, rate: float = 0.3, seed: int = 0, delay: float = 2.0):
         import random
-        import socketserver
         import threading
 
         self.upstream = upstream_port
@@ -295,19 +313,8 @@ class FaultyHttpProxy:
         self.hang = False
         self.faults = self.FAULTS  # the mix drawn from; a test may narrow it to faults that always fail
         self.before = None  # called with (method, target) before a request goes upstream
-        proxy = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                proxy._handle(self.request)
-
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = serve_connections(0, self._handle)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def endpoint(self) -> str:
@@ -449,21 +456,7 @@ class BalancingProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> BalancingProxy:
-        import socketserver
-        import threading
-
-        proxy = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self):
-                proxy._handle(self.request)
-
-        class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_connections(self.port, self._handle)
         return self
 
     def stop(self) -> None:
