@@ -116,3 +116,24 @@ def test_a_damaged_state_file_is_passed_over(tmp_path):
     with open(os.path.join(run_dir, prior.STATE), "wb") as f:
         f.write(b"not msgpack at all \xc1")
     assert _same_as_reader(run_dir)["next_step"] == 301
+
+
+@pytest.mark.parametrize("lie", [{"last_step": -5}, {"last_step": "x"}, {"files": -1}, {"files": "x"}])
+def test_a_state_naming_what_the_writer_never_writes_is_passed_over(tmp_path, lie):
+    """A crafted state file (well-formed msgpack, its own format name) with a
+    negative or non-integer step or file offset: the run is folded from its
+    stream files, as a reader folds it, and the step goes on from there."""
+    import msgpack
+
+    run_dir = str(tmp_path / "p" / "r")
+    _script(tmp_path, SESSION + "run.finish()")
+    path = os.path.join(run_dir, prior.STATE)
+    with open(path, "rb") as f:
+        state = msgpack.unpackb(f.read(), strict_map_key=False)
+    if "files" in lie:
+        state["files"] = dict.fromkeys(state["files"], lie["files"])
+    else:
+        state.update(lie)
+    with open(path, "wb") as f:
+        f.write(msgpack.packb(state))
+    assert _same_as_reader(run_dir)["next_step"] == 301

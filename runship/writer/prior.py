@@ -311,9 +311,11 @@ def _load(run_dir: str) -> Prior | None:
         if state.get("version") != _STATE_VERSION:
             return None
         last = state["last_step"]
-        if last is not None and type(last) is not int:
-            return None
+        if last is not None and (type(last) is not int or last < 0):
+            return None  # a step the writer never writes: the state is not this writer's
         files = state["files"]
+        if any(type(v) is not int or v < 0 for v in files.values()):
+            return None
         return Prior(
             last_step=last,
             config=dict(state["config"]),
