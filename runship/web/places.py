@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from runship.errors import RunNotFound
 from runship.reader.listing import ListingMemo
-from runship.store.location import is_url
+from runship.store.location import is_url, local_path
 from runship.web.serialize import RowMemo
 from runship.web.storage import Storage
 
@@ -56,9 +56,7 @@ class Place:
     """A run root: a directory, an fsspec URL or a runship server's URL."""
 
     def __init__(self, root: str, storage_options: dict[str, Any] | None = None, cache: Any = True):
-        if root.startswith("file://"):
-            root = root[len("file://") :]
-        self.root = root
+        self.root = local_path(root)
         self.storage_options = storage_options or {}
         self.cache = cache
         self.memo = RowMemo()
