@@ -132,7 +132,10 @@ function zoomBox(tbl, n) {
     box.dataset.zoom = String(z);
     label.textContent = Math.round(z * 100) + '%';
   };
-  const fit = () => { set(1); const w = tbl.scrollWidth; if (w > box.clientWidth && box.clientWidth > 0) set(Math.max(0.6, box.clientWidth / w)); };
+  const fit = () => { // the text scales with the zoom; a second pass takes up what does not (borders)
+    set(1);
+    for (let i = 0; i < 3 && tbl.scrollWidth > box.clientWidth && box.clientWidth > 0; i++) set(Math.floor((z * box.clientWidth / tbl.scrollWidth) * 100) / 100);
+  };
   const btn = (/** @type {string} */ text, /** @type {string} */ cls, /** @type {string} */ title, /** @type {() => void} */ fn) => h('button', { type: 'button', class: cls, text, title, onclick: fn });
   box.addEventListener('wheel', (e) => {
     if (!e.ctrlKey) return;
