@@ -331,6 +331,8 @@ def test_parallel_coordinates_of_twelve_runs_on_the_compare_page(ui, open_page):
     ticks = page.locator('#parallel .pc-axis[data-col="config.opt"] .pc-tick').all_text_contents()
     assert sorted(ticks) == sorted(["adam", "sgd", EVIL[:9] + "…"])  # categories, the script one as text
     lr_ticks = page.locator('#parallel .pc-axis[data-col="config.lr"] .pc-tick').all_text_contents()
+    kinds = page.locator("#parallel .pc-axis-kind").all_text_contents()
+    assert kinds == ["config", "config · log", "config", "summary"]  # lr spans 3 decades: a log axis
     assert len(lr_ticks) >= 3 and all(t.replace(".", "").replace("e-", "").isdigit() for t in lr_ticks)
     # hover a line: its run is emphasised and named
     page.locator(f'#parallel g.pc-run[data-ref="{r["sw-05"]}"] path.pc-hit').evaluate(

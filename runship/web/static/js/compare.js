@@ -208,6 +208,7 @@ function addParallel(ctx, wrap, runs, params, save) {
   const draw = () => {
     if (panel) panel.destroy();
     plotEl.replaceChildren();
+    if (!cfgKeys.length) { plotEl.append(h('p', { class: 'muted', text: 'No config key differs between these runs.' })); return; }
     const axes = cfgKeys.map((k) => 'config.' + k).concat(metric.value ? ['summary.' + metric.value] : []);
     panel = drawRunsPanel(plotEl, { id: 'compare-parallel', type: 'parallel', axes, h: 300 }, chartRuns, plotEl.clientWidth - 26);
   };

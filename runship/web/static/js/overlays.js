@@ -2,13 +2,12 @@
  * System section (each system metric with a line per run, and per node of a distributed run). */
 
 import { api, fileUrl, report } from './api.js';
-import { colorOf } from './colors.js';
 import { h } from './dom.js';
 import { systemSection, systemSectionOrder } from './metrics.js';
 import { ChartsView } from './panels.js';
 import { DERIVED_X } from './series.js';
 import { systemTitle } from './units.js';
-import { fmtValue, isMissing, isNum, isPlainObject, naturalCompare } from './util.js';
+import { PALETTE, fmtValue, isMissing, isNum, isPlainObject, naturalCompare } from './util.js';
 
 /** @typedef {import('./api.js').XY} XY */
 /** @typedef {import('./api.js').SeriesQuery} SeriesQuery */
@@ -220,10 +219,11 @@ function systemLines(runs, answers) {
       const base = slash > 0 ? k.slice(slash + 1) : k;
       if (!DERIVED_X.includes(base)) keys.add(base);
     }
-    for (const node of [...nodes].sort(naturalCompare)) {
+    const base = Math.max(0, PALETTE.indexOf(r.color));
+    [...nodes].sort(naturalCompare).forEach((node, k) => { // a run's first node in its color, the others in colors apart
       const ref = node ? r.ref + '·' + node : r.ref;
-      lines.push({ ref, src: r.ref, node, label: node ? `${r.label} · ${node}` : r.label, color: node && nodes.size > 1 ? colorOf(ref) : r.color, live: !!r.d.live });
-    }
+      lines.push({ ref, src: r.ref, node, label: node ? `${r.label} · ${node}` : r.label, color: k ? PALETTE[(base + 7 * k) % PALETTE.length] : r.color, live: !!r.d.live });
+    });
   });
   return { lines, keys: [...keys].sort(naturalCompare) };
 }

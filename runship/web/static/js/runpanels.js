@@ -61,9 +61,9 @@ export function niceTicks(lo, hi, n) {
 /**
  * An axis over some values: numeric (min-max, ticks) when every present value is a number,
  * else categorical (the distinct values, evenly spaced). pos(v) in [0, 1] or null: missing.
- * @typedef {{numeric: boolean, lo: number, hi: number, cats: string[], pos: (v: unknown) => number | null, ticks: [number, string][]}} Scale
+ * @typedef {{numeric: boolean, log: boolean, lo: number, hi: number, cats: string[], pos: (v: unknown) => number | null, ticks: [number, string][]}} Scale
  * @param {unknown[]} vals
- * @param {boolean} [log]
+ * @param {boolean | 'auto'} [log] log-scaled when every value is positive ('auto': and they span 3 decades or more)
  * @returns {Scale}
  */
 export function scaleOf(vals, log) {
@@ -71,13 +71,14 @@ export function scaleOf(vals, log) {
   const nums = present.map(toNumber);
   if (present.length && nums.every(isNum)) {
     const ns = /** @type {number[]} */ (nums);
-    const useLog = !!log && ns.every((v) => v > 0);
+    const positive = ns.every((v) => v > 0);
+    const useLog = positive && (log === 'auto' ? Math.max(...ns) / Math.min(...ns) >= 1000 : !!log);
     const f = useLog ? Math.log10 : (/** @type {number} */ v) => v;
     let lo = Math.min(...ns.map(f)), hi = Math.max(...ns.map(f));
     if (!(hi > lo)) { lo -= 0.5; hi += 0.5; }
     const ticks = useLog ? niceTicks(Math.ceil(lo), Math.floor(hi), 5).filter(Number.isInteger) : niceTicks(lo, hi, 4);
     return {
-      numeric: true, lo, hi, cats: [],
+      numeric: true, log: useLog, lo, hi, cats: [],
       pos: (v) => { const n = toNumber(v); return isNum(n) && (!useLog || n > 0) ? (f(n) - lo) / (hi - lo) : null; },
       ticks: ticks.map((t) => [(t - lo) / (hi - lo), fmtTick(useLog ? 10 ** t : t)]),
     };
@@ -86,7 +87,7 @@ export function scaleOf(vals, log) {
   /** @param {number} i */
   const at = (i) => (cats.length < 2 ? 0.5 : i / (cats.length - 1));
   return {
-    numeric: false, lo: 0, hi: 0, cats,
+    numeric: false, log: false, lo: 0, hi: 0, cats,
     pos: (v) => { const i = isMissing(v) ? -1 : cats.indexOf(fmtValue(v)); return i < 0 ? null : at(i); },
     ticks: cats.map((c, i) => [at(i), c]),
   };
@@ -256,8 +257,8 @@ function drawParallel(spec, runs, W) {
   /** @type {Map<string, Element[]>} */
   const marks = new Map();
   if (axes.length < 2) return { el: note('choose two or more axes'), marks };
-  const H = spec.h || 260, T = 34, B = H - 14, L = 56, R = W - 56;
-  const scales = axes.map((a) => scaleOf(runs.map((r) => columnOf(r, a))));
+  const H = spec.h || 260, T = 42, B = H - 14, L = 56, R = W - 56;
+  const scales = axes.map((a) => scaleOf(runs.map((r) => columnOf(r, a)), 'auto'));
   const ax = axes.map((_, i) => L + (i * (R - L)) / (axes.length - 1));
   const svg = s('svg', { class: 'rp-svg rp-parallel', width: W, height: H, viewBox: `0 0 ${W} ${H}` });
   const lines = s('g', { class: 'pc-lines' });
@@ -302,7 +303,7 @@ function parallelAxis(svg, col, sc, x, T, B, onBrush) {
   const g = s('g', { class: 'pc-axis', 'data-col': col },
     s('line', { class: 'pc-axis-line', x1: x, x2: x, y1: T, y2: B }),
     s('text', { class: 'pc-axis-title', x, y: 12, 'text-anchor': 'middle', text: cut(shortName(col), 22) }, s('title', { text: col })),
-    s('text', { class: 'pc-axis-kind', x, y: 25, 'text-anchor': 'middle', text: col.startsWith('summary.') ? 'summary' : col.startsWith('config.') ? 'config' : '' }));
+    s('text', { class: 'pc-axis-kind', x, y: 25, 'text-anchor': 'middle', text: (col.startsWith('summary.') ? 'summary' : col.startsWith('config.') ? 'config' : '') + (sc.log ? ' · log' : '') }));
   for (const [p, label] of sc.ticks) {
     const y = B - p * (B - T);
     g.append(s('line', { class: 'pc-tick-mark', x1: x - 3, x2: x, y1: y, y2: y }), s('text', { class: 'pc-tick', x: x - 5, y: y + 3.5, 'text-anchor': 'end', text: cut(label, 10) }));
