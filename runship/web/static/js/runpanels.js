@@ -146,6 +146,9 @@ export function drawRunsPanel(mount, spec, runs, width, o = {}) {
 
 /** @typedef {{el: Element, marks: Map<string, Element[]>}} Drawn a panel drawn: its element and each run's marks */
 
+/** A panel's plot height: spec.h within [120, 1000], else dflt. @param {RunsPanelSpec} spec @param {number} dflt */
+const heightOf = (spec, dflt) => (isNum(spec.h) ? clamp(spec.h, 120, 1000) : dflt);
+
 /** @param {string} text */
 const note = (text) => h('p', { class: 'muted rp-empty', text });
 
@@ -182,7 +185,7 @@ function drawBar(spec, runs, W) {
     rows = [...cats.entries()].sort((a, b) => naturalCompare(a[0], b[0])).map(([c, a]) => ({ label: c || '(none)', value: a.sum / a.n, color: '#4363d8', ref: null, n: a.n }));
   } else rows = valued.map((p) => ({ label: p.r.label, value: /** @type {number} */ (p.v), color: p.r.color, ref: p.r.ref, n: 1 }));
   if (!y || !rows.length) return { el: note(y ? `no run has a number for ${y}` : 'choose a y column'), marks };
-  const bh = 18, T = 4, B = 22, L = Math.min(160, Math.round(W * 0.3)), R = 56;
+  const bh = rows.length <= 12 ? 18 : 13, T = 4, B = 22, L = Math.min(160, Math.round(W * 0.3)), R = 56;
   const H = T + B + rows.length * bh;
   let lo = Math.min(0, ...rows.map((r) => r.value)), hi = Math.max(0, ...rows.map((r) => r.value));
   if (!(hi > lo)) hi = lo + 1;
@@ -229,7 +232,7 @@ function drawScatter(spec, runs, W) {
   const marks = new Map();
   const pts = runs.filter((r) => !isMissing(columnOf(r, xc)) && isNum(toNumber(columnOf(r, yc))));
   if (!xc || !yc || !pts.length) return { el: note(xc && yc ? `no run has both ${xc} and ${yc}` : 'choose x and y columns'), marks };
-  const H = spec.h || 240;
+  const H = heightOf(spec, 240);
   const sx = scaleOf(pts.map((r) => columnOf(r, xc))), sy = scaleOf(pts.map((r) => columnOf(r, yc)), !!spec.log);
   const box = [62, 8, W - 16, H - 36];
   const pad = (/** @type {number} */ p) => 0.04 + 0.92 * p; // points kept off the edges
@@ -257,7 +260,7 @@ function drawParallel(spec, runs, W) {
   /** @type {Map<string, Element[]>} */
   const marks = new Map();
   if (axes.length < 2) return { el: note('choose two or more axes'), marks };
-  const H = spec.h || 260, T = 42, B = H - 14, L = 56, R = W - 56;
+  const H = heightOf(spec, 260), T = 42, B = H - 14, L = 56, R = W - 56;
   const scales = axes.map((a) => scaleOf(runs.map((r) => columnOf(r, a)), 'auto'));
   const ax = axes.map((_, i) => L + (i * (R - L)) / (axes.length - 1));
   const svg = s('svg', { class: 'rp-svg rp-parallel', width: W, height: H, viewBox: `0 0 ${W} ${H}` });
