@@ -286,6 +286,15 @@ def test_system_panels_have_readable_names_and_units(ui, open_page):
     until(page, "window.runship.charts['gpu.0.temp'] && window.runship.charts['gpu.0.temp'].series.length === 1")
     ys = [y for y in page.evaluate("window.runship.charts['gpu.0.temp'].series[0].raw") if y is not None]
     assert ys and set(ys) == {61}
+    # a distributed run: each node's metrics apart, named by node
+    open_run(w, ui, "sys", "dist", "system")
+    until(page, "document.querySelector('.panel[data-key=\"n1/gpu.0.temp\"]') !== null")
+    titles = panel_titles(page)
+    assert titles["n0/gpu.0.temp"] == "GPU 0 temperature · n0 (°C)" and titles["n1/cpu"] == "Process CPU · n1 (%)"
+    sections = page.evaluate(
+        "() => [...document.querySelectorAll('section.chart-section')].map(e => e.dataset.section)"
+    )
+    assert sections.index("n0 · CPU") < sections.index("n0 · GPU 0") < sections.index("n1 · CPU"), sections
 
 
 def test_system_metrics_of_two_runs_and_two_nodes_overlaid_on_the_compare_page(ui, open_page):
