@@ -72,6 +72,12 @@ def _media_runs(root: str) -> None:
             if name == "img-a" and step % 5 == 0:
                 row["weights"] = runship.Histogram(np.random.default_rng(step).normal(step, 1, 200))
             run.log(row, step=step)
+        if name == "img-b":  # 40 classes: 1,600 rows in the chart's table, past one page of the table API
+            rng = np.random.default_rng(1)
+            y40 = rng.integers(0, 40, 3000).tolist()
+            run.log(
+                {"cm40": runship.plot.confusion_matrix(y_true=y40, preds=y40, class_names=[f"c{i}" for i in range(40)])}
+            )
         if name == "img-a":
             rng = np.random.default_rng(0)
             y = rng.integers(0, 10, 500)
@@ -188,6 +194,19 @@ def test_a_confusion_matrix_of_ten_classes_scrolls_in_its_box_and_zooms(ui, open
     cells = box.locator("tbody tr").first.locator("td").all_text_contents()
     assert len(cells) == 10 and sum(int(c) for c in box.locator("tbody td").all_text_contents()) == 500
     assert page.evaluate("window.__pwned") is None
+
+
+def test_a_confusion_matrix_of_forty_classes_is_drawn_whole(ui, open_page):
+    w = open_page(ui, UIServer.TOKEN)
+    page = w.page
+    open_run(w, ui, "media", "img-b", "media")
+    until(page, "document.querySelector('.media[data-key=\"cm40\"] table.confusion') !== null")
+    box = page.locator('.media[data-key="cm40"] .cm-box')
+    assert box.locator("thead th.col-head").all_text_contents() == [f"c{i}" for i in range(40)]
+    diagonal = box.evaluate(
+        "(b) => [...b.querySelectorAll('tbody tr')].map((tr, i) => Number(tr.querySelectorAll('td')[i].textContent))"
+    )
+    assert len(diagonal) == 40 and sum(diagonal) == 3000  # every row of the table read, the last class's too
 
 
 def test_a_large_table_scrolls_in_a_bounded_box_with_its_header_in_view(ui, open_page):
