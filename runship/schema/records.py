@@ -32,6 +32,7 @@ from itertools import chain, compress
 from operator import not_
 from typing import Any, TypedDict, cast
 
+from runship.schema import annotations as annotation_record
 from runship.schema import format as fmt
 from runship.schema.limits import MAX_DEPTH, MAX_TIME
 from runship.schema.names import BadName, check_relpath
@@ -566,6 +567,7 @@ KIND_CHECKS: dict[str, Check] = {
     fmt.STATS: check_stats,
     fmt.OUT: check_out,
     fmt.HEADER: check_header,
+    annotation_record.KIND: annotation_record.check_annotation,
 }
 
 
