@@ -1,6 +1,8 @@
-/* The run page's Overview tab: config and summary (nested), the run's fields, problems,
- * environment (git, scheduler job, packages), sessions and alerts. */
+/* The run page's Overview tab: config and summary (nested), the run's fields (its name, tags
+ * and notes editable: annotate.js), problems, environment (git, scheduler job, packages),
+ * sessions and alerts. */
 
+import { annotationEditors } from './annotate.js';
 import { h, stateBadge } from './dom.js';
 import { fmtDuration, fmtTime, fmtValue, isMediaRef, isMissing, isNum, isPlainObject } from './util.js';
 
@@ -47,24 +49,32 @@ const sumOf = (list, key) => (Array.isArray(list) ? list.reduce((s, x) => s + (i
 export function overviewTab(body, ref, run) {
   const lost = isNum(run.lost) ? run.lost : sumOf(run.sessions, 'lost');
   const dropped = isNum(run.dropped) ? run.dropped : sumOf(run.sessions, 'dropped');
+  const edit = annotationEditors(ref, run, renamed);
   const info = kvTable([
-    ['name', run.name], ['id', run.id], ['project', run.project], ['state', stateBadge(run.state, !!run.live)],
+    ['name', edit.name], ['id', run.id], ['project', run.project], ['state', stateBadge(run.state, !!run.live)],
     ['exit code', run.exit_code], ['group', run.group], ['job type', run.job_type],
-    ['tags', Array.isArray(run.tags) && run.tags.length ? run.tags.join(', ') : null], ['host', run.host], ['job id', run.job_id],
+    ['tags', edit.tags], ['host', run.host], ['job id', run.job_id],
     ['started', fmtTime(run.start_time)], ['last write', fmtTime(run.last_write)], ['duration', fmtDuration(run.duration)],
     ['steps', run.steps], ['lost records', lost], ['dropped rows', dropped], ['ref', ref],
   ], 'run-info');
-  const notes = !isMissing(run.notes) ? h('pre', { class: 'block', text: String(run.notes) }) : null;
+  const notes = h('div', { class: 'notes-row' }, h('h4', { text: 'notes' }), edit.notes);
   const left = h('div', null,
     card('Config', nestedTable(run.config, 'config-table')),
     card('Summary', nestedTable(run.summary, 'summary-table')));
   const right = h('div', null,
     card('Run', info, notes),
-    card('Problems', problemsBlock(run.problems)),
+    card('Problems', problemsBlock(run.problems, run)),
     card('Environment', envBlock(run.environment, run)),
     card('Sessions', sessionsTable(run.sessions)),
     card('Alerts', alertsBlock(run.alerts)));
   body.replaceChildren(h('div', { class: 'overview' }, left, right));
+}
+
+/** The page's header after a rename (run.js draws it): the name and the window's title. @param {{name: string}} a */
+function renamed(a) {
+  const header = document.querySelector('.run-header .run-name');
+  if (header) header.textContent = a.name;
+  document.title = a.name + ' · runship';
 }
 
 /** @param {unknown} env @param {any} run @returns {Kid} */
@@ -120,12 +130,26 @@ function alertsBlock(alerts) {
       h('td', { text: fmtTime(a.t) }), h('td', { text: fmtValue(a.level) }), h('td', { text: fmtValue(a.title) }), h('td', { text: fmtValue(a.text) }))))));
 }
 
-/** @param {unknown} problems */
-function problemsBlock(problems) {
+/** What is known of how a run ended, when it did not end well (null: nothing to say). @param {any} run @returns {string | null} */
+function endingNote(run) {
+  const last = isNum(run.last_write) ? ` (last write ${fmtTime(run.last_write)})` : '';
+  switch (run.state) {
+    case 'crashed': return `ended without finish(): killed (SIGKILL, out of memory, a lost node) or crashed${last}`;
+    case 'terminated': return `terminated by a signal before it finished${last}`;
+    case 'failed': return `exited with code ${fmtValue(run.exit_code)}`;
+    case 'unreadable': return 'the run could not be read';
+    default: return null;
+  }
+}
+
+/** @param {unknown} problems @param {any} run */
+function problemsBlock(problems, run) {
   const list = Array.isArray(problems) ? problems : isNum(problems) && problems > 0 ? [`${problems} problem(s)`] : [];
-  if (!list.length) return h('p', { class: 'no-problems', text: 'no problems' });
-  return h('div', { id: 'problems' }, list.map((p) => h('div', {
+  const ending = endingNote(run);
+  const end = ending ? h('p', { class: 'ending-note', id: 'ending-note', text: ending }) : null;
+  if (!list.length) return end || h('p', { class: 'no-problems', text: 'no problems' });
+  return [end, h('div', { id: 'problems' }, list.map((p) => h('div', {
     class: 'problem',
     text: isPlainObject(p) ? `${fmtValue(p.path)}: ${fmtValue(p.message)} (byte ${fmtValue(p.offset)}, ${fmtValue(p.kind)})` : fmtValue(p),
-  })));
+  })))];
 }
