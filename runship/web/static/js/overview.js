@@ -102,23 +102,51 @@ function envBlock(env, run) {
 
 const TIME_KEYS = /^(t|start|end|last|time|start_time|end_time|last_write|started|ended)$/;
 
-/** @param {unknown} sessions */
+/** A session's column: its header and its cell. @typedef {[string, (s: Record<string, any>) => HTMLElement]} SessionColumn */
+
+/** A time within the start's day as its time of day only. @param {unknown} t @param {unknown} start */
+function fmtEnd(t, start) {
+  const text = fmtTime(t);
+  const day = fmtTime(start).slice(0, 10);
+  return isNum(t) && text.startsWith(day) ? text.slice(11) : text;
+}
+
+/** How a session ended, in words. @param {Record<string, any>} s @returns {string} */
+function sessionEnd(s) {
+  if (s.signal) return `signal ${fmtValue(s.signal)}` + (isNum(s.exit_code) ? ` (exit ${s.exit_code})` : '');
+  if (isNum(s.exit_code)) return `exit ${s.exit_code}`;
+  return 'no finish';
+}
+
+/** The sessions as a table that fits its card: the columns that say something (flags only
+ * where a session has them), cells that may wrap. @param {unknown} sessions */
 function sessionsTable(sessions) {
   if (!Array.isArray(sessions) || !sessions.length) return h('p', { class: 'muted', text: 'no sessions' });
-  /** @type {string[]} */
-  const cols = [];
-  for (const s of sessions) if (isPlainObject(s)) for (const k of Object.keys(s)) if (!cols.includes(k)) cols.push(k);
-  /** @param {string} k @param {unknown} v */
-  const cell = (k, v) => {
-    if (TIME_KEYS.test(k) && isNum(v) && v > 1e8) return h('td', { text: fmtTime(v), title: String(v) });
-    if (Array.isArray(v)) {
-      return v.length > 3 ? h('td', { text: `${v.length} items`, title: v.map(fmtValue).join('\n') }) : h('td', { text: v.map(fmtValue).join(', ') });
-    }
-    return h('td', { class: typeof v === 'number' ? 'num' : null, text: fmtValue(v) });
-  };
-  const rows = sessions.filter(isPlainObject).map((s) => h('tr', { class: s.reset ? 'reset-row' : null, dataset: { session: s.id } }, cols.map((k) => cell(k, s[k]))));
-  return h('div', { class: 'table-scroll' }, h('table', { id: 'sessions-table', class: 'grid-table' },
-    h('thead', null, h('tr', null, cols.map((c) => h('th', { text: c })))), h('tbody', null, rows)));
+  /** @type {Record<string, any>[]} */
+  const list = sessions.filter(isPlainObject);
+  /** @param {string} k @param {Record<string, any>} s */
+  const text = (k, s) => h('td', { class: typeof s[k] === 'number' ? 'num' : null, text: fmtValue(s[k]) });
+  /** @param {string} k */
+  const any = (k) => list.some((s) => s[k] !== undefined && s[k] !== null && s[k] !== false && s[k] !== 0);
+  /** @type {SessionColumn[]} */
+  const cols = [
+    ['id', (s) => h('td', { class: 'session-id wrap', text: fmtValue(s.id) })],
+    ['host', (s) => h('td', { class: 'wrap', text: fmtValue(s.host) })],
+    ['pid', (s) => text('pid', s)],
+    ['start', (s) => h('td', { class: 'at', text: fmtTime(s.start), title: String(s.start) })],
+    ['last write', (s) => h('td', { text: fmtEnd(s.last, s.start), title: String(s.last) })],
+    ['rows', (s) => text('rows', s)],
+    ['end', (s) => h('td', { text: sessionEnd(s) })],
+  ];
+  for (const k of ['resumed', 'reset', 'blind', 'shifted_by', 'lost', 'dropped', 'dropped_by_reset']) if (any(k)) cols.push([k.replace(/_/g, ' '), (s) => text(k, s)]);
+  if (any('placement')) cols.push(['rank', (s) => h('td', { text: isPlainObject(s.placement) ? fmtValue(s.placement.rank) : '' })]);
+  cols.push(['files', (s) => {
+    const files = Array.isArray(s.files) ? s.files.map(String) : [];
+    return h('td', { class: 'num', text: String(files.length), title: files.join('\n') });
+  }]);
+  const rows = list.map((s) => h('tr', { class: s.reset ? 'reset-row' : null, dataset: { session: s.id } }, cols.map(([, cell]) => cell(s))));
+  return h('div', { class: 'table-scroll' }, h('table', { id: 'sessions-table', class: 'grid-table sessions-table' },
+    h('thead', null, h('tr', null, cols.map(([c]) => h('th', { text: c })))), h('tbody', null, rows)));
 }
 
 /** @param {unknown} alerts */
