@@ -550,6 +550,10 @@ def check_header(rec: dict[str, Any]) -> str | None:
     return _strs(rec, ("format", "project", "run", "session", "stream")) or _int(rec, "version") or _int(rec, "segment")
 
 
+#: an annotation's fields (name, tags, notes: bounded; see runship.schema.annotations)
+check_annotation = annotation_record.check_annotation
+
+
 #: each kind's check of its own fields (a kind not here: its values' types only)
 KIND_CHECKS: dict[str, Check] = {
     fmt.START: check_start,
@@ -567,7 +571,7 @@ KIND_CHECKS: dict[str, Check] = {
     fmt.STATS: check_stats,
     fmt.OUT: check_out,
     fmt.HEADER: check_header,
-    annotation_record.KIND: annotation_record.check_annotation,
+    annotation_record.KIND: check_annotation,
 }
 
 
