@@ -400,7 +400,8 @@ def _show_annotations(view: RunView) -> None:
         did += [f"+tag {t}" for t in rec.get("tags_add") or ()]
         did += [f"-tag {t}" for t in rec.get("tags_remove") or ()]
         if "notes" in rec:
-            did.append(f"notes ({len(rec['notes'])} characters)" if rec["notes"] else "notes cleared")
+            chars = rec.get("notes_chars") or len(rec["notes"])
+            did.append(f"notes ({chars} characters)" if rec["notes"] else "notes cleared")
         by = f" by {rec['by']}" if rec.get("by") else ""
         click.echo(f"  {_fmt_time(rec.get('t'))}{by}: {'; '.join(did)}")
 

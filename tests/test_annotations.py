@@ -133,6 +133,16 @@ def test_concurrent_writers_in_real_processes_all_land(finished, root):
     assert view.name == rec["name"] and not view.problems
 
 
+def test_notes_replaced_later_are_kept_short_and_the_last_whole(finished, root):
+    annotate(finished, {"notes": "a" * 5000}, root=root)
+    annotate(finished, {"notes": "b" * 3000}, root=root)
+    view = runship.open_run(finished)
+    first, second = view.annotation_records
+    assert view.notes == "b" * 3000 and second["notes"] == "b" * 3000
+    assert first["notes_chars"] == 5000 and len(first["notes"]) < 300
+    assert "notes (5000 characters)" in _show(root, "p/r1")
+
+
 def test_the_last_file_in_order_sets_the_name(finished, root):
     for name in ("one", "two", "three"):
         annotate(finished, {"name": name}, root=root)

@@ -141,6 +141,8 @@ def test_runship_ui_annotates_a_run_of_a_local_root(two_runs, tmp_path):
         assert status == 400 and "not JSON" in said["detail"]
         status, said = _post(ui, "0:p/r1", None, ui.token, raw=b'{"notes": "' + b"a" * 600_000 + b'"}')
         assert status == 413
+        status, said = _post(ui, "0:p/r1", None, ui.token, raw=b"[" * 200_000)
+        assert status == 400 and "nested too deeply" in said["detail"]
         status, said = _post(ui, "0:p/nope", {"name": "x"}, ui.token)
         assert status == 404
         status, said = _post(ui, "0:../r1", {"name": "x"}, ui.token)
@@ -188,5 +190,74 @@ def test_runship_serve_annotates_with_write_scope_only(two_runs, tmp_path):
         assert stored.name == "served" and stored.annotation_records[-1]["by"] == "runship serve (writer)"
         listed = {r["id"]: r for r in _get(server, "runs", RunshipServer.READ_TOKEN)["runs"]}
         assert listed["r1"]["name"] == "served" and listed["r1"]["tags"] == ["base", "x"]
+    finally:
+        server.stop()
+
+
+class _UIOverServer(UIServer):
+    """``runship --token-file F ui SERVER_URL``: a runship ui whose root is a
+    runship server, reached with the token in ``F`` (a global option)."""
+
+    def __init__(self, server_url: str, server_token: str, workdir: str):
+        super().__init__([server_url], workdir)
+        self.server_token_file = os.path.join(workdir, f"server-token-{self.port}")
+        fd = os.open(self.server_token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(server_token + "\n")
+
+    def start(self) -> UIServer:
+        import socket
+        import subprocess
+        import sys
+        import time
+
+        from tests.conftest import child_env
+
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "runship.cli",
+                "--token-file",
+                self.server_token_file,
+                "ui",
+                *self.roots,
+                "--port",
+                str(self.port),
+                "--ui-token-file",
+                self.token_file,
+            ],
+            env=child_env(),
+            stdout=self._log,
+            stderr=self._log,
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return self._read_url()
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"runship ui exited: {self.log()[-2000:]}") from None
+                time.sleep(0.05)
+        raise RuntimeError("runship ui did not start")
+
+
+def test_runship_ui_over_a_runship_server_sends_annotations_there_with_its_token(two_runs, tmp_path):
+    server = RunshipServer(two_runs, str(tmp_path)).start()
+    try:
+        for token, expected in ((RunshipServer.READ_TOKEN, 403), (RunshipServer.TOKEN, 200)):
+            ui = _UIOverServer(server.url, token, str(tmp_path)).start()
+            try:
+                status, said = _post(ui, "0:p/r2", {"tags_add": ["over-http"]}, ui.token)
+            finally:
+                ui.stop()
+            assert status == expected, said
+            if expected == 403:
+                assert "the server did not take the annotation" in said["detail"] and "403" in said["detail"]
+        assert said == {"name": "name-r2", "tags": ["base", "over-http"], "notes": None}
+        stored = runship.open_run(os.path.join(two_runs, "p", "r2"))
+        assert stored.tags == ["base", "over-http"] and stored.annotation_records[-1]["by"] == "runship ui"
     finally:
         server.stop()

@@ -21,6 +21,8 @@ from runship.reader.stream import Problem, StreamFile, iter_records
 from runship.schema import annotations as schema
 from runship.store import RunSource
 
+KEPT_NOTES = 200  # characters kept of notes that later notes replaced
+
 
 @dataclass
 class Annotations:
@@ -30,6 +32,18 @@ class Annotations:
     records: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     sessions: list[str] = field(default_factory=list)  # of the files read
+
+    def supersede_notes(self) -> None:
+        """Later notes replace these: the record that set the last ones
+        keeps a beginning only (``notes_chars``: how long they were), so
+        that what is kept of a run's annotations stays small."""
+        for rec in reversed(self.records):
+            notes = rec.get("notes")
+            if isinstance(notes, str):
+                if len(notes) > KEPT_NOTES:
+                    rec["notes_chars"] = len(notes)
+                    rec["notes"] = notes[:KEPT_NOTES] + "…"
+                return
 
     def merged(self, meta: dict[str, Any]) -> schema.Merged:
         """``meta``'s name, tags and notes (the writer's) with the annotations applied."""
@@ -53,7 +67,10 @@ def read_annotations(source: RunSource, files: list[StreamFile], since: str | No
                 )
             )
             break
-        out.records.extend(_read_one(source, sf, out.problems))
+        for rec in _read_one(source, sf, out.problems):
+            if isinstance(rec.get("notes"), str):
+                out.supersede_notes()
+            out.records.append(rec)
         out.sessions.append(sf.session)
     return out
 

@@ -91,6 +91,8 @@ async def _json_body(request: Request) -> Any:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise HTTPException(400, f"the body is not JSON: {e}") from None
+    except RecursionError:
+        raise HTTPException(400, "the body is not an annotation: nested too deeply") from None
 
 
 def _annotate(place: Runs, project: str, run_id: str, change: Any, by: str) -> dict[str, Any]:
