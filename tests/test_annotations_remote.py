@@ -261,3 +261,21 @@ def test_runship_ui_over_a_runship_server_sends_annotations_there_with_its_token
         assert stored.tags == ["base", "over-http"] and stored.annotation_records[-1]["by"] == "runship ui"
     finally:
         server.stop()
+
+
+def test_runship_serve_over_an_object_store_stores_annotations_there(moto, two_runs, tmp_path, monkeypatch):
+    moto.create_bucket("annot-served")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    server = RunshipServer("s3://annot-served/runs", str(tmp_path)).start()
+    try:
+        out = upload_cmd(
+            [two_runs], server.url, tmp_path / "state", "--once", env={"RUNSHIP_TOKEN": RunshipServer.TOKEN}
+        )
+        assert out.returncode == 0, out.stderr
+        status, merged = _post(server, "0:p/r1", {"name": "in-the-bucket", "notes": "kept"}, RunshipServer.TOKEN)
+        assert status == 200, merged
+        assert merged == {"name": "in-the-bucket", "tags": ["base"], "notes": "kept"}
+        remote = runship.open_run("s3://annot-served/runs/p/r1", storage_options={"endpoint_url": moto.endpoint})
+        assert (remote.name, remote.notes) == ("in-the-bucket", "kept") and not remote.problems
+    finally:
+        server.stop()
