@@ -105,7 +105,10 @@ def _annotate(place: Runs, project: str, run_id: str, change: Any, by: str) -> d
     if isinstance(place, StorePlace):
         place.storage.append(project, run_id, name, 0, data)
     elif isinstance(place, Place) and not is_url(place.root):
-        write_local(place.location(project, run_id), name, data, root=place.root)
+        try:
+            write_local(place.location(project, run_id), name, data, root=place.root)
+        except OSError as e:  # another user's run, a read-only mount, a full disk
+            raise HTTPException(400, f"cannot write an annotation into {project}/{run_id}: {e.strerror or e}") from None
     elif isinstance(place, Place) and is_server_url(place.root):
         _send(place, project, run_id, name, data)
     else:
