@@ -96,6 +96,12 @@ def test_a_tag_a_note_and_a_new_name_from_the_page_are_read_back_by_show_and_api
     page.click("#tag-editor .tag-chip[data-tag='base'] button.tag-x")
     until(page, "!document.querySelector('#tag-editor .tag-chip[data-tag=\"base\"]')")
     assert tags_shown(page) == ["best"]
+    page.fill("#tag-editor input.tag-input", "<img src=x onerror=window.__pwned=1>")
+    page.press("#tag-editor input.tag-input", "Enter")
+    until(page, "document.querySelectorAll('#tag-editor .tag-chip').length === 2")
+    assert page.evaluate("() => document.querySelectorAll('#tag-editor img').length === 0 && !window.__pwned")
+    page.click("#tag-editor .tag-chip:nth-child(2) button.tag-x")
+    until(page, "document.querySelectorAll('#tag-editor .tag-chip').length === 1")
     page.fill("#notes-editor textarea", "diverged at 12k\n<b>not bold</b>")
     page.click("#notes-editor button.save-notes")
     until(page, "document.querySelector('#notes-editor .notes-said').textContent === 'saved'")
