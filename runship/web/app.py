@@ -53,10 +53,10 @@ from runship.web.errors import HANDLED, error_answer
 from runship.web.guard import LOOPBACK_NAMES, Limits, RequestGuard
 from runship.web.places import Runs, StorePlace, app_cache
 from runship.web.storage import Storage
-from runship.web.views import console, files, ingest, media, operations, pages, run, runs, series
+from runship.web.views import console, files, ingest, media, operations, pages, run, runs, series, workspaces
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
-UI_VIEWS = (pages, runs, run, series, console, media, files)  # each module's ``ui`` router
+UI_VIEWS = (pages, runs, run, series, console, media, files, workspaces)  # each module's ``ui`` router
 READ_VIEWS = (runs, run, series, files)  # each module's ``v1`` router
 
 
@@ -96,11 +96,13 @@ def create_app(config: AppConfig) -> FastAPI:
         app.include_router(ingest.v1)
         for read in READ_VIEWS:
             app.include_router(read.v1)
+        app.include_router(workspaces.v1)
     for view in UI_VIEWS:
         app.include_router(view.ui)
     app.add_middleware(
         RequestGuard,
         max_body=config.max_body,
+        larger=workspaces.LARGE_BODY_PATHS,
         body_timeout=config.limits.body_timeout,
         access_log=config.access_log,
         allowed_hosts=config.allowed_hosts,
@@ -147,7 +149,8 @@ def ui_app(
     places: list[Runs], gate: Gate, limits: Limits, allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES
 ) -> FastAPI:
     """``runship ui``'s app: the web app alone, no docs, behind the request
-    guard (no body over the sign-in form's 8 KiB, ``limits.body_timeout``,
+    guard (no body over the sign-in form's 8 KiB but a saved workspace's
+    1 MiB, ``limits.body_timeout``,
     only ``allowed_hosts`` in the Host header: None for any, as an
     in-process test client may need)."""
     return create_app(AppConfig(places, gate, limits=limits, allowed_hosts=allowed_hosts))
