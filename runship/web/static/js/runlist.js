@@ -100,9 +100,19 @@ function spread(runs, part) {
 }
 
 /**
+ * How telling a summary key is as a column: a define_metric summary (KEY.max, KEY.min: someone
+ * asked for it) first, then validation and test metrics, then the rest.
+ * @param {string} k
+ */
+function summaryRank(k) {
+  return (/\.(max|min|best)$/.test(k) || /(^|\/)best/.test(k) ? 2 : 0) + (/^(val|valid|validation|eval|test)[/_.]/.test(k) ? 1 : 0);
+}
+
+/**
  * The config and summary columns whose values differ between the runs, at most max, the most
  * useful first: config keys most runs have that split them into few groups (lr, optimizer)
- * before those unique to every run (seed); then summary keys most runs have. With nothing
+ * before those unique to every run (seed); then summary keys most runs have, define_metric
+ * summaries and validation metrics first. With nothing
  * differing (one run): its first summary keys.
  * @param {Run[]} runs the shown runs (the first 2,000 are looked at)
  * @param {number} [max]
@@ -116,7 +126,7 @@ export function differingColumns(runs, max = MAX_DIFF_COLS) {
     || a[1].values.size - b[1].values.size || naturalCompare(a[0], b[0]));
   const sumAll = [...spread(some, (r) => r._sum)];
   const sum = sumAll.filter(([, s]) => s.values.size > 1);
-  sum.sort((a, b) => b[1].n - a[1].n || naturalCompare(a[0], b[0]));
+  sum.sort((a, b) => b[1].n - a[1].n || summaryRank(b[0]) - summaryRank(a[0]) || naturalCompare(a[0], b[0]));
   const cfgCols = cfg.map(([k]) => 'config.' + k), sumCols = sum.map(([k]) => 'summary.' + k);
   if (!cfgCols.length && !sumCols.length) {
     return sumAll.map(([k]) => k).sort(naturalCompare).slice(0, Math.min(4, max)).map((k) => 'summary.' + k);
