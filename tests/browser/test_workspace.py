@@ -108,7 +108,7 @@ def open_ws(open_page, ui, project="sweep", width=1400, height=900, extra=""):
 
 
 def test_the_landing_is_the_workspace_and_at_1280x720_four_panels_are_in_view(ui, open_page):
-    w = open_page(ui, UIServer.TOKEN, width=1280, height=720)
+    w = open_page(ui, UIServer.TOKEN, path="/", width=1280, height=720)
     page = w.page
     page.wait_for_selector(".ws .ws-side")  # "/" opens the workspace page
     assert page.evaluate("document.querySelector('.topnav .nav.active').dataset.nav") == "workspace"
@@ -328,3 +328,24 @@ def test_a_saved_workspace_is_restored_after_a_reload_and_opens_as_the_default(u
     assert page.input_value("#ws-search") == "trial-0"
     assert page.locator("#ws-dirty").is_hidden()
     w.check_clean()
+
+
+def test_the_landing_opens_the_only_projects_workspace(tmp_path, open_page):
+    root = str(tmp_path / "runs")
+    run = runship.init(project="solo", name="only", dir=root, settings=SETTINGS, reinit="create_new")
+    run.log({"loss": 1.0})
+    run.finish()
+    s = UIServer([root], str(tmp_path)).start()
+    try:
+        w = open_page(s, UIServer.TOKEN, path="/")
+        until(w.page, "location.hash.startsWith('#/workspace?project=solo')")
+        wait_ready(w.page)
+        assert w.page.input_value("#ws-project") == "solo"
+        assert w.page.locator("#ws-runs .ws-row").count() == 1
+        w.page.select_option("#ws-project", "")  # all projects, asked for: no redirect
+        until(w.page, "location.hash.includes('all=1')")
+        wait_ready(w.page)
+        assert w.page.input_value("#ws-project") == ""
+        w.check_clean()
+    finally:
+        s.stop()

@@ -340,6 +340,7 @@ class RunsView {
 
   renderTable() {
     const { params, visible, shown } = this;
+    this.e.bandSel.hidden = !params.get('group');
     const cols = this.baseCols().concat(this.extraCols());
     const s = params.get('sort'), desc = s.startsWith('-'), sortCol = desc ? s.slice(1) : s;
     const sel = new Set(params.list('sel'));

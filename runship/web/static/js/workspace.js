@@ -111,6 +111,7 @@ class WorkspaceView {
     const s = (this.s = buildSide());
     this.panelsHost = h('div', { id: 'ws-charts' });
     this.projectSel = h('select', { id: 'ws-project', title: 'project' }, h('option', { value: '', text: 'all projects' }));
+    this.rootErrors = h('ul', { id: 'root-errors', class: 'error ws-root-errors', hidden: true }); // roots that could not be listed
     this.tableLink = h('a', { id: 'ws-table-link', class: 'muted', text: 'runs table', href: '#/runs' });
     this.menu = new WorkspaceMenu(ctx, {
       project: this.project,
@@ -120,6 +121,7 @@ class WorkspaceView {
     });
     main.append(h('div', { class: 'ws' },
       h('div', { class: 'ws-bar' }, this.menu.el, h('label', { class: 'muted' }, 'Project', this.projectSel), this.tableLink),
+      this.rootErrors,
       h('div', { class: 'ws-body' },
         h('aside', { class: 'ws-side' },
           h('div', { class: 'ws-side-head' }, s.search, s.filter, s.filterErr,
@@ -171,7 +173,8 @@ class WorkspaceView {
     });
     s.none.addEventListener('click', () => { this.st.selected = []; this.st.hidden = []; this.changed(); });
     this.projectSel.addEventListener('change', () => {
-      location.hash = hashFor('/workspace', this.params.set('project', this.projectSel.value).set('ws', null));
+      const p = this.projectSel.value;
+      location.hash = hashFor('/workspace', this.params.set('project', p).set('all', p ? null : '1').set('ws', null));
     });
   }
 
@@ -277,7 +280,16 @@ class WorkspaceView {
 
   // ---- listing, refreshed every 5 s while a run is live
   async open() {
-    await Promise.all([this.list(), this.menu.start(this.params.get('ws'))]);
+    if (!this.project && !this.params.has('all')) {
+      // the landing (#/): with runs of one project only, that project's workspace
+      await this.list();
+      const only = new Set(this.runs.map((r) => String(r.project)));
+      if (this.ctx.alive && only.size === 1 && this.projectSel.options.length === 2) {
+        location.replace(hashFor('/workspace', this.params.set('project', [...only][0])));
+        return;
+      }
+      await this.menu.start(this.params.get('ws'));
+    } else await Promise.all([this.list(), this.menu.start(this.params.get('ws'))]);
     if (!this.ctx.alive) return;
     this.listed = true;
     this.fillGroupOptions();
@@ -298,6 +310,10 @@ class WorkspaceView {
       return;
     }
     /** @type {any[]} */
+    const failed = Array.isArray(res.errors) ? res.errors : [];
+    this.rootErrors.replaceChildren(...failed.map((e) => h('li', { text: 'could not list ' + e.root + ': ' + e.error })));
+    this.rootErrors.hidden = !failed.length;
+    /** @type {any[]} */
     const listed = Array.isArray(res.runs) ? res.runs : [];
     if (!this.project) assignColors(listed, true);
     else if (listed.some((r) => !colorMap.has(String(r.ref)))) assignColors(listed, false);
@@ -310,7 +326,8 @@ class WorkspaceView {
     const sel = this.projectSel;
     sel.replaceChildren(h('option', { value: '', text: 'all projects' }), ...[...projects].sort(naturalCompare).map((p) => h('option', { value: p, text: p })));
     sel.value = this.project || '';
-    if (this.runs.some((r) => r.live)) this.refreshTimer = ctx.later(() => this.refresh(), 5000);
+    const live = this.runs.some((r) => r.live);
+    if (live || failed.length) this.refreshTimer = ctx.later(() => this.refresh(), live ? 5000 : 10000);
   }
 
   async refresh() {
