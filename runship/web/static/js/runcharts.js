@@ -9,6 +9,7 @@ import { h } from './dom.js';
 import { RS } from './hooks.js';
 import { ChartsView } from './panels.js';
 import { MAX_DETAILED } from './runlist.js';
+import { drawRunsPanel } from './runpanels.js';
 import * as seriesMod from './series.js';
 import { numberKeysOf, xOptionsOf } from './series.js';
 
@@ -43,11 +44,6 @@ function stepMetrics(ds) {
   return typeof f === 'function' ? f(ds) : undefined;
 }
 
-/** drawRunsPanel of js/runpanels.js (media's part): set by setRunsPanelDrawer once it lands. */
-/** @type {any} */
-let runsPanelDrawer = null;
-/** @param {any} f */
-export function setRunsPanelDrawer(f) { runsPanelDrawer = f; }
 
 export class RunCharts {
   /** @param {ViewCtx} ctx @param {HTMLElement} host @param {RunChartsOptions} o */
@@ -147,9 +143,9 @@ export class RunCharts {
       onFirstRender: () => o.onReady(),
       band: spec.band, stepMetrics: stepMetrics(ds),
       onHoverRun: o.onHoverRun, onLayoutChange: o.onLayoutChange, onHiddenChange: o.onHiddenChange,
+      drawRunsPanel: (/** @type {HTMLElement} */ m, /** @type {any} */ sp, /** @type {any[]} */ rs, /** @type {number} */ w) => drawRunsPanel(m, sp, rs, w, { onHoverRun: o.onHoverRun }),
     };
     if (spec.layout) opts.layout = spec.layout;
-    if (runsPanelDrawer) opts.drawRunsPanel = runsPanelDrawer;
     this.view = new ChartsView(ctx, this.host, opts);
   }
 }
