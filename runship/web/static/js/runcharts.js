@@ -25,6 +25,7 @@ import { numberKeysOf, xOptionsOf } from './series.js';
  * @property {string} band
  * @property {string} title
  * @property {any} [layout] a ChartsLayout (contract §1) to open on
+ * @property {string[]} [hidden] runs charted but hidden from the legend (ChartsView.setHidden)
  */
 
 /**
@@ -119,7 +120,7 @@ export class RunCharts {
     const groups = spec.groups;
     const key = JSON.stringify([charted.map((r) => [r.ref, r.label]), keys, xOptions, groups && groups.map((g) => [g.label, g.refs]), spec.band]);
     const liveRefs = new Set(charted.filter((r) => r.live).map((r) => r.ref));
-    if (this.view && key === this.key) { this.view.setLive(liveRefs); return; }
+    if (this.view && key === this.key) { this.view.setLive(liveRefs); this.setHidden(spec.hidden || []); return; }
     this.key = key;
     if (this.view) {
       this.view.destroy();
@@ -147,5 +148,12 @@ export class RunCharts {
     };
     if (spec.layout) opts.layout = spec.layout;
     this.view = new ChartsView(ctx, this.host, opts);
+    this.setHidden(spec.hidden || []);
+  }
+
+  /** Runs hidden from the legend, when ChartsView can hide them. @param {string[]} refs */
+  setHidden(refs) {
+    const f = this.method('setHidden');
+    if (f) f(refs);
   }
 }

@@ -28,6 +28,8 @@ export class RunSidebar {
     this.on = new Set(); // refs charted (eye open)
     /** @type {string | null} */
     this.hl = null;
+    /** @type {Set<string>} */
+    this.dimmed = new Set(); // refs hidden from the charts' legend
     this.spacer = h('div', { class: 'ws-spacer' });
     el.append(this.spacer);
     /** @type {Map<string, HTMLElement>} */
@@ -48,14 +50,27 @@ export class RunSidebar {
     el.addEventListener('mouseleave', () => o.onHover(null));
   }
 
-  /** Show these runs, the `on` ones with their eye open. @param {Run[]} items @param {Set<string>} on */
-  set(items, on) {
+  /**
+   * Show these runs, the `on` ones with their eye open, the dimmed ones (hidden from the
+   * legend) faint.
+   * @param {Run[]} items
+   * @param {Set<string>} on
+   * @param {Set<string>} [dimmed]
+   */
+  set(items, on, dimmed) {
     this.items = items;
     this.on = on;
+    if (dimmed) this.dimmed = dimmed;
     this.spacer.style.height = items.length * ROW_H + 'px';
     for (const r of this.rows.values()) r.remove();
     this.rows.clear();
     this.draw();
+  }
+
+  /** The runs hidden from the charts' legend. @param {Set<string>} refs */
+  setDimmed(refs) {
+    this.dimmed = refs;
+    for (const [ref, row] of this.rows) row.classList.toggle('dim', refs.has(ref));
   }
 
   /** The row of a run emphasised (hovered here, or its line in a chart). @param {string | null} ref */
@@ -103,6 +118,7 @@ export class RunSidebar {
     const name = h('a', { class: 'ws-name', href: runHash(r.ref), title: r.label + ' (' + r.ref + ')', text: r.label });
     const row = h('div', { class: 'ws-row' + (on ? ' on' : ''), dataset: { ref: r.ref } }, eye, dot, sw, name);
     if (r.ref === this.hl) row.classList.add('hl');
+    if (this.dimmed.has(r.ref)) row.classList.add('dim');
     return row;
   }
 }

@@ -199,10 +199,14 @@ class WorkspaceView {
     this.changed();
   }
 
-  /** A legend click hid (or showed) runs. @param {string[]} refs */
+  /**
+   * A legend click hid (or showed) runs: they stay charted, their lines hidden, their rows
+   * dimmed; saved as runs.legend_hidden.
+   * @param {string[]} refs
+   */
   hideFromLegend(refs) {
-    this.st.hidden = strList(refs);
-    this.render(false);
+    this.st.legend_hidden = strList(refs);
+    this.sidebar.setDimmed(new Set(this.st.legend_hidden));
     this.menu.markDirty();
   }
 
@@ -232,7 +236,7 @@ class WorkspaceView {
     this.computeShown();
     this.charted = this.chartedNow();
     const on = new Set(this.charted.map((r) => r.ref));
-    this.sidebar.set(this.shown, on);
+    this.sidebar.set(this.shown, on, new Set(strList(this.st.legend_hidden)));
     const n = this.shown.length;
     this.s.count.textContent = `${this.charted.length} of ${n}` + (n === this.runs.length ? '' : ` (${this.runs.length})`) + ' charted';
     this.s.band.hidden = !this.st.group.length;
@@ -240,6 +244,7 @@ class WorkspaceView {
     const gb = this.st.group[0] || '';
     this.charts.update({
       runs: this.charted, groups: chartGroups(this.charted, gb), band: this.st.band, title: '', layout: this.layout,
+      hidden: strList(this.st.legend_hidden),
     }, fromRefresh).catch(report);
   }
 

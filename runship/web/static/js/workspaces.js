@@ -21,6 +21,7 @@ export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
  * @property {string[] | null} selected
  * @property {string[]} hidden
  * @property {number} max_shown
+ * @property {string[]} [legend_hidden] charted runs whose lines the charts' legend hid (an optional field)
  */
 /**
  * @typedef {Record<string, any> & {format: string, name: string, project: string | null, saved_at?: number,
