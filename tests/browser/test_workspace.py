@@ -315,6 +315,9 @@ def test_a_saved_workspace_is_restored_after_a_reload_and_opens_as_the_default(u
     doc = json.load(open(stored))
     assert doc["runs"]["search"] == "trial-0" and doc["runs"]["group"] == ["config.opt"]
     assert refs["trial-02"] in doc["runs"]["hidden"]
+    assert page.evaluate("document.getElementById('ws-menu').open") is False  # saved: the menu closes
+    page.click("#ws-menu summary")
+    assert [b.strip() for b in page.locator("#ws-list .ws-item").all_inner_texts()] == ["my view"]
     page.click("#ws-set-default")
     until(page, "document.getElementById('ws-set-default').textContent.includes('Default')")
 

@@ -52,6 +52,10 @@ export class WorkspaceMenu {
         h('div', { class: 'dd-head', text: 'saved workspaces' }), this.list, this.builtin));
     this.wire();
     this.show();
+    /** A click outside the open menu closes it. @param {MouseEvent} ev */
+    const outside = (ev) => { if (this.el.open && ev.target instanceof Node && !this.el.contains(ev.target)) this.el.open = false; };
+    document.addEventListener('mousedown', outside);
+    ctx.onCleanup(() => document.removeEventListener('mousedown', outside));
   }
 
   wire() {
@@ -167,6 +171,7 @@ export class WorkspaceMenu {
     this.nameIn.value = '';
     this.say(`saved “${this.name}”`);
     await this.refreshList();
+    this.el.open = false;
   }
 
   async setDefault() {
