@@ -167,6 +167,21 @@ def test_sidebar_hover_highlights_the_row_and_a_chart_hover_does_too(ui, open_pa
     w.check_clean()
 
 
+def test_runs_table_row_hover_highlights_the_row_and_a_chart_hover_does_too(ui, open_page):
+    w = open_page(ui, UIServer.TOKEN)
+    page = w.page
+    page.goto(f"{ui.url}/#/runs?project=sweep")
+    wait_ready(page)
+    refs = refs_of(page, "sweep")
+    row = f"#runs-table tbody tr[data-ref='{refs['trial-04']}']"
+    page.hover(row + " td[data-col=id]")
+    assert "hl" in page.get_attribute(row, "class").split()
+    page.evaluate("(ref) => window.runship.hoverRun(ref)", refs["trial-06"])  # ChartsView's onHoverRun
+    hl = page.evaluate("[...document.querySelectorAll('#runs-table tr.hl')].map(r => r.dataset.ref)")
+    assert hl == [refs["trial-06"]]
+    w.check_clean()
+
+
 def group_labels(page) -> list[str]:
     return page.evaluate("window.runship.charts['train/loss'].series.map(s => s.label)")
 
@@ -335,6 +350,17 @@ def test_a_saved_workspace_is_restored_after_a_reload_and_opens_as_the_default(u
     assert page.locator("#ws-current").inner_text() == "my view"
     assert page.input_value("#ws-search") == "trial-0"
     assert page.locator("#ws-dirty").is_hidden()
+    # a chart setting changed is an unsaved change too
+    page.locator("#smoothing").fill("0.5")
+    until(page, "!document.getElementById('ws-dirty').hidden")
+    # deleted (a second click confirms): the file is gone, the view is unsaved
+    page.click("#ws-menu summary")
+    page.click("#ws-delete")
+    assert os.path.exists(stored)
+    page.click("#ws-delete")
+    until(page, "document.getElementById('ws-current').textContent === '(unsaved)'")
+    assert not os.path.exists(stored)
+    assert "ws=" not in page.url
     w.check_clean()
 
 

@@ -58,6 +58,7 @@ export class RunCharts {
     this.view = null;
     this.key = '';
     this.token = 0;
+    this.fresh = true; // the next charts open on the spec's layout, not the shown one
     ctx.onCleanup(() => this.destroy());
   }
 
@@ -107,8 +108,8 @@ export class RunCharts {
     return true;
   }
 
-  /** Make the charts again at the next update (a band or layout changed). */
-  invalidate() { this.key = ''; }
+  /** Make the charts again at the next update, on the spec's layout (a workspace was loaded). */
+  invalidate() { this.key = ''; this.fresh = true; }
 
   /** Show the spec's charts (made again only when what they show changed). @param {ChartsSpec} spec @param {boolean} fromRefresh */
   async update(spec, fromRefresh) {
@@ -122,6 +123,9 @@ export class RunCharts {
     const liveRefs = new Set(charted.filter((r) => r.live).map((r) => r.ref));
     if (this.view && key === this.key) { this.view.setLive(liveRefs); this.setHidden(spec.hidden || []); return; }
     this.key = key;
+    // charts made again for other runs keep the panels as the user left them
+    const shown = this.fresh ? null : this.layout();
+    this.fresh = false;
     if (this.view) {
       this.view.destroy();
       this.view = null;
@@ -146,7 +150,7 @@ export class RunCharts {
       onHoverRun: o.onHoverRun, onLayoutChange: o.onLayoutChange, onHiddenChange: o.onHiddenChange,
       drawRunsPanel: (/** @type {HTMLElement} */ m, /** @type {any} */ sp, /** @type {any[]} */ rs, /** @type {number} */ w) => drawRunsPanel(m, sp, rs, w, { onHoverRun: o.onHoverRun }),
     };
-    if (spec.layout) opts.layout = spec.layout;
+    if (shown || spec.layout) opts.layout = shown || spec.layout;
     this.view = new ChartsView(ctx, this.host, opts);
     this.setHidden(spec.hidden || []);
   }

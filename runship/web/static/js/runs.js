@@ -5,6 +5,7 @@ import { api, clearStatus, report, statusEl } from './api.js';
 import { assignColors, colorMap } from './colors.js';
 import { h, stateBadge } from './dom.js';
 import { compileFilter } from './filter.js';
+import { RS } from './hooks.js';
 import { RunCharts } from './runcharts.js';
 import { compareHash, hashFor, nav, replaceHash, runHash, updateNav } from './router.js';
 import {
@@ -179,6 +180,9 @@ class RunsView {
     this.noteNav();
     ctx.onCleanup(() => { if (this.moreIo) this.moreIo.disconnect(); });
     const e = (this.e = buildControls(params, this.filter.error));
+    // a chart's hovered line, as ChartsView reports it (onHoverRun): for the tests
+    /** @type {any} */ (RS).hoverRun = (/** @type {string | null} */ ref) => this.hoverRun(ref, true);
+    ctx.onCleanup(() => { delete /** @type {any} */ (RS).hoverRun; });
     this.charts = new RunCharts(ctx, e.chartsHost, {
       params, save: this.save,
       onReady: () => { this.chartsDone = true; this.maybeReady(); },
