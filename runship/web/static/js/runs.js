@@ -373,8 +373,21 @@ class RunsView {
 
   /** The next ROW_PAGE rows, as the table is scrolled to its end (or "show more" clicked). */
   showMore() {
+    const from = this.shown;
     this.shown += ROW_PAGE;
-    this.renderTable();
+    const moreRow = this.e.table.querySelector('tr.more-row');
+    if (this.params.get('group') || !moreRow) { this.renderTable(); return; }
+    // ungrouped: the next rows go in before the "show more" row; the rows shown stay as they are
+    const cols = [...this.e.table.querySelectorAll('thead th')].map((th) => String(/** @type {HTMLElement} */ (th).dataset.col));
+    const sel = new Set(this.params.list('sel'));
+    const left = this.visible.length - this.shown;
+    moreRow.before(...this.visible.slice(from, this.shown).map((r) => runRow(r, cols, sel)));
+    if (left <= 0) moreRow.remove();
+    else {
+      const btn = moreRow.querySelector('button');
+      if (btn) btn.textContent = `show ${Math.min(ROW_PAGE, left)} more (${left} not shown)`;
+      this.watchMore(/** @type {HTMLElement} */ (moreRow));
+    }
   }
 
   /** Rows are added when the "show more" row scrolls into the table's view. @param {HTMLElement} row */
