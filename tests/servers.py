@@ -531,12 +531,15 @@ class UIServer:
         nofile: int | None = None,
         host: str = "127.0.0.1",
         random_token: bool = False,
+        global_args: list[str] | None = None,
+        port: int | None = None,
     ):
+        self.global_args = global_args or []  # options before ``ui`` (--token-file for a server's runs)
         self.roots = roots
         self.host = host
         self.random_token = random_token
         self.signin_url = ""
-        self.port = free_port()
+        self.port = port or free_port()
         self.no_token = no_token
         self.extra = extra or []
         self.token = token or self.TOKEN
@@ -563,7 +566,18 @@ class UIServer:
             auth += ["--host", self.host]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "runship.cli", "ui", *self.roots, "--port", str(self.port), *auth, *self.extra],
+            [
+                sys.executable,
+                "-m",
+                "runship.cli",
+                *self.global_args,
+                "ui",
+                *self.roots,
+                "--port",
+                str(self.port),
+                *auth,
+                *self.extra,
+            ],
             env=env,
             stdout=self._log,
             stderr=self._log,

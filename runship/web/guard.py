@@ -268,9 +268,11 @@ class RequestGuard:
         body_timeout: float = 30.0,
         access_log: bool = True,
         allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES,
+        larger: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
+        self.larger = larger or {}  # paths whose bodies may be larger than max_body (a saved workspace)
         self.body_timeout = body_timeout
         self.access_log = access_log
         self.allowed_hosts = allowed_hosts  # None: any Host header
@@ -300,6 +302,10 @@ class RequestGuard:
             if self.access_log or entry["status"] >= 500:  # a 5xx is logged with its cause, access log or not
                 print(json.dumps(entry), file=sys.stderr, flush=True)
 
+    def body_limit(self, scope: Scope) -> int:
+        """The most body bytes the request's path takes (``larger``'s, else ``max_body``)."""
+        return max(self.max_body, self.larger.get(scope.get("path", ""), 0))
+
     def _refusal(self, scope: Scope) -> tuple[tuple[int, str] | None, int | None]:
         """((status, detail) for a request refused on its head: a Host header
         not answered to, a bad or too large Content-Length, or None; the
@@ -318,8 +324,9 @@ class RequestGuard:
             return (400, _HOST_REFUSED), declared
         if declared is not None and declared < 0:
             return (400, "a Content-Length that is not a number"), declared
-        if declared is not None and declared > self.max_body:
-            return (413, f"request body over {self.max_body} bytes"), declared
+        most = self.body_limit(scope)
+        if declared is not None and declared > most:
+            return (413, f"request body over {most} bytes"), declared
         return None, declared
 
     async def _guarded(
@@ -328,6 +335,7 @@ class RequestGuard:
         """The app, its body read within the limits; an error it raises is
         answered 500 with the request id (and logged with its cause)."""
         loop = asyncio.get_running_loop()
+        most = self.body_limit(scope)
         deadline = loop.time() + self.body_timeout + (declared or 0) / MIN_RATE
 
         async def guarded_receive() -> Message:
@@ -340,7 +348,7 @@ class RequestGuard:
                 raise _TooSlow() from None
             if message["type"] == "http.request":
                 state["bytes"] += len(message.get("body", b""))
-                if state["bytes"] > self.max_body:
+                if state["bytes"] > most:
                     raise _TooBig()
             return message
 
@@ -357,7 +365,7 @@ class RequestGuard:
             if state["started"]:
                 raise
             too_big = isinstance(e, _TooBig)
-            detail = f"request body over {self.max_body} bytes" if too_big else "the request body came too slowly"
+            detail = f"request body over {most} bytes" if too_big else "the request body came too slowly"
             await _answer(send, state, 413 if too_big else 408, detail)
         except Exception as e:  # a bug or an unforeseen failure: its cause goes to the log, never a traceback
             scope["state"]["error"] = cause(e)

@@ -45,11 +45,12 @@ class Watched:
 @pytest.fixture
 def open_page(browser):
     """open_page(server, token=...) -> Watched, signed in (the cookie set
-    from a URL like the printed one, ``/ui/signin#token=...``), viewport 1400x900."""
+    from a URL like the printed one, ``/ui/signin#token=...``), viewport 1400x900,
+    on the runs table (``/#/runs``; the landing ``/`` is the workspace page)."""
     contexts = []
     watched: list[Watched] = []
 
-    def open_(server, token: str | None = None, path: str = "/", width: int = 1400, height: int = 900):
+    def open_(server, token: str | None = None, path: str = "/#/runs", width: int = 1400, height: int = 900):
         context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
         contexts.append(context)
         page = context.new_page()

@@ -155,6 +155,8 @@ def test_without_the_token_the_page_and_api_say_401(ui, browser):
         assert page.locator("#runs-table").count() == 0
         page.fill("input[name=token]", UIServer.TOKEN)
         page.click("button[type=submit]")
+        page.wait_for_selector(".ws .ws-side")  # the landing: the workspace page
+        page.goto(ui.url + "/#/runs")
         page.wait_for_selector("#runs-table tbody tr[data-ref]")
         cookie = next(c for c in context.cookies() if c["name"] == f"runship_ui_{ui.port}")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -176,6 +178,8 @@ def test_the_printed_url_signs_in_and_its_token_leaves_no_trace_in_the_page(root
         page.on("request", lambda r: sent.append(f"{r.method} {r.url} {r.post_data or ''}"))
         assert "#token=" in s.signin_url
         page.goto(s.signin_url)
+        page.wait_for_selector(".ws .ws-side")  # the landing: the workspace page
+        page.goto(s.url + "/#/runs")
         page.wait_for_selector("#runs-table tbody tr[data-ref]")
         assert set(rows(page)) == {"adam", "sgd", EVIL, "crashy"}
         assert s.token not in page.url and s.token not in page.evaluate("() => location.href")

@@ -38,6 +38,7 @@ from runship.web.serialize import parse_ref, plain
 
 #: the largest body taken: the notes at their limit, every character escaped
 MAX_BODY = 8 * MAX_NOTES
+LARGE_BODY_PATHS = {"/ui/api/annotate": MAX_BODY}  # the guard takes bodies this large here only
 
 ui = APIRouter(tags=["ui"])
 

@@ -66,8 +66,11 @@ export async function api(name, params, signal) {
 /** @typedef {{x: number[], y: (number | null)[]}} XY */
 /** @typedef {{x: string, samples: number, lo: number | null, hi: number | null}} SeriesQuery */
 
+/** Runs asked for in one series request (the server takes up to 100). */
+const SERIES_RUNS = 50;
+
 /**
- * Series of some runs for some keys, downsampled to about q.samples points (in [lo, hi]).
+ * Series of some runs for some keys (in requests of at most 50 runs), downsampled to about q.samples points (in [lo, hi]).
  * @param {AbortSignal} signal
  * @param {string[]} refs
  * @param {string[]} keys
@@ -75,11 +78,18 @@ export async function api(name, params, signal) {
  * @returns {Promise<Record<string, Record<string, XY>>>} by ref, then key
  */
 export async function fetchSeries(signal, refs, keys, q) {
-  /** @type {Record<string, unknown>} */
-  const p = { run: refs, keys: keys.join(','), x: q.x, samples: q.samples };
-  if (q.lo !== null && q.lo !== undefined) { p.lo = q.lo; p.hi = q.hi; }
-  const res = await api('series', p, signal);
-  return res && isPlainObject(res.runs) ? res.runs : {};
+  /** @type {Record<string, Record<string, XY>>} */
+  const out = {};
+  const batches = [];
+  for (let i = 0; i < refs.length; i += SERIES_RUNS) batches.push(refs.slice(i, i + SERIES_RUNS));
+  const answers = await Promise.all(batches.map((run) => {
+    /** @type {Record<string, unknown>} */
+    const p = { run, keys: keys.join(','), x: q.x, samples: q.samples };
+    if (q.lo !== null && q.lo !== undefined) { p.lo = q.lo; p.hi = q.hi; }
+    return api('series', p, signal);
+  }));
+  for (const res of answers) if (res && isPlainObject(res.runs)) Object.assign(out, res.runs);
+  return out;
 }
 
 /** The status line (#status), where errors show. @returns {HTMLElement | null} */

@@ -118,10 +118,29 @@ function parseExpression(src) {
   return tree;
 }
 
+/** The suffixes define_metric(summary=...) gives a metric's summary, in the order looked up. */
+export const SUMMARY_AGGS = ['max', 'min', 'last', 'mean'];
+
+/**
+ * A run's summary value of key: the key itself, else (a metric with define_metric's summary
+ * "max", "min", "last" or "mean", stored as {"max": v}: flat "KEY.max") the first of
+ * KEY.max, KEY.min, KEY.last, KEY.mean it has.
+ * @param {Record<string, any>} sum flat (dotted) summary
+ * @param {string} key
+ */
+export function summaryValue(sum, key) {
+  if (Object.prototype.hasOwnProperty.call(sum, key)) return sum[key];
+  for (const a of SUMMARY_AGGS) {
+    const k = key + '.' + a;
+    if (Object.prototype.hasOwnProperty.call(sum, k)) return sum[k];
+  }
+  return undefined;
+}
+
 /** @param {FilterRun} run @param {string} path */
 function resolvePath(run, path) {
   if (path.startsWith('config.')) return run._cfg[path.slice(7)];
-  if (path.startsWith('summary.')) return run._sum[path.slice(8)];
+  if (path.startsWith('summary.')) return summaryValue(run._sum, path.slice(8));
   return run[path];
 }
 

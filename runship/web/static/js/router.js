@@ -1,5 +1,6 @@
 /* The router and a view's lifetime. The address's hash names the view and holds its state
- * (#/runs?sel=..., #/run/REF?tab=charts, #/compare?runs=...); every hashchange closes the
+ * (#/workspace?project=P&ws=NAME, the landing; #/runs?sel=..., #/run/REF?tab=charts,
+ * #/compare?runs=...); every hashchange closes the
  * view shown (its fetches aborted, its timers cleared) and opens the one named. */
 
 import { clearStatus, report } from './api.js';
@@ -52,7 +53,7 @@ export class Params {
 
 function parseHash() {
   let hash = location.hash.replace(/^#/, '');
-  if (!hash || hash === '/') hash = '/runs';
+  if (!hash || hash === '/') hash = '/workspace';
   const qi = hash.indexOf('?');
   const path = qi < 0 ? hash : hash.slice(0, qi);
   return { path, params: new Params(qi < 0 ? '' : hash.slice(qi + 1)) };
@@ -118,22 +119,24 @@ export class ViewCtx {
   }
 }
 
-/** Where the top bar's links lead: the runs view as last left, the runs last selected. */
-/** @type {{runsHash: string, selection: string[]}} */
-export const nav = { runsHash: '#/runs', selection: [] };
+/** Where the top bar's links lead: the workspace and the runs view as last left, the runs last selected. */
+/** @type {{runsHash: string, workspaceHash: string, selection: string[]}} */
+export const nav = { runsHash: '#/runs', workspaceHash: '#/workspace', selection: [] };
 
 /** @param {string} which */
 export function updateNav(which) {
   for (const a of document.querySelectorAll('.topnav .nav')) a.classList.toggle('active', a instanceof HTMLElement && a.dataset.nav === which);
   const runsLink = $('.topnav .nav[data-nav=runs]');
   if (runsLink) runsLink.setAttribute('href', nav.runsHash);
+  const wsLink = $('.topnav .nav[data-nav=workspace]');
+  if (wsLink) wsLink.setAttribute('href', nav.workspaceHash);
   const cmp = $('.topnav .nav[data-nav=compare]');
   if (cmp) cmp.setAttribute('href', nav.selection.length ? compareHash(nav.selection) : '#/compare');
 }
 
 /** @typedef {(ctx: ViewCtx, main: HTMLElement, params: Params) => unknown} Page */
 /** @typedef {(ctx: ViewCtx, main: HTMLElement, ref: string, params: Params) => unknown} RunPage */
-/** @typedef {{runs: Page, run: RunPage, compare: Page}} Views */
+/** @typedef {{runs: Page, run: RunPage, compare: Page, workspace: Page}} Views */
 
 /** @type {ViewCtx | null} */
 let current = null;
@@ -155,6 +158,9 @@ function route(views) {
   if (path.startsWith('/run/')) {
     updateNav('run');
     p = views.run(ctx, main, dec(path.slice(5)), params);
+  } else if (path === '/workspace') {
+    updateNav('workspace');
+    p = views.workspace(ctx, main, params);
   } else if (path === '/compare') {
     updateNav('compare');
     p = views.compare(ctx, main, params);

@@ -1,76 +1,32 @@
 /* The runs view (#/runs): the table of runs (filters, sorting, grouping, columns, selection)
  * and the charts of the selected runs (or the first shown), refreshed while a run is live. */
 
-import { api, clearStatus, fetchSeries, report, statusEl } from './api.js';
-import { assignColors, colorMap, colorOf } from './colors.js';
+import { api, clearStatus, report, statusEl } from './api.js';
+import { assignColors, colorMap } from './colors.js';
 import { h, stateBadge } from './dom.js';
 import { compileFilter } from './filter.js';
 import { RS } from './hooks.js';
-import { ChartsView } from './panels.js';
+import { RunCharts } from './runcharts.js';
 import { compareHash, hashFor, nav, replaceHash, runHash, updateNav } from './router.js';
-import { numberKeysOf, xOptionsOf } from './series.js';
 import {
-  STATES, compareValues, debounce, flatten, fmtDuration, fmtTime, fmtValue, isMissing, isNum, isPlainObject, naturalCompare,
-} from './util.js';
+  BANDS, MAX_CHARTED, MAX_GROUPED, chartGroups, chartedRuns, colValue, differingColumns, groupRuns, prepRun,
+} from './runlist.js';
+import { STATES, compareValues, debounce, fmtDuration, fmtTime, fmtValue, isMissing, isNum, naturalCompare } from './util.js';
 
 /** @typedef {import('./router.js').Params} Params */
 /** @typedef {import('./router.js').ViewCtx} ViewCtx */
 
-/**
- * A run of the listing (/ui/api/runs), prepared: its ref, tags, label, color and live flag
- * made sure, its config and summary flattened (dotted keys).
- * @typedef {Record<string, any> & {ref: string, tags: string[], _cfg: Record<string, any>, _sum: Record<string, any>,
- *   label: string, color: string, live: boolean}} Run
- */
+/** @typedef {import('./runlist.js').Run} Run */
 
-const BASE_COLS = ['state', 'name', 'id', 'group', 'job_type', 'tags', 'host', 'job_id', 'start_time', 'duration', 'steps', 'last_write'];
+const BASE_COLS = ['state', 'name', 'project', 'id', 'group', 'job_type', 'tags', 'host', 'job_id', 'start_time', 'duration', 'steps', 'last_write'];
+/** Columns left out when no listed run has a value in them. */
+const OPTIONAL_COLS = new Set(['group', 'job_type', 'tags', 'host', 'job_id']);
 const ROW_PAGE = 200; // rows of the runs table put in the page at a time
 /** @type {Record<string, string>} */
 const COL_LABELS = {
   state: 'State', name: 'Name', id: 'ID', group: 'Group', job_type: 'Job type', tags: 'Tags', host: 'Host',
-  job_id: 'Job ID', start_time: 'Started', duration: 'Duration', steps: 'Steps', last_write: 'Last write',
+  job_id: 'Job ID', project: 'Project', start_time: 'Started', duration: 'Duration', steps: 'Steps', last_write: 'Last write',
 };
-
-/** @param {Record<string, any>} r @returns {Run} */
-function prepRun(r) {
-  r.ref = String(r.ref === undefined || r.ref === null ? '' : r.ref);
-  r.tags = Array.isArray(r.tags) ? r.tags.map(String) : isMissing(r.tags) ? [] : [String(r.tags)];
-  r._cfg = flatten(isPlainObject(r.config) ? r.config : {});
-  r._sum = flatten(isPlainObject(r.summary) ? r.summary : {});
-  r.label = String(r.name || r.id || r.ref);
-  r.color = colorOf(r.ref);
-  r.live = r.live === true;
-  return /** @type {Run} */ (r);
-}
-
-/** A run's value in a column (a field, config.KEY or summary.KEY). @param {Run} r @param {string} col */
-function colValue(r, col) {
-  if (col.startsWith('config.')) return r._cfg[col.slice(7)];
-  if (col.startsWith('summary.')) return r._sum[col.slice(8)];
-  if (col === 'tags') return r.tags.join(', ');
-  if (col === 'name') return r.label;
-  return r[col];
-}
-
-/**
- * The runs by their value in a column, as text (none: a missing value), in order of first
- * appearance; each group keeps its first run's value.
- * @param {Run[]} list
- * @param {string} col
- * @param {string} none
- * @returns {Map<string, {value: unknown, runs: Run[]}>}
- */
-function groupRuns(list, col, none) {
-  /** @type {Map<string, {value: unknown, runs: Run[]}>} */
-  const groups = new Map();
-  for (const r of list) {
-    const v = colValue(r, col), k = isMissing(v) ? none : fmtValue(v);
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = { value: v, runs: [] }));
-    g.runs.push(r);
-  }
-  return groups;
-}
 
 /** @param {Run} r @returns {number} */
 const problemCount = (r) => (Array.isArray(r.problems) ? r.problems.length : isNum(r.problems) ? r.problems : 0);
@@ -156,7 +112,8 @@ export async function runsPage(ctx, main, params) {
  * @param {string} filterError
  */
 function buildControls(params, filterError) {
-  const colList = h('div', { class: 'dropdown-body' });
+  const colList = h('div', { class: 'col-list' });
+  const colSearch = h('input', { id: 'column-search', type: 'search', placeholder: 'search columns', spellcheck: 'false', autocomplete: 'off' });
   const e = {
     projectSel: h('select', { id: 'project', title: 'project' }, h('option', { value: '', text: 'all projects' })),
     filterIn: h('input', {
@@ -168,9 +125,12 @@ function buildControls(params, filterError) {
     tagSel: h('select', { id: 'tag-filter', title: 'tag' }),
     groupSel: h('select', { id: 'group-filter', title: 'group' }),
     groupBy: h('select', { id: 'group-by', title: 'group rows and charts by' }),
+    bandSel: h('select', { id: 'band', title: 'the band drawn around a group\'s mean' }, BANDS.map(([v, t]) => h('option', { value: v, text: t }))),
     colList,
-    columns: h('details', { id: 'columns', class: 'dropdown' }, h('summary', { text: 'Columns' }), colList),
-    selShown: h('button', { type: 'button', id: 'select-shown', text: 'Select shown', title: 'select the runs the table shows (at most 20)' }),
+    colSearch,
+    columns: h('details', { id: 'columns', class: 'dropdown' }, h('summary', { text: 'Columns' }),
+      h('div', { class: 'dropdown-body' }, colSearch, colList)),
+    selShown: h('button', { type: 'button', id: 'select-shown', text: 'Select shown', title: `select the runs the table shows (at most ${MAX_CHARTED})` }),
     clearSel: h('button', { type: 'button', id: 'clear-selection', text: 'Clear selection' }),
     compareBtn: h('button', { type: 'button', id: 'compare-btn', class: 'primary', text: 'Compare' }),
     count: h('span', { class: 'count' }),
@@ -179,6 +139,8 @@ function buildControls(params, filterError) {
     rootErrors: h('ul', { id: 'root-errors', class: 'error', hidden: true }), // roots that could not be listed
   };
   setOptions(e.stateSel, [['', 'all states']], STATES, params.get('state'));
+  e.bandSel.value = params.get('band', 'minmax');
+  if (!e.bandSel.value) e.bandSel.value = 'minmax';
   return e;
 }
 
@@ -195,12 +157,14 @@ class RunsView {
     this.filter = compileFilter(params.get('q'));
     /** @type {Set<string>} */
     this.projects = new Set();
-    /** @type {Map<string, any>} */
-    this.details = new Map(); // ref -> /ui/api/run answer, for the charted runs only
-    /** @type {ChartsView | null} */
-    this.charts = null;
-    this.chartsKey = '';
-    this.chartsToken = 0;
+    /** @type {string[]} */
+    this.cfgKeys = [];
+    /** @type {string[]} */
+    this.sumKeys = [];
+    /** @type {IntersectionObserver | null} */
+    this.moreIo = null;
+    /** @type {string | null} the run whose row is highlighted (hovered here or in a chart) */
+    this.hoverRef = null;
     this.loadToken = 0;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.refreshTimer = null;
@@ -214,11 +178,19 @@ class RunsView {
       this.noteNav();
     };
     this.noteNav();
-    ctx.onCleanup(() => { if (this.charts) this.charts.destroy(); this.charts = null; this.details.clear(); });
+    ctx.onCleanup(() => { if (this.moreIo) this.moreIo.disconnect(); });
     const e = (this.e = buildControls(params, this.filter.error));
+    // a chart's hovered line, as ChartsView reports it (onHoverRun): for the tests
+    /** @type {any} */ (RS).hoverRun = (/** @type {string | null} */ ref) => this.hoverRun(ref, true);
+    ctx.onCleanup(() => { delete /** @type {any} */ (RS).hoverRun; });
+    this.charts = new RunCharts(ctx, e.chartsHost, {
+      params, save: this.save,
+      onReady: () => { this.chartsDone = true; this.maybeReady(); },
+      onHoverRun: (ref) => this.hoverRun(ref, true),
+    });
     main.append(
       h('div', { class: 'toolbar' }, h('label', null, 'Project', e.projectSel), h('span', { class: 'filter-box' }, e.filterIn, e.filterErr)),
-      h('div', { class: 'toolbar' }, e.stateSel, e.tagSel, e.groupSel, h('label', null, 'Group by', e.groupBy), e.columns, e.selShown,
+      h('div', { class: 'toolbar' }, e.stateSel, e.tagSel, e.groupSel, h('label', null, 'Group by', e.groupBy), e.bandSel, e.columns, e.selShown,
         e.clearSel, e.compareBtn, e.count),
       e.rootErrors,
       h('div', { class: 'table-wrap' }, e.table),
@@ -262,7 +234,13 @@ class RunsView {
       save();
       this.renderTable();
     });
-    e.selShown.addEventListener('click', () => { params.set('sel', this.visible.slice(0, 20).map((r) => r.ref)); save(); this.rerender(); });
+    e.bandSel.addEventListener('change', () => {
+      params.set('band', e.bandSel.value === 'minmax' ? null : e.bandSel.value);
+      save();
+      this.updateCharts(false).catch(report);
+    });
+    e.colSearch.addEventListener('input', () => this.filterColumnChooser());
+    e.selShown.addEventListener('click', () => { params.set('sel', this.visible.slice(0, MAX_CHARTED).map((r) => r.ref)); save(); this.rerender(); });
     e.clearSel.addEventListener('click', () => { params.set('sel', null); save(); this.rerender(); });
     e.compareBtn.addEventListener('click', () => {
       const sel = params.list('sel');
@@ -281,6 +259,11 @@ class RunsView {
       save();
       this.rerender();
     });
+    e.table.addEventListener('mouseover', (ev) => {
+      const tr = /** @type {HTMLElement | null} */ (/** @type {Element} */ (ev.target).closest('tr[data-ref]'));
+      this.hoverRun(tr ? String(tr.dataset.ref) : null, false);
+    });
+    e.table.addEventListener('mouseleave', () => this.hoverRun(null, false));
     e.table.addEventListener('change', (ev) => {
       const cb = /** @type {HTMLInputElement} */ (ev.target);
       if (!cb.classList || !cb.classList.contains('select-run')) return;
@@ -295,17 +278,33 @@ class RunsView {
   }
 
   // ---- columns
-  /** The columns after the fixed ones: chosen (cols=), else the first 4 summary keys. */
+  /**
+   * The columns after the fixed ones: chosen (cols=), else the config and summary keys whose
+   * values differ between the shown runs (at most 8).
+   */
   extraCols() {
     if (this.params.has('cols')) return this.params.list('cols');
-    /** @type {Set<string>} */
-    const sum = new Set();
-    for (const r of this.runs) for (const k of Object.keys(r._sum)) if (!k.startsWith('_')) sum.add(k);
-    return [...sum].sort(naturalCompare).slice(0, 4).map((k) => 'summary.' + k);
+    return differingColumns(this.visible.length ? this.visible : this.runs);
   }
 
-  /** @param {string[]} cfgKeys @param {string[]} sumKeys */
-  renderColumnChooser(cfgKeys, sumKeys) {
+  /** The fixed columns: Project with all projects listed; none of the optional ones no run fills. */
+  baseCols() {
+    const all = !this.params.get('project');
+    return BASE_COLS.filter((c) => (c === 'project' ? all : !OPTIONAL_COLS.has(c) || this.runs.some((r) => !isMissing(r[c]) && r[c] !== ''
+      && !(Array.isArray(r[c]) && !r[c].length))));
+  }
+
+  /** The column chooser shows the columns its search box matches. */
+  filterColumnChooser() {
+    const q = this.e.colSearch.value.trim().toLowerCase();
+    for (const l of this.e.colList.querySelectorAll('label')) {
+      const inp = l.querySelector('input');
+      l.classList.toggle('hidden', !!q && !(inp && inp.value.toLowerCase().includes(q)));
+    }
+  }
+
+  renderColumnChooser() {
+    const { cfgKeys, sumKeys } = this;
     const colList = this.e.colList;
     const chosen = this.extraCols();
     const all = cfgKeys.map((k) => 'config.' + k).concat(sumKeys.map((k) => 'summary.' + k));
@@ -319,6 +318,7 @@ class RunsView {
       h('div', { class: 'dd-head', text: 'config' }), ...all.filter((c) => c.startsWith('config.')).map(item),
       h('div', { class: 'dd-head', text: 'summary' }), ...all.filter((c) => c.startsWith('summary.')).map(item));
     if (!all.length) colList.append(h('div', { class: 'muted', text: 'no config or summary keys yet' }));
+    this.filterColumnChooser();
   }
 
   // ---- filtering, sorting, table
@@ -344,7 +344,8 @@ class RunsView {
 
   renderTable() {
     const { params, visible, shown } = this;
-    const cols = BASE_COLS.concat(this.extraCols());
+    this.e.bandSel.hidden = !params.get('group');
+    const cols = this.baseCols().concat(this.extraCols());
     const s = params.get('sort'), desc = s.startsWith('-'), sortCol = desc ? s.slice(1) : s;
     const sel = new Set(params.list('sel'));
     const thead = h('thead', null, h('tr', null, cols.map((c) => h('th', { dataset: { col: c }, title: 'sort by ' + c },
@@ -357,11 +358,59 @@ class RunsView {
       tbody.append(h('tr', { class: 'empty-row' }, h('td', { colspan: cols.length, class: 'muted', text: this.runs.length ? 'No run matches the filters.' : 'No runs yet.' })));
     } else if (visible.length > shown) {
       const more = h('button', { type: 'button', id: 'runs-more', text: `show ${Math.min(ROW_PAGE, visible.length - shown)} more (${visible.length - shown} not shown)` });
-      more.addEventListener('click', () => { this.shown += ROW_PAGE; this.renderTable(); });
-      tbody.append(h('tr', { class: 'more-row' }, h('td', { colspan: cols.length }, more)));
+      more.addEventListener('click', () => this.showMore());
+      const row = h('tr', { class: 'more-row' }, h('td', { colspan: cols.length }, more));
+      tbody.append(row);
+      this.watchMore(row);
     }
+    const wrap = this.e.table.parentElement;
+    const scroll = wrap ? [wrap.scrollLeft, wrap.scrollTop] : [0, 0];
     this.e.table.replaceChildren(thead, tbody);
+    if (wrap) [wrap.scrollLeft, wrap.scrollTop] = scroll;
+    this.renderColumnChooser();
     this.updateCounts();
+  }
+
+  /** The next ROW_PAGE rows, as the table is scrolled to its end (or "show more" clicked). */
+  showMore() {
+    const from = this.shown;
+    this.shown += ROW_PAGE;
+    const moreRow = this.e.table.querySelector('tr.more-row');
+    if (this.params.get('group') || !moreRow) { this.renderTable(); return; }
+    // ungrouped: the next rows go in before the "show more" row; the rows shown stay as they are
+    const cols = [...this.e.table.querySelectorAll('thead th')].map((th) => String(/** @type {HTMLElement} */ (th).dataset.col));
+    const sel = new Set(this.params.list('sel'));
+    const left = this.visible.length - this.shown;
+    moreRow.before(...this.visible.slice(from, this.shown).map((r) => runRow(r, cols, sel)));
+    if (left <= 0) moreRow.remove();
+    else {
+      const btn = moreRow.querySelector('button');
+      if (btn) btn.textContent = `show ${Math.min(ROW_PAGE, left)} more (${left} not shown)`;
+      this.watchMore(/** @type {HTMLElement} */ (moreRow));
+    }
+  }
+
+  /** Rows are added when the "show more" row scrolls into the table's view. @param {HTMLElement} row */
+  watchMore(row) {
+    if (this.moreIo) this.moreIo.disconnect();
+    const wrap = this.e.table.parentElement;
+    this.moreIo = new IntersectionObserver((entries) => {
+      if (entries.some((en) => en.isIntersecting) && this.ctx.alive) { if (this.moreIo) this.moreIo.disconnect(); this.showMore(); }
+    }, { root: wrap, rootMargin: '0px 0px 300px 0px' });
+    this.moreIo.observe(row);
+  }
+
+  /** The run whose row and lines are emphasised (null: none). @param {string | null} ref @param {boolean} fromChart */
+  hoverRun(ref, fromChart) {
+    if (ref === this.hoverRef) return;
+    this.hoverRef = ref;
+    for (const tr of this.e.table.querySelectorAll('tr.hl')) tr.classList.remove('hl');
+    if (ref) {
+      for (const tr of this.e.table.querySelectorAll('tr[data-ref]')) {
+        if (/** @type {HTMLElement} */ (tr).dataset.ref === ref) tr.classList.add('hl');
+      }
+    }
+    if (!fromChart) this.charts.highlight(ref);
   }
 
   /**
@@ -393,76 +442,22 @@ class RunsView {
     this.updateCharts(fromRefresh).catch(report);
   }
 
-  // ---- charts of the selected runs (or the first 10 shown)
-  /**
-   * The /ui/api/run answers of the charted runs (what they logged), read again for a live
-   * run at a refresh; false when a newer call came meanwhile.
-   * @param {Run[]} charted
-   * @param {boolean} fromRefresh
-   */
-  async readDetails(charted, fromRefresh) {
-    const { ctx, details } = this;
-    const token = ++this.chartsToken;
-    const need = charted.filter((r) => !details.has(r.ref) || (fromRefresh && r.live));
-    if (need.length) {
-      await Promise.all(need.map((r) => api('run', { run: r.ref }, ctx.signal).then(
-        (d) => { details.set(r.ref, d); },
-        (e) => { if (e.name === 'AbortError') throw e; report(e); if (!details.has(r.ref)) details.set(r.ref, null); })));
-    }
-    if (token !== this.chartsToken || !ctx.alive) return false;
-    const refs = new Set(charted.map((r) => r.ref));
-    for (const k of [...details.keys()]) if (!refs.has(k)) details.delete(k);
-    return true;
-  }
-
-  /** The charts' groups (by the group-by column), or null. @param {Run[]} charted */
-  chartGroups(charted) {
-    const gb = this.params.get('group');
-    if (!gb) return null;
-    const m = groupRuns(charted, gb, '(none)');
-    return [...m].sort((a, b) => Number(a[0] === '(none)') - Number(b[0] === '(none)') || naturalCompare(a[0], b[0]))
-      .map(([g, grp]) => ({ label: `${gb}=${g}`, color: colorOf('group:' + g), refs: grp.runs.map((r) => r.ref) }));
-  }
-
+  // ---- charts of the selected runs (or the first 10 shown; grouped: every shown run)
   /** @param {boolean} fromRefresh */
   async updateCharts(fromRefresh) {
-    const { ctx, params } = this;
+    const { params } = this;
     const sel = params.list('sel');
+    const gb = params.get('group');
     const byRef = new Map(this.runs.map((r) => [r.ref, r]));
-    const charted = (sel.length
-      ? sel.map((ref) => byRef.get(ref) || prepRun({ ref, name: ref }))
-      : this.visible.slice(0, 10)).slice(0, 20); // at most 20 runs charted
-    if (!(await this.readDetails(charted, fromRefresh))) return;
-    const ds = charted.map((r) => this.details.get(r.ref)).filter(Boolean);
-    const keys = numberKeysOf(ds), xOptions = xOptionsOf(ds);
-    const groups = this.chartGroups(charted);
-    const key = JSON.stringify([charted.map((r) => [r.ref, r.label]), keys, xOptions, groups && groups.map((g) => [g.label, g.refs])]);
-    const liveRefs = new Set(charted.filter((r) => r.live).map((r) => r.ref));
-    if (this.charts && key === this.chartsKey) { this.charts.setLive(liveRefs); return; }
-    this.chartsKey = key;
-    if (this.charts) {
-      this.charts.destroy();
-      this.charts = null;
-      this.chartsDone = false;
-      RS.ready = false;
-    }
-    const host = this.e.chartsHost;
-    if (!charted.length) {
-      host.replaceChildren(h('p', { class: 'muted', text: 'No runs to chart.' }));
-      this.chartsDone = true;
-      this.maybeReady();
-      return;
-    }
-    host.replaceChildren();
+    const charted = sel.length
+      ? sel.map((ref) => byRef.get(ref) || prepRun({ ref, name: ref })).slice(0, gb ? MAX_GROUPED : MAX_CHARTED)
+      : chartedRuns(this.visible, null, new Set(), !!gb, 10);
     const n = charted.length;
-    this.charts = new ChartsView(ctx, host, {
-      runs: charted.map((r) => ({ ref: r.ref, label: r.label, color: r.color, live: r.live })),
-      keys, xOptions, groups, params, save: this.save,
-      title: sel.length > n ? `Charts: the first ${n} of ${sel.length} selected runs`
-        : sel.length ? `Charts: ${n} selected run${n === 1 ? '' : 's'}` : `Charts: the first ${n} run${n === 1 ? '' : 's'} shown (tick runs to choose)`,
-      fetch: (ks, q) => fetchSeries(ctx.signal, charted.map((r) => r.ref), ks, q),
-      onFirstRender: () => { this.chartsDone = true; this.maybeReady(); },
-    });
+    const title = sel.length > n ? `Charts: the first ${n} of ${sel.length} selected runs`
+      : sel.length ? `Charts: ${n} selected run${n === 1 ? '' : 's'}`
+        : gb ? `Charts: the ${n} run${n === 1 ? '' : 's'} shown, grouped by ${gb}`
+          : `Charts: the first ${n} run${n === 1 ? '' : 's'} shown (tick runs to choose)`;
+    await this.charts.update({ runs: charted, groups: chartGroups(charted, gb), band: params.get('band', 'minmax') || 'minmax', title }, fromRefresh);
   }
 
   // ---- listing, refreshed every 5 s while a run is live
@@ -530,6 +525,7 @@ class RunsView {
     setOptions(e.tagSel, [['', 'all tags']], [...tags].sort(naturalCompare), params.get('tag'));
     setOptions(e.groupSel, [['', 'all groups']], [...groupNames].sort(naturalCompare), params.get('gfilter'));
     setOptions(e.groupBy, [['', 'none'], ['group', 'group'], ['job_type', 'job_type']], cfgSorted.map((k) => 'config.' + k), params.get('group'));
-    this.renderColumnChooser(cfgSorted, sumSorted);
+    this.cfgKeys = cfgSorted;
+    this.sumKeys = sumSorted;
   }
 }

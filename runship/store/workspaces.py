@@ -1,0 +1,394 @@
+"""Where saved workspaces are kept, beside the runs of a root (the layout
+and the document: ``runship.schema.workspace``, docs/FORMAT.md).
+
+One small interface (``Workspaces``) over the three kinds of root:
+
+- a local directory (``LocalWorkspaces``): every component below the
+  root entered without following a link (a ``.workspaces`` that is a link,
+  a FIFO or anything not a directory is refused, never followed), files
+  written atomically (``safefile.write_atomic_at``);
+- an fsspec URL (``FsspecWorkspaces``): read; written only to object
+  stores, where one PUT of a small object is atomic (others: ``Refused``);
+- a runship server (``HttpWorkspaces``): its ``/v1/workspaces`` API, with
+  the token of the storage options or ``$RUNSHIP_TOKEN``.
+
+``workspaces_at(root)`` picks one. Errors: ``BadWorkspace`` (a bad name or
+document: 400), ``FileNotFoundError`` (no such workspace or project: 404),
+``Refused`` (the root will not take it: its ``status``, 403 or 409).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from runship import safefile
+from runship.schema import workspace as ws
+from runship.schema.workspace import BadWorkspace
+from runship.store.location import is_server_url, is_url, local_path, redact
+
+__all__ = ["BadWorkspace", "Refused", "Workspaces", "workspaces_at"]
+
+#: fsspec schemes where one write of a whole object is atomic
+ATOMIC_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")
+
+
+class Refused(ValueError):
+    """A root that will not do what was asked (read-only, a link in the
+    way, a token's scope): ``status`` is the HTTP answer (409, 403)."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+Entry = dict[str, Any]  # {"name", "saved_at", "size"}
+
+
+class Workspaces(Protocol):
+    """The saved workspaces of one root (``project`` None: the all-projects view's)."""
+
+    where: str  # the root, for messages
+
+    def holds(self, project: str | None) -> bool:
+        """Does the root hold the project (None: always)?"""
+        ...
+
+    def list(self, project: str | None) -> tuple[list[Entry], str | None]:
+        """(the saved workspaces, sorted by name; the default's name or None)."""
+        ...
+
+    def load(self, project: str | None, name: str) -> dict[str, Any]:
+        """The document (FileNotFoundError: none)."""
+        ...
+
+    def save(self, project: str | None, name: str, doc: dict[str, Any]) -> float:
+        """Store the document under ``name``; the time it was saved at."""
+        ...
+
+    def delete(self, project: str | None, name: str) -> None:
+        """Remove it (FileNotFoundError: none); a default naming it goes too."""
+        ...
+
+    def set_default(self, project: str | None, name: str | None) -> str | None:
+        """Make ``name`` (a saved one) the default, or clear it (None)."""
+        ...
+
+
+def workspaces_at(root: str, storage_options: dict[str, Any] | None = None) -> Workspaces:
+    """The workspaces of a run root: a directory, an fsspec URL or a runship server."""
+    if is_server_url(root):
+        return HttpWorkspaces(root, storage_options)
+    if is_url(root) and not root.lower().startswith("file://"):
+        return FsspecWorkspaces(root, storage_options)
+    return LocalWorkspaces(local_path(root))
+
+
+def _dir(project: str | None) -> str:
+    """The folder of a project's workspaces, relative to the root."""
+    return ws.DIR if project is None else f"{project}/{ws.DIR}"
+
+
+def _not_found(where: str, project: str | None, name: str) -> FileNotFoundError:
+    return FileNotFoundError(f"no workspace {name!r} in {where}/{_dir(project)}")
+
+
+class LocalWorkspaces:
+    """Workspaces below a local run root (the root itself may be a link: the user named it)."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.where = root
+
+    def _refused(self, e: safefile.NotRegular, project: str | None) -> Refused:
+        at = e.at or ""
+        shown = os.path.join(self.root, project or "", at) if at else os.path.join(self.root, _dir(project))
+        return Refused(f"{shown} is a {e.kind}, not a directory or file runship made: not followed; remove it")
+
+    def _folder(self, project: str | None, create: bool = False) -> int | None:
+        """A descriptor of the project's ``.workspaces`` (None: there is none;
+        ``create``: made, in a project that exists)."""
+        root_fd = safefile.open_dir(self.root)
+        try:
+            if project is not None and create:
+                os.close(safefile.open_subdir(root_fd, project))  # the project must be there
+            return safefile.open_subdir(root_fd, _dir(project), create=create)
+        except FileNotFoundError:
+            if create:
+                raise FileNotFoundError(f"no project {project} in {self.root}") from None
+            return None
+        except safefile.NotRegular as e:
+            raise self._refused(e, project) from None
+        finally:
+            os.close(root_fd)
+
+    def holds(self, project: str | None) -> bool:
+        if project is None:
+            return True
+        try:
+            st = os.stat(os.path.join(self.root, project), follow_symlinks=False)
+        except OSError:
+            return False
+        return stat.S_ISDIR(st.st_mode)
+
+    def list(self, project: str | None) -> tuple[list[Entry], str | None]:
+        fd = self._folder(project)
+        if fd is None:
+            return [], None
+        try:
+            out: list[Entry] = []
+            with os.scandir(fd) as it:
+                for e in it:
+                    name = ws.name_of_file(e.name)
+                    st = e.stat(follow_symlinks=False)
+                    if name is not None and stat.S_ISREG(st.st_mode):
+                        out.append({"name": name, "saved_at": round(st.st_mtime, 3), "size": st.st_size})
+            out.sort(key=lambda x: str(x["name"]))
+            return out[: ws.MAX_WORKSPACES], self._default(fd)
+        finally:
+            os.close(fd)
+
+    def _read(self, fd: int, file: str, limit: int) -> bytes:
+        try:
+            with os.fdopen(safefile.open_regular(fd, file), "rb") as f:
+                return f.read(limit + 1)
+        except safefile.NotRegular as e:
+            raise Refused(f"{self.root}/.../{ws.DIR}/{file} is a {e.kind}: not followed or read") from None
+
+    def _default(self, fd: int) -> str | None:
+        try:
+            name = ws.parse_default(self._read(fd, ws.DEFAULT_FILE, 4096))
+        except (FileNotFoundError, Refused):
+            return None
+        return name
+
+    def load(self, project: str | None, name: str) -> dict[str, Any]:
+        file = ws.file_name(name)
+        fd = self._folder(project)
+        if fd is None:
+            raise _not_found(self.root, project, name)
+        try:
+            data = self._read(fd, file, ws.MAX_BYTES)
+        except FileNotFoundError:
+            raise _not_found(self.root, project, name) from None
+        finally:
+            os.close(fd)
+        return ws.parse(data, f"workspace file {file}")
+
+    def save(self, project: str | None, name: str, doc: dict[str, Any]) -> float:
+        file = ws.file_name(name)
+        now = time.time()
+        data = ws.stamped(ws.check_document(doc), name, project, now)
+        fd = self._folder(project, create=True)
+        assert fd is not None
+        try:
+            safefile.write_atomic_at(fd, file, data)
+        except safefile.NotRegular as e:
+            raise Refused(f"{self.root}/{_dir(project)}/{file}: a {e.kind} is in the way; not replaced") from None
+        finally:
+            os.close(fd)
+        return round(now, 3)
+
+    def delete(self, project: str | None, name: str) -> None:
+        file = ws.file_name(name)
+        fd = self._folder(project)
+        if fd is None:
+            raise _not_found(self.root, project, name)
+        try:
+            try:
+                os.unlink(file, dir_fd=fd)
+            except (FileNotFoundError, IsADirectoryError):
+                raise _not_found(self.root, project, name) from None
+            if self._default(fd) == name:
+                os.unlink(ws.DEFAULT_FILE, dir_fd=fd)
+        finally:
+            os.close(fd)
+
+    def set_default(self, project: str | None, name: str | None) -> str | None:
+        if name is not None:
+            self.load(project, name)  # it must be saved (FileNotFoundError)
+        fd = self._folder(project, create=name is not None)
+        if fd is None:
+            return None
+        try:
+            if name is None:
+                try:
+                    os.unlink(ws.DEFAULT_FILE, dir_fd=fd)
+                except FileNotFoundError:
+                    pass
+                return None
+            safefile.write_atomic_at(fd, ws.DEFAULT_FILE, json.dumps({"name": name}).encode())
+            return name
+        finally:
+            os.close(fd)
+
+
+class FsspecWorkspaces:
+    """Workspaces below an fsspec URL: read; written only where one object
+    write is atomic (``ATOMIC_SCHEMES``), refused elsewhere."""
+
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None):
+        from runship.store.objectstore import url_to_fs
+
+        self.where = redact(root)
+        self.writable = root.split("://", 1)[0].lower() in ATOMIC_SCHEMES
+        self.fs, self.path = url_to_fs(root, storage_options)
+
+    def _path(self, project: str | None, file: str = "") -> str:
+        base = f"{self.path}/{_dir(project)}"
+        return f"{base}/{file}" if file else base
+
+    def holds(self, project: str | None) -> bool:
+        if project is None:
+            return True
+        from runship.store.objectstore import fresh_ls
+
+        try:
+            return bool(fresh_ls(self.fs, f"{self.path}/{project}"))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
+    def list(self, project: str | None) -> tuple[list[Entry], str | None]:
+        from runship.store.objectstore import fresh_ls
+
+        try:
+            listed = fresh_ls(self.fs, self._path(project), detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return [], None
+        out: list[Entry] = []
+        for info in listed:
+            name = ws.name_of_file(str(info.get("name", "")).rstrip("/").rsplit("/", 1)[-1])
+            if name is not None and info.get("type") == "file":
+                out.append({"name": name, "saved_at": _mtime(info), "size": int(info.get("size") or 0)})
+        out.sort(key=lambda x: str(x["name"]))
+        return out[: ws.MAX_WORKSPACES], self._default(project)
+
+    def _cat(self, path: str, limit: int) -> bytes:
+        with self.fs.open(path, "rb") as f:
+            data: bytes = f.read(limit + 1)
+        return data
+
+    def _default(self, project: str | None) -> str | None:
+        try:
+            return ws.parse_default(self._cat(self._path(project, ws.DEFAULT_FILE), 4096))
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def load(self, project: str | None, name: str) -> dict[str, Any]:
+        file = ws.file_name(name)
+        try:
+            data = self._cat(self._path(project, file), ws.MAX_BYTES)
+        except (FileNotFoundError, IsADirectoryError):
+            raise _not_found(self.where, project, name) from None
+        return ws.parse(data, f"workspace file {file}")
+
+    def _writable(self, project: str | None) -> None:
+        if not self.writable:
+            raise Refused(f"{self.where}: workspaces are saved only to local roots, object stores and runship servers")
+        if not self.holds(project):
+            raise FileNotFoundError(f"no project {project} in {self.where}")
+
+    def save(self, project: str | None, name: str, doc: dict[str, Any]) -> float:
+        file = ws.file_name(name)
+        now = time.time()
+        data = ws.stamped(ws.check_document(doc), name, project, now)
+        self._writable(project)
+        self.fs.pipe_file(self._path(project, file), data)
+        return round(now, 3)
+
+    def delete(self, project: str | None, name: str) -> None:
+        file = ws.file_name(name)
+        self._writable(project)
+        if not self.fs.exists(self._path(project, file)):
+            raise _not_found(self.where, project, name)
+        self.fs.rm_file(self._path(project, file))
+        if self._default(project) == name:
+            self.fs.rm_file(self._path(project, ws.DEFAULT_FILE))
+
+    def set_default(self, project: str | None, name: str | None) -> str | None:
+        self._writable(project)
+        if name is None:
+            if self.fs.exists(self._path(project, ws.DEFAULT_FILE)):
+                self.fs.rm_file(self._path(project, ws.DEFAULT_FILE))
+            return None
+        self.load(project, name)
+        self.fs.pipe_file(self._path(project, ws.DEFAULT_FILE), json.dumps({"name": name}).encode())
+        return name
+
+
+def _mtime(info: dict[str, Any]) -> float | None:
+    """When an fsspec listing entry was last written (the stores name it differently)."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, (int, float)):
+            return round(float(value), 3)
+        if value is not None and hasattr(value, "timestamp"):
+            return round(float(value.timestamp()), 3)
+    return None
+
+
+class HttpWorkspaces:
+    """The workspaces a runship server keeps (``/v1/workspaces``; a token
+    with write scope for the project to save)."""
+
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None):
+        from runship.store.http import server
+
+        self.where = redact(root)
+        self.conn = server(root, storage_options)
+
+    def _call(self, method: str, what: str, project: str | None, name: str | None, body: bytes | None = None) -> Any:
+        query = urlencode({"project": project or "", **({"name": name} if name is not None else {})})
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        try:
+            status, _, data = self.conn._request(method, f"/v1/{what}?{query}", body, headers, max_answer=ws.MAX_BYTES)
+        finally:
+            self.conn.close()
+        detail = _detail(data)
+        if status == 404:
+            raise FileNotFoundError(f"{self.where}: {detail}")
+        if status == 400:
+            raise BadWorkspace(f"{self.where}: {detail}")
+        if status in (401, 403, 409, 413):
+            raise Refused(f"{self.where}: {detail}", 403 if status == 401 else status)
+        if status != 200:
+            raise Refused(f"{self.where}: HTTP {status}: {detail}", 502)
+        return json.loads(data)
+
+    def holds(self, project: str | None) -> bool:
+        if project is None:
+            return True
+        try:
+            return project in self.conn.get_json("/v1/projects", "projects")
+        finally:
+            self.conn.close()
+
+    def list(self, project: str | None) -> tuple[list[Entry], str | None]:
+        got = self._call("GET", "workspaces", project, None)
+        return list(got.get("workspaces") or [])[: ws.MAX_WORKSPACES], got.get("default")
+
+    def load(self, project: str | None, name: str) -> dict[str, Any]:
+        return ws.check_document(self._call("GET", "workspace", project, ws.check_name(name)))
+
+    def save(self, project: str | None, name: str, doc: dict[str, Any]) -> float:
+        body = json.dumps(ws.check_document(doc)).encode()
+        return float(self._call("PUT", "workspace", project, ws.check_name(name), body)["saved_at"])
+
+    def delete(self, project: str | None, name: str) -> None:
+        self._call("DELETE", "workspace", project, ws.check_name(name))
+
+    def set_default(self, project: str | None, name: str | None) -> str | None:
+        got = self._call("PUT", "workspace-default", project, ws.check_name(name) if name else "")
+        value = got.get("default")
+        return value if isinstance(value, str) else None
+
+
+def _detail(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("detail"))[:300]
+    except (ValueError, AttributeError):
+        return body[:200].decode(errors="replace")
