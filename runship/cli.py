@@ -1501,6 +1501,94 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None,
             click.echo(f"{run.name}: no values in its event files yet: no run made")
 
 
+@cli.group("workspace", context_settings=CONTEXT)
+def workspace_group() -> None:
+    """Saved workspaces (the layouts `runship ui` saves): list, show, remove.
+    They live beside the runs: <root>/<project>/.workspaces/<name>.json
+    (the all-projects view's in <root>/.workspaces/), or in a runship server.
+
+    \b
+    Example:
+        runship workspace ls --project mnist
+        runship workspace show "my view" --project mnist > view.json
+    """
+
+
+def _workspaces(ctx: click.Context, root: str | None, project: str | None, name: str | None = None) -> Any:
+    """(the workspaces of the root, the project checked, the name checked):
+    a bad project or name is a usage error (exit 2)."""
+    from runship.schema import workspace as ws
+    from runship.store.workspaces import workspaces_at
+
+    try:
+        checked = ws.check_project(project)
+        if name is not None:
+            ws.check_name(name)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    return workspaces_at(root or ctx.obj["root"], ctx.obj["so"]), checked
+
+
+@workspace_group.command("ls", context_settings=CONTEXT)
+@click.argument("root", required=False, callback=_location)
+@click.option("--project", help="The project's workspaces (default: the all-projects view's).")
+@click.option("--json", "as_json", is_flag=True, help="The listing as one JSON object.")
+@with_context
+def workspace_ls(ctx: click.Context, root: str | None, project: str | None, as_json: bool) -> None:
+    """List the saved workspaces of a project (exit 1 when there is none).
+
+    \b
+    Example:
+        runship workspace ls /scratch/$USER/runship-runs --project mnist
+    """
+    store, project = _workspaces(ctx, root, project)
+    entries, default = store.list(project)
+    if as_json:
+        click.echo(json.dumps({"workspaces": entries, "default": default}))
+    if not entries:
+        raise click.ClickException(f"no saved workspace of {project or 'the all-projects view'} in {store.where}")
+    if as_json:
+        return
+    rows = [
+        [_text(e["name"]) + (" (default)" if e["name"] == default else ""), _fmt_time(e["saved_at"]), str(e["size"])]
+        for e in entries
+    ]
+    click.echo(_table(rows, ["NAME", "SAVED", "SIZE"]))
+
+
+@workspace_group.command("show", context_settings=CONTEXT)
+@click.argument("name")
+@click.argument("root", required=False, callback=_location)
+@click.option("--project", help="The project (default: the all-projects view).")
+@with_context
+def workspace_show(ctx: click.Context, name: str, root: str | None, project: str | None) -> None:
+    """Print a saved workspace, as JSON (exit 1 when there is none of that name).
+
+    \b
+    Example:
+        runship workspace show "my view" --project mnist
+    """
+    store, project = _workspaces(ctx, root, project, name)
+    click.echo(json.dumps(store.load(project, name), indent=2, ensure_ascii=False))
+
+
+@workspace_group.command("rm", context_settings=CONTEXT)
+@click.argument("name")
+@click.argument("root", required=False, callback=_location)
+@click.option("--project", help="The project (default: the all-projects view).")
+@with_context
+def workspace_rm(ctx: click.Context, name: str, root: str | None, project: str | None) -> None:
+    """Remove a saved workspace (and the default, if it named it).
+
+    \b
+    Example:
+        runship workspace rm "old view" --project mnist
+    """
+    store, project = _workspaces(ctx, root, project, name)
+    store.delete(project, name)
+    click.echo(f"removed workspace {name!r} of {project or 'the all-projects view'}")
+
+
 @cli.command("ui", context_settings=CONTEXT)
 @click.argument("roots", nargs=-1, callback=_location)
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -347,3 +347,29 @@ def test_cli_ls_show_rm(root):
     assert cli("workspace", "rm", "a", root, "--project", "vision").returncode == 0
     assert [w["name"] for w in store.list("vision")[0]] == ["b view"] and store.list("vision")[1] is None
     assert cli("workspace", "rm", "a", root, "--project", "vision").returncode == 1
+
+
+def test_an_object_store_root_keeps_them_as_whole_objects():
+    import fsspec
+
+    from runship.store.workspaces import BadWorkspace, workspaces_at
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/wsroot/vision/run1/run.json", b"{}")
+    store = workspaces_at("memory://wsroot")
+    assert store.list("vision") == ([], None)
+    saved_at = store.save("vision", "v", doc())
+    assert fs.cat_file("/wsroot/vision/.workspaces/v.json").startswith(b"{")
+    entries, default = store.list("vision")
+    assert [(e["name"], e["size"]) for e in entries] == [("v", len(fs.cat_file("/wsroot/vision/.workspaces/v.json")))]
+    assert store.load("vision", "v")["saved_at"] == saved_at
+    assert store.set_default("vision", "v") == "v" and store.list("vision")[1] == "v"
+    with pytest.raises(FileNotFoundError):
+        store.save("absent", "v", doc())
+    with pytest.raises(BadWorkspace):
+        store.save("vision", "../v", doc())
+    fs.pipe_file("/wsroot/vision/.workspaces/bad.json", b"[" * 10_000)
+    with pytest.raises(BadWorkspace, match="deeper than"):
+        store.load("vision", "bad")
+    store.delete("vision", "v")
+    assert [e["name"] for e in store.list("vision")[0]] == ["bad"] and store.list("vision")[1] is None
