@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 UI_LABEL = "ui"  # what the access log names runship ui's one token by
+SESSION_PREFIX = "s1."  # a sign-in cookie's value: this, then the token's HMAC (``Token.session``)
+_SESSION_MESSAGE = b"runship web app session v1"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,16 @@ class Token:
         if (access == "w" and not self.write) or (access == "r" and not self.read):
             return False
         return self.projects is None or project is None or project in self.projects
+
+    @property
+    def session(self) -> str:
+        """What the page's sign-in cookie holds: an HMAC-SHA256 keyed by the
+        token, never the token itself. The same token gives the same value,
+        so a page signed in before a restart with the same token (a token
+        file, $RUNSHIP_UI_TOKEN) stays signed in; a new token signs every
+        page out. The token cannot be found from it."""
+        digest = hmac.new(self.secret.encode(), _SESSION_MESSAGE, hashlib.sha256).hexdigest()
+        return SESSION_PREFIX + digest
 
     @property
     def name(self) -> str:
@@ -87,12 +99,15 @@ def _token_line(path: str, number: int, line: str) -> Token | None:
 
 
 def find_token(tokens: list[Token], presented: str) -> Token | None:
-    """The token matching ``presented``; every token is compared, each in
-    constant time, so timing tells nothing about which or how much matched."""
+    """The token matching ``presented`` (the token, or the session value
+    of a sign-in cookie, ``Token.session``); every token is compared, each
+    in constant time, so timing tells nothing about which or how much matched."""
     found = None
     presented_b = presented.encode()
     for t in tokens:
-        if hmac.compare_digest(t.secret.encode(), presented_b):
+        as_token = hmac.compare_digest(t.secret.encode(), presented_b)
+        as_session = hmac.compare_digest(t.session.encode(), presented_b)
+        if as_token or as_session:
             found = t
     return found
 
