@@ -621,17 +621,48 @@ def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: in
     """
     location = resolve_run(run, ctx.obj["root"])
     shown = 0
+    bar = _Bar(follow)
     while True:
         view = _open(ctx, location)
-        lines = list(view.console(rank=rank))
-        for line in lines[shown:]:
-            if which in ("both", line["stream"]):
-                text = line["text"] if rank is not None or "rank" not in line else f"[{line['rank']}] {line['text']}"
-                click.echo(text, err=which == "both" and line["stream"] == "stderr")
+        everything = [line for line in view.console(rank=rank) if which in ("both", line["stream"])]
+        lines = [line for line in everything if not line.get("partial")]
+        bar.clear()
+        for line in lines[shown:] + bar.after(everything):
+            text = line["text"] if rank is not None or "rank" not in line else f"[{line['rank']}] {line['text']}"
+            click.echo(text, err=which == "both" and line["stream"] == "stderr")
         shown = max(shown, len(lines))  # a poll that read less (a file being replaced) never repeats lines
+        bar.show(everything)
         if not follow or view.state in ("finished", "terminated", "crashed"):
             return
         time.sleep(0.5)
+
+
+class _Bar:
+    """The lines not ended yet (a progress bar; ``"partial"``) as ``runship
+    console`` shows them: once, after the others; with --follow on a
+    terminal, drawn in place (``\\r``) and cleared before the next lines,
+    elsewhere left out (a file would keep every state)."""
+
+    def __init__(self, follow: bool):
+        self.follow = follow
+        self.tty = follow and sys.stdout.isatty()
+        self.drawn = False
+
+    def after(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The partial lines to print as lines: all of them unless following."""
+        return [] if self.follow else [line for line in lines if line.get("partial")]
+
+    def clear(self) -> None:
+        if self.drawn:
+            click.echo("\r\x1b[K", nl=False)
+            self.drawn = False
+
+    def show(self, lines: list[dict[str, Any]]) -> None:
+        partial = [line for line in lines if line.get("partial")]
+        if self.tty and partial:
+            text = "".join(c if c.isprintable() else "?" for c in str(partial[-1]["text"]))
+            click.echo("\r" + text[: shutil.get_terminal_size().columns - 1], nl=False)
+            self.drawn = True
 
 
 @cli.command("cat", context_settings=CONTEXT)
