@@ -373,3 +373,40 @@ def test_an_object_store_root_keeps_them_as_whole_objects():
         store.load("vision", "bad")
     store.delete("vision", "v")
     assert [e["name"] for e in store.list("vision")[0]] == ["bad"] and store.list("vision")[1] is None
+
+
+def test_cli_over_a_server_with_its_tokens(server, tmp_path):
+    W, R = RunshipServer.TOKEN, RunshipServer.READ_TOKEN
+    assert call(server.port, "PUT", q("/v1/workspace", project="mnist", name="shared"), doc(), token=W)[0] == 200
+    files = {}
+    for label, token in (("w", W), ("r", R)):
+        files[label] = tmp_path / f"token-{label}"
+        files[label].write_text(token)
+        files[label].chmod(0o600)
+    out = cli("--token-file", str(files["r"]), "workspace", "ls", server.url, "--project", "mnist")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1].startswith("shared ")
+    shown = cli("--token-file", str(files["r"]), "workspace", "show", "shared", server.url, "--project", "mnist")
+    assert json.loads(shown.stdout)["project"] == "mnist"
+    refused = cli("--token-file", str(files["r"]), "workspace", "rm", "shared", server.url, "--project", "mnist")
+    assert refused.returncode == 1 and "may not save" in refused.stderr
+    assert cli("workspace", "ls", server.url, "--project", "mnist").returncode == 1  # no token: refused
+    assert (
+        cli("--token-file", str(files["w"]), "workspace", "rm", "shared", server.url, "--project", "mnist").returncode
+        == 0
+    )
+    assert not os.path.exists(os.path.join(server.root, "mnist", ".workspaces", "shared.json"))
+    assert call(server.port, "PUT", q("/v1/workspace", project="absent", name="x"), doc(), token=W)[0] == 404
+
+
+def test_an_fsspec_root_without_atomic_writes_is_read_not_written(root):
+    from runship.store.workspaces import Refused, workspaces_at
+
+    workspaces_at(root).save("vision", "v", doc())
+    store = workspaces_at("local://" + root)  # fsspec's own local files: no write-then-rename through it
+    assert [e["name"] for e in store.list("vision")[0]] == ["v"]
+    assert store.load("vision", "v")["name"] == "v"
+    with pytest.raises(Refused, match="saved only to") as e:
+        store.save("vision", "w", doc())
+    assert e.value.status == 409
+    assert not os.path.exists(os.path.join(root, "vision", ".workspaces", "w.json"))
