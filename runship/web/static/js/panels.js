@@ -32,6 +32,7 @@ import { clamp, debounce, fmtNum, fmtTime, isNum, naturalCompare, rgba, safeFile
  * @property {ChartGroup[] | null} [groups] a line per group (mean, min-max band) instead of per run
  * @property {string} [fixedX]
  * @property {(key: string) => string} [sectionOf]
+ * @property {(key: string) => string} [titleOf] a panel's title (default: its key)
  * @property {(a: string, b: string) => number} [sectionOrder]
  * @property {string} [title]
  * @property {() => void} [onFirstRender] default: the view is ready
@@ -228,7 +229,7 @@ export class ChartsView {
     const legend = h('div', { class: 'panel-legend' });
     const plot = h('div', { class: 'panel-plot' }, h('div', { class: 'placeholder', text: 'loading…' }));
     const el = h('div', { class: 'panel', dataset: { key } },
-      h('div', { class: 'panel-head' }, h('span', { class: 'panel-title', title: key, text: key }), h('span', { class: 'panel-tools' }, png, csv)),
+      h('div', { class: 'panel-head' }, h('span', { class: 'panel-title', title: key, text: this.o.titleOf ? this.o.titleOf(key) : key }), h('span', { class: 'panel-tools' }, png, csv)),
       legend, plot);
     png.addEventListener('click', () => this.downloadPng(key));
     csv.addEventListener('click', () => this.downloadCsv(key));
