@@ -66,7 +66,7 @@ export async function consoleTab(ctx, body, ref, run, params, save, onRunUpdate)
   const empty = (text) => box.replaceChildren(h('div', { class: 'muted pad empty', text }));
   /** @param {any[]} lines @param {boolean} replace */
   const append = (lines, replace) => appendLines(box, lines, replace);
-  const schedulePoll = () => { if (live && mode === 'tail' && timer === null && isNum(next)) timer = ctx.later(poll, 2000); };
+  const schedulePoll = () => { if (live && mode === 'tail' && timer === null && isNum(next)) timer = ctx.later(() => poll(), 2000); };
   /** @param {boolean} [last] once more after the run ended (its last lines end any unfinished one) */
   async function poll(last = false) {
     timer = null;
