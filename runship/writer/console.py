@@ -53,7 +53,7 @@ class LineSink:
         self._order = threading.Lock()  # records leave in the order their text came
 
     def feed(self, text: str) -> None:
-        if not text:
+        if not text or self.stream is None:  # in a forked child: no lock taken (another thread's may be held)
             return
         done: list[str] = []
         with self._order:
@@ -105,6 +105,8 @@ class LineSink:
             pass  # the console must never break printing
 
     def close(self) -> None:
+        if self.stream is None:
+            return
         with self._order:
             with self._lock:
                 rest = "".join(self._line)
