@@ -97,3 +97,23 @@ def test_the_environment_token_keeps_pages_signed_in_and_a_random_one_does_not(r
         finally:
             s.stop()
     assert token not in cookies[0] and os.environ.get("RUNSHIP_UI_TOKEN") is None
+
+
+def test_the_cookie_value_opens_the_web_app_but_is_no_v1_token(tmp_path, root):
+    from tests.servers import RunshipServer
+
+    s = RunshipServer(root, str(tmp_path)).start()
+    try:
+        cookie = _sign_in(s.port, RunshipServer.READ_TOKEN).split(";")[0]
+        session = cookie.partition("=")[2]
+        assert session == Token(RunshipServer.READ_TOKEN).session
+        assert _get(s.port, "/ui/api/runs", cookie)[0] == 200
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        for token, status in ((session, 401), (RunshipServer.READ_TOKEN, 200)):
+            conn.request("GET", "/v1/projects", headers={"Authorization": f"Bearer {token}"})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == status, token
+        conn.close()
+    finally:
+        s.stop()

@@ -98,16 +98,17 @@ def _token_line(path: str, number: int, line: str) -> Token | None:
     )
 
 
-def find_token(tokens: list[Token], presented: str) -> Token | None:
-    """The token matching ``presented`` (the token, or the session value
-    of a sign-in cookie, ``Token.session``); every token is compared, each
-    in constant time, so timing tells nothing about which or how much matched."""
+def find_token(tokens: list[Token], presented: str, sessions: bool = True) -> Token | None:
+    """The token matching ``presented`` (the token, or with ``sessions`` the
+    session value of a sign-in cookie, ``Token.session``); every token is
+    compared, each in constant time, so timing tells nothing about which or
+    how much matched."""
     found = None
     presented_b = presented.encode()
     for t in tokens:
         as_token = hmac.compare_digest(t.secret.encode(), presented_b)
         as_session = hmac.compare_digest(t.session.encode(), presented_b)
-        if as_token or as_session:
+        if as_token or (sessions and as_session):
             found = t
     return found
 
@@ -124,11 +125,12 @@ class Gate:
     def open(self) -> bool:
         return self.tokens is None
 
-    def find(self, presented: str | None) -> Token | None:
-        """The token presented, if it is one of ours."""
+    def find(self, presented: str | None, sessions: bool = True) -> Token | None:
+        """The token presented, if it is one of ours (``sessions``: or the
+        web app's sign-in cookie of one: the ``/v1`` API takes tokens only)."""
         if not presented or self.tokens is None:
             return None
-        return find_token(self.tokens, presented)
+        return find_token(self.tokens, presented, sessions)
 
     def readable(self, presented: str | None) -> Callable[[str], bool] | None:
         """Which projects the presented token may read (a predicate), or
