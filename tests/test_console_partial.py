@@ -153,3 +153,41 @@ def test_a_live_bar_is_shown_while_it_is_drawn_then_its_line_replaces_it(tmp_pat
     frames = int(open(tmp_path / "frames").read())
     assert partial and len(partial) * 10 < frames, (len(partial), frames)
     assert all(isinstance(r["text"], str) and r["text"].startswith("step ") for r in partial)
+
+
+TQDM_SCRIPT = """
+import itertools, os, sys, time
+import runship
+from tqdm import tqdm
+root, d = sys.argv[1], sys.argv[2]
+run = runship.init(dir=root, project="live", id="bar", settings={"console": "redirect", "quiet": True, "environment": False})
+for i in tqdm(itertools.count(), desc="train", mininterval=0.05):
+    if os.path.exists(os.path.join(d, "stop")):
+        break
+    time.sleep(0.005)
+run.finish()
+"""
+
+
+def test_a_real_tqdm_bar_on_stderr(tmp_path):
+    pytest.importorskip("tqdm")
+    root = str(tmp_path / "runs")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
+    env.update(PYTHONPATH=ROOT, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(TQDM_SCRIPT), root, str(tmp_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        bar = _wait("tqdm's bar", lambda: _partial(_lines(root)))
+        assert bar[0]["stream"] == "stderr" and bar[0]["text"].startswith("train: ") and "it" in bar[0]["text"]
+        open(tmp_path / "stop", "w").close()
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = _lines(root)
+    assert not _partial(lines) and lines[-1]["stream"] == "stderr" and lines[-1]["text"].startswith("train: ")
