@@ -49,48 +49,46 @@ class LineSink:
         self._line: list[str] = []
         self._len = 0
         self._recorded: str | None = None  # the unfinished line as last recorded (a partial record)
-        self._lock = threading.Lock()  # the line being put together
-        self._order = threading.Lock()  # records leave in the order their text came
+        # the line being put together, and its records leaving in the order their text came
+        self._lock = threading.Lock()
 
     def feed(self, text: str) -> None:
         if not text or self.stream is None:  # in a forked child: no lock taken (another thread's may be held)
             return
         done: list[str] = []
-        with self._order:
+        with self._lock:
             self._take(text, done)
             for line in done:
                 self._emit(line)
 
     def _take(self, text: str, done: list[str]) -> None:
         """Put ``text`` into the line being put together; lines it ends go to ``done``."""
-        with self._lock:
-            # splitlines() also ends a part at a lone "\r": there the line
-            # starts over (a progress bar redrawing itself)
-            for part in text.splitlines(keepends=True):
-                body = part.rstrip("\r\n")
-                ended = part.endswith("\n")
-                if part.endswith("\r") and not ended:
-                    self._line, self._len = [], 0
-                    continue
-                self._line.append(body)
-                self._len += len(body)
-                if ended or self._len >= MAX_LINE:
-                    done.append("".join(self._line))
-                    self._line, self._len = [], 0
-            if done:
-                self._recorded = None  # a new line: its first state is new, whatever it says
+        # splitlines() also ends a part at a lone "\r": there the line
+        # starts over (a progress bar redrawing itself)
+        for part in text.splitlines(keepends=True):
+            body = part.rstrip("\r\n")
+            ended = part.endswith("\n")
+            if part.endswith("\r") and not ended:
+                self._line, self._len = [], 0
+                continue
+            self._line.append(body)
+            self._len += len(body)
+            if ended or self._len >= MAX_LINE:
+                done.append("".join(self._line))
+                self._line, self._len = [], 0
+        if done:
+            self._recorded = None  # a new line: its first state is new, whatever it says
 
     def tick(self) -> None:
         """Record the unfinished line if it changed since it was last recorded
         (the ticker's call; left out when the writer's buffer is full)."""
         if self.stream is None or not self._line:
             return
-        with self._order:
-            with self._lock:
-                text = "".join(self._line)
-                if not text or text == self._recorded or not self.stream.has_room():
-                    return
-                self._recorded = text
+        with self._lock:
+            text = "".join(self._line)
+            if not text or text == self._recorded or not self.stream.has_room():
+                return
+            self._recorded = text
             self._emit(text, partial=True)
 
     def _emit(self, line: str, partial: bool = False) -> None:
@@ -107,10 +105,9 @@ class LineSink:
     def close(self) -> None:
         if self.stream is None:
             return
-        with self._order:
-            with self._lock:
-                rest = "".join(self._line)
-                self._line, self._len, self._recorded = [], 0, None
+        with self._lock:
+            rest = "".join(self._line)
+            self._line, self._len, self._recorded = [], 0, None
             if rest:
                 self._emit(rest)
 
