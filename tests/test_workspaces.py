@@ -410,3 +410,25 @@ def test_an_fsspec_root_without_atomic_writes_is_read_not_written(root):
         store.save("vision", "w", doc())
     assert e.value.status == 409
     assert not os.path.exists(os.path.join(root, "vision", ".workspaces", "w.json"))
+
+
+def test_a_chunked_body_past_one_mib_is_cut_off_413(ui, root):
+    def chunks():
+        yield b'{"format": "runship.workspace/1", "blob": "'
+        for _ in range(70):
+            yield b"x" * 16384
+        yield b'"}'
+
+    conn = http.client.HTTPConnection("127.0.0.1", ui.port, timeout=30)
+    conn.request(
+        "PUT",
+        q("/ui/api/workspace", project="vision", name="chunked"),
+        body=chunks(),
+        headers={"Authorization": f"Bearer {T}", "Transfer-Encoding": "chunked"},
+        encode_chunked=True,
+    )
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == 413
+    assert not os.path.exists(os.path.join(root, "vision", ".workspaces", "chunked.json"))
