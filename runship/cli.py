@@ -646,17 +646,48 @@ def console_cmd(ctx: click.Context, run: str, follow: bool, which: str, rank: in
     """
     location = resolve_run(run, ctx.obj["root"])
     shown = 0
+    bar = _Bar(follow)
     while True:
         view = _open(ctx, location)
-        lines = list(view.console(rank=rank))
-        for line in lines[shown:]:
-            if which in ("both", line["stream"]):
-                text = line["text"] if rank is not None or "rank" not in line else f"[{line['rank']}] {line['text']}"
-                click.echo(text, err=which == "both" and line["stream"] == "stderr")
+        everything = [line for line in view.console(rank=rank) if which in ("both", line["stream"])]
+        lines = [line for line in everything if not line.get("partial")]
+        bar.clear()
+        for line in lines[shown:] + bar.after(everything):
+            text = line["text"] if rank is not None or "rank" not in line else f"[{line['rank']}] {line['text']}"
+            click.echo(text, err=which == "both" and line["stream"] == "stderr")
         shown = max(shown, len(lines))  # a poll that read less (a file being replaced) never repeats lines
+        bar.show(everything)
         if not follow or view.state in ("finished", "terminated", "crashed"):
             return
         time.sleep(0.5)
+
+
+class _Bar:
+    """The lines not ended yet (a progress bar; ``"partial"``) as ``runship
+    console`` shows them: once, after the others; with --follow on a
+    terminal, drawn in place (``\\r``) and cleared before the next lines,
+    elsewhere left out (a file would keep every state)."""
+
+    def __init__(self, follow: bool):
+        self.follow = follow
+        self.tty = follow and sys.stdout.isatty()
+        self.drawn = False
+
+    def after(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The partial lines to print as lines: all of them unless following."""
+        return [] if self.follow else [line for line in lines if line.get("partial")]
+
+    def clear(self) -> None:
+        if self.drawn:
+            click.echo("\r\x1b[K", nl=False)
+            self.drawn = False
+
+    def show(self, lines: list[dict[str, Any]]) -> None:
+        partial = [line for line in lines if line.get("partial")]
+        if self.tty and partial:
+            text = "".join(c if c.isprintable() else "?" for c in str(partial[-1]["text"]))
+            click.echo("\r" + text[: shutil.get_terminal_size().columns - 1], nl=False)
+            self.drawn = True
 
 
 @cli.command("cat", context_settings=CONTEXT)
@@ -1524,6 +1555,94 @@ def import_tensorboard_cmd(ctx: click.Context, logdir: str, project: str | None,
             click.echo(f"{run.name}: nothing new since the last import into {where} ({run.rows} rows)")
         else:
             click.echo(f"{run.name}: no values in its event files yet: no run made")
+
+
+@cli.group("workspace", context_settings=CONTEXT)
+def workspace_group() -> None:
+    """Saved workspaces (the layouts `runship ui` saves): list, show, remove.
+    They live beside the runs: <root>/<project>/.workspaces/<name>.json
+    (the all-projects view's in <root>/.workspaces/), or in a runship server.
+
+    \b
+    Example:
+        runship workspace ls --project mnist
+        runship workspace show "my view" --project mnist > view.json
+    """
+
+
+def _workspaces(ctx: click.Context, root: str | None, project: str | None, name: str | None = None) -> Any:
+    """(the workspaces of the root, the project checked, the name checked):
+    a bad project or name is a usage error (exit 2)."""
+    from runship.schema import workspace as ws
+    from runship.store.workspaces import workspaces_at
+
+    try:
+        checked = ws.check_project(project)
+        if name is not None:
+            ws.check_name(name)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    return workspaces_at(root or ctx.obj["root"], ctx.obj["so"]), checked
+
+
+@workspace_group.command("ls", context_settings=CONTEXT)
+@click.argument("root", required=False, callback=_location)
+@click.option("--project", help="The project's workspaces (default: the all-projects view's).")
+@click.option("--json", "as_json", is_flag=True, help="The listing as one JSON object.")
+@with_context
+def workspace_ls(ctx: click.Context, root: str | None, project: str | None, as_json: bool) -> None:
+    """List the saved workspaces of a project (exit 1 when there is none).
+
+    \b
+    Example:
+        runship workspace ls /scratch/$USER/runship-runs --project mnist
+    """
+    store, project = _workspaces(ctx, root, project)
+    entries, default = store.list(project)
+    if as_json:
+        click.echo(json.dumps({"workspaces": entries, "default": default}))
+    if not entries:
+        raise click.ClickException(f"no saved workspace of {project or 'the all-projects view'} in {store.where}")
+    if as_json:
+        return
+    rows = [
+        [_text(e["name"]) + (" (default)" if e["name"] == default else ""), _fmt_time(e["saved_at"]), str(e["size"])]
+        for e in entries
+    ]
+    click.echo(_table(rows, ["NAME", "SAVED", "SIZE"]))
+
+
+@workspace_group.command("show", context_settings=CONTEXT)
+@click.argument("name")
+@click.argument("root", required=False, callback=_location)
+@click.option("--project", help="The project (default: the all-projects view).")
+@with_context
+def workspace_show(ctx: click.Context, name: str, root: str | None, project: str | None) -> None:
+    """Print a saved workspace, as JSON (exit 1 when there is none of that name).
+
+    \b
+    Example:
+        runship workspace show "my view" --project mnist
+    """
+    store, project = _workspaces(ctx, root, project, name)
+    click.echo(json.dumps(store.load(project, name), indent=2, ensure_ascii=False))
+
+
+@workspace_group.command("rm", context_settings=CONTEXT)
+@click.argument("name")
+@click.argument("root", required=False, callback=_location)
+@click.option("--project", help="The project (default: the all-projects view).")
+@with_context
+def workspace_rm(ctx: click.Context, name: str, root: str | None, project: str | None) -> None:
+    """Remove a saved workspace (and the default, if it named it).
+
+    \b
+    Example:
+        runship workspace rm "old view" --project mnist
+    """
+    store, project = _workspaces(ctx, root, project, name)
+    store.delete(project, name)
+    click.echo(f"removed workspace {name!r} of {project or 'the all-projects view'}")
 
 
 @cli.command("ui", context_settings=CONTEXT)

@@ -533,7 +533,9 @@ class UIServer:
         random_token: bool = False,
         global_args: list[str] | None = None,
         port: int | None = None,
+        env: dict[str, str] | None = None,
     ):
+        self.env = env or {}  # more of the environment (after RUNSHIP_* and WANDB_* are taken out)
         self.global_args = global_args or []  # options before ``ui`` (--token-file for a server's runs)
         self.roots = roots
         self.host = host
@@ -561,6 +563,7 @@ class UIServer:
         env.update(PYTHONPATH=root_dir, **S3_ENV)
         if os.environ.get("XDG_CACHE_HOME"):
             env["XDG_CACHE_HOME"] = os.environ["XDG_CACHE_HOME"]
+        env.update(self.env)
         auth = ["--no-token"] if self.no_token else [] if self.random_token else ["--ui-token-file", self.token_file]
         if self.host != "127.0.0.1":
             auth += ["--host", self.host]

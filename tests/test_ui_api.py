@@ -166,7 +166,10 @@ def test_the_token_posted_once_becomes_a_strict_httponly_cookie(ui):
     status, headers, _ = sign_in(ui, UIServer.TOKEN)
     assert status == 303 and headers["location"] == "/"
     cookie = headers["set-cookie"]
-    assert f"runship_ui_{ui.port}={UIServer.TOKEN}" in cookie
+    from runship.web.auth import Token
+
+    # the cookie holds the token's HMAC (a session value), never the token
+    assert f"runship_ui_{ui.port}={Token(UIServer.TOKEN).session}" in cookie and UIServer.TOKEN not in cookie
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
     status, headers, body = call(ui, "/", cookie=UIServer.TOKEN)
     assert status == 200 and b"/ui/static/app.js" in body

@@ -347,3 +347,88 @@ def test_cli_ls_show_rm(root):
     assert cli("workspace", "rm", "a", root, "--project", "vision").returncode == 0
     assert [w["name"] for w in store.list("vision")[0]] == ["b view"] and store.list("vision")[1] is None
     assert cli("workspace", "rm", "a", root, "--project", "vision").returncode == 1
+
+
+def test_an_object_store_root_keeps_them_as_whole_objects():
+    import fsspec
+
+    from runship.store.workspaces import BadWorkspace, workspaces_at
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe_file("/wsroot/vision/run1/run.json", b"{}")
+    store = workspaces_at("memory://wsroot")
+    assert store.list("vision") == ([], None)
+    saved_at = store.save("vision", "v", doc())
+    assert fs.cat_file("/wsroot/vision/.workspaces/v.json").startswith(b"{")
+    entries, default = store.list("vision")
+    assert [(e["name"], e["size"]) for e in entries] == [("v", len(fs.cat_file("/wsroot/vision/.workspaces/v.json")))]
+    assert store.load("vision", "v")["saved_at"] == saved_at
+    assert store.set_default("vision", "v") == "v" and store.list("vision")[1] == "v"
+    with pytest.raises(FileNotFoundError):
+        store.save("absent", "v", doc())
+    with pytest.raises(BadWorkspace):
+        store.save("vision", "../v", doc())
+    fs.pipe_file("/wsroot/vision/.workspaces/bad.json", b"[" * 10_000)
+    with pytest.raises(BadWorkspace, match="deeper than"):
+        store.load("vision", "bad")
+    store.delete("vision", "v")
+    assert [e["name"] for e in store.list("vision")[0]] == ["bad"] and store.list("vision")[1] is None
+
+
+def test_cli_over_a_server_with_its_tokens(server, tmp_path):
+    W, R = RunshipServer.TOKEN, RunshipServer.READ_TOKEN
+    assert call(server.port, "PUT", q("/v1/workspace", project="mnist", name="shared"), doc(), token=W)[0] == 200
+    files = {}
+    for label, token in (("w", W), ("r", R)):
+        files[label] = tmp_path / f"token-{label}"
+        files[label].write_text(token)
+        files[label].chmod(0o600)
+    out = cli("--token-file", str(files["r"]), "workspace", "ls", server.url, "--project", "mnist")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1].startswith("shared ")
+    shown = cli("--token-file", str(files["r"]), "workspace", "show", "shared", server.url, "--project", "mnist")
+    assert json.loads(shown.stdout)["project"] == "mnist"
+    refused = cli("--token-file", str(files["r"]), "workspace", "rm", "shared", server.url, "--project", "mnist")
+    assert refused.returncode == 1 and "may not save" in refused.stderr
+    assert cli("workspace", "ls", server.url, "--project", "mnist").returncode == 1  # no token: refused
+    assert (
+        cli("--token-file", str(files["w"]), "workspace", "rm", "shared", server.url, "--project", "mnist").returncode
+        == 0
+    )
+    assert not os.path.exists(os.path.join(server.root, "mnist", ".workspaces", "shared.json"))
+    assert call(server.port, "PUT", q("/v1/workspace", project="absent", name="x"), doc(), token=W)[0] == 404
+
+
+def test_an_fsspec_root_without_atomic_writes_is_read_not_written(root):
+    from runship.store.workspaces import Refused, workspaces_at
+
+    workspaces_at(root).save("vision", "v", doc())
+    store = workspaces_at("local://" + root)  # fsspec's own local files: no write-then-rename through it
+    assert [e["name"] for e in store.list("vision")[0]] == ["v"]
+    assert store.load("vision", "v")["name"] == "v"
+    with pytest.raises(Refused, match="saved only to") as e:
+        store.save("vision", "w", doc())
+    assert e.value.status == 409
+    assert not os.path.exists(os.path.join(root, "vision", ".workspaces", "w.json"))
+
+
+def test_a_chunked_body_past_one_mib_is_cut_off_413(ui, root):
+    def chunks():
+        yield b'{"format": "runship.workspace/1", "blob": "'
+        for _ in range(70):
+            yield b"x" * 16384
+        yield b'"}'
+
+    conn = http.client.HTTPConnection("127.0.0.1", ui.port, timeout=30)
+    conn.request(
+        "PUT",
+        q("/ui/api/workspace", project="vision", name="chunked"),
+        body=chunks(),
+        headers={"Authorization": f"Bearer {T}", "Transfer-Encoding": "chunked"},
+        encode_chunked=True,
+    )
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.status == 413
+    assert not os.path.exists(os.path.join(root, "vision", ".workspaces", "chunked.json"))

@@ -307,12 +307,21 @@ class RunHistory:
     def console(self, *, rank: int | None = None) -> Iterator[dict[str, Any]]:
         """Console lines: ``{"t", "stream": "stdout"|"stderr", "text"}``, in
         a distributed run with the ``rank`` that wrote each (``rank``: that
-        rank's only), session after session."""
+        rank's only), session after session. A line not ended yet (a
+        progress bar being drawn) comes last, with ``"partial": True``, and
+        only while it is the newest record of its stream (of its rank)."""
+        pending: dict[tuple[Any, ...], dict[str, Any]] = {}  # the newest partial line of each stream
         for r, _, placement in self._timed(fmt.CONSOLE_STREAM, fmt.OUT, rank=rank):
             line = {"t": r.get("t"), "stream": r.get("s"), "text": r.get("text", "")}
             if placement is not None:
                 line["rank"] = placement.get("rank")
+            where = (r.get("s"), line.get("rank"))
+            pending.pop(where, None)  # superseded by any later record of its stream
+            if r.get("partial") is True:
+                pending[where] = {**line, "partial": True}
+                continue
             yield line
+        yield from pending.values()
 
 
 def _match(match: str) -> str:

@@ -185,9 +185,13 @@ class StatsFields(TypedDict):
     d: dict[str, Any]
 
 
-class OutFields(TypedDict):
+class _OutRequired(TypedDict):
     s: str  # "stdout" or "stderr"
     text: str
+
+
+class OutFields(_OutRequired, total=False):
+    partial: bool  # the line unfinished as yet (a progress bar): superseded by its stream's next line
 
 
 class _NoticeRequired(TypedDict):

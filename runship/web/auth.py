@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 UI_LABEL = "ui"  # what the access log names runship ui's one token by
+SESSION_PREFIX = "s1."  # a sign-in cookie's value: this, then the token's HMAC (``Token.session``)
+_SESSION_MESSAGE = b"runship web app session v1"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,16 @@ class Token:
         if (access == "w" and not self.write) or (access == "r" and not self.read):
             return False
         return self.projects is None or project is None or project in self.projects
+
+    @property
+    def session(self) -> str:
+        """What the page's sign-in cookie holds: an HMAC-SHA256 keyed by the
+        token, never the token itself. The same token gives the same value,
+        so a page signed in before a restart with the same token (a token
+        file, $RUNSHIP_UI_TOKEN) stays signed in; a new token signs every
+        page out. The token cannot be found from it."""
+        digest = hmac.new(self.secret.encode(), _SESSION_MESSAGE, hashlib.sha256).hexdigest()
+        return SESSION_PREFIX + digest
 
     @property
     def name(self) -> str:
@@ -86,13 +98,17 @@ def _token_line(path: str, number: int, line: str) -> Token | None:
     )
 
 
-def find_token(tokens: list[Token], presented: str) -> Token | None:
-    """The token matching ``presented``; every token is compared, each in
-    constant time, so timing tells nothing about which or how much matched."""
+def find_token(tokens: list[Token], presented: str, sessions: bool = True) -> Token | None:
+    """The token matching ``presented`` (the token, or with ``sessions`` the
+    session value of a sign-in cookie, ``Token.session``); every token is
+    compared, each in constant time, so timing tells nothing about which or
+    how much matched."""
     found = None
     presented_b = presented.encode()
     for t in tokens:
-        if hmac.compare_digest(t.secret.encode(), presented_b):
+        as_token = hmac.compare_digest(t.secret.encode(), presented_b)
+        as_session = hmac.compare_digest(t.session.encode(), presented_b)
+        if as_token or (sessions and as_session):
             found = t
     return found
 
@@ -109,11 +125,12 @@ class Gate:
     def open(self) -> bool:
         return self.tokens is None
 
-    def find(self, presented: str | None) -> Token | None:
-        """The token presented, if it is one of ours."""
+    def find(self, presented: str | None, sessions: bool = True) -> Token | None:
+        """The token presented, if it is one of ours (``sessions``: or the
+        web app's sign-in cookie of one: the ``/v1`` API takes tokens only)."""
         if not presented or self.tokens is None:
             return None
-        return find_token(self.tokens, presented)
+        return find_token(self.tokens, presented, sessions)
 
     def readable(self, presented: str | None) -> Callable[[str], bool] | None:
         """Which projects the presented token may read (a predicate), or

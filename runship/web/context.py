@@ -87,7 +87,7 @@ def _bearer(access: str) -> Callable[[Request], Token | None]:
         if not header.lower().startswith("bearer "):
             request.state.auth = "no token"
             raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
-        token = gate.find(header[7:].strip())
+        token = gate.find(header[7:].strip(), sessions=False)  # a sign-in cookie's value is no /v1 token
         if token is None:
             request.state.auth = "unknown token"  # (what was sent is never logged)
             raise HTTPException(401, "token not accepted", headers={"WWW-Authenticate": "Bearer"})

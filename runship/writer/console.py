@@ -12,6 +12,13 @@ Lines are recorded when they end; a carriage return (tqdm's progress bars)
 starts the line over, so a bar is stored as its last state, not per frame.
 A line longer than ``MAX_LINE`` is cut into pieces. Records:
 ``{"k": "out", "s": "stdout"|"stderr", "text": "..."}``.
+
+The line not ended yet (a bar being drawn) is recorded too, so that a live
+console shows it: ``{"k": "out", ..., "partial": true}``, at most every
+``PARTIAL_EVERY`` seconds while it changes, by a ticker thread (never by the
+thread that prints: printing never waits on it), and only while the writer's
+buffer has room (it is left out otherwise). A partial line is superseded by
+its stream's next record: readers show it only while it is the newest.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ if TYPE_CHECKING:
 
 MAX_LINE = 16 * 1024
 MODES = ("auto", "wrap", "redirect", "off")
+PARTIAL_EVERY = 0.5  # seconds between two partial-line records of a stream, at most one each
 
 
 class LineSink:
@@ -40,43 +48,68 @@ class LineSink:
         self.name = name
         self._line: list[str] = []
         self._len = 0
+        self._recorded: str | None = None  # the unfinished line as last recorded (a partial record)
+        # the line being put together, and its records leaving in the order their text came
         self._lock = threading.Lock()
 
     def feed(self, text: str) -> None:
-        if not text:
+        if not text or self.stream is None:  # in a forked child: no lock taken (another thread's may be held)
             return
-        done = []
+        done: list[str] = []
         with self._lock:
-            # splitlines() also ends a part at a lone "\r": there the line
-            # starts over (a progress bar redrawing itself)
-            for part in text.splitlines(keepends=True):
-                body = part.rstrip("\r\n")
-                ended = part.endswith("\n")
-                if part.endswith("\r") and not ended:
-                    self._line, self._len = [], 0
-                    continue
-                self._line.append(body)
-                self._len += len(body)
-                if ended or self._len >= MAX_LINE:
-                    done.append("".join(self._line))
-                    self._line, self._len = [], 0
-        for line in done:
-            self._emit(line)
+            self._take(text, done)
+            for line in done:
+                self._emit(line)
 
-    def _emit(self, line: str) -> None:
+    def _take(self, text: str, done: list[str]) -> None:
+        """Put ``text`` into the line being put together; lines it ends go to ``done``."""
+        # splitlines() also ends a part at a lone "\r": there the line
+        # starts over (a progress bar redrawing itself)
+        for part in text.splitlines(keepends=True):
+            body = part.rstrip("\r\n")
+            ended = part.endswith("\n")
+            if part.endswith("\r") and not ended:
+                self._line, self._len = [], 0
+                continue
+            self._line.append(body)
+            self._len += len(body)
+            if ended or self._len >= MAX_LINE:
+                done.append("".join(self._line))
+                self._line, self._len = [], 0
+        if done:
+            self._recorded = None  # a new line: its first state is new, whatever it says
+
+    def tick(self) -> None:
+        """Record the unfinished line if it changed since it was last recorded
+        (the ticker's call; left out when the writer's buffer is full)."""
+        if self.stream is None or not self._line:
+            return
+        with self._lock:
+            text = "".join(self._line)
+            if not text or text == self._recorded or not self.stream.has_room():
+                return
+            self._recorded = text
+            self._emit(text, partial=True)
+
+    def _emit(self, line: str, partial: bool = False) -> None:
         if self.stream is None:  # in a forked child
             return
+        fields = OutFields(s=self.name, text=line)
+        if partial:
+            fields["partial"] = True
         try:
-            self.stream.write(fmt.OUT, OutFields(s=self.name, text=line))
+            self.stream.write(fmt.OUT, fields)
         except Exception:
             pass  # the console must never break printing
 
     def close(self) -> None:
+        if self.stream is None:
+            return
         with self._lock:
             rest = "".join(self._line)
-            self._line, self._len = [], 0
-        if rest:
-            self._emit(rest)
+            self._line, self._len, self._recorded = [], 0, None
+            if rest:
+                self._emit(rest)
 
 
 class _Tee:
@@ -111,6 +144,8 @@ class Capture:
         self.sinks = {name: LineSink(stream, name) for name in ("stdout", "stderr")}
         self._saved: dict[str, Any] = {}
         self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._ticker: threading.Thread | None = None
         self.active = False
 
     def start(self) -> None:
@@ -136,7 +171,16 @@ class Capture:
                 )
                 t.start()
                 self._threads.append(t)
+        self._stopping.clear()
+        self._ticker = threading.Thread(target=self._tick, name="runship-console-partial", daemon=True)
+        self._ticker.start()
         self.active = True
+
+    def _tick(self) -> None:
+        """Every PARTIAL_EVERY seconds, the unfinished lines that changed are recorded."""
+        while not self._stopping.wait(PARTIAL_EVERY):
+            for sink in self.sinks.values():
+                sink.tick()
 
     @staticmethod
     def _pump(read_end: int, original: int, sink: LineSink) -> None:
@@ -159,6 +203,9 @@ class Capture:
         if not self.active:
             return
         self.active = False
+        self._stopping.set()
+        if self._ticker is not None:
+            self._ticker.join(5)
         if self.mode == "wrap":
             for name, original in self._saved.items():
                 if getattr(sys, name).__class__ is _Tee:

@@ -211,6 +211,11 @@ class Stream:
             w.wait_for_room(self)
         return True
 
+    def has_room(self) -> bool:
+        """Would a record be queued now without waiting for room? (For
+        records that may be left out instead: the console's partial lines.)"""
+        return self._queued - self._taken <= self._writer.max_buffer
+
     def write_nolock(self, kind: str, fields: Mapping[str, Any] | None = None, after_rows: bool = False) -> None:
         """Queue a record without taking the stream lock: for signal handlers,
         which may interrupt a ``write`` in the same thread. ``after_rows``:

@@ -348,7 +348,10 @@ def test_the_printed_url_carries_the_token_in_its_fragment(runs, tmp_path):
         status, headers, _ = _get(
             s.port, "/ui/login", f"127.0.0.1:{s.port}", method="POST", body=urllib.parse.urlencode({"token": s.token})
         )
-        assert status == 303 and f"runship_ui_{s.port}={s.token}" in headers["set-cookie"]
+        from runship.web.auth import Token
+
+        assert status == 303 and f"runship_ui_{s.port}={Token(s.token).session}" in headers["set-cookie"]
+        assert s.token not in headers["set-cookie"]
         status, headers, body = _get(s.port, "/ui/static/login.js", f"127.0.0.1:{s.port}")
         assert status == 200 and b"replaceState" in body and headers["content-type"].startswith("text/javascript")
     finally:

@@ -31,13 +31,20 @@ def api_console(
 
 def console(view: Any, offset: int, tail: int | None, limit: int, q: str | None) -> dict[str, Any]:
     """Console lines from ``offset`` (or the last ``tail``), at most
-    ``limit`` of them; with ``q`` only the lines that hold it."""
+    ``limit`` of them; with ``q`` only the lines that hold it. The line not
+    ended yet (a progress bar), if any, comes last with ``"partial": true``;
+    it is not counted (``next`` and ``total`` are the ended lines'): the
+    next poll gets it again, or the line that ended it."""
     limit = max(1, min(limit, MAX_CONSOLE_LINES))
     needle = q.lower() if q else None
     kept: deque[dict[str, Any]] | list[dict[str, Any]]
     kept = deque(maxlen=min(tail, limit)) if tail else []
     total = spent = 0
+    partial: list[dict[str, Any]] = []
     for n, line in enumerate(view.console()):
+        if line.get("partial"):  # the readers give them last, after every ended line
+            partial.append(line)
+            continue
         total = n + 1
         if n < offset:
             continue
@@ -57,7 +64,29 @@ def console(view: Any, offset: int, tail: int | None, limit: int, q: str | None)
     lines = list(kept)
     following = isinstance(kept, deque) or len(lines) < limit
     nxt = total if following else lines[-1]["n"] + 1
+    if following:
+        lines += _partial(partial, total, needle)
     return {"lines": lines, "total": total, "next": max(nxt, offset)}
+
+
+def _partial(partial: list[dict[str, Any]], total: int, needle: str | None) -> list[dict[str, Any]]:
+    """The unfinished lines, as the answer's last lines (numbered as the next line would be)."""
+    out = []
+    for line in partial:
+        text = _text(line)
+        if needle is None or needle in text.lower():
+            t = line.get("t")
+            t = t if isinstance(t, (int, float)) else None
+            out.append(
+                {
+                    "n": total,
+                    "t": t,
+                    "stream": line.get("stream"),
+                    "text": _cut_line(text, MAX_LINE_CHARS),
+                    "partial": True,
+                }
+            )
+    return out
 
 
 def _text(line: dict[str, Any]) -> str:

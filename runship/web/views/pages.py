@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 from runship.web.context import HEADERS, cookie_name, signed_in, web
 
 MAX_LOGIN_BODY = 8192
+SESSION_DAYS = 30  # how long a browser keeps the sign-in cookie (a restart with the same token keeps it valid)
 TYPES = {  # what the page's files are served as (ES modules need a JavaScript type), the rest as mimetypes says
     ".js": "text/javascript",
     ".mjs": "text/javascript",
@@ -79,12 +80,15 @@ def signin() -> Response:
 async def login(request: Request) -> Response:
     body = await _small_body(request, MAX_LOGIN_BODY)
     token = (parse_qs(body.decode("utf-8", "replace")).get("token") or [""])[0].strip()
-    if web(request).gate.readable(token) is None:
+    gate = web(request).gate
+    found = gate.find(token)
+    if found is None and not gate.open:
         return _page("login.html", 401)
     response = RedirectResponse("/", 303, headers=HEADERS)
-    response.set_cookie(
+    response.set_cookie(  # the token's HMAC, not the token: it survives a restart with the same token
         cookie_name(request),
-        token,
+        found.session if found is not None else "",
+        max_age=SESSION_DAYS * 86400,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",

@@ -44,7 +44,7 @@ def _token(request: Request, bearer_only: bool) -> Token | None:
     given = presented(request)
     if bearer_only and not request.headers.get("authorization", "").lower().startswith("bearer "):
         given = None
-    token = gate.find(given)
+    token = gate.find(given, sessions=not bearer_only)  # /v1: tokens only, no sign-in cookie's value
     if token is None:
         request.state.auth = "unknown token" if given else "no token"
         raise HTTPException(401, "not signed in (the page's session or a bearer token is needed)")

@@ -12,9 +12,11 @@ import { debounce, fmtTime, isMissing, isNum, isPlainObject } from './util.js';
 /** Lines kept in the page at most (the oldest go first). */
 const MAX_LINES = 20000;
 
-/** @param {any} l a console line: {n, t, stream, text} */
+/** @param {any} l a console line: {n, t, stream, text, partial?} (partial: not ended yet, e.g. a progress bar) */
 const lineEl = (l) => h('div', {
-  class: 'line', dataset: { stream: l.stream === 'stderr' ? 'stderr' : 'stdout', n: isMissing(l.n) ? '' : l.n, line: isNum(l.n) ? l.n + 1 : '' }, title: isNum(l.t) ? fmtTime(l.t) : null,
+  class: l.partial === true ? 'line partial' : 'line',
+  title: l.partial === true ? 'in progress: not ended yet' : (isNum(l.t) ? fmtTime(l.t) : null),
+  dataset: { stream: l.stream === 'stderr' ? 'stderr' : 'stdout', n: isMissing(l.n) ? '' : l.n, line: isNum(l.n) ? l.n + 1 : '' },
 }, l.text === undefined || l.text === null ? '' : String(l.text));
 
 /**
@@ -30,6 +32,8 @@ function appendLines(box, lines, replace) {
   for (const l of lines) if (isPlainObject(l)) frag.append(lineEl(l));
   if (replace) box.replaceChildren(frag);
   else {
+    // the line shown unfinished at the last poll: this answer holds it again, or the line that ended it
+    for (const old of box.querySelectorAll(':scope > .line.partial')) old.remove();
     const first = box.firstElementChild;
     if (first && first.classList.contains('empty')) first.remove();
     box.append(frag);
@@ -62,16 +66,17 @@ export async function consoleTab(ctx, body, ref, run, params, save, onRunUpdate)
   const empty = (text) => box.replaceChildren(h('div', { class: 'muted pad empty', text }));
   /** @param {any[]} lines @param {boolean} replace */
   const append = (lines, replace) => appendLines(box, lines, replace);
-  const schedulePoll = () => { if (live && mode === 'tail' && timer === null && isNum(next)) timer = ctx.later(poll, 2000); };
-  async function poll() {
+  const schedulePoll = () => { if (live && mode === 'tail' && timer === null && isNum(next)) timer = ctx.later(() => poll(), 2000); };
+  /** @param {boolean} [last] once more after the run ended (its last lines end any unfinished one) */
+  async function poll(last = false) {
     timer = null;
-    if (mode !== 'tail' || !live) return;
+    if (mode !== 'tail' || !(live || last) || !isNum(next)) return;
     const t = token;
     try {
       const res = await api('console', { run: ref, offset: next }, ctx.signal);
       if (t !== token || mode !== 'tail') return;
       const lines = Array.isArray(res.lines) ? res.lines : [];
-      if (lines.length) append(lines, false);
+      if (lines.length || box.querySelector(':scope > .line.partial')) append(lines, false);
       if (isNum(res.next)) next = res.next;
       shownTotal = isNum(res.total) ? res.total : shownTotal + lines.length;
       info.textContent = `${shownTotal} lines` + (live ? ' · following' : '');
@@ -116,7 +121,12 @@ export async function consoleTab(ctx, body, ref, run, params, save, onRunUpdate)
   }, 300);
   ctx.onCleanup(() => onSearch.cancel());
   search.addEventListener('input', onSearch);
-  onRunUpdate((r) => { live = !!r.live; schedulePoll(); });
+  onRunUpdate((r) => {
+    const ended = live && !r.live;
+    live = !!r.live;
+    if (ended && timer === null) poll(true).catch(report);
+    else schedulePoll();
+  });
   try {
     await doSearch(params.get('cq').trim());
   } catch (e) {
