@@ -159,13 +159,21 @@ def test_the_tooltip_lists_12_runs_values_at_the_cursor_sorted_with_the_nearest_
     assert len(runs) == N_SWEEP
     sel = ",".join(urllib.parse.quote(r["ref"], safe="") for r in runs)
     page.goto(f"{ui.url}/#/runs?project=sweep&sel={sel}")  # the runs view, as a user charts a sweep
-    until(page, f"window.runship.charts['train/loss'] && window.runship.charts['train/loss'].series.length === {N_SWEEP}", 20_000)
+    until(
+        page,
+        f"window.runship.charts['train/loss'] && window.runship.charts['train/loss'].series.length === {N_SWEEP}",
+        20_000,
+    )
     until(page, "window.runship.charts['train/loss'].u !== null")
     hover_at(page, "train/loss", 30, loss(5, 30))
     until(page, f"window.runship.tooltip && window.runship.tooltip.length === {N_SWEEP}")
-    rows = page.evaluate("window.runship.tooltip.map(r => ({label: r.label, value: r.value, ref: r.ref, hovered: r.hovered, x: r.x}))")
+    rows = page.evaluate(
+        "window.runship.tooltip.map(r => ({label: r.label, value: r.value, ref: r.ref, hovered: r.hovered, x: r.x}))"
+    )
     by_name = {r["name"]: r["ref"] for r in runs}
-    assert [r["label"] for r in rows] == [f"r{i:02d}" for i in reversed(range(N_SWEEP))]  # sorted by value, highest first
+    assert [r["label"] for r in rows] == [
+        f"r{i:02d}" for i in reversed(range(N_SWEEP))
+    ]  # sorted by value, highest first
     for r in rows:
         i = int(r["label"][1:])
         assert r["value"] == pytest.approx(loss(i, 30)) and r["ref"] == by_name[r["label"]] and r["x"] == 30
@@ -182,11 +190,13 @@ def test_the_tooltip_lists_12_runs_values_at_the_cursor_sorted_with_the_nearest_
     assert len(dom["rows"]) == N_SWEEP and dom["rows"][0][0] == "r11" and dom["rows"][0][1].startswith("2.13")
     assert [r[0] for r in dom["rows"] if r[2]] == ["r05"]
     left, top, right, bottom = dom["box"]
-    assert 0 <= left and right <= dom["vw"] and 0 <= top and bottom <= dom["vh"]
+    assert left >= 0 and right <= dom["vw"] and top >= 0 and bottom <= dom["vh"]
     # the rightmost point of a panel: the tooltip flips to stay inside the window
     hover_at(page, "train/loss", 58.7)
     until(page, "window.runship.tooltip && window.runship.tooltip[0].x === 59")
-    box = page.evaluate("(() => { const r = document.querySelector('.chart-tooltip').getBoundingClientRect(); return [r.left, r.right]; })()")
+    box = page.evaluate(
+        "(() => { const r = document.querySelector('.chart-tooltip').getBoundingClientRect(); return [r.left, r.right]; })()"
+    )
     assert box[0] >= 0 and box[1] <= dom["vw"]
     # leaving the plot hides it
     page.mouse.move(5, 5)
@@ -208,7 +218,9 @@ def test_legend_click_hides_a_run_and_shift_click_isolates_it_in_every_panel(ui,
         until(page, f"window.runship.charts['{k}'].series.length === {N_SWEEP - 1}")
         assert a not in {s["ref"] for s in hook(page, k)["series"]}
     assert page.evaluate("window.__hidden") == [[a]]
-    assert "off" in page.locator(f'.panel[data-key="val/loss"] .panel-legend .li[data-ref="{a}"]').get_attribute("class")
+    assert "off" in page.locator(f'.panel[data-key="val/loss"] .panel-legend .li[data-ref="{a}"]').get_attribute(
+        "class"
+    )
     page.locator(f'.panel[data-key="val/loss"] .panel-legend .li[data-ref="{a}"]').click()  # again: shown
     until(page, f"window.runship.charts['train/loss'].series.length === {N_SWEEP}")
     # shift-click: only that run, in every panel; again: all
@@ -216,7 +228,13 @@ def test_legend_click_hides_a_run_and_shift_click_isolates_it_in_every_panel(ui,
     for k in ("train/loss", "val/loss"):
         until(page, f"window.runship.charts['{k}'].series.length === 1")
         got = hook(page, k)
-        assert got["series"][0]["ref"] == b, (k, [s["ref"] for s in got["series"]], page.evaluate("window.__hidden"), a, b)
+        assert got["series"][0]["ref"] == b, (
+            k,
+            [s["ref"] for s in got["series"]],
+            page.evaluate("window.__hidden"),
+            a,
+            b,
+        )
     assert sorted(page.evaluate("window.__hidden")[-1]) == sorted(r["ref"] for r in runs if r["ref"] != b)
     page.locator(f'.panel[data-key="train/loss"] .panel-legend .li[data-ref="{b}"]').click(modifiers=["Shift"])
     until(page, f"window.runship.charts['val/loss'].series.length === {N_SWEEP}")
@@ -241,7 +259,10 @@ def test_a_spike_at_a_repeated_x_is_drawn_on_the_define_metric_step_metric(ui, o
     w, runs = opened(open_page, ui, "epochs")
     page = w.page
     page.goto(f"{ui.url}/#/run/{urllib.parse.quote(runs[0]['ref'], safe='')}?tab=charts")
-    until(page, "window.runship.charts['grad_norm'] && window.runship.charts['grad_norm'].series.length === 1 && window.runship.charts['grad_norm'].u")
+    until(
+        page,
+        "window.runship.charts['grad_norm'] && window.runship.charts['grad_norm'].series.length === 1 && window.runship.charts['grad_norm'].u",
+    )
     c = hook(page, "grad_norm")
     assert c["x"] == "epoch"  # define_metric("grad_*", step_metric="epoch"): the panel's default x
     s = c["series"][0]
@@ -295,12 +316,18 @@ def test_a_panel_of_several_metrics_made_in_the_dialog_moved_and_the_layout_roun
     page.locator(f'.panel[data-panel="{pid}"] .panel-handle').drag_to(
         page.locator(f'.panel[data-panel="{first[-1]}"]'), target_position={"x": 300, "y": 60}
     )
-    until(page, f"document.querySelector('.chart-section[data-section=\"train\"] .panel:last-child').dataset.panel === '{pid}'")
+    until(
+        page,
+        f"document.querySelector('.chart-section[data-section=\"train\"] .panel:last-child').dataset.panel === '{pid}'",
+    )
     assert order() == [*first[1:], pid]
     # the gear's "earlier" moves it back one place; the section moves down
     page.click(f'.panel[data-panel="{pid}"] .gear')
     page.click(f'.panel[data-panel="{pid}"] .ps-earlier')
-    until(page, f"[...document.querySelectorAll('.chart-section[data-section=\"train\"] .panel')].at(-2).dataset.panel === '{pid}'")
+    until(
+        page,
+        f"[...document.querySelectorAll('.chart-section[data-section=\"train\"] .panel')].at(-2).dataset.panel === '{pid}'",
+    )
     page.click('.chart-section[data-section="train"] .section-down')
     until(page, "[...document.querySelectorAll('.chart-section')].map(e => e.dataset.section).join() === 'val,train'")
     # the layout handed to the page is the one shown; loaded again, the same
@@ -320,7 +347,10 @@ def test_per_panel_log_scale_y_range_and_hiding(ui, open_page):
     w, runs = opened(open_page, ui, "sweep")
     page = w.page
     mount(page, runs[:4], ["train/loss", "val/loss"])
-    until(page, "window.runship.charts['train/loss'] && window.runship.charts['train/loss'].u && window.runship.charts['val/loss'] && window.runship.charts['val/loss'].u")
+    until(
+        page,
+        "window.runship.charts['train/loss'] && window.runship.charts['train/loss'].u && window.runship.charts['val/loss'] && window.runship.charts['val/loss'].u",
+    )
     page.click('.panel[data-key="train/loss"] .gear')
     page.select_option('.panel[data-key="train/loss"] .ps-log', "1")
     until(page, "window.runship.charts['train/loss'].log === true && window.runship.charts['train/loss'].u")
@@ -329,7 +359,12 @@ def test_per_panel_log_scale_y_range_and_hiding(ui, open_page):
     page.fill('.panel[data-key="train/loss"] .ps-ymax', "10")
     page.press('.panel[data-key="train/loss"] .ps-ymax', "Enter")
     until(page, "window.runship.charts['train/loss'].u && window.runship.charts['train/loss'].u.scales.y.max === 10")
-    spec = next(p for s in page.evaluate("window.__cv.layout()")["sections"] for p in s["panels"] if p["metrics"] == ["train/loss"])
+    spec = next(
+        p
+        for s in page.evaluate("window.__cv.layout()")["sections"]
+        for p in s["panels"]
+        if p["metrics"] == ["train/loss"]
+    )
     assert spec["log"] is True and spec["yrange"] == [None, 10]
     # hidden: gone from the grid, back from the section's "show hidden"
     page.click('.panel[data-key="train/loss"] .ps-hide')
@@ -351,7 +386,9 @@ def test_group_bands_std_and_stderr(ui, open_page):
         vals = [loss(k, 30) for k in range(N_SWEEP)]
         sd = statistics.stdev(vals) / (1 if band == "std" else N_SWEEP**0.5)
         assert s["y"][i] == pytest.approx(statistics.mean(vals))
-        assert s["min"][i] == pytest.approx(statistics.mean(vals) - sd) and s["max"][i] == pytest.approx(statistics.mean(vals) + sd)
+        assert s["min"][i] == pytest.approx(statistics.mean(vals) - sd) and s["max"][i] == pytest.approx(
+            statistics.mean(vals) + sd
+        )
     w.check_clean()
 
 
@@ -360,7 +397,11 @@ def test_100_runs_charted_with_a_bounded_tooltip_and_every_run_in_the_legend(ui,
     page = w.page
     assert len(runs) == N_MANY
     mount(page, runs, ["loss"])
-    until(page, f"window.runship.charts['loss'] && window.runship.charts['loss'].series.length === {N_MANY} && window.runship.charts['loss'].u", 30_000)
+    until(
+        page,
+        f"window.runship.charts['loss'] && window.runship.charts['loss'].series.length === {N_MANY} && window.runship.charts['loss'].u",
+        30_000,
+    )
     c = hook(page, "loss")
     assert {s["ref"] for s in c["series"]} == {r["ref"] for r in runs}
     assert all(len(s["x"]) == 20 for s in c["series"])
