@@ -112,6 +112,12 @@ MOUNT = """async (o) => {
     if (o.layout) opts.layout = o.layout;
     if (o.groups) opts.groups = o.groups;
     if (o.band) opts.band = o.band;
+    window.__runsCalls = [];
+    if (o.runsPanels) opts.drawRunsPanel = (mount, spec, runs, width) => {  // as media's runpanels.js is called
+        window.__runsCalls.push({type: spec.type, x: spec.x, y: spec.y, axes: spec.axes, runs: runs.map(r => r.ref), width});
+        mount.replaceChildren(Object.assign(document.createElement('div'), {className: 'runs-drawn', textContent: spec.type + ' of ' + runs.length}));
+        return {destroy() {}};
+    };
     window.__cv = new P.ChartsView(ctx, main, opts);
 }"""
 
@@ -366,6 +372,13 @@ def test_per_panel_log_scale_y_range_and_hiding(ui, open_page):
         if p["metrics"] == ["train/loss"]
     )
     assert spec["log"] is True and spec["yrange"] == [None, 10]
+    # two columns wide: wider than its neighbour, the plot too
+    page.select_option('.panel[data-key="train/loss"] .ps-w', "2")
+    until(
+        page,
+        "document.querySelector('.panel[data-key=\"train/loss\"]').classList.contains('w2') && window.runship.charts['train/loss'].u"
+        " && window.runship.charts['train/loss'].u.width > window.runship.charts['val/loss'].u.width * 1.5",
+    )
     # hidden: gone from the grid, back from the section's "show hidden"
     page.click('.panel[data-key="train/loss"] .ps-hide')
     until(page, "!document.querySelector('.panel[data-key=\"train/loss\"]')")
@@ -396,6 +409,7 @@ def test_100_runs_charted_with_a_bounded_tooltip_and_every_run_in_the_legend(ui,
     w, runs = opened(open_page, ui, "many")
     page = w.page
     assert len(runs) == N_MANY
+    by_name = {r["name"]: r["ref"] for r in runs}
     mount(page, runs, ["loss"])
     until(
         page,
@@ -412,6 +426,7 @@ def test_100_runs_charted_with_a_bounded_tooltip_and_every_run_in_the_legend(ui,
     assert [r[0] for r in rows if r[2]] == ["m050"]  # the nearest line, among the 30 nearest values
     assert all(34 <= r[1] <= 66 for r in rows), rows
     assert page.locator(".chart-tooltip .tt-more").inner_text() == "+70 more"
+    assert page.evaluate("window.__hovered").count(by_name["m050"]) >= 1  # onHoverRun: the page's row follows
     w.check_clean()
 
 
@@ -443,4 +458,30 @@ def test_sections_put_train_val_eval_test_first(ui, open_page):
     )
     assert got[0] == ["train", "val", "eval", "test", "charts", "alpha", "zeta"]
     assert got[1] == ["charts", "train", "val", "alpha"]  # a few root keys: first
+    w.check_clean()
+
+
+def test_bar_scatter_and_parallel_panels_are_drawn_by_the_pages_drawRunsPanel(ui, open_page):
+    w, runs = opened(open_page, ui, "sweep")
+    page = w.page
+    runs = [dict(r, config={"lr": 0.001 * (i + 1), "opt": "adam" if i % 2 else "sgd"}) for i, r in enumerate(runs)]
+    mount(page, runs, ["train/loss"], runsPanels=True)
+    page.click("#add-panel")
+    page.select_option(".rs-dialog .dlg-type", "parallel")
+    page.check('.rs-dialog .dlg-axes input[value="config.lr"]')
+    page.check('.rs-dialog .dlg-axes input[value="config.opt"]')
+    page.fill(".rs-dialog .dlg-section", "sweep")
+    page.click(".rs-dialog .dlg-add")
+    until(page, "window.__runsCalls.length === 1")
+    call = page.evaluate("window.__runsCalls[0]")
+    assert call["type"] == "parallel" and call["axes"] == ["config.lr", "config.opt"] and len(call["runs"]) == N_SWEEP
+    assert call["width"] > 100
+    assert page.locator(".chart-section[data-section=sweep] .runs-drawn").inner_text() == f"parallel of {N_SWEEP}"
+    # a run hidden from the legend is left out of it too
+    page.locator(f'.chart-section[data-section=sweep] .panel-legend .li[data-ref="{runs[0]["ref"]}"]').click()
+    until(page, f"window.__runsCalls.at(-1).runs.length === {N_SWEEP - 1}")
+    # without a drawRunsPanel (the run page): a note in its place
+    layout = page.evaluate("window.__cv.layout()")
+    mount(page, runs, ["train/loss"], layout=layout)
+    assert "drawn on the workspace page" in page.locator(".chart-section[data-section=sweep] .panel").inner_text()
     w.check_clean()

@@ -553,7 +553,7 @@ export class ChartsView {
     Object.assign(p.spec, f);
     this.changed();
     this.labelPanel(p);
-    if ('w' in f || 'h' in f) { this.applySize(p); this.renderSections(); }
+    if ('w' in f || 'h' in f) { this.applySize(p); this.renderSections(); requestAnimationFrame(() => this.resize()); }
     if (p.spec.type !== 'line') { this.drawRuns(p); return; }
     this.destroyPlot(p);
     if (this.stateKey(p) !== before) {
