@@ -10,14 +10,15 @@
 
 import { report, seriesCsvUrl } from './api.js';
 import { PLOT_H, panelPlot } from './charts.js';
-import { downloadBlob, downloadUrl, h } from './dom.js';
+import { savePng, savePointsCsv } from './chartfiles.js';
+import { downloadUrl, h } from './dom.js';
 import { RS } from './hooks.js';
-import { buildLayout, copyLayout, sectionOfKey } from './layout.js';
-import { addPanelDialog, settingsPopover } from './panelui.js';
+import { copyLayout } from './layout.js';
+import { PanelGrid } from './panelgrid.js';
 import { linesOf, plotData } from './plotdata.js';
-import { nearestDefined, stepMetricFor } from './series.js';
+import { nearestDefined } from './series.js';
 import { Tooltip } from './tooltip.js';
-import { clamp, debounce, fmtNum, fmtTime, naturalCompare, safeFileName } from './util.js';
+import { clamp, debounce, fmtNum, fmtTime, safeFileName } from './util.js';
 
 /** @typedef {import('./api.js').XY} XY */
 /** @typedef {import('./api.js').SeriesQuery} SeriesQuery */
@@ -32,6 +33,7 @@ import { clamp, debounce, fmtNum, fmtTime, naturalCompare, safeFileName } from '
 /** @typedef {import('./plotdata.js').ChartRun} ChartRun */
 /** @typedef {import('./plotdata.js').ChartGroup} ChartGroup */
 /** @typedef {import('./plotdata.js').Entry} Entry */
+/** @typedef {import('./panelgrid.js').Panel} Panel */
 
 /**
  * @typedef {object} ChartsOptions
@@ -60,57 +62,16 @@ import { clamp, debounce, fmtNum, fmtTime, naturalCompare, safeFileName } from '
  * @property {'full' | 'points'} [csv] the CSV button: every row of the range (series.csv), or the drawn points (default: full unless fixedX)
  */
 
-/**
- * @typedef {object} Panel
- * @property {PanelSpec} spec
- * @property {string} hookKey RS.charts' key: the metric of a single-metric panel, else the id
- * @property {HTMLElement} el
- * @property {HTMLElement} plot
- * @property {HTMLElement} legend
- * @property {HTMLElement} titleEl
- * @property {HTMLElement} xEl
- * @property {uPlot | null} u
- * @property {string} sig
- * @property {string | null} fetchedFor
- * @property {boolean} visible
- * @property {boolean} needsDraw
- * @property {ChartHook | null} hook
- * @property {Map<string, Record<string, XY>>} data by metric, then ref
- * @property {Entry[]} entries
- * @property {(string | null)[]} seriesKey
- * @property {number[]} baseWidth
- * @property {{destroy(): void} | null} runsChart
- * @property {HTMLElement | null} settings
- */
-
-/** @type {Set<string>} section names the user folded, kept across views */
-const collapsedSections = new Set();
-
 /** The charts of some runs, in mount, until destroy() (or the view is left: the caller's cleanup). */
-export class ChartsView {
+export class ChartsView extends PanelGrid {
   /** @param {ViewCtx} ctx @param {HTMLElement} mount @param {ChartsOptions} o */
   constructor(ctx, mount, o) {
-    this.ctx = ctx;
-    this.o = o;
-    this.params = o.params;
-    this.runs = o.runs;
+    super(ctx, o);
+    const lay = o.layout ? this.L : null;
     this.groups = o.groups && o.groups.length ? o.groups : null;
     this.band = o.band || 'minmax';
-    this.dead = false;
-    this.sectionOf = o.sectionOf || sectionOfKey;
-    /** @type {ChartsLayout} */
-    this.L = buildLayout(o.layout || null, o.keys, this.sectionOf, o.sectionOrder || null);
-    const lay = o.layout ? this.L : null;
-    this.xOptions = o.xOptions.slice();
-    this.x = o.fixedX || (lay && lay.x) || this.params.get('x') || this.xOptions[0];
-    if (!this.xOptions.includes(this.x)) this.xOptions.push(this.x);
     this.smooth = clamp(lay ? lay.smoothing : this.params.num('smooth', 0), 0, 0.99);
     this.log = lay ? lay.log : this.params.get('log') === '1';
-    this.filter = lay ? lay.panel_filter : this.params.get('panels');
-    const z = this.params.list('zoom').map(Number);
-    /** @type {number[] | null} */
-    this.zoomRange = z.length === 2 && z.every(Number.isFinite) && z[0] < z[1] ? z : null;
-    this.zoomX = this.params.get('zoomx') || this.x;
     /** @type {Set<string>} */
     this.hidden = new Set();
     /** @type {string | null} the line under the cursor (a ref, or "group:" label) */
@@ -119,26 +80,14 @@ export class ChartsView {
     this.outsideRef = null;
     /** @type {string | null} what is emphasised now */
     this.emph = null;
-    /** @type {Panel | null} */
-    this.hoverPanel = null;
-    /** @type {Map<string, Panel>} */
-    this.panels = new Map(); // id -> panel
-    /** @type {Map<Element, Panel>} */
-    this.panelByEl = new Map();
-    /** @type {Set<string>} panel ids */
-    this.queue = new Set();
     this.inflight = 0;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.flushTimer = null;
     this.raf = 0;
     this.firstDone = false;
     this.busy = false;
-    /** @type {string | null} the panel being dragged */
-    this.dragId = null;
     this.tooltip = new Tooltip();
     // made by buildControls
-    /** @type {HTMLElement} */
-    this.pfError;
     /** @type {HTMLElement} */
     this.smLabel;
     /** @type {HTMLElement} */
@@ -147,13 +96,10 @@ export class ChartsView {
     this.pfInput;
     /** @type {ReturnType<typeof debounce>} */
     this.saveSoon;
-    this.layoutSoon = debounce(() => { if (!this.dead && this.o.onLayoutChange) this.o.onLayoutChange(this.layout()); }, 300);
     this.root = h('div', { class: 'charts' });
     if (o.title) this.root.append(h('div', { class: 'charts-title', text: o.title }));
     mount.append(this.root);
-    this.io = new IntersectionObserver((entries) => this.onIntersect(entries), { rootMargin: '150px 0px' });
     this.buildControls();
-    this.sectionsEl = h('div', { class: 'sections' });
     this.root.append(this.sectionsEl);
     this.renderSections();
     this.onResize = debounce(() => this.resize(), 150);
@@ -171,7 +117,6 @@ export class ChartsView {
   // ---- controls
   buildControls() {
     const pf = h('input', { id: 'panel-filter', type: 'search', placeholder: 'filter panels (regex)', spellcheck: 'false', value: this.filter });
-    this.pfError = h('span', { id: 'panel-filter-error', class: 'error' });
     const xs = h('select', { id: 'xaxis', title: 'x axis' }, this.xOptions.map((v) => h('option', { value: v, text: v })));
     xs.value = this.x;
     xs.disabled = this.xOptions.length < 2;
@@ -233,348 +178,12 @@ export class ChartsView {
     return l;
   }
 
-  /** The user changed the layout: tell the page (debounced). */
-  changed() { if (this.o.onLayoutChange) this.layoutSoon(); }
-
   updateZoomInfo() {
     const z = this.zoomRange;
     this.zoomInfo.textContent = z ? `zoom ${this.zoomX !== this.x ? this.zoomX + ' ' : ''}${fmtNum(z[0])} – ${fmtNum(z[1])}` : '';
   }
 
-  // ---- sections and panels
-  /** (Re)lay out the sections and their panels; panels kept across calls keep their plots. */
-  renderSections() {
-    /** @type {Map<string, number>} */
-    const single = new Map();
-    /** @type {Set<string>} */
-    const seen = new Set();
-    const wrap = this.sectionsEl;
-    wrap.replaceChildren();
-    const shownSections = this.L.sections.filter((s) => s.panels.length);
-    for (const [si, sec] of shownSections.entries()) {
-      const grid = h('div', { class: 'panel-grid' });
-      this.wireDrop(grid, sec, null);
-      for (const spec of sec.panels) {
-        if (spec.hidden) continue;
-        seen.add(spec.id);
-        let p = this.panels.get(spec.id);
-        if (!p) {
-          p = this.makePanel(spec);
-          this.panels.set(spec.id, p);
-          this.panelByEl.set(p.el, p);
-          this.io.observe(p.el);
-        }
-        const m = spec.type === 'line' && spec.metrics.length === 1 ? spec.metrics[0] : null;
-        const hookKey = m !== null && !single.has(m) ? m : spec.id;
-        if (m !== null && !single.has(m)) single.set(m, 1);
-        if (hookKey !== p.hookKey && p.hook && RS.charts[p.hookKey] === p.hook) {
-          delete RS.charts[p.hookKey];
-          p.hook.key = hookKey;
-          RS.charts[hookKey] = p.hook;
-        }
-        p.hookKey = hookKey;
-        p.el.dataset.key = p.hookKey;
-        this.applySize(p);
-        grid.append(p.el);
-      }
-      wrap.append(this.sectionEl(sec, si, si === shownSections.length - 1, grid));
-    }
-    for (const [id, p] of this.panels) if (!seen.has(id)) this.dropPanel(p);
-    if (!this.panels.size && !this.L.sections.some((s) => s.panels.length)) wrap.append(h('p', { class: 'muted', text: this.o.emptyText || 'No numeric metrics logged.' }));
-    this.applyFilter();
-  }
-
-  /** @param {ChartsSection} sec @param {number} si @param {boolean} last @param {HTMLElement} grid */
-  sectionEl(sec, si, last, grid) {
-    const shown = sec.panels.filter((p) => !p.hidden).length, hiddenN = sec.panels.length - shown;
-    const count = h('span', { class: 'n', text: `(${shown})` });
-    const toggle = h('button', { type: 'button', class: 'section-toggle' }, h('span', { class: 'caret', text: '▾' }), h('span', { class: 'section-name', text: sec.name }), count);
-    const up = h('button', { type: 'button', class: 'section-up', text: '↑', title: 'move the section up', disabled: si === 0 });
-    const down = h('button', { type: 'button', class: 'section-down', text: '↓', title: 'move the section down', disabled: last });
-    const unhide = hiddenN ? h('button', { type: 'button', class: 'section-unhide', text: `show ${hiddenN} hidden`, title: 'show the hidden panels of this section' }) : null;
-    const el = h('section', { class: 'chart-section', dataset: { section: sec.name } },
-      h('div', { class: 'section-head' }, toggle, h('span', { class: 'section-tools' }, unhide, up, down)), grid);
-    const ck = (this.o.collapseKey || '') + '\u0000' + sec.name;
-    if (sec.collapsed || (!this.o.layout && collapsedSections.has(ck))) { sec.collapsed = true; el.classList.add('collapsed'); }
-    toggle.addEventListener('click', () => {
-      sec.collapsed = el.classList.toggle('collapsed');
-      if (sec.collapsed) collapsedSections.add(ck);
-      else collapsedSections.delete(ck);
-      this.changed();
-    });
-    up.addEventListener('click', () => this.moveSection(sec, -1));
-    down.addEventListener('click', () => this.moveSection(sec, 1));
-    if (unhide) unhide.addEventListener('click', () => { for (const p of sec.panels) p.hidden = false; this.structureChanged(); });
-    return el;
-  }
-
-  /** @param {ChartsSection} sec @param {number} delta */
-  moveSection(sec, delta) {
-    const list = this.L.sections.filter((s) => s.panels.length); // what is shown: skip empty ones
-    const i = list.indexOf(sec), j = i + delta;
-    if (i < 0 || j < 0 || j >= list.length) return;
-    const a = this.L.sections.indexOf(sec), b = this.L.sections.indexOf(list[j]);
-    this.L.sections.splice(a, 1);
-    this.L.sections.splice(b, 0, sec);
-    this.structureChanged();
-  }
-
-  structureChanged() {
-    this.renderSections();
-    this.changed();
-    for (const p of this.panels.values()) if (p.visible && p.needsDraw) this.drawPanel(p);
-    if (this.queue.size) this.schedule();
-  }
-
-  /** @param {PanelSpec} spec @returns {Panel} */
-  makePanel(spec) {
-    const png = h('button', { class: 'png', type: 'button', title: 'download as PNG', text: 'PNG' });
-    const csv = h('button', { class: 'csv', type: 'button', title: 'download the data as CSV (every row of the range)', text: 'CSV' });
-    const gear = h('button', { class: 'gear', type: 'button', title: 'panel settings', text: '⚙' });
-    const handle = h('span', { class: 'panel-handle', title: 'drag to move', draggable: 'true', text: '⠿' });
-    const titleEl = h('span', { class: 'panel-title' });
-    const xEl = h('span', { class: 'panel-x muted' });
-    const legend = h('div', { class: 'panel-legend' });
-    const plot = h('div', { class: 'panel-plot' }, h('div', { class: 'placeholder', text: 'loading…' }));
-    const el = h('div', { class: 'panel', dataset: { panel: spec.id } },
-      h('div', { class: 'panel-head' }, handle, titleEl, xEl, h('span', { class: 'panel-tools' }, gear, png, csv)), legend, plot);
-    /** @type {Panel} */
-    const p = { spec, hookKey: spec.id, el, plot, legend, titleEl, xEl, u: null, sig: '', fetchedFor: null, visible: false, needsDraw: false, hook: null, data: new Map(), entries: [], seriesKey: [], baseWidth: [], runsChart: null, settings: null };
-    png.addEventListener('click', () => this.downloadPng(p));
-    csv.addEventListener('click', () => this.downloadCsv(p));
-    csv.hidden = spec.type !== 'line';
-    gear.addEventListener('click', () => this.toggleSettings(p));
-    handle.addEventListener('dragstart', (e) => {
-      this.dragId = spec.id;
-      el.classList.add('dragging');
-      if (e.dataTransfer) { e.dataTransfer.effectAllowed = 'move'; e.dataTransfer.setData('text/plain', spec.id); }
-    });
-    handle.addEventListener('dragend', () => { this.dragId = null; el.classList.remove('dragging'); this.clearDropMarks(); });
-    plot.addEventListener('mouseenter', () => { this.hoverPanel = p; });
-    plot.addEventListener('mouseleave', () => { if (this.hoverPanel === p) this.hoverPanel = null; this.tooltip.hide(); this.setHover(null); });
-    this.labelPanel(p);
-    return p;
-  }
-
-  /** The panel's title and, when it is not the view's, its x. @param {Panel} p */
-  labelPanel(p) {
-    const s = p.spec;
-    const t = s.title || (s.type === 'line' ? s.metrics.join(' · ') : s.type === 'parallel' ? 'parallel: ' + s.axes.join(', ') : `${s.type}: ${[s.y, s.x].filter(Boolean).join(' by ')}`);
-    p.titleEl.textContent = t;
-    p.titleEl.title = s.type === 'line' ? s.metrics.join('\n') : t;
-    const x = s.type === 'line' ? this.panelX(p) : '';
-    p.xEl.textContent = x && x !== this.x ? 'x: ' + x : '';
-  }
-
-  /** @param {Panel} p */
-  applySize(p) {
-    p.el.classList.remove('w2', 'w3');
-    if (p.spec.w > 1) p.el.classList.add('w' + p.spec.w);
-    p.plot.style.height = p.spec.h + 'px';
-  }
-
-  /** @param {Panel} p */
-  dropPanel(p) {
-    this.destroyPlot(p);
-    if (p.runsChart) { p.runsChart.destroy(); p.runsChart = null; }
-    if (RS.charts[p.hookKey] === p.hook) delete RS.charts[p.hookKey];
-    this.io.unobserve(p.el);
-    this.panelByEl.delete(p.el);
-    this.panels.delete(p.spec.id);
-    this.queue.delete(p.spec.id);
-    if (this.hoverPanel === p) this.hoverPanel = null;
-    p.el.remove();
-  }
-
-  applyFilter() {
-    let re = null;
-    this.pfError.textContent = '';
-    if (this.filter) {
-      try { re = new RegExp(this.filter, 'i'); } catch (e) { this.pfError.textContent = 'invalid regex: ' + e.message; }
-    }
-    /** @param {Panel} p */
-    const match = (p) => !re || [p.spec.title || '', ...p.spec.metrics, ...p.spec.axes, p.spec.x || '', p.spec.y || ''].some((t) => t && re.test(t));
-    for (const sec of this.sectionsEl.querySelectorAll('.chart-section')) {
-      const ps = [...sec.querySelectorAll('.panel')].map((el) => this.panelByEl.get(el)).filter((p) => !!p);
-      let n = 0;
-      for (const p of ps) { const ok = match(p); p.el.classList.toggle('hidden', !ok); if (ok) n++; }
-      sec.classList.toggle('hidden', n === 0 && ps.length > 0 && !!re);
-      const count = sec.querySelector('.section-head .n');
-      if (count) count.textContent = n === ps.length ? `(${n})` : `(${n} of ${ps.length})`;
-    }
-  }
-
-  /** @param {string} id @returns {{sec: ChartsSection, i: number} | null} */
-  findSpec(id) {
-    for (const sec of this.L.sections) {
-      const i = sec.panels.findIndex((p) => p.id === id);
-      if (i >= 0) return { sec, i };
-    }
-    return null;
-  }
-
-  /**
-   * Move a panel to a section, before (or after) another panel, or to its end.
-   * @param {string} id @param {string} section @param {string | null} refId @param {boolean} after
-   */
-  movePanel(id, section, refId, after) {
-    const at = this.findSpec(id);
-    if (!at || id === refId) return;
-    const [spec] = at.sec.panels.splice(at.i, 1);
-    let sec = this.L.sections.find((s) => s.name === section);
-    if (!sec) { sec = { name: section, collapsed: false, panels: [] }; this.L.sections.push(sec); }
-    const j = refId ? sec.panels.findIndex((p) => p.id === refId) : -1;
-    if (j < 0) sec.panels.push(spec);
-    else sec.panels.splice(after ? j + 1 : j, 0, spec);
-    this.structureChanged();
-  }
-
-  /** One place earlier or later among the shown panels of its section. @param {string} id @param {number} delta */
-  movePanelBy(id, delta) {
-    const at = this.findSpec(id);
-    if (!at) return;
-    const shown = at.sec.panels.filter((p) => !p.hidden);
-    const k = shown.findIndex((p) => p.id === id) + delta;
-    if (k < 0 || k >= shown.length) return;
-    this.movePanel(id, at.sec.name, shown[k].id, delta > 0);
-  }
-
-  /** Panels and section grids take a dragged panel. @param {HTMLElement} target @param {ChartsSection} sec @param {string | null} refId */
-  wireDrop(target, sec, refId) {
-    target.addEventListener('dragover', (e) => {
-      if (!this.dragId) return;
-      e.preventDefault();
-      if (e.dataTransfer) e.dataTransfer.dropEffect = 'move';
-      const overPanel = /** @type {HTMLElement | null} */ (e.target instanceof Element ? e.target.closest('.panel') : null);
-      this.clearDropMarks();
-      if (overPanel && overPanel !== target && target.contains(overPanel)) {
-        const r = overPanel.getBoundingClientRect();
-        overPanel.classList.add(e.clientX > r.left + r.width / 2 ? 'drop-after' : 'drop-before');
-      } else target.classList.add('drop-end');
-    });
-    target.addEventListener('drop', (e) => {
-      if (!this.dragId) return;
-      e.preventDefault();
-      const id = this.dragId;
-      const overPanel = /** @type {HTMLElement | null} */ (e.target instanceof Element ? e.target.closest('.panel') : null);
-      const over = overPanel ? this.panelByEl.get(overPanel) : undefined;
-      this.clearDropMarks();
-      this.dragId = null;
-      if (over) {
-        const r = overPanel ? overPanel.getBoundingClientRect() : null;
-        this.movePanel(id, sec.name, over.spec.id, !!r && e.clientX > r.left + r.width / 2);
-      } else this.movePanel(id, sec.name, refId, true);
-    });
-  }
-
-  clearDropMarks() {
-    for (const el of this.sectionsEl.querySelectorAll('.drop-before, .drop-after, .drop-end')) el.classList.remove('drop-before', 'drop-after', 'drop-end');
-  }
-
-  /** config.K / summary.K columns of the runs, for bar/scatter/parallel panels. @returns {string[]} */
-  columns() {
-    /** @type {Set<string>} */
-    const out = new Set();
-    for (const r of this.runs) {
-      for (const k of Object.keys(r.config || {})) out.add('config.' + k);
-      for (const k of Object.keys(r.summary || {})) out.add('summary.' + k);
-      if (out.size > 2000) break;
-    }
-    return [...out].sort(naturalCompare);
-  }
-
-  /** @param {string | null} section preselected */
-  openAddDialog(section) {
-    const names = this.L.sections.map((s) => s.name);
-    addPanelDialog({
-      keys: this.o.keys, columns: this.columns(), sections: names,
-      section: section || names[0] || 'charts',
-      onAdd: (spec, sec) => this.addPanel(spec, sec),
-    });
-  }
-
-  /** @param {PanelSpec} spec @param {string} section */
-  addPanel(spec, section) {
-    const ids = new Set(this.L.sections.flatMap((s) => s.panels.map((p) => p.id)));
-    let n = ids.size;
-    while (ids.has('p' + ++n));
-    spec.id = 'p' + n;
-    let sec = this.L.sections.find((s) => s.name === section);
-    if (!sec) { sec = { name: section, collapsed: false, panels: [] }; this.L.sections.unshift(sec); }
-    sec.panels.unshift(spec); // where it is seen: first in its section
-    sec.collapsed = false;
-    this.structureChanged();
-    const p = this.panels.get(spec.id);
-    if (p) p.el.scrollIntoView({ block: 'nearest' });
-  }
-
-  // ---- a panel's settings
-  /** @param {Panel} p */
-  toggleSettings(p) {
-    if (p.settings) { this.closeSettings(p); return; }
-    for (const q of this.panels.values()) if (q.settings) this.closeSettings(q);
-    const at = this.findSpec(p.spec.id);
-    const stepX = p.spec.type === 'line' && !this.o.fixedX ? stepMetricFor(this.o.stepMetrics, p.spec.metrics[0]) : null;
-    p.settings = settingsPopover({
-      spec: p.spec, keys: this.o.keys, xOptions: this.o.fixedX ? [] : this.xOptions, viewX: this.x, stepX, columns: this.columns(),
-      sections: this.L.sections.map((s) => s.name), section: at ? at.sec.name : '',
-      onChange: (f) => this.changePanel(p, f),
-      onMove: (d) => this.movePanelBy(p.spec.id, d),
-      onSection: (s) => { this.closeSettings(p); this.movePanel(p.spec.id, s, null, true); },
-      onHide: () => { this.closeSettings(p); p.spec.hidden = true; this.structureChanged(); },
-      onDelete: () => { this.closeSettings(p); this.deletePanel(p.spec.id); },
-      onClose: () => this.closeSettings(p),
-    });
-    p.el.append(p.settings);
-    p.el.classList.add('has-settings');
-  }
-
-  /** @param {Panel} p */
-  closeSettings(p) {
-    if (p.settings) p.settings.remove();
-    p.settings = null;
-    p.el.classList.remove('has-settings');
-  }
-
-  /** Delete a panel; one that auto would bring back (its metric in no other panel) is hidden instead. @param {string} id */
-  deletePanel(id) {
-    const at = this.findSpec(id);
-    if (!at) return;
-    const spec = at.sec.panels[at.i];
-    const others = new Set(this.L.sections.flatMap((s) => s.panels.filter((q) => q !== spec && q.type === 'line').flatMap((q) => q.metrics)));
-    if (this.L.auto && spec.type === 'line' && spec.metrics.some((m) => this.o.keys.includes(m) && !others.has(m))) spec.hidden = true;
-    else at.sec.panels.splice(at.i, 1);
-    this.structureChanged();
-  }
-
-  /** @param {Panel} p @param {Partial<PanelSpec>} f */
-  changePanel(p, f) {
-    const before = this.stateKey(p);
-    Object.assign(p.spec, f);
-    this.changed();
-    this.labelPanel(p);
-    if ('w' in f || 'h' in f) { this.applySize(p); this.renderSections(); requestAnimationFrame(() => this.resize()); }
-    if (p.spec.type !== 'line') { this.drawRuns(p); return; }
-    this.destroyPlot(p);
-    if (this.stateKey(p) !== before) {
-      p.fetchedFor = null;
-      p.data.clear();
-      this.placeholder(p, 'loading…');
-      if (p.visible) { this.queue.add(p.spec.id); this.schedule(); }
-    } else this.drawPanel(p);
-  }
-
   // ---- fetching
-  /** The x a line panel is drawn on: its own, else its metric's define_metric step metric, else the view's. @param {Panel} p */
-  panelX(p) {
-    if (this.o.fixedX) return this.o.fixedX;
-    return p.spec.x || stepMetricFor(this.o.stepMetrics, p.spec.metrics[0] || '') || this.x;
-  }
-  /** The zoom that applies to a panel (the zoomed x is its x), or null. @param {Panel} p */
-  zoomOf(p) { return this.zoomRange && this.panelX(p) === this.zoomX ? this.zoomRange : null; }
-  /** @param {Panel} p */
-  stateKey(p) { const z = this.zoomOf(p); return this.panelX(p) + '|' + (z ? z.join(',') : '') + '|' + p.spec.metrics.join('\n'); }
-
   /** @param {IntersectionObserverEntry[]} entries */
   onIntersect(entries) {
     if (this.dead) return;
@@ -750,6 +359,14 @@ export class ChartsView {
     this.zoom(lo, hi, x);
   }
 
+  /** The panel's buttons and the mouse over its plot. @param {Panel} p @param {HTMLElement} png @param {HTMLElement} csv */
+  wirePanel(p, png, csv) {
+    png.addEventListener('click', () => this.downloadPng(p));
+    csv.addEventListener('click', () => this.downloadCsv(p));
+    p.plot.addEventListener('mouseenter', () => { this.hoverPanel = p; });
+    p.plot.addEventListener('mouseleave', () => { if (this.hoverPanel === p) this.hoverPanel = null; this.tooltip.hide(); this.setHover(null); });
+  }
+
   // ---- drawing
   redrawSoon() {
     if (!this.raf) this.raf = requestAnimationFrame(() => { this.raf = 0; this.redrawAll(); });
@@ -764,8 +381,6 @@ export class ChartsView {
     }
   }
 
-  /** @param {Panel} p @param {string} text */
-  placeholder(p, text) { p.plot.replaceChildren(h('div', { class: 'placeholder', text })); }
   /** @param {Panel} p */
   destroyPlot(p) {
     if (p.u) { p.u.destroy(); p.u = null; }
@@ -987,46 +602,19 @@ export class ChartsView {
   /** @param {Panel} p */
   downloadPng(p) {
     const src = p.u ? p.u.ctx.canvas : p.plot.querySelector('canvas');
-    if (!src) return;
-    const title = p.titleEl.textContent || p.spec.id;
-    const dpr = window.devicePixelRatio || 1;
-    const top = Math.round(24 * dpr);
-    const c = document.createElement('canvas');
-    c.width = src.width;
-    c.height = src.height + top;
-    const g = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
-    g.fillStyle = '#fff';
-    g.fillRect(0, 0, c.width, c.height);
-    g.fillStyle = '#1d2330';
-    g.font = `600 ${Math.round(13 * dpr)}px system-ui, sans-serif`;
-    g.fillText(title, Math.round(8 * dpr), Math.round(17 * dpr));
-    g.drawImage(src, 0, top);
-    downloadUrl(c.toDataURL('image/png'), safeFileName(title) + '.png');
+    if (src) savePng(src, p.titleEl.textContent || p.spec.id);
   }
 
   /** The full-resolution rows of the panel's range (series.csv), a file per metric; or the drawn points. @param {Panel} p */
   downloadCsv(p) {
-    const refs = this.shownRuns().map((r) => r.ref), x = this.panelX(p);
-    if ((this.o.csv || (this.o.fixedX ? 'points' : 'full')) === 'full') {
-      for (const m of p.spec.metrics) downloadUrl(seriesCsvUrl(refs, m, x, this.zoomOf(p)), safeFileName(m) + '.csv');
-      return;
-    }
-    /** @param {unknown} v */
-    const cell = (v) => {
-      if (v === null || v === undefined) return '';
-      const s = String(v);
-      const t = typeof v === 'string' && /^[=+\-@\t\r]/.test(s) ? "'" + s : s;
-      return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
-    };
+    const runs = this.shownRuns(), x = this.panelX(p);
     for (const m of p.spec.metrics) {
-      const d = p.data.get(m);
-      if (!d) continue;
-      const out = [['run', x, m].map(cell).join(',')];
-      for (const r of this.shownRuns()) {
-        const s = d[r.ref];
-        if (s) for (let i = 0; i < s.x.length; i++) out.push([cell(r.label), cell(s.x[i]), cell(s.y[i])].join(','));
+      if ((this.o.csv || (this.o.fixedX ? 'points' : 'full')) === 'full') {
+        downloadUrl(seriesCsvUrl(runs.map((r) => r.ref), m, x, this.zoomOf(p)), safeFileName(m) + '.csv');
+        continue;
       }
-      downloadBlob(new Blob([out.join('\n') + '\n'], { type: 'text/csv' }), safeFileName(m) + '.csv');
+      const d = p.data.get(m);
+      if (d) savePointsCsv(m, x, runs.filter((r) => d[r.ref]).map((r) => ({ label: r.label, x: d[r.ref].x, y: d[r.ref].y })));
     }
   }
 
