@@ -384,6 +384,15 @@ def test_per_panel_log_scale_y_range_and_hiding(ui, open_page):
     until(page, "!document.querySelector('.panel[data-key=\"train/loss\"]')")
     page.click('.chart-section[data-section="train"] .section-unhide')
     until(page, "window.runship.charts['train/loss'] && window.runship.charts['train/loss'].log === true")
+    # dragged into another section: the emptied section goes
+    page.locator('.panel[data-key="val/loss"] .panel-handle').drag_to(
+        page.locator('.panel[data-key="train/loss"]'), target_position={"x": 20, "y": 60}
+    )
+    until(page, "document.querySelectorAll('.chart-section').length === 1")
+    sections = page.evaluate("window.__cv.layout()")["sections"]
+    assert [(s["name"], [p["metrics"] for p in s["panels"]]) for s in sections] == [
+        ("train", [["val/loss"], ["train/loss"]])
+    ]
     w.check_clean()
 
 

@@ -285,6 +285,7 @@ export class PanelGrid {
     const j = refId ? sec.panels.findIndex((p) => p.id === refId) : -1;
     if (j < 0) sec.panels.push(spec);
     else sec.panels.splice(after ? j + 1 : j, 0, spec);
+    if (!at.sec.panels.length) this.L.sections.splice(this.L.sections.indexOf(at.sec), 1); // emptied: gone
     this.structureChanged();
   }
 
