@@ -365,6 +365,9 @@ def test_per_panel_log_scale_y_range_and_hiding(ui, open_page):
     page.fill('.panel[data-key="train/loss"] .ps-ymax', "10")
     page.press('.panel[data-key="train/loss"] .ps-ymax', "Enter")
     until(page, "window.runship.charts['train/loss'].u && window.runship.charts['train/loss'].u.scales.y.max === 10")
+    page.mouse.click(5, 5)  # a press outside the settings closes them
+    until(page, "!document.querySelector('.panel-settings')")
+    page.click('.panel[data-key="train/loss"] .gear')
     spec = next(
         p
         for s in page.evaluate("window.__cv.layout()")["sections"]
@@ -411,6 +414,9 @@ def test_group_bands_std_and_stderr(ui, open_page):
         assert s["min"][i] == pytest.approx(statistics.mean(vals) - sd) and s["max"][i] == pytest.approx(
             statistics.mean(vals) + sd
         )
+    # a run highlighted from the table: its group's mean line is emphasised
+    page.evaluate(f"window.__cv.highlight({json.dumps(runs[0]['ref'])})")
+    assert page.evaluate("window.runship.charts['train/loss'].u.series.at(-1).width") > 2
     w.check_clean()
 
 

@@ -76,6 +76,8 @@ export class PanelGrid {
     this.hoverPanel = null;
     /** @type {string | null} the panel being dragged */
     this.dragId = null;
+    /** @type {((e: MouseEvent) => void) | null} closes the open settings popover */
+    this.outside = null;
     this.pfError = h('span', { id: 'panel-filter-error', class: 'error' });
     this.sectionsEl = h('div', { class: 'sections' });
     this.layoutSoon = debounce(() => { if (!this.dead && this.o.onLayoutChange) this.o.onLayoutChange(this.layout()); }, 300);
@@ -387,6 +389,13 @@ export class PanelGrid {
     });
     p.el.append(p.settings);
     p.el.classList.add('has-settings');
+    const box = p.settings, gear = p.el.querySelector('.gear');
+    /** @param {MouseEvent} e a press outside the popover (and its gear) closes it */
+    this.outside = (e) => {
+      if (e.target instanceof Node && (box.contains(e.target) || (gear && gear.contains(e.target)))) return;
+      if (p.settings === box) this.closeSettings(p);
+    };
+    document.addEventListener('mousedown', this.outside, true);
   }
 
   /** @param {Panel} p */
@@ -394,6 +403,8 @@ export class PanelGrid {
     if (p.settings) p.settings.remove();
     p.settings = null;
     p.el.classList.remove('has-settings');
+    if (this.outside) document.removeEventListener('mousedown', this.outside, true);
+    this.outside = null;
   }
 
   /** Delete a panel; one that auto would bring back (its metric in no other panel) is hidden instead. @param {string} id */
@@ -413,7 +424,7 @@ export class PanelGrid {
     Object.assign(p.spec, f);
     this.changed();
     this.labelPanel(p);
-    if ('w' in f || 'h' in f) { this.applySize(p); this.renderSections(); requestAnimationFrame(() => this.resize()); }
+    if ('w' in f || 'h' in f || 'metrics' in f) { this.applySize(p); this.renderSections(); requestAnimationFrame(() => this.resize()); }
     if (p.spec.type !== 'line') { this.drawRuns(p); return; }
     this.destroyPlot(p);
     if (this.stateKey(p) !== before) {

@@ -550,7 +550,11 @@ export class ChartsView extends PanelGrid {
     for (const el of p.legend.querySelectorAll('.li')) el.classList.toggle('emph', !!this.emph && el instanceof HTMLElement && el.dataset.key === this.emph);
     const u = p.u;
     if (!u) return;
-    const e = this.emph;
+    let e = this.emph;
+    if (e && this.groups && !e.startsWith('group:')) { // a run of a group: its group's lines
+      const ref = e, g = this.groups.find((x) => x.refs.includes(ref));
+      e = g ? 'group:' + g.label : e;
+    }
     const any = !!e && p.seriesKey.includes(e);
     for (let i = 1; i < u.series.length; i++) {
       const s = u.series[i], mine = any && p.seriesKey[i] === e;
@@ -632,6 +636,7 @@ export class ChartsView extends PanelGrid {
     this.pfInput.cancel();
     this.layoutSoon.cancel();
     this.tooltip.destroy();
+    if (this.outside) document.removeEventListener('mousedown', this.outside, true);
     for (const p of [...this.panels.values()]) { this.dropPanel(p); p.hook = null; }
     this.panels.clear();
     this.panelByEl.clear();
