@@ -480,6 +480,9 @@ export class ChartsView extends PanelGrid {
    * @param {{key: string, ref: string | null, refs: string[], label: string, color: string}[]} items
    */
   buildLegend(p, items) {
+    const sig = JSON.stringify([p.spec.metrics, items.map((it) => [it.key, it.label, it.color, it.refs.every((r) => this.hidden.has(r))])]);
+    if (sig === p.legend.dataset.sig) return; // as drawn (a live refresh)
+    p.legend.dataset.sig = sig;
     /** @type {Node[]} */
     const kids = [];
     if (p.spec.type === 'line' && p.spec.metrics.length > 1) {
@@ -497,6 +500,7 @@ export class ChartsView extends PanelGrid {
       kids.push(el);
     }
     p.legend.replaceChildren(...kids);
+    this.emphLegend(p);
   }
 
   /** Click: hide the runs (or show them again); isolate: show only them (again: show all). @param {string[]} refs @param {boolean} isolate */
@@ -546,8 +550,13 @@ export class ChartsView extends PanelGrid {
   }
 
   /** @param {Panel} p */
-  emphasise(p) {
+  emphLegend(p) {
     for (const el of p.legend.querySelectorAll('.li')) el.classList.toggle('emph', !!this.emph && el instanceof HTMLElement && el.dataset.key === this.emph);
+  }
+
+  /** @param {Panel} p */
+  emphasise(p) {
+    this.emphLegend(p);
     const u = p.u;
     if (!u) return;
     let e = this.emph;
