@@ -301,7 +301,7 @@ def test_a_panel_of_several_metrics_made_in_the_dialog_moved_and_the_layout_roun
     page.check('.rs-dialog .dlg-metrics input[value="train/loss"]')
     page.check('.rs-dialog .dlg-metrics input[value="val/loss"]')
     page.fill(".rs-dialog .dlg-title", "losses")
-    page.fill(".rs-dialog .dlg-section", "train")
+    assert page.input_value(".rs-dialog .dlg-section") == "train"  # the first metric's section
     page.click(".rs-dialog .dlg-add")
     until(page, "window.__layouts.length > 0")
     layout = page.evaluate("window.__cv.layout()")

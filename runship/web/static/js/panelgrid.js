@@ -350,7 +350,7 @@ export class PanelGrid {
     const names = this.L.sections.map((s) => s.name);
     addPanelDialog({
       keys: this.o.keys, columns: this.columns(), sections: names,
-      section: section || names[0] || 'charts',
+      section: section || names[0] || 'charts', sectionOf: this.sectionOf,
       onAdd: (spec, sec) => this.addPanel(spec, sec),
     });
   }

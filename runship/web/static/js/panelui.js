@@ -65,6 +65,7 @@ const row = (text, ...kids) => h('label', { class: 'form-row' }, h('span', { cla
  * @property {string[]} columns config.K / summary.K columns of the runs
  * @property {string[]} sections
  * @property {string} section the one preselected
+ * @property {(key: string) => string} sectionOf a line panel's section, until one is typed: its first metric's
  * @property {(spec: PanelSpec, section: string) => void} onAdd
  */
 
@@ -75,6 +76,9 @@ export function addPanelDialog(o) {
   const section = h('input', { type: 'text', class: 'dlg-section', list: 'dlg-sections', value: o.section });
   const sectionList = h('datalist', { id: 'dlg-sections' }, o.sections.map((s) => h('option', { value: s })));
   const metrics = multiSelect(o.keys, [], 'dlg-metrics');
+  let typed = false;
+  section.addEventListener('input', () => { typed = true; });
+  metrics.onChange.fn = () => { const m = metrics.values(); if (!typed && m.length) section.value = o.sectionOf(m[0]); };
   const cols = o.columns.map((c) => /** @type {[string, string]} */ ([c, c]));
   const xcol = select('dlg-x', [['', '(choose)'], ...cols], '');
   const ycol = select('dlg-y', [['', '(choose)'], ...cols], '');
