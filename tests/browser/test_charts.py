@@ -365,6 +365,10 @@ def test_per_panel_log_scale_y_range_and_hiding(ui, open_page):
     page.fill('.panel[data-key="train/loss"] .ps-ymax', "10")
     page.press('.panel[data-key="train/loss"] .ps-ymax', "Enter")
     until(page, "window.runship.charts['train/loss'].u && window.runship.charts['train/loss'].u.scales.y.max === 10")
+    page.fill('.panel[data-key="train/loss"] .ps-smoothing', "0.9")
+    page.press('.panel[data-key="train/loss"] .ps-smoothing', "Enter")
+    until(page, "window.runship.charts['train/loss'].smoothing === 0.9 && window.runship.charts['train/loss'].u")
+    assert hook(page, "val/loss")["smoothing"] == 0
     page.mouse.click(5, 5)  # a press outside the settings closes them
     until(page, "!document.querySelector('.panel-settings')")
     page.click('.panel[data-key="train/loss"] .gear')
@@ -374,7 +378,7 @@ def test_per_panel_log_scale_y_range_and_hiding(ui, open_page):
         for p in s["panels"]
         if p["metrics"] == ["train/loss"]
     )
-    assert spec["log"] is True and spec["yrange"] == [None, 10]
+    assert spec["log"] is True and spec["yrange"] == [None, 10] and spec["smoothing"] == 0.9
     # two columns wide: wider than its neighbour, the plot too
     page.select_option('.panel[data-key="train/loss"] .ps-w', "2")
     until(
