@@ -500,6 +500,7 @@ export class ChartsView extends PanelGrid {
       kids.push(el);
     }
     p.legend.replaceChildren(...kids);
+    p.legend.hidden = kids.length < 2; // one run, one metric: nothing to tell apart
     this.emphLegend(p);
   }
 
