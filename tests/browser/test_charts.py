@@ -217,6 +217,9 @@ def test_legend_click_hides_a_run_and_shift_click_isolates_it_in_every_panel(ui,
     for k in ("train/loss", "val/loss"):
         until(page, f"window.runship.charts['{k}'] && window.runship.charts['{k}'].series.length === {N_SWEEP}")
     a, b = runs[3]["ref"], runs[7]["ref"]
+    # runs logging the same steps share the x slots: 60 steps, 60 slots (not one per run and step)
+    until(page, "window.runship.charts['train/loss'].u")
+    assert page.evaluate("window.runship.charts['train/loss'].u.data[0].length") == 60
     # every run is named in the legend (no clipping): 12 entries
     assert page.locator('.panel[data-key="train/loss"] .panel-legend .li').count() == N_SWEEP
     page.locator(f'.panel[data-key="train/loss"] .panel-legend .li[data-ref="{a}"]').click()
