@@ -321,7 +321,8 @@ def show_cmd(ctx: click.Context, run: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(json_safe(view.to_dict(), strict_json=True), indent=1))
         return
-    for part in (_show_overview, _show_values, _show_definitions, _show_environment, _show_sessions, _show_integrity):
+    parts = (_show_overview, _show_values, _show_definitions, _show_annotations, _show_environment, _show_sessions)
+    for part in (*parts, _show_integrity):
         part(view)
 
 
@@ -379,6 +380,30 @@ def _show_definitions(view: RunView) -> None:
         for rel, rec in sorted(view.saved_files.items()):
             saved_as = f", saved as {rec['name']!r}" if rec.get("name") else ""
             click.echo(f"  {rel}  {rec.get('size')} bytes  ({rec.get('policy')}{saved_as})")
+
+
+SHOWN_ANNOTATIONS = 20
+
+
+def _show_annotations(view: RunView) -> None:
+    """The annotations merged into the name, tags and notes (the last few), one line each."""
+    records = view.annotation_records
+    if not records:
+        return
+    click.echo(f"\nannotations: {len(records)} (renames, tags and notes made after the run, applied in order)")
+    if len(records) > SHOWN_ANNOTATIONS:
+        click.echo(f"  ... {len(records) - SHOWN_ANNOTATIONS} earlier")
+    for rec in records[-SHOWN_ANNOTATIONS:]:
+        did = []
+        if "name" in rec:
+            did.append(f"renamed {rec['name']!r}" if rec["name"] else "name back to the run's own")
+        did += [f"+tag {t}" for t in rec.get("tags_add") or ()]
+        did += [f"-tag {t}" for t in rec.get("tags_remove") or ()]
+        if "notes" in rec:
+            chars = rec.get("notes_chars") or len(rec["notes"])
+            did.append(f"notes ({chars} characters)" if rec["notes"] else "notes cleared")
+        by = f" by {rec['by']}" if rec.get("by") else ""
+        click.echo(f"  {_fmt_time(rec.get('t'))}{by}: {'; '.join(did)}")
 
 
 def _show_environment(view: RunView) -> None:

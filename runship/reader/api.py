@@ -78,12 +78,17 @@ class Run:
         *,
         info: dict[str, Any] | None = None,
         opener: Callable[[], RunView] | None = None,
+        annotator: Callable[[dict[str, Any]], RunView] | None = None,
     ):
         if view is None and (info is None or opener is None):
             raise ValueError("Run() needs a RunView, or info and an opener")
         self._loaded = view
         self._info = info
         self._opener = opener
+        self._annotator = annotator  # writes an annotation, returns the run read again (update())
+        self._edits: dict[str, Any] = {}  # name and notes set, written by update()
+        self._tags: list[Any] | None = None  # the tags list handed out (mutable, as wandb's)
+        self._tags_before: list[Any] = []
 
     @property
     def _view(self) -> RunView:
@@ -98,7 +103,6 @@ class Run:
         return getattr(self._view, attr or key)
 
     id = property(lambda self: self._get("id"))
-    name = property(lambda self: self._get("name"))
     project = property(lambda self: self._get("project"))
     config = property(lambda self: dict(self._get("config")))
 
@@ -125,8 +129,58 @@ class Run:
             out.setdefault("_step", step)
         return out
 
-    tags = property(lambda self: list(self._get("tags") or []))
-    notes = property(lambda self: self._get("notes"))
+    # ---- what update() writes: name, tags, notes (as an annotation of the run) ----
+    @property
+    def name(self) -> Any:
+        return self._edits.get("name", self._get("name"))
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._edits["name"] = value
+
+    @property
+    def notes(self) -> Any:
+        return self._edits.get("notes", self._get("notes"))
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        self._edits["notes"] = value
+
+    @property
+    def tags(self) -> list[Any]:
+        """The run's tags: a list that ``update()`` writes back when changed
+        (``run.tags.append("best"); run.update()``, as with wandb)."""
+        if self._tags is None:
+            self._tags_before = list(self._get("tags") or [])
+            self._tags = list(self._tags_before)
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Iterable[Any]) -> None:
+        self.tags  # noqa: B018 (what they were, to tell what changed)
+        self._tags = list(value)
+
+    def update(self) -> None:
+        """Write what was set of ``name``, ``tags`` and ``notes`` as an
+        annotation of the run (docs/FORMAT.md, "Annotations": the run's
+        streams are never rewritten), then read the run again. A run on an
+        object store read directly cannot be annotated from here: ValueError
+        (annotate it where its root is local, or through a runship server)."""
+        change: dict[str, Any] = {}
+        for key in ("name", "notes"):
+            if key in self._edits and self._edits[key] != self._get(key):
+                change[key] = "" if self._edits[key] is None else str(self._edits[key])
+        if self._tags is not None:
+            added = [t for t in self._tags if t not in self._tags_before]
+            removed = [t for t in self._tags_before if t not in self._tags]
+            change.update({k: v for k, v in (("tags_add", added), ("tags_remove", removed)) if v})
+        if change:
+            if self._annotator is None:
+                raise ValueError("this run was not opened through runship.Api: update() has nowhere to write")
+            self._loaded, self._info = self._annotator(change), None
+        self._edits.clear()
+        self._tags = None
+
     group = property(lambda self: self._get("group"))
     job_type = property(lambda self: self._get("job_type"))
     entity = property(lambda self: self._get("entity"))
@@ -289,10 +343,20 @@ class Api:
         if len(parts) < 2:
             raise ValueError(f"Api.run() takes 'project/id', got {path!r}")
         project, run_id = parts[-2], parts[-1]
-        return Run(self._open(self._join(project, run_id)))
+        location = self._join(project, run_id)
+        return Run(self._open(location), annotator=functools.partial(self._annotate, location))
 
     def _open(self, location: str) -> RunView:
         return open_run(location, storage_options=self._storage_options, cache=self._cache or False)
+
+    def _annotate(self, location: str, change: dict[str, Any]) -> RunView:
+        """Write an annotation of the run at ``location`` (``Run.update()``); the run read again."""
+        from runship.reader.annotate import annotate, who
+
+        view: RunView = annotate(
+            location, change, by=who("runship.Api"), storage_options=self._storage_options, cache=self._cache or False
+        )
+        return view
 
     def runs(
         self,
@@ -314,7 +378,12 @@ class Api:
             infos = []
         runs = []
         for info in infos:
-            run = Run(info=info, opener=functools.partial(self._open, info["location"]))
+            location = info["location"]
+            run = Run(
+                info=info,
+                opener=functools.partial(self._open, location),
+                annotator=functools.partial(self._annotate, location),
+            )
             if filters is None or _matches(run, filters):
                 runs.append(run)
         key = order.lstrip("+-")

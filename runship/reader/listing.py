@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runship.errors import RunNotFound
+from runship.schema import annotations as annotation_schema
 from runship.schema import format as fmt
 from runship.store.location import is_server_url, is_url, local_path
 
@@ -518,9 +519,9 @@ def _local_signatures(
                 entries = sorted((entry.name, entry) for entry in it)
             for name, entry in entries:
                 parsed = fmt.parse_stream_file_name(name)
-                if parsed is None or parsed[0] != fmt.RUN_STREAM:
+                if parsed is None or parsed[0] not in _SIGNED:
                     continue
-                found = True
+                found = found or parsed[0] == fmt.RUN_STREAM
                 st = entry.stat(follow_symlinks=False)
                 h.update(f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         except PermissionError:
@@ -576,11 +577,23 @@ def _remote_signatures(
         objects.setdefault((rel[0], rel[1]), {})[path] = entry
         name = "/".join(rel[2:])
         stream = fmt.parse_stream_file_name(rel[3] if rel[2] == fmt.CHUNK_DIR and len(rel) > 3 else rel[2])
-        if stream is None or stream[0] != fmt.RUN_STREAM:
+        if stream is None or stream[0] not in _SIGNED:
             continue
         tag = str(entry.get("ETag") or entry.get("etag") or entry.get("LastModified") or entry.get("mtime") or "")
         runs.setdefault((rel[0], rel[1]), []).append((name, int(entry.get("size") or 0), tag))
+    runs = {run: entries for run, entries in runs.items() if any(_is_run_stream(e[0]) for e in entries)}
     if listing is not None:
         listing["fs"] = fs
         listing["runs"] = {f"{url}/{p}/{r}": objects[(p, r)] for p, r in runs}
     return [(f"{url}/{p}/{r}", remote_signature(entries)) for (p, r), entries in sorted(runs.items())]
+
+
+#: the streams whose files make a run's signature: its own events, and its annotations (name, tags, notes)
+_SIGNED = (fmt.RUN_STREAM, annotation_schema.STREAM)
+
+
+def _is_run_stream(name: str) -> bool:
+    """Is a run's object (``<file>`` or ``.chunks/<file>/<range>``) a run stream file's?"""
+    parts = name.split("/")
+    parsed = fmt.parse_stream_file_name(parts[1] if parts[0] == fmt.CHUNK_DIR and len(parts) > 1 else parts[0])
+    return parsed is not None and parsed[0] == fmt.RUN_STREAM

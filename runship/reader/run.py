@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runship import store
+from runship.reader.annotations import Annotations, read_annotations
 from runship.reader.fold import Fold, Session, ranks_of, sessions_of
 from runship.reader.runhistory import RunHistory
 from runship.reader.segments import RunFiles, read_cache
 from runship.reader.stream import Problem, StreamFile
+from runship.schema import annotations as annotation_schema
 from runship.schema import format as fmt
 from runship.schema.metrics import Metrics
 from runship.schema.names import BadName, check_id, check_relpath
@@ -42,6 +44,7 @@ _DICT_FIELDS = (
     "job_type",
     "tags",
     "notes",
+    "annotations",
     "steps",
     "last_step",
     "start_time",
@@ -79,6 +82,16 @@ class RunView(RunHistory):
             for sf in files:
                 self.problems.extend(sf.problems)
         self._check_names()
+        self._annotate()
+
+    def _annotate(self) -> None:
+        """Read the run's annotations and merge them over its writer's name, tags and notes."""
+        first = self._fold.sessions[0] if self._fold.sessions else None
+        since = first.id if first is not None and first.reset else None
+        files = self._files.files.get(annotation_schema.STREAM, [])
+        self._annotations = read_annotations(self._source, files, since) if files else Annotations()
+        self.problems.extend(self._annotations.problems)
+        self._merged = self._annotations.merged(self._fold.meta)
 
     # ---- the fold's state --------------------------------------------------------------
     @property
@@ -100,7 +113,27 @@ class RunView(RunHistory):
 
     @property
     def meta(self) -> dict[str, Any]:
+        """The run's metadata (name, notes, group, job_type, entity, tags):
+        its writer's, with its annotations' name, tags and notes merged in."""
+        merged = self._merged
+        out = {k: v for k, v in self._fold.meta.items() if k not in ("name", "tags", "notes")}
+        out.update({"name": merged.name, "tags": list(merged.tags), "notes": merged.notes})
+        return {k: v for k, v in out.items() if v is not None}
+
+    @property
+    def writer_meta(self) -> dict[str, Any]:
+        """The metadata as the run's training process wrote it (no annotation applied)."""
         return self._fold.meta
+
+    @property
+    def annotation_records(self) -> list[dict[str, Any]]:
+        """The run's annotations (checked records, in the order they apply)."""
+        return self._annotations.records
+
+    @property
+    def annotations(self) -> int:
+        """How many annotations were applied to the run's name, tags and notes."""
+        return len(self._annotations.records)
 
     @property
     def metrics(self) -> Metrics:
@@ -185,15 +218,22 @@ class RunView(RunHistory):
 
     @property
     def name(self) -> str:
-        return self.meta.get("name") or self.id
+        """The run's name: the last an annotation set, else its writer's, else its id."""
+        return self._merged.name or self.id
 
     @property
     def tags(self) -> list[Any]:
-        return list(self.meta.get("tags") or [])
+        """The writer's tags with the annotations' added and removed."""
+        return list(self._merged.tags)
+
+    @property
+    def notes(self) -> str | None:
+        """The last notes an annotation set, else the writer's."""
+        return self._merged.notes
 
     def __getattr__(self, key: str) -> Any:
-        if key in ("notes", "group", "job_type", "entity"):
-            return self.meta.get(key)
+        if key in ("group", "job_type", "entity"):
+            return self._fold.meta.get(key)
         raise AttributeError(key)
 
     @property

@@ -32,6 +32,7 @@ from itertools import chain, compress
 from operator import not_
 from typing import Any, TypedDict, cast
 
+from runship.schema import annotations as annotation_record
 from runship.schema import format as fmt
 from runship.schema.limits import MAX_DEPTH, MAX_TIME
 from runship.schema.names import BadName, check_relpath
@@ -549,6 +550,10 @@ def check_header(rec: dict[str, Any]) -> str | None:
     return _strs(rec, ("format", "project", "run", "session", "stream")) or _int(rec, "version") or _int(rec, "segment")
 
 
+#: an annotation's fields (name, tags, notes: bounded; see runship.schema.annotations)
+check_annotation = annotation_record.check_annotation
+
+
 #: each kind's check of its own fields (a kind not here: its values' types only)
 KIND_CHECKS: dict[str, Check] = {
     fmt.START: check_start,
@@ -566,6 +571,7 @@ KIND_CHECKS: dict[str, Check] = {
     fmt.STATS: check_stats,
     fmt.OUT: check_out,
     fmt.HEADER: check_header,
+    annotation_record.KIND: check_annotation,
 }
 
 

@@ -420,7 +420,7 @@ class Uploader:
         sent = self._push_run(ref, dfd, todo, left, remote, stats)
         waiting: list[str] = []
         if not self.dry_run:
-            newest = files[-1].session if files else None
+            newest = tail.newest_session(files)
             derived_sent, waiting = self._derived(
                 ref, dfd, stats, skipped, lambda: newest in finished_sessions or _run_over(ref.path)
             )
@@ -430,7 +430,7 @@ class Uploader:
         if corrupt:
             raise RunError(corrupt)
         all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
-        newest = files[-1].session if files else None
+        newest = tail.newest_session(files)
         is_done = bool(files) and all_final and newest in finished_sessions and not waiting and not self.stop.is_set()
         if not self.dry_run:
             self._record_run(ref, is_done, signature, sent, skipped, waiting)

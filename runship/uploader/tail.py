@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from runship import safefile
 from runship.reader.stream import Problem, StreamFile, batches, read_header
+from runship.schema import annotations as annotation_schema
 from runship.schema import format as fmt
 
 FINGERPRINT_BYTES = 256
@@ -104,13 +105,21 @@ def stream_files(entries: list[tuple[str, str, int]]) -> tuple[list[LocalFile], 
     return out, odd
 
 
+def newest_session(files: list[LocalFile]) -> str | None:
+    """The newest session of the run's writers: annotation files (each
+    written whole by another program, with a session id of its own) are
+    not a writer's session."""
+    sessions = [f.session for f in files if f.stream != annotation_schema.STREAM]
+    return max(sessions) if sessions else None
+
+
 def left_files(files: list[LocalFile], finished_sessions: set[str]) -> set[str]:
     """Names of files their writer has left for good: a later segment of the
     same stream and session exists, or a later session exists, or their
-    session wrote its finish record."""
-    left = set()
-    sessions = sorted({f.session for f in files})
-    newest = sessions[-1] if sessions else None
+    session wrote its finish record. An annotation file is left from the
+    start: it appears whole (written, then linked into place)."""
+    left = {f.name for f in files if f.stream == annotation_schema.STREAM}
+    newest = newest_session(files)
     last_segment: dict[tuple[str, str], int] = {}
     for f in files:
         key = (f.stream, f.session)

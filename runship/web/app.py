@@ -53,10 +53,10 @@ from runship.web.errors import HANDLED, error_answer
 from runship.web.guard import LOOPBACK_NAMES, Limits, RequestGuard
 from runship.web.places import Runs, StorePlace, app_cache
 from runship.web.storage import Storage
-from runship.web.views import console, files, ingest, media, operations, pages, run, runs, series
+from runship.web.views import annotate, console, files, ingest, media, operations, pages, run, runs, series
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
-UI_VIEWS = (pages, runs, run, series, console, media, files)  # each module's ``ui`` router
+UI_VIEWS = (pages, runs, run, series, console, media, files, annotate)  # each module's ``ui`` router
 READ_VIEWS = (runs, run, series, files)  # each module's ``v1`` router
 
 
@@ -147,10 +147,12 @@ def ui_app(
     places: list[Runs], gate: Gate, limits: Limits, allowed_hosts: frozenset[str] | None = LOOPBACK_NAMES
 ) -> FastAPI:
     """``runship ui``'s app: the web app alone, no docs, behind the request
-    guard (no body over the sign-in form's 8 KiB, ``limits.body_timeout``,
+    guard (no body over what the page's views take: an annotation's
+    512 KiB; ``limits.body_timeout``,
     only ``allowed_hosts`` in the Host header: None for any, as an
     in-process test client may need)."""
-    return create_app(AppConfig(places, gate, limits=limits, allowed_hosts=allowed_hosts))
+    max_body = max(pages.MAX_LOGIN_BODY, annotate.MAX_BODY)  # the largest body a view of the page takes
+    return create_app(AppConfig(places, gate, max_body=max_body, limits=limits, allowed_hosts=allowed_hosts))
 
 
 def write_serve_config(config: ServeConfig, token_file: str | None) -> str:

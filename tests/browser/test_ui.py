@@ -331,7 +331,9 @@ def test_images_histograms_and_tables_render(ui, open_page):
     )
     slider = page.locator('.media[data-key="samples"] input.step-slider')
     first_src = img.get_attribute("src")
-    slider.evaluate("(s) => { s.value = s.max; s.dispatchEvent(new Event('input', {bubbles: true})); }")
+    slider.evaluate(
+        "(s) => { s.value = '0'; s.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )  # opened on the last
     until(page, f"document.querySelector('.media[data-key=\"samples\"] img').getAttribute('src') !== {first_src!r}")
     heat = page.locator('.media[data-key="weights"] canvas.heatmap')
     heat.wait_for()

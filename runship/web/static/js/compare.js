@@ -1,12 +1,16 @@
 /* The compare page (#/compare?runs=A,B,...): config and summary side by side, differing keys
- * marked (or only those shown), and a scatter of a config key against a summary metric. */
+ * marked (or only those shown), a scatter of a config key against a summary metric, parallel
+ * coordinates of the differing config keys and a metric, the runs' images side by side at a
+ * step (overlays.js) and their system metrics overlaid. */
 
 import { api, report } from './api.js';
 import { scatterChart } from './charts.js';
 import { colorOf } from './colors.js';
 import { h } from './dom.js';
 import { RS } from './hooks.js';
+import { addMediaCompare, addSystemCompare } from './overlays.js';
 import { nav, replaceHash, runHash, updateNav } from './router.js';
+import { drawRunsPanel } from './runpanels.js';
 import { unionSorted } from './series.js';
 import { debounce, flatten, fmtNum, fmtValue, isMediaRef, isMissing, isNum, isPlainObject, naturalCompare, toNumber } from './util.js';
 
@@ -92,7 +96,10 @@ export async function comparePage(ctx, main, params) {
   });
   main.append(wrap);
   addScatter(ctx, wrap, runs, params, save);
+  addParallel(ctx, wrap, runs, params, save);
+  addMediaCompare(ctx, wrap, runs, params, save);
   ctx.ready();
+  addSystemCompare(ctx, wrap, runs, params, save).catch(report);
 }
 
 /**
@@ -171,4 +178,43 @@ function addScatter(ctx, wrap, runs, params, save) {
   window.addEventListener('resize', onResize);
   ctx.onCleanup(() => { window.removeEventListener('resize', onResize); onResize.cancel(); });
   drawScatter();
+}
+
+/** The most config axes of the parallel coordinates. */
+const MAX_CONFIG_AXES = 12;
+
+/**
+ * Parallel coordinates: an axis per config key that differs between the runs (and is not
+ * internal), and a summary metric (chosen) last; a polyline per run.
+ * @param {ViewCtx} ctx
+ * @param {HTMLElement} wrap
+ * @param {Compared[]} runs
+ * @param {Params} params
+ * @param {() => void} save
+ */
+function addParallel(ctx, wrap, runs, params, save) {
+  const cfgKeys = [...new Set(runs.flatMap((r) => Object.keys(r.cfg)))].sort(naturalCompare)
+    .filter((k) => !k.startsWith('_') && new Set(runs.map((r) => JSON.stringify(r.cfg[k] === undefined ? null : r.cfg[k]))).size > 1)
+    .slice(0, MAX_CONFIG_AXES);
+  const sumKeys = [...new Set(runs.flatMap((r) => Object.keys(r.sum).filter((k) => isNum(toNumber(r.sum[k])))))].sort(naturalCompare);
+  const metric = h('select', { id: 'parallel-metric', title: 'the last axis: a summary metric' }, sumKeys.map((k) => h('option', { value: k, text: 'summary.' + k })));
+  metric.value = sumKeys.includes(params.get('pm')) ? params.get('pm') : sumKeys.find((k) => !k.startsWith('_')) || sumKeys[0] || '';
+  const plotEl = h('div', { id: 'parallel', class: 'card' });
+  wrap.append(h('h3', { text: 'Parallel coordinates' }),
+    h('div', { class: 'toolbar' }, h('label', null, 'metric', metric), h('span', { class: 'muted', text: 'drag along an axis to keep a range; click it to clear' })), plotEl);
+  const chartRuns = runs.map((r) => ({ ref: r.ref, label: r.label, color: r.color, live: false, config: r.cfg, summary: r.sum }));
+  /** @type {{destroy(): void} | null} */
+  let panel = null;
+  const draw = () => {
+    if (panel) panel.destroy();
+    plotEl.replaceChildren();
+    if (!cfgKeys.length) { plotEl.append(h('p', { class: 'muted', text: 'No config key differs between these runs.' })); return; }
+    const axes = cfgKeys.map((k) => 'config.' + k).concat(metric.value ? ['summary.' + metric.value] : []);
+    panel = drawRunsPanel(plotEl, { id: 'compare-parallel', type: 'parallel', axes, h: 300 }, chartRuns, plotEl.clientWidth - 26);
+  };
+  metric.addEventListener('change', () => { params.set('pm', metric.value); save(); draw(); });
+  const onResize = debounce(draw, 200);
+  window.addEventListener('resize', onResize);
+  ctx.onCleanup(() => { window.removeEventListener('resize', onResize); onResize.cancel(); if (panel) panel.destroy(); });
+  draw();
 }

@@ -208,9 +208,9 @@ function showFiles(m) {
     if (!vals.length) view.append(h('p', { class: 'muted', text: fmtValue(items[i].value) }));
     cap.textContent = vals.map((v) => (isMissing(v.caption) ? '' : String(v.caption))).filter(Boolean).join(' · ');
   };
-  const slider = stepSlider(items, show, 0);
+  const slider = stepSlider(items, show, m.last); // the latest step first, as every slider
   content.append(view, cap, slider.el);
-  show(0);
+  show(m.last);
 }
 
 /** Histograms over steps: a heatmap (click: a step) and the bars of the step chosen. @param {MediaCard} m */
@@ -245,6 +245,29 @@ function showDownloads(m) {
   content.append(list);
 }
 
+/** The most rows a wandb.plot chart reads of its table (a 100-class confusion matrix's). */
+const MAX_PLOT_ROWS = 10000;
+
+/**
+ * A chart's table, every row up to MAX_PLOT_ROWS, read a page (1,000 rows) at a time.
+ * @param {ViewCtx} ctx @param {string} ref @param {string} path
+ * @returns {Promise<{columns: string[], rows: unknown[]}>}
+ */
+async function wholeTable(ctx, ref, path) {
+  /** @type {unknown[]} */
+  const rows = [];
+  /** @type {string[]} */
+  let columns = [];
+  for (;;) {
+    const res = await api('table', { run: ref, path, offset: rows.length, limit: 1000 }, ctx.signal);
+    const page = Array.isArray(res.rows) ? res.rows : [];
+    if (!rows.length) columns = Array.isArray(res.columns) ? res.columns.map(String) : [];
+    rows.push(...page);
+    if (!page.length || !isNum(res.total) || rows.length >= res.total || rows.length >= MAX_PLOT_ROWS || !ctx.alive) break;
+  }
+  return { columns, rows };
+}
+
 /** A wandb.plot chart (over its table) or a plotly figure, by step. @param {MediaCard} m */
 async function showPlot(m) {
   const { ctx, content, ref, kind, items, last } = m;
@@ -261,10 +284,10 @@ async function showPlot(m) {
     if (kind === 'plot') {
       const tref = isPlainObject(v) && isPlainObject(v.table) ? v.table : null;
       if (!tref || typeof tref.path !== 'string') { view.replaceChildren(h('p', { class: 'muted', text: 'no table' })); return; }
-      const res = await api('table', { run: ref, path: tref.path, limit: 1000 }, ctx.signal);
+      const res = await wholeTable(ctx, ref, tref.path);
       if (t !== tok || !ctx.alive) return;
       drawn = drawPlot(String(v.spec || ''), isPlainObject(v.fields) ? v.fields : {}, isPlainObject(v.string_fields) ? v.string_fields : {},
-        Array.isArray(res.columns) ? res.columns.map(String) : [], Array.isArray(res.rows) ? res.rows : []);
+        res.columns, res.rows);
     } else {
       const resp = await fetch(fileUrl(ref, v.path), { signal: ctx.signal, credentials: 'same-origin' });
       RS.requests++;
@@ -291,7 +314,7 @@ async function showTable(m) {
   const prev = h('button', { class: 'prev', type: 'button', text: '‹ prev' });
   const next = h('button', { class: 'next', type: 'button', text: 'next ›' });
   const info = h('span', { class: 'page-info muted' });
-  const size = h('select', { class: 'page-size', title: 'rows per page' }, [10, 20, 50].map((n) => h('option', { value: String(n), text: n + ' rows' })));
+  const size = h('select', { class: 'page-size', title: 'rows per page' }, [10, 20, 50, 100, 500].map((n) => h('option', { value: String(n), text: n + ' rows' })));
   size.value = String(st.limit);
   const tbl = h('table', { class: 'media-table' });
   const load = async () => {
@@ -335,7 +358,7 @@ async function showTable(m) {
     st.offset = 0;
     reload();
   });
-  content.append(h('div', { class: 'media-table-controls' }, prev, next, info, size), h('div', { class: 'table-scroll' }, tbl));
+  content.append(h('div', { class: 'media-table-controls' }, prev, next, info, size), h('div', { class: 'table-scroll media-table-box' }, tbl));
   if (items.length > 1) {
     const slider = stepSlider(items, (i) => { st.item = i; st.offset = 0; reload(); }, last);
     content.append(slider.el);

@@ -5,6 +5,7 @@ import { api, fetchSeries, report } from './api.js';
 import { colorOf } from './colors.js';
 import { ChartsView } from './panels.js';
 import { DERIVED_X, numberKeysOf, stepMetricsOf, xOptionsOf } from './series.js';
+import { systemTitle } from './units.js';
 import { naturalCompare } from './util.js';
 
 /** @typedef {import('./api.js').XY} XY */
@@ -45,24 +46,32 @@ export function chartsTab(ctx, body, ref, run, params, save, onRunUpdate) {
 }
 
 // ---- system tab
-/** @param {string} key */
-function systemSection(key) {
-  const m = /^gpu\.(\d+)\./.exec(key);
-  if (m) return 'gpu.' + m[1];
-  if (key.startsWith('gpu')) return 'gpu';
-  if (/cpu/i.test(key)) return 'cpu';
-  if (/mem/i.test(key)) return 'memory';
-  if (key.startsWith('disk')) return 'disk';
-  if (key.startsWith('network') || key.startsWith('net.')) return 'network';
-  return 'other';
+/** The section of a system key, readable ("CPU", "GPU 0"; a node's: "node-1 · GPU 0"). @param {string} key @returns {string} */
+export function systemSection(key) {
+  const slash = key.indexOf('/');
+  if (slash > 0) return key.slice(0, slash) + ' · ' + systemSection(key.slice(slash + 1));
+  const m = /^gpu\.(?:process\.)?(\d+)\./.exec(key);
+  if (m) return 'GPU ' + m[1];
+  if (key.startsWith('gpu')) return 'GPU';
+  if (/cpu/i.test(key)) return 'CPU';
+  if (/mem/i.test(key)) return 'Memory';
+  if (key.startsWith('disk')) return 'Disk';
+  if (key.startsWith('network') || key.startsWith('net.')) return 'Network';
+  return 'Other';
 }
-/** @param {string} s */
+/** @param {string} s a section (systemSection) @returns {number} */
 function systemRank(s) {
-  const i = ['cpu', 'memory', 'disk', 'network'].indexOf(s);
+  const i = ['CPU', 'Memory', 'Disk', 'Network'].indexOf(s);
   if (i >= 0) return i;
-  if (s === 'gpu') return 9;
-  const m = /^gpu\.(\d+)$/.exec(s);
+  if (s === 'GPU') return 9;
+  const m = /^GPU (\d+)$/.exec(s);
   return m ? 10 + Number(m[1]) : 1e9;
+}
+/** Sections in order: a node's after the machine's, each node's in the same order. @param {string} a @param {string} b */
+export function systemSectionOrder(a, b) {
+  const [na, sa] = a.includes(' · ') ? [a.slice(0, a.lastIndexOf(' · ')), a.slice(a.lastIndexOf(' · ') + 3)] : ['', a];
+  const [nb, sb] = b.includes(' · ') ? [b.slice(0, b.lastIndexOf(' · ')), b.slice(b.lastIndexOf(' · ') + 3)] : ['', b];
+  return naturalCompare(na, nb) || systemRank(sa) - systemRank(sb) || naturalCompare(sa, sb);
 }
 
 /**
@@ -88,22 +97,20 @@ export async function systemTab(ctx, body, ref, run, params, save, onRunUpdate) 
     return cache.p;
   };
   /** @type {string[]} */
-  let keys = (Array.isArray(run.system_keys) ? run.system_keys : []).map((/** @type {any} */ k) => (typeof k === 'string' ? k : k && k.key)).filter((/** @type {any} */ k) => typeof k === 'string');
-  if (!keys.length) {
-    try {
-      const res = await getAll(800);
-      keys = Object.keys((res && res.series) || {});
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      report(e);
-    }
+  let keys = [];
+  try { // the answer's keys: a distributed run's are each node's ("node/key")
+    const res = await getAll(800);
+    keys = Object.keys((res && res.series) || {});
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    report(e);
   }
   if (!ctx.alive) return;
   keys = keys.filter((k) => !DERIVED_X.includes(k)).sort(naturalCompare);
   const runs = [{ ref, label: String(run.name || run.id || ref), color: colorOf(ref), live: !!run.live }];
   const view = new ChartsView(ctx, body, {
     runs, keys, xOptions: ['_runtime'], fixedX: '_runtime', params, save, liveMs: 5000, collapseKey: 'system',
-    sectionOf: systemSection, sectionOrder: (a, b) => systemRank(a) - systemRank(b) || naturalCompare(a, b),
+    sectionOf: systemSection, sectionOrder: systemSectionOrder, titleOf: systemTitle,
     emptyText: 'No system metrics recorded.',
     fetch: async (ks, q) => {
       const res = await getAll(q.samples);

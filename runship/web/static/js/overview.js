@@ -1,6 +1,8 @@
-/* The run page's Overview tab: config and summary (nested), the run's fields, problems,
- * environment (git, scheduler job, packages), sessions and alerts. */
+/* The run page's Overview tab: config and summary (nested), the run's fields (its name, tags
+ * and notes editable: annotate.js), problems, environment (git, scheduler job, packages),
+ * sessions and alerts. */
 
+import { annotationEditors } from './annotate.js';
 import { h, stateBadge } from './dom.js';
 import { fmtDuration, fmtTime, fmtValue, isMediaRef, isMissing, isNum, isPlainObject } from './util.js';
 
@@ -47,24 +49,32 @@ const sumOf = (list, key) => (Array.isArray(list) ? list.reduce((s, x) => s + (i
 export function overviewTab(body, ref, run) {
   const lost = isNum(run.lost) ? run.lost : sumOf(run.sessions, 'lost');
   const dropped = isNum(run.dropped) ? run.dropped : sumOf(run.sessions, 'dropped');
+  const edit = annotationEditors(ref, run, renamed);
   const info = kvTable([
-    ['name', run.name], ['id', run.id], ['project', run.project], ['state', stateBadge(run.state, !!run.live)],
+    ['name', edit.name], ['id', run.id], ['project', run.project], ['state', stateBadge(run.state, !!run.live)],
     ['exit code', run.exit_code], ['group', run.group], ['job type', run.job_type],
-    ['tags', Array.isArray(run.tags) && run.tags.length ? run.tags.join(', ') : null], ['host', run.host], ['job id', run.job_id],
+    ['tags', edit.tags], ['host', run.host], ['job id', run.job_id],
     ['started', fmtTime(run.start_time)], ['last write', fmtTime(run.last_write)], ['duration', fmtDuration(run.duration)],
     ['steps', run.steps], ['lost records', lost], ['dropped rows', dropped], ['ref', ref],
   ], 'run-info');
-  const notes = !isMissing(run.notes) ? h('pre', { class: 'block', text: String(run.notes) }) : null;
+  const notes = h('div', { class: 'notes-row' }, h('h4', { text: 'notes' }), edit.notes);
   const left = h('div', null,
     card('Config', nestedTable(run.config, 'config-table')),
     card('Summary', nestedTable(run.summary, 'summary-table')));
   const right = h('div', null,
     card('Run', info, notes),
-    card('Problems', problemsBlock(run.problems)),
+    card('Problems', problemsBlock(run.problems, run)),
     card('Environment', envBlock(run.environment, run)),
     card('Sessions', sessionsTable(run.sessions)),
     card('Alerts', alertsBlock(run.alerts)));
   body.replaceChildren(h('div', { class: 'overview' }, left, right));
+}
+
+/** The page's header after a rename (run.js draws it): the name and the window's title. @param {{name: string}} a */
+function renamed(a) {
+  const header = document.querySelector('.run-header .run-name');
+  if (header) header.textContent = a.name;
+  document.title = a.name + ' · runship';
 }
 
 /** @param {unknown} env @param {any} run @returns {Kid} */
@@ -92,23 +102,51 @@ function envBlock(env, run) {
 
 const TIME_KEYS = /^(t|start|end|last|time|start_time|end_time|last_write|started|ended)$/;
 
-/** @param {unknown} sessions */
+/** A session's column: its header and its cell. @typedef {[string, (s: Record<string, any>) => HTMLElement]} SessionColumn */
+
+/** A time within the start's day as its time of day only. @param {unknown} t @param {unknown} start */
+function fmtEnd(t, start) {
+  const text = fmtTime(t);
+  const day = fmtTime(start).slice(0, 10);
+  return isNum(t) && text.startsWith(day) ? text.slice(11) : text;
+}
+
+/** How a session ended, in words. @param {Record<string, any>} s @returns {string} */
+function sessionEnd(s) {
+  if (s.signal) return `signal ${fmtValue(s.signal)}` + (isNum(s.exit_code) ? ` (exit ${s.exit_code})` : '');
+  if (isNum(s.exit_code)) return `exit ${s.exit_code}`;
+  return 'no finish';
+}
+
+/** The sessions as a table that fits its card: the columns that say something (flags only
+ * where a session has them), cells that may wrap. @param {unknown} sessions */
 function sessionsTable(sessions) {
   if (!Array.isArray(sessions) || !sessions.length) return h('p', { class: 'muted', text: 'no sessions' });
-  /** @type {string[]} */
-  const cols = [];
-  for (const s of sessions) if (isPlainObject(s)) for (const k of Object.keys(s)) if (!cols.includes(k)) cols.push(k);
-  /** @param {string} k @param {unknown} v */
-  const cell = (k, v) => {
-    if (TIME_KEYS.test(k) && isNum(v) && v > 1e8) return h('td', { text: fmtTime(v), title: String(v) });
-    if (Array.isArray(v)) {
-      return v.length > 3 ? h('td', { text: `${v.length} items`, title: v.map(fmtValue).join('\n') }) : h('td', { text: v.map(fmtValue).join(', ') });
-    }
-    return h('td', { class: typeof v === 'number' ? 'num' : null, text: fmtValue(v) });
-  };
-  const rows = sessions.filter(isPlainObject).map((s) => h('tr', { class: s.reset ? 'reset-row' : null, dataset: { session: s.id } }, cols.map((k) => cell(k, s[k]))));
-  return h('div', { class: 'table-scroll' }, h('table', { id: 'sessions-table', class: 'grid-table' },
-    h('thead', null, h('tr', null, cols.map((c) => h('th', { text: c })))), h('tbody', null, rows)));
+  /** @type {Record<string, any>[]} */
+  const list = sessions.filter(isPlainObject);
+  /** @param {string} k @param {Record<string, any>} s */
+  const text = (k, s) => h('td', { class: typeof s[k] === 'number' ? 'num' : null, text: fmtValue(s[k]) });
+  /** @param {string} k */
+  const any = (k) => list.some((s) => s[k] !== undefined && s[k] !== null && s[k] !== false && s[k] !== 0);
+  /** @type {SessionColumn[]} */
+  const cols = [
+    ['id', (s) => h('td', { class: 'session-id wrap', text: fmtValue(s.id) })],
+    ['host', (s) => h('td', { class: 'wrap', text: fmtValue(s.host) })],
+    ['pid', (s) => text('pid', s)],
+    ['start', (s) => h('td', { class: 'at', text: fmtTime(s.start), title: String(s.start) })],
+    ['last write', (s) => h('td', { text: fmtEnd(s.last, s.start), title: String(s.last) })],
+    ['rows', (s) => text('rows', s)],
+    ['end', (s) => h('td', { text: sessionEnd(s) })],
+  ];
+  for (const k of ['resumed', 'reset', 'blind', 'shifted_by', 'lost', 'dropped', 'dropped_by_reset']) if (any(k)) cols.push([k.replace(/_/g, ' '), (s) => text(k, s)]);
+  if (any('placement')) cols.push(['rank', (s) => h('td', { text: isPlainObject(s.placement) ? fmtValue(s.placement.rank) : '' })]);
+  cols.push(['files', (s) => {
+    const files = Array.isArray(s.files) ? s.files.map(String) : [];
+    return h('td', { class: 'num', text: String(files.length), title: files.join('\n') });
+  }]);
+  const rows = list.map((s) => h('tr', { class: s.reset ? 'reset-row' : null, dataset: { session: s.id } }, cols.map(([, cell]) => cell(s))));
+  return h('div', { class: 'table-scroll' }, h('table', { id: 'sessions-table', class: 'grid-table sessions-table' },
+    h('thead', null, h('tr', null, cols.map(([c]) => h('th', { text: c })))), h('tbody', null, rows)));
 }
 
 /** @param {unknown} alerts */
@@ -120,12 +158,26 @@ function alertsBlock(alerts) {
       h('td', { text: fmtTime(a.t) }), h('td', { text: fmtValue(a.level) }), h('td', { text: fmtValue(a.title) }), h('td', { text: fmtValue(a.text) }))))));
 }
 
-/** @param {unknown} problems */
-function problemsBlock(problems) {
+/** What is known of how a run ended, when it did not end well (null: nothing to say). @param {any} run @returns {string | null} */
+function endingNote(run) {
+  const last = isNum(run.last_write) ? ` (last write ${fmtTime(run.last_write)})` : '';
+  switch (run.state) {
+    case 'crashed': return `ended without finish(): killed (SIGKILL, out of memory, a lost node) or crashed${last}`;
+    case 'terminated': return `terminated by a signal before it finished${last}`;
+    case 'failed': return `exited with code ${fmtValue(run.exit_code)}`;
+    case 'unreadable': return 'the run could not be read';
+    default: return null;
+  }
+}
+
+/** @param {unknown} problems @param {any} run */
+function problemsBlock(problems, run) {
   const list = Array.isArray(problems) ? problems : isNum(problems) && problems > 0 ? [`${problems} problem(s)`] : [];
-  if (!list.length) return h('p', { class: 'no-problems', text: 'no problems' });
-  return h('div', { id: 'problems' }, list.map((p) => h('div', {
+  const ending = endingNote(run);
+  const end = ending ? h('p', { class: 'ending-note', id: 'ending-note', text: ending }) : null;
+  if (!list.length) return end || h('p', { class: 'no-problems', text: 'no problems' });
+  return [end, h('div', { id: 'problems' }, list.map((p) => h('div', {
     class: 'problem',
     text: isPlainObject(p) ? `${fmtValue(p.path)}: ${fmtValue(p.message)} (byte ${fmtValue(p.offset)}, ${fmtValue(p.kind)})` : fmtValue(p),
-  })));
+  })))];
 }

@@ -220,7 +220,8 @@ export class PanelGrid {
   /** The panel's title and, when it is not the view's, its x. @param {Panel} p */
   labelPanel(p) {
     const s = p.spec;
-    const t = s.title || (s.type === 'line' ? s.metrics.join(' · ') : s.type === 'parallel' ? 'parallel: ' + s.axes.join(', ') : `${s.type}: ${[s.y, s.x].filter(Boolean).join(' by ')}`);
+    const name = this.o.titleOf || ((/** @type {string} */ k) => k);
+    const t = s.title || (s.type === 'line' ? s.metrics.map(name).join(' · ') : s.type === 'parallel' ? 'parallel: ' + s.axes.join(', ') : `${s.type}: ${[s.y, s.x].filter(Boolean).join(' by ')}`);
     p.titleEl.textContent = t;
     p.titleEl.title = s.type === 'line' ? s.metrics.join('\n') : t;
     const x = s.type === 'line' ? this.panelX(p) : '';

@@ -46,6 +46,7 @@ import { clamp, debounce, fmtNum, fmtTime, safeFileName } from './util.js';
  * @property {ChartGroup[] | null} [groups] a line per group (mean, band) instead of per run
  * @property {string} [fixedX]
  * @property {(key: string) => string} [sectionOf]
+ * @property {(key: string) => string} [titleOf] a panel's title (default: its key)
  * @property {(a: string, b: string) => number} [sectionOrder]
  * @property {string} [title]
  * @property {() => void} [onFirstRender] default: the view is ready

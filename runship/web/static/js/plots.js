@@ -58,14 +58,15 @@ export function drawPlot(spec, fields, sf, cols, rows) {
     /** @type {Map<string, number | null>} */
     const cell = new Map(a.map((x, i) => [String(x) + '\u0000' + String(p[i]), n[i]]));
     const tbl = h('table', { class: 'confusion' },
-      h('thead', null, h('tr', null, h('th', { text: 'actual \\ predicted' }), names.map((c) => h('th', { text: c })))),
-      h('tbody', null, names.map((r) => h('tr', null, h('th', { text: r }), names.map((c) => {
+      h('thead', null, h('tr', null, h('th', { class: 'corner', text: 'actual \\ predicted' }), names.map((c) => h('th', { class: 'col-head', text: c, title: c })))),
+      h('tbody', null, names.map((r) => h('tr', null, h('th', { class: 'row-head', text: r, title: r }), names.map((c) => {
         const v = cell.get(r + '\u0000' + c) || 0;
-        const td = h('td', { text: String(v) });
+        const td = h('td', { text: String(v), title: `actual ${r}, predicted ${c}: ${v}` });
         td.style.background = rgba('#4363d8', 0.08 + 0.8 * (v / max));
+        if (v / max > 0.55) td.style.color = '#fff';
         return td;
       })))));
-    wrap.append(tbl);
+    wrap.append(zoomBox(tbl, names.length));
     return out;
   }
   if (spec.startsWith('wandb/lineseries')) {
@@ -111,4 +112,39 @@ export function drawPlotly(fig) {
   const mode = traces.every((t) => t.type === 'bar') ? 'bars' : traces.every((t) => String(t.mode || '').indexOf('lines') < 0 && t.type === 'scatter' && t.mode) ? 'points' : 'line';
   out.u = xyChart(wrap, lines, mode, null, '', '');
   return out;
+}
+
+/**
+ * A confusion matrix's box: scrolls inside itself (headers stay in view), zoomed with its
+ * buttons or ctrl+wheel; large matrices open zoomed out to fit the box's width.
+ * @param {HTMLTableElement} tbl
+ * @param {number} n the classes
+ * @returns {HTMLElement}
+ */
+function zoomBox(tbl, n) {
+  const box = h('div', { class: 'cm-box' }, tbl);
+  const label = h('span', { class: 'cm-zoom-label muted' });
+  let z = 1;
+  /** @param {number} v */
+  const set = (v) => {
+    z = Math.min(3, Math.max(0.3, Math.round(v * 100) / 100));
+    tbl.style.fontSize = (12 * z).toFixed(2) + 'px';
+    box.dataset.zoom = String(z);
+    label.textContent = Math.round(z * 100) + '%';
+  };
+  const fit = () => { // the text scales with the zoom; a second pass takes up what does not (borders)
+    set(1);
+    for (let i = 0; i < 3 && tbl.scrollWidth > box.clientWidth && box.clientWidth > 0; i++) set(Math.floor((z * box.clientWidth / tbl.scrollWidth) * 100) / 100);
+  };
+  const btn = (/** @type {string} */ text, /** @type {string} */ cls, /** @type {string} */ title, /** @type {() => void} */ fn) => h('button', { type: 'button', class: cls, text, title, onclick: fn });
+  box.addEventListener('wheel', (e) => {
+    if (!e.ctrlKey) return;
+    e.preventDefault();
+    set(z * (e.deltaY < 0 ? 1.1 : 1 / 1.1));
+  }, { passive: false });
+  set(1);
+  const tools = h('div', { class: 'cm-tools' }, btn('−', 'cm-zoom-out', 'zoom out (ctrl+wheel)', () => set(z / 1.25)),
+    label, btn('+', 'cm-zoom-in', 'zoom in (ctrl+wheel)', () => set(z * 1.25)), btn('fit', 'cm-fit', 'fit the width', fit),
+    h('span', { class: 'muted', text: `${n} classes` }));
+  return h('div', { class: 'cm' }, tools, box);
 }
