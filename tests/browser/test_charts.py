@@ -113,6 +113,7 @@ MOUNT = """async (o) => {
     if (o.groups) opts.groups = o.groups;
     if (o.band) opts.band = o.band;
     window.__runsCalls = [];
+    if (o.realRunsPanels) opts.drawRunsPanel = (await import('/ui/static/js/runpanels.js')).drawRunsPanel;
     if (o.runsPanels) opts.drawRunsPanel = (mount, spec, runs, width) => {  // as media's runpanels.js is called
         window.__runsCalls.push({type: spec.type, x: spec.x, y: spec.y, axes: spec.axes, runs: runs.map(r => r.ref), width});
         mount.replaceChildren(Object.assign(document.createElement('div'), {className: 'runs-drawn', textContent: spec.type + ' of ' + runs.length}));
@@ -506,4 +507,34 @@ def test_bar_scatter_and_parallel_panels_are_drawn_by_the_pages_drawRunsPanel(ui
     layout = page.evaluate("window.__cv.layout()")
     mount(page, runs, ["train/loss"], layout=layout)
     assert "drawn on the workspace page" in page.locator(".chart-section[data-section=sweep] .panel").inner_text()
+    w.check_clean()
+
+
+def test_a_parallel_panel_drawn_by_runpanels_shares_the_emphasis(ui, open_page):
+    w, runs = opened(open_page, ui, "sweep")
+    page = w.page
+    runs = [dict(r, config={"lr": 0.001 * (i + 1), "opt": "adam" if i % 2 else "sgd"}) for i, r in enumerate(runs)]
+    mount(page, runs, ["train/loss"], realRunsPanels=True)
+    page.click("#add-panel")
+    page.select_option(".rs-dialog .dlg-type", "parallel")
+    page.check('.rs-dialog .dlg-axes input[value="config.lr"]')
+    page.check('.rs-dialog .dlg-axes input[value="config.opt"]')
+    page.fill(".rs-dialog .dlg-section", "sweep")
+    page.click(".rs-dialog .dlg-add")
+    page.wait_for_selector(".chart-section[data-section=sweep] .runs-panel .pc-run")
+    assert page.locator(".chart-section[data-section=sweep] .pc-run").count() == N_SWEEP
+    # a run highlighted (its table row hovered): its polyline too
+    ref = runs[4]["ref"]
+    page.evaluate(f"window.__cv.highlight({json.dumps(ref)})")
+    hot = page.evaluate(
+        "[...document.querySelectorAll('.chart-section[data-section=sweep] .rp-hot')].map(e => e.closest('[data-ref]').dataset.ref)"
+    )
+    assert hot and set(hot) == {ref}
+    # a polyline hovered: the run's lines in the line panels are emphasised, the page told
+    page.evaluate("window.__cv.highlight(null)")
+    until(page, "window.runship.charts['train/loss'] && window.runship.charts['train/loss'].u")
+    other = runs[8]["ref"]
+    page.locator(f'.chart-section[data-section=sweep] .pc-run[data-ref="{other}"] .pc-hit').hover(force=True)
+    until(page, f"window.runship.highlighted === {json.dumps(other)}")
+    assert other in page.evaluate("window.__hovered")
     w.check_clean()

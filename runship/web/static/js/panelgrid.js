@@ -18,6 +18,7 @@ import { debounce, naturalCompare } from './util.js';
 /** @typedef {import('./plotdata.js').Entry} Entry */
 /** @typedef {import('./panels.js').ChartsOptions} ChartsOptions */
 /** @typedef {import('./router.js').ViewCtx} ViewCtx */
+/** @typedef {{destroy(): void, highlight?: (ref: string | null) => void}} RunsChart a bar/scatter/parallel panel as drawn */
 
 /**
  * @typedef {object} Panel
@@ -38,7 +39,7 @@ import { debounce, naturalCompare } from './util.js';
  * @property {Entry[]} entries
  * @property {(string | null)[]} seriesKey
  * @property {number[]} baseWidth
- * @property {{destroy(): void} | null} runsChart
+ * @property {RunsChart | null} runsChart
  * @property {HTMLElement | null} settings
  */
 

@@ -34,6 +34,7 @@ import { clamp, debounce, fmtNum, fmtTime, safeFileName } from './util.js';
 /** @typedef {import('./plotdata.js').ChartGroup} ChartGroup */
 /** @typedef {import('./plotdata.js').Entry} Entry */
 /** @typedef {import('./panelgrid.js').Panel} Panel */
+/** @typedef {import('./panelgrid.js').RunsChart} RunsChart */
 
 /**
  * @typedef {object} ChartsOptions
@@ -59,7 +60,8 @@ import { clamp, debounce, fmtNum, fmtTime, safeFileName } from './util.js';
  * @property {Record<string, string>} [stepMetrics] metric key or glob -> its define_metric step metric
  * @property {(ref: string | null) => void} [onHoverRun] a run's line hovered (null: none)
  * @property {(refs: string[]) => void} [onHiddenChange] the runs hidden from the legend
- * @property {(mount: HTMLElement, spec: PanelSpec, runs: ChartRun[], width: number) => {destroy(): void}} [drawRunsPanel]
+ * @property {(mount: HTMLElement, spec: PanelSpec, runs: ChartRun[], width: number, o?: {onHoverRun?: (ref: string | null) => void}) => RunsChart} [drawRunsPanel]
+ *   draws bar/scatter/parallel panels (runpanels.js drawRunsPanel); a run hovered there is emphasised everywhere
  * @property {'full' | 'points'} [csv] the CSV button: every row of the range (series.csv), or the drawn points (default: full unless fixedX)
  */
 
@@ -403,7 +405,8 @@ export class ChartsView extends PanelGrid {
     } else {
       p.plot.replaceChildren();
       try {
-        p.runsChart = this.o.drawRunsPanel(p.plot, JSON.parse(JSON.stringify(p.spec)), this.shownRuns(), width);
+        p.runsChart = this.o.drawRunsPanel(p.plot, JSON.parse(JSON.stringify(p.spec)), this.shownRuns(), width, { onHoverRun: (ref) => this.setHover(ref) });
+        this.emphasise(p);
       } catch (e) {
         report(e);
         this.placeholder(p, 'could not draw');
@@ -559,6 +562,7 @@ export class ChartsView extends PanelGrid {
   /** @param {Panel} p */
   emphasise(p) {
     this.emphLegend(p);
+    if (p.runsChart && p.runsChart.highlight) p.runsChart.highlight(this.emph && !this.emph.startsWith('group:') ? this.emph : null);
     const u = p.u;
     if (!u) return;
     let e = this.emph;
