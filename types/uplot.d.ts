@@ -9,6 +9,9 @@ declare namespace uPlot {
     stroke?: string;
     fill?: string;
     width?: number;
+    dash?: number[];
+    alpha?: number;
+    show?: boolean;
     spanGaps?: boolean;
     paths?: PathBuilder | (() => null);
     points?: { show?: boolean; size?: number; space?: number; width?: number; stroke?: string; fill?: string };
@@ -75,7 +78,13 @@ declare class uPlot {
   readonly width: number;
   readonly ctx: CanvasRenderingContext2D;
   readonly select: uPlot.Rect;
-  readonly cursor: { idx?: number | null };
+  readonly cursor: { idx?: number | null; left?: number; top?: number };
+  readonly series: uPlot.Series[];
+  readonly scales: Record<string, { min?: number | null; max?: number | null }>;
+  readonly over: HTMLElement;
+  readonly root: HTMLElement;
+  valToPos(val: number, scaleKey: string, canvasPixels?: boolean): number;
+  redraw(rebuildPaths?: boolean, recalcAxes?: boolean): void;
   setData(data: uPlot.Data, resetScales?: boolean): void;
   setScale(key: string, limits: { min: number; max: number }): void;
   setSelect(rect: uPlot.Rect, fireHook?: boolean): void;

@@ -92,6 +92,21 @@ export async function fetchSeries(signal, refs, keys, q) {
   return out;
 }
 
+/**
+ * A panel's full-resolution CSV (every row in [lo, hi], not the drawn points): columns run, x, key.
+ * @param {string[]} refs
+ * @param {string} key
+ * @param {string} x
+ * @param {number[] | null} range [lo, hi], or null: all rows
+ * @returns {string}
+ */
+export function seriesCsvUrl(refs, key, x, range) {
+  /** @type {Record<string, unknown>} */
+  const p = { run: refs, key, x };
+  if (range) { p.lo = range[0]; p.hi = range[1]; }
+  return apiUrl('series.csv', p);
+}
+
 /** The status line (#status), where errors show. @returns {HTMLElement | null} */
 export const statusEl = () => document.getElementById('status');
 

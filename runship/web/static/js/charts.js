@@ -35,6 +35,8 @@ export const edgeSeries = (color) => ({ label: '', stroke: rgba(color, 0.3), wid
  * @property {() => void} onReset
  * @property {(u: uPlot) => void} onSelect
  * @property {(u: uPlot) => void} onCursor
+ * @property {number} [height] px (default PLOT_H)
+ * @property {[number | null, number | null] | null} [yrange] fixed y bounds (null: from the data)
  */
 
 /**
@@ -52,14 +54,23 @@ export function panelPlot(mount, width, series, bands, data, o) {
   const xAxis = axisStyle();
   if (!isTime) xAxis.values = tickLabels;
   const yAxis = Object.assign(axisStyle(), { size: 54, values: tickLabels });
+  /** @type {uPlot.Scale} */
+  const y = o.log ? { distr: 3, log: 10 } : {};
+  const yr = o.yrange;
+  if (yr && (yr[0] !== null || yr[1] !== null)) {
+    y.range = (u, min, max) => {
+      const lo = yr[0] !== null && (!o.log || yr[0] > 0) ? yr[0] : min, hi = yr[1] !== null ? yr[1] : max;
+      return lo < hi ? [lo, hi] : [lo, lo + (Math.abs(lo) || 1)];
+    };
+  }
   /** @type {uPlot.Options} */
   const opts = {
     width,
-    height: PLOT_H,
+    height: o.height || PLOT_H,
     legend: { show: false },
     series,
     bands,
-    scales: { x: { time: isTime }, y: o.log ? { distr: 3, log: 10 } : {} },
+    scales: { x: { time: isTime }, y },
     axes: [xAxis, yAxis],
     cursor: {
       drag: { x: true, y: false, setScale: false },

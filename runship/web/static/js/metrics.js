@@ -4,7 +4,7 @@
 import { api, fetchSeries, report } from './api.js';
 import { colorOf } from './colors.js';
 import { ChartsView } from './panels.js';
-import { DERIVED_X, numberKeysOf, xOptionsOf } from './series.js';
+import { DERIVED_X, numberKeysOf, stepMetricsOf, xOptionsOf } from './series.js';
 import { systemTitle } from './units.js';
 import { naturalCompare } from './util.js';
 
@@ -26,15 +26,17 @@ export function chartsTab(ctx, body, ref, run, params, save, onRunUpdate) {
   /** @param {any} r */
   const make = (r) => new ChartsView(ctx, body, {
     runs: [{ ref, label: String(r.name || r.id || ref), color: colorOf(ref), live: !!r.live }],
-    keys: numberKeysOf([r]), xOptions: xOptionsOf([r]), params, save,
+    keys: numberKeysOf([r]), xOptions: xOptionsOf([r]), stepMetrics: stepMetricsOf([r]), params, save,
     fetch: (ks, q) => fetchSeries(ctx.signal, [ref], ks, q),
     onFirstRender: () => ctx.ready(),
   });
   let view = make(run);
-  let sig = numberKeysOf([run]).join('\n') + '|' + xOptionsOf([run]).join(',');
+  /** @param {any} r */
+  const sigOf = (r) => numberKeysOf([r]).join('\n') + '|' + xOptionsOf([r]).join(',') + '|' + JSON.stringify(stepMetricsOf([r]));
+  let sig = sigOf(run);
   ctx.onCleanup(() => view.destroy());
   onRunUpdate((r) => {
-    const s = numberKeysOf([r]).join('\n') + '|' + xOptionsOf([r]).join(',');
+    const s = sigOf(r);
     if (s !== sig) {
       sig = s;
       view.destroy();

@@ -1,25 +1,40 @@
-/* A grid of metric charts (the runs view's, the run page's Charts and System tabs): one panel
- * per key, sectioned by the prefix before the first "/"; panels are drawn lazily
- * (IntersectionObserver) from batched series requests (up to 10 keys, all shown runs);
- * smoothing, log scale, zoom (refetched for the range), CSV and PNG downloads, and live
- * refresh. Its state (x, smoothing, log, panel filter, zoom) lives in the page's Params. */
+/* A grid of chart panels (the runs view's, the run page's Charts and System tabs, the
+ * workspace): sections of panels laid out by a ChartsLayout (layout.js: built in, a panel per
+ * key, or given), each a line panel of one or more metrics (drawn lazily, IntersectionObserver,
+ * from batched series requests) or a bar/scatter/parallel panel over the runs (drawn by the
+ * caller's drawRunsPanel). A floating tooltip lists every line's value at the cursor; the
+ * legend hides (click) or isolates (shift-click) runs; the line nearest the cursor is
+ * emphasised in every panel. Panels are added, moved (drag their handle), resized, set up
+ * (gear) and hidden; smoothing, log scale, zoom, CSV and PNG, live refresh. The view's x,
+ * smoothing, log scale, panel filter and zoom live in the page's Params too. */
 
-import { report } from './api.js';
-import { PLOT_H, edgeSeries, faintSeries, lineSeries, panelPlot } from './charts.js';
-import { downloadBlob, downloadUrl, h } from './dom.js';
+import { report, seriesCsvUrl } from './api.js';
+import { PLOT_H, panelPlot } from './charts.js';
+import { savePng, savePointsCsv } from './chartfiles.js';
+import { downloadUrl, h } from './dom.js';
 import { RS } from './hooks.js';
-import { aggregate, ema, interpOnto, nearestDefined, unionSorted } from './series.js';
-import { clamp, debounce, fmtNum, fmtTime, isNum, naturalCompare, rgba, safeFileName } from './util.js';
+import { copyLayout } from './layout.js';
+import { PanelGrid } from './panelgrid.js';
+import { linesOf, plotData } from './plotdata.js';
+import { nearestDefined } from './series.js';
+import { Tooltip } from './tooltip.js';
+import { clamp, debounce, fmtNum, fmtTime, safeFileName } from './util.js';
 
 /** @typedef {import('./api.js').XY} XY */
 /** @typedef {import('./api.js').SeriesQuery} SeriesQuery */
 /** @typedef {import('./hooks.js').ChartHook} ChartHook */
 /** @typedef {import('./hooks.js').HookSeries} HookSeries */
+/** @typedef {import('./hooks.js').TooltipRow} TooltipRow */
 /** @typedef {import('./router.js').Params} Params */
 /** @typedef {import('./router.js').ViewCtx} ViewCtx */
-
-/** @typedef {{ref: string, label: string, color: string, live: boolean}} ChartRun */
-/** @typedef {{label: string, color: string, refs: string[]}} ChartGroup */
+/** @typedef {import('./layout.js').PanelSpec} PanelSpec */
+/** @typedef {import('./layout.js').ChartsLayout} ChartsLayout */
+/** @typedef {import('./layout.js').ChartsSection} ChartsSection */
+/** @typedef {import('./plotdata.js').ChartRun} ChartRun */
+/** @typedef {import('./plotdata.js').ChartGroup} ChartGroup */
+/** @typedef {import('./plotdata.js').Entry} Entry */
+/** @typedef {import('./panelgrid.js').Panel} Panel */
+/** @typedef {import('./panelgrid.js').RunsChart} RunsChart */
 
 /**
  * @typedef {object} ChartsOptions
@@ -29,7 +44,7 @@ import { clamp, debounce, fmtNum, fmtTime, isNum, naturalCompare, rgba, safeFile
  * @property {Params} params the page's
  * @property {() => void} save records params in the address
  * @property {(keys: string[], q: SeriesQuery) => Promise<Record<string, Record<string, XY>>>} fetch by ref, then key
- * @property {ChartGroup[] | null} [groups] a line per group (mean, min-max band) instead of per run
+ * @property {ChartGroup[] | null} [groups] a line per group (mean, band) instead of per run
  * @property {string} [fixedX]
  * @property {(key: string) => string} [sectionOf]
  * @property {(key: string) => string} [titleOf] a panel's title (default: its key)
@@ -39,82 +54,43 @@ import { clamp, debounce, fmtNum, fmtTime, isNum, naturalCompare, rgba, safeFile
  * @property {number} [liveMs]
  * @property {string} [emptyText]
  * @property {string} [collapseKey]
+ * @property {ChartsLayout} [layout] initial layout (else the built-in: a panel per key)
+ * @property {(l: ChartsLayout) => void} [onLayoutChange] after a change of the layout (debounced)
+ * @property {'minmax' | 'std' | 'stderr' | 'none'} [band] the group band (default minmax)
+ * @property {Record<string, string>} [stepMetrics] metric key or glob -> its define_metric step metric
+ * @property {(ref: string | null) => void} [onHoverRun] a run's line hovered (null: none)
+ * @property {(refs: string[]) => void} [onHiddenChange] the runs hidden from the legend
+ * @property {(mount: HTMLElement, spec: PanelSpec, runs: ChartRun[], width: number, o?: {onHoverRun?: (ref: string | null) => void}) => RunsChart} [drawRunsPanel]
+ *   draws bar/scatter/parallel panels (runpanels.js drawRunsPanel); a run hovered there is emphasised everywhere
+ * @property {'full' | 'points'} [csv] the CSV button: every row of the range (series.csv), or the drawn points (default: full unless fixedX)
  */
-
-/** @typedef {{label: string, color: string, x: number[], y: (number | null)[], min?: (number | null)[], max?: (number | null)[]}} LegendLine */
-
-/**
- * @typedef {object} Panel
- * @property {string} key
- * @property {HTMLElement} el
- * @property {HTMLElement} plot
- * @property {HTMLElement} legend
- * @property {uPlot | null} u
- * @property {string} sig
- * @property {string | null} fetchedFor
- * @property {boolean} visible
- * @property {boolean} needsDraw
- * @property {ChartHook | null} hook
- * @property {LegendLine[]} legendLines
- * @property {{el: HTMLElement, v: HTMLElement}[] | null} legendItems
- * @property {HTMLElement | null} lx
- */
-
-/** @typedef {{run: ChartRun, x: number[], raw: (number | null)[], vals: (number | null)[], sm: (number | null)[]}} Line */
-
-/** @type {Set<string>} section names the user folded, kept across views */
-const collapsedSections = new Set();
-
-/** @param {string} key */
-function sectionOfKey(key) {
-  const i = key.indexOf('/');
-  return i > 0 ? key.slice(0, i) : 'charts';
-}
-/** @param {string} a @param {string} b */
-function defaultSectionOrder(a, b) {
-  if (a === b) return 0;
-  if (a === 'charts') return -1;
-  if (b === 'charts') return 1;
-  return naturalCompare(a, b);
-}
 
 /** The charts of some runs, in mount, until destroy() (or the view is left: the caller's cleanup). */
-export class ChartsView {
+export class ChartsView extends PanelGrid {
   /** @param {ViewCtx} ctx @param {HTMLElement} mount @param {ChartsOptions} o */
   constructor(ctx, mount, o) {
-    this.ctx = ctx;
-    this.o = o;
-    this.params = o.params;
-    this.runs = o.runs;
+    super(ctx, o);
+    const lay = o.layout ? this.L : null;
     this.groups = o.groups && o.groups.length ? o.groups : null;
-    this.dead = false;
-    this.xOptions = o.xOptions.slice();
-    this.x = o.fixedX || this.params.get('x') || this.xOptions[0];
-    if (!this.xOptions.includes(this.x)) this.xOptions.push(this.x);
-    this.smooth = clamp(this.params.num('smooth', 0), 0, 0.99);
-    this.log = this.params.get('log') === '1';
-    this.filter = this.params.get('panels');
-    const z = this.params.list('zoom').map(Number);
-    /** @type {number[] | null} */
-    this.zoomRange = z.length === 2 && z.every(Number.isFinite) && z[0] < z[1] ? z : null;
-    /** @type {Map<string, Panel>} */
-    this.panels = new Map(); // key -> panel state
-    /** @type {Map<Element, Panel>} */
-    this.panelByEl = new Map();
-    /** @type {Map<string, Record<string, XY>>} */
-    this.data = new Map(); // key -> {REF: {x, y}}: replaced on every fetch
+    this.band = o.band || 'minmax';
+    this.smooth = clamp(lay ? lay.smoothing : this.params.num('smooth', 0), 0, 0.99);
+    this.log = lay ? lay.log : this.params.get('log') === '1';
     /** @type {Set<string>} */
-    this.queue = new Set();
+    this.hidden = new Set();
+    /** @type {string | null} the line under the cursor (a ref, or "group:" label) */
+    this.hoverKey = null;
+    /** @type {string | null} the run highlighted from outside (a table row hovered) */
+    this.outsideRef = null;
+    /** @type {string | null} what is emphasised now */
+    this.emph = null;
     this.inflight = 0;
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.flushTimer = null;
     this.raf = 0;
     this.firstDone = false;
     this.busy = false;
-    this.syncKey = 'runship-charts'; // one key for all: uPlot keeps a registry entry per key
-    // made by buildControls and buildPanels
-    /** @type {HTMLElement} */
-    this.pfError;
+    this.tooltip = new Tooltip();
+    // made by buildControls
     /** @type {HTMLElement} */
     this.smLabel;
     /** @type {HTMLElement} */
@@ -123,15 +99,12 @@ export class ChartsView {
     this.pfInput;
     /** @type {ReturnType<typeof debounce>} */
     this.saveSoon;
-    /** @type {{name: string, el: HTMLElement, keys: string[], count: HTMLElement}[]} */
-    this.sections;
     this.root = h('div', { class: 'charts' });
     if (o.title) this.root.append(h('div', { class: 'charts-title', text: o.title }));
     mount.append(this.root);
     this.buildControls();
-    this.buildPanels();
-    this.io = new IntersectionObserver((entries) => this.onIntersect(entries), { rootMargin: '150px 0px' });
-    for (const p of this.panels.values()) this.io.observe(p.el);
+    this.root.append(this.sectionsEl);
+    this.renderSections();
     this.onResize = debounce(() => this.resize(), 150);
     window.addEventListener('resize', this.onResize);
     this.liveTimer = setInterval(() => this.liveTick(), o.liveMs || 3000);
@@ -141,13 +114,12 @@ export class ChartsView {
     RS.zoom = this.zoomFn;
     RS.resetZoom = this.resetFn;
     this.updateZoomInfo();
-    if (!this.panels.size) ctx.later(() => this.settle(), 0);
+    if (!this.panels.size || ![...this.panels.values()].some((p) => p.spec.type === 'line')) ctx.later(() => this.settle(), 0);
   }
 
-  // ---- controls and layout
+  // ---- controls
   buildControls() {
     const pf = h('input', { id: 'panel-filter', type: 'search', placeholder: 'filter panels (regex)', spellcheck: 'false', value: this.filter });
-    this.pfError = h('span', { id: 'panel-filter-error', class: 'error' });
     const xs = h('select', { id: 'xaxis', title: 'x axis' }, this.xOptions.map((v) => h('option', { value: v, text: v })));
     xs.value = this.x;
     xs.disabled = this.xOptions.length < 2;
@@ -155,99 +127,36 @@ export class ChartsView {
     this.smLabel = h('span', { id: 'smoothing-value', text: this.smooth.toFixed(2) });
     const lg = h('input', { id: 'logscale', type: 'checkbox', checked: this.log });
     const rz = h('button', { id: 'reset-zoom', type: 'button', text: 'reset zoom', title: 'or double-click a chart' });
+    const add = h('button', { id: 'add-panel', type: 'button', text: '+ panel', title: 'add a panel' });
     this.zoomInfo = h('span', { class: 'zoom-info' });
     this.root.append(h('div', { class: 'chart-controls' },
       h('span', { class: 'pf' }, pf, this.pfError),
       h('label', null, 'x', xs),
       h('label', null, 'smoothing', sm, this.smLabel),
       h('label', null, lg, 'log y'),
-      rz, this.zoomInfo));
+      rz, add, this.zoomInfo));
 
-    this.pfInput = debounce(() => { this.filter = pf.value; this.applyFilter(); this.saveState(); }, 200);
+    this.pfInput = debounce(() => { this.filter = pf.value; this.applyFilter(); this.saveState(); this.changed(); }, 200);
     pf.addEventListener('input', this.pfInput);
     xs.addEventListener('change', () => {
       this.x = xs.value;
       this.zoomRange = null;
-      this.data.clear();
+      this.zoomX = this.x;
       this.saveState();
+      this.changed();
       this.refetchAll(true);
     });
-    this.saveSoon = debounce(() => this.saveState(), 250);
+    this.saveSoon = debounce(() => { this.saveState(); this.changed(); }, 250);
     sm.addEventListener('input', () => {
       this.smooth = clamp(parseFloat(sm.value) || 0, 0, 0.99);
       this.smLabel.textContent = this.smooth.toFixed(2);
       this.saveSoon();
       this.redrawSoon();
     });
-    sm.addEventListener('change', () => { this.saveSoon.cancel(); this.saveState(); });
-    lg.addEventListener('change', () => { this.log = lg.checked; this.saveState(); this.redrawAll(); });
+    sm.addEventListener('change', () => { this.saveSoon.cancel(); this.saveState(); this.changed(); });
+    lg.addEventListener('change', () => { this.log = lg.checked; this.saveState(); this.changed(); this.redrawAll(); });
     rz.addEventListener('click', () => this.resetZoom());
-  }
-
-  buildPanels() {
-    const sectionOf = this.o.sectionOf || sectionOfKey;
-    /** @type {Map<string, string[]>} */
-    const bySection = new Map();
-    for (const key of this.o.keys) {
-      const s = sectionOf(key);
-      if (!bySection.has(s)) bySection.set(s, []);
-      bySection.get(s)?.push(key);
-    }
-    const wrap = h('div', { class: 'sections' });
-    if (!this.o.keys.length) wrap.append(h('p', { class: 'muted', text: this.o.emptyText || 'No numeric metrics logged.' }));
-    this.sections = [];
-    for (const name of [...bySection.keys()].sort(this.o.sectionOrder || defaultSectionOrder)) {
-      const keys = bySection.get(name) || [];
-      const grid = h('div', { class: 'panel-grid' });
-      const count = h('span', { class: 'n', text: `(${keys.length})` });
-      const head = h('button', { type: 'button', class: 'section-head' }, h('span', { class: 'caret', text: '▾' }), h('span', { text: name }), count);
-      const sec = h('section', { class: 'chart-section', dataset: { section: name } }, head, grid);
-      const ck = (this.o.collapseKey || '') + '\u0000' + name;
-      if (collapsedSections.has(ck)) sec.classList.add('collapsed');
-      head.addEventListener('click', () => {
-        const c = sec.classList.toggle('collapsed');
-        if (c) collapsedSections.add(ck);
-        else collapsedSections.delete(ck);
-      });
-      for (const key of keys) {
-        const p = this.makePanel(key);
-        grid.append(p.el);
-        this.panels.set(key, p);
-        this.panelByEl.set(p.el, p);
-      }
-      this.sections.push({ name, el: sec, keys, count });
-      wrap.append(sec);
-    }
-    this.root.append(wrap);
-    this.applyFilter();
-  }
-
-  /** @param {string} key @returns {Panel} */
-  makePanel(key) {
-    const png = h('button', { class: 'png', type: 'button', title: 'download as PNG', text: 'PNG' });
-    const csv = h('button', { class: 'csv', type: 'button', title: 'download the data as CSV', text: 'CSV' });
-    const legend = h('div', { class: 'panel-legend' });
-    const plot = h('div', { class: 'panel-plot' }, h('div', { class: 'placeholder', text: 'loading…' }));
-    const el = h('div', { class: 'panel', dataset: { key } },
-      h('div', { class: 'panel-head' }, h('span', { class: 'panel-title', title: key, text: this.o.titleOf ? this.o.titleOf(key) : key }), h('span', { class: 'panel-tools' }, png, csv)),
-      legend, plot);
-    png.addEventListener('click', () => this.downloadPng(key));
-    csv.addEventListener('click', () => this.downloadCsv(key));
-    return { key, el, plot, legend, u: null, sig: '', fetchedFor: null, visible: false, needsDraw: false, hook: null, legendLines: [], legendItems: null, lx: null };
-  }
-
-  applyFilter() {
-    let re = null;
-    this.pfError.textContent = '';
-    if (this.filter) {
-      try { re = new RegExp(this.filter, 'i'); } catch (e) { this.pfError.textContent = 'invalid regex: ' + e.message; }
-    }
-    for (const p of this.panels.values()) p.el.classList.toggle('hidden', !!re && !re.test(p.key));
-    for (const s of this.sections) {
-      const n = re ? s.keys.filter((k) => re.test(k)).length : s.keys.length;
-      s.el.classList.toggle('hidden', n === 0);
-      s.count.textContent = n === s.keys.length ? `(${n})` : `(${n} of ${s.keys.length})`;
-    }
+    add.addEventListener('click', () => this.openAddDialog(null));
   }
 
   saveState() {
@@ -258,27 +167,37 @@ export class ChartsView {
     P.set('log', this.log ? '1' : null);
     P.set('panels', this.filter || null);
     P.set('zoom', this.zoomRange ? this.zoomRange.map(String) : null);
+    P.set('zoomx', this.zoomRange && this.zoomX !== this.x ? this.zoomX : null);
     this.o.save();
   }
 
+  /** The layout as it is now (a copy): what a workspace saves. @returns {ChartsLayout} */
+  layout() {
+    const l = copyLayout(this.L);
+    l.x = this.o.fixedX ? null : this.x;
+    l.smoothing = this.smooth;
+    l.log = this.log;
+    l.panel_filter = this.filter;
+    return l;
+  }
+
   updateZoomInfo() {
-    this.zoomInfo.textContent = this.zoomRange ? `zoom ${fmtNum(this.zoomRange[0])} – ${fmtNum(this.zoomRange[1])}` : '';
+    const z = this.zoomRange;
+    this.zoomInfo.textContent = z ? `zoom ${this.zoomX !== this.x ? this.zoomX + ' ' : ''}${fmtNum(z[0])} – ${fmtNum(z[1])}` : '';
   }
 
   // ---- fetching
-  stateKey() { return this.x + '|' + (this.zoomRange ? this.zoomRange.join(',') : ''); }
-
   /** @param {IntersectionObserverEntry[]} entries */
   onIntersect(entries) {
     if (this.dead) return;
-    const sk = this.stateKey();
     for (const e of entries) {
       const p = this.panelByEl.get(e.target);
       if (!p) continue;
       p.visible = e.isIntersecting;
       if (!p.visible) continue;
-      if (p.fetchedFor !== sk) this.queue.add(p.key);
-      else if (p.needsDraw) this.draw(p.key);
+      if (p.spec.type !== 'line') { if (!p.runsChart || p.needsDraw) this.drawRuns(p); continue; }
+      if (p.fetchedFor !== this.stateKey(p)) this.queue.add(p.spec.id);
+      else if (p.needsDraw) this.drawPanel(p);
     }
     if (this.queue.size) this.schedule();
     else this.settle();
@@ -288,49 +207,64 @@ export class ChartsView {
     if (!this.flushTimer && !this.dead) this.flushTimer = setTimeout(() => { this.flushTimer = null; this.flush(); }, 16);
   }
 
+  /** Up to two requests at a time, each for panels on the same x and zoom (up to 10 keys). */
   flush() {
     if (this.dead) return;
     while (this.queue.size && this.inflight < 2) {
-      /** @type {string[]} */
-      const keys = [];
-      for (const k of this.queue) { keys.push(k); if (keys.length >= 10) break; }
-      for (const k of keys) this.queue.delete(k);
+      /** @type {Panel[]} */
+      const batch = [];
+      /** @type {Set<string>} */
+      const keys = new Set();
+      let x = '', zs = '';
+      for (const id of this.queue) {
+        const p = this.panels.get(id);
+        if (!p || p.spec.type !== 'line') { this.queue.delete(id); continue; }
+        const z = this.zoomOf(p), px = this.panelX(p), pz = z ? z.join(',') : '';
+        if (batch.length && (px !== x || pz !== zs || keys.size + p.spec.metrics.length > 10)) continue;
+        x = px; zs = pz;
+        batch.push(p);
+        for (const m of p.spec.metrics) keys.add(m);
+        this.queue.delete(id);
+        if (keys.size >= 10) break;
+      }
+      if (!batch.length) break;
       this.inflight++;
-      this.fetchBatch(keys).then(() => {
+      this.fetchBatch(batch, [...keys], x).then(() => {
         this.inflight--;
         if (!this.dead) { this.flush(); this.settle(); }
       });
     }
   }
 
-  /** One request for up to 10 keys and all shown runs; never rejects. @param {string[]} keys */
-  async fetchBatch(keys) {
-    const sk = this.stateKey();
+  /** One request for some panels' keys and all runs; never rejects. @param {Panel[]} batch @param {string[]} keys @param {string} x */
+  async fetchBatch(batch, keys, x) {
+    const sks = batch.map((p) => this.stateKey(p));
     let width = 0;
-    for (const k of keys) { const p = this.panels.get(k); if (p) width = Math.max(width, p.plot.clientWidth); }
+    for (const p of batch) width = Math.max(width, p.plot.clientWidth);
     const samples = clamp(Math.round(width) || 600, 200, 2000);
-    const z = this.zoomRange;
+    const z = this.zoomOf(batch[0]);
     try {
-      const res = await this.o.fetch(keys, { x: this.x, samples, lo: z ? z[0] : null, hi: z ? z[1] : null });
-      if (this.dead || sk !== this.stateKey()) return;
-      for (const key of keys) {
-        /** @type {Record<string, XY>} */
-        const per = {};
-        for (const r of this.runs) {
-          const s = res && res[r.ref] && res[r.ref][key];
-          if (s && Array.isArray(s.x) && Array.isArray(s.y)) per[r.ref] = s;
+      const res = await this.o.fetch(keys, { x, samples, lo: z ? z[0] : null, hi: z ? z[1] : null });
+      if (this.dead) return;
+      batch.forEach((p, i) => {
+        if (this.panels.get(p.spec.id) !== p || sks[i] !== this.stateKey(p)) return;
+        p.data = new Map();
+        for (const key of p.spec.metrics) {
+          /** @type {Record<string, XY>} */
+          const per = {};
+          for (const r of this.runs) {
+            const s = res && res[r.ref] && res[r.ref][key];
+            if (s && Array.isArray(s.x) && Array.isArray(s.y)) per[r.ref] = s;
+          }
+          p.data.set(key, per);
         }
-        this.data.set(key, per);
-        const p = this.panels.get(key);
-        if (p) { p.fetchedFor = sk; this.draw(key); }
-      }
+        p.fetchedFor = sks[i];
+        this.drawPanel(p);
+      });
     } catch (e) {
       if (this.dead) return;
       report(e);
-      for (const key of keys) {
-        const p = this.panels.get(key);
-        if (p) { p.fetchedFor = sk; if (!p.u) this.placeholder(p, 'could not load'); }
-      }
+      batch.forEach((p, i) => { p.fetchedFor = sks[i]; if (!p.u) this.placeholder(p, 'could not load'); });
     }
   }
 
@@ -351,12 +285,14 @@ export class ChartsView {
   /** @param {boolean} busy */
   refetchAll(busy) {
     if (busy) { this.busy = true; RS.ready = false; }
-    const zoom = this.zoomRange ? this.zoomRange.slice() : null;
     for (const p of this.panels.values()) {
+      if (p.spec.type !== 'line') continue;
+      this.labelPanel(p);
+      if (p.fetchedFor === this.stateKey(p)) continue;
       p.fetchedFor = null;
       if (p.u) this.applyZoom(p);
-      if (p.hook) p.hook.zoom = zoom ? zoom.slice() : null;
-      if (p.visible) this.queue.add(p.key);
+      if (p.hook) { const z = this.zoomOf(p); p.hook.zoom = z ? z.slice() : null; }
+      if (p.visible) this.queue.add(p.spec.id);
     }
     this.updateZoomInfo();
     if (this.queue.size) this.schedule();
@@ -366,7 +302,7 @@ export class ChartsView {
   liveTick() {
     if (this.dead || document.hidden || this.inflight || this.queue.size || !this.runs.some((r) => r.live)) return;
     for (const p of this.panels.values()) {
-      if (p.visible && p.fetchedFor !== null) { p.fetchedFor = null; this.queue.add(p.key); }
+      if (p.spec.type === 'line' && p.visible && p.fetchedFor !== null) { p.fetchedFor = null; this.queue.add(p.spec.id); }
     }
     if (this.queue.size) this.schedule();
   }
@@ -376,14 +312,15 @@ export class ChartsView {
   setLive(liveRefs) { for (const r of this.runs) r.live = liveRefs.has(r.ref); }
 
   // ---- zoom
-  /** @param {number} lo @param {number} hi */
-  zoom(lo, hi) {
+  /** Zoom the panels on x (or on the x named) to [lo, hi]. @param {number} lo @param {number} hi @param {string} [x] */
+  zoom(lo, hi, x) {
     if (this.dead) return;
     lo = Number(lo);
     hi = Number(hi);
     if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo === hi) return;
     if (lo > hi) [lo, hi] = [hi, lo];
     this.zoomRange = [lo, hi];
+    this.zoomX = x || this.x;
     this.saveState();
     this.refetchAll(true);
   }
@@ -402,19 +339,19 @@ export class ChartsView {
   /** @param {Panel} p */
   applyZoom(p) {
     if (!p.u) return;
-    const xs = p.u.data[0];
-    if (this.zoomRange) p.u.setScale('x', { min: this.zoomRange[0], max: this.zoomRange[1] });
+    const xs = p.u.data[0], z = this.zoomOf(p);
+    if (z) p.u.setScale('x', { min: z[0], max: z[1] });
     else if (xs && xs.length > 1) p.u.setScale('x', { min: xs[0], max: xs[xs.length - 1] });
   }
 
-  /** A drag on a chart: zoom every panel to that x range. @param {uPlot} u */
-  onSelect(u) {
+  /** A drag on a chart: zoom every panel on its x to that range. @param {Panel} p @param {uPlot} u */
+  onSelect(p, u) {
     const sel = u.select;
     if (!sel || sel.width < 3) return;
     let lo = u.posToVal(sel.left, 'x'), hi = u.posToVal(sel.left + sel.width, 'x');
     u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-    const xs = u.data[0];
-    if (this.x === '_step' || (xs.length && xs.slice(0, 50).every(Number.isInteger))) {
+    const xs = u.data[0], x = this.panelX(p);
+    if (x === '_step' || (xs.length && xs.slice(0, 50).every(Number.isInteger))) {
       lo = Math.floor(lo);
       hi = Math.ceil(hi);
     } else {
@@ -422,7 +359,15 @@ export class ChartsView {
       lo = Number(lo.toFixed(digits));
       hi = Number(hi.toFixed(digits));
     }
-    this.zoom(lo, hi);
+    this.zoom(lo, hi, x);
+  }
+
+  /** The panel's buttons and the mouse over its plot. @param {Panel} p @param {HTMLElement} png @param {HTMLElement} csv */
+  wirePanel(p, png, csv) {
+    png.addEventListener('click', () => this.downloadPng(p));
+    csv.addEventListener('click', () => this.downloadCsv(p));
+    p.plot.addEventListener('mouseenter', () => { this.hoverPanel = p; });
+    p.plot.addEventListener('mouseleave', () => { if (this.hoverPanel === p) this.hoverPanel = null; this.tooltip.hide(); this.setHover(null); });
   }
 
   // ---- drawing
@@ -431,246 +376,265 @@ export class ChartsView {
   }
   redrawAll() {
     if (this.dead) return;
-    for (const key of this.data.keys()) {
-      const p = this.panels.get(key);
-      if (!p) continue;
-      if (p.visible || p.u) this.draw(key);
+    for (const p of this.panels.values()) {
+      if (p.spec.type !== 'line' && p.runsChart) { if (p.visible) this.drawRuns(p); else p.needsDraw = true; continue; }
+      if (!p.data.size) continue;
+      if (p.visible || p.u) this.drawPanel(p);
       else p.needsDraw = true;
     }
   }
 
-  /** @param {Panel} p @param {string} text */
-  placeholder(p, text) { p.plot.replaceChildren(h('div', { class: 'placeholder', text })); }
   /** @param {Panel} p */
   destroyPlot(p) {
     if (p.u) { p.u.destroy(); p.u = null; }
     p.sig = '';
   }
 
-  /**
-   * A panel's lines: each shown run's values (null: none, or not positive on a log scale),
-   * smoothed; and how many values came.
-   * @param {Record<string, XY>} d the panel's series by ref
-   */
-  linesOf(d) {
-    const w = this.smooth, log = this.log;
-    /** @type {Line[]} */
-    const lines = [];
-    let points = 0;
-    for (const r of this.runs) {
-      const s = d[r.ref];
-      if (!s || !s.x.length) continue;
-      const n = Math.min(s.x.length, s.y.length);
-      const lx = s.x.length === n ? s.x : s.x.slice(0, n);
-      const raw = s.y.length === n ? s.y : s.y.slice(0, n);
-      const vals = raw.map((v) => (isNum(v) && (!log || v > 0) ? v : null));
-      for (const v of raw) if (v !== null && v !== undefined) points++;
-      lines.push({ run: r, x: lx, raw, vals, sm: w > 0 ? ema(vals, w) : vals });
+  /** The runs drawn: those not hidden. */
+  shownRuns() { return this.hidden.size ? this.runs.filter((r) => !this.hidden.has(r.ref)) : this.runs; }
+
+  /** A bar, scatter or parallel panel: drawn by the page's drawRunsPanel. @param {Panel} p */
+  drawRuns(p) {
+    if (this.dead) return;
+    if (p.runsChart) { p.runsChart.destroy(); p.runsChart = null; }
+    p.needsDraw = false;
+    const width = p.plot.clientWidth;
+    if (!this.o.drawRunsPanel) {
+      this.placeholder(p, `${p.spec.type} panels are drawn on the workspace page`);
+      p.runsChart = { destroy() {} };
+    } else {
+      p.plot.replaceChildren();
+      try {
+        p.runsChart = this.o.drawRunsPanel(p.plot, JSON.parse(JSON.stringify(p.spec)), this.shownRuns(), width, { onHoverRun: (ref) => this.setHover(ref) });
+        this.emphasise(p);
+      } catch (e) {
+        report(e);
+        this.placeholder(p, 'could not draw');
+        p.runsChart = { destroy() {} };
+      }
     }
-    return { lines, points };
+    this.buildLegend(p, this.runs.map((r) => ({ key: r.ref, ref: r.ref, refs: [r.ref], label: r.label, color: r.color })));
   }
 
-  /** @param {string} key */
-  draw(key) {
-    const p = this.panels.get(key), d = this.data.get(key);
-    if (!p || !d || this.dead) return;
+  /** @param {Panel} p */
+  drawPanel(p) {
+    if (this.dead || p.spec.type !== 'line') return;
     const width = p.plot.clientWidth;
     if (width < 40) { p.needsDraw = true; return; }
     p.needsDraw = false;
-    const { lines, points } = this.linesOf(d);
+    const s = p.spec, smooth = s.smoothing ?? this.smooth, log = s.log ?? this.log, x = this.panelX(p);
+    const { lines, points } = linesOf(s.metrics, p.data, this.shownRuns(), smooth, log);
     p.el.dataset.points = String(points);
-    const anyValue = lines.some((l) => l.vals.some((v) => v !== null));
-    if (!lines.length || !anyValue) {
+    this.buildLegend(p, this.legendEntries(p));
+    if (!lines.length || !lines.some((l) => l.vals.some((v) => v !== null))) {
       this.destroyPlot(p);
-      this.placeholder(p, !lines.length ? 'no data' + (this.zoomRange ? ' in this range' : '') : this.log ? 'no positive values' : 'no finite values');
-      p.legend.replaceChildren();
-      p.legendItems = null;
-      this.setHook(p, lines.map((l) => ({ ref: l.run.ref, label: l.run.label, color: l.run.color, x: l.x, y: l.sm, raw: l.raw })));
+      this.placeholder(p, !lines.length ? 'no data' + (this.zoomOf(p) ? ' in this range' : '') : log ? 'no positive values' : 'no finite values');
+      p.entries = [];
+      this.setHook(p, lines.map((l) => ({ ref: l.run.ref, label: l.label, color: l.color, x: l.x, y: l.sm, raw: l.raw, metric: l.metric })));
       return;
     }
-    const { series, data, bands, hook, legend } = this.plotData(lines);
-    const sig = [lines.map((l) => l.run.ref).join(','), series.length, this.log, this.smooth > 0, this.x].join('|');
+    const pd = plotData(lines, this.groups, this.band, x, smooth);
+    const sig = [pd.series.map((q) => q.label).join('\u0000'), log, x, s.h, JSON.stringify(s.yrange)].join('|');
     const u = p.u;
     if (u && p.sig === sig) {
       u.batch(() => {
-        u.setData(data, true);
-        if (this.zoomRange) this.applyZoom(p);
+        u.setData(pd.data, true);
+        if (this.zoomOf(p)) this.applyZoom(p);
       });
     } else {
       this.destroyPlot(p);
       p.plot.replaceChildren();
-      p.u = panelPlot(p.plot, width, series, bands, data, {
-        x: this.x, log: this.log, syncKey: this.syncKey,
-        onReset: () => this.resetZoom(), onSelect: (u) => this.onSelect(u), onCursor: (u) => this.hover(p, u),
+      p.u = panelPlot(p.plot, width, pd.series, pd.bands, pd.data, {
+        x, log, syncKey: 'runship-charts|' + x, height: s.h, yrange: s.yrange,
+        onReset: () => this.resetZoom(), onSelect: (v) => this.onSelect(p, v), onCursor: (v) => this.hover(p, v),
       });
       p.sig = sig;
-      if (this.zoomRange) this.applyZoom(p);
+      if (this.zoomOf(p)) this.applyZoom(p);
     }
-    p.legendLines = legend;
-    this.buildLegend(p);
-    this.setHook(p, hook);
-  }
-
-  /**
-   * The plot's series and data on the lines' merged x values: a line per run (under it, when
-   * smoothed, its raw values faint), or per group its mean and a min-max band; with the
-   * lines for the hooks and the legend.
-   * @param {Line[]} lines
-   */
-  plotData(lines) {
-    const xs = unionSorted(lines.map((l) => l.x));
-    /** @type {Map<number, number>} */
-    const at = new Map();
-    xs.forEach((v, i) => at.set(v, i));
-    /** @param {number[]} lx @param {(number | null)[]} ly */
-    const align = (lx, ly) => {
-      /** @type {(number | null)[]} */
-      const out = new Array(xs.length).fill(null);
-      for (let i = 0; i < lx.length; i++) {
-        if (ly[i] === null) continue;
-        const j = at.get(lx[i]);
-        if (j !== undefined) out[j] = ly[i];
-      }
-      return out;
-    };
-    const pd = {
-      /** @type {uPlot.Series[]} */ series: [{ label: this.x }],
-      /** @type {uPlot.Data} */ data: [xs],
-      /** @type {uPlot.Band[]} */ bands: [],
-      /** @type {HookSeries[]} */ hook: [],
-      /** @type {LegendLine[]} */ legend: [],
-    };
-    const { series, data, hook, legend } = pd;
-    if (!this.groups) {
-      if (this.smooth > 0) for (const l of lines) { series.push(faintSeries(l.run.label, l.run.color)); data.push(align(l.x, l.vals)); }
-      for (const l of lines) {
-        series.push(lineSeries(l.run.label, l.run.color, 1.5));
-        data.push(align(l.x, l.sm));
-        hook.push({ ref: l.run.ref, label: l.run.label, color: l.run.color, x: l.x, y: l.sm, raw: l.raw });
-        legend.push({ label: l.run.label, color: l.run.color, x: l.x, y: l.sm });
-      }
-    } else this.groupData(pd, lines, xs, this.groups);
-    return pd;
-  }
-
-  /**
-   * Per group: mean line, min-max band, on the aligned x values.
-   * @param {{series: uPlot.Series[], data: uPlot.Data, bands: uPlot.Band[], hook: HookSeries[], legend: LegendLine[]}} pd
-   * @param {Line[]} lines
-   * @param {number[]} xs
-   * @param {ChartGroup[]} groups
-   */
-  groupData(pd, lines, xs, groups) {
-    const { series, data, bands, hook, legend } = pd;
-    for (const g of groups) {
-      const members = lines.filter((l) => g.refs.includes(l.run.ref));
-      if (!members.length) continue;
-      const agg = aggregate(xs.length, members.map((l) => interpOnto(xs, l.x, l.sm)));
-      const rawAgg = aggregate(xs.length, members.map((l) => interpOnto(xs, l.x, l.vals)));
-      const label = `${g.label} (${members.length})`;
-      const lo = series.length;
-      series.push(edgeSeries(g.color)); data.push(agg.min);
-      const hi = series.length;
-      series.push(edgeSeries(g.color)); data.push(agg.max);
-      bands.push({ series: [hi, lo], fill: rgba(g.color, 0.14) });
-      if (this.smooth > 0) { series.push(faintSeries(label, g.color)); data.push(rawAgg.mean); }
-      series.push(lineSeries(label, g.color, 2));
-      data.push(agg.mean);
-      hook.push({ ref: null, group: g.label, refs: members.map((l) => l.run.ref), label, color: g.color, x: xs, y: agg.mean, raw: rawAgg.mean, min: agg.min, max: agg.max });
-      legend.push({ label, color: g.color, x: xs, y: agg.mean, min: agg.min, max: agg.max });
-    }
+    p.entries = pd.entries;
+    p.seriesKey = pd.seriesKey;
+    p.baseWidth = pd.baseWidth;
+    this.emphasise(p);
+    this.setHook(p, pd.hook);
   }
 
   /** @param {Panel} p @param {HookSeries[]} series */
   setHook(p, series) {
-    p.hook = { key: p.key, x: this.x, u: p.u, series, smoothing: this.smooth, log: this.log, zoom: this.zoomRange ? this.zoomRange.slice() : null };
-    RS.charts[p.key] = p.hook;
+    const z = this.zoomOf(p);
+    p.hook = {
+      key: p.hookKey, panel: p.spec.id, metrics: p.spec.metrics.slice(), x: this.panelX(p), u: p.u, series,
+      smoothing: p.spec.smoothing ?? this.smooth, log: p.spec.log ?? this.log, zoom: z ? z.slice() : null,
+    };
+    RS.charts[p.hookKey] = p.hook;
+  }
+
+  // ---- legend: a run (or group) per entry; click hides, shift-click isolates
+  /** The runs (or groups) with data in the panel, hidden ones included. @param {Panel} p */
+  legendEntries(p) {
+    /** @param {string} ref */
+    const has = (ref) => p.spec.metrics.some((m) => { const s = p.data.get(m)?.[ref]; return !!s && s.x.length > 0; });
+    if (this.groups) {
+      return this.groups.filter((g) => g.refs.some(has)).map((g) => ({ key: 'group:' + g.label, ref: null, refs: g.refs.filter(has), label: g.label, color: g.color }));
+    }
+    return this.runs.filter((r) => has(r.ref)).map((r) => ({ key: r.ref, ref: r.ref, refs: [r.ref], label: r.label, color: r.color }));
+  }
+
+  /**
+   * @param {Panel} p
+   * @param {{key: string, ref: string | null, refs: string[], label: string, color: string}[]} items
+   */
+  buildLegend(p, items) {
+    const sig = JSON.stringify([p.spec.metrics, items.map((it) => [it.key, it.label, it.color, it.refs.every((r) => this.hidden.has(r))])]);
+    if (sig === p.legend.dataset.sig) return; // as drawn (a live refresh)
+    p.legend.dataset.sig = sig;
+    /** @type {Node[]} */
+    const kids = [];
+    if (p.spec.type === 'line' && p.spec.metrics.length > 1) {
+      p.spec.metrics.forEach((m, i) => kids.push(h('span', { class: 'lm lm' + (i % 5), title: m }, h('span', { class: 'lm-dash' }), h('span', { text: m }))));
+    }
+    for (const it of items) {
+      const sw = h('span', { class: 'swatch' });
+      sw.style.background = it.color;
+      const off = it.refs.every((r) => this.hidden.has(r));
+      const el = h('button', { type: 'button', class: 'li' + (off ? ' off' : ''), title: `${it.label}\nclick: hide or show · shift-click: show only this`, dataset: { ref: it.ref || '', key: it.key } },
+        sw, h('span', { class: 'ln', text: it.label }));
+      el.addEventListener('click', (e) => this.legendClick(it.refs, e.shiftKey || e.metaKey || e.ctrlKey));
+      el.addEventListener('mouseenter', () => this.setHover(it.key));
+      el.addEventListener('mouseleave', () => this.setHover(null));
+      kids.push(el);
+    }
+    p.legend.replaceChildren(...kids);
+    p.legend.hidden = kids.length < 2; // one run, one metric: nothing to tell apart
+    this.emphLegend(p);
+  }
+
+  /** Click: hide the runs (or show them again); isolate: show only them (again: show all). @param {string[]} refs @param {boolean} isolate */
+  legendClick(refs, isolate) {
+    const all = this.runs.map((r) => r.ref);
+    if (isolate) {
+      const only = all.every((r) => refs.includes(r) !== this.hidden.has(r));
+      this.hidden = only ? new Set() : new Set(all.filter((r) => !refs.includes(r)));
+    } else if (refs.every((r) => this.hidden.has(r))) {
+      for (const r of refs) this.hidden.delete(r);
+    } else {
+      for (const r of refs) this.hidden.add(r);
+    }
+    this.redrawAll();
+    if (this.o.onHiddenChange) this.o.onHiddenChange([...this.hidden]);
+  }
+
+  /** The runs hidden (the page's visibility toggles). @param {string[]} refs */
+  setHidden(refs) {
+    const next = new Set(refs.filter((r) => this.runs.some((x) => x.ref === r)));
+    if (next.size === this.hidden.size && [...next].every((r) => this.hidden.has(r))) return;
+    this.hidden = next;
+    this.redrawAll();
+  }
+
+  // ---- emphasis: the hovered line in every panel, or the run highlighted from outside
+  /** A run's lines emphasised (a table row hovered), or none. @param {string | null} ref */
+  highlight(ref) {
+    this.outsideRef = ref;
+    this.updateEmphasis();
+  }
+
+  /** The line under the cursor (a ref or "group:" key), or none. @param {string | null} key */
+  setHover(key) {
+    if (key === this.hoverKey) return;
+    this.hoverKey = key;
+    this.updateEmphasis();
+    if (this.o.onHoverRun) this.o.onHoverRun(key && !key.startsWith('group:') ? key : null);
+  }
+
+  updateEmphasis() {
+    const e = this.hoverKey || this.outsideRef;
+    RS.highlighted = e && !e.startsWith('group:') ? e : null;
+    if (e === this.emph) return;
+    this.emph = e;
+    for (const p of this.panels.values()) this.emphasise(p);
   }
 
   /** @param {Panel} p */
-  buildLegend(p) {
-    p.lx = h('span', { class: 'lx' });
-    p.legendItems = p.legendLines.map((l) => {
-      const v = h('span', { class: 'lv' });
-      const sw = h('span', { class: 'swatch' });
-      sw.style.background = l.color;
-      return { el: h('span', { class: 'li', title: l.label }, sw, h('span', { class: 'ln', text: l.label }), v), v };
-    });
-    p.legend.replaceChildren(p.lx, ...p.legendItems.map((i) => i.el));
+  emphLegend(p) {
+    for (const el of p.legend.querySelectorAll('.li')) el.classList.toggle('emph', !!this.emph && el instanceof HTMLElement && el.dataset.key === this.emph);
   }
 
-  /** Legend values at the cursor: each line's nearest point to that x. @param {Panel} p @param {uPlot} u */
-  hover(p, u) {
-    const lx = p.lx, items = p.legendItems;
-    if (!items || !lx || p.u !== u) return;
-    const i = u.cursor.idx;
-    if (i === null || i === undefined) {
-      lx.textContent = '';
-      for (const it of items) it.v.textContent = '';
-      return;
+  /** @param {Panel} p */
+  emphasise(p) {
+    this.emphLegend(p);
+    if (p.runsChart && p.runsChart.highlight) p.runsChart.highlight(this.emph && !this.emph.startsWith('group:') ? this.emph : null);
+    const u = p.u;
+    if (!u) return;
+    let e = this.emph;
+    if (e && this.groups && !e.startsWith('group:')) { // a run of a group: its group's lines
+      const ref = e, g = this.groups.find((x) => x.refs.includes(ref));
+      e = g ? 'group:' + g.label : e;
     }
+    const any = !!e && p.seriesKey.includes(e);
+    for (let i = 1; i < u.series.length; i++) {
+      const s = u.series[i], mine = any && p.seriesKey[i] === e;
+      s.alpha = !any || mine ? 1 : 0.25;
+      s.width = mine ? p.baseWidth[i] + 1.5 : p.baseWidth[i];
+    }
+    u.redraw(false);
+  }
+
+  /** The tooltip and the nearest line, at the cursor of the panel under the mouse. @param {Panel} p @param {uPlot} u */
+  hover(p, u) {
+    if (p !== this.hoverPanel || p.u !== u) return;
+    const i = u.cursor.idx, left = u.cursor.left ?? -1, top = u.cursor.top ?? -1;
+    if (i === null || i === undefined || left < 0 || !p.entries.length) { this.tooltip.hide(); this.setHover(null); return; }
     const cx = u.data[0][i];
-    lx.textContent = this.x + ' ' + (this.x === '_timestamp' ? fmtTime(cx) : fmtNum(cx));
-    p.legendLines.forEach((l, k) => {
-      const j = nearestDefined(l.x, l.y, cx);
-      let t = j < 0 ? '–' : fmtNum(/** @type {number} */ (l.y[j]));
-      if (j >= 0 && l.min && l.max && l.min[j] !== null) t += ` [${fmtNum(/** @type {number} */ (l.min[j]))}, ${fmtNum(/** @type {number} */ (l.max[j]))}]`;
-      items[k].v.textContent = t;
-    });
+    let best = null, bestD = Infinity;
+    /** @type {TooltipRow[]} */
+    const rows = [];
+    for (const e of p.entries) {
+      let v = /** @type {number | null | undefined} */ (u.data[e.si][i]);
+      if (v === null || v === undefined) { const j = nearestDefined(e.x, e.y, cx); v = j < 0 ? null : e.y[j]; }
+      const value = v === null || v === undefined ? null : v;
+      const row = { label: e.label, value, ref: e.ref, color: e.color, hovered: false, x: cx };
+      rows.push(row);
+      if (value === null) continue;
+      const d = Math.abs(u.valToPos(value, 'y') - top);
+      if (d < bestD) { bestD = d; best = row; }
+    }
+    const key = best ? p.entries[rows.indexOf(best)].key : null;
+    if (best) for (const r of rows) r.hovered = p.entries[rows.indexOf(r)].key === key;
+    this.setHover(key);
+    const x = this.panelX(p);
+    const rect = u.over.getBoundingClientRect();
+    const near = top >= 0 ? u.posToVal(top, 'y') : null;
+    this.tooltip.show(x + ' ' + (x === '_timestamp' ? fmtTime(cx) : fmtNum(cx)), rows, near, rect.left + left, rect.top + top);
   }
 
   resize() {
     if (this.dead) return;
     for (const p of this.panels.values()) {
+      if (p.spec.type !== 'line') { if (p.runsChart && p.visible) this.drawRuns(p); continue; }
       if (!p.u) continue;
       const w = p.plot.clientWidth;
-      if (w >= 40 && Math.abs(w - p.u.width) > 1) p.u.setSize({ width: w, height: PLOT_H });
+      if (w >= 40 && Math.abs(w - p.u.width) > 1) p.u.setSize({ width: w, height: p.spec.h || PLOT_H });
     }
   }
 
   // ---- downloads
-  /** @param {string} key */
-  downloadPng(key) {
-    const p = this.panels.get(key);
-    if (!p || !p.u) return;
-    const src = p.u.ctx.canvas;
-    const dpr = window.devicePixelRatio || 1;
-    const top = Math.round(24 * dpr);
-    const c = document.createElement('canvas');
-    c.width = src.width;
-    c.height = src.height + top;
-    const g = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d'));
-    g.fillStyle = '#fff';
-    g.fillRect(0, 0, c.width, c.height);
-    g.fillStyle = '#1d2330';
-    g.font = `600 ${Math.round(13 * dpr)}px system-ui, sans-serif`;
-    g.fillText(key, Math.round(8 * dpr), Math.round(17 * dpr));
-    g.drawImage(src, 0, top);
-    downloadUrl(c.toDataURL('image/png'), safeFileName(key) + '.png');
+  /** @param {Panel} p */
+  downloadPng(p) {
+    const src = p.u ? p.u.ctx.canvas : p.plot.querySelector('canvas');
+    if (src) savePng(src, p.titleEl.textContent || p.spec.id);
   }
 
-  /** @param {string} key */
-  downloadCsv(key) {
-    const d = this.data.get(key);
-    if (!d) return;
-    const runs = this.runs.filter((r) => d[r.ref]);
-    const xs = unionSorted(runs.map((r) => d[r.ref].x));
-    const maps = runs.map((r) => {
-      const m = new Map(), s = d[r.ref];
-      for (let i = 0; i < s.x.length; i++) m.set(s.x[i], s.y[i]);
-      return m;
-    });
-    /** @param {unknown} v */
-    const cell = (v) => {
-      if (v === null || v === undefined) return '';
-      const s = String(v);
-      return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
-    };
-    /** @param {string} s */
-    const text = (s) => cell(/^[=+\-@\t\r]/.test(s) ? "'" + s : s);
-    const out = [[text(this.x), ...runs.map((r) => text(r.label))].join(',')];
-    for (const x of xs) out.push([cell(x), ...maps.map((m) => cell(m.get(x)))].join(','));
-    downloadBlob(new Blob([out.join('\n') + '\n'], { type: 'text/csv' }), safeFileName(key) + '.csv');
+  /** The full-resolution rows of the panel's range (series.csv), a file per metric; or the drawn points. @param {Panel} p */
+  downloadCsv(p) {
+    const runs = this.shownRuns(), x = this.panelX(p);
+    for (const m of p.spec.metrics) {
+      if ((this.o.csv || (this.o.fixedX ? 'points' : 'full')) === 'full') {
+        downloadUrl(seriesCsvUrl(runs.map((r) => r.ref), m, x, this.zoomOf(p)), safeFileName(m) + '.csv');
+        continue;
+      }
+      const d = p.data.get(m);
+      if (d) savePointsCsv(m, x, runs.filter((r) => d[r.ref]).map((r) => ({ label: r.label, x: d[r.ref].x, y: d[r.ref].y })));
+    }
   }
 
   destroy() {
@@ -685,17 +649,16 @@ export class ChartsView {
     this.onResize.cancel();
     this.saveSoon.cancel();
     this.pfInput.cancel();
-    for (const p of this.panels.values()) {
-      this.destroyPlot(p);
-      if (RS.charts[p.key] === p.hook) delete RS.charts[p.key];
-      p.hook = null;
-      p.legendLines = [];
-    }
+    this.layoutSoon.cancel();
+    this.tooltip.destroy();
+    if (this.outside) document.removeEventListener('mousedown', this.outside, true);
+    for (const p of [...this.panels.values()]) { this.dropPanel(p); p.hook = null; }
     this.panels.clear();
     this.panelByEl.clear();
-    this.data.clear();
     this.queue.clear();
+    if (RS.highlighted === this.emph) RS.highlighted = null;
     if (RS.zoom === this.zoomFn) { RS.zoom = () => {}; RS.resetZoom = () => {}; }
     this.root.remove();
   }
 }
+

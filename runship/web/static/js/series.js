@@ -72,26 +72,136 @@ export function interpOnto(xs, lx, ly) {
 }
 
 /**
- * Mean, min and max across arrays aligned on the same x.
+ * Mean, min, max, standard deviation and standard error across arrays aligned on the same x.
  * @param {number} n
  * @param {Ys[]} arrays
- * @returns {{mean: Ys, min: Ys, max: Ys}}
+ * @returns {{mean: Ys, min: Ys, max: Ys, std: Ys, stderr: Ys, count: number[]}}
  */
 export function aggregate(n, arrays) {
   /** @type {Ys} */
   const mean = new Array(n).fill(null), min = new Array(n).fill(null), max = new Array(n).fill(null);
+  /** @type {Ys} */
+  const std = new Array(n).fill(null), stderr = new Array(n).fill(null);
+  /** @type {number[]} */
+  const count = new Array(n).fill(0);
   for (let i = 0; i < n; i++) {
     let s = 0, c = 0, lo = Infinity, hi = -Infinity;
     for (const a of arrays) {
       const v = a[i];
-      if (v === null) continue;
+      if (v === null || v === undefined) continue;
       s += v; c++;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
-    if (c) { mean[i] = s / c; min[i] = lo; max[i] = hi; }
+    if (!c) continue;
+    const m = s / c;
+    let ss = 0;
+    for (const a of arrays) { const v = a[i]; if (v !== null && v !== undefined) ss += (v - m) * (v - m); }
+    const sd = c > 1 ? Math.sqrt(ss / (c - 1)) : 0; // the sample standard deviation
+    mean[i] = m; min[i] = lo; max[i] = hi; std[i] = sd; stderr[i] = sd / Math.sqrt(c); count[i] = c;
   }
-  return { mean, min, max };
+  return { mean, min, max, std, stderr, count };
+}
+
+/**
+ * The band around a group's mean: min-max, mean ± std, mean ± stderr, or none (null).
+ * @param {{mean: Ys, min: Ys, max: Ys, std: Ys, stderr: Ys}} agg
+ * @param {string} band 'minmax' | 'std' | 'stderr' | 'none'
+ * @returns {{lo: Ys, hi: Ys} | null}
+ */
+export function bandOf(agg, band) {
+  if (band === 'none') return null;
+  if (band !== 'std' && band !== 'stderr') return { lo: agg.min, hi: agg.max };
+  const d = band === 'std' ? agg.std : agg.stderr;
+  /** @param {number} sign */
+  const edge = (sign) => agg.mean.map((m, i) => (m === null || d[i] === null ? null : m + sign * /** @type {number} */ (d[i])));
+  return { lo: edge(-1), hi: edge(1) };
+}
+
+/**
+ * One x axis for several lines that keeps every point: lines sharing an x value share its
+ * slot, and an x that a line repeats (x = epoch, several rows an epoch) gets as many slots
+ * as the line that repeats it most (its k-th point at that x in the k-th slot). Each line's
+ * x must be ascending (sortLine). Returns the slots' x (ascending, repeats kept) and, per
+ * line, each point's slot.
+ * @param {number[][]} lineXs
+ * @returns {{xs: number[], slot: Int32Array[]}}
+ */
+export function alignSlots(lineXs) {
+  /** @type {Map<number, number>} x -> the most points a line has at it */
+  const mult = new Map();
+  for (const lx of lineXs) {
+    for (let i = 0; i < lx.length;) {
+      let j = i + 1;
+      while (j < lx.length && lx[j] === lx[i]) j++;
+      const m = mult.get(lx[i]) || 0;
+      if (j - i > m) mult.set(lx[i], j - i);
+      i = j;
+    }
+  }
+  const uniq = [...mult.keys()].sort((a, b) => a - b);
+  /** @type {Map<number, number>} x -> its first slot */
+  const first = new Map();
+  /** @type {number[]} */
+  const xs = [];
+  for (const x of uniq) {
+    first.set(x, xs.length);
+    for (let k = /** @type {number} */ (mult.get(x)); k > 0; k--) xs.push(x);
+  }
+  const slot = lineXs.map((lx) => {
+    const out = new Int32Array(lx.length);
+    for (let i = 0; i < lx.length; i++) {
+      const k = i > 0 && lx[i - 1] === lx[i] ? out[i - 1] + 1 : /** @type {number} */ (first.get(lx[i]));
+      out[i] = k;
+    }
+    return out;
+  });
+  return { xs, slot };
+}
+
+/**
+ * A line's points with numeric x, sorted by x stably (points at the same x stay in row order).
+ * @param {unknown[]} x
+ * @param {(number | null | undefined)[]} y
+ * @returns {{x: number[], y: Ys}}
+ */
+export function sortLine(x, y) {
+  const n = Math.min(x.length, y.length);
+  let sorted = true, numeric = true;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    if (!isNum(v)) { numeric = false; break; }
+    if (i && /** @type {number} */ (x[i - 1]) > v) sorted = false;
+  }
+  if (sorted && numeric) {
+    return { x: /** @type {number[]} */ (n === x.length ? x : x.slice(0, n)), y: y.slice(0, n).map((v) => (v === undefined ? null : v)) };
+  }
+  /** @type {number[]} */
+  const idx = [];
+  for (let i = 0; i < n; i++) if (isNum(x[i])) idx.push(i);
+  idx.sort((a, b) => /** @type {number} */ (x[a]) - /** @type {number} */ (x[b]) || a - b);
+  return { x: idx.map((i) => /** @type {number} */ (x[i])), y: idx.map((i) => { const v = y[i]; return v === undefined ? null : v; }) };
+}
+
+/**
+ * A column on slots with its gaps inside its own range filled by linear interpolation in x
+ * (a group's member at the x values of the others).
+ * @param {number[]} xs ascending
+ * @param {Ys} col
+ * @returns {Ys}
+ */
+export function fillGaps(xs, col) {
+  const out = col.slice();
+  let prev = -1;
+  for (let i = 0; i < col.length; i++) {
+    if (col[i] === null) continue;
+    if (prev >= 0 && i - prev > 1) {
+      const x0 = xs[prev], x1 = xs[i], y0 = /** @type {number} */ (col[prev]), y1 = /** @type {number} */ (col[i]);
+      for (let k = prev + 1; k < i; k++) out[k] = x1 === x0 ? y0 : y0 + ((y1 - y0) * (xs[k] - x0)) / (x1 - x0);
+    }
+    prev = i;
+  }
+  return out;
 }
 
 /**
@@ -155,4 +265,46 @@ export function numberKeysOf(details) {
     }
   }
   return [...set].sort(naturalCompare);
+}
+
+/**
+ * define_metric's step metrics: metric key or glob ("val/*") -> its step_metric.
+ * @param {any[]} details the runs as /ui/api/run answers
+ * @returns {Record<string, string>}
+ */
+export function stepMetricsOf(details) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  for (const d of details) {
+    const m = d && d.metrics;
+    /** @type {any[]} */
+    let specs = [];
+    if (Array.isArray(m)) specs = m;
+    else if (isPlainObject(m)) specs = Object.entries(m).map(([name, s]) => (isPlainObject(s) ? Object.assign({ name }, s) : null));
+    for (const s of specs) {
+      if (!s || typeof s.name !== 'string' || !s.name || typeof s.step_metric !== 'string' || !s.step_metric) continue;
+      if (!(s.name in out)) out[s.name] = s.step_metric;
+    }
+  }
+  return out;
+}
+
+/** @param {string} glob @returns {RegExp} */
+const globRe = (glob) => new RegExp('^' + glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+
+/**
+ * The step metric that governs key: its own entry, else the longest matching glob.
+ * @param {Record<string, string> | null | undefined} stepMetrics
+ * @param {string} key
+ * @returns {string | null}
+ */
+export function stepMetricFor(stepMetrics, key) {
+  if (!stepMetrics) return null;
+  if (Object.prototype.hasOwnProperty.call(stepMetrics, key)) return stepMetrics[key] === key ? null : stepMetrics[key];
+  let best = null, len = -1;
+  for (const [g, x] of Object.entries(stepMetrics)) {
+    if (!g.includes('*') || g.length <= len || x === key) continue;
+    if (globRe(g).test(key)) { best = x; len = g.length; }
+  }
+  return best;
 }
