@@ -1,8 +1,8 @@
 /* The charts of a list of runs, for the runs table (#/runs) and the workspace page
  * (#/workspace): what the charted runs logged (/ui/api/run, read for at most MAX_DETAILED of
  * them), a ChartsView made again only when the runs, keys or groups change, its series
- * fetched in requests of at most 50 runs, and the optional hooks of ChartsView (layout,
- * highlight, hidden runs, band) passed on when it has them. */
+ * fetched in requests of at most 50 runs; its layout, highlight, hidden runs and band
+ * passed on. */
 
 import { api, fetchSeries, report } from './api.js';
 import { h } from './dom.js';
@@ -10,8 +10,7 @@ import { RS } from './hooks.js';
 import { ChartsView } from './panels.js';
 import { MAX_DETAILED } from './runlist.js';
 import { drawRunsPanel } from './runpanels.js';
-import * as seriesMod from './series.js';
-import { numberKeysOf, xOptionsOf } from './series.js';
+import { numberKeysOf, stepMetricsOf, xOptionsOf } from './series.js';
 
 /** @typedef {import('./runlist.js').Run} Run */
 /** @typedef {import('./router.js').Params} Params */
@@ -39,13 +38,6 @@ import { numberKeysOf, xOptionsOf } from './series.js';
  * @property {string} [emptyText]
  */
 
-/** stepMetricsOf(details) of series.js when it has it (a newer series.js). @param {any[]} ds */
-function stepMetrics(ds) {
-  const f = /** @type {any} */ (seriesMod).stepMetricsOf;
-  return typeof f === 'function' ? f(ds) : undefined;
-}
-
-
 export class RunCharts {
   /** @param {ViewCtx} ctx @param {HTMLElement} host @param {RunChartsOptions} o */
   constructor(ctx, host, o) {
@@ -68,22 +60,14 @@ export class RunCharts {
     this.details.clear();
   }
 
-  /** The ChartsView's optional method name, bound, or null. @param {string} name @returns {Function | null} */
-  method(name) {
-    const v = /** @type {any} */ (this.view);
-    return v && typeof v[name] === 'function' ? v[name].bind(v) : null;
-  }
-
   /** Emphasise a run's lines (null: none). @param {string | null} ref */
   highlight(ref) {
-    const f = this.method('highlight');
-    if (f) f(ref);
+    if (this.view) this.view.highlight(ref);
   }
 
-  /** The shown layout (ChartsLayout), or null when ChartsView has none to give. */
+  /** The shown layout (ChartsLayout), or null when no charts are shown. */
   layout() {
-    const f = this.method('layout');
-    return f ? f() : null;
+    return this.view ? this.view.layout() : null;
   }
 
   /**
@@ -146,7 +130,7 @@ export class RunCharts {
       keys, xOptions, groups, params: o.params, save: o.save, title: spec.title,
       fetch: (/** @type {string[]} */ ks, /** @type {any} */ q) => fetchSeries(ctx.signal, refs, ks, q),
       onFirstRender: () => o.onReady(),
-      band: spec.band, stepMetrics: stepMetrics(ds),
+      band: spec.band, stepMetrics: stepMetricsOf(ds),
       onHoverRun: o.onHoverRun, onLayoutChange: o.onLayoutChange, onHiddenChange: o.onHiddenChange,
       drawRunsPanel: (/** @type {HTMLElement} */ m, /** @type {any} */ sp, /** @type {any[]} */ rs, /** @type {number} */ w) => drawRunsPanel(m, sp, rs, w, { onHoverRun: o.onHoverRun }),
     };
@@ -155,9 +139,8 @@ export class RunCharts {
     this.setHidden(spec.hidden || []);
   }
 
-  /** Runs hidden from the legend, when ChartsView can hide them. @param {string[]} refs */
+  /** Runs hidden from the legend. @param {string[]} refs */
   setHidden(refs) {
-    const f = this.method('setHidden');
-    if (f) f(refs);
+    if (this.view) this.view.setHidden(refs);
   }
 }
