@@ -93,6 +93,7 @@ def test_a_bookmark_keeps_working_after_a_restart_with_the_same_token(tmp_path, 
         from tests.browser.chromium import sign_in
 
         sign_in(page, ui.url, UIServer.TOKEN)
+        page.goto(ui.url + "/#/runs")  # the landing is the workspace: bookmark the runs table
         page.wait_for_selector("#runs-table tbody tr[data-ref]")
         bookmark = page.url
         cookie = next(c for c in context.cookies() if c["name"] == f"runship_ui_{port}")
