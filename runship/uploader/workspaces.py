@@ -91,7 +91,7 @@ def _places(roots: list[str], project: str | None) -> Iterator[tuple[str, str | 
         located = classify_local(root)
         if located.kind == "project":
             name = os.path.basename(root)
-            if not project or name == project:
+            if (not project or name == project) and _project_ok(name):
                 yield root, None, name
             continue
         if located.kind != "root":
@@ -103,8 +103,16 @@ def _places(roots: list[str], project: str | None) -> Iterator[tuple[str, str | 
         except OSError:
             continue
         for name, kind, _ in found:
-            if kind == "directory" and not name.startswith(".") and (not project or name == project):
+            if kind == "directory" and (not project or name == project) and _project_ok(name):
                 yield root, name, name
+
+
+def _project_ok(name: str) -> bool:
+    """A directory named as a project may be (not ``.sweeps``, not a name no store takes)."""
+    try:
+        return ws.check_project(name) is not None
+    except BadWorkspace:
+        return False
 
 
 def _send_folder(
@@ -137,17 +145,25 @@ def _send_folder(
     for found in files:
         if stop.is_set():
             break
-        what = f"{os.path.join(folder, found.file)} -> {sink.where}"
+        path = os.path.join(folder, found.file)
         try:
             if not sink.put(project, found):
                 continue
         except Refused as e:
-            fail(what, f"{e} (HTTP {e.status})" if e.status == 403 else str(e))
+            fail(path, f"{e} (HTTP {e.status})" if e.status == 403 else str(e))
             if e.status == 403:
                 break  # the token may not write here: every other file would be refused the same
             continue
-        except (BadWorkspace, FileNotFoundError) as e:
-            fail(what, str(e))
+        except FileNotFoundError as e:  # a server holding none of the project's runs (yet)
+            skip(path, f"{e}: sent once its runs are")
+            continue
+        except BadWorkspace as e:
+            fail(path, str(e))
+            continue
+        except TargetError as e:
+            if e.retryable:
+                raise  # the target not answering: the pass's failure
+            fail(path, str(e))
             continue
         state.set_derived(url, key, ws.DIR, found.file, found.stamp)
         sent += len(found.data)
@@ -214,7 +230,7 @@ def _read(wfd: int, file: str, path: str, known: dict[str, str], skip: Skip) -> 
             return None
         return Found(file, data, stamp, None, name)
     try:
-        return Found(file, data, stamp, ws.parse(data, "the file"))
+        return Found(file, data, stamp, ws.parse(data, "the workspace file"))
     except BadWorkspace as e:
         skip(path, str(e))
         return None

@@ -98,8 +98,11 @@ def test_upload_to_a_runship_server_saves_workspaces_through_its_api(saved, tmp_
     server = RunshipServer(str(tmp_path / "served"), str(tmp_path)).start()
     try:
         env = {"RUNSHIP_TOKEN": RunshipServer.TOKEN}
+        os.mkdir(os.path.join(saved, "norun"))
+        LocalWorkspaces(saved).save("norun", "lonely", _doc("x"))  # a project with no run: none on the server
         out = upload_cmd([saved], server.url, tmp_path / "state", env=env)
         assert out.returncode == 0, out.stderr
+        assert os.path.join(saved, "norun", ".workspaces", "lonely.json") in out.stderr  # named, not a failure
         remote = workspaces_at(server.url, {"token": RunshipServer.TOKEN})
         entries, default = remote.list("mnist")
         assert [e["name"] for e in entries] == ["my view", "val only"] and default == "my view"
