@@ -125,7 +125,9 @@ def _send_folder(
     fail: Fail,
     stop: threading.Event,
 ) -> int:
-    """The changed workspace files of one project's (or the root's) ``.workspaces``."""
+    """The changed workspace files of one project's (or the root's)
+    ``.workspaces``, read and sent one at a time; the default last, and only
+    when it names a workspace that is here and went up."""
     where, project = place
     folder = os.path.join(where, ws.DIR)
     try:
@@ -137,46 +139,64 @@ def _send_folder(
         return 0  # no saved workspace here
     key = project or ""
     known = state.derived(url, key, ws.DIR)
+    up: set[str] = set()  # the workspaces here that the target holds (sent now or before)
+    sent = 0
     try:
-        files = read_folder(wfd, folder, known, skip)
+        for file in candidates(wfd, folder, skip):
+            if stop.is_set():
+                break
+            path = os.path.join(folder, file)
+            found, unchanged = _read(wfd, file, path, known, skip)
+            if unchanged:
+                up.add(file)
+            if found is None:
+                continue
+            if found.doc is None and ws.file_name(found.default or "") not in up:
+                skip(path, f"names the workspace {found.default!r}, which is not here or not sent")
+                continue
+            try:
+                if not _put(sink, project, found, path, skip, fail):
+                    continue
+            except _Refused:
+                break  # the token may not write here: every other file would be refused the same
+            state.set_derived(url, key, ws.DIR, file, found.stamp)
+            up.add(file)
+            sent += len(found.data)
     finally:
         os.close(wfd)
-    sent = 0
-    for found in files:
-        if stop.is_set():
-            break
-        path = os.path.join(folder, found.file)
-        try:
-            if not sink.put(project, found):
-                continue
-        except Refused as e:
-            fail(path, f"{e} (HTTP {e.status})" if e.status == 403 else str(e))
-            if e.status == 403:
-                break  # the token may not write here: every other file would be refused the same
-            continue
-        except FileNotFoundError as e:  # a server holding none of the project's runs (yet)
-            skip(path, f"{e}: sent once its runs are")
-            continue
-        except BadWorkspace as e:
-            fail(path, str(e))
-            continue
-        except TargetError as e:
-            if e.retryable:
-                raise  # the target not answering: the pass's failure
-            fail(path, str(e))
-            continue
-        state.set_derived(url, key, ws.DIR, found.file, found.stamp)
-        sent += len(found.data)
     return sent
 
 
-def read_folder(wfd: int, folder: str, known: dict[str, str], skip: Skip) -> list[Found]:
-    """The workspace files of a ``.workspaces`` (``wfd``) that changed since
-    ``known`` (file -> stamp), read and checked; the default file last, and
-    only when it names a workspace that is here."""
-    out: list[Found] = []
-    default: Found | None = None
-    names: set[str] = set()
+class _Refused(Exception):
+    """The target refused this folder's workspaces (HTTP 403)."""
+
+
+def _put(sink: Sink, project: str | None, found: Found, path: str, skip: Skip, fail: Fail) -> bool:
+    """Send one file; False when it was not (named to ``skip`` or ``fail``)."""
+    try:
+        return sink.put(project, found)
+    except Refused as e:
+        if e.status == 403:
+            fail(path, f"{e} (HTTP 403)")
+            raise _Refused() from None
+        fail(path, str(e))
+    except FileNotFoundError as e:  # a server holding none of the project's runs (yet)
+        skip(path, f"{e}: sent once its runs are")
+    except BadWorkspace as e:
+        fail(path, str(e))
+    except TargetError as e:
+        if e.retryable:
+            raise  # the target not answering: the pass's failure
+        fail(path, str(e))
+    return False
+
+
+def candidates(wfd: int, folder: str, skip: Skip) -> list[str]:
+    """The regular files of a ``.workspaces`` (``wfd``) named as workspaces
+    (at most ``MAX_WORKSPACES``, by name), and its default file last;
+    anything else named as a workspace's is named to ``skip``."""
+    out: list[str] = []
+    default = False
     for file, kind, _ in safefile.entries(wfd):
         path = os.path.join(folder, file)
         name = ws.name_of_file(file)
@@ -186,54 +206,46 @@ def read_folder(wfd: int, folder: str, known: dict[str, str], skip: Skip) -> lis
             continue  # a temporary file of an atomic write, or nothing of a workspace's
         if kind != "file":
             skip(path, f"a {kind}, not a regular file: not followed")
-            continue
-        if name is not None:
-            names.add(name)
-        found = _read(wfd, file, path, known, skip)
-        if found is None:
-            continue
-        if name is None:
-            default = found
+        elif name is None:
+            default = True
+        elif len(out) == ws.MAX_WORKSPACES:
+            skip(path, f"past the first {ws.MAX_WORKSPACES:,} workspaces of the folder (by name)")
         else:
-            out.append(found)
-    if default is not None:
-        if default.default in names:
-            out.append(default)
-        else:
-            skip(os.path.join(folder, ws.DEFAULT_FILE), f"names the workspace {default.default!r}, which is not here")
-    return out
+            out.append(file)
+    return [*out, ws.DEFAULT_FILE] if default else out
 
 
-def _read(wfd: int, file: str, path: str, known: dict[str, str], skip: Skip) -> Found | None:
-    """One file, when it changed and is what its name says (else None; a bad one named to ``skip``)."""
+def _read(wfd: int, file: str, path: str, known: dict[str, str], skip: Skip) -> tuple[Found | None, bool]:
+    """(one file when it changed and is what its name says, whether it is
+    as it was last sent); a bad one named to ``skip``."""
     try:
         fd = safefile.open_regular(wfd, file)
     except safefile.NotRegular as e:
         skip(path, f"a {e.kind}, not a regular file: not followed")
-        return None
+        return None, False
     except OSError:
-        return None  # gone, or unreadable: the next pass
+        return None, False  # gone, or unreadable: the next pass
     with os.fdopen(fd, "rb") as src:
         st = os.fstat(fd)
         stamp = f"{st.st_size}:{st.st_mtime_ns}"
         if known.get(file) == stamp:
-            return None
+            return None, True
         limit = 4096 if file == ws.DEFAULT_FILE else ws.MAX_BYTES
         if st.st_size > limit:
             skip(path, f"{st.st_size:,} bytes, larger than a workspace file may be ({limit:,})")
-            return None
+            return None, False
         data = src.read(limit + 1)
     if file == ws.DEFAULT_FILE:
         name = ws.parse_default(data)
         if name is None:
             skip(path, 'not a default workspace file ({"name": NAME})')
-            return None
-        return Found(file, data, stamp, None, name)
+            return None, False
+        return Found(file, data, stamp, None, name), False
     try:
-        return Found(file, data, stamp, ws.parse(data, "the workspace file"))
+        return Found(file, data, stamp, ws.parse(data, "the workspace file")), False
     except BadWorkspace as e:
         skip(path, str(e))
-        return None
+        return None, False
 
 
 def sink_of(target: Backend) -> Sink:
@@ -298,6 +310,6 @@ class ServerSink(HttpWorkspaces):
         if found.doc is None:
             assert found.default is not None
             self.set_default(project, found.default)
-        else:
-            self.save(project, found.file[: -len(ws.SUFFIX)], found.doc)
+        else:  # the file's bytes, as they are (the server checks and stamps them)
+            self._call("PUT", "workspace", project, found.file[: -len(ws.SUFFIX)], found.data)
         return True

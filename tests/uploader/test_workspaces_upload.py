@@ -114,8 +114,11 @@ def test_upload_to_a_runship_server_saves_workspaces_through_its_api(saved, tmp_
         before = {e["name"]: e["saved_at"] for e in remote.list("mnist")[0]}
         assert upload_cmd([saved], server.url, tmp_path / "state", env=env).returncode == 0
         assert {e["name"]: e["saved_at"] for e in remote.list("mnist")[0]} == before
-        LocalWorkspaces(saved).save("mnist", "val only", _doc("val2"))
-        assert upload_cmd([saved], server.url, tmp_path / "state", env=env).returncode == 0
+        wide = {**_doc("val2"), "notes": "é" * 400_000}  # 800 KB here; 2.4 MB if sent as ASCII JSON
+        LocalWorkspaces(saved).save("mnist", "val only", wide)
+        out = upload_cmd([saved], server.url, tmp_path / "state", env=env)
+        assert out.returncode == 0, out.stderr
+        assert remote.load("mnist", "val only")["notes"] == wide["notes"]
         after = {e["name"]: e["saved_at"] for e in remote.list("mnist")[0]}
         assert after["my view"] == before["my view"] and after["val only"] != before["val only"]
         assert remote.load("mnist", "val only")["charts"]["sections"][0]["name"] == "val2"
@@ -183,3 +186,39 @@ def test_a_workspace_deleted_here_stays_on_the_target(saved, tmp_path):
     assert out.returncode == 0, out.stderr
     assert [e["name"] for e in workspaces_at(str(target)).list("mnist")[0]] == ["my view", "val only"]
     assert [e["name"] for e in workspaces_at(str(target)).list(None)[0]] == ["overview"]
+
+
+def test_a_default_naming_a_workspace_that_did_not_go_up_is_not_sent(saved, tmp_path):
+    folder = os.path.join(saved, "other", ".workspaces")
+    with open(os.path.join(folder, "broken.json"), "wb") as f:
+        f.write(b"[1, 2")
+    with open(os.path.join(folder, ".default.json"), "w") as f:
+        json.dump({"name": "broken"}, f)
+    target = tmp_path / "remote"
+    out = upload_cmd([saved], f"file://{target}", tmp_path / "state")
+    assert out.returncode == 0, out.stderr
+    assert os.path.join(folder, ".default.json") in out.stderr and "'broken'" in out.stderr
+    assert workspaces_at(str(target)).list("other")[1] is None
+    assert [e["name"] for e in workspaces_at(str(target)).list("other")[0]] == ["o1"]
+    LocalWorkspaces(saved).set_default("other", "o1")  # a default naming one that is up: sent
+    assert upload_cmd([saved], f"file://{target}", tmp_path / "state").returncode == 0
+    assert workspaces_at(str(target)).list("other")[1] == "o1"
+
+
+def test_a_folder_of_more_workspaces_than_a_listing_shows_sends_the_first_by_name(tmp_path):
+    from runship.schema.workspace import MAX_WORKSPACES
+    from runship.uploader.workspaces import candidates
+
+    folder = tmp_path / ".workspaces"
+    folder.mkdir()
+    for i in range(MAX_WORKSPACES + 2):
+        (folder / f"w{i:05d}.json").write_bytes(b"{}")
+    (folder / ".default.json").write_bytes(b'{"name": "w00000"}')
+    skipped: list[str] = []
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        got = candidates(fd, str(folder), lambda path, why: skipped.append(path))
+    finally:
+        os.close(fd)
+    assert len(got) == MAX_WORKSPACES + 1 and got[-1] == ".default.json" and got[0] == "w00000.json"
+    assert skipped == [str(folder / f"w{i:05d}.json") for i in (MAX_WORKSPACES, MAX_WORKSPACES + 1)]
