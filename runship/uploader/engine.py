@@ -59,7 +59,10 @@ class PassStats:
             f"{len(self.failures)} failures"
         )
         if self.skipped:
-            line += f", {self.skipped} files skipped (not regular files, or names no target accepts)"
+            line += (
+                f", {self.skipped} files skipped (not regular files, names no target accepts, "
+                "or not what their name says: each named in a warning)"
+            )
         if self.waiting:
             n = sum(len(w) for _, w in self.waiting)
             line += f", {n} {_files(n)} waiting to become stable (runs still writing)"
