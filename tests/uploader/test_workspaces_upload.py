@@ -73,6 +73,10 @@ def test_upload_to_s3_ships_workspaces_where_the_store_and_the_cli_list_them(sav
     listing = _ls(url, "mnist", env)
     assert _names(listing) == ["my view", "val only"] and listing["default"] == "my view"
     assert _names(_ls(url, None, env)) == ["overview"]
+    # and the runs still list as they did: a .workspaces is no project or run
+    ls = subprocess.run([*RUNSHIP, "ls", url, "--json"], env=child_env(env), capture_output=True, text=True, timeout=60)
+    assert ls.returncode == 0 and "WARN" not in ls.stderr, ls.stderr
+    assert sorted(json.loads(line)["project"] for line in ls.stdout.splitlines()) == ["mnist", "other"], ls.stdout
 
 
 def test_an_unchanged_workspace_is_not_sent_again_a_changed_one_is(saved, tmp_path, moto):
@@ -186,6 +190,9 @@ def test_a_workspace_deleted_here_stays_on_the_target(saved, tmp_path):
     assert out.returncode == 0, out.stderr
     assert [e["name"] for e in workspaces_at(str(target)).list("mnist")[0]] == ["my view", "val only"]
     assert [e["name"] for e in workspaces_at(str(target)).list(None)[0]] == ["overview"]
+    ls = subprocess.run([*RUNSHIP, "ls", str(target), "--json"], env=child_env(), capture_output=True, text=True)
+    assert ls.returncode == 0 and "WARN" not in ls.stderr, ls.stderr
+    assert sorted(json.loads(line)["project"] for line in ls.stdout.splitlines()) == ["mnist", "other"], ls.stdout
 
 
 def test_a_default_naming_a_workspace_that_did_not_go_up_is_not_sent(saved, tmp_path):
