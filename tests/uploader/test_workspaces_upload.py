@@ -229,3 +229,33 @@ def test_a_folder_of_more_workspaces_than_a_listing_shows_sends_the_first_by_nam
         os.close(fd)
     assert len(got) == MAX_WORKSPACES + 1 and got[-1] == ".default.json" and got[0] == "w00000.json"
     assert skipped == [str(folder / f"w{i:05d}.json") for i in (MAX_WORKSPACES, MAX_WORKSPACES + 1)]
+
+
+def test_a_watching_uploader_sends_a_workspace_saved_while_it_runs(saved, tmp_path):
+    import signal
+    import time
+
+    from tests.conftest import upload_popen
+
+    target = tmp_path / "remote"
+    watcher = upload_popen([saved], f"file://{target}", tmp_path / "state", "--watch", "--interval", "0.2")
+    try:
+        remote = workspaces_at(str(target))
+        deadline = time.monotonic() + 60
+        while "my view.json" not in _listed(target / "mnist" / ".workspaces") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        LocalWorkspaces(saved).save("mnist", "later", _doc("later"))
+        while "later.json" not in _listed(target / "mnist" / ".workspaces") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert remote.load("mnist", "later")["charts"]["sections"][0]["name"] == "later"
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, err
+
+
+def _listed(folder) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
