@@ -59,7 +59,10 @@ class PassStats:
             f"{len(self.failures)} failures"
         )
         if self.skipped:
-            line += f", {self.skipped} files skipped (not regular files, or names no target accepts)"
+            line += (
+                f", {self.skipped} files skipped (not regular files, names no target accepts, "
+                "or not what their name says: each named in a warning)"
+            )
         if self.waiting:
             n = sum(len(w) for _, w in self.waiting)
             line += f", {n} {_files(n)} waiting to become stable (runs still writing)"
@@ -362,6 +365,7 @@ class Uploader:
                 stats.done.add(ref.path)
         if not (self.dry_run or self.run or self.stop.is_set() or stats.unreachable):
             self._send_sweeps(stats)
+            self._send_workspaces(stats)
         stats.seconds = time.monotonic() - t0
         return stats
 
@@ -381,6 +385,29 @@ class Uploader:
         except TargetError as e:
             stats.failures.append((f"{self.target.url} (sweeps)", str(e)))
             self.log.error(f"sweeps: {e}")
+
+    def _send_workspaces(self, stats: PassStats) -> None:
+        """The roots' saved workspaces, beside the runs (runship.uploader.workspaces):
+        one refused (a token's scope: HTTP 403) is a failure named, and the rest go on."""
+        from runship.uploader import workspaces
+
+        def fail(what: str, why: str) -> None:
+            stats.failures.append((what, why))
+            self.log.error(f"workspace {what}: {why}")
+
+        try:
+            stats.bytes += workspaces.send(
+                self.target,
+                self.state,
+                self.roots,
+                self.project,
+                lambda path, why: self._skip(stats, None, path, why),
+                fail,
+                self.stop,
+            )
+        except TargetError as e:
+            stats.failures.append((f"{self.target.url} (workspaces)", str(e)))
+            self.log.error(f"workspaces: {e}")
 
     def upload_run(self, ref: RunRef, signature: str | None, stats: PassStats) -> tuple[int, bool]:
         """Push what is new in one run; return (bytes sent, fully uploaded)."""
