@@ -160,7 +160,7 @@ class LocalWorkspaces:
 
     def _refused(self, e: safefile.NotRegular, project: str | None) -> Refused:
         at = e.at or ""
-        shown = os.path.join(self.root, project or "", at) if at else os.path.join(self.root, _dir(project))
+        shown = os.path.join(self.root, at or _dir(project))  # ``at``: below the root
         return Refused(f"{shown} is a {e.kind}, not a directory or file runship made: not followed; remove it")
 
     def _folder(self, project: str | None, create: bool = False, new_project: bool = False) -> int | None:
