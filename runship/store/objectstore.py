@@ -302,6 +302,12 @@ class ObjectStoreBackend(RunReads):
         except Exception as e:
             raise TargetError(f"{what} on {self.url}: {type(e).__name__}: {e}", retryable=_retryable(e)) from None
 
+    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` on this store, a failure raised as TargetError
+        naming ``what`` (retryable when it may pass): for what is kept beside
+        the runs (``runship.store.workspaces``)."""
+        return self._call(what, fn, *args, **kwargs)
+
     @classmethod
     def from_url(cls, url: str, storage_options: dict[str, Any], **kwargs: Any) -> ObjectStoreBackend:
         return cls(url, storage_options)

@@ -12,9 +12,12 @@ One small interface (``Workspaces``) over the three kinds of root:
 - a runship server (``HttpWorkspaces``): its ``/v1/workspaces`` API, with
   the token of the storage options or ``$RUNSHIP_TOKEN``.
 
-``workspaces_at(root)`` picks one. Errors: ``BadWorkspace`` (a bad name or
+``workspaces_at(root)`` picks one; ``workspaces_of(target)`` those of an
+upload target, over its own connection (``runship upload`` copies a root's
+files there with ``put_file``). Errors: ``BadWorkspace`` (a bad name or
 document: 400), ``FileNotFoundError`` (no such workspace or project: 404),
-``Refused`` (the root will not take it: its ``status``, 403 or 409).
+``Refused`` (the root will not take it: its ``status``, 403 or 409); and,
+from an upload target's, ``TargetError`` (the store failing).
 """
 
 from __future__ import annotations
@@ -23,15 +26,21 @@ import json
 import os
 import stat
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from runship import safefile
 from runship.schema import workspace as ws
 from runship.schema.workspace import BadWorkspace
+from runship.store.errors import TargetError
 from runship.store.location import is_server_url, is_url, local_path, redact
 
-__all__ = ["BadWorkspace", "Refused", "Workspaces", "workspaces_at"]
+if TYPE_CHECKING:
+    from runship.store.http import HttpBackend
+    from runship.store.protocol import Backend
+
+__all__ = ["BadWorkspace", "Refused", "Workspaces", "workspaces_at", "workspaces_of"]
 
 #: fsspec schemes where one write of a whole object is atomic
 ATOMIC_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")
@@ -78,6 +87,15 @@ class Workspaces(Protocol):
         """Make ``name`` (a saved one) the default, or clear it (None)."""
         ...
 
+    def put_file(self, project: str | None, file: str, data: bytes) -> None:
+        """Store a file of the layout as it is (the uploader's copy of a
+        root's): a workspace's ``NAME.json`` or the ``.default.json``, checked
+        as a store reads it (``_checked``). A server checks the bytes again and
+        stamps them (FileNotFoundError: it holds no run of the project yet); a
+        directory or object store writes them whole (a project's folder made
+        as needed)."""
+        ...
+
 
 def workspaces_at(root: str, storage_options: dict[str, Any] | None = None) -> Workspaces:
     """The workspaces of a run root: a directory, an fsspec URL or a runship server."""
@@ -86,6 +104,42 @@ def workspaces_at(root: str, storage_options: dict[str, Any] | None = None) -> W
     if is_url(root) and not root.lower().startswith("file://"):
         return FsspecWorkspaces(root, storage_options)
     return LocalWorkspaces(local_path(root))
+
+
+def workspaces_of(target: Backend) -> Workspaces | None:
+    """The workspaces of an upload target, over its own connection (its
+    token, retries and failures as TargetError); None for a store of runs
+    only (``mem://``, for tests). An fsspec target's are written whatever its
+    scheme, as its runs are."""
+    from runship.store.http import HttpBackend
+    from runship.store.local import LocalBackend
+    from runship.store.objectstore import ObjectStoreBackend
+
+    if isinstance(target, HttpBackend):
+        return HttpWorkspaces(target.url, conn=target)
+    if isinstance(target, ObjectStoreBackend):
+        return FsspecWorkspaces(target.url, opened=(target.fs, target.base), guard=target.call)
+    if isinstance(target, LocalBackend):
+        return LocalWorkspaces(target.root)
+    return None
+
+
+def _checked(file: str, data: bytes) -> str:
+    """What a file of the layout holds when a store would read it: the
+    workspace's name (its bytes a workspace: at most MAX_BYTES, UTF-8 JSON,
+    the format field) or, for the default file, the name it gives.
+    BadWorkspace naming what is wrong."""
+    if file == ws.DEFAULT_FILE:
+        name = ws.parse_default(data)
+        if name is None:
+            raise BadWorkspace(f'{ws.DEFAULT_FILE} must hold {{"name": NAME}}, NAME a workspace\'s')
+        return name
+    name = ws.name_of_file(file)
+    if name is None:
+        ws.check_name(file.removesuffix(ws.SUFFIX))  # BadWorkspace naming the rule
+        raise BadWorkspace(f"{file[:120]!r} is not a workspace's file (NAME{ws.SUFFIX})")
+    ws.parse(data, f"workspace file {file}")
+    return name
 
 
 def _dir(project: str | None) -> str:
@@ -106,15 +160,15 @@ class LocalWorkspaces:
 
     def _refused(self, e: safefile.NotRegular, project: str | None) -> Refused:
         at = e.at or ""
-        shown = os.path.join(self.root, project or "", at) if at else os.path.join(self.root, _dir(project))
+        shown = os.path.join(self.root, at or _dir(project))  # ``at``: below the root
         return Refused(f"{shown} is a {e.kind}, not a directory or file runship made: not followed; remove it")
 
-    def _folder(self, project: str | None, create: bool = False) -> int | None:
+    def _folder(self, project: str | None, create: bool = False, new_project: bool = False) -> int | None:
         """A descriptor of the project's ``.workspaces`` (None: there is none;
-        ``create``: made, in a project that exists)."""
+        ``create``: made, in a project that exists or, ``new_project``, made too)."""
         root_fd = safefile.open_dir(self.root)
         try:
-            if project is not None and create:
+            if project is not None and create and not new_project:
                 os.close(safefile.open_subdir(root_fd, project))  # the project must be there
             return safefile.open_subdir(root_fd, _dir(project), create=create)
         except FileNotFoundError:
@@ -182,16 +236,28 @@ class LocalWorkspaces:
     def save(self, project: str | None, name: str, doc: dict[str, Any]) -> float:
         file = ws.file_name(name)
         now = time.time()
-        data = ws.stamped(ws.check_document(doc), name, project, now)
-        fd = self._folder(project, create=True)
+        self._write(project, file, ws.stamped(ws.check_document(doc), name, project, now))
+        return round(now, 3)
+
+    def _write(self, project: str | None, file: str, data: bytes, uploaded: bool = False) -> None:
+        """Write one file of the project's ``.workspaces`` atomically (in a
+        project that exists; ``uploaded``: an upload's copy, the project made
+        too and the file synced to disk)."""
+        fd = self._folder(project, create=True, new_project=uploaded)
         assert fd is not None
         try:
-            safefile.write_atomic_at(fd, file, data)
+            safefile.write_atomic_at(fd, file, data, fsync=uploaded)
         except safefile.NotRegular as e:
             raise Refused(f"{self.root}/{_dir(project)}/{file}: a {e.kind} is in the way; not replaced") from None
         finally:
             os.close(fd)
-        return round(now, 3)
+
+    def put_file(self, project: str | None, file: str, data: bytes) -> None:
+        _checked(file, data)
+        try:
+            self._write(project, file, data, uploaded=True)
+        except OSError as e:  # a full disk, no permission: the target failing
+            raise TargetError(f"cannot write {self.root}/{_dir(project)}/{file}: {e.strerror or e}") from None
 
     def delete(self, project: str | None, name: str) -> None:
         file = ws.file_name(name)
@@ -211,32 +277,45 @@ class LocalWorkspaces:
     def set_default(self, project: str | None, name: str | None) -> str | None:
         if name is not None:
             self.load(project, name)  # it must be saved (FileNotFoundError)
-        fd = self._folder(project, create=name is not None)
-        if fd is None:
-            return None
-        try:
-            if name is None:
-                try:
-                    os.unlink(ws.DEFAULT_FILE, dir_fd=fd)
-                except FileNotFoundError:
-                    pass
-                return None
-            safefile.write_atomic_at(fd, ws.DEFAULT_FILE, json.dumps({"name": name}).encode())
+            self._write(project, ws.DEFAULT_FILE, json.dumps({"name": name}).encode())
             return name
-        finally:
-            os.close(fd)
+        fd = self._folder(project)
+        if fd is not None:
+            try:
+                os.unlink(ws.DEFAULT_FILE, dir_fd=fd)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(fd)
+        return None
+
+
+Guard = Callable[..., Any]  # (what, fn, *args): fn(*args), a failure named as ``what``
+
+
+def _unguarded(what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 class FsspecWorkspaces:
     """Workspaces below an fsspec URL: read; written only where one object
-    write is atomic (``ATOMIC_SCHEMES``), refused elsewhere."""
+    write is atomic (``ATOMIC_SCHEMES``), refused elsewhere. ``opened``: an
+    upload target's filesystem and path (written whatever the scheme, as
+    its runs are), with its ``guard`` over the uploader's writes."""
 
-    def __init__(self, root: str, storage_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        root: str,
+        storage_options: dict[str, Any] | None = None,
+        opened: tuple[Any, str] | None = None,
+        guard: Guard = _unguarded,
+    ):
         from runship.store.objectstore import url_to_fs
 
         self.where = redact(root)
-        self.writable = root.split("://", 1)[0].lower() in ATOMIC_SCHEMES
-        self.fs, self.path = url_to_fs(root, storage_options)
+        self.writable = opened is not None or root.split("://", 1)[0].lower() in ATOMIC_SCHEMES
+        self.fs, self.path = opened or url_to_fs(root, storage_options)
+        self.guard = guard
 
     def _path(self, project: str | None, file: str = "") -> str:
         base = f"{self.path}/{_dir(project)}"
@@ -286,10 +365,10 @@ class FsspecWorkspaces:
             raise _not_found(self.where, project, name) from None
         return ws.parse(data, f"workspace file {file}")
 
-    def _writable(self, project: str | None) -> None:
+    def _writable(self, project: str | None, new_project: bool = False) -> None:
         if not self.writable:
             raise Refused(f"{self.where}: workspaces are saved only to local roots, object stores and runship servers")
-        if not self.holds(project):
+        if not new_project and not self.holds(project):
             raise FileNotFoundError(f"no project {project} in {self.where}")
 
     def save(self, project: str | None, name: str, doc: dict[str, Any]) -> float:
@@ -319,6 +398,11 @@ class FsspecWorkspaces:
         self.fs.pipe_file(self._path(project, ws.DEFAULT_FILE), json.dumps({"name": name}).encode())
         return name
 
+    def put_file(self, project: str | None, file: str, data: bytes) -> None:
+        _checked(file, data)
+        self._writable(project, new_project=True)  # an object store has no folders to make
+        self.guard("upload", self.fs.pipe_file, self._path(project, file), data)
+
 
 def _mtime(info: dict[str, Any]) -> float | None:
     """When an fsspec listing entry was last written (the stores name it differently)."""
@@ -335,11 +419,12 @@ class HttpWorkspaces:
     """The workspaces a runship server keeps (``/v1/workspaces``; a token
     with write scope for the project to save)."""
 
-    def __init__(self, root: str, storage_options: dict[str, Any] | None = None):
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None, conn: HttpBackend | None = None):
+        """``conn``: an open connection (an upload target's: its token and retries)."""
         from runship.store.http import server
 
         self.where = redact(root)
-        self.conn = server(root, storage_options)
+        self.conn = conn if conn is not None else server(root, storage_options)
 
     def _call(self, method: str, what: str, project: str | None, name: str | None, body: bytes | None = None) -> Any:
         query = urlencode({"project": project or "", **({"name": name} if name is not None else {})})
@@ -385,6 +470,13 @@ class HttpWorkspaces:
         got = self._call("PUT", "workspace-default", project, ws.check_name(name) if name else "")
         value = got.get("default")
         return value if isinstance(value, str) else None
+
+    def put_file(self, project: str | None, file: str, data: bytes) -> None:
+        name = _checked(file, data)
+        if file == ws.DEFAULT_FILE:
+            self.set_default(project, name)
+        else:  # the bytes as they are (non-ASCII text stays as small as it is here)
+            self._call("PUT", "workspace", project, name, data)
 
 
 def _detail(body: bytes) -> str:

@@ -5,7 +5,8 @@ changed file put whole, so that ``runship ui URL`` and ``runship workspace
 ls URL`` list them where the runs are (``runship.store.workspaces`` reads
 that layout). A runship server is sent them through its ``/v1/workspace``
 endpoints (a token with write scope for the project; for the all-projects
-view, one of every project).
+view, one of every project). The writing is the store's
+(``Workspaces.put_file`` of ``workspaces_of(target)``).
 
 Only what a workspace store reads is sent: ``<name>.json`` files whose name
 passes ``schema.workspace.name_of_file`` and whose bytes parse as a
@@ -18,18 +19,17 @@ target (delete it there with ``runship workspace rm URL``)."""
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from runship import safefile
 from runship.reader.listing import classify_local
 from runship.schema import workspace as ws
 from runship.store import Backend, TargetError
-from runship.store.workspaces import BadWorkspace, HttpWorkspaces, Refused
+from runship.store.workspaces import BadWorkspace, Refused, Workspaces, workspaces_of
 from runship.uploader.state import State
 
 Skip = Callable[[str, str], None]  # (path, why): a file not sent on purpose
@@ -47,14 +47,6 @@ class Found:
     default: str | None = None  # the default file's name
 
 
-class Sink(Protocol):
-    where: str
-
-    def put(self, project: str | None, found: Found) -> bool:
-        """Store one file (False: this target keeps no such file)."""
-        ...
-
-
 def send(
     target: Backend,
     state: State,
@@ -67,7 +59,9 @@ def send(
     """Send what changed in the saved workspaces of the roots (a root, or a
     project directory given as one); bytes sent. TargetError (the target not
     answering) passes up; a refusal of one project's workspaces goes to ``fail``."""
-    sink = sink_of(target)
+    store = workspaces_of(target)
+    if store is None:
+        return 0  # a store of runs only (mem://, for tests)
     sent = 0
     for root, rel, name in _places(roots, project):
         if stop.is_set():
@@ -78,7 +72,7 @@ def send(
             continue
         try:
             where = root if rel is None else os.path.join(root, rel)
-            sent += _send_folder(sink, target.url, state, pfd, (where, name), skip, fail, stop)
+            sent += _send_folder(store, target.url, state, pfd, (where, name), skip, fail, stop)
         finally:
             os.close(pfd)
     return sent
@@ -116,7 +110,7 @@ def _project_ok(name: str) -> bool:
 
 
 def _send_folder(
-    sink: Sink,
+    store: Workspaces,
     url: str,
     state: State,
     pfd: int,
@@ -155,7 +149,7 @@ def _send_folder(
                 skip(path, f"names the workspace {found.default!r}, which is not here or not sent")
                 continue
             try:
-                if not _put(sink, project, found, path, skip, fail):
+                if not _put(store, project, found, path, skip, fail):
                     continue
             except _Refused:
                 break  # the token may not write here: every other file would be refused the same
@@ -171,10 +165,12 @@ class _Refused(Exception):
     """The target refused this folder's workspaces (HTTP 403)."""
 
 
-def _put(sink: Sink, project: str | None, found: Found, path: str, skip: Skip, fail: Fail) -> bool:
-    """Send one file; False when it was not (named to ``skip`` or ``fail``)."""
+def _put(store: Workspaces, project: str | None, found: Found, path: str, skip: Skip, fail: Fail) -> bool:
+    """Send one file (its bytes as they are); False when it was not (named
+    to ``skip`` or ``fail``)."""
     try:
-        return sink.put(project, found)
+        store.put_file(project, found.file, found.data)
+        return True
     except Refused as e:
         if e.status == 403:
             fail(path, f"{e} (HTTP 403)")
@@ -246,70 +242,3 @@ def _read(wfd: int, file: str, path: str, known: dict[str, str], skip: Skip) -> 
     except BadWorkspace as e:
         skip(path, str(e))
         return None, False
-
-
-def sink_of(target: Backend) -> Sink:
-    """Where a target keeps workspaces: its files, or a server's API."""
-    from runship.store.http import HttpBackend
-
-    if isinstance(target, HttpBackend):
-        return ServerSink(target)
-    return FileSink(target)
-
-
-class FileSink:
-    """A directory or object store target: the files as they are, in the
-    layout ``runship.store.workspaces`` reads (one PUT of a whole object, or
-    an atomic write)."""
-
-    def __init__(self, target: Backend):
-        self.target = target
-        self.where = target.url
-
-    def put(self, project: str | None, found: Found) -> bool:
-        if project is not None:
-            self.target.put_file(project, ws.DIR, found.file, io.BytesIO(found.data), len(found.data))
-            return True
-        return self._put_root(found)
-
-    def _put_root(self, found: Found) -> bool:
-        """The all-projects view's file: ``URL/.workspaces/<file>``."""
-        from runship.store.local import LocalBackend
-        from runship.store.objectstore import ObjectStoreBackend
-
-        target = self.target
-        if isinstance(target, ObjectStoreBackend):
-            target._call("upload", target.fs.pipe_file, f"{target.base}/{ws.DIR}/{found.file}", found.data)
-            return True
-        if not isinstance(target, LocalBackend):
-            return False  # a store of runs only (mem://, for tests)
-        path = os.path.join(target.root, ws.DIR, found.file)
-        try:
-            fd = safefile.open_below(target.root, ws.DIR, create=True)
-            try:
-                safefile.write_atomic_at(fd, found.file, found.data, fsync=True)
-            finally:
-                os.close(fd)
-        except safefile.NotRegular as e:
-            raise TargetError(f"cannot write {path}: a {e.kind} on the way, not followed", retryable=False) from None
-        except OSError as e:
-            raise TargetError(f"cannot write {path}: {e.strerror or e}") from None
-        return True
-
-
-class ServerSink(HttpWorkspaces):
-    """A runship server: ``PUT /v1/workspace`` (the server stamps the time
-    of saving) and ``PUT /v1/workspace-default``, over the target's
-    connection and token."""
-
-    def __init__(self, target: Any):
-        self.where = target.url
-        self.conn = target
-
-    def put(self, project: str | None, found: Found) -> bool:
-        if found.doc is None:
-            assert found.default is not None
-            self.set_default(project, found.default)
-        else:  # the file's bytes, as they are (the server checks and stamps them)
-            self._call("PUT", "workspace", project, found.file[: -len(ws.SUFFIX)], found.data)
-        return True
