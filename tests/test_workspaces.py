@@ -432,3 +432,29 @@ def test_a_chunked_body_past_one_mib_is_cut_off_413(ui, root):
     conn.close()
     assert r.status == 413
     assert not os.path.exists(os.path.join(root, "vision", ".workspaces", "chunked.json"))
+
+
+def test_put_file_stores_a_checked_file_as_it_is_and_refuses_what_is_not_a_workspace(tmp_path):
+    """The uploader's write (``Workspaces.put_file``): a workspace's bytes kept
+    byte for byte and read back; a bad name, bytes that are not a workspace,
+    or a file over 1 MiB refused before anything is written."""
+    from runship.store.workspaces import workspaces_at
+
+    store = workspaces_at(str(tmp_path))
+    data = json.dumps(doc(name="mine", note="é")).encode()  # not ASCII: kept as sent
+    store.put_file("vision", "mine.json", data)
+    assert (tmp_path / "vision" / ".workspaces" / "mine.json").read_bytes() == data
+    assert store.load("vision", "mine")["runs"]["band"] == "std"
+    store.put_file("vision", ".default.json", b'{"name": "mine"}')
+    assert store.list("vision")[1] == "mine"
+    bad = [
+        ("../x.json", data),
+        ("mine.json", b"not json"),
+        ("mine.json", json.dumps({"format": "other/1"}).encode()),
+        ("big.json", json.dumps(doc(pad="x" * (1 << 20))).encode()),
+    ]
+    for file, body in bad:
+        with pytest.raises(ValueError):
+            store.put_file("vision", file, body)
+    assert sorted(os.listdir(tmp_path / "vision" / ".workspaces")) == [".default.json", "mine.json"]
+    assert (tmp_path / "vision" / ".workspaces" / "mine.json").read_bytes() == data

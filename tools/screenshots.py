@@ -53,6 +53,8 @@ def main() -> None:
             runs = page.evaluate("async () => (await (await fetch('/ui/api/runs?project=demo')).json()).runs")
             swept = [r for r in runs if r.get("group")] or runs
             sel = ",".join(quote(r["ref"], safe="") for r in swept)
+            for name, width, height in (("workspace.png", 1280, 720), ("workspace-desktop.png", 1920, 1080)):
+                shot_workspace(browser, ui, os.path.join(args.out, name), width, height)
             shots = [
                 ("runs.png", f"/#/runs?project=demo&sel={sel}&cols=config.lr,config.optimizer,summary.val/acc"),
                 ("compare.png", f"/#/compare?runs={sel}"),
@@ -68,6 +70,21 @@ def main() -> None:
             browser.close()
     finally:
         ui.stop()
+
+
+def shot_workspace(browser, ui, path: str, width: int, height: int) -> None:
+    """The workspace page at a screen's size, the cursor over a chart (its tooltip shown)."""
+    page = signed_in(browser, ui, width, height)
+    page.goto(ui.url + "/#/workspace?project=demo")
+    until(page, "window.runship && window.runship.ready === true", 60_000)
+    time.sleep(1.0)
+    box = page.locator(".panel .panel-plot canvas").nth(1).bounding_box()
+    if box is not None:  # over the second chart, two thirds of the way along
+        page.mouse.move(box["x"] + box["width"] * 0.66, box["y"] + box["height"] * 0.5)
+        time.sleep(0.5)
+    page.screenshot(path=path, full_page=False)
+    page.close()
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
