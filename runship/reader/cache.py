@@ -40,9 +40,11 @@ from collections import OrderedDict
 from typing import BinaryIO
 
 import msgpack
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from runship.reader import arrow, pyramid
 from runship.reader.columns import Columns, Segment
 from runship.reader.index import RunIndex
 from runship.reader.plain import KEY_PREFIX
@@ -50,11 +52,20 @@ from runship.reader.stream import Problem, StreamFile, read_header
 from runship.schema import format as fmt
 from runship.schema import limits, names
 
-ENTRY_VERSION = 3
+ENTRY_VERSION = 4  # 4: with its block summary beside it
+BLOCKS_VERSION = 1
 DEFAULT_MAX_BYTES = 2 * 1024**3
 SUFFIX = ".parquet"
+BLOCKS_SUFFIX = ".blocks.parquet"
 _META = b"runship.segment"
 _META_CRC = b"runship.crc"
+_BLOCKS_META = b"runship.blocks"
+_ALIASES = ("double", "int64", "bool")
+
+
+def blocks_path(entry: str) -> str:
+    """Where the block summary of the entry at ``entry`` is kept."""
+    return entry[: -len(SUFFIX)] + BLOCKS_SUFFIX
 
 
 def default_dir() -> str:
@@ -194,6 +205,57 @@ class CachedColumns(Columns):
         self.load(self._names)
         return pa.table({n: self._loaded[n] for n in self._names})
 
+    def summary(self, key: str) -> dict[str, np.ndarray] | None:
+        """The block summary kept beside the entry (``blocks_path``); made
+        from the columns when it is missing or fails a check."""
+        name = KEY_PREFIX + key
+        if name in self._types and self._types[name] not in _ALIASES:
+            return None  # not numbers
+        wanted = [f"{k}:{x}" for x in pyramid.X_NAMES for k in ("x0", "x1", "ok")]
+        wanted += [f"{p}.{s}:{name}" for s in pyramid.STATS for p in "rvst"] if name in self._types else []
+        got = self._read_blocks(wanted)
+        if got is None:
+            return super().summary(key)
+        return pyramid.for_key(got, name, self._rows)
+
+    def _read_blocks(self, wanted: list[str]) -> dict[str, np.ndarray] | None:
+        path = blocks_path(self._path)
+        out: dict[str, np.ndarray] = {}
+        missing = []
+        for n in wanted:
+            held = self._memory.get((path, self._meta_crc, n)) if self._memory is not None else None
+            if held is None:
+                missing.append(n)
+            else:
+                out[n] = arrow.values(held)
+        if not missing:
+            return out
+        try:
+            with open(path, "rb") as f:
+                pf = pq.ParquetFile(f, page_checksum_verification=True)
+                meta = pf.metadata.metadata or {}
+                info = msgpack.unpackb(meta[_BLOCKS_META], **limits.DECODE)
+                if zlib.crc32(meta[_BLOCKS_META]) != int(meta[_META_CRC]):
+                    raise ValueError("metadata checksum")
+                if info != {"v": BLOCKS_VERSION, "block": pyramid.BLOCK, "rows": self._rows, "entry": self._meta_crc}:
+                    raise ValueError("not this entry's")
+                table = pf.read(columns=missing, use_threads=False)
+        except FileNotFoundError:
+            return None
+        except Exception:
+            _remove(path)
+            return None
+        blocks = pyramid.blocks_of(self._rows)
+        if table.num_rows != blocks or table.column_names != missing:
+            _remove(path)
+            return None
+        for n in missing:
+            col = table.column(n)
+            if self._memory is not None:
+                self._memory.put((path, self._meta_crc, n), col)
+            out[n] = arrow.values(col)
+        return out
+
 
 def _remove(path: str) -> None:
     try:
@@ -303,9 +365,13 @@ class SegmentCache:
         return seg
 
     # ---- writing --------------------------------------------------------------------
-    def store(self, ident: str, length: int, commit: bytes, seg: Segment, sf: StreamFile) -> bool:
+    def store(
+        self, ident: str, length: int, commit: bytes, seg: Segment, sf: StreamFile, base: int | None = None
+    ) -> bool:
         """Keep a decoded prefix of ``length`` committed bytes (best effort:
-        a cache that cannot be written changes nothing). True once kept."""
+        a cache that cannot be written changes nothing), with its block
+        summary; ``base``: the length of the entry ``seg`` extends (its
+        summary's whole blocks are kept). True once kept."""
         problems = [(p.offset, p.kind, p.message) for p in sf.problems if p.offset < length]
         problems = [p for p in problems if p[1] not in ("uncommitted-tail", "zero-tail")]
         try:
@@ -331,7 +397,8 @@ class SegmentCache:
                 "types": {n: str(table.column(n).type) for n in table.column_names},
             }
             blob = msgpack.packb(info, datetime=True)
-            table = table.replace_schema_metadata({_META: blob, _META_CRC: str(zlib.crc32(blob)).encode()})
+            crc = str(zlib.crc32(blob)).encode()
+            table = table.replace_schema_metadata({_META: blob, _META_CRC: crc})
             d = self._dir(ident)
             if not self.usable():
                 return False
@@ -357,8 +424,10 @@ class SegmentCache:
                     },
                 )
             os.replace(tmp, final)
+            self._store_blocks(d, length, table, crc, base)
             for n in os.listdir(d):  # shorter prefixes of the same file are of no more use
-                if n.endswith(SUFFIX) and n[: -len(SUFFIX)].isdigit() and int(n[: -len(SUFFIX)]) < length:
+                stem = n[: -len(BLOCKS_SUFFIX)] if n.endswith(BLOCKS_SUFFIX) else n[: -len(SUFFIX)]
+                if n.endswith(SUFFIX) and stem.isdigit() and int(stem) < length:
                     _remove(os.path.join(d, n))
             self._written += os.path.getsize(final)
         except Exception:
@@ -366,6 +435,40 @@ class SegmentCache:
         if self._written > self.max_bytes // 10 or time.monotonic() - self._last_sweep > 300:
             self.sweep()
         return True
+
+    def _store_blocks(self, d: str, length: int, table: pa.Table, crc: bytes, base: int | None) -> None:
+        """Write the block summary of the entry of ``length`` (its metadata
+        CRC ``crc``), keeping the whole blocks of entry ``base``'s."""
+        prev, prev_rows = None, 0
+        if base is not None:
+            try:
+                with open(os.path.join(d, f"{base}{BLOCKS_SUFFIX}"), "rb") as f:
+                    pf = pq.ParquetFile(f, page_checksum_verification=True)
+                    meta = pf.metadata.metadata or {}
+                    if zlib.crc32(meta[_BLOCKS_META]) != int(meta[_META_CRC]):
+                        raise ValueError("metadata checksum")
+                    info = msgpack.unpackb(meta[_BLOCKS_META], **limits.DECODE)
+                    if info.get("v") != BLOCKS_VERSION or info.get("block") != pyramid.BLOCK:
+                        raise ValueError("another kind of summary")
+                    old = pf.read(use_threads=False)
+                prev = {n: arrow.values(old.column(n)) for n in old.column_names}
+                prev_rows = int(info["rows"])
+            except Exception:  # none, or not usable: made again
+                prev = None
+        summary = pyramid.extend(prev, prev_rows, table)
+        info = {"v": BLOCKS_VERSION, "block": pyramid.BLOCK, "rows": table.num_rows, "entry": crc}
+        blob = msgpack.packb(info)
+        blocks = pa.table({n: a for n, a in summary.items()})
+        blocks = blocks.replace_schema_metadata({_BLOCKS_META: blob, _META_CRC: str(zlib.crc32(blob)).encode()})
+        final = os.path.join(d, f"{length}{BLOCKS_SUFFIX}")
+        tmp = os.path.join(d, names.temp_name(f"{length}{BLOCKS_SUFFIX}"))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as out:
+            pq.write_table(
+                blocks, out, compression="none", write_statistics=False, write_page_checksum=True, use_dictionary=False
+            )
+        os.replace(tmp, final)
+        self._written += os.path.getsize(final)
 
     def sweep(self) -> None:
         """Delete the least recently used entries until the cache is at most

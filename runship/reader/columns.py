@@ -454,6 +454,22 @@ class Columns:
         assert self.table is not None
         return self.table
 
+    def summary(self, key: str) -> dict[str, np.ndarray] | None:
+        """The block summary (``runship.reader.pyramid``) of ``_step``,
+        ``_t`` and ``key``: ``x0:_step`` ..., then the key's points (``r.lo``,
+        ...); None when the key holds values that are not numbers. Here made
+        from the columns (a cache entry reads the one kept beside it)."""
+        from runship.reader import pyramid
+
+        name = KEY_PREFIX + key
+        names = ["_step", "_t"] + ([name] if name in self._names else [])
+        self.load(names)
+        table = pa.table({n: self.named(n) for n in names})
+        if len(names) == 3 and not pyramid._numeric(table.column(name).type):
+            return None
+        got = pyramid.summarize(table)
+        return pyramid.for_key(got, name, self.rows)
+
     def present(self, key: str) -> np.ndarray | None:
         """Rows that have ``key`` (None: every row)."""
         if key not in self._present:

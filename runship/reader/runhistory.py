@@ -203,12 +203,20 @@ class RunHistory:
         NaN), for charts: no row is made. A key whose values are not all
         numbers has none; ``x`` and ``xrange`` as ``history``."""
         wanted = [k for k in dict.fromkeys(keys) if k != x]
+        samples = _samples(samples)
+        out: dict[str, tuple[Any, Any]] = {}
+        for key in wanted:  # from the block summaries where they serve (a sorted x, many rows)
+            got = self._from_blocks(key, samples, x, xrange)
+            if got is not None:
+                out[key] = got
+        wanted = [k for k in wanted if k not in out]
+        if not wanted:
+            return out
         parts = self._parts([*wanted, x])
         from runship.reader.history import DERIVED_X, derived, key_arrays, sample
 
-        _, kept = sample(parts, wanted, _samples(samples), x, xrange, False)
+        _, kept = sample(parts, wanted, samples, x, xrange, False)
         xs = derived(parts, x) if x in DERIVED_X else key_arrays(parts, x)[1]
-        out: dict[str, tuple[Any, Any]] = {}
         for key in wanted:
             values = key_arrays(parts, key)[1]
             if values is None or xs is None:
@@ -216,6 +224,54 @@ class RunHistory:
             rows = kept[key]
             out[key] = (xs[rows], values[rows])
         return out
+
+    def _from_blocks(
+        self, key: str, samples: int, x: str, xrange: tuple[float, float] | None
+    ) -> tuple[Any, Any] | None:
+        """``series`` of one key read from the files' block summaries
+        (``runship.reader.pyramid``): None where they do not serve (x not
+        sorted, a key of other values, too few rows for the buckets)."""
+        need_columns(_COLUMNS)
+        from runship.reader import pyramid
+
+        pieces = self._pieces(key, x)
+        if pieces is None or not pyramid.ordered(pieces):
+            return None
+        found = xrange if xrange is not None else pyramid.span(pieces)
+        if found is None or not found[0] <= found[1]:
+            return None
+        count = max(1, samples // 4)
+        if pyramid.rows_within(pieces, *found) < count * pyramid.MIN_BLOCKS * pyramid.BLOCK:
+            return None  # a narrow range: from the rows themselves
+        _, xs, ys = pyramid.sample_pieces(pieces, found[0], found[1], count, x == "_step")
+        return xs, ys
+
+    def _pieces(self, key: str, x: str) -> list[Any] | None:
+        """Each run stream file's block summary for ``key`` over ``x`` (None
+        where one cannot serve: x not one of every row, not sorted in a block)."""
+        from runship.reader.history import DERIVED_X
+        from runship.reader.pyramid import Piece
+
+        if x not in DERIVED_X:
+            return None
+        pieces = []
+        offset = 0
+        for s in self._fold.sessions:
+            for sf in s.files:
+                cols = self._files.columns(sf, [])
+                summary = cols.summary(key)
+                name = "_step" if x == "_step" else "_t"
+                if summary is None or not summary[f"ok:{name}"].all():
+                    return None
+                to_x = _x_of(x, s.runtime_base, s.start_t)
+                if to_x is None:
+                    return None
+                x0, x1 = summary[f"x0:{name}"], summary[f"x1:{name}"]
+                if x != "_step":
+                    x0, x1 = to_x(x0, x0), to_x(x1, x1)
+                pieces.append(Piece(x0, x1, summary, offset, cols.rows, _raw_of(cols, key, to_x), to_x))
+                offset += cols.rows
+        return pieces
 
     def _sampled(
         self, keys: Iterable[str] | None, match: str, samples: int, x: str, xrange: tuple[float, float] | None
@@ -313,6 +369,40 @@ class RunHistory:
             if placement is not None:
                 line["rank"] = placement.get("rank")
             yield line
+
+
+def _x_of(x: str, base: float, start_t: float | None) -> Any:
+    """(steps, times) -> x of a session's rows (None: its _runtime is not known)."""
+    if x == "_step":
+        return lambda steps, times: steps
+    if x == "_timestamp":
+        return lambda steps, times: times
+    if start_t is None:
+        return None
+    return lambda steps, times: base + (times - start_t)
+
+
+def _raw_of(cols: Any, key: str, to_x: Any) -> Any:
+    """Rows [start, stop) of a file's columns as a block summary reads them:
+    (x, present, values, steps, times)."""
+    from runship.reader import arrow
+
+    def raw(start: int, stop: int) -> tuple[Any, Any, Any, Any, Any]:
+        import numpy as np
+
+        steps = arrow.values(cols.named("_step").slice(start, stop - start))
+        times = arrow.values(cols.named("_t").slice(start, stop - start))
+        col = cols.column(key)
+        if col is None:
+            present = np.zeros(stop - start, bool)
+            values = np.full(stop - start, np.nan)
+        else:
+            part = col.slice(start, stop - start)
+            present = arrow.valid(part) if part.null_count else np.ones(stop - start, bool)
+            values = arrow.values(part, fill=0).astype(np.float64)
+        return to_x(steps, times), present, values, steps, times
+
+    return raw
 
 
 def _match(match: str) -> str:

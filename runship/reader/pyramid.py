@@ -1,0 +1,308 @@
+"""Per-block summaries of a stream file's history columns, for charts.
+
+A file's rows are cut into blocks of ``BLOCK`` rows. For every block the
+summary keeps the x bounds (``_step`` and ``_t`` of its first and last row,
+and whether they never go down inside it) and, per numeric key, five points:
+the key's first and last row in the block, its first minimum and first
+maximum (NaN is neither) and its first NaN, each as (row, value, _step, _t).
+A sample over a sorted x (``history.sample``'s buckets) then reads one entry
+per block instead of every row: each bucket keeps the first, last, minimum,
+maximum and first NaN of the blocks that start in it (a block that straddles
+a bucket edge counts for the bucket its first row is in), and rows at the
+range's two ends, in blocks only partly inside it, are read one by one.
+With at least ``MIN_BLOCKS`` blocks a bucket, the buckets so moved are
+within a few percent of the exact ones, and each still shows its own
+extremes: no spike or NaN is hidden at any zoom (a narrower range is sampled
+from the rows themselves).
+
+The summary of a cache entry is kept beside it (``<length>.blocks.parquet``,
+``runship.reader.cache``), built when the entry is written; the entry of a
+longer prefix of the same file reuses every whole block of the shorter one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from runship.reader import arrow
+from runship.reader.plain import KEY_PREFIX
+
+BLOCK = 256
+MIN_BLOCKS = 8  # blocks a bucket at least, for the summary to be used
+STATS = ("first", "last", "lo", "hi", "nan")
+X_NAMES = ("_step", "_t")
+
+
+def _numeric(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_floating(typ) or pa.types.is_integer(typ) or pa.types.is_boolean(typ))
+
+
+def blocks_of(rows: int, block: int = BLOCK) -> int:
+    return -(-rows // block)
+
+
+# ---- building ------------------------------------------------------------------------------
+def x_bounds(x: np.ndarray, block: int = BLOCK, at: int = 0) -> dict[str, np.ndarray]:
+    """(x0, x1, ok) per block of ``x`` (rows from ``at``): its first and last
+    row's x, and whether x never goes down (nor is NaN) inside it."""
+    n = len(x)
+    starts = np.arange(0, n, block)
+    ends = np.minimum(starts + block, n) - 1
+    ok = np.ones(len(starts), bool)
+    if n > 1:
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(~(x[1:] >= x[:-1]))
+        ok[bad[(bad // block) == ((bad + 1) // block)] // block] = False
+    x0, x1 = x[starts], x[ends]
+    if x.dtype.kind == "f":
+        ok &= ~(np.isnan(x0) | np.isnan(x1))
+    return {"x0": x0, "x1": x1, "ok": ok}
+
+
+def key_points(
+    values: np.ndarray, present: np.ndarray, steps: np.ndarray, times: np.ndarray, block: int = BLOCK, at: int = 0
+) -> dict[str, np.ndarray]:
+    """The five points of each block of one key: ``r.<stat>`` (the row,
+    counted from the file's start, -1 where none), ``v.<stat>``, ``s.<stat>``
+    and ``t.<stat>`` (its value, _step and _t). ``values`` float64,
+    ``present`` the rows that have the key; rows counted from ``at``."""
+    n = len(values)
+    nb = blocks_of(n, block)
+    pad = nb * block - n
+    p = np.concatenate((present, np.zeros(pad, bool))).reshape(nb, block)
+    v = np.concatenate((values, np.zeros(pad))).reshape(nb, block)
+    isnan = np.isnan(v)
+    valid = p & ~isnan
+    with np.errstate(invalid="ignore"):
+        low = np.where(valid, v, np.inf).min(axis=1, initial=np.inf)
+        high = np.where(valid, v, -np.inf).max(axis=1, initial=-np.inf)
+        masks = {
+            "first": p,
+            "last": p[:, ::-1],
+            "lo": valid & (v == low[:, None]),
+            "hi": valid & (v == high[:, None]),
+            "nan": p & isnan,
+        }
+    base = np.arange(nb, dtype=np.int64) * block
+    out: dict[str, np.ndarray] = {}
+    for stat, mask in masks.items():
+        found = mask.argmax(axis=1)
+        local = block - 1 - found if stat == "last" else found
+        rows = np.where(mask.any(axis=1), base + local, -1).astype(np.int64)
+        ok = rows >= 0
+        safe = np.where(ok, rows, 0)
+        out[f"r.{stat}"] = np.where(ok, rows + at, -1)
+        out[f"v.{stat}"] = np.where(ok, values[safe] if n else 0.0, np.nan)
+        out[f"s.{stat}"] = np.where(ok, steps[safe] if n else 0, 0).astype(np.int64)
+        out[f"t.{stat}"] = np.where(ok, times[safe] if n else 0.0, np.nan)
+    return out
+
+
+def summarize(table: pa.Table, start_block: int = 0, block: int = BLOCK) -> dict[str, np.ndarray]:
+    """The summary columns of ``table``'s rows from block ``start_block`` on:
+    ``x0:_step`` ..., then ``<point>:<column>`` per numeric column."""
+    at = start_block * block
+    n = table.num_rows - at
+    steps = arrow.values(table.column("_step").slice(at, n))
+    times = arrow.values(table.column("_t").slice(at, n))
+    out: dict[str, np.ndarray] = {}
+    for name, x in (("_step", steps), ("_t", times)):
+        for k, arr in x_bounds(x, block).items():
+            out[f"{k}:{name}"] = arr
+    for name in table.column_names:
+        col = table.column(name)
+        if not name.startswith(KEY_PREFIX) or not _numeric(col.type):
+            continue
+        part = col.slice(at, n)
+        present = arrow.valid(part) if part.null_count else np.ones(n, bool)
+        values = arrow.values(part, fill=0).astype(np.float64)
+        for k, arr in key_points(values, present, steps, times, block, at).items():
+            out[f"{k}:{name}"] = arr
+    return out
+
+
+def _empty_points(nb: int) -> dict[str, np.ndarray]:
+    """The points of blocks without the key."""
+    out = {}
+    for stat in STATS:
+        out[f"r.{stat}"] = np.full(nb, -1, np.int64)
+        out[f"v.{stat}"] = np.full(nb, np.nan)
+        out[f"s.{stat}"] = np.zeros(nb, np.int64)
+        out[f"t.{stat}"] = np.full(nb, np.nan)
+    return out
+
+
+def extend(prev: dict[str, np.ndarray] | None, prev_rows: int, table: pa.Table, block: int = BLOCK) -> dict[str, np.ndarray]:
+    """The summary of ``table`` given ``prev``, that of its first ``prev_rows``
+    rows: every whole block of ``prev`` is kept, the rest summarized."""
+    keep = prev_rows // block if prev is not None and prev_rows <= table.num_rows else 0
+    tail = summarize(table, keep, block)
+    if not keep or prev is None:
+        return tail
+    out: dict[str, np.ndarray] = {}
+    for name, arr in tail.items():
+        old = prev.get(name)
+        if old is None or len(old) < keep:
+            stat, column = name.split(":", 1)
+            if stat[:2] not in ("r.", "v.", "s.", "t."):
+                return summarize(table, 0, block)
+            old = _empty_points(keep)[stat]
+        out[name] = np.concatenate((old[:keep].astype(arr.dtype), arr))
+    return out
+
+
+# ---- sampling ------------------------------------------------------------------------------
+@dataclass
+class Piece:
+    """One file's summary as a sample needs it: the x bounds of its blocks
+    (as the x asked for), a key's points, where its rows start in the run and
+    how to read its rows one by one (``raw(start, stop)`` -> (x, present,
+    values, steps, times) of rows [start, stop) of the file)."""
+
+    x0: np.ndarray
+    x1: np.ndarray
+    points: dict[str, np.ndarray]
+    offset: int
+    rows: int
+    raw: Callable[[int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    to_x: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (steps, times) -> x
+
+
+def ordered(pieces: list[Piece]) -> bool:
+    """Is x sorted over every row of the pieces, in order?"""
+    last: Any = None
+    for p in pieces:
+        if not len(p.x0):
+            continue
+        if np.any(p.x1[:-1] > p.x0[1:]) or np.any(p.x0 > p.x1):
+            return False
+        if last is not None and p.x0[0] < last:
+            return False
+        last = p.x1[-1]
+    return True
+
+
+def span(pieces: list[Piece]) -> tuple[float, float] | None:
+    firsts = [p.x0[0] for p in pieces if len(p.x0)]
+    lasts = [p.x1[-1] for p in pieces if len(p.x1)]
+    return (float(firsts[0]), float(lasts[-1])) if firsts else None
+
+
+def rows_within(pieces: list[Piece], lo: float, hi: float, block: int = BLOCK) -> int:
+    """About how many rows have lo <= x <= hi (whole blocks that overlap)."""
+    n = 0
+    for p in pieces:
+        over = (p.x1 >= lo) & (p.x0 <= hi)
+        n += int(over.sum()) * block
+    return n
+
+
+class _Candidates:
+    """Points that may be a bucket's first, last, min, max or first NaN."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[tuple[np.ndarray, ...]]] = {s: [] for s in STATS}
+
+    def add(self, stat: str, bucket: np.ndarray, row: np.ndarray, value: np.ndarray, x: np.ndarray) -> None:
+        if len(row):
+            self.parts[stat].append((bucket, row, value, x))
+
+    def pick(self, stat: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, values, xs) of the chosen point of each bucket."""
+        got = self.parts[stat]
+        if not got:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        bucket, row, value, x = (np.concatenate([g[i] for g in got]) for i in range(4))
+        if stat == "first" or stat == "nan":
+            order = np.lexsort((row, bucket))
+        elif stat == "last":
+            order = np.lexsort((-row, bucket))
+        elif stat == "lo":
+            order = np.lexsort((row, value, bucket))
+        else:
+            order = np.lexsort((row, -value, bucket))
+        b = bucket[order]
+        first = order[np.concatenate(([True], b[1:] != b[:-1]))]
+        return row[first], value[first], x[first]
+
+
+def sample_pieces(
+    pieces: list[Piece], lo: float, hi: float, count: int, integer_x: bool, block: int = BLOCK
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(run rows, x, values) kept of one key over [lo, hi] in ``count``
+    buckets (x sorted over the pieces): each bucket's first, last, first
+    minimum, first maximum and first NaN, a block counting for the bucket
+    its first row is in; rows of blocks only partly in [lo, hi] are read."""
+    from runship.reader.history import edges
+
+    inner: np.ndarray = edges(lo, hi, count)
+    if integer_x:
+        inner = np.ceil(inner)
+    cands = _Candidates()
+    for p in pieces:
+        inside = (p.x0 >= lo) & (p.x1 <= hi)
+        whole = np.flatnonzero(inside)
+        if len(whole):
+            bucket = np.searchsorted(inner, p.x0[whole], side="right")
+            for stat in STATS:
+                r = p.points[f"r.{stat}"][whole]
+                has = r >= 0
+                xs = p.to_x(p.points[f"s.{stat}"][whole][has], p.points[f"t.{stat}"][whole][has])
+                cands.add(stat, bucket[has], r[has] + p.offset, p.points[f"v.{stat}"][whole][has], xs)
+        partial = np.flatnonzero(~inside & (p.x1 >= lo) & (p.x0 <= hi))
+        for b in partial.tolist():
+            _raw_block(cands, p, b, lo, hi, inner, block)
+    kept_rows: list[np.ndarray] = []
+    kept_x: list[np.ndarray] = []
+    kept_v: list[np.ndarray] = []
+    for stat in STATS:
+        r, v, x = cands.pick(stat)
+        kept_rows.append(r)
+        kept_v.append(v)
+        kept_x.append(x)
+    rows = np.concatenate(kept_rows)
+    rows, first = np.unique(rows, return_index=True)
+    return rows, np.concatenate(kept_x)[first], np.concatenate(kept_v)[first]
+
+
+def _raw_block(cands: _Candidates, p: Piece, b: int, lo: float, hi: float, inner: np.ndarray, block: int) -> None:
+    """The rows of block ``b`` of a piece, one by one (those in [lo, hi])."""
+    start = b * block
+    x, present, values, steps, times = p.raw(start, min(start + block, p.rows))
+    with np.errstate(invalid="ignore"):
+        ok = present & (x >= lo) & (x <= hi)
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return
+    bucket = np.searchsorted(inner, x[idx], side="right")
+    rows = idx + start + p.offset
+    vals = values[idx]
+    xs = x[idx]
+    nan = np.isnan(vals)
+    for stat in ("first", "last"):
+        cands.add(stat, bucket, rows, vals, xs)
+    cands.add("lo", bucket[~nan], rows[~nan], vals[~nan], xs[~nan])
+    cands.add("hi", bucket[~nan], rows[~nan], vals[~nan], xs[~nan])
+    cands.add("nan", bucket[nan], rows[nan], vals[nan], xs[nan])
+
+
+def for_key(summary: dict[str, np.ndarray], name: str, rows: int) -> dict[str, np.ndarray]:
+    """The x bounds and the points of the column ``name`` (empty points
+    where the file has no such column), named without the column."""
+    out = {}
+    points = {}
+    for n, a in summary.items():
+        stat, column = n.split(":", 1)
+        if column in X_NAMES:
+            out[n] = a
+        elif column == name:
+            points[stat] = a
+    if not points:
+        points = _empty_points(blocks_of(rows))
+    out.update(points)
+    return out
