@@ -3,7 +3,7 @@ them keeps what the row-by-row sample keeps. With blocks of one row they
 give exactly ``history.keep``'s rows; with longer blocks each bucket (a block
 counting for the bucket its first row is in) keeps its first, last, minimum,
 maximum and first NaN, so no spike or NaN is hidden; and through a real run
-and its cache, ``series()`` keeps a spike among 300,000 rows."""
+and its cache, ``series()`` keeps a spike among 250,000 rows."""
 
 from __future__ import annotations
 
@@ -151,10 +151,10 @@ def test_summaries_extended_from_a_shorter_prefix_are_those_made_at_once():
         np.testing.assert_array_equal(grown[name], whole[name], err_msg=name)
 
 
-def test_a_spike_and_a_nan_among_300000_rows_show_from_the_blocks_kept_in_the_cache(tmp_path):
+def test_a_spike_and_a_nan_among_250000_rows_show_from_the_blocks_kept_in_the_cache(tmp_path):
     run = runship.init(project="p", dir=str(tmp_path / "runs"), settings=SETTINGS)
     rng = np.random.default_rng(0)
-    loss = 1.0 + rng.random(300_000) * 0.2
+    loss = 1.0 + rng.random(250_000) * 0.2
     loss[123_457], loss[200_001], loss[77_777] = 40.0, math.nan, -3.0
     for i, v in enumerate(loss.tolist()):
         run.log({"loss": v})
@@ -163,19 +163,23 @@ def test_a_spike_and_a_nan_among_300000_rows_show_from_the_blocks_kept_in_the_ca
     runship.open_run(run.run_dir, cache=cache)
     assert glob.glob(os.path.join(cache, "segments", "*", "*", "*.blocks.parquet"))
     view = runship.open_run(run.run_dir, cache=cache)
-    for xrange in (None, (100_000.5, 290_000.0)):
-        xs, ys = view.series(["loss"], 40, xrange=xrange)["loss"]  # 10 buckets of 30,000 rows
+    for xrange in (None, (100_000.5, 240_000.0)):
+        xs, ys = view.series(["loss"], 40, xrange=xrange)["loss"]  # 10 buckets of 25,000 rows
         assert len(xs) <= 50
         assert 40.0 in ys.tolist() and int(xs[ys.tolist().index(40.0)]) == 123_457
         assert np.isnan(ys).sum() == 1 and int(xs[np.flatnonzero(np.isnan(ys))[0]]) == 200_001
         if xrange is None:
-            assert -3.0 in ys.tolist() and xs[0] == 0 and xs[-1] == 299_999
+            assert -3.0 in ys.tolist() and xs[0] == 0 and xs[-1] == 249_999
         else:
-            assert xs[0] == 100_001 and xs[-1] == 290_000
-    # the same points with no cache at all (the summaries made from the columns)
+            assert xs[0] == 100_001 and xs[-1] == 240_000
+    # the same points with no cache at all (the summaries made from the columns, as for a live file)
     bare = runship.open_run(run.run_dir, cache=False).series(["loss"], 40)["loss"]
     got = view.series(["loss"], 40)["loss"]
     assert bare[0].tolist() == got[0].tolist()
+    # a narrow zoom: exactly what the rows give (history() samples row by row)
+    xs, ys = view.series(["loss"], 40, xrange=(123_000, 124_000))["loss"]
+    rows = view.history(["loss"], samples=40, xrange=(123_000, 124_000))
+    assert xs.tolist() == [r["_step"] for r in rows] and 40.0 in ys.tolist()
 
 
 def test_a_damaged_summary_is_deleted_and_the_points_stay_the_same(tmp_path):

@@ -54,6 +54,7 @@ from runship.schema import limits, names
 
 ENTRY_VERSION = 4  # 4: with its block summary beside it
 BLOCKS_VERSION = 1
+ROW_GROUP_ROWS = 1 << 16  # rows of a row group at most: a zoom reads the few its rows are in
 DEFAULT_MAX_BYTES = 2 * 1024**3
 SUFFIX = ".parquet"
 BLOCKS_SUFFIX = ".blocks.parquet"
@@ -204,6 +205,49 @@ class CachedColumns(Columns):
     def whole(self) -> pa.Table:
         self.load(self._names)
         return pa.table({n: self._loaded[n] for n in self._names})
+
+    def rows_slice(self, names: list[str], start: int, stop: int) -> dict[str, pa.ChunkedArray]:
+        out = {}
+        for n in names:
+            held = self._loaded.get(n)
+            if held is None and self._memory is not None:
+                held = self._memory.get((self._path, self._meta_crc, n))
+            if held is not None:
+                out[n] = held.slice(start, stop - start)
+        missing = [n for n in names if n not in out]
+        if missing:
+            out.update(self._read_rows(missing, start, stop))
+        return out
+
+    def _read_rows(self, names: list[str], start: int, stop: int) -> dict[str, pa.ChunkedArray]:
+        """Rows [start, stop) of columns not read yet: the row groups they are in."""
+        try:
+            with open(self._path, "rb") as f:
+                pf = pq.ParquetFile(f, page_checksum_verification=True)
+                meta = pf.metadata
+                if (meta.metadata or {}).get(_META_CRC) != self._meta_crc:
+                    raise ValueError("another entry's file")
+                groups, at, first = [], 0, None
+                for g in range(meta.num_row_groups):
+                    n = meta.row_group(g).num_rows
+                    if at < stop and at + n > start:
+                        groups.append(g)
+                        first = at if first is None else first
+                    at += n
+                if at != self._rows:
+                    raise ValueError("not as many rows as its metadata names")
+                table = pf.read_row_groups(groups, columns=names, use_threads=False)
+        except Exception as e:
+            _remove(self._path)
+            raise CacheDamaged(f"{self._path}: {type(e).__name__}: {e}") from None
+        out = {}
+        for n in names:
+            col = table.column(n)
+            if str(col.type) != self._types[n]:
+                _remove(self._path)
+                raise CacheDamaged(f"{self._path}: column {n!r} is {col.type}, not {self._types[n]}")
+            out[n] = col.slice(start - (first or 0), stop - start)
+        return out
 
     def summary(self, key: str) -> dict[str, np.ndarray] | None:
         """The block summary kept beside the entry (``blocks_path``); made
@@ -408,7 +452,7 @@ class SegmentCache:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             # row groups of at most ~16 MiB, so that writing holds little more than the table
             per_row = max(1, table.nbytes // max(1, table.num_rows))
-            group = max(1024, min(1 << 20, (16 << 20) // per_row))
+            group = max(1024, min(ROW_GROUP_ROWS, (16 << 20) // per_row))
             with os.fdopen(fd, "wb") as out:
                 pq.write_table(
                     table,

@@ -454,6 +454,11 @@ class Columns:
         assert self.table is not None
         return self.table
 
+    def rows_slice(self, names: list[str], start: int, stop: int) -> dict[str, pa.ChunkedArray]:
+        """Rows [start, stop) of these columns (a cache entry reads only the
+        row groups they are in, unless the whole column is already read)."""
+        return {n: self.named(n).slice(start, stop - start) for n in names}
+
     def summary(self, key: str) -> dict[str, np.ndarray] | None:
         """The block summary (``runship.reader.pyramid``) of ``_step``,
         ``_t`` and ``key``: ``x0:_step`` ..., then the key's points (``r.lo``,
@@ -461,6 +466,8 @@ class Columns:
         from the columns (a cache entry reads the one kept beside it)."""
         from runship.reader import pyramid
 
+        if self.rows > pyramid.MADE_ROWS:
+            return None  # made for every read: worth it for a few rows only (a live file's)
         name = KEY_PREFIX + key
         names = ["_step", "_t"] + ([name] if name in self._names else [])
         self.load(names)

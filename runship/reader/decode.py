@@ -305,6 +305,12 @@ class _Shifted(Columns):
             )
         return self._step
 
+    def rows_slice(self, names: list[str], start: int, stop: int) -> Any:
+        out = self.inner.rows_slice([n for n in names if n != "_step"], start, stop)
+        if "_step" in names:
+            out["_step"] = self.named("_step").slice(start, stop - start)
+        return out
+
     def summary(self, key: str) -> Any:
         got = self.inner.summary(key)
         if got is None:

@@ -34,6 +34,7 @@ from runship.reader.plain import KEY_PREFIX
 
 BLOCK = 256
 MIN_BLOCKS = 8  # blocks a bucket at least, for the summary to be used
+MADE_ROWS = 1 << 18  # a file's rows at most for its summary to be made at read time (not kept in the cache)
 STATS = ("first", "last", "lo", "hi", "nan")
 X_NAMES = ("_step", "_t")
 
@@ -306,3 +307,27 @@ def for_key(summary: dict[str, np.ndarray], name: str, rows: int) -> dict[str, n
         points = _empty_points(blocks_of(rows))
     out.update(points)
     return out
+
+
+def sample_rows(pieces: list[Piece], lo: float, hi: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, values) ``history.keep`` keeps of the rows with lo <= x <= hi
+    (x sorted over the pieces), reading only the blocks that hold them."""
+    from runship.reader.history import keep
+
+    xs, vals, rows = [], [], []
+    for p in pieces:
+        over = np.flatnonzero((p.x1 >= lo) & (p.x0 <= hi))
+        if not len(over):
+            continue
+        start, stop = int(over[0]) * BLOCK, min(p.rows, (int(over[-1]) + 1) * BLOCK)
+        x, present, values, _, _ = p.raw(start, stop)
+        idx = np.flatnonzero(present)
+        xs.append(x[idx])
+        vals.append(values[idx])
+        rows.append(idx + start + p.offset)
+    if not xs:
+        return np.zeros(0, np.int64), np.zeros(0)
+    x_all, v_all, r_all = np.concatenate(xs), np.concatenate(vals), np.concatenate(rows)
+    kept = keep(x_all, r_all, v_all, lo, hi, count, ordered=True)
+    at = np.searchsorted(r_all, kept)
+    return x_all[at], v_all[at]

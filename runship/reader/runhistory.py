@@ -233,18 +233,24 @@ class RunHistory:
         sorted, a key of other values, too few rows for the buckets)."""
         need_columns(_COLUMNS)
         from runship.reader import pyramid
+        from runship.reader.cache import CacheDamaged
 
-        pieces = self._pieces(key, x)
-        if pieces is None or not pyramid.ordered(pieces):
+        try:
+            pieces = self._pieces(key, x)
+            if pieces is None or not pyramid.ordered(pieces):
+                return None
+            found = xrange if xrange is not None else pyramid.span(pieces)
+            if found is None or not found[0] <= found[1]:
+                return None
+            count = max(1, samples // 4)
+            if pyramid.rows_within(pieces, *found) >= count * pyramid.MIN_BLOCKS * pyramid.BLOCK:
+                _, xs, ys = pyramid.sample_pieces(pieces, found[0], found[1], count, x == "_step")
+                return xs, ys
+            if xrange is None:
+                return None  # a short run: read whole
+            return pyramid.sample_rows(pieces, found[0], found[1], count)  # a narrow range: its rows only
+        except CacheDamaged:  # an entry failed a check: read the ordinary way (which decodes it again)
             return None
-        found = xrange if xrange is not None else pyramid.span(pieces)
-        if found is None or not found[0] <= found[1]:
-            return None
-        count = max(1, samples // 4)
-        if pyramid.rows_within(pieces, *found) < count * pyramid.MIN_BLOCKS * pyramid.BLOCK:
-            return None  # a narrow range: from the rows themselves
-        _, xs, ys = pyramid.sample_pieces(pieces, found[0], found[1], count, x == "_step")
-        return xs, ys
 
     def _pieces(self, key: str, x: str) -> list[Any] | None:
         """Each run stream file's block summary for ``key`` over ``x`` (None
@@ -390,14 +396,15 @@ def _raw_of(cols: Any, key: str, to_x: Any) -> Any:
     def raw(start: int, stop: int) -> tuple[Any, Any, Any, Any, Any]:
         import numpy as np
 
-        steps = arrow.values(cols.named("_step").slice(start, stop - start))
-        times = arrow.values(cols.named("_t").slice(start, stop - start))
-        col = cols.column(key)
-        if col is None:
+        name = KEY_PREFIX + key
+        got = cols.rows_slice(["_step", "_t", *([name] if name in cols.names else [])], start, stop)
+        steps = arrow.values(got["_step"])
+        times = arrow.values(got["_t"])
+        part = got.get(name)
+        if part is None:
             present = np.zeros(stop - start, bool)
             values = np.full(stop - start, np.nan)
         else:
-            part = col.slice(start, stop - start)
             present = arrow.valid(part) if part.null_count else np.ones(stop - start, bool)
             values = arrow.values(part, fill=0).astype(np.float64)
         return to_x(steps, times), present, values, steps, times
