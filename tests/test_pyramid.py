@@ -8,6 +8,7 @@ and its cache, ``series()`` keeps a spike among 250,000 rows."""
 from __future__ import annotations
 
 import glob
+import itertools
 import math
 import os
 
@@ -33,7 +34,7 @@ def pieces_of(x, present, values, cuts, block):
     """The pieces of rows cut into files at ``cuts``, each summarized."""
     out = []
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(x))), len(x)]
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         steps = np.asarray(x[a:b], np.int64)
         times = np.asarray(x[a:b], np.float64)
         vals = np.where(present[a:b], values[a:b], 0.0)
@@ -51,6 +52,10 @@ def pieces_of(x, present, values, cuts, block):
 
         out.append(pyramid.Piece(s["x0:_step"], s["x1:_step"], s, a, b - a, raw, lambda st_, t: st_))
     return out
+
+
+def inner(lo, hi, count):
+    return np.ceil(edges(lo, hi, count))  # integer x: an edge at its ceiling
 
 
 series_st = st.lists(st.tuples(st.integers(0, 3), values_st, st.booleans()), min_size=1, max_size=300)
@@ -73,7 +78,9 @@ def test_blocks_of_one_row_keep_exactly_the_rows_keep_keeps(data, count, cuts, r
         hi = draw.draw(st.floats(lo, hi + 3))
     rows = np.flatnonzero(present)
     want = keep(x[rows], rows, values[rows], lo, hi, count, whole=not ranged, ordered=True)
-    got_rows, got_x, got_v = pyramid.sample_pieces(pieces_of(x, present, values, cuts, 1), lo, hi, count, True, 1)
+    got_rows, got_x, got_v = pyramid.sample_pieces(
+        pieces_of(x, present, values, cuts, 1), lo, hi, inner(lo, hi, count), 1
+    )
     assert got_rows.tolist() == want.tolist()
     assert got_x.tolist() == x[want].tolist()
     assert [repr(v) for v in got_v.tolist()] == [repr(v) for v in values[want].tolist()]
@@ -83,9 +90,9 @@ def by_snapped_buckets(x, present, values, lo, hi, count, block, bounds):
     """By hand: each row's bucket is that of its block's first row (blocks
     start anew in each file); rows of blocks only partly in [lo, hi] count
     by their own x. Per bucket: first, last, first min, first max, first NaN."""
-    inner = np.ceil(edges(lo, hi, count))
+    edges_ = inner(lo, hi, count)
     out: dict[int, dict[str, int]] = {}
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         for start in range(a, b, block):
             rows = range(start, min(start + block, b))
             whole = all(lo <= x[r] <= hi for r in rows)
@@ -93,7 +100,7 @@ def by_snapped_buckets(x, present, values, lo, hi, count, block, bounds):
                 if not present[r] or not lo <= x[r] <= hi:
                     continue
                 at = x[start] if whole else x[r]
-                bk = out.setdefault(int(np.searchsorted(inner, at, side="right")), {"first": r})
+                bk = out.setdefault(int(np.searchsorted(edges_, at, side="right")), {"first": r})
                 bk["last"] = r
                 v = values[r]
                 if math.isnan(v):
@@ -113,7 +120,7 @@ def test_every_bucket_of_blocks_keeps_its_first_last_min_max_and_nan(data, count
     lo, hi = float(x[0]), float(x[-1]) + 0.5
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(x))), len(x)]
     want = by_snapped_buckets(x, present, values, lo, hi, count, block, bounds)
-    got, gx, gv = pyramid.sample_pieces(pieces_of(x, present, values, cuts, block), lo, hi, count, True, block)
+    got, _, gv = pyramid.sample_pieces(pieces_of(x, present, values, cuts, block), lo, hi, inner(lo, hi, count), block)
     expected = sorted({r for b in want.values() for r in b.values()})
     assert got.tolist() == expected
     # no spike hidden: the largest, the smallest and the first NaN of all are there
@@ -156,7 +163,7 @@ def test_a_spike_and_a_nan_among_250000_rows_show_from_the_blocks_kept_in_the_ca
     rng = np.random.default_rng(0)
     loss = 1.0 + rng.random(250_000) * 0.2
     loss[123_457], loss[200_001], loss[77_777] = 40.0, math.nan, -3.0
-    for i, v in enumerate(loss.tolist()):
+    for v in loss.tolist():
         run.log({"loss": v})
     run.finish()
     cache = str(tmp_path / "cache")

@@ -516,7 +516,7 @@ def test_series_csv_holds_every_row_of_the_range_at_full_resolution(ui_to_read):
 def test_series_csv_text_cells_cannot_run_as_formulas(tmp_path):
     root = str(tmp_path / "runs")
     run = _make_run(dir=root, project="p", name="r")
-    for i, text in enumerate(["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "plain, \"quoted\""]):
+    for i, text in enumerate(['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", 'plain, "quoted"']):
         run.log({"note": text, "delta": -1.5 * i})
     run.finish()
     s = UIServer([root], str(tmp_path)).start()
@@ -525,7 +525,13 @@ def test_series_csv_text_cells_cannot_run_as_formulas(tmp_path):
         import csv as csv_module
 
         rows = list(csv_module.reader(csv_of(s, run=ref, key="note")))
-        assert [r[2] for r in rows[1:]] == ["'=HYPERLINK(\"http://x\")", "'+1+1", "'-2+3", "'@SUM(A1)", 'plain, "quoted"']
+        assert [r[2] for r in rows[1:]] == [
+            '\'=HYPERLINK("http://x")',
+            "'+1+1",
+            "'-2+3",
+            "'@SUM(A1)",
+            'plain, "quoted"',
+        ]
         numbers = list(csv_module.reader(csv_of(s, run=ref, key="delta")))
         assert [r[2] for r in numbers[1:]] == ["-0.0", "-1.5", "-3.0", "-4.5", "-6.0"]  # numbers stay numbers
         for bad, status in (

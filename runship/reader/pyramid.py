@@ -138,7 +138,9 @@ def _empty_points(nb: int) -> dict[str, np.ndarray]:
     return out
 
 
-def extend(prev: dict[str, np.ndarray] | None, prev_rows: int, table: pa.Table, block: int = BLOCK) -> dict[str, np.ndarray]:
+def extend(
+    prev: dict[str, np.ndarray] | None, prev_rows: int, table: pa.Table, block: int = BLOCK
+) -> dict[str, np.ndarray]:
     """The summary of ``table`` given ``prev``, that of its first ``prev_rows``
     rows: every whole block of ``prev`` is kept, the rest summarized."""
     keep = prev_rows // block if prev is not None and prev_rows <= table.num_rows else 0
@@ -149,7 +151,7 @@ def extend(prev: dict[str, np.ndarray] | None, prev_rows: int, table: pa.Table, 
     for name, arr in tail.items():
         old = prev.get(name)
         if old is None or len(old) < keep:
-            stat, column = name.split(":", 1)
+            stat = name.split(":", 1)[0]
             if stat[:2] not in ("r.", "v.", "s.", "t."):
                 return summarize(table, 0, block)
             old = _empty_points(keep)[stat]
@@ -233,17 +235,13 @@ class _Candidates:
 
 
 def sample_pieces(
-    pieces: list[Piece], lo: float, hi: float, count: int, integer_x: bool, block: int = BLOCK
+    pieces: list[Piece], lo: float, hi: float, inner: np.ndarray, block: int = BLOCK
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(run rows, x, values) kept of one key over [lo, hi] in ``count``
-    buckets (x sorted over the pieces): each bucket's first, last, first
-    minimum, first maximum and first NaN, a block counting for the bucket
-    its first row is in; rows of blocks only partly in [lo, hi] are read."""
-    from runship.reader.history import edges
-
-    inner: np.ndarray = edges(lo, hi, count)
-    if integer_x:
-        inner = np.ceil(inner)
+    """(run rows, x, values) kept of one key over [lo, hi] in the buckets
+    ``inner`` edges make (``history.edges``; x sorted over the pieces):
+    each bucket's first, last, first minimum, first maximum and first NaN, a
+    block counting for the bucket its first row is in; rows of blocks only
+    partly in [lo, hi] are read."""
     cands = _Candidates()
     for p in pieces:
         inside = (p.x0 >= lo) & (p.x1 <= hi)
@@ -274,7 +272,7 @@ def sample_pieces(
 def _raw_block(cands: _Candidates, p: Piece, b: int, lo: float, hi: float, inner: np.ndarray, block: int) -> None:
     """The rows of block ``b`` of a piece, one by one (those in [lo, hi])."""
     start = b * block
-    x, present, values, steps, times = p.raw(start, min(start + block, p.rows))
+    x, present, values, _, _ = p.raw(start, min(start + block, p.rows))
     with np.errstate(invalid="ignore"):
         ok = present & (x >= lo) & (x <= hi)
     idx = np.flatnonzero(ok)
@@ -307,27 +305,3 @@ def for_key(summary: dict[str, np.ndarray], name: str, rows: int) -> dict[str, n
         points = _empty_points(blocks_of(rows))
     out.update(points)
     return out
-
-
-def sample_rows(pieces: list[Piece], lo: float, hi: float, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """(x, values) ``history.keep`` keeps of the rows with lo <= x <= hi
-    (x sorted over the pieces), reading only the blocks that hold them."""
-    from runship.reader.history import keep
-
-    xs, vals, rows = [], [], []
-    for p in pieces:
-        over = np.flatnonzero((p.x1 >= lo) & (p.x0 <= hi))
-        if not len(over):
-            continue
-        start, stop = int(over[0]) * BLOCK, min(p.rows, (int(over[-1]) + 1) * BLOCK)
-        x, present, values, _, _ = p.raw(start, stop)
-        idx = np.flatnonzero(present)
-        xs.append(x[idx])
-        vals.append(values[idx])
-        rows.append(idx + start + p.offset)
-    if not xs:
-        return np.zeros(0, np.int64), np.zeros(0)
-    x_all, v_all, r_all = np.concatenate(xs), np.concatenate(vals), np.concatenate(rows)
-    kept = keep(x_all, r_all, v_all, lo, hi, count, ordered=True)
-    at = np.searchsorted(r_all, kept)
-    return x_all[at], v_all[at]

@@ -234,6 +234,7 @@ class RunHistory:
         need_columns(_COLUMNS)
         from runship.reader import pyramid
         from runship.reader.cache import CacheDamaged
+        from runship.reader.history import keep_pieces, sample_pieces
 
         try:
             pieces = self._pieces(key, x)
@@ -244,11 +245,10 @@ class RunHistory:
                 return None
             count = max(1, samples // 4)
             if pyramid.rows_within(pieces, *found) >= count * pyramid.MIN_BLOCKS * pyramid.BLOCK:
-                _, xs, ys = pyramid.sample_pieces(pieces, found[0], found[1], count, x == "_step")
-                return xs, ys
+                return sample_pieces(pieces, found[0], found[1], count)
             if xrange is None:
                 return None  # a short run: read whole
-            return pyramid.sample_rows(pieces, found[0], found[1], count)  # a narrow range: its rows only
+            return keep_pieces(pieces, found[0], found[1], count)  # a narrow range: its rows only
         except CacheDamaged:  # an entry failed a check: read the ordinary way (which decodes it again)
             return None
 
