@@ -47,8 +47,8 @@ def pieces_of(x, present, values, cuts, block):
         )
         s = pyramid.for_key(pyramid.summarize(table, 0, block), "k:v", b - a)
 
-        def raw(i, j, a=a, steps=steps, times=times, vals=vals, pres=present[a:b]):
-            return steps[i:j], pres[i:j], vals[i:j], steps[i:j], times[i:j]
+        def raw(ranges, steps=steps, vals=vals, pres=present[a:b]):
+            return [(steps[i:j], pres[i:j], vals[i:j]) for i, j in ranges]
 
         out.append(pyramid.Piece(s["x0:_step"], s["x1:_step"], s, a, b - a, raw, lambda st_, t: st_))
     return out

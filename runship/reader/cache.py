@@ -30,6 +30,7 @@ Only files of version 2 and later are cached (their commit records have a fixed 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import stat
@@ -115,11 +116,28 @@ class MemoryTier:
     by the entry's path and metadata CRC, so a replaced entry is never
     mistaken for the one held; its size never grows past the bound."""
 
+    FOOTERS = 1024  # Parquet footers kept (parsed): a zoom reads a few row groups of many files
+
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.nbytes = 0
         self._held: OrderedDict[tuple[str, bytes, str], pa.ChunkedArray] = OrderedDict()
+        self._footers: OrderedDict[tuple[str, bytes], pq.FileMetaData] = OrderedDict()
         self._lock = threading.Lock()
+
+    def footer(self, path: str, crc: bytes) -> pq.FileMetaData | None:
+        """The parsed footer of the entry at ``path`` whose metadata CRC is ``crc``, if kept."""
+        with self._lock:
+            meta = self._footers.get((path, crc))
+            if meta is not None:
+                self._footers.move_to_end((path, crc))
+            return meta
+
+    def keep_footer(self, path: str, crc: bytes, meta: pq.FileMetaData) -> None:
+        with self._lock:
+            self._footers[(path, crc)] = meta
+            while len(self._footers) > self.FOOTERS:
+                self._footers.popitem(last=False)
 
     def get(self, key: tuple[str, bytes, str]) -> pa.ChunkedArray | None:
         with self._lock:
@@ -170,10 +188,7 @@ class CachedColumns(Columns):
             return
         try:
             with open(self._path, "rb") as f:
-                pf = pq.ParquetFile(f, page_checksum_verification=True)
-                if (pf.metadata.metadata or {}).get(_META_CRC) != self._meta_crc:
-                    raise ValueError("another entry's file")
-                table = pf.read(columns=missing, use_threads=True)
+                table = self._open(f).read(columns=missing, use_threads=True)
         except Exception as e:  # gone (swept, deleted), replaced, cut short, a checksum failed
             _remove(self._path)
             raise CacheDamaged(f"{self._path}: {type(e).__name__}: {e}") from None
@@ -206,47 +221,63 @@ class CachedColumns(Columns):
         self.load(self._names)
         return pa.table({n: self._loaded[n] for n in self._names})
 
-    def rows_slice(self, names: list[str], start: int, stop: int) -> dict[str, pa.ChunkedArray]:
-        out = {}
+    def rows_slices(self, names: list[str], ranges: list[tuple[int, int]]) -> list[dict[str, pa.ChunkedArray]]:
+        held = {}
         for n in names:
-            held = self._loaded.get(n)
-            if held is None and self._memory is not None:
-                held = self._memory.get((self._path, self._meta_crc, n))
-            if held is not None:
-                out[n] = held.slice(start, stop - start)
-        missing = [n for n in names if n not in out]
-        if missing:
-            out.update(self._read_rows(missing, start, stop))
-        return out
+            col = self._loaded.get(n)
+            if col is None and self._memory is not None:
+                col = self._memory.get((self._path, self._meta_crc, n))
+            if col is not None:
+                held[n] = col
+        missing = [n for n in names if n not in held]
+        read = self._read_rows(missing, ranges) if missing else [{} for _ in ranges]
+        return [{**{n: c.slice(a, b - a) for n, c in held.items()}, **got} for (a, b), got in zip(ranges, read)]
 
-    def _read_rows(self, names: list[str], start: int, stop: int) -> dict[str, pa.ChunkedArray]:
-        """Rows [start, stop) of columns not read yet: the row groups they are in."""
+    def _open(self, f: BinaryIO) -> pq.ParquetFile:
+        """The entry's Parquet file, checked to be the entry read at open
+        (its footer parsed once while the memory tier keeps it)."""
+        meta = self._memory.footer(self._path, self._meta_crc) if self._memory is not None else None
+        pf = pq.ParquetFile(f, metadata=meta, page_checksum_verification=True)
+        if meta is None:
+            if (pf.metadata.metadata or {}).get(_META_CRC) != self._meta_crc:
+                raise ValueError("another entry's file")
+            if self._memory is not None:
+                self._memory.keep_footer(self._path, self._meta_crc, pf.metadata)
+        return pf
+
+    def _read_rows(self, names: list[str], ranges: list[tuple[int, int]]) -> list[dict[str, pa.ChunkedArray]]:
+        """Rows [start, stop) of each range of columns not read yet: only
+        the row groups they are in, in one read."""
         try:
             with open(self._path, "rb") as f:
-                pf = pq.ParquetFile(f, page_checksum_verification=True)
+                pf = self._open(f)
                 meta = pf.metadata
-                if (meta.metadata or {}).get(_META_CRC) != self._meta_crc:
-                    raise ValueError("another entry's file")
-                groups, at, first = [], 0, None
+                starts = [0]
                 for g in range(meta.num_row_groups):
-                    n = meta.row_group(g).num_rows
-                    if at < stop and at + n > start:
-                        groups.append(g)
-                        first = at if first is None else first
-                    at += n
-                if at != self._rows:
+                    starts.append(starts[-1] + meta.row_group(g).num_rows)
+                if starts[-1] != self._rows:
                     raise ValueError("not as many rows as its metadata names")
+                groups = sorted(
+                    {g for a, b in ranges for g in range(meta.num_row_groups) if starts[g] < b and starts[g + 1] > a}
+                )
                 table = pf.read_row_groups(groups, columns=names, use_threads=False)
         except Exception as e:
             _remove(self._path)
             raise CacheDamaged(f"{self._path}: {type(e).__name__}: {e}") from None
-        out = {}
         for n in names:
-            col = table.column(n)
-            if str(col.type) != self._types[n]:
+            if str(table.column(n).type) != self._types[n]:
                 _remove(self._path)
-                raise CacheDamaged(f"{self._path}: column {n!r} is {col.type}, not {self._types[n]}")
-            out[n] = col.slice(start - (first or 0), stop - start)
+                raise CacheDamaged(f"{self._path}: column {n!r} is {table.column(n).type}, not {self._types[n]}")
+        at = {}  # a row group's first row -> where it starts in the table read
+        done = 0
+        for g in groups:
+            at[g] = done
+            done += starts[g + 1] - starts[g]
+        out = []
+        for a, b in ranges:
+            g = bisect.bisect_right(starts, a) - 1
+            first = at[g] + a - starts[g] if b > a else 0
+            out.append({n: table.column(n).slice(first, max(0, b - a)) for n in names})
         return out
 
     def summary(self, key: str) -> dict[str, np.ndarray] | None:

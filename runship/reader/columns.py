@@ -454,10 +454,10 @@ class Columns:
         assert self.table is not None
         return self.table
 
-    def rows_slice(self, names: list[str], start: int, stop: int) -> dict[str, pa.ChunkedArray]:
-        """Rows [start, stop) of these columns (a cache entry reads only the
-        row groups they are in, unless the whole column is already read)."""
-        return {n: self.named(n).slice(start, stop - start) for n in names}
+    def rows_slices(self, names: list[str], ranges: list[tuple[int, int]]) -> list[dict[str, pa.ChunkedArray]]:
+        """Rows [start, stop) of these columns, for each range (a cache entry
+        reads only the row groups they are in, unless a column is read whole)."""
+        return [{n: self.named(n).slice(a, b - a) for n in names} for a, b in ranges]
 
     def summary(self, key: str) -> dict[str, np.ndarray] | None:
         """The block summary (``runship.reader.pyramid``) of ``_step``,

@@ -305,10 +305,11 @@ class _Shifted(Columns):
             )
         return self._step
 
-    def rows_slice(self, names: list[str], start: int, stop: int) -> Any:
-        out = self.inner.rows_slice([n for n in names if n != "_step"], start, stop)
+    def rows_slices(self, names: list[str], ranges: list[tuple[int, int]]) -> Any:
+        out = self.inner.rows_slices([n for n in names if n != "_step"], ranges)
         if "_step" in names:
-            out["_step"] = self.named("_step").slice(start, stop - start)
+            for got, (a, b) in zip(out, ranges):
+                got["_step"] = self.named("_step").slice(a, b - a)
         return out
 
     def summary(self, key: str) -> Any:

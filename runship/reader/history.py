@@ -316,7 +316,7 @@ def keep_pieces(pieces: list[Piece], lo: float, hi: float, count: int) -> tuple[
         if not len(over):
             continue
         start, stop = int(over[0]) * pyramid.BLOCK, min(p.rows, (int(over[-1]) + 1) * pyramid.BLOCK)
-        x, present, values, _, _ = p.raw(start, stop)
+        ((x, present, values),) = p.raw([(start, stop)])
         idx = np.flatnonzero(present)
         xs.append(x[idx])
         vals.append(values[idx])

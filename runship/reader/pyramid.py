@@ -164,15 +164,15 @@ def extend(
 class Piece:
     """One file's summary as a sample needs it: the x bounds of its blocks
     (as the x asked for), a key's points, where its rows start in the run and
-    how to read its rows one by one (``raw(start, stop)`` -> (x, present,
-    values, steps, times) of rows [start, stop) of the file)."""
+    how to read its rows one by one (``raw([(start, stop), ...])`` -> (x,
+    present, values) of each range of the file's rows, read at once)."""
 
     x0: np.ndarray
     x1: np.ndarray
     points: dict[str, np.ndarray]
     offset: int
     rows: int
-    raw: Callable[[int, int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+    raw: Callable[[list[tuple[int, int]]], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
     to_x: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (steps, times) -> x
 
 
@@ -253,9 +253,10 @@ def sample_pieces(
                 has = r >= 0
                 xs = p.to_x(p.points[f"s.{stat}"][whole][has], p.points[f"t.{stat}"][whole][has])
                 cands.add(stat, bucket[has], r[has] + p.offset, p.points[f"v.{stat}"][whole][has], xs)
-        partial = np.flatnonzero(~inside & (p.x1 >= lo) & (p.x0 <= hi))
-        for b in partial.tolist():
-            _raw_block(cands, p, b, lo, hi, inner, block)
+        partial = np.flatnonzero(~inside & (p.x1 >= lo) & (p.x0 <= hi)).tolist()
+        ranges = [(b * block, min((b + 1) * block, p.rows)) for b in partial]
+        for (start, _), got in zip(ranges, p.raw(ranges) if ranges else []):
+            _raw_rows(cands, p.offset + start, got, lo, hi, inner)
     kept_rows: list[np.ndarray] = []
     kept_x: list[np.ndarray] = []
     kept_v: list[np.ndarray] = []
@@ -269,17 +270,24 @@ def sample_pieces(
     return rows, np.concatenate(kept_x)[first], np.concatenate(kept_v)[first]
 
 
-def _raw_block(cands: _Candidates, p: Piece, b: int, lo: float, hi: float, inner: np.ndarray, block: int) -> None:
-    """The rows of block ``b`` of a piece, one by one (those in [lo, hi])."""
-    start = b * block
-    x, present, values, _, _ = p.raw(start, min(start + block, p.rows))
+def _raw_rows(
+    cands: _Candidates,
+    offset: int,
+    got: tuple[np.ndarray, np.ndarray, np.ndarray],
+    lo: float,
+    hi: float,
+    inner: np.ndarray,
+) -> None:
+    """Rows read one by one (those in [lo, hi]) as candidates; ``offset``:
+    the run's row number of the first."""
+    x, present, values = got
     with np.errstate(invalid="ignore"):
         ok = present & (x >= lo) & (x <= hi)
     idx = np.flatnonzero(ok)
     if not len(idx):
         return
     bucket = np.searchsorted(inner, x[idx], side="right")
-    rows = idx + start + p.offset
+    rows = idx + offset
     vals = values[idx]
     xs = x[idx]
     nan = np.isnan(vals)

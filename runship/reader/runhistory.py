@@ -275,7 +275,7 @@ class RunHistory:
                 x0, x1 = summary[f"x0:{name}"], summary[f"x1:{name}"]
                 if x != "_step":
                     x0, x1 = to_x(x0, x0), to_x(x1, x1)
-                pieces.append(Piece(x0, x1, summary, offset, cols.rows, _raw_of(cols, key, to_x), to_x))
+                pieces.append(Piece(x0, x1, summary, offset, cols.rows, _raw_of(cols, key, x, to_x), to_x))
                 offset += cols.rows
         return pieces
 
@@ -388,26 +388,30 @@ def _x_of(x: str, base: float, start_t: float | None) -> Any:
     return lambda steps, times: base + (times - start_t)
 
 
-def _raw_of(cols: Any, key: str, to_x: Any) -> Any:
-    """Rows [start, stop) of a file's columns as a block summary reads them:
-    (x, present, values, steps, times)."""
+def _raw_of(cols: Any, key: str, x: str, to_x: Any) -> Any:
+    """Ranges of a file's rows as a block summary reads them: (x, present,
+    values) of each, the x column and the key's only."""
     from runship.reader import arrow
 
-    def raw(start: int, stop: int) -> tuple[Any, Any, Any, Any, Any]:
+    name = KEY_PREFIX + key
+    base = "_step" if x == "_step" else "_t"
+
+    def raw(ranges: list[tuple[int, int]]) -> list[tuple[Any, Any, Any]]:
         import numpy as np
 
-        name = KEY_PREFIX + key
-        got = cols.rows_slice(["_step", "_t", *([name] if name in cols.names else [])], start, stop)
-        steps = arrow.values(got["_step"])
-        times = arrow.values(got["_t"])
-        part = got.get(name)
-        if part is None:
-            present = np.zeros(stop - start, bool)
-            values = np.full(stop - start, np.nan)
-        else:
-            present = arrow.valid(part) if part.null_count else np.ones(stop - start, bool)
-            values = arrow.values(part, fill=0).astype(np.float64)
-        return to_x(steps, times), present, values, steps, times
+        out = []
+        for (start, stop), got in zip(
+            ranges, cols.rows_slices([base, *([name] if name in cols.names else [])], ranges)
+        ):
+            xs = arrow.values(got[base])
+            part = got.get(name)
+            if part is None:
+                present, values = np.zeros(stop - start, bool), np.full(stop - start, np.nan)
+            else:
+                present = arrow.valid(part) if part.null_count else np.ones(stop - start, bool)
+                values = arrow.values(part, fill=0).astype(np.float64)
+            out.append((to_x(xs, xs), present, values))
+        return out
 
     return raw
 
