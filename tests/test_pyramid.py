@@ -219,3 +219,32 @@ def test_a_grad_norm_spike_at_a_repeated_epoch_is_kept(tmp_path):
         rows = [r["grad_norm"] for r in view.history(["grad_norm", "epoch"]) if r["epoch"] == epoch]
         here = ys[xs == epoch].tolist()
         assert min(rows) in here and max(rows) in here and rows[-1] in here
+
+
+def test_a_logged_step_metric_as_x_is_read_from_the_blocks(tmp_path):
+    """epoch (repeating, then moving on) and a float "progress" as x: the
+    spike is kept at its own x, each bucket's extremes are there, and a zoom
+    gives what the rows give."""
+    run = runship.init(project="p", dir=str(tmp_path / "runs"), settings=SETTINGS)
+    rng = np.random.default_rng(2)
+    n = 250_000
+    loss = 1.0 + rng.random(n) * 0.2
+    loss[123_457], loss[33_333] = 40.0, math.nan
+    for i, v in enumerate(loss.tolist()):
+        run.log({"loss": v, "epoch": i // 1000, "progress": i / n, "lr": 0.1})
+    run.finish()
+    cache = str(tmp_path / "cache")
+    runship.open_run(run.run_dir, cache=cache)
+    view = runship.open_run(run.run_dir, cache=cache)
+    for x, at in (("epoch", 123), ("progress", 123_457 / n)):
+        assert view._pieces("loss", x) is not None  # served by the summaries
+        xs, ys = view.series(["loss"], 40, x=x)["loss"]
+        assert len(xs) <= 50 and ys.tolist().count(40.0) == 1 and xs[ys.tolist().index(40.0)] == at
+        assert np.isnan(ys).sum() == 1 and xs.tolist() == sorted(xs.tolist())
+        # a narrow zoom: exactly the rows' own sample
+        lo, hi = (120, 125) if x == "epoch" else (0.49, 0.495)
+        zx, zy = view.series(["loss"], 40, x=x, xrange=(lo, hi))["loss"]
+        rows = view.history(["loss"], samples=40, x=x, xrange=(lo, hi))
+        assert zx.tolist() == [r[x] for r in rows]
+        assert [repr(v) for v in zy.tolist()] == [repr(r["loss"]) for r in rows]
+    assert view._pieces("loss", "lr") is not None and view.series(["loss"], 40, x="lr")["loss"][0].tolist()

@@ -280,18 +280,26 @@ class CachedColumns(Columns):
             out.append({n: table.column(n).slice(first, max(0, b - a)) for n in names})
         return out
 
-    def summary(self, key: str) -> dict[str, np.ndarray] | None:
+    def summary(self, key: str, x: str | None = None) -> dict[str, np.ndarray] | None:
         """The block summary kept beside the entry (``blocks_path``); made
         from the columns when it is missing or fails a check."""
         name = KEY_PREFIX + key
         if name in self._types and self._types[name] not in _ALIASES:
             return None  # not numbers
-        wanted = [f"{k}:{x}" for x in pyramid.X_NAMES for k in ("x0", "x1", "ok")]
-        wanted += [f"{p}.{s}:{name}" for s in pyramid.STATS for p in "rvst"] if name in self._types else []
+        xname = None if x is None else KEY_PREFIX + x
+        wanted = [f"{k}:{n}" for n in pyramid.X_NAMES for k in ("x0", "x1", "ok")]
+        if xname is not None:
+            wanted += [f"{k}:{xname}" for k in ("x0", "x1", "ok")]
+        if name in self._types:
+            wanted += [f"{p}.{s}:{name}" for s in pyramid.STATS for p in "rvst"]
+            if xname is not None:
+                wanted += [pyramid.point_x(s, xname, name) for s in pyramid.STATS]
         got = self._read_blocks(wanted)
         if got is None:
-            return super().summary(key)
-        return pyramid.for_key(got, name, self._rows)
+            return super().summary(key, x)
+        if any(n not in got for n in wanted):
+            return None  # an x the summary does not serve
+        return pyramid.for_key(got, name, self._rows, xname)
 
     def _read_blocks(self, wanted: list[str]) -> dict[str, np.ndarray] | None:
         path = blocks_path(self._path)
@@ -314,6 +322,7 @@ class CachedColumns(Columns):
                     raise ValueError("metadata checksum")
                 if info != {"v": BLOCKS_VERSION, "block": pyramid.BLOCK, "rows": self._rows, "entry": self._meta_crc}:
                     raise ValueError("not this entry's")
+                missing = [n for n in missing if n in pf.schema_arrow.names]  # others: not summarized
                 table = pf.read(columns=missing, use_threads=False)
         except FileNotFoundError:
             return None

@@ -459,23 +459,29 @@ class Columns:
         reads only the row groups they are in, unless a column is read whole)."""
         return [{n: self.named(n).slice(a, b - a) for n in names} for a, b in ranges]
 
-    def summary(self, key: str) -> dict[str, np.ndarray] | None:
+    def summary(self, key: str, x: str | None = None) -> dict[str, np.ndarray] | None:
         """The block summary (``runship.reader.pyramid``) of ``_step``,
         ``_t`` and ``key``: ``x0:_step`` ..., then the key's points (``r.lo``,
-        ...); None when the key holds values that are not numbers. Here made
-        from the columns (a cache entry reads the one kept beside it)."""
+        ...); with ``x`` (a logged key), its bounds (``x0:x`` ...) and values
+        at the points (``x.lo`` ...). None when the key holds values that are
+        not numbers, or ``x`` cannot serve (not numbers in every row, going
+        down). Here made from the columns, for a few rows only (a cache
+        entry reads the summary kept beside it)."""
         from runship.reader import pyramid
 
         if self.rows > pyramid.MADE_ROWS:
             return None  # made for every read: worth it for a few rows only (a live file's)
         name = KEY_PREFIX + key
-        names = ["_step", "_t"] + ([name] if name in self._names else [])
+        xname = None if x is None else KEY_PREFIX + x
+        names = ["_step", "_t", *(n for n in dict.fromkeys([name, xname]) if n is not None and n in self._names)]
         self.load(names)
         table = pa.table({n: self.named(n) for n in names})
-        if len(names) == 3 and not pyramid._numeric(table.column(name).type):
+        if name in names and not pyramid._numeric(table.column(name).type):
             return None
         got = pyramid.summarize(table)
-        return pyramid.for_key(got, name, self.rows)
+        if xname is not None and f"x0:{xname}" not in got:
+            return None
+        return pyramid.for_key(got, name, self.rows, xname)
 
     def present(self, key: str) -> np.ndarray | None:
         """Rows that have ``key`` (None: every row)."""

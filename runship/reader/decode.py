@@ -312,8 +312,8 @@ class _Shifted(Columns):
                 got["_step"] = self.named("_step").slice(a, b - a)
         return out
 
-    def summary(self, key: str) -> Any:
-        got = self.inner.summary(key)
+    def summary(self, key: str, x: str | None = None) -> Any:
+        got = self.inner.summary(key, x)
         if got is None:
             return None
         out = dict(got)

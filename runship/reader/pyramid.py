@@ -37,6 +37,7 @@ MIN_BLOCKS = 8  # blocks a bucket at least, for the summary to be used
 MADE_ROWS = 1 << 18  # a file's rows at most for its summary to be made at read time (not kept in the cache)
 STATS = ("first", "last", "lo", "hi", "nan")
 X_NAMES = ("_step", "_t")
+X_KEYS = 4  # logged keys at most a file's summary serves as x (``x_keys``)
 
 
 def _numeric(typ: pa.DataType) -> bool:
@@ -104,15 +105,49 @@ def key_points(
     return out
 
 
-def summarize(table: pa.Table, start_block: int = 0, block: int = BLOCK) -> dict[str, np.ndarray]:
+def x_keys(table: pa.Table) -> list[str]:
+    """The key columns that can be a chart's x from the summary: numbers in
+    every row, never going down (a step metric such as ``epoch``); at most
+    X_KEYS of them, those that change first (a file may hold one epoch
+    only), in column order."""
+    moving, still = [], []
+    for name in table.column_names:
+        col = table.column(name)
+        if not name.startswith(KEY_PREFIX) or col.null_count or not len(col):
+            continue
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            continue
+        v = arrow.values(col)
+        with np.errstate(invalid="ignore"):
+            if not bool(np.all(v[1:] >= v[:-1])) or v[0] != v[0]:
+                continue
+        (moving if v[0] < v[-1] else still).append(name)
+        if len(moving) == X_KEYS:
+            break
+    return (moving + still)[:X_KEYS]
+
+
+def point_x(stat: str, xkey: str, name: str) -> str:
+    """The summary column of ``xkey``'s values at ``name``'s ``stat`` points
+    (the x key's name length first: unambiguous whatever the names hold)."""
+    return f"p.{stat}:{len(xkey)}:{xkey}{name}"
+
+
+def summarize(
+    table: pa.Table, start_block: int = 0, block: int = BLOCK, xkeys: list[str] | None = None
+) -> dict[str, np.ndarray]:
     """The summary columns of ``table``'s rows from block ``start_block`` on:
-    ``x0:_step`` ..., then ``<point>:<column>`` per numeric column."""
+    ``x0:_step`` ..., the same of each of ``xkeys`` (default: ``x_keys``),
+    then ``<point>:<column>`` per numeric column, with each x key's values
+    at its points (``point_x``)."""
     at = start_block * block
     n = table.num_rows - at
+    xkeys = x_keys(table) if xkeys is None else xkeys
     steps = arrow.values(table.column("_step").slice(at, n))
     times = arrow.values(table.column("_t").slice(at, n))
+    xs = {k: arrow.values(table.column(k).slice(at, n)).astype(np.float64) for k in xkeys}
     out: dict[str, np.ndarray] = {}
-    for name, x in (("_step", steps), ("_t", times)):
+    for name, x in (("_step", steps), ("_t", times), *xs.items()):
         for k, arr in x_bounds(x, block).items():
             out[f"{k}:{name}"] = arr
     for name in table.column_names:
@@ -122,8 +157,13 @@ def summarize(table: pa.Table, start_block: int = 0, block: int = BLOCK) -> dict
         part = col.slice(at, n)
         present = arrow.valid(part) if part.null_count else np.ones(n, bool)
         values = arrow.values(part, fill=0).astype(np.float64)
-        for k, arr in key_points(values, present, steps, times, block, at).items():
+        points = key_points(values, present, steps, times, block, at)
+        for k, arr in points.items():
             out[f"{k}:{name}"] = arr
+        for xkey, x in xs.items():
+            for stat in STATS:
+                r = points[f"r.{stat}"]
+                out[point_x(stat, xkey, name)] = np.where(r >= 0, x[np.maximum(r - at, 0)] if n else 0.0, np.nan)
     return out
 
 
@@ -142,9 +182,13 @@ def extend(
     prev: dict[str, np.ndarray] | None, prev_rows: int, table: pa.Table, block: int = BLOCK
 ) -> dict[str, np.ndarray]:
     """The summary of ``table`` given ``prev``, that of its first ``prev_rows``
-    rows: every whole block of ``prev`` is kept, the rest summarized."""
+    rows: every whole block of ``prev`` is kept, the rest summarized (all of
+    it when the x keys are no longer those of ``prev``)."""
     keep = prev_rows // block if prev is not None and prev_rows <= table.num_rows else 0
-    tail = summarize(table, keep, block)
+    xkeys = x_keys(table)
+    if prev is not None and {n[3:] for n in prev if n.startswith("x0:")} != {"_step", "_t", *xkeys}:
+        keep = 0
+    tail = summarize(table, keep, block, xkeys)
     if not keep or prev is None:
         return tail
     out: dict[str, np.ndarray] = {}
@@ -152,9 +196,9 @@ def extend(
         old = prev.get(name)
         if old is None or len(old) < keep:
             stat = name.split(":", 1)[0]
-            if stat[:2] not in ("r.", "v.", "s.", "t."):
-                return summarize(table, 0, block)
-            old = _empty_points(keep)[stat]
+            if stat[:2] not in ("r.", "v.", "s.", "t.", "p."):
+                return summarize(table, 0, block, xkeys)
+            old = _empty_points(keep)[stat] if stat[:2] != "p." else np.full(keep, np.nan)
         out[name] = np.concatenate((old[:keep].astype(arr.dtype), arr))
     return out
 
@@ -251,7 +295,12 @@ def sample_pieces(
             for stat in STATS:
                 r = p.points[f"r.{stat}"][whole]
                 has = r >= 0
-                xs = p.to_x(p.points[f"s.{stat}"][whole][has], p.points[f"t.{stat}"][whole][has])
+                at = whole[has]
+                xs = (
+                    p.points[f"x.{stat}"][at]
+                    if f"x.{stat}" in p.points
+                    else p.to_x(p.points[f"s.{stat}"][at], p.points[f"t.{stat}"][at])
+                )
                 cands.add(stat, bucket[has], r[has] + p.offset, p.points[f"v.{stat}"][whole][has], xs)
         partial = np.flatnonzero(~inside & (p.x1 >= lo) & (p.x0 <= hi)).tolist()
         ranges = [(b * block, min((b + 1) * block, p.rows)) for b in partial]
@@ -298,18 +347,29 @@ def _raw_rows(
     cands.add("nan", bucket[nan], rows[nan], vals[nan], xs[nan])
 
 
-def for_key(summary: dict[str, np.ndarray], name: str, rows: int) -> dict[str, np.ndarray]:
+def for_key(summary: dict[str, np.ndarray], name: str, rows: int, xkey: str | None = None) -> dict[str, np.ndarray]:
     """The x bounds and the points of the column ``name`` (empty points
-    where the file has no such column), named without the column."""
+    where the file has no such column), named without the column; with
+    ``xkey`` (an x key's column), its bounds too (``x0:x``...) and its values
+    at the points (``x.<stat>``)."""
     out = {}
     points = {}
     for n, a in summary.items():
         stat, column = n.split(":", 1)
         if column in X_NAMES:
             out[n] = a
+        elif xkey is not None and column == xkey and stat in ("x0", "x1", "ok"):
+            out[f"{stat}:x"] = a
         elif column == name:
             points[stat] = a
     if not points:
         points = _empty_points(blocks_of(rows))
+        if xkey is not None:
+            points.update({f"x.{stat}": np.full(blocks_of(rows), np.nan) for stat in STATS})
+    elif xkey is not None:
+        for stat in STATS:
+            found = summary.get(point_x(stat, xkey, name))
+            if found is not None:
+                points[f"x.{stat}"] = found
     out.update(points)
     return out

@@ -254,26 +254,25 @@ class RunHistory:
 
     def _pieces(self, key: str, x: str) -> list[Any] | None:
         """Each run stream file's block summary for ``key`` over ``x`` (None
-        where one cannot serve: x not one of every row, not sorted in a block)."""
+        where one cannot serve: x not in every row, going down in a block)."""
         from runship.reader.history import DERIVED_X
         from runship.reader.pyramid import Piece
 
-        if x not in DERIVED_X:
-            return None
+        logged = x not in DERIVED_X
+        name = "x" if logged else "_step" if x == "_step" else "_t"
         pieces = []
         offset = 0
         for s in self._fold.sessions:
             for sf in s.files:
                 cols = self._files.columns(sf, [])
-                summary = cols.summary(key)
-                name = "_step" if x == "_step" else "_t"
+                summary = cols.summary(key, x if logged else None)
                 if summary is None or not summary[f"ok:{name}"].all():
                     return None
                 to_x = _x_of(x, s.runtime_base, s.start_t)
                 if to_x is None:
                     return None
                 x0, x1 = summary[f"x0:{name}"], summary[f"x1:{name}"]
-                if x != "_step":
+                if x in ("_timestamp", "_runtime"):
                     x0, x1 = to_x(x0, x0), to_x(x1, x1)
                 pieces.append(Piece(x0, x1, summary, offset, cols.rows, _raw_of(cols, key, x, to_x), to_x))
                 offset += cols.rows
@@ -378,8 +377,9 @@ class RunHistory:
 
 
 def _x_of(x: str, base: float, start_t: float | None) -> Any:
-    """(steps, times) -> x of a session's rows (None: its _runtime is not known)."""
-    if x == "_step":
+    """(steps, times) -> x of a session's rows (None: its _runtime is not
+    known); a logged key's values as they are."""
+    if x not in ("_timestamp", "_runtime"):
         return lambda steps, times: steps
     if x == "_timestamp":
         return lambda steps, times: times
@@ -394,7 +394,7 @@ def _raw_of(cols: Any, key: str, x: str, to_x: Any) -> Any:
     from runship.reader import arrow
 
     name = KEY_PREFIX + key
-    base = "_step" if x == "_step" else "_t"
+    base = "_step" if x == "_step" else "_t" if x in ("_timestamp", "_runtime") else KEY_PREFIX + x
 
     def raw(ranges: list[tuple[int, int]]) -> list[tuple[Any, Any, Any]]:
         import numpy as np
@@ -403,7 +403,7 @@ def _raw_of(cols: Any, key: str, x: str, to_x: Any) -> Any:
         for (start, stop), got in zip(
             ranges, cols.rows_slices([base, *([name] if name in cols.names else [])], ranges)
         ):
-            xs = arrow.values(got[base])
+            xs = arrow.values(got[base]) if base[0] == "_" else arrow.values(got[base]).astype(np.float64)
             part = got.get(name)
             if part is None:
                 present, values = np.zeros(stop - start, bool), np.full(stop - start, np.nan)
