@@ -88,18 +88,24 @@ def test_blocks_of_one_row_keep_exactly_the_rows_keep_keeps(data, count, cuts, r
 
 def by_snapped_buckets(x, present, values, lo, hi, count, block, bounds):
     """By hand: each row's bucket is that of its block's first row (blocks
-    start anew in each file); rows of blocks only partly in [lo, hi] count
-    by their own x. Per bucket: first, last, first min, first max, first NaN."""
+    start anew in each file); rows of blocks only partly in [lo, hi], and of
+    blocks across a bucket edge next to a block of one x, count by their
+    own x. Per bucket: first, last, first min, first max, first NaN."""
     edges_ = inner(lo, hi, count)
+    bucket = lambda v: int(np.searchsorted(edges_, v, side="right"))  # noqa: E731
     out: dict[int, dict[str, int]] = {}
     for a, b in itertools.pairwise(bounds):
-        for start in range(a, b, block):
+        starts = list(range(a, b, block))
+        one_x = [x[s] == x[min(s + block, b) - 1] for s in starts]
+        for i, start in enumerate(starts):
             rows = range(start, min(start + block, b))
             whole = all(lo <= x[r] <= hi for r in rows)
+            across = bucket(x[rows[0]]) != bucket(x[rows[-1]])
+            steplike = (i > 0 and one_x[i - 1]) or (i + 1 < len(starts) and one_x[i + 1])
             for r in rows:
                 if not present[r] or not lo <= x[r] <= hi:
                     continue
-                at = x[start] if whole else x[r]
+                at = x[start] if whole and not (across and steplike) else x[r]
                 bk = out.setdefault(int(np.searchsorted(edges_, at, side="right")), {"first": r})
                 bk["last"] = r
                 v = values[r]
@@ -120,9 +126,16 @@ def test_every_bucket_of_blocks_keeps_its_first_last_min_max_and_nan(data, count
     lo, hi = float(x[0]), float(x[-1]) + 0.5
     bounds = [0, *sorted(set(c for c in cuts if 0 < c < len(x))), len(x)]
     want = by_snapped_buckets(x, present, values, lo, hi, count, block, bounds)
-    got, _, gv = pyramid.sample_pieces(pieces_of(x, present, values, cuts, block), lo, hi, inner(lo, hi, count), block)
+    pieces = pieces_of(x, present, values, cuts, block)
+    got, _, gv = pyramid.sample_pieces(pieces, lo, hi, inner(lo, hi, count), block, budget=0)
     expected = sorted({r for b in want.values() for r in b.values()})
     assert got.tolist() == expected
+    # with the blocks across bucket edges read row by row (a few of them): exactly keep()'s rows
+    rows = np.flatnonzero(present)
+    exact = keep(x[rows], rows, values[rows], lo, hi, count, whole=False, ordered=True)
+    assert (
+        pyramid.sample_pieces(pieces, lo, hi, inner(lo, hi, count), block, budget=10**6)[0].tolist() == exact.tolist()
+    )
     # no spike hidden: the largest, the smallest and the first NaN of all are there
     ok = present & ~np.isnan(values)
     if ok.any():
@@ -154,6 +167,15 @@ def test_summaries_extended_from_a_shorter_prefix_are_those_made_at_once():
     grown = pyramid.extend(prefix, 3000, table(n, True), 64)
     whole = pyramid.summarize(table(n, True), 0, 64)
     assert sorted(grown) == sorted(whole)
+    for name in whole:
+        np.testing.assert_array_equal(grown[name], whole[name], err_msg=name)
+    # a step metric the same all through the prefix (one epoch) that moves on after it
+    epochs = np.where(np.arange(n) < 3500, 0, 1 + np.arange(n) // 1000)
+    with_epoch = lambda m: table(m, True).append_column("k:epoch", arrow.numbers(epochs[:m], pa.int64()))  # noqa: E731
+    prefix = pyramid.summarize(with_epoch(3000), 0, 64)
+    grown = pyramid.extend(prefix, 3000, with_epoch(n), 64)
+    whole = pyramid.summarize(with_epoch(n), 0, 64)
+    assert pyramid.point_x("lo", "k:epoch", "k:a") in whole and sorted(grown) == sorted(whole)
     for name in whole:
         np.testing.assert_array_equal(grown[name], whole[name], err_msg=name)
 
@@ -247,4 +269,27 @@ def test_a_logged_step_metric_as_x_is_read_from_the_blocks(tmp_path):
         rows = view.history(["loss"], samples=40, x=x, xrange=(lo, hi))
         assert zx.tolist() == [r[x] for r in rows]
         assert [repr(v) for v in zy.tolist()] == [repr(r["loss"]) for r in rows]
-    assert view._pieces("loss", "lr") is not None and view.series(["loss"], 40, x="lr")["loss"][0].tolist()
+    # a third such key (lr, the same all through) is past what a summary keeps: read from the rows
+    assert view._pieces("loss", "lr") is None and view.series(["loss"], 40, x="lr")["loss"][0].tolist()[0] == 0.1
+
+
+def test_a_step_metric_the_same_all_through_some_files_serves_as_x(tmp_path):
+    settings_ = {**SETTINGS, "rotate_bytes": 400_000}  # files of about 37,000 rows: some within one epoch
+    run = runship.init(project="p", dir=str(tmp_path / "runs"), settings=settings_)
+    for i in range(150_000):
+        run.log({"grad_norm": 40.0 if i == 77_777 else 1.0 + (i % 7) * 0.01, "epoch": i // 50_000})
+    run.finish()
+    cache = str(tmp_path / "cache")
+    runship.open_run(run.run_dir, cache=cache)
+    view = runship.open_run(run.run_dir, cache=cache)
+    assert len(glob.glob(os.path.join(cache, "segments", "*", "*", "*.blocks.parquet"))) >= 3
+    assert view._pieces("grad_norm", "epoch") is not None
+    xs, ys = view.series(["grad_norm"], 16, x="epoch")["grad_norm"]
+    assert set(xs.tolist()) == {0.0, 1.0, 2.0} and xs[ys.tolist().index(40.0)] == 1.0
+    for epoch in (0, 1, 2):  # every epoch's min, max and last
+        here = ys[xs == epoch].tolist()
+        assert (
+            1.0 in here
+            and max(here) >= 1.06
+            and view.history(["grad_norm"])[50_000 * epoch + 49_999]["grad_norm"] in here
+        )

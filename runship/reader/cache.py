@@ -297,7 +297,7 @@ class CachedColumns(Columns):
         got = self._read_blocks(wanted)
         if got is None:
             return super().summary(key, x)
-        if any(n not in got for n in wanted):
+        if any(n not in got for n in wanted if not n.startswith("p.")):
             return None  # an x the summary does not serve
         return pyramid.for_key(got, name, self._rows, xname)
 
@@ -322,7 +322,8 @@ class CachedColumns(Columns):
                     raise ValueError("metadata checksum")
                 if info != {"v": BLOCKS_VERSION, "block": pyramid.BLOCK, "rows": self._rows, "entry": self._meta_crc}:
                     raise ValueError("not this entry's")
-                missing = [n for n in missing if n in pf.schema_arrow.names]  # others: not summarized
+                have = set(pf.schema_arrow.names)
+                missing = [n for n in missing if n in have]  # others: not summarized
                 table = pf.read(columns=missing, use_threads=False)
         except FileNotFoundError:
             return None

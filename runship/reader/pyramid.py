@@ -34,10 +34,11 @@ from runship.reader.plain import KEY_PREFIX
 
 BLOCK = 256
 MIN_BLOCKS = 8  # blocks a bucket at least, for the summary to be used
+STRADDLE_RAW = 64  # blocks across bucket edges read row by row when there are no more
 MADE_ROWS = 1 << 18  # a file's rows at most for its summary to be made at read time (not kept in the cache)
 STATS = ("first", "last", "lo", "hi", "nan")
 X_NAMES = ("_step", "_t")
-X_KEYS = 4  # logged keys at most a file's summary serves as x (``x_keys``)
+X_KEYS = 2  # logged keys at most a file's summary serves as x (``x_keys``)
 
 
 def _numeric(typ: pa.DataType) -> bool:
@@ -110,7 +111,8 @@ def x_keys(table: pa.Table) -> list[str]:
     every row, never going down (a step metric such as ``epoch``); at most
     X_KEYS of them, those that change first (a file may hold one epoch
     only), in column order."""
-    moving, still = [], []
+    moving: list[str] = []
+    still: list[str] = []
     for name in table.column_names:
         col = table.column(name)
         if not name.startswith(KEY_PREFIX) or col.null_count or not len(col):
@@ -125,6 +127,10 @@ def x_keys(table: pa.Table) -> list[str]:
         if len(moving) == X_KEYS:
             break
     return (moving + still)[:X_KEYS]
+
+
+def _first_last(col: pa.ChunkedArray) -> tuple[Any, Any]:
+    return col[0].as_py(), col[len(col) - 1].as_py()
 
 
 def point_x(stat: str, xkey: str, name: str) -> str:
@@ -146,6 +152,8 @@ def summarize(
     steps = arrow.values(table.column("_step").slice(at, n))
     times = arrow.values(table.column("_t").slice(at, n))
     xs = {k: arrow.values(table.column(k).slice(at, n)).astype(np.float64) for k in xkeys}
+    # an x key the same in every row of the file: its value at any point is its x0, not kept
+    moving = {k for k in xkeys if _first_last(table.column(k))[0] != _first_last(table.column(k))[1]}
     out: dict[str, np.ndarray] = {}
     for name, x in (("_step", steps), ("_t", times), *xs.items()):
         for k, arr in x_bounds(x, block).items():
@@ -161,6 +169,8 @@ def summarize(
         for k, arr in points.items():
             out[f"{k}:{name}"] = arr
         for xkey, x in xs.items():
+            if xkey not in moving:
+                continue
             for stat in STATS:
                 r = points[f"r.{stat}"]
                 out[point_x(stat, xkey, name)] = np.where(r >= 0, x[np.maximum(r - at, 0)] if n else 0.0, np.nan)
@@ -196,9 +206,9 @@ def extend(
         old = prev.get(name)
         if old is None or len(old) < keep:
             stat = name.split(":", 1)[0]
-            if stat[:2] not in ("r.", "v.", "s.", "t.", "p."):
-                return summarize(table, 0, block, xkeys)
-            old = _empty_points(keep)[stat] if stat[:2] != "p." else np.full(keep, np.nan)
+            if stat[:2] not in ("r.", "v.", "s.", "t."):
+                return summarize(table, 0, block, xkeys)  # a new x key, or one that moves now
+            old = _empty_points(keep)[stat]
         out[name] = np.concatenate((old[:keep].astype(arr.dtype), arr))
     return out
 
@@ -279,30 +289,30 @@ class _Candidates:
 
 
 def sample_pieces(
-    pieces: list[Piece], lo: float, hi: float, inner: np.ndarray, block: int = BLOCK
+    pieces: list[Piece], lo: float, hi: float, inner: np.ndarray, block: int = BLOCK, budget: int = STRADDLE_RAW
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(run rows, x, values) kept of one key over [lo, hi] in the buckets
     ``inner`` edges make (``history.edges``; x sorted over the pieces):
-    each bucket's first, last, first minimum, first maximum and first NaN, a
-    block counting for the bucket its first row is in; rows of blocks only
-    partly in [lo, hi] are read."""
+    each bucket's first, last, first minimum, first maximum and first NaN.
+    A block counts for the bucket its first row is in, but the rows of
+    these are read one by one (each in its own bucket): blocks only partly
+    in [lo, hi], and blocks across a bucket edge where x is a step function
+    (the block before or after all one x: ``epoch``) or when there are at
+    most ``budget`` of them."""
     cands = _Candidates()
-    for p in pieces:
+    across = [_across(p, lo, hi, inner) for p in pieces]
+    few = sum(int(a.sum()) for a in across) <= budget
+    for p, straddle in zip(pieces, across):
         inside = (p.x0 >= lo) & (p.x1 <= hi)
-        whole = np.flatnonzero(inside)
+        const = p.x0 == p.x1
+        steplike = np.zeros(len(const), bool)
+        steplike[1:] |= const[:-1]
+        steplike[:-1] |= const[1:]
+        exact = straddle & (steplike | few)
+        whole = np.flatnonzero(inside & ~exact)
         if len(whole):
-            bucket = np.searchsorted(inner, p.x0[whole], side="right")
-            for stat in STATS:
-                r = p.points[f"r.{stat}"][whole]
-                has = r >= 0
-                at = whole[has]
-                xs = (
-                    p.points[f"x.{stat}"][at]
-                    if f"x.{stat}" in p.points
-                    else p.to_x(p.points[f"s.{stat}"][at], p.points[f"t.{stat}"][at])
-                )
-                cands.add(stat, bucket[has], r[has] + p.offset, p.points[f"v.{stat}"][whole][has], xs)
-        partial = np.flatnonzero(~inside & (p.x1 >= lo) & (p.x0 <= hi)).tolist()
+            _block_points(cands, p, whole, np.searchsorted(inner, p.x0[whole], side="right"))
+        partial = np.flatnonzero((~inside & (p.x1 >= lo) & (p.x0 <= hi)) | exact).tolist()
         ranges = [(b * block, min((b + 1) * block, p.rows)) for b in partial]
         for (start, _), got in zip(ranges, p.raw(ranges) if ranges else []):
             _raw_rows(cands, p.offset + start, got, lo, hi, inner)
@@ -317,6 +327,25 @@ def sample_pieces(
     rows = np.concatenate(kept_rows)
     rows, first = np.unique(rows, return_index=True)
     return rows, np.concatenate(kept_x)[first], np.concatenate(kept_v)[first]
+
+
+def _across(p: Piece, lo: float, hi: float, inner: np.ndarray) -> np.ndarray:
+    """The blocks wholly in [lo, hi] whose first and last rows are in different buckets."""
+    inside: np.ndarray = (p.x0 >= lo) & (p.x1 <= hi)
+    return inside & (np.searchsorted(inner, p.x0, side="right") != np.searchsorted(inner, p.x1, side="right"))
+
+
+def _block_points(cands: _Candidates, p: Piece, whole: np.ndarray, bucket: np.ndarray) -> None:
+    """The points of blocks ``whole`` of a piece as candidates of ``bucket``."""
+    for stat in STATS:
+        r = p.points[f"r.{stat}"][whole]
+        has = r >= 0
+        at = whole[has]
+        if f"x.{stat}" in p.points:
+            xs = p.points[f"x.{stat}"][at]
+        else:
+            xs = p.to_x(p.points[f"s.{stat}"][at], p.points[f"t.{stat}"][at])
+        cands.add(stat, bucket[has], r[has] + p.offset, p.points[f"v.{stat}"][at], xs)
 
 
 def _raw_rows(
@@ -366,10 +395,12 @@ def for_key(summary: dict[str, np.ndarray], name: str, rows: int, xkey: str | No
         points = _empty_points(blocks_of(rows))
         if xkey is not None:
             points.update({f"x.{stat}": np.full(blocks_of(rows), np.nan) for stat in STATS})
-    elif xkey is not None:
+    elif xkey is not None and f"x0:{xkey}" in summary:
+        x0 = summary[f"x0:{xkey}"]
         for stat in STATS:
             found = summary.get(point_x(stat, xkey, name))
-            if found is not None:
-                points[f"x.{stat}"] = found
+            if found is None:  # an x key the same in every row (not kept at the points)
+                found = np.where(points[f"r.{stat}"] >= 0, x0[0] if len(x0) else np.nan, np.nan)
+            points[f"x.{stat}"] = found
     out.update(points)
     return out
