@@ -332,7 +332,9 @@ def sample_pieces(
 def _across(p: Piece, lo: float, hi: float, inner: np.ndarray) -> np.ndarray:
     """The blocks wholly in [lo, hi] whose first and last rows are in different buckets."""
     inside: np.ndarray = (p.x0 >= lo) & (p.x1 <= hi)
-    return inside & (np.searchsorted(inner, p.x0, side="right") != np.searchsorted(inner, p.x1, side="right"))
+    differ: np.ndarray = np.searchsorted(inner, p.x0, side="right") != np.searchsorted(inner, p.x1, side="right")
+    out: np.ndarray = inside & differ
+    return out
 
 
 def _block_points(cands: _Candidates, p: Piece, whole: np.ndarray, bucket: np.ndarray) -> None:
