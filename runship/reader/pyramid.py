@@ -2,22 +2,29 @@
 
 A file's rows are cut into blocks of ``BLOCK`` rows. For every block the
 summary keeps the x bounds (``_step`` and ``_t`` of its first and last row,
-and whether they never go down inside it) and, per numeric key, five points:
+and whether they never go down inside it; the same for up to ``X_KEYS``
+logged step metrics such as ``epoch``) and, per numeric key, five points:
 the key's first and last row in the block, its first minimum and first
-maximum (NaN is neither) and its first NaN, each as (row, value, _step, _t).
+maximum (NaN is neither) and its first NaN, each as (row, value, _step, _t,
+and each step metric's value there where it moves).
+
 A sample over a sorted x (``history.sample``'s buckets) then reads one entry
 per block instead of every row: each bucket keeps the first, last, minimum,
-maximum and first NaN of the blocks that start in it (a block that straddles
-a bucket edge counts for the bucket its first row is in), and rows at the
-range's two ends, in blocks only partly inside it, are read one by one.
-With at least ``MIN_BLOCKS`` blocks a bucket, the buckets so moved are
-within a few percent of the exact ones, and each still shows its own
+maximum and first NaN of the blocks that start in it. Rows are read one by
+one only for the blocks at the range's two ends (partly inside it) and the
+blocks across a bucket edge where x is a step function (``epoch``: every x
+value keeps its own minimum, maximum and last) or when there are few of
+them; any other block across an edge counts for the bucket its first row is
+in. With at least ``MIN_BLOCKS`` blocks a bucket, the buckets so moved are
+within an eighth of a bucket of the exact ones and each still shows its own
 extremes: no spike or NaN is hidden at any zoom (a narrower range is sampled
-from the rows themselves).
+from its rows, read alone).
 
 The summary of a cache entry is kept beside it (``<length>.blocks.parquet``,
 ``runship.reader.cache``), built when the entry is written; the entry of a
-longer prefix of the same file reuses every whole block of the shorter one.
+longer prefix of the same file (a live run) reuses every whole block of the
+shorter one's. A file without one (a live file's uncached rows) has it made
+at read time when it is small (``MADE_ROWS``); else the rows are read.
 """
 
 from __future__ import annotations
