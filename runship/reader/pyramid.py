@@ -15,8 +15,8 @@ one only for the blocks at the range's two ends (partly inside it) and the
 blocks across a bucket edge where x is a step function (``epoch``: every x
 value keeps its own minimum, maximum and last) or when there are few of
 them; any other block across an edge counts for the bucket its first row is
-in. With at least ``MIN_BLOCKS`` blocks a bucket, the buckets so moved are
-within an eighth of a bucket of the exact ones and each still shows its own
+in. The buckets so moved differ from the exact ones by less than a block
+(used with at least ``MIN_BLOCKS`` blocks a bucket), and each still shows its own
 extremes: no spike or NaN is hidden at any zoom (a narrower range is sampled
 from its rows, read alone).
 
