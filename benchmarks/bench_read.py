@@ -74,8 +74,8 @@ def best(fn, tries: int = 5) -> float:
 
 def child(code: str, env: dict | None = None) -> str:
     full = {**os.environ, "PYTHONPATH": CODE, **(env or {})}
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=full, capture_output=True, text=True, check=False
+    out = subprocess.run(  # in CODE: python -c puts the working directory first on the path
+        [sys.executable, "-c", textwrap.dedent(code)], env=full, capture_output=True, text=True, check=False, cwd=CODE
     )
     if out.returncode:
         raise RuntimeError(out.stderr)
@@ -261,14 +261,14 @@ def many(work: str, runs: int) -> None:
     line(f"warm: Api.runs(filters={{'config.lr': 0.01}}) ({len(found)} runs)", warm)
     warm_s = best(lambda: runship.Api(root, cache=cache).runs("many", filters={"summary.acc": {"$gt": 0.9}}), 5)
     line("warm: Api.runs(filters={'summary.acc': {'$gt': 0.9}})", warm_s)
-    env = {**os.environ, "RUNSHIP_CACHE_DIR": cache, "PYTHONPATH": ROOT}
+    env = {**os.environ, "RUNSHIP_CACHE_DIR": cache, "PYTHONPATH": CODE}
     cmd = [sys.executable, "-m", "runship.cli", "ls", root]
 
     def ls() -> None:
-        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True, cwd=CODE)
 
     line("warm: `runship ls` (a process, Python's start included)", best(ls, 3))
-    start = best(lambda: subprocess.run([sys.executable, "-c", "import runship.cli"], env=env, check=True), 3)
+    start = best(lambda: subprocess.run([sys.executable, "-c", "import runship.cli"], env=env, check=True, cwd=CODE), 3)
     line("  of which starting Python and importing runship.cli", start)
 
 
@@ -279,7 +279,7 @@ def s3(work: str, runs: int, rows: int) -> None:
     os.environ.update(S3_ENV)
     server = MotoServer().start()
     try:
-        env = {**os.environ, **S3_ENV, "AWS_ENDPOINT_URL": server.endpoint, "PYTHONPATH": ROOT}
+        env = {**os.environ, **S3_ENV, "AWS_ENDPOINT_URL": server.endpoint, "PYTHONPATH": CODE}
         os.environ["AWS_ENDPOINT_URL"] = server.endpoint
         import boto3
 
@@ -296,6 +296,7 @@ def s3(work: str, runs: int, rows: int) -> None:
                 [sys.executable, "-m", "runship.cli", "upload", root, "--to", url, "--state", state, "--once", "-q"],
                 env=env,
                 check=True,
+                cwd=CODE,
             )
         print(
             f"\n4. moto S3 on 127.0.0.1: {runs} runs and the {rows:,}-row run uploaded in "
@@ -306,9 +307,12 @@ def s3(work: str, runs: int, rows: int) -> None:
         cmd = [sys.executable, "-m", "runship.cli", "ls", f"{url}", "--project", "many"]
         cenv = {**env, "RUNSHIP_CACHE_DIR": cache}
         t0 = time.perf_counter()
-        subprocess.run(cmd, env=cenv, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(cmd, env=cenv, stdout=subprocess.DEVNULL, check=True, cwd=CODE)
         line(f"cold: `runship ls {url} --project many` ({runs} runs)", time.perf_counter() - t0)
-        line("warm: the same", best(lambda: subprocess.run(cmd, env=cenv, stdout=subprocess.DEVNULL, check=True), 3))
+        line(
+            "warm: the same",
+            best(lambda: subprocess.run(cmd, env=cenv, stdout=subprocess.DEVNULL, check=True, cwd=CODE), 3),
+        )
         remote = f"{url}/bench/one"
         t0 = time.perf_counter()
         runship.open_run(remote, cache=cache).history_df([KEY])

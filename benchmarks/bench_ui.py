@@ -111,6 +111,7 @@ class UI:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runship.cli", "ui", *roots, "--ui-token-file", token_file],
             env=env,
+            cwd=CODE,  # python -m puts the working directory first on the path: the code measured's
             stdout=self.log,
             stderr=self.log,
         )
@@ -202,7 +203,7 @@ def team(work: str, rows: int, runs: int) -> None:
 
         t = time.perf_counter()
         series()
-        line(f"first request (this server reads the {runs} runs first)", time.perf_counter() - t)
+        line(f"first request of {len(refs)} runs (this server reads them first)", time.perf_counter() - t)
         line(f"warm: all {runs} runs, the whole of each", best_of(3, series), 1.0)
         for lo, hi in (
             (rows // 100, rows * 9 // 10),
@@ -393,6 +394,7 @@ def live(browser, work: str) -> None:
             ),
         ],
         env={**os.environ, "PYTHONPATH": CODE},
+        cwd=CODE,
     )
     try:
         time.sleep(3)
