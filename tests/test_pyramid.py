@@ -293,3 +293,44 @@ def test_a_step_metric_the_same_all_through_some_files_serves_as_x(tmp_path):
             and max(here) >= 1.06
             and view.history(["grad_norm"])[50_000 * epoch + 49_999]["grad_norm"] in here
         )
+
+
+def test_a_live_run_s_summary_is_extended_not_made_again(tmp_path):
+    """A file still being written is cached once it holds 8 MB, again when
+    it grew 8 MB more: the longer entry's summary keeps the whole blocks of
+    the shorter one's (a marker put in it is still there) and summarizes
+    the rows after, as a summary made at once would."""
+    import pyarrow.parquet as pq
+
+    run = runship.init(project="p", dir=str(tmp_path / "runs"), settings=SETTINGS)
+    rng = np.random.default_rng(4)
+    cache = str(tmp_path / "cache")
+    found = []
+    for part in range(2):
+        for v in (1.0 + rng.random(420_000)).tolist():
+            run.log({"loss": v})
+        run.flush()
+        assert runship.open_run(run.run_dir, cache=cache).series(["loss"], 40)["loss"][0].tolist()
+        (blocks,) = glob.glob(os.path.join(cache, "segments", "*", "*", "*.blocks.parquet"))
+        found.append(blocks)
+        if part == 0:  # a marker in a whole block of the shorter summary
+            table = pq.read_table(blocks)
+            marked = table.column("v.hi:k:loss").to_numpy().copy()
+            marked[3] = 12345.0
+            table = table.set_column(table.column_names.index("v.hi:k:loss"), "v.hi:k:loss", pa.array(marked))
+            pq.write_table(table.replace_schema_metadata(pq.read_schema(blocks).metadata), blocks)
+    run.finish()
+    assert found[0] != found[1] and not os.path.exists(found[0])
+    grown = pq.read_table(found[1])
+    assert grown.column("v.hi:k:loss")[3].as_py() == 12345.0  # kept, not made again
+    entry = pq.read_table(found[1].replace(".blocks.parquet", ".parquet"))
+    whole = pyramid.summarize(entry)
+    assert sorted(grown.column_names) == sorted(whole)
+    for name in whole:
+        got = grown.column(name).to_numpy()
+        if name == "v.hi:k:loss":
+            got = np.concatenate((got[:3], got[4:]))
+            want = np.concatenate((whole[name][:3], whole[name][4:]))
+        else:
+            want = whole[name]
+        np.testing.assert_array_equal(got, want, err_msg=name)
