@@ -548,3 +548,30 @@ def test_series_csv_text_cells_cannot_run_as_formulas(tmp_path):
         assert got in (401, 403)
     finally:
         s.stop()
+
+
+def test_series_over_a_repeated_epoch_keeps_the_spike_and_each_epoch_s_min_max_and_last(tmp_path):
+    """grad_norm 1.0-1.2 with one spike of 40, x = epoch (each repeated
+    10,000 times): the answer holds the 40 at its epoch and every epoch's
+    minimum, maximum and last value, not one point per epoch."""
+    root = str(tmp_path / "runs")
+    run = _make_run(dir=root, project="p", name="r")
+    rng = np.random.default_rng(5)
+    values = (1.0 + 0.2 * rng.random(120_000)).round(6)
+    values[64_321] = 40.0
+    for i, v in enumerate(values.tolist()):
+        run.log({"grad_norm": v, "epoch": i // 10_000})
+    run.finish()
+    s = UIServer([root], str(tmp_path)).start()
+    try:
+        (ref,) = [r["ref"] for r in api(s, "runs")["runs"]]
+        for samples in (200, 4000):
+            got = api(s, "series", run=ref, keys="grad_norm", x="epoch", samples=samples)["runs"][ref]["grad_norm"]
+            pairs = list(zip(got["x"], got["y"]))
+            assert (6, 40.0) in pairs
+            for epoch in range(12):
+                these = values[epoch * 10_000 : (epoch + 1) * 10_000]
+                here = [y for x, y in pairs if x == epoch]
+                assert float(these.min()) in here and float(these.max()) in here and float(these[-1]) in here
+    finally:
+        s.stop()
