@@ -5,7 +5,9 @@ written once as Parquet, in the same invocation.
 1. A run of ROWS rows x 10 floats: open_run and history() without a cache
    (cold), building the cache, and from the cache (warm): open_run, one key,
    history_df() (with its peak RSS next to the DataFrame's size), samples.
-2. A run of BIG_ROWS rows: samples=1000 of one key, warm, and its peak RSS.
+2. A run of BIG_ROWS rows: samples=1000 of one key, warm, and its peak RSS;
+   ``series()`` of one key, 1,000 points (what ``/ui/api/series`` reads):
+   the whole run (target <= 50 ms), a zoom to 80% of it and one to 0.2%.
 3. RUNS small runs: Api.runs() with a config filter and `runship ls`, warm.
 4. moto's S3 server on 127.0.0.1: `runship ls s3://...` of S3_RUNS runs, and
    one key of the ROWS-row run read from S3, warm.
@@ -14,9 +16,12 @@ Times are the best of several tries (warm: after one read that fills the
 cache). Runs are kept in --work between invocations (they take a while to
 make); delete it to start again.
 
+Before and after a change: ``--code DIR`` measures the runship of another
+checkout (``--code /path/to/main``) on the same runs (each code its own cache).
+
 Usage:
     python benchmarks/bench_read.py [--rows 1000000] [--big-rows 10000000] [--runs 10000] [--s3-runs 500]
-                                    [--work DIR] [--only local,big,many,s3]
+                                    [--work DIR] [--only local,big,many,s3] [--code DIR]
 """
 
 from __future__ import annotations
@@ -33,7 +38,22 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+
+def code_root(argv: list[str]) -> str:
+    """The checkout whose runship is measured: ``--code DIR`` (e.g. main's,
+    for the figures before a change), else this one."""
+    for i, a in enumerate(argv):
+        if a == "--code" and i + 1 < len(argv):
+            return os.path.abspath(argv[i + 1])
+        if a.startswith("--code="):
+            return os.path.abspath(a.split("=", 1)[1])
+    return ROOT
+
+
+CODE = code_root(sys.argv)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, CODE)
 
 import msgpack  # noqa: E402
 
@@ -53,13 +73,18 @@ def best(fn, tries: int = 5) -> float:
 
 
 def child(code: str, env: dict | None = None) -> str:
-    full = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=full, capture_output=True, text=True, check=False
+    full = {**os.environ, "PYTHONPATH": CODE, **(env or {})}
+    out = subprocess.run(  # in CODE: python -c puts the working directory first on the path
+        [sys.executable, "-c", textwrap.dedent(code)], env=full, capture_output=True, text=True, check=False, cwd=CODE
     )
     if out.returncode:
         raise RuntimeError(out.stderr)
     return out.stdout
+
+
+def cache_dir(work: str) -> str:
+    """The reader's cache of the code measured (each code its own: entries differ)."""
+    return os.path.join(work, "cache-" + os.path.basename(CODE.rstrip(os.sep)))
 
 
 def make_run(root: str, run_id: str, rows: int) -> str:
@@ -134,7 +159,7 @@ def local(work: str, rows: int) -> None:
     line("cold: open_run (no cache)", cold_open)
     line("cold: history() after open", cold_hist)
     line("cold: open_run + history()", cold_open + cold_hist, ("Unpacker", unpack))
-    cache = os.path.join(work, "cache")
+    cache = cache_dir(work)
 
     def build() -> None:
         shutil.rmtree(cache, ignore_errors=True)
@@ -173,12 +198,21 @@ def big(work: str, rows: int) -> None:
     made = time.perf_counter() - t0
     size = sum(os.path.getsize(p) for p in glob.glob(os.path.join(run_dir, "run-*.msgpack")))
     print(f"\n2. {rows:,} rows x 10 floats ({size / 1e9:.1f} GB{'' if made < 1 else f', made in {made:.0f} s'})")
-    cache = os.path.join(work, "cache")
+    cache = cache_dir(work)
     t0 = time.perf_counter()
     runship.open_run(run_dir, cache=cache)
     print(f"  first open_run (builds the cache where missing): {time.perf_counter() - t0:.1f} s")
     sampled = best(lambda: runship.open_run(run_dir, cache=cache).history([KEY], samples=1000), 5)
     line(f"warm: open_run + history(['{KEY}'], samples=1000)", sampled)
+    for what, xrange, target in (
+        ("the whole run", None, 0.05),
+        ("zoom to 80%", (rows * 0.1, rows * 0.9), None),
+        ("zoom to 0.2%", (rows * 0.5, rows * 0.502), None),
+    ):
+        took = best(lambda xr=xrange: runship.open_run(run_dir, cache=cache).series([KEY], 1000, xrange=xr), 5)
+        line(f"warm: open_run + series(['{KEY}'], 1000), {what}", took)
+        if target is not None:
+            print(f"{'':50s}(target <= {target * 1000:.0f} ms: {'met' if took <= target else 'NOT met'})")
     peak, _ = rss_of(
         f"""
         import runship
@@ -217,7 +251,7 @@ def make_many(root: str, runs: int) -> None:
 def many(work: str, runs: int) -> None:
     root = os.path.join(work, f"many-{runs}")
     make_many(root, runs)
-    cache = os.path.join(work, "cache")
+    cache = cache_dir(work)
     print(f"\n3. {runs:,} runs of 20 rows")
     api = runship.Api(root, cache=cache)
     t0 = time.perf_counter()
@@ -227,14 +261,14 @@ def many(work: str, runs: int) -> None:
     line(f"warm: Api.runs(filters={{'config.lr': 0.01}}) ({len(found)} runs)", warm)
     warm_s = best(lambda: runship.Api(root, cache=cache).runs("many", filters={"summary.acc": {"$gt": 0.9}}), 5)
     line("warm: Api.runs(filters={'summary.acc': {'$gt': 0.9}})", warm_s)
-    env = {**os.environ, "RUNSHIP_CACHE_DIR": cache, "PYTHONPATH": ROOT}
+    env = {**os.environ, "RUNSHIP_CACHE_DIR": cache, "PYTHONPATH": CODE}
     cmd = [sys.executable, "-m", "runship.cli", "ls", root]
 
     def ls() -> None:
-        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, check=True, cwd=CODE)
 
     line("warm: `runship ls` (a process, Python's start included)", best(ls, 3))
-    start = best(lambda: subprocess.run([sys.executable, "-c", "import runship.cli"], env=env, check=True), 3)
+    start = best(lambda: subprocess.run([sys.executable, "-c", "import runship.cli"], env=env, check=True, cwd=CODE), 3)
     line("  of which starting Python and importing runship.cli", start)
 
 
@@ -245,7 +279,7 @@ def s3(work: str, runs: int, rows: int) -> None:
     os.environ.update(S3_ENV)
     server = MotoServer().start()
     try:
-        env = {**os.environ, **S3_ENV, "AWS_ENDPOINT_URL": server.endpoint, "PYTHONPATH": ROOT}
+        env = {**os.environ, **S3_ENV, "AWS_ENDPOINT_URL": server.endpoint, "PYTHONPATH": CODE}
         os.environ["AWS_ENDPOINT_URL"] = server.endpoint
         import boto3
 
@@ -262,6 +296,7 @@ def s3(work: str, runs: int, rows: int) -> None:
                 [sys.executable, "-m", "runship.cli", "upload", root, "--to", url, "--state", state, "--once", "-q"],
                 env=env,
                 check=True,
+                cwd=CODE,
             )
         print(
             f"\n4. moto S3 on 127.0.0.1: {runs} runs and the {rows:,}-row run uploaded in "
@@ -272,9 +307,12 @@ def s3(work: str, runs: int, rows: int) -> None:
         cmd = [sys.executable, "-m", "runship.cli", "ls", f"{url}", "--project", "many"]
         cenv = {**env, "RUNSHIP_CACHE_DIR": cache}
         t0 = time.perf_counter()
-        subprocess.run(cmd, env=cenv, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(cmd, env=cenv, stdout=subprocess.DEVNULL, check=True, cwd=CODE)
         line(f"cold: `runship ls {url} --project many` ({runs} runs)", time.perf_counter() - t0)
-        line("warm: the same", best(lambda: subprocess.run(cmd, env=cenv, stdout=subprocess.DEVNULL, check=True), 3))
+        line(
+            "warm: the same",
+            best(lambda: subprocess.run(cmd, env=cenv, stdout=subprocess.DEVNULL, check=True, cwd=CODE), 3),
+        )
         remote = f"{url}/bench/one"
         t0 = time.perf_counter()
         runship.open_run(remote, cache=cache).history_df([KEY])
@@ -292,9 +330,11 @@ def main() -> None:
     ap.add_argument("--s3-runs", type=int, default=500)
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "runship-bench-read"))
     ap.add_argument("--only", default="local,big,many,s3")
+    ap.add_argument("--code", default=ROOT, help="the checkout whose runship is measured (default: this one)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     print(f"runship {runship.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; work: {args.work}")
+    print(f"code measured: {os.path.dirname(os.path.dirname(os.path.abspath(runship.__file__)))}")
     only = set(args.only.split(","))
     if "local" in only:
         local(args.work, args.rows)

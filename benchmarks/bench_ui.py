@@ -8,14 +8,21 @@ driven by Playwright) against a real `runship ui` on 127.0.0.1:
 3. OVERLAY runs x ROWS rows, one key, overlaid in one chart.
 4. A zoom: the range fetched again and drawn.
 5. A live run: seconds from a row's log() call to its point on the page.
+6. Charts at team scale, over HTTP (no browser): /ui/api/series of TEAM
+   runs x ROWS rows, one key, 1,000 points a run, in one request (the most
+   a request takes), the whole runs (target <= 1 s) and zooms (<= 0.2 s).
 
 Also the page's weight (every file the page loads). Warm figures are after
 one visit (the reader's cache and run index filled); each is the best of
 several tries. Runs are kept in --work between invocations (making them
 takes minutes); delete it to start again.
 
+Before and after a change: ``--code DIR`` runs the ``runship ui`` of another
+checkout (``--code /path/to/main``) on the same runs (each code its own cache).
+
 Usage:
-    python benchmarks/bench_ui.py [--runs 10000] [--rows 1000000] [--panels 50] [--overlay 20] [--work DIR]
+    python benchmarks/bench_ui.py [--runs 10000] [--rows 1000000] [--panels 50] [--overlay 20] [--team 100]
+                                  [--work DIR] [--only page,table,charts,live,team] [--code DIR]
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-from bench_read import child, make_many  # noqa: E402
+from bench_read import CODE, child, make_many  # noqa: E402
 
 from tests.browser.chromium import CHROMIUM_FLAGS, sign_in  # noqa: E402
 from tests.browser.chromium import until as until_true  # noqa: E402
@@ -98,11 +105,13 @@ class UI:
         fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(TOKEN)
-        env = {**os.environ, "PYTHONPATH": ROOT, "RUNSHIP_CACHE_DIR": os.path.join(work, "cache")}
+        cache = os.path.join(work, "cache-" + os.path.basename(CODE.rstrip(os.sep)))
+        env = {**os.environ, "PYTHONPATH": CODE, "RUNSHIP_CACHE_DIR": cache}
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runship.cli", "ui", *roots, "--ui-token-file", token_file],
             env=env,
+            cwd=CODE,  # python -m puts the working directory first on the path: the code measured's
             stdout=self.log,
             stderr=self.log,
         )
@@ -146,22 +155,102 @@ def refs_of(page, project: str) -> list[str]:
     )
 
 
+def get(ui: UI, path: str) -> bytes:
+    import urllib.request
+
+    req = urllib.request.Request(ui.url + path, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        return r.read()
+
+
+def team(work: str, rows: int, runs: int) -> None:
+    """/ui/api/series of ``runs`` runs x ``rows`` rows in one request, warm."""
+    import json
+    import urllib.error
+    from urllib.parse import urlencode
+
+    root = os.path.join(work, f"overlay-{rows}-{runs}")
+    t0 = time.time()
+    make_overlay(root, rows, runs)
+    print(
+        f"\n6. /ui/api/series, {runs} runs x {rows:,} rows, one key, 1,000 points a run (runs ready in "
+        f"{time.time() - t0:.0f} s)"
+    )
+    ui = UI([root], work)
+    try:
+        refs = [r["ref"] for r in json.loads(get(ui, "/ui/api/runs?project=overlay"))["runs"]][:runs]
+
+        per = [100]  # runs a request (a code before 100 were allowed: 50, one request after the other)
+
+        def series(lo: float | None = None, hi: float | None = None) -> float:
+            t = time.perf_counter()
+            got = {}
+            for at in range(0, len(refs), per[0]):
+                query = {"run": refs[at : at + per[0]], "keys": "loss", "samples": 1000}
+                if lo is not None:
+                    query.update(lo=lo, hi=hi)
+                try:
+                    got.update(json.loads(get(ui, "/ui/api/series?" + urlencode(query, doseq=True)))["runs"])
+                except urllib.error.HTTPError as e:
+                    if e.code != 400 or per[0] == 50:
+                        raise
+                    per[0] = 50
+                    print("  (this code takes at most 50 runs a request: two requests one after the other)")
+                    return series(lo, hi)
+            took = time.perf_counter() - t
+            assert len(got) == len(refs) and all(len(v["loss"]["x"]) for v in got.values())
+            return took
+
+        t = time.perf_counter()
+        series()
+        line(f"first request of {len(refs)} runs (this server reads them first)", time.perf_counter() - t)
+        line(f"warm: all {runs} runs, the whole of each", best_of(3, series), 1.0)
+        for lo, hi in (
+            (rows // 100, rows * 9 // 10),
+            (rows // 10, rows // 10 + rows // 50),
+            (rows // 2, rows // 2 + 500),
+        ):
+            series(lo, hi)
+            line(
+                f"warm: zoom to steps {lo:,}..{hi:,} ({runs} runs)",
+                best_of(3, lambda lo=lo, hi=hi: series(lo, hi)),
+                0.2,
+            )
+    finally:
+        ui.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--panels", type=int, default=50)
     ap.add_argument("--overlay", type=int, default=20)
+    ap.add_argument("--team", type=int, default=100, help="runs of section 6 (/ui/api/series takes 100 a request)")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "runship-bench-ui"))
+    ap.add_argument("--only", default="page,table,charts,live,team")
+    ap.add_argument("--code", default=ROOT, help="the checkout whose runship ui is measured (default: this one)")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     os.makedirs(args.work, exist_ok=True)
+    print(f"code measured: {CODE}")
+    if only - {"team"}:
+        browser_parts(args, only)
+    if "team" in only:
+        team(args.work, args.rows, args.team)
+
+
+def browser_parts(args: argparse.Namespace, only: set[str]) -> None:
     many = os.path.join(args.work, f"many-{args.runs}")
     wide = os.path.join(args.work, f"wide-{args.rows}-{args.panels}")
     overlay = os.path.join(args.work, f"overlay-{args.rows}-{args.overlay}")
     t0 = time.time()
-    make_many(many, args.runs)
-    make_wide(wide, args.rows, args.panels)
-    make_overlay(overlay, args.rows, args.overlay)
+    if "table" in only:
+        make_many(many, args.runs)
+    if only & {"page", "charts"}:
+        make_wide(wide, args.rows, args.panels)
+    if "charts" in only:
+        make_overlay(overlay, args.rows, args.overlay)
     print(f"runs ready in {time.time() - t0:.0f} s ({args.work})")
 
     from playwright.sync_api import sync_playwright
@@ -170,40 +259,46 @@ def main() -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=FLAGS)
         print(f"Chromium {browser.version}, headless, on {os.cpu_count()} cores")
-        weight(browser, wide, args.work)
-
-        ui = UI([many], args.work)
-        try:
-            page = signed_in(browser, ui, 1400, 900)
-            shown = "document.querySelectorAll('#runs-table tbody tr[data-ref]').length > 0"
-            print(f"\n1. runs table, {args.runs:,} runs")
-            cold = timed(page, lambda: page.goto(ui.url + "/#/runs?project=many"), shown)
-            line("first visit (run index filled)", cold)
-            warm = best_of(3, lambda: timed(page, lambda: page.reload(), shown))
-            line("warm: navigation to the table shown", warm, 1.0)
-
-            def filtered() -> float:
-                page.fill("#filter", "")
-                until_true(page, shown)
-                return timed(
-                    page,
-                    lambda: page.fill("#filter", "config.lr == 0.01 and summary.acc > 0.5"),
-                    "document.querySelectorAll('#runs-table tbody tr[data-ref]').length > 0 && "
-                    "[...document.querySelectorAll('#runs-table tbody tr[data-ref]')].length < 5000",
-                )
-
-            line("warm: an expression filter typed to the table updated", best_of(3, filtered), 1.0)
-            page.context.close()
-        finally:
-            ui.stop()
-
-        ui = UI([wide, overlay], args.work)
-        try:
-            charts(browser, ui, args)
-        finally:
-            ui.stop()
-        live(browser, args.work)
+        if "page" in only:
+            weight(browser, wide, args.work)
+        if "table" in only:
+            table(browser, many, args)
+        if "charts" in only:
+            ui = UI([wide, overlay], args.work)
+            try:
+                charts(browser, ui, args)
+            finally:
+                ui.stop()
+        if "live" in only:
+            live(browser, args.work)
         browser.close()
+
+
+def table(browser, many: str, args: argparse.Namespace) -> None:
+    ui = UI([many], args.work)
+    try:
+        page = signed_in(browser, ui, 1400, 900)
+        shown = "document.querySelectorAll('#runs-table tbody tr[data-ref]').length > 0"
+        print(f"\n1. runs table, {args.runs:,} runs")
+        cold = timed(page, lambda: page.goto(ui.url + "/#/runs?project=many"), shown)
+        line("first visit (run index filled)", cold)
+        warm = best_of(3, lambda: timed(page, lambda: page.reload(), shown))
+        line("warm: navigation to the table shown", warm, 1.0)
+
+        def filtered() -> float:
+            page.fill("#filter", "")
+            until_true(page, shown)
+            return timed(
+                page,
+                lambda: page.fill("#filter", "config.lr == 0.01 and summary.acc > 0.5"),
+                "document.querySelectorAll('#runs-table tbody tr[data-ref]').length > 0 && "
+                "[...document.querySelectorAll('#runs-table tbody tr[data-ref]')].length < 5000",
+            )
+
+        line("warm: an expression filter typed to the table updated", best_of(3, filtered), 1.0)
+        page.context.close()
+    finally:
+        ui.stop()
 
 
 def signed_in(browser, ui, width: int, height: int):
@@ -298,7 +393,8 @@ def live(browser, work: str) -> None:
                 """
             ),
         ],
-        env={**os.environ, "PYTHONPATH": ROOT},
+        env={**os.environ, "PYTHONPATH": CODE},
+        cwd=CODE,
     )
     try:
         time.sleep(3)

@@ -474,3 +474,107 @@ def test_many_tabs_polling_a_live_run_cost_a_bounded_amount(tmp_path):
         live.kill()
         live.wait()
         s.stop()
+
+
+def test_series_answers_up_to_100_runs_a_request(ui_to_read):
+    adam = refs(ui_to_read)["adam"]["ref"]
+    out = api(ui_to_read, "series", run=[adam] * 100, keys="train/loss", samples=100)
+    assert 99.0 in out["runs"][adam]["train/loss"]["y"]
+    query = urllib.parse.urlencode({"run": [adam] * 101, "keys": "train/loss"}, doseq=True)
+    status, _, body = call(ui_to_read, f"/ui/api/series?{query}", token=UIServer.TOKEN)
+    assert status == 400 and "at most 100 runs" in json.loads(body)["detail"]
+
+
+def csv_of(server, **params):
+    query = urllib.parse.urlencode(params, doseq=True)
+    status, headers, body = call(server, f"/ui/api/series.csv?{query}", token=UIServer.TOKEN)
+    assert status == 200, (status, body[:300])
+    assert headers["content-type"].startswith("text/csv")
+    assert "content-length" not in headers  # streamed
+    assert headers["content-disposition"].startswith("attachment;")
+    return body.decode().splitlines()
+
+
+def test_series_csv_holds_every_row_of_the_range_at_full_resolution(ui_to_read):
+    runs = refs(ui_to_read)
+    adam, sgd = runs["adam"]["ref"], runs["sgd"]["ref"]
+    lines = csv_of(ui_to_read, run=adam, key="train/loss", lo=12_300, hi=12_400)
+    assert lines[0] == "run,_step,train/loss" and len(lines) == 1 + 101
+    rows = [line.split(",") for line in lines[1:]]
+    assert [int(r[1]) for r in rows] == list(range(12_300, 12_401)) and {r[0] for r in rows} == {adam}
+    assert float(rows[45][2]) == 99.0 and float(rows[0][2]) == 1.0 / 12_301  # exact: repr of the float
+    # the whole run, then the next run's rows: no downsampling
+    lines = csv_of(ui_to_read, run=[adam, sgd], key="train/loss")
+    assert len(lines) == 1 + 20_000 + 1 and lines[-1] == f"{sgd},0,2.0"
+    assert sum(line.endswith(",99.0") for line in lines) == 1
+    # a logged key as x: every row (epochs repeat), the spike among them
+    lines = csv_of(ui_to_read, run=adam, key="train/loss", x="epoch", lo=12, hi=12)
+    assert lines[0] == "run,epoch,train/loss" and len(lines) == 1 + 1000 and f"{adam},12,99.0" in lines
+    # past the row limit the answer says it was cut
+    lines = csv_of(ui_to_read, run=[adam, sgd], key="train/loss", limit=10)
+    assert len(lines) == 1 + 10 + 1 and lines[-1].startswith("# cut: the first 10 rows only")
+    assert csv_of(ui_to_read, run=adam, key="nope") == ["run,_step,nope"]
+
+
+def test_series_csv_text_cells_cannot_run_as_formulas(tmp_path):
+    root = str(tmp_path / "runs")
+    run = _make_run(dir=root, project="p", name="r")
+    for i, text in enumerate(['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", 'plain, "quoted"']):
+        run.log({"note": text, "delta": -1.5 * i})
+    run.finish()
+    s = UIServer([root], str(tmp_path)).start()
+    try:
+        (ref,) = [r["ref"] for r in api(s, "runs")["runs"]]
+        import csv as csv_module
+
+        rows = list(csv_module.reader(csv_of(s, run=ref, key="note")))
+        assert [r[2] for r in rows[1:]] == [
+            '\'=HYPERLINK("http://x")',
+            "'+1+1",
+            "'-2+3",
+            "'@SUM(A1)",
+            'plain, "quoted"',
+        ]
+        numbers = list(csv_module.reader(csv_of(s, run=ref, key="delta")))
+        assert [r[2] for r in numbers[1:]] == ["-0.0", "-1.5", "-3.0", "-4.5", "-6.0"]  # numbers stay numbers
+        for bad, status in (
+            (f"run={ref}&key=delta&lo=1", 400),
+            (f"run={ref}&key=delta&lo=2&hi=1", 400),
+            (f"run={ref}", 422),
+            (f"run={ref}&key=delta&limit=0", 422),
+            ("&".join([f"run={ref}"] * 101) + "&key=delta", 400),
+            ("run=0:../etc/passwd&key=delta", 400),
+        ):
+            got, _, body = call(s, f"/ui/api/series.csv?{bad}", token=UIServer.TOKEN)
+            assert got == status and json.loads(body)["detail"], (bad, got, body[:200])
+        got, _, _ = call(s, f"/ui/api/series.csv?run={urllib.parse.quote(ref)}&key=delta")
+        assert got in (401, 403)
+    finally:
+        s.stop()
+
+
+def test_series_over_a_repeated_epoch_keeps_the_spike_and_each_epoch_s_min_max_and_last(tmp_path):
+    """grad_norm 1.0-1.2 with one spike of 40, x = epoch (each repeated
+    10,000 times): the answer holds the 40 at its epoch and every epoch's
+    minimum, maximum and last value, not one point per epoch."""
+    root = str(tmp_path / "runs")
+    run = _make_run(dir=root, project="p", name="r")
+    rng = np.random.default_rng(5)
+    values = (1.0 + 0.2 * rng.random(120_000)).round(6)
+    values[64_321] = 40.0
+    for i, v in enumerate(values.tolist()):
+        run.log({"grad_norm": v, "epoch": i // 10_000})
+    run.finish()
+    s = UIServer([root], str(tmp_path)).start()
+    try:
+        (ref,) = [r["ref"] for r in api(s, "runs")["runs"]]
+        for samples in (200, 4000):
+            got = api(s, "series", run=ref, keys="grad_norm", x="epoch", samples=samples)["runs"][ref]["grad_norm"]
+            pairs = list(zip(got["x"], got["y"]))
+            assert (6, 40.0) in pairs
+            for epoch in range(12):
+                these = values[epoch * 10_000 : (epoch + 1) * 10_000]
+                here = [y for x, y in pairs if x == epoch]
+                assert float(these.min()) in here and float(these.max()) in here and float(these[-1]) in here
+    finally:
+        s.stop()

@@ -30,6 +30,7 @@ Only files of version 2 and later are cached (their commit records have a fixed 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import stat
@@ -40,9 +41,11 @@ from collections import OrderedDict
 from typing import BinaryIO
 
 import msgpack
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from runship.reader import arrow, pyramid
 from runship.reader.columns import Columns, Segment
 from runship.reader.index import RunIndex
 from runship.reader.plain import KEY_PREFIX
@@ -50,11 +53,21 @@ from runship.reader.stream import Problem, StreamFile, read_header
 from runship.schema import format as fmt
 from runship.schema import limits, names
 
-ENTRY_VERSION = 3
+ENTRY_VERSION = 4  # 4: with its block summary beside it
+BLOCKS_VERSION = 1
+ROW_GROUP_ROWS = 1 << 16  # rows of a row group at most: a zoom reads the few its rows are in
 DEFAULT_MAX_BYTES = 2 * 1024**3
 SUFFIX = ".parquet"
+BLOCKS_SUFFIX = ".blocks.parquet"
 _META = b"runship.segment"
 _META_CRC = b"runship.crc"
+_BLOCKS_META = b"runship.blocks"
+_ALIASES = ("double", "int64", "bool")
+
+
+def blocks_path(entry: str) -> str:
+    """Where the block summary of the entry at ``entry`` is kept."""
+    return entry[: -len(SUFFIX)] + BLOCKS_SUFFIX
 
 
 def default_dir() -> str:
@@ -103,11 +116,28 @@ class MemoryTier:
     by the entry's path and metadata CRC, so a replaced entry is never
     mistaken for the one held; its size never grows past the bound."""
 
+    FOOTERS = 1024  # Parquet footers kept (parsed): a zoom reads a few row groups of many files
+
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.nbytes = 0
         self._held: OrderedDict[tuple[str, bytes, str], pa.ChunkedArray] = OrderedDict()
+        self._footers: OrderedDict[tuple[str, bytes], pq.FileMetaData] = OrderedDict()
         self._lock = threading.Lock()
+
+    def footer(self, path: str, crc: bytes) -> pq.FileMetaData | None:
+        """The parsed footer of the entry at ``path`` whose metadata CRC is ``crc``, if kept."""
+        with self._lock:
+            meta = self._footers.get((path, crc))
+            if meta is not None:
+                self._footers.move_to_end((path, crc))
+            return meta
+
+    def keep_footer(self, path: str, crc: bytes, meta: pq.FileMetaData) -> None:
+        with self._lock:
+            self._footers[(path, crc)] = meta
+            while len(self._footers) > self.FOOTERS:
+                self._footers.popitem(last=False)
 
     def get(self, key: tuple[str, bytes, str]) -> pa.ChunkedArray | None:
         with self._lock:
@@ -158,10 +188,7 @@ class CachedColumns(Columns):
             return
         try:
             with open(self._path, "rb") as f:
-                pf = pq.ParquetFile(f, page_checksum_verification=True)
-                if (pf.metadata.metadata or {}).get(_META_CRC) != self._meta_crc:
-                    raise ValueError("another entry's file")
-                table = pf.read(columns=missing, use_threads=True)
+                table = self._open(f).read(columns=missing, use_threads=True)
         except Exception as e:  # gone (swept, deleted), replaced, cut short, a checksum failed
             _remove(self._path)
             raise CacheDamaged(f"{self._path}: {type(e).__name__}: {e}") from None
@@ -193,6 +220,126 @@ class CachedColumns(Columns):
     def whole(self) -> pa.Table:
         self.load(self._names)
         return pa.table({n: self._loaded[n] for n in self._names})
+
+    def rows_slices(self, names: list[str], ranges: list[tuple[int, int]]) -> list[dict[str, pa.ChunkedArray]]:
+        held = {}
+        for n in names:
+            col = self._loaded.get(n)
+            if col is None and self._memory is not None:
+                col = self._memory.get((self._path, self._meta_crc, n))
+            if col is not None:
+                held[n] = col
+        missing = [n for n in names if n not in held]
+        read = self._read_rows(missing, ranges) if missing else [{} for _ in ranges]
+        return [{**{n: c.slice(a, b - a) for n, c in held.items()}, **got} for (a, b), got in zip(ranges, read)]
+
+    def _open(self, f: BinaryIO) -> pq.ParquetFile:
+        """The entry's Parquet file, checked to be the entry read at open
+        (its footer parsed once while the memory tier keeps it)."""
+        meta = self._memory.footer(self._path, self._meta_crc) if self._memory is not None else None
+        pf = pq.ParquetFile(f, metadata=meta, page_checksum_verification=True)
+        if meta is None:
+            if (pf.metadata.metadata or {}).get(_META_CRC) != self._meta_crc:
+                raise ValueError("another entry's file")
+            if self._memory is not None:
+                self._memory.keep_footer(self._path, self._meta_crc, pf.metadata)
+        return pf
+
+    def _read_rows(self, names: list[str], ranges: list[tuple[int, int]]) -> list[dict[str, pa.ChunkedArray]]:
+        """Rows [start, stop) of each range of columns not read yet: only
+        the row groups they are in, in one read."""
+        try:
+            with open(self._path, "rb") as f:
+                pf = self._open(f)
+                meta = pf.metadata
+                starts = [0]
+                for g in range(meta.num_row_groups):
+                    starts.append(starts[-1] + meta.row_group(g).num_rows)
+                if starts[-1] != self._rows:
+                    raise ValueError("not as many rows as its metadata names")
+                groups = sorted(
+                    {g for a, b in ranges for g in range(meta.num_row_groups) if starts[g] < b and starts[g + 1] > a}
+                )
+                table = pf.read_row_groups(groups, columns=names, use_threads=False)
+        except Exception as e:
+            _remove(self._path)
+            raise CacheDamaged(f"{self._path}: {type(e).__name__}: {e}") from None
+        for n in names:
+            if str(table.column(n).type) != self._types[n]:
+                _remove(self._path)
+                raise CacheDamaged(f"{self._path}: column {n!r} is {table.column(n).type}, not {self._types[n]}")
+        at = {}  # a row group's first row -> where it starts in the table read
+        done = 0
+        for g in groups:
+            at[g] = done
+            done += starts[g + 1] - starts[g]
+        out = []
+        for a, b in ranges:
+            g = bisect.bisect_right(starts, a) - 1
+            first = at[g] + a - starts[g] if b > a else 0
+            out.append({n: table.column(n).slice(first, max(0, b - a)) for n in names})
+        return out
+
+    def summary(self, key: str, x: str | None = None) -> dict[str, np.ndarray] | None:
+        """The block summary kept beside the entry (``blocks_path``); made
+        from the columns when it is missing or fails a check."""
+        name = KEY_PREFIX + key
+        if name in self._types and self._types[name] not in _ALIASES:
+            return None  # not numbers
+        xname = None if x is None else KEY_PREFIX + x
+        wanted = [f"{k}:{n}" for n in pyramid.X_NAMES for k in ("x0", "x1", "ok")]
+        if xname is not None:
+            wanted += [f"{k}:{xname}" for k in ("x0", "x1", "ok")]
+        if name in self._types:
+            wanted += [f"{p}.{s}:{name}" for s in pyramid.STATS for p in "rvst"]
+            if xname is not None:
+                wanted += [pyramid.point_x(s, xname, name) for s in pyramid.STATS]
+        got = self._read_blocks(wanted)
+        if got is None:
+            return super().summary(key, x)
+        if any(n not in got for n in wanted if not n.startswith("p.")):
+            return None  # an x the summary does not serve
+        return pyramid.for_key(got, name, self._rows, xname)
+
+    def _read_blocks(self, wanted: list[str]) -> dict[str, np.ndarray] | None:
+        path = blocks_path(self._path)
+        out: dict[str, np.ndarray] = {}
+        missing = []
+        for n in wanted:
+            held = self._memory.get((path, self._meta_crc, n)) if self._memory is not None else None
+            if held is None:
+                missing.append(n)
+            else:
+                out[n] = arrow.values(held)
+        if not missing:
+            return out
+        try:
+            with open(path, "rb") as f:
+                pf = pq.ParquetFile(f, page_checksum_verification=True)
+                meta = pf.metadata.metadata or {}
+                info = msgpack.unpackb(meta[_BLOCKS_META], **limits.DECODE)
+                if zlib.crc32(meta[_BLOCKS_META]) != int(meta[_META_CRC]):
+                    raise ValueError("metadata checksum")
+                if info != {"v": BLOCKS_VERSION, "block": pyramid.BLOCK, "rows": self._rows, "entry": self._meta_crc}:
+                    raise ValueError("not this entry's")
+                have = set(pf.schema_arrow.names)
+                missing = [n for n in missing if n in have]  # others: not summarized
+                table = pf.read(columns=missing, use_threads=False)
+        except FileNotFoundError:
+            return None
+        except Exception:
+            _remove(path)
+            return None
+        blocks = pyramid.blocks_of(self._rows)
+        if table.num_rows != blocks or table.column_names != missing:
+            _remove(path)
+            return None
+        for n in missing:
+            col = table.column(n)
+            if self._memory is not None:
+                self._memory.put((path, self._meta_crc, n), col)
+            out[n] = arrow.values(col)
+        return out
 
 
 def _remove(path: str) -> None:
@@ -303,9 +450,13 @@ class SegmentCache:
         return seg
 
     # ---- writing --------------------------------------------------------------------
-    def store(self, ident: str, length: int, commit: bytes, seg: Segment, sf: StreamFile) -> bool:
+    def store(
+        self, ident: str, length: int, commit: bytes, seg: Segment, sf: StreamFile, base: int | None = None
+    ) -> bool:
         """Keep a decoded prefix of ``length`` committed bytes (best effort:
-        a cache that cannot be written changes nothing). True once kept."""
+        a cache that cannot be written changes nothing), with its block
+        summary; ``base``: the length of the entry ``seg`` extends (its
+        summary's whole blocks are kept). True once kept."""
         problems = [(p.offset, p.kind, p.message) for p in sf.problems if p.offset < length]
         problems = [p for p in problems if p[1] not in ("uncommitted-tail", "zero-tail")]
         try:
@@ -331,7 +482,8 @@ class SegmentCache:
                 "types": {n: str(table.column(n).type) for n in table.column_names},
             }
             blob = msgpack.packb(info, datetime=True)
-            table = table.replace_schema_metadata({_META: blob, _META_CRC: str(zlib.crc32(blob)).encode()})
+            crc = str(zlib.crc32(blob)).encode()
+            table = table.replace_schema_metadata({_META: blob, _META_CRC: crc})
             d = self._dir(ident)
             if not self.usable():
                 return False
@@ -341,7 +493,7 @@ class SegmentCache:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             # row groups of at most ~16 MiB, so that writing holds little more than the table
             per_row = max(1, table.nbytes // max(1, table.num_rows))
-            group = max(1024, min(1 << 20, (16 << 20) // per_row))
+            group = max(1024, min(ROW_GROUP_ROWS, (16 << 20) // per_row))
             with os.fdopen(fd, "wb") as out:
                 pq.write_table(
                     table,
@@ -357,8 +509,10 @@ class SegmentCache:
                     },
                 )
             os.replace(tmp, final)
+            self._store_blocks(d, length, table, crc, base)
             for n in os.listdir(d):  # shorter prefixes of the same file are of no more use
-                if n.endswith(SUFFIX) and n[: -len(SUFFIX)].isdigit() and int(n[: -len(SUFFIX)]) < length:
+                stem = n[: -len(BLOCKS_SUFFIX)] if n.endswith(BLOCKS_SUFFIX) else n[: -len(SUFFIX)]
+                if n.endswith(SUFFIX) and stem.isdigit() and int(stem) < length:
                     _remove(os.path.join(d, n))
             self._written += os.path.getsize(final)
         except Exception:
@@ -366,6 +520,40 @@ class SegmentCache:
         if self._written > self.max_bytes // 10 or time.monotonic() - self._last_sweep > 300:
             self.sweep()
         return True
+
+    def _store_blocks(self, d: str, length: int, table: pa.Table, crc: bytes, base: int | None) -> None:
+        """Write the block summary of the entry of ``length`` (its metadata
+        CRC ``crc``), keeping the whole blocks of entry ``base``'s."""
+        prev, prev_rows = None, 0
+        if base is not None:
+            try:
+                with open(os.path.join(d, f"{base}{BLOCKS_SUFFIX}"), "rb") as f:
+                    pf = pq.ParquetFile(f, page_checksum_verification=True)
+                    meta = pf.metadata.metadata or {}
+                    if zlib.crc32(meta[_BLOCKS_META]) != int(meta[_META_CRC]):
+                        raise ValueError("metadata checksum")
+                    info = msgpack.unpackb(meta[_BLOCKS_META], **limits.DECODE)
+                    if info.get("v") != BLOCKS_VERSION or info.get("block") != pyramid.BLOCK:
+                        raise ValueError("another kind of summary")
+                    old = pf.read(use_threads=False)
+                prev = {n: arrow.values(old.column(n)) for n in old.column_names}
+                prev_rows = int(info["rows"])
+            except Exception:  # none, or not usable: made again
+                prev = None
+        summary = pyramid.extend(prev, prev_rows, table)
+        info = {"v": BLOCKS_VERSION, "block": pyramid.BLOCK, "rows": table.num_rows, "entry": crc}
+        blob = msgpack.packb(info)
+        blocks = pa.table({n: a for n, a in summary.items()})
+        blocks = blocks.replace_schema_metadata({_BLOCKS_META: blob, _META_CRC: str(zlib.crc32(blob)).encode()})
+        final = os.path.join(d, f"{length}{BLOCKS_SUFFIX}")
+        tmp = os.path.join(d, names.temp_name(f"{length}{BLOCKS_SUFFIX}"))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as out:
+            pq.write_table(
+                blocks, out, compression="none", write_statistics=False, write_page_checksum=True, use_dictionary=False
+            )
+        os.replace(tmp, final)
+        self._written += os.path.getsize(final)
 
     def sweep(self) -> None:
         """Delete the least recently used entries until the cache is at most

@@ -454,6 +454,35 @@ class Columns:
         assert self.table is not None
         return self.table
 
+    def rows_slices(self, names: list[str], ranges: list[tuple[int, int]]) -> list[dict[str, pa.ChunkedArray]]:
+        """Rows [start, stop) of these columns, for each range (a cache entry
+        reads only the row groups they are in, unless a column is read whole)."""
+        return [{n: self.named(n).slice(a, b - a) for n in names} for a, b in ranges]
+
+    def summary(self, key: str, x: str | None = None) -> dict[str, np.ndarray] | None:
+        """The block summary (``runship.reader.pyramid``) of ``_step``,
+        ``_t`` and ``key``: ``x0:_step`` ..., then the key's points (``r.lo``,
+        ...); with ``x`` (a logged key), its bounds (``x0:x`` ...) and values
+        at the points (``x.lo`` ...). None when the key holds values that are
+        not numbers, or ``x`` cannot serve (not numbers in every row, going
+        down). Here made from the columns, for a few rows only (a cache
+        entry reads the summary kept beside it)."""
+        from runship.reader import pyramid
+
+        if self.rows > pyramid.MADE_ROWS:
+            return None  # made for every read: worth it for a few rows only (a live file's)
+        name = KEY_PREFIX + key
+        xname = None if x is None else KEY_PREFIX + x
+        names = ["_step", "_t", *(n for n in dict.fromkeys([name, xname]) if n is not None and n in self._names)]
+        self.load(names)
+        table = pa.table({n: self.named(n) for n in names})
+        if name in names and not pyramid._numeric(table.column(name).type):
+            return None
+        got = pyramid.summarize(table)
+        if xname is not None and f"x0:{xname}" not in got:
+            return None
+        return pyramid.for_key(got, name, self.rows, xname)
+
     def present(self, key: str) -> np.ndarray | None:
         """Rows that have ``key`` (None: every row)."""
         if key not in self._present:

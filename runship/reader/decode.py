@@ -218,7 +218,7 @@ class ColumnarFiles:
             cached = 0
         worth = self._closed(sf, seg) or sf.committed - cached >= CACHE_LIVE_BYTES
         worth = worth and sf.committed > cached and sf.committed >= fmt.COMMIT_SIZE
-        if worth and cache.store(ident, sf.committed, commit_at(f, sf.committed), seg, sf):
+        if worth and cache.store(ident, sf.committed, commit_at(f, sf.committed), seg, sf, base=cached or None):
             stamp = self.source.stamp(sf.name, sf.committed)
             index = cache.index()
             if stamp is not None and index is not None:
@@ -304,6 +304,22 @@ class _Shifted(Columns):
                 [arrow.numbers(arrow.values(self.inner.named("_step")) + self.by, pa.int64())]
             )
         return self._step
+
+    def rows_slices(self, names: list[str], ranges: list[tuple[int, int]]) -> Any:
+        out = self.inner.rows_slices([n for n in names if n != "_step"], ranges)
+        if "_step" in names:
+            for got, (a, b) in zip(out, ranges):
+                got["_step"] = self.named("_step").slice(a, b - a)
+        return out
+
+    def summary(self, key: str, x: str | None = None) -> Any:
+        got = self.inner.summary(key, x)
+        if got is None:
+            return None
+        out = dict(got)
+        for name in ("x0:_step", "x1:_step", *(f"s.{stat}" for stat in ("first", "last", "lo", "hi", "nan"))):
+            out[name] = got[name] + self.by
+        return out
 
     def whole(self) -> Any:
         table = self.inner.whole()

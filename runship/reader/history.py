@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from runship.reader import arrow
+from runship.reader import arrow, pyramid
 from runship.reader.columns import MISSING, Columns, python_lists
 from runship.reader.plain import KEY_PREFIX
+from runship.reader.pyramid import Piece
 
 DERIVED_X = ("_step", "_runtime", "_timestamp")
 
@@ -294,6 +295,38 @@ def sample(
     if together:
         kept = {key: every for key in keys}
     return every, kept
+
+
+def sample_pieces(pieces: list[Piece], lo: float, hi: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, values) of one key's points over [lo, hi], x sorted over the
+    pieces (``_step``: integers), from their block summaries."""
+    inner = edges(lo, hi, count)
+    if pieces and pieces[0].x0.dtype.kind in "iu":
+        inner = np.ceil(inner)
+    _, xs, ys = pyramid.sample_pieces(pieces, lo, hi, inner)
+    return xs, ys
+
+
+def keep_pieces(pieces: list[Piece], lo: float, hi: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x, values) ``history.keep`` keeps of the rows with lo <= x <= hi
+    (x sorted over the pieces), reading only the blocks that hold them."""
+    xs, vals, rows = [], [], []
+    for p in pieces:
+        over = np.flatnonzero((p.x1 >= lo) & (p.x0 <= hi))
+        if not len(over):
+            continue
+        start, stop = int(over[0]) * pyramid.BLOCK, min(p.rows, (int(over[-1]) + 1) * pyramid.BLOCK)
+        ((x, present, values),) = p.raw([(start, stop)])
+        idx = np.flatnonzero(present)
+        xs.append(x[idx])
+        vals.append(values[idx])
+        rows.append(idx + start + p.offset)
+    if not xs:
+        return np.zeros(0, np.int64), np.zeros(0)
+    x_all, v_all, r_all = np.concatenate(xs), np.concatenate(vals), np.concatenate(rows)
+    kept = keep(x_all, r_all, v_all, lo, hi, count, ordered=True)
+    at = np.searchsorted(r_all, kept)
+    return x_all[at], v_all[at]
 
 
 # ---- rows and frames -------------------------------------------------------------------------

@@ -203,12 +203,20 @@ class RunHistory:
         NaN), for charts: no row is made. A key whose values are not all
         numbers has none; ``x`` and ``xrange`` as ``history``."""
         wanted = [k for k in dict.fromkeys(keys) if k != x]
+        samples = _samples(samples)
+        out: dict[str, tuple[Any, Any]] = {}
+        for key in wanted:  # from the block summaries where they serve (a sorted x, many rows)
+            got = self._from_blocks(key, samples, x, xrange)
+            if got is not None:
+                out[key] = got
+        wanted = [k for k in wanted if k not in out]
+        if not wanted:
+            return out
         parts = self._parts([*wanted, x])
         from runship.reader.history import DERIVED_X, derived, key_arrays, sample
 
-        _, kept = sample(parts, wanted, _samples(samples), x, xrange, False)
+        _, kept = sample(parts, wanted, samples, x, xrange, False)
         xs = derived(parts, x) if x in DERIVED_X else key_arrays(parts, x)[1]
-        out: dict[str, tuple[Any, Any]] = {}
         for key in wanted:
             values = key_arrays(parts, key)[1]
             if values is None or xs is None:
@@ -216,6 +224,59 @@ class RunHistory:
             rows = kept[key]
             out[key] = (xs[rows], values[rows])
         return out
+
+    def _from_blocks(
+        self, key: str, samples: int, x: str, xrange: tuple[float, float] | None
+    ) -> tuple[Any, Any] | None:
+        """``series`` of one key read from the files' block summaries
+        (``runship.reader.pyramid``): None where they do not serve (x not
+        sorted, a key of other values, too few rows for the buckets)."""
+        need_columns(_COLUMNS)
+        from runship.reader import pyramid
+        from runship.reader.cache import CacheDamaged
+        from runship.reader.history import keep_pieces, sample_pieces
+
+        try:
+            pieces = self._pieces(key, x)
+            if pieces is None or not pyramid.ordered(pieces):
+                return None
+            found = xrange if xrange is not None else pyramid.span(pieces)
+            if found is None or not found[0] <= found[1]:
+                return None
+            count = max(1, samples // 4)
+            if pyramid.rows_within(pieces, *found) >= count * pyramid.MIN_BLOCKS * pyramid.BLOCK:
+                return sample_pieces(pieces, found[0], found[1], count)
+            if xrange is None:
+                return None  # a short run: read whole
+            return keep_pieces(pieces, found[0], found[1], count)  # a narrow range: its rows only
+        except CacheDamaged:  # an entry failed a check: read the ordinary way (which decodes it again)
+            return None
+
+    def _pieces(self, key: str, x: str) -> list[Any] | None:
+        """Each run stream file's block summary for ``key`` over ``x`` (None
+        where one cannot serve: x not in every row, going down in a block)."""
+        from runship.reader.history import DERIVED_X
+        from runship.reader.pyramid import Piece
+
+        logged = x not in DERIVED_X
+        name = "x" if logged else "_step" if x == "_step" else "_t"
+        pieces = []
+        offset = 0
+        for s in self._fold.sessions:
+            for sf in s.files:
+                cols = self._files.columns(sf, [])
+                summary = cols.summary(key, x if logged else None)
+                if summary is None or not summary[f"ok:{name}"].all():
+                    return None
+                to_x = _x_of(x, s.runtime_base, s.start_t)
+                if to_x is None:
+                    return None
+                x0, x1 = summary[f"x0:{name}"], summary[f"x1:{name}"]
+                if x in ("_timestamp", "_runtime"):
+                    x0, x1 = to_x(x0, x0), to_x(x1, x1)
+                pieces.append(Piece(x0, x1, summary, offset, cols.rows, _raw_of(cols, key, x, to_x), to_x))
+                offset += cols.rows
+        return pieces
 
     def _sampled(
         self, keys: Iterable[str] | None, match: str, samples: int, x: str, xrange: tuple[float, float] | None
@@ -322,6 +383,46 @@ class RunHistory:
                 continue
             yield line
         yield from pending.values()
+
+
+def _x_of(x: str, base: float, start_t: float | None) -> Any:
+    """(steps, times) -> x of a session's rows (None: its _runtime is not
+    known); a logged key's values as they are."""
+    if x not in ("_timestamp", "_runtime"):
+        return lambda steps, times: steps
+    if x == "_timestamp":
+        return lambda steps, times: times
+    if start_t is None:
+        return None
+    return lambda steps, times: base + (times - start_t)
+
+
+def _raw_of(cols: Any, key: str, x: str, to_x: Any) -> Any:
+    """Ranges of a file's rows as a block summary reads them: (x, present,
+    values) of each, the x column and the key's only."""
+    from runship.reader import arrow
+
+    name = KEY_PREFIX + key
+    base = "_step" if x == "_step" else "_t" if x in ("_timestamp", "_runtime") else KEY_PREFIX + x
+
+    def raw(ranges: list[tuple[int, int]]) -> list[tuple[Any, Any, Any]]:
+        import numpy as np
+
+        out = []
+        for (start, stop), got in zip(
+            ranges, cols.rows_slices([base, *([name] if name in cols.names else [])], ranges)
+        ):
+            xs = arrow.values(got[base]) if base[0] == "_" else arrow.values(got[base]).astype(np.float64)
+            part = got.get(name)
+            if part is None:
+                present, values = np.zeros(stop - start, bool), np.full(stop - start, np.nan)
+            else:
+                present = arrow.valid(part) if part.null_count else np.ones(stop - start, bool)
+                values = arrow.values(part, fill=0).astype(np.float64)
+            out.append((to_x(xs, xs), present, values))
+        return out
+
+    return raw
 
 
 def _match(match: str) -> str:

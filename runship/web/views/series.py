@@ -5,6 +5,8 @@ one or more runs' keys downsampled by the reader, and
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -13,14 +15,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from runship.web.context import OpenedRun, Reader, ReadToken, answer, open_ref, store, web
+from runship.web.context import NO_STORE, OpenedRun, Reader, ReadToken, answer, open_ref, store, web
 from runship.web.errors import BadRequest
 from runship.web.serialize import finite
 from runship.web.storage import check_names
 
 MAX_SAMPLES = 4000
 MAX_SERIES_KEYS = 64
-MAX_SERIES_RUNS = 50
+MAX_SERIES_RUNS = 100
+MAX_CSV_ROWS = 5_000_000  # rows of /ui/api/series.csv at most; past it the answer says it was cut
+CSV_CHUNK = 65536
 MAX_SYSTEM_KEYS = 400
 MAX_HISTORY_ROWS = 1_000_000
 X_OF_EVERY_ROW = ("_step", "_runtime", "_timestamp")
@@ -57,6 +61,110 @@ def api_series(
     else:
         out = {ref: one(ref) for ref in refs}
     return answer({"x": x, "runs": out})
+
+
+@ui.get("/ui/api/series.csv")
+def api_series_csv(
+    request: Request,
+    may: Reader,
+    run: Annotated[list[str], Query()],
+    key: Annotated[str, Query(min_length=1, max_length=500)],
+    x: Annotated[str, Query(min_length=1, max_length=500)] = "_step",
+    lo: Annotated[float | None, Query()] = None,
+    hi: Annotated[float | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_CSV_ROWS)] = MAX_CSV_ROWS,
+) -> StreamingResponse:
+    """Every row of ``key`` in the range, at full resolution: ``run,x,key``
+    lines, run after run, streamed; at most ``limit`` rows (MAX_CSV_ROWS),
+    then a ``# cut`` line if the range holds more."""
+    if len(run) > MAX_SERIES_RUNS:
+        raise HTTPException(400, f"at most {MAX_SERIES_RUNS} runs a request")
+    if (lo is None) != (hi is None) or (lo is not None and hi is not None and not lo <= hi):
+        raise HTTPException(400, "lo and hi go together, lo <= hi")
+    if key == x:
+        raise HTTPException(400, "key and x are the same")
+    xrange = (lo, hi) if lo is not None and hi is not None else None
+    views = [(ref, open_ref(request, may, ref)) for ref in dict.fromkeys(run)]  # 403/404 before any byte
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in key)[:100] or "series"
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{name}.csv"'}
+    return StreamingResponse(
+        _csv_rows(views, key, x, xrange, limit), media_type="text/csv; charset=utf-8", headers=headers
+    )
+
+
+def text_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text, never runs as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("NaN" if value != value else ("inf" if value > 0 else "-inf"))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, bytes):  # a packed value (a map, a list, a media reference): as JSON
+        import msgpack
+
+        from runship.schema import limits
+
+        value = json.dumps(finite(msgpack.unpackb(value, **limits.DECODE)), default=str)
+    return text_cell(str(value))
+
+
+def _csv_rows(
+    views: list[tuple[str, Any]], key: str, x: str, xrange: tuple[float, float] | None, limit: int
+) -> Iterator[bytes]:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["run", text_cell(x), text_cell(key)])
+    n = 0
+    for ref, view in views:
+        cell = text_cell(ref)
+        for xs, ys in _tables(view, key, x, xrange):
+            if n >= limit:
+                yield f"# cut: the first {limit:,} rows only; the range holds more\n".encode()
+                return
+            take = min(len(xs), limit - n)
+            writer.writerows(zip([cell] * take, map(_cell, xs[:take]), map(_cell, ys[:take])))
+            n += take
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode()
+
+
+def _tables(view: Any, key: str, x: str, xrange: tuple[float, float] | None) -> Iterator[tuple[list[Any], list[Any]]]:
+    """(x values, key values) of the rows that have both (and an x in the
+    range), a stream file at a time."""
+    import numpy as np
+    import pyarrow as pa
+
+    from runship.reader import arrow
+
+    known = set(view.history_keys())
+    if key not in known or (x not in X_OF_EVERY_ROW and x not in known):
+        return
+    wanted = [key] if x in X_OF_EVERY_ROW else [key, x]
+    for _, table in view.history_tables(0, wanted):
+        if not table.num_rows or key not in table.column_names or x not in table.column_names:
+            continue
+        xcol, ycol = table.column(x), table.column(key)
+        have = arrow.valid(ycol) & arrow.valid(xcol)
+        if xrange is not None:
+            numeric = pa.types.is_integer(xcol.type) or pa.types.is_floating(xcol.type)
+            if not numeric:
+                continue
+            values = arrow.values(xcol, fill=0)
+            with np.errstate(invalid="ignore"):
+                have &= (values >= xrange[0]) & (values <= xrange[1])
+        rows = np.flatnonzero(have)
+        for start in range(0, len(rows), CSV_CHUNK):  # a chunk of rows at a time: memory stays bounded
+            at = arrow.indices(rows[start : start + CSV_CHUNK])
+            yield xcol.take(at).to_pylist(), ycol.take(at).to_pylist()
 
 
 def split_keys(raw: str | None, limit: int) -> list[str]:
