@@ -67,10 +67,10 @@ export async function api(name, params, signal) {
 /** @typedef {{x: string, samples: number, lo: number | null, hi: number | null}} SeriesQuery */
 
 /** Runs asked for in one series request (the server takes up to 100). */
-const SERIES_RUNS = 50;
+const SERIES_RUNS = 100; // what /ui/api/series takes a request
 
 /**
- * Series of some runs for some keys (in requests of at most 50 runs), downsampled to about q.samples points (in [lo, hi]).
+ * Series of some runs for some keys (in requests of at most 100 runs), downsampled to about q.samples points (in [lo, hi]).
  * @param {AbortSignal} signal
  * @param {string[]} refs
  * @param {string[]} keys

@@ -1,7 +1,7 @@
 /* The charts of a list of runs, for the runs table (#/runs) and the workspace page
  * (#/workspace): what the charted runs logged (/ui/api/run, read for at most MAX_DETAILED of
  * them), a ChartsView made again only when the runs, keys or groups change, its series
- * fetched in requests of at most 50 runs; its layout, highlight, hidden runs and band
+ * fetched in requests of at most 100 runs; its layout, highlight, hidden runs and band
  * passed on. */
 
 import { api, fetchSeries, report } from './api.js';
