@@ -543,7 +543,7 @@ class SegmentCache:
         summary = pyramid.extend(prev, prev_rows, table)
         info = {"v": BLOCKS_VERSION, "block": pyramid.BLOCK, "rows": table.num_rows, "entry": crc}
         blob = msgpack.packb(info)
-        blocks = pa.table({n: a for n, a in summary.items()})
+        blocks = pa.table({n: _column(a) for n, a in summary.items()})  # no pa.array: it imports pandas
         blocks = blocks.replace_schema_metadata({_BLOCKS_META: blob, _META_CRC: str(zlib.crc32(blob)).encode()})
         final = os.path.join(d, f"{length}{BLOCKS_SUFFIX}")
         tmp = os.path.join(d, names.temp_name(f"{length}{BLOCKS_SUFFIX}"))
@@ -627,3 +627,11 @@ def resolve_cache(cache: SegmentCache | str | os.PathLike[str] | bool | None) ->
     if isinstance(cache, (str, os.PathLike)):
         return default_cache(os.fspath(cache))
     return cache or None
+
+
+def _column(values: np.ndarray) -> pa.Array:
+    """A block summary's column (int64, float64 or bool numbers) as an arrow array."""
+    if values.dtype == np.bool_:
+        return arrow.numbers(values, pa.bool_())
+    typ = pa.int64() if values.dtype.kind in "iu" else pa.float64()
+    return arrow.numbers(values, typ)

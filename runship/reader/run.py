@@ -117,8 +117,9 @@ class RunView(RunHistory):
         its writer's, with its annotations' name, tags and notes merged in."""
         merged = self._merged
         out = {k: v for k, v in self._fold.meta.items() if k not in ("name", "tags", "notes")}
-        out.update({"name": merged.name, "tags": list(merged.tags), "notes": merged.notes})
-        return {k: v for k, v in out.items() if v is not None}
+        tags = list(merged.tags) if merged.tags or "tags" in self._fold.meta else None
+        out.update({"name": merged.name, "tags": tags, "notes": merged.notes})
+        return {k: v for k, v in out.items() if v is not None}  # no annotation: the writer's, as it wrote it
 
     @property
     def writer_meta(self) -> dict[str, Any]:
