@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -207,11 +208,12 @@ def test_an_import_killed_midway_is_taken_up_without_a_row_twice(tmp_path):
     root, logdir, n = tmp_path / "runs", tmp_path / "logs", 150_000
     logdir.mkdir()
     fd = safefile.open_dir(str(logdir))
-    try:
-        out = EventFile(fd, 0)  # the project's own event file writer (runship export --to tensorboard:)
-        for step in range(n):
-            out.write_event(_event(step))
-        out.close()
+    try:  # ten files, read one after another: most of the import's time is after rows are in the run
+        for part in range(10):
+            out = EventFile(fd, 10 + part)  # the project's own event file writer (runship export --to tensorboard:)
+            for step in range(part * n // 10, (part + 1) * n // 10):
+                out.write_event(_event(step))
+            out.close()
     finally:
         os.close(fd)
     run_dir = root / "tb" / run_id_of(os.path.realpath(logdir))
@@ -221,11 +223,15 @@ def test_an_import_killed_midway_is_taken_up_without_a_row_twice(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not (run_dir.is_dir() and open_run(run_dir, cache=False).next_step > 0):
+    try:  # the import runs in slices of 5 ms and is stopped while looked at: how far it gets
+        deadline = time.monotonic() + 300  # before the kill does not depend on how fast either side is
+        while True:
+            proc.send_signal(signal.SIGSTOP)
+            if run_dir.is_dir() and open_run(run_dir, cache=False).next_step > 0:
+                break
             assert proc.poll() is None and time.monotonic() < deadline, "no row written"
-            time.sleep(0.05)
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.005)
     finally:
         proc.kill()
         proc.wait()
