@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 MAX_LINE = 16 * 1024
 MODES = ("auto", "wrap", "redirect", "off")
 PARTIAL_EVERY = 0.5  # seconds between two partial-line records of a stream, at most one each
+SETTLE = 0.02  # print() writes a line's text and its end apart: text this fresh is given this long to end
 
 
 class LineSink:
@@ -49,6 +51,7 @@ class LineSink:
         self._line: list[str] = []
         self._len = 0
         self._recorded: str | None = None  # the unfinished line as last recorded (a partial record)
+        self._fed = 0.0  # when text last came (time.monotonic())
         # the line being put together, and its records leaving in the order their text came
         self._lock = threading.Lock()
 
@@ -56,6 +59,7 @@ class LineSink:
         if not text or self.stream is None:  # in a forked child: no lock taken (another thread's may be held)
             return
         done: list[str] = []
+        self._fed = time.monotonic()
         with self._lock:
             self._take(text, done)
             for line in done:
@@ -84,6 +88,8 @@ class LineSink:
         (the ticker's call; left out when the writer's buffer is full)."""
         if self.stream is None or not self._line:
             return
+        if time.monotonic() - self._fed < SETTLE:  # maybe a line being printed: its end is on its way
+            time.sleep(SETTLE)
         with self._lock:
             text = "".join(self._line)
             if not text or text == self._recorded or not self.stream.has_room():
