@@ -6,9 +6,20 @@ wrong in the page."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.browser.chromium import CHROMIUM_FLAGS, chromium_path, sign_in
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is a browser test (`make test-browser`), marked or not."""
+    for item in items:
+        if str(item.path).startswith(HERE + os.sep):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
