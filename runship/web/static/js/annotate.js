@@ -4,9 +4,8 @@
  * streams are never rewritten: docs/FORMAT.md, "Annotations"); the answer is the run's name,
  * tags and notes as merged after it, which is what is then shown. Errors go to the status line. */
 
-import { ApiError, apiUrl, report } from './api.js';
+import { ApiError, report, request } from './api.js';
 import { h } from './dom.js';
-import { RS } from './hooks.js';
 import { isPlainObject } from './util.js';
 
 /** @typedef {{name: string, tags: string[], notes: string | null}} Annotated */
@@ -20,26 +19,9 @@ const MAX_TAG = 64;
  * @param {string} ref @param {Change} change @returns {Promise<Annotated>}
  */
 export async function annotate(ref, change) {
-  RS.requests++;
-  let resp;
-  try {
-    resp = await fetch(apiUrl('annotate', { run: ref }), {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify(change),
-    });
-  } catch (e) {
-    throw new ApiError(0, `cannot reach the runship server (annotate): ${e instanceof Error ? e.message : e}`);
-  }
   /** @type {any} */
-  let body = null;
-  try { body = await resp.json(); } catch (e) { /* not JSON */ }
-  if (!resp.ok) {
-    const detail = body && typeof body.detail === 'string' ? body.detail : resp.statusText;
-    throw new ApiError(resp.status, `could not save: ${detail} (HTTP ${resp.status})`);
-  }
-  if (!isPlainObject(body)) throw new ApiError(resp.status, 'could not save: the answer is not an object');
+  const body = await request('POST', 'annotate', { run: ref }, change);
+  if (!isPlainObject(body)) throw new ApiError(200, 'annotate: the answer is not an object');
   return {
     name: String(body.name ?? ''),
     tags: Array.isArray(body.tags) ? body.tags.map(String) : [],

@@ -35,17 +35,29 @@ export const apiUrl = (name, params) => '/ui/api/' + name + (params ? '?' + quer
 export const fileUrl = (ref, path, download) => apiUrl('file', download ? { run: ref, path, download: 1 } : { run: ref, path });
 
 /**
- * GET a JSON API endpoint. Throws ApiError (or AbortError when the view is left).
+ * A JSON API request with the page's session (a GET, or a write with a JSON body); its
+ * answer's JSON. Throws ApiError naming what the server said (or AbortError when the view
+ * is left).
+ * @param {string} method
  * @param {string} name
  * @param {Query} params
+ * @param {unknown} [body]
  * @param {AbortSignal} [signal]
  * @returns {Promise<any>}
  */
-export async function api(name, params, signal) {
+export async function request(method, name, params, body, signal) {
   RS.requests++;
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json' };
+  /** @type {RequestInit} */
+  const init = { method, signal, credentials: 'same-origin', headers };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    headers['Content-Type'] = 'application/json';
+  }
   let resp;
   try {
-    resp = await fetch(apiUrl(name, params), { signal, credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    resp = await fetch(apiUrl(name, params), init);
   } catch (e) {
     if (e && e.name === 'AbortError') throw e;
     throw new ApiError(0, `cannot reach the runship ui server (${name}): ${e && e.message ? e.message : e}`);
@@ -61,6 +73,15 @@ export async function api(name, params, signal) {
   }
   return resp.json();
 }
+
+/**
+ * GET a JSON API endpoint (request's GET).
+ * @param {string} name
+ * @param {Query} params
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<any>}
+ */
+export const api = (name, params, signal) => request('GET', name, params, undefined, signal);
 
 /** One series of a run as the API sends it: x ascending, y aligned (null: no value). */
 /** @typedef {{x: number[], y: (number | null)[]}} XY */

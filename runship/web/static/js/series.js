@@ -238,15 +238,24 @@ export function nearestDefined(xs, ys, x) {
  */
 export function xOptionsOf(details) {
   const out = [...DERIVED_X];
+  for (const s of metricSpecsOf(details)) {
+    if (typeof s.step_metric === 'string' && s.step_metric && !out.includes(s.step_metric)) out.push(s.step_metric);
+  }
+  return out;
+}
+
+/**
+ * Every run's define_metric specs, each with its name ({name, step_metric, ...}).
+ * @param {any[]} details the runs as /ui/api/run answers
+ * @returns {Record<string, any>[]}
+ */
+function metricSpecsOf(details) {
+  /** @type {Record<string, any>[]} */
+  const out = [];
   for (const d of details) {
     const m = d && d.metrics;
-    /** @type {any[]} */
-    let specs = [];
-    if (Array.isArray(m)) specs = m;
-    else if (isPlainObject(m)) specs = Object.entries(m).map(([name, s]) => (isPlainObject(s) ? Object.assign({ name }, s) : null));
-    for (const s of specs) {
-      if (s && typeof s.step_metric === 'string' && s.step_metric && !out.includes(s.step_metric)) out.push(s.step_metric);
-    }
+    if (Array.isArray(m)) out.push(...m.filter(isPlainObject));
+    else if (isPlainObject(m)) for (const [name, s] of Object.entries(m)) if (isPlainObject(s)) out.push(Object.assign({ name }, s));
   }
   return out;
 }
@@ -275,16 +284,9 @@ export function numberKeysOf(details) {
 export function stepMetricsOf(details) {
   /** @type {Record<string, string>} */
   const out = {};
-  for (const d of details) {
-    const m = d && d.metrics;
-    /** @type {any[]} */
-    let specs = [];
-    if (Array.isArray(m)) specs = m;
-    else if (isPlainObject(m)) specs = Object.entries(m).map(([name, s]) => (isPlainObject(s) ? Object.assign({ name }, s) : null));
-    for (const s of specs) {
-      if (!s || typeof s.name !== 'string' || !s.name || typeof s.step_metric !== 'string' || !s.step_metric) continue;
-      if (!(s.name in out)) out[s.name] = s.step_metric;
-    }
+  for (const s of metricSpecsOf(details)) {
+    if (typeof s.name !== 'string' || !s.name || typeof s.step_metric !== 'string' || !s.step_metric) continue;
+    if (!(s.name in out)) out[s.name] = s.step_metric;
   }
   return out;
 }

@@ -3,8 +3,7 @@
  * ("runship.workspace/1": its runs part, the workspace page's; its charts part, ChartsView's
  * layout), stored by name per project ('' or null: the all-projects view). */
 
-import { ApiError, api, apiUrl } from './api.js';
-import { RS } from './hooks.js';
+import { ApiError, api, request } from './api.js';
 
 export const WORKSPACE_FORMAT = 'runship.workspace/1';
 /** What the server takes as a name (contract: [A-Za-z0-9][A-Za-z0-9 ._-]{0,99}). */
@@ -38,42 +37,6 @@ export function nameProblem(name) {
 
 /** @param {string | null} project @returns {Record<string, string>} */
 const where = (project) => (project ? { project } : {});
-
-/**
- * A write (PUT, DELETE) with the page's session; the answer's JSON, or ApiError naming what
- * the server said.
- * @param {string} method
- * @param {string} name
- * @param {Record<string, string>} params
- * @param {unknown} [body]
- * @param {AbortSignal} [signal]
- * @returns {Promise<any>}
- */
-async function send(method, name, params, body, signal) {
-  RS.requests++;
-  /** @type {RequestInit} */
-  const init = { method, signal, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
-  }
-  let resp;
-  try {
-    resp = await fetch(apiUrl(name, params), init);
-  } catch (e) {
-    if (e && e.name === 'AbortError') throw e;
-    throw new ApiError(0, `cannot reach the runship ui server (${name}): ${e && e.message ? e.message : e}`);
-  }
-  if (!resp.ok) {
-    let detail = '';
-    try {
-      const j = await resp.json();
-      if (j && typeof j.detail === 'string') detail = j.detail;
-    } catch (e) { /* not JSON */ }
-    throw new ApiError(resp.status, `${name}: ${resp.status} ${detail || resp.statusText}`);
-  }
-  return resp.json();
-}
 
 /**
  * The project's saved workspaces and its default.
@@ -119,15 +82,15 @@ export async function loadWorkspace(project, name, signal) {
  * @returns {Promise<{name: string, saved_at: number}>}
  */
 export function saveWorkspace(project, doc, signal) {
-  return send('PUT', 'workspace', { ...where(project), name: doc.name }, doc, signal);
+  return request('PUT', 'workspace', { ...where(project), name: doc.name }, doc, signal);
 }
 
 /** @param {string | null} project @param {string} name @param {AbortSignal} [signal] */
 export function deleteWorkspace(project, name, signal) {
-  return send('DELETE', 'workspace', { ...where(project), name }, undefined, signal);
+  return request('DELETE', 'workspace', { ...where(project), name }, undefined, signal);
 }
 
 /** The project's default workspace ('' : none). @param {string | null} project @param {string} name @param {AbortSignal} [signal] */
 export function setDefaultWorkspace(project, name, signal) {
-  return send('PUT', 'workspace-default', { ...where(project), name }, undefined, signal);
+  return request('PUT', 'workspace-default', { ...where(project), name }, undefined, signal);
 }
