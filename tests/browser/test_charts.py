@@ -476,11 +476,13 @@ def test_sections_put_train_val_eval_test_first(ui, open_page):
         """async () => { const L = await import('/ui/static/js/layout.js');
             const keys = ['alpha/b', 'epoch', 'eval/acc', 'grad', 'lr', 'momentum', 'test/acc', 'train/loss', 'val/loss', 'zeta/a'];
             const few = ['alpha/b', 'epoch', 'train/loss', 'val/loss'];
-            const order = (ks) => L.buildLayout(null, ks, L.sectionOfKey, null).sections.map(s => s.name);
-            return [order(keys), order(few)]; }"""
+            const order = (ks, xs) => L.buildLayout(null, ks, L.sectionOfKey, null, xs).sections.map(s => s.name);
+            return [order(keys), order(few), order(few, ['epoch']), order(['epoch', 'lr', 'train/loss'], ['epoch'])]; }"""
     )
     assert got[0] == ["train", "val", "eval", "test", "charts", "alpha", "zeta"]
     assert got[1] == ["charts", "train", "val", "alpha"]  # a few root keys: first
+    assert got[2] == ["train", "val", "alpha", "charts"]  # only a step metric (other panels' x): last
+    assert got[3] == ["charts", "train"]  # a root key besides it: first again
     w.check_clean()
 
 

@@ -49,14 +49,15 @@ export function sectionOfKey(key) {
 
 /**
  * The default order of sections: the root section first when it has at most 3 keys, then
- * train, val, eval, test, then the root section (when larger), then the rest, natural-sorted.
- * @param {number} rootCount keys in the root section
+ * train, val, eval, test, then the root section (when larger), then the rest, natural-sorted;
+ * a root section of step metrics only (epoch: other panels' x) last.
+ * @param {number} rootCount keys in the root section, step metrics left out
  * @returns {(a: string, b: string) => number}
  */
 export function defaultSectionOrder(rootCount) {
   /** @param {string} s */
   const rank = (s) => {
-    if (s === ROOT_SECTION) return rootCount <= 3 ? -1 : COMMON.length;
+    if (s === ROOT_SECTION) return rootCount === 0 ? COMMON.length + 2 : rootCount <= 3 ? -1 : COMMON.length;
     const i = COMMON.indexOf(s.toLowerCase());
     return i >= 0 ? i : COMMON.length + 1;
   };
@@ -119,9 +120,10 @@ export function normalizePanel(raw) {
  * @param {string[]} keys
  * @param {(key: string) => string} sectionOf
  * @param {((a: string, b: string) => number) | null} sectionOrder
+ * @param {Iterable<string>} [xKeys] step metrics (other panels' x): they do not make the root section first
  * @returns {ChartsLayout}
  */
-export function buildLayout(raw, keys, sectionOf, sectionOrder) {
+export function buildLayout(raw, keys, sectionOf, sectionOrder, xKeys = []) {
   const r = isPlainObject(raw) ? /** @type {Record<string, unknown>} */ (raw) : {};
   /** @type {ChartsLayout} */
   const l = Object.assign({}, r, {
@@ -151,7 +153,7 @@ export function buildLayout(raw, keys, sectionOf, sectionOrder) {
     l.sections.push(sec);
   }
   for (const s of l.sections) for (const p of s.panels) if (!p.id) p.id = nextId();
-  if (l.auto || !Array.isArray(r.sections)) addAutoPanels(l, keys, sectionOf, sectionOrder, nextId);
+  if (l.auto || !Array.isArray(r.sections)) addAutoPanels(l, keys, sectionOf, sectionOrder, nextId, new Set(xKeys));
   return l;
 }
 
@@ -162,8 +164,9 @@ export function buildLayout(raw, keys, sectionOf, sectionOrder) {
  * @param {(key: string) => string} sectionOf
  * @param {((a: string, b: string) => number) | null} sectionOrder
  * @param {() => string} nextId
+ * @param {Set<string>} xKeys step metrics: the x of other panels
  */
-function addAutoPanels(l, keys, sectionOf, sectionOrder, nextId) {
+function addAutoPanels(l, keys, sectionOf, sectionOrder, nextId, xKeys) {
   /** @type {Set<string>} */
   const shown = new Set();
   for (const s of l.sections) for (const p of s.panels) if (p.type === 'line') for (const m of p.metrics) shown.add(m);
@@ -175,7 +178,7 @@ function addAutoPanels(l, keys, sectionOf, sectionOrder, nextId) {
     if (!bySection.has(s)) bySection.set(s, []);
     bySection.get(s)?.push(k);
   }
-  const rootCount = keys.filter((k) => sectionOf(k) === ROOT_SECTION).length;
+  const rootCount = keys.filter((k) => sectionOf(k) === ROOT_SECTION && !xKeys.has(k)).length;
   const order = sectionOrder || defaultSectionOrder(rootCount);
   const fresh = [...bySection.keys()].filter((s) => !l.sections.some((x) => x.name === s)).sort(order);
   for (const name of fresh) l.sections.push({ name, collapsed: false, panels: [] });

@@ -57,7 +57,7 @@ export class PanelGrid {
     this.dead = false;
     this.sectionOf = o.sectionOf || sectionOfKey;
     /** @type {ChartsLayout} */
-    this.L = buildLayout(o.layout || null, o.keys, this.sectionOf, o.sectionOrder || null);
+    this.L = buildLayout(o.layout || null, o.keys, this.sectionOf, o.sectionOrder || null, Object.values(o.stepMetrics || {}));
     const lay = o.layout ? this.L : null;
     this.xOptions = o.xOptions.slice();
     this.x = o.fixedX || (lay && lay.x) || this.params.get('x') || this.xOptions[0];
