@@ -129,6 +129,7 @@ def test_the_page_is_es_modules_served_as_javascript(ui_to_read):
     status, headers, body = call(ui_to_read, "/", token=UIServer.TOKEN)
     assert status == 200 and b'<script type="module" src="/ui/static/app.js">' in body
     assert "script-src 'self'" in headers["content-security-policy"]
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', body.decode()))  # asked for at once
     seen: set[str] = set()
     todo = ["/ui/static/app.js"]
     while todo:
@@ -148,6 +149,7 @@ def test_the_page_is_es_modules_served_as_javascript(ui_to_read):
         for name in os.listdir(os.path.join(os.path.dirname(runship.__file__), "web", "static", "js"))
     }
     assert seen == shipped | {"/ui/static/app.js"}  # each module is used, none is missing
+    assert preloaded == shipped
 
 
 def sign_in(server, token: str):
@@ -578,3 +580,23 @@ def test_series_over_a_repeated_epoch_keeps_the_spike_and_each_epoch_s_min_max_a
                 assert float(these.min()) in here and float(these.max()) in here and float(these[-1]) in here
     finally:
         s.stop()
+
+
+def test_keys_of_many_runs_come_in_one_request(ui_to_read):
+    """/ui/api/keys: what the charts of many runs need (each run's keys with
+    their kind, its metric definitions), in one request; a run that is not
+    there is named in its own entry, the others answered; 100 runs at most."""
+    runs = refs(ui_to_read)
+    adam, sgd = runs["adam"]["ref"], runs["sgd"]["ref"]
+    gone = adam.rsplit("/", 1)[0] + "/nosuchrun"
+    out = api(ui_to_read, "keys", run=[adam, sgd, gone])["runs"]
+    assert set(out) == {adam, sgd, gone}
+    kinds = {k["key"]: k["kind"] for k in out[adam]["keys"]}
+    assert kinds["train/loss"] == "number" and kinds["img"] != "number" and "epoch" in kinds
+    assert {k["key"] for k in out[sgd]["keys"]} == {"train/loss"}
+    assert isinstance(out[adam]["metrics"], list)
+    assert "nosuchrun" in out[gone]["error"]
+    assert api(ui_to_read, "run", run=adam)["keys"] == out[adam]["keys"]  # the run page's, the same
+    query = urllib.parse.urlencode({"run": [adam] * 101}, doseq=True)
+    status, _, body = call(ui_to_read, f"/ui/api/keys?{query}", token=UIServer.TOKEN)
+    assert status == 400 and "at most 100 runs" in json.loads(body)["detail"]

@@ -220,13 +220,21 @@ def detail_page(ref: str, view: Any) -> dict[str, Any]:
         "last_step": record["last_step"],
         **{k: plain(record[k]) for k in ("config", "summary", "environment", "sessions")},
         "alerts": plain(view.alerts),
-        "metrics": plain(_metrics(view)),
         "problems": [str(p) for p in view.problems][:100],
         "lost": record["lost"],
         "dropped": record["dropped"],
-        "keys": [{"key": key, "kind": kind_of(view.summary.get(key, 0.0))} for key in view.history_keys()],
+        **chart_keys(view),
         "system_keys": _system_keys(view),
         "files": [{"path": rel, "size": rec.get("size")} for rel, rec in sorted(view.saved_files.items())],
+    }
+
+
+def chart_keys(view: Any) -> dict[str, Any]:
+    """What a run's charts need of it: its history keys (each with the kind of
+    its value) and its metric definitions (step metrics: the panels' x)."""
+    return {
+        "metrics": plain(_metrics(view)),
+        "keys": [{"key": key, "kind": kind_of(view.summary.get(key, 0.0))} for key in view.history_keys()],
     }
 
 

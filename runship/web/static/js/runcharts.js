@@ -1,5 +1,5 @@
 /* The charts of a list of runs, for the runs table (#/runs) and the workspace page
- * (#/workspace): what the charted runs logged (/ui/api/run, read for at most MAX_DETAILED of
+ * (#/workspace): what the charted runs logged (/ui/api/keys, read for at most MAX_DETAILED of
  * them), a ChartsView made again only when the runs, keys or groups change, its series
  * fetched in requests of at most 100 runs; its layout, highlight, hidden runs and band
  * passed on. */
@@ -11,6 +11,9 @@ import { ChartsView } from './panels.js';
 import { MAX_DETAILED } from './runlist.js';
 import { drawRunsPanel } from './runpanels.js';
 import { numberKeysOf, stepMetricsOf, xOptionsOf } from './series.js';
+
+/** Runs a /ui/api/keys request (what it takes). */
+const KEYS_RUNS = 100;
 
 /** @typedef {import('./runlist.js').Run} Run */
 /** @typedef {import('./router.js').Params} Params */
@@ -81,15 +84,38 @@ export class RunCharts {
     const token = ++this.token;
     const some = runs.slice(0, MAX_DETAILED);
     const need = some.filter((r) => !details.has(r.ref) || (fromRefresh && r.live));
-    if (need.length) {
-      await Promise.all(need.map((r) => api('run', { run: r.ref }, ctx.signal).then(
-        (d) => { details.set(r.ref, d); },
-        (e) => { if (e.name === 'AbortError') throw e; report(e); if (!details.has(r.ref)) details.set(r.ref, null); })));
-    }
+    if (need.length) await this.readKeys(need.map((r) => r.ref));
     if (token !== this.token || !ctx.alive) return false;
     const refs = new Set(some.map((r) => r.ref));
     for (const k of [...details.keys()]) if (!refs.has(k)) details.delete(k);
     return true;
+  }
+
+  /**
+   * What the runs logged (their keys and metric definitions: /ui/api/keys, 100 runs a request);
+   * a run that could not be read is reported and charted with nothing.
+   * @param {string[]} refs
+   */
+  async readKeys(refs) {
+    const { ctx, details } = this;
+    const batches = [];
+    for (let i = 0; i < refs.length; i += KEYS_RUNS) batches.push(refs.slice(i, i + KEYS_RUNS));
+    await Promise.all(batches.map((run) => api('keys', { run }, ctx.signal).then(
+      (res) => {
+        for (const ref of run) {
+          const d = res && res.runs ? res.runs[ref] : null;
+          if (d && !d.error) details.set(ref, d);
+          else {
+            if (d && d.error) report(new Error(`${ref}: ${d.error}`));
+            if (!details.has(ref)) details.set(ref, null);
+          }
+        }
+      },
+      (e) => {
+        if (e.name === 'AbortError') throw e;
+        report(e);
+        for (const ref of run) if (!details.has(ref)) details.set(ref, null);
+      })));
   }
 
   /** Make the charts again at the next update, on the spec's layout (a workspace was loaded). */
