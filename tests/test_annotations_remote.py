@@ -17,6 +17,8 @@ from runship.reader.annotate import annotate
 from tests.conftest import upload_cmd
 from tests.servers import RunshipServer, UIServer
 
+pytestmark = pytest.mark.heavy  # uploads to moto S3 and a real server while the run is live: `make test-heavy`
+
 
 def _live_run(make_run):
     run = make_run(id="live1", name="as-started", tags=["a"], settings={"flush_interval": 0.05})

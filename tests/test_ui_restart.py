@@ -14,6 +14,8 @@ import runship
 from runship.web.auth import Token
 from tests.servers import UIServer, free_port
 
+pytestmark = pytest.mark.heavy  # real `runship ui` processes stopped and started again: `make test-heavy`
+
 
 def _get(port, path, cookie=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

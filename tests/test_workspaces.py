@@ -79,6 +79,18 @@ def ui(root, tmp_path):
     s.stop()
 
 
+@pytest.fixture(scope="module")
+def refusing(tmp_path_factory):
+    """One server for the tests of requests that are refused (nothing is
+    ever written through it): (the server, its root)."""
+    tmp = tmp_path_factory.mktemp("refusing")
+    path = str(tmp / "runs")
+    _runs(path)
+    s = UIServer([path], str(tmp)).start()
+    yield s, path
+    s.stop()
+
+
 T = UIServer.TOKEN
 
 
@@ -160,7 +172,8 @@ def _signin(port, token) -> str:
     "name",
     ["../x", "a/b", ".default", "", " x", "x" * 101, "a\\b", "a\nb", "é", "-x", "a%00", "..", "x:y"],
 )
-def test_hostile_names_are_400_naming_the_name(ui, root, name):
+def test_hostile_names_are_400_naming_the_name(refusing, name):
+    ui, root = refusing
     status, got = call(ui.port, "PUT", q("/ui/api/workspace", project="vision", name=name), doc(), token=T)
     assert status in (400, 422), (name, status, got)
     if status == 400:
@@ -170,13 +183,15 @@ def test_hostile_names_are_400_naming_the_name(ui, root, name):
 
 
 @pytest.mark.parametrize("project", ["../etc", ".workspaces", "a/b", "x" * 300])
-def test_hostile_projects_are_refused(ui, root, project):
+def test_hostile_projects_are_refused(refusing, project):
+    ui, root = refusing
     status, _ = call(ui.port, "PUT", q("/ui/api/workspace", project=project, name="a"), doc(), token=T)
     assert status in (400, 422)
     assert not os.path.exists(os.path.join(root, ".workspaces"))
 
 
-def test_a_project_not_in_the_roots_is_404_and_nothing_is_made(ui, root):
+def test_a_project_not_in_the_roots_is_404_and_nothing_is_made(refusing):
+    ui, root = refusing
     status, got = call(ui.port, "PUT", q("/ui/api/workspace", project="nope", name="a"), doc(), token=T)
     assert status == 404 and "nope" in got["detail"]
     assert not os.path.exists(os.path.join(root, "nope"))
@@ -195,7 +210,8 @@ def test_a_project_not_in_the_roots_is_404_and_nothing_is_made(ui, root):
         (b'{"format": "runship.workspace/1", "x": ' + b'{"a":' * 65 + b"1" + b"}" * 66, "deeper than"),
     ],
 )
-def test_hostile_bodies_are_400_naming_what_was_wrong(ui, body, needle):
+def test_hostile_bodies_are_400_naming_what_was_wrong(refusing, body, needle):
+    ui, root = refusing
     status, got = call(ui.port, "PUT", q("/ui/api/workspace", project="vision", name="a"), body, token=T)
     assert status == 400, (status, got)
     assert needle in got["detail"]

@@ -18,6 +18,8 @@ from runship.store.workspaces import LocalWorkspaces, workspaces_at
 from tests.conftest import RUNSHIP, child_env, upload_cmd
 from tests.servers import S3_ENV, RunshipServer
 
+pytestmark = pytest.mark.heavy  # real uploads to moto S3 and a real server: `make test-heavy`
+
 
 def _doc(title: str) -> dict:
     return {
