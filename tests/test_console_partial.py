@@ -23,6 +23,8 @@ from runship.reader import open_run
 from tests.conftest import ROOT
 from tests.servers import UIServer
 
+pytestmark = pytest.mark.heavy  # live training processes drawing progress bars, read while they run: `make test-heavy`
+
 SCRIPT = """
 import os, sys, time
 import runship
@@ -160,7 +162,6 @@ import itertools, os, sys, time
 import runship
 from tqdm import tqdm
 
-pytestmark = pytest.mark.heavy  # live training processes drawing progress bars, read while they run: `make test-heavy`
 root, d = sys.argv[1], sys.argv[2]
 run = runship.init(dir=root, project="live", id="bar", settings={"console": "redirect", "quiet": True, "environment": False})
 for i in tqdm(itertools.count(), desc="train", mininterval=0.05):
