@@ -254,11 +254,15 @@ def plotly_figure(value: Any) -> Any:
 
 
 def figure_media(value: Any) -> Media | None:
-    """The media a figure is logged as: a matplotlib figure (or pyplot) as a
-    PNG plus its lines' data (wandb turns it into a plotly chart when it can,
-    else an image); a plotly figure as its JSON. None: not a figure."""
+    """The media a figure is logged as, as wandb logs it: a matplotlib
+    figure (or pyplot) as a plotly chart when plotly is installed and the
+    figure holds no image (``mpl_to_plotly``), else as a PNG plus its lines'
+    data; a plotly figure as its JSON. None: not a figure."""
     figure = matplotlib_figure(value)
     if figure is not None:
+        chart = _as_plotly(figure)
+        if chart is not None:
+            return chart
         image = Image(figure)
         try:
             image._figure_data = figure_data(figure)
@@ -268,6 +272,20 @@ def figure_media(value: Any) -> Media | None:
     if plotly_figure(value) is not None:
         return Plotly(value)
     return None
+
+
+def _as_plotly(figure: Any) -> Plotly | None:
+    """A matplotlib figure as wandb logs it when it can: a plotly chart.
+    None where plotly is not installed, the figure holds an image (an
+    ``imshow``), or plotly cannot convert it (then: a PNG, never a failed log)."""
+    import importlib.util
+
+    if importlib.util.find_spec("plotly") is None or any(len(ax.images) for ax in figure.get_axes()):
+        return None
+    try:
+        return Plotly(figure)
+    except Exception:  # an artist plotly's converter does not take
+        return None
 
 
 class Plotly(Media):

@@ -434,12 +434,15 @@ def test_matplotlib_and_plotly_figures(work):
     run = only_run(work, "figures")
     view = runship.open_run(run.url)
     chart, figure, fig_plotly = rows(run)
-    assert chart["chart"]["_type"] == "image-file" and view.load(chart["chart"]).startswith(b"\x89PNG")
-    lines = json.loads(view.read_file(chart["chart"]["figure"]))["axes"][0]
-    assert lines["ylabel"] == "some interesting numbers"
-    assert lines["lines"] == [{"label": "squares", "x": [1, 2, 3, 4], "y": [1, 4, 9, 16]}]
-    data = json.loads(view.read_file(figure["figure"]["figure"]))["axes"][0]
-    assert data["title"] == "falling" and data["lines"][0]["y"] == [2, 1, 0]
+    # as wandb does with plotly installed: matplotlib figures become plotly charts (mpl_to_plotly)
+    assert chart["chart"]["_type"] == "plotly-file"
+    traces = json.loads(view.read_file(chart["chart"]["path"]))
+    assert traces["data"][0]["name"] == "squares" and traces["data"][0]["y"] == [1, 4, 9, 16]
+    assert traces["layout"]["yaxis"]["title"]["text"] == "some interesting numbers"
+    assert figure["figure"]["_type"] == "plotly-file"
+    data = json.loads(view.read_file(figure["figure"]["path"]))
+    assert data["data"][0]["y"] == [2, 1, 0]
+    # wandb.Image(fig) stays a picture
     assert figure["as_image"]["caption"] == "falling" and view.load(figure["as_image"]).startswith(b"\x89PNG")
     plotly = json.loads(view.read_file(fig_plotly["plotly"]["path"]))
     assert plotly["data"][0]["type"] == "scatter" and plotly["layout"]["title"]["text"] == "px"
@@ -766,6 +769,7 @@ SAME_AS_WANDB = [
     ("xgboost_callback.py", "xgb", ()),
     ("lightgbm_callback.py", "lgbm", ()),
     ("transformers_trainer.py", "hf-shim", ("shim",)),
+    ("figures.py", "figures", ()),
 ]
 # Not compared: tensorboard_rl.py (wandb 0.31 reads the event files after the fact and, here, drops
 # the last step's row; runship mirrors every event as it is written) and sklearn_plots.py (wandb
@@ -1229,3 +1233,26 @@ def test_torchrun_eight_gloo_ranks_make_one_run(work):
         assert [r["mean_loss"] for r in rows_] == pytest.approx(means)  # all-reduced: the same in every rank
     assert sorted(line["text"] for line in view.console()) == sorted(f"rank {r} done" for r in range(8))
     assert view.config == {"world": 8} and view.state == "finished"
+
+
+@pytest.mark.compat
+def test_a_matplotlib_figure_holding_an_image_stays_a_picture_as_in_wandb(tmp_path):
+    """wandb turns a matplotlib figure into a plotly chart unless it holds an
+    image (an imshow): that one is logged as a PNG, here too."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    run = runship.init(
+        dir=str(tmp_path), project="f", settings={"quiet": True, "environment": False, "console": "off"}
+    )
+    pic, ax = plt.subplots()
+    ax.imshow(np.arange(16.0).reshape(4, 4))
+    line, ax2 = plt.subplots()
+    ax2.plot([0, 1], [1, 0])
+    run.log({"pic": pic, "line": line})
+    run.finish()
+    (row,) = runship.open_run(run.run_dir).history()
+    assert row["pic"]["_type"] == "image-file" and row["line"]["_type"] == "plotly-file"
