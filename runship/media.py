@@ -63,6 +63,33 @@ class Media:
         raise TypeError(f"{type(self).__name__} can only be logged in a row (run.log)")
 
 
+class FileJob:
+    """A writer job that writes one file of the run, ``path``: the writer runs
+    it once for a path however often it is submitted (a picture named by its
+    content, held by many table cells and steps, is written once)."""
+
+    def __init__(self, path: str, run: Callable[[], list[JobRecord]]) -> None:
+        self.path = path
+        self._run = run
+
+    def __call__(self) -> list[JobRecord]:
+        return self._run()
+
+
+class JobGroup:
+    """Several writer jobs submitted together (a table and the pictures of its
+    cells): the writer runs each part, its records in order."""
+
+    def __init__(self, parts: list[Job]) -> None:
+        self.parts = parts
+
+    def __call__(self) -> list[JobRecord]:
+        out: list[JobRecord] = []
+        for part in self.parts:
+            out += part()
+        return out
+
+
 def _file_job(run_dir: str, rel: str, produce: Callable[[], bytes], extra: dict[str, Any] | None = None) -> Job:
     """A writer job that writes ``produce()`` bytes to ``run_dir/rel``
     (write-then-rename) and returns the ``file`` record."""
@@ -74,7 +101,7 @@ def _file_job(run_dir: str, rel: str, produce: Callable[[], bytes], extra: dict[
         fields.update(extra or {})
         return [("file", fields)]
 
-    return job
+    return FileJob(rel, job)
 
 
 class Image(Media):
@@ -165,21 +192,26 @@ class Image(Media):
             return f.read()
 
     def _digest(self) -> str:
+        """What the picture's file is named by: the same for the same picture
+        (the bytes of its PNG, or of its array with the array's shape and type,
+        or of its PIL image with its mode and size), whatever the key or step."""
         h = hashlib.sha256()
         if self._png is not None:
             h.update(self._png)
         elif self._array is not None:
-            h.update(str(self._array.shape).encode())
+            h.update(f"{self._array.shape}:{self._array.dtype.str}:".encode())
             h.update(self._array.tobytes())
         elif self._pil is not None:
+            h.update(f"{self._pil.mode}:{self._pil.size}:".encode())
             h.update(self._pil.tobytes())
         else:
             st = os.stat(cast(str, self._path))  # a path when neither an array nor a PIL image
             h.update(f"{self._path}:{st.st_size}:{st.st_mtime_ns}".encode())
-        return h.hexdigest()[:20]
+        return h.hexdigest()[:32]
 
     def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
-        rel = f"files/media/images/{safe_key(key)}_{step}_{self._digest()}.{self.format}"
+        # by content: one file for a picture however many cells, rows and steps hold it
+        rel = f"files/media/images/{self._digest()}.{self.format}"
         ref: Ref = {"_type": self._type, "path": rel, "format": self.format, "width": self.width, "height": self.height}
         if self.caption is not None:
             ref["caption"] = str(self.caption)
@@ -195,15 +227,11 @@ class Image(Media):
 
 
 def _jobs(*jobs: Job) -> Job:
-    """One writer job running several, their records together."""
-
-    def job() -> list[JobRecord]:
-        out: list[JobRecord] = []
-        for j in jobs:
-            out += j()
-        return out
-
-    return job
+    """One writer job running several (each file job still once a path)."""
+    parts: list[Job] = []
+    for j in jobs:
+        parts += j.parts if isinstance(j, JobGroup) else [j]
+    return JobGroup(parts)
 
 
 # ---- figures (matplotlib, plotly) --------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -84,9 +85,41 @@ def test_image_of_floats_and_chw(make_run):
     run.finish()
     (row,) = runship.open_run(run.run_dir).history()
     assert (row["chw"]["width"], row["chw"]["height"]) == (7, 5)
-    assert [r["path"].split("_")[0] for r in row["imgs"]] == ["files/media/images/imgs"] * 2
-    files = {r["path"] for r in records(run.run_dir, "file")}
-    assert row["chw"]["path"] in files and all(r["path"] in files for r in row["imgs"])
+    # named by content: the two identical pictures are one file, written once
+    assert row["imgs"][0]["path"] == row["imgs"][1]["path"] != row["chw"]["path"]
+    assert row["chw"]["path"].startswith("files/media/images/") and row["chw"]["path"].endswith(".png")
+    files = [r["path"] for r in records(run.run_dir, "file")]
+    assert sorted(files) == sorted({row["chw"]["path"], row["imgs"][0]["path"]})
+
+
+def test_a_picture_in_many_table_cells_and_steps_is_one_file(make_run):
+    """An evaluation table logged each epoch with the same pictures in its
+    cells (wandb's launch quickstart): each distinct picture is one file,
+    written once and referenced from every cell, row and step; different
+    pictures stay apart (also an array of another type with the same bytes)."""
+    run = make_run(id="dedup")
+    pics = [np.full((6, 6, 3), i * 80, dtype=np.uint8) for i in range(3)]
+    for epoch in range(5):
+        table = runship.Table(columns=["id", "image"])
+        for i, p in enumerate(pics):
+            table.add_data(i, runship.Image(p, caption=f"digit {i}"))
+        run.log({"preds": table, "first": runship.Image(pics[0])})
+    run.log({"signed": runship.Image(pics[1].view(np.int8))})  # the same bytes, another picture
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    images = sorted(os.listdir(os.path.join(run.run_dir, "files", "media", "images")))
+    assert len(images) == 4
+    paths = [r["path"] for r in records(run.run_dir, "file") if r["path"].startswith("files/media/images/")]
+    assert sorted(paths) == sorted(f"files/media/images/{n}" for n in images)  # each recorded once
+    rows = view.history()
+    shown = set()
+    for row in rows[:5]:
+        cells = json.loads(view.read_file(row["preds"]["path"]))["data"]
+        assert [c[1]["caption"] for c in cells] == ["digit 0", "digit 1", "digit 2"]
+        assert row["first"]["path"] == cells[0][1]["path"]  # a plain Image and a cell share the file
+        shown |= {c[1]["path"] for c in cells}
+        assert all(view.load(c[1]).startswith(b"\x89PNG") for c in cells)
+    assert len(shown) == 3 and rows[5]["signed"]["path"] not in shown
 
 
 def test_save_path_rules(make_run, tmp_path, monkeypatch):

@@ -42,6 +42,7 @@ _packb = msgpack.packb
 #: a block is sealed once its rows would pack to about this many bytes: a
 #: ``rows`` record stays under limits.SMALL_RECORD (decoded without counting)
 BLOCK_BYTES = 60 * 1024
+MAX_WRITTEN = 100_000  # files of a run remembered as written (a set of paths: about 10 MB)
 _ROWS_HEAD = {"k": fmt.ROWS, "n": 0, "t": 0.0, "keys": None, "s": None, "ts": None, "v": None}
 
 
@@ -478,6 +479,7 @@ class Writer:
         self._last_fsync = time.monotonic()
         self._jobs: deque[Callable[[], list[Any]]] = deque()
         self._background_jobs: deque[Callable[[], None]] = deque()
+        self._written: set[str] = set()  # files of the run its jobs wrote (at most MAX_WRITTEN remembered)
         #: called with ``final`` on every pass of the thread, outside any lock
         self.ticks: list[Callable[[bool], None]] = []
         self._thread = threading.Thread(target=self._loop, name="runship-writer", daemon=True)
@@ -563,7 +565,7 @@ class Writer:
         """Run ``job`` in the writer before the records queued after this call
         are written. It returns ``[(kind, fields), ...]`` for the run stream.
         For small files (media): it runs while the writer holds its I/O lock."""
-        self._jobs.append(job)
+        self._jobs.extend(getattr(job, "parts", None) or (job,))  # a group: each part apart
         if not self._thread.is_alive() and not self._closed:
             self._wake.set()
 
@@ -573,13 +575,25 @@ class Writer:
         self._background_jobs.append(job)
         self._wake.set()
 
+    def _wrote(self, path: str) -> None:
+        """Remember that ``path`` was written; past MAX_WRITTEN paths the memory
+        starts again (a picture written again is the same bytes: only time lost)."""
+        if len(self._written) >= MAX_WRITTEN:
+            self._written.clear()
+        self._written.add(path)
+
     def _run_jobs(self, now: float) -> None:
         run = self.stream(fmt.RUN_STREAM)
         q = self._jobs
         for _ in range(len(q)):
             job = q.popleft()
+            path = getattr(job, "path", None)  # a file of the run: written once (named by its content)
+            if path is not None and path in self._written:
+                continue
             try:
                 records = job()
+                if path is not None:
+                    self._wrote(path)
             except Exception as e:
                 records = [(fmt.NOTICE, {"message": f"a file could not be written: {type(e).__name__}: {e}"})]
                 self.report(f"a file could not be written: {type(e).__name__}: {e}")
