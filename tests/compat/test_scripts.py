@@ -550,14 +550,15 @@ def test_sklearn_plots(work):
         "wandb/confusion_matrix/v1",
     ]
     matrix = view.load(got[6]["confusion_matrix"]["table"])
-    assert {a for a, _, _ in matrix["data"]} == {"low", "mid", "high"} and sum(n for _, _, n in matrix["data"]) == 30
+    assert matrix["columns"] == ["Predicted", "Actual", "Count"]  # wandb's columns
+    assert {a for _, a, _ in matrix["data"]} == {"low", "mid", "high"} and sum(n for _, _, n in matrix["data"]) == 30
     proportions = view.load(got[3]["class_proportions"]["table"])["data"]
     assert (
         sum(c for _, d, c in proportions if d == "train") == 90
         and sum(c for _, d, c in proportions if d == "test") == 30
     )
-    metrics = dict(view.load(got[2]["summary_metrics"]["table"])["data"])
-    assert set(metrics) == {"accuracy", "precision", "recall", "f1"} and 0 <= metrics["accuracy"] <= 1
+    metrics = {name: value for name, value, _ in view.load(got[2]["summary_metrics"]["table"])["data"]}
+    assert set(metrics) == {"accuracy_score", "precision", "recall", "f1_score"} and 0 <= metrics["accuracy_score"] <= 1
 
 
 @pytest.mark.compat
@@ -701,11 +702,14 @@ def test_sklearn_regressor(work):
     run_script(work, "sklearn_regressor.py")
     run = only_run(work, "regressor")
     view = runship.open_run(run.url)
-    summary, residuals = rows(run)
-    metrics = dict(view.load(summary["summary_metrics"]["table"])["data"])
-    assert set(metrics) == {"mae", "mse", "r2"} and metrics["r2"] > 0.95
+    summary, learning, outliers, residuals = rows(run)  # wandb's bundle, in its order
+    metrics = {name: value for name, value, _ in view.load(summary["summary_metrics"]["table"])["data"]}
+    assert set(metrics) == {"mae", "mse", "r2_score"} and metrics["r2_score"] > 0.95
+    assert view.load(learning["learning_curve"]["table"])["columns"] == ["dataset", "score", "train_size"]
+    assert len(view.load(outliers["outlier_candidates"]["table"])["data"]) == 60  # the training set
     table = view.load(residuals["residuals"]["table"])
-    assert table["columns"] == ["predicted", "residual"] and len(table["data"]) == 20
+    assert table["columns"] == ["dataset", "y_pred", "residuals", "train_score", "test_score"]
+    assert [r[0] for r in table["data"]] == ["train"] * 48 + ["test"] * 12  # the training set split 80/20
     assert residuals["residuals"]["spec"] == "wandb/scatter/v0"
 
 
@@ -772,9 +776,9 @@ SAME_AS_WANDB = [
     ("figures.py", "figures", ()),
 ]
 # Not compared: tensorboard_rl.py (wandb 0.31 reads the event files after the fact and, here, drops
-# the last step's row; runship mirrors every event as it is written) and sklearn_plots.py (wandb
-# 0.31 logs its sklearn charts through wandb.visualize and leaves out feature importances and
-# summary metrics; runship logs each chart under its key): see docs/wandb-compat.md.
+# the last step's row; runship mirrors every event as it is written) and sklearn_plots.py (a model of
+# three features, which wandb 0.31's fitted check takes for unfitted: it leaves out feature importances
+# and summary metrics); every wandb.sklearn function is compared in test_sklearn.py.
 
 
 @pytest.mark.compat

@@ -1,0 +1,126 @@
+"""``wandb.sklearn``: every function wandb 0.31 provides, with its
+signature, and the same script under wandb offline and runship recording
+the same history and summary keys over tables of the same columns."""
+
+from __future__ import annotations
+
+import glob
+import inspect
+import json
+import os
+
+import pytest
+
+import runship
+from runship.integration import sklearn as ours
+from tests.compat.test_scripts import only_run, rows, run_script, run_under_wandb
+
+# wandb 0.31's wandb.sklearn.__all__
+WANDB_SKLEARN = {
+    "plot_classifier",
+    "plot_clusterer",
+    "plot_regressor",
+    "plot_summary_metrics",
+    "plot_learning_curve",
+    "plot_feature_importances",
+    "plot_class_proportions",
+    "plot_calibration_curve",
+    "plot_roc",
+    "plot_precision_recall",
+    "plot_confusion_matrix",
+    "plot_elbow_curve",
+    "plot_silhouette",
+    "plot_residuals",
+    "plot_outlier_candidates",
+}
+# wandb logs these through wandb.visualize: the table under the key itself (wandb.plot charts,
+# roc and precision_recall, under `<key>_table`)
+VISUALIZED = {
+    "feature_importances",
+    "learning_curve",
+    "confusion_matrix",
+    "summary_metrics",
+    "class_proportions",
+    "calibration_curve",
+    "outlier_candidates",
+    "residuals",
+    "elbow_curve",
+    "silhouette_plot",
+}
+
+
+@pytest.fixture
+def work(tmp_path):
+    return tmp_path
+
+
+def test_no_wandb_sklearn_function_is_missing():
+    assert set(ours.__all__) >= WANDB_SKLEARN and all(callable(getattr(ours, n)) for n in WANDB_SKLEARN)
+    assert runship.sklearn is ours
+
+
+def test_the_same_functions_and_parameters_as_wandb():
+    wandb_sklearn = pytest.importorskip("wandb.sklearn")
+    theirs = {n for n in dir(wandb_sklearn) if n.startswith("plot_")}
+    assert theirs == WANDB_SKLEARN and theirs <= {n for n in dir(ours) if n.startswith("plot_")}
+    for name in theirs:
+        want = list(inspect.signature(getattr(wandb_sklearn, name)).parameters.items())
+        got = list(inspect.signature(getattr(ours, name)).parameters.items())
+        assert [(k, p.kind, p.default) for k, p in got] == [(k, p.kind, p.default) for k, p in want], name
+
+
+def _as_wandb_stores(row: dict) -> dict:
+    """Each runship chart as wandb keeps it: its table under the key (wandb.visualize) or `<key>_table`."""
+    out = {}
+    for k, v in row.items():
+        if k.startswith("_") and k != "_step":
+            continue
+        if isinstance(v, dict) and v.get("_type") == "plot":
+            out[k if k in VISUALIZED else f"{k}_table"] = v["table"]
+        else:
+            out[k] = v
+    return out
+
+
+def _wandb_columns(work, ref: dict) -> list:
+    (path,) = glob.glob(os.path.join(work, "under-wandb", "wandb", "offline-run-*", "files", ref["path"]))
+    with open(path) as f:
+        return json.load(f)["columns"]
+
+
+@pytest.mark.compat
+def test_every_sklearn_plot_under_wandbs_keys_and_columns(work):
+    """sklearn_all.py calls each wandb.sklearn function: step by step the
+    same keys, each a table of wandb's columns, and the same summary keys.
+    wandb 0.31 logs no silhouette plot under scikit-learn >= 1.6 (its
+    clusterer check reads the removed ``_estimator_type``): runship's two,
+    the script's last rows, are checked on their own."""
+    theirs = run_under_wandb(work, "sklearn_all.py")
+    run_script(work, "sklearn_all.py")
+    run = only_run(work, "sklearn-all")
+    view = runship.open_run(run.url)
+    got = [_as_wandb_stores(r) for r in rows(run)]
+    wanted = [{k: v for k, v in r.items() if not k.startswith("_") or k == "_step"} for r in theirs["history"]]
+    assert [sorted(r) for r in got[: len(wanted)]] == [sorted(r) for r in wanted]
+    assert [sorted(r) for r in got[len(wanted) :]] == [["_step", "silhouette_plot"]] * 2
+    for a, b in zip(got, wanted):
+        for k in a.keys() - {"_step"}:
+            assert a[k]["_type"] == b[k]["_type"] == "table-file"
+            assert view.load(a[k])["columns"] == _wandb_columns(work, b[k]), k
+    silhouette = view.load(got[-1]["silhouette_plot"])
+    assert silhouette["columns"] == [
+        "x",
+        "y",
+        "colors",
+        "centerx",
+        "centery",
+        "y_sil",
+        "x1",
+        "x2",
+        "color_sil",
+        "silhouette_avg",
+    ]
+    assert len(silhouette["data"]) == 80
+    summary = {k for k in _as_wandb_stores(dict(view.summary)) if k != "_step"}
+    their_summary = {k for k in theirs["summary"] if not k.startswith("_")}
+    assert summary == their_summary | {"silhouette_plot"}
