@@ -99,7 +99,7 @@ def test_a_picture_in_many_table_cells_and_steps_is_one_file(make_run):
     pictures stay apart (also an array of another type with the same bytes)."""
     run = make_run(id="dedup")
     pics = [np.full((6, 6, 3), i * 80, dtype=np.uint8) for i in range(3)]
-    for epoch in range(5):
+    for _epoch in range(5):
         table = runship.Table(columns=["id", "image"])
         for i, p in enumerate(pics):
             table.add_data(i, runship.Image(p, caption=f"digit {i}"))
