@@ -1249,9 +1249,7 @@ def test_a_matplotlib_figure_holding_an_image_stays_a_picture_as_in_wandb(tmp_pa
     import matplotlib.pyplot as plt
     import numpy as np
 
-    run = runship.init(
-        dir=str(tmp_path), project="f", settings={"quiet": True, "environment": False, "console": "off"}
-    )
+    run = runship.init(dir=str(tmp_path), project="f", settings={"quiet": True, "environment": False, "console": "off"})
     pic, ax = plt.subplots()
     ax.imshow(np.arange(16.0).reshape(4, 4))
     line, ax2 = plt.subplots()
