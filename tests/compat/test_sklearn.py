@@ -62,6 +62,7 @@ def test_no_wandb_sklearn_function_is_missing():
 @pytest.mark.compat  # wandb itself is in the compat-test extra: `make test-compat`
 def test_the_same_functions_and_parameters_as_wandb():
     import wandb.sklearn as wandb_sklearn
+
     theirs = {n for n in dir(wandb_sklearn) if n.startswith("plot_")}
     assert theirs == WANDB_SKLEARN and theirs <= {n for n in dir(ours) if n.startswith("plot_")}
     for name in theirs:
