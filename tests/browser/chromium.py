@@ -55,6 +55,11 @@ def until(page, expr: str, timeout: float = 15_000) -> None:
     assert ok, f"not true within {timeout / 1000:.0f} s: {expr}"
 
 
+def wait_ready(page, timeout: float = 20_000) -> None:
+    """Wait until the view shown has drawn what it first shows (``window.runship.ready``)."""
+    until(page, "window.runship && window.runship.ready === true", timeout=timeout)
+
+
 def sign_in(page, base: str, token: str, timeout: float = 15_000) -> None:
     """Open ``base/ui/signin#token=TOKEN``, as the URL ``runship ui``
     prints, and wait until the app's page, which the sign-in page's script

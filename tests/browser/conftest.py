@@ -11,6 +11,7 @@ import os
 import pytest
 
 from tests.browser.chromium import CHROMIUM_FLAGS, chromium_path, sign_in
+from tests.servers import UIServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -79,3 +80,11 @@ def open_page(browser):
     finally:
         for c in contexts:
             c.close()
+
+
+@pytest.fixture(scope="module")
+def ui(root, tmp_path_factory):
+    """`runship ui` over the test module's own ``root`` fixture (its runs), for the module's tests."""
+    s = UIServer([root], str(tmp_path_factory.mktemp("ui"))).start()
+    yield s
+    s.stop()

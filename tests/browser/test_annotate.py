@@ -19,7 +19,6 @@ import runship
 from runship.reader.annotate import annotate
 from tests.browser.chromium import until
 from tests.conftest import child_env, popen_python
-from tests.servers import UIServer
 
 pytestmark = pytest.mark.browser
 
@@ -59,13 +58,6 @@ def root(tmp_path_factory):
     kill.wait()
     time.sleep(3)  # its heartbeat is overdue: crashed
     return root
-
-
-@pytest.fixture(scope="module")
-def ui(root, tmp_path_factory):
-    s = UIServer([root], str(tmp_path_factory.mktemp("ui"))).start()
-    yield s
-    s.stop()
 
 
 def overview(w, ui, run_id):

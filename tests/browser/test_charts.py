@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 import runship
-from tests.browser.chromium import until
+from tests.browser.chromium import until, wait_ready
 from tests.servers import UIServer
 
 pytestmark = pytest.mark.browser
@@ -59,17 +59,6 @@ def root(tmp_path_factory):
             r.log({"loss": i + step / 100})
         r.finish()
     return root
-
-
-@pytest.fixture(scope="module")
-def ui(root, tmp_path_factory):
-    s = UIServer([root], str(tmp_path_factory.mktemp("ui"))).start()
-    yield s
-    s.stop()
-
-
-def wait_ready(page, timeout=20_000):
-    until(page, "window.runship && window.runship.ready === true", timeout=timeout)
 
 
 def listing(page, project: str) -> list[dict]:
@@ -486,17 +475,24 @@ def test_sections_put_train_val_eval_test_first(ui, open_page):
     w.check_clean()
 
 
-def test_bar_scatter_and_parallel_panels_are_drawn_by_the_pages_drawRunsPanel(ui, open_page):
-    w, runs = opened(open_page, ui, "sweep")
-    page = w.page
+def add_parallel_panel(page, runs, **drawn):
+    """The sweep's runs (given an lr and an optimizer each) charted, and a
+    parallel-coordinates panel of both made in the dialog, in section "sweep"."""
     runs = [dict(r, config={"lr": 0.001 * (i + 1), "opt": "adam" if i % 2 else "sgd"}) for i, r in enumerate(runs)]
-    mount(page, runs, ["train/loss"], runsPanels=True)
+    mount(page, runs, ["train/loss"], **drawn)
     page.click("#add-panel")
     page.select_option(".rs-dialog .dlg-type", "parallel")
     page.check('.rs-dialog .dlg-axes input[value="config.lr"]')
     page.check('.rs-dialog .dlg-axes input[value="config.opt"]')
     page.fill(".rs-dialog .dlg-section", "sweep")
     page.click(".rs-dialog .dlg-add")
+    return runs
+
+
+def test_bar_scatter_and_parallel_panels_are_drawn_by_the_pages_drawRunsPanel(ui, open_page):
+    w, runs = opened(open_page, ui, "sweep")
+    page = w.page
+    runs = add_parallel_panel(page, runs, runsPanels=True)
     until(page, "window.__runsCalls.length === 1")
     call = page.evaluate("window.__runsCalls[0]")
     assert call["type"] == "parallel" and call["axes"] == ["config.lr", "config.opt"] and len(call["runs"]) == N_SWEEP
@@ -515,14 +511,7 @@ def test_bar_scatter_and_parallel_panels_are_drawn_by_the_pages_drawRunsPanel(ui
 def test_a_parallel_panel_drawn_by_runpanels_shares_the_emphasis(ui, open_page):
     w, runs = opened(open_page, ui, "sweep")
     page = w.page
-    runs = [dict(r, config={"lr": 0.001 * (i + 1), "opt": "adam" if i % 2 else "sgd"}) for i, r in enumerate(runs)]
-    mount(page, runs, ["train/loss"], realRunsPanels=True)
-    page.click("#add-panel")
-    page.select_option(".rs-dialog .dlg-type", "parallel")
-    page.check('.rs-dialog .dlg-axes input[value="config.lr"]')
-    page.check('.rs-dialog .dlg-axes input[value="config.opt"]')
-    page.fill(".rs-dialog .dlg-section", "sweep")
-    page.click(".rs-dialog .dlg-add")
+    runs = add_parallel_panel(page, runs, realRunsPanels=True)
     page.wait_for_selector(".chart-section[data-section=sweep] .runs-panel .pc-run")
     assert page.locator(".chart-section[data-section=sweep] .pc-run").count() == N_SWEEP
     # a run highlighted (its table row hovered): its polyline too

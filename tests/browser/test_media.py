@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import runship
-from tests.browser.chromium import until
+from tests.browser.chromium import until, wait_ready
 from tests.conftest import ROOT, run_python
 from tests.servers import UIServer
 
@@ -123,17 +123,6 @@ def root(tmp_path_factory):
     _system_runs(root, str(fake))
     _sweep(root)
     return root
-
-
-@pytest.fixture(scope="module")
-def ui(root, tmp_path_factory):
-    s = UIServer([root], str(tmp_path_factory.mktemp("ui-media"))).start()
-    yield s
-    s.stop()
-
-
-def wait_ready(page):
-    until(page, "window.runship && window.runship.ready === true")
 
 
 def refs(page, ui, project: str) -> dict[str, str]:

@@ -96,17 +96,6 @@ def root(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def ui(root, tmp_path_factory):
-    s = UIServer([root], str(tmp_path_factory.mktemp("ui"))).start()
-    yield s
-    s.stop()
-
-
-def wait_ready(page, timeout=15_000):
-    until(page, "window.runship && window.runship.ready === true", timeout=timeout)
-
-
 def rows(page) -> dict[str, dict[str, str]]:
     """The runs table as {name: {column: text}}, in order."""
     return page.evaluate(

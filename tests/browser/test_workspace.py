@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 import runship
-from tests.browser.chromium import until
+from tests.browser.chromium import until, wait_ready
 from tests.servers import UIServer
 
 pytestmark = pytest.mark.browser
@@ -63,17 +63,6 @@ def root(tmp_path_factory):
         run.log({"loss": 1.0 / (i + 1)})
         run.finish()
     return root
-
-
-@pytest.fixture(scope="module")
-def ui(root, tmp_path_factory):
-    s = UIServer([root], str(tmp_path_factory.mktemp("ui"))).start()
-    yield s
-    s.stop()
-
-
-def wait_ready(page, timeout=20_000):
-    until(page, "window.runship && window.runship.ready === true", timeout=timeout)
 
 
 def refs_of(page, project: str) -> dict[str, str]:

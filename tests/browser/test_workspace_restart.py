@@ -10,11 +10,10 @@ import json
 import os
 
 import runship
-from tests.browser.chromium import sign_in, until
+from tests.browser.chromium import sign_in, until, wait_ready
 from tests.servers import UIServer, free_port
 
 SETTINGS = {"quiet": True, "environment": False, "console": "off"}
-READY = "window.runship && window.runship.ready === true"
 
 
 def make_runs(root: str) -> None:
@@ -58,7 +57,7 @@ def test_a_panel_made_moved_and_saved_is_restored_after_a_restart_on_the_same_po
         page = context.new_page()
         sign_in(page, ui.url, UIServer.TOKEN)
         page.goto(f"{ui.url}/#/workspace?project=sweep")
-        until(page, READY, 20_000)
+        wait_ready(page)
         pid = add_loss_panel(page)
         until(page, f"window.runship.charts['{pid}'] && window.runship.charts['{pid}'].series.length === 6")
         before = panels_of(page, "train")
@@ -86,7 +85,7 @@ def test_a_panel_made_moved_and_saved_is_restored_after_a_restart_on_the_same_po
         ui = UIServer([root], str(tmp_path), port=port).start()  # the same port, the same token file
         page.goto("about:blank")
         page.goto(bookmark)  # yesterday's bookmark: no sign-in asked for
-        until(page, READY, 20_000)
+        wait_ready(page)
         assert page.locator("input[name=token]").count() == 0
         assert page.locator("#ws-current").inner_text() == "losses view"
         until(page, f"window.runship.charts['{pid}'] && window.runship.charts['{pid}'].series.length === 6")
