@@ -173,3 +173,26 @@ def _opened(request: Request, may: Reader, run: Annotated[str, Query()]) -> Open
 
 
 OpenedRun = Annotated[Opened, Depends(_opened)]
+
+
+async def small_body(request: Request, limit: int, what: str) -> bytes:
+    """The request's body, read only while it stays within ``limit`` bytes:
+    413 ("``what`` is at most ... bytes") for one declared or sent larger,
+    before the rest is read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HTTPException(413, f"{what} is at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"{what} is at most {limit} bytes")
+    return bytes(body)
+
+
+def each_run(request: Request, refs: list[str], one: Callable[[str], Any]) -> dict[str, Any]:
+    """``one(ref)`` of each run, by ref: several read side by side (numpy and
+    Parquet let go of the GIL), one in the request's own thread."""
+    if len(refs) > 1:
+        return dict(zip(refs, web(request).readers.map(one, refs)))
+    return {ref: one(ref) for ref in refs}

@@ -32,7 +32,7 @@ from runship.reader.annotate import NOT_WRITABLE, NotWritable, prepare, write_lo
 from runship.schema.annotations import MAX_NOTES
 from runship.store import TargetError
 from runship.store.location import is_server_url, is_url, redact
-from runship.web.context import Reader, answer, presented, refuse, web
+from runship.web.context import Reader, answer, presented, refuse, small_body, web
 from runship.web.places import Place, Runs, StorePlace
 from runship.web.serialize import parse_ref, plain
 
@@ -80,14 +80,7 @@ async def _json_body(request: Request) -> Any:
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if kind != "application/json":
         raise HTTPException(415, "an annotation is sent as application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise HTTPException(413, f"an annotation's body is at most {MAX_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"an annotation's body is at most {MAX_BODY} bytes")
+    body = await small_body(request, MAX_BODY, "an annotation's body")
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 
-from runship.web.context import HEADERS, cookie_name, signed_in, web
+from runship.web.context import HEADERS, cookie_name, signed_in, small_body, web
 
 MAX_LOGIN_BODY = 8192
 SESSION_DAYS = 30  # how long a browser keeps the sign-in cookie (a restart with the same token keeps it valid)
@@ -92,7 +92,7 @@ def signin() -> Response:
 
 @ui.post("/ui/login")
 async def login(request: Request) -> Response:
-    body = await _small_body(request, MAX_LOGIN_BODY)
+    body = await small_body(request, MAX_LOGIN_BODY, "a sign-in body")
     token = (parse_qs(body.decode("utf-8", "replace")).get("token") or [""])[0].strip()
     gate = web(request).gate
     found = gate.find(token)
@@ -109,20 +109,6 @@ async def login(request: Request) -> Response:
         path="/",
     )
     return response
-
-
-async def _small_body(request: Request, limit: int) -> bytes:
-    """The request's body, read only while it stays within ``limit`` bytes:
-    413 for one declared or sent larger, before the rest is read."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise HTTPException(413, f"a sign-in body is at most {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"a sign-in body is at most {limit} bytes")
-    return bytes(body)
 
 
 @ui.get("/ui/static/{name:path}")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from runship.web.context import OpenedRun, Reader, ReadToken, answer, open_ref, store, web
+from runship.web.context import OpenedRun, Reader, ReadToken, answer, each_run, open_ref, store
 from runship.web.serialize import chart_keys, detail_page, detail_v1
 from runship.web.storage import check_names
 
@@ -41,9 +41,7 @@ def api_keys(request: Request, may: Reader, run: Annotated[list[str], Query()]) 
                 raise
             return {"error": str(e.detail)}
 
-    if len(refs) > 1:
-        return answer({"runs": dict(zip(refs, web(request).readers.map(one, refs)))})
-    return answer({"runs": {ref: one(ref) for ref in refs}})
+    return answer({"runs": each_run(request, refs, one)})
 
 
 @v1.get("/v1/runs/{project}/{run_id}")

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from runship.web.context import NO_STORE, OpenedRun, Reader, ReadToken, answer, open_ref, store, web
+from runship.web.context import NO_STORE, OpenedRun, Reader, ReadToken, answer, each_run, open_ref, store
 from runship.web.errors import BadRequest
 from runship.web.serialize import finite
 from runship.web.storage import check_names
@@ -56,11 +56,7 @@ def api_series(
     def one(ref: str) -> dict[str, Any]:
         return series(open_ref(request, may, ref), wanted, x, samples, xrange)
 
-    if len(refs) > 1:  # numpy and Parquet let go of the GIL: runs are read side by side
-        out = dict(zip(refs, web(request).readers.map(one, refs)))
-    else:
-        out = {ref: one(ref) for ref in refs}
-    return answer({"x": x, "runs": out})
+    return answer({"x": x, "runs": each_run(request, refs, one)})
 
 
 @ui.get("/ui/api/series.csv")

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from runship.schema import workspace as ws
 from runship.store.workspaces import Refused, Workspaces, workspaces_at
 from runship.web.auth import Token
-from runship.web.context import answer, presented, web
+from runship.web.context import answer, presented, small_body, web
 from runship.web.places import Place, Runs, StorePlace
 
 ui = APIRouter(tags=["ui"])
@@ -100,16 +100,7 @@ def _refusal(e: Refused) -> HTTPException:
 
 async def _body(request: Request) -> dict[str, Any]:
     """The request's document, read only while it stays within MAX_BYTES."""
-    limit = ws.MAX_BYTES
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise HTTPException(413, f"a workspace is at most {limit} bytes")
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise HTTPException(413, f"a workspace is at most {limit} bytes")
-    return ws.parse(bytes(data))
+    return ws.parse(await small_body(request, ws.MAX_BYTES, "a workspace"))
 
 
 # ---- the operations (both APIs) -------------------------------------------------------------------------
