@@ -568,6 +568,7 @@ def _remote_signatures(
             pass
     runs: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
     objects: dict[tuple[str, str], dict[str, Any]] = {}
+    with_run_stream: set[tuple[str, str]] = set()
     for path, entry in listed.items():
         rel = path[len(base) :].strip("/").split("/")
         if len(rel) < 3 or rel[0].startswith(".") or rel[1].startswith("."):
@@ -581,7 +582,9 @@ def _remote_signatures(
             continue
         tag = str(entry.get("ETag") or entry.get("etag") or entry.get("LastModified") or entry.get("mtime") or "")
         runs.setdefault((rel[0], rel[1]), []).append((name, int(entry.get("size") or 0), tag))
-    runs = {run: entries for run, entries in runs.items() if any(_is_run_stream(e[0]) for e in entries)}
+        if stream[0] == fmt.RUN_STREAM:
+            with_run_stream.add((rel[0], rel[1]))
+    runs = {run: entries for run, entries in runs.items() if run in with_run_stream}  # annotations alone: no run
     if listing is not None:
         listing["fs"] = fs
         listing["runs"] = {f"{url}/{p}/{r}": objects[(p, r)] for p, r in runs}
@@ -590,10 +593,3 @@ def _remote_signatures(
 
 #: the streams whose files make a run's signature: its own events, and its annotations (name, tags, notes)
 _SIGNED = (fmt.RUN_STREAM, annotation_schema.STREAM)
-
-
-def _is_run_stream(name: str) -> bool:
-    """Is a run's object (``<file>`` or ``.chunks/<file>/<range>``) a run stream file's?"""
-    parts = name.split("/")
-    parsed = fmt.parse_stream_file_name(parts[1] if parts[0] == fmt.CHUNK_DIR and len(parts) > 1 else parts[0])
-    return parsed is not None and parsed[0] == fmt.RUN_STREAM

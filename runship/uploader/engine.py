@@ -446,8 +446,8 @@ class Uploader:
         left = tail.left_files(files, finished_sessions)
         sent = self._push_run(ref, dfd, todo, left, remote, stats)
         waiting: list[str] = []
+        newest = tail.newest_session(files)
         if not self.dry_run:
-            newest = tail.newest_session(files)
             derived_sent, waiting = self._derived(
                 ref, dfd, stats, skipped, lambda: newest in finished_sessions or _run_over(ref.path)
             )
@@ -457,7 +457,6 @@ class Uploader:
         if corrupt:
             raise RunError(corrupt)
         all_final = all(fs.final for _, fs in todo)  # files not in todo were final already
-        newest = tail.newest_session(files)
         is_done = bool(files) and all_final and newest in finished_sessions and not waiting and not self.stop.is_set()
         if not self.dry_run:
             self._record_run(ref, is_done, signature, sent, skipped, waiting)
