@@ -32,14 +32,14 @@ import { isNum, isPlainObject, naturalCompare } from './util.js';
  * @property {boolean} auto keys no panel shows get a default panel, in their section
  */
 
-export const PANEL_TYPES = ['line', 'bar', 'scatter', 'parallel'];
+const PANEL_TYPES = ['line', 'bar', 'scatter', 'parallel'];
 export const HEIGHTS = [150, 210, 300, 420];
-export const DEFAULT_H = 210;
+const DEFAULT_H = 210;
 const MAX_SECTIONS = 500, MAX_PANELS = 2000, MAX_METRICS = 64, MAX_KEY = 500;
 /** Sections people look for first, in this order (train/, then validation, eval, test). */
 const COMMON = ['train', 'training', 'val', 'valid', 'validation', 'eval', 'evaluation', 'test'];
 /** The root keys' section: first when it holds only a few keys (else after the common ones). */
-export const ROOT_SECTION = 'charts';
+const ROOT_SECTION = 'charts';
 
 /** @param {string} key */
 export function sectionOfKey(key) {
@@ -54,7 +54,7 @@ export function sectionOfKey(key) {
  * @param {number} rootCount keys in the root section, step metrics left out
  * @returns {(a: string, b: string) => number}
  */
-export function defaultSectionOrder(rootCount) {
+function defaultSectionOrder(rootCount) {
   /** @param {string} s */
   const rank = (s) => {
     if (s === ROOT_SECTION) return rootCount === 0 ? COMMON.length + 2 : rootCount <= 3 ? -1 : COMMON.length;
@@ -85,7 +85,7 @@ export function newPanel(id, fields) {
  * @param {unknown} raw
  * @returns {PanelSpec | null}
  */
-export function normalizePanel(raw) {
+function normalizePanel(raw) {
   if (!isPlainObject(raw)) return null;
   const r = /** @type {Record<string, unknown>} */ (raw);
   const type = typeof r.type === 'string' && PANEL_TYPES.includes(r.type) ? /** @type {PanelSpec['type']} */ (r.type) : 'line';

@@ -14,7 +14,7 @@ const MAX_OPTIONS = 400;
  * @param {string[]} selected
  * @param {string} cls
  */
-export function multiSelect(options, selected, cls) {
+function multiSelect(options, selected, cls) {
   const chosen = new Set(selected);
   const search = h('input', { type: 'search', class: 'ms-search', placeholder: 'search…', spellcheck: 'false' });
   const list = h('div', { class: 'ms-list' });

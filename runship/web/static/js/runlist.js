@@ -20,7 +20,7 @@ export const MAX_GROUPED = 500;
 /** Runs whose /ui/api/run is read to learn the charted keys (the rest share them). */
 export const MAX_DETAILED = 100;
 /** Config and summary columns shown by default (those whose values differ). */
-export const MAX_DIFF_COLS = 8;
+const MAX_DIFF_COLS = 8;
 /** The group band choices (ChartsOptions.band). */
 export const BANDS = /** @type {const} */ ([['minmax', 'mean, min–max'], ['std', 'mean ± std'], ['stderr', 'mean ± stderr'], ['none', 'mean only']]);
 

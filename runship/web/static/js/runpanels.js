@@ -35,7 +35,7 @@ function s(tag, attrs, ...kids) {
 }
 
 /** A column's value of a run: "config.K" / "summary.K" (else the summary's, then the config's K). @param {RunsPanelRun} r @param {string} col @returns {unknown} */
-export function columnOf(r, col) {
+function columnOf(r, col) {
   const cfg = r.config || {}, sum = r.summary || {};
   if (col.startsWith('config.')) return cfg[col.slice(7)];
   if (col.startsWith('summary.')) return sum[col.slice(8)];
@@ -49,7 +49,7 @@ const shortName = (col) => col.replace(/^(config|summary)\./, '');
 const cut = (t, n) => (t.length > n ? t.slice(0, Math.max(1, n - 1)) + '…' : t);
 
 /** About n round ticks over [lo, hi]. @param {number} lo @param {number} hi @param {number} n @returns {number[]} */
-export function niceTicks(lo, hi, n) {
+function niceTicks(lo, hi, n) {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / Math.max(1, n), mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) || raw;
@@ -66,7 +66,7 @@ export function niceTicks(lo, hi, n) {
  * @param {boolean | 'auto'} [log] log-scaled when every value is positive ('auto': and they span 3 decades or more)
  * @returns {Scale}
  */
-export function scaleOf(vals, log) {
+function scaleOf(vals, log) {
   const present = vals.filter((v) => !isMissing(v));
   const nums = present.map(toNumber);
   if (present.length && nums.every(isNum)) {

@@ -8,7 +8,7 @@ import { STATES } from './util.js';
 
 /** @typedef {import('./runlist.js').Run} Run */
 
-export const ROW_H = 24; // px, one row (css/wspage.css: .ws-row)
+const ROW_H = 24; // px, one row (css/wspage.css: .ws-row)
 const OVERSCAN = 8; // rows put in the page above and below the view
 
 /**

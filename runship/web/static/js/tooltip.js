@@ -9,7 +9,7 @@ import { fmtNum } from './util.js';
 
 /** @typedef {import('./hooks.js').TooltipRow} TooltipRow */
 
-export const TOOLTIP_MAX = 30;
+const TOOLTIP_MAX = 30;
 
 /**
  * The rows shown: all, or past max, the max nearest to near (the hovered one kept), by value.
@@ -18,7 +18,7 @@ export const TOOLTIP_MAX = 30;
  * @param {number} max
  * @returns {{shown: TooltipRow[], more: number}}
  */
-export function pickRows(rows, near, max) {
+function pickRows(rows, near, max) {
   const withValue = rows.filter((r) => r.value !== null);
   let shown = withValue;
   if (withValue.length > max) {

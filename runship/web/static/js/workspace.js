@@ -22,7 +22,7 @@ import { WorkspaceMenu } from './wsmenu.js';
 /** @typedef {import('./workspaces.js').WorkspaceRuns} WorkspaceRuns */
 
 /** @returns {WorkspaceRuns} the built-in workspace's runs part */
-export const defaultRuns = () => ({
+const defaultRuns = () => ({
   filter: '', search: '', sort: null, group: [], band: 'minmax', columns: null, selected: null, hidden: [], max_shown: 10,
 });
 
@@ -30,7 +30,7 @@ export const defaultRuns = () => ({
 const strList = (v) => (Array.isArray(v) ? v.filter((x) => typeof x === 'string').slice(0, 10000) : []);
 
 /** A stored runs part made safe to use (fields of the wrong type: the default's). @param {any} r @returns {WorkspaceRuns} */
-export function cleanRuns(r) {
+function cleanRuns(r) {
   const d = defaultRuns();
   if (!r || typeof r !== 'object') return d;
   const str = (/** @type {unknown} */ v, /** @type {string} */ dv) => (typeof v === 'string' ? v.slice(0, 10000) : dv);

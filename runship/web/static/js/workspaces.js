@@ -7,7 +7,7 @@ import { ApiError, api, request } from './api.js';
 
 export const WORKSPACE_FORMAT = 'runship.workspace/1';
 /** What the server takes as a name (contract: [A-Za-z0-9][A-Za-z0-9 ._-]{0,99}). */
-export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 
 /**
  * @typedef {object} WorkspaceRuns
