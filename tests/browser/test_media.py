@@ -434,3 +434,28 @@ def test_bar_and_scatter_panels_through_draw_runs_panel(ui, open_page):
     assert "summary.acc = 0.2" in tip.text_content()
     assert page.evaluate("window.__pwned") is None
     json.dumps(got)
+
+
+def test_a_runs_panel_reads_a_summary_kept_as_define_metrics_max(ui, open_page):
+    """`summary.val/acc` in a bar panel reads `val/acc.max` where
+    define_metric(summary="max") stored only that, as the runs filter does."""
+    w = open_page(ui, UIServer.TOKEN)
+    page = w.page
+    wait_ready(page)
+    runs = [
+        {"ref": f"0:p/m{i}", "label": f"run {i}", "color": "#4363d8", "live": False, "config": {},
+         "summary": {"val/acc.max": 0.5 + i / 10}}
+        for i in range(3)
+    ]  # fmt: skip
+    values = page.evaluate(
+        """async (runs) => {
+            const { drawRunsPanel } = await import('/ui/static/js/runpanels.js');
+            const mount = document.createElement('div');
+            document.body.append(mount);
+            drawRunsPanel(mount, { id: 'max', type: 'bar', y: 'summary.val/acc' }, runs, 500);
+            return [...mount.querySelectorAll('.rp-bar-row .rp-value')].map(t => t.textContent);
+        }""",
+        runs,
+    )
+    assert values == ["0.5", "0.6", "0.7"]
+    w.check_clean()

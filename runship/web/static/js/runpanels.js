@@ -4,6 +4,7 @@
  * everything from a run goes in as text. */
 
 import { h } from './dom.js';
+import { summaryValue } from './filter.js';
 import { clamp, fmtNum, fmtTick, fmtValue, isMissing, isNum, naturalCompare, toNumber } from './util.js';
 
 /** @typedef {import('./panels.js').ChartRun & {config?: Record<string, unknown>, summary?: Record<string, unknown>, group?: string}} RunsPanelRun */
@@ -34,12 +35,17 @@ function s(tag, attrs, ...kids) {
   return el;
 }
 
-/** A column's value of a run: "config.K" / "summary.K" (else the summary's, then the config's K). @param {RunsPanelRun} r @param {string} col @returns {unknown} */
+/**
+ * A column's value of a run: "config.K" / "summary.K" (else the summary's, then the config's K);
+ * a summary key as the filter reads it (K, else define_metric's K.max, K.min, K.last, K.mean).
+ * @param {RunsPanelRun} r @param {string} col @returns {unknown}
+ */
 function columnOf(r, col) {
   const cfg = r.config || {}, sum = r.summary || {};
   if (col.startsWith('config.')) return cfg[col.slice(7)];
-  if (col.startsWith('summary.')) return sum[col.slice(8)];
-  return col in sum ? sum[col] : cfg[col];
+  if (col.startsWith('summary.')) return summaryValue(sum, col.slice(8));
+  const found = summaryValue(sum, col);
+  return found !== undefined ? found : cfg[col];
 }
 
 /** A column's name without its "config."/"summary." part, for an axis. @param {string} col */
