@@ -5,11 +5,13 @@ happens to the cache's files (deleted, damaged, shared by two processes)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
 import subprocess
 import sys
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -177,7 +179,7 @@ def cache_files(cache_dir):
     return sorted(os.path.join(d, f) for d, _, fs in os.walk(cache_dir) for f in fs)
 
 
-@pytest.mark.parametrize("how", ["delete", "truncate", "flip", "zero", "swap"])
+@pytest.mark.parametrize("how", ["delete", "truncate", "flip", "zero", "swap", "fifo"])
 def test_deleting_or_damaging_any_cache_file_changes_no_result(tmp_path, how):
     run_dir = make_run(tmp_path / "runs")
     cache_dir = str(tmp_path / "cache")
@@ -207,9 +209,41 @@ def test_deleting_or_damaging_any_cache_file_changes_no_result(tmp_path, how):
             other = next(e for e in entries if e != path and os.path.exists(e))
             with open(other, "rb") as src, open(path, "wb") as dst:
                 dst.write(src.read())
-        assert canon(view.history()) == want["history"]
-        assert frame_canon(view.history_df()) == want["df"]
-        assert reads(run_dir, cache_dir) == want
+        elif how == "fifo":  # a link to a FIFO: opening it would block the read forever
+            fifo = str(tmp_path / f"fifo-{os.path.basename(path)}")
+            os.mkfifo(fifo)
+            os.unlink(path)
+            os.symlink(fifo, path)
+        with _watch(path) as opened:
+            assert canon(view.history()) == want["history"]
+            assert frame_canon(view.history_df()) == want["df"]
+            assert reads(run_dir, cache_dir) == want
+        assert not opened, "the link to a FIFO was followed"
+
+
+@contextlib.contextmanager
+def _watch(path):
+    """While the block runs: is ``path``, when it is a link to a FIFO, opened
+    for reading? (A reader found there is let go, so the test fails, not hangs.)"""
+    opened: list[bool] = []
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(0.02) and os.path.islink(path):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO unless a reader has it open
+            except OSError:
+                continue
+            opened.append(True)
+            os.close(fd)  # the reader sees end of file
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield opened
+    finally:
+        done.set()
+        thread.join()
 
 
 @pytest.mark.heavy  # every byte of an entry damaged: `make test-heavy`

@@ -92,6 +92,23 @@ def default_cache(directory: str | None = None) -> SegmentCache | None:
     return cache if cache.usable() else None
 
 
+def _arrow_file(path: str) -> pa.NativeFile:
+    """The entry at ``path`` opened by Arrow itself, not a link. Arrow's
+    threads read a Parquet file (pre-buffering, decoding); handed a Python
+    file they hold it, and one of them letting it go after the interpreter
+    began to exit aborts the process ("terminate called without an active
+    exception", apache/arrow#34314): no Python object is given to them."""
+    named = os.lstat(path)
+    if not stat.S_ISREG(named.st_mode):  # a link or a FIFO is not opened
+        raise ValueError(f"{path}: not a regular file")
+    f = pa.OSFile(path, "rb")
+    opened = os.fstat(f.fileno())
+    if (opened.st_dev, opened.st_ino) != (named.st_dev, named.st_ino):
+        f.close()
+        raise ValueError(f"{path}: replaced while it was opened")
+    return f
+
+
 class CacheDamaged(Exception):
     """An entry failed a check: it is deleted; the caller decodes the file."""
 
@@ -187,7 +204,7 @@ class CachedColumns(Columns):
         if not missing:
             return
         try:
-            with open(self._path, "rb") as f:
+            with _arrow_file(self._path) as f:
                 table = self._open(f).read(columns=missing, use_threads=True)
         except Exception as e:  # gone (swept, deleted), replaced, cut short, a checksum failed
             _remove(self._path)
@@ -233,7 +250,7 @@ class CachedColumns(Columns):
         read = self._read_rows(missing, ranges) if missing else [{} for _ in ranges]
         return [{**{n: c.slice(a, b - a) for n, c in held.items()}, **got} for (a, b), got in zip(ranges, read)]
 
-    def _open(self, f: BinaryIO) -> pq.ParquetFile:
+    def _open(self, f: pa.NativeFile) -> pq.ParquetFile:
         """The entry's Parquet file, checked to be the entry read at open
         (its footer parsed once while the memory tier keeps it)."""
         meta = self._memory.footer(self._path, self._meta_crc) if self._memory is not None else None
@@ -249,7 +266,7 @@ class CachedColumns(Columns):
         """Rows [start, stop) of each range of columns not read yet: only
         the row groups they are in, in one read."""
         try:
-            with open(self._path, "rb") as f:
+            with _arrow_file(self._path) as f:
                 pf = self._open(f)
                 meta = pf.metadata
                 starts = [0]
@@ -314,7 +331,7 @@ class CachedColumns(Columns):
         if not missing:
             return out
         try:
-            with open(path, "rb") as f:
+            with _arrow_file(path) as f:
                 pf = pq.ParquetFile(f, page_checksum_verification=True)
                 meta = pf.metadata.metadata or {}
                 info = msgpack.unpackb(meta[_BLOCKS_META], **limits.DECODE)
@@ -527,7 +544,7 @@ class SegmentCache:
         prev, prev_rows = None, 0
         if base is not None:
             try:
-                with open(os.path.join(d, f"{base}{BLOCKS_SUFFIX}"), "rb") as f:
+                with _arrow_file(os.path.join(d, f"{base}{BLOCKS_SUFFIX}")) as f:
                     pf = pq.ParquetFile(f, page_checksum_verification=True)
                     meta = pf.metadata.metadata or {}
                     if zlib.crc32(meta[_BLOCKS_META]) != int(meta[_META_CRC]):
