@@ -74,6 +74,7 @@ __all__ = [
     "mark_preempting",
     "open_run",
     "plot",
+    "plot_table",
     "save",
     "setup",
     "sweep",
@@ -84,6 +85,7 @@ __all__ = [
     "termwarn",
     "unwatch",
     "use_artifact",
+    "visualize",
     "watch",
 ]
 
@@ -99,6 +101,8 @@ _LAZY = {
     "Object3D": "runship.media",
     "Molecule": "runship.media",
     "Api": "runship.reader.api",
+    "plot_table": "runship.plot",
+    "visualize": "runship.plot",
 }
 
 

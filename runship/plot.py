@@ -1,25 +1,26 @@
 """``wandb.plot``: charts logged as a table plus how to draw it.
 
-Each function returns a ``CustomChart``; logged in a row it becomes
-``{"_type": "plot", "spec": "wandb/line/v0", "fields": {...},
-"string_fields": {"title": ...}, "table": <a table-file reference>}``, the
-table written like any ``Table``. ``spec`` names wandb's preset (the same
-names, so that a chart reads the same in both); ``runship ui`` draws line,
-scatter, bar, histogram, line series, ROC and PR curves and confusion
-matrices from it.
+Each function returns a ``CustomChart``. Logged in a row as ``{key: chart}``
+it is stored as wandb stores it: the table under ``<key>_table`` (a
+``table-file`` reference, in the history and the summary) and how to draw it
+in the run's config at ``_wandb.visualize.<key>`` (``panelDefId`` names
+wandb's preset, ``wandb/line/v0`` and so on; ``fieldSettings`` its columns;
+``stringSettings`` its title). ``runship ui`` draws line, scatter, bar,
+histogram, line series, ROC and PR curves and confusion matrices from it.
 
 No dependency beyond numpy (for the curves); scikit-learn is not needed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from runship.media import Job, Media, Ref, Table
 
 __all__ = [
     "CustomChart",
+    "Visualize",
     "bar",
     "confusion_matrix",
     "histogram",
@@ -29,6 +30,7 @@ __all__ = [
     "pr_curve",
     "roc_curve",
     "scatter",
+    "visualize",
 ]
 
 
@@ -36,19 +38,20 @@ class CustomChart(Media):
     """A table and the chart drawn from it (``spec``, ``fields``)."""
 
     _type = "plot"
+    config_section = "visualize"
 
     def __init__(
         self,
         table: Table,
         spec: str,
-        fields: dict[str, str],
+        fields: Mapping[str, str | None],
         string_fields: dict[str, Any] | None = None,
         split_table: bool = False,
     ):
         if not isinstance(table, Table):
             raise TypeError(f"a chart needs a runship.Table (wandb.Table), got {type(table).__name__}")
         for role, column in fields.items():
-            if column not in table.columns:
+            if column is not None and column not in table.columns:
                 raise ValueError(f"chart field {role}={column!r}: the table has no such column ({table.columns})")
         self.table = table
         self.spec = spec
@@ -56,7 +59,40 @@ class CustomChart(Media):
         self.string_fields = dict(string_fields or {})
         self.split_table = split_table
 
+    def table_key(self, key: str) -> str:
+        """Where ``log()`` puts the chart's table: ``<key>_table`` (in the
+        "Custom Chart Tables" section with ``split_table``), as wandb does."""
+        return f"Custom Chart Tables/{key}_table" if self.split_table else f"{key}_table"
+
+    def config_value(self, key: str) -> dict[str, Any]:
+        """How to draw the chart logged under ``key``: what wandb keeps in the
+        run's config at ``_wandb.visualize.<key>``, the same fields."""
+        table_query = {"name": "tableKey", "value": self.table_key(key)}
+        run_sets = {
+            "name": "runSets",
+            "args": [{"name": "runSets", "value": "${runSets}"}],
+            "fields": [
+                {"name": "id", "fields": []},
+                {"name": "name", "fields": []},
+                {"name": "_defaultColorIndex", "fields": []},
+                {"name": "summaryTable", "args": [table_query], "fields": []},
+            ],
+        }
+        return {
+            "panel_type": "Vega2",
+            "panel_config": {
+                "panelDefId": self.spec,
+                "fieldSettings": dict(self.fields),
+                "stringSettings": dict(self.string_fields),
+                "transform": {"name": "tableWithLeafColNames"},
+                "userQuery": {"queryFields": [run_sets]},
+            },
+        }
+
     def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
+        """A chart not logged as a row's value (in a list): the chart and its
+        table in one value, the way every chart was recorded before runship
+        took wandb's layout (still read and drawn)."""
         ref, job = self.table._bind(run_dir, f"{key}_table", step)
         out = {
             "_type": self._type,
@@ -66,6 +102,39 @@ class CustomChart(Media):
             "table": ref,
         }
         return out, job
+
+
+class Visualize(Media):
+    """``wandb.visualize(id, table)``: a table drawn by one of wandb's preset
+    charts (``wandb.sklearn`` logs its charts so). Logged under ``key``, the
+    table is the row's value at ``key`` and the config keeps, at
+    ``_wandb.viz.<key>``, ``{"id": id, "historyFieldSettings": ...}`` as
+    wandb does; ``runship ui`` knows the presets' columns
+    (``runship.schema.charts.PRESETS``)."""
+
+    _type = "plot"
+    config_section = "viz"
+
+    def __init__(self, id: str, value: Table):
+        if not isinstance(value, Table):
+            raise TypeError(f"visualize() needs a runship.Table (wandb.Table), got {type(value).__name__}")
+        self.id = str(id)
+        self.table = value
+
+    def table_key(self, key: str) -> str:
+        return key
+
+    def config_value(self, key: str) -> dict[str, Any]:
+        return {"id": self.id, "historyFieldSettings": {"x-axis": "_step", "key": key}}
+
+    def _bind(self, run_dir: str, key: str, step: int) -> tuple[Ref, Job | None]:
+        """Not a row's value (in a list): its table, as wandb records it."""
+        return self.table._bind(run_dir, key, step)
+
+
+def visualize(id: str, value: Table) -> Visualize:
+    """The table drawn by wandb's preset ``id`` (``wandb/confusion_matrix/v1``, ...)."""
+    return Visualize(id, value)
 
 
 def _title(title: str | None) -> dict[str, str]:
@@ -86,7 +155,7 @@ def plot_table(
 def line(
     table: Table, x: str, y: str, stroke: str | None = None, title: str = "", split_table: bool = False
 ) -> CustomChart:
-    fields = {"x": x, "y": y} | ({"stroke": stroke} if stroke else {})
+    fields = {"x": x, "y": y, "stroke": stroke}  # stroke None too, as wandb keeps it
     return CustomChart(table, "wandb/line/v0", fields, _title(title), split_table)
 
 
@@ -141,7 +210,7 @@ def confusion_matrix(
     y_true: Sequence[Any] | None = None,
     preds: Sequence[Any] | None = None,
     class_names: Sequence[str] | None = None,
-    title: str = "",
+    title: str = "Confusion Matrix Curve",
     split_table: bool = False,
 ) -> CustomChart:
     """Counts of (actual, predicted) classes, from predictions or from
@@ -188,6 +257,8 @@ def _per_class(
     """(name, 1 where the label is the class else 0, the class's probabilities) of each class plotted."""
     import numpy as np
 
+    if y_true is None or y_probas is None:
+        raise ValueError("a curve needs y_true and y_probas")
     truth = np.asarray(y_true)
     probas = np.asarray(y_probas, dtype=np.float64)
     if probas.ndim == 1:
@@ -215,10 +286,10 @@ def _curve_points(positive: Any, score: Any) -> tuple[Any, Any, Any]:
 
 def roc_curve(
     y_true: Any,
-    y_probas: Any,
+    y_probas: Any = None,
     labels: Sequence[str] | None = None,
     classes_to_plot: Sequence[Any] | None = None,
-    title: str = "",
+    title: str = "ROC Curve",
     split_table: bool = False,
 ) -> CustomChart:
     """One ROC curve (false and true positive rates) per class, one against the rest."""
@@ -230,18 +301,16 @@ def roc_curve(
         p, n = max(1, int(positive.sum())), max(1, int(len(positive) - positive.sum()))
         for f, t in zip(np.r_[0, fps / n].tolist(), np.r_[0, tps / p].tolist()):
             table.add_data(name, round(f, 6), round(t, 6))
-    return _area_chart(
-        table, ("fpr", "False positive rate"), ("tpr", "True positive rate"), title or "ROC", split_table
-    )
+    return _area_chart(table, ("fpr", "False positive rate"), ("tpr", "True positive rate"), title, split_table)
 
 
 def pr_curve(
-    y_true: Any,
-    y_probas: Any,
+    y_true: Any = None,
+    y_probas: Any = None,
     labels: Sequence[str] | None = None,
     classes_to_plot: Sequence[Any] | None = None,
     interp_size: int = 21,
-    title: str = "",
+    title: str = "Precision-Recall Curve",
     split_table: bool = False,
 ) -> CustomChart:
     """One precision-recall curve per class (one against the rest),
@@ -261,9 +330,7 @@ def pr_curve(
         values = np.where(at < len(best), best[np.minimum(at, len(best) - 1)], 0.0)
         for r, p in zip(grid.tolist(), values.tolist()):
             table.add_data(name, round(p, 6), round(r, 6))
-    return _area_chart(
-        table, ("recall", "Recall"), ("precision", "Precision"), title or "Precision v. Recall", split_table
-    )
+    return _area_chart(table, ("recall", "Recall"), ("precision", "Precision"), title, split_table)
 
 
 def _area_chart(table: Table, x: tuple[str, str], y: tuple[str, str], title: str, split_table: bool) -> CustomChart:

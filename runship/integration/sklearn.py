@@ -4,8 +4,10 @@ signature, under its history keys (``feature_importances``,
 ``confusion_matrix``, ``summary_metrics``, ``class_proportions``,
 ``calibration_curve``, ``roc``, ``precision_recall``, ``learning_curve``,
 ``outlier_candidates``, ``residuals``, ``elbow_curve``,
-``silhouette_plot``) and over tables of its columns. Each is logged as a
-``wandb.plot``-style chart (the table and a preset ``runship ui`` draws).
+``silhouette_plot``) and over tables of its columns. Each is logged as
+wandb logs it: ``wandb.visualize(preset, table)`` (the table under the key,
+the preset in the config at ``_wandb.viz.<key>``), ROC and PR curves as
+``wandb.plot`` charts (``roc_table``, ``precision_recall_table``).
 scikit-learn is imported only by the plots that fit or score a model."""
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
-def _log(key: str, columns: list[str], data: list[list[Any]], spec: str, fields: dict[str, str], title: str) -> None:
+def _log(key: str, columns: list[str], data: list[list[Any]], preset: str) -> None:
+    """The table under ``key``, drawn by wandb's ``preset`` (``wandb.visualize``, as wandb logs it)."""
     table = runship.Table(columns=columns, data=[[_plain(v) for v in row] for row in data])
-    runship.log({key: plot.plot_table(spec, table, fields, {"title": title})})
+    runship.log({key: plot.visualize(preset, table)})
 
 
 def _capped(rows: list[list[Any]], chart: str, limit: int = _LIMIT) -> list[list[Any]]:
@@ -151,14 +154,11 @@ def plot_confusion_matrix(
     keep_true = [i for i, c in enumerate(classes) if true_labels is None or c in true_labels or names[i] in true_labels]
     keep_pred = [i for i, c in enumerate(classes) if pred_labels is None or c in pred_labels or names[i] in pred_labels]
     rows = [[names[p], names[t], float(cm[t, p]) if normalize else int(cm[t, p])] for t in keep_true for p in keep_pred]
-    fields = {"Actual": "Actual", "Predicted": "Predicted", "nPredictions": "Count"}
     _log(
         "confusion_matrix",
         ["Predicted", "Actual", "Count"],
         _capped(rows, "confusion_matrix"),
         "wandb/confusion_matrix/v1",
-        fields,
-        "Confusion Matrix",
     )
 
 
@@ -170,7 +170,8 @@ def plot_feature_importances(
 ) -> None:
     """The model's ``feature_importances_`` (else ``feature_log_prob_``,
     else ``coef_``), largest first, as wandb; arrays of more than one
-    significant dimension are not plotted (a warning, as wandb)."""
+    significant dimension are not plotted (a warning, as wandb). ``title``
+    is taken and not drawn, as in wandb (the preset names its own)."""
     found = next((a for a in ("feature_importances_", "feature_log_prob_", "coef_") if hasattr(model, a)), None)
     if found is None:
         runship.termwarn(
@@ -189,14 +190,7 @@ def plot_feature_importances(
     order = np.argsort(values)[::-1]
     names = [_plain(np.asarray(feature_names)[i]) if feature_names is not None else int(i) for i in order]
     rows = [[n, float(values[i])] for n, i in zip(names, order)]
-    _log(
-        "feature_importances",
-        ["feature_names", "importances"],
-        rows,
-        "wandb/bar/v0",
-        {"label": "feature_names", "value": "importances"},
-        title,
-    )
+    _log("feature_importances", ["feature_names", "importances"], rows, "wandb/feature_importances/v1")
 
 
 def plot_class_proportions(y_train: Any = None, y_test: Any = None, labels: Sequence[Any] | None = None) -> None:
@@ -208,14 +202,11 @@ def plot_class_proportions(y_train: Any = None, y_test: Any = None, labels: Sequ
     for c, name in zip(classes, names):
         rows.append([name, "train", int((train == c).sum())])
         rows.append([name, "test", int((test == c).sum())])
-    fields = {"class": "class", "dataset": "dataset", "count": "count"}
     _log(
         "class_proportions",
         ["class", "dataset", "count"],
         _capped(rows, "class_proportions", 2 * _LIMIT),
         "wandb/class_proportions/v1",
-        fields,
-        "Class Proportions",
     )
 
 
@@ -258,16 +249,8 @@ def plot_calibration_curve(clf: Any = None, X: Any = None, y: Any = None, clf_na
         frac, mean = calibration_curve(y_test, prob, n_bins=10)
         for i in range(len(frac)):
             rows.append([name, round(float(frac[i]), 3), round(float(mean[i]), 3), int(hist[i]), float(edges[i])])
-    fields = {
-        "model": "model",
-        "fraction_of_positives": "fraction_of_positives",
-        "mean_predicted_value": "mean_predicted_value",
-        "x": "mean_predicted_value",
-        "y": "fraction_of_positives",
-        "stroke": "model",
-    }
     columns = ["model", "fraction_of_positives", "mean_predicted_value", "hist_dict", "edge_dict"]
-    _log("calibration_curve", columns, _capped(rows, "calibration_curve"), "wandb/calibration/v1", fields, "")
+    _log("calibration_curve", columns, _capped(rows, "calibration_curve"), "wandb/calibration/v1")
 
 
 # ---- shared ------------------------------------------------------------------------------------------------
@@ -304,8 +287,7 @@ def plot_summary_metrics(
         }
     name = type(model).__name__
     rows = [[k, round(float(v), 2), name] for k, v in scores.items()]
-    fields = {"label": "metric_name", "value": "metric_value"}
-    _log("summary_metrics", ["metric_name", "metric_value", "model_name"], rows, "wandb/bar/v0", fields, "")
+    _log("summary_metrics", ["metric_name", "metric_value", "model_name"], rows, "wandb/metrics/v1")
 
 
 def plot_learning_curve(
@@ -337,14 +319,11 @@ def plot_learning_curve(
     rows: list[list[Any]] = []
     for size, a, b in zip(sizes.tolist(), train.mean(axis=1).tolist(), test.mean(axis=1).tolist()):
         rows += [["train", round(a, 2), int(size)], ["test", round(b, 2), int(size)]]
-    fields = {"step": "train_size", "lineKey": "dataset", "lineVal": "score"}
     _log(
         "learning_curve",
         ["dataset", "score", "train_size"],
         _capped(rows, "learning_curve"),
-        "wandb/lineseries/v0",
-        fields,
-        "Learning Curve",
+        "wandb/learning_curve/v1",
     )
 
 
@@ -388,9 +367,7 @@ def plot_outlier_candidates(regressor: Any = None, X: Any = None, y: Any = None)
         "outlier_candidates",
         ["distance", "instance_indicies", "outlier_percentage", "influence_threshold"],
         _capped(rows, "outlier_candidates"),
-        "wandb/bar/v0",
-        {"label": "instance_indicies", "value": "distance"},
-        "Outlier Candidates",
+        "wandb/outliers/v1",
     )
 
 
@@ -408,14 +385,7 @@ def plot_residuals(regressor: Any = None, X: Any = None, y: Any = None) -> None:
         pred = np.asarray(regressor.predict(xs), dtype=np.float64)
         points = [[name, float(p), float(r), train_score, test_score] for p, r in zip(pred, pred - ys)]
         rows += _capped(points, "residuals", 100)
-    _log(
-        "residuals",
-        ["dataset", "y_pred", "residuals", "train_score", "test_score"],
-        rows,
-        "wandb/scatter/v0",
-        {"x": "y_pred", "y": "residuals"},
-        "Residuals",
-    )
+    _log("residuals", ["dataset", "y_pred", "residuals", "train_score", "test_score"], rows, "wandb/residuals_plot/v1")
 
 
 # ---- clusterers --------------------------------------------------------------------------------------------
@@ -458,9 +428,8 @@ def plot_elbow_curve(
         model.n_clusters = n
         error = abs(float(model.fit(X).score(X)))
         rows.append([n, error, time.time() - start])
-    fields = {"x": "cluster_ranges", "y": "errors"}
     columns = ["cluster_ranges", "errors", "clustering_time"]
-    _log("elbow_curve", columns, rows, "wandb/line/v0", fields, "Elbow Plot")
+    _log("elbow_curve", columns, rows, "wandb/elbow/v1")
 
 
 def plot_silhouette(
@@ -497,4 +466,4 @@ def plot_silhouette(
         cx, cy = (float(centers[c, 0]), float(centers[c, 1])) if centers is not None else (None, None)
         rows.append([float(x[i, 0]), float(x[i, 1]), c, cx, cy, y_sil[i], 0, x_sil[i], color_sil[i], average])
     columns = ["x", "y", "colors", "centerx", "centery", "y_sil", "x1", "x2", "color_sil", "silhouette_avg"]
-    _log("silhouette_plot", columns, rows, "wandb/scatter/v0", {"x": "x2", "y": "y_sil"}, "Silhouette")
+    _log("silhouette_plot", columns, rows, "wandb/silhouette_/v1")

@@ -107,6 +107,12 @@ class Run:
     config = property(lambda self: dict(self._get("config")))
 
     @property
+    def rawconfig(self) -> dict[str, Any]:
+        """The config with wandb's internal ``_wandb`` (the charts'
+        ``visualize`` specs), as wandb's API has it; ``config`` leaves it out."""
+        return dict(self._view.raw_config)
+
+    @property
     def state(self) -> str:
         """wandb's words: running, finished, failed, crashed, killed (a run
         ended by a signal, runship's "terminated"), preempted."""

@@ -22,6 +22,7 @@ from runship.reader.runhistory import RunHistory
 from runship.reader.segments import RunFiles, read_cache
 from runship.reader.stream import Problem, StreamFile
 from runship.schema import annotations as annotation_schema
+from runship.schema import charts as chart_schema
 from runship.schema import format as fmt
 from runship.schema.metrics import Metrics
 from runship.schema.names import BadName, check_id, check_relpath
@@ -105,7 +106,22 @@ class RunView(RunHistory):
 
     @property
     def config(self) -> dict[str, Any]:
+        """The run's config, as wandb's API shows it: without ``_wandb``
+        (``raw_config`` has it; ``charts`` reads the chart specs in it)."""
+        return chart_schema.user_config(self._fold.config)
+
+    @property
+    def raw_config(self) -> dict[str, Any]:
+        """The config as recorded: ``config`` and wandb's ``_wandb`` (chart specs)."""
         return self._fold.config
+
+    @property
+    def charts(self) -> dict[str, dict[str, Any]]:
+        """The ``wandb.plot`` charts logged, by key: ``{"spec", "fields",
+        "string_fields", "table_key"}`` (``runship.schema.charts``); a run
+        written before runship took wandb's layout keeps a chart as a
+        ``plot`` value under its key instead."""
+        return chart_schema.charts(self._fold.config)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -367,6 +383,7 @@ class RunView(RunHistory):
             **{name: getattr(self, name) for name in _DICT_FIELDS},
             "sessions": [s.to_dict() for s in self.all_sessions],
             **({"ranks": ranks} if ranks else {}),
+            **({"charts": shown} if (shown := self.charts) else {}),
             "environment": self.environment,
             "problems": [p.to_dict() for p in self.problems],
         }

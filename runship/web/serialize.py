@@ -232,10 +232,24 @@ def detail_page(ref: str, view: Any) -> dict[str, Any]:
 def chart_keys(view: Any) -> dict[str, Any]:
     """What a run's charts need of it: its history keys (each with the kind of
     its value) and its metric definitions (step metrics: the panels' x)."""
-    return {
-        "metrics": plain(_metrics(view)),
-        "keys": [{"key": key, "kind": kind_of(view.summary.get(key, 0.0))} for key in view.history_keys()],
-    }
+    return {"metrics": plain(_metrics(view)), "keys": _keys(view)}
+
+
+def _keys(view: Any) -> list[dict[str, str]]:
+    """The history keys and their kinds; a wandb.plot chart (a spec in the
+    config over the table at ``<key>_table``) just before its table; a
+    wandb.visualize chart (its table under the key itself) as a chart."""
+    by_table: dict[str, list[str]] = {}
+    for chart_key, chart in view.charts.items():
+        by_table.setdefault(chart["table_key"], []).append(chart_key)
+    keys = view.history_keys()
+    have = set(keys)
+    out = []
+    for key in keys:
+        charts = by_table.get(key, ())
+        out += [{"key": c, "kind": "plot"} for c in charts if c not in have]
+        out.append({"key": key, "kind": "plot" if key in charts else kind_of(view.summary.get(key, 0.0))})
+    return out
 
 
 def _metrics(view: Any) -> list[dict[str, Any]]:

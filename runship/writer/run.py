@@ -29,6 +29,7 @@ from runship.schema.values import (
     to_plain,
     values_of_one_type,
 )
+from runship.writer import charts as _charts
 from runship.writer import files as _files
 from runship.writer import prior as _prior
 from runship.writer.config import Config, Summary
@@ -372,13 +373,19 @@ class Run:
         written by the writer), arrays of more than 32 elements histograms."""
         jobs: list[Any] = []
         out = {}
+        rest, found = _charts.split_charts(data)
+        if found:  # wandb.plot charts: each table at <key>_table, how to draw it in the config
+            data = _charts.with_tables(rest, found)
         for k, v in data.items():
             try:
                 out[k] = self._convert_value(k, v, step, jobs)
             except SerializationError as e:
                 e.path.insert(0, k)
                 raise TypeError(f"log(): {e.reason} - at `{e.where('data')}`") from None
-        for job in jobs:  # only once the whole row converted
+        if found:  # only once the whole row converted
+            shown = _charts.visualize(self.config.get("_wandb"), found)
+            self.config.update({"_wandb": shown}, allow_val_change=True)
+        for job in jobs:
             cast(Writer, self._writer).submit(job)  # a disabled run never converts
         return out
 

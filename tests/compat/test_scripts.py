@@ -3,6 +3,7 @@ each in its own process, each checked through the reader."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import os
@@ -737,17 +738,10 @@ def _user(d: dict) -> dict:
     return {k: v for k, v in d.items() if not k.startswith("_") or k == "_step"}
 
 
-def _as_wandb_stores(row: dict) -> dict:
-    """runship keeps a wandb.plot chart under its key (its table inside);
-    wandb logs the table under `<key>_table` and the chart's spec in the
-    run's config: compared as wandb stores it."""
-    out = {}
-    for k, v in row.items():
-        if isinstance(v, dict) and v.get("_type") == "plot":
-            out[f"{k}_table"] = v["table"]
-        else:
-            out[k] = v
-    return out
+def _charts(config: dict) -> dict:
+    """How the config says the charts are drawn: wandb's ``_wandb.visualize`` and ``_wandb.viz``."""
+    inner = config.get("_wandb") or {}
+    return {section: inner.get(section) for section in ("visualize", "viz")}
 
 
 def run_under_wandb(work, name, *args):
@@ -790,16 +784,31 @@ def test_the_same_record_as_wandb_offline(work, name, project, args):
     theirs = run_under_wandb(work, name, *args)
     run_script(work, name, *args)
     run = only_run(work, project)
-    ours = [_as_wandb_stores(_user(r)) for r in rows(run)]
+    ours = [_user(r) for r in rows(run)]
     wanted = [_user(r) for r in theirs["history"]]
     assert [sorted(r) for r in ours] == [sorted(r) for r in wanted]
     for a, b in zip(ours, wanted):
         assert all(_same(a[k], b[k]) for k in a if not _timing(k)), (a, b)
-    summary = _as_wandb_stores(_user(dict(runship.open_run(run.url).summary)))
+    summary = _user(dict(runship.open_run(run.url).summary))
     their_summary = {k: v for k, v in _user(theirs["summary"]).items() if k != "_step"}
     assert sorted(summary) == sorted(their_summary)
     assert all(_same(summary[k], their_summary[k]) for k in summary if not _timing(k)), (summary, their_summary)
     assert _same(_user(run.config), _user(theirs["config"]))
+    assert _charts(run.rawconfig) == _charts(theirs["config"])
+
+
+@pytest.mark.compat
+def test_wandb_plot_functions_take_wandbs_parameters():
+    import wandb
+
+    for name in ("line", "scatter", "bar", "histogram", "line_series", "confusion_matrix", "roc_curve", "pr_curve"):
+        want = inspect.signature(getattr(wandb.plot, name)).parameters
+        got = inspect.signature(getattr(runship.plot, name)).parameters
+        assert [(k, p.kind, p.default) for k, p in got.items()] == [(k, p.kind, p.default) for k, p in want.items()]
+    for name in ("plot_table", "visualize"):
+        want = inspect.signature(getattr(wandb, name)).parameters
+        got = inspect.signature(getattr(runship, name)).parameters
+        assert [(k, p.default) for k, p in got.items()] == [(k, p.default) for k, p in want.items()], name
 
 
 @pytest.mark.compat

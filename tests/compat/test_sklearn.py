@@ -33,20 +33,6 @@ WANDB_SKLEARN = {
     "plot_residuals",
     "plot_outlier_candidates",
 }
-# wandb logs these through wandb.visualize: the table under the key itself (wandb.plot charts,
-# roc and precision_recall, under `<key>_table`)
-VISUALIZED = {
-    "feature_importances",
-    "learning_curve",
-    "confusion_matrix",
-    "summary_metrics",
-    "class_proportions",
-    "calibration_curve",
-    "outlier_candidates",
-    "residuals",
-    "elbow_curve",
-    "silhouette_plot",
-}
 
 
 @pytest.fixture
@@ -71,17 +57,14 @@ def test_the_same_functions_and_parameters_as_wandb():
         assert [(k, p.kind, p.default) for k, p in got] == [(k, p.kind, p.default) for k, p in want], name
 
 
-def _as_wandb_stores(row: dict) -> dict:
-    """Each runship chart as wandb keeps it: its table under the key (wandb.visualize) or `<key>_table`."""
-    out = {}
-    for k, v in row.items():
-        if k.startswith("_") and k != "_step":
-            continue
-        if isinstance(v, dict) and v.get("_type") == "plot":
-            out[k if k in VISUALIZED else f"{k}_table"] = v["table"]
-        else:
-            out[k] = v
-    return out
+def _own(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not k.startswith("_") or k == "_step"}
+
+
+def _charts(config: dict) -> dict:
+    """What the config says of the charts: wandb's ``_wandb.visualize`` and ``_wandb.viz``."""
+    inner = config.get("_wandb") or {}
+    return {section: inner.get(section) for section in ("visualize", "viz")}
 
 
 def _wandb_columns(work, ref: dict) -> list:
@@ -101,8 +84,8 @@ def test_every_sklearn_plot_under_wandbs_keys_and_columns(work):
     run_script(work, "sklearn_all.py")
     run = only_run(work, "sklearn-all")
     view = runship.open_run(run.url)
-    got = [_as_wandb_stores(r) for r in rows(run)]
-    wanted = [{k: v for k, v in r.items() if not k.startswith("_") or k == "_step"} for r in theirs["history"]]
+    got = [_own(r) for r in rows(run)]
+    wanted = [_own(r) for r in theirs["history"]]
     assert [sorted(r) for r in got[: len(wanted)]] == [sorted(r) for r in wanted]
     assert [sorted(r) for r in got[len(wanted) :]] == [["_step", "silhouette_plot"]] * 2
     for a, b in zip(got, wanted):
@@ -123,6 +106,11 @@ def test_every_sklearn_plot_under_wandbs_keys_and_columns(work):
         "silhouette_avg",
     ]
     assert len(silhouette["data"]) == 80
-    summary = {k for k in _as_wandb_stores(dict(view.summary)) if k != "_step"}
+    summary = {k for k in _own(dict(view.summary)) if k != "_step"}
     their_summary = {k for k in theirs["summary"] if not k.startswith("_")}
     assert summary == their_summary | {"silhouette_plot"}
+    # how each chart is drawn: the same presets and specs in the config (silhouette aside, as above)
+    ours = _charts(run.rawconfig)
+    ours["viz"] = {k: v for k, v in ours["viz"].items() if k != "silhouette_plot"}
+    assert ours == _charts(theirs["config"])
+    assert "_wandb" not in run.config

@@ -30,15 +30,24 @@ def api_media(run: OpenedRun, key: Annotated[str, Query(max_length=1000)]) -> JS
 
 
 def media(view: Any, key: str) -> dict[str, Any]:
-    """The key's logged media, evenly thinned to MAX_MEDIA_ITEMS (the last kept)."""
-    if key not in set(view.history_keys()):
+    """The key's logged media, evenly thinned to MAX_MEDIA_ITEMS (the last
+    kept). A wandb.plot chart's key: its table's items, each as the chart
+    (``{"_type": "plot", "spec", "fields", "string_fields", "table"}``)."""
+    logged = key in set(view.history_keys())
+    chart = view.charts.get(key)
+    if chart is not None and logged and chart["table_key"] != key:
+        chart = None  # a plot value under the key itself: the layout runship wrote before
+    if chart is None and not logged:
         raise BadRequest(f"the run has no key {key[:200]!r}")
+    source = chart["table_key"] if chart is not None else key
     items: list[dict[str, Any]] = []
     stride, seen = 1, 0
     last: dict[str, Any] | None = None
     kind = None
-    for row in view.scan_history([key]):
-        value = row.get(key)
+    for row in view.scan_history([source]):
+        value = row.get(source)
+        if chart is not None:
+            value = _as_chart(chart, value)
         if not isinstance(value, dict) or value.get("_type") not in MEDIA_KINDS:
             continue
         kind = kind or MEDIA_KINDS[str(value["_type"])]
@@ -55,6 +64,13 @@ def media(view: Any, key: str) -> dict[str, Any]:
         every = items[:-1][:: math.ceil((len(items) - 1) / (MAX_MEDIA_ITEMS - 1))]
         items = [*every, items[-1]]
     return {"kind": kind or kind_of(view.summary.get(key)), "items": items}
+
+
+def _as_chart(chart: dict[str, Any], table: object) -> dict[str, Any] | None:
+    """A chart's table reference and its spec, as one ``plot`` value."""
+    if not isinstance(table, dict) or table.get("_type") != "table-file":
+        return None
+    return {"_type": "plot", **{k: chart[k] for k in ("spec", "fields", "string_fields")}, "table": table}
 
 
 @ui.get("/ui/api/table")

@@ -1,0 +1,208 @@
+"""wandb.plot charts and wandb.visualize presets recorded where wandb keeps
+them: the table under ``<key>_table`` (history and summary; the key itself
+for a preset) and how to draw it in the config at ``_wandb.visualize.<key>``
+(``_wandb.viz.<key>``); read back by the reader, ``runship.Api`` (``config``
+without ``_wandb``, ``rawconfig`` with it) and ``runship ui``'s API, over
+real HTTP. Runs written before this layout (a ``plot`` value under the key)
+still read; a crafted ``_wandb`` config is never trusted."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.parse
+
+import pytest
+
+import runship
+from runship.schema.charts import charts
+from tests.servers import UIServer
+from tests.test_ui_api import api, call
+
+
+@contextlib.contextmanager
+def _ui(root, tmp_path):
+    ui = UIServer([root], str(tmp_path)).start()
+    try:
+        yield ui
+    finally:
+        ui.stop()
+
+
+def _table(n: int = 5) -> runship.Table:
+    return runship.Table(columns=["x", "y"], data=[[i, i * i] for i in range(n)])
+
+
+def test_a_chart_is_its_table_under_key_table_and_its_spec_in_the_config(make_run):
+    run = make_run()
+    row = {"loss": 0.5, "curve": runship.plot.line(_table(), "x", "y", title="squares")}
+    run.log(row)
+    run.finish()
+    assert isinstance(row["curve"], runship.plot.CustomChart)  # the caller's dict is left as it was
+    view = runship.open_run(run.run_dir)
+    assert view.history_keys() == ["loss", "curve_table"]
+    assert view.summary["curve_table"]["_type"] == "table-file"
+    assert view.load(view.summary["curve_table"])["data"][4] == [4, 16]
+    assert view.config == {}
+    panel = view.raw_config["_wandb"]["visualize"]["curve"]["panel_config"]
+    assert panel["panelDefId"] == "wandb/line/v0"
+    assert panel["fieldSettings"] == {"x": "x", "y": "y", "stroke": None}
+    assert panel["stringSettings"] == {"title": "squares"}
+    assert view.charts == {
+        "curve": {
+            "spec": "wandb/line/v0",
+            "fields": {"x": "x", "y": "y"},
+            "string_fields": {"title": "squares"},
+            "table_key": "curve_table",
+        }
+    }
+
+
+def test_nested_and_split_charts_take_wandbs_keys(make_run):
+    run = make_run()
+    row = {
+        "eval": {"roc": runship.plot.scatter(_table(), "x", "y"), "acc": 0.9},
+        "only": {"chart": runship.plot.bar(_table(), "x", "y")},
+        "split": runship.plot.histogram(_table(), "y", split_table=True),
+    }
+    run.log(row)
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    # a dict the charts were all of is left out, as wandb records it
+    assert sorted(view.history_keys()) == sorted(
+        ["eval", "eval.roc_table", "only.chart_table", "Custom Chart Tables/split_table"]
+    )
+    assert view.summary["eval"] == {"acc": 0.9}
+    assert {k: c["table_key"] for k, c in view.charts.items()} == {
+        "eval.roc": "eval.roc_table",
+        "only.chart": "only.chart_table",
+        "split": "Custom Chart Tables/split_table",
+    }
+    assert "roc" in row["eval"]  # not taken out of the caller's nested dict
+
+
+def test_a_preset_keeps_its_table_under_the_key_and_its_id_under_viz(make_run):
+    run = make_run()
+    table = runship.Table(columns=["feature_names", "importances"], data=[["a", 0.7], ["b", 0.3]])
+    run.log({"feature_importances": runship.visualize("wandb/feature_importances/v1", table)})
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    assert view.history_keys() == ["feature_importances"]
+    assert view.raw_config["_wandb"]["viz"] == {
+        "feature_importances": {
+            "id": "wandb/feature_importances/v1",
+            "historyFieldSettings": {"x-axis": "_step", "key": "feature_importances"},
+        }
+    }
+    assert view.charts["feature_importances"]["spec"] == "wandb/bar/v0"
+    assert view.charts["feature_importances"]["fields"] == {"label": "feature_names", "value": "importances"}
+
+
+def test_the_api_gives_config_without_wandb_and_rawconfig_with_it(make_run, root):
+    run = make_run(config={"lr": 0.1})
+    run.log({"pr": runship.plot.pr_curve([0, 1, 1, 0], [[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4]])})
+    run.finish()
+    (found,) = runship.Api(root).runs("p")
+    assert found.config == {"lr": 0.1}
+    assert set(found.rawconfig) == {"lr", "_wandb"}
+    assert found.rawconfig["_wandb"]["visualize"]["pr"]["panel_config"]["stringSettings"]["title"] == (
+        "Precision-Recall Curve"
+    )
+    assert [r["pr_table"]["_type"] for r in found.scan_history(keys=["pr_table"])] == ["table-file"]
+    assert found.summary["pr_table"]["_type"] == "table-file"
+
+
+def test_a_bad_row_records_no_chart_spec(make_run):
+    run = make_run()
+    with pytest.raises(TypeError):
+        run.log({"curve": runship.plot.line(_table(), "x", "y"), "bad": object()})
+    run.log({"loss": 1.0})
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    assert view.raw_config == {} and view.history_keys() == ["loss"]
+
+
+def test_a_resumed_run_keeps_the_charts_of_its_first_session(make_run, root):
+    run = make_run(id="again")
+    run.log({"first": runship.plot.line(_table(), "x", "y")})
+    run.finish()
+    run = make_run(id="again", resume="must")
+    run.log({"second": runship.plot.scatter(_table(), "x", "y")})
+    run.finish()
+    assert sorted(runship.open_run(run.run_dir).charts) == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        "not a dict",
+        {"visualize": "text", "viz": [1, 2]},
+        {"visualize": {"k": {"panel_config": {"panelDefId": 7, "userQuery": None}}}},
+        {"visualize": {"k": {"panel_config": {"panelDefId": "wandb/line/v0", "userQuery": {"queryFields": "x"}}}}},
+        {"visualize": {"k" * 5000: {"panel_config": {}}}},
+        {"viz": {"k": {"id": "no/such/preset"}, "j": {"id": ["list"]}}},
+    ],
+)
+def test_a_crafted_wandb_config_is_no_chart_and_breaks_nothing(make_run, root, tmp_path, crafted):
+    run = make_run(config={"_wandb": crafted, "lr": 1})
+    run.log({"loss": 1.0})
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    assert view.charts == {} and view.config == {"lr": 1}
+    with _ui(root, tmp_path) as ui:
+        (entry,) = api(ui, "runs")["runs"]
+        detail = api(ui, "run", run=entry["ref"])
+        assert [k["key"] for k in detail["keys"]] == ["loss"]
+        status, _, body = call(
+            ui, "/ui/api/media?" + urllib.parse.urlencode({"run": entry["ref"], "key": "k"}), token=UIServer.TOKEN
+        )
+        assert status == 400 and b"no key" in body
+
+
+def test_charts_reads_wandbs_own_config_and_bounds_what_it_keeps():
+    spec = {
+        "panel_config": {
+            "panelDefId": "wandb/area-under-curve/v0",
+            "fieldSettings": {"x": "fpr", "y": "tpr", "class": "class", "bad": {"nested": 1}},
+            "stringSettings": {"title": "ROC Curve", "n": 3},
+            "userQuery": {
+                "queryFields": [
+                    {
+                        "name": "runSets",
+                        "fields": [{"name": "summaryTable", "args": [{"name": "tableKey", "value": "roc_table"}]}],
+                    }
+                ]
+            },
+        }
+    }
+    many = {f"c{i}": spec for i in range(1500)}
+    got = charts({"_wandb": {"visualize": many}})
+    assert len(got) == 1000
+    assert got["c0"] == {
+        "spec": "wandb/area-under-curve/v0",
+        "fields": {"x": "fpr", "y": "tpr", "class": "class"},
+        "string_fields": {"title": "ROC Curve", "n": "3"},
+        "table_key": "roc_table",
+    }
+
+
+def test_the_ui_api_serves_a_chart_of_either_layout(make_run, root, tmp_path):
+    run = make_run(name="both", id="both")
+    run.log({"curve": runship.plot.line(_table(), "x", "y", title="new")})
+    run.finish()
+    ref = runship.open_run(run.run_dir).summary["curve_table"]
+    run = make_run(id="both", resume="must")
+    run.log({"old": {"_type": "plot", "spec": "wandb/line/v0", "fields": {"x": "x", "y": "y"}, "table": ref}})
+    run.finish()
+    with _ui(root, tmp_path) as ui:
+        (entry,) = api(ui, "runs")["runs"]
+        detail = api(ui, "run", run=entry["ref"])
+        kinds = {k["key"]: k["kind"] for k in detail["keys"]}
+        assert kinds == {"curve": "plot", "curve_table": "table", "old": "plot"}
+        for key, title in (("curve", "new"), ("old", None)):
+            (item,) = api(ui, "media", run=entry["ref"], key=key)["items"]
+            assert item["value"]["_type"] == "plot" and item["value"]["spec"] == "wandb/line/v0"
+            assert item["value"]["table"]["path"] == ref["path"]  # the one table, read by both
+            assert item["value"].get("string_fields", {}).get("title") == title
+        rows = api(ui, "table", run=entry["ref"], path=ref["path"])
+        assert json.dumps(rows["rows"][-1]) == "[4, 16]"
