@@ -206,3 +206,53 @@ def test_the_ui_api_serves_a_chart_of_either_layout(make_run, root, tmp_path):
             assert item["value"].get("string_fields", {}).get("title") == title
         rows = api(ui, "table", run=entry["ref"], path=ref["path"])
         assert json.dumps(rows["rows"][-1]) == "[4, 16]"
+
+
+# ---- run_table artifacts: each table logged, as wandb records it -------------------------------------------
+def test_each_table_logged_is_a_run_table_artifact_of_its_file(make_run, root):
+    run = make_run(id="tables")
+    same = _table()
+    run.log({"preds": same, "again": same})  # one Table object: one artifact (wandb binds it once)
+    run.log({"preds": _table(7), "Feature Importance": runship.plot.bar(_table(), "x", "y")})
+    run.log({"eval": {"preds": _table(2)}})
+    run.finish()
+    (found,) = runship.Api(root).runs("p")
+    got = [(a.name, a.type, a.version) for a in found.logged_artifacts()]
+    assert got == [
+        ("run-tables-preds:v0", "run_table", "v0"),
+        ("run-tables-preds:v1", "run_table", "v1"),
+        ("run-tables-FeatureImportance_table-q6manw:v0", "run_table", "v0"),  # wandb 0.31 sanitize_artifact_name()
+        ("run-tables-eval.preds:v0", "run_table", "v0"),
+    ]
+    view = runship.open_run(run.run_dir)
+    for art, (key, step) in zip(
+        found.logged_artifacts(), [("preds", 0), ("preds", 1), ("Feature Importance_table", 1)]
+    ):
+        (f,) = art.files()  # the table file the row references: not a copy
+        (logged,) = [r[key] for r in view.history([key]) if r["_step"] == step]
+        assert f.name == logged["path"] and f.size > 0
+    assert len([p for p in view.saved_files if p.endswith(".table.json")]) == 5  # a file a table value, no copy
+
+
+def test_a_crafted_artifact_record_is_left_out(tmp_path):
+    from tests.hostile.craft import start, write_run
+
+    good = {"k": "artifact", "n": 5, "t": 1.7e9, "name": "ok", "type": "dataset", "version": "v0", "files": ["a"]}
+    batch = [
+        start(),
+        {"k": "artifact", "n": 1, "t": 1.7e9, "name": 7, "type": "x"},
+        {"k": "artifact", "n": 2, "t": 1.7e9, "name": "x" * 5000, "type": "x"},
+        {"k": "artifact", "n": 3, "t": 1.7e9, "name": "n", "type": ["t"]},
+        {"k": "artifact", "n": 4, "t": 1.7e9, "name": "../../etc", "type": "x", "files": "not a list"},
+        good,
+        {"k": "artifact", "n": 6, "t": 1.7e9, "name": "f", "type": "x", "files": [1, "b", None], "aliases": "best"},
+    ]
+    run_dir = write_run(tmp_path / "runs", [batch])
+    view = runship.open_run(run_dir)
+    assert [(a["name"], a["files"], a["aliases"]) for a in view.artifacts] == [
+        ("../../etc", [], []),
+        ("ok", ["a"], []),
+        ("f", ["b"], []),
+    ]
+    (found,) = runship.Api(str(tmp_path / "runs")).runs("p")
+    assert [a.name for a in found.logged_artifacts()] == ["ok:v0", "f"]  # an unsafe name is not listed

@@ -40,7 +40,8 @@ def wandb_callback(log_params: bool = True, define_metric: bool = True) -> Calla
 
 def log_summary(model: Any, feature_importance: bool = True, save_model_checkpoint: bool = False) -> None:
     """``best_iteration`` and ``best_score`` into the summary, the feature
-    importances as a bar chart, the model as a file."""
+    importances as a bar chart, the best model as a ``model`` artifact
+    (``save_model_checkpoint``), as wandb."""
     run = runship.run
     if run is None:
         raise UsageError("You must call wandb.init() (runship.init) before log_summary()")
@@ -52,9 +53,11 @@ def log_summary(model: Any, feature_importance: bool = True, save_model_checkpoi
         runship.log(
             {"Feature Importance": runship.plot.bar(table, "Feature", "Importance", title="Feature Importance")}
         )
-    if save_model_checkpoint:
+    if save_model_checkpoint:  # as wandb: the best iteration's model, the artifact model_<id> aliased "best"
         import os
 
-        path = os.path.join(run.dir, "model.txt")
-        model.save_model(path)
-        run.save(path, base_path=run.dir, policy="now")
+        path = os.path.join(run.dir, f"model_ckpt_{model.best_iteration}.txt")
+        model.save_model(path, num_iteration=model.best_iteration)
+        artifact = runship.Artifact(f"model_{run.id}", type="model")
+        artifact.add_file(path)
+        run.log_artifact(artifact, aliases=["best"])

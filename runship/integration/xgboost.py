@@ -19,7 +19,7 @@ class WandbCallback(xgboost.callback.TrainingCallback):
     """Each round: ``{<data>-<metric>: value, "epoch": round}``; at the end,
     ``best_score`` and ``best_iteration`` in the summary (early stopping),
     the feature importances as a bar chart (``Feature Importance``) and the
-    model as a file (``log_model=True``)."""
+    model as a ``model`` artifact (``log_model=True``), as wandb."""
 
     def __init__(
         self,
@@ -80,12 +80,15 @@ class WandbCallback(xgboost.callback.TrainingCallback):
                 runship.log(
                     {"Feature Importance": runship.plot.bar(table, "Feature", "Importance", title="Feature Importance")}
                 )
-        if self.log_model:
+        if self.log_model:  # as wandb: the model file, logged as the artifact <id>_model.json (type model)
             import os
 
-            path = os.path.join(run.dir, f"{run.id}_model.json")
+            name = f"{run.id}_model.json"
+            path = os.path.join(run.dir, name)
             model.save_model(path)
-            run.save(path, base_path=run.dir, policy="now")
+            artifact = runship.Artifact(name, type="model")
+            artifact.add_file(path)
+            run.log_artifact(artifact)
         return model
 
 

@@ -276,6 +276,18 @@ class Run:
                 out.append(File(sf.name, sf.size or None, sf.path))
         return out
 
+    def logged_artifacts(self, per_page: int = 100) -> list[LoggedArtifact]:
+        """The artifacts this run logged, as wandb's API lists them (each
+        version apart; a ``run_table`` for each table logged)."""
+        view = self._view
+        out = []
+        for art in view.artifacts:
+            try:
+                out.append(LoggedArtifact(view, art))
+            except ValueError:  # a name this reader does not take (a crafted record)
+                continue
+        return out
+
     def file(self, name: str) -> File:
         for f in self.files():
             if f.name == name:
@@ -284,6 +296,28 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {self.project}/{self.id} ({self.state})>"
+
+
+class LoggedArtifact(ArtifactBase):
+    """An artifact a run logged: ``name`` is ``<name>:<version>`` as in
+    wandb's API (``source_name`` without the version); ``files()`` are its
+    files in the run."""
+
+    def __init__(self, view: RunView, art: dict[str, Any]):
+        super().__init__(art["name"], art["type"])
+        self.source_name = art["name"]
+        self.version = art["version"]
+        self.aliases = list(art["aliases"])
+        self.name = f"{self.source_name}:{self.version}" if self.version else self.source_name
+        self._view = view
+        self._files = list(art["files"])
+
+    def files(self) -> list[File]:
+        saved = self._view.saved_files
+        return [
+            File(rel, saved.get(rel, {}).get("size"), self._view.location_of(rel), saved.get(rel, {}).get("sha256"))
+            for rel in self._files
+        ]
 
 
 def _frame(rows: list[dict[str, Any]]) -> Any:

@@ -119,6 +119,7 @@ class Fold:
         self.steps = 0
         self.alerts: list[dict[str, Any]] = []
         self.saved_files: dict[str, dict[str, Any]] = {}
+        self.artifacts: list[dict[str, Any]] = []
 
     def run(self) -> None:
         """One pass over the run stream's sessions in order. A session that
@@ -198,12 +199,12 @@ class Fold:
     def _fold_apart(self, s: Session) -> None:
         """Fold a rank's session on its own: the run's state is left as it was."""
         kept = (self.config, self.summary, self.meta, self.metrics, self.last_step, self.steps)
-        kept_more = (self.alerts, self.saved_files, self._budget, self._held)
+        kept_more = (self.alerts, self.saved_files, self.artifacts, self._budget, self._held)
         self._reset_state()
         self._fold_session(s, 0.0)
         s.saved_files = self.saved_files
         self.config, self.summary, self.meta, self.metrics, self.last_step, self.steps = kept
-        self.alerts, self.saved_files, self._budget, self._held = kept_more
+        self.alerts, self.saved_files, self.artifacts, self._budget, self._held = kept_more
 
     def _reset_state(self) -> None:
         self.config, self.summary, self.meta = {}, {}, {}
@@ -213,6 +214,7 @@ class Fold:
         self.last_step, self.steps = None, 0
         self.alerts = []
         self.saved_files = {}
+        self.artifacts = []
 
     def _fold_session(self, s: Session, runtime_base: float, again: bool = False) -> None:
         """Fold one session's run stream into the run's state and fill ``s``:
@@ -315,6 +317,10 @@ class Fold:
             self.saved_files[r["path"]] = r
         elif kind == fmt.ALERT:
             self.alerts.append(r)
+        elif kind == fmt.ARTIFACT:
+            art = artifact_of(r)
+            if art is not None and len(self.artifacts) < limits.KEPT_ARTIFACTS:
+                self.artifacts.append(art)
         elif kind == fmt.ENVIRONMENT:
             s.environment = r
         elif kind == fmt.FINISH:
@@ -324,6 +330,25 @@ class Fold:
         elif kind == fmt.LOSS:
             s.lost += int(r.get("lost") or 0)
             s.dropped += int(r.get("dropped") or 0)
+
+
+def artifact_of(r: dict[str, Any]) -> dict[str, Any] | None:
+    """What an ``artifact`` record says (name, type, version, aliases,
+    files), its shape checked (a crafted record is not trusted); None if it
+    names no artifact."""
+    name, type_, version = r.get("name"), r.get("type"), r.get("version")
+    if not isinstance(name, str) or not 0 < len(name) <= limits.MAX_ARTIFACT_NAME or not isinstance(type_, str):
+        return None
+    words = [a for a in r.get("aliases") or () if isinstance(a, str)] if isinstance(r.get("aliases"), list) else []
+    files = [f for f in r.get("files") or () if isinstance(f, str)] if isinstance(r.get("files"), list) else []
+    return {
+        "name": name,
+        "type": type_[: limits.MAX_ARTIFACT_NAME],
+        "version": version if isinstance(version, str) else None,
+        "aliases": words[:100],
+        "files": files[: limits.KEPT_ARTIFACT_FILES],
+        "t": r.get("t"),
+    }
 
 
 def ranks_of(sessions: list[Session]) -> list[dict[str, Any]]:

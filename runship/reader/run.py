@@ -165,6 +165,13 @@ class RunView(RunHistory):
         return self._fold.saved_files
 
     @property
+    def artifacts(self) -> list[dict[str, Any]]:
+        """The artifacts the run logged, in order: ``{"name", "type",
+        "version", "aliases", "files", "t"}`` (``log_artifact``, and a
+        ``run_table`` for each table logged, as wandb)."""
+        return self._fold.artifacts
+
+    @property
     def last_step(self) -> int | None:
         return self._fold.last_step
 

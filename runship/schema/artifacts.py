@@ -9,10 +9,27 @@ offline and keeps no artifact store, so ``download()`` says so.
 
 from __future__ import annotations
 
+import base64
+import re
+import zlib
 from typing import Any, NoReturn
 
 from runship.errors import UsageError
 from runship.schema import names
+
+
+def run_table_name(run_id: str, key: str) -> str:
+    """The name of the ``run_table`` artifact of a table logged under
+    ``key``: ``run-<id>-<key>``, made a valid name as wandb makes it (what is
+    not a letter, digit, ``_``, ``-`` or ``.`` dropped, then ``-`` and the
+    CRC-32 of the whole name, URL-safe base64, so that two keys differing
+    only there do not meet)."""
+    name = f"run-{run_id}-{key}"
+    kept = re.sub(r"[^a-zA-Z0-9_\-.]+", "", name)
+    if kept == name:
+        return name
+    crc = zlib.crc32(name.encode("utf-8")).to_bytes(4, "big")
+    return f"{kept}-{base64.urlsafe_b64encode(crc).rstrip(b'=').decode('ascii')}"
 
 
 class ArtifactBase:

@@ -33,6 +33,9 @@ CELLS_PER_BYTE = 16  # ... or this many per byte of the file: past both, its spa
 KEPT_COLUMNS = (
     1 << 14
 )  # history keys (columns) of one stream file a reader builds; values of later new keys are not kept
+KEPT_ARTIFACTS = 1 << 16  # artifact records (log_artifact, each table's run_table) a reader keeps per run
+KEPT_ARTIFACT_FILES = 1 << 16  # files of one artifact record a reader keeps
+MAX_ARTIFACT_NAME = 4096  # an artifact's name or type (longer: not an artifact a reader lists)
 KEPT_METRICS = 4096  # metric definitions (define_metric names) a reader keeps per run; later new names: a problem
 KEPT_METRIC_GLOBS = 32  # of them, globs ("train/*"): each is tried against every key a summary folds
 NOT_KEPT = "<not kept: past the reader's limit of values kept per run (runship/schema/limits.py KEPT_ITEMS)>"

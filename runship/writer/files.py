@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from runship import safefile
 from runship.schema import format as fmt
 from runship.schema import names, redact
-from runship.schema.artifacts import ArtifactBase
+from runship.schema.artifacts import ArtifactBase, run_table_name
 from runship.schema.records import ArtifactFields, CodeFields
 from runship.schema.values import to_plain
 
@@ -285,6 +285,19 @@ class Artifact(ArtifactBase):
 
     def add_reference(self, uri: str, name: str | None = None, **_: Any) -> None:
         self._references.append({"uri": str(uri), "name": name})
+
+
+def run_table(run: RunFiles, key: str, ref: dict[str, Any]) -> ArtifactFields:
+    """The ``run_table`` artifact of a table logged under ``key``, as wandb
+    records one for every table logged (``run-<id>-<key>``, a new version
+    each time): its one file is the table file already written, not a copy."""
+    name = run_table_name(run.id, key)
+    versions = run.artifact_versions
+    n = versions.get(name, 0)
+    versions[name] = n + 1
+    return ArtifactFields(
+        name=name, type="run_table", version=f"v{n}", aliases=[], tags=[], metadata={}, files=[str(ref.get("path"))]
+    )
 
 
 def log_artifact(run: RunFiles, artifact_or_path: Any, name: Any, type: Any, aliases: Any, tags: Any) -> Artifact:

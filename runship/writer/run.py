@@ -372,13 +372,14 @@ class Run:
         """Values of a row made plain: media become references (their files are
         written by the writer), arrays of more than 32 elements histograms."""
         jobs: list[Any] = []
+        tables: list[tuple[str, dict[str, Any], Any]] = []
         out = {}
         rest, found = _charts.split_charts(data)
         if found:  # wandb.plot charts: each table at <key>_table, how to draw it in the config
             data = _charts.with_tables(rest, found)
         for k, v in data.items():
             try:
-                out[k] = self._convert_value(k, v, step, jobs)
+                out[k] = self._convert_value(k, v, step, jobs, tables)
             except SerializationError as e:
                 e.path.insert(0, k)
                 raise TypeError(f"log(): {e.reason} - at `{e.where('data')}`") from None
@@ -387,24 +388,31 @@ class Run:
             self.config.update({"_wandb": shown}, allow_val_change=True)
         for job in jobs:
             cast(Writer, self._writer).submit(job)  # a disabled run never converts
+        for key, ref, table in tables:  # a run_table artifact of each table, as wandb (its file, not a copy)
+            if getattr(table, "_run_table_of", None) != self.id:  # wandb: once a Table object per run
+                table._run_table_of = self.id
+                self._record(fmt.ARTIFACT, _files.run_table(self._port, key, ref))
         return out
 
-    def _convert_value(self, key: str, v: Any, step: int, jobs: list[Any], depth: int = 0) -> Any:
+    def _convert_value(self, key: str, v: Any, step: int, jobs: list[Any], tables: list[Any], depth: int = 0) -> Any:
+        """``v`` made plain; the files of its media go to ``jobs``, its tables (key, reference, table) to ``tables``."""
         if type(v) in SCALAR_TYPES:
             return v
         if hasattr(v, "_runship_media_") and hasattr(v, "_bind"):
             ref, job = v._bind(self.run_dir, key, step)
             if job is not None:
                 jobs.append(job)
+            if getattr(v, "_type", None) == "table-file":
+                tables.append((key, ref, v))
             return ref
         if isinstance(v, (list, tuple)) and v and all(hasattr(x, "_bind") for x in v):
-            return [self._convert_value(f"{key}_{i}", x, step, jobs, depth + 1) for i, x in enumerate(v)]
+            return [self._convert_value(f"{key}_{i}", x, step, jobs, tables, depth + 1) for i, x in enumerate(v)]
         if isinstance(v, Mapping) and depth < 8:
             out = {}
             for k2, v2 in v.items():
                 sub = dict_key(k2)
                 try:
-                    out[sub] = self._convert_value(f"{key}.{sub}", v2, step, jobs, depth + 1)
+                    out[sub] = self._convert_value(f"{key}.{sub}", v2, step, jobs, tables, depth + 1)
                 except SerializationError as e:
                     e.path.insert(0, sub)
                     raise
@@ -420,7 +428,7 @@ class Run:
             if media is None and kind.startswith("pandas") and hasattr(v, "columns") and hasattr(v, "to_numpy"):
                 media = Table(dataframe=v)  # a DataFrame logged as a value: a table, as wandb does
             if media is not None:
-                return self._convert_value(key, media, step, jobs, depth)
+                return self._convert_value(key, media, step, jobs, tables, depth)
         if hasattr(v, "tolist"):
             from runship.media import auto_histogram
 

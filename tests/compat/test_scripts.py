@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 import runship
 from runship.cli import cli
+from runship.schema.artifacts import run_table_name
 from tests.plain import records, stream_files
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -514,10 +515,14 @@ def test_xgboost_callback(work):
     losses = [r["train-logloss"] for r in got[:5]]
     assert losses == sorted(losses, reverse=True)  # boosting lowers the training loss each round
     assert run.summary["val-logloss"] == {"min": min(r["val-logloss"] for r in got[:5])}
-    chart = got[5]["Feature Importance"]
-    assert chart["spec"] == "wandb/bar/v0" and view.load(chart["table"])["columns"] == ["Feature", "Importance"]
-    assert {r[0] for r in view.load(chart["table"])["data"]} <= {"a", "b", "c", "d"}
-    assert any(f.name.endswith("_model.json") for f in run.files())
+    table = got[5]["Feature Importance_table"]
+    assert view.charts["Feature Importance"]["spec"] == "wandb/bar/v0"
+    assert view.load(table)["columns"] == ["Feature", "Importance"]
+    assert {r[0] for r in view.load(table)["data"]} <= {"a", "b", "c", "d"}
+    (model,) = [a for a in run.logged_artifacts() if a.type == "model"]
+    assert model.name == f"{run.id}_model.json:v0"
+    (f,) = model.files()
+    assert f.name.endswith(f"/{run.id}_model.json") and json.load(open(f.path))["learner"]
 
 
 @pytest.mark.compat
@@ -530,8 +535,12 @@ def test_lightgbm_callback_and_log_summary(work):
     assert l2 == sorted(l2, reverse=True)
     assert run.config["num_leaves"] == 7 and run.config["objective"] == "regression"
     assert run.summary["best_score"] == {"valid": {"l2": l2[-1]}} and "best_iteration" in run.summary
-    assert got[6]["Feature Importance"]["spec"] == "wandb/bar/v0"
-    assert "files/model.txt" in [f.name for f in run.files()]
+    assert "Feature Importance_table" in got[6]
+    assert runship.open_run(run.url).charts["Feature Importance"]["spec"] == "wandb/bar/v0"
+    (model,) = [a for a in run.logged_artifacts() if a.type == "model"]
+    assert model.name == f"model_{run.id}:v0" and model.aliases == ["best"]
+    (f,) = model.files()
+    assert f.name.endswith(f"model_ckpt_{run.summary['best_iteration']}.txt") and f.size > 0
 
 
 @pytest.mark.compat
@@ -540,25 +549,33 @@ def test_sklearn_plots(work):
     run = only_run(work, "sklearn")
     view = runship.open_run(run.url)
     got = rows(run)
-    specs = [next(v["spec"] for k, v in r.items() if not k.startswith("_")) for r in got]
-    assert specs == [  # wandb's order; no calibration curve for three classes (binary only, as wandb)
-        "wandb/bar/v0",
-        "wandb/confusion_matrix/v1",
-        "wandb/bar/v0",
-        "wandb/class_proportions/v1",
-        "wandb/area-under-curve/v0",
-        "wandb/area-under-curve/v0",
-        "wandb/confusion_matrix/v1",
+    keys = [next(k for k in r if not k.startswith("_")) for r in got]
+    assert keys == [  # wandb's order; no calibration curve for three classes (binary only, as wandb)
+        "feature_importances",
+        "confusion_matrix",
+        "summary_metrics",
+        "class_proportions",
+        "roc_table",
+        "precision_recall_table",
+        "confusion_matrix",
     ]
-    matrix = view.load(got[6]["confusion_matrix"]["table"])
+    charts = view.charts  # each table drawn by wandb's preset (wandb.visualize) or a wandb.plot spec
+    assert [charts[k]["table_key"] for k in ("feature_importances", "confusion_matrix", "roc", "precision_recall")] == [
+        "feature_importances",
+        "confusion_matrix",
+        "roc_table",
+        "precision_recall_table",
+    ]
+    assert charts["roc"]["spec"] == "wandb/area-under-curve/v0"
+    matrix = view.load(got[6]["confusion_matrix"])
     assert matrix["columns"] == ["Predicted", "Actual", "Count"]  # wandb's columns
     assert {a for _, a, _ in matrix["data"]} == {"low", "mid", "high"} and sum(n for _, _, n in matrix["data"]) == 30
-    proportions = view.load(got[3]["class_proportions"]["table"])["data"]
+    proportions = view.load(got[3]["class_proportions"])["data"]
     assert (
         sum(c for _, d, c in proportions if d == "train") == 90
         and sum(c for _, d, c in proportions if d == "test") == 30
     )
-    metrics = {name: value for name, value, _ in view.load(got[2]["summary_metrics"]["table"])["data"]}
+    metrics = {name: value for name, value, _ in view.load(got[2]["summary_metrics"])["data"]}
     assert set(metrics) == {"accuracy_score", "precision", "recall", "f1_score"} and 0 <= metrics["accuracy_score"] <= 1
 
 
@@ -704,14 +721,15 @@ def test_sklearn_regressor(work):
     run = only_run(work, "regressor")
     view = runship.open_run(run.url)
     summary, learning, outliers, residuals = rows(run)  # wandb's bundle, in its order
-    metrics = {name: value for name, value, _ in view.load(summary["summary_metrics"]["table"])["data"]}
+    metrics = {name: value for name, value, _ in view.load(summary["summary_metrics"])["data"]}
     assert set(metrics) == {"mae", "mse", "r2_score"} and metrics["r2_score"] > 0.95
-    assert view.load(learning["learning_curve"]["table"])["columns"] == ["dataset", "score", "train_size"]
-    assert len(view.load(outliers["outlier_candidates"]["table"])["data"]) == 60  # the training set
-    table = view.load(residuals["residuals"]["table"])
+    assert view.load(learning["learning_curve"])["columns"] == ["dataset", "score", "train_size"]
+    assert len(view.load(outliers["outlier_candidates"])["data"]) == 60  # the training set
+    table = view.load(residuals["residuals"])
     assert table["columns"] == ["dataset", "y_pred", "residuals", "train_score", "test_score"]
     assert [r[0] for r in table["data"]] == ["train"] * 48 + ["test"] * 12  # the training set split 80/20
-    assert residuals["residuals"]["spec"] == "wandb/scatter/v0"
+    assert run.rawconfig["_wandb"]["viz"]["residuals"]["id"] == "wandb/residuals_plot/v1"
+    assert view.charts["residuals"]["spec"] == "wandb/scatter/v0"  # how runship ui draws that preset
 
 
 # ---- the same scripts under wandb itself (offline), compared key by key ------------------------------------
@@ -795,6 +813,32 @@ def test_the_same_record_as_wandb_offline(work, name, project, args):
     assert all(_same(summary[k], their_summary[k]) for k in summary if not _timing(k)), (summary, their_summary)
     assert _same(_user(run.config), _user(theirs["config"]))
     assert _charts(run.rawconfig) == _charts(theirs["config"])
+    assert _artifacts(work, run) == _their_artifacts(work)
+
+
+def _artifacts(work, run) -> list[tuple[str, str]]:
+    """(name, type) of each artifact the run logged, as ``_named`` says them."""
+    keys = {k for r in run.scan_history() for k in r}
+    return sorted(_named(a.source_name, a.type, run.id, keys) for a in run.logged_artifacts())
+
+
+def _their_artifacts(work) -> list[tuple[str, str]]:
+    from tests.compat.wandb_log import logged_artifacts, read_run
+
+    (offline,) = (work / "under-wandb" / "wandb").glob("offline-run-*")
+    their_id = offline.name.rsplit("-", 1)[-1]
+    keys = {k for r in read_run(str(work / "under-wandb"))["history"] for k in r}
+    return sorted(_named(name, kind, their_id, keys) for name, kind in logged_artifacts(str(work / "under-wandb")))
+
+
+def _named(name: str, kind: str, run_id: str, keys: set[str]) -> tuple[str, str]:
+    """(name, type) with the run's id as ``<id>``; a run_table's name, which must be
+    wandb's name for the table's history key (made safe, with its CRC-32 where it
+    was changed), as ``run-<id>-<key>``."""
+    if kind == "run_table":
+        (key,) = [k for k in keys if run_table_name(run_id, k) == name] or [f"<no key: {name}>"]
+        return f"run-<id>-{key}", kind
+    return name.replace(run_id, "<id>"), kind
 
 
 @pytest.mark.compat

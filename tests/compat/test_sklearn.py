@@ -13,7 +13,7 @@ import pytest
 
 import runship
 from runship.integration import sklearn as ours
-from tests.compat.test_scripts import only_run, rows, run_script, run_under_wandb
+from tests.compat.test_scripts import _artifacts, _their_artifacts, only_run, rows, run_script, run_under_wandb
 
 # wandb 0.31's wandb.sklearn.__all__
 WANDB_SKLEARN = {
@@ -114,3 +114,5 @@ def test_every_sklearn_plot_under_wandbs_keys_and_columns(work):
     ours["viz"] = {k: v for k, v in ours["viz"].items() if k != "silhouette_plot"}
     assert ours == _charts(theirs["config"])
     assert "_wandb" not in run.config
+    # each table a run_table artifact, as wandb (silhouette aside)
+    assert [a for a in _artifacts(work, run) if "silhouette" not in a[0]] == _their_artifacts(work)

@@ -26,3 +26,22 @@ def as_wandb(source: str) -> str:
             continue
         lines.append("import wandb" if line == "import runship as wandb" else line)
     return "\n".join(lines) + "\n"
+
+
+def logged_artifacts(workdir: str) -> list[tuple[str, str]]:
+    """(name, type) of each artifact the one offline run under ``workdir/wandb``
+    logged: the log's records (framed as LevelDB's log, read by runship's
+    reader of that framing) parsed by wandb's own protobuf types."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    from runship.integration import wandb_log
+
+    (path,) = glob.glob(os.path.join(workdir, "wandb", "offline-run-*", "run-*.wandb"))
+    out = []
+    with open(path, "rb") as f:
+        for data in wandb_log.records(f, path, print):
+            record = pb.Record()
+            record.ParseFromString(data)
+            if record.WhichOneof("record_type") == "artifact":
+                out.append((record.artifact.name, record.artifact.type))
+    return out
