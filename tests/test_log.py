@@ -239,3 +239,19 @@ def test_name_can_be_changed(make_run):
     run.name = "b"
     run.finish()
     assert runship.open_run(run.run_dir).name == "b"
+
+
+def test_notes_and_tags_set_after_init_are_recorded(make_run, root):
+    """As wandb records them: ``run.notes = ...`` and ``run.tags = run.tags + (...)``
+    after init() read back through the reader and the Api (they were lost)."""
+    run = make_run(id="later", tags=["first"])
+    run.notes = "tried a smaller lr"
+    run.tags = run.tags + ("best",)
+    run.log({"loss": 1.0})
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    assert (view.notes, view.tags) == ("tried a smaller lr", ["first", "best"])
+    (found,) = runship.Api(root).runs("p")
+    assert (found.notes, found.tags) == ("tried a smaller lr", ["first", "best"])
+    with pytest.raises(TypeError):
+        run.tags = "best"  # a string is not a list of tags (wandb would keep its letters)

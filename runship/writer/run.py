@@ -105,8 +105,8 @@ class Run:
         self.entity = meta.get("entity")
         self.group = meta.get("group")
         self.job_type = meta.get("job_type")
-        self.notes = meta.get("notes")
-        self.tags = tuple(meta.get("tags") or ())
+        self._notes = meta.get("notes")
+        self._tags = tuple(meta.get("tags") or ())
         self._name = meta.get("name")
         self._sweep = meta.get("sweep") if isinstance(meta.get("sweep"), dict) else None
         # settings ranks="shared": every rank's rows go to the run's history, each saying its rank
@@ -210,6 +210,28 @@ class Run:
     def name(self, value: str) -> None:
         self._name = str(value)
         self._record(fmt.META, MetaFields(name=self._name))
+
+    @property
+    def notes(self) -> str | None:
+        return self._notes
+
+    @notes.setter
+    def notes(self, value: str | None) -> None:
+        """Set after ``init()`` too (recorded, as wandb records it)."""
+        self._notes = None if value is None else str(value)
+        self._record(fmt.META, MetaFields(notes=self._notes))
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self._tags
+
+    @tags.setter
+    def tags(self, value: Any) -> None:
+        """A sequence of strings (``run.tags = run.tags + ("best",)``), recorded as wandb records it."""
+        if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+            raise TypeError(f"run.tags takes a list or tuple of strings, got {type(value).__name__}")
+        self._tags = tuple(str(t) for t in value)
+        self._record(fmt.META, MetaFields(tags=list(self._tags)))
 
     @property
     def dir(self) -> str:
