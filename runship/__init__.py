@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
+from runship.term import termerror, termlog, termwarn
 from runship.writer import PROCESS as _PROCESS
 from runship.writer import Config, Run, Settings, Summary, init
 from runship.writer import hooks as _hooks
@@ -195,18 +196,6 @@ def teardown(exit_code: int | None = None) -> None:
     """Finish every active run."""
     for run in list(_PROCESS.active):
         run.finish(exit_code=exit_code)
-
-
-def termlog(string: str = "", newline: bool = True, repeat: bool = True, prefix: bool = True) -> None:
-    print(("runship: " if prefix else "") + str(string), file=_sys.stderr, end="\n" if newline else "")
-
-
-def termwarn(string: str, repeat: bool = True, **kwargs: Any) -> None:
-    termlog(f"WARNING {string}")
-
-
-def termerror(string: str, repeat: bool = True, **kwargs: Any) -> None:
-    termlog(f"ERROR {string}")
 
 
 def sweep(sweep: Any = None, entity: str | None = None, project: str | None = None, prior_runs: Any = None) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import runship
+from runship import term
 from runship.errors import ConfigError, Error, UsageError
 
 #: what ``wandb.__version__`` reads: the wandb API version runship follows,
@@ -171,7 +172,9 @@ def install_as_wandb(force: bool = False) -> types.ModuleType:
     wandb_run = _module("wandb.sdk.wandb_run", Run=runship.Run)
     wandb_settings = _module("wandb.sdk.wandb_settings", Settings=runship.Settings)
     sdk = _module("wandb.sdk", lib=lib, wandb_run=wandb_run, wandb_settings=wandb_settings, Settings=runship.Settings)
-    errors = _module("wandb.errors", Error=Error, CommError=CommError, UsageError=UsageError, ConfigError=ConfigError)
+    errors = _module(
+        "wandb.errors", Error=Error, CommError=CommError, UsageError=UsageError, ConfigError=ConfigError, term=term
+    )
     top_run = _module("wandb.wandb_run", Run=runship.Run)
     wandb.sdk = sdk
     wandb.errors = errors
@@ -199,6 +202,7 @@ def install_as_wandb(force: bool = False) -> types.ModuleType:
         "wandb.sdk.wandb_run": wandb_run,
         "wandb.sdk.wandb_settings": wandb_settings,
         "wandb.errors": errors,
+        "wandb.errors.term": term,
         "wandb.wandb_run": top_run,
     }.items():
         sys.modules[name] = mod

@@ -1,6 +1,9 @@
-"""Exceptions that callers may want to tell apart. All are builtin subclasses."""
+"""Exceptions that callers may want to tell apart. All are builtin subclasses.
+``term`` is ``wandb.errors.term`` (``runship.term``: its switches)."""
 
 from __future__ import annotations
+
+from runship import term as term
 
 
 class Error(Exception):

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         (
             "runship.schema",
             "runship.errors",
+            "runship.term",
             "runship.extras",
             "runship.safefile",
             "runship.util",

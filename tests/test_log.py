@@ -246,7 +246,7 @@ def test_notes_and_tags_set_after_init_are_recorded(make_run, root):
     after init() read back through the reader and the Api (they were lost)."""
     run = make_run(id="later", tags=["first"])
     run.notes = "tried a smaller lr"
-    run.tags = run.tags + ("best",)
+    run.tags = run.tags + ("best",)  # noqa: RUF005 - as wandb's docs write it
     run.log({"loss": 1.0})
     run.finish()
     view = runship.open_run(run.run_dir)
@@ -255,3 +255,18 @@ def test_notes_and_tags_set_after_init_are_recorded(make_run, root):
     assert (found.notes, found.tags) == ("tried a smaller lr", ["first", "best"])
     with pytest.raises(TypeError):
         run.tags = "best"  # a string is not a list of tags (wandb would keep its letters)
+
+
+def test_wandbs_run_links_and_places_offline(make_run):
+    """A cross-validation script of wandb's examples reads ``run.sweep_url``:
+    None offline, as wandb's; ``sync_dir`` the run's directory; ``starting_step``
+    the step a resumed session's first row gets."""
+    run = make_run(id="links")
+    assert (run.url, run.project_url, run.sweep_url, run.get_url()) == (None, None, None, None)
+    assert run.sync_dir == run.run_dir and run.starting_step == 0
+    run.log({"loss": 1.0})
+    run.log({"loss": 0.5})
+    run.finish()
+    again = make_run(id="links", resume="must")
+    assert again.starting_step == 2
+    again.finish()

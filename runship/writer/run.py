@@ -114,6 +114,7 @@ class Run:
         self.root = root
         self.run_dir = os.path.join(root, project, run_id)
         self._step = int(prior.get("next_step", 0))
+        self.starting_step = self._step  # wandb's: the step this session's first row gets
         self._start_time = time.time()
         self._lock = threading.Lock()
         self._pending: dict[str, Any] | None = None
@@ -808,6 +809,15 @@ class Run:
 
     def get_url(self) -> None:
         return None
+
+    # wandb's links to its web app, None offline (as wandb offline has them)
+    project_url = property(lambda self: None)
+    sweep_url = property(lambda self: None)
+
+    @property
+    def sync_dir(self) -> str:
+        """Where the run is written (wandb's offline run directory)."""
+        return self.run_dir
 
     def _label(self, *args: Any, **kwargs: Any) -> None:  # used by integrations for telemetry
         return None
