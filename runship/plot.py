@@ -253,8 +253,12 @@ def confusion_matrix(
 
 def _per_class(
     y_true: Any, y_probas: Any, labels: Sequence[str] | None, classes_to_plot: Sequence[Any] | None
-) -> Iterator[tuple[str, Any, Any]]:
-    """(name, 1 where the label is the class else 0, the class's probabilities) of each class plotted."""
+) -> Iterator[tuple[Any, Any, Any]]:
+    """(name, 1 where the label is the class else 0, the class's probabilities)
+    of each class plotted, as wandb: the classes are the labels' distinct
+    values in order, column i of ``y_probas`` is the i-th of them (as
+    scikit-learn's ``predict_proba``), and an integer class is named
+    ``labels[class]`` when ``labels`` is given."""
     import numpy as np
 
     if y_true is None or y_probas is None:
@@ -265,15 +269,21 @@ def _per_class(
         probas = np.stack([1 - probas, probas], axis=1)
     if len(truth) != len(probas):
         raise ValueError(f"{len(truth)} labels and {len(probas)} rows of probabilities")
-    n = probas.shape[1]
-    chosen = list(classes_to_plot) if classes_to_plot is not None else list(range(n))
-    for c in chosen:
-        name = labels[c] if labels is not None and isinstance(c, int) and c < len(labels) else str(c)
-        yield name, (truth == c).astype(np.int64), probas[:, c]
+    classes = np.unique(truth)
+    if len(classes) > probas.shape[1]:
+        raise ValueError(f"{len(classes)} classes in y_true and {probas.shape[1]} columns of probabilities")
+    chosen = classes if classes_to_plot is None else np.asarray(list(classes_to_plot))
+    for i in np.flatnonzero(np.isin(classes, chosen)):
+        c = classes[i].item()
+        name = c
+        if labels is not None and isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(labels):
+            name = labels[c]
+        yield name, (truth == classes[i]).astype(np.int64), probas[:, i]
 
 
 def _curve_points(positive: Any, score: Any) -> tuple[Any, Any, Any]:
-    """(thresholds, true positives, false positives) at each distinct score, descending."""
+    """(thresholds, true positives, false positives) at each distinct score,
+    descending (scikit-learn's ``_binary_clf_curve``)."""
     import numpy as np
 
     order = np.argsort(-score, kind="stable")
@@ -284,6 +294,19 @@ def _curve_points(positive: Any, score: Any) -> tuple[Any, Any, Any]:
     return score[last], tps, fps
 
 
+def _roc_points(positive: Any, score: Any) -> tuple[Any, Any]:
+    """(false, true positive rates) as scikit-learn's ``roc_curve`` gives them
+    (``drop_intermediate``: the points inside a straight stretch left out)."""
+    import numpy as np
+
+    _, tps, fps = _curve_points(positive, score)
+    if len(fps) > 2:
+        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
+        fps, tps = fps[keep], tps[keep]
+    tps, fps = np.r_[0, tps], np.r_[0, fps]
+    return fps / max(int(fps[-1]), 1), tps / max(int(tps[-1]), 1)
+
+
 def roc_curve(
     y_true: Any,
     y_probas: Any = None,
@@ -292,15 +315,15 @@ def roc_curve(
     title: str = "ROC Curve",
     split_table: bool = False,
 ) -> CustomChart:
-    """One ROC curve (false and true positive rates) per class, one against the rest."""
+    """One ROC curve (false and true positive rates) per class, one against
+    the rest: scikit-learn's points, rounded to 3 decimals, as wandb."""
     import numpy as np
 
     table = Table(columns=["class", "fpr", "tpr"])
     for name, positive, score in _per_class(y_true, y_probas, labels, classes_to_plot):
-        _, tps, fps = _curve_points(positive, score)
-        p, n = max(1, int(positive.sum())), max(1, int(len(positive) - positive.sum()))
-        for f, t in zip(np.r_[0, fps / n].tolist(), np.r_[0, tps / p].tolist()):
-            table.add_data(name, round(f, 6), round(t, 6))
+        fpr, tpr = _roc_points(positive, score)
+        for f, t in zip(np.round(fpr, 3).tolist(), np.round(tpr, 3).tolist()):
+            table.add_data(name, f, t)
     return _area_chart(table, ("fpr", "False positive rate"), ("tpr", "True positive rate"), title, split_table)
 
 
@@ -313,23 +336,23 @@ def pr_curve(
     title: str = "Precision-Recall Curve",
     split_table: bool = False,
 ) -> CustomChart:
-    """One precision-recall curve per class (one against the rest),
-    precision interpolated at ``interp_size`` recall levels, as wandb."""
+    """One precision-recall curve per class (one against the rest): the
+    precision, made never to fall as recall falls, at ``interp_size`` recall
+    levels from 1 down to 0, rounded to 3 decimals, as wandb."""
     import numpy as np
 
     table = Table(columns=["class", "precision", "recall"])
+    grid = np.linspace(0, 1, interp_size)[::-1]
     for name, positive, score in _per_class(y_true, y_probas, labels, classes_to_plot):
         _, tps, fps = _curve_points(positive, score)
-        total = max(1, int(positive.sum()))
-        precision = tps / np.maximum(tps + fps, 1)
-        recall = tps / total
-        grid = np.linspace(0, 1, interp_size)
-        # interpolated precision: the best precision at a recall at least this high
-        best = np.maximum.accumulate(precision[::-1])[::-1]
-        at = np.searchsorted(recall, grid, side="left")
-        values = np.where(at < len(best), best[np.minimum(at, len(best) - 1)], 0.0)
-        for r, p in zip(grid.tolist(), values.tolist()):
-            table.add_data(name, round(p, 6), round(r, 6))
+        precision = np.where(tps + fps > 0, tps / np.maximum(tps + fps, 1), 0.0)
+        recall = tps / tps[-1] if tps[-1] else np.ones(len(tps))
+        # scikit-learn's order (recall falling, then the point (0, 1)), precision made non-decreasing
+        precision = np.maximum.accumulate(np.r_[precision[::-1], 1.0])[::-1]
+        recall = np.r_[recall[::-1], 0.0][::-1]
+        values = precision[np.searchsorted(recall, grid, side="left")]
+        for p, r in zip(np.round(values, 3).tolist(), np.round(grid, 3).tolist()):
+            table.add_data(name, p, r)
     return _area_chart(table, ("recall", "Recall"), ("precision", "Precision"), title, split_table)
 
 

@@ -54,9 +54,11 @@ def _log(key: str, columns: list[str], data: list[list[Any]], preset: str) -> No
 
 
 def _capped(rows: list[list[Any]], chart: str, limit: int = _LIMIT) -> list[list[Any]]:
-    if len(rows) > limit:
+    """The first rows, as many as wandb keeps: it adds a row, then stops once
+    past ``limit`` (so ``limit + 1`` rows, and its warning names ``limit``)."""
+    if len(rows) > limit + 1:
         runship.termwarn(f"using only the first {limit} datapoints to create chart {chart}")
-    return rows[:limit]
+    return rows[: limit + 1]
 
 
 def _is_multinomial_nb(model: Any) -> bool:
@@ -205,7 +207,7 @@ def plot_class_proportions(y_train: Any = None, y_test: Any = None, labels: Sequ
     _log(
         "class_proportions",
         ["class", "dataset", "count"],
-        _capped(rows, "class_proportions", 2 * _LIMIT),
+        _capped(rows, "class_proportions", 2 * _LIMIT + 3),  # wandb: pairs of rows to class index limit + 1
         "wandb/class_proportions/v1",
     )
 
@@ -250,7 +252,7 @@ def plot_calibration_curve(clf: Any = None, X: Any = None, y: Any = None, clf_na
         for i in range(len(frac)):
             rows.append([name, round(float(frac[i]), 3), round(float(mean[i]), 3), int(hist[i]), float(edges[i])])
     columns = ["model", "fraction_of_positives", "mean_predicted_value", "hist_dict", "edge_dict"]
-    _log("calibration_curve", columns, _capped(rows, "calibration_curve"), "wandb/calibration/v1")
+    _log("calibration_curve", columns, _capped(rows, "calibration_curve", _LIMIT - 1), "wandb/calibration/v1")
 
 
 # ---- shared ------------------------------------------------------------------------------------------------
@@ -322,7 +324,7 @@ def plot_learning_curve(
     _log(
         "learning_curve",
         ["dataset", "score", "train_size"],
-        _capped(rows, "learning_curve"),
+        _capped(rows, "learning_curve", _LIMIT + 1),  # wandb: pairs of rows to train size index limit / 2
         "wandb/learning_curve/v1",
     )
 

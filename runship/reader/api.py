@@ -124,7 +124,7 @@ class Run:
         """The summary as wandb's API gives it: the run's keys, plus
         ``_step``, ``_runtime``, ``_timestamp`` and ``_wandb``; ``._json_dict``
         is the same as plain JSON values."""
-        out = Summary(self._get("summary"))
+        out = Summary({k: _wandb_value(v) for k, v in self._get("summary").items()})
         start, last, step = self._get("start_time"), self._get("last_write"), self._get("last_step")
         if isinstance(last, (int, float)):
             out.setdefault("_timestamp", last)
@@ -507,8 +507,8 @@ def _test(value: Any, cond: Any) -> bool:
 
 
 def _wandb_value(value: Any) -> Any:
-    """A history value as wandb's API gives it: a list of images is one
-    ``images/separated`` entry (runship stores each image's reference)."""
+    """A history or summary value as wandb's API gives it: a list of images
+    is one ``images/separated`` entry (runship stores each image's reference)."""
     if not (
         isinstance(value, list) and value and all(isinstance(v, dict) and v.get("_type") == "image-file" for v in value)
     ):

@@ -10,6 +10,8 @@ import json
 import os
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import runship
 from runship.integration import sklearn as ours
@@ -116,3 +118,37 @@ def test_every_sklearn_plot_under_wandbs_keys_and_columns(work):
     assert "_wandb" not in run.config
     # each table a run_table artifact, as wandb (silhouette aside)
     assert [a for a in _artifacts(work, run) if "silhouette" not in a[0]] == _their_artifacts(work)
+
+
+def _cells(chart) -> list[list]:
+    return [[v.item() if hasattr(v, "item") else v for v in row] for row in chart.table.data]
+
+
+@pytest.mark.compat
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    k=st.integers(2, 5),
+    n=st.integers(4, 80),
+    base=st.integers(0, 3),
+    decimals=st.integers(1, 4),  # coarse probabilities: many ties
+    named=st.booleans(),
+)
+def test_roc_and_pr_tables_equal_wandbs_row_for_row(seed, k, n, base, decimals, named):
+    """wandb.plot.roc_curve and pr_curve (scikit-learn's curves, as wandb
+    computes them) against runship's (numpy only): the same rows, classes
+    named the same (by value through ``labels``), points, order and rounding."""
+    import numpy as np
+    import wandb
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(base, base + k, n)
+    classes = np.unique(y)
+    assume(len(classes) >= 2)
+    p = rng.random((n, len(classes)))
+    p = np.round(p / p.sum(axis=1, keepdims=True), decimals)
+    labels = [f"class {i}" for i in range(base + k)] if named else None
+    for name in ("roc_curve", "pr_curve"):
+        theirs = getattr(wandb.plot, name)(y, p, labels=labels)
+        ours = getattr(runship.plot, name)(y, p, labels=labels)
+        assert _cells(ours) == _cells(theirs), name

@@ -1,5 +1,6 @@
 """A list of images logged under one key (a batch of samples), read back
-through the public API as wandb's images/separated entry."""
+through the public API as wandb's images/separated entry, in the history
+and in the summary."""
 
 import json
 import sys
@@ -13,5 +14,7 @@ batch = [wandb.Image(np.full((4, 5, 3), i * 60, dtype=np.uint8), caption=f"sampl
 wandb.log({"samples": batch})
 run.finish()
 api = wandb.Api()
-(entry,) = [row["samples"] for row in api.run(f"image-lists/{run.id}").scan_history()]
+found = api.run(f"image-lists/{run.id}")
+(entry,) = [row["samples"] for row in found.scan_history()]
+assert found.summary["samples"] == entry
 json.dump(entry, sys.stdout)
