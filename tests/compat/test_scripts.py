@@ -357,12 +357,13 @@ def test_config_defaults_yaml(work):
 
 
 def test_wandb_plot_charts_are_tables_with_their_spec(work):
+    """Each chart's table under ``<key>_table`` (as wandb), how to draw it
+    in the config (``RunView.charts`` reads it back)."""
     run_script(work, "plots.py")
     run = only_run(work, "plots")
     (row,) = rows(run)
     view = runship.open_run(run.url)
-    charts = {k: v for k, v in row.items() if not k.startswith("_")}
-    assert {k: v["spec"] for k, v in charts.items()} == {
+    assert {k: v["spec"] for k, v in view.charts.items()} == {
         "custom_line": "wandb/line/v0",
         "custom_scatter": "wandb/scatter/v0",
         "custom_bar": "wandb/bar/v0",
@@ -372,10 +373,11 @@ def test_wandb_plot_charts_are_tables_with_their_spec(work):
         "roc": "wandb/area-under-curve/v0",
         "pr": "wandb/area-under-curve/v0",
     }
-    line = charts["custom_line"]
+    assert sorted(k for k in row if not k.startswith("_")) == sorted(f"{k}_table" for k in view.charts)
+    line = view.charts["custom_line"]
     assert line["fields"] == {"x": "x", "y": "y"} and line["string_fields"] == {"title": "Custom Y vs X Line Plot"}
-    assert view.load(line["table"]) == {"columns": ["x", "y"], "data": [[x, x * x] for x in range(10)]}
-    series = view.load(charts["series"]["table"])
+    assert view.load(row["custom_line_table"]) == {"columns": ["x", "y"], "data": [[x, x * x] for x in range(10)]}
+    series = view.load(row["series_table"])
     assert series["columns"] == ["step", "lineKey", "lineVal"]
     assert series["data"] == [
         [0, "up", 10],
@@ -386,14 +388,14 @@ def test_wandb_plot_charts_are_tables_with_their_spec(work):
         [2, "down", 10],
     ]
     # argmax of the probabilities: cat, dog, bird, bird, cat, cat against the truth
-    matrix = {(a, p): n for a, p, n in view.load(charts["conf_mat"]["table"])["data"]}
+    matrix = {(a, p): n for a, p, n in view.load(row["conf_mat_table"])["data"]}
     assert matrix[("cat", "cat")] == 2 and matrix[("dog", "dog")] == 1 and matrix[("dog", "cat")] == 1
     assert matrix[("bird", "bird")] == 2 and sum(matrix.values()) == 6
-    roc = view.load(charts["roc"]["table"])
+    roc = view.load(row["roc_table"])
     assert roc["columns"] == ["class", "fpr", "tpr"]
     cat = [(f, t) for c, f, t in roc["data"] if c == "cat"]
     assert cat[0] == (0.0, 0.0) and cat[-1] == (1.0, 1.0) and all(b[1] >= a[1] for a, b in itertools.pairwise(cat))
-    pr = view.load(charts["pr"]["table"])
+    pr = view.load(row["pr_table"])
     assert {c for c, _, _ in pr["data"]} == {"cat"} and len(pr["data"]) == 21
 
 
