@@ -17,7 +17,7 @@ import pytest
 import runship
 from runship.sweep import Sweep, SweepSpecError, check
 from runship.sweep import spec as specs
-from tests.conftest import child_env
+from tests.conftest import child_env, run_python
 
 TRAIN = """
 import os, sys, time, runship
@@ -651,3 +651,31 @@ runship.agent("fn/{sweep.id}", function=train)
     first = sweep.status()["trials"][0]
     assert (first["index"], first["state"]) == (0, "interrupted")
     assert sweep.claim().index == 0  # at once, although lost_after (600 s) has not passed
+
+
+def test_a_worker_that_took_wandbs_sweep_variables_out_is_a_run_of_its_own(tmp_path):
+    """wandb's cross-validation example starts a worker per fold with wandb's
+    sweep variables taken out of its environment: its run is its own, not the
+    trial's (a torchrun rank keeps them all and joins the trial's run)."""
+    from runship.writer.plan import trial_environ
+
+    agent = {
+        "RUNSHIP_SWEEP_ID": "p/sw",
+        "RUNSHIP_SWEEP_PARAMS": '{"lr": 0.1}',
+        "RUNSHIP_SWEEP_TRIAL": "0.0",
+        "RUNSHIP_RUN_ID": "sw-0",
+        "RUNSHIP_PROJECT": "p",
+        "RUNSHIP_DIR": str(tmp_path),
+        "WANDB_SWEEP_ID": "sw",
+        "WANDB_RUN_ID": "sw-0",
+    }
+    assert trial_environ(agent) == agent  # the trial's process, or one of its ranks
+    fold = {k: v for k, v in agent.items() if not k.startswith("WANDB_")}
+    assert trial_environ(fold) == {"RUNSHIP_PROJECT": "p", "RUNSHIP_DIR": str(tmp_path)}
+    code = "import runship; r = runship.init(settings={'quiet': True}); print(r.id, r.config.as_dict()); r.finish()"
+    out = run_python(code, env=fold)
+    assert out.returncode == 0, out.stderr
+    run_id, config = out.stdout.split(" ", 1)
+    assert run_id != "sw-0" and config.strip() == "{}"
+    out = run_python(code, env=agent)
+    assert out.stdout.split(" ", 1)[0] == "sw-0" and "'lr': 0.1" in out.stdout

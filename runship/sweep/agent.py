@@ -115,6 +115,10 @@ def trial_env(sweep: Sweep, trial: Trial) -> dict[str, str]:
         "RUNSHIP_RUN_ID": trial.run_id,
         "RUNSHIP_PROJECT": sweep.project,
         "RUNSHIP_DIR": sweep.root,
+        # wandb's agent's: scripts read them, and one that takes them out of a worker's
+        # environment makes that worker's run its own (runship.writer.plan.trial_environ)
+        "WANDB_SWEEP_ID": sweep.id,
+        "WANDB_RUN_ID": trial.run_id,
     }
 
 

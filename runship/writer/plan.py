@@ -128,7 +128,7 @@ def resolve_start(args: Mapping[str, Any], process: Process, disk: Disk) -> Plan
     s = Settings().update(args.get("settings"))
     reinit = args.get("reinit")
     policy = reinit_policy(reinit if reinit is not None else s.reinit, process.notebook)
-    environ = process.environ
+    environ = trial_environ(process.environ)
     trial = sweep_trial(environ)
     wins, requested = sweep_wins(trial, {k: args.get(k) for k in ("project", "id", "dir")}, environ)
     run_mode = mode_of(args.get("mode") if args.get("mode") is not None else env("MODE", environ))
@@ -293,6 +293,21 @@ def sweep_wins(
         if (os.path.abspath(asked) != os.path.abspath(agents)) if arg == "dir" else asked != agents:
             wins[arg], requested[arg] = None, asked
     return wins, requested
+
+
+_TRIAL_VARS = ("RUNSHIP_SWEEP_ID", "RUNSHIP_SWEEP_PARAMS", "RUNSHIP_SWEEP_TRIAL", "RUNSHIP_RUN_ID")
+
+
+def trial_environ(environ: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment as this process's run reads it. An agent gives a trial
+    its variables twice, runship's and wandb's (``WANDB_SWEEP_ID``,
+    ``WANDB_RUN_ID``); a process whose wandb ones were taken out (wandb's
+    cross-validation example does so in each fold's worker, so that the fold
+    is a run of its own) is not the trial: runship's are left aside too. A
+    rank that torchrun starts inherits both and joins the trial's run."""
+    if environ.get("RUNSHIP_SWEEP_ID") and not environ.get("WANDB_SWEEP_ID"):
+        return {k: v for k, v in environ.items() if k not in _TRIAL_VARS}
+    return environ
 
 
 def sweep_trial(environ: Mapping[str, str]) -> dict[str, Any] | None:

@@ -160,14 +160,12 @@ def test_cross_validation_with_a_worker_process_per_fold(work):
 
 
 @pytest.mark.compat
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fold workers inherit the agent's RUNSHIP_RUN_ID/RUNSHIP_SWEEP_ID (the script deletes only "
-    "WANDB_ variables), so each fold resets the trial's run instead of making its own",
-)
 def test_cross_validation_under_a_runship_sweep_agent(work):
     """As the script is meant to run: a trial of a sweep (`runship sweep agent`),
-    the folds grouped under the sweep's id, the trial's run the parent's."""
+    the folds grouped under the sweep's id, the trial's run the parent's. The
+    folds' workers take wandb's sweep variables out of their environment, as
+    the script does for wandb's agent: each fold is a run of its own, not the
+    trial's run again."""
     from tests.compat.test_scripts import runship_cli
 
     shutil.copy(os.path.join(SCRIPTS, "cross_validation_mp.py"), work)
