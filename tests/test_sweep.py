@@ -668,8 +668,11 @@ def test_a_worker_that_took_wandbs_sweep_variables_out_is_a_run_of_its_own(tmp_p
         "RUNSHIP_DIR": str(tmp_path),
         "WANDB_SWEEP_ID": "sw",
         "WANDB_RUN_ID": "sw-0",
+        "RUNSHIP_SWEEP_WANDB": "1",
     }
     assert trial_environ(agent) == agent  # the trial's process, or one of its ranks
+    older = {k: v for k, v in agent.items() if not k.startswith("WANDB_") and k != "RUNSHIP_SWEEP_WANDB"}
+    assert trial_environ(older) == older  # an earlier runship's agent: its trial as before
     fold = {k: v for k, v in agent.items() if not k.startswith("WANDB_")}
     assert trial_environ(fold) == {"RUNSHIP_PROJECT": "p", "RUNSHIP_DIR": str(tmp_path)}
     code = "import runship; r = runship.init(settings={'quiet': True}); print(r.id, r.config.as_dict()); r.finish()"

@@ -119,6 +119,7 @@ def trial_env(sweep: Sweep, trial: Trial) -> dict[str, str]:
         # environment makes that worker's run its own (runship.writer.plan.trial_environ)
         "WANDB_SWEEP_ID": sweep.id,
         "WANDB_RUN_ID": trial.run_id,
+        "RUNSHIP_SWEEP_WANDB": "1",
     }
 
 

@@ -295,17 +295,25 @@ def sweep_wins(
     return wins, requested
 
 
-_TRIAL_VARS = ("RUNSHIP_SWEEP_ID", "RUNSHIP_SWEEP_PARAMS", "RUNSHIP_SWEEP_TRIAL", "RUNSHIP_RUN_ID")
+_TRIAL_VARS = (
+    "RUNSHIP_SWEEP_ID",
+    "RUNSHIP_SWEEP_PARAMS",
+    "RUNSHIP_SWEEP_TRIAL",
+    "RUNSHIP_RUN_ID",
+    "RUNSHIP_SWEEP_WANDB",
+)
 
 
 def trial_environ(environ: Mapping[str, str]) -> Mapping[str, str]:
     """The environment as this process's run reads it. An agent gives a trial
     its variables twice, runship's and wandb's (``WANDB_SWEEP_ID``,
-    ``WANDB_RUN_ID``); a process whose wandb ones were taken out (wandb's
-    cross-validation example does so in each fold's worker, so that the fold
-    is a run of its own) is not the trial: runship's are left aside too. A
-    rank that torchrun starts inherits both and joins the trial's run."""
-    if environ.get("RUNSHIP_SWEEP_ID") and not environ.get("WANDB_SWEEP_ID"):
+    ``WANDB_RUN_ID``; ``RUNSHIP_SWEEP_WANDB=1`` says so); a process whose
+    wandb ones were taken out (wandb's cross-validation example does so in
+    each fold's worker, so that the fold is a run of its own) is not the
+    trial: runship's are left aside too. A rank that torchrun starts
+    inherits them all and joins the trial's run; an agent of an earlier
+    runship (no ``RUNSHIP_SWEEP_WANDB``) is taken at its word."""
+    if environ.get("RUNSHIP_SWEEP_WANDB") and not environ.get("WANDB_SWEEP_ID"):
         return {k: v for k, v in environ.items() if k not in _TRIAL_VARS}
     return environ
 
