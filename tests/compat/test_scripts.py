@@ -764,9 +764,10 @@ def _charts(config: dict) -> dict:
     return {section: inner.get(section) for section in ("visualize", "viz")}
 
 
-def run_under_wandb(work, name, *args):
-    """The script with `import wandb` instead of runship, under wandb offline; its record."""
-    from tests.compat.wandb_log import as_wandb, read_run
+def as_wandb_script(work, name):
+    """(where, env): the script copied to ``work/under-wandb`` with `import wandb`
+    instead of runship, and the environment to run it under wandb offline."""
+    from tests.compat.wandb_log import as_wandb
 
     where = work / "under-wandb"
     where.mkdir()
@@ -774,6 +775,14 @@ def run_under_wandb(work, name, *args):
         (where / name).write_text(as_wandb(f.read()))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
     env.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(where), PYTHONPATH=REPO)
+    return where, env
+
+
+def run_under_wandb(work, name, *args):
+    """The script with `import wandb` instead of runship, under wandb offline; its record."""
+    from tests.compat.wandb_log import read_run
+
+    where, env = as_wandb_script(work, name)
     out = subprocess.run([sys.executable, name, *args], cwd=where, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return read_run(str(where))

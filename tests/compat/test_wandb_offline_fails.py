@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from runship.sweep import Sweep
-from tests.compat.test_scripts import REPO, SCRIPTS, only_run, rows, run_script, runs_of
+from tests.compat.test_scripts import SCRIPTS, as_wandb_script, only_run, rows, run_script, runs_of
 
 
 @pytest.fixture
@@ -28,14 +28,7 @@ def under_wandb(work, name, timeout):
     """The script as `import wandb`, under wandb offline, in its own process group:
     (returncode, stdout, stderr), returncode None where it ran past ``timeout``
     seconds (the group then killed)."""
-    from tests.compat.wandb_log import as_wandb
-
-    where = work / "under-wandb"
-    where.mkdir()
-    with open(os.path.join(SCRIPTS, name)) as f:
-        (where / name).write_text(as_wandb(f.read()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNSHIP_", "WANDB_"))}
-    env.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(where), PYTHONPATH=REPO)
+    where, env = as_wandb_script(work, name)
     proc = subprocess.Popen(
         [sys.executable, name],
         cwd=where,
