@@ -10,8 +10,6 @@ import urllib.parse
 
 import numpy as np
 import pytest
-from sklearn.cluster import KMeans
-from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import runship
 from tests.browser.chromium import until
@@ -38,6 +36,10 @@ SKLEARN_KEYS = [
 
 
 def _sklearn_run(root: str) -> None:
+    # imported here: `make test` collects this file too, and the test extra has no scikit-learn
+    from sklearn.cluster import KMeans
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 4))
     y = (x[:, 0] + 0.3 * rng.normal(size=120) > 0).astype(int)
