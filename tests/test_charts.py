@@ -132,31 +132,32 @@ def test_a_resumed_run_keeps_the_charts_of_its_first_session(make_run, root):
     assert sorted(runship.open_run(run.run_dir).charts) == ["first", "second"]
 
 
-@pytest.mark.parametrize(
-    "crafted",
-    [
-        "not a dict",
-        {"visualize": "text", "viz": [1, 2]},
-        {"visualize": {"k": {"panel_config": {"panelDefId": 7, "userQuery": None}}}},
-        {"visualize": {"k": {"panel_config": {"panelDefId": "wandb/line/v0", "userQuery": {"queryFields": "x"}}}}},
-        {"visualize": {"k" * 5000: {"panel_config": {}}}},
-        {"viz": {"k": {"id": "no/such/preset"}, "j": {"id": ["list"]}}},
-    ],
-)
-def test_a_crafted_wandb_config_is_no_chart_and_breaks_nothing(make_run, root, tmp_path, crafted):
-    run = make_run(config={"_wandb": crafted, "lr": 1})
-    run.log({"loss": 1.0})
-    run.finish()
-    view = runship.open_run(run.run_dir)
-    assert view.charts == {} and view.config == {"lr": 1}
+CRAFTED = [
+    "not a dict",
+    {"visualize": "text", "viz": [1, 2]},
+    {"visualize": {"k": {"panel_config": {"panelDefId": 7, "userQuery": None}}}},
+    {"visualize": {"k": {"panel_config": {"panelDefId": "wandb/line/v0", "userQuery": {"queryFields": "x"}}}}},
+    {"visualize": {"k" * 5000: {"panel_config": {}}}},
+    {"viz": {"k": {"id": "no/such/preset"}, "j": {"id": ["list"]}}},
+]
+
+
+def test_a_crafted_wandb_config_is_no_chart_and_breaks_nothing(make_run, root, tmp_path):
+    for i, crafted in enumerate(CRAFTED):
+        run = make_run(id=f"crafted{i}", config={"_wandb": crafted, "lr": 1})
+        run.log({"loss": 1.0})
+        run.finish()
+        view = runship.open_run(run.run_dir)
+        assert view.charts == {} and view.config == {"lr": 1}, crafted
     with _ui(root, tmp_path) as ui:
-        (entry,) = api(ui, "runs")["runs"]
-        detail = api(ui, "run", run=entry["ref"])
-        assert [k["key"] for k in detail["keys"]] == ["loss"]
-        status, _, body = call(
-            ui, "/ui/api/media?" + urllib.parse.urlencode({"run": entry["ref"], "key": "k"}), token=UIServer.TOKEN
-        )
-        assert status == 400 and b"no key" in body
+        entries = api(ui, "runs")["runs"]
+        assert len(entries) == len(CRAFTED)
+        for entry in entries:
+            detail = api(ui, "run", run=entry["ref"])
+            assert [k["key"] for k in detail["keys"]] == ["loss"]
+            query = urllib.parse.urlencode({"run": entry["ref"], "key": "k"})
+            status, _, body = call(ui, "/ui/api/media?" + query, token=UIServer.TOKEN)
+            assert status == 400 and b"no key" in body
 
 
 def test_charts_reads_wandbs_own_config_and_bounds_what_it_keeps():
