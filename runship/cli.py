@@ -375,11 +375,32 @@ def _show_definitions(view: RunView) -> None:
         click.echo("\nalerts:")
         for a in view.alerts:
             click.echo(f"  {_fmt_time(a.get('t'))} [{a.get('level')}] {a.get('title')}: {a.get('text')}")
+    _show_logged(view)
     if view.saved_files:
         click.echo("\nfiles:")
         for rel, rec in sorted(view.saved_files.items()):
             saved_as = f", saved as {rec['name']!r}" if rec.get("name") else ""
             click.echo(f"  {rel}  {rec.get('size')} bytes  ({rec.get('policy')}{saved_as})")
+
+
+SHOWN_LOGGED = 50
+
+
+def _show_logged(view: RunView) -> None:
+    """The charts the config describes (wandb.plot, wandb.visualize) and the
+    artifacts logged (a run_table each table), the first SHOWN_LOGGED of each."""
+    text = format_value  # printable: a name read from a run may hold anything
+    sections = (
+        ("charts", [f"{text(k)}: {text(c['spec'])} over {text(c['table_key'])}" for k, c in view.charts.items()]),
+        ("artifacts", [f"{text(a['name'])}:{text(a['version'])} ({text(a['type'])})" for a in view.artifacts]),
+    )
+    for title, lines in sections:
+        if lines:
+            click.echo(f"\n{title}:")
+            for line in lines[:SHOWN_LOGGED]:
+                click.echo(f"  {line}")
+            if len(lines) > SHOWN_LOGGED:
+                click.echo(f"  ... {len(lines) - SHOWN_LOGGED} more")
 
 
 SHOWN_ANNOTATIONS = 20

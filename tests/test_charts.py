@@ -257,3 +257,20 @@ def test_a_crafted_artifact_record_is_left_out(tmp_path):
     ]
     (found,) = runship.Api(str(tmp_path / "runs")).runs("p")
     assert [a.name for a in found.logged_artifacts()] == ["ok:v0", "f"]  # an unsafe name is not listed
+
+
+def test_runship_show_names_the_charts_and_the_artifacts(make_run, root):
+    from click.testing import CliRunner
+
+    from runship.cli import cli
+
+    run = make_run(id="shown", config={"lr": 0.1})
+    run.log({"roc": runship.plot.roc_curve([0, 1, 1, 0], [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3]])})
+    run.log({"\x1b[31mevil": runship.plot.bar(_table(), "x", "y")})  # a key a terminal must not obey
+    run.finish()
+    out = CliRunner().invoke(cli, ["--root", root, "show", "p/shown"])
+    assert out.exit_code == 0, out.output
+    text = out.output
+    assert "charts:\n  roc: wandb/area-under-curve/v0 over roc_table\n" in text
+    assert "  run-shown-roc_table:v0 (run_table)\n" in text
+    assert "\x1b" not in text and "lr: 0.1" in text and "_wandb" not in text
