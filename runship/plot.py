@@ -274,7 +274,7 @@ def _per_class(
         raise ValueError(f"{len(classes)} classes in y_true and {probas.shape[1]} columns of probabilities")
     chosen = classes if classes_to_plot is None else np.asarray(list(classes_to_plot))
     for i in np.flatnonzero(np.isin(classes, chosen)):
-        c = classes[i].item()
+        c = classes[i].item() if isinstance(classes[i], np.generic) else classes[i]  # labels of objects: str
         name = c
         if labels is not None and isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(labels):
             name = labels[c]

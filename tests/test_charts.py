@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import urllib.parse
 
 import pytest
 
 import runship
 from runship.schema.charts import charts
+from tests.plain import records
 from tests.servers import UIServer
 from tests.test_ui_api import api, call
 
@@ -238,25 +240,35 @@ def test_each_table_logged_is_a_run_table_artifact_of_its_file(make_run, root):
 def test_a_crafted_artifact_record_is_left_out(tmp_path):
     from tests.hostile.craft import start, write_run
 
-    good = {"k": "artifact", "n": 5, "t": 1.7e9, "name": "ok", "type": "dataset", "version": "v0", "files": ["a"]}
+    good = {"k": "artifact", "n": 5, "t": 1.7e9, "name": "ok", "type": "dataset", "version": "v0", "files": ["files/a"]}
     batch = [
         start(),
         {"k": "artifact", "n": 1, "t": 1.7e9, "name": 7, "type": "x"},
         {"k": "artifact", "n": 2, "t": 1.7e9, "name": "x" * 5000, "type": "x"},
         {"k": "artifact", "n": 3, "t": 1.7e9, "name": "n", "type": ["t"]},
-        {"k": "artifact", "n": 4, "t": 1.7e9, "name": "../../etc", "type": "x", "files": "not a list"},
+        {"k": "artifact", "n": 4, "t": 1.7e9, "name": "../../etc", "type": "x", "version": "v0", "files": "x"},
         good,
-        {"k": "artifact", "n": 6, "t": 1.7e9, "name": "f", "type": "x", "files": [1, "b", None], "aliases": "best"},
+        {
+            "k": "artifact",
+            "n": 6,
+            "t": 1.7e9,
+            "name": "f",
+            "type": "x",
+            "files": [1, "files/b", "../../etc/passwd", "/abs", "b"],
+            "aliases": "best",
+        },
     ]
     run_dir = write_run(tmp_path / "runs", [batch])
     view = runship.open_run(run_dir)
     assert [(a["name"], a["files"], a["aliases"]) for a in view.artifacts] == [
         ("../../etc", [], []),
-        ("ok", ["a"], []),
-        ("f", ["b"], []),
+        ("ok", ["files/a"], []),
+        ("f", ["files/b"], []),
     ]
     (found,) = runship.Api(str(tmp_path / "runs")).runs("p")
-    assert [a.name for a in found.logged_artifacts()] == ["ok:v0", "f"]  # an unsafe name is not listed
+    listed = found.logged_artifacts()
+    assert [a.name for a in listed] == ["../../etc:v0", "ok:v0", "f"]  # a name, only shown: no path is made of it
+    assert [[f.name for f in a.files()] for a in listed] == [[], ["files/a"], ["files/b"]]
 
 
 def test_runship_show_names_the_charts_and_the_artifacts(make_run, root):
@@ -274,3 +286,74 @@ def test_runship_show_names_the_charts_and_the_artifacts(make_run, root):
     assert "charts:\n  roc: wandb/area-under-curve/v0 over roc_table\n" in text
     assert "  run-shown-roc_table:v0 (run_table)\n" in text
     assert "\x1b" not in text and "lr: 0.1" in text and "_wandb" not in text
+
+
+# ---- found in review: what a row adds beside it is recorded once, for a taken row only -------------------
+def test_a_chart_under_a_new_key_each_epoch_records_each_spec_once(make_run):
+    run = make_run(id="epochs")
+    for epoch in range(150):  # a confusion matrix a epoch, each under its own key
+        run.log({f"cm_epoch{epoch}": runship.plot.line(_table(3), "x", "y")})
+        run.log({"cm_again": runship.plot.line(_table(3), "x", "y")})  # the same spec again: nothing recorded
+    run.config.update({"best_epoch": 149})
+    run.notes = "final"
+    run.finish()
+    specs = [r["d"]["_wandb"] for r in records(run.run_dir, "config") if "_wandb" in r["d"]]
+    assert sum(len(d["visualize"]) for d in specs) == 151  # each new spec once, not every spec again
+    view = runship.open_run(run.run_dir)
+    assert len(view.charts) == 151 and view.config == {"best_epoch": 149} and view.notes == "final"
+    assert view.problems == []
+
+
+def test_charts_logged_from_many_threads_are_all_kept(make_run):
+    run = make_run(id="threads")
+
+    def log_some(t):
+        for i in range(10):
+            run.log({f"t{t}_{i}": runship.plot.line(_table(2), "x", "y")})
+
+    threads = [threading.Thread(target=log_some, args=(t,)) for t in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    assert len(view.charts) == 60 and len(view.artifacts) == 60
+    assert {a["version"] for a in view.artifacts} == {"v0"}
+
+
+def test_a_row_not_taken_records_no_spec_and_no_artifact(make_run):
+    run = make_run(id="refused")
+    run.log({"loss": 1.0}, step=5)
+    with pytest.raises(TypeError):
+        run.log({"roc": runship.plot.line(_table(), "x", "y")}, step="bad")
+    run.log({"late": runship.plot.line(_table(), "x", "y"), "t": _table()}, step=2)  # lower step: dropped
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    assert view.charts == {} and view.artifacts == [] and view.raw_config == {}
+
+
+def test_run_table_versions_go_on_after_a_resume(make_run):
+    run = make_run(id="res")
+    run.log({"t": _table()})
+    run.finish()
+    run = make_run(id="res", resume="must")
+    run.log({"t": _table(3)})
+    run.finish()
+    assert [(a["name"], a["version"]) for a in runship.open_run(run.run_dir).artifacts] == [
+        ("run-res-t", "v0"),
+        ("run-res-t", "v1"),
+    ]
+
+
+def test_curves_of_string_labels_and_a_long_table_key(make_run, root):
+    run = make_run(id="strings")
+    y = ["cat", "dog", "dog", "cat", "bird", "bird"]  # object labels: classes np.unique sorts as strings
+    p = [[0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.2, 0.1, 0.7], [0.3, 0.6, 0.1], [0.8, 0.1, 0.1], [0.6, 0.3, 0.1]]
+    key = "k" * 140
+    run.log({"roc": runship.plot.roc_curve(y, p), "pr": runship.plot.pr_curve(y, p), key: _table()})
+    run.finish()
+    view = runship.open_run(run.run_dir)
+    assert {c for c, _, _ in view.load(view.summary["roc_table"])["data"]} == {"bird", "cat", "dog"}
+    (found,) = runship.Api(root).runs("p")
+    assert f"run-strings-{key}:v0" in [a.name for a in found.logged_artifacts()]  # a name of any length

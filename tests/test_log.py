@@ -253,8 +253,13 @@ def test_notes_and_tags_set_after_init_are_recorded(make_run, root):
     assert (view.notes, view.tags) == ("tried a smaller lr", ["first", "best"])
     (found,) = runship.Api(root).runs("p")
     assert (found.notes, found.tags) == ("tried a smaller lr", ["first", "best"])
-    with pytest.raises(TypeError):
-        run.tags = "best"  # a string is not a list of tags (wandb would keep its letters)
+    run2 = make_run(id="later2")
+    run2.tags = "best"  # one tag (wandb would keep its letters)
+    run2.tags = 7  # not iterable: a notice, the tags unchanged, the script goes on
+    run2.tags = (t for t in ("x", "y"))  # any iterable
+    run2.finish()
+    assert runship.open_run(run2.run_dir).tags == ["x", "y"]
+    assert [r["tags"] for r in records(run2.run_dir, "meta") if "tags" in r] == [["best"], ["x", "y"]]
 
 
 def test_wandbs_run_links_and_places_offline(make_run):

@@ -280,13 +280,7 @@ class Run:
         """The artifacts this run logged, as wandb's API lists them (each
         version apart; a ``run_table`` for each table logged)."""
         view = self._view
-        out = []
-        for art in view.artifacts:
-            try:
-                out.append(LoggedArtifact(view, art))
-            except ValueError:  # a name this reader does not take (a crafted record)
-                continue
-        return out
+        return [LoggedArtifact(view, art) for art in view.artifacts]
 
     def file(self, name: str) -> File:
         for f in self.files():
@@ -304,13 +298,17 @@ class LoggedArtifact(ArtifactBase):
     files in the run."""
 
     def __init__(self, view: RunView, art: dict[str, Any]):
-        super().__init__(art["name"], art["type"])
-        self.source_name = art["name"]
-        self.version = art["version"]
-        self.aliases = list(art["aliases"])
+        # the record's shape was checked by the reader (reader.fold.artifact_of); a name of any
+        # length is kept, as wandb names a table's artifact after its key: no name check here
+        self.source_name, self.type, self.version = art["name"], art["type"], art["version"]
         self.name = f"{self.source_name}:{self.version}" if self.version else self.source_name
+        self.description, self.metadata, self.aliases = None, {}, list(art["aliases"])
+        self._entries, self._references, self._tmp = {}, [], None
         self._view = view
         self._files = list(art["files"])
+
+    def __repr__(self) -> str:
+        return f"<runship.Artifact {self.name} ({self.type}, {len(self._files)} files)>"
 
     def files(self) -> list[File]:
         saved = self._view.saved_files

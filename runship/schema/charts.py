@@ -57,6 +57,34 @@ PRESETS: dict[str, tuple[str, dict[str, str], str]] = {
 }
 
 
+SECTIONS = ("visualize", "viz")
+
+
+def merged(old: object, delta: object) -> object:
+    """``_wandb``'s value once a ``config`` record setting it to ``delta`` is
+    read over ``old``: a writer records only the charts it adds
+    (``{"visualize": {key: spec}}``), so a chart section is merged key by key;
+    anything else is replaced, as any config key is."""
+    if not isinstance(old, dict) or not isinstance(delta, dict):
+        return delta
+    out = dict(old)
+    for section, value in delta.items():
+        before = out.get(section)
+        if section in SECTIONS and isinstance(before, dict) and isinstance(value, dict):
+            out[section] = {**before, **value}
+        else:
+            out[section] = value
+    return out
+
+
+def update_config(config: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
+    """``changed`` (a ``config`` record's ``d``) as read over ``config``:
+    ``_wandb`` merged (``merged``), every other key as it is."""
+    if CONFIG_KEY in changed and CONFIG_KEY in config:
+        return {**changed, CONFIG_KEY: merged(config[CONFIG_KEY], changed[CONFIG_KEY])}
+    return changed
+
+
 def user_config(config: dict[str, Any]) -> dict[str, Any]:
     """The run's own config: without wandb's ``_wandb`` (chart specs)."""
     if CONFIG_KEY not in config:
@@ -72,7 +100,7 @@ def charts(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if not isinstance(inner, dict):
         return {}
     out: dict[str, dict[str, Any]] = {}
-    for section, read in (("visualize", _chart), ("viz", _preset)):
+    for section, read in zip(SECTIONS, (_chart, _preset)):
         shown = inner.get(section)
         for key, value in shown.items() if isinstance(shown, dict) else ():
             chart = read(key, value)

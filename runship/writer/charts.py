@@ -55,15 +55,22 @@ def with_tables(rest: dict[str, Any], charts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def visualize(wandb_config: object, charts: dict[str, Any]) -> dict[str, Any]:
-    """The config's ``_wandb`` value with these charts set: a
-    ``wandb.plot`` chart's spec under ``visualize``, a ``wandb.visualize``
-    preset's under ``viz`` (what was there kept; anything else there replaced)."""
+def visualize(wandb_config: object, charts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the config's ``_wandb`` value with these charts set, what to record
+    of it): a ``wandb.plot`` chart's spec under ``visualize``, a
+    ``wandb.visualize`` preset's under ``viz``. Only a spec that is new or
+    changed is recorded (readers merge ``_wandb``'s chart sections key by
+    key): a run that logs a chart under a new key each epoch records each
+    spec once, not all of them again."""
     base = dict(wandb_config) if isinstance(wandb_config, dict) else {}
+    delta: dict[str, Any] = {}
     for key, chart in charts.items():
-        section = chart.config_section
+        section, spec = chart.config_section, chart.config_value(key)
         shown = base.get(section)
         specs = dict(shown) if isinstance(shown, dict) else {}
-        specs[key] = chart.config_value(key)
+        if specs.get(key) == spec:
+            continue
+        specs[key] = spec
         base[section] = specs
-    return base
+        delta.setdefault(section, {})[key] = spec
+    return base, delta

@@ -124,6 +124,14 @@ class Config(_Items):
             if self._run is not None:
                 self._run.record(fmt.CONFIG, ConfigFields(d=changed))
 
+    def keep_recorded(self, key: str, value: Any, recorded: Any) -> None:
+        """Hold ``value`` under ``key`` and record ``recorded`` for it: the
+        part of it that changed, which readers merge (wandb's ``_wandb``,
+        ``runship.schema.charts.merged``)."""
+        self._items[key] = value
+        if self._run is not None:
+            self._run.record(fmt.CONFIG, ConfigFields(d={key: recorded}))
+
     def setdefaults(self, d: Mapping[str, Any]) -> None:
         self.update({k: v for k, v in dict(d).items() if k not in self._items})
 

@@ -29,6 +29,7 @@ from typing import Any
 import msgpack
 
 from runship import safefile
+from runship.schema import charts as chart_schema
 from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.metrics import Metrics, MetricSpec
@@ -36,7 +37,7 @@ from runship.schema.records import placement_of, problem, rank_of
 
 STATE = "resume.state"
 _STATE_FORMAT = "runship-state"
-_STATE_VERSION = 1
+_STATE_VERSION = 2  # 2: artifact versions kept (a state of 1 is folded again from the streams)
 _STATE_LIMIT = 64 * 1024 * 1024
 _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
 _MAX_STEP = 2**63
@@ -154,7 +155,7 @@ def apart(start: dict[str, Any] | None) -> bool:
     return rank_of(start) not in (None, 0) and not (placement_of(start) or {}).get("shared")
 
 
-_PRIOR_KEYS = ("config", "summary", "meta", "metrics", "starts")  # what as_prior passes on as they are
+_PRIOR_KEYS = ("config", "summary", "meta", "metrics", "starts", "artifacts")  # what as_prior passes on as they are
 
 
 # ---- the fold ------------------------------------------------------------------------------
@@ -169,6 +170,7 @@ class Prior:
     metrics: Metrics = field(default_factory=Metrics)
     folded: dict[str, int] = field(default_factory=dict)  # run stream file -> bytes folded
     starts: dict[str, dict[str, Any]] = field(default_factory=dict)  # session -> its start record
+    artifacts: dict[str, int] = field(default_factory=dict)  # artifact name -> its next version
 
     @property
     def next_step(self) -> int:
@@ -183,7 +185,11 @@ class Prior:
         if kind in (fmt.ROWS, fmt.ROW):
             self._fold_rows(rec, shift)
         elif kind == fmt.CONFIG:
-            self.config.update(rec["d"])
+            self.config.update(chart_schema.update_config(self.config, rec["d"]))
+        elif kind == fmt.ARTIFACT:
+            name, version = rec.get("name"), rec.get("version")
+            if isinstance(name, str) and isinstance(version, str) and version[1:].isdigit():
+                self.artifacts[name] = max(self.artifacts.get(name, 0), int(version[1:]) + 1)
         elif kind == fmt.SUMMARY:
             self.summary.update(rec.get("d") or {})
             for key in rec.get("del") or ():
@@ -293,6 +299,7 @@ def save(run_dir: str, session: str, prior: Prior) -> bool:
         "meta": prior.meta,
         "metrics": _metrics_state(prior.metrics),
         "starts": {s: rec for s, rec in prior.starts.items() if s in sessions},
+        "artifacts": prior.artifacts,
     }
     try:
         data = msgpack.packb(state, datetime=True)
@@ -324,6 +331,7 @@ def _load(run_dir: str) -> Prior | None:
             metrics=_metrics_from(state["metrics"]),
             folded={str(k): int(v) for k, v in files.items()},
             starts={str(k): v for k, v in (state.get("starts") or {}).items() if isinstance(v, dict)},
+            artifacts={str(k): int(v) for k, v in state["artifacts"].items()},
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, msgpack.ExtraData):
         return None

@@ -55,6 +55,17 @@ class _Full(Exception):
     """The queue is past its buffer: log() waits for room outside the lock."""
 
 
+def _step_of(step: Any) -> int:
+    """log()'s ``step`` as an int, or TypeError naming it."""
+    try:
+        n = step if type(step) is int else int(step)
+    except (TypeError, ValueError):
+        raise TypeError(f"log() step must be an integer, got {step!r}") from None
+    if n >= _STEP_LIMIT:  # readers keep steps as int64
+        raise TypeError(f"log() step must be below 2**63, got {n}")
+    return n
+
+
 def _check_keys(keys: Any) -> None:
     for k in keys:
         if type(k) is not str:
@@ -141,7 +152,8 @@ class Run:
             **(prior.get("starts") or {}),
             **({session: meta} if session else {}),
         }
-        self._artifact_versions: dict[str, int] = {}
+        self._artifact_versions: dict[str, int] = dict(prior.get("artifacts") or {})  # next version by name
+        self._logged_lock = threading.Lock()
         self._follower: str | None = None  # mode="online": where its uploader ships the run
         self.summary = Summary(None if disabled else self._port, self._summary_items)
         self.config = Config(None, prior.get("config"), plan.allow_val_change)
@@ -228,11 +240,19 @@ class Run:
 
     @tags.setter
     def tags(self, value: Any) -> None:
-        """A sequence of strings (``run.tags = run.tags + ("best",)``), recorded as wandb records it."""
-        if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
-            raise TypeError(f"run.tags takes a list or tuple of strings, got {type(value).__name__}")
-        self._tags = tuple(str(t) for t in value)
-        self._record(fmt.META, MetaFields(tags=list(self._tags)))
+        """Any iterable of tags (``run.tags = run.tags + ("best",)``), recorded
+        as wandb records it. A single string is one tag (wandb would keep its
+        letters); what is not iterable is not taken, with a notice: training
+        code does not stop for a tag."""
+        if isinstance(value, str):
+            value = (value,)
+        try:
+            tags = tuple(str(t) for t in value)
+        except TypeError:
+            self._notice(f"run.tags takes a list or tuple of strings, not {type(value).__name__}: not changed")
+            return
+        self._tags = tags
+        self._record(fmt.META, MetaFields(tags=list(tags)))
 
     @property
     def dir(self) -> str:
@@ -337,7 +357,10 @@ class Run:
                     "log() on a finished run is ignored" if self._finished else "log() in a forked child is ignored"
                 )
             return
+        if step is not None:
+            step = _step_of(step)  # before any conversion: a bad step records nothing of the call
         row: dict[str, Any] | None = cast("dict[str, Any]", data)
+        logged: Callable[[], None] | None = None  # what the row adds beside it (charts' specs, run_table artifacts)
         if not plain:
             if not isinstance(data, dict):
                 if not isinstance(data, Mapping):
@@ -354,7 +377,7 @@ class Run:
             if row is None:  # numpy scalars and 0-d tensors quickly; media, arrays and maps the long way
                 row = plain_row(data)
                 if row is None:
-                    row = self._convert(data, self._step if step is None else step)
+                    row, logged = self._convert(data, self._step if step is None else step)
         row = cast("dict[str, Any]", row)
         st = self._run_stream
         if st._queued - st._taken > self._max_buffer and not st.room():
@@ -363,37 +386,38 @@ class Run:
             # said once: a reader keeps these steps as logged where a blind session's are moved on
             self._explicit_steps = True
             self._record(fmt.META, MetaFields(explicit_steps=True))
+        if self._place(row, step, commit) and logged is not None:
+            logged()
+
+    def _place(self, row: dict[str, Any], step: int | None, commit: bool | None) -> bool:
+        """The row to its step (wandb's rules, log()'s doc); False where it is dropped (a lower step)."""
         with self._lock:  # the run stream's lock: one lock per log() call (log() inlines the common case)
             if step is not None:
-                if type(step) is not int:
-                    try:
-                        step = int(step)
-                    except (TypeError, ValueError):
-                        raise TypeError(f"log() step must be an integer, got {step!r}") from None
-                if step >= _STEP_LIMIT:  # readers keep steps as int64
-                    raise TypeError(f"log() step must be below 2**63, got {step}")
                 if step < self._step:
                     self._warn_step(step)
-                    return
+                    return False
                 if step > self._step:
                     if self._pending is not None:
                         self._commit_pending()
                     self._step = step
                 if commit is not True:
                     self._merge_pending(row)
-                    return
+                    return True
             elif commit is False:
                 self._merge_pending(row)
-                return
+                return True
             if self._pending is not None:
                 self._merge_pending(row)
                 self._commit_pending()
             else:
                 self._write_row(row)
+        return True
 
-    def _convert(self, data: dict[str, Any], step: int) -> dict[str, Any]:
+    def _convert(self, data: dict[str, Any], step: int) -> tuple[dict[str, Any], Callable[[], None] | None]:
         """Values of a row made plain: media become references (their files are
-        written by the writer), arrays of more than 32 elements histograms."""
+        written by the writer), arrays of more than 32 elements histograms;
+        and what records what the row adds beside it, once the row is taken
+        (its charts' specs in the config, a run_table artifact of each table)."""
         jobs: list[Any] = []
         tables: list[tuple[str, dict[str, Any], Any]] = []
         out = {}
@@ -406,16 +430,25 @@ class Run:
             except SerializationError as e:
                 e.path.insert(0, k)
                 raise TypeError(f"log(): {e.reason} - at `{e.where('data')}`") from None
-        if found:  # only once the whole row converted
-            shown = _charts.visualize(self.config.get("_wandb"), found)
-            self.config.update({"_wandb": shown}, allow_val_change=True)
-        for job in jobs:
+        for job in jobs:  # only once the whole row converted
             cast(Writer, self._writer).submit(job)  # a disabled run never converts
-        for key, ref, table in tables:  # a run_table artifact of each table, as wandb (its file, not a copy)
-            if getattr(table, "_run_table_of", None) != self.id:  # wandb: once a Table object per run
-                table._run_table_of = self.id
-                self._record(fmt.ARTIFACT, _files.run_table(self._port, key, ref))
-        return out
+        if not found and not tables:
+            return out, None
+        return out, lambda: self._logged_beside(found, tables)
+
+    def _logged_beside(self, charts: dict[str, Any], tables: list[tuple[str, dict[str, Any], Any]]) -> None:
+        """A taken row's charts' specs into the config (only those it adds or
+        changes: readers merge ``_wandb``), and a run_table artifact of each of
+        its tables (its file, not a copy; once a Table object, as wandb)."""
+        with self._logged_lock:  # log() from many threads: one merge, one version counter
+            if charts:
+                shown, delta = _charts.visualize(self.config.get("_wandb"), charts)
+                if delta:
+                    self.config.keep_recorded("_wandb", shown, delta)
+            for key, ref, table in tables:
+                if getattr(table, "_run_table_of", None) != self.id:
+                    table._run_table_of = self.id
+                    self._record(fmt.ARTIFACT, _files.run_table(self._port, key, ref))
 
     def _convert_value(self, key: str, v: Any, step: int, jobs: list[Any], tables: list[Any], depth: int = 0) -> Any:
         """``v`` made plain; the files of its media go to ``jobs``, its tables (key, reference, table) to ``tables``."""
@@ -628,6 +661,7 @@ class Run:
                 meta=dict(self._meta_state),
                 metrics=self._metrics if self._metrics is not None else Metrics(),
                 starts=self._starts,
+                artifacts=dict(self._artifact_versions),
             )
         finally:
             self._lock.release()
