@@ -118,6 +118,7 @@ def test_4_ui_checks_each_root_at_start(tmp_path, roots):
     assert repr(roots[-1]) in out.stderr
 
 
+@pytest.mark.heavy  # a real-process story of ~10 s: `make test-heavy` (make test stays under 4 minutes here)
 def test_4_a_root_that_fails_at_run_time_is_shown_and_the_others_still_listed(tmp_path):
     """A server root that goes away, a local root removed: each is an error
     in the listing's answer (and on the page), the other roots' runs listed."""

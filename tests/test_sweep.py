@@ -559,6 +559,7 @@ def test_a_bayes_sweep_is_refused_where_optuna_cannot_be_imported_and_the_hint_n
     assert "train.py" not in made.stderr
 
 
+@pytest.mark.heavy  # a real-process story of ~10 s: `make test-heavy` (make test stays under 4 minutes here)
 @pytest.mark.parametrize("kind", ["file", "s3"])
 def test_sweeps_go_up_with_the_runs_and_sweep_status_reads_them_on_the_target(tmp_path, kind, request):
     """`runship upload` of a root sends its sweep directories beside the

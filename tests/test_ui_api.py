@@ -196,6 +196,7 @@ def test_runs_table_holds_states_config_summary_and_host(ui, tmp_path):
     assert api(ui, "runs")["projects"] == ["nlp", "vision"]
 
 
+@pytest.mark.heavy  # a real-process story of ~10 s: `make test-heavy` (make test stays under 4 minutes here)
 def test_live_crashed_and_scheduler_runs(tmp_path):
     """A running run is live; a SIGKILLed one reads as crashed once its
     heartbeat is overdue; the scheduler's job id is a column."""

@@ -171,6 +171,7 @@ def test_reads_on_s3_see_what_was_uploaded_since_the_last_call(tmp_path, moto, b
     assert [d.rsplit("/", 1)[-1] for d in run_dirs(url, storage_options=so)] == ["a", "b"]
 
 
+@pytest.mark.heavy  # a real-process story of ~10 s: `make test-heavy` (make test stays under 4 minutes here)
 def test_a_server_over_s3_sees_what_others_uploaded_since(tmp_path, moto, bucket):
     """A server is a long-lived reader: another uploader (or server) writes
     to its bucket; its next answer includes that."""
@@ -198,6 +199,7 @@ def test_a_server_over_s3_sees_what_others_uploaded_since(tmp_path, moto, bucket
         s.stop()
 
 
+@pytest.mark.heavy  # a real-process story of ~10 s: `make test-heavy` (make test stays under 4 minutes here)
 def test_console_follow_on_a_url_sees_new_lines(tmp_path, moto, bucket):
     """`runship console --follow s3://...` polls: each poll sees the lines
     uploaded since the last (no cached listing)."""
