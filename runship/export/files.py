@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from runship.schema.names import relpath_ok
+
 
 def run_files(view: Any, into: str) -> list[tuple[str, str]]:
     """(path under ``files/``, a copy in ``into``) of the run's saved files
@@ -15,7 +17,7 @@ def run_files(view: Any, into: str) -> list[tuple[str, str]]:
     this account to MLflow or W&B."""
     out = []
     for rel in sorted(view.saved_files):
-        if not rel.startswith("files/") or rel.startswith("files/media/") or not _relpath_ok(rel):
+        if not rel.startswith("files/") or rel.startswith("files/media/") or not relpath_ok(rel):
             continue
         sub = rel[len("files/") :]  # a valid file path: no "..", no empty or absolute component
         local = os.path.join(into, sub)
@@ -29,13 +31,3 @@ def run_files(view: Any, into: str) -> list[tuple[str, str]]:
             continue  # gone, not a regular file, or a link: not exported
         out.append((sub, local))
     return out
-
-
-def _relpath_ok(rel: str) -> bool:
-    from runship.schema.names import BadName, check_relpath
-
-    try:
-        check_relpath(rel)
-    except BadName:
-        return False
-    return True

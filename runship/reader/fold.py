@@ -20,7 +20,7 @@ from runship.schema import charts as chart_schema
 from runship.schema import format as fmt
 from runship.schema import limits
 from runship.schema.metrics import Metrics, MetricSpec
-from runship.schema.names import BadName, check_relpath
+from runship.schema.names import relpath_ok
 from runship.schema.records import job_of, placement_of, rank_of
 
 _META_KEYS = ("name", "notes", "group", "job_type", "entity", "tags")
@@ -342,7 +342,7 @@ def artifact_of(r: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(name, str) or not 0 < len(name) <= limits.MAX_ARTIFACT_NAME or not isinstance(type_, str):
         return None
     words = [a for a in r.get("aliases") or () if isinstance(a, str)] if isinstance(r.get("aliases"), list) else []
-    files = [f for f in r.get("files") or () if _relpath(f)] if isinstance(r.get("files"), list) else []
+    files = [f for f in r.get("files") or () if relpath_ok(f)] if isinstance(r.get("files"), list) else []
     return {
         "name": name,
         "type": type_[: limits.MAX_ARTIFACT_NAME],
@@ -351,15 +351,6 @@ def artifact_of(r: dict[str, Any]) -> dict[str, Any] | None:
         "files": files[: limits.KEPT_ARTIFACT_FILES],
         "t": r.get("t"),
     }
-
-
-def _relpath(f: object) -> bool:
-    """A path inside the run directory (an artifact's file), not ``../`` or absolute."""
-    try:
-        check_relpath(f)
-    except BadName:
-        return False
-    return True
 
 
 def ranks_of(sessions: list[Session]) -> list[dict[str, Any]]:

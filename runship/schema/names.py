@@ -156,6 +156,15 @@ def check_relpath(path: object, what: str = "path") -> str:
     return path
 
 
+def relpath_ok(path: object) -> bool:
+    """Whether ``check_relpath`` takes ``path`` (a path read from a run is kept only then)."""
+    try:
+        check_relpath(path)
+    except BadName:
+        return False
+    return True
+
+
 def safe_segment(part: str, max_len: int = MAX_SEGMENT_LEN) -> str:
     """``part`` if it is a valid path component, else a valid one made from
     it: unsafe characters become ``_`` and a short hash of the original is
