@@ -974,6 +974,7 @@ class Run:
 
         writer = cast(Writer, self._writer)  # set whenever the run stream is
         name = signal.Signals(signum).name
+        writer.signalled = True
         self._run_stream.write_nolock(fmt.SIGNAL, {"signal": signum, "name": name}, after_rows=True)
         self._state = "terminated"
         if writer.busy_here():

@@ -475,6 +475,9 @@ class Writer:
         self._room = threading.Condition()
         self._closing = False
         self._closed = False
+        # set once a terminating signal is recorded: no heartbeat follows the signal record
+        # (the process is ending; a heartbeat after it would make it the session's last word)
+        self.signalled = False
         self._last_write = time.monotonic()
         self._last_fsync = time.monotonic()
         self._jobs: deque[Callable[[], list[Any]]] = deque()
@@ -542,7 +545,11 @@ class Writer:
             mono = time.monotonic()
             if wrote:
                 self._last_write = mono
-            elif mono - self._last_write >= self.heartbeat_interval and fmt.RUN_STREAM in self.streams:
+            elif (
+                not self.signalled
+                and mono - self._last_write >= self.heartbeat_interval
+                and fmt.RUN_STREAM in self.streams
+            ):
                 run = self.streams[fmt.RUN_STREAM]
                 run.write_nolock(fmt.HEARTBEAT)
                 run._write_batch(now, run._take(seal))
