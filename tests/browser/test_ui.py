@@ -417,3 +417,34 @@ def test_a_root_that_cannot_be_listed_is_named_and_the_others_still_shown(root, 
         w.check_clean()
     finally:
         s.stop()
+
+
+def test_a_navigation_made_while_the_landing_lists_runs_wins(ui, browser):
+    """The landing (``/``), once its run list comes back with runs of one
+    project, moves to that project's workspace, unless the address has
+    changed since it opened: the newer address wins, even when the landing's
+    answer arrives between the address changing and its hashchange (a race
+    seen in CI: a test opened ``/#/runs`` and was taken to the workspace)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        w = Watched(page, ui.url)
+        page.add_init_script(
+            """(() => { const real = window.fetch; let release; const held = new Promise((r) => { release = r; });
+                window.__releaseRuns = () => release();
+                window.fetch = (url, init) => String(url).includes('/api/runs') && !window.__passed
+                    ? held.then(() => { window.__passed = true; return real(url, init); }) : real(url, init); })()"""
+        )
+        sign_in_url = f"{ui.url}/ui/signin#token={urllib.parse.quote(UIServer.TOKEN, safe='')}"
+        page.goto(sign_in_url)
+        page.wait_for_url(lambda url: url.partition("#")[0] == ui.url + "/", wait_until="load")
+        # the address changes with no hashchange yet; then the landing's list answers
+        page.evaluate("() => { history.replaceState(null, '', '#/runs'); window.__releaseRuns(); }")
+        # the landing has its answer (its project list filled; before the fix, it moved away at once)
+        until(page, "document.querySelectorAll('#ws-project option').length > 1 || location.hash.includes('workspace')")
+        page.evaluate("() => window.dispatchEvent(new HashChangeEvent('hashchange'))")
+        page.wait_for_selector("#runs-table tbody tr[data-ref]", timeout=15_000)
+        assert urllib.parse.urlparse(page.url).fragment.startswith("/runs")
+        w.check_clean()
+    finally:
+        context.close()

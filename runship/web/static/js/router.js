@@ -67,8 +67,10 @@ export const hashFor = (path, params) => {
 
 /** Record view state in the URL without a navigation (no hashchange, no history entry). @param {string} path @param {Params} params */
 export function replaceHash(path, params) {
+  if (current && !current.here()) return; // a newer address waits for its hashchange: it wins
   const hash = hashFor(path, params);
   if (location.hash !== hash) history.replaceState(history.state, '', hash);
+  if (current) current.hash = location.hash;
 }
 
 /** @param {string} ref @param {string} [tab] @returns {string} */
@@ -82,11 +84,17 @@ export class ViewCtx {
     this.ac = new AbortController();
     this.signal = this.ac.signal;
     this.alive = true;
+    /** the address's hash the view was opened for */
+    this.hash = location.hash;
     /** @type {(() => void)[]} */
     this.cleanups = [];
     /** @type {Set<ReturnType<typeof setTimeout>>} */
     this.timers = new Set();
   }
+  /** Is the view still shown and the address still the one it was opened for? A navigation
+   * made a moment ago changes the address before its hashchange closes this view: a view
+   * that would itself navigate asks this, not ``alive``, so the newer address wins. */
+  here() { return this.alive && location.hash === this.hash; }
   /** fn runs when the view is left. @param {() => void} fn */
   onCleanup(fn) { this.cleanups.push(fn); }
   /**

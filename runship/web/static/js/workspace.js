@@ -289,7 +289,7 @@ class WorkspaceView {
       // the landing (#/): with runs of one project only, that project's workspace
       await this.list();
       const only = new Set(this.runs.map((r) => String(r.project)));
-      if (this.ctx.alive && only.size === 1 && this.projectSel.options.length === 2) {
+      if (this.ctx.here() && only.size === 1 && this.projectSel.options.length === 2) {
         location.replace(hashFor('/workspace', this.params.set('project', [...only][0])));
         return;
       }
