@@ -357,3 +357,43 @@ def write_private(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def publish(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> bool:
+    """Make ``name`` appear in ``dir_fd`` whole, holding ``data``: a private
+    temporary file, written and synced, linked into place with link(2),
+    which fails if the name is taken. True if this call made it, False if
+    the name was there (someone else won; a link there counts as taken and
+    is not followed). On NFS a retransmitted link may answer EEXIST though
+    it was made: the temporary file's link count says so. A filesystem
+    without hard links: O_EXCL (a reader may then see it half written)."""
+    tmp = names.temp_name(name)
+    fd = os.open(tmp, _O_NEW, mode, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+            return True
+        except FileExistsError:
+            return os.stat(tmp, dir_fd=dir_fd, follow_symlinks=False).st_nlink > 1
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+            return _create_excl(dir_fd, name, data, mode)
+    finally:
+        os.unlink(tmp, dir_fd=dir_fd)
+
+
+def _create_excl(dir_fd: int, name: str, data: bytes, mode: int) -> bool:
+    try:
+        fd = os.open(name, _O_NEW, mode, dir_fd=dir_fd)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return True

@@ -106,20 +106,6 @@ def _private_temp(dir_fd: int, name: str, data: bytes) -> str:
     return tmp
 
 
-def _publish(dir_fd: int, name: str, data: bytes) -> bool:
-    """Make ``name`` appear whole (a private file linked into place); False if it exists."""
-    tmp = _private_temp(dir_fd, name, data)
-    try:
-        os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:  # a filesystem without hard links: O_EXCL (a reader may see it half written)
-        return _write_new(dir_fd, name, data, sync=True)
-    finally:
-        os.unlink(tmp, dir_fd=dir_fd)
-
-
 def _read_json(dir_fd: int, name: str, limit: int = MAX_FILE_BYTES) -> Any:
     """A sweep file's JSON, or None: a link, a FIFO or anything but a
     regular file is not opened, nor is a file over ``limit`` or nested past
@@ -220,7 +206,7 @@ class Sweep:
             for sub in SUBDIRS:
                 os.mkdir(sub, dir_fd=where)
             body = {"spec": checked, "seed": random.SystemRandom().randrange(2**31), "lost_after": lost_after}
-            _publish(where, "spec.json", json.dumps(body, indent=1).encode())
+            safefile.publish(where, "spec.json", json.dumps(body, indent=1).encode())
         finally:
             os.close(where)
         return cls(root, project, sweep_id)
@@ -437,7 +423,7 @@ class Sweep:
             **result,
         }
         with self._at("results") as fd:
-            return _publish(fd, f"{trial.index}.json", json.dumps(body).encode())
+            return safefile.publish(fd, f"{trial.index}.json", json.dumps(body).encode())
 
     # ---- status ---------------------------------------------------------------------------------------------
     def status(self, now: float | None = None) -> dict[str, Any]:

@@ -1,0 +1,396 @@
+"""The artifact store: versions, aliases and uses of artifacts, their files
+stored once by digest (the layout: ``runship.schema.artifacts``; the
+rules: docs/FORMAT.md, "Artifacts").
+
+``ArtifactStore`` holds the logic once, over an ``Area``: the few file
+operations a place must offer below ``<project>/.artifacts/`` (list a
+folder, read a small file, create a file that is not there, hold and stream
+blobs). ``LocalArea`` is a run root on a disk (NFS and Lustre included):
+every file is created once through link(2), no link is ever followed, blobs
+are read-only. The remote places (an fsspec URL, a runship server) are in
+``runship.store.artifact_remote``; ``area_at(location)`` picks one.
+
+Nothing here takes a lock: a version number is claimed by creating
+``v<N>.json`` (the loser tries ``N+1``), an alias moves by creating the
+next ``aliases/<seq>.json``, and a blob that is already there is simply not
+written again.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from typing import Any, BinaryIO, Protocol
+
+from runship import safefile
+from runship.schema import artifacts as sa
+from runship.schema.artifacts import BadArtifact
+
+__all__ = ["Area", "ArtifactNotFound", "ArtifactStore", "BadArtifact", "LocalArea", "Manifest"]
+
+Manifest = dict[str, Any]
+MAX_VERSION_TRIES = 10_000
+
+
+class ArtifactNotFound(LookupError):
+    """No such artifact, version or alias where it was looked for."""
+
+
+class Area(Protocol):
+    """Files below ``<project>/.artifacts/`` of one place; ``rel`` paths are
+    the layout's (``names/...``, ``blobs/...``)."""
+
+    where: str  # the place, for messages (no credentials)
+
+    def projects(self) -> list[str]: ...
+    def list(self, project: str, rel_dir: str) -> list[str]:
+        """The names in a folder ([] if there is none)."""
+        ...
+
+    def read(self, project: str, rel: str, limit: int) -> bytes | None:
+        """A small file's bytes (None if it is not there; BadArtifact past ``limit``)."""
+        ...
+
+    def create(self, project: str, rel: str, data: bytes) -> bool:
+        """Create ``rel`` holding ``data`` unless it exists: True if this call made it."""
+        ...
+
+    def blob_size(self, project: str, digest: str) -> int | None:
+        """The size of the blob held under ``digest`` (None: not held)."""
+        ...
+
+    def put_blob(self, project: str, digest: str, data: bytes) -> None:
+        """Hold ``data`` (whose SHA-256 is ``digest``, at most CHUNK_SIZE bytes)."""
+        ...
+
+    def open_blob(self, project: str, digest: str) -> BinaryIO: ...
+    def remove(self, project: str, rel: str) -> None:
+        """Delete a file (``gc`` only); no error if it is gone."""
+        ...
+
+
+class LocalArea:
+    """A run root on a disk: ``<root>/<project>/.artifacts/``."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        self.where = self.root
+
+    def _dir(self, project: str, rel_dir: str, create: bool = False) -> int:
+        rel = f"{project}/{sa.STORE_DIR}" + (f"/{rel_dir}" if rel_dir else "")
+        if create:
+            os.makedirs(self.root, exist_ok=True)
+        return safefile.open_below(self.root, rel, create=create)
+
+    def projects(self) -> list[str]:
+        try:
+            found = safefile.entries_of(self.root)
+        except FileNotFoundError:
+            return []
+        out = []
+        for name, kind, _ in found:
+            if kind == "dir" and not name.startswith("."):
+                try:
+                    os.close(self._dir(name, ""))
+                except OSError:
+                    continue
+                out.append(name)
+        return out
+
+    def list(self, project: str, rel_dir: str) -> list[str]:
+        try:
+            fd = self._dir(project, rel_dir)
+        except (FileNotFoundError, NotADirectoryError, safefile.NotRegular):
+            return []
+        try:
+            return [n for n, kind, _ in safefile.entries(fd) if kind in ("file", "dir") and not n.startswith(".")]
+        finally:
+            os.close(fd)
+
+    def read(self, project: str, rel: str, limit: int) -> bytes | None:
+        parent, name = _split(rel)
+        try:
+            fd = self._dir(project, parent)
+        except (FileNotFoundError, NotADirectoryError, safefile.NotRegular):
+            return None
+        try:
+            with os.fdopen(safefile.open_regular(fd, name), "rb") as f:
+                data = f.read(limit + 1)
+        except FileNotFoundError:
+            return None
+        except safefile.NotRegular as e:
+            raise BadArtifact(f"{self.where}/{project}/{sa.STORE_DIR}/{rel}: {e}") from None
+        finally:
+            os.close(fd)
+        if len(data) > limit:
+            raise BadArtifact(f"{self.where}/{project}/{sa.STORE_DIR}/{rel} is larger than {limit} bytes")
+        return data
+
+    def create(self, project: str, rel: str, data: bytes, mode: int = 0o644) -> bool:
+        parent, name = _split(rel)
+        fd = self._dir(project, parent, create=True)
+        try:
+            return safefile.publish(fd, name, data, mode)
+        finally:
+            os.close(fd)
+
+    def blob_size(self, project: str, digest: str) -> int | None:
+        parent, name = _split(sa.blob_rel(digest))
+        try:
+            fd = self._dir(project, parent)
+        except (FileNotFoundError, NotADirectoryError, safefile.NotRegular):
+            return None
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        finally:
+            os.close(fd)
+        return st.st_size if safefile.kind_of(st.st_mode) == "file" else None
+
+    def put_blob(self, project: str, digest: str, data: bytes) -> None:
+        self.create(project, sa.blob_rel(digest), data, mode=0o444)
+
+    def open_blob(self, project: str, digest: str) -> BinaryIO:
+        parent, name = _split(sa.blob_rel(digest))
+        fd = self._dir(project, parent)
+        try:
+            return os.fdopen(safefile.open_regular(fd, name), "rb")
+        finally:
+            os.close(fd)
+
+    def blob_path(self, project: str, digest: str) -> str:
+        """Where a blob is on disk (for hard links into a download)."""
+        return os.path.join(self.root, project, sa.STORE_DIR, *sa.blob_rel(digest).split("/"))
+
+    def remove(self, project: str, rel: str) -> None:
+        parent, name = _split(rel)
+        try:
+            fd = self._dir(project, parent)
+        except (FileNotFoundError, NotADirectoryError, safefile.NotRegular):
+            return
+        try:
+            os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _split(rel: str) -> tuple[str, str]:
+    parent, _, name = rel.rpartition("/")
+    return parent, name
+
+
+class ArtifactStore:
+    """Versions, aliases and uses of the artifacts of one place (``area``)."""
+
+    def __init__(self, area: Area):
+        self.area = area
+        self.where = area.where
+
+    # ---- reading ------------------------------------------------------------------------
+    def names(self, project: str) -> list[str]:
+        out = []
+        for n in self.area.list(project, "names"):
+            try:
+                out.append(sa.check_name(n))
+            except BadArtifact:
+                continue
+        return sorted(out)
+
+    def indexes(self, project: str, name: str) -> list[int]:
+        """The version numbers held of ``name``, ascending."""
+        out = []
+        for f in self.area.list(project, sa.name_dir(name)):
+            if f.endswith(".json"):
+                i = sa.version_index(f[:-5])
+                if i is not None:
+                    out.append(i)
+        return sorted(out)
+
+    def manifest(self, project: str, name: str, index: int) -> Manifest:
+        data = self.area.read(project, sa.manifest_rel(name, index), sa.MAX_MANIFEST_BYTES)
+        if data is None:
+            raise ArtifactNotFound(f"no version v{index} of artifact {name!r} in {self.where}/{project}")
+        return sa.check_manifest(sa.decode_doc(data, f"{name}:v{index}"), name, index)
+
+    def alias_events(self, project: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+        out = []
+        for f in self.area.list(project, f"{sa.name_dir(name)}/aliases"):
+            seq = sa.alias_seq(f)
+            if seq is None:
+                continue
+            data = self.area.read(project, sa.alias_rel(name, seq), sa.MAX_SMALL_DOC)
+            try:
+                out.append((seq, sa.decode_doc(data or b"", f"alias event {seq}")))
+            except BadArtifact:
+                continue
+        return sorted(out, key=lambda e: e[0])
+
+    def aliases(self, project: str, name: str) -> dict[str, int]:
+        """alias -> version number (``latest`` included)."""
+        return sa.fold_aliases(self.alias_events(project, name), set(self.indexes(project, name)))
+
+    def alias_times(self, project: str, name: str) -> dict[str, float]:
+        """When each alias last moved (for choosing among places)."""
+        out: dict[str, float] = {}
+        for _, ev in self.alias_events(project, name):
+            if isinstance(ev.get("alias"), str) and isinstance(ev.get("t"), (int, float)):
+                out[ev["alias"]] = float(ev["t"])
+        return out
+
+    def find(self, project: str, name: str, selector: str) -> int:
+        """The version number ``selector`` (``vN``, an alias, ``latest``) names."""
+        index = sa.version_index(selector)
+        if index is not None:
+            if index not in self.indexes(project, name):
+                raise ArtifactNotFound(f"no version {selector} of artifact {name!r} in {self.where}/{project}")
+            return index
+        table = self.aliases(project, name)
+        if selector not in table:
+            held = ", ".join(sorted(table)) or "no versions"
+            raise ArtifactNotFound(f"artifact {name!r} in {self.where}/{project} has no alias {selector!r} ({held})")
+        return table[selector]
+
+    def resolve(self, project: str, name: str, selector: str = "latest") -> Manifest:
+        return self.manifest(project, name, self.find(project, name, selector))
+
+    def users(self, project: str, name: str, index: int) -> list[str]:
+        """The run ids that used version ``index``."""
+        return sorted(self.area.list(project, f"{sa.name_dir(name)}/used/v{int(index)}"))
+
+    def missing(self, project: str, manifest: Manifest) -> list[tuple[str, int]]:
+        """The blobs (digest, size) of a manifest this place does not hold."""
+        seen: set[str] = set()
+        out = []
+        for entry in manifest["files"].values():
+            for digest, size in sa.blobs_of(entry):
+                if digest not in seen:
+                    seen.add(digest)
+                    if self.area.blob_size(project, digest) != size:
+                        out.append((digest, size))
+        return out
+
+    def read_file(self, project: str, entry: dict[str, Any]) -> Iterator[bytes]:
+        """The bytes of a manifest's file entry, blob by blob, each checked
+        against its digest (BadArtifact if a blob is not what it should be)."""
+        whole = hashlib.sha256()
+        for digest, size in sa.blobs_of(entry):
+            with self.area.open_blob(project, digest) as f:
+                data = f.read(size + 1)
+            if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+                raise BadArtifact(f"blob {digest} in {self.where}/{project} is damaged (not its digest)")
+            whole.update(data)
+            yield data
+        if whole.hexdigest() != entry["digest"]:
+            raise BadArtifact(f"a file made of blobs in {self.where}/{project} does not match its digest")
+
+    # ---- writing ------------------------------------------------------------------------
+    def publish(
+        self, project: str, doc: dict[str, Any], aliases: list[str], run: str | None = None
+    ) -> tuple[Manifest, bool]:
+        """Store a new version of ``doc['name']`` (its blobs already held):
+        (the manifest, True); or, when a version with the same contents is
+        held, (that version's manifest, False). ``aliases`` move to it either
+        way (``latest`` is implicit)."""
+        name = sa.check_name(doc["name"])
+        digest = sa.contents_digest(doc["files"], doc.get("references", {}))
+        same = self.area.read(project, sa.digest_rel(name, digest), sa.MAX_SMALL_DOC)
+        index = sa.version_index(same.decode("ascii", "replace")) if same else None
+        if index is not None and index in self.indexes(project, name):
+            manifest, made = self.manifest(project, name, index), False
+        else:
+            manifest, made = self._claim(project, name, {**doc, "digest": digest, "aliases": list(aliases)}), True
+            self.area.create(project, sa.digest_rel(name, digest), manifest["version"].encode())
+        for alias in aliases:
+            if alias not in sa.IMPLICIT_ALIASES:
+                self.move_alias(project, name, alias, manifest["version"], run)
+        return manifest, made
+
+    def _claim(self, project: str, name: str, doc: dict[str, Any]) -> Manifest:
+        held = self.indexes(project, name)
+        index = held[-1] + 1 if held else 0
+        for _ in range(MAX_VERSION_TRIES):
+            manifest = {
+                **doc,
+                "format": sa.MANIFEST_FORMAT,
+                "schema": sa.MANIFEST_SCHEMA,
+                "name": name,
+                "version": f"v{index}",
+            }
+            if self.area.create(project, sa.manifest_rel(name, index), sa.encode_doc(manifest)):
+                return manifest
+            index += 1
+        raise OSError(errno.EAGAIN, f"could not claim a version of {name!r} in {self.where}/{project}")
+
+    def move_alias(self, project: str, name: str, alias: str, version: str | None, run: str | None = None) -> int:
+        """Append an alias event (``version`` None: the alias is removed); its seq."""
+        event = sa.encode_doc(sa.alias_event(alias, version, time.time(), run))
+        held = [
+            s
+            for s in (sa.alias_seq(f) for f in self.area.list(project, f"{sa.name_dir(name)}/aliases"))
+            if s is not None
+        ]
+        seq = max(held) + 1 if held else 0
+        for _ in range(MAX_VERSION_TRIES):
+            if self.area.create(project, sa.alias_rel(name, seq), event):
+                return seq
+            seq += 1
+        raise OSError(errno.EAGAIN, f"could not move alias {alias!r} of {name!r} in {self.where}/{project}")
+
+    def record_use(self, project: str, name: str, index: int, run_id: str, doc: dict[str, Any] | None = None) -> None:
+        self.area.create(project, sa.use_rel(name, index, run_id), sa.encode_doc(doc or {}))
+
+    def add_file(self, project: str, path: str) -> dict[str, Any]:
+        """Hold the file at ``path`` (read once: hashed and stored by blob,
+        chunk by chunk past CHUNK_SIZE); its manifest entry."""
+        whole = hashlib.sha256()
+        chunks: list[str] = []
+        size = 0
+        with open(path, "rb") as f:
+            while True:
+                data = f.read(sa.CHUNK_SIZE)
+                if not data and size:
+                    break
+                whole.update(data)
+                size += len(data)
+                digest = hashlib.sha256(data).hexdigest()
+                if self.area.blob_size(project, digest) != len(data):
+                    self.area.put_blob(project, digest, data)
+                chunks.append(digest)
+                if len(data) < sa.CHUNK_SIZE:
+                    break
+        entry: dict[str, Any] = {"digest": whole.hexdigest(), "size": size}
+        if size > sa.CHUNK_SIZE:
+            entry["chunks"] = chunks
+        return entry
+
+
+def copy_version(src: ArtifactStore, dst: ArtifactStore, project: str, manifest: Manifest) -> int:
+    """Make ``dst`` hold a version ``src`` holds: the blobs it lacks (each
+    checked against its digest as it is read), then the manifest and its
+    digest file. Returns the bytes copied. A different manifest already
+    there under that version number: BadArtifact (never overwritten)."""
+    name, index = manifest["name"], sa.version_index(manifest["version"])
+    assert index is not None
+    sent = 0
+    for digest, size in dst.missing(project, manifest):
+        data = b"".join(src.read_file(project, {"digest": digest, "size": size}))
+        dst.area.put_blob(project, digest, data)
+        sent += size
+    data = sa.encode_doc(manifest)
+    if not dst.area.create(project, sa.manifest_rel(name, index), data):
+        there = dst.manifest(project, name, index)
+        if there["digest"] != manifest["digest"]:
+            raise BadArtifact(
+                f"{name}:v{index} in {dst.where}/{project} holds other contents than {src.where}'s: "
+                "two roots logged versions of one artifact (left as it is)"
+            )
+    dst.area.create(project, sa.digest_rel(name, manifest["digest"]), manifest["version"].encode())
+    return sent
