@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
+from runship.store.artifact_api import Artifact
 from runship.term import termerror, termlog, termwarn
 from runship.writer import PROCESS as _PROCESS
 from runship.writer import Config, Run, Settings, Summary, init
 from runship.writer import hooks as _hooks
 from runship.writer.config import AlertLevel
-from runship.writer.files import Artifact
 
 if TYPE_CHECKING:
     from runship.schema.metrics import MetricSpec

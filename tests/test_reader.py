@@ -309,16 +309,15 @@ def test_the_plain_msgpack_recipe_in_format_md_reads_a_run(make_run, tmp_path, m
     assert capsys.readouterr().out.splitlines() == [f"{i} {{'x': {i}}}" for i in range(5)]
 
 
-def test_api_artifact_is_a_name_that_cannot_be_downloaded(root):
-    """``Api().artifact`` names an artifact (entity/project/ and :version
-    dropped); offline there is no store: download() says so, wait() is itself."""
-    from runship.errors import UsageError
+def test_api_artifact_names_a_version_in_the_store_or_says_what_is_missing(root):
+    """``Api().artifact`` resolves ``[entity/]project/name[:alias|vN]`` in the
+    root's artifact store; a version or alias not held is a LookupError
+    naming it, a bad name a ValueError."""
+    from runship.store.artifacts import ArtifactNotFound
 
-    art = runship.Api(root).artifact("me/proj/weights:v3", type="model")
-    assert (art.name, art.type, art.version, art.aliases) == ("weights", "model", None, [])
-    assert art.wait() is art and art.save() is None
-    assert repr(art) == "<runship.Artifact weights:unlogged (0 files)>"
-    with pytest.raises(UsageError, match="cannot be downloaded"):
-        art.download()
+    with pytest.raises(ArtifactNotFound, match="no version v3 of artifact 'weights'"):
+        runship.Api(root).artifact("me/proj/weights:v3", type="model")
     with pytest.raises(ValueError, match="artifact name"):
         runship.Api(root).artifact("a/..")
+    with pytest.raises(ValueError, match="name the project"):
+        runship.Api(root).artifact("weights:latest")

@@ -20,9 +20,12 @@ from runship.errors import RunNotFound
 from runship.reader.listing import list_runs
 from runship.reader.run import RunView, open_run
 from runship.reader.segments import read_cache
+from runship.schema import artifacts as sa
 from runship.schema.artifacts import ArtifactBase
 from runship.schema.names import default_root
 from runship.schema.values import json_safe
+from runship.store.artifact_api import Artifact
+from runship.store.artifacts import ArtifactNotFound, ArtifactStore, LocalArea
 from runship.store.location import is_server_url, is_url
 
 
@@ -79,6 +82,7 @@ class Run:
         info: dict[str, Any] | None = None,
         opener: Callable[[], RunView] | None = None,
         annotator: Callable[[dict[str, Any]], RunView] | None = None,
+        artifacts: Callable[[str, str, str], Artifact | None] | None = None,
     ):
         if view is None and (info is None or opener is None):
             raise ValueError("Run() needs a RunView, or info and an opener")
@@ -86,6 +90,7 @@ class Run:
         self._info = info
         self._opener = opener
         self._annotator = annotator  # writes an annotation, returns the run read again (update())
+        self._artifacts = artifacts  # (project, name, selector) -> the version in the root's store, or None
         self._edits: dict[str, Any] = {}  # name and notes set, written by update()
         self._tags: list[Any] | None = None  # the tags list handed out (mutable, as wandb's)
         self._tags_before: list[Any] = []
@@ -276,11 +281,36 @@ class Run:
                 out.append(File(sf.name, sf.size or None, sf.path))
         return out
 
-    def logged_artifacts(self, per_page: int = 100) -> list[LoggedArtifact]:
+    def logged_artifacts(self, per_page: int = 100) -> list[Any]:
         """The artifacts this run logged, as wandb's API lists them (each
-        version apart; a ``run_table`` for each table logged)."""
+        version apart; a ``run_table`` for each table logged): a version in
+        the project's artifact store as an ``Artifact`` bound to it (one
+        gone from the store since, by ``gc``, is left out); an older run's
+        copy under ``files/artifacts/`` as a ``LoggedArtifact``."""
         view = self._view
-        return [LoggedArtifact(view, art) for art in view.artifacts]
+        out: list[Any] = []
+        for art in view.artifacts:
+            if not art.get("stored"):
+                out.append(LoggedArtifact(view, art))
+                continue
+            found = self._artifacts(self.project, art["name"], art["version"] or "latest") if self._artifacts else None
+            if found is not None:
+                out.append(found)
+        return out
+
+    def used_artifacts(self, per_page: int = 100) -> list[Artifact]:
+        """The artifact versions this run used (``use_artifact``), bound to
+        this root's store (one it does not hold is left out)."""
+        out = []
+        for use in self._view.used_artifacts:
+            found = (
+                self._artifacts(use.get("project") or self.project, use["name"], use["version"])
+                if self._artifacts
+                else None
+            )
+            if found is not None:
+                out.append(found)
+        return out
 
     def file(self, name: str) -> File:
         for f in self.files():
@@ -382,7 +412,9 @@ class Api:
             raise ValueError(f"Api.run() takes 'project/id', got {path!r}")
         project, run_id = parts[-2], parts[-1]
         location = self._join(project, run_id)
-        return Run(self._open(location), annotator=functools.partial(self._annotate, location))
+        return Run(
+            self._open(location), annotator=functools.partial(self._annotate, location), artifacts=self._artifact_at
+        )
 
     def _open(self, location: str) -> RunView:
         return open_run(location, storage_options=self._storage_options, cache=self._cache or False)
@@ -421,6 +453,7 @@ class Api:
                 info=info,
                 opener=functools.partial(self._open, location),
                 annotator=functools.partial(self._annotate, location),
+                artifacts=self._artifact_at,
             )
             if filters is None or _matches(run, filters):
                 runs.append(run)
@@ -429,10 +462,76 @@ class Api:
         runs.sort(key=lambda r: _sort_key(_field(r, key)), reverse=reverse)
         return Runs(runs, per_page)
 
-    def artifact(self, name: str, type: str | None = None) -> ArtifactBase:
-        """The artifact named ``[entity/project/]name[:version]``: its name
-        and type only (offline there is no artifact store to fetch it from)."""
-        return ArtifactBase(str(name).rsplit("/", 1)[-1].split(":", 1)[0], type or "unspecified")
+    # ---- artifacts (the project's store: <root>/<project>/.artifacts/) -----------------------
+    def _artifact_store(self) -> ArtifactStore:
+        if not is_url(self.root):
+            return ArtifactStore(LocalArea(self.root))
+        from runship.store.artifact_remote import area_at
+
+        return ArtifactStore(area_at(self.root, self._storage_options))
+
+    def _artifact_at(self, project: str, name: str, selector: str) -> Artifact | None:
+        try:
+            return self.artifact(f"{project}/{name}:{selector}")
+        except (ArtifactNotFound, ValueError):
+            return None
+
+    def _project_of(self, project: str | None, what: str) -> str:
+        project = project or os.environ.get("RUNSHIP_PROJECT") or os.environ.get("WANDB_PROJECT")
+        if not project:
+            raise ValueError(f"{what}: name the project (project/name:alias), or set $WANDB_PROJECT")
+        return project
+
+    def artifact(self, name: str, type: str | None = None) -> Artifact:
+        """The version ``[entity/]project/name[:alias|vN]`` names (``latest``
+        when none) in this root's artifact store; ``download()`` writes its files."""
+        project_in, art_name, selector = sa.parse_ref(str(name))
+        project = self._project_of(project_in, f"artifact({name!r})")
+        store = self._artifact_store()
+        manifest = store.resolve(project, art_name, selector)
+        if type is not None and manifest.get("type") != type:
+            raise ValueError(f"artifact {name!r} is of type {manifest.get('type')!r}, not {type!r}")
+        index = sa.version_index(manifest["version"])
+        aliases = sorted(a for a, i in store.aliases(project, art_name).items() if i == index)
+        return Artifact.bound(store, project, manifest, runs=self._run_of, aliases=aliases)
+
+    def _run_of(self, project: str, run_id: str) -> Run:
+        try:
+            return self.run(f"{project}/{run_id}")
+        except RunNotFound as e:
+            raise LookupError(str(e)) from e
+
+    def artifact_exists(self, name: str, type: str | None = None) -> bool:
+        try:
+            self.artifact(name, type)
+        except (ArtifactNotFound, ValueError):
+            return False
+        return True
+
+    def artifacts(self, type_name: str | None = None, name: str = "", per_page: int = 50, **_: Any) -> list[Artifact]:
+        """Every version of ``[project/]name``, newest first (of type ``type_name`` when given)."""
+        project_in, art_name, _sel = sa.parse_ref(str(name))
+        project = self._project_of(project_in, f"artifacts({name!r})")
+        store = self._artifact_store()
+        table = store.aliases(project, art_name)
+        out = []
+        for index in reversed(store.indexes(project, art_name)):
+            manifest = store.manifest(project, art_name, index)
+            if type_name is None or manifest.get("type") == type_name:
+                aliases = sorted(a for a, i in table.items() if i == index)
+                out.append(Artifact.bound(store, project, manifest, runs=self._run_of, aliases=aliases))
+        return out
+
+    artifact_versions = artifacts
+
+    def artifact_collections(self, project_name: str, type_name: str | None = None, **_: Any) -> list[str]:
+        """The artifact names of a project (of type ``type_name`` when given)."""
+        store = self._artifact_store()
+        out = []
+        for art_name in store.names(project_name):
+            if type_name is None or store.resolve(project_name, art_name).get("type") == type_name:
+                out.append(art_name)
+        return out
 
 
 def _sort_key(value: object) -> tuple[bool, object]:

@@ -122,6 +122,7 @@ class Fold:
         self.alerts: list[dict[str, Any]] = []
         self.saved_files: dict[str, dict[str, Any]] = {}
         self.artifacts: list[dict[str, Any]] = []
+        self.used: list[dict[str, Any]] = []
 
     def run(self) -> None:
         """One pass over the run stream's sessions in order. A session that
@@ -201,12 +202,12 @@ class Fold:
     def _fold_apart(self, s: Session) -> None:
         """Fold a rank's session on its own: the run's state is left as it was."""
         kept = (self.config, self.summary, self.meta, self.metrics, self.last_step, self.steps)
-        kept_more = (self.alerts, self.saved_files, self.artifacts, self._budget, self._held)
+        kept_more = (self.alerts, self.saved_files, self.artifacts, self.used, self._budget, self._held)
         self._reset_state()
         self._fold_session(s, 0.0)
         s.saved_files = self.saved_files
         self.config, self.summary, self.meta, self.metrics, self.last_step, self.steps = kept
-        self.alerts, self.saved_files, self.artifacts, self._budget, self._held = kept_more
+        self.alerts, self.saved_files, self.artifacts, self.used, self._budget, self._held = kept_more
 
     def _reset_state(self) -> None:
         self.config, self.summary, self.meta = {}, {}, {}
@@ -217,6 +218,7 @@ class Fold:
         self.alerts = []
         self.saved_files = {}
         self.artifacts = []
+        self.used = []
 
     def _fold_session(self, s: Session, runtime_base: float, again: bool = False) -> None:
         """Fold one session's run stream into the run's state and fill ``s``:
@@ -323,6 +325,10 @@ class Fold:
             art = artifact_of(r)
             if art is not None and len(self.artifacts) < limits.KEPT_ARTIFACTS:
                 self.artifacts.append(art)
+        elif kind == fmt.USE:
+            use = use_of(r)
+            if use is not None and len(self.used) < limits.KEPT_ARTIFACTS:
+                self.used.append(use)
         elif kind == fmt.ENVIRONMENT:
             s.environment = r
         elif kind == fmt.FINISH:
@@ -343,6 +349,7 @@ def artifact_of(r: dict[str, Any]) -> dict[str, Any] | None:
         return None
     words = [a for a in r.get("aliases") or () if isinstance(a, str)] if isinstance(r.get("aliases"), list) else []
     files = [f for f in r.get("files") or () if relpath_ok(f)] if isinstance(r.get("files"), list) else []
+    digest = r.get("digest")
     return {
         "name": name,
         "type": type_[: limits.MAX_ARTIFACT_NAME],
@@ -350,7 +357,22 @@ def artifact_of(r: dict[str, Any]) -> dict[str, Any] | None:
         "aliases": words[:100],
         "files": files[: limits.KEPT_ARTIFACT_FILES],
         "t": r.get("t"),
+        "stored": r.get("stored") is True,
+        "digest": digest if isinstance(digest, str) and len(digest) == 64 else None,
     }
+
+
+def use_of(r: dict[str, Any]) -> dict[str, Any] | None:
+    """What a ``use`` record says (name, version, project, type, digest,
+    place), each field's shape checked; None if it names no version."""
+    name, version = r.get("name"), r.get("version")
+    if not isinstance(name, str) or not 0 < len(name) <= limits.MAX_ARTIFACT_NAME or not isinstance(version, str):
+        return None
+    out: dict[str, Any] = {"name": name, "version": version[:32], "t": r.get("t")}
+    for key in ("project", "type", "digest", "place"):
+        value = r.get(key)
+        out[key] = value[: limits.MAX_ARTIFACT_NAME] if isinstance(value, str) else None
+    return out
 
 
 def ranks_of(sessions: list[Session]) -> list[dict[str, Any]]:

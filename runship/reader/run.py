@@ -172,6 +172,12 @@ class RunView(RunHistory):
         return self._fold.artifacts
 
     @property
+    def used_artifacts(self) -> list[dict[str, Any]]:
+        """The artifact versions the run used, in order (``use_artifact``):
+        ``{"name", "version", "project", "type", "digest", "place", "t"}``."""
+        return self._fold.used
+
+    @property
     def last_step(self) -> int | None:
         return self._fold.last_step
 

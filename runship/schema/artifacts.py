@@ -25,9 +25,8 @@ import hashlib
 import json
 import re
 import zlib
-from typing import Any, NoReturn
+from typing import Any
 
-from runship.errors import UsageError
 from runship.schema import names
 
 STORE_DIR = ".artifacts"  # in a project's directory (a name no run id takes)
@@ -90,18 +89,6 @@ class ArtifactBase:
         self._entries: dict[str, str] = {}  # name in the artifact -> the file it is made of
         self._references: list[dict[str, Any]] = []  # add_reference: URIs named, not copied
         self._tmp: str | None = None  # new_file: where the files it makes are written
-
-    def download(self, *args: object, **kwargs: object) -> NoReturn:
-        raise UsageError(
-            f"artifact {self.name!r} cannot be downloaded: runship runs offline and has no artifact store; "
-            "copy the files to the node and read them from disk"
-        )
-
-    def wait(self, *args: object, **kwargs: object) -> ArtifactBase:
-        return self
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        return None
 
     def __repr__(self) -> str:
         return f"<runship.Artifact {self.name}:{self.version or 'unlogged'} ({len(self._entries)} files)>"

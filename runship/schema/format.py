@@ -48,6 +48,7 @@ ALERT = "alert"  # run.alert(): {"title", "text", "level", "wait_duration"}
 FILE = "file"  # a file was saved under files/: {"path", "size", "sha256", "policy", "source"}
 CODE = "code"  # save_code: {"program", "git": {"commit", "branch", "remote", "dirty"}}
 ARTIFACT = "artifact"  # log_artifact: {"name", "type", "version", "aliases", "files", ...}
+USE = "use"  # use_artifact: {"name", "version", "project", "type", "digest", "place"}
 PREEMPTING = "preempting"  # run.mark_preempting()
 ENVIRONMENT = "environment"  # host, user, python, packages, git, scheduler: once per session
 STATS = "stats"  # in the "system" stream: {"d": {"cpu": ..., "gpu.0.gpu": ...}}

@@ -163,6 +163,22 @@ class ArtifactFields(TypedDict, total=False):
     metadata: dict[str, Any]
     files: list[str]
     references: list[dict[str, Any]]
+    # a version published to the project's artifact store (<project>/.artifacts/):
+    digest: str  # its contents digest
+    size: int  # bytes of its files
+    stored: bool  # True: its files are in the store, not under files/artifacts/
+    new: bool  # False: a version with the same contents was held (no new version made)
+
+
+class UseFields(TypedDict, total=False):
+    """``use``: the run used a version of an artifact (``use_artifact``)."""
+
+    name: str
+    version: str
+    project: str
+    type: str
+    digest: str
+    place: str  # where it was found (this root, or a remote's URL without credentials)
 
 
 class EnvironmentFields(TypedDict, total=False):
@@ -276,6 +292,10 @@ class ArtifactRecord(_Numbered, ArtifactFields):
     pass
 
 
+class UseRecord(_Numbered, UseFields):
+    pass
+
+
 class EnvironmentRecord(_Numbered, EnvironmentFields):
     pass
 
@@ -347,6 +367,7 @@ RECORD_TYPES: dict[str, type[Any]] = {
     fmt.ALERT: AlertRecord,
     fmt.CODE: CodeRecord,
     fmt.ARTIFACT: ArtifactRecord,
+    fmt.USE: UseRecord,
     fmt.ENVIRONMENT: EnvironmentRecord,
     fmt.STATS: StatsRecord,
     fmt.OUT: OutRecord,

@@ -394,3 +394,39 @@ def copy_version(src: ArtifactStore, dst: ArtifactStore, project: str, manifest:
             )
     dst.area.create(project, sa.digest_rel(name, manifest["digest"]), manifest["version"].encode())
     return sent
+
+
+def resolve_across(
+    stores: list[ArtifactStore], project: str, name: str, selector: str
+) -> tuple[ArtifactStore | None, Manifest | None, list[str]]:
+    """The version ``selector`` names, looked for in ``stores`` (this root
+    first, then remotes): ``vN`` from the first that holds it; ``latest``
+    the highest version any holds (the first on a tie); an alias where it
+    moved last. Returns (the store, its manifest, why each place did not
+    answer); a place that fails is one of the reasons, not an error."""
+    problems: list[str] = []
+    best: tuple[tuple[float, int], ArtifactStore, int] | None = None
+    index = sa.version_index(selector)
+    for rank, store in enumerate(stores):
+        try:
+            if index is not None:
+                if index in store.indexes(project, name):
+                    return store, store.manifest(project, name, index), problems
+                problems.append(f"{store.where}: no {selector}")
+                continue
+            table = store.aliases(project, name)
+            if selector not in table:
+                problems.append(f"{store.where}: no {name}:{selector}")
+                continue
+            if selector == "latest":
+                key = (float(table["latest"]), -rank)
+            else:
+                key = (store.alias_times(project, name).get(selector, 0.0), -rank)
+            if best is None or key > best[0]:
+                best = (key, store, table[selector])
+        except (OSError, ValueError, LookupError) as e:
+            problems.append(f"{store.where}: {e}")
+    if best is None:
+        return None, None, problems
+    _, store, found = best
+    return store, store.manifest(project, name, found), problems

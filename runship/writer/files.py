@@ -1,4 +1,5 @@
-"""Files under a run's ``files/``: save(), save_code, log_code, artifacts.
+"""Files under a run's ``files/``: save(), save_code, log_code, and the
+``run_table`` artifact of a logged table (other artifacts: artifacts.py).
 
 Everything here copies (never symlinks: the run directory must stay a
 snapshot when the source changes or vanishes), writes to a temporary name
@@ -14,14 +15,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from runship import safefile
 from runship.schema import format as fmt
 from runship.schema import names, redact
-from runship.schema.artifacts import ArtifactBase, run_table_name
+from runship.schema.artifacts import run_table_name
 from runship.schema.records import ArtifactFields, CodeFields
-from runship.schema.values import to_plain
 
 if TYPE_CHECKING:
     from runship.writer.ports import RunFiles
@@ -252,41 +252,6 @@ def log_code(
     run.background(job)  # never called for a disabled run (no writer)
 
 
-class Artifact(ArtifactBase):
-    """Files grouped under a name, copied into ``files/artifacts/<name>/v<N>/``
-    by ``log_artifact``. Downloading artifacts needs a server: offline,
-    ``download()`` says so (``ArtifactBase``: the name's check, the fields)."""
-
-    def add_file(self, local_path: str | os.PathLike[str], name: str | None = None, **_: Any) -> None:
-        path = os.fspath(local_path)
-        if not os.path.isfile(path):
-            raise ValueError(f"Artifact.add_file: no file at {path!r}")
-        self._entries[name or os.path.basename(path)] = os.path.abspath(path)
-
-    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None, **_: Any) -> None:
-        root = os.fspath(local_path)
-        if not os.path.isdir(root):
-            raise ValueError(f"Artifact.add_dir: no directory at {root!r}")
-        for d, _dirs, found in os.walk(root):
-            for n in found:
-                path = os.path.join(d, n)
-                rel = os.path.relpath(path, root)
-                self._entries[os.path.join(name, rel) if name else rel] = os.path.abspath(path)
-
-    def new_file(self, name: str, mode: str = "w", encoding: str | None = None) -> IO[Any]:
-        import tempfile
-
-        if self._tmp is None:
-            self._tmp = tempfile.mkdtemp(prefix="runship-artifact-")
-        path = os.path.join(self._tmp, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._entries[name] = path
-        return open(path, mode, encoding=encoding)
-
-    def add_reference(self, uri: str, name: str | None = None, **_: Any) -> None:
-        self._references.append({"uri": str(uri), "name": name})
-
-
 def run_table(run: RunFiles, key: str, ref: dict[str, Any]) -> ArtifactFields:
     """The ``run_table`` artifact of a table logged under ``key``, as wandb
     records one for every table logged (``run-<id>-<key>``, a new version
@@ -298,45 +263,3 @@ def run_table(run: RunFiles, key: str, ref: dict[str, Any]) -> ArtifactFields:
     return ArtifactFields(
         name=name, type="run_table", version=f"v{n}", aliases=[], tags=[], metadata={}, files=[str(ref.get("path"))]
     )
-
-
-def log_artifact(run: RunFiles, artifact_or_path: Any, name: Any, type: Any, aliases: Any, tags: Any) -> Artifact:
-    """``Run.log_artifact`` (its arguments as it takes them)."""
-    if isinstance(artifact_or_path, Artifact):
-        art = artifact_or_path
-    else:
-        path = os.fspath(artifact_or_path)
-        art = Artifact(name or f"run-{run.id}-{os.path.basename(path.rstrip('/'))}", type or "unspecified")
-        (art.add_dir if os.path.isdir(path) else art.add_file)(path)
-    versions = run.artifact_versions
-    n = versions.get(art.name, 0)
-    versions[art.name] = n + 1
-    art.version = f"v{n}"
-    art.aliases = list(aliases or [])
-    target = f"files/artifacts/{art.name}/{art.version}/"
-    entries = dict(art._entries)
-
-    def job() -> None:
-        files = []
-        for entry, source in sorted(entries.items()):
-            rel = target + stored_path(entry)
-            size, digest = copy_file(run.run_dir, source, rel)
-            run.file_record(rel, size, digest, policy="artifact", source=source)
-            files.append(rel)
-        run.write(
-            fmt.ARTIFACT,
-            ArtifactFields(
-                name=art.name,
-                type=art.type,
-                version=art.version,
-                aliases=art.aliases,
-                tags=list(tags or []),
-                description=art.description,
-                metadata=cast("dict[str, Any]", to_plain(art.metadata)),
-                files=files,
-                references=art._references,
-            ),
-        )
-
-    run.background(job)  # never called for a disabled run (no writer)
-    return art

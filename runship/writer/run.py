@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from runship import safefile
-from runship.errors import UsageError
 from runship.schema import format as fmt
 from runship.schema.limits import LimitError, check_packed
 from runship.schema.metrics import Metrics, MetricSpec
@@ -29,11 +28,13 @@ from runship.schema.values import (
     to_plain,
     values_of_one_type,
 )
+from runship.store.artifact_api import Artifact
+from runship.writer import artifacts as _artifacts
 from runship.writer import charts as _charts
 from runship.writer import files as _files
 from runship.writer import prior as _prior
 from runship.writer.config import Config, Summary
-from runship.writer.files import Artifact, Saver
+from runship.writer.files import Saver
 from runship.writer.hooks import Stop
 from runship.writer.lifecycle import PROCESS, exit_code_of
 from runship.writer.resume import forget as forget_resume
@@ -779,43 +780,39 @@ class Run:
         aliases: list[str] | None = None,
         tags: list[str] | None = None,
     ) -> Artifact:
-        """Copy an Artifact's files (or a path) into ``files/artifacts/<name>/v<N>/``."""
+        """Store an Artifact's files (or a path) by digest in the project's
+        artifact store and publish a version (runship.writer.artifacts);
+        ``wait()`` on the result blocks until its version is known."""
         if self.disabled or self._inactive:
             return artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact(name or "artifact")
-        return _files.log_artifact(self._port, artifact_or_path, name, type, aliases, tags)
+        return _artifacts.log_artifact(self._port, artifact_or_path, name, type, aliases, tags)
 
     def use_artifact(
         self, artifact_or_name: Artifact | str, type: str | None = None, aliases: Any = None, use_as: Any = None
     ) -> Artifact:
-        """Offline there is no artifact store: returns a placeholder whose
-        ``download()`` raises a clear error."""
-        if isinstance(artifact_or_name, Artifact):
-            return artifact_or_name
-        name = str(artifact_or_name).rsplit("/", 1)[-1].split(":", 1)[0]
-        self.notice(f"use_artifact({artifact_or_name!r}): runship has no artifact store offline; nothing was fetched")
-        return Artifact(name, type or "unspecified")
+        """The version ``[project/]name[:alias|vN]`` names (``latest`` when
+        none), found in this root or in ``settings.artifact_remotes``; the
+        use is recorded. ``download()`` on it writes its files."""
+        if self.disabled:  # a placeholder, as wandb's disabled mode gives (its download() says why)
+            if isinstance(artifact_or_name, Artifact):
+                return artifact_or_name
+            return Artifact(str(artifact_or_name).rsplit("/", 1)[-1].split(":", 1)[0], type or "unspecified")
+        return _artifacts.use_artifact(self._port, artifact_or_name, type)
 
     def log_model(
         self, path: str | os.PathLike[str], name: str | None = None, aliases: list[str] | None = None
     ) -> Artifact:
-        """A model file or directory logged as a ``model`` artifact (copied
-        into ``files/artifacts/<name>/v<N>/``), as wandb's."""
+        """A model file or directory logged as a ``model`` artifact, as wandb's."""
         base = os.path.basename(os.fspath(path).rstrip("/"))
         return self.log_artifact(path, name=name or f"run-{self.id}-{base}", type="model", aliases=aliases)
 
     def use_model(self, name: str) -> str:
-        """The local path of a model this run logged (``name`` or
-        ``name:vN``). Offline there is no registry to fetch others from."""
-        art, _, version = str(name).rsplit("/", 1)[-1].partition(":")
-        versions = self._artifact_versions.get(art)
-        if not versions:
-            raise UsageError(
-                f"use_model({name!r}): runship has no model registry offline; only models this run logged "
-                "with log_model() can be used, by their name"
-            )
-        v = version if version.startswith("v") and version[1:].isdigit() else f"v{versions - 1}"
-        self.flush()  # the artifact's files are copied by the writer thread: there once this returns
-        return os.path.join(self.run_dir, "files", "artifacts", art, v)
+        """Use the model ``name[:alias|vN]`` and download it: the local path of
+        its folder (of its one file when it has one, as wandb's)."""
+        art = self.use_artifact(name)
+        folder = art.download()
+        files = list(art.manifest["files"])
+        return os.path.join(folder, *files[0].split("/")) if len(files) == 1 else folder
 
     def link_model(
         self,
@@ -824,22 +821,22 @@ class Run:
         name: str | None = None,
         aliases: list[str] | None = None,
     ) -> Artifact:
-        """log_model, and the registry link recorded in the run (offline
-        there is no registry: ``runship upload`` ships the record)."""
+        """log_model, then the version linked under ``registered_model_name``
+        (a version of that name in this root's store, sharing the files)."""
         artifact = self.log_model(path, name=name, aliases=aliases)
         self.link_artifact(artifact, registered_model_name, aliases)
         return artifact
 
     def link_artifact(self, artifact: Artifact | str, target_path: str, aliases: list[str] | None = None) -> None:
-        """Recorded in the run: which artifact was meant for which registry path."""
+        """The version published again under the last part of ``target_path``
+        (wandb's registry offline), and the link recorded in the run."""
         name = artifact.name if isinstance(artifact, Artifact) else str(artifact)
-        version = getattr(artifact, "version", None)
         self._record(
             fmt.META,
-            MetaFields(
-                link={"artifact": name, "version": version, "target": str(target_path), "aliases": list(aliases or [])}
-            ),
+            MetaFields(link={"artifact": name, "target": str(target_path), "aliases": list(aliases or [])}),
         )
+        if isinstance(artifact, Artifact) and not (self.disabled or self._inactive):
+            _artifacts.link(self._port, artifact, target_path, aliases)
 
     def get_url(self) -> None:
         return None
@@ -1065,6 +1062,18 @@ class _Port:
     @property
     def artifact_versions(self) -> dict[str, int]:
         return self._run._artifact_versions
+
+    @property
+    def project(self) -> str:
+        return self._run.project
+
+    @property
+    def display_name(self) -> str | None:
+        return self._run.name
+
+    @property
+    def artifact_remotes(self) -> list[str]:
+        return list(self._run.settings.artifact_remotes or [])
 
     def notice(self, message: str, **fields: Any) -> None:
         self._run.notice(message, **fields)

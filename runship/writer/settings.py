@@ -34,6 +34,11 @@ _DEFAULTS: dict[str, object] = {
     # (else $RUNSHIP_UPLOAD_TO), and how often it looks.
     "upload_to": None,
     "upload_interval": 10.0,
+    # Where use_artifact() looks for versions this root does not hold: upload
+    # targets (s3://bucket/prefix, a runship server URL, a directory), in
+    # order; else $RUNSHIP_ARTIFACT_REMOTES (comma-separated). A server's
+    # token comes from $RUNSHIP_TOKEN, never from here.
+    "artifact_remotes": None,
     # System metrics (CPU, memory, disk, network, NVIDIA GPUs) into the
     # "system" stream every stats_interval seconds; stats_source: "auto"
     # (/proc, else psutil), "psutil" or "proc".
@@ -92,6 +97,7 @@ class Settings:
     reinit: bool | str | None
     upload_to: str | None
     upload_interval: float
+    artifact_remotes: list[str] | None
     system_metrics: bool
     stats_interval: float
     stats_source: str
@@ -112,6 +118,9 @@ class Settings:
             self.quiet = True
         if env.get("RUNSHIP_DISABLE_STATS", env.get("WANDB_X_DISABLE_STATS", "")).lower() in ("1", "true", "yes"):
             self.system_metrics = False
+        remotes = env.get("RUNSHIP_ARTIFACT_REMOTES")
+        if remotes:
+            self.artifact_remotes = [r.strip() for r in remotes.split(",") if r.strip()]
         console = env.get("RUNSHIP_CONSOLE") or env.get("WANDB_CONSOLE")
         if console:
             self.console = cast(str, _check("console", console))  # _check returns console values unchanged
@@ -170,6 +179,13 @@ def _check(name: str, value: object) -> object:
                 f"settings.{name} must be a whole number{' >= 1' if name == 'world_size' else ' >= 0'}, got {value!r}"
             )
         return value
+    if name == "artifact_remotes":
+        if value is None:
+            return None
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) and v for v in items):
+            raise ValueError(f"settings.artifact_remotes must be a URL or a list of URLs, got {value!r:.100}")
+        return list(items)
     if name == "node":
         if value is not None and not isinstance(value, str):
             raise ValueError(f"settings.node must be a string, got {value!r}")
