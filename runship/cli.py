@@ -1666,6 +1666,528 @@ def workspace_rm(ctx: click.Context, name: str, root: str | None, project: str |
     click.echo(f"removed workspace {name!r} of {project or 'the all-projects view'}")
 
 
+@cli.group("artifact", context_settings=CONTEXT)
+def artifact_group() -> None:
+    """Artifacts: versioned files stored once by content, beside the runs
+    in <root>/<project>/.artifacts/ (or where --root points: a runship
+    server, an object store). NAME is [project/]name[:vN or alias];
+    without a project, the one project holding NAME.
+
+    \b
+    Example:
+        runship artifact put data/ --name mnist --type dataset --alias raw --project vision
+        runship artifact ls vision
+        runship artifact show vision/mnist:raw
+        runship artifact get vision/mnist:latest --to ./mnist
+        runship artifact gc --keep-last 3 --dry-run vision
+    """
+
+
+def _store_at(root: str, storage_options: dict[str, Any] | None = None) -> Any:
+    """The artifact store of a root: a local directory (or file:// URL), else
+    the remote area ``runship.store.artifact_remote`` makes of the URL."""
+    from runship.store.artifacts import ArtifactStore, LocalArea
+    from runship.store.location import is_url, local_path
+
+    path = local_path(root)
+    if not is_url(path):
+        return ArtifactStore(LocalArea(os.path.expanduser(path)))
+    try:
+        from runship.store.artifact_remote import area_at  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise click.UsageError(f"--root {redact(root)}: this runship keeps artifacts on a local disk only") from None
+    return ArtifactStore(area_at(root, storage_options or None))
+
+
+def _artifacts(fn: Callable[P, R]) -> Callable[P, R]:
+    """An artifact command: no such artifact, version or alias is a failed
+    lookup (exit 1, the message as it is); a bad name or alias is a usage error (exit 2)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from runship.store.artifacts import ArtifactNotFound
+
+        try:
+            return fn(*args, **kwargs)
+        except ArtifactNotFound as e:
+            raise click.ClickException(str(e.args[0] if e.args else e)) from None
+
+    return wrapper
+
+
+def _check_project(project: str | None, what: str = "--project") -> str | None:
+    from runship.schema import names
+
+    try:
+        return None if project is None else names.check_id(project, what)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
+def _artifact_ref(store: Any, ref: str, project: str | None) -> tuple[str, str, str, bool]:
+    """(project, name, selector, whether REF named a version or alias) of
+    ``[project/]name[:vN|alias]``: the project REF or --project names, else
+    the one project holding the name."""
+    from runship.schema import artifacts as sa
+
+    project = _check_project(project)
+    try:
+        named, name, selector = sa.parse_ref(ref)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    if named is not None and project is not None and named != project:
+        raise click.UsageError(f"{ref!r} names project {named!r} but --project says {project!r}: choose one")
+    project = named or project
+    if project is None:
+        holding = [p for p in store.area.projects() if store.indexes(p, name)]
+        if not holding:
+            raise click.ClickException(f"no artifact {name!r} in any project under {redact(store.where)}")
+        if len(holding) > 1:
+            raise click.UsageError(
+                f"artifact {name!r} is in projects {', '.join(holding)}: give PROJECT/{name} or --project"
+            )
+        project = holding[0]
+    return project, name, selector, ":" in ref
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError
+
+
+def _blob_sizes(manifests: Iterable[dict[str, Any]]) -> int:
+    """The bytes the distinct blobs of ``manifests`` take."""
+    from runship.schema import artifacts as sa
+
+    seen: dict[str, int] = {}
+    for m in manifests:
+        for entry in m["files"].values():
+            seen.update(sa.blobs_of(entry))
+    return sum(seen.values())
+
+
+def _artifact_row(store: Any, project: str, name: str) -> dict[str, Any] | None:
+    from runship.schema.artifacts import BadArtifact
+
+    indexes = store.indexes(project, name)
+    if not indexes:
+        return None
+    manifests, problems = [], []
+    for i in indexes:
+        try:
+            manifests.append(store.manifest(project, name, i))
+        except (BadArtifact, LookupError) as e:
+            problems.append(str(e))
+    table = store.aliases(project, name)
+    latest = next((m for m in reversed(manifests) if m["version"] == f"v{indexes[-1]}"), None)
+    return {
+        "project": project,
+        "name": name,
+        "type": latest["type"] if latest else None,
+        "versions": len(indexes),
+        "latest": f"v{indexes[-1]}",
+        "aliases": {a: f"v{i}" for a, i in sorted(table.items()) if a != "latest"},
+        "size": _blob_sizes(manifests),
+        "problems": problems,
+    }
+
+
+@artifact_group.command("ls", context_settings=CONTEXT)
+@click.argument("project", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per artifact.")
+@with_context
+@_artifacts
+def artifact_ls(ctx: click.Context, project: str | None, as_json: bool) -> None:
+    """List the artifacts of PROJECT (default: of every project): type,
+    versions, the latest, aliases, the bytes their files take (each stored
+    file counted once).
+
+    \b
+    Example:
+        runship --root /scratch/$USER/runship-runs artifact ls vision
+    """
+    store = _store_at(ctx.obj["root"], ctx.obj["so"])
+    projects = [p] if (p := _check_project(project, "PROJECT")) else store.area.projects()
+    rows = [row for p in projects for n in store.names(p) if (row := _artifact_row(store, p, n)) is not None]
+    if not rows and project is not None:
+        known = [p for p in store.area.projects() if store.names(p)]
+        where = f"projects with artifacts: {', '.join(known)}" if known else "it holds no artifacts"
+        raise click.ClickException(f"no artifacts in project {project!r} under {redact(store.where)}; {where}")
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r))
+        return
+    if not rows:
+        click.echo(f"no artifacts under {redact(store.where)}")
+        return
+    body = [
+        [
+            _text(r["project"]),
+            _text(r["name"]),
+            _text(r["type"] if r["type"] is not None else "?"),
+            str(r["versions"]),
+            r["latest"],
+            _text(", ".join(f"{a}:{v}" for a, v in r["aliases"].items())),
+            _bytes(r["size"]) + (" (damaged manifests)" if r["problems"] else ""),
+        ]
+        for r in rows
+    ]
+    click.echo(_table(body, ["PROJECT", "NAME", "TYPE", "VERSIONS", "LATEST", "ALIASES", "SIZE"]))
+
+
+@artifact_group.command("show", context_settings=CONTEXT)
+@click.argument("ref", metavar="NAME")
+@click.option("--project", help="The project holding NAME. [default: NAME's project/, else the one holding it]")
+@click.option("--json", "as_json", is_flag=True, help="The manifest, its aliases and users, as one JSON object.")
+@with_context
+@_artifacts
+def artifact_show(ctx: click.Context, ref: str, project: str | None, as_json: bool) -> None:
+    """Show a version of an artifact: type, aliases, digest, size, when and
+    by which run it was made, the runs that used it, metadata, files.
+    NAME is [project/]name[:vN or alias] (default: latest).
+
+    \b
+    Example:
+        runship artifact show vision/mnist:v3
+    """
+    store = _store_at(ctx.obj["root"], ctx.obj["so"])
+    project, name, selector, _ = _artifact_ref(store, ref, project)
+    index = store.find(project, name, selector)
+    m = store.manifest(project, name, index)
+    aliases = sorted(a for a, i in store.aliases(project, name).items() if i == index)
+    users = store.users(project, name, index)
+    size = sum(int(e["size"]) for e in m["files"].values())
+    if as_json:
+        doc = {**m, "project": project, "aliases": aliases, "used_by": users, "size": size}
+        click.echo(json.dumps(json_safe(doc, strict_json=True), indent=1, sort_keys=True))
+        return
+    lines = [
+        f"{project}/{name}:{m['version']}",
+        f"  type:        {_text(m['type'])}",
+        f"  aliases:     {_text(', '.join(aliases)) or '-'}",
+        f"  digest:      {m['digest']}",
+        f"  size:        {_bytes(size)} in {len(m['files'])} files",
+        f"  created:     {_fmt_time(m.get('created_at') if isinstance(m.get('created_at'), (int, float)) else None)}",
+        f"  logged by:   {_text(m.get('run')) or '-'}",
+        f"  used by:     {_text(', '.join(users)) or '-'}",
+    ]
+    if m.get("description"):
+        lines.append(f"  description: {_text(m['description'])}")
+    if m["metadata"]:
+        lines.append(f"  metadata:    {json.dumps(json_safe(m['metadata'], strict_json=True), sort_keys=True)}")
+    click.echo("\n".join(lines))
+    rows = [[_text(p), _bytes(int(e["size"])), e["digest"][:12]] for p, e in sorted(m["files"].items())]
+    if rows:
+        click.echo(_table(rows, ["PATH", "SIZE", "DIGEST"]))
+    for path, r in sorted(m.get("references", {}).items()):
+        click.echo(f"reference {_text(path)}: {_text(r.get('uri'))}")
+
+
+class _Chunks:
+    """The chunks of an iterator of bytes as a file object (``write_atomic``'s source)."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self.chunks = chunks
+        self.buffer = b""
+
+    def read(self, size: int, /) -> bytes:
+        while len(self.buffer) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+
+def _existing(dest: str, path: str, entry: dict[str, Any]) -> str:
+    """What is at ``path`` below ``dest`` now: ``absent``, ``same`` (a file
+    with the entry's bytes), ``differs`` (another file or a link, which
+    --force replaces) or ``blocked`` (a folder, or no folder where one
+    goes: never replaced)."""
+    import hashlib
+    import stat
+
+    parts = path.split("/")
+    here = dest
+    for part in parts[:-1]:
+        here = os.path.join(here, part)
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            return "absent"
+        if not stat.S_ISDIR(st.st_mode):
+            return "blocked"
+    target = os.path.join(here, parts[-1])
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        return "absent"
+    if stat.S_ISDIR(st.st_mode):
+        return "blocked"
+    if not stat.S_ISREG(st.st_mode) or st.st_size != int(entry["size"]):
+        return "differs"
+    h = hashlib.sha256()
+    with os.fdopen(os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "same" if h.hexdigest() == entry["digest"] else "differs"
+
+
+@artifact_group.command("get", context_settings=CONTEXT)
+@click.argument("ref", metavar="NAME")
+@click.option("--to", "to", required=True, type=click.Path(file_okay=False), help="The folder the files go to.")
+@click.option("--project", help="The project holding NAME. [default: NAME's project/, else the one holding it]")
+@click.option("--force", is_flag=True, help="Overwrite files in the folder that hold other bytes.")
+@with_context
+@_artifacts
+def artifact_get(ctx: click.Context, ref: str, to: str, project: str | None, force: bool) -> None:
+    """Write the files of an artifact's version into a folder, each checked
+    against its digest and put in place whole. A file already there with
+    the same bytes is left; one with other bytes stops the command (exit 1)
+    unless --force.
+
+    \b
+    Example:
+        runship artifact get vision/mnist:best --to ./data/mnist
+    """
+    from runship.schema import artifacts as sa
+
+    store = _store_at(ctx.obj["root"], ctx.obj["so"])
+    project, name, selector, _ = _artifact_ref(store, ref, project)
+    m = store.manifest(project, name, store.find(project, name, selector))
+    what = f"{project}/{name}:{m['version']}"
+    lacking = store.missing(project, m)
+    if lacking:
+        raise click.ClickException(
+            f"{what}: {len(lacking)} of its stored files ({_bytes(sum(s for _, s in lacking))}) are missing "
+            f"from {redact(store.where)}: log it again to repair it"
+        )
+    dest = os.path.abspath(to)
+    found: dict[str, list[str]] = {"absent": [], "same": [], "differs": [], "blocked": []}
+    for path, entry in sorted(m["files"].items()):
+        sa.check_entry_path(path)
+        found[_existing(dest, path, entry)].append(path)
+    if found["blocked"]:
+        raise click.ClickException(
+            f"{what}: a folder, link or file is where {', '.join(map(repr, found['blocked'][:5]))} "
+            f"{'goes' if len(found['blocked']) == 1 else 'go'} in {dest}: move it away"
+        )
+    if found["differs"] and not force:
+        shown = ", ".join(repr(p) for p in found["differs"][:5]) + (", ..." if len(found["differs"]) > 5 else "")
+        raise click.ClickException(
+            f"{what}: {_count(len(found['differs']), 'file')} in {dest} with other bytes ({shown}): --force overwrites"
+        )
+    os.makedirs(dest, exist_ok=True)
+    for path in sorted(found["absent"] + found["differs"]):
+        entry = m["files"][path]
+        size, digest = safefile.write_atomic(dest, path, _Chunks(store.read_file(project, entry)))
+        if size != entry["size"] or digest != entry["digest"]:  # read_file checked it: never
+            raise click.ClickException(f"{what}: {path!r} was written with other bytes than its digest's")
+    written = len(found["absent"]) + len(found["differs"])
+    note = f", {len(found['same'])} already there" if found["same"] else ""
+    refs = m.get("references", {})
+    if refs:
+        note += f"; {len(refs)} references not fetched (URIs: `runship artifact show {what}`)"
+    click.echo(f"{what}: {_count(written, 'file')} written to {dest}{note}")
+
+
+@artifact_group.command("put", context_settings=CONTEXT)
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--name", required=True, help="The artifact's name.")
+@click.option("--type", "kind", required=True, help="Its type (dataset, model, ...).")
+@click.option("--alias", "aliases", multiple=True, help="An alias to move to the new version (repeatable).")
+@click.option("--project", help="The project. [default: $RUNSHIP_PROJECT, else uncategorized]")
+@click.option("--description", help="A description of the version.")
+@click.option("--metadata", help="A JSON object stored with the version.")
+@with_context
+@_artifacts
+def artifact_put(
+    ctx: click.Context,
+    path: str,
+    name: str,
+    kind: str,
+    aliases: tuple[str, ...],
+    project: str | None,
+    description: str | None,
+    metadata: str | None,
+) -> None:
+    """Store the file or folder PATH as a new version of an artifact (the
+    version held, if one has the same files), and move the aliases to it.
+    Prints PROJECT/NAME:vN.
+
+    \b
+    Example:
+        runship artifact put model.pt --name resnet --type model --alias best --project vision
+    """
+    import time as _time
+
+    from runship.schema import artifacts as sa
+    from runship.writer.plan import env
+
+    project = _check_project(project) or _check_project(env("PROJECT"), "$RUNSHIP_PROJECT") or "uncategorized"
+    try:
+        sa.check_name(name)
+        for a in aliases:
+            if a not in sa.IMPLICIT_ALIASES:
+                sa.check_alias(a)
+        meta = json.loads(metadata) if metadata is not None else {}
+    except ValueError as e:
+        raise click.UsageError(
+            f"--metadata: not JSON: {e}" if isinstance(e, json.JSONDecodeError) else str(e)
+        ) from None
+    if not isinstance(meta, dict):
+        raise click.UsageError("--metadata must be a JSON object")
+    files: list[tuple[str, str]] = []
+    if os.path.isdir(path):
+        fd = safefile.open_dir(path)
+        try:
+            for rel, kind_of, _ in safefile.walk(fd):
+                if kind_of == "file":
+                    files.append((sa.entry_path(rel), os.path.join(path, rel)))
+                else:
+                    click.echo(f"warning: {os.path.join(path, rel)}: a {kind_of}, not stored", err=True)
+        finally:
+            os.close(fd)
+        if not files:
+            raise click.UsageError(f"{path}: no files to store")
+    else:
+        files.append((sa.entry_path(os.path.basename(path)), path))
+    store = _store_at(ctx.obj["root"], ctx.obj["so"])
+    entries = {rel: store.add_file(project, full) for rel, full in files}
+    doc = {
+        "name": name,
+        "type": kind,
+        "description": description,
+        "metadata": meta,
+        "files": entries,
+        "references": {},
+        "created_at": _time.time(),
+        "run": None,
+    }
+    manifest, made = store.publish(project, doc, list(dict.fromkeys(aliases)))
+    what = f"{project}/{name}:{manifest['version']}"
+    click.echo(what)
+    size = _bytes(sum(e["size"] for e in entries.values()))
+    if made:
+        click.echo(f"{what}: new version ({_count(len(entries), 'file')}, {size})", err=True)
+    else:
+        click.echo(f"{what}: the same files as this version already held: no new version", err=True)
+
+
+@artifact_group.command("alias", context_settings=CONTEXT)
+@click.argument("ref", metavar="NAME")
+@click.argument("alias")
+@click.option("--project", help="The project holding NAME. [default: NAME's project/, else the one holding it]")
+@click.option("--rm", "remove", is_flag=True, help="Remove ALIAS (from NAME:vN, if a version is given).")
+@with_context
+@_artifacts
+def artifact_alias(ctx: click.Context, ref: str, alias: str, project: str | None, remove: bool) -> None:
+    """Point ALIAS at the version NAME names (NAME:vN, NAME:other-alias), or
+    remove it with --rm. `latest` is always the newest version.
+
+    \b
+    Example:
+        runship artifact alias vision/resnet:v7 production
+        runship artifact alias vision/resnet production --rm
+    """
+    from runship.schema import artifacts as sa
+
+    if alias in sa.IMPLICIT_ALIASES:
+        raise click.UsageError(f"{alias!r} always names the newest version: it cannot be moved or removed")
+    try:
+        sa.check_alias(alias)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    store = _store_at(ctx.obj["root"], ctx.obj["so"])
+    project, name, selector, explicit = _artifact_ref(store, ref, project)
+    table = store.aliases(project, name)
+    if remove:
+        if alias not in table:
+            raise click.ClickException(f"{project}/{name} has no alias {alias!r}")
+        if explicit and store.find(project, name, selector) != table[alias]:
+            raise click.ClickException(f"alias {alias!r} of {project}/{name} is on v{table[alias]}, not {selector}")
+        store.move_alias(project, name, alias, None)
+        click.echo(f"{project}/{name}: alias {alias!r} removed (was v{table[alias]})")
+        return
+    index = store.find(project, name, selector)
+    was = table.get(alias)
+    store.move_alias(project, name, alias, f"v{index}")
+    moved = "" if was is None else (" (already there)" if was == index else f" (was v{was})")
+    click.echo(f"{project}/{name}:v{index}: alias {alias!r}{moved}")
+
+
+@artifact_group.command("gc", context_settings=CONTEXT)
+@click.argument("project", required=False)
+@click.option("--keep-last", type=click.IntRange(0), required=True, help="Keep the newest N versions of each name.")
+@click.option("--name", "only", multiple=True, help="Only versions of this artifact (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@with_context
+@_artifacts
+def artifact_gc(ctx: click.Context, project: str | None, keep_last: int, only: tuple[str, ...], dry_run: bool) -> None:
+    """Remove old versions of artifacts of PROJECT (default: every project),
+    and the stored files no version left needs. A version is kept when it
+    is one of the newest N of its name, when an alias (latest included)
+    points to it, or when a run used it.
+
+    Run it when nothing logs artifacts to the project: a version being
+    logged while gc runs may lose a file it shares with a removed version
+    (logging it again repairs it).
+
+    \b
+    Example:
+        runship artifact gc --keep-last 3 --dry-run vision
+    """
+    from runship.schema import artifacts as sa
+    from runship.store.artifact_gc import apply_gc, plan_gc
+
+    store = _store_at(ctx.obj["root"], ctx.obj["so"])
+    try:
+        names = [sa.check_name(n) for n in only] or None
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    projects = [p] if (p := _check_project(project, "PROJECT")) else store.area.projects()
+    if project is not None and not store.names(project):
+        raise click.ClickException(f"no artifacts in project {project!r} under {redact(store.where)}")
+    if names and project is not None:
+        absent = [n for n in names if not store.indexes(project, n)]
+        if absent:
+            raise click.ClickException(f"no artifact {', '.join(map(repr, absent))} in {project}")
+    verb = "would remove" if dry_run else "removed"
+    for p in projects:
+        if not store.names(p):
+            continue
+        plan = plan_gc(store, p, keep_last, names)
+        for problem in plan.problems:
+            click.echo(f"warning: {p}: {problem}: no blob is removed", err=True)
+        if dry_run:
+            for n, i in plan.versions:
+                click.echo(f"{p}: {verb} {n}:v{i}")
+            click.echo(
+                f"{p}: {verb} {_count(len(plan.versions), 'version')}, {_count(len(plan.blobs), 'blob')} ({_bytes(plan.blob_bytes)})"
+            )
+            continue
+        done = apply_gc(store, plan)
+        for n, i in done.versions:
+            click.echo(f"{p}: {verb} {n}:v{i}")
+        for n, i in done.skipped_versions:
+            click.echo(f"{p}: kept {n}:v{i}: given an alias or used since gc looked", err=True)
+        if done.skipped_blobs:
+            click.echo(f"{p}: kept {_count(done.skipped_blobs, 'blob')} a version logged meanwhile refers to", err=True)
+        temps = f", {done.temp_files} stale temporary files" if done.temp_files else ""
+        click.echo(
+            f"{p}: {verb} {_count(len(done.versions), 'version')}, {_count(len(done.blobs), 'blob')} ({_bytes(done.blob_bytes)}){temps}"
+        )
+
+
 @cli.command("ui", context_settings=CONTEXT)
 @click.argument("roots", nargs=-1, callback=_location)
 @click.option("--host", default="127.0.0.1", show_default=True)
