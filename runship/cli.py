@@ -387,12 +387,13 @@ SHOWN_LOGGED = 50
 
 
 def _show_logged(view: RunView) -> None:
-    """The charts the config describes (wandb.plot, wandb.visualize) and the
-    artifacts logged (a run_table each table), the first SHOWN_LOGGED of each."""
+    """The charts the config describes (wandb.plot, wandb.visualize), the
+    artifacts logged (a run_table each table) and used, the first SHOWN_LOGGED of each."""
     text = format_value  # printable: a name read from a run may hold anything
     sections = (
         ("charts", [f"{text(k)}: {text(c['spec'])} over {text(c['table_key'])}" for k, c in view.charts.items()]),
         ("artifacts", [f"{text(a['name'])}:{text(a['version'])} ({text(a['type'])})" for a in view.artifacts]),
+        ("used", [f"{text(u['project'] or '')}/{text(u['name'])}:{text(u['version'])}" for u in view.used_artifacts]),
     )
     for title, lines in sections:
         if lines:

@@ -114,7 +114,9 @@ def test_a_large_file_with_a_small_change_stores_only_the_chunks_that_changed(ma
         run.log_model(path, name="resnet").wait()
     run.finish()
     store = ArtifactStore(LocalArea(root))
-    blobs = {c for i in store.indexes("p", "resnet") for c in store.manifest("p", "resnet", i)["files"]["ckpt.pt"]["chunks"]}
+    blobs = {
+        c for i in store.indexes("p", "resnet") for c in store.manifest("p", "resnet", i)["files"]["ckpt.pt"]["chunks"]
+    }
     assert _store_bytes(root) == len(blobs) * sa.CHUNK_SIZE  # 40 MiB is whole chunks: each chunk stored once
     assert _store_bytes(root) == size + touched * sa.CHUNK_SIZE < 2.2 * size  # not 10 x 40 MiB
 
@@ -306,3 +308,32 @@ def test_a_second_node_uses_a_version_from_a_remote_root(root, data, tmp_path):
     assert _store_bytes(other) == _store_bytes(root)  # the blobs now held on the second node too
     digest = hashlib.sha256(b"hello").hexdigest()
     assert ArtifactStore(LocalArea(other)).area.blob_size("p", digest) == 5
+
+
+def test_a_disabled_run_takes_artifacts_without_waiting_or_failing(tmp_path, data):
+    run = runship.init(mode="disabled", settings=SETTINGS)
+    art = runship.Artifact("ds", type="dataset")
+    art.add_dir(data)
+    assert run.log_artifact(art).wait() is art and art.version is None
+    assert run.use_artifact("ds:latest").wait().name == "ds"
+    run.finish()
+
+
+def test_runship_show_names_what_a_run_logged_and_used(make_run, root, data):
+    from click.testing import CliRunner
+
+    from runship.cli import cli
+
+    run = make_run()
+    art = runship.Artifact("ds", type="dataset")
+    art.add_dir(data)
+    run.log_artifact(art).wait()
+    run.finish()
+    user = make_run()
+    user.use_artifact("ds:v0")
+    user.finish()
+    out = CliRunner().invoke(cli, ["--root", root, "show", f"p/{user.id}"])
+    assert out.exit_code == 0, out.output
+    assert "used:\n  p/ds:v0" in out.output
+    out = CliRunner().invoke(cli, ["--root", root, "show", f"p/{run.id}"])
+    assert "artifacts:\n  ds:v0 (dataset)" in out.output

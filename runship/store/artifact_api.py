@@ -230,7 +230,10 @@ class Artifact(ArtifactBase):
         return art
 
     def wait(self, timeout: float | None = None) -> Artifact:
-        """Block until ``log_artifact``'s work is done (its version known)."""
+        """Block until ``log_artifact``'s work is done (its version known); a
+        draft no run took (a disabled run's) is returned as it is."""
+        if not self._pending and self._manifest is None:
+            return self
         if self._manifest is None and not self._logged.wait(timeout):
             raise TimeoutError(f"artifact {self.name!r} was not logged within {timeout} s")
         if self._error is not None:
