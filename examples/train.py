@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
+import tempfile
 
 import runship as wandb
 
@@ -39,6 +41,15 @@ def main() -> None:
             wandb.log({"val/acc": acc, "val/loss": loss * 1.1}, commit=False)
         wandb.log({"train/loss": loss, "train/lr": args.lr * (1 - progress), "epoch": step // 500})
     run.summary["best_val_acc"] = max(0.0, 1 - 2.5 * math.exp(-4) / 3)
+    # the dataset the runs of examples/demo_runs.py train on, versioned as an artifact:
+    # stored by digest in <root>/demo/.artifacts/ (`runship artifact ls demo`)
+    with tempfile.TemporaryDirectory() as tmp:
+        for split, n in (("train", 600), ("val", 100)):
+            with open(os.path.join(tmp, f"{split}.csv"), "w") as f:
+                f.writelines(f"{i},{rnd.randrange(10)}\n" for i in range(n))
+        data = wandb.Artifact("digits", type="dataset", description="simulated digits", metadata={"rows": 700})
+        data.add_dir(tmp)
+        run.log_artifact(data, aliases=["clean"]).wait()  # read before the folder goes
     run.finish()
 
 

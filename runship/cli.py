@@ -386,6 +386,15 @@ def _show_definitions(view: RunView) -> None:
 SHOWN_LOGGED = 50
 
 
+def _producer(run: object) -> str:
+    """``project/id (name)`` of a manifest's ``run`` (its fields printable), ``-`` if none."""
+    if not isinstance(run, dict) or not isinstance(run.get("id"), str):
+        return "-"
+    name = run.get("name")
+    where = f"{format_value(run.get('project') or '')}/{format_value(run['id'])}"
+    return where + (f" ({format_value(name)})" if isinstance(name, str) and name != run["id"] else "")
+
+
 def _show_logged(view: RunView) -> None:
     """The charts the config describes (wandb.plot, wandb.visualize), the
     artifacts logged (a run_table each table) and used, the first SHOWN_LOGGED of each."""
@@ -1877,7 +1886,7 @@ def artifact_show(ctx: click.Context, ref: str, project: str | None, as_json: bo
         f"  digest:      {m['digest']}",
         f"  size:        {_bytes(size)} in {len(m['files'])} files",
         f"  created:     {_fmt_time(m.get('created_at') if isinstance(m.get('created_at'), (int, float)) else None)}",
-        f"  logged by:   {_text(m.get('run')) or '-'}",
+        f"  logged by:   {_producer(m.get('run'))}",
         f"  used by:     {_text(', '.join(users)) or '-'}",
     ]
     if m.get("description"):

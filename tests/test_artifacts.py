@@ -337,3 +337,20 @@ def test_runship_show_names_what_a_run_logged_and_used(make_run, root, data):
     assert "used:\n  p/ds:v0" in out.output
     out = CliRunner().invoke(cli, ["--root", root, "show", f"p/{run.id}"])
     assert "artifacts:\n  ds:v0 (dataset)" in out.output
+
+
+def test_a_truncated_blob_is_repaired_by_the_next_log_of_its_bytes(make_run, root, data):
+    run = make_run()
+    art = runship.Artifact("ds", type="dataset")
+    art.add_dir(data)
+    logged = run.log_artifact(art).wait()
+    digest = logged.manifest["files"]["a.txt"]["digest"]
+    blob = os.path.join(root, "p", ".artifacts", *sa.blob_rel(digest).split("/"))
+    os.chmod(blob, 0o644)
+    with open(blob, "wb") as f:
+        f.write(b"he")  # cut short, as by a crash before its sync
+    again = runship.Artifact("ds", type="dataset")
+    again.add_dir(data)
+    assert run.log_artifact(again).wait().version == "v0"
+    run.finish()
+    assert open(blob, "rb").read() == b"hello" and not os.stat(blob).st_mode & stat.S_IWUSR

@@ -152,7 +152,16 @@ class LocalArea:
         return st.st_size if safefile.kind_of(st.st_mode) == "file" else None
 
     def put_blob(self, project: str, digest: str, data: bytes) -> None:
-        self.create(project, sa.blob_rel(digest), data, mode=0o444)
+        if self.create(project, sa.blob_rel(digest), data, mode=0o444) or self.blob_size(project, digest) == len(data):
+            return
+        # a blob of the wrong size is damaged (a crash before its sync, a disk error): the right
+        # bytes replace it, renamed over it (any writer replacing it writes the same bytes)
+        parent, name = _split(sa.blob_rel(digest))
+        fd = self._dir(project, parent)
+        try:
+            safefile.write_atomic_at(fd, name, data, mode=0o444, fsync=True)
+        finally:
+            os.close(fd)
 
     def open_blob(self, project: str, digest: str) -> BinaryIO:
         parent, name = _split(sa.blob_rel(digest))
