@@ -86,6 +86,9 @@ __all__ = [
     "termwarn",
     "unwatch",
     "use_artifact",
+    "log_model",
+    "use_model",
+    "link_model",
     "visualize",
     "watch",
 ]
@@ -172,6 +175,18 @@ def log_artifact(
 
 def use_artifact(artifact_or_name: Any, type: str | None = None, aliases: Any = None, use_as: Any = None) -> Artifact:
     return _current("use_artifact").use_artifact(artifact_or_name, type, aliases, use_as)
+
+
+def log_model(path: Any, name: str | None = None, aliases: Any = None) -> Artifact:
+    return _current("log_model").log_model(path, name, aliases)
+
+
+def use_model(name: str) -> str:
+    return _current("use_model").use_model(name)
+
+
+def link_model(path: Any, registered_model_name: str, name: str | None = None, aliases: Any = None) -> Artifact:
+    return _current("link_model").link_model(path, registered_model_name, name, aliases)
 
 
 def mark_preempting() -> None:
