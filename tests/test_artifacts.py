@@ -122,15 +122,17 @@ def test_a_large_file_with_a_small_change_stores_only_the_chunks_that_changed(ma
 
 
 def test_several_processes_log_every_epoch_at_once_and_every_version_is_whole(root, tmp_path):
-    """Four real processes log a dataset and a model each epoch into one
-    root at once, moving ``best`` each time: versions are numbered without
-    gaps or twins, each reads back as the bytes its process wrote, and
-    ``best`` is where the last alias event put it."""
+    """One run of four Slurm tasks (real processes, one run id) logs a
+    dataset and a model each epoch from every task at once, moving ``best``
+    each time: versions are numbered without gaps or twins, each reads back
+    as the bytes its process wrote, and ``best`` is where the last alias
+    event put it."""
+    slurm = {"SLURM_JOB_ID": "77", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "4", "SLURM_NODEID": "0"}
     procs = [
         popen_python(
             f"""
             import os, runship
-            run = runship.init(project="p", dir={root!r}, settings={SETTINGS!r}, reinit="create_new")
+            run = runship.init(project="p", dir={root!r}, settings={SETTINGS!r})
             for epoch in range(4):
                 path = os.path.join({str(tmp_path)!r}, "w{i}-" + str(epoch))
                 with open(path, "wb") as f:
@@ -140,7 +142,8 @@ def test_several_processes_log_every_epoch_at_once_and_every_version_is_whole(ro
                 run.log_artifact(ds, aliases=["best"])
                 run.log_model(path, name="model", aliases=["best"])
             run.finish()
-            """
+            """,
+            env={**slurm, "SLURM_PROCID": str(i), "SLURM_LOCALID": str(i)},
         )
         for i in range(4)
     ]
@@ -161,6 +164,7 @@ def test_several_processes_log_every_epoch_at_once_and_every_version_is_whole(ro
         events = store.alias_events("p", name)
         assert [seq for seq, _ in events] == list(range(16))  # one event each, none lost
         assert store.aliases("p", name)["best"] == int(events[-1][1]["version"][1:])
+        assert {store.manifest("p", name, i)["run"]["id"] for i in indexes} == {"slurm-77.0"}  # one run
 
 
 def test_a_file_that_vanishes_before_it_is_stored_fails_the_artifact_not_the_training(make_run, root, tmp_path):

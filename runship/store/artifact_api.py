@@ -128,7 +128,7 @@ class Artifact(ArtifactBase):
         for d, _dirs, found in os.walk(root):
             for n in sorted(found):
                 path = os.path.join(d, n)
-                if os.path.isfile(path) and not os.path.islink(path):
+                if os.path.isfile(path):  # the user's own folder: a link to a file is its file, as wandb
                     rel = os.path.relpath(path, root).replace(os.sep, "/")
                     self.add_file(path, f"{name.rstrip('/')}/{rel}" if name else rel)
 
