@@ -171,15 +171,25 @@ def _manifest_digest(data: bytes | None, name: str, index: int) -> str | None:
 def put_once(area: Area, project: str, rel: str, data: bytes) -> Put:
     """Create ``rel`` holding ``data`` unless it is there; when it is, say
     whether it holds these bytes (and, for a manifest, its contents digest)."""
-    if isinstance(area, HttpArea):
+    if isinstance(area, (HttpArea, FsspecArea)):
         return area.put_once(project, rel, data)
-    kind = parse_rel(rel)
+    parse_rel(rel)
     if area.create(project, rel, data):
         return Put(True, True)
     try:
-        there = area.read(project, rel, sa.MAX_MANIFEST_BYTES if kind[0] == "manifest" else sa.MAX_SMALL_DOC)
+        there = area.read(project, rel, _limit(rel))
     except BadArtifact:
         there = None
+    return _compare(rel, there, data)
+
+
+def _limit(rel: str) -> int:
+    return sa.MAX_MANIFEST_BYTES if parse_rel(rel)[0] == "manifest" else sa.MAX_SMALL_DOC
+
+
+def _compare(rel: str, there: bytes | None, data: bytes) -> Put:
+    """A file found there: does it hold ``data``, and (a manifest) which contents?"""
+    kind = parse_rel(rel)
     digest = _manifest_digest(there, kind[1], kind[2]) if kind[0] == "manifest" else None
     return Put(False, there == data, digest)
 
@@ -275,7 +285,7 @@ class FsspecArea:
         return data
 
     def read(self, project: str, rel: str, limit: int) -> bytes | None:
-        data = self.guard("download", self._cat, self._at(project, rel), limit)
+        data: bytes | None = self.guard("download", self._cat, self._at(project, rel), limit)
         if data is not None and len(data) > limit:
             raise BadArtifact(f"{self.where}/{project}/{sa.STORE_DIR}/{rel} is larger than {limit} bytes")
         return data
@@ -293,13 +303,17 @@ class FsspecArea:
         except FileExistsError:
             return False
 
-    def create(self, project: str, rel: str, data: bytes) -> bool:
+    def put_once(self, project: str, rel: str, data: bytes) -> Put:
         path = self._at(project, rel)
         self._writable()
         if self.guard("upload", self._pipe, path, data):
-            return True
-        # there already: this call's own write, retried by the client library after it had landed?
-        return bool(self.guard("download", self._cat, path, len(data)) == data)
+            return Put(True, True)
+        return _compare(rel, self.read(project, rel, _limit(rel)), data)
+
+    def create(self, project: str, rel: str, data: bytes) -> bool:
+        # there already, with these bytes: maybe this call's own write, retried by the client library after it landed
+        put = self.put_once(project, rel, data)
+        return put.made or put.identical
 
     def _size(self, path: str) -> int | None:
         try:
