@@ -377,6 +377,7 @@ class HttpArea:
         self.where = redact(root.rstrip("/"))
         self.conn = conn if conn is not None else server(root, storage_options)
         self._lock = threading.Lock()  # one connection: one request at a time
+        self._api = False  # the server was seen to answer /v1/artifacts
 
     def _call(
         self,
@@ -399,6 +400,15 @@ class HttpArea:
         if status not in (200, 201, 404):
             self.conn._check(status if status >= 400 else 502, data, f"{method} {self.where}{path.split('?')[0]}")
         return status, hdrs, data
+
+    def _writes(self) -> None:
+        """Before a first write: a server without these endpoints (older than
+        this runship) would answer every one 404, which a write must not
+        take for "done"."""
+        if not self._api:
+            if self._call("GET", "projects", {}, max_answer=16 << 20)[0] == 404:
+                raise AreaRefused(f"{self.where} keeps no artifacts (a runship serve older than this runship?)", 404)
+            self._api = True
 
     def close(self) -> None:
         self.conn.close()
@@ -425,6 +435,7 @@ class HttpArea:
     def put_once(self, project: str, rel: str, data: bytes) -> Put:
         _check_place(project, rel)
         parse_rel(rel)
+        self._writes()
         _, _, answer = self._call("PUT", "file", {"project": project, "path": rel}, data)
         got = json.loads(answer)
         digest = got.get("digest")
@@ -443,6 +454,7 @@ class HttpArea:
     def put_blob(self, project: str, digest: str, data: bytes) -> None:
         _check_blob(digest, data)
         _check_place(project, "")
+        self._writes()
         self._call("PUT", "blob", {"project": project, "digest": digest}, data)
 
     def open_blob(self, project: str, digest: str) -> BinaryIO:

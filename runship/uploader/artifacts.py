@@ -235,7 +235,7 @@ class _Copy:
         try:
             fn(*args)
         except AreaRefused as e:
-            if e.status in (401, 403):
+            if e.status in (401, 403, 404):  # the token's scope, or a server without artifacts: the whole project
                 self.fail(f"{self.project} (artifacts)", f"{e} (HTTP {e.status})")
                 raise _Refused() from None
             self.fail(path, str(e))

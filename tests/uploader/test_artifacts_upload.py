@@ -188,6 +188,21 @@ def test_ten_versions_differing_in_one_chunk_send_that_chunk_only(root, make_run
     assert b"".join(remote.read_file(project, remote.resolve(project, "data")["files"]["x.bin"])) == bytes(base)
 
 
+def test_a_server_over_an_object_store_keeps_them_in_the_bucket(logged, moto, tmp_path, monkeypatch):
+    name = f"art-served-{uuid.uuid4().hex[:6]}"
+    moto.create_bucket(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    srv = RunshipServer(f"s3://{name}/runs", str(tmp_path)).start()
+    try:
+        stats, _ = _pass(logged, srv.url, tmp_path / "state", token=RunshipServer.TOKEN)
+        assert not stats.failures, stats.failures
+        local = ArtifactStore(LocalArea(logged))
+        _same_store(local, ArtifactStore(area_at(srv.url, {"token": RunshipServer.TOKEN})), "p")
+        _same_store(local, ArtifactStore(area_at(f"s3://{name}/runs", {"endpoint_url": moto.endpoint})), "p")
+    finally:
+        srv.stop()
+
+
 # ---- an upload killed midway ---------------------------------------------------------------------
 def _many_blobs(root: str, make_run, project: str, n: int) -> None:
     _with_run(root, make_run, project)
