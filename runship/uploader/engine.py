@@ -52,6 +52,7 @@ class PassStats:
     empty_roots: list[str] = field(default_factory=list)  # why each root that holds no run is empty
     runs_found: int = 0  # runs the pass set out to go through
     cut: str = ""  # the run in flight when the pass was stopped (SIGINT/SIGTERM): maybe part-way
+    artifact_files: int = 0  # files of the projects' artifact stores sent (blobs and documents)
 
     def summary(self) -> str:
         line = (
@@ -63,6 +64,8 @@ class PassStats:
                 f", {self.skipped} files skipped (not regular files, names no target accepts, "
                 "or not what their name says: each named in a warning)"
             )
+        if self.artifact_files:
+            line += f", {self.artifact_files} artifact {_files(self.artifact_files)} sent"
         if self.waiting:
             n = sum(len(w) for _, w in self.waiting)
             line += f", {n} {_files(n)} waiting to become stable (runs still writing)"
@@ -366,6 +369,8 @@ class Uploader:
         if not (self.dry_run or self.run or self.stop.is_set() or stats.unreachable):
             self._send_sweeps(stats)
             self._send_workspaces(stats)
+        if not (self.run or self.stop.is_set() or stats.unreachable):
+            self._send_artifacts(stats)  # a dry run lists what it would send
         stats.seconds = time.monotonic() - t0
         return stats
 
@@ -408,6 +413,40 @@ class Uploader:
         except TargetError as e:
             stats.failures.append((f"{self.target.url} (workspaces)", str(e)))
             self.log.error(f"workspaces: {e}")
+
+    def _send_artifacts(self, stats: PassStats) -> None:
+        """The projects' artifact stores, beside the runs (runship.uploader.artifacts):
+        what the target lacks, blobs before the manifests naming them; a file
+        refused (a conflicting version, a token's scope) is a failure named."""
+        from runship.uploader import artifacts
+
+        def fail(what: str, why: str) -> None:
+            stats.failures.append((what, why))
+            self.log.error(f"artifact {what}: {why}")
+
+        try:
+            sent = artifacts.send(
+                self.target,
+                self.state,
+                self.roots,
+                self.project,
+                lambda path, why: self._skip(stats, None, path, why),
+                fail,
+                self.stop,
+                dry_run=self.dry_run,
+                verify=self.verify_remote,
+            )
+        except TargetError as e:
+            stats.failures.append((f"{self.target.url} (artifacts)", str(e)))
+            self.log.error(f"artifacts: {e}")
+            return
+        stats.bytes += sent.bytes
+        stats.artifact_files += sent.files
+        stats.pending.extend(sent.pending)
+        if sent.files:
+            self.log.detail(
+                f"artifacts: {sent.files} files ({sent.blobs} blobs), {sent.bytes} bytes to {self.target.url}"
+            )
 
     def upload_run(self, ref: RunRef, signature: str | None, stats: PassStats) -> tuple[int, bool]:
         """Push what is new in one run; return (bytes sent, fully uploaded)."""

@@ -26,6 +26,9 @@ config, summary, state), ``.../history``, ``.../files``, ``.../raw/{path}``,
 ``GET .../derived/{path}``. ``/health`` needs no token; ``/openapi.json``
 and ``/docs`` need one unless the server was started with ``--public-docs``.
 
+Artifacts (``views.artifacts``, docs/SERVER.md): ``/v1/artifacts/{projects,list,file,blob}``,
+the artifact store's files in its layout, created once, a blob checked against its digest.
+
 The web app: the page at ``/``, its files under ``/ui/static/`` and its
 JSON API under ``/ui/api/`` (see docs/UI.md).
 
@@ -53,7 +56,20 @@ from runship.web.errors import HANDLED, error_answer
 from runship.web.guard import LOOPBACK_NAMES, Limits, RequestGuard
 from runship.web.places import Runs, StorePlace, app_cache
 from runship.web.storage import Storage
-from runship.web.views import annotate, console, files, ingest, media, operations, pages, run, runs, series, workspaces
+from runship.web.views import (
+    annotate,
+    artifacts,
+    console,
+    files,
+    ingest,
+    media,
+    operations,
+    pages,
+    run,
+    runs,
+    series,
+    workspaces,
+)
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
 UI_VIEWS = (pages, runs, run, series, console, media, files, annotate, workspaces)  # each module's ``ui`` router
@@ -97,12 +113,17 @@ def create_app(config: AppConfig) -> FastAPI:
         for read in READ_VIEWS:
             app.include_router(read.v1)
         app.include_router(workspaces.v1)
+        app.include_router(artifacts.v1)
     for view in UI_VIEWS:
         app.include_router(view.ui)
     app.add_middleware(
         RequestGuard,
         max_body=config.max_body,
-        larger={**workspaces.LARGE_BODY_PATHS, **annotate.LARGE_BODY_PATHS},
+        larger={
+            **workspaces.LARGE_BODY_PATHS,
+            **annotate.LARGE_BODY_PATHS,
+            **(artifacts.LARGE_BODY_PATHS if serving else {}),
+        },
         body_timeout=config.limits.body_timeout,
         access_log=config.access_log,
         allowed_hosts=config.allowed_hosts,

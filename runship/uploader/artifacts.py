@@ -1,0 +1,382 @@
+"""Artifacts sent with the runs: each project's ``<root>/<project>/.artifacts/``
+goes to the target's (``runship.store.artifact_remote.area_of``: an object
+store's ``<url>/<project>/.artifacts/``, a server's ``/v1/artifacts``, a
+directory's), file by file, what it lacks only.
+
+Every file of the store is immutable and named for what it holds, so a copy
+needs no multipart state: a blob the target holds (with the right size) is
+never sent again, and an upload cut anywhere goes on where it stopped. The
+order keeps the target whole at every moment: blobs first; a manifest only
+once every blob it names is there; then digest files (of versions there),
+alias events and use markers. Nothing there is ever replaced: a different
+manifest under the same version number (two roots that logged one
+artifact) or a different alias event under the same seq is a failure named
+in the pass's report, and left as it is.
+
+What went up is kept in the state (``derived`` rows, run ``.artifacts``:
+path -> size), so that a pass asks the target nothing about files it sent
+before (``--verify-remote`` asks again). Only files of the layout are read
+(``parse_rel``): a link, FIFO or other odd file, or a name the layout has
+no place for, is skipped with a warning naming it, never followed or sent;
+a blob whose bytes are not its digest, or a manifest that fails its checks,
+likewise. ``dry_run``: what would be sent is listed, the target not asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from runship import safefile
+from runship.reader.listing import classify_local
+from runship.schema import artifacts as sa
+from runship.schema.artifacts import BadArtifact
+from runship.schema.names import BadName, check_id
+from runship.store import Backend, TargetError
+from runship.store.artifact_remote import AreaRefused, area_of, parse_rel, put_once
+from runship.store.artifacts import Area
+from runship.uploader.state import State
+
+Skip = Callable[[str, str], None]  # (path, why): a file not sent on purpose
+Fail = Callable[[str, str], None]  # (what, why): the target refused it; the pass goes on
+STATE_RUN = sa.STORE_DIR  # the state's "run" of a project's artifact files (no run id starts with '.')
+
+
+@dataclass
+class Sent:
+    """What a pass sent (or, in a dry run, would send)."""
+
+    files: int = 0  # files created on the target (blobs and documents)
+    blobs: int = 0
+    bytes: int = 0
+    pending: list[tuple[str, str, int]] = field(default_factory=list)  # dry run: (project/.artifacts, path, bytes)
+
+
+@dataclass
+class Local:
+    """The files of one project's ``.artifacts``, by what the layout says they are."""
+
+    blobs: list[tuple[str, int, str]] = field(default_factory=list)  # (rel, size, digest)
+    manifests: list[tuple[str, int, str, int]] = field(default_factory=list)  # (rel, size, name, index)
+    digests: list[tuple[str, int, str]] = field(default_factory=list)  # (rel, size, name)
+    aliases: list[tuple[str, int]] = field(default_factory=list)  # (rel, size)
+    uses: list[tuple[str, int]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.blobs or self.manifests or self.digests or self.aliases or self.uses)
+
+
+class _Refused(Exception):
+    """The target refused this project's artifacts (a token's scope)."""
+
+
+def send(
+    target: Backend,
+    state: State,
+    roots: list[str],
+    project: str | None,
+    skip: Skip,
+    fail: Fail,
+    stop: threading.Event,
+    *,
+    dry_run: bool = False,
+    verify: bool = False,
+) -> Sent:
+    """Copy to the target what the artifact stores of the roots' projects
+    (of ``project`` only, if given) hold and it lacks. TargetError (the
+    target not answering) passes up; a refusal goes to ``fail``."""
+    out = Sent()
+    area = area_of(target)
+    if area is None:
+        return out  # a store of runs only (mem://, for tests)
+    for where, pfd, name in _projects(roots, project):
+        folder = os.path.join(where, sa.STORE_DIR)
+        try:
+            afd = safefile.open_subdir(pfd, sa.STORE_DIR)
+        except safefile.NotRegular as e:
+            skip(folder, f"a {e.kind}, not a directory: not followed")
+            continue
+        except OSError:
+            continue  # no artifact here
+        finally:
+            os.close(pfd)
+        try:
+            if stop.is_set():
+                break
+            found = _scan(afd, folder, skip)
+            if not found:
+                continue
+            copy = _Copy(area, target.url, state, name, afd, folder, skip, fail, out)
+            copy.dry_run, copy.known = dry_run, {} if verify else state.derived(target.url, name, STATE_RUN)
+            try:
+                copy.run(found, stop)
+            except _Refused:
+                continue
+        finally:
+            os.close(afd)
+    return out
+
+
+def _projects(roots: list[str], only: str | None) -> Iterator[tuple[str, int, str]]:
+    """(the project's directory, a descriptor of it, its name) of every
+    project of the roots (a root, or a project directory given as one: the
+    operator's choice, which may be a link; below it none is followed)."""
+    for root in roots:
+        located = classify_local(root)
+        if located.kind == "project":
+            name = os.path.basename(root)
+            if (not only or name == only) and _project_ok(name):
+                try:
+                    yield root, safefile.open_dir(root), name
+                except OSError:
+                    pass
+            continue
+        if located.kind != "root":
+            continue
+        try:
+            found = safefile.entries_of(root)
+        except OSError:
+            continue
+        for name, kind, _ in found:
+            if kind != "directory" or (only and name != only) or not _project_ok(name):
+                continue
+            try:
+                yield os.path.join(root, name), safefile.open_below(root, name), name
+            except OSError:
+                continue
+
+
+def _project_ok(name: str) -> bool:
+    try:
+        check_id(name, "project")
+        return True
+    except BadName:
+        return False
+
+
+def _scan(afd: int, where: str, skip: Skip) -> Local:
+    """The files of a project's ``.artifacts`` (``afd``, at ``where``) that
+    the layout has a place for; anything else named to ``skip`` (never followed)."""
+    out = Local()
+    try:
+        for rel, kind, size in safefile.walk(afd):
+            if any(p.startswith(".") for p in rel.split("/")):
+                continue  # a temporary file of a write in progress
+            path = os.path.join(where, rel)
+            if kind != "file":
+                skip(path, f"a {kind}, not a regular file: not followed")
+                continue
+            try:
+                what = parse_rel(rel)
+            except BadArtifact:
+                skip(path, "not a file of the artifact store's layout")
+                continue
+            if what[0] == "blob":
+                out.blobs.append((rel, size, what[1]))
+            elif what[0] == "manifest":
+                out.manifests.append((rel, size, what[1], what[2]))
+            elif what[0] == "digest":
+                out.digests.append((rel, size, what[1]))
+            elif what[0] == "alias":
+                out.aliases.append((rel, size))
+            else:
+                out.uses.append((rel, size))
+    except OSError as e:  # a folder that cannot be read: what was found goes, the rest next pass
+        skip(where, f"cannot be read in full: {e.strerror or e}")
+    out.manifests.sort(key=lambda m: (m[2], m[3]))
+    return out
+
+
+class _Copy:
+    """One project's artifacts copied to the target's area."""
+
+    def __init__(
+        self,
+        area: Area,
+        url: str,
+        state: State,
+        project: str,
+        afd: int,
+        where: str,
+        skip: Skip,
+        fail: Fail,
+        out: Sent,
+    ):
+        self.area, self.url, self.state, self.project = area, url, state, project
+        self.afd, self.where = afd, where
+        self.skip, self.fail, self.out = skip, fail, out
+        self.dry_run = False
+        self.known: dict[str, str] = {}
+        self.held: set[str] = set()  # digests of the blobs the target holds (sent, known or seen)
+        self.versions: set[tuple[str, int]] = set()  # (name, index) of the manifests the target holds
+
+    def run(self, found: Local, stop: threading.Event) -> None:
+        for rel, size, digest in found.blobs:
+            if stop.is_set():
+                return
+            self._guarded(rel, self._blob, rel, size, digest)
+        for rel, size, name, index in found.manifests:
+            if stop.is_set():
+                return
+            self._guarded(rel, self._manifest, rel, size, name, index)
+        for kind, files in (("digest", found.digests), ("alias", found.aliases), ("use", found.uses)):
+            for item in files:
+                if stop.is_set():
+                    return
+                self._guarded(item[0], self._doc, kind, *item)
+
+    def _guarded(self, rel: str, fn: Callable[..., None], *args: Any) -> None:
+        """One file; a refusal of it (or of the project: _Refused) named, the rest goes on."""
+        path = os.path.join(self.where, rel)
+        try:
+            fn(*args)
+        except AreaRefused as e:
+            if e.status in (401, 403, 404):  # the token's scope, or a server without artifacts: the whole project
+                self.fail(f"{self.project} (artifacts)", f"{e} (HTTP {e.status})")
+                raise _Refused() from None
+            self.fail(path, str(e))
+        except BadArtifact as e:
+            self.fail(path, str(e))
+        except TargetError as e:
+            if e.retryable:
+                raise  # the target not answering: the pass's failure
+            self.fail(path, str(e))
+        except safefile.TooLarge as e:
+            self.skip(path, str(e))
+        except OSError as e:  # gone, unreadable, a link put in the way since the scan: not followed
+            self.skip(path, f"cannot be read: {e.strerror or e}")
+
+    # ---- each kind of file --------------------------------------------------------------
+    def _up(self, rel: str, size: int) -> bool:
+        return self.known.get(rel) == str(size)
+
+    def _done(self, rel: str, size: int) -> None:
+        if not self.dry_run:
+            self.state.set_derived(self.url, self.project, STATE_RUN, rel, str(size))
+
+    def _pending(self, rel: str, size: int) -> None:
+        self.out.pending.append((f"{self.project}/{sa.STORE_DIR}", rel, size))
+
+    def _sent(self, rel: str, size: int, blob: bool = False) -> None:
+        self.out.files += 1
+        self.out.blobs += int(blob)
+        self.out.bytes += size
+        self._done(rel, size)
+
+    def _read(self, rel: str, limit: int) -> bytes:
+        """A file of the project's ``.artifacts`` (no link followed on the way)."""
+        with os.fdopen(safefile.open_regular(self.afd, rel), "rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise safefile.TooLarge(f"larger than such a file may be ({limit:,} bytes)")
+        return data
+
+    def _blob(self, rel: str, size: int, digest: str) -> None:
+        if self._up(rel, size):
+            self.held.add(digest)
+            return
+        if size > sa.CHUNK_SIZE:
+            self.skip(os.path.join(self.where, rel), f"{size:,} bytes: a blob holds at most {sa.CHUNK_SIZE:,}")
+            return
+        if self.dry_run:
+            self.held.add(digest)
+            self._pending(rel, size)
+            return
+        if self.area.blob_size(self.project, digest) == size:  # sent before this state knew it
+            self.held.add(digest)
+            self._done(rel, size)
+            return
+        data = self._read(rel, sa.CHUNK_SIZE)
+        if hashlib.sha256(data).hexdigest() != digest:
+            self.skip(os.path.join(self.where, rel), "damaged: its bytes are not its digest; not sent")
+            return
+        self.area.put_blob(self.project, digest, data)
+        self.held.add(digest)
+        self._sent(rel, len(data), blob=True)
+
+    def _manifest(self, rel: str, size: int, name: str, index: int) -> None:
+        if self._up(rel, size):
+            self.versions.add((name, index))
+            return
+        data = self._read(rel, sa.MAX_MANIFEST_BYTES)
+        try:
+            manifest = sa.check_manifest(sa.decode_doc(data, f"{name}:v{index}"), name, index)
+        except BadArtifact as e:
+            self.skip(os.path.join(self.where, rel), f"not a manifest runship reads ({e}); not sent")
+            return
+        if self.dry_run:
+            self.versions.add((name, index))
+            self._pending(rel, len(data))
+            return
+        missing = self._missing(manifest)
+        if missing:
+            self.fail(
+                f"{self.where}/{rel}",
+                f"{len(missing)} of the blobs of {name}:v{index} are neither here nor on {self.url} "
+                f"(first: {missing[0]}): the version is not sent",
+            )
+            return
+        put = put_once(self.area, self.project, rel, data)
+        if put.made or put.identical or put.digest == manifest["digest"]:
+            self.versions.add((name, index))
+            if put.made:
+                self._sent(rel, len(data))
+            else:
+                self._done(rel, size)
+            return
+        self.fail(
+            f"{self.where}/{rel}",
+            f"{self.url}/{self.project} holds another {name}:v{index} (other contents): two roots "
+            "logged versions of one artifact; left as it is there",
+        )
+
+    def _missing(self, manifest: dict[str, Any]) -> list[str]:
+        """The digests of the blobs a manifest names that the target does not hold."""
+        out = []
+        for entry in manifest["files"].values():
+            for digest, size in sa.blobs_of(entry):
+                if digest in self.held:
+                    continue
+                if self.area.blob_size(self.project, digest) == size:
+                    self.held.add(digest)
+                else:
+                    out.append(digest)
+        return out
+
+    def _doc(self, kind: str, rel: str, size: int, name: str | None = None) -> None:
+        if self._up(rel, size):
+            return
+        data = self._read(rel, sa.MAX_SMALL_DOC)
+        if kind == "digest":
+            index = sa.version_index(data.decode("ascii", "replace"))
+            if index is None:
+                self.skip(os.path.join(self.where, rel), "not a digest file (v<N>); not sent")
+                return
+            if (name, index) not in self.versions:
+                return  # its version is not on the target (yet): a later pass
+        else:
+            try:
+                event = sa.decode_doc(data, rel)
+                if kind == "alias":
+                    sa.check_alias(event.get("alias"))
+            except BadArtifact as e:
+                self.skip(os.path.join(self.where, rel), f"{e}; not sent")
+                return
+        if self.dry_run:
+            self._pending(rel, len(data))
+            return
+        put = put_once(self.area, self.project, rel, data)
+        if put.made:
+            self._sent(rel, len(data))
+        elif put.identical or kind != "alias":  # another digest file or use record of the same: as good
+            self._done(rel, size)
+        else:
+            self.fail(
+                f"{self.where}/{rel}",
+                f"{self.url}/{self.project} holds another alias event under this number: "
+                "aliases were moved in two roots; left as it is there",
+            )

@@ -1,0 +1,396 @@
+"""``runship upload`` ships each project's artifact store (``.artifacts/``)
+with its runs: to an object store (moto's S3 server on loopback) and to a
+real ``runship serve`` (its ``/v1/artifacts`` endpoints), where
+``ArtifactStore(area_at(url))`` reads the very versions, aliases, uses and
+bytes logged here. Only what the target lacks goes: a second pass sends
+nothing, ten versions of a file differing in one chunk send that chunk ten
+times and the rest once, and an upload killed midway goes on without
+sending a finished blob again. The server refuses a blob whose bytes are
+not its name, a manifest that fails its checks, and a token without the
+project's scope; a conflicting version is reported, never overwritten; a
+link or FIFO in a local store is skipped with a warning."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import time
+import uuid
+
+import pytest
+
+from runship import store
+from runship.schema import artifacts as sa
+from runship.store.artifact_remote import area_at
+from runship.store.artifacts import ArtifactStore, LocalArea
+from runship.uploader.engine import Log, Uploader
+from runship.uploader.state import State
+from tests.conftest import upload_cmd, upload_popen
+from tests.servers import S3_ENV, RunshipServer, call
+
+MiB = 1024 * 1024
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+def _log(root: str, project: str, name: str, files: dict[str, bytes], aliases=(), tmp=None) -> dict:
+    """Log a version of ``name`` holding ``files`` into the root's store (as a run's log_artifact does)."""
+    local = ArtifactStore(LocalArea(root))
+    where = tmp or os.path.join(root, "..", "src")
+    os.makedirs(where, exist_ok=True)
+    entries = {}
+    for path, data in files.items():
+        src = os.path.join(where, uuid.uuid4().hex)
+        with open(src, "wb") as f:
+            f.write(data)
+        entries[path] = local.add_file(project, src)
+    doc = {"name": name, "type": "dataset", "description": None, "metadata": {"n": len(files)}, "files": entries}
+    manifest, _ = local.publish(project, doc, list(aliases), run="r1")
+    return manifest
+
+
+def _with_run(root: str, make_run, project: str) -> None:
+    """A root with a run in ``project`` (what ``runship upload`` goes through)."""
+    run = make_run(project=project)
+    run.log({"loss": 1.0})
+    run.finish()
+
+
+def _pass(root: str, url: str, state_dir, options=None, token=None, **kwargs):
+    """One upload pass in this process: (its stats, what it logged)."""
+    out = io.StringIO()
+    target = store.open(url, dict(options or {}), token=token)
+    state = State(str(state_dir))
+    try:
+        stats = Uploader(target, state, [root], log=Log(1, stream=out), **kwargs).run_pass()
+    finally:
+        state.close()
+        if hasattr(target, "close"):
+            target.close()
+    return stats, out.getvalue()
+
+
+def _same_store(local: ArtifactStore, remote: ArtifactStore, project: str) -> None:
+    """``remote`` holds every version, alias, use and byte ``local`` does."""
+    assert remote.names(project) == local.names(project)
+    for name in local.names(project):
+        assert remote.indexes(project, name) == local.indexes(project, name)
+        assert remote.aliases(project, name) == local.aliases(project, name)
+        for index in local.indexes(project, name):
+            manifest = local.manifest(project, name, index)
+            assert remote.manifest(project, name, index) == manifest
+            assert remote.users(project, name, index) == local.users(project, name, index)
+            for entry in manifest["files"].values():
+                assert b"".join(remote.read_file(project, entry)) == b"".join(local.read_file(project, entry))
+
+
+def _tree(top: str) -> dict[str, bytes]:
+    out = {}
+    for d, _, files in os.walk(top):
+        for f in files:
+            with open(os.path.join(d, f), "rb") as fh:
+                out[os.path.relpath(os.path.join(d, f), top)] = fh.read()
+    return out
+
+
+@pytest.fixture
+def logged(root, make_run):
+    """A root with a run and artifacts in project p: ds v0 (a small, an
+    empty and a two-chunk file, alias best), ds v1 (one file changed, alias
+    prod), a use of v0, and model v0."""
+    _with_run(root, make_run, "p")
+    big = os.urandom(sa.CHUNK_SIZE + 1000)
+    _log(root, "p", "ds", {"a.txt": b"hello", "empty": b"", "data/big.bin": big}, ["best"])
+    _log(root, "p", "ds", {"a.txt": b"hello v1", "empty": b"", "data/big.bin": big}, ["prod"])
+    ArtifactStore(LocalArea(root)).record_use("p", "ds", 0, "r2")
+    _log(root, "p", "model", {"w.bin": os.urandom(5000)})
+    return root
+
+
+@pytest.fixture
+def bucket(moto):
+    name = f"art-{uuid.uuid4().hex[:8]}"
+    moto.create_bucket(name)
+    return f"s3://{name}/runs", {"endpoint_url": moto.endpoint}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One ``runship serve`` for the module's tests (each uses its own project)."""
+    work = tmp_path_factory.mktemp("artifact-server")
+    srv = RunshipServer(str(work / "served"), str(work)).start()
+    yield srv
+    srv.stop()
+
+
+# ---- to an object store and to a server: read back as logged ----------------------------------------
+def test_upload_to_s3_reads_back_byte_exact_and_a_second_pass_sends_nothing(logged, bucket, tmp_path):
+    url, options = bucket
+    first, _ = _pass(logged, url, tmp_path / "state", options)
+    assert not first.failures, first.failures
+    # blobs: a.txt twice, empty, two chunks, w.bin = 6; documents: 3 manifests, 3 digests, 2 alias events, 1 use
+    assert first.artifact_files == 6 + 9
+    _same_store(ArtifactStore(LocalArea(logged)), ArtifactStore(area_at(url, options)), "p")
+
+    again, _ = _pass(logged, url, tmp_path / "state", options)
+    assert (again.bytes, again.artifact_files, again.failures) == (0, 0, [])
+    # a fresh state asks the target, which holds it all: nothing is sent either
+    fresh, _ = _pass(logged, url, tmp_path / "state2", options, verify_remote=True)
+    assert (fresh.artifact_files, fresh.failures) == (0, [])
+
+
+def test_upload_to_a_server_stores_the_same_files_and_reads_back(root, make_run, server, tmp_path):
+    project = f"p{uuid.uuid4().hex[:6]}"
+    _with_run(root, make_run, project)
+    _log(root, project, "ds", {"a.txt": b"one", "big": os.urandom(sa.CHUNK_SIZE + 10)}, ["best"])
+    _log(root, project, "ds", {"a.txt": b"two"}, ["best"])
+    ArtifactStore(LocalArea(root)).record_use(project, "ds", 1, "r9")
+
+    stats, _ = _pass(root, server.url, tmp_path / "state", token=RunshipServer.TOKEN)
+    assert not stats.failures, stats.failures
+    local = ArtifactStore(LocalArea(root))
+    _same_store(local, ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN})), project)
+    # the server keeps them in its root, in the same layout, byte for byte
+    mine = _tree(os.path.join(root, project, sa.STORE_DIR))
+    assert _tree(os.path.join(server.root, project, sa.STORE_DIR)) == mine
+    assert (
+        ArtifactStore(area_at(server.url, {"token": RunshipServer.READ_TOKEN})).resolve(project, "ds", "best")[
+            "version"
+        ]
+        == "v1"
+    )
+
+    again, _ = _pass(root, server.url, tmp_path / "state", token=RunshipServer.TOKEN)
+    assert (again.bytes, again.artifact_files, again.failures) == (0, 0, [])
+
+
+def test_ten_versions_differing_in_one_chunk_send_that_chunk_only(root, make_run, server, tmp_path):
+    project = f"d{uuid.uuid4().hex[:6]}"
+    _with_run(root, make_run, project)
+    base = bytearray(os.urandom(2 * sa.CHUNK_SIZE + 1000))  # two whole chunks and a 1000-byte tail
+    _log(root, project, "data", {"x.bin": bytes(base)})
+    first, _ = _pass(root, server.url, tmp_path / "state", token=RunshipServer.TOKEN)
+    assert not first.failures and 2 * sa.CHUNK_SIZE + 1000 <= first.bytes < 2 * sa.CHUNK_SIZE + 64 * 1024
+
+    for i in range(1, 10):
+        base[-1] = i  # a small change, in the tail chunk
+        _log(root, project, "data", {"x.bin": bytes(base)})
+    later, _ = _pass(root, server.url, tmp_path / "state", token=RunshipServer.TOKEN)
+    assert not later.failures, later.failures
+    # nine tails (1000 bytes each) and nine versions' small documents: not 9 x 8 MiB
+    assert 9 * 1000 <= later.bytes < 9 * 1000 + 64 * 1024
+    blobs = [f for f in _tree(os.path.join(server.root, project, sa.STORE_DIR)) if f.startswith("blobs/")]
+    assert len(blobs) == 2 + 10
+    remote = ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN}))
+    assert remote.indexes(project, "data") == list(range(10))
+    assert b"".join(remote.read_file(project, remote.resolve(project, "data")["files"]["x.bin"])) == bytes(base)
+
+
+def test_a_server_over_an_object_store_keeps_them_in_the_bucket(logged, moto, tmp_path, monkeypatch):
+    name = f"art-served-{uuid.uuid4().hex[:6]}"
+    moto.create_bucket(name)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    srv = RunshipServer(f"s3://{name}/runs", str(tmp_path)).start()
+    try:
+        stats, _ = _pass(logged, srv.url, tmp_path / "state", token=RunshipServer.TOKEN)
+        assert not stats.failures, stats.failures
+        local = ArtifactStore(LocalArea(logged))
+        _same_store(local, ArtifactStore(area_at(srv.url, {"token": RunshipServer.TOKEN})), "p")
+        _same_store(local, ArtifactStore(area_at(f"s3://{name}/runs", {"endpoint_url": moto.endpoint})), "p")
+    finally:
+        srv.stop()
+
+
+# ---- an upload killed midway ---------------------------------------------------------------------
+def _many_blobs(root: str, make_run, project: str, n: int) -> None:
+    _with_run(root, make_run, project)
+    _log(root, project, "shards", {f"s{i:04d}": os.urandom(16 * 1024) for i in range(n)})
+
+
+def _held(top: str) -> list[str]:
+    return [f for d, _, fs in os.walk(top) for f in fs]
+
+
+def test_a_killed_upload_goes_on_without_sending_a_finished_blob_again(root, make_run, server, tmp_path):
+    n, project = 200, f"k{uuid.uuid4().hex[:6]}"
+    _many_blobs(root, make_run, project, n)
+    since = time.time()
+    env = {"RUNSHIP_TOKEN": RunshipServer.TOKEN}
+    blobs = os.path.join(server.root, project, sa.STORE_DIR, "blobs")
+    proc = upload_popen([root], server.url, tmp_path / "state", env=env)
+    deadline = time.time() + 60
+    while len(_held(blobs)) < 20 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    landed = len(_held(blobs))
+    assert 20 <= landed < n, f"{landed} of {n} blobs had landed when the upload was killed"
+
+    out = upload_cmd([root], server.url, tmp_path / "state", env=env)
+    assert out.returncode == 0, out.stderr
+    assert len(_held(blobs)) == n
+    # every blob was stored by exactly one request, across both uploads (this test's requests: since it began)
+    puts = [
+        e
+        for e in map(json.loads, (line for line in server.log().splitlines() if line.startswith("{")))
+        if e.get("t", 0) >= since
+        and e.get("method") == "PUT"
+        and e.get("path") == "/v1/artifacts/blob"
+        and e.get("status") == 200
+    ]
+    assert len(puts) == n
+    remote = ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN}))
+    _same_store(ArtifactStore(LocalArea(root)), remote, project)
+
+
+@pytest.mark.heavy
+def test_a_killed_upload_to_s3_goes_on_without_rewriting_a_finished_blob(root, make_run, tmp_path, bucket, moto):
+    import boto3
+
+    n = 200
+    _many_blobs(root, make_run, "p", n)
+    url, options = bucket
+    name = url.split("/")[2]
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1")
+
+    def blobs() -> dict[str, object]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix="runs/p/.artifacts/blobs/")
+        return {o["Key"]: o["LastModified"] for page in pages for o in page.get("Contents", [])}
+
+    env = {"AWS_ENDPOINT_URL": moto.endpoint, **S3_ENV}
+    proc = upload_popen([root], url, tmp_path / "state", env=env)
+    deadline = time.time() + 60
+    while len(blobs()) < 20 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    before = blobs()
+    assert 20 <= len(before) < n, f"{len(before)} of {n} blobs had landed when the upload was killed"
+    time.sleep(0.05)
+
+    out = upload_cmd([root], url, tmp_path / "state", env=env)
+    assert out.returncode == 0, out.stderr
+    after = blobs()
+    assert len(after) == n
+    assert {k: after[k] for k in before} == before  # not one written again
+    _same_store(ArtifactStore(LocalArea(root)), ArtifactStore(area_at(url, options)), "p")
+
+
+# ---- what the server refuses -----------------------------------------------------------------------
+def test_the_server_refuses_a_wrong_blob_a_bad_manifest_and_a_foreign_token(server):
+    project = f"r{uuid.uuid4().hex[:6]}"
+    data = b"some bytes"
+    digest = hashlib.sha256(data).hexdigest()
+    blob = f"/v1/artifacts/blob?project={project}&digest={digest}"
+    status, _, body = call(server, "PUT", blob, b"other bytes")
+    assert status == 400 and b"SHA-256" in body
+    assert call(server, "HEAD", blob)[0] == 404  # nothing was stored
+    big = b"x" * (sa.CHUNK_SIZE + 1)
+    assert (
+        call(server, "PUT", f"/v1/artifacts/blob?project={project}&digest={hashlib.sha256(big).hexdigest()}", big)[0]
+        == 413
+    )
+    assert call(server, "PUT", blob, data)[0] == 200
+    status, headers, _ = call(server, "HEAD", blob)
+    assert status == 200 and headers["runship-blob-size"] == str(len(data))
+
+    entry = {"digest": digest, "size": len(data)}
+    good = {
+        "format": sa.MANIFEST_FORMAT,
+        "schema": 1,
+        "name": "ds",
+        "version": "v0",
+        "type": "dataset",
+        "metadata": {},
+        "aliases": [],
+        "files": {"f": entry},
+        "digest": sa.contents_digest({"f": entry}, {}),
+    }
+    put = f"/v1/artifacts/file?project={project}&path=names/ds/v0.json"
+    for bad in ({**good, "digest": "0" * 64}, {**good, "version": "v1"}, {**good, "files": {"../f": entry}}):
+        status, _, body = call(server, "PUT", put, sa.encode_doc(bad))
+        assert status == 400, body
+    lacking = {"digest": "ab" * 32, "size": 3}
+    orphan = {**good, "files": {"f": lacking}, "digest": sa.contents_digest({"f": lacking}, {})}
+    status, _, body = call(server, "PUT", put, sa.encode_doc(orphan))
+    assert status == 409 and b"send them first" in body  # a manifest comes after its blobs
+    assert call(server, "PUT", f"/v1/artifacts/file?project={project}&path=names/ds/../../x", b"{}")[0] == 400
+    assert call(server, "PUT", "/v1/artifacts/file?project=..&path=names/ds/v0.json", b"{}")[0] == 400
+
+    status, _, body = call(server, "PUT", put, sa.encode_doc(good))
+    assert status == 200 and json.loads(body) == {"created": True, "identical": True, "digest": None}
+    other = {**good, "metadata": {"k": 1}}
+    status, _, body = call(server, "PUT", put, sa.encode_doc(other))  # never replaced; the same contents said
+    assert status == 200 and json.loads(body) == {"created": False, "identical": False, "digest": good["digest"]}
+    assert call(server, "GET", put)[2] == sa.encode_doc(good)
+
+    # scopes: the mnist-only token neither reads nor writes this project; the read token does not write
+    for method, path, body in (("PUT", blob, data), ("GET", blob, None), ("GET", put, None), ("HEAD", blob, None)):
+        assert call(server, method, path, body, token=RunshipServer.MNIST_TOKEN)[0] == 403, (method, path)
+    assert call(server, "PUT", blob, data, token=RunshipServer.READ_TOKEN)[0] == 403
+    assert call(server, "GET", blob, token=RunshipServer.READ_TOKEN)[2] == data
+    assert call(server, "GET", blob, token=None)[0] == 401
+    status, _, body = call(server, "GET", "/v1/artifacts/projects", token=RunshipServer.MNIST_TOKEN)
+    assert status == 200 and project not in json.loads(body)["projects"]
+
+
+def test_an_upload_without_the_projects_scope_is_a_failure_named(root, make_run, server, tmp_path):
+    project = f"s{uuid.uuid4().hex[:6]}"
+    _with_run(root, make_run, project)
+    _log(root, project, "ds", {"a": b"x"})
+    stats, said = _pass(root, server.url, tmp_path / "state", token=RunshipServer.MNIST_TOKEN, project=project)
+    assert any(f"{project} (artifacts)" in what and "403" in why for what, why in stats.failures), stats.failures
+    assert not os.path.exists(os.path.join(server.root, project, sa.STORE_DIR))
+
+
+def test_a_conflicting_version_or_alias_event_is_reported_and_left_as_it_is(tmp_path, make_run, server):
+    project = f"c{uuid.uuid4().hex[:6]}"
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    for r in (one, two):
+        make_run(dir=r, project=project).finish()
+    _log(one, project, "ds", {"a": b"from one"}, ["best"])
+    _log(two, project, "ds", {"a": b"from two"}, ["best"])
+    first, _ = _pass(one, server.url, tmp_path / "s1", token=RunshipServer.TOKEN)
+    assert not first.failures
+    second, said = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
+    failed = dict(second.failures)
+    assert any(w.endswith("names/ds/v0.json") and "other contents" in why for w, why in failed.items()), failed
+    assert any("aliases/000000000000.json" in w for w in failed), failed
+    remote = ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN}))
+    entry = remote.resolve(project, "ds")["files"]["a"]
+    assert b"".join(remote.read_file(project, entry)) == b"from one"  # not overwritten
+    assert "other contents" in said
+
+
+# ---- hostile local files, and a dry run ----------------------------------------------------------
+def test_links_and_fifos_in_a_local_store_are_skipped_with_a_warning(logged, tmp_path):
+    store_dir = os.path.join(logged, "p", sa.STORE_DIR)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not to be sent")
+    digest = hashlib.sha256(b"not to be sent").hexdigest()
+    os.makedirs(os.path.join(store_dir, "blobs", "sha256", digest[:2]), exist_ok=True)
+    os.symlink(secret, os.path.join(store_dir, "blobs", "sha256", digest[:2], digest))
+    os.mkfifo(os.path.join(store_dir, "names", "ds", "aliases", "000000000099.json"))
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", os.path.join(store_dir, "names", "linked"))
+    with open(os.path.join(store_dir, "names", "ds", "notes.txt"), "w") as f:
+        f.write("?")
+
+    target = tmp_path / "remote"
+    stats, said = _pass(logged, f"file://{target}", tmp_path / "state")
+    assert not stats.failures, stats.failures
+    for name in (digest, "000000000099.json", "linked", "notes.txt"):
+        assert f"{name}: " in said and "skipped" in said, (name, said)
+    sent = _tree(str(target / "p" / sa.STORE_DIR))
+    assert not any(digest in k or "000000000099" in k or "notes" in k for k in sent)
+    _same_store(ArtifactStore(LocalArea(logged)), ArtifactStore(area_at(str(target))), "p")
+
+
+def test_a_dry_run_lists_the_artifact_files_it_would_send(logged, tmp_path):
+    out = upload_cmd([logged], f"file://{tmp_path / 'remote'}", tmp_path / "state", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "p/.artifacts/names/ds/v1.json:" in out.stdout
+    assert out.stdout.count("p/.artifacts/blobs/sha256/") == 6
+    assert not (tmp_path / "remote" / "p" / sa.STORE_DIR).exists()
