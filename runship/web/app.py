@@ -53,10 +53,24 @@ from runship.web.errors import HANDLED, error_answer
 from runship.web.guard import LOOPBACK_NAMES, Limits, RequestGuard
 from runship.web.places import Runs, StorePlace, app_cache
 from runship.web.storage import Storage
-from runship.web.views import annotate, console, files, ingest, media, operations, pages, run, runs, series, workspaces
+from runship.web.views import (
+    annotate,
+    artifacts,
+    console,
+    files,
+    ingest,
+    media,
+    operations,
+    pages,
+    run,
+    runs,
+    series,
+    workspaces,
+)
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
-UI_VIEWS = (pages, runs, run, series, console, media, files, annotate, workspaces)  # each module's ``ui`` router
+# each module's ``ui`` router
+UI_VIEWS = (pages, runs, run, series, console, media, files, annotate, workspaces, artifacts)
 READ_VIEWS = (runs, run, series, files)  # each module's ``v1`` router
 
 
