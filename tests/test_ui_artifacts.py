@@ -173,8 +173,9 @@ def test_a_place_that_is_no_local_root_is_a_note(story):
     assert get(c, "/ui/api/lineage", run=story.ref("train", place=0))["notes"][0]["note"] == views.NOTE_LOCAL_ONLY
 
 
-def test_answers_are_bounded(story, tmp_path, monkeypatch):
+def test_answers_are_bounded(tmp_path, monkeypatch):
     """Files a page, versions a table, boxes a graph, metadata sent."""
+    story = make_story(str(tmp_path / "own"), versions=12)
     store = ArtifactStore(LocalArea(story.root))
     many = {f"f{i:03d}.txt": str(i).encode() for i in range(30)}
     run = story.runs["prep"]
@@ -195,3 +196,12 @@ def test_answers_are_bounded(story, tmp_path, monkeypatch):
     assert len(g["nodes"]) == 3 and g["truncated"]
     monkeypatch.setattr(views, "MAX_SCAN", 2)
     assert get(c, "/ui/api/lineage", run=story.ref("train"))["complete"] is False
+
+
+def test_runship_serve_shows_the_artifacts_of_its_store(story):
+    from runship.web.app import ServeConfig, serve_app
+
+    c = TestClient(serve_app(ServeConfig(story.root, None, access_log=False, allowed_hosts=None)))
+    art = get(c, "/ui/api/artifact", project=PROJECT, name="resnet")
+    assert art["producer"]["ref"] == story.ref("train") and art["users"][0]["ref"] == story.ref(EVIL)
+    assert len(get(c, "/ui/api/artifacts", project=PROJECT)["artifacts"]) == 4
