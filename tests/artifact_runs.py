@@ -35,7 +35,7 @@ class Story:
         return f"{place}:{PROJECT}/{self.runs[run]['id']}"
 
 
-def _run(root: str, name: str) -> dict[str, str]:
+def finished_run(root: str, name: str) -> dict[str, str]:
     r = runship.init(project=PROJECT, name=name, dir=root, settings=SETTINGS, reinit="create_new")
     r.log({"loss": 1.0})
     r.finish()
@@ -79,7 +79,7 @@ def make_story(base: str, versions: int = 12) -> Story:
     root = os.path.join(base, "runs")
     tmp = os.path.join(base, "files")
     os.makedirs(tmp, exist_ok=True)
-    runs = {n: _run(root, n) for n in ("prep", "train", EVIL)}
+    runs = {n: finished_run(root, n) for n in ("prep", "train", EVIL)}
     store = ArtifactStore(LocalArea(root))
     t0 = time.time() - 86400
     for i in range(versions):

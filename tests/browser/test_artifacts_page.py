@@ -13,7 +13,8 @@ import urllib.parse
 
 import pytest
 
-from tests.artifact_runs import EVIL, EVIL_FILE, make_story
+from runship.store.artifacts import ArtifactStore, LocalArea
+from tests.artifact_runs import EVIL, EVIL_FILE, finished_run, log, make_story
 from tests.browser.chromium import until, wait_ready
 from tests.servers import UIServer
 
@@ -202,6 +203,35 @@ def test_a_run_without_artifacts_and_bad_names(story, ui, open_page, tmp_path):
     assert page.request.get(ui.url + "/ui/api/artifact?project=vision&name=mnist&version=%3Cb%3E").status == 400
     assert page.request.get(ui.url + "/ui/api/lineage?run=9:vision/x").status == 400
     w.check_clean()
+
+
+def test_a_version_of_many_files_shows_them_a_page_at_a_time(open_page, tmp_path):
+    """520 files: the first 500, then the rest on "more files"; the empty
+    project select and a run that logged nothing say so."""
+    root = str(tmp_path / "runs")
+    run = finished_run(root, "packer")
+    lonely = finished_run(root, "lonely")
+    many = {f"shard-{i:04d}.bin": i.to_bytes(2, "big") for i in range(520)}
+    log(ArtifactStore(LocalArea(root)), str(tmp_path), run, "shards", "dataset", many)
+    s = UIServer([root], str(tmp_path)).start()
+    try:
+        w = open_page(s, UIServer.TOKEN, path="/#/artifacts?project=vision&name=shards")
+        page = w.page
+        wait_ready(page)
+        until(page, "document.querySelectorAll('#artifact-files tbody tr').length === 500")
+        assert page.inner_text("#artifact-version-title") == "shards:v0"
+        assert "(500 shown)" in page.inner_text(".art-version .card p.small")
+        page.click("button.more-files")
+        until(page, "document.querySelectorAll('#artifact-files tbody tr').length === 520")
+        assert files(page)[-1][0] == "shard-0519.bin"
+        assert page.locator("button.more-files").is_hidden()
+        page.goto(s.url + "/" + run_hash("0:vision/" + lonely["id"], "artifacts"))
+        wait_ready(page)
+        assert page.inner_text("#run-logged") == "none" and page.inner_text("#run-used") == "none"
+        assert page.locator(".run-artifacts svg.lineage-svg a.lineage-node").count() == 1  # the run alone
+        w.check_clean()
+    finally:
+        s.stop()
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1920, 1080)])

@@ -139,7 +139,7 @@ export async function artifactsPage(ctx, main, params) {
   }
   if (!chosen && arts.length) chosen = arts.slice().sort((x, y) => naturalCompare(x.type, y.type) || naturalCompare(x.name, y.name))[0];
   if (chosen) await choose(chosen, chosen.name === params.get('name') ? params.get('version') : '');
-  else detail.append(h('p', { class: 'muted', text: 'Choose an artifact.' }));
+  else detail.append(h('p', { class: 'muted', text: 'Versions logged by runs (run.log_artifact) are shown here, with the runs that used them.' }));
   ctx.ready();
 }
 
@@ -179,21 +179,46 @@ async function showArtifact(ctx, detail, signal, project, a, version, pick) {
   detail.replaceChildren(h('div', { class: 'art-artifact', dataset: { name: art.name } }, head,
     art.description ? h('p', { class: 'art-description', text: art.description }) : null,
     h('div', { class: 'table-wrap art-versions-wrap' }, vtable), more,
-    versionBlock(project, art, graph)));
+    versionBlock(signal, project, art, graph)));
   const sel = vtable.querySelector('tr.selected'), wrap = vtable.parentElement;
   if (sel instanceof HTMLElement && wrap && sel.offsetTop + sel.offsetHeight > wrap.clientHeight) {
     wrap.scrollTop = sel.offsetTop - wrap.clientHeight / 2; // the version chosen in view, the page left where it is
   }
 }
 
-/** One version: its header, lineage, files, metadata and users. @param {string} project @param {any} art @param {any} graph */
-function versionBlock(project, art, graph) {
+/**
+ * One version: its header, lineage, files (a page at a time), metadata and users.
+ * @param {AbortSignal} signal @param {string} project @param {any} art @param {any} graph
+ */
+function versionBlock(signal, project, art, graph) {
   const files = /** @type {any[]} */ (Array.isArray(art.files) ? art.files : []);
   const fileRows = h('tbody', null, files.map(fileRow));
-  const fileCard = card('Files',
-    h('p', { class: 'muted small', text: `${art.file_count} file${art.file_count === 1 ? '' : 's'}, ${fmtBytes(art.size)}` + (art.file_count > files.length ? ` (the first ${files.length} shown)` : '') }),
+  const total = isNum(art.file_count) ? art.file_count : files.length;
+  let shown = files.length;
+  const summary = h('p', { class: 'muted small' });
+  const more = h('button', { type: 'button', class: 'more-files', text: 'more files' });
+  const told = () => {
+    summary.textContent = `${total} file${total === 1 ? '' : 's'}, ${fmtBytes(art.size)}` + (total > shown ? ` (${shown} shown)` : '');
+    more.hidden = shown >= total;
+  };
+  told();
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      const next = await api('artifact', { project, name: art.name, version: art.version, place: art.place, offset: shown, limit: art.limit }, signal);
+      const page = Array.isArray(next.files) ? next.files : [];
+      fileRows.append(...page.map(fileRow));
+      shown = page.length ? shown + page.length : total;
+      told();
+    } catch (e) {
+      report(e);
+    }
+    more.disabled = false;
+  });
+  const fileCard = card('Files', summary,
     h('div', { class: 'table-scroll art-files-wrap' }, h('table', { id: 'artifact-files', class: 'grid-table' },
       h('thead', null, h('tr', null, h('th', { text: 'path' }), h('th', { text: 'size' }), h('th', { text: 'digest' }))), fileRows)),
+    more,
     Array.isArray(art.references) && art.references.length ? h('div', null, h('h4', { text: 'references' }),
       h('table', { id: 'artifact-references', class: 'kv' }, h('tbody', null, art.references.map((/** @type {any} */ r) => h('tr', null,
         h('td', { class: 'k', text: String(r.path) }), h('td', { class: 'v', text: String(r.uri) })))))) : null);
