@@ -26,7 +26,7 @@ config, summary, state), ``.../history``, ``.../files``, ``.../raw/{path}``,
 ``GET .../derived/{path}``. ``/health`` needs no token; ``/openapi.json``
 and ``/docs`` need one unless the server was started with ``--public-docs``.
 
-Artifacts (``views.artifacts``, docs/SERVER.md): ``/v1/artifacts/{projects,list,file,blob}``,
+Artifacts (``views.artifacts``; the page's: ``views.artifact_pages``, docs/SERVER.md): ``/v1/artifacts/{projects,list,file,blob}``,
 the artifact store's files in its layout, created once, a blob checked against its digest.
 
 The web app: the page at ``/``, its files under ``/ui/static/`` and its
@@ -58,6 +58,7 @@ from runship.web.places import Runs, StorePlace, app_cache
 from runship.web.storage import Storage
 from runship.web.views import (
     annotate,
+    artifact_pages,
     artifacts,
     console,
     files,
@@ -72,7 +73,8 @@ from runship.web.views import (
 )
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
-UI_VIEWS = (pages, runs, run, series, console, media, files, annotate, workspaces)  # each module's ``ui`` router
+# each module's ``ui`` router
+UI_VIEWS = (pages, runs, run, series, console, media, files, annotate, workspaces, artifact_pages)
 READ_VIEWS = (runs, run, series, files)  # each module's ``v1`` router
 
 

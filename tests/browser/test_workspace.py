@@ -101,7 +101,7 @@ def test_the_landing_is_the_workspace_and_at_1280x720_four_panels_are_in_view(ui
     page = w.page
     page.wait_for_selector(".ws .ws-side")  # "/" opens the workspace page
     assert page.evaluate("document.querySelector('.topnav .nav.active').dataset.nav") == "workspace"
-    assert page.locator(".topnav .nav").all_inner_texts() == ["Workspace", "Runs", "Compare"]
+    assert page.locator(".topnav .nav").all_inner_texts() == ["Workspace", "Runs", "Compare", "Artifacts"]
     page.goto(f"{ui.url}/#/workspace?project=sweep")
     wait_ready(page)
     until(page, "Object.keys(window.runship.charts).length >= 4")

@@ -10,12 +10,14 @@
  *   js/run.js       the run page and its tabs:
  *   js/overview.js, js/metrics.js (charts, system), js/console.js, js/files.js, js/media.js, js/plots.js
  *   js/compare.js   the compare page                         js/util.js, js/dom.js, js/colors.js, js/hooks.js
+ *   js/artifacts.js the artifacts page and the run page's Artifacts tab (js/lineage.js: the lineage graph)
  *
  * Safety: every string that comes from the API goes into the page as text
  * (textContent, createTextNode, setAttribute); no innerHTML with data, no eval.
  */
 
 import { report, setStatus } from './js/api.js';
+import { artifactsPage } from './js/artifacts.js';
 import { comparePage } from './js/compare.js';
 import { startRouter } from './js/router.js';
 import { runPage } from './js/run.js';
@@ -27,4 +29,4 @@ window.addEventListener('unhandledrejection', (e) => {
   e.preventDefault();
 });
 if (typeof uPlot === 'undefined') setStatus('the chart library (uPlot) did not load');
-startRouter({ runs: runsPage, run: runPage, compare: comparePage, workspace: workspacePage });
+startRouter({ runs: runsPage, run: runPage, compare: comparePage, workspace: workspacePage, artifacts: artifactsPage });

@@ -12,7 +12,7 @@ import { fmtDuration, fmtTime, fmtValue, isMediaRef, isMissing, isNum, isPlainOb
 const card = (title, ...content) => h('div', { class: 'card' }, h('h3', { text: title }), ...content);
 
 /** Nested config/summary as an indented key/value table; rows carry data-key (dotted path). @param {unknown} obj @param {string} id */
-function nestedTable(obj, id) {
+export function nestedTable(obj, id) {
   const tbody = h('tbody');
   /** @param {Record<string, any>} o @param {number} depth @param {string} prefix */
   const walk = (o, depth, prefix) => {

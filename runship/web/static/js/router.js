@@ -1,6 +1,6 @@
 /* The router and a view's lifetime. The address's hash names the view and holds its state
  * (#/workspace?project=P&ws=NAME, the landing; #/runs?sel=..., #/run/REF?tab=charts,
- * #/compare?runs=...); every hashchange closes the
+ * #/compare?runs=..., #/artifacts?project=P&name=N&version=vK); every hashchange closes the
  * view shown (its fetches aborted, its timers cleared) and opens the one named. */
 
 import { clearStatus, report } from './api.js';
@@ -128,8 +128,8 @@ export class ViewCtx {
 }
 
 /** Where the top bar's links lead: the workspace and the runs view as last left, the runs last selected. */
-/** @type {{runsHash: string, workspaceHash: string, selection: string[]}} */
-export const nav = { runsHash: '#/runs', workspaceHash: '#/workspace', selection: [] };
+/** @type {{runsHash: string, workspaceHash: string, artifactsHash: string, selection: string[]}} */
+export const nav = { runsHash: '#/runs', workspaceHash: '#/workspace', artifactsHash: '#/artifacts', selection: [] };
 
 /** @param {string} which */
 export function updateNav(which) {
@@ -138,13 +138,15 @@ export function updateNav(which) {
   if (runsLink) runsLink.setAttribute('href', nav.runsHash);
   const wsLink = $('.topnav .nav[data-nav=workspace]');
   if (wsLink) wsLink.setAttribute('href', nav.workspaceHash);
+  const arts = $('.topnav .nav[data-nav=artifacts]');
+  if (arts) arts.setAttribute('href', nav.artifactsHash);
   const cmp = $('.topnav .nav[data-nav=compare]');
   if (cmp) cmp.setAttribute('href', nav.selection.length ? compareHash(nav.selection) : '#/compare');
 }
 
 /** @typedef {(ctx: ViewCtx, main: HTMLElement, params: Params) => unknown} Page */
 /** @typedef {(ctx: ViewCtx, main: HTMLElement, ref: string, params: Params) => unknown} RunPage */
-/** @typedef {{runs: Page, run: RunPage, compare: Page, workspace: Page}} Views */
+/** @typedef {{runs: Page, run: RunPage, compare: Page, workspace: Page, artifacts: Page}} Views */
 
 /** @type {ViewCtx | null} */
 let current = null;
@@ -169,6 +171,9 @@ function route(views) {
   } else if (path === '/workspace') {
     updateNav('workspace');
     p = views.workspace(ctx, main, params);
+  } else if (path === '/artifacts') {
+    updateNav('artifacts');
+    p = views.artifacts(ctx, main, params);
   } else if (path === '/compare') {
     updateNav('compare');
     p = views.compare(ctx, main, params);

@@ -2,6 +2,7 @@
  * and the poll that reads a live run again every 10 s for the tab shown. */
 
 import { api, report } from './api.js';
+import { runArtifactsTab } from './artifacts.js';
 import { consoleTab } from './console.js';
 import { h, stateBadge } from './dom.js';
 import { filesTab } from './files.js';
@@ -14,7 +15,7 @@ import { enc, isMissing } from './util.js';
 /** @typedef {import('./router.js').Params} Params */
 /** @typedef {import('./router.js').ViewCtx} ViewCtx */
 
-const TABS = ['overview', 'charts', 'system', 'console', 'files', 'media'];
+const TABS = ['overview', 'charts', 'system', 'console', 'files', 'media', 'artifacts'];
 /** @param {ViewCtx} ctx @param {HTMLElement} main @param {string} ref @param {Params} params */
 export async function runPage(ctx, main, ref, params) {
   let tab = params.get('tab') || 'overview';
@@ -79,6 +80,7 @@ export async function runPage(ctx, main, ref, params) {
     case 'console': return consoleTab(ctx, body, ref, run, params, save, onRunUpdate);
     case 'files': filesTab(body, ref, run); ctx.ready(); return;
     case 'media': return mediaTab(ctx, body, ref, run);
+    case 'artifacts': return runArtifactsTab(ctx, body, ref);
     default: overviewTab(body, ref, run); ctx.ready();
   }
 }
