@@ -184,22 +184,26 @@ def test_a_file_that_vanishes_before_it_is_stored_fails_the_artifact_not_the_tra
     assert ArtifactStore(LocalArea(root)).names("p") == []
 
 
-def test_a_download_is_read_only_links_and_verify_finds_a_changed_file(make_run, data, tmp_path):
+def test_a_download_is_a_copy_the_user_may_change_and_verify_finds_it(make_run, root, data, tmp_path):
+    """Downloaded files are copies: writing one (root may write anything)
+    leaves the store's bytes alone; ``verify`` names it, and downloading
+    again restores it."""
     run = make_run()
     art = runship.Artifact("ds", type="dataset")
     art.add_dir(data)
     logged = run.log_artifact(art).wait()
     folder = logged.download(str(tmp_path / "dl"))
-    small = os.path.join(folder, "a.txt")
-    assert not os.stat(small).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)  # the store's blob, not writable
-    copy = os.path.join(folder, "sub", "big.bin")  # chunked: a copy
-    with open(copy, "r+b") as f:
-        f.write(b"tampered")
-    with pytest.raises(ValueError, match="does not match"):
+    for rel in ("a.txt", "sub/big.bin"):  # one blob; chunks
+        with open(os.path.join(folder, *rel.split("/")), "r+b") as f:
+            f.write(b"tampered")
+        with pytest.raises(ValueError, match="does not match"):
+            logged.verify(folder)
+        logged.download(folder)  # written again from the store, which kept its bytes
         logged.verify(folder)
-    logged.download(folder)  # written again from the store
-    logged.verify(folder)
     run.finish()
+    assert runship.Api(root).artifact("p/ds:v0").download(str(tmp_path / "again")) and _tree(
+        str(tmp_path / "again")
+    ) == _tree(folder)
 
 
 def test_new_draft_changes_one_file_and_shares_the_rest(make_run, root, data, tmp_path):
@@ -358,3 +362,80 @@ def test_a_truncated_blob_is_repaired_by_the_next_log_of_its_bytes(make_run, roo
     assert run.log_artifact(again).wait().version == "v0"
     run.finish()
     assert open(blob, "rb").read() == b"hello" and not os.stat(blob).st_mode & stat.S_IWUSR
+
+
+def test_a_digest_file_naming_another_version_is_not_trusted(make_run, root, data):
+    """``digests/<D>`` planted to name a version with other contents: the
+    next log of contents D makes a version of its own, not that one."""
+    run = make_run()
+    other = runship.Artifact("ds", type="dataset")
+    other.add_file(os.path.join(data, "a.txt"))
+    run.log_artifact(other).wait()  # v0: a.txt only
+    art = runship.Artifact("ds", type="dataset")
+    art.add_dir(data)
+    store = ArtifactStore(LocalArea(root))
+    files = {
+        "a.txt": store.add_file("p", os.path.join(data, "a.txt")),
+        "sub/big.bin": store.add_file("p", os.path.join(data, "sub", "big.bin")),
+    }
+    planted = sa.contents_digest(files, {})
+    store.area.create("p", sa.digest_rel("ds", planted), b"v0")
+    got = run.log_artifact(art).wait()
+    run.finish()
+    assert got.version == "v1" and sorted(got.manifest["files"]) == ["a.txt", "sub/big.bin"]
+
+
+def test_a_remote_that_fails_is_a_reason_not_a_crash(make_run, root, data, tmp_path):
+    """A remote that cannot be reached (a server not listening) is named
+    among the reasons when nothing is found, and passed over when this root
+    holds the version."""
+    run = make_run(settings={"artifact_remotes": ["http://127.0.0.1:9/", "s3://no-such-bucket-xyz/runs"]})
+    art = runship.Artifact("ds", type="dataset")
+    art.add_dir(data)
+    run.log_artifact(art).wait()
+    assert run.use_artifact("ds:latest").version == "v0"
+    with pytest.raises(ArtifactNotFound, match="127.0.0.1:9"):
+        run.use_artifact("missing:latest")
+    run.finish()
+
+
+def test_an_api_artifact_used_by_a_run_is_marked_in_its_root_and_the_run(make_run, root, data, tmp_path):
+    first = make_run()
+    art = runship.Artifact("ds", type="dataset")
+    art.add_dir(data)
+    first.log_artifact(art).wait()
+    first.finish()
+    other_root = str(tmp_path / "elsewhere")
+    user = runship.init(project="p", dir=other_root, settings=SETTINGS, reinit="create_new")
+    used = user.use_artifact(runship.Api(root).artifact("p/ds:latest"))
+    assert used.file is not None and used.version == "v0"
+    user.finish()
+    assert ArtifactStore(LocalArea(other_root)).users("p", "ds", 0) == [user.id]
+    assert ArtifactStore(LocalArea(root)).users("p", "ds", 0) == [user.id]  # the place it was found, too
+    assert [u["name"] for u in records(user.run_dir, "use")] == ["ds"]
+
+
+def test_wandb_spellings_a_script_may_use(make_run, root, tmp_path):
+    """``artifact.file()``, ``log_artifact("s3://...")`` (a reference),
+    ``link_model`` to a registry name with a space, ``checkout`` keeping
+    references, a name starting with '.' refused up front."""
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    run = make_run()
+    model = run.log_model(str(weights), name="net").wait()
+    assert open(model.file(str(tmp_path / "one")), "rb").read() == b"weights"
+    ref = run.log_artifact("s3://bucket/data/train.csv", type="dataset").wait()
+    assert ref.manifest["references"] == {"train.csv": {"uri": "s3://bucket/data/train.csv"}}
+    run.link_model(str(weights), "model-registry/My Model")
+    run.flush()
+    assert ArtifactStore(LocalArea(root)).resolve("p", "My-Model")["digest"] == model.digest
+    notes = tmp_path / "notes.txt"
+    notes.write_text("n")
+    art = runship.Artifact("withref", type="dataset")
+    art.add_file(str(weights))
+    art.add_reference(f"file://{notes}")
+    folder = run.log_artifact(art).wait().checkout(str(tmp_path / "co"))
+    assert sorted(os.listdir(folder)) == ["notes.txt", "w.pt"]
+    with pytest.raises(ValueError, match="not starting with '.'"):
+        runship.Artifact(".hidden", type="dataset")
+    run.finish()

@@ -75,11 +75,7 @@ class ArtifactBase:
         metadata: dict[str, Any] | None = None,
         **_: object,
     ):
-        if not isinstance(name, str) or not names.segment_ok(name) or len(name) > names.MAX_NAME_LEN:
-            raise ValueError(
-                f"artifact name {name!r:.80} must be 1 to {names.MAX_NAME_LEN} letters, digits, '.', '_' or '-' "
-                "(and ' +=@,~'), not '.' or '..'"
-            )
+        check_name(name)
         self.name = name
         self.type = type
         self.description = description
@@ -96,13 +92,26 @@ class ArtifactBase:
 
 # ---- names and references ------------------------------------------------------------------
 def check_name(name: object) -> str:
-    """An artifact's name, as a directory of the store takes it."""
-    if not isinstance(name, str) or not names.segment_ok(name) or len(name) > names.MAX_NAME_LEN:
+    """An artifact's name, as a directory of the store takes it (not hidden:
+    a name starting with ``.`` would be taken for a temporary file)."""
+    if (
+        not isinstance(name, str)
+        or not names.segment_ok(name)
+        or len(name) > names.MAX_NAME_LEN
+        or name.startswith(".")
+    ):
         raise BadArtifact(
             f"artifact name {name!r:.80} must be 1 to {names.MAX_NAME_LEN} letters, digits, '.', '_' or '-' "
-            "(and ' +=@,~'), not '.' or '..'"
+            "(and '+=@,~'), not starting with '.'"
         )
     return name
+
+
+def safe_name(text: str) -> str:
+    """An artifact name made from ``text`` (a registry path's last part, a
+    model's title): what ``check_name`` refuses becomes ``-``."""
+    out = "".join(c if (c.isalnum() and c.isascii()) or c in "._-+=@,~" else "-" for c in text).lstrip(".")
+    return out[: names.MAX_NAME_LEN] or "artifact"
 
 
 def check_alias(alias: object) -> str:

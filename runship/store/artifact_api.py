@@ -24,9 +24,8 @@ from typing import IO, Any
 from runship import safefile
 from runship.errors import UsageError
 from runship.schema import artifacts as sa
-from runship.schema import names
-from runship.schema.artifacts import ArtifactBase, BadArtifact
-from runship.store.artifacts import ArtifactStore, LocalArea, Manifest, copy_version
+from runship.schema.artifacts import ArtifactBase
+from runship.store.artifacts import ArtifactStore, Manifest, copy_version
 
 RunOpener = Callable[[str, str], Any]
 
@@ -374,9 +373,8 @@ class Artifact(ArtifactBase):
         self, root: str | os.PathLike[str] | None = None, allow_missing_references: bool = False, **_: Any
     ) -> str:
         """Write the version's files below ``root`` (``./artifacts/<name>:<vN>``):
-        blobs it lacks fetched once into the store, then each file linked
-        (read-only blobs, same disk) or copied, and checked against its
-        digest. ``file://`` references are copied when their digest still
+        blobs it lacks fetched once into the store, then each file copied
+        out of it and checked against its digest. ``file://`` references are copied when their digest still
         matches. Returns the folder."""
         m = self._need()
         dest = os.path.abspath(os.fspath(root) if root is not None else self._default_root())
@@ -398,10 +396,18 @@ class Artifact(ArtifactBase):
             _materialize_ref(m["references"][path], dest, path, False)
         return os.path.join(dest, *path.split("/"))
 
+    def file(self, root: str | None = None) -> str:
+        """Download the version's one file; its path (ValueError if it has several)."""
+        files = list(self._need()["files"])
+        if len(files) != 1:
+            raise ValueError(f"{self.name} has {len(files)} files: file() is for an artifact of one (use download())")
+        return self._download_one(files[0], root)
+
     def checkout(self, root: str | None = None) -> str:
         """``download``, then remove what else is in the folder."""
         dest = self.download(root)
-        keep = {os.path.join(dest, *p.split("/")) for p in self._need()["files"]}
+        m = self._need()
+        keep = {os.path.join(dest, *p.split("/")) for p in (*m["files"], *(m.get("references") or {}))}
         for d, _dirs, found in os.walk(dest):
             for n in found:
                 if os.path.join(d, n) not in keep:
@@ -473,8 +479,9 @@ def _file_digest(path: str) -> tuple[str, int]:
 
 def _materialize(store: ArtifactStore, project: str, entry: dict[str, Any], dest: str, path: str) -> None:
     """Write one file of a version at ``dest/path`` unless it is there with
-    its digest: a hard link to its read-only blob where it is one blob on
-    the same disk, else a copy; checked against its digest either way."""
+    its digest: a copy of its blobs, each checked against its digest as it
+    is read (never a link to the store: a downloaded file is the user's to
+    change, the store's bytes are not)."""
     full = os.path.join(dest, *path.split("/"))
     if os.path.isfile(full) and not os.path.islink(full) and _file_digest(full) == (entry["digest"], entry["size"]):
         return
@@ -485,34 +492,9 @@ def _materialize(store: ArtifactStore, project: str, entry: dict[str, Any], dest
     finally:
         os.close(dfd)
     try:
-        if (
-            not entry.get("chunks")
-            and isinstance(store.area, LocalArea)
-            and _link(store.area, project, entry, pfd, base)
-        ):
-            return
         safefile.write_atomic_at(pfd, base, _Chunks(store.read_file(project, entry)))
     finally:
         os.close(pfd)
-
-
-def _link(area: LocalArea, project: str, entry: dict[str, Any], pfd: int, base: str) -> bool:
-    """Hard-link the blob of a one-blob file as ``base`` (checked against its
-    digest first); False where the disk will not (another filesystem)."""
-    blob = area.blob_path(project, entry["digest"])
-    if _file_digest(blob) != (entry["digest"], entry["size"]):
-        raise BadArtifact(f"blob {entry['digest']} in {area.where}/{project} is damaged (not its digest)")
-    tmp = names.temp_name(base)
-    try:
-        os.link(blob, tmp, dst_dir_fd=pfd, follow_symlinks=False)
-    except OSError:
-        return False
-    try:
-        os.rename(tmp, base, src_dir_fd=pfd, dst_dir_fd=pfd)
-    except BaseException:
-        os.unlink(tmp, dir_fd=pfd)
-        raise
-    return True
 
 
 class _Chunks:

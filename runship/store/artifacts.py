@@ -129,11 +129,17 @@ class LocalArea:
             raise BadArtifact(f"{self.where}/{project}/{sa.STORE_DIR}/{rel} is larger than {limit} bytes")
         return data
 
-    def create(self, project: str, rel: str, data: bytes, mode: int = 0o644) -> bool:
+    def create(self, project: str, rel: str, data: bytes, mode: int = 0o644, sync_dir: bool = False) -> bool:
+        """``sync_dir``: the folder is synced too, so that the new name
+        survives a crash before anything that names it (a blob before its
+        manifest) is written."""
         parent, name = _split(rel)
         fd = self._dir(project, parent, create=True)
         try:
-            return safefile.publish(fd, name, data, mode)
+            made = safefile.publish(fd, name, data, mode)
+            if made and sync_dir:
+                os.fsync(fd)
+            return made
         finally:
             os.close(fd)
 
@@ -152,7 +158,9 @@ class LocalArea:
         return st.st_size if safefile.kind_of(st.st_mode) == "file" else None
 
     def put_blob(self, project: str, digest: str, data: bytes) -> None:
-        if self.create(project, sa.blob_rel(digest), data, mode=0o444) or self.blob_size(project, digest) == len(data):
+        if self.create(project, sa.blob_rel(digest), data, mode=0o444, sync_dir=True):
+            return
+        if self.blob_size(project, digest) == len(data):
             return
         # a blob of the wrong size is damaged (a crash before its sync, a disk error): the right
         # bytes replace it, renamed over it (any writer replacing it writes the same bytes)
@@ -312,8 +320,9 @@ class ArtifactStore:
         digest = sa.contents_digest(doc["files"], doc.get("references", {}))
         same = self.area.read(project, sa.digest_rel(name, digest), sa.MAX_SMALL_DOC)
         index = sa.version_index(same.decode("ascii", "replace")) if same else None
-        if index is not None and index in self.indexes(project, name):
-            manifest, made = self.manifest(project, name, index), False
+        held = self._same(project, name, index, digest)
+        if held is not None:
+            manifest, made = held, False
         else:
             manifest, made = self._claim(project, name, {**doc, "digest": digest, "aliases": list(aliases)}), True
             self.area.create(project, sa.digest_rel(name, digest), manifest["version"].encode())
@@ -321,6 +330,17 @@ class ArtifactStore:
             if alias not in sa.IMPLICIT_ALIASES:
                 self.move_alias(project, name, alias, manifest["version"], run)
         return manifest, made
+
+    def _same(self, project: str, name: str, index: int | None, digest: str) -> Manifest | None:
+        """The version ``digests/<digest>`` names, if it is held and its
+        contents are that digest (a digest file is never trusted alone)."""
+        if index is None or index not in self.indexes(project, name):
+            return None
+        try:
+            manifest = self.manifest(project, name, index)
+        except (BadArtifact, ArtifactNotFound):
+            return None
+        return manifest if manifest["digest"] == digest else None
 
     def _claim(self, project: str, name: str, doc: dict[str, Any]) -> Manifest:
         held = self.indexes(project, name)
@@ -433,8 +453,8 @@ def resolve_across(
                 key = (store.alias_times(project, name).get(selector, 0.0), -rank)
             if best is None or key > best[0]:
                 best = (key, store, table[selector])
-        except (OSError, ValueError, LookupError) as e:
-            problems.append(f"{store.where}: {e}")
+        except Exception as e:  # a place down, refusing or without credentials: a reason, not an error
+            problems.append(f"{store.where}: {type(e).__name__}: {e}")
     if best is None:
         return None, None, problems
     _, store, found = best

@@ -19,12 +19,14 @@ from typing import Any, Protocol, cast
 
 from runship.schema import artifacts as sa
 from runship.schema import format as fmt
+from runship.schema import redact
 from runship.schema.records import ArtifactFields, UseFields
 from runship.schema.values import to_plain
 from runship.store.artifact_api import Artifact
 from runship.store.artifacts import ArtifactNotFound, ArtifactStore, LocalArea, Manifest, resolve_across
 
 MAX_REREADS = 3
+LINK_WAIT_SECONDS = 3600.0  # a link waits this long for the version it links to be stored
 
 
 class RunArtifacts(Protocol):
@@ -56,8 +58,12 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
         art = artifact_or_path
     else:
         path = os.fspath(artifact_or_path)
-        art = Artifact(name or f"run-{run.id}-{os.path.basename(path.rstrip('/'))}", type or "unspecified")
-        (art.add_dir if os.path.isdir(path) else art.add_file)(path)
+        stem = sa.safe_name(os.path.basename(path.rstrip("/")) or "artifact")
+        art = Artifact(name or f"run-{run.id}-{stem}", type or "unspecified")
+        if "://" in path:  # a URI (s3://, file://, ...): a reference, as wandb
+            art.add_reference(path)
+        else:
+            (art.add_dir if os.path.isdir(path) else art.add_file)(path)
     if art._manifest is not None:
         raise ValueError(f"log_artifact: {art.qualified_name} is already logged; new_draft() makes a version to change")
     words = _aliases(aliases) + [a for a in art.aliases if a not in sa.IMPLICIT_ALIASES]
@@ -149,18 +155,19 @@ def remote_stores(run: RunArtifacts) -> list[ArtifactStore]:
         try:
             out.append(ArtifactStore(area_at(url)))
         except Exception as e:
-            run.notice(f"artifact remote {url!r} skipped: {e}")
+            run.notice(redact.for_log(f"artifact remote {url} skipped: {e}"))
     return out
 
 
 def use_artifact(run: RunArtifacts, artifact_or_name: Any, type: Any = None) -> Artifact:
-    """``Run.use_artifact``: the version named, found here or in a remote, its use recorded."""
+    """``Run.use_artifact``: the version named, found here or in a remote,
+    its use recorded in the run, in this root's store and (as far as it
+    takes it) in the place it was found."""
     if isinstance(artifact_or_name, Artifact):
         art = artifact_or_name
-        if art._manifest is None:
-            art = log_artifact(run, art, None, None, None, None).wait()
-        manifest, project = art.manifest, art._project or run.project
-        store = found_at = art._store
+        if art._manifest is None:  # a draft: logged by this run first (one log_artifact took: waited for)
+            art = (art if art._pending else log_artifact(run, art, None, None, None, None)).wait()
+        manifest, project, found_at = art.manifest, art._project or run.project, art._store
     else:
         project_in, name, selector = sa.parse_ref(str(artifact_or_name))
         project = project_in or run.project
@@ -168,9 +175,9 @@ def use_artifact(run: RunArtifacts, artifact_or_name: Any, type: Any = None) -> 
         stores = [local, *(remote_stores(run) if run.artifact_remotes else [])]
         found_at, found, problems = resolve_across(stores, project, name, selector)
         if found is None or found_at is None:
-            tried = "; ".join(problems)
+            tried = "; ".join(redact.for_log(p) for p in problems)
             raise ArtifactNotFound(f"use_artifact({artifact_or_name!r}): not found ({tried})")
-        store, manifest = local, found
+        manifest = found
         art = Artifact.bound(
             local, project, manifest, source=found_at, aliases=_aliases_of(found_at, project, manifest)
         )
@@ -178,9 +185,26 @@ def use_artifact(run: RunArtifacts, artifact_or_name: Any, type: Any = None) -> 
         raise ValueError(
             f"use_artifact: {manifest['name']}:{manifest['version']} is of type {manifest.get('type')!r}, not {type!r}"
         )
+    _record_use(run, project, manifest, found_at)
+    return art
+
+
+def _record_use(run: RunArtifacts, project: str, manifest: Manifest, found_at: ArtifactStore | None) -> None:
+    """The use, marked in this root's store and where the version was found
+    (a place that refuses, a read-only token, is a notice: using goes on),
+    and a ``use`` record in the run."""
     index = sa.version_index(manifest["version"]) or 0
-    assert store is not None
-    store.record_use(project, manifest["name"], index, run.id, {"t": time.time(), "name": run.display_name})
+    doc = {"t": time.time(), "name": run.display_name}
+    local = local_store(run)
+    for store in (local, found_at):
+        if store is None or (store is not local and store.where == local.where):
+            continue
+        try:
+            store.record_use(project, manifest["name"], index, run.id, doc)
+        except Exception as e:
+            run.notice(
+                redact.for_log(f"the use of {manifest['name']}:{manifest['version']} not marked in {store.where}: {e}")
+            )
     run.record(
         fmt.USE,
         UseFields(
@@ -189,10 +213,9 @@ def use_artifact(run: RunArtifacts, artifact_or_name: Any, type: Any = None) -> 
             project=project,
             type=str(manifest.get("type")),
             digest=manifest["digest"],
-            place=found_at.where if found_at is not None else store.where,
+            place=redact.for_log(found_at.where if found_at is not None else local.where),
         ),
     )
-    return art
 
 
 def _aliases_of(store: ArtifactStore, project: str, manifest: Manifest) -> list[str]:
@@ -207,14 +230,15 @@ def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) 
     """``link_artifact``/``link_model``: the version's files published again
     under the registry name (the last part of ``target_path``), in this
     root's store (no bytes copied: the blobs are shared)."""
-    target = str(target_path).rstrip("/").rsplit("/", 1)[-1]
-    sa.check_name(target)
+    target = sa.safe_name(str(target_path).rstrip("/").rsplit("/", 1)[-1])  # "My Model": My-Model
     words = _aliases(aliases)
     store = local_store(run)
 
     def job() -> None:
         try:
-            source = artifact.wait(timeout=0).manifest
+            # the log job before this one may be running in another thread (flush() runs queued
+            # jobs too): its version is waited for, never taken unfinished
+            source = artifact.wait(timeout=LINK_WAIT_SECONDS).manifest
             doc = {k: source[k] for k in ("type", "description", "metadata", "files", "references", "run")}
             manifest, _ = store.publish(run.project, {**doc, "name": target, "created_at": time.time()}, words, run.id)
             run.write(fmt.ARTIFACT, _record(manifest, words, [], True))
