@@ -394,7 +394,7 @@ def test_a_remote_that_fails_is_a_reason_not_a_crash(make_run, root, data, tmp_p
     art.add_dir(data)
     run.log_artifact(art).wait()
     assert run.use_artifact("ds:latest").version == "v0"
-    with pytest.raises(ArtifactNotFound, match="127.0.0.1:9"):
+    with pytest.raises(ArtifactNotFound, match=r"127\.0\.0\.1:9"):
         run.use_artifact("missing:latest")
     run.finish()
 
@@ -436,6 +436,6 @@ def test_wandb_spellings_a_script_may_use(make_run, root, tmp_path):
     art.add_reference(f"file://{notes}")
     folder = run.log_artifact(art).wait().checkout(str(tmp_path / "co"))
     assert sorted(os.listdir(folder)) == ["notes.txt", "w.pt"]
-    with pytest.raises(ValueError, match="not starting with '.'"):
+    with pytest.raises(ValueError, match=r"not starting with '\.'"):
         runship.Artifact(".hidden", type="dataset")
     run.finish()
