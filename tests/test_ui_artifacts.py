@@ -6,6 +6,8 @@ bounds, names checked, a token's scope, a place that is not a local root.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -163,14 +165,24 @@ def test_a_token_reads_only_its_projects(story):
     assert c.get("/ui/api/artifacts").status_code == 401
 
 
-def test_a_place_that_is_no_local_root_is_a_note(story):
-    c = client("memory://nowhere/runs", story.root)
+def test_a_place_on_an_object_store_is_read_and_one_that_fails_is_a_note(story, tmp_path):
+    """A place whose root is a URL is read through its store (here fsspec's
+    memory://, holding a copy of the local mnist versions); a place whose
+    root is gone is a note naming it, and the others are still listed."""
+    from runship.store.artifact_remote import area_at
+    from runship.store.artifacts import copy_version
+
+    url = f"memory://ui-{uuid.uuid4().hex[:8]}/runs"
+    local, remote = ArtifactStore(LocalArea(story.root)), ArtifactStore(area_at(url))
+    for i in local.indexes(PROJECT, "mnist"):
+        copy_version(local, remote, PROJECT, local.manifest(PROJECT, "mnist", i))
+    gone = str(tmp_path / "gone")
+    c = client(url, story.root, gone)
     res = get(c, "/ui/api/artifacts", project=PROJECT)
-    assert res["notes"] == [{"place": 0, "root": "memory://nowhere/runs", "note": views.NOTE_LOCAL_ONLY}]
-    assert {a["place"] for a in res["artifacts"]} == {1}
-    art = get(c, "/ui/api/artifact", project=PROJECT, name="mnist")
-    assert art["place"] == 1 and art["producer"]["ref"] == story.ref("prep", place=1)
-    assert get(c, "/ui/api/lineage", run=story.ref("train", place=0))["notes"][0]["note"] == views.NOTE_LOCAL_ONLY
+    assert [n["place"] for n in res["notes"]] == [2] and "no run root" in res["notes"][0]["note"]
+    assert {(a["place"], a["name"]) for a in res["artifacts"] if a["place"] == 0} == {(0, "mnist")}
+    art = get(c, "/ui/api/artifact", project=PROJECT, name="mnist", place=0)
+    assert art["place"] == 0 and art["version"] == f"v{local.indexes(PROJECT, 'mnist')[-1]}"
 
 
 def test_answers_are_bounded(tmp_path, monkeypatch):

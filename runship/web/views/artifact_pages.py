@@ -5,8 +5,9 @@ and the lineage around a version or a run (``/ui/api/lineage``).
 Everything is read from the artifact store itself
 (``runship.store.artifacts``): a version's producer is its manifest's
 ``run``, its consumers the runs of ``used/v<N>/``; the runs' own records
-are not read. Only places whose root is a local directory are read for now
-(``LocalArea``); another place is a ``notes`` entry saying so. A consumer
+are not read. Every place is read through its store (``area_at``: a
+directory, an object store, a runship server); one that cannot be opened is
+a ``notes`` entry saying why. A consumer
 is taken to be a run of the artifact's project (a use marker names a run
 id only). Every answer is bounded: names listed, manifests read, files,
 users and graph nodes sent (``truncated`` / ``complete`` say when a bound
@@ -28,7 +29,8 @@ from fastapi.responses import JSONResponse
 from runship.schema import artifacts as sa
 from runship.schema import redact
 from runship.schema.names import BadName, check_id
-from runship.store.artifacts import ArtifactNotFound, ArtifactStore, BadArtifact, LocalArea, Manifest
+from runship.store.artifact_remote import area_at
+from runship.store.artifacts import ArtifactNotFound, ArtifactStore, BadArtifact, Manifest
 from runship.store.location import is_url
 from runship.web.context import Reader, answer, refuse, web
 from runship.web.errors import BadRequest
@@ -51,7 +53,6 @@ MAX_PRODUCERS = 10  # producing runs of a name in the listing
 MAX_METADATA = 64 * 1024  # bytes of metadata's JSON sent
 MAX_TEXT = 4000  # characters of a description
 MAX_PROBLEMS = 20
-NOTE_LOCAL_ONLY = "artifacts are shown for run roots on a local disk only"
 
 Project = Annotated[str | None, Query(max_length=200)]
 Name = Annotated[str, Query(max_length=200)]
@@ -59,25 +60,32 @@ Selector = Annotated[str, Query(max_length=200)]
 
 
 # ---- where --------------------------------------------------------------------------------------------
-def _root_of(place: Runs) -> str | None:
+def _root_of(place: Runs) -> tuple[str, dict[str, Any]] | None:
     if isinstance(place, StorePlace):
-        return place.storage.root
+        return place.storage.root, dict(place.storage.storage_options or {})
     if isinstance(place, Place):
-        return place.root
+        return place.root, dict(place.storage_options or {})
     return None
 
 
 def stores(places: list[Runs]) -> tuple[list[tuple[int, ArtifactStore]], list[dict[str, Any]]]:
-    """The artifact stores of the places whose root is a local directory
-    (with each one's index), and a note for each other place."""
+    """The artifact stores of the places (a directory, an object store, a
+    runship server: ``area_at``), with each one's index; a note for a place
+    whose store cannot be opened."""
     found, notes = [], []
     for i, place in enumerate(places):
-        root = _root_of(place)
-        if root is not None and not is_url(root) and os.path.isdir(root):
-            found.append((i, ArtifactStore(LocalArea(root))))
-        else:
+        where = _root_of(place)
+        try:
+            if where is None:
+                raise ValueError("not a run root")
+            root, options = where
+            if not is_url(root) and not os.path.isdir(root):
+                raise FileNotFoundError(f"no run root at {root}")
+            found.append((i, ArtifactStore(area_at(root, options))))
+        except Exception as e:  # one place failing never hides the others' artifacts
+            shown = where[0] if where is not None else str(place)
             notes.append(
-                {"place": i, "root": redact.for_log(str(root if root is not None else place)), "note": NOTE_LOCAL_ONLY}
+                {"place": i, "root": redact.for_log(shown), "note": redact.for_log(f"{type(e).__name__}: {e}")}
             )
     return found, notes
 
@@ -87,7 +95,7 @@ def _store_at(request: Request, place: int) -> ArtifactStore:
     for i, store in held:
         if i == place:
             return store
-    raise BadRequest(f"place {place} is not a run root on a local disk: {NOTE_LOCAL_ONLY}")
+    raise BadRequest(f"place {place} has no artifact store that could be opened")
 
 
 def _holding(request: Request, project: str, name: str, place: int | None) -> tuple[int, ArtifactStore]:
