@@ -35,12 +35,13 @@ def main() -> None:
     root = args.root
     if root is None:
         root = os.path.join(work, "runs")
-        subprocess.run(
-            [sys.executable, os.path.join(ROOT, "examples", "demo_runs.py"), "--steps", "2000"],
-            env={**os.environ, "PYTHONPATH": ROOT, "RUNSHIP_DIR": root},
-            stdout=subprocess.DEVNULL,
-            check=True,
-        )
+        for script, steps in (("train.py", "300"), ("demo_runs.py", "2000")):  # train.py versions the dataset
+            subprocess.run(
+                [sys.executable, os.path.join(ROOT, "examples", script), "--steps", steps],
+                env={**os.environ, "PYTHONPATH": ROOT, "RUNSHIP_DIR": root},
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
     os.makedirs(args.out, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
@@ -60,6 +61,7 @@ def main() -> None:
                 ("compare.png", f"/#/compare?runs={sel}"),
                 ("run.png", f"/#/run/{quote(swept[0]['ref'], safe='')}?tab=charts"),
                 ("media.png", f"/#/run/{quote(swept[0]['ref'], safe='')}?tab=media"),
+                ("artifacts.png", "/#/artifacts?project=demo&name=digits"),
             ]
             for name, path in shots:
                 page.goto(ui.url + path)
