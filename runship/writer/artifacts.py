@@ -8,11 +8,14 @@ while it is read is read again (up to three times). Using resolves
 ``name:alias`` in this root, then in the ``artifact_remotes`` (an alias
 there counts when it moved later than here), and records a ``use`` record
 and a use marker; ``download()`` fetches only the blobs the root lacks.
+Using a name first waits for what this process is still logging under it
+(``log_artifact`` then ``use_artifact("name:latest")`` finds the new version).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
@@ -25,6 +28,35 @@ from runship.store.artifact_api import Artifact
 from runship.store.artifacts import ArtifactNotFound, ArtifactStore, LocalArea, Manifest, resolve_across
 
 MAX_REREADS = 3
+_pending_lock = threading.Lock()
+# (root, project, name) -> one event per version this process is still logging (or linking) there
+_pending: dict[tuple[str, str, str], list[threading.Event]] = {}
+
+
+def _begin(root: str, project: str, name: str) -> Callable[[], None]:
+    """Say a version of ``name`` is being logged here; call the result once it is (or failed)."""
+    key, done = (os.path.abspath(root), project, name), threading.Event()
+    with _pending_lock:
+        _pending.setdefault(key, []).append(done)
+
+    def end() -> None:
+        done.set()
+        with _pending_lock:
+            held = _pending.get(key, [])
+            if done in held:
+                held.remove(done)
+            if not held:
+                _pending.pop(key, None)
+
+    return end
+
+
+def _settle(root: str, project: str, name: str) -> None:
+    """Wait until the versions of ``name`` this process is logging are published."""
+    with _pending_lock:
+        events = list(_pending.get((os.path.abspath(root), project, name), ()))
+    for done in events:
+        done.wait()
 
 
 class RunArtifacts(Protocol):
@@ -75,6 +107,8 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
         "run": {"project": project, "id": run.id, "name": run.display_name},
     }
 
+    end = _begin(run.root, project, art._name)
+
     def job() -> None:
         try:
             entries = {p: _stored(store, project, e, base) for p, e in sorted(files.items())}
@@ -86,8 +120,14 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
         except Exception as e:  # training goes on: the failure is recorded and wait() raises it
             art._failed(e)
             run.write(fmt.NOTICE, {"message": f"log_artifact({art._name!r}) failed: {e}"})
+        finally:
+            end()
 
-    run.background(job)
+    try:
+        run.background(job)
+    except BaseException:
+        end()
+        raise
     return art
 
 
@@ -164,6 +204,7 @@ def use_artifact(run: RunArtifacts, artifact_or_name: Any, type: Any = None) -> 
     else:
         project_in, name, selector = sa.parse_ref(str(artifact_or_name))
         project = project_in or run.project
+        _settle(run.root, project, name)
         local = local_store(run)
         stores = [local, *(remote_stores(run) if run.artifact_remotes else [])]
         found_at, found, problems = resolve_across(stores, project, name, selector)
@@ -211,15 +252,23 @@ def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) 
     sa.check_name(target)
     words = _aliases(aliases)
     store = local_store(run)
+    end = _begin(run.root, run.project, target)
 
     def job() -> None:
         try:
-            source = artifact.wait(timeout=0).manifest
+            # the log_artifact job was queued first (but another thread may still be running it)
+            source = artifact.wait(timeout=None if artifact._pending else 0).manifest
             doc = {k: source[k] for k in ("type", "description", "metadata", "files", "references", "run")}
             manifest, _ = store.publish(run.project, {**doc, "name": target, "created_at": time.time()}, words, run.id)
             run.write(fmt.ARTIFACT, _record(manifest, words, [], True))
         except Exception as e:
             run.write(fmt.NOTICE, {"message": f"link to {target_path!r} failed: {e}"})
+        finally:
+            end()
 
-    run.background(job)
+    try:
+        run.background(job)
+    except BaseException:
+        end()
+        raise
     return None

@@ -808,11 +808,17 @@ class Run:
 
     def use_model(self, name: str) -> str:
         """Use the model ``name[:alias|vN]`` and download it: the local path of
-        its folder (of its one file when it has one, as wandb's)."""
+        its folder, or of the one file or folder the folder holds (as wandb's).
+        An artifact whose type does not say ``model``: AssertionError, as wandb."""
         art = self.use_artifact(name)
+        if "model" not in str(art.type).lower():
+            raise AssertionError(
+                f"use_model({name!r}): {art.name} is of type {art.type!r}; "
+                "use_model takes artifacts whose type contains 'model'"
+            )
         folder = art.download()
-        files = list(art.manifest["files"])
-        return os.path.join(folder, *files[0].split("/")) if len(files) == 1 else folder
+        top = {p.split("/", 1)[0] for p in art.manifest["files"]}
+        return os.path.join(folder, top.pop()) if len(top) == 1 else folder
 
     def link_model(
         self,
@@ -822,8 +828,9 @@ class Run:
         aliases: list[str] | None = None,
     ) -> Artifact:
         """log_model, then the version linked under ``registered_model_name``
-        (a version of that name in this root's store, sharing the files)."""
-        artifact = self.log_model(path, name=name, aliases=aliases)
+        (a version of that name in this root's store, sharing the files);
+        ``aliases`` go to the linked version only, as wandb's."""
+        artifact = self.log_model(path, name=name)
         self.link_artifact(artifact, registered_model_name, aliases)
         return artifact
 
