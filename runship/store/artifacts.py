@@ -94,7 +94,7 @@ class LocalArea:
             return []
         out = []
         for name, kind, _ in found:
-            if kind == "dir" and not name.startswith("."):
+            if kind == "directory" and not name.startswith("."):
                 try:
                     os.close(self._dir(name, ""))
                 except OSError:
@@ -108,7 +108,7 @@ class LocalArea:
         except (FileNotFoundError, NotADirectoryError, safefile.NotRegular):
             return []
         try:
-            return [n for n, kind, _ in safefile.entries(fd) if kind in ("file", "dir") and not n.startswith(".")]
+            return [n for n, kind, _ in safefile.entries(fd) if kind in ("file", "directory") and not n.startswith(".")]
         finally:
             os.close(fd)
 

@@ -1,10 +1,14 @@
 """``Run.log_artifact``, ``use_artifact``, ``log_model``, ``use_model`` and
 ``link_model`` over the project's artifact store (``runship.store.artifacts``).
 
-Logging reads each file once on the writer thread (training goes on):
-hashed and stored by digest in ``<root>/<project>/.artifacts/``, then the
-version is published and an ``artifact`` record written. A file rewritten
-while it is read is read again (up to three times). Using resolves
+Logging reads each file once: hashed and stored by digest in
+``<root>/<project>/.artifacts/``, then the version is published (on the
+writer thread) and an ``artifact`` record written. A file added with
+wandb's default ``policy="mutable"`` may be rewritten or deleted as soon as
+``log_artifact`` returns (a checkpoint callback's next save), so it is read
+before it returns, as wandb copies it; ``"immutable"`` files and
+``new_file``'s are read on the writer thread (training goes on). A file
+rewritten while it is read is read again (up to three times). Using resolves
 ``name:alias`` in this root, then in the ``artifact_remotes`` (an alias
 there counts when it moved later than here), and records a ``use`` record
 and a use marker; ``download()`` fetches only the blobs the root lacks.
@@ -95,9 +99,12 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
     words = _aliases(aliases) + [a for a in art.aliases if a not in sa.IMPLICIT_ALIASES]
     words = list(dict.fromkeys(words))
     files, refs = art.draft_entries()
-    art._pending = True
     store, project = local_store(run), run.project
     base = art._base
+    for p, e in files.items():  # a mutable file is read now: it may change once this returns
+        if not e.get("stored") and e.get("policy", "mutable") == "mutable":
+            files[p] = {**_stored(store, project, e, None), "stored": True}
+    art._pending = True
     doc_head = {
         "name": art._name,
         "type": art.type,
