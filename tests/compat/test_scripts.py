@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -601,7 +602,9 @@ def test_sklearn_plots(work):
 
 @pytest.mark.compat
 def test_keras_metrics_logger_and_checkpoint(work):
-    run_script(work, "keras_callbacks.py")
+    """WandbMetricsLogger's rows; WandbModelCheckpoint's checkpoints, which another
+    process takes by alias (use_artifact) and loads with keras.models.load_model."""
+    out = run_script(work, "keras_callbacks.py")
     run = only_run(work, "keras")
     got = rows(run)
     assert [r["epoch/epoch"] for r in got] == [0, 1, 2]
@@ -619,6 +622,13 @@ def test_keras_metrics_logger_and_checkpoint(work):
     (entry,) = versions[0].files()
     data = (work / "models" / "model.keras").read_bytes()  # the last epoch's, where keras saved it
     assert (entry.path, entry.digest) == ("model.keras", hashlib.sha256(data).hexdigest())
+    used = run_script(work, "keras_use.py", f"run_{run.id}_model:latest")
+    assert f"loaded run_{run.id}_model:v2 ['epoch_2', 'latest']" in used.stdout
+    predictions = re.findall(r"^predictions (.*)$", out.stdout, re.M)
+    assert re.findall(r"^predictions (.*)$", used.stdout, re.M) == predictions  # the trained model, loaded
+    used = run_script(work, "keras_use.py", f"run_{run.id}_model:epoch_0")
+    assert f"loaded run_{run.id}_model:v0 ['epoch_0']" in used.stdout
+    assert re.findall(r"^predictions (.*)$", used.stdout, re.M) != predictions
 
 
 def _lightning_rows(run):
