@@ -24,7 +24,7 @@ from typing import Any
 
 import runship
 from runship import term
-from runship.errors import ConfigError, Error, UsageError
+from runship.errors import CommError, ConfigError, Error, UsageError
 
 #: what ``wandb.__version__`` reads: the wandb API version runship follows,
 #: with runship's own version as the local label
@@ -147,10 +147,6 @@ def _module(name: str, **attrs: object) -> types.ModuleType:
 class RunDisabled:
     """Placeholder for ``wandb.sdk.lib.RunDisabled`` (a disabled run is a
     ``runship.Run`` with ``disabled=True``)."""
-
-
-class CommError(Error):
-    """wandb's communication error: runship never communicates, so it is never raised."""
 
 
 def install_as_wandb(force: bool = False) -> types.ModuleType:

@@ -10,6 +10,11 @@ class Error(Exception):
     """Base class of runship's own errors."""
 
 
+class CommError(Error):
+    """wandb's ``wandb.errors.CommError``: raised where wandb's would be for
+    something a place did not answer (an artifact version not found)."""
+
+
 class UsageError(Error, ValueError):
     """An argument or combination of arguments that cannot work (e.g. resume="must"
     for a run that does not exist)."""

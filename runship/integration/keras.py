@@ -84,8 +84,9 @@ class WandbMetricsLogger(keras.callbacks.Callback):  # type: ignore[misc, unused
 
 
 class WandbModelCheckpoint(keras.callbacks.ModelCheckpoint):  # type: ignore[misc, unused-ignore]  # keras ships no types: Any (an error under --strict only)
-    """Keras's ``ModelCheckpoint``, each checkpoint also saved into the run
-    (``files/``) and recorded as a model artifact, as wandb's."""
+    """Keras's ``ModelCheckpoint``, each checkpoint also logged as a version
+    of the model artifact ``run_<id>_model`` (aliased ``epoch_<n>``) in the
+    project's artifact store, as wandb's."""
 
     def __init__(self, filepath: str, *args: Any, **kwargs: Any):
         super().__init__(filepath, *args, **kwargs)

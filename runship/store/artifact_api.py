@@ -104,10 +104,21 @@ class Artifact(ArtifactBase):
             )
 
     def add_file(
-        self, local_path: str | os.PathLike[str], name: str | None = None, is_tmp: bool = False, **_: Any
+        self,
+        local_path: str | os.PathLike[str],
+        name: str | None = None,
+        is_tmp: bool = False,
+        policy: str | None = "mutable",
+        **_: Any,
     ) -> ArtifactManifestEntry:
+        """Add the file at ``local_path`` (as ``name``). ``policy`` as wandb's:
+        ``"mutable"`` (the default) the file may change once logged, so
+        ``log_artifact`` reads it before it returns (wandb copies it here);
+        ``"immutable"`` it will not, so it is read later on the writer thread
+        (training goes on)."""
         self._draft("add_file")
         path = os.fspath(local_path)
+        policy = _policy(policy)
         if not os.path.isfile(path):
             raise ValueError(f"Artifact.add_file: no file at {path!r}")
         base = os.path.basename(path)
@@ -115,12 +126,15 @@ class Artifact(ArtifactBase):
             stem, ext = os.path.splitext(base)
             base = f"{stem}-{hashlib.sha256(path.encode()).hexdigest()[:20]}{ext}"
         entry_name = sa.entry_path(name or base)
-        self._files[entry_name] = {"source": os.path.abspath(path)}
+        self._files[entry_name] = {"source": os.path.abspath(path), "policy": policy}
         self._entries[entry_name] = os.path.abspath(path)
         return ArtifactManifestEntry(self, entry_name, self._files[entry_name])
 
-    def add_dir(self, local_path: str | os.PathLike[str], name: str | None = None, **_: Any) -> None:
+    def add_dir(
+        self, local_path: str | os.PathLike[str], name: str | None = None, policy: str | None = "mutable", **_: Any
+    ) -> None:
         self._draft("add_dir")
+        policy = _policy(policy)
         root = os.fspath(local_path)
         if not os.path.isdir(root):
             raise ValueError(f"Artifact.add_dir: no directory at {root!r}")
@@ -129,7 +143,7 @@ class Artifact(ArtifactBase):
                 path = os.path.join(d, n)
                 if os.path.isfile(path):  # the user's own folder: a link to a file is its file, as wandb
                     rel = os.path.relpath(path, root).replace(os.sep, "/")
-                    self.add_file(path, f"{name.rstrip('/')}/{rel}" if name else rel)
+                    self.add_file(path, f"{name.rstrip('/')}/{rel}" if name else rel, policy=policy)
 
     def new_file(self, name: str, mode: str = "x", encoding: str | None = None) -> IO[Any]:
         """A file to write that becomes part of the artifact (``with`` it)."""
@@ -141,7 +155,7 @@ class Artifact(ArtifactBase):
         entry_name = sa.entry_path(name)
         path = os.path.join(self._tmp, *entry_name.split("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._files[entry_name] = {"source": path}
+        self._files[entry_name] = {"source": path, "policy": "immutable"}  # runship's own copy
         self._entries[entry_name] = path
         return open(path, mode, encoding=encoding)
 
@@ -465,6 +479,13 @@ class Artifact(ArtifactBase):
     def __repr__(self) -> str:
         state = self.version if self._manifest is not None else "draft"
         return f"<runship.Artifact {self._source_name()}:{state} ({len(self._files)} files)>"
+
+
+def _policy(policy: str | None) -> str:
+    policy = policy or "mutable"
+    if policy not in ("mutable", "immutable"):
+        raise ValueError(f"Invalid policy {policy!r}. Policy may only be `mutable` or `immutable`.")
+    return policy
 
 
 def _file_digest(path: str) -> tuple[str, int]:

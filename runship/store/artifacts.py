@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol
 
 from runship import safefile
+from runship.errors import CommError
 from runship.schema import artifacts as sa
 from runship.schema.artifacts import BadArtifact
 
@@ -35,8 +36,9 @@ Manifest = dict[str, Any]
 MAX_VERSION_TRIES = 10_000
 
 
-class ArtifactNotFound(LookupError):
-    """No such artifact, version or alias where it was looked for."""
+class ArtifactNotFound(CommError, LookupError):
+    """No such artifact, version or alias where it was looked for (a
+    ``wandb.errors.CommError``, as wandb raises for it)."""
 
 
 class Area(Protocol):

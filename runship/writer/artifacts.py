@@ -1,18 +1,25 @@
 """``Run.log_artifact``, ``use_artifact``, ``log_model``, ``use_model`` and
 ``link_model`` over the project's artifact store (``runship.store.artifacts``).
 
-Logging reads each file once on the writer thread (training goes on):
-hashed and stored by digest in ``<root>/<project>/.artifacts/``, then the
-version is published and an ``artifact`` record written. A file rewritten
-while it is read is read again (up to three times). Using resolves
+Logging reads each file once: hashed and stored by digest in
+``<root>/<project>/.artifacts/``, then the version is published (on the
+writer thread) and an ``artifact`` record written. A file added with
+wandb's default ``policy="mutable"`` may be rewritten or deleted as soon as
+``log_artifact`` returns (a checkpoint callback's next save), so it is read
+before it returns, as wandb copies it; ``"immutable"`` files and
+``new_file``'s are read on the writer thread (training goes on). A file
+rewritten while it is read is read again (up to three times). Using resolves
 ``name:alias`` in this root, then in the ``artifact_remotes`` (an alias
 there counts when it moved later than here), and records a ``use`` record
 and a use marker; ``download()`` fetches only the blobs the root lacks.
+Using a name first waits for what this process is still logging under it
+(``log_artifact`` then ``use_artifact("name:latest")`` finds the new version).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, cast
@@ -29,6 +36,40 @@ MAX_REREADS = 3
 LINK_WAIT_SECONDS = 3600.0  # a link waits this long for the version it links to be stored
 
 
+class Pending:
+    """The versions a run is still logging (or linking), by (project,
+    name): ``use_artifact`` of that name waits for them, so that
+    ``log_model`` then ``use_model`` finds the version just logged."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[tuple[str, str], list[threading.Event]] = {}
+
+    def begin(self, project: str, name: str) -> Callable[[], None]:
+        """A version of ``name`` is being logged; call the result once it is (or failed)."""
+        key, done = (project, name), threading.Event()
+        with self._lock:
+            self._events.setdefault(key, []).append(done)
+
+        def end() -> None:
+            done.set()
+            with self._lock:
+                held = self._events.get(key, [])
+                if done in held:
+                    held.remove(done)
+                if not held:
+                    self._events.pop(key, None)
+
+        return end
+
+    def settle(self, project: str, name: str) -> None:
+        """Wait until the versions of ``name`` being logged are published."""
+        with self._lock:
+            events = list(self._events.get((project, name), ()))
+        for done in events:
+            done.wait()
+
+
 class RunArtifacts(Protocol):
     """What this module needs of a run."""
 
@@ -42,6 +83,8 @@ class RunArtifacts(Protocol):
     def display_name(self) -> str | None: ...
     @property
     def artifact_remotes(self) -> list[str]: ...
+    @property
+    def artifact_pending(self) -> Pending: ...
     def notice(self, message: str, **fields: Any) -> None: ...
     def record(self, kind: str, fields: Mapping[str, Any]) -> None: ...
     def write(self, kind: str, fields: Mapping[str, Any]) -> None: ...
@@ -69,9 +112,12 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
     words = _aliases(aliases) + [a for a in art.aliases if a not in sa.IMPLICIT_ALIASES]
     words = list(dict.fromkeys(words))
     files, refs = art.draft_entries()
-    art._pending = True
     store, project = local_store(run), run.project
     base = art._base
+    for p, e in files.items():  # a mutable file is read now: it may change once this returns
+        if not e.get("stored") and e.get("policy", "mutable") == "mutable":
+            files[p] = {**_stored(store, project, e, None), "stored": True}
+    art._pending = True
     doc_head = {
         "name": art._name,
         "type": art.type,
@@ -80,6 +126,8 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
         "references": refs,
         "run": {"project": project, "id": run.id, "name": run.display_name},
     }
+
+    end = run.artifact_pending.begin(project, art._name)
 
     def job() -> None:
         try:
@@ -92,8 +140,14 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
         except Exception as e:  # training goes on: the failure is recorded and wait() raises it
             art._failed(e)
             run.write(fmt.NOTICE, {"message": f"log_artifact({art._name!r}) failed: {e}"})
+        finally:
+            end()
 
-    run.background(job)
+    try:
+        run.background(job)
+    except BaseException:
+        end()
+        raise
     return art
 
 
@@ -171,6 +225,7 @@ def use_artifact(run: RunArtifacts, artifact_or_name: Any, type: Any = None) -> 
     else:
         project_in, name, selector = sa.parse_ref(str(artifact_or_name))
         project = project_in or run.project
+        run.artifact_pending.settle(project, name)
         local = local_store(run)
         stores = [local, *(remote_stores(run) if run.artifact_remotes else [])]
         found_at, found, problems = resolve_across(stores, project, name, selector)
@@ -233,6 +288,7 @@ def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) 
     target = sa.safe_name(str(target_path).rstrip("/").rsplit("/", 1)[-1])  # "My Model": My-Model
     words = _aliases(aliases)
     store = local_store(run)
+    end = run.artifact_pending.begin(run.project, target)
 
     def job() -> None:
         try:
@@ -244,6 +300,12 @@ def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) 
             run.write(fmt.ARTIFACT, _record(manifest, words, [], True))
         except Exception as e:
             run.write(fmt.NOTICE, {"message": f"link to {target_path!r} failed: {e}"})
+        finally:
+            end()
 
-    run.background(job)
+    try:
+        run.background(job)
+    except BaseException:
+        end()
+        raise
     return None

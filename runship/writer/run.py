@@ -153,7 +153,8 @@ class Run:
             **(prior.get("starts") or {}),
             **({session: meta} if session else {}),
         }
-        self._artifact_versions: dict[str, int] = dict(prior.get("artifacts") or {})  # next version by name
+        self._artifact_versions: dict[str, int] = dict(prior.get("artifacts") or {})  # next run_table version by name
+        self._artifact_pending = _artifacts.Pending()  # versions being logged: use_artifact waits for them
         self._logged_lock = threading.Lock()
         self._follower: str | None = None  # mode="online": where its uploader ships the run
         self.summary = Summary(None if disabled else self._port, self._summary_items)
@@ -808,11 +809,17 @@ class Run:
 
     def use_model(self, name: str) -> str:
         """Use the model ``name[:alias|vN]`` and download it: the local path of
-        its folder (of its one file when it has one, as wandb's)."""
+        its folder, or of the one file or folder the folder holds (as wandb's).
+        An artifact whose type does not say ``model``: AssertionError, as wandb."""
         art = self.use_artifact(name)
+        if "model" not in str(art.type).lower():
+            raise AssertionError(
+                f"use_model({name!r}): {art.name} is of type {art.type!r}; "
+                "use_model takes artifacts whose type contains 'model'"
+            )
         folder = art.download()
-        files = list(art.manifest["files"])
-        return os.path.join(folder, *files[0].split("/")) if len(files) == 1 else folder
+        top = {p.split("/", 1)[0] for p in art.manifest["files"]}
+        return os.path.join(folder, top.pop()) if len(top) == 1 else folder
 
     def link_model(
         self,
@@ -822,8 +829,9 @@ class Run:
         aliases: list[str] | None = None,
     ) -> Artifact:
         """log_model, then the version linked under ``registered_model_name``
-        (a version of that name in this root's store, sharing the files)."""
-        artifact = self.log_model(path, name=name, aliases=aliases)
+        (a version of that name in this root's store, sharing the files);
+        ``aliases`` go to the linked version only, as wandb's."""
+        artifact = self.log_model(path, name=name)
         self.link_artifact(artifact, registered_model_name, aliases)
         return artifact
 
@@ -1074,6 +1082,10 @@ class _Port:
     @property
     def artifact_remotes(self) -> list[str]:
         return list(self._run.settings.artifact_remotes or [])
+
+    @property
+    def artifact_pending(self) -> _artifacts.Pending:
+        return self._run._artifact_pending
 
     def notice(self, message: str, **fields: Any) -> None:
         self._run.notice(message, **fields)

@@ -3,11 +3,13 @@ each in its own process, each checked through the reader."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import itertools
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -285,18 +287,27 @@ def test_disabled_mode(work):
 
 def test_alert_artifacts_and_no_server_calls(work):
     out = run_script(work, "extras.py")
-    assert "DOWNLOAD UsageError" in out.stdout
+    assert "USE ArtifactNotFound" in out.stdout
     run = only_run(work, "extras")
     view = run._view
     assert run.state == "finished"
     (alert,) = view.alerts
     assert (alert["title"], alert["level"]) == ("Low accuracy", "WARN")
-    art_dir = os.path.join(view.location, "files", "artifacts", "model", "v0")
-    assert sorted(os.listdir(art_dir)) == ["info.txt", "weights.bin"]
-    with open(os.path.join(art_dir, "weights.bin"), "rb") as a, open(work / "weights.bin", "rb") as b:
-        assert a.read() == b.read()
-    (art,) = records(view.location, "artifact")
-    assert art["aliases"] == ["best"] and art["metadata"] == {"epochs": 3}
+    (art,) = run.logged_artifacts()  # in the project's store, not the run's files
+    assert (art.name, art.type, art.metadata) == ("model:v0", "model", {"epochs": 3})
+    assert sorted(art.aliases) == ["best", "latest"]
+    weights = (work / "weights.bin").read_bytes()
+    assert {e.path: (e.size, e.digest) for e in art.files()} == {
+        "info.txt": (7, hashlib.sha256(b"trained").hexdigest()),
+        "weights.bin": (64, hashlib.sha256(weights).hexdigest()),
+    }
+    got = art.download(str(work / "got"))
+    assert (work / "got" / "weights.bin").read_bytes() == weights
+    assert (work / "got" / "info.txt").read_text() == "trained"
+    art.verify(got)
+    (rec,) = records(view.location, "artifact")
+    assert (rec["aliases"], rec["metadata"], rec["version"]) == (["best"], {"epochs": 3}, "v0")
+    assert not [f.name for f in run.files() if f.name.startswith("files/artifacts/")]
     assert os.path.isfile(os.path.join(view.location, "files", "code", "extras.py"))  # log_code
     assert records(view.location, "preempting")
     shown = CliRunner().invoke(cli, ["show", view.location]).output
@@ -524,7 +535,11 @@ def test_xgboost_callback(work):
     (model,) = [a for a in run.logged_artifacts() if a.type == "model"]
     assert model.name == f"{run.id}_model.json:v0"
     (f,) = model.files()
-    assert f.name.endswith(f"/{run.id}_model.json") and json.load(open(f.path))["learner"]
+    saved = os.path.join(run._view.location, "files", f"{run.id}_model.json")  # run.dir, where the callback saved it
+    with open(saved, "rb") as fh:
+        data = fh.read()
+    assert (f.path, f.size, f.digest) == (f"{run.id}_model.json", len(data), hashlib.sha256(data).hexdigest())
+    assert json.load(open(f.download(str(work / "got"))))["learner"]
 
 
 @pytest.mark.compat
@@ -540,9 +555,13 @@ def test_lightgbm_callback_and_log_summary(work):
     assert "Feature Importance_table" in got[6]
     assert runship.open_run(run.url).charts["Feature Importance"]["spec"] == "wandb/bar/v0"
     (model,) = [a for a in run.logged_artifacts() if a.type == "model"]
-    assert model.name == f"model_{run.id}:v0" and model.aliases == ["best"]
+    assert model.name == f"model_{run.id}:v0" and sorted(model.aliases) == ["best", "latest"]
     (f,) = model.files()
-    assert f.name.endswith(f"model_ckpt_{run.summary['best_iteration']}.txt") and f.size > 0
+    assert f.path == f"model_ckpt_{run.summary['best_iteration']}.txt" and f.size > 0
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=f.download(str(work / "got")))  # the model, read back
+    assert booster.feature_name() == ["f0", "f1", "f2"] and booster.current_iteration() == 6  # best 0: all rounds
 
 
 @pytest.mark.compat
@@ -583,14 +602,33 @@ def test_sklearn_plots(work):
 
 @pytest.mark.compat
 def test_keras_metrics_logger_and_checkpoint(work):
-    run_script(work, "keras_callbacks.py")
+    """WandbMetricsLogger's rows; WandbModelCheckpoint's checkpoints, which another
+    process takes by alias (use_artifact) and loads with keras.models.load_model."""
+    out = run_script(work, "keras_callbacks.py")
     run = only_run(work, "keras")
     got = rows(run)
     assert [r["epoch/epoch"] for r in got] == [0, 1, 2]
     assert all({"epoch/loss", "epoch/accuracy", "epoch/val_loss", "epoch/val_accuracy"} <= set(r) for r in got)
     assert all(r["epoch/learning_rate"] == pytest.approx(0.01) for r in got)
-    names = [f.name for f in run.files()]
-    assert sum(n.startswith("files/artifacts/run_") and n.endswith("model.keras") for n in names) == 3
+    assert not [f.name for f in run.files() if f.name.startswith("files/artifacts/")]
+    # each epoch's checkpoint a version of run_<id>_model (wandb's name), aliased epoch_<n>
+    versions = runship.Api(str(work / "runs")).artifacts("model", f"keras/run_{run.id}_model")
+    assert [(a.version, sorted(a.aliases)) for a in versions] == [
+        ("v2", ["epoch_2", "latest"]),
+        ("v1", ["epoch_1"]),
+        ("v0", ["epoch_0"]),
+    ]
+    assert [a.name for a in run.logged_artifacts()] == [f"run_{run.id}_model:v{i}" for i in range(3)]
+    (entry,) = versions[0].files()
+    data = (work / "models" / "model.keras").read_bytes()  # the last epoch's, where keras saved it
+    assert (entry.path, entry.digest) == ("model.keras", hashlib.sha256(data).hexdigest())
+    used = run_script(work, "keras_use.py", f"run_{run.id}_model:latest")
+    assert f"loaded run_{run.id}_model:v2 ['epoch_2', 'latest']" in used.stdout
+    predictions = re.findall(r"^predictions (.*)$", out.stdout, re.M)
+    assert re.findall(r"^predictions (.*)$", used.stdout, re.M) == predictions  # the trained model, loaded
+    used = run_script(work, "keras_use.py", f"run_{run.id}_model:epoch_0")
+    assert f"loaded run_{run.id}_model:v0 ['epoch_0']" in used.stdout
+    assert re.findall(r"^predictions (.*)$", used.stdout, re.M) != predictions
 
 
 def _lightning_rows(run):
@@ -657,13 +695,31 @@ def test_html_object3d_molecule_audio_and_util(work):
 
 
 def test_log_model_use_model_and_links(work):
+    """log_model stores the file in the project's artifact store; use_model gives
+    the path of the version's one file; link_model logs the changed file as the
+    next version and publishes it again under the registered name, with the
+    aliases given (the source keeps its own), as wandb's registry."""
     out = run_script(work, "models.py")
+    assert "linked True" in out.stdout and "use_model: ArtifactNotFound" in out.stdout  # a CommError, as wandb's
     run = only_run(work, "models")
-    names = sorted(f.name for f in run.files() if f.name.startswith("files/"))
-    assert names == ["files/artifacts/resnet/v0/model.pt", "files/artifacts/resnet/v1/model.pt"]
-    assert "no model registry offline" in out.stdout
-    links = [r["link"] for r in records(run.url, "meta") if "link" in r]
-    assert links == [{"artifact": "resnet", "version": "v1", "target": "model-registry/resnets", "aliases": []}]
+    assert not [f.name for f in run.files() if f.name.startswith("files/")]  # nothing copied into the run
+    api = runship.Api(str(work / "runs"))
+    logged = {a.name: a for a in run.logged_artifacts()}
+    assert sorted(logged) == ["resnet:v0", "resnet:v1", "resnets:v0"]
+    assert {a.type for a in logged.values()} == {"model"}
+    best, latest, staged = (api.artifact(f"models/{r}") for r in ("resnet:best", "resnet:latest", "resnets:staging"))
+    assert (best.version, latest.version, staged.version) == ("v0", "v1", "v0")
+    assert sorted(best.aliases) == ["best"] and sorted(staged.aliases) == ["latest", "staging"]
+    for art, data in ((best, b"weights" * 10), (staged, b"better" * 10)):
+        (entry,) = art.files()
+        assert (entry.path, entry.size, entry.digest) == ("model.pt", len(data), hashlib.sha256(data).hexdigest())
+        with open(os.path.join(art.download(str(work / "got" / art.name.replace(":", "-"))), "model.pt"), "rb") as f:
+            assert f.read() == data
+    assert staged.digest == latest.digest  # the same files: their blobs shared
+    assert [r.id for r in best.used_by()] == [run.id] and staged.logged_by().id == run.id
+    assert [(a.name) for a in run.used_artifacts()] == ["resnet:v0", "resnets:v0"]
+    (link,) = [r["link"] for r in records(run.url, "meta") if "link" in r]
+    assert link["target"] == "resnets" and link["aliases"] == ["staging"]
 
 
 def test_define_metric_called_twice_merges_its_summary_ops(work):
@@ -828,9 +884,10 @@ def test_the_same_record_as_wandb_offline(work, name, project, args):
 
 
 def _artifacts(work, run) -> list[tuple[str, str]]:
-    """(name, type) of each artifact the run logged, as ``_named`` says them."""
+    """(name, type) of each artifact the run logged, as ``_named`` says them (the
+    name without its version, as wandb's offline record has it)."""
     keys = {k for r in run.scan_history() for k in r}
-    return sorted(_named(a.source_name, a.type, run.id, keys) for a in run.logged_artifacts())
+    return sorted(_named(a.source_name.partition(":")[0], a.type, run.id, keys) for a in run.logged_artifacts())
 
 
 def _their_artifacts(work) -> list[tuple[str, str]]:

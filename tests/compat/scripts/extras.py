@@ -13,11 +13,10 @@ art.add_file("weights.bin")
 with art.new_file("info.txt") as f:
     f.write("trained")
 run.log_artifact(art, aliases=["best"])
-used = run.use_artifact("someone/proj/dataset:v3")
-try:
-    used.download()
-except wandb.Error as e:
-    print("DOWNLOAD", type(e).__name__)
+try:  # nobody logged it in this root: wandb's CommError, as wandb's for an artifact it cannot find
+    run.use_artifact("someone/proj/dataset:v3")
+except wandb.errors.CommError as e:
+    print("USE", type(e).__name__)
 run.mark_preempting()
 wandb.log_code(".")
 wandb.login()

@@ -30,4 +30,5 @@ model.fit(
     verbose=0,
     callbacks=[WandbMetricsLogger(), WandbModelCheckpoint("models/model.keras")],
 )
+print("predictions", model.predict(x[:4], verbose=0).ravel().tolist())
 wandb.finish()
