@@ -114,10 +114,15 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
     files, refs = art.draft_entries()
     store, project = local_store(run), run.project
     base = art._base
-    for p, e in files.items():  # a mutable file is read now: it may change once this returns
-        if not e.get("stored") and e.get("policy", "mutable") == "mutable":
-            files[p] = {**_stored(store, project, e, None), "stored": True}
     art._pending = True
+    try:
+        for p, e in files.items():  # a mutable file is read now: it may change once this returns
+            if not e.get("stored") and e.get("policy", "mutable") == "mutable":
+                files[p] = {**_stored(store, project, e, None), "stored": True}
+    except Exception as e:  # a file gone, a disk full: the artifact fails, the training goes on
+        art._failed(e)
+        run.record(fmt.NOTICE, {"message": f"log_artifact({art._name!r}) failed: {e}"})
+        return art
     doc_head = {
         "name": art._name,
         "type": art.type,
