@@ -12,9 +12,9 @@ what a plain copy costs:
 (c) VERSIONS versions, each with a contiguous CHANGED fraction of the file
     rewritten in place: the store's bytes against a copy per version;
 (d) ``use_artifact(...).download()`` of the last version into an empty folder;
-(e) the versions copied to a second root's store (``copy_version``, what
-    uploading a project's artifacts to a directory target does; `runship
-    upload` does not ship artifacts yet on this branch).
+(e) ``runship upload`` of the root (a process) to a directory target and to
+    moto's S3 server on 127.0.0.1 (when moto is installed): the time, the
+    artifact bytes the target then holds, and a second upload (nothing to send).
 
 The file was just written, so every read comes from the page cache; each
 measurement starts after ``os.sync()`` (nothing left to write back).
@@ -38,7 +38,6 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import runship
-from runship.store.artifacts import ArtifactStore, LocalArea, copy_version
 
 MB = 1024 * 1024
 
@@ -59,6 +58,89 @@ def write_random(path: str, size: int) -> None:
             n = min(left, 16 * MB)
             f.write(os.urandom(n))
             left -= n
+
+
+def upload(
+    root: str,
+    url: str,
+    work: str,
+    row: Callable[..., None],
+    versions: int,
+    size: int,
+    t_copy_sync: float,
+    env: dict[str, str] | None = None,
+) -> None:
+    """``runship upload ROOT --to URL --once``, a process, twice (the second
+    sends nothing): the time of each, and the artifact bytes the target holds."""
+    cmd = [sys.executable, "-m", "runship.cli", "upload", root, "--to", url, "--once"]
+    state = os.path.join(work, f"state-{len(os.listdir(work))}")
+    environ = {**os.environ, **(env or {})}
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        subprocess.run([*cmd, "--state", state], check=True, env=environ, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    held = target_bytes(url, environ)
+    row(
+        f"(e) `runship upload` of the root to {url.split(':')[0]} ({versions} versions), then again",
+        f"{times[0]:.2f} s, the target's .artifacts {held / MB:.0f} MiB; again: {times[1]:.2f} s, nothing sent",
+        f"{versions} copies: {versions * size / MB:.0f} MiB (~{t_copy_sync * versions:.1f} s at copyfile+fsync's rate)",
+    )
+
+
+def target_bytes(url: str, env: dict[str, str]) -> int:
+    """Bytes of the objects below ``<url>/bench/.artifacts/``."""
+    import fsspec
+
+    options: dict[str, Any] = {}
+    if url.startswith("s3://"):
+        options = {"endpoint_url": env["AWS_ENDPOINT_URL"], "key": env["AWS_ACCESS_KEY_ID"]}
+        options["secret"] = env["AWS_SECRET_ACCESS_KEY"]
+    fs, path = fsspec.core.url_to_fs(url.rstrip("/") + "/bench/.artifacts", **options)
+    return int(fs.du(path, total=True))
+
+
+def moto_bucket(work: str) -> tuple[str, dict[str, str], Callable[[], None]] | None:
+    """A bucket on moto's S3 server on 127.0.0.1 (None without moto): its URL, the environment, a stop."""
+    try:
+        import boto3
+        import moto.server  # noqa: F401
+    except ImportError:
+        return None
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], **_creds(env))
+    for _ in range(100):
+        try:
+            client.create_bucket(Bucket="bench")
+            break
+        except Exception:
+            time.sleep(0.1)
+
+    def stop() -> None:
+        proc.terminate()
+        proc.wait()
+
+    return "s3://bench/runs", env, stop
+
+
+def _creds(env: dict[str, str]) -> dict[str, str]:
+    return {
+        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        "region_name": env["AWS_DEFAULT_REGION"],
+    }
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -169,31 +251,31 @@ def main() -> None:
                 if not x:
                     break
         row("(d) use_artifact('checkpoint:latest').download() into an empty folder", f"{t_down:.2f} s", plain)
-        # (a), the other policy: another file (nothing of it held), under another name, last
+        run.finish()
+        # (a), the other policy: another file (nothing of it held), in a root of its own, last
         other = os.path.join(work, "other.pt")
         write_random(other, size)
-        returned_i, total_i, _ = log(run, other, policy="immutable", name="other")
+        run_i = runship.init(project="bench", dir=os.path.join(work, "other-root"))
+        returned_i, total_i, _ = log(run_i, other, policy="immutable", name="other")
+        run_i.finish()
+        shutil.rmtree(os.path.join(work, "other-root"))
+        os.unlink(other)
         row(
             "(a) another file of that size, policy='immutable' (read on the writer thread)",
             f"{total_i:.2f} s ({returned_i * 1000:.1f} ms in log_artifact)",
         )
         rows.insert(1, rows.pop())  # beside (a)
 
-        run.finish()
-
-        # (e) every version copied to a second root's store
-        here, there = ArtifactStore(LocalArea(root)), ArtifactStore(LocalArea(os.path.join(work, "target")))
-        manifests = [here.manifest("bench", "checkpoint", i) for i in here.indexes("bench", "checkpoint")]
-        t = time.perf_counter()
-        sent = sum(copy_version(here, there, "bench", m) for m in manifests)
-        t_up = time.perf_counter() - t
-        target = disk_bytes(os.path.join(work, "target"))
-        row(
-            f"(e) copy_version of the {len(manifests)} versions to another root (a directory target)",
-            f"{t_up:.2f} s, {sent / MB:.0f} MiB sent, target {target / MB:.0f} MiB",
-            f"{len(manifests)} copies: {len(manifests) * size / MB:.0f} MiB "
-            f"(~{t_copy_sync * len(manifests):.1f} s at copyfile+fsync's rate)",
-        )
+        # (e) `runship upload` of the root (the run and all versions) to a directory target, then to
+        # moto's S3 on 127.0.0.1 (when moto is installed), and each a second time
+        upload(root, f"file://{os.path.join(work, 'target')}", work, row, versions, size, t_copy_sync)
+        s3 = moto_bucket(work)
+        if s3 is not None:
+            url, env, stop = s3
+            try:
+                upload(root, url, work, row, versions, size, t_copy_sync, env=env)
+            finally:
+                stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -427,8 +427,7 @@ def test_wandb_spellings_a_script_may_use(make_run, root, tmp_path):
     ref = run.log_artifact("s3://bucket/data/train.csv", type="dataset").wait()
     assert ref.manifest["references"] == {"train.csv": {"uri": "s3://bucket/data/train.csv"}}
     run.link_model(str(weights), "model-registry/My Model")
-    run.flush()
-    assert ArtifactStore(LocalArea(root)).resolve("p", "My-Model")["digest"] == model.digest
+    assert run.use_artifact("My-Model:latest").digest == model.digest  # waits for the link being made
     notes = tmp_path / "notes.txt"
     notes.write_text("n")
     art = runship.Artifact("withref", type="dataset")

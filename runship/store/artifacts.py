@@ -380,27 +380,62 @@ class ArtifactStore:
 
     def add_file(self, project: str, path: str) -> dict[str, Any]:
         """Hold the file at ``path`` (read once: hashed and stored by blob,
-        chunk by chunk past CHUNK_SIZE); its manifest entry."""
-        whole = hashlib.sha256()
-        chunks: list[str] = []
-        size = 0
+        chunk by chunk past CHUNK_SIZE); its manifest entry. A file of one
+        chunk is hashed once (its digest is its blob's); a larger one's
+        whole-file digest is computed on another thread while its chunks are
+        hashed and written here (hashlib lets go of the GIL)."""
         with open(path, "rb") as f:
-            while True:
-                data = f.read(sa.CHUNK_SIZE)
-                if not data and size:
-                    break
-                whole.update(data)
-                size += len(data)
-                digest = hashlib.sha256(data).hexdigest()
-                if self.area.blob_size(project, digest) != len(data):
-                    self.area.put_blob(project, digest, data)
-                chunks.append(digest)
-                if len(data) < sa.CHUNK_SIZE:
-                    break
-        entry: dict[str, Any] = {"digest": whole.hexdigest(), "size": size}
+            first = f.read(sa.CHUNK_SIZE)
+            digest = self._hold(project, first)
+            if len(first) < sa.CHUNK_SIZE:
+                return {"digest": digest, "size": len(first)}
+            whole = _Hasher(first)
+            try:
+                chunks, size = [digest], len(first)
+                while data := f.read(sa.CHUNK_SIZE):
+                    whole.feed(data)
+                    chunks.append(self._hold(project, data))
+                    size += len(data)
+            finally:
+                total = whole.done()
+        entry: dict[str, Any] = {"digest": total, "size": size}
         if size > sa.CHUNK_SIZE:
             entry["chunks"] = chunks
         return entry
+
+    def _hold(self, project: str, data: bytes) -> str:
+        """Hold one chunk's bytes (unless held); its digest."""
+        digest = hashlib.sha256(data).hexdigest()
+        if self.area.blob_size(project, digest) != len(data):
+            self.area.put_blob(project, digest, data)
+        return digest
+
+
+class _Hasher:
+    """SHA-256 of a stream of chunks, computed on a thread of its own (a
+    bounded queue: at most two chunks wait)."""
+
+    def __init__(self, first: bytes):
+        import queue
+        import threading
+
+        self._q: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._h = hashlib.sha256()
+        self._q.put(first)
+        self._thread = threading.Thread(target=self._run, name="runship-artifact-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._q.get()) is not None:
+            self._h.update(data)
+
+    def feed(self, data: bytes) -> None:
+        self._q.put(data)
+
+    def done(self) -> str:
+        self._q.put(None)
+        self._thread.join()
+        return self._h.hexdigest()
 
 
 def copy_version(src: ArtifactStore, dst: ArtifactStore, project: str, manifest: Manifest) -> int:
