@@ -5,7 +5,11 @@ the logic: ``runship.store.artifacts``, over an ``Area``).
   ``memory://``...), the layout below ``<url>/<project>/.artifacts/``. A file is
   created with one write of the whole object, create-only where the store
   offers it (S3's ``If-None-Match``: two writers racing for a version number
-  cannot both win), else after a check that it is not there. Written only to
+  cannot both win), else after a check that it is not there; then read back,
+  so that on a store that takes ``If-None-Match`` and ignores it the writer
+  whose bytes are not there knows it lost. A blob found there with another
+  size is written over (its name is its bytes' digest), and its size checked
+  again (AreaRefused, 409, if it is still wrong). Written only to
   object stores, where one PUT is atomic (``ATOMIC_SCHEMES``); other URLs are
   read-only (``AreaRefused``), but an upload target's, which is written
   whatever its scheme, as its runs are.
@@ -306,9 +310,15 @@ class FsspecArea:
     def put_once(self, project: str, rel: str, data: bytes) -> Put:
         path = self._at(project, rel)
         self._writable()
-        if self.guard("upload", self._pipe, path, data):
+        made = self.guard("upload", self._pipe, path, data)
+        # read back, made or not: a store that takes If-None-Match (or ``mode="create"``) and
+        # ignores it lets two writers both "create" the file, the later one's bytes staying; the
+        # one whose bytes are not there did not make it. (This narrows the race to a write landing
+        # between another's write and its read-back; a store that honours create-only closes it.)
+        there = self.read(project, rel, _limit(rel))
+        if made and there in (data, None):  # None: gone since (a gc), but nobody else's is there
             return Put(True, True)
-        return _compare(rel, self.read(project, rel, _limit(rel)), data)
+        return _compare(rel, there, data)
 
     def create(self, project: str, rel: str, data: bytes) -> bool:
         # there already, with these bytes: maybe this call's own write, retried by the client library after it landed
@@ -333,7 +343,18 @@ class FsspecArea:
     def put_blob(self, project: str, digest: str, data: bytes) -> None:
         _check_blob(digest, data)
         self._writable()
-        self.guard("upload", self._pipe, self._at(project, sa.blob_rel(digest)), data)  # there: the same bytes
+        path = self._at(project, sa.blob_rel(digest))
+        self.guard("upload", self._pipe, path, data)
+        if self.blob_size(project, digest) == len(data):
+            return  # made, or there already: the same bytes (its name is their digest)
+        # an object of another size under this name (an upload cut by another tool, a damaged copy):
+        # the blob is named by its bytes, so writing the right ones over it is always safe
+        self.guard("upload", self.fs.pipe_file, path, data)
+        got = self.blob_size(project, digest)
+        if got != len(data):
+            raise AreaRefused(
+                f"{self.where}/{project}: blob {digest} holds {got} bytes after {len(data)} were written over it", 409
+            )
 
     def open_blob(self, project: str, digest: str) -> BinaryIO:
         path = self._at(project, sa.blob_rel(digest))

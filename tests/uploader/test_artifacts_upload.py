@@ -24,7 +24,7 @@ import pytest
 
 from runship import store
 from runship.schema import artifacts as sa
-from runship.store.artifact_remote import area_at
+from runship.store.artifact_remote import AreaRefused, FsspecArea, area_at, put_once
 from runship.store.artifacts import ArtifactStore, LocalArea
 from runship.uploader.engine import Log, Uploader
 from runship.uploader.state import State
@@ -201,6 +201,90 @@ def test_a_server_over_an_object_store_keeps_them_in_the_bucket(logged, moto, tm
         _same_store(local, ArtifactStore(area_at(f"s3://{name}/runs", {"endpoint_url": moto.endpoint})), "p")
     finally:
         srv.stop()
+
+
+# ---- object stores that do not keep their word -------------------------------------------------
+class _Loose:
+    """An S3-compatible store's filesystem that takes ``mode="create"`` (If-None-Match)
+    and ignores it; ``after(path, data)`` runs after each write (another writer's, landing next)."""
+
+    def __init__(self, fs, after=None):
+        self.fs, self.after = fs, after
+
+    def __getattr__(self, name):
+        return getattr(self.fs, name)
+
+    def pipe_file(self, path, data, mode="overwrite", **kwargs):
+        self.fs.pipe_file(path, data)
+        if self.after is not None:
+            self.after(path, data)
+
+
+def _manifest_doc(name: str, index: int, files: dict[str, bytes]) -> dict:
+    entries = {p: {"digest": hashlib.sha256(d).hexdigest(), "size": len(d)} for p, d in files.items()}
+    return {
+        "format": sa.MANIFEST_FORMAT,
+        "schema": sa.MANIFEST_SCHEMA,
+        "name": name,
+        "version": f"v{index}",
+        "type": "dataset",
+        "metadata": {},
+        "aliases": [],
+        "files": entries,
+        "digest": sa.contents_digest(entries, {}),
+    }
+
+
+def test_on_a_store_that_ignores_create_only_the_writer_whose_bytes_are_not_there_did_not_make_it(bucket):
+    url, options = bucket
+    plain = area_at(url, options)
+    assert isinstance(plain, FsspecArea)
+    theirs = _manifest_doc("ds", 0, {"a": b"theirs"})
+    racing: list[bytes] = []
+
+    def other_writer(path, data):  # another writer's PUT of the same name lands right after ours
+        if path.endswith("/names/ds/v0.json") and racing:
+            plain.fs.pipe_file(path, racing.pop())
+
+    area = FsspecArea(url, options, opened=(_Loose(plain.fs, other_writer), plain.path))
+    racing.append(sa.encode_doc(theirs))
+    put = put_once(area, "p", "names/ds/v0.json", sa.encode_doc(_manifest_doc("ds", 0, {"a": b"mine"})))
+    assert (put.made, put.identical, put.digest) == (False, False, theirs["digest"])
+
+    # a version claimed on such a store: v0 went to the other writer, so this one is v1
+    racing.append(sa.encode_doc(theirs))
+    mine = _manifest_doc("ds", 0, {"a": b"mine"})
+    got, made = ArtifactStore(area).publish(
+        "q", {"name": "ds", "type": "dataset", "metadata": {}, "files": mine["files"]}, []
+    )
+    assert (got["version"], made) == ("v1", True)
+    held = ArtifactStore(plain)
+    assert held.manifest("q", "ds", 0)["digest"] == theirs["digest"]
+    assert held.manifest("q", "ds", 1)["digest"] == mine["digest"]
+
+
+def test_a_blob_of_the_wrong_size_on_s3_is_replaced_and_never_marked_sent(logged, bucket, tmp_path):
+    url, options = bucket
+    area = area_at(url, options)
+    entry = ArtifactStore(LocalArea(logged)).manifest("p", "model", 0)["files"]["w.bin"]
+    digest = entry["digest"]
+    area.fs.pipe_file(f"{area.path}/p/{sa.STORE_DIR}/{sa.blob_rel(digest)}", b"cut short")
+    stats, _ = _pass(logged, url, tmp_path / "state", options)
+    assert not stats.failures, stats.failures
+    assert area.blob_size("p", digest) == entry["size"]
+    _same_store(ArtifactStore(LocalArea(logged)), ArtifactStore(area_at(url, options)), "p")
+
+    # a store that keeps cutting it: a failure, never "sent"
+    data = os.urandom(300)
+    d = hashlib.sha256(data).hexdigest()
+
+    def cut(path, written):
+        if path.endswith(d):
+            area.fs.pipe_file(path, written[:10])
+
+    loose = FsspecArea(url, options, opened=(_Loose(area.fs, cut), area.path))
+    with pytest.raises(AreaRefused, match="10 bytes after 300"):
+        loose.put_blob("p", d, data)
 
 
 # ---- an upload killed midway ---------------------------------------------------------------------
