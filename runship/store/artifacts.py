@@ -338,9 +338,12 @@ class ArtifactStore:
             index += 1
         raise OSError(errno.EAGAIN, f"could not claim a version of {name!r} in {self.where}/{project}")
 
-    def move_alias(self, project: str, name: str, alias: str, version: str | None, run: str | None = None) -> int:
-        """Append an alias event (``version`` None: the alias is removed); its seq."""
-        event = sa.encode_doc(sa.alias_event(alias, version, time.time(), run))
+    def move_alias(
+        self, project: str, name: str, alias: str, version: str | None, run: str | None = None, t: float | None = None
+    ) -> int:
+        """Append an alias event (``version`` None: the alias is removed); its seq.
+        ``t``: when it moved (now, unless an event made elsewhere is copied here)."""
+        event = sa.encode_doc(sa.alias_event(alias, version, time.time() if t is None else t, run))
         held = [
             s
             for s in (sa.alias_seq(f) for f in self.area.list(project, f"{sa.name_dir(name)}/aliases"))

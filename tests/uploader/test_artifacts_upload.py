@@ -429,23 +429,92 @@ def test_an_upload_without_the_projects_scope_is_a_failure_named(root, make_run,
     assert not os.path.exists(os.path.join(server.root, project, sa.STORE_DIR))
 
 
-def test_a_conflicting_version_or_alias_event_is_reported_and_left_as_it_is(tmp_path, make_run, server):
+def test_a_conflicting_version_is_reported_and_left_as_it_is_and_its_aliases_and_uses_stay_home(
+    tmp_path, make_run, server
+):
     project = f"c{uuid.uuid4().hex[:6]}"
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     for r in (one, two):
         make_run(dir=r, project=project).finish()
-    _log(one, project, "ds", {"a": b"from one"}, ["best"])
+    _log(one, project, "ds", {"a": b"from one"})
     _log(two, project, "ds", {"a": b"from two"}, ["best"])
+    ArtifactStore(LocalArea(two)).record_use(project, "ds", 0, "r2")
     first, _ = _pass(one, server.url, tmp_path / "s1", token=RunshipServer.TOKEN)
     assert not first.failures
     second, said = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
     failed = dict(second.failures)
-    assert any(w.endswith("names/ds/v0.json") and "other contents" in why for w, why in failed.items()), failed
-    assert any("aliases/000000000000.json" in w for w in failed), failed
+    assert [w for w in failed if w.endswith("names/ds/v0.json")] == list(failed), failed
+    assert "other contents" in said
     remote = ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN}))
     entry = remote.resolve(project, "ds")["files"]["a"]
     assert b"".join(remote.read_file(project, entry)) == b"from one"  # not overwritten
-    assert "other contents" in said
+    # two's alias and use name its v0, not the one there: neither went (best would name one's v0)
+    assert remote.aliases(project, "ds") == {"latest": 0}
+    assert remote.users(project, "ds", 0) == []
+    again, _ = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
+    assert remote.aliases(project, "ds") == {"latest": 0} and len(again.failures) == 1
+
+
+def test_alias_events_of_a_second_root_are_appended_after_those_there(tmp_path, make_run, server):
+    project = f"a{uuid.uuid4().hex[:6]}"
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    for r in (one, two):
+        make_run(dir=r, project=project).finish()
+    # the same contents logged in both roots (v0 in each), each moving its own aliases: both
+    # stores number their first event 0
+    _log(one, project, "ds", {"a": b"same"}, ["best"])
+    _log(two, project, "ds", {"a": b"same"}, ["prod"])
+    _log(two, project, "ds", {"a": b"same"}, ["stage"])
+    first, _ = _pass(one, server.url, tmp_path / "s1", token=RunshipServer.TOKEN)
+    second, _ = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
+    assert (first.failures, second.failures) == ([], [])
+    remote = ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN}))
+    assert remote.aliases(project, "ds") == {"latest": 0, "best": 0, "prod": 0, "stage": 0}
+    events = remote.alias_events(project, "ds")
+    assert [s for s, _ in events] == [0, 1, 2]
+    # each as it was made: its alias, version, time and run
+    mine = [ev for _, ev in ArtifactStore(LocalArea(two)).alias_events(project, "ds")]
+    assert [ev for _, ev in events][1:] == mine
+    # nothing goes twice: not on a second pass, nor from a fresh state that asks the target
+    again, _ = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
+    fresh, _ = _pass(two, server.url, tmp_path / "s3", token=RunshipServer.TOKEN, verify_remote=True)
+    assert (again.artifact_files, fresh.artifact_files, fresh.failures) == (0, 0, [])
+    assert len(remote.alias_events(project, "ds")) == 3
+
+
+def test_alias_events_waiting_for_their_version_hold_back_the_later_moves_of_that_alias(root, make_run, tmp_path):
+    _with_run(root, make_run, "p")
+    local = ArtifactStore(LocalArea(root))
+    _log(root, "p", "ds", {"a": b"zero"}, ["best", "stage"])
+    v1 = _log(root, "p", "ds", {"a": b"one"}, ["best"])
+    local.move_alias("p", "ds", "best", "v0")  # best: v0, v1, v0 again
+    local.move_alias("p", "ds", "stage", "v0", t=1.5)  # stage: not held back by best's wait
+    blob = os.path.join(root, "p", sa.STORE_DIR, *sa.blob_rel(v1["files"]["a"]["digest"]).split("/"))
+    os.rename(blob, blob + ".away")  # v1 cannot go yet
+    target = f"file://{tmp_path / 'remote'}"
+    first, _ = _pass(root, target, tmp_path / "state")
+    assert [w for w, _ in first.failures] == [os.path.join(root, "p", sa.STORE_DIR, "names/ds/v1.json")]
+    remote = ArtifactStore(area_at(str(tmp_path / "remote")))
+    assert [ev["alias"] for _, ev in remote.alias_events("p", "ds")] == ["best", "stage", "stage"]
+    os.rename(blob + ".away", blob)
+    second, _ = _pass(root, target, tmp_path / "state")
+    assert not second.failures, second.failures
+    assert remote.aliases("p", "ds") == local.aliases("p", "ds") == {"latest": 1, "best": 0, "stage": 0}
+
+
+def test_a_blob_removed_on_the_target_is_sent_again_with_a_new_version_naming_it(logged, bucket, tmp_path):
+    url, options = bucket
+    first, _ = _pass(logged, url, tmp_path / "state", options)
+    assert not first.failures
+    remote = ArtifactStore(area_at(url, options))
+    digest = remote.manifest("p", "model", 0)["files"]["w.bin"]["digest"]
+    remote.area.remove("p", sa.blob_rel(digest))  # as ``runship artifact gc --root s3://...`` does
+    w = b"".join(ArtifactStore(LocalArea(logged)).read_file("p", remote.manifest("p", "model", 0)["files"]["w.bin"]))
+    _log(logged, "p", "model", {"w.bin": w, "extra": b"more"})
+    again, _ = _pass(logged, url, tmp_path / "state", options)
+    assert not again.failures, again.failures
+    assert remote.area.blob_size("p", digest) == len(w)
+    assert b"".join(remote.read_file("p", remote.manifest("p", "model", 1)["files"]["w.bin"])) == w
 
 
 # ---- hostile local files, and a dry run ----------------------------------------------------------
