@@ -34,6 +34,9 @@ CHUNK_SIZE = 4 * 1024 * 1024  # a file larger is stored as chunks of this size
 MANIFEST_FORMAT = "runship.artifact"
 MANIFEST_SCHEMA = 1
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest larger is not read
+#: files and references of one version: past this, a manifest is not read nor made (500,000 files
+#: of 40-character paths are already about 64 MiB; the bound is for crafted ones, tiny references)
+MAX_MANIFEST_FILES = 500_000
 MAX_SMALL_DOC = 64 * 1024  # an alias event, a digest or use marker
 MAX_ENTRY_PATH = 1024  # characters of a file's path inside an artifact
 MAX_ENTRY_DEPTH = 32
@@ -231,6 +234,7 @@ def check_manifest(doc: dict[str, Any], name: str, index: int) -> dict[str, Any]
     files, refs = doc.get("files"), doc.get("references", {})
     if not isinstance(files, dict) or not isinstance(refs, dict):
         raise BadArtifact(f"{where}: files and references must be objects")
+    check_count(where, len(files) + len(refs))
     for path, entry in files.items():
         _check_entry(where, path, entry)
     for path, ref in refs.items():
@@ -243,6 +247,12 @@ def check_manifest(doc: dict[str, Any], name: str, index: int) -> dict[str, Any]
         if not isinstance(doc.get(key), kind):
             raise BadArtifact(f"{where}: {key} must be a {kind.__name__}")
     return doc
+
+
+def check_count(where: str, count: int) -> None:
+    """A version holds at most MAX_MANIFEST_FILES files and references."""
+    if count > MAX_MANIFEST_FILES:
+        raise BadArtifact(f"{where}: {count:,} files and references; a version holds at most {MAX_MANIFEST_FILES:,}")
 
 
 def _check_entry(where: str, path: str, entry: object) -> None:

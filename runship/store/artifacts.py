@@ -274,8 +274,9 @@ class ArtifactStore:
         """The run ids that used version ``index``."""
         return sorted(self.area.list(project, f"{sa.name_dir(name)}/used/v{int(index)}"))
 
-    def missing(self, project: str, manifest: Manifest) -> list[tuple[str, int]]:
-        """The blobs (digest, size) of a manifest this place does not hold."""
+    def missing(self, project: str, manifest: Manifest, first: bool = False) -> list[tuple[str, int]]:
+        """The blobs (digest, size) of a manifest this place does not hold
+        (``first``: the first one only, the rest not asked for)."""
         seen: set[str] = set()
         out = []
         for entry in manifest["files"].values():
@@ -284,6 +285,8 @@ class ArtifactStore:
                     seen.add(digest)
                     if self.area.blob_size(project, digest) != size:
                         out.append((digest, size))
+                        if first:
+                            return out
         return out
 
     def read_file(self, project: str, entry: dict[str, Any]) -> Iterator[bytes]:
@@ -309,6 +312,7 @@ class ArtifactStore:
         held, (that version's manifest, False). ``aliases`` move to it either
         way (``latest`` is implicit)."""
         name = sa.check_name(doc["name"])
+        sa.check_count(name, len(doc["files"]) + len(doc.get("references", {})))  # else made, never read
         digest = sa.contents_digest(doc["files"], doc.get("references", {}))
         same = self.area.read(project, sa.digest_rel(name, digest), sa.MAX_SMALL_DOC)
         index = sa.version_index(same.decode("ascii", "replace")) if same else None

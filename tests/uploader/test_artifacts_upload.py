@@ -420,6 +420,111 @@ def test_the_server_refuses_a_wrong_blob_a_bad_manifest_and_a_foreign_token(serv
     assert status == 200 and project not in json.loads(body)["projects"]
 
 
+def test_the_server_takes_a_digest_file_only_of_a_version_it_holds_with_that_digest(server):
+    project = f"g{uuid.uuid4().hex[:6]}"
+    data = b"held"
+    digest = hashlib.sha256(data).hexdigest()
+    assert call(server, "PUT", f"/v1/artifacts/blob?project={project}&digest={digest}", data)[0] == 200
+    doc = _manifest_doc("ds", 0, {"f": data})
+    assert (
+        call(server, "PUT", f"/v1/artifacts/file?project={project}&path=names/ds/v0.json", sa.encode_doc(doc))[0] == 200
+    )
+
+    def put_digest(d: str, body: bytes):
+        status, _, answer = call(server, "PUT", f"/v1/artifacts/file?project={project}&path=names/ds/digests/{d}", body)
+        return status, answer.decode()
+
+    assert put_digest(doc["digest"], b"vx")[0] == 400
+    status, why = put_digest(doc["digest"], b"v9")
+    assert status == 409 and "ds:v9 is not held" in why
+    status, why = put_digest("ab" * 32, b"v0")
+    assert status == 409 and doc["digest"] in why
+    assert put_digest(doc["digest"], b"v0")[0] == 200
+    assert (
+        ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN})).publish(
+            project, {"name": "ds", "type": "dataset", "metadata": {}, "files": doc["files"]}, []
+        )[0]["version"]
+        == "v0"
+    )  # the digest file names it: the same contents are that version
+
+
+@pytest.fixture
+def app_client(tmp_path):
+    """``runship serve``'s app in this process (no auth), for what needs patching."""
+    from fastapi.testclient import TestClient
+
+    from runship.web.app import ServeConfig, serve_app
+
+    with TestClient(serve_app(ServeConfig(str(tmp_path / "served"), None, access_log=False, allowed_hosts=None))) as c:
+        yield c
+
+
+def test_the_server_parses_a_manifest_once_bounds_its_files_and_stops_at_the_first_missing_blob(
+    app_client, monkeypatch, tmp_path
+):
+    from runship.store.artifacts import LocalArea as Local
+    from runship.web.views import artifacts as views
+
+    parsed, asked = [], []
+    decode = sa.decode_doc
+    monkeypatch.setattr(sa, "decode_doc", lambda data, what: parsed.append(what) or decode(data, what))
+    size = Local.blob_size
+    monkeypatch.setattr(Local, "blob_size", lambda self, p, d: asked.append(d) or size(self, p, d))
+    put = "/v1/artifacts/file?project=p&path=names/ds/v0.json"
+    lacking = _manifest_doc("ds", 0, {f"f{i}": str(i).encode() for i in range(1000)})
+    r = app_client.put(put, content=sa.encode_doc(lacking))
+    assert r.status_code == 409 and "send them first" in r.text
+    assert (len(parsed), len(asked)) == (1, 1)
+
+    monkeypatch.setattr(sa, "MAX_MANIFEST_FILES", 999)
+    r = app_client.put(put, content=sa.encode_doc(lacking))
+    assert r.status_code == 400 and "at most 999" in r.text
+    tiny = {**lacking, "files": {}, "references": {f"r{i}": {"uri": ""} for i in range(5000)}}
+    r = app_client.put(put, content=sa.encode_doc(tiny))
+    assert r.status_code == 413 and "at most 999" in r.text
+    assert len(parsed) == 2  # the last refused before it was parsed
+    assert views.MANIFEST_CHECKS == 2
+    # nor is such a version made anywhere (it could not be read)
+    with pytest.raises(sa.BadArtifact, match="at most 999"):
+        ArtifactStore(LocalArea(str(tmp_path / "local"))).publish("p", {**lacking, "version": None}, [])
+
+
+def test_the_server_checks_two_manifests_at_once_and_asks_a_third_to_come_back(app_client, monkeypatch):
+    import threading
+
+    from runship.web.views import artifacts as views
+
+    go, inside = threading.Event(), threading.Semaphore(0)
+    check = views._check_manifest
+
+    def slow(*args):
+        inside.release()
+        go.wait(10)
+        return check(*args)
+
+    monkeypatch.setattr(views, "_check_manifest", slow)
+    monkeypatch.setattr(views, "MANIFEST_WAIT", 0.3)
+    body = sa.encode_doc(_manifest_doc("ds", 0, {"f": b"x"}))
+    answers: list = []
+
+    def put():
+        answers.append(app_client.put("/v1/artifacts/file?project=p&path=names/ds/v0.json", content=body))
+
+    first = [threading.Thread(target=put) for _ in range(2)]
+    for t in first:
+        t.start()
+    for _ in first:
+        assert inside.acquire(timeout=10)
+    put()  # a third, while two are being checked
+    assert answers[0].status_code == 503 and answers[0].headers["retry-after"] == "5"
+    go.set()
+    for t in first:
+        t.join(10)
+    assert sorted(a.status_code for a in answers[1:]) == [409, 409]  # checked (the blob is not held)
+    put()  # and the turns are given back
+    assert answers[-1].status_code == 409
+
+
 def test_an_upload_without_the_projects_scope_is_a_failure_named(root, make_run, server, tmp_path):
     project = f"s{uuid.uuid4().hex[:6]}"
     _with_run(root, make_run, project)
