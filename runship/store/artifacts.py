@@ -27,7 +27,9 @@ from typing import Any, BinaryIO, Protocol
 
 from runship import safefile
 from runship.schema import artifacts as sa
+from runship.schema import redact
 from runship.schema.artifacts import BadArtifact
+from runship.store.errors import TargetError
 
 __all__ = ["Area", "ArtifactNotFound", "ArtifactStore", "BadArtifact", "LocalArea", "Manifest"]
 
@@ -440,8 +442,8 @@ def resolve_across(
                 key = (store.alias_times(project, name).get(selector, 0.0), -rank)
             if best is None or key > best[0]:
                 best = (key, store, table[selector])
-        except (OSError, ValueError, LookupError) as e:
-            problems.append(f"{store.where}: {e}")
+        except (OSError, ValueError, LookupError, TargetError) as e:  # a remote down, a damaged manifest
+            problems.append(f"{store.where}: {redact.text(str(e))}")
     if best is None:
         return None, None, problems
     _, store, found = best

@@ -19,6 +19,7 @@ from typing import Any, Protocol, cast
 
 from runship.schema import artifacts as sa
 from runship.schema import format as fmt
+from runship.schema import redact
 from runship.schema.records import ArtifactFields, UseFields
 from runship.schema.values import to_plain
 from runship.store.artifact_api import Artifact
@@ -148,8 +149,8 @@ def remote_stores(run: RunArtifacts) -> list[ArtifactStore]:
     for url in run.artifact_remotes:
         try:
             out.append(ArtifactStore(area_at(url)))
-        except Exception as e:
-            run.notice(f"artifact remote {url!r} skipped: {e}")
+        except Exception as e:  # neither the URL nor the error says its credentials
+            run.notice(f"artifact remote {redact.for_log(url)!r} skipped: {redact.text(str(e))}")
     return out
 
 
