@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 import zlib
 from typing import Any
@@ -288,6 +289,34 @@ def blobs_of(entry: dict[str, Any]) -> list[tuple[str, int]]:
 def alias_event(alias: str, version: str | None, t: float, run: str | None) -> dict[str, Any]:
     """An alias moved to ``version`` (None: removed) at ``t`` by ``run``."""
     return {"alias": check_alias(alias), "version": version, "t": t, "run": run}
+
+
+def event_fields(event: object, where: str) -> tuple[str, str | None, float, str | None]:
+    """(alias, version, t, run) of an alias event as runship writes one
+    (BadArtifact for anything else)."""
+    if not isinstance(event, dict):
+        raise BadArtifact(f"{where}: an alias event is a JSON object")
+    alias, version, t, run = (event.get(k) for k in ("alias", "version", "t", "run"))
+    check_alias(alias)
+    if version is not None and (not isinstance(version, str) or version_index(version) is None):
+        raise BadArtifact(f"{where}: an alias event's version must be v<N> or null")
+    if (
+        not isinstance(t, (int, float))
+        or isinstance(t, bool)
+        or not math.isfinite(t)
+        or not isinstance(run, (str, type(None)))
+    ):
+        raise BadArtifact(f"{where}: an alias event's t must be a number and its run a run id or null")
+    return str(alias), version, t, run
+
+
+def event_key(event: object) -> bytes | None:
+    """What tells one alias event from another (its alias, version, t and run,
+    other fields ignored); None for one that is not well formed."""
+    try:
+        return encode_doc(alias_event(*event_fields(event, "")))
+    except (BadArtifact, ValueError):
+        return None
 
 
 def fold_aliases(events: list[tuple[int, dict[str, Any]]], versions: set[int]) -> dict[str, int]:

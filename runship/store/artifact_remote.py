@@ -24,10 +24,14 @@ the very bytes were already there (a write retried after it had landed: the
 loser of a version claim must never be the winner itself); ``put_once``
 also says, for a file that was there, whether it holds these bytes and, for
 a manifest, its contents digest (what the uploader reports a conflict by).
+``append_events`` appends alias events made elsewhere after those of an
+area (``ArtifactStore.append_events``; a server does it itself, so that an
+uploader's token needs no read scope).
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import json
@@ -40,7 +44,7 @@ from urllib.parse import urlencode
 from runship.schema import artifacts as sa
 from runship.schema import names
 from runship.schema.artifacts import BadArtifact
-from runship.store.artifacts import Area, LocalArea
+from runship.store.artifacts import Area, ArtifactStore, LocalArea
 from runship.store.location import is_server_url, is_url, local_path, redact
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ __all__ = [
     "FsspecArea",
     "HttpArea",
     "Put",
+    "append_events",
     "area_at",
     "area_of",
     "check_dir",
@@ -185,6 +190,14 @@ def put_once(area: Area, project: str, rel: str, data: bytes) -> Put:
     except BadArtifact:
         there = None
     return _compare(rel, there, data)
+
+
+def append_events(area: Area, project: str, name: str, events: list[dict[str, Any]]) -> list[int | None]:
+    """Alias events made elsewhere appended at ``area`` (``ArtifactStore.append_events``;
+    a server's does it itself, so that a token that cannot read is enough)."""
+    if isinstance(area, HttpArea):
+        return area.append_events(project, name, events)
+    return ArtifactStore(area).append_events(project, name, events)
 
 
 def _limit(rel: str) -> int:
@@ -385,6 +398,9 @@ def _check_blob(digest: str, data: bytes) -> None:
 # ---- a runship server -------------------------------------------------------------------------
 ARTIFACTS = "/v1/artifacts"
 SIZE_HEADER = "runship-blob-size"
+EVENTS_PER_POST = 200  # alias events appended by one request (the server takes up to MAX_EVENTS_POST)
+MAX_EVENTS_POST = 1000
+MAX_EVENTS_BODY = 1 << 20
 
 
 class HttpArea:
@@ -488,6 +504,23 @@ class HttpArea:
 
     def remove(self, project: str, rel: str) -> None:
         raise AreaRefused(f"{self.where}: a runship server deletes nothing over HTTP (run gc on the server)", 409)
+
+    def append_events(
+        self, project: str, name: str, events: builtins.list[dict[str, Any]]
+    ) -> builtins.list[int | None]:
+        """``ArtifactStore.append_events`` done by the server (``POST .../aliases``:
+        a token that writes the project, none that reads it, is enough)."""
+        _check_place(project, sa.name_dir(name))
+        self._writes()
+        out: builtins.list[int | None] = []
+        for i in range(0, len(events), EVENTS_PER_POST):
+            body = json.dumps({"events": events[i : i + EVENTS_PER_POST]}, allow_nan=False).encode()
+            _, _, answer = self._call("POST", "aliases", {"project": project, "name": name}, body)
+            seqs = json.loads(answer).get("seqs")
+            if not isinstance(seqs, list) or len(seqs) != len(events[i : i + EVENTS_PER_POST]):
+                raise BadArtifact(f"{self.where}: an answer to appending alias events that is not one")
+            out.extend(s if isinstance(s, int) else None for s in seqs)
+        return out
 
 
 def _detail(body: bytes) -> str:

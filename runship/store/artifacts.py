@@ -349,18 +349,46 @@ class ArtifactStore:
     ) -> int:
         """Append an alias event (``version`` None: the alias is removed); its seq.
         ``t``: when it moved (now, unless an event made elsewhere is copied here)."""
-        event = sa.encode_doc(sa.alias_event(alias, version, time.time() if t is None else t, run))
+        event = sa.alias_event(alias, version, time.time() if t is None else t, run)
+        return self._append(project, name, sa.encode_doc(event), self._next_seq(project, name))
+
+    def _next_seq(self, project: str, name: str) -> int:
         held = [
             s
             for s in (sa.alias_seq(f) for f in self.area.list(project, f"{sa.name_dir(name)}/aliases"))
             if s is not None
         ]
-        seq = max(held) + 1 if held else 0
+        return max(held) + 1 if held else 0
+
+    def _append(self, project: str, name: str, event: bytes, seq: int) -> int:
+        """``event`` created at the first free seq from ``seq`` on; that seq."""
         for _ in range(MAX_VERSION_TRIES):
             if self.area.create(project, sa.alias_rel(name, seq), event):
                 return seq
             seq += 1
-        raise OSError(errno.EAGAIN, f"could not move alias {alias!r} of {name!r} in {self.where}/{project}")
+        raise OSError(errno.EAGAIN, f"could not move an alias of {name!r} in {self.where}/{project}")
+
+    def append_events(self, project: str, name: str, events: list[Any]) -> list[int | None]:
+        """Alias events made elsewhere (an uploaded root's), appended in order
+        after those here, each with its own alias, version, t and run; one an
+        event here already has all four of is not appended again (an upload
+        retried, or sent again from a fresh state). For each: its seq here,
+        or None (held). BadArtifact, before any is appended, for one that is
+        not an alias event."""
+        checked = [sa.event_fields(ev, f"alias event {i}") for i, ev in enumerate(events)]
+        held = {sa.event_key(ev) for _, ev in self.alias_events(project, name)}
+        seq = self._next_seq(project, name)
+        out: list[int | None] = []
+        for alias, version, t, run in checked:
+            data = sa.encode_doc(sa.alias_event(alias, version, t, run))
+            if data in held:
+                out.append(None)
+                continue
+            seq = self._append(project, name, data, seq)
+            held.add(data)
+            out.append(seq)
+            seq += 1
+        return out
 
     def record_use(self, project: str, name: str, index: int, run_id: str, doc: dict[str, Any] | None = None) -> None:
         self.area.create(project, sa.use_rel(name, index, run_id), sa.encode_doc(doc or {}))

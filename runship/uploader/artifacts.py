@@ -45,8 +45,8 @@ from runship.schema import artifacts as sa
 from runship.schema.artifacts import BadArtifact
 from runship.schema.names import BadName, check_id
 from runship.store import Backend, TargetError
-from runship.store.artifact_remote import AreaRefused, area_of, parse_rel, put_once
-from runship.store.artifacts import Area, ArtifactStore
+from runship.store.artifact_remote import AreaRefused, append_events, area_of, parse_rel, put_once
+from runship.store.artifacts import Area
 from runship.uploader.state import State
 
 Skip = Callable[[str, str], None]  # (path, why): a file not sent on purpose
@@ -225,7 +225,7 @@ class _Copy:
         self.local: set[tuple[str, int]] = set()  # (name, index) of the manifests here
         self.never: set[tuple[str, int]] = set()  # ... that will not go: another's there, or not readable here
         self.waiting: set[tuple[str, str]] = set()  # (name, alias) whose next event waits for its version
-        self.events: dict[str, set[bytes]] = {}  # name -> the alias events the target holds (``_event_key``)
+        self.batch: dict[str, list[tuple[str, int, int, dict[str, Any]]]] = {}  # name -> its events to send
 
     def run(self, found: Local, stop: threading.Event) -> None:
         for rel, size, digest in found.blobs:
@@ -242,9 +242,11 @@ class _Copy:
                 return
             self._guarded(rel, self._doc, "digest", rel, size, name)
         for rel, size, name, _seq in found.aliases:
+            self._guarded(rel, self._alias, rel, size, name)
+        for name, events in self.batch.items():
             if stop.is_set():
                 return
-            self._guarded(rel, self._alias, rel, size, name)
+            self._guarded(f"{sa.name_dir(name)}/aliases", self._send_events, name, events)
         for rel, size, name, index in found.uses:
             if stop.is_set():
                 return
@@ -415,16 +417,15 @@ class _Copy:
             self._done(rel, size)
 
     def _alias(self, rel: str, size: int, name: str) -> None:
-        """An alias event, appended on the target (the next free seq there, not
-        this store's: another root may have moved aliases of this name), the
-        event's own alias, version, time and run kept. Only of a version the
-        target holds with these bytes; one of a version not there yet holds
-        back the later events of its alias, so that they land in order."""
+        """An alias event: kept for ``_send_events`` if its version is on the
+        target with these contents; one of a version not there yet holds back
+        the later events of its alias (to a later pass), so that they land
+        in order."""
         if self._up(rel, size):
             return
         data = self._read(rel, sa.MAX_SMALL_DOC)
         try:
-            alias, version, t, run = _event(data, rel)
+            alias, version, t, run = sa.event_fields(sa.decode_doc(data, rel), rel)
         except BadArtifact as e:
             self.skip(os.path.join(self.where, rel), f"{e}; not sent")
             return
@@ -432,7 +433,6 @@ class _Copy:
             return
         if version is not None:
             index = sa.version_index(version)
-            assert index is not None  # _event checked it
             if (name, index) not in self.versions:
                 if (name, index) in self.local and (name, index) not in self.never:
                     self.waiting.add((name, alias))  # its version goes in a later pass: it, and what follows, then
@@ -440,47 +440,16 @@ class _Copy:
         if self.dry_run:
             self._pending(rel, len(data))
             return
-        there = self._events_there(name)
-        key = _event_key(alias, version, t, run)
-        if key not in there:  # (there: sent by a pass that stopped before its state row)
-            try:
-                # two uploads of one root at once may both append it: the same move twice, harmless
-                ArtifactStore(self.area).move_alias(self.project, name, alias, version, run, t=t)
-            except Exception:
-                self.waiting.add((name, alias))  # the later events of this alias wait for it
-                raise
-            there.add(key)
-            self._sent(rel, len(data))
-        else:
-            self._done(rel, size)
+        self.batch.setdefault(name, []).append((rel, size, len(data), sa.alias_event(alias, version, t, run)))
 
-    def _events_there(self, name: str) -> set[bytes]:
-        """The alias events of ``name`` the target holds (read once a pass, when one is to be sent)."""
-        if name not in self.events:
-            held = set()
-            for _, ev in ArtifactStore(self.area).alias_events(self.project, name):
-                try:
-                    held.add(_event_key(*_fields(ev, "")))
-                except BadArtifact:
-                    continue
-            self.events[name] = held
-        return self.events[name]
-
-
-def _event(data: bytes, rel: str) -> tuple[str, str | None, float, str | None]:
-    """(alias, version, t, run) of an alias event's bytes (BadArtifact if it is not one runship writes)."""
-    return _fields(sa.decode_doc(data, rel), rel)
-
-
-def _fields(event: dict[str, Any], rel: str) -> tuple[str, str | None, float, str | None]:
-    alias, version, t, run = (event.get(k) for k in ("alias", "version", "t", "run"))
-    sa.check_alias(alias)
-    if version is not None and (not isinstance(version, str) or sa.version_index(version) is None):
-        raise BadArtifact(f"alias event {rel}: version must be v<N> or null")
-    if not isinstance(t, (int, float)) or isinstance(t, bool) or not isinstance(run, (str, type(None))):
-        raise BadArtifact(f"alias event {rel}: t must be a number and run a run id or null")
-    return str(alias), version, t, run
-
-
-def _event_key(alias: str, version: str | None, t: float, run: str | None) -> bytes:
-    return sa.encode_doc(sa.alias_event(alias, version, t, run))
+    def _send_events(self, name: str, events: list[tuple[str, int, int, dict[str, Any]]]) -> None:
+        """A name's alias events appended on the target, in order, after those
+        there (its seqs, not this store's: another root may have moved aliases
+        of this name); one the target holds already (its alias, version, t and
+        run: sent by a pass that stopped before its state row) not again."""
+        seqs = append_events(self.area, self.project, name, [ev for _, _, _, ev in events])
+        for (rel, size, n, _), seq in zip(events, seqs):
+            if seq is None:
+                self._done(rel, size)
+            else:
+                self._sent(rel, n)

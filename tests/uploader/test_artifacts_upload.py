@@ -419,6 +419,18 @@ def test_the_server_refuses_a_wrong_blob_a_bad_manifest_and_a_foreign_token(serv
     status, _, body = call(server, "GET", "/v1/artifacts/projects", token=RunshipServer.MNIST_TOKEN)
     assert status == 200 and project not in json.loads(body)["projects"]
 
+    # alias events appended by the server: each checked before any is appended; a writer's only
+    append = f"/v1/artifacts/aliases?project={project}&name=ds"
+    event = {"alias": "best", "version": "v0", "t": 1.0, "run": None}
+    for bad in ({"events": [event, {**event, "alias": "v3"}]}, {"events": [{**event, "t": "now"}]}, {"events": 3}):
+        assert call(server, "POST", append, json.dumps(bad).encode())[0] == 400, bad
+    assert (
+        call(server, "POST", append, json.dumps({"events": [event]}).encode(), token=RunshipServer.READ_TOKEN)[0] == 403
+    )
+    for seqs in ([0], [None]):
+        status, _, body = call(server, "POST", append, json.dumps({"events": [event]}).encode())
+        assert status == 200 and json.loads(body) == {"seqs": seqs}
+
 
 def test_the_server_takes_a_digest_file_only_of_a_version_it_holds_with_that_digest(server):
     project = f"g{uuid.uuid4().hex[:6]}"
@@ -560,8 +572,22 @@ def test_a_conflicting_version_is_reported_and_left_as_it_is_and_its_aliases_and
     assert remote.aliases(project, "ds") == {"latest": 0} and len(again.failures) == 1
 
 
-def test_alias_events_of_a_second_root_are_appended_after_those_there(tmp_path, make_run, server):
-    project = f"a{uuid.uuid4().hex[:6]}"
+WRITE_TOKEN = "write-token-0123456789abcdef"
+
+
+@pytest.fixture
+def write_only_server(tmp_path):
+    """A ``runship serve`` that also takes a token that writes and cannot read."""
+    srv = RunshipServer(str(tmp_path / "served"), str(tmp_path))
+    with open(srv.token_file, "a") as f:
+        f.write(f"{WRITE_TOKEN} w * uploader\n")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_alias_events_of_a_second_root_are_appended_after_those_there(tmp_path, make_run, write_only_server):
+    server, project = write_only_server, "a"
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     for r in (one, two):
         make_run(dir=r, project=project).finish()
@@ -571,7 +597,8 @@ def test_alias_events_of_a_second_root_are_appended_after_those_there(tmp_path, 
     _log(two, project, "ds", {"a": b"same"}, ["prod"])
     _log(two, project, "ds", {"a": b"same"}, ["stage"])
     first, _ = _pass(one, server.url, tmp_path / "s1", token=RunshipServer.TOKEN)
-    second, _ = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
+    # the second with a token that cannot read: the server appends them
+    second, _ = _pass(two, server.url, tmp_path / "s2", token=WRITE_TOKEN)
     assert (first.failures, second.failures) == ([], [])
     remote = ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN}))
     assert remote.aliases(project, "ds") == {"latest": 0, "best": 0, "prod": 0, "stage": 0}
@@ -580,9 +607,9 @@ def test_alias_events_of_a_second_root_are_appended_after_those_there(tmp_path, 
     # each as it was made: its alias, version, time and run
     mine = [ev for _, ev in ArtifactStore(LocalArea(two)).alias_events(project, "ds")]
     assert [ev for _, ev in events][1:] == mine
-    # nothing goes twice: not on a second pass, nor from a fresh state that asks the target
-    again, _ = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
-    fresh, _ = _pass(two, server.url, tmp_path / "s3", token=RunshipServer.TOKEN, verify_remote=True)
+    # nothing goes twice: not on a second pass, nor from a fresh state
+    again, _ = _pass(two, server.url, tmp_path / "s2", token=WRITE_TOKEN)
+    fresh, _ = _pass(two, server.url, tmp_path / "s3", token=WRITE_TOKEN, verify_remote=True)
     assert (again.artifact_files, fresh.artifact_files, fresh.failures) == (0, 0, [])
     assert len(remote.alias_events(project, "ds")) == 3
 

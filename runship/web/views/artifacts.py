@@ -8,17 +8,17 @@ The server keeps them in its own storage root, in the same layout
 (``<root>/<project>/.artifacts/``: ``LocalArea`` on a directory, ``FsspecArea``
 on an object store). Every file is created once and never replaced; nothing
 is deleted over HTTP. Every project, name, version, digest and path is
-checked against the layout (400); a blob's body must hash to its name
-(400) and hold at most ``CHUNK_SIZE`` bytes (413); a manifest must pass
-``check_manifest`` and its blobs be held (409 naming the first missing);
-a small file (digest, alias event, use marker) is at most ``MAX_SMALL_DOC``
-bytes, a manifest ``MAX_MANIFEST_BYTES`` (413) and ``MAX_MANIFEST_FILES``
-files and references; a digest file must name a version held whose
-contents digest is its name (409). ``MANIFEST_CHECKS`` manifests (and
+checked against the layout (400); a blob's body must hash to its name (400)
+and hold at most ``CHUNK_SIZE`` bytes (413); a manifest must pass
+``check_manifest`` (``MAX_MANIFEST_FILES`` files and references at most)
+and its blobs be held (409 naming the first missing); a digest file must
+name a version held whose contents digest is its name (409); a small file
+(digest, alias event, use marker) is at most ``MAX_SMALL_DOC`` bytes, a
+manifest ``MAX_MANIFEST_BYTES`` (413). ``MANIFEST_CHECKS`` manifests (and
 digest files, which read theirs) are checked at once; another waits its
-turn, then gets 503 with Retry-After.
-Reading needs a token that reads the project, writing one that writes it
-(a blob's size: either).
+turn, then gets 503 with Retry-After. Alias events made elsewhere are
+appended by the server (``POST .../aliases``). Reading needs a token that
+reads the project, writing one that writes it (a blob's size: either).
 """
 
 from __future__ import annotations
@@ -37,7 +37,16 @@ from starlette.concurrency import run_in_threadpool
 from runship.schema import artifacts as sa
 from runship.schema.artifacts import BadArtifact
 from runship.schema.names import BadName, check_id
-from runship.store.artifact_remote import SIZE_HEADER, AreaRefused, area_at, check_dir, parse_rel, put_once
+from runship.store.artifact_remote import (
+    MAX_EVENTS_BODY,
+    MAX_EVENTS_POST,
+    SIZE_HEADER,
+    AreaRefused,
+    area_at,
+    check_dir,
+    parse_rel,
+    put_once,
+)
 from runship.store.artifacts import Area, ArtifactNotFound, ArtifactStore
 from runship.web.auth import Token
 from runship.web.context import NO_STORE, small_body, store, web
@@ -49,7 +58,11 @@ Project = Annotated[str, Query(max_length=200)]
 Path = Annotated[str, Query(max_length=1100)]
 Digest = Annotated[str, Query(max_length=64)]
 #: the paths whose bodies may be larger than the server's --max-body (the app's guard lets them through)
-LARGE_BODY_PATHS = {f"{BASE}/file": sa.MAX_MANIFEST_BYTES + 1024, f"{BASE}/blob": sa.CHUNK_SIZE + 1024}
+LARGE_BODY_PATHS = {
+    f"{BASE}/file": sa.MAX_MANIFEST_BYTES + 1024,
+    f"{BASE}/blob": sa.CHUNK_SIZE + 1024,
+    f"{BASE}/aliases": MAX_EVENTS_BODY + 1024,
+}
 READ_PIECE = 1 << 20
 MANIFEST_CHECKS = 2  # manifests (digest files) checked at once: parsed, checked, their blobs asked for
 MANIFEST_WAIT = 10.0  # seconds a manifest waits for its turn before 503
@@ -290,6 +303,29 @@ async def write_file(request: Request, project: Project, path: Path) -> JSONResp
         if slots is not None:
             slots.release()
     return JSONResponse(answer, headers=NO_STORE)
+
+
+@v1.post(f"{BASE}/aliases")
+async def append_aliases(
+    request: Request, project: Project, name: Annotated[str, Query(max_length=200)]
+) -> JSONResponse:
+    """Append alias events made elsewhere (an upload's: ``{"events": [...]}``,
+    each ``{"alias", "version", "t", "run"}``), in order, after those held,
+    each with its own fields; one held already (the same four) is not
+    appended again. ``{"seqs": [...]}``: each one's seq, or null (held)."""
+    p = _allow(request, project, "w")
+    data = await small_body(request, MAX_EVENTS_BODY, "a batch of alias events")
+    try:
+        sa.check_name(name)
+        events = sa.decode_doc(data, "alias events").get("events")
+        if not isinstance(events, list) or len(events) > MAX_EVENTS_POST:
+            raise BadArtifact(f"events must be a list of at most {MAX_EVENTS_POST} alias events")
+        seqs = await run_in_threadpool(ArtifactStore(_area(request)).append_events, p, name, events)
+    except BadArtifact as e:
+        raise _bad(e) from None
+    except AreaRefused as e:
+        raise HTTPException(e.status, str(e)[:500]) from None
+    return JSONResponse({"seqs": seqs}, headers=NO_STORE)
 
 
 def _put_blob(area: Area, project: str, digest: str, data: bytes) -> bool:
