@@ -23,11 +23,11 @@ later ones.
 What went up is kept in the state (``derived`` rows, run ``.artifacts``:
 path -> size, an alias event by its path here), so that a pass asks the
 target little about files it sent before (``--verify-remote`` asks again:
-an alias event is then found among the target's by its fields). Only files of the layout are read
-(``parse_rel``): a link, FIFO or other odd file, or a name the layout has
-no place for, is skipped with a warning naming it, never followed or sent;
-a blob whose bytes are not its digest, or a manifest that fails its checks,
-likewise. ``dry_run``: what would be sent is listed, the target not asked.
+an alias event is then found among the target's by its fields). Only
+files of the layout are read (``parse_rel``): a link, FIFO or other odd
+file, or a name the layout has no place for, is skipped with a warning
+naming it, never followed or sent; a blob whose bytes are not its digest,
+or a manifest that fails its checks, likewise. ``dry_run``: what would be sent is listed, the target not asked.
 """
 
 from __future__ import annotations
@@ -446,7 +446,11 @@ class _Copy:
         """A name's alias events appended on the target, in order, after those
         there (its seqs, not this store's: another root may have moved aliases
         of this name); one the target holds already (its alias, version, t and
-        run: sent by a pass that stopped before its state row) not again."""
+        run: sent by a pass that stopped before its state row) not again. Two
+        uploads of one root at once (two states) may both append one: the
+        same move again, after the other's; the rest of that alias's events
+        follow it, so that only a pass cut between them leaves the alias
+        behind until the next. Accepted: one root is uploaded by one upload."""
         seqs = append_events(self.area, self.project, name, [ev for _, _, _, ev in events])
         for (rel, size, n, _), seq in zip(events, seqs):
             if seq is None:
