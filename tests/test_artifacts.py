@@ -438,3 +438,21 @@ def test_wandb_spellings_a_script_may_use(make_run, root, tmp_path):
     with pytest.raises(ValueError, match=r"not starting with '\.'"):
         runship.Artifact(".hidden", type="dataset")
     run.finish()
+
+
+def test_a_remote_url_with_credentials_is_never_recorded_or_said_with_them(root, tmp_path, capsys):
+    """An ``artifact_remotes`` URL that cannot be opened: its password is
+    neither in the notice the run records nor in the error ``use_artifact``
+    raises (nor in what is printed)."""
+    bad = "nosuch://user:s3cret-pw@host/runs"
+    run = runship.init(project="p", dir=root, settings={**SETTINGS, "artifact_remotes": [bad]}, reinit="create_new")
+    with pytest.raises(ArtifactNotFound) as caught:
+        run.use_artifact("ds:latest")
+    run.finish()
+    assert "s3cret" not in str(caught.value)
+    said = capsys.readouterr()
+    assert "s3cret" not in said.out + said.err
+    for d, _, files in os.walk(root):
+        for f in files:
+            with open(os.path.join(d, f), "rb") as fh:
+                assert b"s3cret" not in fh.read(), f

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 import zlib
 from typing import Any
@@ -34,6 +35,9 @@ CHUNK_SIZE = 4 * 1024 * 1024  # a file larger is stored as chunks of this size
 MANIFEST_FORMAT = "runship.artifact"
 MANIFEST_SCHEMA = 1
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # a manifest larger is not read
+#: files and references of one version: past this, a manifest is not read nor made (500,000 files
+#: of 40-character paths are already about 64 MiB; the bound is for crafted ones, tiny references)
+MAX_MANIFEST_FILES = 500_000
 MAX_SMALL_DOC = 64 * 1024  # an alias event, a digest or use marker
 MAX_ENTRY_PATH = 1024  # characters of a file's path inside an artifact
 MAX_ENTRY_DEPTH = 32
@@ -240,6 +244,7 @@ def check_manifest(doc: dict[str, Any], name: str, index: int) -> dict[str, Any]
     files, refs = doc.get("files"), doc.get("references", {})
     if not isinstance(files, dict) or not isinstance(refs, dict):
         raise BadArtifact(f"{where}: files and references must be objects")
+    check_count(where, len(files) + len(refs))
     for path, entry in files.items():
         _check_entry(where, path, entry)
     for path, ref in refs.items():
@@ -252,6 +257,12 @@ def check_manifest(doc: dict[str, Any], name: str, index: int) -> dict[str, Any]
         if not isinstance(doc.get(key), kind):
             raise BadArtifact(f"{where}: {key} must be a {kind.__name__}")
     return doc
+
+
+def check_count(where: str, count: int) -> None:
+    """A version holds at most MAX_MANIFEST_FILES files and references."""
+    if count > MAX_MANIFEST_FILES:
+        raise BadArtifact(f"{where}: {count:,} files and references; a version holds at most {MAX_MANIFEST_FILES:,}")
 
 
 def _check_entry(where: str, path: str, entry: object) -> None:
@@ -287,6 +298,34 @@ def blobs_of(entry: dict[str, Any]) -> list[tuple[str, int]]:
 def alias_event(alias: str, version: str | None, t: float, run: str | None) -> dict[str, Any]:
     """An alias moved to ``version`` (None: removed) at ``t`` by ``run``."""
     return {"alias": check_alias(alias), "version": version, "t": t, "run": run}
+
+
+def event_fields(event: object, where: str) -> tuple[str, str | None, float, str | None]:
+    """(alias, version, t, run) of an alias event as runship writes one
+    (BadArtifact for anything else)."""
+    if not isinstance(event, dict):
+        raise BadArtifact(f"{where}: an alias event is a JSON object")
+    alias, version, t, run = (event.get(k) for k in ("alias", "version", "t", "run"))
+    check_alias(alias)
+    if version is not None and (not isinstance(version, str) or version_index(version) is None):
+        raise BadArtifact(f"{where}: an alias event's version must be v<N> or null")
+    if (
+        not isinstance(t, (int, float))
+        or isinstance(t, bool)
+        or not math.isfinite(t)
+        or not isinstance(run, (str, type(None)))
+    ):
+        raise BadArtifact(f"{where}: an alias event's t must be a number and its run a run id or null")
+    return str(alias), version, t, run
+
+
+def event_key(event: object) -> bytes | None:
+    """What tells one alias event from another (its alias, version, t and run,
+    other fields ignored); None for one that is not well formed."""
+    try:
+        return encode_doc(alias_event(*event_fields(event, "")))
+    except (BadArtifact, ValueError):
+        return None
 
 
 def fold_aliases(events: list[tuple[int, dict[str, Any]]], versions: set[int]) -> dict[str, int]:

@@ -5,7 +5,11 @@ the logic: ``runship.store.artifacts``, over an ``Area``).
   ``memory://``...), the layout below ``<url>/<project>/.artifacts/``. A file is
   created with one write of the whole object, create-only where the store
   offers it (S3's ``If-None-Match``: two writers racing for a version number
-  cannot both win), else after a check that it is not there. Written only to
+  cannot both win), else after a check that it is not there; then read back,
+  so that on a store that takes ``If-None-Match`` and ignores it the writer
+  whose bytes are not there knows it lost. A blob found there with another
+  size is written over (its name is its bytes' digest), and its size checked
+  again (AreaRefused, 409, if it is still wrong). Written only to
   object stores, where one PUT is atomic (``ATOMIC_SCHEMES``); other URLs are
   read-only (``AreaRefused``), but an upload target's, which is written
   whatever its scheme, as its runs are.
@@ -20,10 +24,14 @@ the very bytes were already there (a write retried after it had landed: the
 loser of a version claim must never be the winner itself); ``put_once``
 also says, for a file that was there, whether it holds these bytes and, for
 a manifest, its contents digest (what the uploader reports a conflict by).
+``append_events`` appends alias events made elsewhere after those of an
+area (``ArtifactStore.append_events``; a server does it itself, so that an
+uploader's token needs no read scope).
 """
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import json
@@ -36,7 +44,7 @@ from urllib.parse import urlencode
 from runship.schema import artifacts as sa
 from runship.schema import names
 from runship.schema.artifacts import BadArtifact
-from runship.store.artifacts import Area, LocalArea
+from runship.store.artifacts import Area, ArtifactStore, LocalArea
 from runship.store.location import is_server_url, is_url, local_path, redact
 
 if TYPE_CHECKING:
@@ -48,6 +56,7 @@ __all__ = [
     "FsspecArea",
     "HttpArea",
     "Put",
+    "append_events",
     "area_at",
     "area_of",
     "check_dir",
@@ -183,6 +192,14 @@ def put_once(area: Area, project: str, rel: str, data: bytes) -> Put:
     return _compare(rel, there, data)
 
 
+def append_events(area: Area, project: str, name: str, events: list[dict[str, Any]]) -> list[int | None]:
+    """Alias events made elsewhere appended at ``area`` (``ArtifactStore.append_events``;
+    a server's does it itself, so that a token that cannot read is enough)."""
+    if isinstance(area, HttpArea):
+        return area.append_events(project, name, events)
+    return ArtifactStore(area).append_events(project, name, events)
+
+
 def _limit(rel: str) -> int:
     return sa.MAX_MANIFEST_BYTES if parse_rel(rel)[0] == "manifest" else sa.MAX_SMALL_DOC
 
@@ -306,9 +323,15 @@ class FsspecArea:
     def put_once(self, project: str, rel: str, data: bytes) -> Put:
         path = self._at(project, rel)
         self._writable()
-        if self.guard("upload", self._pipe, path, data):
+        made = self.guard("upload", self._pipe, path, data)
+        # read back, made or not: a store that takes If-None-Match (or ``mode="create"``) and
+        # ignores it lets two writers both "create" the file, the later one's bytes staying; the
+        # one whose bytes are not there did not make it. (This narrows the race to a write landing
+        # between another's write and its read-back; a store that honours create-only closes it.)
+        there = self.read(project, rel, _limit(rel))
+        if made and there in (data, None):  # None: gone since (a gc), but nobody else's is there
             return Put(True, True)
-        return _compare(rel, self.read(project, rel, _limit(rel)), data)
+        return _compare(rel, there, data)
 
     def create(self, project: str, rel: str, data: bytes) -> bool:
         # there already, with these bytes: maybe this call's own write, retried by the client library after it landed
@@ -333,7 +356,18 @@ class FsspecArea:
     def put_blob(self, project: str, digest: str, data: bytes) -> None:
         _check_blob(digest, data)
         self._writable()
-        self.guard("upload", self._pipe, self._at(project, sa.blob_rel(digest)), data)  # there: the same bytes
+        path = self._at(project, sa.blob_rel(digest))
+        self.guard("upload", self._pipe, path, data)
+        if self.blob_size(project, digest) == len(data):
+            return  # made, or there already: the same bytes (its name is their digest)
+        # an object of another size under this name (an upload cut by another tool, a damaged copy):
+        # the blob is named by its bytes, so writing the right ones over it is always safe
+        self.guard("upload", self.fs.pipe_file, path, data)
+        got = self.blob_size(project, digest)
+        if got != len(data):
+            raise AreaRefused(
+                f"{self.where}/{project}: blob {digest} holds {got} bytes after {len(data)} were written over it", 409
+            )
 
     def open_blob(self, project: str, digest: str) -> BinaryIO:
         path = self._at(project, sa.blob_rel(digest))
@@ -364,6 +398,9 @@ def _check_blob(digest: str, data: bytes) -> None:
 # ---- a runship server -------------------------------------------------------------------------
 ARTIFACTS = "/v1/artifacts"
 SIZE_HEADER = "runship-blob-size"
+EVENTS_PER_POST = 200  # alias events appended by one request (the server takes up to MAX_EVENTS_POST)
+MAX_EVENTS_POST = 1000
+MAX_EVENTS_BODY = 1 << 20
 
 
 class HttpArea:
@@ -467,6 +504,23 @@ class HttpArea:
 
     def remove(self, project: str, rel: str) -> None:
         raise AreaRefused(f"{self.where}: a runship server deletes nothing over HTTP (run gc on the server)", 409)
+
+    def append_events(
+        self, project: str, name: str, events: builtins.list[dict[str, Any]]
+    ) -> builtins.list[int | None]:
+        """``ArtifactStore.append_events`` done by the server (``POST .../aliases``:
+        a token that writes the project, none that reads it, is enough)."""
+        _check_place(project, sa.name_dir(name))
+        self._writes()
+        out: builtins.list[int | None] = []
+        for i in range(0, len(events), EVENTS_PER_POST):
+            body = json.dumps({"events": events[i : i + EVENTS_PER_POST]}, allow_nan=False).encode()
+            _, _, answer = self._call("POST", "aliases", {"project": project, "name": name}, body)
+            seqs = json.loads(answer).get("seqs")
+            if not isinstance(seqs, list) or len(seqs) != len(events[i : i + EVENTS_PER_POST]):
+                raise BadArtifact(f"{self.where}: an answer to appending alias events that is not one")
+            out.extend(s if isinstance(s, int) else None for s in seqs)
+        return out
 
 
 def _detail(body: bytes) -> str:

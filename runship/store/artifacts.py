@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Protocol
 from runship import safefile
 from runship.errors import CommError
 from runship.schema import artifacts as sa
+from runship.schema import redact
 from runship.schema.artifacts import BadArtifact
 
 __all__ = ["Area", "ArtifactNotFound", "ArtifactStore", "BadArtifact", "LocalArea", "Manifest"]
@@ -284,8 +285,9 @@ class ArtifactStore:
         """The run ids that used version ``index``."""
         return sorted(self.area.list(project, f"{sa.name_dir(name)}/used/v{int(index)}"))
 
-    def missing(self, project: str, manifest: Manifest) -> list[tuple[str, int]]:
-        """The blobs (digest, size) of a manifest this place does not hold."""
+    def missing(self, project: str, manifest: Manifest, first: bool = False) -> list[tuple[str, int]]:
+        """The blobs (digest, size) of a manifest this place does not hold
+        (``first``: the first one only, the rest not asked for)."""
         seen: set[str] = set()
         out = []
         for entry in manifest["files"].values():
@@ -294,6 +296,8 @@ class ArtifactStore:
                     seen.add(digest)
                     if self.area.blob_size(project, digest) != size:
                         out.append((digest, size))
+                        if first:
+                            return out
         return out
 
     def read_file(self, project: str, entry: dict[str, Any]) -> Iterator[bytes]:
@@ -319,6 +323,7 @@ class ArtifactStore:
         held, (that version's manifest, False). ``aliases`` move to it either
         way (``latest`` is implicit)."""
         name = sa.check_name(doc["name"])
+        sa.check_count(name, len(doc["files"]) + len(doc.get("references", {})))  # else made, never read
         digest = sa.contents_digest(doc["files"], doc.get("references", {}))
         same = self.area.read(project, sa.digest_rel(name, digest), sa.MAX_SMALL_DOC)
         index = sa.version_index(same.decode("ascii", "replace")) if same else None
@@ -360,20 +365,51 @@ class ArtifactStore:
             index += 1
         raise OSError(errno.EAGAIN, f"could not claim a version of {name!r} in {self.where}/{project}")
 
-    def move_alias(self, project: str, name: str, alias: str, version: str | None, run: str | None = None) -> int:
-        """Append an alias event (``version`` None: the alias is removed); its seq."""
-        event = sa.encode_doc(sa.alias_event(alias, version, time.time(), run))
+    def move_alias(
+        self, project: str, name: str, alias: str, version: str | None, run: str | None = None, t: float | None = None
+    ) -> int:
+        """Append an alias event (``version`` None: the alias is removed); its seq.
+        ``t``: when it moved (now, unless an event made elsewhere is copied here)."""
+        event = sa.alias_event(alias, version, time.time() if t is None else t, run)
+        return self._append(project, name, sa.encode_doc(event), self._next_seq(project, name))
+
+    def _next_seq(self, project: str, name: str) -> int:
         held = [
             s
             for s in (sa.alias_seq(f) for f in self.area.list(project, f"{sa.name_dir(name)}/aliases"))
             if s is not None
         ]
-        seq = max(held) + 1 if held else 0
+        return max(held) + 1 if held else 0
+
+    def _append(self, project: str, name: str, event: bytes, seq: int) -> int:
+        """``event`` created at the first free seq from ``seq`` on; that seq."""
         for _ in range(MAX_VERSION_TRIES):
             if self.area.create(project, sa.alias_rel(name, seq), event):
                 return seq
             seq += 1
-        raise OSError(errno.EAGAIN, f"could not move alias {alias!r} of {name!r} in {self.where}/{project}")
+        raise OSError(errno.EAGAIN, f"could not move an alias of {name!r} in {self.where}/{project}")
+
+    def append_events(self, project: str, name: str, events: list[Any]) -> list[int | None]:
+        """Alias events made elsewhere (an uploaded root's), appended in order
+        after those here, each with its own alias, version, t and run; one an
+        event here already has all four of is not appended again (an upload
+        retried, or sent again from a fresh state). For each: its seq here,
+        or None (held). BadArtifact, before any is appended, for one that is
+        not an alias event."""
+        checked = [sa.event_fields(ev, f"alias event {i}") for i, ev in enumerate(events)]
+        held = {sa.event_key(ev) for _, ev in self.alias_events(project, name)}
+        seq = self._next_seq(project, name)
+        out: list[int | None] = []
+        for alias, version, t, run in checked:
+            data = sa.encode_doc(sa.alias_event(alias, version, t, run))
+            if data in held:
+                out.append(None)
+                continue
+            seq = self._append(project, name, data, seq)
+            held.add(data)
+            out.append(seq)
+            seq += 1
+        return out
 
     def record_use(self, project: str, name: str, index: int, run_id: str, doc: dict[str, Any] | None = None) -> None:
         self.area.create(project, sa.use_rel(name, index, run_id), sa.encode_doc(doc or {}))
@@ -491,7 +527,7 @@ def resolve_across(
             if best is None or key > best[0]:
                 best = (key, store, table[selector])
         except Exception as e:  # a place down, refusing or without credentials: a reason, not an error
-            problems.append(f"{store.where}: {type(e).__name__}: {e}")
+            problems.append(f"{store.where}: {type(e).__name__}: {redact.text(str(e))}")
     if best is None:
         return None, None, problems
     _, store, found = best

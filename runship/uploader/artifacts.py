@@ -7,19 +7,27 @@ Every file of the store is immutable and named for what it holds, so a copy
 needs no multipart state: a blob the target holds (with the right size) is
 never sent again, and an upload cut anywhere goes on where it stopped. The
 order keeps the target whole at every moment: blobs first; a manifest only
-once every blob it names is there; then digest files (of versions there),
-alias events and use markers. Nothing there is ever replaced: a different
-manifest under the same version number (two roots that logged one
-artifact) or a different alias event under the same seq is a failure named
-in the pass's report, and left as it is.
+once every blob it names is there (asked of the target, for each blob not
+sent or seen there in this pass: a gc there may have removed one sent
+before; it goes again); then digest files, alias events and use markers,
+each only of a version the target holds with these contents. Nothing there
+is ever replaced: a different manifest under the same version number (two
+roots that logged one artifact) is a failure named in the pass's report,
+left as it is, and its alias events and use markers stay here (they would
+name the other root's version). An alias event is appended on the target
+at its next free seq (another root may have moved aliases of the name),
+with its own alias, version, time and run; the events of one alias go in
+the order they were made, one waiting for its version holding back the
+later ones.
 
 What went up is kept in the state (``derived`` rows, run ``.artifacts``:
-path -> size), so that a pass asks the target nothing about files it sent
-before (``--verify-remote`` asks again). Only files of the layout are read
-(``parse_rel``): a link, FIFO or other odd file, or a name the layout has
-no place for, is skipped with a warning naming it, never followed or sent;
-a blob whose bytes are not its digest, or a manifest that fails its checks,
-likewise. ``dry_run``: what would be sent is listed, the target not asked.
+path -> size, an alias event by its path here), so that a pass asks the
+target little about files it sent before (``--verify-remote`` asks again:
+an alias event is then found among the target's by its fields). Only
+files of the layout are read (``parse_rel``): a link, FIFO or other odd
+file, or a name the layout has no place for, is skipped with a warning
+naming it, never followed or sent; a blob whose bytes are not its digest,
+or a manifest that fails its checks, likewise. ``dry_run``: what would be sent is listed, the target not asked.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from runship.schema import artifacts as sa
 from runship.schema.artifacts import BadArtifact
 from runship.schema.names import BadName, check_id
 from runship.store import Backend, TargetError
-from runship.store.artifact_remote import AreaRefused, area_of, parse_rel, put_once
+from runship.store.artifact_remote import AreaRefused, append_events, area_of, parse_rel, put_once
 from runship.store.artifacts import Area
 from runship.uploader.state import State
 
@@ -63,8 +71,8 @@ class Local:
     blobs: list[tuple[str, int, str]] = field(default_factory=list)  # (rel, size, digest)
     manifests: list[tuple[str, int, str, int]] = field(default_factory=list)  # (rel, size, name, index)
     digests: list[tuple[str, int, str]] = field(default_factory=list)  # (rel, size, name)
-    aliases: list[tuple[str, int]] = field(default_factory=list)  # (rel, size)
-    uses: list[tuple[str, int]] = field(default_factory=list)
+    aliases: list[tuple[str, int, str, int]] = field(default_factory=list)  # (rel, size, name, seq)
+    uses: list[tuple[str, int, str, int]] = field(default_factory=list)  # (rel, size, name, index)
 
     def __bool__(self) -> bool:
         return bool(self.blobs or self.manifests or self.digests or self.aliases or self.uses)
@@ -182,12 +190,13 @@ def _scan(afd: int, where: str, skip: Skip) -> Local:
             elif what[0] == "digest":
                 out.digests.append((rel, size, what[1]))
             elif what[0] == "alias":
-                out.aliases.append((rel, size))
+                out.aliases.append((rel, size, what[1], what[2]))
             else:
-                out.uses.append((rel, size))
+                out.uses.append((rel, size, what[1], what[2]))
     except OSError as e:  # a folder that cannot be read: what was found goes, the rest next pass
         skip(where, f"cannot be read in full: {e.strerror or e}")
     out.manifests.sort(key=lambda m: (m[2], m[3]))
+    out.aliases.sort(key=lambda a: (a[2], a[3]))  # each name's events in the order they were made
     return out
 
 
@@ -211,23 +220,38 @@ class _Copy:
         self.skip, self.fail, self.out = skip, fail, out
         self.dry_run = False
         self.known: dict[str, str] = {}
-        self.held: set[str] = set()  # digests of the blobs the target holds (sent, known or seen)
-        self.versions: set[tuple[str, int]] = set()  # (name, index) of the manifests the target holds
+        self.held: set[str] = set()  # digests of the blobs the target holds: sent or seen there in this pass
+        self.versions: set[tuple[str, int]] = set()  # (name, index) of the manifests the target holds (these bytes)
+        self.local: set[tuple[str, int]] = set()  # (name, index) of the manifests here
+        self.never: set[tuple[str, int]] = set()  # ... that will not go: another's there, or not readable here
+        self.waiting: set[tuple[str, str]] = set()  # (name, alias) whose next event waits for its version
+        self.batch: dict[str, list[tuple[str, int, int, dict[str, Any]]]] = {}  # name -> its events to send
 
     def run(self, found: Local, stop: threading.Event) -> None:
         for rel, size, digest in found.blobs:
             if stop.is_set():
                 return
             self._guarded(rel, self._blob, rel, size, digest)
+        self.local = {(name, index) for _, _, name, index in found.manifests}
         for rel, size, name, index in found.manifests:
             if stop.is_set():
                 return
             self._guarded(rel, self._manifest, rel, size, name, index)
-        for kind, files in (("digest", found.digests), ("alias", found.aliases), ("use", found.uses)):
-            for item in files:
-                if stop.is_set():
-                    return
-                self._guarded(item[0], self._doc, kind, *item)
+        for rel, size, name in found.digests:
+            if stop.is_set():
+                return
+            self._guarded(rel, self._doc, "digest", rel, size, name)
+        for rel, size, name, _seq in found.aliases:
+            self._guarded(rel, self._alias, rel, size, name)
+        for name, events in self.batch.items():
+            if stop.is_set():
+                return
+            self._guarded(f"{sa.name_dir(name)}/aliases", self._send_events, name, events)
+        for rel, size, name, index in found.uses:
+            if stop.is_set():
+                return
+            if (name, index) in self.versions:  # else: its version is not there (yet), or another's is
+                self._guarded(rel, self._doc, "use", rel, size, name)
 
     def _guarded(self, rel: str, fn: Callable[..., None], *args: Any) -> None:
         """One file; a refusal of it (or of the project: _Refused) named, the rest goes on."""
@@ -277,8 +301,7 @@ class _Copy:
 
     def _blob(self, rel: str, size: int, digest: str) -> None:
         if self._up(rel, size):
-            self.held.add(digest)
-            return
+            return  # sent before; checked on the target before a new manifest names it (a gc may have removed it)
         if size > sa.CHUNK_SIZE:
             self.skip(os.path.join(self.where, rel), f"{size:,} bytes: a blob holds at most {sa.CHUNK_SIZE:,}")
             return
@@ -306,6 +329,7 @@ class _Copy:
         try:
             manifest = sa.check_manifest(sa.decode_doc(data, f"{name}:v{index}"), name, index)
         except BadArtifact as e:
+            self.never.add((name, index))
             self.skip(os.path.join(self.where, rel), f"not a manifest runship reads ({e}); not sent")
             return
         if self.dry_run:
@@ -328,6 +352,7 @@ class _Copy:
             else:
                 self._done(rel, size)
             return
+        self.never.add((name, index))  # nor its alias events and use markers: they would name theirs
         self.fail(
             f"{self.where}/{rel}",
             f"{self.url}/{self.project} holds another {name}:v{index} (other contents): two roots "
@@ -335,19 +360,38 @@ class _Copy:
         )
 
     def _missing(self, manifest: dict[str, Any]) -> list[str]:
-        """The digests of the blobs a manifest names that the target does not hold."""
+        """The digests of the blobs a manifest names that the target does not
+        hold and that could not be sent from here now. Every blob not sent or
+        seen there in this pass is asked for: the state says what was sent,
+        not what is still there (``runship artifact gc`` on the target)."""
         out = []
+        seen: set[str] = set()
         for entry in manifest["files"].values():
             for digest, size in sa.blobs_of(entry):
-                if digest in self.held:
+                if digest in self.held or digest in seen:
                     continue
-                if self.area.blob_size(self.project, digest) == size:
+                seen.add(digest)
+                if self.area.blob_size(self.project, digest) == size or self._resend(digest, size):
                     self.held.add(digest)
                 else:
                     out.append(digest)
         return out
 
-    def _doc(self, kind: str, rel: str, size: int, name: str | None = None) -> None:
+    def _resend(self, digest: str, size: int) -> bool:
+        """Send a blob the target lacks from this store: False if it is not here whole."""
+        rel = sa.blob_rel(digest)
+        try:
+            data = self._read(rel, sa.CHUNK_SIZE)
+        except (OSError, safefile.TooLarge):
+            return False
+        if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+            return False
+        self.area.put_blob(self.project, digest, data)
+        self._sent(rel, len(data), blob=True)
+        return True
+
+    def _doc(self, kind: str, rel: str, size: int, name: str) -> None:
+        """A digest file or use marker (of a version the target holds, these bytes)."""
         if self._up(rel, size):
             return
         data = self._read(rel, sa.MAX_SMALL_DOC)
@@ -360,23 +404,56 @@ class _Copy:
                 return  # its version is not on the target (yet): a later pass
         else:
             try:
-                event = sa.decode_doc(data, rel)
-                if kind == "alias":
-                    sa.check_alias(event.get("alias"))
+                sa.decode_doc(data, rel)
             except BadArtifact as e:
                 self.skip(os.path.join(self.where, rel), f"{e}; not sent")
                 return
         if self.dry_run:
             self._pending(rel, len(data))
             return
-        put = put_once(self.area, self.project, rel, data)
-        if put.made:
+        if put_once(self.area, self.project, rel, data).made:
             self._sent(rel, len(data))
-        elif put.identical or kind != "alias":  # another digest file or use record of the same: as good
+        else:  # there already: another digest file or use marker of the same version is as good
             self._done(rel, size)
-        else:
-            self.fail(
-                f"{self.where}/{rel}",
-                f"{self.url}/{self.project} holds another alias event under this number: "
-                "aliases were moved in two roots; left as it is there",
-            )
+
+    def _alias(self, rel: str, size: int, name: str) -> None:
+        """An alias event: kept for ``_send_events`` if its version is on the
+        target with these contents; one of a version not there yet holds back
+        the later events of its alias (to a later pass), so that they land
+        in order."""
+        if self._up(rel, size):
+            return
+        data = self._read(rel, sa.MAX_SMALL_DOC)
+        try:
+            alias, version, t, run = sa.event_fields(sa.decode_doc(data, rel), rel)
+        except BadArtifact as e:
+            self.skip(os.path.join(self.where, rel), f"{e}; not sent")
+            return
+        if (name, alias) in self.waiting:
+            return
+        if version is not None:
+            index = sa.version_index(version)
+            if (name, index) not in self.versions:
+                if (name, index) in self.local and (name, index) not in self.never:
+                    self.waiting.add((name, alias))  # its version goes in a later pass: it, and what follows, then
+                return  # a version not here, or another's there: never sent
+        if self.dry_run:
+            self._pending(rel, len(data))
+            return
+        self.batch.setdefault(name, []).append((rel, size, len(data), sa.alias_event(alias, version, t, run)))
+
+    def _send_events(self, name: str, events: list[tuple[str, int, int, dict[str, Any]]]) -> None:
+        """A name's alias events appended on the target, in order, after those
+        there (its seqs, not this store's: another root may have moved aliases
+        of this name); one the target holds already (its alias, version, t and
+        run: sent by a pass that stopped before its state row) not again. Two
+        uploads of one root at once (two states) may both append one: the
+        same move again, after the other's; the rest of that alias's events
+        follow it, so that only a pass cut between them leaves the alias
+        behind until the next. Accepted: one root is uploaded by one upload."""
+        seqs = append_events(self.area, self.project, name, [ev for _, _, _, ev in events])
+        for (rel, size, n, _), seq in zip(events, seqs):
+            if seq is None:
+                self._done(rel, size)
+            else:
+                self._sent(rel, n)

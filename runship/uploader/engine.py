@@ -12,7 +12,7 @@ from typing import TextIO
 
 from runship import safefile
 from runship.schema import format as fmt
-from runship.schema import names
+from runship.schema import names, redact
 from runship.store import AuthError, Backend, ConflictError, GapError, TargetError, TlsError
 from runship.uploader import tail
 from runship.uploader.state import FileState, State
@@ -421,6 +421,7 @@ class Uploader:
         from runship.uploader import artifacts
 
         def fail(what: str, why: str) -> None:
+            what, why = redact.text(what), redact.text(why)  # a target's error may quote a URL
             stats.failures.append((what, why))
             self.log.error(f"artifact {what}: {why}")
 
@@ -437,8 +438,8 @@ class Uploader:
                 verify=self.verify_remote,
             )
         except TargetError as e:
-            stats.failures.append((f"{self.target.url} (artifacts)", str(e)))
-            self.log.error(f"artifacts: {e}")
+            stats.failures.append((f"{self.target.url} (artifacts)", redact.text(str(e))))
+            self.log.error(f"artifacts: {redact.text(str(e))}")
             return
         stats.bytes += sent.bytes
         stats.artifact_files += sent.files

@@ -213,8 +213,8 @@ def remote_stores(run: RunArtifacts) -> list[ArtifactStore]:
     for url in run.artifact_remotes:
         try:
             out.append(ArtifactStore(area_at(url)))
-        except Exception as e:
-            run.notice(redact.for_log(f"artifact remote {url} skipped: {e}"))
+        except Exception as e:  # neither the URL nor the error says its credentials
+            run.notice(f"artifact remote {redact.for_log(url)!r} skipped: {redact.text(str(e))}")
     return out
 
 

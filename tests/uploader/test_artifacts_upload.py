@@ -24,7 +24,7 @@ import pytest
 
 from runship import store
 from runship.schema import artifacts as sa
-from runship.store.artifact_remote import area_at
+from runship.store.artifact_remote import AreaRefused, FsspecArea, area_at, put_once
 from runship.store.artifacts import ArtifactStore, LocalArea
 from runship.uploader.engine import Log, Uploader
 from runship.uploader.state import State
@@ -170,6 +170,7 @@ def test_ten_versions_differing_in_one_chunk_send_that_chunk_only(root, make_run
     project = f"d{uuid.uuid4().hex[:6]}"
     _with_run(root, make_run, project)
     base = bytearray(os.urandom(2 * sa.CHUNK_SIZE + 1000))  # two whole chunks and a 1000-byte tail
+    base[-1] = 0  # (a random last byte of 1 to 9 would make one of the nine below the same contents)
     _log(root, project, "data", {"x.bin": bytes(base)})
     first, _ = _pass(root, server.url, tmp_path / "state", token=RunshipServer.TOKEN)
     assert not first.failures and 2 * sa.CHUNK_SIZE + 1000 <= first.bytes < 2 * sa.CHUNK_SIZE + 64 * 1024
@@ -201,6 +202,90 @@ def test_a_server_over_an_object_store_keeps_them_in_the_bucket(logged, moto, tm
         _same_store(local, ArtifactStore(area_at(f"s3://{name}/runs", {"endpoint_url": moto.endpoint})), "p")
     finally:
         srv.stop()
+
+
+# ---- object stores that do not keep their word -------------------------------------------------
+class _Loose:
+    """An S3-compatible store's filesystem that takes ``mode="create"`` (If-None-Match)
+    and ignores it; ``after(path, data)`` runs after each write (another writer's, landing next)."""
+
+    def __init__(self, fs, after=None):
+        self.fs, self.after = fs, after
+
+    def __getattr__(self, name):
+        return getattr(self.fs, name)
+
+    def pipe_file(self, path, data, mode="overwrite", **kwargs):
+        self.fs.pipe_file(path, data)
+        if self.after is not None:
+            self.after(path, data)
+
+
+def _manifest_doc(name: str, index: int, files: dict[str, bytes]) -> dict:
+    entries = {p: {"digest": hashlib.sha256(d).hexdigest(), "size": len(d)} for p, d in files.items()}
+    return {
+        "format": sa.MANIFEST_FORMAT,
+        "schema": sa.MANIFEST_SCHEMA,
+        "name": name,
+        "version": f"v{index}",
+        "type": "dataset",
+        "metadata": {},
+        "aliases": [],
+        "files": entries,
+        "digest": sa.contents_digest(entries, {}),
+    }
+
+
+def test_on_a_store_that_ignores_create_only_the_writer_whose_bytes_are_not_there_did_not_make_it(bucket):
+    url, options = bucket
+    plain = area_at(url, options)
+    assert isinstance(plain, FsspecArea)
+    theirs = _manifest_doc("ds", 0, {"a": b"theirs"})
+    racing: list[bytes] = []
+
+    def other_writer(path, data):  # another writer's PUT of the same name lands right after ours
+        if path.endswith("/names/ds/v0.json") and racing:
+            plain.fs.pipe_file(path, racing.pop())
+
+    area = FsspecArea(url, options, opened=(_Loose(plain.fs, other_writer), plain.path))
+    racing.append(sa.encode_doc(theirs))
+    put = put_once(area, "p", "names/ds/v0.json", sa.encode_doc(_manifest_doc("ds", 0, {"a": b"mine"})))
+    assert (put.made, put.identical, put.digest) == (False, False, theirs["digest"])
+
+    # a version claimed on such a store: v0 went to the other writer, so this one is v1
+    racing.append(sa.encode_doc(theirs))
+    mine = _manifest_doc("ds", 0, {"a": b"mine"})
+    got, made = ArtifactStore(area).publish(
+        "q", {"name": "ds", "type": "dataset", "metadata": {}, "files": mine["files"]}, []
+    )
+    assert (got["version"], made) == ("v1", True)
+    held = ArtifactStore(plain)
+    assert held.manifest("q", "ds", 0)["digest"] == theirs["digest"]
+    assert held.manifest("q", "ds", 1)["digest"] == mine["digest"]
+
+
+def test_a_blob_of_the_wrong_size_on_s3_is_replaced_and_never_marked_sent(logged, bucket, tmp_path):
+    url, options = bucket
+    area = area_at(url, options)
+    entry = ArtifactStore(LocalArea(logged)).manifest("p", "model", 0)["files"]["w.bin"]
+    digest = entry["digest"]
+    area.fs.pipe_file(f"{area.path}/p/{sa.STORE_DIR}/{sa.blob_rel(digest)}", b"cut short")
+    stats, _ = _pass(logged, url, tmp_path / "state", options)
+    assert not stats.failures, stats.failures
+    assert area.blob_size("p", digest) == entry["size"]
+    _same_store(ArtifactStore(LocalArea(logged)), ArtifactStore(area_at(url, options)), "p")
+
+    # a store that keeps cutting it: a failure, never "sent"
+    data = os.urandom(300)
+    d = hashlib.sha256(data).hexdigest()
+
+    def cut(path, written):
+        if path.endswith(d):
+            area.fs.pipe_file(path, written[:10])
+
+    loose = FsspecArea(url, options, opened=(_Loose(area.fs, cut), area.path))
+    with pytest.raises(AreaRefused, match="10 bytes after 300"):
+        loose.put_blob("p", d, data)
 
 
 # ---- an upload killed midway ---------------------------------------------------------------------
@@ -335,6 +420,123 @@ def test_the_server_refuses_a_wrong_blob_a_bad_manifest_and_a_foreign_token(serv
     status, _, body = call(server, "GET", "/v1/artifacts/projects", token=RunshipServer.MNIST_TOKEN)
     assert status == 200 and project not in json.loads(body)["projects"]
 
+    # alias events appended by the server: each checked before any is appended; a writer's only
+    append = f"/v1/artifacts/aliases?project={project}&name=ds"
+    event = {"alias": "best", "version": "v0", "t": 1.0, "run": None}
+    for bad in ({"events": [event, {**event, "alias": "v3"}]}, {"events": [{**event, "t": "now"}]}, {"events": 3}):
+        assert call(server, "POST", append, json.dumps(bad).encode())[0] == 400, bad
+    assert (
+        call(server, "POST", append, json.dumps({"events": [event]}).encode(), token=RunshipServer.READ_TOKEN)[0] == 403
+    )
+    for seqs in ([0], [None]):
+        status, _, body = call(server, "POST", append, json.dumps({"events": [event]}).encode())
+        assert status == 200 and json.loads(body) == {"seqs": seqs}
+
+
+def test_the_server_takes_a_digest_file_only_of_a_version_it_holds_with_that_digest(server):
+    project = f"g{uuid.uuid4().hex[:6]}"
+    data = b"held"
+    digest = hashlib.sha256(data).hexdigest()
+    assert call(server, "PUT", f"/v1/artifacts/blob?project={project}&digest={digest}", data)[0] == 200
+    doc = _manifest_doc("ds", 0, {"f": data})
+    assert (
+        call(server, "PUT", f"/v1/artifacts/file?project={project}&path=names/ds/v0.json", sa.encode_doc(doc))[0] == 200
+    )
+
+    def put_digest(d: str, body: bytes):
+        status, _, answer = call(server, "PUT", f"/v1/artifacts/file?project={project}&path=names/ds/digests/{d}", body)
+        return status, answer.decode()
+
+    assert put_digest(doc["digest"], b"vx")[0] == 400
+    status, why = put_digest(doc["digest"], b"v9")
+    assert status == 409 and "ds:v9 is not held" in why
+    status, why = put_digest("ab" * 32, b"v0")
+    assert status == 409 and doc["digest"] in why
+    assert put_digest(doc["digest"], b"v0")[0] == 200
+    assert (
+        ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN})).publish(
+            project, {"name": "ds", "type": "dataset", "metadata": {}, "files": doc["files"]}, []
+        )[0]["version"]
+        == "v0"
+    )  # the digest file names it: the same contents are that version
+
+
+@pytest.fixture
+def app_client(tmp_path):
+    """``runship serve``'s app in this process (no auth), for what needs patching."""
+    from fastapi.testclient import TestClient
+
+    from runship.web.app import ServeConfig, serve_app
+
+    with TestClient(serve_app(ServeConfig(str(tmp_path / "served"), None, access_log=False, allowed_hosts=None))) as c:
+        yield c
+
+
+def test_the_server_parses_a_manifest_once_bounds_its_files_and_stops_at_the_first_missing_blob(
+    app_client, monkeypatch, tmp_path
+):
+    from runship.store.artifacts import LocalArea as Local
+    from runship.web.views import artifacts as views
+
+    parsed, asked = [], []
+    decode = sa.decode_doc
+    monkeypatch.setattr(sa, "decode_doc", lambda data, what: parsed.append(what) or decode(data, what))
+    size = Local.blob_size
+    monkeypatch.setattr(Local, "blob_size", lambda self, p, d: asked.append(d) or size(self, p, d))
+    put = "/v1/artifacts/file?project=p&path=names/ds/v0.json"
+    lacking = _manifest_doc("ds", 0, {f"f{i}": str(i).encode() for i in range(1000)})
+    r = app_client.put(put, content=sa.encode_doc(lacking))
+    assert r.status_code == 409 and "send them first" in r.text
+    assert (len(parsed), len(asked)) == (1, 1)
+
+    monkeypatch.setattr(sa, "MAX_MANIFEST_FILES", 999)
+    r = app_client.put(put, content=sa.encode_doc(lacking))
+    assert r.status_code == 400 and "at most 999" in r.text
+    tiny = {**lacking, "files": {}, "references": {f"r{i}": {"uri": ""} for i in range(5000)}}
+    r = app_client.put(put, content=sa.encode_doc(tiny))
+    assert r.status_code == 413 and "at most 999" in r.text
+    assert len(parsed) == 2  # the last refused before it was parsed
+    assert views.MANIFEST_CHECKS == 2
+    # nor is such a version made anywhere (it could not be read)
+    with pytest.raises(sa.BadArtifact, match="at most 999"):
+        ArtifactStore(LocalArea(str(tmp_path / "local"))).publish("p", {**lacking, "version": None}, [])
+
+
+def test_the_server_checks_two_manifests_at_once_and_asks_a_third_to_come_back(app_client, monkeypatch):
+    import threading
+
+    from runship.web.views import artifacts as views
+
+    go, inside = threading.Event(), threading.Semaphore(0)
+    check = views._check_manifest
+
+    def slow(*args):
+        inside.release()
+        go.wait(10)
+        return check(*args)
+
+    monkeypatch.setattr(views, "_check_manifest", slow)
+    monkeypatch.setattr(views, "MANIFEST_WAIT", 0.3)
+    body = sa.encode_doc(_manifest_doc("ds", 0, {"f": b"x"}))
+    answers: list = []
+
+    def put():
+        answers.append(app_client.put("/v1/artifacts/file?project=p&path=names/ds/v0.json", content=body))
+
+    first = [threading.Thread(target=put) for _ in range(2)]
+    for t in first:
+        t.start()
+    for _ in first:
+        assert inside.acquire(timeout=10)
+    put()  # a third, while two are being checked
+    assert answers[0].status_code == 503 and answers[0].headers["retry-after"] == "5"
+    go.set()
+    for t in first:
+        t.join(10)
+    assert sorted(a.status_code for a in answers[1:]) == [409, 409]  # checked (the blob is not held)
+    put()  # and the turns are given back
+    assert answers[-1].status_code == 409
+
 
 def test_an_upload_without_the_projects_scope_is_a_failure_named(root, make_run, server, tmp_path):
     project = f"s{uuid.uuid4().hex[:6]}"
@@ -345,23 +547,107 @@ def test_an_upload_without_the_projects_scope_is_a_failure_named(root, make_run,
     assert not os.path.exists(os.path.join(server.root, project, sa.STORE_DIR))
 
 
-def test_a_conflicting_version_or_alias_event_is_reported_and_left_as_it_is(tmp_path, make_run, server):
+def test_a_conflicting_version_is_reported_and_left_as_it_is_and_its_aliases_and_uses_stay_home(
+    tmp_path, make_run, server
+):
     project = f"c{uuid.uuid4().hex[:6]}"
     one, two = str(tmp_path / "one"), str(tmp_path / "two")
     for r in (one, two):
         make_run(dir=r, project=project).finish()
-    _log(one, project, "ds", {"a": b"from one"}, ["best"])
+    _log(one, project, "ds", {"a": b"from one"})
     _log(two, project, "ds", {"a": b"from two"}, ["best"])
+    ArtifactStore(LocalArea(two)).record_use(project, "ds", 0, "r2")
     first, _ = _pass(one, server.url, tmp_path / "s1", token=RunshipServer.TOKEN)
     assert not first.failures
     second, said = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
     failed = dict(second.failures)
-    assert any(w.endswith("names/ds/v0.json") and "other contents" in why for w, why in failed.items()), failed
-    assert any("aliases/000000000000.json" in w for w in failed), failed
+    assert [w for w in failed if w.endswith("names/ds/v0.json")] == list(failed), failed
+    assert "other contents" in said
     remote = ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN}))
     entry = remote.resolve(project, "ds")["files"]["a"]
     assert b"".join(remote.read_file(project, entry)) == b"from one"  # not overwritten
-    assert "other contents" in said
+    # two's alias and use name its v0, not the one there: neither went (best would name one's v0)
+    assert remote.aliases(project, "ds") == {"latest": 0}
+    assert remote.users(project, "ds", 0) == []
+    again, _ = _pass(two, server.url, tmp_path / "s2", token=RunshipServer.TOKEN)
+    assert remote.aliases(project, "ds") == {"latest": 0} and len(again.failures) == 1
+
+
+WRITE_TOKEN = "write-token-0123456789abcdef"
+
+
+@pytest.fixture
+def write_only_server(tmp_path):
+    """A ``runship serve`` that also takes a token that writes and cannot read."""
+    srv = RunshipServer(str(tmp_path / "served"), str(tmp_path))
+    with open(srv.token_file, "a") as f:
+        f.write(f"{WRITE_TOKEN} w * uploader\n")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_alias_events_of_a_second_root_are_appended_after_those_there(tmp_path, make_run, write_only_server):
+    server, project = write_only_server, "a"
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    for r in (one, two):
+        make_run(dir=r, project=project).finish()
+    # the same contents logged in both roots (v0 in each), each moving its own aliases: both
+    # stores number their first event 0
+    _log(one, project, "ds", {"a": b"same"}, ["best"])
+    _log(two, project, "ds", {"a": b"same"}, ["prod"])
+    _log(two, project, "ds", {"a": b"same"}, ["stage"])
+    first, _ = _pass(one, server.url, tmp_path / "s1", token=RunshipServer.TOKEN)
+    # the second with a token that cannot read: the server appends them
+    second, _ = _pass(two, server.url, tmp_path / "s2", token=WRITE_TOKEN)
+    assert (first.failures, second.failures) == ([], [])
+    remote = ArtifactStore(area_at(server.url, {"token": RunshipServer.TOKEN}))
+    assert remote.aliases(project, "ds") == {"latest": 0, "best": 0, "prod": 0, "stage": 0}
+    events = remote.alias_events(project, "ds")
+    assert [s for s, _ in events] == [0, 1, 2]
+    # each as it was made: its alias, version, time and run
+    mine = [ev for _, ev in ArtifactStore(LocalArea(two)).alias_events(project, "ds")]
+    assert [ev for _, ev in events][1:] == mine
+    # nothing goes twice: not on a second pass, nor from a fresh state
+    again, _ = _pass(two, server.url, tmp_path / "s2", token=WRITE_TOKEN)
+    fresh, _ = _pass(two, server.url, tmp_path / "s3", token=WRITE_TOKEN, verify_remote=True)
+    assert (again.artifact_files, fresh.artifact_files, fresh.failures) == (0, 0, [])
+    assert len(remote.alias_events(project, "ds")) == 3
+
+
+def test_alias_events_waiting_for_their_version_hold_back_the_later_moves_of_that_alias(root, make_run, tmp_path):
+    _with_run(root, make_run, "p")
+    local = ArtifactStore(LocalArea(root))
+    _log(root, "p", "ds", {"a": b"zero"}, ["best", "stage"])
+    v1 = _log(root, "p", "ds", {"a": b"one"}, ["best"])
+    local.move_alias("p", "ds", "best", "v0")  # best: v0, v1, v0 again
+    local.move_alias("p", "ds", "stage", "v0", t=1.5)  # stage: not held back by best's wait
+    blob = os.path.join(root, "p", sa.STORE_DIR, *sa.blob_rel(v1["files"]["a"]["digest"]).split("/"))
+    os.rename(blob, blob + ".away")  # v1 cannot go yet
+    target = f"file://{tmp_path / 'remote'}"
+    first, _ = _pass(root, target, tmp_path / "state")
+    assert [w for w, _ in first.failures] == [os.path.join(root, "p", sa.STORE_DIR, "names/ds/v1.json")]
+    remote = ArtifactStore(area_at(str(tmp_path / "remote")))
+    assert [ev["alias"] for _, ev in remote.alias_events("p", "ds")] == ["best", "stage", "stage"]
+    os.rename(blob + ".away", blob)
+    second, _ = _pass(root, target, tmp_path / "state")
+    assert not second.failures, second.failures
+    assert remote.aliases("p", "ds") == local.aliases("p", "ds") == {"latest": 1, "best": 0, "stage": 0}
+
+
+def test_a_blob_removed_on_the_target_is_sent_again_with_a_new_version_naming_it(logged, bucket, tmp_path):
+    url, options = bucket
+    first, _ = _pass(logged, url, tmp_path / "state", options)
+    assert not first.failures
+    remote = ArtifactStore(area_at(url, options))
+    digest = remote.manifest("p", "model", 0)["files"]["w.bin"]["digest"]
+    remote.area.remove("p", sa.blob_rel(digest))  # as ``runship artifact gc --root s3://...`` does
+    w = b"".join(ArtifactStore(LocalArea(logged)).read_file("p", remote.manifest("p", "model", 0)["files"]["w.bin"]))
+    _log(logged, "p", "model", {"w.bin": w, "extra": b"more"})
+    again, _ = _pass(logged, url, tmp_path / "state", options)
+    assert not again.failures, again.failures
+    assert remote.area.blob_size("p", digest) == len(w)
+    assert b"".join(remote.read_file("p", remote.manifest("p", "model", 1)["files"]["w.bin"])) == w
 
 
 # ---- hostile local files, and a dry run ----------------------------------------------------------
