@@ -33,6 +33,7 @@ from runship.store.artifact_api import Artifact
 from runship.store.artifacts import ArtifactNotFound, ArtifactStore, LocalArea, Manifest, resolve_across
 
 MAX_REREADS = 3
+REMOTE_ATTEMPTS = 2  # tries of a runship server among the artifact_remotes
 LINK_WAIT_SECONDS = 3600.0  # a link waits this long for the version it links to be stored
 
 
@@ -208,11 +209,14 @@ def _record(manifest: Manifest, aliases: list[str], tags: Any, made: bool) -> Ar
 def remote_stores(run: RunArtifacts) -> list[ArtifactStore]:
     """The ``artifact_remotes`` as stores (one that cannot be opened is said and skipped)."""
     from runship.store.artifact_remote import area_at
+    from runship.store.location import is_server_url
 
     out = []
     for url in run.artifact_remotes:
         try:
-            out.append(ArtifactStore(area_at(url)))
+            # a training job asking a server that is down waits for 2 tries, not the uploader's 5
+            options = {"attempts": REMOTE_ATTEMPTS} if is_server_url(url) else None
+            out.append(ArtifactStore(area_at(url, options)))
         except Exception as e:  # neither the URL nor the error says its credentials
             run.notice(f"artifact remote {redact.for_log(url)!r} skipped: {redact.text(str(e))}")
     return out

@@ -84,6 +84,7 @@ def _check(got: dict, logged: dict) -> None:
     assert got["model"] == ["model.pt", logged["model"]["v1"]]  # best: epoch 1's
 
 
+@pytest.mark.heavy  # ~5 s (two processes and an upload over moto): make test-heavy
 def test_a_second_node_uses_them_through_s3(node_a, moto, tmp_path):
     root, logged = node_a
     bucket = f"two-{uuid.uuid4().hex[:8]}"

@@ -189,6 +189,7 @@ def test_ten_versions_differing_in_one_chunk_send_that_chunk_only(root, make_run
     assert b"".join(remote.read_file(project, remote.resolve(project, "data")["files"]["x.bin"])) == bytes(base)
 
 
+@pytest.mark.heavy  # ~5 s (a server over moto's S3): make test-heavy
 def test_a_server_over_an_object_store_keeps_them_in_the_bucket(logged, moto, tmp_path, monkeypatch):
     name = f"art-served-{uuid.uuid4().hex[:6]}"
     moto.create_bucket(name)
