@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -422,3 +423,45 @@ def test_sigterm_during_flush_is_recorded(root):
         got = rows(run_dir)
         assert [s for s, _ in got] == list(range(len(got)))
         assert len(got) >= max([acked, *acks]) + 1
+
+
+def test_a_sigterm_landing_just_as_a_flush_takes_the_lock_is_recorded(root):
+    """The signal lands right after the main thread's flush took the writer's
+    lock (made certain here: the lock raises it once taken). The handler must
+    see that its thread is inside a pass and let that pass finish first; it
+    used to find the lock held, think the writer thread had it, and wait on
+    itself for 10 s, then die without its signal record (the rare CI failure
+    of test_sigterm_during_flush_is_recorded)."""
+    code = f"""
+        import signal, threading, time, runship
+        run = runship.init(project="p", id="edge", dir={root!r}, settings={{"quiet": True, "console": "off"}})
+        for i in range(10):
+            run.log({{"i": i}})
+        writer = run._writer
+        real = writer._io
+
+        class Raising:
+            fired = False
+
+            def acquire(self, *args, **kwargs):
+                got = real.acquire(*args, **kwargs)
+                if got and not Raising.fired and threading.current_thread() is threading.main_thread():
+                    Raising.fired = True
+                    signal.raise_signal(signal.SIGTERM)  # handled at the next bytecode: still inside the pass
+                return got
+
+            def release(self):
+                real.release()
+
+        writer._io = Raising()
+        start = time.monotonic()
+        run.flush()
+        time.sleep(30)  # never reached: the signal ends the process once the flush is over
+        """
+    started = time.monotonic()
+    out = run_python(code, timeout=60)
+    assert out.returncode == -signal.SIGTERM, out.stderr
+    assert time.monotonic() - started < 8  # not the 10 s wait on itself
+    view = runship.open_run(os.path.join(root, "p", "edge"))
+    assert view.state == "terminated"
+    assert [r["i"] for r in view.history()] == list(range(10))

@@ -467,7 +467,7 @@ class Writer:
         self.streams: dict[str, Stream] = {}
         self._reported_errnos: set[int | None] = set()
         self._io = threading.Lock()
-        self._io_owner: int | None = None
+        self._in_pass: set[int] = set()  # the threads inside a pass (set operations are atomic)
         # set by a signal handler that interrupted a pass in this thread: run
         # once the pass is over (see lifecycle._on_sigterm)
         self.deferred: Callable[[], None] | None = None
@@ -522,10 +522,30 @@ class Writer:
     def _pass(self, fsync: bool, timeout: float | None = None, seal: bool = True) -> bool:
         """Write what is queued. ``seal``: the open blocks of rows too, waiting
         for a log() that holds a stream's lock (flush(), close())."""
-        if not self._acquire(timeout):
+        me = threading.get_ident()
+        if me in self._in_pass:
+            # a signal handler interrupted this thread's pass: writing again now would
+            # interleave two batches (the handler defers its flush: busy_here)
+            return False
+        # marked before the lock is taken and until after it is let go: a signal landing
+        # between the acquire and any mark set after it would find this thread holding the
+        # lock, seemingly not writing, and wait on itself
+        self._in_pass.add(me)
+        try:
+            return self._locked_pass(fsync, timeout, seal)
+        finally:
+            self._in_pass.discard(me)
+            with self._room:
+                self._room.notify_all()
+            deferred, self.deferred = self.deferred, None
+            if deferred is not None:
+                deferred()
+
+    def _locked_pass(self, fsync: bool, timeout: float | None, seal: bool) -> bool:
+        if not self._io.acquire(timeout=-1 if timeout is None else timeout):
             return False
         if self._closed:
-            self._release()
+            self._io.release()
             return True
         try:
             now = time.time()
@@ -559,12 +579,7 @@ class Writer:
                     s._fsync()
                 self._last_fsync = mono
         finally:
-            self._release()
-        with self._room:
-            self._room.notify_all()
-        deferred, self.deferred = self.deferred, None
-        if deferred is not None:
-            deferred()
+            self._io.release()
         return True
 
     # ---- jobs: files written by the writer, off the caller's thread ----------
@@ -630,24 +645,10 @@ class Writer:
                 self.report(f"saving files failed: {type(e).__name__}: {e}")
 
     def busy_here(self) -> bool:
-        """True inside a pass of the calling thread (a signal handler that
-        interrupted it must not start another)."""
-        return self._io_owner == threading.get_ident()
-
-    def _acquire(self, timeout: float | None) -> bool:
-        me = threading.get_ident()
-        if self._io_owner == me:
-            # A signal handler interrupted this thread while it was writing:
-            # writing again now would interleave two batches.
-            return False
-        ok = self._io.acquire(timeout=-1 if timeout is None else timeout)
-        if ok:
-            self._io_owner = me
-        return ok
-
-    def _release(self) -> None:
-        self._io_owner = None
-        self._io.release()
+        """True inside a pass of the calling thread, from before it takes the
+        I/O lock to after it lets it go (a signal handler that interrupted it
+        must not start another: it defers its flush to the pass's end)."""
+        return threading.get_ident() in self._in_pass
 
     # ---- caller side -----------------------------------------------------
     def wait_for_room(self, s: Stream) -> None:
