@@ -16,7 +16,7 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from runship.schema import names
 
@@ -245,21 +245,32 @@ def write_atomic(directory: str, rel: str, source: Source, mode: int = 0o644, fs
         os.close(dfd)
 
 
-def write_atomic_at(dir_fd: int, rel: str, source: Source, mode: int = 0o644, fsync: bool = False) -> tuple[int, str]:
-    """``write_atomic`` below the directory ``dir_fd``."""
+def write_atomic_at(
+    dir_fd: int, rel: str, source: Source, mode: int = 0o644, fsync: bool = False, digest: bool = True
+) -> tuple[int, str]:
+    """``write_atomic`` below the directory ``dir_fd``; ``digest`` False: the
+    bytes are not hashed (the caller checked them), the digest returned is ""."""
     parts = _parts(rel)
     parent = _walk_dirs(dir_fd, parts[:-1], rel, create=True)
     try:
-        return _write_new(parent, parts[-1], source, mode, fsync)
+        return _write_new(parent, parts[-1], source, mode, fsync, digest)
     finally:
         os.close(parent)
 
 
-def _write_new(parent: int, name: str, source: Source, mode: int, fsync: bool) -> tuple[int, str]:
+class _NoHash:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        return None
+
+    def hexdigest(self) -> str:
+        return ""
+
+
+def _write_new(parent: int, name: str, source: Source, mode: int, fsync: bool, digest: bool = True) -> tuple[int, str]:
     """Write ``name`` in the directory ``parent`` through a temporary name."""
     import hashlib
 
-    h = hashlib.sha256()
+    h: Any = hashlib.sha256() if digest else _NoHash()
     size = 0
     tmp = names.temp_name(name)
     fd = os.open(tmp, _O_NEW, mode, dir_fd=parent)

@@ -513,7 +513,7 @@ def _materialize(store: ArtifactStore, project: str, entry: dict[str, Any], dest
     finally:
         os.close(dfd)
     try:
-        safefile.write_atomic_at(pfd, base, _Chunks(store.read_file(project, entry)))
+        safefile.write_atomic_at(pfd, base, _Chunks(store.read_file(project, entry)), digest=False)  # read_file checks
     finally:
         os.close(pfd)
 

@@ -35,6 +35,7 @@ __all__ = ["Area", "ArtifactNotFound", "ArtifactStore", "BadArtifact", "LocalAre
 
 Manifest = dict[str, Any]
 MAX_VERSION_TRIES = 10_000
+IN_FLIGHT = 4  # chunks of a file being written at once by add_file (4 x 4 MiB in memory)
 
 
 class ArtifactNotFound(CommError, LookupError):
@@ -302,16 +303,23 @@ class ArtifactStore:
 
     def read_file(self, project: str, entry: dict[str, Any]) -> Iterator[bytes]:
         """The bytes of a manifest's file entry, blob by blob, each checked
-        against its digest (BadArtifact if a blob is not what it should be)."""
-        whole = hashlib.sha256()
-        for digest, size in sa.blobs_of(entry):
-            with self.area.open_blob(project, digest) as f:
-                data = f.read(size + 1)
-            if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
-                raise BadArtifact(f"blob {digest} in {self.where}/{project} is damaged (not its digest)")
-            whole.update(data)
-            yield data
-        if whole.hexdigest() != entry["digest"]:
+        against its digest (BadArtifact if a blob is not what it should be),
+        and a file of chunks against its whole digest too (on a thread of its
+        own; a file of one blob: its blob's digest is the file's)."""
+        blobs = sa.blobs_of(entry)
+        whole = _Hasher(b"") if len(blobs) > 1 else None
+        try:
+            for digest, size in blobs:
+                with self.area.open_blob(project, digest) as f:
+                    data = f.read(size + 1)
+                if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
+                    raise BadArtifact(f"blob {digest} in {self.where}/{project} is damaged (not its digest)")
+                if whole is not None:
+                    whole.feed(data)
+                yield data
+        finally:
+            total = whole.done() if whole is not None else entry["digest"]
+        if total != entry["digest"]:
             raise BadArtifact(f"a file made of blobs in {self.where}/{project} does not match its digest")
 
     # ---- writing ------------------------------------------------------------------------
@@ -417,23 +425,35 @@ class ArtifactStore:
     def add_file(self, project: str, path: str) -> dict[str, Any]:
         """Hold the file at ``path`` (read once: hashed and stored by blob,
         chunk by chunk past CHUNK_SIZE); its manifest entry. A file of one
-        chunk is hashed once (its digest is its blob's); a larger one's
-        whole-file digest is computed on another thread while its chunks are
-        hashed and written here (hashlib lets go of the GIL)."""
+        chunk is hashed once (its digest is its blob's). A larger one is a
+        pipeline: this thread reads and hashes each chunk, two threads write
+        and sync the blobs (at most IN_FLIGHT chunks in memory), another
+        hashes the whole file (hashlib and the disk let go of the GIL)."""
         with open(path, "rb") as f:
             first = f.read(sa.CHUNK_SIZE)
-            digest = self._hold(project, first)
             if len(first) < sa.CHUNK_SIZE:
-                return {"digest": digest, "size": len(first)}
+                return {"digest": self._hold(project, first), "size": len(first)}
+            from concurrent.futures import ThreadPoolExecutor
+
             whole = _Hasher(first)
-            try:
-                chunks, size = [digest], len(first)
-                while data := f.read(sa.CHUNK_SIZE):
-                    whole.feed(data)
-                    chunks.append(self._hold(project, data))
-                    size += len(data)
-            finally:
-                total = whole.done()
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="runship-artifact-blob") as pool:
+                try:
+                    chunks, size, writes = [], 0, []
+                    data = first
+                    while data:
+                        digest = hashlib.sha256(data).hexdigest()
+                        writes.append(pool.submit(self._keep, project, digest, data))
+                        chunks.append(digest)
+                        size += len(data)
+                        if len(writes) >= IN_FLIGHT:
+                            writes.pop(0).result()
+                        data = f.read(sa.CHUNK_SIZE)
+                        if data:
+                            whole.feed(data)
+                    for w in writes:
+                        w.result()
+                finally:
+                    total = whole.done()
         entry: dict[str, Any] = {"digest": total, "size": size}
         if size > sa.CHUNK_SIZE:
             entry["chunks"] = chunks
@@ -442,9 +462,12 @@ class ArtifactStore:
     def _hold(self, project: str, data: bytes) -> str:
         """Hold one chunk's bytes (unless held); its digest."""
         digest = hashlib.sha256(data).hexdigest()
+        self._keep(project, digest, data)
+        return digest
+
+    def _keep(self, project: str, digest: str, data: bytes) -> None:
         if self.area.blob_size(project, digest) != len(data):
             self.area.put_blob(project, digest, data)
-        return digest
 
 
 class _Hasher:
