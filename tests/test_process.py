@@ -465,3 +465,60 @@ def test_a_sigterm_landing_just_as_a_flush_takes_the_lock_is_recorded(root):
     view = runship.open_run(os.path.join(root, "p", "edge"))
     assert view.state == "terminated"
     assert [r["i"] for r in view.history()] == list(range(10))
+
+
+def test_a_sigterm_while_the_main_thread_waits_for_the_writers_lock_ends_the_process(root):
+    """The writer thread holds its lock (a 1.5 s job) while the main thread's
+    flush waits for it; SIGTERM comes meanwhile. The handler's work is the
+    main thread's: it runs there, bounded, and the process dies of the
+    signal with its record (the writer thread finishing its pass first must
+    not take that work: run off the main thread, the default action could
+    not be restored and the signal was lost)."""
+    code = f"""
+        import os, signal, threading, time, runship
+        run = runship.init(project="p", id="held", dir={root!r}, settings={{"quiet": True, "console": "off"}})
+        run.log({{"i": 0}})
+        run.flush()
+        writer = run._writer
+        writer.submit(lambda: (time.sleep(1.5), [])[1])  # runs under the writer's lock
+        writer._wake.set()
+        time.sleep(0.2)  # the writer thread is in the job
+        threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
+        run.log({{"i": 1}})
+        run.flush()
+        time.sleep(30)  # never reached
+        """
+    started = time.monotonic()
+    out = run_python(code, timeout=60)
+    assert out.returncode == -signal.SIGTERM, out.stderr
+    assert time.monotonic() - started < 12
+    view = runship.open_run(os.path.join(root, "p", "held"))
+    assert view.state == "terminated" and [r["i"] for r in view.history()] == [0, 1]
+
+
+def test_a_job_of_the_writer_thread_writes_its_record_when_the_buffer_is_full(root):
+    """A background job (an artifact being stored) writes its record while
+    training has filled the buffer and waits for room: the job must not wait
+    for room only its own thread can make (both threads stuck forever)."""
+    code = f"""
+        import time, runship
+        run = runship.init(project="p", id="full", dir={root!r},
+                           settings={{"quiet": True, "console": "off", "max_buffer_bytes": 64 * 1024}})
+        stream = run._run_stream
+
+        def job():
+            time.sleep(1.0)  # training fills the buffer meanwhile
+            stream.write("notice", {{"message": "stored"}})
+
+        run._writer.submit_background(job)
+        run._writer._wake.set()
+        for i in range(20000):
+            run.log({{"i": i, "pad": "x" * 100}})
+        run.finish()
+        print("DONE")
+        """
+    out = run_python(code, timeout=60)
+    assert out.returncode == 0 and "DONE" in out.stdout, out.stderr
+    view = runship.open_run(os.path.join(root, "p", "full"))
+    assert view.state == "finished" and len(view.history()) == 20000
+    assert [r["message"] for r in records(view.location, "notice")] == ["stored"]

@@ -989,7 +989,7 @@ class Run:
                 self._write_snapshot()
                 then()
 
-            writer.deferred = finish_signal
+            writer.defer(finish_signal)
             return False
         writer.flush(fsync=True, timeout=10.0)
         self._save_state()

@@ -42,6 +42,7 @@ _packb = msgpack.packb
 #: a block is sealed once its rows would pack to about this many bytes: a
 #: ``rows`` record stays under limits.SMALL_RECORD (decoded without counting)
 BLOCK_BYTES = 60 * 1024
+LOCK_SLICE = 0.1  # s: a pass waits for the I/O lock in slices this long (see Writer._take_lock)
 MAX_WRITTEN = 100_000  # files of a run remembered as written (a set of paths: about 10 MB)
 _ROWS_HEAD = {"k": fmt.ROWS, "n": 0, "t": 0.0, "keys": None, "s": None, "ts": None, "v": None}
 
@@ -470,7 +471,10 @@ class Writer:
         self._in_pass: set[int] = set()  # the threads inside a pass (set operations are atomic)
         # set by a signal handler that interrupted a pass in this thread: run
         # once the pass is over (see lifecycle._on_sigterm)
-        self.deferred: Callable[[], None] | None = None
+        # what a signal handler left for the end of the pass it interrupted, by thread: only
+        # the thread whose pass it interrupted runs it (the handler's work belongs to the
+        # main thread; another thread's pass ending first must not take it)
+        self._deferred: dict[int, Callable[[], None]] = {}
         self._wake = threading.Event()
         self._room = threading.Condition()
         self._closing = False
@@ -537,12 +541,30 @@ class Writer:
             self._in_pass.discard(me)
             with self._room:
                 self._room.notify_all()
-            deferred, self.deferred = self.deferred, None
+            deferred = self._deferred.pop(me, None)
             if deferred is not None:
                 deferred()
 
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` at the end of the calling thread's pass (a signal
+        handler that interrupted it; see ``busy_here``)."""
+        self._deferred[threading.get_ident()] = fn
+
+    def _take_lock(self, timeout: float | None) -> bool:
+        """The I/O lock, waited for in slices: a thread whose wait a signal
+        handler interrupted (and left work for) stops waiting, so that the
+        handler's own flush, bounded, runs at once."""
+        me = threading.get_ident()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = LOCK_SLICE if deadline is None else min(LOCK_SLICE, max(0.0, deadline - time.monotonic()))
+            if self._io.acquire(timeout=left):
+                return True
+            if me in self._deferred or (deadline is not None and time.monotonic() >= deadline):
+                return False
+
     def _locked_pass(self, fsync: bool, timeout: float | None, seal: bool) -> bool:
-        if not self._io.acquire(timeout=-1 if timeout is None else timeout):
+        if not self._take_lock(timeout):
             return False
         if self._closed:
             self._io.release()
@@ -652,6 +674,8 @@ class Writer:
 
     # ---- caller side -----------------------------------------------------
     def wait_for_room(self, s: Stream) -> None:
+        if threading.current_thread() is self._thread:
+            return  # a job of the writer thread writing a record: only this thread makes room
         with self._room:
             while s._queued - s._taken > self.max_buffer and self._thread.is_alive() and not self._closed:
                 self._wake.set()
