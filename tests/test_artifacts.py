@@ -456,3 +456,48 @@ def test_a_remote_url_with_credentials_is_never_recorded_or_said_with_them(root,
         for f in files:
             with open(os.path.join(d, f), "rb") as fh:
                 assert b"s3cret" not in fh.read(), f
+
+
+def test_a_version_of_another_project_drafted_or_linked_here_brings_its_files(make_run, root, data, tmp_path):
+    """``new_draft`` of a version used from another project, and a link of
+    it: the new versions hold every file they name in this project."""
+    other = make_run(project="other")
+    art = runship.Artifact("ds", type="dataset")
+    art.add_dir(data)
+    other.log_artifact(art).wait()
+    other.finish()
+    run = make_run(project="main")
+    used = run.use_artifact("other/ds:latest")
+    draft = used.new_draft()
+    extra = tmp_path / "extra.txt"
+    extra.write_text("more")
+    draft.add_file(str(extra))
+    mine = run.log_artifact(draft).wait()
+    run.link_artifact(used, "registry/linked")
+    linked = run.use_artifact("linked:latest")
+    run.finish()
+    store = ArtifactStore(LocalArea(root))
+    for got in (mine, linked):
+        assert store.missing("main", got.manifest) == []
+    assert (
+        _tree(mine.download(str(tmp_path / "a")))["sub/big.bin"]
+        == open(os.path.join(data, "sub", "big.bin"), "rb").read()
+    )
+
+
+def test_metadata_with_nan_and_a_bad_alias_on_the_artifact(make_run, root, data):
+    """NaN in metadata is stored as wandb's JSON writes it; an alias set on
+    the artifact that reads as a version is refused when logged, before any
+    version is made."""
+    run = make_run()
+    art = runship.Artifact("ds", type="dataset", metadata={"val_loss": float("nan"), "ok": 1})
+    art.add_dir(data)
+    got = run.log_artifact(art).wait()
+    assert got.metadata == {"val_loss": "NaN", "ok": 1}
+    bad = runship.Artifact("ds2", type="dataset")
+    bad.add_dir(data)
+    bad.aliases.append("v2")
+    with pytest.raises(ValueError, match="would read as a version"):
+        run.log_artifact(bad)
+    run.finish()
+    assert ArtifactStore(LocalArea(root)).names("p") == ["ds"]

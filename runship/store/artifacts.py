@@ -554,4 +554,8 @@ def resolve_across(
     if best is None:
         return None, None, problems
     _, store, found = best
-    return store, store.manifest(project, name, found), problems
+    try:
+        return store, store.manifest(project, name, found), problems
+    except Exception as e:  # the place failed between its listing and this read
+        problems.append(f"{store.where}: {type(e).__name__}: {redact.text(str(e))}")
+        return None, None, problems

@@ -22,13 +22,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from runship.schema import artifacts as sa
 from runship.schema import format as fmt
 from runship.schema import redact
 from runship.schema.records import ArtifactFields, UseFields
-from runship.schema.values import to_plain
+from runship.schema.values import json_safe, to_plain
 from runship.store.artifact_api import Artifact
 from runship.store.artifacts import ArtifactNotFound, ArtifactStore, LocalArea, Manifest, resolve_across
 
@@ -68,7 +68,7 @@ class Pending:
         with self._lock:
             events = list(self._events.get((project, name), ()))
         for done in events:
-            done.wait()
+            done.wait(LINK_WAIT_SECONDS)  # bounded: a writer thread gone never sets it
 
 
 class RunArtifacts(Protocol):
@@ -110,7 +110,7 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
             (art.add_dir if os.path.isdir(path) else art.add_file)(path)
     if art._manifest is not None:
         raise ValueError(f"log_artifact: {art.qualified_name} is already logged; new_draft() makes a version to change")
-    words = _aliases(aliases) + [a for a in art.aliases if a not in sa.IMPLICIT_ALIASES]
+    words = _aliases(aliases) + _aliases(art.aliases)
     words = list(dict.fromkeys(words))
     files, refs = art.draft_entries()
     store, project = local_store(run), run.project
@@ -128,7 +128,7 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
         "name": art._name,
         "type": art.type,
         "description": art.description,
-        "metadata": cast("dict[str, Any]", to_plain(art.metadata)),
+        "metadata": _metadata(art.metadata),
         "references": refs,
         "run": {"project": project, "id": run.id, "name": run.display_name},
     }
@@ -157,6 +157,13 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
     return art
 
 
+def _metadata(metadata: Any) -> dict[str, Any]:
+    """An artifact's metadata as its manifest's JSON takes it (NaN and the
+    infinities as wandb's JSON writes them: strings)."""
+    safe = json_safe(to_plain(metadata), strict_json=True)
+    return safe if isinstance(safe, dict) else {}
+
+
 def _aliases(aliases: Any) -> list[str]:
     if aliases is None:
         return []
@@ -169,10 +176,8 @@ def _stored(store: ArtifactStore, project: str, entry: dict[str, Any], base: Any
     from ``new_draft``, its blobs brought over from the version it came from."""
     if entry.get("stored"):
         held: dict[str, Any] = {k: entry[k] for k in ("digest", "size", "chunks") if k in entry}
-        if base is not None and base[0].where != store.where:
-            for digest, size in store.missing(project, {"files": {"f": held}}):
-                data = b"".join(base[0].read_file(base[1] or project, {"digest": digest, "size": size}))
-                store.area.put_blob(project, digest, data)
+        if base is not None and (base[0].where, base[1] or project) != (store.where, project):
+            _bring(base[0], base[1] or project, store, project, {"f": held})
         return held
     source = entry["source"]
     for _ in range(MAX_REREADS):
@@ -181,6 +186,15 @@ def _stored(store: ArtifactStore, project: str, entry: dict[str, Any], base: Any
         if _stamp(source) == before:
             return stored
     raise OSError(f"{source} kept changing while it was read ({MAX_REREADS} times): not logged")
+
+
+def _bring(src: ArtifactStore, src_project: str, dst: ArtifactStore, project: str, files: dict[str, Any]) -> None:
+    """Make ``dst``'s ``project`` hold the blobs of ``files`` it lacks, read
+    (and checked) from ``src``'s ``src_project`` (another project, another
+    root, a remote the version was found in)."""
+    for digest, size in dst.missing(project, {"files": files}):
+        data = b"".join(src.read_file(src_project, {"digest": digest, "size": size}))
+        dst.area.put_blob(project, digest, data)
 
 
 def _stamp(path: str) -> tuple[int, int, int]:
@@ -286,7 +300,7 @@ def _aliases_of(store: ArtifactStore, project: str, manifest: Manifest) -> list[
     index = sa.version_index(manifest["version"])
     try:
         return sorted(a for a, i in store.aliases(project, manifest["name"]).items() if i == index)
-    except (OSError, ValueError):
+    except Exception:  # a remote failing now: the version is known, its aliases are not
         return []
 
 
@@ -304,6 +318,9 @@ def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) 
             # the log job before this one may be running in another thread (flush() runs queued
             # jobs too): its version is waited for, never taken unfinished
             source = artifact.wait(timeout=LINK_WAIT_SECONDS).manifest
+            held, held_project = artifact._blob_store(), artifact._project or run.project
+            if (held.where, held_project) != (store.where, run.project):  # a version of another place
+                _bring(held, held_project, store, run.project, source["files"])
             doc = {k: source[k] for k in ("type", "description", "metadata", "files", "references", "run")}
             manifest, _ = store.publish(run.project, {**doc, "name": target, "created_at": time.time()}, words, run.id)
             run.write(fmt.ARTIFACT, _record(manifest, words, [], True))

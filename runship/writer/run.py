@@ -998,6 +998,7 @@ class Run:
 
     def _forked(self) -> None:
         self._inactive = True
+        self._artifact_pending = _artifacts.Pending()  # the parent's jobs never run here
         self._hot = self._fast = False
         if self._console is not None:
             for sink in self._console.sinks.values():
