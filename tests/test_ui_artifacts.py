@@ -217,3 +217,14 @@ def test_runship_serve_shows_the_artifacts_of_its_store(story):
     art = get(c, "/ui/api/artifact", project=PROJECT, name="resnet")
     assert art["producer"]["ref"] == story.ref("train") and art["users"][0]["ref"] == story.ref(EVIL)
     assert len(get(c, "/ui/api/artifacts", project=PROJECT)["artifacts"]) == 4
+
+
+def test_a_place_failing_while_listed_is_a_note_and_the_others_are_listed(story):
+    """A server that is down (nothing listens on the port) as one of the
+    roots: the listing names it in ``notes`` and still lists the local root's
+    artifacts; a version asked for without a place is found in the root that answers."""
+    c = client("http://127.0.0.1:9/", story.root)
+    res = get(c, "/ui/api/artifacts", project=PROJECT)
+    assert [n["place"] for n in res["notes"]] == [0]
+    assert {a["place"] for a in res["artifacts"]} == {1}
+    assert get(c, "/ui/api/artifact", project=PROJECT, name="mnist")["place"] == 1

@@ -838,7 +838,7 @@ class Run:
     def link_artifact(self, artifact: Artifact | str, target_path: str, aliases: list[str] | None = None) -> None:
         """The version published again under the last part of ``target_path``
         (wandb's registry offline), and the link recorded in the run."""
-        name = artifact.name if isinstance(artifact, Artifact) else str(artifact)
+        name = artifact._name if isinstance(artifact, Artifact) else str(artifact)  # the name, never name:vN
         self._record(
             fmt.META,
             MetaFields(link={"artifact": name, "target": str(target_path), "aliases": list(aliases or [])}),

@@ -108,8 +108,11 @@ def _holding(request: Request, project: str, name: str, place: int | None) -> tu
     else:
         held, _ = stores(web(request).places)
         for i, store in held:
-            if store.indexes(project, name):
-                return i, store
+            try:
+                if store.indexes(project, name):
+                    return i, store
+            except Exception:  # a place failing now: the next may hold it (asked alone, it answers 503)
+                continue
     raise HTTPException(404, f"no artifact {name!r} in project {project}")
 
 
@@ -278,7 +281,14 @@ def _users(store: ArtifactStore, project: str, name: str, index: int) -> list[st
 @ui.get("/ui/api/artifacts")
 def api_artifacts(request: Request, may: Reader, project: Project = None) -> JSONResponse:
     held, notes = stores(web(request).places)
-    projects = sorted({p for _, store in held for p in store.area.projects() if _id_ok(p) and may(p)})
+    found: set[str] = set()
+    for i, store in list(held):
+        try:
+            found.update(p for p in store.area.projects() if _id_ok(p) and may(p))
+        except Exception as e:  # a place that fails now (a server down): a note, the others listed
+            held.remove((i, store))
+            notes.append(_failed_note(i, store, e))
+    projects = sorted(found)
     out: dict[str, Any] = {"project": project or None, "projects": projects, "artifacts": [], "notes": notes}
     if not project:
         return answer({**out, "truncated": False, "problems": []})
@@ -290,17 +300,25 @@ def api_artifacts(request: Request, may: Reader, project: Project = None) -> JSO
     for i, store in held:
         runs = RunNames(request, i, may)
         reading = Reading(store, project)
-        for name in store.names(project):
-            if len(rows) >= MAX_NAMES:
-                truncated = True
-                break
-            row = _listing_row(reading, runs, name, min(MAX_LIST_VERSIONS, MAX_LIST_READS - reads - reading.reads))
-            if row is not None:
-                rows.append({"place": i, **row})
+        try:
+            for name in store.names(project):
+                if len(rows) >= MAX_NAMES:
+                    truncated = True
+                    break
+                budget = min(MAX_LIST_VERSIONS, MAX_LIST_READS - reads - reading.reads)
+                row = _listing_row(reading, runs, name, budget)
+                if row is not None:
+                    rows.append({"place": i, **row})
+        except Exception as e:  # the place failed midway: what it gave is kept, the rest said
+            notes.append(_failed_note(i, store, e))
         reads += reading.reads
         problems += reading.problems
     rows.sort(key=lambda r: (r["type"], r["name"], r["place"]))
     return answer({**out, "artifacts": rows, "truncated": truncated, "problems": problems[:MAX_PROBLEMS]})
+
+
+def _failed_note(place: int, store: ArtifactStore, e: Exception) -> dict[str, Any]:
+    return {"place": place, "root": redact.for_log(store.where), "note": redact.for_log(f"{type(e).__name__}: {e}")}
 
 
 def _id_ok(project: str) -> bool:
