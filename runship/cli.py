@@ -1728,6 +1728,11 @@ def _artifacts(fn: Callable[P, R]) -> Callable[P, R]:
 def _check_project(project: str | None, what: str = "--project") -> str | None:
     from runship.schema import names
 
+    if project is not None and ("://" in project or os.sep in project):
+        raise click.UsageError(
+            f"{what} {project!r} is a place, not a project: name the root with --root "
+            f"(runship --root {project} artifact ...)"
+        )
     try:
         return None if project is None else names.check_id(project, what)
     except ValueError as e:

@@ -239,3 +239,11 @@ def test_end_to_end_in_a_process(tmp_path, data_dir):
     assert gc.returncode == 0 and gc.stdout.splitlines()[-1] == "p: removed 1 version, 1 blob (8 B)"
     missing = run("show", "d:v0")
     assert missing.returncode == 1 and "no version v0" in missing.stderr
+
+
+def test_a_place_given_where_a_project_goes_says_to_use_root(tmp_path):
+    """``runship artifact ls s3://bucket/runs`` (as ``runship ls URL`` is
+    spelled): the place is named, and how to give it."""
+    out = CliRunner().invoke(cli, ["--root", str(tmp_path), "artifact", "ls", "s3://bucket/runs"])
+    assert out.exit_code == 2
+    assert "'s3://bucket/runs' is a place, not a project" in out.output and "--root s3://bucket/runs" in out.output
