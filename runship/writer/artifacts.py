@@ -149,11 +149,7 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
         finally:
             end()
 
-    try:
-        run.background(job)
-    except BaseException:
-        end()
-        raise
+    _submit(run, job, end)
     return art
 
 
@@ -162,6 +158,15 @@ def _metadata(metadata: Any) -> dict[str, Any]:
     infinities as wandb's JSON writes them: strings)."""
     safe = json_safe(to_plain(metadata), strict_json=True)
     return safe if isinstance(safe, dict) else {}
+
+
+def _submit(run: RunArtifacts, job: Callable[[], None], end: Callable[[], None]) -> None:
+    """``job`` to the writer thread; ``end`` said at once if it cannot be queued."""
+    try:
+        run.background(job)
+    except BaseException:
+        end()
+        raise
 
 
 def _aliases(aliases: Any) -> list[str]:
@@ -329,9 +334,5 @@ def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) 
         finally:
             end()
 
-    try:
-        run.background(job)
-    except BaseException:
-        end()
-        raise
+    _submit(run, job, end)
     return None
