@@ -501,3 +501,32 @@ def test_metadata_with_nan_and_a_bad_alias_on_the_artifact(make_run, root, data)
         run.log_artifact(bad)
     run.finish()
     assert ArtifactStore(LocalArea(root)).names("p") == ["ds"]
+
+
+def test_an_s3_reference_is_recorded_by_its_etag_not_copied(make_run, root, moto, monkeypatch):
+    """``add_reference("s3://...")`` on a cluster whose S3 endpoint is
+    configured (moto on 127.0.0.1 here): the object's ETag and size are
+    recorded, nothing is copied; the object changed, the same reference is
+    a new version."""
+    import boto3
+
+    bucket = f"refs-{os.urandom(4).hex()}"
+    moto.create_bucket(bucket)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.endpoint)
+    s3 = boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1")
+    s3.put_object(Bucket=bucket, Key="data/train.csv", Body=b"a,b\n1,2\n")
+    run = make_run()
+
+    def log() -> runship.Artifact:
+        art = runship.Artifact("ds", type="dataset")
+        art.add_reference(f"s3://{bucket}/data/train.csv")
+        return run.log_artifact(art).wait()
+
+    first = log()
+    ref = first.manifest["references"]["train.csv"]
+    assert ref["size"] == 8 and ref["etag"] == hashlib.md5(b"a,b\n1,2\n").hexdigest()
+    assert _store_bytes(root) == 0  # nothing copied
+    assert log().version == "v0"
+    s3.put_object(Bucket=bucket, Key="data/train.csv", Body=b"a,b\n3,4\n")
+    assert log().version == "v1"
+    run.finish()

@@ -210,7 +210,7 @@ def contents_digest(files: dict[str, dict[str, Any]], references: dict[str, dict
         h.update(f"{path}\0{files[path]['digest']}\n".encode())
     for path in sorted(references):
         ref = references[path]
-        h.update(f"ref:{path}\0{ref.get('uri')}\0{ref.get('digest') or ''}\n".encode())
+        h.update(f"ref:{path}\0{ref.get('uri')}\0{ref.get('digest') or ref.get('etag') or ''}\n".encode())
     return h.hexdigest()
 
 

@@ -162,9 +162,11 @@ class Artifact(ArtifactBase):
     def add_reference(
         self, uri: Any, name: str | None = None, checksum: bool = True, **_: Any
     ) -> list[ArtifactManifestEntry]:
-        """A URI recorded, not copied: ``file://`` (a file's SHA-256 and size
-        when ``checksum``), ``s3://`` and others (the URI; its ETag and size
-        where fsspec can ask without credentials being passed here)."""
+        """A URI recorded, not copied: ``file://`` with the file's SHA-256
+        and size, ``s3://`` with the object's ETag and size (when
+        ``checksum``; asked of the store only where an endpoint is configured,
+        ``$AWS_ENDPOINT_URL[_S3]``: an air-gapped cluster's own S3, never the
+        internet), any other URI as it is."""
         self._draft("add_reference")
         uri = str(uri)
         entry_name = sa.entry_path(name or uri.rstrip("/").rsplit("/", 1)[-1] or "reference")
@@ -173,6 +175,8 @@ class Artifact(ArtifactBase):
             path = uri[len("file://") :]
             if os.path.isfile(path):
                 ref["digest"], ref["size"] = _file_digest(path)
+        elif uri.startswith(("s3://", "s3a://")) and checksum and _s3_endpoint():
+            ref.update(_object_etag(uri))
         self._refs[entry_name] = ref
         self._references.append({"uri": uri, "name": entry_name})
         return [ArtifactManifestEntry(self, entry_name, ref, ref=uri)]
@@ -486,6 +490,28 @@ def _policy(policy: str | None) -> str:
     if policy not in ("mutable", "immutable"):
         raise ValueError(f"Invalid policy {policy!r}. Policy may only be `mutable` or `immutable`.")
     return policy
+
+
+def _s3_endpoint() -> str | None:
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def _object_etag(uri: str) -> dict[str, Any]:
+    """``{"etag", "size"}`` of the object at ``uri`` ({} if the store cannot say)."""
+    from runship.store.objectstore import url_to_fs
+
+    try:
+        fs, path = url_to_fs(uri)
+        info = fs.info(path)
+    except Exception:  # unreachable, no such object, no credentials: the URI alone is recorded
+        return {}
+    out: dict[str, Any] = {}
+    etag = info.get("ETag") or info.get("etag")
+    if isinstance(etag, str):
+        out["etag"] = etag.strip('"')
+    if isinstance(info.get("size"), int):
+        out["size"] = info["size"]
+    return out
 
 
 def _file_digest(path: str) -> tuple[str, int]:
