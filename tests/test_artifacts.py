@@ -530,3 +530,20 @@ def test_an_s3_reference_is_recorded_by_its_etag_not_copied(make_run, root, moto
     s3.put_object(Bucket=bucket, Key="data/train.csv", Body=b"a,b\n3,4\n")
     assert log().version == "v1"
     run.finish()
+
+
+def test_an_incremental_artifact_adds_to_the_latest_version(make_run, tmp_path):
+    """``Artifact(..., incremental=True)``, as wandb: each version holds the
+    latest one's files with the new ones added (a file of the same path replaced)."""
+    run = make_run()
+    for i, names in enumerate((["a", "b"], ["c"], ["a"])):
+        art = runship.Artifact("shards", type="dataset", incremental=True)
+        for n in names:
+            path = tmp_path / f"{n}.txt"
+            path.write_text(f"{n} in step {i}")
+            art.add_file(str(path))
+        got = run.log_artifact(art).wait()
+    run.finish()
+    assert got.version == "v2" and sorted(got.manifest["files"]) == ["a.txt", "b.txt", "c.txt"]
+    folder = got.download(str(tmp_path / "dl"))
+    assert _tree(folder) == {"a.txt": b"a in step 2", "b.txt": b"b in step 0", "c.txt": b"c in step 1"}

@@ -138,7 +138,10 @@ def log_artifact(run: RunArtifacts, artifact_or_path: Any, name: Any, type: Any,
     def job() -> None:
         try:
             entries = {p: _stored(store, project, e, base) for p, e in sorted(files.items())}
-            doc = {**doc_head, "files": entries, "created_at": time.time()}
+            refs_now = refs
+            if art.incremental:  # wandb's incremental artifact: the latest version's files, these added
+                entries, refs_now = _on_latest(store, project, art._name, entries, refs)
+            doc = {**doc_head, "files": entries, "references": refs_now, "created_at": time.time()}
             manifest, made = store.publish(project, doc, words, run.id)
             art._bind(store, project, manifest)
             art.aliases = ["latest", *words]
@@ -158,6 +161,18 @@ def _metadata(metadata: Any) -> dict[str, Any]:
     infinities as wandb's JSON writes them: strings)."""
     safe = json_safe(to_plain(metadata), strict_json=True)
     return safe if isinstance(safe, dict) else {}
+
+
+def _on_latest(
+    store: ArtifactStore, project: str, name: str, files: dict[str, Any], refs: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The files and references of the latest version of ``name`` (none if
+    there is none yet) with ``files`` and ``refs`` added over them."""
+    held = store.indexes(project, name)
+    if not held:
+        return files, refs
+    latest = store.manifest(project, name, held[-1])
+    return {**latest["files"], **files}, {**(latest.get("references") or {}), **refs}
 
 
 def _submit(run: RunArtifacts, job: Callable[[], None], end: Callable[[], None]) -> None:
