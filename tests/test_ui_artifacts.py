@@ -223,7 +223,8 @@ def test_a_place_failing_while_listed_is_a_note_and_the_others_are_listed(story)
     """A server that is down (nothing listens on the port) as one of the
     roots: the listing names it in ``notes`` and still lists the local root's
     artifacts; a version asked for without a place is found in the root that answers."""
-    c = client("http://127.0.0.1:9/", story.root)
+    down = Place("http://127.0.0.1:9/", storage_options={"attempts": 1}, cache=False)  # one try, no backoff
+    c = TestClient(ui_app([down, Place(story.root, cache=False)], Gate(None), Limits(), allowed_hosts=None))
     res = get(c, "/ui/api/artifacts", project=PROJECT)
     assert [n["place"] for n in res["notes"]] == [0]
     assert {a["place"] for a in res["artifacts"]} == {1}
