@@ -40,13 +40,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runship import safefile
-from runship.reader.listing import classify_local
 from runship.schema import artifacts as sa
 from runship.schema.artifacts import BadArtifact
 from runship.schema.names import BadName, check_id
 from runship.store import Backend, TargetError
 from runship.store.artifact_remote import AreaRefused, append_events, area_of, parse_rel, put_once
 from runship.store.artifacts import Area
+from runship.uploader.projects import project_dirs
 from runship.uploader.state import State
 
 Skip = Callable[[str, str], None]  # (path, why): a file not sent on purpose
@@ -131,31 +131,13 @@ def send(
 
 def _projects(roots: list[str], only: str | None) -> Iterator[tuple[str, int, str]]:
     """(the project's directory, a descriptor of it, its name) of every
-    project of the roots (a root, or a project directory given as one: the
-    operator's choice, which may be a link; below it none is followed)."""
-    for root in roots:
-        located = classify_local(root)
-        if located.kind == "project":
-            name = os.path.basename(root)
-            if (not only or name == only) and _project_ok(name):
-                try:
-                    yield root, safefile.open_dir(root), name
-                except OSError:
-                    pass
-            continue
-        if located.kind != "root":
-            continue
+    project of the roots (``projects.project_dirs``)."""
+    for root, rel, name in project_dirs(roots, only, _project_ok):
         try:
-            found = safefile.entries_of(root)
+            fd = safefile.open_dir(root) if rel is None else safefile.open_below(root, rel)
         except OSError:
             continue
-        for name, kind, _ in found:
-            if kind != "directory" or (only and name != only) or not _project_ok(name):
-                continue
-            try:
-                yield os.path.join(root, name), safefile.open_below(root, name), name
-            except OSError:
-                continue
+        yield (root if rel is None else os.path.join(root, rel)), fd, name
 
 
 def _project_ok(name: str) -> bool:

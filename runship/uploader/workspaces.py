@@ -30,6 +30,7 @@ from runship.reader.listing import classify_local
 from runship.schema import workspace as ws
 from runship.store import Backend, TargetError
 from runship.store.workspaces import BadWorkspace, Refused, Workspaces, workspaces_of
+from runship.uploader.projects import project_dirs
 from runship.uploader.state import State
 
 Skip = Callable[[str, str], None]  # (path, why): a file not sent on purpose
@@ -82,23 +83,9 @@ def _places(roots: list[str], project: str | None) -> Iterator[tuple[str, str | 
     """(root, the project's directory below it or None, the project or None
     for the all-projects view) of the roots."""
     for root in roots:
-        located = classify_local(root)
-        if located.kind == "project":
-            name = os.path.basename(root)
-            if (not project or name == project) and _project_ok(name):
-                yield root, None, name
-            continue
-        if located.kind != "root":
-            continue
-        if not project:
+        if not project and classify_local(root).kind == "root":
             yield root, None, None
-        try:
-            found = safefile.entries_of(root)
-        except OSError:
-            continue
-        for name, kind, _ in found:
-            if kind == "directory" and (not project or name == project) and _project_ok(name):
-                yield root, name, name
+        yield from project_dirs([root], project, _project_ok)
 
 
 def _project_ok(name: str) -> bool:
