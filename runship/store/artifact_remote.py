@@ -45,7 +45,7 @@ from runship.schema import artifacts as sa
 from runship.schema import names
 from runship.schema.artifacts import BadArtifact
 from runship.store.artifacts import Area, ArtifactStore, LocalArea
-from runship.store.location import is_server_url, is_url, local_path, redact
+from runship.store.location import is_local, is_server_url, local_path, redact
 
 if TYPE_CHECKING:
     from runship.store.http import HttpBackend
@@ -536,7 +536,7 @@ def area_at(location: str, storage_options: dict[str, Any] | None = None) -> Are
     runship server (``http(s)://``) or any other fsspec URL."""
     if is_server_url(location):
         return HttpArea(location, storage_options)
-    if is_url(location) and not location.lower().startswith("file://"):
+    if not is_local(location):
         return FsspecArea(location, storage_options)
     return LocalArea(local_path(location))
 

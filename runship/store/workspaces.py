@@ -34,7 +34,7 @@ from runship import safefile
 from runship.schema import workspace as ws
 from runship.schema.workspace import BadWorkspace
 from runship.store.errors import TargetError
-from runship.store.location import is_server_url, is_url, local_path, redact
+from runship.store.location import is_local, is_server_url, local_path, redact
 
 if TYPE_CHECKING:
     from runship.store.http import HttpBackend
@@ -101,7 +101,7 @@ def workspaces_at(root: str, storage_options: dict[str, Any] | None = None) -> W
     """The workspaces of a run root: a directory, an fsspec URL or a runship server."""
     if is_server_url(root):
         return HttpWorkspaces(root, storage_options)
-    if is_url(root) and not root.lower().startswith("file://"):
+    if not is_local(root):
         return FsspecWorkspaces(root, storage_options)
     return LocalWorkspaces(local_path(root))
 
