@@ -255,18 +255,8 @@ function fileRow(f) {
  */
 export async function runArtifactsTab(ctx, body, ref) {
   body.append(h('p', { class: 'muted', text: 'loading…' }));
-  /** @type {any} */
-  let graph;
-  try {
-    graph = await api('lineage', { run: ref }, ctx.signal);
-  } catch (e) {
-    if (e.name === 'AbortError') return;
-    report(e);
-    body.replaceChildren(h('p', { class: 'error', text: e.message }));
-    ctx.ready();
-    return;
-  }
-  if (!ctx.alive) return;
+  const graph = await ctx.fetchOrSay(body, 'lineage', { run: ref });
+  if (graph === null || !ctx.alive) return;
   /** @param {unknown} list @param {string} id @param {boolean} producer */
   const table = (list, id, producer) => {
     const rows = (Array.isArray(list) ? list : []).filter(isPlainObject);

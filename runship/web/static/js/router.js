@@ -3,8 +3,8 @@
  * #/compare?runs=..., #/artifacts?project=P&name=N&version=vK); every hashchange closes the
  * view shown (its fetches aborted, its timers cleared) and opens the one named. */
 
-import { clearStatus, report } from './api.js';
-import { $ } from './dom.js';
+import { api, clearStatus, report } from './api.js';
+import { $, h } from './dom.js';
 import { RS } from './hooks.js';
 import { dec, enc } from './util.js';
 
@@ -113,6 +113,23 @@ export class ViewCtx {
   /** @param {ReturnType<typeof setTimeout> | null | undefined} id */
   cancel(id) {
     if (id !== null && id !== undefined) { clearTimeout(id); this.timers.delete(id); }
+  }
+  /**
+   * The answer of the API's ``name`` for this view; on a failure it is said in ``body`` (the
+   * view then ready) and null returned; null too once the view is left.
+   * @param {HTMLElement} body @param {string} name @param {Record<string, any>} params
+   * @returns {Promise<any>}
+   */
+  async fetchOrSay(body, name, params) {
+    try {
+      return await api(name, params, this.signal);
+    } catch (e) {
+      if (e.name === 'AbortError') return null;
+      report(e);
+      body.replaceChildren(h('p', { class: 'error', text: e.message }));
+      this.ready();
+      return null;
+    }
   }
   /** The view has drawn what it first shows (window.runship.ready). */
   ready() { if (this.alive) RS.ready = true; }

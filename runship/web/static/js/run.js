@@ -31,17 +31,8 @@ export async function runPage(ctx, main, ref, params) {
   main.append(h('div', { class: 'run-header' }, nameEl, badgeHost, meta), tabs, body);
 
   /** @type {any} */
-  let run;
-  try {
-    run = await api('run', { run: ref }, ctx.signal);
-  } catch (e) {
-    if (e.name === 'AbortError') return;
-    report(e);
-    body.replaceChildren(h('p', { class: 'error', text: e.message }));
-    ctx.ready();
-    return;
-  }
-  if (!ctx.alive) return;
+  let run = await ctx.fetchOrSay(body, 'run', { run: ref });
+  if (run === null || !ctx.alive) return;
   /** @param {any} r */
   const fillHeader = (r) => {
     const name = String(r.name || r.id || ref);
