@@ -17,7 +17,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runship.errors import ConfigError, CorruptionError, Error, RunNotFound, UsageError
-from runship.store.artifact_api import Artifact
 from runship.term import termerror, termlog, termwarn
 from runship.writer import PROCESS as _PROCESS
 from runship.writer import Config, Run, Settings, Summary, init
@@ -26,6 +25,7 @@ from runship.writer.config import AlertLevel
 
 if TYPE_CHECKING:
     from runship.schema.metrics import MetricSpec
+    from runship.store.artifact_api import Artifact
 
 __version__ = "0.1.0"
 
@@ -95,6 +95,7 @@ __all__ = [
 
 # loaded on first use, so that `import runship` stays light
 _LAZY = {
+    "Artifact": "runship.store.artifact_api",
     "Image": "runship.media",
     "Histogram": "runship.media",
     "Table": "runship.media",

@@ -28,8 +28,6 @@ from runship.schema.values import (
     to_plain,
     values_of_one_type,
 )
-from runship.store.artifact_api import Artifact
-from runship.writer import artifacts as _artifacts
 from runship.writer import charts as _charts
 from runship.writer import files as _files
 from runship.writer import prior as _prior
@@ -41,6 +39,8 @@ from runship.writer.resume import forget as forget_resume
 from runship.writer.stream import BLOCK_BYTES, Stream, Writer
 
 if TYPE_CHECKING:
+    from runship.store.artifact_api import Artifact
+    from runship.writer.artifacts import Pending
     from runship.writer.plan import Plan
 
 _MAX_STEP_WARNINGS = 10
@@ -154,7 +154,7 @@ class Run:
             **({session: meta} if session else {}),
         }
         self._artifact_versions: dict[str, int] = dict(prior.get("artifacts") or {})  # next run_table version by name
-        self._artifact_pending = _artifacts.Pending()  # versions being logged: use_artifact waits for them
+        self._artifact_pending: Pending | None = None  # versions being logged (made on first use)
         self._logged_lock = threading.Lock()
         self._follower: str | None = None  # mode="online": where its uploader ships the run
         self.summary = Summary(None if disabled else self._port, self._summary_items)
@@ -784,6 +784,9 @@ class Run:
         """Store an Artifact's files (or a path) by digest in the project's
         artifact store and publish a version (runship.writer.artifacts);
         ``wait()`` on the result blocks until its version is known."""
+        from runship.store.artifact_api import Artifact
+        from runship.writer import artifacts as _artifacts
+
         if self.disabled or self._inactive:
             return artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact(name or "artifact")
         return _artifacts.log_artifact(self._port, artifact_or_path, name, type, aliases, tags)
@@ -794,6 +797,9 @@ class Run:
         """The version ``[project/]name[:alias|vN]`` names (``latest`` when
         none), found in this root or in ``settings.artifact_remotes``; the
         use is recorded. ``download()`` on it writes its files."""
+        from runship.store.artifact_api import Artifact
+        from runship.writer import artifacts as _artifacts
+
         if self.disabled:  # a placeholder, as wandb's disabled mode gives (its download() says why)
             if isinstance(artifact_or_name, Artifact):
                 return artifact_or_name
@@ -838,6 +844,9 @@ class Run:
     def link_artifact(self, artifact: Artifact | str, target_path: str, aliases: list[str] | None = None) -> None:
         """The version published again under the last part of ``target_path``
         (wandb's registry offline), and the link recorded in the run."""
+        from runship.store.artifact_api import Artifact
+        from runship.writer import artifacts as _artifacts
+
         name = artifact._name if isinstance(artifact, Artifact) else str(artifact)  # the name, never name:vN
         self._record(
             fmt.META,
@@ -998,7 +1007,7 @@ class Run:
 
     def _forked(self) -> None:
         self._inactive = True
-        self._artifact_pending = _artifacts.Pending()  # the parent's jobs never run here
+        self._artifact_pending = None  # the parent's jobs never run here
         self._hot = self._fast = False
         if self._console is not None:
             for sink in self._console.sinks.values():
@@ -1085,8 +1094,13 @@ class _Port:
         return list(self._run.settings.artifact_remotes or [])
 
     @property
-    def artifact_pending(self) -> _artifacts.Pending:
-        return self._run._artifact_pending
+    def artifact_pending(self) -> Pending:
+        from runship.writer.artifacts import Pending
+
+        run = self._run
+        if run._artifact_pending is None:
+            run._artifact_pending = Pending()
+        return run._artifact_pending
 
     def notice(self, message: str, **fields: Any) -> None:
         self._run.notice(message, **fields)
