@@ -178,8 +178,13 @@ def use_rel(name: str, index: int, run_id: str) -> str:
     return f"{name_dir(name)}/used/v{int(index)}/{names.check_id(run_id, 'run id')}"
 
 
+def is_digest(value: object) -> bool:
+    """A SHA-256 digest as the store names blobs: 64 lowercase hex digits."""
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
 def check_digest(digest: object) -> str:
-    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+    if not isinstance(digest, str) or not is_digest(digest):
         raise BadArtifact(f"not a SHA-256 digest (64 lowercase hex digits): {digest!r:.80}")
     return digest
 

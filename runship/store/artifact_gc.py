@@ -44,7 +44,6 @@ from runship.store.artifacts import ArtifactNotFound, ArtifactStore, BadArtifact
 __all__ = ["GcPlan", "GcResult", "apply_gc", "plan_gc"]
 
 _HEX2 = re.compile(r"[0-9a-f]{2}")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 TEMP_AGE = 24 * 3600.0  # a temporary file in a blob folder older than this is a crashed writer's
 
 
@@ -184,7 +183,7 @@ def _held_blobs(store: ArtifactStore, project: str) -> list[str]:
         if not _HEX2.fullmatch(prefix):
             continue
         for f in store.area.list(project, f"blobs/sha256/{prefix}"):
-            if _HEX64.fullmatch(f) and f.startswith(prefix):
+            if sa.is_digest(f) and f.startswith(prefix):
                 out.append(f)
     return sorted(out)
 
@@ -193,7 +192,6 @@ def _remove_old_temps(store: ArtifactStore, project: str, age: float) -> int:
     """Temporary files (``names.temp_name``) older than ``age`` seconds in a
     local store's blob folders: a writer's that died before linking them."""
     assert isinstance(store.area, LocalArea)
-    mark = sn._TEMP_MARK
     cutoff = time.time() - age
     count = 0
     for prefix in store.area.list(project, "blobs/sha256"):
@@ -205,7 +203,7 @@ def _remove_old_temps(store: ArtifactStore, project: str, age: float) -> int:
             continue
         try:
             for name, kind, _ in safefile.entries(fd):
-                if kind != "file" or not name.startswith(".") or mark not in name:
+                if kind != "file" or not sn.is_temp_name(name):
                     continue
                 try:
                     if os.stat(name, dir_fd=fd, follow_symlinks=False).st_mtime < cutoff:

@@ -183,10 +183,6 @@ class LocalArea:
         finally:
             os.close(fd)
 
-    def blob_path(self, project: str, digest: str) -> str:
-        """Where a blob is on disk (for hard links into a download)."""
-        return os.path.join(self.root, project, sa.STORE_DIR, *sa.blob_rel(digest).split("/"))
-
     def remove(self, project: str, rel: str) -> None:
         parent, name = _split(rel)
         try:
@@ -497,6 +493,18 @@ class _Hasher:
         return self._h.hexdigest()
 
 
+def copy_blobs(src: ArtifactStore, src_project: str, dst: ArtifactStore, project: str, files: dict[str, Any]) -> int:
+    """Make ``dst``'s ``project`` hold the blobs of the manifest entries
+    ``files`` it lacks, read (and checked) from ``src``'s ``src_project``;
+    the bytes copied."""
+    sent = 0
+    for digest, size in dst.missing(project, {"files": files}):
+        data = b"".join(src.read_file(src_project, {"digest": digest, "size": size}))
+        dst.area.put_blob(project, digest, data)
+        sent += size
+    return sent
+
+
 def copy_version(src: ArtifactStore, dst: ArtifactStore, project: str, manifest: Manifest) -> int:
     """Make ``dst`` hold a version ``src`` holds: the blobs it lacks (each
     checked against its digest as it is read), then the manifest and its
@@ -504,11 +512,7 @@ def copy_version(src: ArtifactStore, dst: ArtifactStore, project: str, manifest:
     there under that version number: BadArtifact (never overwritten)."""
     name, index = manifest["name"], sa.version_index(manifest["version"])
     assert index is not None
-    sent = 0
-    for digest, size in dst.missing(project, manifest):
-        data = b"".join(src.read_file(project, {"digest": digest, "size": size}))
-        dst.area.put_blob(project, digest, data)
-        sent += size
+    sent = copy_blobs(src, project, dst, project, manifest["files"])
     data = sa.encode_doc(manifest)
     if not dst.area.create(project, sa.manifest_rel(name, index), data):
         there = dst.manifest(project, name, index)

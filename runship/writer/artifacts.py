@@ -30,7 +30,7 @@ from runship.schema import redact
 from runship.schema.records import ArtifactFields, UseFields
 from runship.schema.values import json_safe, to_plain
 from runship.store.artifact_api import Artifact
-from runship.store.artifacts import ArtifactNotFound, ArtifactStore, LocalArea, Manifest, resolve_across
+from runship.store.artifacts import ArtifactNotFound, ArtifactStore, LocalArea, Manifest, copy_blobs, resolve_across
 
 MAX_REREADS = 3
 REMOTE_ATTEMPTS = 2  # tries of a runship server among the artifact_remotes
@@ -197,7 +197,7 @@ def _stored(store: ArtifactStore, project: str, entry: dict[str, Any], base: Any
     if entry.get("stored"):
         held: dict[str, Any] = {k: entry[k] for k in ("digest", "size", "chunks") if k in entry}
         if base is not None and (base[0].where, base[1] or project) != (store.where, project):
-            _bring(base[0], base[1] or project, store, project, {"f": held})
+            copy_blobs(base[0], base[1] or project, store, project, {"f": held})
         return held
     source = entry["source"]
     for _ in range(MAX_REREADS):
@@ -206,15 +206,6 @@ def _stored(store: ArtifactStore, project: str, entry: dict[str, Any], base: Any
         if _stamp(source) == before:
             return stored
     raise OSError(f"{source} kept changing while it was read ({MAX_REREADS} times): not logged")
-
-
-def _bring(src: ArtifactStore, src_project: str, dst: ArtifactStore, project: str, files: dict[str, Any]) -> None:
-    """Make ``dst``'s ``project`` hold the blobs of ``files`` it lacks, read
-    (and checked) from ``src``'s ``src_project`` (another project, another
-    root, a remote the version was found in)."""
-    for digest, size in dst.missing(project, {"files": files}):
-        data = b"".join(src.read_file(src_project, {"digest": digest, "size": size}))
-        dst.area.put_blob(project, digest, data)
 
 
 def _stamp(path: str) -> tuple[int, int, int]:
@@ -324,7 +315,7 @@ def _aliases_of(store: ArtifactStore, project: str, manifest: Manifest) -> list[
         return []
 
 
-def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) -> Artifact | None:
+def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) -> None:
     """``link_artifact``/``link_model``: the version's files published again
     under the registry name (the last part of ``target_path``), in this
     root's store (no bytes copied: the blobs are shared)."""
@@ -340,7 +331,7 @@ def link(run: RunArtifacts, artifact: Artifact, target_path: str, aliases: Any) 
             source = artifact.wait(timeout=LINK_WAIT_SECONDS).manifest
             held, held_project = artifact._blob_store(), artifact._project or run.project
             if (held.where, held_project) != (store.where, run.project):  # a version of another place
-                _bring(held, held_project, store, run.project, source["files"])
+                copy_blobs(held, held_project, store, run.project, source["files"])
             doc = {k: source[k] for k in ("type", "description", "metadata", "files", "references", "run")}
             manifest, _ = store.publish(run.project, {**doc, "name": target, "created_at": time.time()}, words, run.id)
             run.write(fmt.ARTIFACT, _record(manifest, words, [], True))
