@@ -252,15 +252,20 @@ class ArtifactStore:
 
     def aliases(self, project: str, name: str) -> dict[str, int]:
         """alias -> version number (``latest`` included)."""
-        return sa.fold_aliases(self.alias_events(project, name), set(self.indexes(project, name)))
+        return self.alias_state(project, name)[0]
 
     def alias_times(self, project: str, name: str) -> dict[str, float]:
         """When each alias last moved (for choosing among places)."""
-        out: dict[str, float] = {}
-        for _, ev in self.alias_events(project, name):
+        return self.alias_state(project, name)[1]
+
+    def alias_state(self, project: str, name: str) -> tuple[dict[str, int], dict[str, float]]:
+        """``aliases`` and ``alias_times`` from one reading of the events."""
+        events = self.alias_events(project, name)
+        times: dict[str, float] = {}
+        for _, ev in events:
             if isinstance(ev.get("alias"), str) and isinstance(ev.get("t"), (int, float)):
-                out[ev["alias"]] = float(ev["t"])
-        return out
+                times[ev["alias"]] = float(ev["t"])
+        return sa.fold_aliases(events, set(self.indexes(project, name))), times
 
     def find(self, project: str, name: str, selector: str) -> int:
         """The version number ``selector`` (``vN``, an alias, ``latest``) names."""
@@ -543,14 +548,14 @@ def resolve_across(
                     return store, store.manifest(project, name, index), problems
                 problems.append(f"{store.where}: no {selector}")
                 continue
-            table = store.aliases(project, name)
+            table, times = store.alias_state(project, name)
             if selector not in table:
                 problems.append(f"{store.where}: no {name}:{selector}")
                 continue
             if selector == "latest":
                 key = (float(table["latest"]), -rank)
             else:
-                key = (store.alias_times(project, name).get(selector, 0.0), -rank)
+                key = (times.get(selector, 0.0), -rank)
             if best is None or key > best[0]:
                 best = (key, store, table[selector])
         except Exception as e:  # a place down, refusing or without credentials: a reason, not an error
