@@ -1906,23 +1906,6 @@ def artifact_show(ctx: click.Context, ref: str, project: str | None, as_json: bo
         click.echo(f"reference {_text(path)}: {_text(r.get('uri'))}")
 
 
-class _Chunks:
-    """The chunks of an iterator of bytes as a file object (``write_atomic``'s source)."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self.chunks = chunks
-        self.buffer = b""
-
-    def read(self, size: int, /) -> bytes:
-        while len(self.buffer) < size:
-            chunk = next(self.chunks, None)
-            if chunk is None:
-                break
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-
 def _existing(dest: str, path: str, entry: dict[str, Any]) -> str:
     """What is at ``path`` below ``dest`` now: ``absent``, ``same`` (a file
     with the entry's bytes), ``differs`` (another file or a link, which
@@ -1975,6 +1958,7 @@ def artifact_get(ctx: click.Context, ref: str, to: str, project: str | None, for
         runship artifact get vision/mnist:best --to ./data/mnist
     """
     from runship.schema import artifacts as sa
+    from runship.store.artifact_api import Chunks
 
     store = _store_at(ctx.obj["root"], ctx.obj["so"])
     project, name, selector, _ = _artifact_ref(store, ref, project)
@@ -2004,9 +1988,12 @@ def artifact_get(ctx: click.Context, ref: str, to: str, project: str | None, for
     os.makedirs(dest, exist_ok=True)
     for path in sorted(found["absent"] + found["differs"]):
         entry = m["files"][path]
-        size, digest = safefile.write_atomic(dest, path, _Chunks(store.read_file(project, entry)))
-        if size != entry["size"] or digest != entry["digest"]:  # read_file checked it: never
-            raise click.ClickException(f"{what}: {path!r} was written with other bytes than its digest's")
+        source = Chunks(store.read_file(project, entry))  # each blob and the whole file checked as read
+        dfd = safefile.open_dir(dest)
+        try:
+            safefile.write_atomic_at(dfd, path, source, digest=False)
+        finally:
+            os.close(dfd)
     written = len(found["absent"]) + len(found["differs"])
     note = f", {len(found['same'])} already there" if found["same"] else ""
     refs = m.get("references", {})

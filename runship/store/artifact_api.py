@@ -539,12 +539,12 @@ def _materialize(store: ArtifactStore, project: str, entry: dict[str, Any], dest
     finally:
         os.close(dfd)
     try:
-        safefile.write_atomic_at(pfd, base, _Chunks(store.read_file(project, entry)), digest=False)  # read_file checks
+        safefile.write_atomic_at(pfd, base, Chunks(store.read_file(project, entry)), digest=False)  # read_file checks
     finally:
         os.close(pfd)
 
 
-class _Chunks:
+class Chunks:
     """A file object reading an iterator of byte strings (for write_atomic)."""
 
     def __init__(self, chunks: Iterator[bytes]):
