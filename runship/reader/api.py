@@ -333,7 +333,7 @@ class LoggedArtifact(ArtifactBase):
         self.source_name, self.type, self.version = art["name"], art["type"], art["version"]
         self.name = f"{self.source_name}:{self.version}" if self.version else self.source_name
         self.description, self.metadata, self.aliases = None, {}, list(art["aliases"])
-        self._entries, self._references, self._tmp = {}, [], None
+        self._tmp = None
         self._view = view
         self._files = list(art["files"])
 

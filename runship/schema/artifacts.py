@@ -86,12 +86,7 @@ class ArtifactBase:
         self.metadata = dict(metadata or {})
         self.aliases: list[str] = []
         self.version: str | None = None
-        self._entries: dict[str, str] = {}  # name in the artifact -> the file it is made of
-        self._references: list[dict[str, Any]] = []  # add_reference: URIs named, not copied
         self._tmp: str | None = None  # new_file: where the files it makes are written
-
-    def __repr__(self) -> str:
-        return f"<runship.Artifact {self.name}:{self.version or 'unlogged'} ({len(self._entries)} files)>"
 
 
 # ---- names and references ------------------------------------------------------------------

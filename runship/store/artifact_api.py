@@ -127,7 +127,6 @@ class Artifact(ArtifactBase):
             base = f"{stem}-{hashlib.sha256(path.encode()).hexdigest()[:20]}{ext}"
         entry_name = sa.entry_path(name or base)
         self._files[entry_name] = {"source": os.path.abspath(path), "policy": policy}
-        self._entries[entry_name] = os.path.abspath(path)
         return ArtifactManifestEntry(self, entry_name, self._files[entry_name])
 
     def add_dir(
@@ -156,7 +155,6 @@ class Artifact(ArtifactBase):
         path = os.path.join(self._tmp, *entry_name.split("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self._files[entry_name] = {"source": path, "policy": "immutable"}  # runship's own copy
-        self._entries[entry_name] = path
         return open(path, mode, encoding=encoding)
 
     def add_reference(
@@ -178,7 +176,6 @@ class Artifact(ArtifactBase):
         elif uri.startswith(("s3://", "s3a://")) and checksum and _s3_endpoint():
             ref.update(_object_etag(uri))
         self._refs[entry_name] = ref
-        self._references.append({"uri": uri, "name": entry_name})
         return [ArtifactManifestEntry(self, entry_name, ref, ref=uri)]
 
     def remove(self, item: str | ArtifactManifestEntry) -> None:
@@ -186,7 +183,6 @@ class Artifact(ArtifactBase):
         path = item.path if isinstance(item, ArtifactManifestEntry) else str(item)
         if self._files.pop(path, None) is None and self._refs.pop(path, None) is None:
             raise FileNotFoundError(f"{self.name} has no file {path!r}")
-        self._entries.pop(path, None)
 
     def add(self, obj: Any, name: str) -> ArtifactManifestEntry:
         """A media object (a Table, an Image, ...) as its JSON file."""
@@ -223,7 +219,6 @@ class Artifact(ArtifactBase):
         self.metadata = dict(manifest.get("metadata") or {})
         self._files = dict(manifest["files"])
         self._refs = dict(manifest.get("references") or {})
-        self._entries = {p: "" for p in self._files}
         self._logged.set()
         return self
 
@@ -457,7 +452,6 @@ class Artifact(ArtifactBase):
         art = Artifact(m["name"], m.get("type") or self.type, self.description, dict(self.metadata))
         art._files = {p: dict(e, stored=True) for p, e in m["files"].items()}
         art._refs = dict(m.get("references") or {})
-        art._entries = {p: "" for p in art._files}
         art._base = (self._blob_store(), self._project)
         return art
 
