@@ -75,23 +75,32 @@ def answer(value: Any) -> JSONResponse:
 
 
 # ---- /v1: a bearer token with the scope asked for ---------------------------------------------------
+def bearer_token(request: Request) -> Token | None:
+    """The request's bearer token (None when the server has no auth); 401
+    without one, or with one the server does not know."""
+    gate = web(request).gate
+    if gate.open:
+        return None
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        request.state.auth = "no token"
+        raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
+    token = gate.find(header[7:].strip(), sessions=False)  # a sign-in cookie's value is no /v1 token
+    if token is None:
+        request.state.auth = "unknown token"  # (what was sent is never logged)
+        raise HTTPException(401, "token not accepted", headers={"WWW-Authenticate": "Bearer"})
+    request.state.token = token.name  # logged for refused requests too
+    return token
+
+
 def _bearer(access: str) -> Callable[[Request], Token | None]:
     """The dependency that checks the bearer token and its scope for the
     request's project; it gives the token (None without auth)."""
 
     def check(request: Request) -> Token | None:
-        gate = web(request).gate
-        if gate.open:
-            return None
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer "):
-            request.state.auth = "no token"
-            raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
-        token = gate.find(header[7:].strip(), sessions=False)  # a sign-in cookie's value is no /v1 token
+        token = bearer_token(request)
         if token is None:
-            request.state.auth = "unknown token"  # (what was sent is never logged)
-            raise HTTPException(401, "token not accepted", headers={"WWW-Authenticate": "Bearer"})
-        request.state.token = token.name  # logged for refused requests too
+            return None
         project = request.path_params.get("project")
         if not token.allows(access, project):
             request.state.auth = "not allowed"

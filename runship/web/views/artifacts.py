@@ -48,8 +48,7 @@ from runship.store.artifact_remote import (
     put_once,
 )
 from runship.store.artifacts import Area, ArtifactNotFound, ArtifactStore
-from runship.web.auth import Token
-from runship.web.context import NO_STORE, small_body, store, web
+from runship.web.context import NO_STORE, bearer_token, small_body, store
 
 v1 = APIRouter(tags=["artifacts"])
 
@@ -70,23 +69,6 @@ RETRY_AFTER = 5  # seconds, said with that 503
 
 
 # ---- who may ------------------------------------------------------------------------------------
-def _token(request: Request) -> Token | None:
-    """The bearer token (None when the server has no auth); 401 without one."""
-    gate = web(request).gate
-    if gate.open:
-        return None
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("bearer "):
-        request.state.auth = "no token"
-        raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
-    token = gate.find(header[7:].strip(), sessions=False)
-    if token is None:
-        request.state.auth = "unknown token"
-        raise HTTPException(401, "token not accepted", headers={"WWW-Authenticate": "Bearer"})
-    request.state.token = token.name
-    return token
-
-
 def _allow(request: Request, project: str, *access: str) -> str:
     """The project (checked: 400), if the token may ``access`` it ("r", "w":
     either of those given); 401/403 otherwise."""
@@ -94,7 +76,7 @@ def _allow(request: Request, project: str, *access: str) -> str:
         check_id(project, "project")
     except BadName as e:
         raise HTTPException(400, str(e)[:500]) from None
-    token = _token(request)
+    token = bearer_token(request)
     if token is not None and not any(token.allows(a, project) for a in access):
         request.state.auth = "not allowed"
         verb = "write" if access == ("w",) else "read"
@@ -135,7 +117,7 @@ def _digest(digest: str) -> str:
 @v1.get(f"{BASE}/projects")
 def projects(request: Request) -> JSONResponse:
     """The projects holding artifacts that the token may read."""
-    token = _token(request)
+    token = bearer_token(request)
     held = _area(request).projects()
     return JSONResponse({"projects": [p for p in held if token is None or token.allows("r", p)]}, headers=NO_STORE)
 
