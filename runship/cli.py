@@ -1694,19 +1694,14 @@ def artifact_group() -> None:
 
 
 def _store_at(root: str, storage_options: dict[str, Any] | None = None) -> Any:
-    """The artifact store of a root: a local directory (or file:// URL), else
-    the remote area ``runship.store.artifact_remote`` makes of the URL."""
-    from runship.store.artifacts import ArtifactStore, LocalArea
-    from runship.store.location import is_url, local_path
+    """The artifact store of a root: a directory (``~`` expanded), an
+    object store or a runship server (``area_at``)."""
+    from runship.store.artifact_remote import area_at
+    from runship.store.artifacts import ArtifactStore
+    from runship.store.location import is_local, local_path
 
-    path = local_path(root)
-    if not is_url(path):
-        return ArtifactStore(LocalArea(os.path.expanduser(path)))
-    try:
-        from runship.store.artifact_remote import area_at  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise click.UsageError(f"--root {redact(root)}: this runship keeps artifacts on a local disk only") from None
-    return ArtifactStore(area_at(root, storage_options or None))
+    where = os.path.expanduser(local_path(root)) if is_local(root) else root
+    return ArtifactStore(area_at(where, storage_options or None))
 
 
 def _artifacts(fn: Callable[P, R]) -> Callable[P, R]:

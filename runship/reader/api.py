@@ -25,7 +25,7 @@ from runship.schema.artifacts import ArtifactBase
 from runship.schema.names import default_root
 from runship.schema.values import json_safe
 from runship.store.artifact_api import Artifact
-from runship.store.artifacts import ArtifactNotFound, ArtifactStore, LocalArea
+from runship.store.artifacts import ArtifactNotFound, ArtifactStore
 from runship.store.location import is_server_url, is_url
 
 
@@ -464,8 +464,6 @@ class Api:
 
     # ---- artifacts (the project's store: <root>/<project>/.artifacts/) -----------------------
     def _artifact_store(self) -> ArtifactStore:
-        if not is_url(self.root):
-            return ArtifactStore(LocalArea(self.root))
         from runship.store.artifact_remote import area_at
 
         return ArtifactStore(area_at(self.root, self._storage_options))
