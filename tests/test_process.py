@@ -522,3 +522,29 @@ def test_a_job_of_the_writer_thread_writes_its_record_when_the_buffer_is_full(ro
     view = runship.open_run(os.path.join(root, "p", "full"))
     assert view.state == "finished" and len(view.history()) == 20000
     assert [r["message"] for r in records(view.location, "notice")] == ["stored"]
+
+
+def test_flush_waits_for_a_save_the_writer_thread_is_already_copying(root, tmp_path):
+    """``flush()`` promises what was saved before it is written: a copy the
+    writer thread took off the queue a moment before (and is still making)
+    is waited for, not only those still queued (a source deleted right after
+    flush() was lost: the rare failure of test_save_policies)."""
+    marker = str(tmp_path / "copied")
+    code = f"""
+        import time, runship
+        run = runship.init(project="p", id="bg", dir={root!r}, settings={{"quiet": True, "console": "off"}})
+
+        def slow_copy():
+            time.sleep(1.0)
+            open({marker!r}, "w").write("done")
+
+        run._writer.submit_background(slow_copy)
+        run._writer._wake.set()
+        time.sleep(0.3)  # the writer thread has taken the job
+        run.flush()
+        print("AFTER FLUSH", __import__("os").path.exists({marker!r}))
+        run.finish()
+        """
+    out = run_python(code, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "AFTER FLUSH True" in out.stdout

@@ -486,6 +486,8 @@ class Writer:
         self._last_fsync = time.monotonic()
         self._jobs: deque[Callable[[], list[Any]]] = deque()
         self._background_jobs: deque[Callable[[], None]] = deque()
+        self._jobs_running = 0  # background jobs being run, in any thread
+        self._jobs_done = threading.Condition()
         self._written: set[str] = set()  # files of the run its jobs wrote (at most MAX_WRITTEN remembered)
         #: called with ``final`` on every pass of the thread, outside any lock
         self.ticks: list[Callable[[bool], None]] = []
@@ -645,21 +647,35 @@ class Writer:
                 run._q.append(_packb({"k": kind, "n": next(run._seq), "t": now, **fields}))
 
     def run_background(self) -> None:
-        """Run the background jobs queued so far in the calling thread."""
+        """Run the background jobs queued so far in the calling thread, then
+        wait for those another thread (the writer's) took before it and is
+        still running: once this returns, every job queued before the call
+        is done (flush(): a file saved with policy "now" is copied)."""
         if self._background_jobs:
             self._background(final=False, ticks=False)
+        if threading.current_thread() is self._thread:
+            return  # a job of the writer thread asking: it would wait on itself
+        with self._jobs_done:
+            while self._jobs_running:
+                self._jobs_done.wait()
 
     def _background(self, final: bool = False, ticks: bool = True) -> None:
         q = self._background_jobs
         while True:
-            try:
-                job = q.popleft()  # the writer thread and flush() may both be here
-            except IndexError:
-                break
+            with self._jobs_done:
+                try:
+                    job = q.popleft()  # the writer thread and flush() may both be here
+                except IndexError:
+                    break
+                self._jobs_running += 1  # taken and counted at once: run_background never misses it
             try:
                 job()
             except Exception as e:
                 self.report(f"a file could not be saved: {type(e).__name__}: {e}")
+            finally:
+                with self._jobs_done:
+                    self._jobs_running -= 1
+                    self._jobs_done.notify_all()
         for tick in self.ticks if ticks else ():
             try:
                 tick(final)
